@@ -1,0 +1,98 @@
+"""Column types shared by every table, and the value rules behind them.
+
+Frames use Arrow-backed pandas dtypes so that what DuckDB stores (DECIMAL, DATE, TIMESTAMPTZ) comes back
+unchanged: money stays exact decimal, never binary float.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+import pandas as pd
+import pyarrow as pa
+from pandera.typing import Series
+
+MONEY_TYPE = pa.decimal128(18, 2)
+QUANTITY_TYPE = pa.decimal128(18, 5)
+
+# Annotated pandas dtypes for DataFrameModel fields.
+Id = Series[Annotated[pd.ArrowDtype, pa.int64()]]
+Int = Series[Annotated[pd.ArrowDtype, pa.int64()]]
+Text = Series[Annotated[pd.ArrowDtype, pa.string()]]
+Bool = Series[Annotated[pd.ArrowDtype, pa.bool_()]]
+Money = Series[Annotated[pd.ArrowDtype, MONEY_TYPE]]
+Quantity = Series[Annotated[pd.ArrowDtype, QUANTITY_TYPE]]
+Date = Series[Annotated[pd.ArrowDtype, pa.date32()]]
+Timestamp = Series[Annotated[pd.ArrowDtype, pa.timestamp("us", tz="UTC")]]
+
+ARROW_TO_DUCKDB = {
+    pa.int64(): "BIGINT",
+    pa.string(): "VARCHAR",
+    pa.bool_(): "BOOLEAN",
+    MONEY_TYPE: "DECIMAL(18,2)",
+    QUANTITY_TYPE: "DECIMAL(18,5)",
+    pa.date32(): "DATE",
+    pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
+}
+
+_CENT = Decimal("0.01")
+_MONEY_JUNK = re.compile(r"[\s$,]")
+
+
+class ValueError_(ValueError):
+    """A single value could not be read; the message names what was expected."""
+
+
+def parse_money(value: Any, places: int = 2) -> Decimal | None:
+    """Read an amount from what Procore or QuickBooks sends: decimal strings, ints, floats, "$1,087.80".
+
+    Floats go through their shortest repr (``str``) so 0.1 stays 0.10 rather than 0.1000000000000000055.
+    """
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, bool):
+        raise ValueError_(f"expected an amount, got boolean {value!r}")
+    if isinstance(value, Decimal):
+        d = value
+    elif isinstance(value, int | float):
+        d = Decimal(str(value))
+    elif isinstance(value, str):
+        text = value.strip()
+        if text == "":
+            return None
+        negative = text.startswith("(") and text.endswith(")")
+        text = _MONEY_JUNK.sub("", text.strip("()"))
+        try:
+            d = Decimal(text)
+        except InvalidOperation:
+            raise ValueError_(f"expected an amount, got {value!r}") from None
+        if negative:
+            d = -d
+    else:
+        raise ValueError_(f"expected an amount, got {type(value).__name__}")
+    if not d.is_finite():
+        raise ValueError_(f"expected a finite amount, got {value!r}")
+    q = Decimal(1).scaleb(-places)
+    rounded = d.quantize(q)
+    if rounded != d:
+        raise ValueError_(f"amount {value!r} has more than {places} decimal places")
+    if abs(rounded) >= Decimal(10) ** (18 - places):
+        raise ValueError_(f"amount {value!r} is out of range")
+    return rounded
+
+
+def normalise_status(value: Any) -> str | None:
+    """'Out For Signature' / 'out_for_signature' / 'Approved' -> 'out_for_signature' / 'approved'."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    return re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_")
+
+
+def money_text(value: Decimal) -> str:
+    """An amount as qbXML wants it: plain, signed, two decimals, no separators."""
+    return f"{Decimal(value).quantize(_CENT):f}"

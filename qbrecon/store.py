@@ -1,0 +1,187 @@
+"""The workspace store: one DuckDB file (or memory) holding both sides, the queue and every log.
+
+DuckDB lets one process hold a database file at a time, so a second process gets ``WorkspaceLocked`` with the
+holder's PID and what to do, after waiting ``busy_timeout`` seconds for the holder to finish.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from .errors import WorkspaceLocked
+from .schemas import TABLES
+
+SCHEMA_VERSION = 1
+
+# Tables owned by other modules register their DDL here at import (see ``register_tables``).
+_EXTRA_DDL: list[str] = [
+    """CREATE TABLE IF NOT EXISTS qbrecon_meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
+    """CREATE SEQUENCE IF NOT EXISTS load_id_seq START 1""",
+    """CREATE TABLE IF NOT EXISTS load_runs (
+        load_id BIGINT PRIMARY KEY, side VARCHAR, source VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
+        status VARCHAR, report_json VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS quarantine (
+        load_id BIGINT, table_name VARCHAR, source_file VARCHAR, source_row BIGINT, field VARCHAR,
+        "check" VARCHAR, failure_case VARCHAR, source_record VARCHAR, quarantined_at TIMESTAMPTZ)""",
+]
+
+
+def register_tables(*ddl: str) -> None:
+    """Modules that own workspace tables call this at import; DDL must be idempotent (IF NOT EXISTS)."""
+    for statement in ddl:
+        if statement not in _EXTRA_DDL:
+            _EXTRA_DDL.append(statement)
+
+
+_LOCK_PID = re.compile(r"PID (\d+)")
+
+
+def connect(path: str | Path | None, busy_timeout: float = 10.0, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the workspace file, waiting up to ``busy_timeout`` seconds while another process holds it."""
+    if path is None or str(path) == ":memory:":
+        return duckdb.connect(":memory:")
+    deadline = time.monotonic() + busy_timeout
+    delay = 0.02
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" not in text.lower():
+                raise
+            if time.monotonic() >= deadline:
+                pid = _LOCK_PID.search(text)
+                holder = f"process {pid.group(1)}" if pid else "another process"
+                raise WorkspaceLocked(
+                    f"workspace {path} is busy: {holder} has it open (DuckDB allows one process per file). "
+                    "Retry when it finishes, close the notebook or server that holds it, or run this through "
+                    "the running server (qbrecon serve hosts the dashboard and Web Connector together)."
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
+class Store:
+    """A DuckDB connection with the workspace schema, transactions and Arrow-exact frames."""
+
+    def __init__(self, path: str | Path | None = None, busy_timeout: float = 10.0):
+        self.path = None if path is None or str(path) == ":memory:" else Path(path)
+        self.con = connect(self.path, busy_timeout=busy_timeout)
+        self._lock = threading.RLock()  # one connection shared by threads of one process (server)
+        self._depth = 0
+        self.ensure_schema()
+
+    # -- schema --------------------------------------------------------------------------------------
+    def ensure_schema(self) -> None:
+        with self.transaction():
+            for spec in TABLES.values():
+                self.con.execute(spec.ddl())
+            for ddl in _EXTRA_DDL:
+                self.con.execute(ddl)
+            row = self.con.execute("SELECT value FROM qbrecon_meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                self.con.execute("INSERT INTO qbrecon_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"workspace schema version {row[0]} is newer than this qbrecon ({SCHEMA_VERSION}); upgrade qbrecon"
+                )
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.con.execute("SELECT value FROM qbrecon_meta WHERE key='schema_version'").fetchone()[0])
+
+    # -- transactions --------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All-or-nothing: nested uses join the outer transaction."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self.con
+                finally:
+                    self._depth -= 1
+                return
+            self.con.execute("BEGIN TRANSACTION")
+            self._depth = 1
+            try:
+                yield self.con
+            except BaseException:
+                self._depth = 0
+                self.con.execute("ROLLBACK")
+                raise
+            else:
+                self._depth = 0
+                self.con.execute("COMMIT")
+
+    # -- reading ---------------------------------------------------------------------------------------
+    def frame(self, sql_or_table: str, params: list | None = None) -> pd.DataFrame:
+        """A pandas frame with Arrow dtypes: DECIMAL stays decimal (``.df()`` would turn it into float)."""
+        sql = f'SELECT * FROM "{sql_or_table}"' if sql_or_table in self.table_names() else sql_or_table
+        with self._lock:
+            table = self.con.execute(sql, params or []).fetch_arrow_table()
+        return arrow_to_frame(table)
+
+    def sql(self, query: str, params: list | None = None) -> duckdb.DuckDBPyRelation:
+        with self._lock:
+            if params:
+                return self.con.execute(query, params).fetch_arrow_table()  # type: ignore[return-value]
+            return self.con.sql(query)
+
+    def execute(self, query: str, params: list | tuple | None = None) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            return self.con.execute(query, params or [])
+
+    def table_names(self) -> set[str]:
+        with self._lock:
+            return {r[0] for r in self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+
+    def count(self, table: str) -> int:
+        return int(self.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+
+    # -- writing ---------------------------------------------------------------------------------------
+    def upsert(self, table: str, data: pd.DataFrame | pa.Table, key: tuple[str, ...] | list[str]) -> tuple[int, int]:
+        """Insert new rows and replace existing ones by ``key``. Returns (inserted, updated).
+
+        Call inside ``transaction()`` to make it part of a larger atomic change.
+        """
+        arrow = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+        if arrow.num_rows == 0:
+            return 0, 0
+        cols = ", ".join(f'"{c}"' for c in arrow.column_names)
+        on = " AND ".join(f't."{k}" = s."{k}"' for k in key)
+        name = f"_upsert_{threading.get_ident()}"
+        with self.transaction() as con:
+            con.register(name, arrow)
+            try:
+                dupes = con.execute(
+                    f"SELECT count(*) FROM (SELECT {', '.join(chr(34) + k + chr(34) for k in key)} FROM {name} "
+                    f"GROUP BY ALL HAVING count(*) > 1)"
+                ).fetchone()[0]
+                if dupes:
+                    raise ValueError(f"{dupes} key(s) appear more than once in the rows for {table}")
+                updated = con.execute(f'SELECT count(*) FROM "{table}" t JOIN {name} s ON {on}').fetchone()[0]
+                con.execute(f'INSERT OR REPLACE INTO "{table}" ({cols}) SELECT {cols} FROM {name}')
+            finally:
+                con.unregister(name)
+        return arrow.num_rows - updated, updated
+
+    def next_load_id(self) -> int:
+        return int(self.execute("SELECT nextval('load_id_seq')").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self.con.close()
+
+
+def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
+    return table.to_pandas(types_mapper=pd.ArrowDtype)
