@@ -10,6 +10,7 @@ import contextlib
 import re
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,13 +129,13 @@ class Store:
         """A pandas frame with Arrow dtypes: DECIMAL stays decimal (``.df()`` would turn it into float)."""
         sql = f'SELECT * FROM "{sql_or_table}"' if sql_or_table in self.table_names() else sql_or_table
         with self._lock:
-            table = self.con.execute(sql, params or []).fetch_arrow_table()
+            table = _arrow(self.con.execute(sql, params or []))
         return arrow_to_frame(table)
 
     def sql(self, query: str, params: list | None = None) -> duckdb.DuckDBPyRelation:
         with self._lock:
             if params:
-                return self.con.execute(query, params).fetch_arrow_table()  # type: ignore[return-value]
+                return _arrow(self.con.execute(query, params))  # type: ignore[return-value]
             return self.con.sql(query)
 
     def execute(self, query: str, params: list | tuple | None = None) -> duckdb.DuckDBPyConnection:
@@ -181,6 +182,14 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self.con.close()
+
+
+def _arrow(result: duckdb.DuckDBPyConnection) -> pa.Table:
+    """The pending result as an Arrow table (DuckDB 2.0 renamed ``fetch_arrow_table`` to ``to_arrow_table``)."""
+    fetch = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
+    with warnings.catch_warnings():  # "extra copy" notice: parameterised queries have to go this way
+        warnings.simplefilter("ignore", UserWarning)
+        return fetch()
 
 
 def arrow_to_frame(table: pa.Table) -> pd.DataFrame:

@@ -42,6 +42,11 @@ def main(ctx: click.Context, debug: bool) -> None:
 def _register() -> None:
     # Command modules register themselves on ``main``; import order is help order.
     from . import commands_load  # noqa: F401
+    from . import commands_queue  # noqa: F401
+    from . import commands_qbwc  # noqa: F401
+    from . import commands_dashboard  # noqa: F401
+    from . import commands_fixtures  # noqa: F401
+    from . import commands_reconcile  # noqa: F401
 
 
 _register()

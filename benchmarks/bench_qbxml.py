@@ -1,0 +1,134 @@
+"""qbXML ingest and generation benchmarks.
+
+Parse: qbrecon's ``read_query_response`` on a large BillQueryRs (with item lines) against the floor, a bare
+``lxml.etree.iterparse`` walk that only visits the elements, and against ``xmltodict`` + ``pandas`` (what an
+analyst would write), on the same file in the same run.
+
+Build: 100,000 ``BillAdd`` requests through qbrecon's builders (XSD validation off) against serialising the
+same element trees with lxml alone.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from lxml import etree
+
+from benchmarks.common import measure, ratio
+
+
+def write_bill_query_rs(path: Path, target_mb: float, seed: int = 1) -> dict:
+    """A BillQueryRs of about ``target_mb`` MB: bills with 5 item lines (one a negative retainage line)."""
+    from qbrecon.fixtures.writers import QbxmlResponseWriter, cents_text, ref, sub
+
+    rng = random.Random(seed)
+    writer = QbxmlResponseWriter(path, "BillQueryRs", "bench-1", iteratorRemainingCount="0")
+    n_bills = n_lines = 0
+    target = target_mb * 2**20
+    while True:
+        n_bills += 1
+        txn = f"{0x80000000 + n_bills:08X}-1700000000"
+        bill = etree.Element("BillRet")
+        sub(bill, "TxnID", txn)
+        sub(bill, "TimeCreated", "2026-03-01T10:15:00-08:00")
+        sub(bill, "TimeModified", "2026-03-02T11:00:00-08:00")
+        sub(bill, "EditSequence", "1700000000")
+        sub(bill, "TxnNumber", n_bills)
+        ref(bill, "VendorRef", f"{0x80000100 + n_bills % 500:08X}-1600000000", f"Vendor {n_bills % 500}")
+        ref(bill, "APAccountRef", None, "Accounts Payable")
+        sub(bill, "TxnDate", "2026-03-01")
+        sub(bill, "DueDate", "2026-03-31")
+        lines = [rng.randint(10_000, 5_000_000) for _ in range(4)]
+        retainage = -sum(lines) // 10
+        sub(bill, "AmountDue", cents_text(sum(lines) + retainage))
+        sub(bill, "RefNumber", f"INV-{n_bills}")
+        sub(bill, "IsPaid", "false")
+        sub(bill, "OpenAmount", cents_text(sum(lines) + retainage))
+        for i, cents in enumerate([*lines, retainage]):
+            n_lines += 1
+            line = sub(bill, "ItemLineRet")
+            sub(line, "TxnLineID", f"{n_lines:X}-1700000000")
+            ref(line, "ItemRef", None, "Retainage" if i == 4 else f"{i + 1:02d}-{100 * (i + 1)}")
+            sub(line, "Desc", "Retainage held" if i == 4 else f"Work completed this period {i}")
+            sub(line, "Amount", cents_text(cents))
+            ref(line, "CustomerRef", None, f"Customer {n_bills % 40}:Project {n_bills % 200}")
+            sub(line, "BillableStatus", "NotBillable")
+        writer.write(bill)
+        if n_bills % 500 == 0 and path.stat().st_size >= target:
+            break
+    writer.close()
+    return {"bills": n_bills, "lines": n_lines, "mb": round(path.stat().st_size / 2**20, 1)}
+
+
+def _floor(path: Path) -> int:
+    n = 0
+    for _event, el in etree.iterparse(str(path), events=("end",)):
+        n += 1
+        if el.tag in ("BillRet",):
+            el.clear()
+            while el.getprevious() is not None:
+                del el.getparent()[0]
+    return n
+
+
+def _xmltodict_pandas(path: Path) -> tuple[int, int]:
+    import pandas as pd
+    import xmltodict
+
+    doc = xmltodict.parse(path.read_bytes())
+    bills = doc["QBXML"]["QBXMLMsgsRs"]["BillQueryRs"]["BillRet"]
+    bills = bills if isinstance(bills, list) else [bills]
+    header = pd.json_normalize(bills, sep="_").drop(columns=["ItemLineRet"], errors="ignore")
+    lines = pd.json_normalize(bills, record_path="ItemLineRet", meta=["TxnID"], sep="_", meta_prefix="Bill_")
+    for col in ("AmountDue", "OpenAmount"):
+        header[col] = header[col].astype(float)
+    lines["Amount"] = lines["Amount"].astype(float)
+    return len(header), len(lines)
+
+
+def _qbrecon(path: Path) -> tuple[int, int]:
+    from qbrecon.qbxml.parse import read_query_response
+
+    result = read_query_response(path)
+    tables = result.tables
+    return tables["bills"].num_rows, tables["bill_lines"].num_rows
+
+
+def run_parse(target_mb: float, data_dir: Path) -> dict:
+    path = Path(data_dir) / f"BillQueryRs_{int(target_mb)}mb.xml"
+    if not path.exists():
+        made = write_bill_query_rs(path, target_mb)
+    else:
+        made = {"mb": round(path.stat().st_size / 2**20, 1)}
+    mb = path.stat().st_size / 2**20
+    floor = measure(lambda: _floor(path))
+    ours = measure(lambda: _qbrecon(path))
+    naive = measure(lambda: _xmltodict_pandas(path))
+    assert ours["result"] == naive["result"], (ours["result"], naive["result"])
+    out = {"file": made, "rows": {"bills": ours["result"][0], "bill_lines": ours["result"][1]}}
+    for name, m in (("iterparse_floor", floor), ("qbrecon", ours), ("xmltodict_pandas", naive)):
+        out[name] = {"seconds": m["seconds"], "mb_per_s": round(mb / m["seconds"], 1), "peak_rss_mb": m["peak_rss_mb"]}
+    out["qbrecon_vs_floor"] = ratio(floor["seconds"], ours["seconds"])
+    out["qbrecon_vs_xmltodict"] = ratio(naive["seconds"], ours["seconds"])
+    out["targets_met"] = bool(out["qbrecon_vs_floor"] >= 0.5 and out["qbrecon_vs_xmltodict"] >= 5)
+    return out
+
+
+def run_build(n_requests: int) -> dict:
+    """BillAdd for ``n_requests`` invoices (5 lines each) through qbrecon vs lxml serialisation of the same trees."""
+    from benchmarks.bench_qbxml_build import build_inputs, lxml_alone, qbrecon_build
+
+    inputs = build_inputs(n_requests)
+    ours = measure(lambda: qbrecon_build(inputs))
+    trees = ours["result"]["trees"]
+    alone = measure(lambda: lxml_alone(trees))
+    out = {
+        "requests": n_requests,
+        "qbrecon": {"seconds": ours["seconds"], "requests_per_s": round(n_requests / ours["seconds"]),
+                    "peak_rss_mb": ours["peak_rss_mb"]},
+        "lxml_alone": {"seconds": alone["seconds"], "requests_per_s": round(n_requests / alone["seconds"])},
+    }
+    out["qbrecon_vs_lxml"] = ratio(alone["seconds"], ours["seconds"])
+    out["target_met"] = bool(out["qbrecon_vs_lxml"] >= 0.5)
+    return out

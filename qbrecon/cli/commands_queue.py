@@ -1,0 +1,208 @@
+"""ERP queue commands: ``queue``, the decisions (``send accept reject retry retrieve resend unlink``),
+``settings show|set``, ``mail`` and ``erp-report``.
+
+Exit codes suit a scheduler: 0 done, 2 refused (the message names every offending row; nothing changed),
+75 workspace busy (retry later), 77 permission denied.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+import pandas as pd
+
+from ..errors import InputError
+from . import main
+
+QUEUE_COLUMNS = ["item_type", "procore_id", "name", "number", "vendor", "project", "amount", "status_label",
+                 "sent_by_name", "decided_by_name", "reason", "last_error_message", "blockers"]
+SECRET_SETTINGS = {"service_password", "smtp_password"}
+
+
+def _workspace(path: str):
+    from ..workspace_full import Workspace
+
+    return Workspace(path)
+
+
+def _emit(frame: pd.DataFrame, fmt: str) -> None:
+    if fmt == "csv":
+        frame.to_csv(sys.stdout, index=False)
+    elif fmt == "json":
+        click.echo(frame.to_json(orient="records", date_format="iso", default_handler=str))
+    else:
+        click.echo(frame.to_string(index=False, max_colwidth=40) if not frame.empty else "(nothing)")
+
+
+workspace_option = click.option("--workspace", "-w", required=True, type=click.Path(dir_okay=False),
+                                help="The workspace file.")
+format_option = click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+                             show_default=True)
+
+
+@main.command("queue")
+@workspace_option
+@click.option("--status", "-s", multiple=True, help="Only this status (repeatable), e.g. ready_to_export.")
+@click.option("--type", "item_type", multiple=True, help="Only this item type (repeatable), e.g. invoice.")
+@click.option("--refresh", is_flag=True, help="First give newly loaded Procore records their queue rows.")
+@click.option("--all-columns", is_flag=True, help="Show every column of the queue view.")
+@format_option
+def queue_cmd(workspace: str, status: tuple[str, ...], item_type: tuple[str, ...], refresh: bool,
+              all_columns: bool, fmt: str) -> None:
+    """List the ERP queue.
+
+    \b
+    Examples:
+      qbrecon queue -w company.duckdb --status ready_to_export --type invoice
+      qbrecon queue -w company.duckdb --format csv > queue.csv
+    """
+    with _workspace(workspace) as ws:
+        if refresh:
+            click.echo(f"{ws.refresh_queue()} item(s) added to the queue", err=True)
+        frame = ws.queue(status=list(status) or None, item_type=list(item_type) or None)
+    _emit(frame if all_columns or fmt == "json" else frame[QUEUE_COLUMNS], fmt)
+
+
+def _decision(action: str, help_text: str, extra: list[click.Option] | None = None):
+    def command(workspace: str, by: str, ids: str | None, item_type: str | None, where: str | None,
+                fmt: str, **options) -> None:
+        if bool(ids) == bool(where):
+            raise InputError("give either --ids (with --type) or --where", field="--ids/--where")
+        if ids:
+            try:
+                selection = [int(x) for x in ids.replace(" ", "").split(",") if x]
+            except ValueError:
+                raise InputError(f"--ids must be whole numbers separated by commas, got {ids!r}",
+                                 field="--ids") from None
+            if not item_type:
+                raise InputError("--ids needs --type", field="--type")
+        else:
+            selection = where
+        with _workspace(workspace) as ws:
+            result = getattr(ws, action)(selection, by=by, item_type=item_type,
+                                         **{k: v for k, v in options.items() if v is not None})
+        if fmt == "json":
+            click.echo(json.dumps({"action": result.action, "count": result.count, "by": result.by,
+                                   "to_status": result.to_status, "mails_queued": result.mails_queued}))
+        else:
+            click.echo(repr(result).strip("<>"))
+
+    params = [
+        click.Option(["--workspace", "-w"], required=True, type=click.Path(dir_okay=False), help="The workspace file."),
+        click.Option(["--by"], required=True, help="Acting user: login or id (permissions are checked)."),
+        click.Option(["--ids"], help="Procore ids, comma-separated (with --type)."),
+        click.Option(["--type", "item_type"], help="Item type: " + ", ".join(_item_types())),
+        click.Option(["--where"], help="SQL condition on the queue view, e.g. \"item_type = 'invoice' AND amount < 10000\"."),
+        click.Option(["--format", "fmt"], type=click.Choice(["table", "json"]), default="table", show_default=True),
+        *(extra or []),
+    ]
+    main.add_command(click.Command(action, callback=command, params=params, help=help_text))
+
+
+def _item_types() -> list[str]:
+    from ..entities import EXPORTABLE
+
+    return EXPORTABLE
+
+
+_decision("send", "Send items to ERP (Ready to Export; Exporting with direct export).")
+_decision("resend", "Re-send corrected, rejected items.")
+_decision("retrieve", "Retrieve items from ERP before a decision.")
+_decision("accept", "Accept items for export to QuickBooks (accounting approvers).", [
+    click.Option(["--customer"], help="Projects: the QuickBooks customer (ListID or FullName) that becomes the parent."),
+    click.Option(["--vendor-type", "vendor_type"], help="Companies: the QuickBooks vendor type."),
+    click.Option(["--quickbooks-number", "quickbooks_number"],
+                 help="Commitments: the QuickBooks PO number (when 'Use Procore Contract #' is off)."),
+])
+_decision("reject", "Reject items with a reason (the creator and sender are e-mailed).", [
+    click.Option(["--reason"], required=True, help="Why the item was rejected."),
+])
+_decision("retry", "Retry failed exports.")
+_decision("unlink", "Unlink synced companies, commitments, CCOs or invoices.")
+
+
+@main.group("settings")
+def settings_group() -> None:
+    """Show or change the ERP Integrations settings."""
+
+
+@settings_group.command("show")
+@workspace_option
+@format_option
+def settings_show(workspace: str, fmt: str) -> None:
+    """Show every setting (secrets masked)."""
+    with _workspace(workspace) as ws:
+        values = ws.settings
+    frame = pd.DataFrame({"setting": list(values), "value": [json.dumps(v) if isinstance(v, dict) else v
+                                                             for v in values.values()]})
+    _emit(frame, fmt)
+
+
+@settings_group.command("set")
+@workspace_option
+@click.option("--by", required=True, help="An ERP Integrations admin (login or id).")
+@click.option("--smtp-password-stdin", is_flag=True, help="Read the SMTP password from the first stdin line.")
+@click.argument("assignments", nargs=-1)
+def settings_set(workspace: str, by: str, smtp_password_stdin: bool, assignments: tuple[str, ...]) -> None:
+    """Change settings: KEY=VALUE ... (all validated before any is stored).
+
+    \b
+    Example:
+      qbrecon settings set -w company.duckdb --by adam invoice_retainage_item=Retainage direct_export=true
+    """
+    values: dict[str, str] = {}
+    for text in assignments:
+        key, sep, value = text.partition("=")
+        if not sep:
+            raise InputError(f"expected KEY=VALUE, got {text!r}", field=text)
+        if key.strip() in SECRET_SETTINGS:
+            raise InputError("passwords never go on the command line (the process list shows them); use "
+                             "--smtp-password-stdin or 'qbrecon service-user set'", field=key.strip())
+        values[key.strip()] = value
+    if smtp_password_stdin:
+        values["smtp_password"] = sys.stdin.readline().rstrip("\r\n")
+    if not values:
+        raise InputError("nothing to set", field="assignments")
+    with _workspace(workspace) as ws:
+        changed = ws.update_settings(by=by, **values)
+    for key, value in changed.items():
+        click.echo(f"{key} = {json.dumps(value)}")
+
+
+@main.command("mail")
+@workspace_option
+@click.option("--daily-summary", is_flag=True, help="Queue today's 'ERP Integrations Daily Summary' first.")
+@click.option("--no-deliver", is_flag=True, help="Only queue; do not contact the SMTP server.")
+def mail_cmd(workspace: str, daily_summary: bool, no_deliver: bool) -> None:
+    """Queue the daily summary and deliver queued mail (run it from a scheduler)."""
+    with _workspace(workspace) as ws:
+        if daily_summary:
+            click.echo(f"{ws.queue_daily_summaries()} daily summary mail(s) queued")
+        if not no_deliver:
+            result = ws.deliver_mail()
+            click.echo(f"sent {result['sent']}, still queued {result['queued']}, given up {result['gave_up']}")
+            if result["queued"]:
+                sys.exit(75)  # the server could not take everything: try again later
+
+
+@main.command("erp-report")
+@click.argument("report", type=click.Choice(["accountant", "job-costs", "unsyncable"]))
+@workspace_option
+@click.option("--from", "start", help="Accountant report: first day (YYYY-MM-DD).")
+@click.option("--to", "end", help="Accountant report: day after the last (YYYY-MM-DD).")
+@click.option("--project", type=int, help="Job costs / unsyncable: one project id.")
+@click.option("--by", help="Acting user (the accountant report needs ERP 'Admin').")
+@format_option
+def report_cmd(report: str, workspace: str, start: str | None, end: str | None, project: int | None,
+               by: str | None, fmt: str) -> None:
+    """ERP reports: accountant (synced in a period), job-costs, unsyncable (direct costs)."""
+    with _workspace(workspace) as ws:
+        if report == "accountant":
+            frame = ws.accountant_report(start, end, by=by)
+        elif report == "job-costs":
+            frame = ws.erp_job_costs(project)
+        else:
+            frame = ws.unsyncable_direct_costs(project)
+    _emit(frame, fmt)

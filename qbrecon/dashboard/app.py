@@ -1,0 +1,173 @@
+"""The dashboard's app factory: ``create_app(workspace)`` returns the function Panel calls once per browser
+session. Each session starts at the sign-in page; after sign-in it builds the views for that user.
+
+The workspace is opened once per process and shared by every session (and by the Web Connector endpoint
+when ``qbrecon.server`` hosts both): DuckDB allows one process per file, and the store serialises threads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import panel as pn
+
+from .audit_view import AuditView
+from .auth import DashboardUser, sign_in
+from .queue_view import QueueView
+from .reconcile_view import ReconciliationView
+
+log = logging.getLogger(__name__)
+
+TITLE = "qbrecon · ERP Integrations for QuickBooks Desktop"
+
+_HEADER_STYLE = {"background": "#24313f", "color": "white", "padding": "0 12px", "border-radius": "4px"}
+_WHITE = {"color": "white"}
+
+
+def open_workspace(workspace: Any) -> Any:
+    """A ``Workspace`` from a path, or the given workspace object unchanged."""
+    if isinstance(workspace, str | Path):
+        from .. import Workspace
+
+        return Workspace(workspace)
+    return workspace
+
+
+def connection_text(ws: Any) -> str:
+    """'Connected' / 'Not Connected' with the last Web Connector contact, as the settings page shows it."""
+    try:
+        status_fn = getattr(ws, "connection_status", None)
+        status = status_fn() if callable(status_fn) else ws.settings
+    except Exception as exc:  # the status line must never take the page down
+        log.warning("connection status unavailable: %s", exc)
+        return "QuickBooks: status unavailable"
+    get = status.get if isinstance(status, dict) else lambda k, d=None: getattr(status, k, d)
+    connected = get("connected", get("connection_status") == "connected")
+    text = "QuickBooks: **Connected**" if connected else "QuickBooks: **Not Connected**"
+    last = get("last_contact") or get("last_contact_at")
+    text += f" · last contact {str(last)[:19]}" if last else " · no contact yet"
+    error = get("last_error")
+    if error:
+        text += f" · last error: {error}"
+    return text
+
+
+class Session:
+    """One browser session: the sign-in page, then the views of the signed-in user."""
+
+    def __init__(self, ws: Any, page_size: int = 25):
+        self.ws, self.page_size = ws, page_size
+        self.user: DashboardUser | None = None
+        self.root = pn.Column(sizing_mode="stretch_width", margin=(0, 10))
+        self.show_sign_in()
+
+    # -- sign-in -----------------------------------------------------------------------------------------
+    def show_sign_in(self, message: str | None = None) -> None:
+        login = pn.widgets.TextInput(name="Login (e-mail)", placeholder="you@example.com", width=320)
+        password = pn.widgets.PasswordInput(name="Password", width=320)
+        button = pn.widgets.Button(name="Sign in", button_type="primary", width=320)
+        feedback = pn.Column(width=340)
+        if message:
+            feedback.append(pn.pane.Alert(message, alert_type="info"))
+
+        def attempt(_event: Any = None) -> None:
+            user = sign_in(self.ws, login.value_input or login.value, password.value_input or password.value)
+            if user is None:
+                feedback.objects = [
+                    pn.pane.Alert("Sign-in failed: unknown login or wrong password.", alert_type="danger")
+                ]
+                return
+            if user.permission == "none":
+                feedback.objects = [
+                    pn.pane.Alert(
+                        f"{user.name} has no permission on the ERP Integrations tool.", alert_type="danger"
+                    )
+                ]
+                return
+            self.user = user
+            self.show_dashboard()
+
+        button.on_click(attempt)
+        self.root.objects = [
+            pn.Row(
+                pn.pane.Markdown(f"## {TITLE}", styles=_WHITE),
+                styles=_HEADER_STYLE,
+                sizing_mode="stretch_width",
+            ),
+            pn.Column(pn.pane.Markdown("### Sign in"), login, password, button, feedback, margin=(30, 30)),
+        ]
+
+    def sign_out(self, _event: Any = None) -> None:
+        self.user = None
+        self.show_sign_in("Signed out.")
+
+    # -- dashboard ---------------------------------------------------------------------------------------
+    def show_dashboard(self) -> None:
+        assert self.user is not None
+        user = self.user
+        self.audit = AuditView(self.ws)
+        self.queue = QueueView(self.ws, user, on_change=self._changed, page_size=self.page_size)
+        views: list[tuple[str, Any]] = [
+            ("ERP Integrations", self.queue.panel),
+            ("Audit log", self.audit.panel),
+        ]
+        views += self._optional_views(user)
+        self.tabs = pn.Tabs(*views, dynamic=False, sizing_mode="stretch_width")
+        self.tabs.param.watch(self._on_tab, "active")
+        sign_out = pn.widgets.Button(name="Sign out", button_type="light", width=90, align="center")
+        sign_out.on_click(self.sign_out)
+        self.status = pn.pane.Markdown(connection_text(self.ws), styles={"color": "white"}, align="center")
+        header = pn.Row(
+            pn.pane.Markdown(f"## {TITLE}", styles=_WHITE),
+            pn.HSpacer(),
+            self.status,
+            pn.pane.Markdown(f"**{user.name}** ({user.role})", styles={"color": "white"}, align="center"),
+            sign_out,
+            styles=_HEADER_STYLE,
+            sizing_mode="stretch_width",
+        )
+        self.root.objects = [header, self.tabs]
+
+    def _optional_views(self, user: DashboardUser) -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = []
+        self.reconciliation = ReconciliationView(self.ws)
+        out.append(("Reconciliation", self.reconciliation.panel))
+        if user.is_admin:
+            from .settings_view import SettingsView
+
+            self.settings = SettingsView(self.ws, user)
+            out.append(("Settings", self.settings.panel))
+        return out
+
+    def _on_tab(self, event: Any) -> None:
+        name = self.tabs._names[event.new] if hasattr(self.tabs, "_names") else None
+        if name == "Audit log":
+            self.audit.refresh()
+        elif name == "ERP Integrations":
+            self.queue.refresh()
+        elif name == "Reconciliation" and hasattr(self, "reconciliation"):
+            self.reconciliation.ensure_run()
+        self.status.object = connection_text(self.ws)
+
+    def _changed(self) -> None:
+        self.audit.refresh()
+        self.status.object = connection_text(self.ws)
+
+
+def create_app(workspace: Any, *, page_size: int = 25) -> Callable[[], pn.viewable.Viewable]:
+    """The Panel app for ``workspace`` (a ``Workspace`` or a path): call it once per session.
+
+    ``pn.serve({"/": create_app(ws)})`` or ``qbrecon.server`` (which adds the Web Connector endpoint).
+    """
+    ws = open_workspace(workspace)
+    pn.extension("tabulator", notifications=False)
+
+    def app() -> pn.viewable.Viewable:
+        session = Session(ws, page_size=page_size)
+        return session.root
+
+    app.workspace = ws  # type: ignore[attr-defined]
+    return app

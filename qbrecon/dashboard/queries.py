@@ -1,0 +1,229 @@
+"""What the dashboard reads, as SQL over the workspace: counts, one page of a queue, one item's details.
+
+The queue rows are the ERP queue's view ``erp_queue``. Pages come from DuckDB with ``LIMIT``/``OFFSET``, so a queue of 100,000 items costs one page of rows per
+request in the server and in the browser; nothing here loads a whole queue into pandas. Every function takes
+the workspace and returns frames read through ``Store.frame`` (money stays ``decimal128(18,2)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from ..entities import PAIRS
+from ..erp import queue as _queue  # noqa: F401  (registers the erp_queue view the pages read)
+from ..erp.states import STATUSES, TRANSITIONS
+
+# The item types the ERP Integrations tool has a tab for, in Procore's tab order.
+TAB_ORDER: list[str] = [
+    "project", "company", "cost_code", "budget", "commitment", "change_order", "invoice", "timecard_entry",
+]  # fmt: skip
+
+# The filters each tab offers (Procore's "Filter ... By" links), plus "Exporting" so an accepted item stays
+# visible while the Web Connector delivers it, and "Unlinked" after an unlink.
+FILTERS: list[str] = [
+    "ready_to_export", "exporting", "ready_to_import", "synced", "failed_to_export", "rejected", "unlinked",
+]  # fmt: skip
+
+# Dashboard buttons -> the ERP queue transition they apply (``qbrecon.erp.states.TRANSITIONS``).
+ACTIONS: list[str] = ["accept", "reject", "retry", "retrieve", "unlink"]
+
+# Columns of a queue page, in display order; sorting is allowed on these names only.
+QUEUE_COLUMNS: list[str] = [
+    "procore_id", "number", "name", "vendor", "project", "amount", "status", "reason",
+    "last_error_code", "last_error_message", "attempts", "quickbooks_id", "updated_at",
+]  # fmt: skip
+
+# Line tables and the column that points at the item (the item id for a budget is the project id).
+_LINE_KEY: dict[str, str] = {
+    "budget_line_items": "project_id",
+    "commitment_lines": "commitment_id",
+    "change_order_lines": "change_order_id",
+    "invoice_lines": "requisition_id",
+}
+
+
+def item_sql(item_type: str) -> str:
+    """One row per queued item of ``item_type``: the ERP queue's own view (``erp_queue``, defined with the
+    queue in ``qbrecon.erp.queue``), so the dashboard shows exactly what ``ws.queue()`` returns."""
+    if item_type not in PAIRS:
+        raise KeyError(f"unknown item type {item_type!r}; known: {', '.join(PAIRS)}")
+    money = {"amount": 'CAST("amount" AS DECIMAL(18,2)) AS "amount"'}  # the view's UNION widens it to (38,2)
+    columns = ", ".join(
+        ["item_type"] + [money.get(c, f'"{c}"') for c in QUEUE_COLUMNS] + ["status_label", "blockers"]
+    )
+    return f"SELECT {columns} FROM erp_queue WHERE item_type = '{item_type}'"
+
+
+@dataclass
+class QueueQuery:
+    """One request for a page of a queue tab: which tab and filter, search text, sort, page (1-based)."""
+
+    item_type: str = "invoice"
+    status: str | None = "ready_to_export"
+    search: str = ""
+    sort: list[tuple[str, bool]] = field(default_factory=list)  # (column, descending)
+    page: int = 1
+    page_size: int = 25
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        if self.status:
+            clauses.append("status = ?")
+            params.append(self.status)
+        text = self.search.strip().lower()
+        if text:
+            clauses.append(
+                "(lower(coalesce(name, '')) LIKE ? OR lower(coalesce(number, '')) LIKE ? "
+                "OR lower(coalesce(vendor, '')) LIKE ? OR lower(coalesce(project, '')) LIKE ? "
+                "OR CAST(procore_id AS VARCHAR) = ?)"
+            )
+            like = f"%{text}%"
+            params += [like, like, like, like, text]
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def order_by(self) -> str:
+        parts = []
+        for column, descending in self.sort:
+            if column not in QUEUE_COLUMNS:
+                raise ValueError(
+                    f"cannot sort the queue by {column!r}; sortable columns: {', '.join(QUEUE_COLUMNS)}"
+                )
+            parts.append(f'"{column}" {"DESC" if descending else "ASC"} NULLS LAST')
+        parts.append("procore_id")  # a stable order, so pages never overlap
+        return " ORDER BY " + ", ".join(parts)
+
+
+def queue_page(ws: Any, query: QueueQuery) -> tuple[pd.DataFrame, int]:
+    """The rows of one page and the number of rows across all pages (for "rows 26-50 of 100,000")."""
+    where, params = query.where()
+    base = f"FROM ({item_sql(query.item_type)}) q{where}"
+    total = int(ws.store.frame(f"SELECT count(*) AS n {base}", params)["n"].iloc[0])
+    size = max(int(query.page_size), 1)
+    last_page = max((total + size - 1) // size, 1)
+    query.page = min(max(int(query.page), 1), last_page)
+    offset = (query.page - 1) * size
+    frame = ws.store.frame(f"SELECT * {base}{query.order_by()} LIMIT {size} OFFSET {offset}", params)
+    return frame, total
+
+
+def status_label(status: object) -> str:
+    if status is None or status is pd.NA or (isinstance(status, float) and status != status):
+        return ""
+    return STATUSES.get(str(status), str(status))
+
+
+def status_counts(ws: Any) -> pd.DataFrame:
+    """Items per (item_type, status): one small GROUP BY over ``erp_items`` feeds every tab and filter count."""
+    return ws.store.frame(
+        "SELECT item_type, status, count(*) AS items FROM erp_items GROUP BY ALL ORDER BY item_type, status"
+    )
+
+
+def count_of(counts: pd.DataFrame, item_type: str, status: str | None = None) -> int:
+    rows = counts[counts["item_type"] == item_type]
+    if status is not None:
+        rows = rows[rows["status"] == status]
+    return int(rows["items"].sum()) if len(rows) else 0
+
+
+def allowed_actions(status: str | None, item_type: str) -> list[str]:
+    """Actions that make sense on items showing under the ``status`` filter (the library checks again)."""
+    out = []
+    for action in ACTIONS:
+        sources, _ = TRANSITIONS[action]
+        if status not in sources:
+            continue
+        if action == "unlink" and not PAIRS[item_type].can_unlink:
+            continue
+        out.append(action)
+    return out
+
+
+@dataclass
+class ItemDetail:
+    """What the details panel shows for one selected item."""
+
+    item_type: str
+    procore_id: int
+    header: dict[str, Any]
+    lines: pd.DataFrame | None
+    queue: dict[str, Any]
+    audit: pd.DataFrame
+
+    @property
+    def quickbooks_error(self) -> str | None:
+        code, message = self.queue.get("last_error_code"), self.queue.get("last_error_message")
+        if message is None and code is None:
+            return None
+        return f"{code}: {message}" if code is not None else str(message)
+
+
+_HIDDEN_DETAIL_COLUMNS = {"_source_file", "_source_row", "_load_id", "_loaded_at"}
+
+
+def item_detail(ws: Any, item_type: str, procore_id: int) -> ItemDetail:
+    """The Procore record, its lines, its queue row (status, QuickBooks error) and its audit rows."""
+    pair = PAIRS[item_type]
+    procore_id = int(procore_id)
+    extra = " AND cost_code_level = 'standard'" if pair.procore_table == "cost_codes" else ""
+    header = ws.store.frame(f'SELECT * FROM "{pair.procore_table}" WHERE id = ?{extra} LIMIT 1', [procore_id])
+    header_row = {k: v for k, v in _first_row(header).items() if k not in _HIDDEN_DETAIL_COLUMNS}
+    lines = None
+    if pair.procore_lines and pair.procore_lines in _LINE_KEY:
+        key = _LINE_KEY[pair.procore_lines]
+        lines = ws.store.frame(
+            f'SELECT * FROM "{pair.procore_lines}" WHERE "{key}" = ? ORDER BY id', [procore_id]
+        )
+        lines = lines[[c for c in lines.columns if c not in _HIDDEN_DETAIL_COLUMNS]]
+    queue = ws.store.frame(
+        "SELECT * FROM erp_items WHERE item_type = ? AND procore_id = ?", [item_type, procore_id]
+    )
+    queue_row = _first_row(queue)
+    audit = audit_rows(ws, item_type=item_type, procore_id=procore_id, limit=50)
+    return ItemDetail(item_type, procore_id, header_row, lines, queue_row, audit)
+
+
+def _first_row(frame: pd.DataFrame) -> dict[str, Any]:
+    """The first row as plain values, missing ones as None (not pd.NA, which has no truth value)."""
+    if frame.empty:
+        return {}
+    return {k: (None if v is pd.NA or v is pd.NaT or v is None else v) for k, v in frame.iloc[0].items()}
+
+
+def audit_rows(
+    ws: Any, item_type: str | None = None, procore_id: int | None = None, limit: int = 200, offset: int = 0
+) -> pd.DataFrame:
+    """The newest audit rows first (who, when, action, from -> to, reason), optionally for one item."""
+    clauses, params = [], []
+    if item_type:
+        clauses.append("item_type = ?")
+        params.append(item_type)
+    if procore_id is not None:
+        clauses.append("procore_id = ?")
+        params.append(int(procore_id))
+    where = " WHERE " + " AND ".join(clauses) if clauses else ""
+    return ws.store.frame(
+        'SELECT audit_id, "at", actor_name, action, item_type, procore_id, from_status, to_status, reason, detail '
+        f"FROM erp_audit{where} ORDER BY audit_id DESC LIMIT {int(limit)} OFFSET {int(offset)}",
+        params,
+    )
+
+
+def quickbooks_customers(ws: Any) -> list[str]:
+    """Customers a new job can go under: active top-level QuickBooks customers (jobs themselves excluded)."""
+    frame = ws.store.frame(
+        "SELECT FullName FROM customers WHERE coalesce(Sublevel, 0) = 0 AND coalesce(IsActive, true) "
+        "ORDER BY FullName"
+    )
+    return [str(x) for x in frame["FullName"]]
+
+
+def quickbooks_vendor_types(ws: Any) -> list[str]:
+    """Vendor types already used in QuickBooks, offered when accepting a company."""
+    frame = ws.store.frame(
+        "SELECT DISTINCT VendorTypeRef_FullName AS t FROM vendors WHERE VendorTypeRef_FullName IS NOT NULL ORDER BY t"
+    )
+    return [str(x) for x in frame["t"]]

@@ -1,0 +1,1118 @@
+"""Export orchestration: accepted items -> qbXML message sets -> QuickBooks -> Synced / Failed, never twice.
+
+The API the Web Connector service calls (one message in flight at a time, as the Web Connector works)::
+
+    batch = ws.next_export_batch(max_requests=50)     # checks of in-doubt items first, else new requests
+    ws.mark_batch_sent(batch.message_id)              # BEFORE handing the XML over: it may now reach QuickBooks
+    outcomes = ws.apply_export_response(batch.message_id, response_xml)
+    ws.fail_export_batch(batch.message_id, hresult, message)   # instead, when the whole message failed
+
+and ``ws.export(deliver)`` runs that loop in-process (``deliver`` = the simulator's ``process``, or any callable
+from request bytes to response bytes). Every step is one workspace transaction, so a crash between steps leaves
+the ledger (``qbrecon.erp.ledger``) saying exactly what may have reached QuickBooks; the next run asks
+QuickBooks before sending anything for those items again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+from lxml import etree
+
+from ..entities import EXPORTABLE, PAIRS
+from ..errors import InputError, QbreconError
+from ..qbxml import archive
+from ..qbxml.build import BuildContext, Request, build_requests, message_sets
+from ..qbxml.parse import parse_bytes
+from ..qbxml.responses import read_response
+from ..schemas import TABLES
+from ..store import arrow_to_frame
+from . import ledger
+from .ledger import IN_FLIGHT_SQL, MAX_ATTEMPTS, RETRYABLE_CODES
+
+_ORDER_SQL = (
+    "CASE e.item_type "
+    + " ".join(f"WHEN '{t}' THEN {PAIRS[t].export_order}" for t in EXPORTABLE)
+    + " ELSE 99 END"
+)
+
+# (item_type, procore_id) -> (parent item type, parent procore id): a child waits while a parent is Exporting.
+_DEPS_SQL = """
+    WITH std AS (  -- any cost code id -> the standard cost code(s) whose service item it uses
+        SELECT cc.id AS cost_code_id,
+               CASE WHEN cc.cost_code_level = 'standard' THEN cc.id ELSE cc.standard_cost_code_id END AS std_id
+        FROM cost_codes cc)
+    SELECT 'commitment' AS item_type, c.id AS procore_id, 'company' AS parent_type, c.vendor_id AS parent_id
+        FROM commitments c
+    UNION ALL SELECT 'commitment', c.id, 'project', c.project_id FROM commitments c
+    UNION ALL SELECT 'commitment', l.commitment_id, 'cost_code', s.std_id
+        FROM commitment_lines l JOIN std s ON s.cost_code_id = l.cost_code_id
+    UNION ALL SELECT 'change_order', o.id, 'commitment', o.contract_id FROM change_orders o
+    UNION ALL SELECT 'change_order', l.change_order_id, 'cost_code', s.std_id
+        FROM change_order_lines l JOIN std s ON s.cost_code_id = l.cost_code_id
+    UNION ALL SELECT 'invoice', i.id, 'commitment', i.commitment_id FROM invoices i
+    UNION ALL SELECT 'invoice', i.id, 'project', i.project_id FROM invoices i
+    UNION ALL SELECT 'invoice', i.id, 'company', coalesce(i.vendor_id, c.vendor_id)
+        FROM invoices i LEFT JOIN commitments c ON c.id = i.commitment_id
+    UNION ALL SELECT 'invoice', l.requisition_id, 'cost_code', s.std_id
+        FROM invoice_lines l JOIN std s ON s.cost_code_id = l.cost_code_id
+    UNION ALL SELECT 'budget', p.id, 'project', p.id FROM projects p
+    UNION ALL SELECT 'budget', b.project_id, 'cost_code', s.std_id
+        FROM budget_line_items b JOIN std s ON s.cost_code_id = b.cost_code_id
+    UNION ALL SELECT 'timecard_entry', t.id, 'project', t.project_id FROM timecard_entries t
+    UNION ALL SELECT 'timecard_entry', t.id, 'cost_code', s.std_id
+        FROM timecard_entries t JOIN std s ON s.cost_code_id = t.cost_code_id
+"""
+
+# line tables each item type's builder needs, keyed by the column that points at the item
+_LINES = {
+    "commitment": [("commitment_lines", "commitment_id")],
+    "change_order": [("change_order_lines", "change_order_id")],
+    "invoice": [("invoice_lines", "requisition_id")],
+    "budget": [("budget_line_items", "project_id"), ("budget_changes", "project_id")],
+}
+_OPTION_FIELDS = ("parent_customer_list_id", "parent_customer_full_name", "vendor_type", "quickbooks_number")
+_LIST_ADDS = {"VendorAdd", "CustomerAdd", "ItemServiceAdd", "ItemNonInventoryAdd", "ItemOtherChargeAdd"}
+_NOT_ANSWERED = "no response to this request"
+
+
+@dataclass
+class ExportBatch:
+    """One message set ready to go: ``xml`` is what sendRequestXML returns."""
+
+    message_id: int
+    purpose: str  # export | check
+    xml: bytes
+    request_ids: tuple[str, ...]
+    items: pd.DataFrame  # item_type, procore_id, attempt, request_id, request_name
+
+    @property
+    def xml_text(self) -> str:
+        return self.xml.decode("ascii")
+
+    def __len__(self) -> int:
+        return len(self.request_ids)
+
+
+@dataclass
+class ExportSummary:
+    """What one ``ws.export(...)`` run did."""
+
+    messages: int = 0
+    check_messages: int = 0
+    requests: int = 0
+    synced: int = 0
+    failed: int = 0
+    retried: int = 0
+    linked_after_check: int = 0
+    refused: int = 0
+    seconds: float = 0.0
+    stopped: str | None = None  # why the loop ended early (nothing left = None)
+    outcomes: list[pd.DataFrame] = field(default_factory=list, repr=False)
+
+    @property
+    def items_per_second(self) -> float:
+        done = self.synced + self.failed
+        return done / self.seconds if self.seconds else 0.0
+
+    def __repr__(self) -> str:
+        return (f"<ExportSummary {self.messages} message(s) ({self.check_messages} check), {self.requests} "
+                f"request(s): {self.synced} synced, {self.failed} failed, {self.retried} to retry, "
+                f"{self.linked_after_check} linked after a check; {self.seconds:.2f}s"
+                + (f"; stopped: {self.stopped}" if self.stopped else "") + ">")  # fmt: skip
+
+
+class ExportError(QbreconError):
+    """An export step that cannot be done (e.g. sending a message the ledger discarded)."""
+
+
+class ExportMixin:
+    """Export ledger and orchestration on a workspace (needs ``QueueMixin.apply_export_outcomes``)."""
+
+    store: Any
+
+    # -- reading ------------------------------------------------------------------------------------------
+    def export_ledger(self, item_type: str | None = None, procore_id: int | None = None) -> pd.DataFrame:
+        """The export ledger (optionally of one item type / one item), oldest first, without the request XML."""
+        where, params = [], []
+        if item_type is not None:
+            where.append("item_type = ?")
+            params.append(item_type)
+        if procore_id is not None:
+            where.append("procore_id = ?")
+            params.append(int(procore_id))
+        return self.store.frame(
+            "SELECT * EXCLUDE (request_xml) FROM export_ledger"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY built_at, item_type, procore_id, attempt",
+            params,
+        )
+
+    def export_pending(self) -> dict[str, int]:
+        """Counts for progress: items Exporting, of which in flight, and checks waiting (no side effects)."""
+        row = self.store.execute(
+            f"""SELECT (SELECT count(*) FROM erp_items WHERE status = 'exporting'),
+                       (SELECT count(DISTINCT (item_type, procore_id)) FROM export_ledger l WHERE {IN_FLIGHT_SQL}),
+                       (SELECT count(*) FROM export_ledger WHERE check_state IN ('pending', 'sent')),
+                       (SELECT count(*) FROM export_messages WHERE state = 'sent')"""
+        ).fetchone()
+        return {
+            "exporting": int(row[0]),
+            "in_flight": int(row[1]),
+            "checks": int(row[2]),
+            "awaiting": int(row[3]),
+        }
+
+    # -- building -----------------------------------------------------------------------------------------
+    def next_export_batch(
+        self, max_requests: int = 50, company_file: str | None = None, transport: str = "web_connector"
+    ) -> ExportBatch | None:
+        """The next message set to send, or None when nothing is left.
+
+        First settles the past: messages built but never sent are discarded (nothing left the building);
+        messages sent but never answered become *in doubt* and their items get a check query. Checks go out
+        before anything new. Then accepted items (Exporting, not in flight, parents synced) in dependency order
+        are built; rows the builder refuses are marked Failed to Export at once with its message.
+        """
+        if max_requests < 1:
+            raise InputError("max_requests must be at least 1", field="max_requests")
+        with self.store.transaction():
+            self._settle_unanswered()
+            batch = self._check_batch(max_requests, company_file, transport)
+            if batch is not None:
+                return batch
+            for _ in range(len(EXPORTABLE) * 4 + 10):  # each pass either builds or fails what it picked
+                picked = self._ready_items(max_requests)
+                if picked.empty:
+                    return None
+                batch = self._build_batch(picked, max_requests, company_file, transport)
+                if batch is not None:
+                    return batch
+        return None
+
+    def _settle_unanswered(self) -> None:
+        con = self.store.con
+        discarded = con.execute("SELECT message_id FROM export_messages WHERE state = 'built'").fetchall()
+        if discarded:
+            con.execute("UPDATE export_messages SET state = 'discarded' WHERE state = 'built'")
+            con.execute(
+                "UPDATE export_ledger SET state = 'discarded', outcome = 'discarded' WHERE state = 'built'"
+            )
+            con.execute(
+                "UPDATE export_ledger SET check_state = 'pending', check_message_id = NULL "
+                "WHERE check_state = 'built'"
+            )
+            self._log(
+                [m[0] for m in discarded],
+                "info",
+                "discarded",
+                "built but never handed to QuickBooks; the items will be built again",
+            )
+        lost = con.execute(
+            "SELECT message_id, purpose FROM export_messages WHERE state = 'sent' AND transport <> 'file'"
+        ).fetchall()
+        if not lost:
+            return
+        ids = [m[0] for m in lost]
+        marks = ", ".join("?" for _ in ids)
+        con.execute(f"UPDATE export_messages SET state = 'in_doubt' WHERE message_id IN ({marks})", ids)
+        con.execute(
+            f"""UPDATE export_ledger SET state = 'in_doubt', check_reason = 'in_doubt', check_state = 'pending'
+                WHERE state = 'sent' AND message_id IN ({marks})""",
+            ids,
+        )
+        con.execute(
+            f"""UPDATE export_ledger SET check_state = 'pending', check_message_id = NULL
+                WHERE check_state = 'sent' AND check_message_id IN ({marks})""",
+            ids,
+        )
+        self._log(
+            ids,
+            "warning",
+            "in_doubt",
+            "sent without an answer: QuickBooks may have stored the requests; asking it before sending again",
+        )
+
+    def _check_batch(self, max_requests: int, company_file: str | None, transport: str) -> ExportBatch | None:
+        rows = self.store.con.execute(
+            f"""SELECT l.item_type, l.procore_id, l.attempt, l.request_xml, l.check_reason, e.quickbooks_id,
+                       json_extract_string(e.export_options, '$.parent_customer_full_name')
+                FROM export_ledger l LEFT JOIN erp_items e ON e.item_type = l.item_type AND e.procore_id = l.procore_id
+                WHERE l.check_state = 'pending' ORDER BY l.built_at, l.item_type, l.procore_id LIMIT {int(max_requests)}"""
+        ).fetchall()
+        if not rows:
+            return None
+        requests, items = [], []
+        for item_type, pid, attempt, request_xml, reason, qb_id, parent_name in rows:
+            rid = ledger.check_request_id(item_type, pid, attempt)
+            sent = etree.fromstring(request_xml.encode())
+            target = qb_id if reason == "refresh" and item_type != "change_order" else None
+            el = ledger.check_query(sent, rid, reason, quickbooks_id=target, parent_full_name=parent_name)
+            requests.append(Request(rid, "query", None, "query", el.tag[:-2], el))
+            items.append((item_type, pid, attempt, rid, el.tag[:-2]))
+        (mset,) = message_sets(requests, max_requests=len(requests))
+        message_id = archive.archive_request(self.store, mset, company_file=company_file)
+        self._insert_message(message_id, "check", transport, company_file, len(requests))
+        frame = _items_frame(items)
+        self._register(frame, "_exp_check_items")
+        try:
+            self.store.con.execute(
+                """UPDATE export_ledger l SET check_state = 'built', check_message_id = ?, check_request_id = i.request_id
+                   FROM _exp_check_items i WHERE l.item_type = i.item_type AND l.procore_id = i.procore_id
+                     AND l.attempt = i.attempt""",
+                [message_id],
+            )
+        finally:
+            self.store.con.unregister("_exp_check_items")
+        return ExportBatch(message_id, "check", mset.xml, mset.request_ids, frame)
+
+    def _ready_items(self, max_requests: int) -> pd.DataFrame:
+        """Exporting items not in flight whose parents are not Exporting, in export order; one CCO per
+        commitment (its PurchaseOrderMod needs the EditSequence the previous one returns); an item whose last
+        message failed as a whole goes alone, to isolate it."""
+        return self.store.frame(
+            f"""WITH flight AS (SELECT DISTINCT item_type, procore_id FROM export_ledger l WHERE {IN_FLIGHT_SQL}),
+                     deps AS ({_DEPS_SQL}),
+                     waiting AS (SELECT DISTINCT d.item_type, d.procore_id FROM deps d
+                                 JOIN erp_items p ON p.item_type = d.parent_type AND p.procore_id = d.parent_id
+                                 WHERE p.status = 'exporting'),
+                     busy_po AS (SELECT DISTINCT o.contract_id FROM change_orders o
+                                 JOIN flight f ON f.item_type = 'change_order' AND f.procore_id = o.id),
+                     last AS (SELECT item_type, procore_id, max(attempt) AS attempt,
+                                     arg_max(outcome, attempt) AS last_outcome
+                              FROM export_ledger GROUP BY 1, 2),
+                     cand AS (
+                        SELECT e.item_type, e.procore_id, coalesce(last.attempt, 0) + 1 AS attempt,
+                               coalesce(last.last_outcome = 'batch_failed', false) AS solo, {_ORDER_SQL} AS export_order,
+                               o.contract_id
+                        FROM erp_items e
+                        LEFT JOIN last ON last.item_type = e.item_type AND last.procore_id = e.procore_id
+                        LEFT JOIN change_orders o ON e.item_type = 'change_order' AND o.id = e.procore_id
+                        WHERE e.status = 'exporting'
+                          AND NOT EXISTS (SELECT 1 FROM flight f WHERE f.item_type = e.item_type AND f.procore_id = e.procore_id)
+                          AND NOT EXISTS (SELECT 1 FROM waiting w WHERE w.item_type = e.item_type AND w.procore_id = e.procore_id)
+                          AND (o.contract_id IS NULL OR o.contract_id NOT IN (SELECT contract_id FROM busy_po))),
+                     one_cco AS (
+                        SELECT *, row_number() OVER (PARTITION BY item_type, contract_id ORDER BY procore_id) AS n
+                        FROM cand)
+                SELECT item_type, procore_id, attempt, solo FROM one_cco
+                WHERE item_type <> 'change_order' OR n = 1
+                ORDER BY solo DESC, export_order, item_type, procore_id
+                LIMIT {int(max_requests)}"""
+        )
+
+    def _build_batch(
+        self, picked: pd.DataFrame, max_requests: int, company_file: str | None, transport: str
+    ) -> ExportBatch | None:
+        if bool(picked["solo"].iloc[0]):
+            picked = picked.iloc[:1]
+        else:
+            picked = picked[~picked["solo"].astype(bool)]
+        context = self._build_context()
+        requests: list[Request] = []
+        errors: list[pd.DataFrame] = []
+        for item_type, group in picked.groupby("item_type", sort=False):
+            rows, lines = self._build_frames(str(item_type), group)
+            result = build_requests(str(item_type), rows, lines, context)
+            requests += result.requests
+            if len(result.errors):
+                errors.append(result.errors)
+        built = {(r.item_type, int(r.procore_id)) for r in requests}
+        refused = self._refusals(picked, errors, built)
+        if len(refused):
+            self._refuse(refused, picked)
+        if not requests:
+            return None
+        (mset,) = message_sets(requests, max_requests=max(max_requests, len(requests)))
+        message_id = archive.archive_request(self.store, mset, company_file=company_file)
+        self._insert_message(message_id, "export", transport, company_file, len(requests))
+        attempt = {(str(t), int(p)): int(a) for t, p, a in
+                   zip(picked["item_type"], picked["procore_id"], picked["attempt"], strict=True)}  # fmt: skip
+        table = pa.table({
+            "item_type": [r.item_type for r in requests],
+            "procore_id": pa.array([int(r.procore_id) for r in requests], pa.int64()),
+            "attempt": pa.array([attempt[(r.item_type, int(r.procore_id))] for r in requests], pa.int32()),
+            "request_id": [r.request_id for r in requests],
+            "action": [r.action for r in requests],
+            "request_name": [r.request_name for r in requests],
+            "request_xml": [etree.tostring(r.element, encoding="unicode") for r in requests],
+        })  # fmt: skip
+        self._register(table, "_exp_built")
+        try:
+            self.store.con.execute(
+                """INSERT INTO export_ledger (item_type, procore_id, attempt, request_id, message_id, action,
+                       request_name, state, built_at, request_xml)
+                   SELECT item_type, procore_id, attempt, request_id, ?, action, request_name, 'built', now(),
+                          request_xml FROM _exp_built""",
+                [message_id],
+            )
+        finally:
+            self.store.con.unregister("_exp_built")
+        items = arrow_to_frame(table.drop_columns(["action", "request_xml"]))
+        return ExportBatch(message_id, "export", mset.xml, mset.request_ids, items)
+
+    def _build_context(self) -> BuildContext:
+        return BuildContext.from_store(self.store)
+
+    def _build_frames(self, item_type: str, group: pd.DataFrame) -> tuple[pd.DataFrame, Any]:
+        """The accepted rows (Procore columns + queue fields + accept options + attempt) and their lines."""
+        pair = PAIRS[item_type]
+        sel = pa.table(
+            {
+                "procore_id": pa.array(group["procore_id"].astype("int64").tolist(), pa.int64()),
+                "attempt": pa.array(group["attempt"].astype("int64").tolist(), pa.int64()),
+            }
+        )
+        self._register(sel, "_exp_sel")
+        try:
+            level = " AND t.cost_code_level = 'standard'" if pair.procore_table == "cost_codes" else ""
+            options = ", ".join(
+                f"json_extract_string(e.export_options, '$.{f}') AS {f}" for f in _OPTION_FIELDS
+            )
+            drop = [c for c in ("quickbooks_id", "edit_sequence", "attempt", *_OPTION_FIELDS)
+                    if c in TABLES[pair.procore_table].column_names]  # fmt: skip
+            exclude = f" EXCLUDE ({', '.join(drop)})" if drop else ""
+            rows = self.store.frame(
+                f"""SELECT t.*{exclude}, e.quickbooks_id, e.edit_sequence, s.attempt, {options}
+                    FROM _exp_sel s JOIN "{pair.procore_table}" t ON t.id = s.procore_id{level}
+                    JOIN erp_items e ON e.item_type = ? AND e.procore_id = s.procore_id
+                    ORDER BY t.id""",
+                [item_type],
+            )
+            lines: Any = None
+            specs = _LINES.get(item_type, [])
+            frames = {
+                table: self.store.frame(
+                    f'SELECT l.* FROM "{table}" l JOIN _exp_sel s ON l."{col}" = s.procore_id'
+                )
+                for table, col in specs
+            }
+            if item_type == "budget":
+                lines = frames
+            elif frames:
+                lines = next(iter(frames.values()))
+        finally:
+            self.store.con.unregister("_exp_sel")
+        return rows, lines
+
+    @staticmethod
+    def _refusals(
+        picked: pd.DataFrame, errors: list[pd.DataFrame], built: set[tuple[str, int]]
+    ) -> pd.DataFrame:
+        """One row per picked item that got no request: the builder's messages, or a clear reason."""
+        msgs: dict[tuple[str, int], list[str]] = {}
+        for frame in errors:
+            for it, pid, fld, msg in zip(frame["item_type"], frame["procore_id"], frame["field"], frame["message"],
+                                         strict=True):  # fmt: skip
+                if pd.isna(pid):
+                    continue
+                msgs.setdefault((str(it), int(pid)), []).append(f"{msg} (field {fld})" if fld else str(msg))
+        rows = []
+        for it, pid in zip(picked["item_type"], picked["procore_id"], strict=True):
+            key = (str(it), int(pid))
+            if key in built:
+                continue
+            text = "; ".join(dict.fromkeys(msgs.get(key, []))) or (
+                "no qbXML request could be built: the Procore record is no longer in the loaded data"
+            )
+            rows.append({"item_type": key[0], "procore_id": key[1], "message": text})
+        return pd.DataFrame(rows, columns=["item_type", "procore_id", "message"])
+
+    def _refuse(self, refused: pd.DataFrame, picked: pd.DataFrame) -> None:
+        """Builder refusals: a ledger row (never sent) and Failed to Export with the builder's message."""
+        attempt = {(str(t), int(p)): int(a) for t, p, a in
+                   zip(picked["item_type"], picked["procore_id"], picked["attempt"], strict=True)}  # fmt: skip
+        table = pa.table({
+            "item_type": refused["item_type"].astype(str).tolist(),
+            "procore_id": pa.array(refused["procore_id"].astype("int64").tolist(), pa.int64()),
+            "attempt": pa.array([attempt[(str(t), int(p))] for t, p in
+                                 zip(refused["item_type"], refused["procore_id"], strict=True)], pa.int32()),
+            "message": refused["message"].astype(str).tolist(),
+        })  # fmt: skip
+        self._register(table, "_exp_refused")
+        try:
+            self.store.con.execute(
+                """INSERT INTO export_ledger (item_type, procore_id, attempt, state, built_at, answered_at, outcome,
+                       status_message, error_class)
+                   SELECT item_type, procore_id, attempt, 'refused', now(), now(), 'failed', message, 'validation'
+                   FROM _exp_refused"""
+            )
+        finally:
+            self.store.con.unregister("_exp_refused")
+        outcomes = pd.DataFrame(
+            {
+                "item_type": table["item_type"].to_pylist(),
+                "procore_id": table["procore_id"].to_pylist(),
+                "outcome": "failed",
+                "status_message": table["message"].to_pylist(),
+                "error_class": "validation",
+            }
+        )
+        self.apply_export_outcomes(outcomes)  # type: ignore[attr-defined]
+
+    # -- sending ------------------------------------------------------------------------------------------
+    def mark_batch_sent(self, message_id: int, *, ticket: str | None = None) -> None:
+        """The message is about to be handed to the transport: from now on it may reach QuickBooks, so its
+        items are never built again until QuickBooks' answer (or a check) says what happened."""
+        with self.store.transaction() as con:
+            row = con.execute(
+                "SELECT state FROM export_messages WHERE message_id = ?", [message_id]
+            ).fetchone()
+            if row is None:
+                raise ExportError(f"message {message_id} is not in the export ledger")
+            if row[0] == "sent":
+                return
+            if row[0] != "built":
+                raise ExportError(
+                    f"message {message_id} is {row[0]}; only a message just built may be sent (a discarded one "
+                    "may have been rebuilt in another message, and sending both could post twice)"
+                )
+            con.execute(
+                "UPDATE export_messages SET state = 'sent', sent_at = now() WHERE message_id = ?",
+                [message_id],
+            )
+            con.execute(
+                "UPDATE export_ledger SET state = 'sent', sent_at = now() WHERE message_id = ? "
+                "AND state = 'built'",
+                [message_id],
+            )
+            con.execute(
+                "UPDATE export_ledger SET check_state = 'sent' WHERE check_message_id = ? "
+                "AND check_state = 'built'",
+                [message_id],
+            )
+            archive.mark_sent(self.store, message_id, ticket=ticket)
+
+    # -- answers ------------------------------------------------------------------------------------------
+    def apply_export_response(self, message_id: int, response_xml: bytes | str) -> pd.DataFrame:
+        """Apply QuickBooks' answer to a message: Synced (with ListID/TxnID), Failed (QuickBooks' message), or
+        back for another try (3170-3180, bounded), a re-read (3200), a parent first (3140), a name check (3100).
+        Idempotent: a response for a message already answered, or an unknown one, changes nothing (logged).
+        Returns the outcomes frame (one row per request, with the ledger's ``decision``)."""
+        with self.store.transaction() as con:
+            row = con.execute("SELECT state, purpose, company_file FROM export_messages WHERE message_id = ?",
+                              [message_id]).fetchone()  # fmt: skip
+            if row is None:
+                self._log(
+                    [message_id], "warning", "ignored", "response for a message the ledger does not know"
+                )
+                return _empty_outcomes()
+            state, purpose, company_file = row
+            if state in ("answered", "failed", "discarded"):
+                self._log(
+                    [message_id],
+                    "info",
+                    "ignored",
+                    f"response for a message already {state}; nothing changed",
+                )
+                return _empty_outcomes()
+            sent = self._sent_requests(message_id, purpose)
+            result = read_response(response_xml, sent, name=f"response to message {message_id}")
+            response_id = archive.archive_response(
+                self.store, response_xml, message_id, company_file=company_file
+            )
+            root = parse_bytes(response_xml, name=f"response to message {message_id}", huge_text=True)
+            rets = _rets_by_request(root)
+            self._mirror(result.rets, response_id)
+            if purpose == "check":
+                outcomes = self._apply_checks(message_id, result.outcomes, rets, response_id)
+            else:
+                outcomes = self._apply_exports(message_id, result.outcomes, response_id)
+            con.execute(
+                "UPDATE export_messages SET state = 'answered', answered_at = now(), "
+                "response_message_id = ? WHERE message_id = ?",
+                [response_id, message_id],
+            )
+            return outcomes
+
+    def _sent_requests(self, message_id: int, purpose: str) -> pd.DataFrame:
+        if purpose == "check":
+            return self.store.frame(
+                """SELECT check_request_id AS request_id, 'query' AS item_type, NULL::BIGINT AS procore_id,
+                          'query' AS action, NULL AS request_name
+                   FROM export_ledger WHERE check_message_id = ? AND check_state = 'sent'""",
+                [message_id],
+            )
+        return self.store.frame(
+            """SELECT request_id, item_type, procore_id, action, request_name FROM export_ledger
+               WHERE message_id = ? AND request_id IS NOT NULL""",
+            [message_id],
+        )
+
+    def _apply_exports(self, message_id: int, outcomes: pd.DataFrame, response_id: int) -> pd.DataFrame:
+        live = self.store.frame(
+            """SELECT l.item_type, l.procore_id, l.attempt, l.request_id, l.request_name, l.state
+               FROM export_ledger l WHERE l.message_id = ? AND l.state IN ('sent', 'in_doubt', 'built')""",
+            [message_id],
+        )
+        by_rid = {r: i for i, r in enumerate(outcomes["request_id"].tolist())}
+        decisions: list[dict] = []
+        for it, pid, attempt, rid, rname, _ in live.itertuples(index=False):
+            if rid not in by_rid:
+                continue
+            o = outcomes.iloc[by_rid[rid]]
+            decisions.append(self._decide_export(str(it), int(pid), int(attempt), str(rname), o))
+        self._record(decisions, message_id, response_id)
+        return _with_decisions(outcomes, decisions)
+
+    def _decide_export(self, item_type: str, pid: int, attempt: int, request_name: str, o: pd.Series) -> dict:
+        code = None if pd.isna(o["status_code"]) else int(o["status_code"])
+        message = None if pd.isna(o["status_message"]) else str(o["status_message"])
+        base = {"item_type": item_type, "procore_id": pid, "attempt": attempt, "status_code": code,
+                "status_message": message, "error_class": None if pd.isna(o["error_class"]) else o["error_class"],
+                "quickbooks_id": None if pd.isna(o["quickbooks_id"]) else str(o["quickbooks_id"]),
+                "edit_sequence": None if pd.isna(o["edit_sequence"]) else str(o["edit_sequence"])}  # fmt: skip
+        if o["outcome"] == "synced":
+            if item_type == "change_order" and not pd.isna(o["txn_id"]):
+                base["quickbooks_id"] = str(o["txn_id"])  # the purchase order the CCO's lines were added to
+            return {**base, "decision": "synced"}
+        if code is None and message and message.startswith(_NOT_ANSWERED):
+            return {
+                **base,
+                "decision": "retry" if attempt < MAX_ATTEMPTS else "failed",
+                "outcome": "not_processed",
+            }
+        if code in RETRYABLE_CODES:
+            if attempt < MAX_ATTEMPTS:
+                return {**base, "decision": "retry"}
+            return {
+                **base,
+                "decision": "failed",
+                "status_message": f"{message} (still failing after {attempt} attempts; retry later)",
+            }
+        if code == 3200:
+            return {**base, "decision": "check", "check_reason": "refresh"}
+        if code == 3100 and request_name in _LIST_ADDS:
+            return {**base, "decision": "check", "check_reason": "duplicate"}
+        if code == 3140:
+            return self._missing_reference(base, attempt)
+        return {**base, "decision": "failed"}
+
+    def _missing_reference(self, base: dict, attempt: int) -> dict:
+        """3140: a referenced vendor/job/item is not in QuickBooks. If we are creating it, wait and retry;
+        otherwise say which one and what to do."""
+        kind, name = ledger.referenced_kind(base["status_message"])
+        parent_type = ledger.REFERENCE_ITEM_TYPE.get((kind or "").lower())
+        if parent_type is not None:
+            rows = self.store.execute(
+                f"""SELECT p.status, p.procore_id, p.quickbooks_id FROM ({_DEPS_SQL}) d
+                    JOIN erp_items p ON p.item_type = d.parent_type AND p.procore_id = d.parent_id
+                    WHERE d.item_type = ? AND d.procore_id = ? AND d.parent_type = ?""",
+                [base["item_type"], base["procore_id"], parent_type],
+            ).fetchall()
+            if any(r[0] == "exporting" for r in rows) and attempt < MAX_ATTEMPTS:
+                return {**base, "decision": "retry"}
+            label = PAIRS[parent_type].label.lower().rstrip("s")
+            synced = [r for r in rows if r[0] == "synced"]
+            if synced:
+                hint = (
+                    f"qbrecon has the {label} linked to QuickBooks id {synced[0][2]}, but QuickBooks does not "
+                    "have it (deleted or merged there?): reload the QuickBooks data, unlink and export it again, "
+                    "then retry"
+                )
+            else:
+                hint = (
+                    f"send and accept the {label} ({name}) so it is created in QuickBooks first, then retry"
+                )
+            return {**base, "decision": "failed", "status_message": f"{base['status_message']} -- {hint}"}
+        hint = (
+            f"QuickBooks has no {kind or 'record'} {name!r}: create it in QuickBooks (or correct the "
+            "ERP setting that names it), then retry"
+        )
+        return {**base, "decision": "failed", "status_message": f"{base['status_message']} -- {hint}"}
+
+    def _apply_checks(
+        self, message_id: int, outcomes: pd.DataFrame, rets: dict[str, list[etree._Element]], response_id: int
+    ) -> pd.DataFrame:
+        rows = self.store.execute(
+            """SELECT l.item_type, l.procore_id, l.attempt, l.check_request_id, l.check_reason, l.request_xml,
+                      l.status_code, l.status_message, e.quickbooks_id
+               FROM export_ledger l LEFT JOIN erp_items e ON e.item_type = l.item_type AND e.procore_id = l.procore_id
+               WHERE l.check_message_id = ? AND l.check_state = 'sent'""",
+            [message_id],
+        ).fetchall()
+        by_rid = {r: i for i, r in enumerate(outcomes["request_id"].tolist())}
+        decisions = []
+        for it, pid, attempt, rid, reason, request_xml, code, msg, _qb_id in rows:
+            base = {"item_type": it, "procore_id": int(pid), "attempt": int(attempt), "status_code": code,
+                    "status_message": msg, "error_class": None, "quickbooks_id": None, "edit_sequence": None,
+                    "check": True}  # fmt: skip
+            o = outcomes.iloc[by_rid[rid]] if rid in by_rid else None
+            if o is None or o["outcome"] == "failed":  # the query itself failed: ask again next batch
+                decisions.append({**base, "decision": "check_again"})
+                continue
+            request = etree.fromstring(request_xml.encode())
+            found = rets.get(rid, [])
+            if reason == "refresh":
+                if found:
+                    ret = found[0]
+                    decisions.append(
+                        {
+                            **base,
+                            "decision": "retry",
+                            "outcome": "refreshed",
+                            "edit_sequence": ret.findtext("EditSequence"),
+                            "quickbooks_id": ret.findtext("ListID") or ret.findtext("TxnID"),
+                        }
+                    )
+                else:
+                    decisions.append(
+                        {
+                            **base,
+                            "decision": "failed",
+                            "status_message": f"{msg} -- and QuickBooks no longer has the record: reload the QuickBooks data",
+                        }
+                    )
+                continue
+            match = self._matching_record(it, request, found)
+            if match is not None:
+                decisions.append(
+                    {
+                        **base,
+                        "decision": "synced",
+                        "outcome": "linked",
+                        "status_code": 0,
+                        "status_message": "found in QuickBooks by the check before resending",
+                        "quickbooks_id": match.findtext("ListID") or match.findtext("TxnID"),
+                        "edit_sequence": match.findtext("EditSequence"),
+                    }
+                )
+            elif reason == "duplicate":
+                decisions.append(
+                    {
+                        **base,
+                        "decision": "failed",
+                        "error_class": "fix_data",
+                        "status_message": f"{msg} -- a different QuickBooks record already uses this name (its details do "
+                        "not match); rename one of them, or link them, then retry",
+                    }
+                )
+            else:  # in doubt, and QuickBooks does not have it: safe to send again
+                decisions.append(
+                    {
+                        **base,
+                        "decision": "retry",
+                        "outcome": "not_added",
+                        "status_code": None,
+                        "status_message": "not in QuickBooks after an unanswered send; sending again",
+                    }
+                )
+        self._record(decisions, message_id, response_id)
+        return _with_decisions(outcomes, decisions, by="check")
+
+    def _matching_record(
+        self, item_type: str, request: etree._Element, found: list[etree._Element]
+    ) -> etree._Element | None:
+        """The found record that is the one we sent, not linked to another item of the same type."""
+        for ret in found:
+            if not ledger.record_matches(request, ret):
+                continue
+            qb_id = ret.findtext("ListID") or ret.findtext("TxnID")
+            if item_type != "change_order":
+                taken = self.store.execute(
+                    "SELECT count(*) FROM erp_items WHERE item_type = ? AND quickbooks_id = ?",
+                    [item_type, qb_id],
+                ).fetchone()[0]
+                if taken:
+                    continue
+            return ret
+        return None
+
+    def _record(self, decisions: list[dict], message_id: int, response_id: int) -> None:
+        """Write the decisions: ledger rows, erp_items (through apply_export_outcomes for synced/failed), audit."""
+        if not decisions:
+            return
+        frame = pd.DataFrame(decisions)
+        for col in ("outcome", "check_reason", "check", "error_class", "quickbooks_id", "edit_sequence"):
+            if col not in frame.columns:
+                frame[col] = None
+        frame["ledger_outcome"] = [
+            o if isinstance(o, str) else {"synced": "synced", "failed": "failed", "retry": "retry",
+                                          "check": "check", "check_again": None}[d]
+            for o, d in zip(frame["outcome"], frame["decision"], strict=True)
+        ]  # fmt: skip
+        table = pa.table({
+            "item_type": frame["item_type"].astype(str).tolist(),
+            "procore_id": pa.array(frame["procore_id"].astype("int64").tolist(), pa.int64()),
+            "attempt": pa.array(frame["attempt"].astype("int64").tolist(), pa.int32()),
+            "decision": frame["decision"].astype(str).tolist(),
+            "outcome": pa.array([_none(x) for x in frame["ledger_outcome"]], pa.string()),
+            "status_code": pa.array([None if _none(x) is None else int(x) for x in frame["status_code"]], pa.int32()),
+            "status_message": pa.array([_none(x) for x in frame["status_message"]], pa.string()),
+            "error_class": pa.array([_none(x) for x in frame["error_class"]], pa.string()),
+            "quickbooks_id": pa.array([_none(x) for x in frame["quickbooks_id"]], pa.string()),
+            "edit_sequence": pa.array([_none(x) for x in frame["edit_sequence"]], pa.string()),
+            "check_reason": pa.array([_none(x) for x in frame["check_reason"]], pa.string()),
+            "is_check": pa.array([bool(x) if _none(x) is not None else False for x in frame["check"]], pa.bool_()),
+        })  # fmt: skip
+        con = self.store.con
+        self._register(table, "_exp_decided")
+        try:
+            # export answers: the row is answered; a 3100/3200 opens a check on the same row
+            con.execute(
+                """UPDATE export_ledger l SET state = 'answered', answered_at = now(), outcome = d.outcome,
+                       status_code = d.status_code, status_message = d.status_message, error_class = d.error_class,
+                       quickbooks_id = d.quickbooks_id, edit_sequence = d.edit_sequence,
+                       check_reason = CASE WHEN d.decision = 'check' THEN d.check_reason ELSE l.check_reason END,
+                       check_state = CASE WHEN d.decision = 'check' THEN 'pending' ELSE l.check_state END
+                   FROM _exp_decided d WHERE NOT d.is_check AND l.item_type = d.item_type
+                     AND l.procore_id = d.procore_id AND l.attempt = d.attempt"""
+            )
+            # check answers: the row is resolved (or its check goes out again)
+            con.execute(
+                """UPDATE export_ledger l SET
+                       check_state = CASE WHEN d.decision = 'check_again' THEN 'pending' ELSE 'done' END,
+                       check_message_id = CASE WHEN d.decision = 'check_again' THEN NULL ELSE l.check_message_id END,
+                       state = CASE WHEN d.decision = 'check_again' THEN l.state
+                                    WHEN l.state = 'in_doubt' THEN 'resolved' ELSE l.state END,
+                       resolved_at = CASE WHEN d.decision = 'check_again' THEN NULL ELSE now() END,
+                       outcome = coalesce(d.outcome, l.outcome),
+                       status_message = CASE WHEN d.decision = 'check_again' THEN l.status_message ELSE d.status_message END,
+                       quickbooks_id = coalesce(d.quickbooks_id, l.quickbooks_id),
+                       edit_sequence = coalesce(d.edit_sequence, l.edit_sequence)
+                   FROM _exp_decided d WHERE d.is_check AND l.item_type = d.item_type
+                     AND l.procore_id = d.procore_id AND l.attempt = d.attempt"""
+            )
+            final = con.sql(
+                """SELECT item_type, procore_id, decision AS outcome, quickbooks_id, edit_sequence, status_code,
+                          status_message, error_class FROM _exp_decided WHERE decision IN ('synced', 'failed')"""
+            ).to_arrow_table()
+            later = con.sql(
+                """SELECT d.* FROM _exp_decided d JOIN erp_items e
+                     ON e.item_type = d.item_type AND e.procore_id = d.procore_id AND e.status = 'exporting'
+                   WHERE d.decision IN ('retry', 'check')"""
+            ).to_arrow_table()
+        finally:
+            con.unregister("_exp_decided")
+        if final.num_rows:
+            self.apply_export_outcomes(arrow_to_frame(final), message_id, response_id)  # type: ignore[attr-defined]
+        if later.num_rows:
+            self._note_retries(later, message_id, response_id)
+
+    def _note_retries(self, later: pa.Table, message_id: int, response_id: int) -> None:
+        """Items that stay Exporting (retry, re-read, name check): last error and EditSequence on the queue
+        row, and an audit row saying why."""
+        con = self.store.con
+        self._register(later, "_exp_later")
+        try:
+            con.execute(
+                """INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
+                       from_status, to_status, request_message_id, response_message_id, detail)
+                   SELECT nextval('erp_audit_seq'), now(), NULL, 'QuickBooks Desktop',
+                          CASE WHEN decision = 'check' THEN 'export_check' ELSE 'export_retry' END, item_type,
+                          procore_id, 'exporting', 'exporting', ?, ?,
+                          concat_ws(': ', status_code::VARCHAR, coalesce(status_message, outcome))
+                   FROM _exp_later""",
+                [message_id, response_id],
+            )
+            con.execute(
+                """UPDATE erp_items e SET updated_at = now(),
+                       last_error_code = coalesce(l.status_code, e.last_error_code),
+                       last_error_message = coalesce(l.status_message, e.last_error_message),
+                       error_class = coalesce(l.error_class, e.error_class),
+                       edit_sequence = CASE WHEN l.outcome = 'refreshed' AND l.item_type <> 'change_order'
+                                            THEN l.edit_sequence ELSE e.edit_sequence END
+                   FROM _exp_later l WHERE e.item_type = l.item_type AND e.procore_id = l.procore_id"""
+            )
+        finally:
+            con.unregister("_exp_later")
+
+    def _mirror(self, rets: dict[str, pd.DataFrame], response_id: int) -> None:
+        """Records QuickBooks echoed (adds, mods, check queries) go into the workspace's QuickBooks tables, so a
+        CCO's PurchaseOrderMod sees the PO's current EditSequence and lines, and reconciliation sees them."""
+        con = self.store.con
+        for table, frame in rets.items():
+            if table not in TABLES or frame.empty:
+                continue
+            spec = TABLES[table]
+            cols = [c for c in spec.column_names if c in frame.columns]
+            frame = frame[cols].drop_duplicates(subset=list(spec.key), keep="last")
+            data = pa.Table.from_pandas(frame, preserve_index=False)
+            data = data.append_column("_source_file", pa.array([f"qbxml message {response_id}"] * len(frame)))
+            data = data.append_column(
+                "_loaded_at",
+                pa.array([pd.Timestamp.now(tz="UTC")] * len(frame), pa.timestamp("us", tz="UTC")),
+            )
+            parent = spec.meta.get("parent")
+            self._register(data, "_exp_mirror")
+            try:
+                if parent:  # a stored transaction's lines are replaced by the echoed set
+                    con.execute(
+                        f'DELETE FROM "{table}" WHERE "TxnID" IN (SELECT DISTINCT "TxnID" FROM _exp_mirror)'
+                    )
+                names = ", ".join(f'"{c}"' for c in [*cols, "_source_file", "_loaded_at"])
+                con.execute(f'INSERT OR REPLACE INTO "{table}" ({names}) SELECT {names} FROM _exp_mirror')
+            finally:
+                con.unregister("_exp_mirror")
+
+    def fail_export_batch(self, message_id: int, hresult: str | None, message: str | None) -> pd.DataFrame:
+        """The whole message failed (the Web Connector's HRESULT instead of a response; nothing was processed).
+        A parse error (0x80040400) sends each item alone next time, so one bad request cannot block the rest
+        and fails on its own; other failures (QuickBooks unreachable, ...) leave the items to be sent again."""
+        with self.store.transaction() as con:
+            row = con.execute("SELECT state, purpose, company_file FROM export_messages WHERE message_id = ?",
+                              [message_id]).fetchone()  # fmt: skip
+            if row is None or row[0] in ("answered", "failed", "discarded"):
+                self._log(
+                    [message_id],
+                    "info",
+                    "ignored",
+                    f"whole-message failure {hresult} for a message {'unknown' if row is None else row[0]}",
+                )
+                return _empty_outcomes()
+            _, purpose, company_file = row
+            response_id = archive.archive_response(
+                self.store,
+                None,
+                message_id,
+                hresult=hresult or "",
+                message=message or "",
+                company_file=company_file,
+            )
+            con.execute(
+                "UPDATE export_messages SET state = 'failed', answered_at = now(), hresult = ?, "
+                "error_message = ?, response_message_id = ? WHERE message_id = ?",
+                [hresult, message, response_id, message_id],
+            )
+            text = " ".join(x for x in (hresult, message) if x)
+            if purpose == "check":
+                con.execute(
+                    "UPDATE export_ledger SET check_state = 'pending', check_message_id = NULL "
+                    "WHERE check_message_id = ? AND check_state = 'sent'",
+                    [message_id],
+                )
+                return _empty_outcomes()
+            parse_error = (hresult or "").lower() == "0x80040400"
+            rows = con.execute(
+                "SELECT item_type, procore_id, attempt FROM export_ledger WHERE message_id = ? AND state IN "
+                "('sent', 'built', 'in_doubt')",
+                [message_id],
+            ).fetchall()
+            decisions = []
+            for it, pid, attempt in rows:
+                base = {"item_type": it, "procore_id": int(pid), "attempt": int(attempt), "status_code": None,
+                        "status_message": text, "error_class": "fatal" if parse_error else "retryable",
+                        "quickbooks_id": None, "edit_sequence": None}  # fmt: skip
+                if parse_error and len(rows) == 1:  # alone and still unparseable: this request is the bad one
+                    decisions.append(
+                        {
+                            **base,
+                            "decision": "failed",
+                            "status_message": f"{text} -- QuickBooks could not read this request (see the archived "
+                            f"message {message_id})",
+                        }
+                    )
+                elif attempt < MAX_ATTEMPTS:
+                    decisions.append(
+                        {**base, "decision": "retry", "outcome": "batch_failed" if parse_error else "retry"}
+                    )
+                else:
+                    decisions.append({**base, "decision": "failed"})
+            self._record(decisions, message_id, response_id)
+            return pd.DataFrame(decisions)
+
+    # -- the in-process loop --------------------------------------------------------------------------------
+    def export(
+        self,
+        deliver: Callable[[bytes], bytes],
+        max_requests: int = 50,
+        *,
+        max_messages: int | None = None,
+        company_file: str | None = None,
+    ) -> ExportSummary:
+        """Send everything accepted, message by message, through ``deliver`` (request bytes -> response bytes)
+        until nothing is left. An exception with ``hresult`` (e.g. the simulator's ``RequestProcessorError``) is
+        a whole-message failure; any other exception propagates and leaves the message sent-but-unanswered,
+        which the next run checks with QuickBooks before sending again."""
+        summary = ExportSummary()
+        start = time.perf_counter()
+        idle_checks = 0
+        while max_messages is None or summary.messages < max_messages:
+            batch = self.next_export_batch(max_requests, company_file=company_file, transport="in_process")
+            if batch is None:
+                break
+            self.mark_batch_sent(batch.message_id)
+            summary.messages += 1
+            summary.requests += len(batch)
+            summary.check_messages += batch.purpose == "check"
+            try:
+                response = deliver(batch.xml)
+            except Exception as exc:
+                hresult = getattr(exc, "hresult", None)
+                if hresult is None:
+                    raise
+                self.fail_export_batch(batch.message_id, hresult, getattr(exc, "message", str(exc)))
+                if hresult.lower() != "0x80040400":
+                    summary.stopped = f"QuickBooks could not take the message ({hresult}); run again later"
+                    break
+                continue
+            outcomes = self.apply_export_response(batch.message_id, response)
+            summary.outcomes.append(outcomes)
+            decided = outcomes["decision"].value_counts().to_dict() if "decision" in outcomes else {}
+            summary.synced += int(decided.get("synced", 0))
+            summary.failed += int(decided.get("failed", 0))
+            summary.retried += int(decided.get("retry", 0))
+            if batch.purpose == "check":
+                summary.linked_after_check += int(((outcomes.get("ledger_outcome")) == "linked").sum())
+                idle_checks = idle_checks + 1 if set(decided) <= {"check_again"} else 0
+                if idle_checks >= 3:
+                    summary.stopped = (
+                        "QuickBooks did not answer the checks of in-doubt items; run again later"
+                    )
+                    break
+        summary.seconds = time.perf_counter() - start
+        summary.refused = int(self.store.execute(
+            "SELECT count(*) FROM export_ledger WHERE state = 'refused'").fetchone()[0])  # fmt: skip
+        return summary
+
+    # -- files (for users who hand message sets to their own QuickBooks tooling) ---------------------------
+    def export_to_files(
+        self, out_dir: str | Path, max_requests: int = 50, company_file: str | None = None
+    ) -> list[Path]:
+        """Write every message set that can be built now to ``out_dir`` (``qbxml-request-<message_id>.xml``) and
+        mark it sent. Items that depend on these wait until their responses are applied (``apply_response_files``)."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        while True:
+            batch = self.next_export_batch(max_requests, company_file=company_file, transport="file")
+            if batch is None:
+                break
+            path = out / f"qbxml-request-{batch.message_id:06d}.xml"
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(batch.xml)
+            self.mark_batch_sent(batch.message_id)
+            tmp.replace(path)
+            written.append(path)
+        return written
+
+    def apply_response_files(self, paths: list[str | Path]) -> pd.DataFrame:
+        """Apply qbXML response files: each is matched to the message it answers by its requestIDs."""
+        frames = []
+        for p in paths:
+            path = Path(p)
+            data = path.read_bytes()
+            root = parse_bytes(data, name=str(path), huge_text=True)
+            rids = [rs.get("requestID") for rs in root.iter() if isinstance(rs.tag, str) and rs.tag.endswith("Rs")
+                    and rs.get("requestID")]  # fmt: skip
+            if not rids:
+                raise InputError(
+                    "no requestID in the response: cannot tell which message it answers", file=str(path)
+                )
+            marks = ", ".join("?" for _ in rids)
+            found = self.store.execute(
+                f"""SELECT DISTINCT message_id FROM (
+                        SELECT message_id FROM export_ledger WHERE request_id IN ({marks})
+                        UNION ALL SELECT check_message_id FROM export_ledger WHERE check_request_id IN ({marks}))
+                    WHERE message_id IS NOT NULL""",
+                rids + rids,
+            ).fetchall()
+            if len(found) != 1:
+                raise InputError(
+                    f"the response's requestIDs match {len(found)} sent messages; expected exactly one",
+                    file=str(path),
+                )
+            outcomes = self.apply_export_response(int(found[0][0]), data)
+            frames.append(outcomes.assign(file=str(path)))
+        return pd.concat(frames, ignore_index=True) if frames else _empty_outcomes()
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+    def _insert_message(
+        self, message_id: int, purpose: str, transport: str, company_file: str | None, count: int
+    ) -> None:
+        self.store.con.execute(
+            "INSERT INTO export_messages (message_id, purpose, transport, company_file, state, request_count, "
+            "built_at) VALUES (?, ?, ?, ?, 'built', ?, now())",
+            [message_id, purpose, transport, company_file, count],
+        )
+
+    def _log(self, message_ids: list[int], level: str, event: str, detail: str) -> None:
+        for mid in message_ids:
+            self.store.con.execute(
+                "INSERT INTO export_log VALUES (nextval('export_log_seq'), now(), ?, ?, ?, ?)",
+                [mid, level, event, detail],
+            )
+
+    def _register(self, table: pa.Table | pd.DataFrame, name: str) -> None:
+        self.store.con.register(name, table)
+
+
+def _items_frame(items: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "item_type": pd.Series([i[0] for i in items], dtype=pd.ArrowDtype(pa.string())),
+        "procore_id": pd.Series([int(i[1]) for i in items], dtype=pd.ArrowDtype(pa.int64())),
+        "attempt": pd.Series([int(i[2]) for i in items], dtype=pd.ArrowDtype(pa.int32())),
+        "request_id": pd.Series([i[3] for i in items], dtype=pd.ArrowDtype(pa.string())),
+        "request_name": pd.Series([i[4] for i in items], dtype=pd.ArrowDtype(pa.string())),
+    })  # fmt: skip
+
+
+def _rets_by_request(root: etree._Element) -> dict[str, list[etree._Element]]:
+    msgs = root if root.tag == "QBXMLMsgsRs" else root.find("QBXMLMsgsRs")
+    out: dict[str, list[etree._Element]] = {}
+    if msgs is None:
+        return out
+    for rs in msgs:
+        rid = rs.get("requestID") if isinstance(rs.tag, str) else None
+        if rid:
+            out[rid] = [c for c in rs if isinstance(c.tag, str) and c.tag.endswith("Ret")]
+    return out
+
+
+def _none(x: Any) -> Any:
+    if x is None:
+        return None
+    try:
+        if pd.isna(x):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return x
+
+
+def _empty_outcomes() -> pd.DataFrame:
+    from ..qbxml.responses import OUTCOME_COLUMNS
+
+    frame = pa.Table.from_pylist([], schema=pa.schema(list(OUTCOME_COLUMNS.items()))).to_pandas(
+        types_mapper=pd.ArrowDtype
+    )
+    frame["decision"] = pd.Series([], dtype=pd.ArrowDtype(pa.string()))
+    return frame
+
+
+def _with_decisions(outcomes: pd.DataFrame, decisions: list[dict], by: str = "export") -> pd.DataFrame:
+    """The response outcomes with what the ledger decided for each request (``decision``, ``ledger_outcome``)."""
+    out = outcomes.copy()
+    if not decisions:
+        out["decision"] = pd.Series([None] * len(out), dtype=pd.ArrowDtype(pa.string()))
+        out["ledger_outcome"] = out["decision"]
+        return out
+    keyed = {}
+    for d in decisions:
+        rid = (ledger.check_request_id(d["item_type"], d["procore_id"], d["attempt"]) if by == "check"
+               else f"{d['item_type']}:{d['procore_id']}:a{d['attempt']}")  # fmt: skip
+        keyed[rid] = d
+    out["decision"] = pd.Series(
+        [keyed.get(r, {}).get("decision") for r in out["request_id"]], dtype=pd.ArrowDtype(pa.string())
+    )
+    out["ledger_outcome"] = pd.Series(
+        [keyed.get(r, {}).get("outcome") or keyed.get(r, {}).get("decision") for r in out["request_id"]],
+        dtype=pd.ArrowDtype(pa.string()),
+    )
+    if by == "check":
+        out["item_type"] = pd.Series(
+            [keyed.get(r, {}).get("item_type") for r in out["request_id"]], dtype=pd.ArrowDtype(pa.string())
+        )
+        out["procore_id"] = pd.Series(
+            [keyed.get(r, {}).get("procore_id") for r in out["request_id"]], dtype=pd.ArrowDtype(pa.int64())
+        )
+    return out
+
+
+__all__ = ["ExportBatch", "ExportError", "ExportMixin", "ExportSummary"]

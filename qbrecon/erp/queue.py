@@ -1,0 +1,937 @@
+"""The ERP queue: every exportable Procore record's ERP state, and the batch decisions that move it.
+
+State is one ``erp_items`` row per (item_type, procore_id); the view ``erp_queue`` joins it to the Procore
+record (display name, number, vendor, project, amount, the prerequisites that block sending). Every decision
+is set-based: the selection becomes an Arrow table, problems for every row are found in one query, and, only
+if there are none, one ``UPDATE erp_items ... FROM`` plus one ``INSERT INTO erp_audit ... SELECT`` (plus the
+outbox rows a rejection sends) run in one ``store.transaction()``. A batch of 100,000 items is one operation.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from ..entities import EXPORTABLE, PAIRS
+from ..errors import BatchRejected, InputError
+from ..store import Store, register_tables
+from . import permissions
+from .notify import NotifyMixin, enqueue_rejections
+from .reports import ReportsMixin
+from .settings import SettingsMixin, read_settings, require_setting
+from .states import STATUSES, TRANSITIONS
+
+# Additive: direct export (send straight to exporting) and linking a vendor to an existing company.
+TRANSITIONS.setdefault("send_direct_export", (TRANSITIONS["send"][0], "exporting"))
+TRANSITIONS.setdefault("resend_direct_export", (TRANSITIONS["resend"][0], "exporting"))
+TRANSITIONS.setdefault("link_vendor", (("not_sent", "retrieved", "unlinked", "rejected"), "synced"))
+
+# erp_status strings Procore puts on requisitions and budget changes -> our status
+_ERP_STATUS_MAP = {
+    "synced": "synced", "ready_to_export": "ready_to_export", "exporting": "exporting", "exportging": "exporting",
+    "failed_to_export": "failed_to_export", "rejected": "rejected", "retrieved": "retrieved",
+}  # fmt: skip
+
+
+def _case(expr: str, mapping: dict[str, str], default: str = "NULL") -> str:
+    whens = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in mapping.items())
+    return f"CASE {expr} {whens} ELSE {default} END"
+
+
+def _erp_status(expr: str) -> str:
+    return _case(f"regexp_replace(lower(trim({expr})), '[^0-9a-z]+', '_', 'g')", _ERP_STATUS_MAP)
+
+
+_ITEM_LABEL = _case("e.item_type", {t: PAIRS[t].label for t in EXPORTABLE})
+_STATUS_LABEL = _case("e.status", STATUSES)
+_BLOCK = "NULLIF(concat_ws('; ', {}), '')"
+
+
+def _blockers(*parts: str) -> str:
+    return _BLOCK.format(", ".join(parts))
+
+
+_VIEWS = [
+    # Each cost code id (standard or project level) -> its standard cost code's QuickBooks item state.
+    """CREATE OR REPLACE VIEW erp_cost_code_state AS
+       SELECT cc.id AS cost_code_id,
+              any_value(coalesce(std.full_code, cc.full_code)) AS full_code,
+              max(coalesce(std.origin_id, e.quickbooks_id,
+                           CASE WHEN cc.origin_id LIKE '%|%' THEN split_part(cc.origin_id, '|', 2) END)) AS item_list_id,
+              bool_or(cc.origin_id IS NOT NULL OR std.origin_id IS NOT NULL OR e.status = 'synced') AS synced,
+              bool_or(cc.origin_id IS NOT NULL OR std.origin_id IS NOT NULL
+                      OR e.status IN ('synced', 'exporting')) AS accepted
+       FROM cost_codes cc
+       LEFT JOIN cost_codes std ON std.cost_code_level = 'standard'
+            AND std.id = CASE WHEN cc.cost_code_level = 'standard' THEN cc.id ELSE cc.standard_cost_code_id END
+       LEFT JOIN erp_items e ON e.item_type = 'cost_code' AND e.procore_id = std.id
+       GROUP BY cc.id""",
+    # Is a company / project / commitment synced (linked), or at least accepted (on its way)?
+    """CREATE OR REPLACE VIEW erp_link_state AS
+       SELECT 'company' AS item_type, c.id AS procore_id,
+              c.origin_id IS NOT NULL OR coalesce(e.status = 'synced', false) AS synced,
+              c.origin_id IS NOT NULL OR coalesce(e.status IN ('synced', 'exporting'), false) AS accepted
+       FROM companies c LEFT JOIN erp_items e ON e.item_type = 'company' AND e.procore_id = c.id
+       UNION ALL
+       SELECT 'project', p.id, p.origin_id IS NOT NULL OR coalesce(e.status = 'synced', false),
+              p.origin_id IS NOT NULL OR coalesce(e.status IN ('synced', 'exporting'), false)
+       FROM projects p LEFT JOIN erp_items e ON e.item_type = 'project' AND e.procore_id = p.id
+       UNION ALL
+       SELECT 'commitment', c.id, c.origin_id IS NOT NULL OR coalesce(e.status = 'synced', false),
+              c.origin_id IS NOT NULL OR coalesce(e.status IN ('synced', 'exporting'), false)
+       FROM commitments c LEFT JOIN erp_items e ON e.item_type = 'commitment' AND e.procore_id = c.id""",
+    # Every exportable Procore record: what users see, and what blocks sending it (NULL = nothing).
+    f"""CREATE OR REPLACE VIEW erp_item_details AS
+       WITH cm_codes AS (
+           SELECT l.commitment_id AS id,
+                  count(*) FILTER (WHERE l.cost_code_id IS NOT NULL) AS coded_lines,
+                  count(*) FILTER (WHERE l.cost_code_id IS NOT NULL AND NOT coalesce(s.accepted, false)) AS unsynced,
+                  string_agg(DISTINCT coalesce(l.cost_code_full_code, s.full_code, l.cost_code_id::VARCHAR), ', ')
+                      FILTER (WHERE l.cost_code_id IS NOT NULL AND NOT coalesce(s.accepted, false)) AS unsynced_codes
+           FROM commitment_lines l LEFT JOIN erp_cost_code_state s ON s.cost_code_id = l.cost_code_id
+           GROUP BY 1),
+       bl AS (
+           SELECT b.project_id AS id, count(*) AS lines, sum(b.original_budget_amount) AS original,
+                  max(b.origin_id) AS origin_id,
+                  count(*) FILTER (WHERE NOT coalesce(s.accepted, false)) AS unsynced,
+                  string_agg(DISTINCT coalesce(b.cost_code_full_code, s.full_code, b.cost_code_id::VARCHAR), ', ')
+                      FILTER (WHERE NOT coalesce(s.accepted, false)) AS unsynced_codes
+           FROM budget_line_items b LEFT JOIN erp_cost_code_state s ON s.cost_code_id = b.cost_code_id
+           GROUP BY 1),
+       bc AS (
+           SELECT project_id AS id, sum(amount) FILTER (WHERE status = 'approved') AS approved,
+                  arg_max(erp_status, coalesce(updated_at, created_at)) AS erp_status
+           FROM budget_changes GROUP BY 1)
+       SELECT 'company' AS item_type, c.id AS procore_id, c.name AS name, c.origin_code AS number,
+              c.name AS vendor, c.id AS vendor_id, NULL::VARCHAR AS project, NULL::BIGINT AS project_id,
+              NULL::DECIMAL(18,2) AS amount, CASE WHEN c.is_active = false THEN 'inactive' ELSE 'active' END AS item_status,
+              c.origin_id, NULL::VARCHAR AS procore_erp_status, c.created_by_id,
+              ls.synced AS vendor_synced, NULL::BOOLEAN AS project_synced, NULL::BIGINT AS commitment_id,
+              NULL::BOOLEAN AS commitment_synced,
+              {_blockers("CASE WHEN length(c.name) > 41 THEN 'company name is longer than 41 characters (QuickBooks vendor name limit)' END",
+                         "CASE WHEN c.is_active = false THEN 'company is inactive' END")} AS blockers
+       FROM companies c LEFT JOIN erp_link_state ls ON ls.item_type = 'company' AND ls.procore_id = c.id
+       UNION ALL
+       SELECT 'project', p.id, p.name, p.project_number, NULL, NULL, p.name, p.id, p.total_value,
+              CASE WHEN p.active = false THEN 'inactive' ELSE 'active' END, p.origin_id, NULL, p.created_by_id,
+              NULL, ls.synced, NULL, NULL,
+              {_blockers("CASE WHEN length(p.name) > 41 THEN 'project name is longer than 41 characters (QuickBooks job name limit)' END",
+                         "CASE WHEN p.address LIKE '%,%' THEN 'project address contains a comma (not allowed by the QuickBooks Desktop connector)' END")}
+       FROM projects p LEFT JOIN erp_link_state ls ON ls.item_type = 'project' AND ls.procore_id = p.id
+       UNION ALL
+       SELECT 'cost_code', cc.id, coalesce(cc.name, cc.full_code), cc.full_code, NULL, NULL, NULL, NULL, NULL,
+              'standard', cc.origin_id, NULL, cc.created_by_id, NULL, NULL, NULL, NULL, NULL
+       FROM cost_codes cc WHERE cc.cost_code_level = 'standard'
+       UNION ALL
+       SELECT 'budget', p.id, p.name || ' budget', p.project_number, NULL, NULL, p.name, p.id,
+              coalesce(bl.original, 0) + coalesce(bc.approved, 0),
+              CASE WHEN p.budget_locked THEN 'locked' ELSE 'unlocked' END, bl.origin_id,
+              {_erp_status("bc.erp_status")}, p.created_by_id, NULL, ls.synced, NULL, NULL,
+              {_blockers("CASE WHEN NOT coalesce(p.budget_locked, false) THEN 'budget is not locked' END",
+                         "CASE WHEN NOT coalesce(ls.accepted, false) THEN 'project ' || p.name || ' is not synced' END",
+                         "CASE WHEN bl.unsynced > 0 THEN 'cost code(s) not synced: ' || bl.unsynced_codes END")}
+       FROM projects p JOIN bl ON bl.id = p.id LEFT JOIN bc ON bc.id = p.id
+       LEFT JOIN erp_link_state ls ON ls.item_type = 'project' AND ls.procore_id = p.id
+       UNION ALL
+       SELECT 'commitment', c.id, coalesce(c.title, c.number), c.number, coalesce(v.name, c.vendor_company),
+              c.vendor_id, p.name, c.project_id, c.grand_total, c.status, c.origin_id, NULL, c.created_by_id,
+              coalesce(vs.synced, false), coalesce(ps.synced, false), c.id, coalesce(cs.synced, false),
+              {_blockers("CASE WHEN c.status <> 'approved' THEN 'status is ' || c.status || '; only Approved commitments export' END",
+                         "CASE WHEN c.vendor_id IS NULL THEN 'no contract company' WHEN NOT coalesce(vs.accepted, false) THEN 'vendor ' || coalesce(v.name, c.vendor_company, c.vendor_id::VARCHAR) || ' is not synced' END",
+                         "CASE WHEN NOT coalesce(ps.accepted, false) THEN 'project ' || coalesce(p.name, c.project_id::VARCHAR) || ' is not synced' END",
+                         "CASE WHEN coalesce(k.coded_lines, 0) = 0 THEN 'no schedule-of-values line has a cost code' END",
+                         "CASE WHEN k.unsynced > 0 THEN 'cost code(s) not synced: ' || k.unsynced_codes END")}
+       FROM commitments c LEFT JOIN companies v ON v.id = c.vendor_id LEFT JOIN projects p ON p.id = c.project_id
+       LEFT JOIN erp_link_state vs ON vs.item_type = 'company' AND vs.procore_id = c.vendor_id
+       LEFT JOIN erp_link_state ps ON ps.item_type = 'project' AND ps.procore_id = c.project_id
+       LEFT JOIN erp_link_state cs ON cs.item_type = 'commitment' AND cs.procore_id = c.id
+       LEFT JOIN cm_codes k ON k.id = c.id
+       UNION ALL
+       SELECT 'change_order', o.id, coalesce(o.title, o.number), o.number, coalesce(v.name, c.vendor_company),
+              c.vendor_id, p.name, o.project_id, o.grand_total, o.status, o.origin_id, NULL, o.created_by_id,
+              coalesce(vs.synced, false), coalesce(ps.synced, false), o.contract_id, coalesce(cs.synced, false),
+              {_blockers("CASE WHEN o.status <> 'approved' THEN 'status is ' || o.status || '; only Approved CCOs export' END",
+                         "CASE WHEN NOT coalesce(cs.accepted, false) THEN 'commitment ' || coalesce(c.number, o.contract_id::VARCHAR) || ' is not synced' END",
+                         "CASE WHEN length(o.number) > 12 THEN 'CCO number is longer than 12 characters' END",
+                         "CASE WHEN length(o.title) > 30 THEN 'CCO title is longer than 30 characters' END")}
+       FROM change_orders o LEFT JOIN commitments c ON c.id = o.contract_id
+       LEFT JOIN companies v ON v.id = c.vendor_id LEFT JOIN projects p ON p.id = o.project_id
+       LEFT JOIN erp_link_state vs ON vs.item_type = 'company' AND vs.procore_id = c.vendor_id
+       LEFT JOIN erp_link_state ps ON ps.item_type = 'project' AND ps.procore_id = o.project_id
+       LEFT JOIN erp_link_state cs ON cs.item_type = 'commitment' AND cs.procore_id = o.contract_id
+       UNION ALL
+       SELECT 'invoice', i.id, coalesce(i.invoice_number, '#' || i.number::VARCHAR), i.invoice_number,
+              coalesce(v.name, i.vendor_name), coalesce(i.vendor_id, c.vendor_id), p.name, i.project_id,
+              i.current_payment_due, i.status, i.origin_id, {_erp_status("i.erp_status")}, i.created_by_id,
+              coalesce(vs.synced, false), coalesce(ps.synced, false), i.commitment_id, coalesce(cs.synced, false),
+              {_blockers("CASE WHEN i.status NOT IN ('approved', 'approved_as_noted') THEN 'status is ' || i.status || '; only Approved invoices export' END",
+                         "CASE WHEN NOT coalesce(cs.synced, false) THEN 'commitment ' || coalesce(c.number, i.commitment_id::VARCHAR) || ' is not synced' END",
+                         "CASE WHEN i.current_payment_due < 0 THEN 'negative-value invoices do not sync' END")}
+       FROM invoices i LEFT JOIN commitments c ON c.id = i.commitment_id
+       LEFT JOIN companies v ON v.id = coalesce(i.vendor_id, c.vendor_id) LEFT JOIN projects p ON p.id = i.project_id
+       LEFT JOIN erp_link_state vs ON vs.item_type = 'company' AND vs.procore_id = coalesce(i.vendor_id, c.vendor_id)
+       LEFT JOIN erp_link_state ps ON ps.item_type = 'project' AND ps.procore_id = i.project_id
+       LEFT JOIN erp_link_state cs ON cs.item_type = 'commitment' AND cs.procore_id = i.commitment_id
+       UNION ALL
+       SELECT 'timecard_entry', t.id, concat_ws(' ', t.party_name, t.date::VARCHAR), NULL, NULL, NULL, p.name,
+              t.project_id, NULL, t.approval_status, t.origin_id, NULL, t.created_by_id, NULL,
+              coalesce(ps.synced, false), NULL, NULL,
+              {_blockers("CASE WHEN coalesce(t.approval_status, '') NOT IN ('approved', 'completed') THEN 'timecard is ' || coalesce(t.approval_status, 'not approved') || '; only approved time exports' END",
+                         "CASE WHEN t.project_id IS NULL THEN 'no project' WHEN NOT coalesce(ps.accepted, false) THEN 'project ' || coalesce(p.name, t.project_id::VARCHAR) || ' is not synced' END")}
+       FROM timecard_entries t LEFT JOIN projects p ON p.id = t.project_id
+       LEFT JOIN erp_link_state ps ON ps.item_type = 'project' AND ps.procore_id = t.project_id""",
+    # The queue as users see it (only items that have an erp_items row).
+    f"""CREATE OR REPLACE VIEW erp_queue AS
+       SELECT e.item_type, {_ITEM_LABEL} AS item_label, e.procore_id, d.name, d.number, d.vendor, d.vendor_id,
+              d.project, d.project_id, d.amount::DECIMAL(18,2) AS amount, d.item_status, e.status, {_STATUS_LABEL} AS status_label,
+              e.sent_by, su.name AS sent_by_name, e.sent_at, e.decided_by, du.name AS decided_by_name, e.decided_at,
+              e.reason, e.last_error_code, e.last_error_message, e.error_class, e.attempts, e.quickbooks_id,
+              e.edit_sequence, e.export_options, d.origin_id, d.created_by_id,
+              coalesce(d.vendor_synced, false) AS vendor_synced, coalesce(d.project_synced, false) AS project_synced,
+              d.commitment_id, coalesce(d.commitment_synced, false) AS commitment_synced,
+              CASE WHEN d.procore_id IS NULL THEN 'no longer in the Procore data' ELSE d.blockers END AS blockers,
+              d.procore_id IS NOT NULL AND d.blockers IS NULL AS can_send, e.updated_at
+       FROM erp_items e
+       LEFT JOIN erp_item_details d ON d.item_type = e.item_type AND d.procore_id = e.procore_id
+       LEFT JOIN users su ON su.id = e.sent_by
+       LEFT JOIN users du ON du.id = e.decided_by""",
+]
+register_tables(*_VIEWS)
+
+_SEL_SCHEMA = pa.schema([("item_type", pa.string()), ("procore_id", pa.int64()), ("customer", pa.string()),
+                         ("vendor_type", pa.string()), ("quickbooks_number", pa.string()), ("reason", pa.string())])
+_OPTION_COLUMNS = ("customer", "vendor_type", "quickbooks_number", "reason")
+_UNLINK_TYPES = [t for t in EXPORTABLE if PAIRS[t].can_unlink]
+_DIRECT_TYPES = [t for t in EXPORTABLE if PAIRS[t].direct_export]
+_ACTION_PERMISSION = {"send": "send", "resend": "resend", "retrieve": "retrieve", "accept": "accept",
+                      "reject": "reject", "retry": "retry", "unlink": "unlink"}
+
+
+def _sql_list(values: list[str] | tuple[str, ...]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def _labels(statuses: tuple[str, ...]) -> str:
+    return " or ".join(STATUSES[s] for s in statuses)
+
+
+@dataclass
+class BatchResult:
+    """What a batch decision did: how many items moved, to which status, and the audit rows written."""
+
+    action: str
+    count: int
+    by: str
+    to_status: dict[str, int] = field(default_factory=dict)
+    mails_queued: int = 0
+
+    def __repr__(self) -> str:
+        moved = ", ".join(f"{n} -> {STATUSES.get(s, s)}" for s, n in self.to_status.items()) or "nothing"
+        return f"<{self.action} by {self.by}: {self.count} item(s): {moved}>"
+
+
+class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
+    """The ERP Integrations tool on a workspace: queue, decisions, export outcomes, imports."""
+
+    store: Store
+    _last_queue: pd.DataFrame | None = None
+
+    # -- the queue ------------------------------------------------------------------------------------
+    def refresh_queue(self) -> int:
+        """Give every exportable Procore record a queue row; returns how many were added or newly linked.
+
+        New rows start as Synced when the record carries an ``origin_id``, else take the ERP status Procore
+        reports (invoice / budget change ``erp_status``), else Not Sent. Existing rows keep their decisions;
+        only a Not Sent row whose Procore record has meanwhile been linked becomes Synced (audited).
+        """
+        with self.store.transaction() as con:
+            new = con.sql(
+                """SELECT d.item_type, d.procore_id,
+                          CASE WHEN d.origin_id IS NOT NULL THEN 'synced'
+                               ELSE coalesce(d.procore_erp_status, 'not_sent') END AS status,
+                          CASE WHEN d.item_type <> 'budget' THEN d.origin_id END AS quickbooks_id,
+                          e.status AS from_status
+                   FROM erp_item_details d
+                   LEFT JOIN erp_items e ON e.item_type = d.item_type AND e.procore_id = d.procore_id
+                   WHERE e.status IS NULL OR (e.status = 'not_sent' AND d.origin_id IS NOT NULL)"""
+            ).to_arrow_table()
+            if new.num_rows == 0:
+                return 0
+            name = _temp_name("refresh")
+            con.register(name, new)
+            try:
+                con.execute(
+                    f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
+                                               from_status, to_status, detail)
+                        SELECT nextval('erp_audit_seq'), now(), NULL, 'qbrecon', 'refresh', item_type, procore_id,
+                               from_status, status, 'state taken from the loaded Procore data' FROM {name}"""
+                )
+                con.execute(
+                    f"""UPDATE erp_items e SET status = n.status, quickbooks_id = n.quickbooks_id, updated_at = now()
+                        FROM {name} n WHERE n.from_status IS NOT NULL
+                          AND e.item_type = n.item_type AND e.procore_id = n.procore_id"""
+                )
+                con.execute(
+                    f"""INSERT INTO erp_items (item_type, procore_id, status, quickbooks_id, attempts, updated_at)
+                        SELECT item_type, procore_id, status, quickbooks_id, 0, now() FROM {name}
+                        WHERE from_status IS NULL"""
+                )
+            finally:
+                con.unregister(name)
+        return new.num_rows
+
+    def queue(self, status: str | list[str] | None = None, item_type: str | list[str] | None = None) -> pd.DataFrame:
+        """The ERP queue view (optionally one or more statuses / item types), in export order."""
+        where, params = [], []
+        for col, value, names in (("status", status, STATUSES), ("item_type", item_type, PAIRS)):
+            if value is None:
+                continue
+            values = [value] if isinstance(value, str) else list(value)
+            keys = []
+            for v in values:
+                key = _status_key(v) if col == "status" else v
+                if key not in names:
+                    raise InputError(f"unknown {col} {v!r}; known: {', '.join(names)}", field=col)
+                keys.append(key)
+            where.append(f"{col} IN ({', '.join('?' for _ in keys)})")
+            params += keys
+        order = _case("item_type", {t: str(PAIRS[t].export_order) for t in EXPORTABLE}, "99")
+        frame = self.store.frame(
+            f"SELECT * FROM erp_queue {'WHERE ' + ' AND '.join(where) if where else ''} "
+            f"ORDER BY {order}::INTEGER, item_type, procore_id",
+            params,
+        )
+        self._last_queue = frame
+        return frame
+
+    def audit(self, item_type: str | None = None, procore_id: int | None = None) -> pd.DataFrame:
+        """The append-only audit log (optionally for one item type / one item), oldest first."""
+        where, params = [], []
+        if item_type is not None:
+            where.append("item_type = ?")
+            params.append(item_type)
+        if procore_id is not None:
+            where.append("procore_id = ?")
+            params.append(int(procore_id))
+        return self.store.frame(
+            f"SELECT * FROM erp_audit {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY audit_id", params
+        )
+
+    # -- decisions ------------------------------------------------------------------------------------
+    def send(self, selection: Any, *, by: int | str, item_type: str | None = None) -> BatchResult:
+        """Send to ERP: Not Sent / Retrieved / Unlinked -> Ready to Export (or straight to Exporting for
+        commitments, CCOs and invoices when the "direct export" setting is on). Prerequisites must hold."""
+        return self._decide("send", selection, by, item_type)
+
+    def resend(self, selection: Any, *, by: int | str, item_type: str | None = None) -> BatchResult:
+        """Re-send a corrected, rejected item: Rejected -> Ready to Export (prerequisites re-checked)."""
+        return self._decide("resend", selection, by, item_type)
+
+    def retrieve(self, selection: Any, *, by: int | str, item_type: str | None = None) -> BatchResult:
+        """Retrieve from ERP before a decision: Ready to Export -> Retrieved (editable again)."""
+        return self._decide("retrieve", selection, by, item_type)
+
+    def accept(self, selection: Any, *, by: int | str, item_type: str | None = None, customer: str | None = None,
+               vendor_type: str | None = None, quickbooks_number: str | None = None) -> BatchResult:
+        """Accept for export: Ready to Export -> Exporting. Projects need ``customer`` (the top-level QuickBooks
+        customer that becomes the job's parent, ListID or FullName); companies may take ``vendor_type``;
+        commitments a ``quickbooks_number`` when "Use Procore Contract #" is off. A selection frame may carry
+        these per row in columns of the same names."""
+        return self._decide("accept", selection, by, item_type, customer=customer, vendor_type=vendor_type,
+                            quickbooks_number=quickbooks_number)
+
+    def reject(self, selection: Any, *, by: int | str, reason: str | None = None,
+               item_type: str | None = None) -> BatchResult:
+        """Reject with a reason: Ready to Export / Failed to Export -> Rejected (editable again); the creator and
+        the sender get an e-mail with the reason."""
+        return self._decide("reject", selection, by, item_type, reason=reason)
+
+    def retry(self, selection: Any, *, by: int | str, item_type: str | None = None) -> BatchResult:
+        """Retry a failed export: Failed to Export -> Exporting."""
+        return self._decide("retry", selection, by, item_type)
+
+    def unlink(self, selection: Any, *, by: int | str, item_type: str | None = None) -> BatchResult:
+        """Unlink a synced company, commitment, CCO or invoice (delete it in QuickBooks Desktop first)."""
+        return self._decide("unlink", selection, by, item_type)
+
+    def _decide(self, action: str, selection: Any, by: int | str, item_type: str | None, **options: Any) -> BatchResult:
+        user = permissions.require(self.store, by, _ACTION_PERMISSION[action])
+        cfg = read_settings(self.store, mask=False)
+        with self.store.transaction() as con:
+            sel = self._selection(selection, item_type, options)
+            sel_name = _temp_name("sel")
+            con.register(sel_name, sel)
+            try:
+                return self._decide_registered(con, action, sel_name, user, cfg)
+            finally:
+                con.unregister(sel_name)
+
+    def _decide_registered(self, con, action: str, sel: str, user: dict, cfg: dict) -> BatchResult:
+        allowed, to_status = TRANSITIONS[action]
+        direct = bool(cfg["direct_export"]) and action in ("send", "resend")
+        direct_types = _sql_list(_DIRECT_TYPES)
+        use_procore_number = "true" if cfg["use_procore_contract_number"] else "false"
+        is_direct = f"s.item_type IN ({direct_types})" if direct else "false"
+        to_sql = f"CASE WHEN {is_direct} THEN 'exporting' ELSE '{to_status}' END"
+        action_sql = f"CASE WHEN {is_direct} THEN '{action}_direct_export' ELSE '{action}' END"
+        qb_number = f"coalesce(s.quickbooks_number, CASE WHEN {use_procore_number} THEN q.number END)"
+        exporting_now = "true" if action == "accept" else is_direct
+        checks = [
+            "CASE WHEN e.status IS NULL THEN 'not in the ERP queue (unknown item, or run refresh_queue after loading)' END",
+            f"CASE WHEN e.status NOT IN ({_sql_list(allowed)}) THEN 'is ' || q.status_label || '; {action} needs "
+            f"{_labels(allowed)}' END",
+        ]
+        if action in ("send", "resend", "accept"):
+            checks.append("CASE WHEN e.status IS NOT NULL AND q.blockers IS NOT NULL "
+                          "THEN 'prerequisites not met: ' || q.blockers END")
+        checks.append(
+            f"""CASE WHEN s.item_type = 'commitment' AND e.status IS NOT NULL AND {exporting_now} THEN
+                  CASE WHEN {qb_number} IS NULL THEN
+                         CASE WHEN {use_procore_number} THEN 'the commitment has no number to use as the QuickBooks PO number'
+                              ELSE 'a QuickBooks number is required (quickbooks_number=...; the setting use_procore_contract_number is off)' END
+                       WHEN length({qb_number}) > 11 THEN 'QuickBooks PO number ' || {qb_number} || ' is longer than 11 characters' END
+                END"""
+        )
+        customer_join = ""
+        if action == "accept":
+            customer_join = f"""LEFT JOIN (
+                    SELECT s2.item_type, s2.procore_id, count(cu."ListID") AS n, any_value(cu."ListID") AS list_id,
+                           any_value(cu."FullName") AS full_name, max(coalesce(cu."Sublevel", 0)) AS sublevel,
+                           bool_or(cu."IsActive" = false) AS inactive
+                    FROM {sel} s2 JOIN customers cu
+                      ON cu."ListID" = s2.customer OR lower(cu."FullName") = lower(s2.customer)
+                    WHERE s2.item_type = 'project' GROUP BY 1, 2) cust
+                  ON cust.item_type = s.item_type AND cust.procore_id = s.procore_id"""
+            checks.append(
+                """CASE WHEN s.item_type = 'project' AND e.status IS NOT NULL THEN
+                      CASE WHEN s.customer IS NULL THEN 'choose the QuickBooks customer that becomes the job''s parent (customer=...)'
+                           WHEN cust.n IS NULL THEN 'unknown QuickBooks customer ' || s.customer || ' (not in the loaded customers list)'
+                           WHEN cust.n > 1 THEN 'QuickBooks customer ' || s.customer || ' is ambiguous; give its ListID'
+                           WHEN cust.sublevel > 0 THEN 'QuickBooks customer ' || cust.full_name || ' is a job (Sublevel ' || cust.sublevel || '), not a top-level customer'
+                           WHEN cust.inactive THEN 'QuickBooks customer ' || cust.full_name || ' is inactive' END
+                    END"""
+            )
+        if action == "reject":
+            checks.append("CASE WHEN s.reason IS NULL THEN 'a reason is required to reject' END")
+        if action == "unlink":
+            checks.append(
+                f"CASE WHEN s.item_type NOT IN ({_sql_list(_UNLINK_TYPES)}) THEN "
+                f"'a ' || q.item_label || ' item cannot be unlinked (only {', '.join(_UNLINK_TYPES)})' END"
+            )
+            checks.append(
+                """CASE WHEN e.status = 'synced' AND (
+                        (s.item_type = 'company' AND EXISTS (SELECT 1 FROM vendors x WHERE x."ListID" = coalesce(e.quickbooks_id, q.origin_id) AND coalesce(x."IsActive", true)))
+                     OR (s.item_type = 'commitment' AND EXISTS (SELECT 1 FROM purchase_orders x WHERE x."TxnID" = coalesce(e.quickbooks_id, q.origin_id)))
+                     OR (s.item_type = 'invoice' AND EXISTS (SELECT 1 FROM bills x WHERE x."TxnID" = coalesce(e.quickbooks_id, q.origin_id)))
+                     OR (s.item_type = 'change_order' AND EXISTS (SELECT 1 FROM change_order_lines l JOIN purchase_order_lines x ON x."TxnLineID" = l.origin_id WHERE l.change_order_id = s.procore_id)))
+                   THEN 'the ' || lower(q.item_label) || ' is still in QuickBooks Desktop (' || coalesce(e.quickbooks_id, q.origin_id) || '): delete it there first and reload the QuickBooks data' END"""
+            )
+
+        # The queue view is evaluated once, for the selected items only; both queries below read that copy.
+        view = con.sql(
+            f"""SELECT q.* FROM erp_queue q
+                SEMI JOIN {sel} s ON q.item_type = s.item_type AND q.procore_id = s.procore_id"""
+        ).to_arrow_table()
+        view_name = _temp_name("view")
+        con.register(view_name, view)
+        try:
+            return self._decide_with_view(con, action, sel, view_name, user, cfg, checks, customer_join, direct,
+                                          is_direct, exporting_now, qb_number, to_sql, action_sql)
+        finally:
+            con.unregister(view_name)
+
+    def _decide_with_view(self, con, action: str, sel: str, view_name: str, user: dict, cfg: dict, checks: list[str],
+                          customer_join: str, direct: bool, is_direct: str, exporting_now: str, qb_number: str,
+                          to_sql: str, action_sql: str) -> BatchResult:
+        base = f"""FROM {sel} s
+                   LEFT JOIN erp_items e ON e.item_type = s.item_type AND e.procore_id = s.procore_id
+                   LEFT JOIN {view_name} q ON q.item_type = s.item_type AND q.procore_id = s.procore_id
+                   {customer_join}"""
+        problems = con.sql(
+            f"""SELECT item_type, procore_id, name, problem FROM (
+                    SELECT s.item_type, s.procore_id, q.name, unnest([{", ".join(checks)}]) AS problem {base})
+                WHERE problem IS NOT NULL ORDER BY item_type, procore_id"""
+        ).to_arrow_table()
+        if problems.num_rows:
+            raise BatchRejected(action, [{k: v for k, v in row.items() if v is not None}
+                                         for row in problems.to_pylist()])
+
+        # Rows are fine; accepting, directly exporting or retrying an invoice needs the retainage item.
+        if action in ("accept", "retry") or direct:
+            invoices = con.execute(
+                f"SELECT count(*) FROM {sel} s WHERE s.item_type = 'invoice' AND ({'true' if not direct else is_direct})"
+            ).fetchall()[0][0]
+            if invoices:
+                require_setting(self.store, "invoice_retainage_item",
+                                f"{invoices} subcontractor invoice(s) cannot export without a retainage line item")
+
+        # The batch: one row per item with from/to status and what to store.
+        options_sql = f"""CASE WHEN NOT ({exporting_now}) THEN NULL
+                WHEN s.item_type = 'project' THEN json_object('parent_customer_list_id', cust.list_id,
+                                                              'parent_customer_full_name', cust.full_name)::VARCHAR
+                WHEN s.item_type = 'company' THEN json_object('vendor_type', s.vendor_type)::VARCHAR
+                WHEN s.item_type = 'commitment' THEN json_object('quickbooks_number', {qb_number})::VARCHAR
+                ELSE '{{}}' END""" if action == "accept" else (
+            f"""CASE WHEN NOT ({exporting_now}) THEN NULL
+                WHEN s.item_type = 'commitment' THEN json_object('quickbooks_number', {qb_number})::VARCHAR
+                ELSE '{{}}' END""")
+        batch_arrow = con.sql(
+            f"""SELECT DISTINCT s.item_type, s.procore_id, e.status AS from_status, {to_sql} AS to_status,
+                       {action_sql} AS action, s.reason, {options_sql} AS export_options,
+                       e.quickbooks_id AS old_quickbooks_id {base}"""
+        ).to_arrow_table()
+        batch = _temp_name("batch")
+        con.register(batch, batch_arrow)
+        try:
+            con.execute(
+                f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id, from_status,
+                                           to_status, reason, detail)
+                    SELECT nextval('erp_audit_seq'), now(), ?, ?, b.action, b.item_type, b.procore_id, b.from_status,
+                           b.to_status, CASE WHEN b.action = 'reject' THEN b.reason END,
+                           CASE WHEN b.action LIKE '%direct_export' THEN 'direct export: approval skipped by setting'
+                                WHEN b.action = 'unlink' THEN 'was linked to QuickBooks ' || b.old_quickbooks_id
+                                WHEN b.export_options IS NOT NULL AND b.export_options <> '{{}}' THEN b.export_options END
+                    FROM {batch} b""",
+                [user["id"], user["name"]],
+            )
+            decided = ("decided_by = CASE WHEN b.to_status = 'exporting' THEN $user END, "
+                       "decided_at = CASE WHEN b.to_status = 'exporting' THEN now() END, "
+                       "export_options = b.export_options")  # direct export: the sender stands in for the approver
+            sets = {
+                "send": f"sent_by = $user, sent_at = now(), reason = NULL, {decided}",
+                "resend": f"sent_by = $user, sent_at = now(), reason = NULL, {decided}",
+                "retrieve": "decided_by = NULL, decided_at = NULL, reason = NULL",
+                "accept": "decided_by = $user, decided_at = now(), export_options = b.export_options, reason = NULL",
+                "reject": "decided_by = $user, decided_at = now(), reason = b.reason",
+                "retry": "decided_by = $user, decided_at = now(), reason = NULL",
+                "unlink": "decided_by = $user, decided_at = now(), quickbooks_id = NULL, edit_sequence = NULL",
+            }[action].replace("$user", str(int(user["id"])))
+            con.execute(
+                f"""UPDATE erp_items e SET status = b.to_status, updated_at = now(), {sets}
+                    FROM {batch} b WHERE e.item_type = b.item_type AND e.procore_id = b.procore_id"""
+            )
+            if action == "unlink":
+                for t in _UNLINK_TYPES:
+                    con.execute(
+                        f"""UPDATE "{PAIRS[t].procore_table}" t SET origin_id = NULL, origin_data = NULL
+                            FROM {batch} b WHERE b.item_type = ? AND t.id = b.procore_id""",
+                        [t],
+                    )
+                con.execute(f"""UPDATE companies t SET synced_to_erp = false FROM {batch} b
+                                WHERE b.item_type = 'company' AND t.id = b.procore_id""")
+            mails = enqueue_rejections(con, batch, user) if action == "reject" else 0
+            counts = con.execute(f"SELECT to_status, count(*) FROM {batch} GROUP BY 1 ORDER BY 1").fetchall()
+        finally:
+            con.unregister(batch)
+        return BatchResult(action, batch_arrow.num_rows, user["login"], {s: int(n) for s, n in counts}, int(mails))
+
+    # -- export outcomes (called by the export ledger) ---------------------------------------------------
+    def apply_export_outcomes(self, outcomes: pd.DataFrame, request_message_id: int | None = None,
+                              response_message_id: int | None = None) -> BatchResult:
+        """Apply QuickBooks' answers: Exporting -> Synced (writing origin_id / origin_data back to the Procore
+        row) or -> Failed to Export (with QuickBooks' status code and message). One transaction, audited with
+        the qbXML message ids. Replaying an outcome already applied is a no-op."""
+        needed = ["item_type", "procore_id", "outcome"]
+        cols = needed + ["quickbooks_id", "edit_sequence", "status_code", "status_message", "error_class"]
+        missing_cols = [c for c in needed if c not in outcomes.columns]
+        if missing_cols:
+            raise InputError(f"export outcomes lack column(s) {', '.join(missing_cols)}", field=missing_cols[0])
+        frame = pd.DataFrame({c: outcomes[c] if c in outcomes.columns else None for c in cols})
+        arrow = pa.table({
+            "item_type": pa.array(frame["item_type"].astype("string").tolist(), pa.string()),
+            "procore_id": pa.array([int(x) for x in frame["procore_id"]], pa.int64()),
+            "outcome": pa.array(frame["outcome"].astype("string").str.lower().tolist(), pa.string()),
+            "quickbooks_id": pa.array([None if pd.isna(x) else str(x) for x in frame["quickbooks_id"]], pa.string()),
+            "edit_sequence": pa.array([None if pd.isna(x) else str(x) for x in frame["edit_sequence"]], pa.string()),
+            "status_code": pa.array([None if pd.isna(x) else int(x) for x in frame["status_code"]], pa.int64()),
+            "status_message": pa.array([None if pd.isna(x) else str(x) for x in frame["status_message"]], pa.string()),
+            "error_class": pa.array([None if pd.isna(x) else str(x) for x in frame["error_class"]], pa.string()),
+        })
+        name = _temp_name("outcomes")
+        with self.store.transaction() as con:
+            con.register(name, arrow)
+            try:
+                problems = con.sql(
+                    f"""SELECT item_type, procore_id, problem FROM (
+                          SELECT o.item_type, o.procore_id, unnest([
+                            CASE WHEN o.outcome NOT IN ('synced', 'failed') THEN 'outcome must be synced or failed, got ' || coalesce(o.outcome, 'nothing') END,
+                            CASE WHEN o.outcome = 'synced' AND o.quickbooks_id IS NULL THEN 'a synced outcome needs the QuickBooks id' END,
+                            CASE WHEN e.status IS NULL THEN 'not in the ERP queue' END,
+                            CASE WHEN e.status IS NOT NULL AND e.status <> 'exporting'
+                                  AND NOT (o.outcome = 'synced' AND e.status = 'synced' AND e.quickbooks_id = o.quickbooks_id)
+                                  AND NOT (o.outcome = 'failed' AND e.status = 'failed_to_export')
+                                 THEN 'is ' || e.status || ', not exporting' END]) AS problem
+                          FROM {name} o LEFT JOIN erp_items e ON e.item_type = o.item_type AND e.procore_id = o.procore_id)
+                        WHERE problem IS NOT NULL"""
+                ).to_arrow_table()
+                if problems.num_rows:
+                    raise BatchRejected("apply_export_outcomes", problems.to_pylist())
+                batch_arrow = con.sql(
+                    f"""SELECT o.*, e.status AS from_status,
+                               CASE o.outcome WHEN 'synced' THEN 'synced' ELSE 'failed_to_export' END AS to_status,
+                               CASE o.outcome WHEN 'synced' THEN 'export_succeeded' ELSE 'export_failed' END AS action
+                        FROM {name} o JOIN erp_items e ON e.item_type = o.item_type AND e.procore_id = o.procore_id
+                        WHERE e.status = 'exporting'"""
+                ).to_arrow_table()
+                batch = _temp_name("applied")
+                con.register(batch, batch_arrow)
+                try:
+                    con.execute(
+                        f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
+                                from_status, to_status, request_message_id, response_message_id, detail)
+                            SELECT nextval('erp_audit_seq'), now(), NULL, 'QuickBooks Desktop', b.action, b.item_type,
+                                   b.procore_id, b.from_status, b.to_status, ?, ?,
+                                   CASE WHEN b.outcome = 'synced' THEN 'QuickBooks id ' || b.quickbooks_id
+                                        ELSE concat_ws(': ', b.status_code::VARCHAR, b.status_message) END
+                            FROM {batch} b""",
+                        [request_message_id, response_message_id],
+                    )
+                    con.execute(
+                        f"""UPDATE erp_items e SET status = b.to_status, updated_at = now(), attempts = e.attempts + 1,
+                                quickbooks_id = CASE WHEN b.outcome = 'synced' THEN b.quickbooks_id ELSE e.quickbooks_id END,
+                                edit_sequence = CASE WHEN b.outcome = 'synced' THEN b.edit_sequence ELSE e.edit_sequence END,
+                                last_error_code = CASE WHEN b.outcome = 'synced' THEN NULL ELSE b.status_code END,
+                                last_error_message = CASE WHEN b.outcome = 'synced' THEN NULL ELSE b.status_message END,
+                                error_class = CASE WHEN b.outcome = 'synced' THEN NULL ELSE b.error_class END
+                            FROM {batch} b WHERE e.item_type = b.item_type AND e.procore_id = b.procore_id"""
+                    )
+                    for t in EXPORTABLE:
+                        if t == "budget":  # the estimate's TxnID lives in erp_items.quickbooks_id only
+                            continue
+                        table = PAIRS[t].procore_table
+                        extra = {"companies": ", synced_to_erp = true", "projects": ", is_erp_integrated = true"}
+                        level = " AND t.cost_code_level = 'standard'" if table == "cost_codes" else ""
+                        con.execute(
+                            f"""UPDATE "{table}" t SET origin_id = b.quickbooks_id,
+                                    origin_data = json_object('edit_sequence', b.edit_sequence)::VARCHAR
+                                    {extra.get(table, "")}
+                                FROM {batch} b WHERE b.item_type = ? AND b.outcome = 'synced'
+                                  AND t.id = b.procore_id{level}""",
+                            [t],
+                        )
+                    counts = con.execute(f"SELECT to_status, count(*) FROM {batch} GROUP BY 1").fetchall()
+                finally:
+                    con.unregister(batch)
+            finally:
+                con.unregister(name)
+        return BatchResult("apply_export_outcomes", batch_arrow.num_rows, "QuickBooks Desktop",
+                           {s: int(n) for s, n in counts})
+
+    # -- imports (QuickBooks -> Procore) -------------------------------------------------------------------
+    def ready_to_import(self, kind: str | None = None) -> pd.DataFrame:
+        """QuickBooks vendors and jobs linked to nothing in Procore ("Ready to Import")."""
+        frame = self.store.frame(
+            """SELECT 'vendor' AS kind, v."ListID" AS list_id, v."Name" AS name, v."Name" AS full_name,
+                      v."VendorTypeRef_FullName" AS vendor_type, NULL AS parent_customer
+               FROM vendors v
+               WHERE coalesce(v."IsActive", true)
+                 AND NOT EXISTS (SELECT 1 FROM companies c WHERE c.origin_id = v."ListID")
+                 AND NOT EXISTS (SELECT 1 FROM erp_items e WHERE e.item_type = 'company' AND e.quickbooks_id = v."ListID")
+               UNION ALL
+               SELECT 'job', cu."ListID", cu."Name", cu."FullName", NULL, cu."ParentRef_FullName"
+               FROM customers cu
+               WHERE coalesce(cu."Sublevel", 0) >= 1 AND coalesce(cu."IsActive", true)
+                 AND NOT EXISTS (SELECT 1 FROM projects p WHERE p.origin_id = cu."ListID")
+                 AND NOT EXISTS (SELECT 1 FROM erp_items e WHERE e.item_type = 'project' AND e.quickbooks_id = cu."ListID")
+               ORDER BY 1, 3"""
+        )
+        return frame[frame["kind"] == kind].reset_index(drop=True) if kind else frame
+
+    def vendor_link_suggestions(self, min_score: float = 85.0) -> pd.DataFrame:
+        """Unlinked QuickBooks vendors with the unlinked Procore companies that may be the same firm.
+
+        Normalised name equality ('exact') first; otherwise the best rapidfuzz token-sort score at or above
+        ``min_score`` ('suggested'). Suggestions are never linked automatically: pass the ones you confirm
+        to ``link_vendors``.
+        """
+        from rapidfuzz import fuzz, process, utils
+
+        vendors = self.ready_to_import("vendor")
+        companies = self.store.frame(
+            """SELECT c.id AS company_id, c.name AS company_name FROM companies c
+               LEFT JOIN erp_items e ON e.item_type = 'company' AND e.procore_id = c.id
+               WHERE c.origin_id IS NULL AND coalesce(e.status, 'not_sent') NOT IN ('synced', 'exporting')"""
+        )
+        cols = ["list_id", "vendor_name", "company_id", "company_name", "match", "score"]
+        if vendors.empty or companies.empty:
+            return pd.DataFrame({c: [] for c in cols})
+        norm = _normalise_names(companies["company_name"])
+        by_norm: dict[str, list[int]] = {}
+        for pos, key in enumerate(norm):
+            by_norm.setdefault(key, []).append(pos)
+        rows = []
+        choices = [utils.default_process(n) for n in companies["company_name"]]
+        for list_id, name in zip(vendors["list_id"], vendors["name"], strict=True):
+            exact = by_norm.get(_normalise_names(pd.Series([name]))[0], [])
+            if exact:
+                rows += [(list_id, name, int(companies["company_id"].iloc[p]), companies["company_name"].iloc[p],
+                          "exact", 100.0) for p in exact]
+                continue
+            best = process.extractOne(utils.default_process(name), choices, scorer=fuzz.token_sort_ratio,
+                                      score_cutoff=min_score)
+            if best:
+                p = best[2]
+                rows.append((list_id, name, int(companies["company_id"].iloc[p]), companies["company_name"].iloc[p],
+                             "suggested", float(best[1])))
+        return pd.DataFrame(rows, columns=cols)
+
+    def link_vendors(self, pairs: pd.DataFrame | list[tuple[str, int]], *, by: int | str) -> BatchResult:
+        """Link QuickBooks vendors to Procore companies: ``pairs`` of (vendor ListID, company id), or a frame
+        with ``list_id`` and ``company_id``. The company becomes Synced with the vendor's ListID as origin_id."""
+        user = permissions.require(self.store, by, "link_vendor")
+        frame = pairs if isinstance(pairs, pd.DataFrame) else pd.DataFrame(list(pairs), columns=["list_id", "company_id"])
+        arrow = pa.table({"list_id": pa.array([str(x) for x in frame["list_id"]], pa.string()),
+                          "company_id": pa.array([int(x) for x in frame["company_id"]], pa.int64())})
+        if arrow.num_rows == 0:
+            raise InputError("nothing to link", field="pairs")
+        allowed = _sql_list(TRANSITIONS["link_vendor"][0])
+        name = _temp_name("link")
+        with self.store.transaction() as con:
+            con.register(name, arrow)
+            try:
+                problems = con.sql(
+                    f"""SELECT list_id, company_id, problem FROM (
+                          SELECT k.list_id, k.company_id, unnest([
+                            CASE WHEN v."ListID" IS NULL THEN 'no QuickBooks vendor ' || k.list_id END,
+                            CASE WHEN c.id IS NULL THEN 'no Procore company ' || k.company_id END,
+                            CASE WHEN c.origin_id IS NOT NULL THEN 'company is already linked to ' || c.origin_id END,
+                            CASE WHEN e.status NOT IN ({allowed}) THEN 'company is ' || e.status END,
+                            CASE WHEN EXISTS (SELECT 1 FROM companies o WHERE o.origin_id = k.list_id)
+                                   OR EXISTS (SELECT 1 FROM erp_items o WHERE o.item_type = 'company' AND o.quickbooks_id = k.list_id)
+                                 THEN 'vendor ' || k.list_id || ' is already linked to a company' END,
+                            CASE WHEN count(*) OVER (PARTITION BY k.list_id) > 1 THEN 'vendor listed twice' END,
+                            CASE WHEN count(*) OVER (PARTITION BY k.company_id) > 1 THEN 'company listed twice' END
+                          ]) AS problem
+                          FROM {name} k LEFT JOIN vendors v ON v."ListID" = k.list_id
+                          LEFT JOIN companies c ON c.id = k.company_id
+                          LEFT JOIN erp_items e ON e.item_type = 'company' AND e.procore_id = k.company_id)
+                        WHERE problem IS NOT NULL"""
+                ).to_arrow_table()
+                if problems.num_rows:
+                    raise BatchRejected("link_vendors", problems.to_pylist())
+                con.execute(
+                    f"""INSERT INTO erp_items (item_type, procore_id, status, attempts, updated_at)
+                        SELECT 'company', k.company_id, 'not_sent', 0, now() FROM {name} k
+                        WHERE NOT EXISTS (SELECT 1 FROM erp_items e WHERE e.item_type = 'company' AND e.procore_id = k.company_id)"""
+                )
+                con.execute(
+                    f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
+                                               from_status, to_status, detail)
+                        SELECT nextval('erp_audit_seq'), now(), ?, ?, 'link_vendor', 'company', k.company_id,
+                               e.status, 'synced', 'linked to QuickBooks vendor ' || v."Name" || ' (' || k.list_id || ')'
+                        FROM {name} k JOIN erp_items e ON e.item_type = 'company' AND e.procore_id = k.company_id
+                        JOIN vendors v ON v."ListID" = k.list_id""",
+                    [user["id"], user["name"]],
+                )
+                con.execute(
+                    f"""UPDATE erp_items e SET status = 'synced', quickbooks_id = k.list_id, edit_sequence = v."EditSequence",
+                               decided_by = {int(user["id"])}, decided_at = now(), updated_at = now()
+                        FROM {name} k JOIN vendors v ON v."ListID" = k.list_id
+                        WHERE e.item_type = 'company' AND e.procore_id = k.company_id"""
+                )
+                con.execute(
+                    f"""UPDATE companies c SET origin_id = k.list_id, synced_to_erp = true,
+                               origin_data = json_object('edit_sequence', v."EditSequence")::VARCHAR
+                        FROM {name} k JOIN vendors v ON v."ListID" = k.list_id WHERE c.id = k.company_id"""
+                )
+            finally:
+                con.unregister(name)
+        return BatchResult("link_vendors", arrow.num_rows, user["login"], {"synced": arrow.num_rows})
+
+    def import_bill_payments(self, *, by: int | str) -> int:
+        """QuickBooks bill payments on synced bills become Procore payments issued (origin_id = the payment's
+        TxnID), one per bill paid. Payments already imported are skipped. Returns how many were added."""
+        user = permissions.require(self.store, by, "import")
+        with self.store.transaction() as con:
+            new = con.sql(
+                """SELECT bp."TxnID" AS origin_id, i.id AS requisition_id, i.project_id, i.commitment_id AS contract_id,
+                          pl."Amount" AS amount, bp."TxnDate" AS date, bp."RefNumber" AS check_number,
+                          i.invoice_number, bp."PaymentKind" AS payment_method, bp."Memo" AS notes,
+                          json_object('edit_sequence', bp."EditSequence")::VARCHAR AS origin_data
+                   FROM bill_payment_lines pl
+                   JOIN bill_payments bp ON bp."TxnID" = pl."TxnID"
+                   JOIN erp_items e ON e.item_type = 'invoice' AND e.status = 'synced' AND e.quickbooks_id = pl."AppliedTxnID"
+                   JOIN invoices i ON i.id = e.procore_id
+                   WHERE NOT EXISTS (SELECT 1 FROM payments_issued p
+                                     WHERE p.origin_id = bp."TxnID" AND p.requisition_id IS NOT DISTINCT FROM i.id)
+                   ORDER BY bp."TxnDate", bp."TxnID", i.id"""
+            ).to_arrow_table()
+            if new.num_rows == 0:
+                return 0
+            name = _temp_name("payments")
+            con.register(name, new)
+            try:
+                base = con.execute("SELECT coalesce(max(id), 0) FROM payments_issued").fetchall()[0][0]
+                con.execute(
+                    f"""INSERT INTO payments_issued (id, project_id, contract_id, requisition_id, amount, date,
+                               check_number, invoice_number, payment_method, notes, status, origin_id, origin_data,
+                               created_at, updated_at, _source_file, _loaded_at)
+                        SELECT {int(base)} + row_number() OVER (ORDER BY date, origin_id, requisition_id),
+                               project_id, contract_id, requisition_id, amount, date, check_number, invoice_number,
+                               payment_method, notes, 'synced', origin_id, origin_data, now(), now(),
+                               'quickbooks:bill_payments', now()
+                        FROM {name}"""
+                )
+                con.execute(
+                    f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
+                                               to_status, detail)
+                        SELECT nextval('erp_audit_seq'), now(), ?, ?, 'import', 'payment', p.id, 'imported',
+                               'bill payment ' || p.origin_id || ' on invoice ' || p.requisition_id
+                        FROM payments_issued p JOIN {name} n ON n.origin_id = p.origin_id
+                             AND n.requisition_id = p.requisition_id""",
+                    [user["id"], user["name"]],
+                )
+            finally:
+                con.unregister(name)
+        return new.num_rows
+
+    def import_job_costs(self, *, by: int | str) -> int:
+        """QuickBooks job costs (bill item lines per job and item) into the Procore budget's
+        ``job_to_date_costs`` of linked projects (and ``direct_costs`` when the budget direct cost columns are
+        'read_only_from_quickbooks'). Returns how many budget lines changed."""
+        user = permissions.require(self.store, by, "import")
+        direct = read_settings(self.store)["budget_direct_cost_source"] == "read_only_from_quickbooks"
+        with self.store.transaction() as con:
+            changed = con.sql(
+                """WITH qb AS (
+                       SELECT l."CustomerRef_ListID" AS job, l."ItemRef_ListID" AS item, sum(l."Amount") AS cost
+                       FROM bill_lines l WHERE l."LineKind" = 'item' GROUP BY 1, 2),
+                   target AS (
+                       SELECT b.id, b.project_id, b.job_to_date_costs AS old,
+                              -- one budget line per job + item takes the cost (the first, if a code has several)
+                              CASE WHEN row_number() OVER (PARTITION BY b.project_id, s.item_list_id ORDER BY b.id) = 1
+                                   THEN coalesce(qb.cost, 0) ELSE 0 END::DECIMAL(18,2) AS new
+                       FROM budget_line_items b JOIN projects p ON p.id = b.project_id AND p.origin_id IS NOT NULL
+                       LEFT JOIN erp_cost_code_state s ON s.cost_code_id = b.cost_code_id
+                       LEFT JOIN qb ON qb.job = p.origin_id AND qb.item = s.item_list_id)
+                   SELECT * FROM target WHERE old IS DISTINCT FROM new"""
+            ).to_arrow_table()
+            if changed.num_rows == 0:
+                return 0
+            name = _temp_name("jobcosts")
+            con.register(name, changed)
+            try:
+                con.execute(
+                    f"""UPDATE budget_line_items b SET job_to_date_costs = t.new, updated_at = now()
+                        {", direct_costs = t.new" if direct else ""}
+                        FROM {name} t WHERE b.id = t.id"""
+                )
+                con.execute(
+                    f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id, detail)
+                        SELECT nextval('erp_audit_seq'), now(), ?, ?, 'import_job_costs', 'budget', project_id,
+                               count(*) || ' budget line(s) updated from QuickBooks job costs'
+                        FROM {name} GROUP BY project_id""",
+                    [user["id"], user["name"]],
+                )
+            finally:
+                con.unregister(name)
+        return changed.num_rows
+
+    # -- selection -----------------------------------------------------------------------------------------
+    def _selection(self, selection: Any, item_type: str | None, options: dict | None = None) -> pa.Table:
+        """Any accepted selection form -> Arrow (item_type, procore_id, per-row options)."""
+        if item_type is not None and item_type not in PAIRS:
+            raise InputError(f"unknown item type {item_type!r}; known: {', '.join(EXPORTABLE)}", field="item_type")
+        if isinstance(selection, str):
+            frame = self._filter(selection, item_type)
+        elif isinstance(selection, pd.Series) and pd.api.types.is_bool_dtype(selection.dtype):
+            last = self._last_queue
+            if last is None or not selection.index.equals(last.index):
+                raise InputError("a boolean mask must be aligned to the frame the last ws.queue() returned; "
+                                 "pass frame[mask] instead", field="selection")
+            frame = last[selection.fillna(False).astype(bool).to_numpy()]
+        elif isinstance(selection, pd.DataFrame):
+            frame = selection
+            if "procore_id" not in frame.columns and "id" in frame.columns:
+                frame = frame.rename(columns={"id": "procore_id"})
+            if "procore_id" not in frame.columns:
+                raise InputError("a selection frame needs a procore_id column", field="procore_id")
+        else:
+            items = list(selection) if not isinstance(selection, int) else [selection]
+            if items and all(isinstance(x, tuple) and len(x) == 2 for x in items):
+                frame = pd.DataFrame({"item_type": [x[0] for x in items], "procore_id": [x[1] for x in items]})
+            else:
+                if item_type is None:
+                    raise InputError("give item_type with a list of Procore ids", field="item_type")
+                frame = pd.DataFrame({"procore_id": items})
+        if "item_type" not in frame.columns:
+            if item_type is None:
+                raise InputError("the selection has no item_type column; give item_type=...", field="item_type")
+            frame = frame.assign(item_type=item_type)
+        elif item_type is not None:
+            other = frame["item_type"].astype("string") != item_type
+            if bool(other.fillna(True).any()):
+                raise InputError(f"the selection holds item types other than {item_type!r}", field="item_type")
+        try:
+            ids = [int(x) for x in frame["procore_id"]]
+        except (TypeError, ValueError):
+            raise InputError("procore ids must be whole numbers", field="procore_id") from None
+        data = {"item_type": pa.array([None if pd.isna(x) else str(x) for x in frame["item_type"]], pa.string()),
+                "procore_id": pa.array(ids, pa.int64())}
+        options = options or {}
+        for col in _OPTION_COLUMNS:  # a row's own value, else the keyword argument; blank counts as missing
+            values = frame[col] if col in frame.columns else [None] * len(ids)
+            default = options.get(col)
+            cleaned = []
+            for v in values:
+                v = None if v is None or pd.isna(v) else str(v).strip()
+                if not v and default is not None:
+                    v = str(default).strip()
+                cleaned.append(v or None)
+            data[col] = pa.array(cleaned, pa.string())
+        table = pa.table(data, schema=_SEL_SCHEMA)
+        if table.num_rows == 0:
+            raise InputError("the selection is empty: nothing to do", field="selection")
+        return table
+
+    def _filter(self, expression: str, item_type: str | None) -> pd.DataFrame:
+        sql = f"SELECT item_type, procore_id FROM erp_queue WHERE ({expression})"
+        if item_type is not None:
+            sql += f" AND item_type = '{item_type}'"
+        try:
+            statements = self.store.con.extract_statements(sql)
+        except Exception as exc:
+            raise InputError(f"cannot read the filter {expression!r}: {exc}", field="where") from None
+        if len(statements) != 1 or "SELECT" not in str(statements[0].type):
+            raise InputError(f"the filter {expression!r} must be one SQL condition", field="where")
+        try:
+            return self.store.frame(sql)
+        except Exception as exc:  # duckdb binder/parser errors name the unknown column
+            raise InputError(f"cannot apply the filter {expression!r}: {exc}", field="where") from None
+
+
+_NAME_NOISE = r"\b(inc|incorporated|llc|l l c|ltd|limited|co|corp|corporation|company|the)\b"
+
+
+def _normalise_names(names: pd.Series) -> list[str]:
+    """Lower case, '&' -> 'and', punctuation and legal-form words removed, spaces collapsed."""
+    s = names.astype("string").fillna("").str.lower().str.replace("&", " and ", regex=False)
+    s = s.str.replace(r"[^0-9a-z ]+", " ", regex=True).str.replace(_NAME_NOISE, " ", regex=True)
+    return s.str.split().str.join(" ").tolist()
+
+
+def _status_key(value: str) -> str:
+    if value in STATUSES:
+        return value
+    for key, label in STATUSES.items():
+        if label.lower() == str(value).strip().lower():
+            return key
+    return str(value).strip().lower().replace(" ", "_")
+
+
+_counter = iter(range(1, 1 << 62))
+_counter_lock = threading.Lock()
+
+
+def _temp_name(kind: str) -> str:
+    with _counter_lock:
+        return f"_erp_{kind}_{threading.get_ident()}_{next(_counter)}"
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, default=str)

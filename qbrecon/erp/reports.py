@@ -1,0 +1,132 @@
+"""ERP reports, as Procore's ERP Integrations tool names them, computed in SQL over the workspace.
+
+- Accountant report: everything synced in a period (from the audit log, so it is what actually happened).
+- ERP job costs: QuickBooks costs per job and cost code (bill item lines) against the Procore budget.
+- Unsyncable direct costs: Procore costs that cannot reach QuickBooks, each with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from ..store import Store
+from . import permissions
+
+
+def accountant_report(store: Store, start: dt.date | dt.datetime | str | None = None,
+                      end: dt.date | dt.datetime | str | None = None) -> pd.DataFrame:
+    """Every item that became Synced in [start, end) (dates; open ends allowed), oldest first."""
+    where, params = ["a.to_status = 'synced'", "a.action IN ('export_succeeded', 'link_vendor')"], []
+    if start is not None:
+        where.append('a."at" >= ?::TIMESTAMPTZ')
+        params.append(str(start))
+    if end is not None:
+        where.append('a."at" < ?::TIMESTAMPTZ')
+        params.append(str(end))
+    return store.frame(
+        f"""SELECT a."at" AS synced_at, q.item_label, a.item_type, a.procore_id, q.name, q.number, q.vendor,
+                   q.project, q.amount, q.quickbooks_id, q.sent_by_name, q.decided_by_name AS accepted_by,
+                   a.action, a.request_message_id, a.response_message_id, a.detail
+            FROM erp_audit a LEFT JOIN erp_queue q ON q.item_type = a.item_type AND q.procore_id = a.procore_id
+            WHERE {" AND ".join(where)} ORDER BY a."at", a.audit_id""",
+        params,
+    )
+
+
+_JOB_COSTS = """
+WITH qb AS (  -- QuickBooks job costs: bill item lines per job and item
+    SELECT l."CustomerRef_ListID" AS job_list_id, l."ItemRef_ListID" AS item_list_id,
+           any_value(l."CustomerRef_FullName") AS job_full_name, any_value(l."ItemRef_FullName") AS item_full_name,
+           sum(l."Amount") AS quickbooks_costs, count(*) AS quickbooks_lines
+    FROM bill_lines l WHERE l."LineKind" = 'item' AND l."CustomerRef_ListID" IS NOT NULL
+    GROUP BY 1, 2),
+pc AS (  -- Procore budget per project and cost code, keyed by the QuickBooks job and item
+    SELECT p.origin_id AS job_list_id, s.item_list_id, b.project_id, any_value(p.name) AS project,
+           any_value(coalesce(b.cost_code_full_code, s.full_code)) AS cost_code,
+           sum(b.original_budget_amount) AS original_budget_amount,
+           sum(b.job_to_date_costs) AS procore_job_to_date_costs, sum(b.direct_costs) AS procore_direct_costs
+    FROM budget_line_items b JOIN projects p ON p.id = b.project_id
+    LEFT JOIN erp_cost_code_state s ON s.cost_code_id = b.cost_code_id
+    GROUP BY 1, 2, 3)
+SELECT coalesce(pc.project_id, pj.id) AS project_id, coalesce(pc.project, pj.name, qb.job_full_name) AS project,
+       coalesce(pc.job_list_id, qb.job_list_id) AS job_list_id,
+       coalesce(pc.cost_code, qb.item_full_name) AS cost_code, coalesce(pc.item_list_id, qb.item_list_id) AS item_list_id,
+       pc.original_budget_amount, pc.procore_job_to_date_costs, pc.procore_direct_costs,
+       coalesce(qb.quickbooks_costs, 0)::DECIMAL(18,2) AS quickbooks_costs, coalesce(qb.quickbooks_lines, 0) AS quickbooks_lines,
+       (coalesce(qb.quickbooks_costs, 0) - coalesce(pc.procore_job_to_date_costs, 0))::DECIMAL(18,2) AS difference,
+       CASE WHEN pc.project_id IS NULL AND pj.id IS NULL THEN 'QuickBooks job is not linked to a Procore project'
+            WHEN pc.project_id IS NULL THEN 'QuickBooks costs on an item with no budget line'
+            WHEN pc.job_list_id IS NULL THEN 'project is not synced'
+            WHEN coalesce(qb.quickbooks_costs, 0) <> coalesce(pc.procore_job_to_date_costs, 0) THEN 'job-to-date cost differs'
+       END AS note
+FROM pc FULL OUTER JOIN qb ON qb.job_list_id = pc.job_list_id AND qb.item_list_id IS NOT DISTINCT FROM pc.item_list_id
+LEFT JOIN projects pj ON pj.origin_id = qb.job_list_id
+"""
+
+
+def erp_job_costs(store: Store, project_id: int | None = None) -> pd.DataFrame:
+    """QuickBooks costs per job and cost code against the Procore budget (one row per job + cost code)."""
+    where = f"WHERE project_id = {int(project_id)}" if project_id is not None else ""
+    return store.frame(f"SELECT * FROM ({_JOB_COSTS}) {where} ORDER BY project_id NULLS LAST, cost_code")
+
+
+def unsyncable_direct_costs(store: Store, project_id: int | None = None) -> pd.DataFrame:
+    """Procore costs that cannot sync to QuickBooks Desktop, one row per cost with the reason."""
+    where = f"WHERE project_id = {int(project_id)}" if project_id is not None else ""
+    return store.frame(
+        f"""SELECT * FROM (
+            SELECT 'timecard_entry' AS source, t.id AS procore_id, t.project_id, p.name AS project,
+                   t.cost_code_name AS cost_code, NULL::DECIMAL(18,2) AS amount, t.hours, t.date,
+                   coalesce(d.blockers, 'timecards do not sync through Procore''s QuickBooks Desktop connector; '
+                                        || 'use the qbrecon time export') AS reason
+            FROM timecard_entries t LEFT JOIN projects p ON p.id = t.project_id
+            LEFT JOIN erp_item_details d ON d.item_type = 'timecard_entry' AND d.procore_id = t.id
+            LEFT JOIN erp_items e ON e.item_type = 'timecard_entry' AND e.procore_id = t.id
+            WHERE t.origin_id IS NULL AND coalesce(e.status, 'not_sent') NOT IN ('synced', 'exporting')
+            UNION ALL
+            SELECT 'invoice_line', l.id, i.project_id, p.name, coalesce(l.cost_code_full_code, s.full_code),
+                   l.work_completed_this_period, NULL, i.billing_date,
+                   CASE WHEN l.cost_code_id IS NULL THEN 'invoice line has no cost code'
+                        ELSE 'cost code ' || coalesce(l.cost_code_full_code, s.full_code, l.cost_code_id::VARCHAR)
+                             || ' is not synced to a QuickBooks item' END
+            FROM invoice_lines l JOIN invoices i ON i.id = l.requisition_id LEFT JOIN projects p ON p.id = i.project_id
+            LEFT JOIN erp_cost_code_state s ON s.cost_code_id = l.cost_code_id
+            WHERE NOT coalesce(s.synced, false)
+            UNION ALL
+            SELECT 'commitment_line', l.id, c.project_id, p.name, coalesce(l.cost_code_full_code, s.full_code),
+                   l.amount, NULL, c.contract_date,
+                   CASE WHEN l.cost_code_id IS NULL THEN 'commitment line has no cost code'
+                        ELSE 'cost code ' || coalesce(l.cost_code_full_code, s.full_code, l.cost_code_id::VARCHAR)
+                             || ' is not synced to a QuickBooks item' END
+            FROM commitment_lines l JOIN commitments c ON c.id = l.commitment_id LEFT JOIN projects p ON p.id = c.project_id
+            LEFT JOIN erp_cost_code_state s ON s.cost_code_id = l.cost_code_id
+            WHERE NOT coalesce(s.synced, false)
+            UNION ALL
+            SELECT 'invoice', i.id, i.project_id, p.name, NULL, i.current_payment_due, NULL, i.billing_date,
+                   'negative-value invoices do not sync'
+            FROM invoices i LEFT JOIN projects p ON p.id = i.project_id WHERE i.current_payment_due < 0)
+        {where} ORDER BY project_id NULLS LAST, source, procore_id"""
+    )
+
+
+class ReportsMixin:
+    """``ws.accountant_report``, ``ws.erp_job_costs``, ``ws.unsyncable_direct_costs``."""
+
+    store: Store
+
+    def accountant_report(self, start: dt.date | str | None = None, end: dt.date | str | None = None, *,
+                          by: int | str | None = None) -> pd.DataFrame:
+        """Everything synced in [start, end). With ``by``, checks the user may view it (ERP 'Admin')."""
+        if by is not None:
+            permissions.require(self.store, by, "view_accountant_report")
+        return accountant_report(self.store, start, end)
+
+    def erp_job_costs(self, project_id: int | None = None) -> pd.DataFrame:
+        """QuickBooks job costs per job and cost code against the Procore budget."""
+        return erp_job_costs(self.store, project_id)
+
+    def unsyncable_direct_costs(self, project_id: int | None = None) -> pd.DataFrame:
+        """Procore costs that cannot sync to QuickBooks Desktop, with the reason."""
+        return unsyncable_direct_costs(self.store, project_id)

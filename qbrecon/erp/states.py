@@ -1,0 +1,60 @@
+"""ERP Integrations item states and the allowed transitions, as Procore's ERP tool defines them.
+
+One row per (item_type, procore_id) in ``erp_items``; every change of a row also writes an ``erp_audit`` row
+(who, when, action, from -> to, reason, qbXML request/response message ids). Nothing changes without a log row.
+"""
+
+from __future__ import annotations
+
+from ..store import register_tables
+
+# status (stored) -> the filter users see in the ERP Integrations tool
+STATUSES: dict[str, str] = {
+    "not_sent": "Not Sent",
+    "ready_to_export": "Ready to Export",
+    "retrieved": "Retrieved",  # taken back by the sender before a decision (editable, yellow)
+    "exporting": "Exporting",  # accepted; queued for / in flight to QuickBooks
+    "synced": "Synced",
+    "failed_to_export": "Failed to Export",
+    "rejected": "Rejected",  # returned to its owner with a reason (editable, yellow)
+    "unlinked": "Unlinked",
+    "ready_to_import": "Ready to Import",
+    "imported": "Imported",
+}
+
+# action -> (allowed from-statuses, to-status). Export outcomes ("synced"/"failed") are applied by the
+# export ledger, never by a user.
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "send": (("not_sent", "retrieved", "unlinked"), "ready_to_export"),
+    "resend": (("rejected",), "ready_to_export"),
+    "retrieve": (("ready_to_export",), "retrieved"),
+    "accept": (("ready_to_export",), "exporting"),
+    "reject": (("ready_to_export", "failed_to_export"), "rejected"),
+    "retry": (("failed_to_export",), "exporting"),
+    "export_succeeded": (("exporting",), "synced"),
+    "export_failed": (("exporting",), "failed_to_export"),
+    "unlink": (("synced",), "unlinked"),
+    "import": (("ready_to_import",), "imported"),
+}
+
+register_tables(
+    """CREATE TABLE IF NOT EXISTS erp_items (
+        item_type VARCHAR NOT NULL,          -- qbrecon.entities.PAIRS key
+        procore_id BIGINT NOT NULL,          -- id in the item's Procore table (budget: the project id)
+        status VARCHAR NOT NULL,             -- qbrecon.erp.states.STATUSES key
+        sent_by BIGINT, sent_at TIMESTAMPTZ,
+        decided_by BIGINT, decided_at TIMESTAMPTZ,
+        reason VARCHAR,                      -- rejection reason
+        export_options VARCHAR,              -- JSON chosen at accept: parent customer, vendor type, QB number
+        quickbooks_id VARCHAR, edit_sequence VARCHAR,
+        last_error_code INTEGER, last_error_message VARCHAR, error_class VARCHAR,
+        attempts INTEGER DEFAULT 0,
+        updated_at TIMESTAMPTZ,
+        PRIMARY KEY (item_type, procore_id))""",
+    """CREATE SEQUENCE IF NOT EXISTS erp_audit_seq START 1""",
+    """CREATE TABLE IF NOT EXISTS erp_audit (
+        audit_id BIGINT PRIMARY KEY, "at" TIMESTAMPTZ NOT NULL, actor BIGINT, actor_name VARCHAR,
+        action VARCHAR NOT NULL, item_type VARCHAR NOT NULL, procore_id BIGINT NOT NULL,
+        from_status VARCHAR, to_status VARCHAR, reason VARCHAR,
+        request_message_id BIGINT, response_message_id BIGINT, detail VARCHAR)""",
+)

@@ -1,0 +1,152 @@
+"""``LoadingMixin``: ``Workspace.load_procore(path)`` and ``Workspace.load_quickbooks(path)``.
+
+A load reads and checks everything first (no database work), then writes in one transaction: upserts by each
+table's key, the quarantine rows, and its ``load_runs`` row. Any unexpected error rolls the whole load back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..schemas import TABLES, TableSpec
+from . import procore as procore_reader
+from . import quickbooks as quickbooks_reader
+from .report import LoadReport, TableCounts
+from .validate import check_batch, settle
+from .values import Batch
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+_ORDER = list(TABLES)  # parents are declared before their lines
+
+
+class LoadingMixin:
+    """Loading both sides into the workspace (see ``qbrecon/loaders``)."""
+
+    store: Store
+
+    def load_procore(self, path: str | Path) -> LoadReport:
+        """Load a Procore export folder (one JSON file or page folder per API resource). Upserts by key.
+
+        Malformed files raise ``InputError`` and nothing is written; invalid rows go to ``quarantine``.
+        """
+        started = datetime.now(UTC)
+        export = procore_reader.read_export(path)
+        return self._apply_load("procore", str(path), export.batches, export.files, started,
+                                notes=export.notes, has_lines=export.has_lines)  # fmt: skip
+
+    def load_quickbooks(self, path: str | Path) -> LoadReport:
+        """Load qbXML responses (a folder of ``*.xml`` files or one file). Upserts by ListID / TxnID.
+
+        Statuses 1 and 500 (nothing matched) are benign; other error statuses are listed in the report.
+        """
+        started = datetime.now(UTC)
+        responses = quickbooks_reader.read_responses(path)
+        return self._apply_load("quickbooks", str(path), responses.batches, responses.files, started,
+                                notes=responses.notes, statuses=responses.statuses)  # fmt: skip
+
+    def quarantine(self, load_id: int | None = None) -> pd.DataFrame:
+        """Rows held back by loads (one row per failing field), newest load first."""
+        where = f"WHERE load_id = {int(load_id)}" if load_id is not None else ""
+        return self.store.frame(f"SELECT * FROM quarantine {where} ORDER BY load_id DESC, table_name, source_row")
+
+    def load_runs(self) -> pd.DataFrame:
+        return self.store.frame("SELECT load_id, side, source, started_at, finished_at, status FROM load_runs "
+                                "ORDER BY load_id")  # fmt: skip
+
+    # -- the write phase ------------------------------------------------------------------------------------------
+    def _apply_load(self, side: str, source: str, batches: dict[str, Batch], files: list[str], started: datetime, *,
+                    notes: list[str] | None = None, has_lines: dict[str, list[bool]] | None = None,
+                    statuses: list | None = None) -> LoadReport:  # fmt: skip
+        ordered = sorted(batches, key=_ORDER.index)
+        checked = {name: check_batch(batches[name]) for name in ordered}
+        store = self.store
+        with store.transaction() as con:
+            # fetchall: DuckDB 2.0 refuses other work on a connection while a result is only partly fetched
+            load_id = int(con.execute("SELECT nextval('load_id_seq')").fetchall()[0][0])
+            outcome = settle(checked, load_id)
+            report = LoadReport(load_id, side, source, started, files=list(files), notes=list(notes or []))
+            if statuses:
+                report.responses = [_status_dict(s) for s in statuses]
+                report.response_errors = [_status_dict(s) for s in statuses if s.is_error]
+            loaded_at = datetime.now(UTC)
+            for name in ordered:
+                spec = TABLES[name]
+                good = outcome.good[name]
+                counts = TableCounts(name, read=len(batches[name]), quarantined=outcome.quarantined[name],
+                                     merged=outcome.merged_duplicates[name])  # fmt: skip
+                n = good.num_rows
+                good = good.append_column("_load_id", pa.repeat(pa.scalar(load_id, pa.int64()), n)).append_column(
+                    "_loaded_at", pa.repeat(pa.scalar(loaded_at, pa.timestamp("us", tz="UTC")), n)
+                )
+                counts.loaded, counts.updated = store.upsert(name, good, spec.key)
+                counts.removed = self._remove_stale_lines(con, spec, checked, outcome.good, has_lines)
+                report.tables[name] = counts
+            if outcome.quarantine.num_rows:
+                con.register("_qbrecon_quarantine", outcome.quarantine)
+                try:
+                    con.execute("INSERT INTO quarantine SELECT * FROM _qbrecon_quarantine").fetchall()
+                finally:
+                    con.unregister("_qbrecon_quarantine")
+                sample = outcome.quarantine.slice(0, 10).drop_columns(["source_record"]).to_pylist()
+                report.quarantine_sample = sample
+            report.finished_at = datetime.now(UTC)
+            con.execute(
+                "INSERT INTO load_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [load_id, side, source, report.started_at, report.finished_at, report.status, report.to_json()],
+            )
+        return report
+
+    @staticmethod
+    def _remove_stale_lines(con, spec: TableSpec, checked: dict, good: dict[str, pa.Table],
+                            has_lines: dict[str, list[bool]] | None) -> int:  # fmt: skip
+        """Delete stored lines of reloaded parents that the new load no longer lists.
+
+        Procore: parents whose record carried its line array. QuickBooks: parents that came with lines (a query
+        without ``IncludeLineItems`` returns none, which must not wipe the stored lines).
+        """
+        parent = spec.meta.get("parent")
+        if parent is None or parent not in good:
+            return 0
+        lines = good[spec.table]
+        if spec.side == "procore":
+            fk = procore_reader.LINE_PARENT_KEY.get(spec.table)
+            flags = (has_lines or {}).get(parent)
+            if fk is None or flags is None:
+                return 0
+            parent_ids = checked[parent].table.column("id").filter(pa.array(flags, pa.bool_()))
+            parent_ids = pc.filter(parent_ids, pc.is_in(parent_ids, value_set=good[parent].column("id")))
+        else:
+            fk = TABLES[parent].key[0]
+            parent_ids = pc.unique(lines.column(fk))
+        if len(parent_ids) == 0:
+            return 0
+        key = [k for k in spec.key]
+        new_keys = lines.select(key)
+        con.register("_qbrecon_parents", pa.table({"pid": parent_ids}))
+        con.register("_qbrecon_new_lines", new_keys)
+        try:
+            match = " AND ".join(f'n."{k}" = t."{k}"' for k in key)
+            where = (f'"{fk}" IN (SELECT pid FROM _qbrecon_parents) AND NOT EXISTS '
+                     f"(SELECT 1 FROM _qbrecon_new_lines n WHERE {match})")  # fmt: skip
+            removed = con.execute(f'SELECT count(*) FROM "{spec.table}" t WHERE {where}').fetchall()[0][0]
+            if removed:
+                con.execute(f'DELETE FROM "{spec.table}" t WHERE {where}').fetchall()
+        finally:
+            con.unregister("_qbrecon_parents")
+            con.unregister("_qbrecon_new_lines")
+        return int(removed)
+
+
+def _status_dict(s) -> dict:
+    d = asdict(s)
+    d["ok"] = s.ok
+    return d

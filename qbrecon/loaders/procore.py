@@ -1,0 +1,279 @@
+"""Reading a Procore export folder into raw table batches.
+
+Layout: one JSON file per API resource, named by ``Config.metadata["resource"]`` (``commitments.json``), each
+a JSON array of records as the Procore REST API returns them, or a folder of that name holding pages
+(``requisitions/page_0001.json``). Each column's ``source`` is the dotted path in the record (``vendor.id``).
+Nested line tables come from an array inside the parent record (``commitments[].line_items[]``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..schemas import TABLES, TableSpec
+from ..schemas.types import normalise_status
+from .values import Batch, CellError, NotAnObject
+
+try:  # orjson reads large exports several times faster; the standard library is the fallback
+    import orjson
+
+    def _loads(data: bytes) -> Any:
+        return orjson.loads(data)
+
+    _DecodeError: tuple[type[Exception], ...] = (orjson.JSONDecodeError, ValueError)
+except ImportError:  # pragma: no cover - depends on the environment
+
+    def _loads(data: bytes) -> Any:
+        return json.loads(data)
+
+    _DecodeError = (json.JSONDecodeError, ValueError)
+
+# The foreign key of each nested line table to its parent, filled from the parent's id when the line lacks it.
+LINE_PARENT_KEY = {"commitment_lines": "commitment_id", "change_order_lines": "change_order_id",
+                   "invoice_lines": "requisition_id"}  # fmt: skip
+BUDGET_CHANGE_LINES = "adjustment_line_items"
+
+
+@dataclass
+class ProcoreExport:
+    """What was read from an export folder."""
+
+    batches: dict[str, Batch]
+    files: list[str]
+    notes: list[str] = field(default_factory=list)
+    has_lines: dict[str, list[bool]] = field(default_factory=dict)  # parent table -> row carried its line array
+
+
+def resource_files(root: Path) -> tuple[dict[str, list[Path]], list[str]]:
+    """Files of each resource in an export folder (single file and/or pages), and names of ignored entries."""
+    resources = {spec.meta["resource"]: spec for spec in TABLES.values() if "resource" in spec.meta}
+    found: dict[str, list[Path]] = {}
+    ignored: list[str] = []
+    if root.is_file():
+        if root.suffix == ".json" and root.stem in resources:
+            return {root.stem: [root]}, []
+        raise InputError(f"not a Procore export file: expected one of {sorted(r + '.json' for r in resources)}",
+                         file=str(root))  # fmt: skip
+    if not root.is_dir():
+        raise InputError("no such file or folder", file=str(root))
+    for entry in sorted(root.iterdir()):
+        stem = entry.stem if entry.is_file() else entry.name
+        if stem in resources and entry.is_file() and entry.suffix == ".json":
+            found.setdefault(stem, []).append(entry)
+        elif stem in resources and entry.is_dir():
+            pages = sorted(p for p in entry.iterdir() if p.is_file() and p.suffix == ".json")
+            found.setdefault(stem, []).extend(pages)
+        elif not entry.name.startswith("."):
+            ignored.append(entry.name)
+    if not found:
+        raise InputError(
+            f"no Procore export files found: expected files named {sorted(r + '.json' for r in resources)} "
+            "(or folders of that name holding pages)",
+            file=str(root),
+        )
+    return found, ignored
+
+
+def read_json_records(path: Path, label: str) -> list[dict]:
+    """A file's records: a JSON array of objects (or ``{"data": [...]}``); anything else is an ``InputError``."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", file=label) from None
+    try:
+        value = _loads(data)
+    except _DecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        col = getattr(exc, "colno", None)
+        where = f" at line {line} column {col}" if line else ""
+        msg = getattr(exc, "msg", None) or str(exc)
+        raise InputError(f"not valid JSON{where}: {msg}", file=label) from None
+    except RecursionError:
+        raise InputError("not valid JSON: nested too deeply", file=label) from None
+    if isinstance(value, dict) and isinstance(value.get("data"), list):
+        value = value["data"]
+    if not isinstance(value, list):
+        raise InputError(f"expected a JSON array of records, got {_kind(value)}", file=label)
+    for i, rec in enumerate(value):
+        if not isinstance(rec, dict):
+            raise InputError(f"expected a record (JSON object), got {_kind(rec)}", file=label, row=i + 1)
+    return value
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "text", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)  # fmt: skip
+
+
+def column_values(records: list[dict], path: str) -> list:
+    """The values at a dotted path in each record, in one pass per column (``NotAnObject`` marks a bad hop)."""
+    parts = path.split(".")
+    if len(parts) == 1:
+        k = parts[0]
+        return [r.get(k) for r in records]
+    out: list = []
+    append = out.append
+    for r in records:
+        v: Any = r
+        for i, part in enumerate(parts):
+            if v is None:
+                break
+            if type(v) is not dict:
+                v = NotAnObject(".".join(parts[:i]), v)
+                break
+            v = v.get(part)
+        append(v)
+    return out
+
+
+def _table_columns(spec: TableSpec, records: list[dict]) -> dict[str, list]:
+    cols = {c.name: column_values(records, c.source or c.name) for c in spec.columns}
+    names = spec.column_names
+    if "status_original" in names and "status" in names:
+        raw = cols["status"]
+        cols["status_original"] = raw
+        cols["status"] = [normalise_status(v) if type(v) is str else v for v in raw]
+    if spec.table == "cost_codes":
+        cols["cost_code_level"] = [
+            lvl if lvl is not None else ("project" if pid is not None else "standard")
+            for lvl, pid in zip(cols["cost_code_level"], cols["project_id"], strict=True)
+        ]
+    return cols
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.batches: dict[str, Batch] = {}
+        self.has_lines: dict[str, list[bool]] = {}
+        self.group = 0
+        self.notes: list[str] = []
+
+    def _batch(self, spec: TableSpec) -> Batch:
+        b = self.batches.get(spec.table)
+        if b is None:
+            b = self.batches[spec.table] = Batch.empty(spec)
+        return b
+
+    def _append(self, spec: TableSpec, records: list[dict], label: str, rows: list[int], groups: list[int],
+                errors: list[CellError]) -> Batch:  # fmt: skip
+        batch = Batch(spec, _table_columns(spec, records), [label] * len(records), rows, groups, records, errors)
+        target = self._batch(spec)
+        target.extend(batch)
+        return batch
+
+    def read_resource(self, spec: TableSpec, records: list[dict], label: str) -> None:
+        if spec.table == "budget_changes":
+            self._read_budget_changes(spec, records, label)
+            return
+        first = self.group
+        n = len(records)
+        groups = list(range(first, first + n))
+        self.group += n
+        rows = list(range(1, n + 1))
+        nested = [s for s in TABLES.values() if s.meta.get("parent") == spec.table and "nested" in s.meta]
+        errors: list[CellError] = []
+        has_lines = [False] * n
+        line_parts: list[tuple[TableSpec, list[dict], list[int], list[int], list]] = []
+        for line_spec in nested:
+            key = line_spec.meta["nested"]
+            lines: list[dict] = []
+            l_rows: list[int] = []
+            l_groups: list[int] = []
+            parent_ids: list = []
+            for i, rec in enumerate(records):
+                arr = rec.get(key)
+                if arr is None:
+                    continue
+                if type(arr) is not list:
+                    errors.append(CellError(i, key, "array", f"expected an array of lines, got {_kind(arr)}"))
+                    continue
+                has_lines[i] = True
+                pid = rec.get("id")
+                for j, line in enumerate(arr):
+                    if type(line) is not dict:
+                        errors.append(CellError(i, f"{key}[{j}]", "object",
+                                                f"expected a line (JSON object), got {_kind(line)}"))  # fmt: skip
+                        continue
+                    lines.append(line)
+                    l_rows.append(i + 1)
+                    l_groups.append(first + i)
+                    parent_ids.append(pid)
+            line_parts.append((line_spec, lines, l_rows, l_groups, parent_ids))
+        self._append(spec, records, label, rows, groups, errors)
+        if nested:
+            self.has_lines.setdefault(spec.table, []).extend(has_lines)
+        for line_spec, lines, l_rows, l_groups, parent_ids in line_parts:
+            self._read_lines(line_spec, lines, label, l_rows, l_groups, parent_ids)
+
+    def _read_lines(self, spec: TableSpec, lines: list[dict], label: str, rows: list[int], groups: list[int],
+                    parent_ids: list) -> None:  # fmt: skip
+        cols = _table_columns(spec, lines)
+        fk = LINE_PARENT_KEY.get(spec.table)
+        errors: list[CellError] = []
+        if fk:
+            values = cols[fk]
+            for i, (v, pid) in enumerate(zip(values, parent_ids, strict=True)):
+                if v is None:
+                    values[i] = pid
+                elif pid is not None and not isinstance(v, NotAnObject) and str(v).strip() != str(pid).strip():
+                    errors.append(CellError(i, fk, "parent", f"line names parent {v!r} but sits in record {pid!r}"))
+        batch = Batch(spec, cols, [label] * len(lines), rows, groups, lines, errors)
+        self._batch(spec).extend(batch)
+
+    def _read_budget_changes(self, spec: TableSpec, records: list[dict], label: str) -> None:
+        """One stored row per adjustment line: line fields over the budget change's header fields."""
+        merged: list[dict] = []
+        rows: list[int] = []
+        groups: list[int] = []
+        errors: list[CellError] = []
+        empty = 0
+        for i, rec in enumerate(records):
+            g = self.group
+            self.group += 1
+            lines = rec.get(BUDGET_CHANGE_LINES)
+            header = {k: v for k, v in rec.items() if k != BUDGET_CHANGE_LINES}
+            if lines is None or lines == []:
+                empty += 1
+                continue
+            if type(lines) is not list:
+                errors.append(CellError(len(merged), BUDGET_CHANGE_LINES, "array",
+                                        f"expected an array of adjustment lines, got {_kind(lines)}"))  # fmt: skip
+                merged.append(dict(header, budget_change_id=rec.get("id")))
+                rows.append(i + 1)
+                groups.append(g)
+                continue
+            for j, line in enumerate(lines):
+                if type(line) is not dict:
+                    errors.append(CellError(len(merged), f"{BUDGET_CHANGE_LINES}[{j}]", "object",
+                                            f"expected a line (JSON object), got {_kind(line)}"))  # fmt: skip
+                    merged.append(dict(header, budget_change_id=rec.get("id")))
+                else:
+                    merged.append({**header, **line, "budget_change_id": rec.get("id")})
+                rows.append(i + 1)
+                groups.append(g)
+        if empty:
+            self.notes.append(f"{label}: {empty} budget change(s) without adjustment lines; nothing to store for them")
+        self._append(spec, merged, label, rows, groups, errors)
+
+
+def read_export(path: str | Path) -> ProcoreExport:
+    """Read every resource file of an export folder (or one resource file); malformed files raise InputError."""
+    root = Path(path)
+    found, ignored = resource_files(root)
+    by_resource = {spec.meta["resource"]: spec for spec in TABLES.values() if "resource" in spec.meta}
+    reader = _Reader()
+    files: list[str] = []
+    base = root if root.is_dir() else root.parent
+    for resource in sorted(found, key=lambda r: list(by_resource).index(r)):
+        spec = by_resource[resource]
+        for file in found[resource]:
+            label = str(file.relative_to(base))
+            records = read_json_records(file, label)
+            reader.read_resource(spec, records, label)
+            files.append(label)
+    notes = [f"ignored {name}: not a Procore resource file" for name in ignored] + reader.notes
+    return ProcoreExport(reader.batches, files, notes, reader.has_lines)

@@ -1,0 +1,178 @@
+"""Validation and quarantine: which rows of a load are stored, which are held back and why.
+
+A row is held back (quarantined) when one of its values cannot be read, when it fails a check of its table's
+pandera model, or when its key appears twice in one load with different contents. Rows read from one source
+record (a commitment and its ``line_items``, the adjustment lines of one budget change, a bill and its lines)
+share a *group*: if any row of the group fails, the whole group is quarantined, so a parent is never stored
+without some of its lines (or lines without their parent).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+import pandera.errors as pandera_errors
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .values import Batch, CellError, convert_batch
+
+QUARANTINE_SCHEMA = pa.schema([
+    ("load_id", pa.int64()), ("table_name", pa.string()), ("source_file", pa.string()),
+    ("source_row", pa.int64()), ("field", pa.string()), ("check", pa.string()), ("failure_case", pa.string()),
+    ("source_record", pa.string()), ("quarantined_at", pa.timestamp("us", tz="UTC")),
+])  # fmt: skip
+
+_RECORD_LIMIT = 20_000  # characters of a source record kept in the quarantine
+
+
+@dataclass
+class Checked:
+    """One table of a load after reading and checking: every row typed, and the problems of each bad row."""
+
+    batch: Batch
+    table: pa.Table  # typed declared columns, all rows (unreadable cells null)
+    problems: dict[int, list[CellError]] = field(default_factory=dict)
+    merged_duplicates: int = 0  # identical copies of a record (overlapping pages) stored once
+    drop: set[int] = field(default_factory=set)  # rows that are exact duplicates of an earlier row
+
+
+def check_batch(batch: Batch) -> Checked:
+    """Read every value (cell errors), then run the table's pandera model lazily over the typed frame."""
+    table, cell_errors = convert_batch(batch)
+    problems: dict[int, list[CellError]] = defaultdict(list)
+    for err in cell_errors:
+        problems[err.row].append(err)
+    if table.num_rows:
+        frame = table.to_pandas(types_mapper=pd.ArrowDtype)
+        try:
+            batch.spec.model.validate(frame, lazy=True)
+        except pandera_errors.SchemaErrors as exc:
+            seen = {(e.row, e.field) for e in cell_errors}
+            fc = exc.failure_cases
+            for rec in fc.itertuples(index=False):
+                idx = rec.index
+                if idx is None or (isinstance(idx, float) and idx != idx):
+                    # A schema-level failure (missing column, wrong dtype) is a bug in reading, not bad data.
+                    raise RuntimeError(f"{batch.spec.table}: schema check failed: {rec.check}") from exc
+                row = int(idx)
+                column = str(rec.column)
+                if (row, column) in seen:
+                    continue  # already recorded as unreadable; its null would only repeat that
+                check = str(rec.check)
+                problems[row].append(CellError(row, column, check, _failure_text(rec.failure_case, check)))
+    checked = Checked(batch, table, dict(problems))
+    _check_duplicate_keys(checked)
+    return checked
+
+
+def _failure_text(value: Any, check: str) -> str:
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+        return "missing value" if check == "not_nullable" else "null"
+    text = str(value)
+    return text if len(text) <= 200 else text[:200] + f"... ({len(text)} chars)"
+
+
+def _check_duplicate_keys(checked: Checked) -> None:
+    """Identical copies of one record load once; different records under one key are both quarantined."""
+    spec = checked.batch.spec
+    n = checked.table.num_rows
+    if n < 2:
+        return
+    frame = checked.table.select(list(spec.key)).to_pandas(types_mapper=pd.ArrowDtype)
+    dup = frame.duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return
+    bad = checked.problems
+    rows = [i for i in range(n) if dup[i] and i not in bad]
+    if not rows:
+        return
+    sub = checked.table.take(pa.array(rows)).to_pandas(types_mapper=pd.ArrowDtype)
+    sub.index = rows
+    exact_copy = sub.astype(str).duplicated(keep="first")
+    for i in sub.index[exact_copy.to_numpy()]:
+        checked.drop.add(int(i))
+    remaining = sub[~exact_copy.to_numpy()]
+    conflict = remaining.duplicated(subset=list(spec.key), keep=False)
+    for i in remaining.index[conflict.to_numpy()]:
+        key = ", ".join(f"{k}={remaining.at[i, k]}" for k in spec.key)
+        checked.problems.setdefault(int(i), []).append(
+            CellError(int(i), ",".join(spec.key), "duplicate_key", f"{key} appears in more than one record")
+        )
+    checked.merged_duplicates = len(checked.drop)
+
+
+@dataclass
+class Outcome:
+    """What a load stores and what it holds back, per table."""
+
+    good: dict[str, pa.Table]  # declared columns + _source_file, _source_row; rows to upsert
+    quarantine: pa.Table  # rows for the quarantine table (load_id filled by the writer)
+    quarantined: dict[str, int]  # rows held back per table
+    merged_duplicates: dict[str, int]
+
+
+def settle(checked: dict[str, Checked], load_id: int) -> Outcome:
+    """Decide, group by group, what is stored; describe everything held back for the quarantine table."""
+    bad_groups: dict[int, str] = {}
+    for name, c in checked.items():
+        groups = c.batch.group
+        for row, errs in c.problems.items():
+            g = groups[row]
+            if g not in bad_groups:
+                e = errs[0]
+                bad_groups[g] = f"{name}.{e.field} ({e.check}) in the same source record"
+    now = datetime.now(UTC)
+    good: dict[str, pa.Table] = {}
+    quarantined: dict[str, int] = {}
+    q_cols: dict[str, list] = {f.name: [] for f in QUARANTINE_SCHEMA}
+
+    bad_set = pa.array(list(bad_groups), pa.int64())
+    for name, c in checked.items():
+        b = c.batch
+        n = len(b)
+        groups = pa.array(b.group, pa.int64())
+        held = pc.is_in(groups, value_set=bad_set).to_numpy(zero_copy_only=False) if n else []
+        keep = [i for i in range(n) if not held[i] and i not in c.drop] if len(bad_groups) or c.drop else None
+        table = c.table.append_column("_source_file", pa.array(b.source_file, pa.string())).append_column(
+            "_source_row", pa.array(b.source_row, pa.int64())
+        )
+        good[name] = table if keep is None else table.take(pa.array(keep, pa.int64()))
+        held_rows = [i for i in range(n) if held[i]] if len(bad_groups) else []
+        quarantined[name] = len(held_rows)
+        for i in held_rows:
+            errs = c.problems.get(i) or [
+                CellError(i, None, "record_quarantined", "held back with its record: " + bad_groups[b.group[i]])
+            ]
+            record = _record_json(b.record(i))
+            for e in errs:
+                q_cols["load_id"].append(load_id)
+                q_cols["table_name"].append(name)
+                q_cols["source_file"].append(b.source_file[i])
+                q_cols["source_row"].append(b.source_row[i])
+                q_cols["field"].append(e.field)
+                q_cols["check"].append(e.check)
+                q_cols["failure_case"].append(e.failure_case)
+                q_cols["source_record"].append(record)
+                q_cols["quarantined_at"].append(now)
+    quarantine = pa.table(q_cols, schema=QUARANTINE_SCHEMA)
+    return Outcome(good, quarantine, quarantined, {k: c.merged_duplicates for k, c in checked.items()})
+
+
+def _record_json(record: Any) -> str:
+    if isinstance(record, dict):
+        # Nested line arrays are shown by count: each line has its own quarantine row.
+        record = {
+            k: (f"[{len(v)} items]" if isinstance(v, list) and v and isinstance(v[0], dict) else v)
+            for k, v in record.items()
+        }
+    try:
+        text = json.dumps(record, default=str, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(record)
+    return text if len(text) <= _RECORD_LIMIT else text[:_RECORD_LIMIT] + f"... ({len(text)} chars)"

@@ -1,0 +1,397 @@
+"""The Web Connector protocol, independent of HTTP: one method per SOAP operation.
+
+The export ledger (``qbrecon.erp``) decides *what* to send and what a response means; this module only runs the
+conversation the Web Connector expects and keeps each session's state in the store (``sessions.py``):
+
+    serverVersion -> clientVersion -> authenticate -> (sendRequestXML -> receiveResponseXML)* -> closeConnection
+                                                       getLastError after a negative result / an empty request
+                                                       connectionError when QuickBooks could not be opened
+
+Guarantees:
+- a message is recorded as sent (ledger + session) before its qbXML leaves the process, in one transaction;
+- a response is applied only to an unanswered message of the *same* ticket, matched by its requestIDs; a response
+  naming another session's message is refused, a second response for an answered message is ignored;
+- whole-message failures (``hresult`` set, e.g. 0x80040400) go to the ledger with the message id, so it still
+  knows which items the batch held; the service returns -1 so the Web Connector asks getLastError;
+- unknown or expired tickets get protocol values ("", -1, "done"), never an exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from ..erp import settings as erp_settings
+from ..errors import InputError, QbreconError
+from ..qbxml.parse import parse_bytes
+from .sessions import QbwcSession, SessionStore
+from .soap import SoapCall
+
+log = logging.getLogger(__name__)
+
+SERVER_VERSION = "qbrecon Web Connector service 1.0"
+QBXML_VERSION = (13, 0)  # what the export builders write in <?qbxml version?>
+HRESULT_PARSE_ERROR = "0x80040400"
+
+
+class ExportBatch(Protocol):
+    message_id: int
+    xml: bytes
+    request_ids: list[str]
+
+
+# Service settings join the ERP settings registry (Connection Settings), so the settings CLI and the
+# dashboard's settings page show and validate them like every other setting.
+for _s in [
+    erp_settings.Setting(
+        "qbwc_company_file",
+        "text",
+        None,
+        label="Company file QuickBooks should open (empty: the file open in QuickBooks)",
+    ),
+    erp_settings.Setting(
+        "qbwc_ticket_ttl_seconds", "int", 1800, label="Web Connector ticket lifetime (seconds)"
+    ),
+    erp_settings.Setting("qbwc_max_requests_per_message", "int", 100, label="Requests per qbXML message set"),
+    erp_settings.Setting(
+        "qbwc_max_messages_per_session", "int", 1000, label="Message sets per Web Connector session"
+    ),
+    erp_settings.Setting(
+        "qbwc_max_body_bytes", "int", 50 * 1024 * 1024, label="Largest SOAP request (bytes)"
+    ),
+    erp_settings.Setting(
+        "qbwc_min_client_version", "text", None, label="Oldest Web Connector version accepted"
+    ),
+]:
+    erp_settings.SETTINGS.setdefault(_s.name, _s)
+
+
+@dataclass
+class ServiceConfig:
+    """Service settings (workspace settings ``qbwc_*``; the defaults suit one QuickBooks company file)."""
+
+    company_file: str = ""  # path QuickBooks should open; "" = the file open in QuickBooks
+    ticket_ttl: float = 1800.0  # seconds a ticket stays valid after its last call
+    max_requests: int = 100  # *Rq per message set (tens to low hundreds keep QBWC within its time-outs)
+    max_messages_per_session: int = 1000  # then report 100 % and let the next scheduled run continue
+    max_body_bytes: int = 50 * 1024 * 1024
+    min_client_version: str = ""  # e.g. "2.1.0.30": older Web Connectors get an "E:" answer
+
+    SETTINGS: ClassVar[dict[str, str]] = {
+        "company_file": "qbwc_company_file",
+        "ticket_ttl": "qbwc_ticket_ttl_seconds",
+        "max_requests": "qbwc_max_requests_per_message",
+        "max_messages_per_session": "qbwc_max_messages_per_session",
+        "max_body_bytes": "qbwc_max_body_bytes",
+        "min_client_version": "qbwc_min_client_version",
+    }
+
+    @classmethod
+    def from_workspace(cls, ws: Any, **overrides: Any) -> ServiceConfig:
+        """Defaults, overridden by the workspace's settings, overridden by non-None arguments."""
+        cfg = cls()
+        values = erp_settings.read_settings(ws.store)
+        for attr, key in cls.SETTINGS.items():
+            value = values.get(key)
+            if value not in (None, ""):
+                setattr(cfg, attr, type(getattr(cfg, attr))(value))
+        for attr, value in overrides.items():
+            if value is not None:
+                setattr(cfg, attr, value)
+        return cfg
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    parts = []
+    for p in (text or "").strip().split("."):
+        if not p.isdigit():
+            break
+        parts.append(int(p))
+    return tuple(parts)
+
+
+def response_request_ids(response_xml: str | bytes) -> list[str] | None:
+    """The requestIDs of the ``*Rs`` in a qbXML response, or None when it is not readable qbXML."""
+    try:
+        root = parse_bytes(response_xml, name="qbXML response", huge_text=True)
+    except InputError:
+        return None
+    msgs = root.find("QBXMLMsgsRs")
+    if root.tag != "QBXML" or msgs is None:
+        return None
+    return [rs.get("requestID", "") for rs in msgs if isinstance(rs.tag, str)]
+
+
+class QBWCService:
+    """The Web Connector conversation for one workspace. Thread-safe: every step that reads and then writes
+    session state runs inside one store transaction (the store's lock serialises the process's threads)."""
+
+    def __init__(self, ws: Any, config: ServiceConfig | None = None):
+        self.ws = ws
+        self.config = config or ServiceConfig.from_workspace(ws)
+        self.sessions = SessionStore(ws.store, ttl=self.config.ticket_ttl)
+
+    # -- dispatch ---------------------------------------------------------------------------------------------
+    def handle(self, call: SoapCall, remote_addr: str | None = None) -> str | int | list[str]:
+        p = call.params
+        op = call.operation
+        if op == "serverVersion":
+            return self.server_version()
+        if op == "clientVersion":
+            return self.client_version(p.get("strVersion") or "")
+        if op == "authenticate":
+            return self.authenticate(p.get("strUserName") or "", p.get("strPassword") or "", remote_addr)
+        if op == "sendRequestXML":
+            return self.send_request_xml(
+                p.get("ticket") or "",
+                p.get("strHCPResponse") or "",
+                p.get("strCompanyFileName") or "",
+                p.get("qbXMLCountry") or "",
+                p.get("qbXMLMajorVers") or 0,
+                p.get("qbXMLMinorVers") or 0,
+            )
+        if op == "receiveResponseXML":
+            return self.receive_response_xml(
+                p.get("ticket") or "", p.get("response") or "", p.get("hresult") or "", p.get("message") or ""
+            )
+        if op == "connectionError":
+            return self.connection_error(
+                p.get("ticket") or "", p.get("hresult") or "", p.get("message") or ""
+            )
+        if op == "getLastError":
+            return self.get_last_error(p.get("ticket") or "")
+        if op == "closeConnection":
+            return self.close_connection(p.get("ticket") or "")
+        raise ValueError(f"unknown operation {op}")  # soap.parse_call only lets known operations through
+
+    # -- connection status (settings) ---------------------------------------------------------------------------
+    def _status(self, ok: bool, error: str | None = None) -> None:
+        """Record the contact in the settings' connection fields (read by library, CLI and dashboard)."""
+        try:
+            erp_settings.SettingsMixin.record_service_contact(self.ws, ok, error)
+        except Exception:  # status bookkeeping must never break the conversation
+            log.exception("could not record Web Connector connection status")
+
+    # -- operations ---------------------------------------------------------------------------------------------
+    def server_version(self) -> str:
+        return SERVER_VERSION
+
+    def client_version(self, version: str) -> str:
+        """ "" = proceed; "E:..." = the Web Connector is too old (the user must update it)."""
+        minimum = _version_tuple(self.config.min_client_version)
+        if minimum and _version_tuple(version) < minimum:
+            return f"E:This service needs QuickBooks Web Connector {self.config.min_client_version} or later."
+        return ""
+
+    def authenticate(self, user: str, password: str, remote_addr: str | None = None) -> list[str]:
+        """[ticket, "" | company file | "none" | "nvu" | "busy", (seconds to wait)].
+
+        A second connection while a session is live is told "busy" with the seconds until that ticket expires,
+        unless it comes from the same user and address (then the earlier session is dead and is superseded).
+        """
+        throwaway = secrets.token_urlsafe(32)  # QBWC echoes it; it is never stored, so it opens nothing
+        self.expire_stale()
+        if not erp_settings.SettingsMixin.check_service_password(self.ws, user, password):
+            log.warning("Web Connector login refused for user %r from %s", user, remote_addr)
+            configured = erp_settings.read_settings(self.ws.store).get("service_user")
+            why = (
+                "no service user is set (qbrecon service-user set)"
+                if not configured
+                else f"wrong user name or password for {user!r}"
+            )
+            self._status(False, f"Web Connector login refused: {why}")
+            return ["", "nvu"]
+        with self.ws.store.transaction():
+            live = self.sessions.live()
+            if live is not None and live.user_name == user and live.remote_addr == remote_addr:
+                # One Web Connector never runs two sessions of an application at once: a new login from the same
+                # user and machine means the previous session died (crash, restart). End it; whatever it left
+                # unanswered becomes 'abandoned' for the export ledger to settle.
+                self.sessions.close(live.ticket, status="superseded", last_error="superseded by a new login")
+                live = None
+            if live is not None:
+                wait = max(1, math.ceil(live.expires_at - time.time()))
+                self._status(True, "a second Web Connector connection was told to come back later (busy)")
+                return [throwaway, "busy", str(wait)]
+            pending = self._pending()
+            if pending == 0:
+                self._status(True, None)
+                return [throwaway, "none"]
+            session = self.sessions.open(user, self.config.company_file, pending, remote_addr)
+        self._status(True, None)
+        return [session.ticket, self.config.company_file]
+
+    def send_request_xml(
+        self, ticket: str, hcp_response: str, company_file: str, country: str, major: int, minor: int
+    ) -> str:
+        """The next message set of accepted items, recorded as sent first; "" when there is nothing (or an error
+        the Web Connector then fetches with getLastError)."""
+        with self.ws.store.transaction():
+            session = self._session(ticket)
+            if session is None:
+                return ""
+            if major and (int(major), int(minor)) < QBXML_VERSION:
+                return self._refuse(
+                    session,
+                    f"QuickBooks supports qbXML up to {major}.{minor}; qbrecon writes qbXML "
+                    f"{QBXML_VERSION[0]}.{QBXML_VERSION[1]} (QuickBooks 2014 or later).",
+                )
+            bound = self._bind_company_file(session, company_file)
+            if bound is None:
+                return ""
+            if session.messages_sent >= self.config.max_messages_per_session:
+                return self._refuse(session, "message limit for one session reached; the next run continues")
+            batch = self.ws.next_export_batch(self.config.max_requests, bound or None)
+            if batch is None:
+                return self._refuse(session, "No requests are waiting to be sent.")
+            self.ws.mark_batch_sent(batch.message_id, ticket=session.ticket)
+            self.sessions.record_sent(session.ticket, bound, int(batch.message_id), list(batch.request_ids))
+            if major:
+                self.sessions.touch(session.ticket, qbxml_version=f"{major}.{minor}")
+        xml = batch.xml
+        return xml.decode("utf-8") if isinstance(xml, bytes) else str(xml)
+
+    def receive_response_xml(self, ticket: str, response: str, hresult: str, message: str) -> int:
+        """Apply QuickBooks' answer. 0..99 = percent done (ask again), 100 = finished, -1 = error (getLastError)."""
+        with self.ws.store.transaction():
+            session = self._session(ticket)
+            if session is None:
+                return -1
+            unanswered = self.sessions.messages(session.ticket)
+            if hresult and not unanswered:
+                self._set_error(
+                    session, f"QuickBooks reported {hresult} ({message}) with no request in flight."
+                )
+                return -1
+            if hresult:
+                # Whole-message failure: QuickBooks processed none of it. The ledger keeps the item list.
+                target = unanswered[0]
+                self.ws.fail_export_batch(target.message_id, hresult, message)
+                self.sessions.record_answer(session.ticket, target.message_id, "failed")
+                self._set_error(
+                    session,
+                    f"QuickBooks could not process message {target.message_id} ({hresult}): {message}",
+                )
+                self._status(True, f"QuickBooks could not process a message ({hresult}): {message}")
+                return -1
+            ids = response_request_ids(response)
+            if ids is None:
+                self._set_error(
+                    session, "The response is not a readable qbXML response; nothing was applied."
+                )
+                return -1
+            target = self._match(unanswered, ids)
+            if target is None:
+                other = next((m for i in ids if (m := self.sessions.message_with_request(i))), None)
+                if other is not None and other.ticket != session.ticket:
+                    why = "it answers a message sent to another Web Connector session"
+                elif other is not None and other.outcome is not None:
+                    why = f"message {other.message_id} was already answered ({other.outcome})"
+                else:
+                    why = "its requestIDs match no request this session has in flight"
+                self._set_error(session, f"Response refused: {why}; nothing was applied.")
+                return -1
+            self.ws.apply_export_response(target.message_id, response)
+            self.sessions.record_answer(session.ticket, target.message_id, "applied", len(target.request_ids))
+            session = self.sessions.get(session.ticket)
+            remaining = self._pending()
+        if remaining == 0 or session.messages_sent >= self.config.max_messages_per_session:
+            return 100
+        done = session.items_done
+        return max(0, min(99, int(100 * done / max(1, done + remaining))))
+
+    def connection_error(self, ticket: str, hresult: str, message: str) -> str:
+        """The Web Connector could not open QuickBooks: record why, end the session ("done")."""
+        text = f"QuickBooks could not be opened ({hresult}): {message}"
+        session = self.sessions.get(ticket)
+        if session is not None:
+            self.sessions.close(session.ticket, status="failed", last_error=text)
+        self._status(False, text)
+        return "done"
+
+    def get_last_error(self, ticket: str) -> str:
+        session = self.sessions.get(ticket)
+        if session is None:
+            return "Unknown session ticket; the Web Connector will start a new session on its next run."
+        if session.status == "expired":
+            return "This session expired; the Web Connector will start a new one on its next run."
+        # Never the literal "NoOp": QBWC would take it as "ask again in 5 seconds".
+        return session.last_error or "No error."
+
+    def close_connection(self, ticket: str) -> str:
+        session = self.sessions.close(ticket)
+        if session is None:
+            return "Session unknown or already closed."
+        self._status(True, session.last_error)
+        return f"OK: {session.items_done} item(s) answered in {session.messages_applied} message set(s)" + (
+            f"; last error: {session.last_error}" if session.last_error else ""
+        )
+
+    # -- helpers ------------------------------------------------------------------------------------------------
+    def expire_stale(self) -> list[QbwcSession]:
+        """End sessions whose ticket expired (their unanswered messages become 'abandoned')."""
+        return self.sessions.expire_stale()
+
+    def _session(self, ticket: str) -> QbwcSession | None:
+        session = self.sessions.get(ticket)
+        if session is None or session.status != "open":
+            return None
+        if not session.live:
+            self.sessions.close(session.ticket, status="expired", last_error="ticket expired")
+            return None
+        return session
+
+    def _set_error(self, session: QbwcSession, text: str) -> None:
+        log.warning("Web Connector session %s: %s", session.ticket[:8], text)
+        self.sessions.touch(session.ticket, last_error=text)
+
+    def _refuse(self, session: QbwcSession, text: str) -> str:
+        self._set_error(session, text)
+        return ""
+
+    def _bind_company_file(self, session: QbwcSession, reported: str) -> str | None:
+        """The company file this session sends to. The workspace exports to one file: the configured one, or the
+        first one a session reported (recorded then); a different file is refused so data never mixes."""
+        con = self.ws.store
+        row = con.execute("SELECT value FROM qbrecon_meta WHERE key = 'qbwc.bound_company_file'").fetchone()
+        bound = self.config.company_file or (row[0] if row else "")
+        reported = (reported or "").strip()
+        if bound and reported and bound.lower() != reported.lower():
+            self._refuse(
+                session,
+                f"QuickBooks has {reported!r} open, but this workspace exports to {bound!r}. Open that company "
+                "file, or change the workspace setting qbwc.company_file if the file moved.",
+            )
+            return None
+        file = bound or reported
+        if file and row is None:
+            con.execute("INSERT INTO qbrecon_meta VALUES ('qbwc.bound_company_file', ?)", [file])
+        if file != session.company_file:
+            self.sessions.touch(session.ticket, company_file=file)
+        return file
+
+    @staticmethod
+    def _match(unanswered: list, ids: list[str]):
+        wanted = {i for i in ids if i}
+        for m in unanswered:
+            if wanted and wanted <= set(m.request_ids):
+                return m
+        if not wanted and len(unanswered) == 1:
+            return unanswered[0]  # a response without requestIDs can only answer the one message in flight
+        return None
+
+    def _pending(self) -> int:
+        """Work left for QuickBooks: accepted items still Exporting plus checks of in-doubt items."""
+        counts = self.ws.export_pending()
+        return int(counts["exporting"]) + int(counts["checks"])
+
+
+def unexpected_error(exc: BaseException) -> str:
+    """Text for a server fault: QbreconError messages are meant for users; anything else is a bug."""
+    if isinstance(exc, QbreconError):
+        return str(exc)
+    return f"internal error ({type(exc).__name__}); see the server log"

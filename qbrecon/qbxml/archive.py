@@ -1,0 +1,147 @@
+"""The qbXML message archive: every message set sent to QuickBooks and every answer, verbatim.
+
+``qbxml_messages`` keeps the XML itself with the request ids it carries, so anyone can see exactly what was
+sent and what QuickBooks answered (a response row points at its request through ``related_message_id``).
+Request rows move ``built -> sent -> received`` (or ``failed`` when the Web Connector reported a whole-message
+failure instead of a response); response rows are ``received`` or ``failed``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from ..errors import InputError
+from ..store import Store, register_tables
+from .build import MessageSet
+
+DDL = (
+    "CREATE SEQUENCE IF NOT EXISTS qbxml_message_seq START 1",
+    """CREATE TABLE IF NOT EXISTS qbxml_messages (
+        message_id BIGINT PRIMARY KEY,
+        direction VARCHAR NOT NULL CHECK (direction IN ('request', 'response')),
+        created_at TIMESTAMPTZ NOT NULL,
+        updated_at TIMESTAMPTZ,
+        request_ids VARCHAR[],
+        status VARCHAR NOT NULL CHECK (status IN ('built', 'sent', 'received', 'failed')),
+        company_file VARCHAR,
+        ticket VARCHAR,
+        qbxml_version VARCHAR,
+        hresult VARCHAR,
+        message VARCHAR,
+        xml VARCHAR,
+        related_message_id BIGINT)""",
+)
+register_tables(*DDL)
+
+STATUSES = ("built", "sent", "received", "failed")
+
+
+def _ensure(store: Store) -> None:
+    """A store opened before this module was imported has not run the DDL yet (it is idempotent)."""
+    if "qbxml_messages" not in store.table_names():
+        with store.transaction() as con:
+            for statement in DDL:
+                con.execute(statement)
+
+
+def _next_id(store: Store) -> int:
+    return int(store.execute("SELECT nextval('qbxml_message_seq')").fetchone()[0])
+
+
+def archive_request(store: Store, message_set: MessageSet, *, status: str = "built", company_file: str | None = None,
+                    ticket: str | None = None) -> int:
+    """Store a request message set as built (or sent); returns its message_id."""
+    if status not in ("built", "sent"):
+        raise InputError(f"a request is archived as built or sent, not {status!r}", field="status")
+    _ensure(store)
+    with store.transaction() as con:
+        message_id = _next_id(store)
+        con.execute(
+            """INSERT INTO qbxml_messages (message_id, direction, created_at, updated_at, request_ids, status,
+                   company_file, ticket, qbxml_version, xml)
+               VALUES (?, 'request', now(), now(), ?, ?, ?, ?, ?, ?)""",
+            [message_id, list(message_set.request_ids), status, company_file, ticket, message_set.version,
+             message_set.xml.decode("ascii")],
+        )  # fmt: skip
+    return message_id
+
+
+def mark_sent(store: Store, message_id: int, *, ticket: str | None = None, company_file: str | None = None) -> None:
+    """The request went out to the Web Connector (``sendRequestXML`` returned it)."""
+    _set_status(store, message_id, "sent", ticket=ticket, company_file=company_file)
+
+
+def _set_status(store: Store, message_id: int, status: str, **values: str | None) -> None:
+    _ensure(store)
+    with store.transaction() as con:
+        row = con.execute("SELECT direction FROM qbxml_messages WHERE message_id = ?", [message_id]).fetchone()
+        if row is None:
+            raise InputError(f"no archived qbXML message {message_id}", field="message_id")
+        con.execute(
+            """UPDATE qbxml_messages SET status = ?, updated_at = now(), ticket = coalesce(?, ticket),
+                   company_file = coalesce(?, company_file) WHERE message_id = ?""",
+            [status, values.get("ticket"), values.get("company_file"), message_id],
+        )
+
+
+def archive_response(store: Store, xml: bytes | str | None, request_message_id: int | None, *,
+                     request_ids: Iterable[str] | None = None, hresult: str | None = None,
+                     message: str | None = None, company_file: str | None = None,
+                     ticket: str | None = None) -> int:
+    """Store QuickBooks' answer to an archived request (or the HRESULT when the whole message failed) and move
+    the request to ``received``/``failed``; returns the response's message_id. One transaction."""
+    text = xml.decode("utf-8", "replace") if isinstance(xml, bytes) else (xml or "")
+    status = "received" if text.strip() else "failed"
+    if status == "failed" and not (hresult or message):
+        raise InputError("an empty response needs the HRESULT or message the Web Connector reported",
+                         field="hresult")
+    _ensure(store)
+    with store.transaction() as con:
+        ids = list(request_ids) if request_ids is not None else None
+        if request_message_id is not None:
+            row = con.execute("SELECT request_ids, direction FROM qbxml_messages WHERE message_id = ?",
+                              [request_message_id]).fetchone()
+            if row is None or row[1] != "request":
+                raise InputError(f"no archived qbXML request {request_message_id}", field="request_message_id")
+            if ids is None:
+                ids = list(row[0] or [])
+            con.execute("UPDATE qbxml_messages SET status = ?, updated_at = now() WHERE message_id = ?",
+                        [status, request_message_id])
+        message_id = _next_id(store)
+        con.execute(
+            """INSERT INTO qbxml_messages (message_id, direction, created_at, updated_at, request_ids, status,
+                   company_file, ticket, hresult, message, xml, related_message_id)
+               VALUES (?, 'response', now(), now(), ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [message_id, ids, status, company_file, ticket, hresult, message, text or None, request_message_id],
+        )  # fmt: skip
+    return message_id
+
+
+def messages(store: Store, *, request_id: str | None = None, direction: str | None = None) -> pd.DataFrame:
+    """Archived messages, newest first, without the XML (see ``message_xml``); filter by a request id."""
+    _ensure(store)
+    where, params = [], []
+    if request_id is not None:
+        where.append("list_contains(request_ids, ?)")
+        params.append(request_id)
+    if direction is not None:
+        where.append("direction = ?")
+        params.append(direction)
+    sql = ("SELECT message_id, direction, created_at, updated_at, request_ids, status, company_file, ticket, "
+           "qbxml_version, hresult, message, related_message_id, length(xml) AS xml_length FROM qbxml_messages"
+           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY message_id DESC")
+    return store.frame(sql, params)
+
+
+def message_xml(store: Store, message_id: int) -> str | None:
+    """The XML exactly as sent or received."""
+    _ensure(store)
+    row = store.execute("SELECT xml FROM qbxml_messages WHERE message_id = ?", [message_id]).fetchone()
+    if row is None:
+        raise InputError(f"no archived qbXML message {message_id}", field="message_id")
+    return row[0]
+
+
+__all__ = ["STATUSES", "archive_request", "archive_response", "mark_sent", "message_xml", "messages"]

@@ -1,0 +1,1188 @@
+"""qbXML requests from frames of accepted Procore rows: add/mod requests, queries, and message sets.
+
+How a request is made:
+
+1. A per-item-type *prepare* function turns the accepted rows (and their lines) into frames whose columns are
+   qbXML paths relative to the message (``VendorRef/ListID``, ``RefNumber``, ``ItemLineAdd`` lines with
+   ``ItemRef/ListID`` ...). Joins, sums and references are frame operations (merge, groupby), not loops.
+2. Values become qbXML text column by column (amounts with two decimals via Arrow's decimal cast, dates
+   ``YYYY-MM-DD``, booleans ``true``/``false``) and control characters are stripped.
+3. Every path with a maximum length (``spec.MAXLEN``) is checked for the whole column at once; a row that does
+   not fit becomes a per-row error naming the Procore id and field -- never a truncated value.
+4. Each remaining row becomes one ``*Rq`` element. Children are placed by ``spec.ORDER`` (schema order), so a
+   dict's order can never leak into the XML; lxml does all escaping.
+
+``message_sets`` then batches requests (dependency order from ``entities.PAIRS``, bounded size,
+``onError="continueOnError"``) into ASCII documents with the ``<?qbxml version?>`` instruction.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from lxml import etree
+
+from ..entities import PAIRS
+from ..errors import InputError, SettingMissing
+from ..schemas.types import MONEY_TYPE
+from . import spec
+
+ON_ERROR = ("continueOnError", "stopOnError")  # rollbackOnError passes the XSD but QuickBooks refuses it
+DEFAULT_MAX_REQUESTS = 50
+CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_LIST_ID = re.compile(r"^[0-9A-Fa-f]+-\d+$")  # 80000005-1446676743: a ListID rather than a FullName
+ERROR_COLUMNS = ["procore_id", "item_type", "field", "message"]
+_WORK_MONEY = pa.decimal128(30, 2)  # room for sums; (38, 2) + (38, 2) would overflow Arrow's precision
+
+
+# -- results ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Request:
+    """One ``*Rq`` element and the source row it maps back to (through ``request_id``)."""
+
+    request_id: str
+    item_type: str  # entities item type, or "query"
+    procore_id: int | None
+    action: str  # add | mod | query
+    request_name: str  # BillAdd, PurchaseOrderMod, CustomerQuery ...
+    element: etree._Element  # the <...Rq requestID="..."> element
+
+    def xml(self) -> bytes:
+        return etree.tostring(self.element, encoding="us-ascii")
+
+
+@dataclass
+class BuildResult:
+    requests: list[Request]
+    errors: pd.DataFrame  # procore_id, item_type, field, message -- one row per refusal
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The requests as a frame: request_id, item_type, procore_id, action, request_name."""
+        return requests_frame(self.requests)
+
+    def __add__(self, other: BuildResult) -> BuildResult:
+        return BuildResult(self.requests + other.requests, _concat_errors([self.errors, other.errors]))
+
+
+@dataclass(frozen=True)
+class MessageSet:
+    xml: bytes  # the whole document, ready for sendRequestXML
+    request_ids: tuple[str, ...]
+    version: str = spec.QBXML_VERSION
+    on_error: str = "continueOnError"
+
+
+@dataclass
+class BuildContext:
+    """What a build needs besides the rows: settings chosen by the ERP admin and the reference frames.
+
+    Reference frames are the workspace tables (``projects``, ``companies``, ``cost_codes``, ``commitments``,
+    ``commitment_lines``) whose ``origin_id`` holds the QuickBooks ListID/TxnID once synced, plus QuickBooks
+    tables read back from the company file (``customers`` for job full names, ``purchase_orders`` and
+    ``purchase_order_lines`` for the current EditSequence and line ids a CCO must keep, ``estimate_lines``).
+    """
+
+    attempt: int = 1
+    use_procore_contract_number: bool = True
+    retainage_item: str | None = None  # the "Invoice Retainage Item" (service item FullName or ListID)
+    service_item_account: str | None = None  # account for new service items (cost codes)
+    vendor_type: str | None = None  # default VendorTypeRef when a row has no vendor_type
+    customers_are_jobs: bool = False  # "Customers = Jobs": a project becomes a top-level customer
+    link_bills_to_purchase_orders: bool = True
+    version: str = spec.QBXML_VERSION
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def frame(self, name: str) -> pd.DataFrame | None:
+        return self.frames.get(name)
+
+    @classmethod
+    def from_store(cls, store: Any, **overrides: Any) -> BuildContext:
+        """Settings and reference frames from a workspace store (``Workspace.store``)."""
+        from ..erp.settings import read_settings
+
+        settings = read_settings(store, mask=False)
+        names = ["projects", "companies", "cost_codes", "commitments", "commitment_lines", "customers",
+                 "purchase_orders", "purchase_order_lines", "estimate_lines", "items"]  # fmt: skip
+        frames = {n: store.frame(n) for n in names if n in store.table_names()}
+        values = dict(
+            use_procore_contract_number=bool(settings.get("use_procore_contract_number", True)),
+            retainage_item=settings.get("invoice_retainage_item"),
+            service_item_account=settings.get("service_item_expense_account"),
+            frames=frames,
+        )
+        values.update(overrides)
+        return cls(**values)
+
+
+# -- text conversion (column at a time) --------------------------------------------------------------------
+def _arrow(values: Any) -> pa.Array | pa.ChunkedArray:
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        return values
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.ArrowDtype):
+        return pa.array(values)
+    series = pd.Series(values) if not isinstance(values, pd.Series) else values
+    if series.dtype == object:
+        try:  # strings, ints, Decimals, dates with None: Arrow infers the type in C
+            arr = pa.array(series, from_pandas=True)
+            if not pa.types.is_timestamp(arr.type):
+                return arr
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+    items = [None if _missing(v) else v for v in series.tolist()]
+    if any(isinstance(v, Decimal) for v in items):
+        return pa.array(items, pa.decimal128(38, 5))
+    if any(isinstance(v, datetime) for v in items):
+        return pa.array([None if v is None else v.date() if isinstance(v, datetime) else v for v in items])
+    return pa.array(items)
+
+
+def _missing(v: Any) -> bool:
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
+
+
+def to_text(values: Any, kind: str = "text") -> list[str | None]:
+    """qbXML text for a column: ``money`` (2 decimals), ``quantity`` (<= 5 decimals), ``date``, ``bool``, text.
+
+    Empty strings become missing (no element), control characters are stripped.
+    """
+    arr = _arrow(values)
+    if kind == "money":
+        arr = _money_array(arr)
+        out = pc.cast(arr, pa.string())
+    elif kind == "quantity":
+        out = pc.cast(pc.cast(arr, pa.decimal128(18, 5)), pa.string())
+        out = pc.replace_substring_regex(out, r"(\.\d*?)0+$", r"\1")
+        out = pc.replace_substring_regex(out, r"\.$", "")
+    elif kind == "date":
+        if pa.types.is_timestamp(arr.type):
+            arr = pc.cast(arr, pa.date32())
+        out = pc.cast(arr, pa.string())
+    elif kind == "bool":
+        out = pc.cast(pc.cast(arr, pa.bool_()), pa.string())
+    else:
+        out = arr if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else pc.cast(arr, pa.string())
+        out = pc.replace_substring_regex(out, CONTROL_CHARS, "")
+        out = pc.if_else(pc.equal(pc.utf8_trim_whitespace(out), ""), pa.scalar(None, out.type), out)
+    return out.to_pylist()
+
+
+def _money_array(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Amounts at two decimals; a value with more precision is a data error, never rounded silently."""
+    if pa.types.is_decimal(arr.type) and arr.type.scale == 2:
+        return arr
+    try:
+        return pc.cast(arr, _WORK_MONEY)
+    except pa.ArrowInvalid as exc:
+        raise InputError(f"amount with more than two decimals: {exc}") from None
+
+
+def money_sum(*series: pd.Series) -> pd.Series:
+    """Element-wise sum of money columns with missing as zero, kept exact (decimal, never float)."""
+    total = None
+    zero = pa.scalar(Decimal("0"), _WORK_MONEY)
+    for s in series:
+        arr = pc.fill_null(pc.cast(_money_array(_arrow(s)), _WORK_MONEY), zero)
+        total = arr if total is None else pc.cast(pc.add(total, arr), _WORK_MONEY)
+    return pd.Series(total, index=series[0].index, dtype=pd.ArrowDtype(_WORK_MONEY))
+
+
+def _as_money(s: pd.Series) -> pd.Series:
+    if not len(s):
+        return s.astype(pd.ArrowDtype(MONEY_TYPE))
+    return pd.Series(pc.cast(_arrow(s), _WORK_MONEY), index=s.index, dtype=pd.ArrowDtype(_WORK_MONEY))
+
+
+def format_datetime(value: datetime | date | str) -> str:
+    """qbXML DATETIMETYPE: ``YYYY-MM-DDThh:mm:ss[+hh:mm]`` -- no ``Z``, no fractions (both fail the schema)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, datetime):
+        text = value.replace(microsecond=0).isoformat()
+        return text
+    return value.isoformat()
+
+
+# -- the engine ----------------------------------------------------------------------------------------------
+def _plan(parent: str, paths: Iterable[str], lines: Iterable[str] = ()) -> tuple[list[tuple], list[str]]:
+    """Paths sorted into schema order -> (steps, value paths). A step is (value index, leaf, parent names);
+    line elements are steps with index -1 at their own position among the message's children."""
+    entries = []
+    for p in paths:
+        parts = tuple(p.split("/"))
+        key, here = [], parent
+        for part in parts:
+            key.append(spec.position(here, part))
+            here = part
+        entries.append((tuple(key), p, parts))
+    for name in lines:
+        entries.append(((spec.position(parent, name),), None, (name,)))
+    entries.sort(key=lambda x: x[0])
+    steps, value_paths = [], []
+    for _, p, parts in entries:
+        if p is None:
+            steps.append((-1, parts[0], ()))
+        else:
+            steps.append((len(value_paths), parts[-1], parts[:-1]))
+            value_paths.append(p)
+    return steps, value_paths
+
+
+def _fill(elem: etree._Element, steps: list[tuple], values: tuple, line_groups: Mapping[str, list] | None) -> None:
+    """Append children to ``elem`` in step (schema) order; parents (``VendorRef``) are made when their first
+    present child comes -- steps are sorted, so all children of one parent are consecutive."""
+    sub = etree.SubElement
+    open_prefix: tuple[str, ...] = ()
+    open_elems: list[etree._Element] = []
+    for idx, leaf, prefix in steps:
+        if idx < 0:
+            if line_groups:
+                for line_elem in line_groups.get(leaf, ()):
+                    elem.append(line_elem)
+            continue
+        v = values[idx]
+        if v is None:
+            continue
+        if not prefix:
+            sub(elem, leaf).text = v
+            continue
+        if prefix != open_prefix:
+            n = 0
+            while n < len(prefix) and n < len(open_prefix) and prefix[n] == open_prefix[n]:
+                n += 1
+            del open_elems[n:]
+            parent = open_elems[-1] if open_elems else elem
+            for name in prefix[n:]:
+                parent = sub(parent, name)
+                open_elems.append(parent)
+            open_prefix = prefix
+        sub(open_elems[-1], leaf).text = v
+
+
+@dataclass
+class _Prepared:
+    """One message kind's input: header rows and line rows with qbXML-path columns (text or typed)."""
+
+    request_name: str  # CustomerAdd ...
+    action: str
+    header: pd.DataFrame  # procore_id + path columns
+    lines: dict[str, pd.DataFrame] = field(default_factory=dict)  # line element -> procore_id + path columns
+    kinds: dict[str, str] = field(default_factory=dict)  # path -> money|quantity|date|bool|text
+    sources: dict[str, str] = field(default_factory=dict)  # path -> the Procore field it came from
+
+
+def _text_frame(frame: pd.DataFrame, kinds: Mapping[str, str], prefix: str = "") -> dict[str, list]:
+    return {c: to_text(frame[c], kinds.get(prefix + c, "text")) for c in frame.columns if c != "procore_id"}
+
+
+def _length_errors(item_type: str, message: str, procore_ids: list, texts: Mapping[str, list],
+                   sources: Mapping[str, str], prefix: str = "") -> list[dict]:
+    errors = []
+    for path, values in texts.items():
+        limit = spec.max_length(f"{message}/{prefix}{path}")
+        if limit is None:
+            continue
+        lengths = pc.utf8_length(pa.array(values, pa.string()))
+        too_long = pc.fill_null(pc.greater(lengths, limit), False)
+        for idx in pc.indices_nonzero(too_long).to_pylist():
+            value = values[idx]
+            errors.append({
+                "procore_id": procore_ids[idx], "item_type": item_type,
+                "field": sources.get(prefix + path, prefix + path),
+                "message": f"{message}/{prefix}{path} allows {limit} characters; {value[:60]!r}"
+                           f"{'...' if len(value) > 60 else ''} has {len(value)}. Shorten it in Procore; "
+                           "qbrecon never truncates.",
+            })  # fmt: skip
+    return errors
+
+
+def _assemble(item_type: str, prepared: _Prepared, attempts: pd.Series | int) -> tuple[list[Request], list[dict]]:
+    msg = prepared.request_name
+    header = prepared.header.reset_index(drop=True)
+    ids = [None if _missing(v) else int(v) for v in header["procore_id"].tolist()]
+    texts = _text_frame(header, prepared.kinds)
+    errors = _length_errors(item_type, msg, ids, texts, prepared.sources)
+    line_texts: dict[str, tuple[list, dict[str, list]]] = {}
+    for name, lines in prepared.lines.items():
+        lines = lines.reset_index(drop=True)
+        lids = [int(v) for v in lines["procore_id"].tolist()]
+        lt = _text_frame(lines, prepared.kinds, prefix=f"{name}/")
+        errors += _length_errors(item_type, msg, lids, lt, prepared.sources, prefix=f"{name}/")
+        line_texts[name] = (lids, lt)
+    bad = {e["procore_id"] for e in errors}
+
+    # Lines first: one element per line row, grouped by the header's procore id (order of rows kept).
+    grouped: dict[int, dict[str, list]] = {}
+    for name, (lids, lt) in line_texts.items():
+        steps, paths = _plan(name, list(lt))
+        cols = [lt[p] for p in paths]
+        make = etree.Element
+        for pid, values in zip(lids, zip(*cols, strict=True) if cols else [() for _ in lids], strict=True):
+            if pid in bad:
+                continue
+            le = make(name)
+            _fill(le, steps, values, None)
+            grouped.setdefault(pid, {}).setdefault(name, []).append(le)
+
+    steps, paths = _plan(msg, list(texts), prepared.lines.keys())
+    cols = [texts[p] for p in paths]
+    if isinstance(attempts, int):
+        attempt_list = [attempts] * len(ids)
+    else:
+        attempt_list = [int(a) for a in attempts.tolist()]
+    action = prepared.action
+    rq_name = msg + "Rq"
+    requests: list[Request] = []
+    make = etree.Element
+    sub = etree.SubElement
+    rows_values = zip(*cols, strict=True) if cols else [() for _ in ids]
+    for row, values in enumerate(rows_values):
+        pid = ids[row]
+        if pid in bad:
+            continue
+        rid = request_id(item_type, pid, attempt_list[row])
+        rq = make(rq_name, requestID=rid)
+        _fill(sub(rq, msg), steps, values, grouped.get(pid))
+        requests.append(Request(rid, item_type, pid, action, msg, rq))
+    return requests, errors
+
+
+def request_id(item_type: str, procore_id: int | None, attempt: int = 1) -> str:
+    """``invoice:12345:a1`` -- item type, Procore id, attempt; <= 50 characters (statusCode 1060 beyond)."""
+    rid = f"{item_type}:{procore_id}:a{attempt}"
+    if len(rid) > spec.REQUEST_ID_MAXLEN:
+        raise InputError(f"requestID {rid!r} is longer than {spec.REQUEST_ID_MAXLEN} characters", field="requestID")
+    return rid
+
+
+def parse_request_id(rid: str | None) -> tuple[str | None, int | None, int | None]:
+    """The inverse of ``request_id``: (item_type, procore_id, attempt); Nones when it is not ours."""
+    if not rid:
+        return None, None, None
+    m = re.fullmatch(r"([a-z_]+):(-?\d+|None):a(\d+)", rid)
+    if not m:
+        return None, None, None
+    pid = None if m.group(2) == "None" else int(m.group(2))
+    return m.group(1), pid, int(m.group(3))
+
+
+# -- shared row helpers ------------------------------------------------------------------------------------
+def _col(frame: pd.DataFrame, name: str, default: Any = None) -> pd.Series:
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series([default] * len(frame), index=frame.index, dtype=object)
+
+
+def _coalesce(*series: pd.Series) -> pd.Series:
+    out = series[0].astype(object).where(series[0].notna(), None)
+    for s in series[1:]:
+        out = out.where(out.notna(), s.astype(object).where(s.notna(), None))
+    return out
+
+
+def _edit_sequence(frame: pd.DataFrame) -> pd.Series:
+    """The current EditSequence: an ``edit_sequence`` column, else ``origin_data``'s ``edit_sequence``."""
+    from_data = _col(frame, "origin_data").map(_origin_edit_sequence)
+    return _coalesce(_col(frame, "edit_sequence"), from_data)
+
+
+def _origin_edit_sequence(value: Any) -> str | None:
+    if _missing(value) or not str(value).strip():
+        return None
+    try:
+        data = json.loads(value)
+    except (TypeError, ValueError):
+        return None
+    return str(data["edit_sequence"]) if isinstance(data, dict) and data.get("edit_sequence") else None
+
+
+def _err(ids: Iterable, item_type: str, field_name: str, message: str) -> list[dict]:
+    return [{"procore_id": None if _missing(i) else int(i), "item_type": item_type, "field": field_name,
+             "message": message} for i in ids]  # fmt: skip
+
+
+def _ref_split(value: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """A reference given as one value (ListID or FullName) -> (ListID, FullName) columns."""
+    v = value.astype(object).where(value.notna(), None)
+    is_id = v.map(lambda x: bool(x) and bool(_LIST_ID.match(str(x))))
+    return v.where(is_id, None), v.where(~is_id, None)
+
+
+def _lookup(keys: pd.Series, table: pd.DataFrame | None, key: str, value: str) -> pd.Series:
+    """``table[value]`` for each key (a left merge), index kept; missing table -> all missing."""
+    if table is None or table.empty or key not in table.columns or value not in table.columns:
+        return pd.Series([None] * len(keys), index=keys.index, dtype=object)
+    right = table[[key, value]].dropna(subset=[key]).drop_duplicates(subset=[key], keep="last")
+    right = right.rename(columns={key: "_k", value: "_v"})
+    left = pd.DataFrame({"_k": keys.astype(object).where(keys.notna(), None).tolist()})
+    right["_k"] = right["_k"].astype(object)
+    merged = left.merge(right, on="_k", how="left")
+    return pd.Series(merged["_v"].astype(object).where(merged["_v"].notna(), None).tolist(), index=keys.index,
+                     dtype=object)
+
+
+def _job_list_ids(project_ids: pd.Series, ctx: BuildContext) -> pd.Series:
+    return _lookup(project_ids, ctx.frame("projects"), "id", "origin_id")
+
+
+def _vendor_list_ids(vendor_ids: pd.Series, ctx: BuildContext) -> pd.Series:
+    return _lookup(vendor_ids, ctx.frame("companies"), "id", "origin_id")
+
+
+def cost_code_items(cost_codes: pd.DataFrame | None) -> pd.DataFrame:
+    """Each cost code id (standard or project level) -> its service item (ListID, FullName = full_code).
+
+    A standard cost code's origin_id is the item ListID; a project cost code's is ``job ListID|item ListID``,
+    or it points at its standard code through ``standard_cost_code_id``.
+    """
+    cols = ["cost_code_id", "item_list_id", "item_full_name"]
+    if cost_codes is None or cost_codes.empty:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
+    cc = cost_codes
+    std = cc[cc["cost_code_level"] == "standard"]
+    std_map = pd.DataFrame({"standard_cost_code_id": std["id"].astype(object).tolist(),
+                            "_std_list_id": std["origin_id"].astype(object).tolist(),
+                            "_std_full_code": std["full_code"].astype(object).tolist()})  # fmt: skip
+    level = cc["cost_code_level"].astype(object).tolist()
+    own = cc["origin_id"].astype(object).where(cc["origin_id"].notna(), None)
+    own_item = [None if o is None else (o.split("|", 1)[1] if "|" in o else (o if lv == "standard" else None))
+                for o, lv in zip(own.tolist(), level, strict=True)]  # fmt: skip
+    base = pd.DataFrame({
+        "cost_code_id": cc["id"].astype(object).tolist(), "level": level, "own_item": own_item,
+        "standard_cost_code_id": [i if lv == "standard" else s for i, s, lv in zip(
+            cc["id"].tolist(), _col(cc, "standard_cost_code_id").tolist(), level, strict=True)],
+        "full_code": cc["full_code"].astype(object).tolist(),
+    })  # fmt: skip
+    base["standard_cost_code_id"] = base["standard_cost_code_id"].astype(object)
+    std_map["standard_cost_code_id"] = std_map["standard_cost_code_id"].astype(object)
+    merged = base.merge(std_map, on="standard_cost_code_id", how="left")
+    merged["item_list_id"] = _coalesce(merged["own_item"], merged["_std_list_id"])
+    merged["item_full_name"] = _coalesce(merged["_std_full_code"], merged["full_code"])
+    # A project-level row wins over a standard row with the same id (lines reference project cost codes).
+    merged["_rank"] = (merged["level"] == "project").astype(int)
+    merged = merged.sort_values("_rank", kind="stable").drop_duplicates("cost_code_id", keep="last")
+    return merged[cols].reset_index(drop=True)
+
+
+def _items(cost_code_ids: pd.Series, ctx: BuildContext) -> tuple[pd.Series, pd.Series]:
+    table = cost_code_items(ctx.frame("cost_codes"))
+    return (_lookup(cost_code_ids, table, "cost_code_id", "item_list_id"),
+            _lookup(cost_code_ids, table, "cost_code_id", "item_full_name"))  # fmt: skip
+
+
+def group_agg(frame: pd.DataFrame, keys: list[str], **aggs: tuple[str, str]) -> pd.DataFrame:
+    """``frame.groupby(keys).agg(...)`` computed by Arrow: decimal sums stay exact and vectorised (pandas falls
+    back to a Python loop for Arrow decimals). Groups come in order of first appearance; ``first`` keeps the
+    first value in row order; functions: sum, first, min, max, count_all."""
+    cols = list(dict.fromkeys(keys + [c for c, f in aggs.values() if f != "count_all"]))
+    table = pa.Table.from_pandas(frame[cols].astype({c: object for c in cols if frame[c].dtype == object}),
+                                 preserve_index=False)
+    for i, f in enumerate(table.schema):  # an all-missing column has Arrow's null type, which has no kernels
+        if pa.types.is_null(f.type):
+            table = table.set_column(i, f.name, pa.nulls(table.num_rows, pa.string()))
+    specs = [([], "count_all") if f == "count_all" else (c, f) for c, f in aggs.values()]
+    grouped = table.group_by(keys, use_threads=False).aggregate(specs)
+    names = [("count_all" if f == "count_all" else f"{c}_{f}") for c, f in aggs.values()]
+    out = grouped.select(keys + names).rename_columns(keys + list(aggs))
+    return out.to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def _frame(procore_id: pd.Series, columns: Mapping[str, Any]) -> pd.DataFrame:
+    """procore_id + path columns, positionally aligned (all inputs come from the same rows in the same order);
+    Arrow dtypes are kept (money stays decimal)."""
+    n = len(procore_id)
+    data = {"procore_id": procore_id.reset_index(drop=True)}
+    for k, v in columns.items():
+        if isinstance(v, pd.Series):
+            if len(v) != n:
+                raise ValueError(f"column {k} has {len(v)} values for {n} rows")
+            data[k] = v.reset_index(drop=True)
+        else:
+            data[k] = pd.Series([v] * n, dtype=object)
+    return pd.DataFrame(data)
+
+
+def _split_linked(rows: pd.DataFrame, id_col: str = "origin_id") -> tuple[pd.DataFrame, pd.DataFrame]:
+    qb_id = _coalesce(_col(rows, "quickbooks_id"), _col(rows, id_col))
+    linked = qb_id.notna()
+    rows = rows.assign(_qb_id=qb_id.tolist(), _edit_sequence=_edit_sequence(rows).tolist())
+    return rows[~linked.to_numpy()], rows[linked.to_numpy()]
+
+
+def _needs_edit_sequence(rows: pd.DataFrame, item_type: str) -> tuple[pd.DataFrame, list[dict]]:
+    missing = rows["_edit_sequence"].isna().to_numpy()
+    errors = _err(rows.loc[missing, "id"], item_type, "edit_sequence",
+                  "linked to QuickBooks but its current EditSequence is unknown; refresh the QuickBooks data "
+                  "(import) before updating it")  # fmt: skip
+    return rows[~missing], errors
+
+
+# -- projects -> jobs ------------------------------------------------------------------------------------
+_ADDRESS_FIELDS = {"Addr1": "address", "City": "city", "State": "state_code", "PostalCode": "zip",
+                   "Country": "country_code"}  # fmt: skip
+
+
+def _prepare_project(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Prepared], list[dict]]:
+    errors: list[dict] = []
+    comma = pd.Series(False, index=rows.index)
+    for col in _ADDRESS_FIELDS.values():
+        has = _col(rows, col).astype(object).map(lambda v: isinstance(v, str) and "," in v)
+        for pid in rows.loc[has.to_numpy(), "id"]:
+            errors += _err([pid], "project", col, "QuickBooks job addresses may not contain commas; "
+                           "remove the comma from the project address in Procore")  # fmt: skip
+        comma |= has
+    rows = rows[~comma.to_numpy()]
+    add, mod = _split_linked(rows)
+    cust_id, cust_name = _ref_split(_col(add, "customer"))
+    parent_id = _coalesce(_col(add, "parent_customer_list_id"), cust_id)
+    parent_name = _coalesce(_col(add, "parent_customer_full_name"), cust_name).where(parent_id.isna(), None)
+    if not ctx.customers_are_jobs:
+        no_parent = (parent_id.isna() & parent_name.isna()).to_numpy()
+        errors += _err(add.loc[no_parent, "id"], "project", "customer",
+                       "choose the QuickBooks customer this job belongs to (the job's parent) when accepting")
+        add, parent_id, parent_name = add[~no_parent], parent_id[~no_parent], parent_name[~no_parent]
+    mod, es_errors = _needs_edit_sequence(mod, "project")
+    errors += es_errors
+    out = []
+    for frame, name, action in ((add, "CustomerAdd", "add"), (mod, "CustomerMod", "mod")):
+        cols: dict[str, Any] = {}
+        if action == "mod":
+            cols.update({"ListID": frame["_qb_id"], "EditSequence": frame["_edit_sequence"]})
+        cols["Name"] = frame["name"]
+        cols["IsActive"] = _col(frame, "active")
+        if action == "add":
+            cols["ParentRef/ListID"], cols["ParentRef/FullName"] = parent_id, parent_name
+        for leaf, col in _ADDRESS_FIELDS.items():
+            cols[f"BillAddress/{leaf}"] = _col(frame, col)
+        cols["JobStartDate"] = _col(frame, "start_date")
+        cols["JobProjectedEndDate"] = _col(frame, "completion_date")
+        sources = {"Name": "name", "ParentRef/FullName": "customer", "ParentRef/ListID": "customer",
+                   **{f"BillAddress/{k}": v for k, v in _ADDRESS_FIELDS.items()}}  # fmt: skip
+        kinds = {"IsActive": "bool", "JobStartDate": "date", "JobProjectedEndDate": "date"}
+        out.append(_Prepared(name, action, _frame(frame["id"], cols), kinds=kinds, sources=sources))
+    return out, errors
+
+
+# -- companies -> vendors ------------------------------------------------------------------------------
+def _prepare_company(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Prepared], list[dict]]:
+    add, mod = _split_linked(rows)
+    mod, errors = _needs_edit_sequence(mod, "company")
+    out = []
+    for frame, name, action in ((add, "VendorAdd", "add"), (mod, "VendorMod", "mod")):
+        cols: dict[str, Any] = {}
+        if action == "mod":
+            cols.update({"ListID": frame["_qb_id"], "EditSequence": frame["_edit_sequence"]})
+        cols["Name"] = frame["name"]
+        cols["IsActive"] = _col(frame, "is_active")
+        cols["CompanyName"] = _coalesce(_col(frame, "legal_name"), frame["name"])
+        for leaf, col in _ADDRESS_FIELDS.items():
+            cols[f"VendorAddress/{leaf}"] = _col(frame, col)
+        cols["Phone"] = _col(frame, "business_phone")
+        cols["Fax"] = _col(frame, "fax_number")
+        cols["Email"] = _col(frame, "email_address")
+        vtype_id, vtype_name = _ref_split(_coalesce(_col(frame, "vendor_type"),
+                                                    pd.Series(ctx.vendor_type, index=frame.index, dtype=object)))
+        cols["VendorTypeRef/ListID"], cols["VendorTypeRef/FullName"] = vtype_id, vtype_name
+        sources = {"Name": "name", "CompanyName": "legal_name", "Phone": "business_phone", "Fax": "fax_number",
+                   "Email": "email_address", "VendorTypeRef/FullName": "vendor_type",
+                   **{f"VendorAddress/{k}": v for k, v in _ADDRESS_FIELDS.items()}}  # fmt: skip
+        out.append(_Prepared(name, action, _frame(frame["id"], cols), kinds={"IsActive": "bool"}, sources=sources))
+    return out, errors
+
+
+# -- standard cost codes -> service items --------------------------------------------------------------------
+def _prepare_cost_code(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Prepared], list[dict]]:
+    level = _col(rows, "cost_code_level", "standard").astype(object)
+    project_level = (level == "project").to_numpy()
+    errors = _err(rows.loc[project_level, "id"], "cost_code", "cost_code_level",
+                  "only standard cost codes export to QuickBooks (as service items)")
+    rows = rows[~project_level]
+    add, mod = _split_linked(rows)
+    if len(add) and not ctx.service_item_account:
+        raise SettingMissing("setting 'service_item_expense_account' (Expense account for new service items) is "
+                             "not set: new service items need an account. An ERP admin sets it with: "
+                             "qbrecon settings set service_item_expense_account=...")
+    mod, es_errors = _needs_edit_sequence(mod, "cost_code")
+    errors += es_errors
+    acct_id, acct_name = _ref_split(pd.Series([ctx.service_item_account] * len(add), index=add.index, dtype=object))
+    out = []
+    add_cols = {"Name": add["full_code"], "SalesOrPurchase/Desc": _col(add, "name"),
+                "SalesOrPurchase/AccountRef/ListID": acct_id, "SalesOrPurchase/AccountRef/FullName": acct_name}
+    mod_cols = {"ListID": mod["_qb_id"], "EditSequence": mod["_edit_sequence"], "Name": mod["full_code"],
+                "SalesOrPurchaseMod/Desc": _col(mod, "name")}  # fmt: skip
+    sources = {"Name": "full_code", "SalesOrPurchase/Desc": "name", "SalesOrPurchaseMod/Desc": "name"}
+    out.append(_Prepared("ItemServiceAdd", "add", _frame(add["id"], add_cols), sources=sources))
+    out.append(_Prepared("ItemServiceMod", "mod", _frame(mod["id"], mod_cols), sources=sources))
+    return out, errors
+
+
+# -- budgets -> estimates --------------------------------------------------------------------------------------
+def _lines_arg(lines: Any, name: str) -> pd.DataFrame | None:
+    if isinstance(lines, Mapping):
+        return lines.get(name)
+    return lines
+
+
+def budget_lines(budget_line_items: pd.DataFrame | None, budget_changes: pd.DataFrame | None) -> pd.DataFrame:
+    """The estimate lines of each project's budget: one original-budget line per cost code, then one line per
+    approved budget change and cost code (modifications become further lines)."""
+    parts = []
+    if budget_line_items is not None and len(budget_line_items):
+        b = budget_line_items
+        g = group_agg(b, ["project_id", "cost_code_id"], amount=("original_budget_amount", "sum"),
+                      full_code=("cost_code_full_code", "first"))
+        g["desc"] = "Original budget " + g["full_code"].astype("string").fillna("")
+        g["order"] = 0
+        g["budget_change_id"] = None
+        parts.append(g)
+    if budget_changes is not None and len(budget_changes):
+        c = budget_changes[_col(budget_changes, "status").astype(object) == "approved"]
+        if len(c):
+            g = group_agg(c, ["project_id", "budget_change_id", "cost_code_id"], amount=("amount", "sum"),
+                          number=("number", "first"), title=("title", "first"),
+                          full_code=("cost_code_full_code", "first"))
+            g["desc"] = ("Budget change #" + g["number"].astype("string").fillna("") + " "
+                         + g["title"].astype("string").fillna("") + " " + g["full_code"].astype("string").fillna(""))
+            g["desc"] = g["desc"].str.replace(r"\s+", " ", regex=True).str.strip()
+            g["order"] = 1
+            parts.append(g)
+    cols = ["project_id", "cost_code_id", "amount", "desc", "order", "budget_change_id"]
+    if not parts:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
+    out = pd.concat([p.reindex(columns=cols) for p in parts], ignore_index=True)
+    out["amount"] = _as_money(out["amount"])
+    return out.sort_values(["project_id", "order", "budget_change_id", "cost_code_id"], kind="stable",
+                           na_position="first").reset_index(drop=True)
+
+
+def _prepare_budget(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Prepared], list[dict]]:
+    errors: list[dict] = []
+    bl = budget_lines(_lines_arg(lines, "budget_line_items"), _lines_arg(lines, "budget_changes"))
+    rows = rows.assign(_job=_coalesce(_col(rows, "job_list_id"), _col(rows, "origin_id")).tolist())
+    no_job = rows["_job"].isna().to_numpy()
+    errors += _err(rows.loc[no_job, "id"], "budget", "project",
+                   "the project is not synced to QuickBooks (no job); export the job first")
+    rows = rows[~no_job]
+    bl = bl[bl["project_id"].isin(rows["id"].tolist())].copy()
+    bl["item_list_id"], bl["item_full_name"] = _items(bl["cost_code_id"], ctx)
+    no_item = bl["item_list_id"].isna() & bl["item_full_name"].isna()
+    errors += _err(sorted(set(bl.loc[no_item, "project_id"].tolist())), "budget", "cost_code",
+                   "a budget line's cost code has no QuickBooks service item; sync the cost code first")
+    bad = set(bl.loc[no_item, "project_id"].tolist())
+    no_lines = ~rows["id"].isin(bl["project_id"].tolist())
+    errors += _err(rows.loc[no_lines.to_numpy(), "id"], "budget", "budget_line_items", "the budget has no lines")
+    rows = rows[~(rows["id"].isin(bad) | no_lines).to_numpy()]
+    bl = bl[~bl["project_id"].isin(bad)]
+    # "quickbooks_id" on a budget row is the estimate's TxnID (a project's origin_id is its job).
+    with_estimate = _col(rows, "quickbooks_id").notna().to_numpy()
+    add, mod = rows[~with_estimate], rows[with_estimate]
+    mod = mod.assign(_qb_id=_col(mod, "quickbooks_id").tolist(), _edit_sequence=_col(mod, "edit_sequence").tolist())
+    mod, es_errors = _needs_edit_sequence(mod, "budget")
+    errors += es_errors
+    out = []
+    for frame, name, action in ((add, "EstimateAdd", "add"), (mod, "EstimateMod", "mod")):
+        cols: dict[str, Any] = {}
+        if action == "mod":
+            cols.update({"TxnID": frame["_qb_id"], "EditSequence": frame["_edit_sequence"]})
+        cols["CustomerRef/ListID"] = frame["_job"]
+        cols["Memo"] = "Procore budget: " + frame["name"].astype("string")
+        header = _frame(frame["id"], cols)
+        ln = bl[bl["project_id"].isin(frame["id"].tolist())]
+        line_name = "EstimateLineAdd" if action == "add" else "EstimateLineMod"
+        lcols: dict[str, Any] = {}
+        if action == "mod":
+            lcols["TxnLineID"] = _existing_estimate_lines(ln, frame, ctx)
+        lcols.update({"ItemRef/ListID": ln["item_list_id"],
+                      "ItemRef/FullName": ln["item_full_name"].where(ln["item_list_id"].isna(), None),
+                      "Desc": ln["desc"], "Amount": ln["amount"]})  # fmt: skip
+        kinds = {f"{line_name}/Amount": "money"}
+        out.append(_Prepared(name, action, header, {line_name: _frame(ln["project_id"], lcols)}, kinds=kinds,
+                             sources={"Memo": "name", f"{line_name}/Desc": "title"}))
+    return out, errors
+
+
+def _existing_estimate_lines(ln: pd.DataFrame, rows: pd.DataFrame, ctx: BuildContext) -> pd.Series:
+    """On an EstimateMod, keep a QuickBooks line (by TxnLineID) whose item and description match; else -1 (new).
+
+    The submitted lines replace the stored ones, so every line is sent."""
+    existing = ctx.frame("estimate_lines")
+    if existing is None or existing.empty or ln.empty:
+        return pd.Series(["-1"] * len(ln), index=ln.index, dtype=object)
+    txn = pd.DataFrame({"project_id": rows["id"].tolist(), "TxnID": rows["_qb_id"].tolist()})
+    left = ln[["project_id", "item_list_id", "desc"]].reset_index().merge(txn, on="project_id", how="left")
+    right = existing[["TxnID", "TxnLineID", "ItemRef_ListID", "Desc"]].astype(object).rename(
+        columns={"ItemRef_ListID": "item_list_id", "Desc": "desc"}).drop_duplicates(
+        ["TxnID", "item_list_id", "desc"])
+    left = left.astype({"item_list_id": object, "desc": object, "TxnID": object})
+    merged = left.merge(right, on=["TxnID", "item_list_id", "desc"], how="left").set_index("index")
+    return merged["TxnLineID"].where(merged["TxnLineID"].notna(), "-1").reindex(ln.index)
+
+
+# -- commitments -> purchase orders ------------------------------------------------------------------------
+def _prepare_commitment(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Prepared], list[dict]]:
+    errors: list[dict] = []
+    lines = _lines_arg(lines, "commitment_lines")
+    if lines is None:
+        lines = ctx.frame("commitment_lines")
+    rows = rows.assign(
+        _vendor=_coalesce(_col(rows, "vendor_list_id"), _vendor_list_ids(_col(rows, "vendor_id"), ctx)).tolist(),
+        _job=_coalesce(_col(rows, "job_list_id"), _job_list_ids(rows["project_id"], ctx)).tolist(),
+    )
+    if ctx.use_procore_contract_number:
+        rows = rows.assign(_ref=_col(rows, "number").tolist())
+        ref_source = "number"
+    else:
+        rows = rows.assign(_ref=_col(rows, "quickbooks_number").tolist())
+        ref_source = "quickbooks_number"
+        no_ref = rows["_ref"].isna().to_numpy()
+        errors += _err(rows.loc[no_ref, "id"], "commitment", "quickbooks_number",
+                       "\"Use Procore Contract #\" is off: give the QuickBooks PO number when accepting")
+        rows = rows[~no_ref]
+    for col, what in (("_vendor", "the contract company is not synced to a QuickBooks vendor"),
+                      ("_job", "the project is not synced to a QuickBooks job")):
+        missing = rows[col].isna().to_numpy()
+        errors += _err(rows.loc[missing, "id"], "commitment", "vendor_id" if col == "_vendor" else "project_id",
+                       what + "; sync it first")
+        rows = rows[~missing]
+    ln = (lines if lines is not None else pd.DataFrame(columns=["commitment_id"]))
+    ln = ln[ln["commitment_id"].isin(rows["id"].tolist())].copy()
+    if "position" in ln.columns:
+        ln = ln.sort_values(["commitment_id", "position"], kind="stable")
+    ln["item_list_id"], ln["item_full_name"] = _items(_col(ln, "cost_code_id"), ctx)
+    ln["_job"] = _lookup(ln["commitment_id"], pd.DataFrame({"id": rows["id"].tolist(),
+                                                             "j": rows["_job"].tolist()}), "id", "j")
+    no_item = (ln["item_list_id"].isna() & ln["item_full_name"].isna()).to_numpy()
+    for cid, lid in zip(ln.loc[no_item, "commitment_id"], ln.loc[no_item, "id"], strict=True):
+        errors += _err([cid], "commitment", "cost_code_id",
+                       f"line {lid} has no QuickBooks cost code (service item); sync the cost code first")
+    bad = set(ln.loc[no_item, "commitment_id"].tolist())
+    no_lines = ~rows["id"].isin(ln["commitment_id"].tolist()).to_numpy()
+    errors += _err(rows.loc[no_lines, "id"], "commitment", "line_items",
+                   "the commitment has no schedule-of-values lines")
+    rows = rows[~(rows["id"].isin(bad).to_numpy() | no_lines)]
+    ln = ln[~ln["commitment_id"].isin(bad)]
+    add, mod = _split_linked(rows)
+    mod, es_errors = _needs_edit_sequence(mod, "commitment")
+    errors += es_errors
+    out = []
+    for frame, name, action in ((add, "PurchaseOrderAdd", "add"), (mod, "PurchaseOrderMod", "mod")):
+        cols: dict[str, Any] = {}
+        if action == "mod":
+            cols.update({"TxnID": frame["_qb_id"], "EditSequence": frame["_edit_sequence"]})
+        cols.update({"VendorRef/ListID": frame["_vendor"], "TxnDate": _col(frame, "contract_date"),
+                     "RefNumber": frame["_ref"], "Memo": _col(frame, "title"),
+                     "VendorMsg": _col(frame, "description")})  # fmt: skip
+        fl = ln[ln["commitment_id"].isin(frame["id"].tolist())]
+        line_name = "PurchaseOrderLineAdd" if action == "add" else "PurchaseOrderLineMod"
+        lcols: dict[str, Any] = {}
+        if action == "mod":
+            lcols["TxnLineID"] = _col(fl, "origin_id").astype(object).where(_col(fl, "origin_id").notna(), "-1")
+        lcols.update({"ItemRef/ListID": fl["item_list_id"],
+                      "ItemRef/FullName": fl["item_full_name"].where(fl["item_list_id"].isna(), None),
+                      "Desc": _col(fl, "description"), "Amount": fl["amount"], "CustomerRef/ListID": fl["_job"]})
+        sources = {"RefNumber": ref_source, "Memo": "title", "VendorMsg": "description",
+                   f"{line_name}/Desc": "line_items.description"}  # fmt: skip
+        kinds = {"TxnDate": "date", f"{line_name}/Amount": "money"}
+        out.append(_Prepared(name, action, _frame(frame["id"], cols),
+                             {line_name: _frame(fl["commitment_id"], lcols)}, kinds=kinds, sources=sources))
+    return out, errors
+
+
+# -- commitment change orders -> new lines on the purchase order --------------------------------------------
+def _prepare_change_order(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Prepared], list[dict]]:
+    errors: list[dict] = []
+    lines = _lines_arg(lines, "change_order_lines")
+    commitments = ctx.frame("commitments")
+    rows = rows.assign(
+        _po=_coalesce(_col(rows, "po_txn_id"), _lookup(rows["contract_id"], commitments, "id", "origin_id")).tolist(),
+        _job=_coalesce(_col(rows, "job_list_id"), _job_list_ids(rows["project_id"], ctx)).tolist(),
+    )
+    no_po = rows["_po"].isna().to_numpy()
+    errors += _err(rows.loc[no_po, "id"], "change_order", "contract_id",
+                   "the commitment is not synced to a QuickBooks purchase order; export it first")
+    rows = rows[~no_po]
+    dup = rows["contract_id"].duplicated(keep="first").to_numpy()
+    errors += _err(rows.loc[dup, "id"], "change_order", "contract_id",
+                   "another change order for the same commitment is in this export; export them one at a time")
+    rows = rows[~dup]
+    pos = ctx.frame("purchase_orders")
+    rows = rows.assign(_edit_sequence=_coalesce(_col(rows, "po_edit_sequence"),
+                                                _lookup(rows["_po"], pos, "TxnID", "EditSequence")).tolist())
+    no_es = rows["_edit_sequence"].isna().to_numpy()
+    errors += _err(rows.loc[no_es, "id"], "change_order", "edit_sequence",
+                   "the purchase order's current EditSequence is unknown; refresh QuickBooks purchase orders first")
+    rows = rows[~no_es]
+    po_lines = ctx.frame("purchase_order_lines")
+    if po_lines is None:
+        errors += _err(rows["id"], "change_order", "purchase_order_lines",
+                       "the purchase order's current lines are unknown (a PurchaseOrderMod must list them to keep "
+                       "them); refresh QuickBooks purchase orders first")
+        rows = rows.iloc[0:0]
+    ln = lines if lines is not None else pd.DataFrame(columns=["change_order_id"])
+    ln = ln[ln["change_order_id"].isin(rows["id"].tolist())].copy()
+    # Several edits of one contract line in one CCO are summed into one PO line.
+    ln["_line_key"] = _coalesce(_col(ln, "commitment_line_item_id"), _col(ln, "cost_code_id"))
+    ln["_line_key"] = ln["_line_key"].astype(object)
+    desc = _col(ln, "description").astype(object)
+    ln["_desc"] = desc.where(desc.notna(), "")
+    g = group_agg(ln, ["change_order_id", "_line_key"], amount=("amount", "sum"),
+                  cost_code_id=("cost_code_id", "first"), desc=("_desc", "first"))
+    g["amount"] = _as_money(g["amount"])
+    g["item_list_id"], g["item_full_name"] = _items(g["cost_code_id"], ctx)
+    no_item = (g["item_list_id"].isna() & g["item_full_name"].isna()).to_numpy()
+    errors += _err(sorted(set(g.loc[no_item, "change_order_id"].tolist())), "change_order", "cost_code_id",
+                   "a change order line has no QuickBooks cost code (service item); sync the cost code first")
+    bad = set(g.loc[no_item, "change_order_id"].tolist())
+    no_lines = ~rows["id"].isin(g["change_order_id"].tolist()).to_numpy()
+    errors += _err(rows.loc[no_lines, "id"], "change_order", "line_items", "the change order has no lines")
+    rows = rows[~(rows["id"].isin(bad).to_numpy() | no_lines)]
+    g = g[g["change_order_id"].isin(rows["id"].tolist())]
+    label = ("CCO #" + _col(rows, "number").astype("string").fillna("") + " "
+             + _col(rows, "title").astype("string").fillna(""))
+    labels = pd.DataFrame({"id": rows["id"].tolist(), "label": label.str.strip().tolist(),
+                           "job": rows["_job"].tolist()})  # fmt: skip
+    g["_label"] = _lookup(g["change_order_id"], labels, "id", "label")
+    g["_job"] = _lookup(g["change_order_id"], labels, "id", "job")
+    g["desc"] = (g["_label"].astype(str) + ": " + g["desc"].astype(str)).str.rstrip(": ")
+    # Keep every existing PO line (TxnLineID alone), then the new lines (TxnLineID -1).
+    keep = pd.DataFrame(columns=["change_order_id", "TxnLineID"])
+    if po_lines is not None and len(rows):
+        po_of = pd.DataFrame({"TxnID": rows["_po"].astype(object).tolist(), "change_order_id": rows["id"].tolist()})
+        pl = po_lines[["TxnID", "TxnLineID"]].astype(object)
+        keep = po_of.merge(pl, on="TxnID", how="inner")[["change_order_id", "TxnLineID"]]
+    new = pd.DataFrame({"change_order_id": g["change_order_id"].tolist(), "TxnLineID": "-1",
+                        "ItemRef/ListID": g["item_list_id"].tolist(),
+                        "ItemRef/FullName": g["item_full_name"].where(g["item_list_id"].isna(), None).tolist(),
+                        "Desc": g["desc"].tolist(), "Amount": g["amount"].tolist(),
+                        "CustomerRef/ListID": g["_job"].tolist()})  # fmt: skip
+    new["Amount"] = _as_money(new["Amount"]) if len(new) else new["Amount"]
+    all_lines = pd.concat([keep.assign(_o=0), new.assign(_o=1)], ignore_index=True)
+    all_lines = all_lines.sort_values(["change_order_id", "_o"], kind="stable").drop(columns="_o")
+    all_lines = all_lines.rename(columns={"change_order_id": "procore_id"})
+    for c in ("ItemRef/ListID", "ItemRef/FullName", "Desc", "Amount", "CustomerRef/ListID"):
+        if c not in all_lines.columns:
+            all_lines[c] = None
+    header = _frame(rows["id"], {"TxnID": rows["_po"], "EditSequence": rows["_edit_sequence"]})
+    prepared = _Prepared("PurchaseOrderMod", "mod", header, {"PurchaseOrderLineMod": all_lines},
+                         kinds={"PurchaseOrderLineMod/Amount": "money"},
+                         sources={"PurchaseOrderLineMod/Desc": "title"})
+    return [prepared], errors
+
+
+# -- subcontractor invoices -> bills ------------------------------------------------------------------------
+def invoice_bill_lines(invoice_lines: pd.DataFrame) -> pd.DataFrame:
+    """Per invoice and cost code: amount = work completed this period + materials presently stored, and the
+    retainage held this period (retained - released on work, plus materials retainage)."""
+    il = invoice_lines
+    work = money_sum(il["work_completed_this_period"], _money_col(il, "materials_presently_stored"))
+    held = money_sum(_money_col(il, "work_completed_retainage_retained_this_period"),
+                     _money_col(il, "materials_stored_retainage_currently_retained"))
+    released = money_sum(_money_col(il, "work_completed_retainage_released_this_period"))
+    frame = pd.DataFrame({
+        "requisition_id": il["requisition_id"].tolist(), "cost_code_id": _col(il, "cost_code_id").tolist(),
+        "line_item_id": _col(il, "line_item_id").tolist(), "full_code": _col(il, "cost_code_full_code").tolist(),
+        "position": _col(il, "position", 0).tolist(),
+    })  # fmt: skip
+    frame["amount"] = work.reset_index(drop=True)
+    frame["retainage"] = _as_money((held - released).reset_index(drop=True))
+    frame["cost_code_id"] = frame["cost_code_id"].astype(object)
+    g = group_agg(frame.sort_values(["requisition_id", "position"], kind="stable"), ["requisition_id", "cost_code_id"],
+                  amount=("amount", "sum"), retainage=("retainage", "sum"), full_code=("full_code", "first"),
+                  line_min=("line_item_id", "min"), line_max=("line_item_id", "max"), n=("amount", "count_all"))
+    # Link to the PO line only when the cost code's amount comes from exactly one schedule-of-values line.
+    g["line_item_id"] = g["line_min"].where((g["line_min"] == g["line_max"]).fillna(False) & (g["n"] == 1), None)
+    g["amount"] = _as_money(g["amount"])
+    g["retainage"] = _as_money(g["retainage"])
+    return g
+
+
+def _money_col(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series([None] * len(frame), index=frame.index, dtype=pd.ArrowDtype(MONEY_TYPE))
+
+
+def _prepare_invoice(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Prepared], list[dict]]:
+    errors: list[dict] = []
+    if not ctx.retainage_item:
+        raise SettingMissing("setting 'invoice_retainage_item' (Invoice Retainage Item) is not set: every bill "
+                             "carries a retainage line on that service item. An ERP admin sets it with: "
+                             "qbrecon settings set invoice_retainage_item=...")
+    lines = _lines_arg(lines, "invoice_lines")
+    commitments = ctx.frame("commitments")
+    vendor_id = _coalesce(_col(rows, "vendor_id"), _lookup(rows["commitment_id"], commitments, "id", "vendor_id"))
+    rows = rows.assign(
+        _vendor=_coalesce(_col(rows, "vendor_list_id"), _vendor_list_ids(vendor_id, ctx)).tolist(),
+        _job=_coalesce(_col(rows, "job_list_id"), _job_list_ids(rows["project_id"], ctx)).tolist(),
+        _po=_coalesce(_col(rows, "po_txn_id"), _lookup(rows["commitment_id"], commitments, "id", "origin_id")).tolist(),
+    )
+    for col, fld, what in (("_vendor", "vendor_id", "the vendor is not synced to QuickBooks"),
+                           ("_job", "project_id", "the project is not synced to a QuickBooks job"),
+                           ("_po", "commitment_id", "the commitment is not synced to a QuickBooks purchase order")):
+        missing = rows[col].isna().to_numpy()
+        errors += _err(rows.loc[missing, "id"], "invoice", fld, what + "; sync it first")
+        rows = rows[~missing]
+    il = lines if lines is not None else pd.DataFrame(columns=["requisition_id", "work_completed_this_period"])
+    il = il[il["requisition_id"].isin(rows["id"].tolist())]
+    g = invoice_bill_lines(il)
+    g["item_list_id"], g["item_full_name"] = _items(g["cost_code_id"], ctx)
+    no_item = (g["item_list_id"].isna() & g["item_full_name"].isna()).to_numpy()
+    errors += _err(sorted(set(g.loc[no_item, "requisition_id"].tolist())), "invoice", "cost_code_id",
+                   "an invoice line's cost code has no QuickBooks service item; sync the cost code first")
+    bad = set(g.loc[no_item, "requisition_id"].tolist())
+    # Totals: lines - retainage must equal the invoice's current payment due; negative invoices never sync.
+    totals = group_agg(g, ["requisition_id"], amount=("amount", "sum"), retainage=("retainage", "sum"))
+    totals["total"] = _as_money(_as_money(totals["amount"]) - _as_money(totals["retainage"]))
+    t = rows[["id"]].assign(_due=_col(rows, "current_payment_due").tolist())
+    t["_total"] = _lookup(t["id"], totals, "requisition_id", "total")
+    for pid, due, total in zip(t["id"], t["_due"], t["_total"], strict=True):
+        if pid in bad:
+            continue
+        if total is None:
+            errors += _err([pid], "invoice", "contract_items", "the invoice has no lines")
+        elif total < 0 or (not _missing(due) and Decimal(due) < 0):
+            errors += _err([pid], "invoice", "current_payment_due",
+                           f"negative invoices do not sync to QuickBooks (total {total}); enter a credit in "
+                           "QuickBooks instead")
+        elif not _missing(due) and Decimal(due) != total:
+            errors += _err([pid], "invoice", "current_payment_due",
+                           f"the bill would total {total} (work this period + stored materials - retainage) but "
+                           f"current payment due is {Decimal(due)}; correct the invoice in Procore")
+        else:
+            continue
+        bad.add(pid)
+    rows = rows[~rows["id"].isin(bad).to_numpy()]
+    g = g[g["requisition_id"].isin(rows["id"].tolist())]
+    info = pd.DataFrame({"id": rows["id"].tolist(), "job": rows["_job"].tolist(), "po": rows["_po"].tolist()})
+    g["_job"] = _lookup(g["requisition_id"], info, "id", "job")
+    g["_po"] = _lookup(g["requisition_id"], info, "id", "po")
+    link_txn = link_line = pd.Series([None] * len(g), index=g.index, dtype=object)
+    if ctx.link_bills_to_purchase_orders:
+        po_line = _lookup(g["line_item_id"], ctx.frame("commitment_lines"), "id", "origin_id")
+        link_line = po_line.where(po_line.notna() & (g["n"] == 1), None)  # one SOV line <-> one PO line
+        link_txn = g["_po"].where(link_line.notna(), None)
+    item_lines = pd.DataFrame({
+        "procore_id": g["requisition_id"].tolist(), "ItemRef/ListID": g["item_list_id"].tolist(),
+        "ItemRef/FullName": g["item_full_name"].where(g["item_list_id"].isna(), None).tolist(),
+        "Desc": g["full_code"].tolist(), "Amount": g["amount"].tolist(), "CustomerRef/ListID": g["_job"].tolist(),
+        "LinkToTxn/TxnID": link_txn.tolist(), "LinkToTxn/TxnLineID": link_line.tolist(), "_o": 0,
+    })  # fmt: skip
+    ret_id, ret_name = _ref_split(pd.Series([ctx.retainage_item] * len(info), dtype=object))
+    ret_amount = _lookup(info["id"], totals, "requisition_id", "retainage")
+    retainage = pd.DataFrame({
+        "procore_id": info["id"].tolist(), "ItemRef/ListID": ret_id.tolist(), "ItemRef/FullName": ret_name.tolist(),
+        "Desc": "Retainage held this period", "Amount": [None if r is None else -r for r in ret_amount.tolist()],
+        "CustomerRef/ListID": info["job"].tolist(), "LinkToTxn/TxnID": None, "LinkToTxn/TxnLineID": None, "_o": 1,
+    })  # fmt: skip
+    retainage = retainage[[r is not None and r != 0 for r in ret_amount.tolist()]]
+    parts = [p for p in (item_lines, retainage) if len(p)]
+    all_lines = pd.concat(parts, ignore_index=True) if parts else item_lines
+    all_lines = all_lines.sort_values(["procore_id", "_o"], kind="stable").drop(columns="_o")
+    all_lines["Amount"] = _as_money(pd.Series(all_lines["Amount"].tolist(), index=all_lines.index, dtype=object))
+    header = _frame(rows["id"], {"VendorRef/ListID": rows["_vendor"], "TxnDate": _col(rows, "billing_date"),
+                                 "DueDate": _col(rows, "payment_due_date"), "RefNumber": _col(rows, "invoice_number"),
+                                 "Memo": _col(rows, "contract_name")})  # fmt: skip
+    prepared = _Prepared("BillAdd", "add", header, {"ItemLineAdd": all_lines},
+                         kinds={"TxnDate": "date", "DueDate": "date", "ItemLineAdd/Amount": "money"},
+                         sources={"RefNumber": "invoice_number", "Memo": "contract_name"})
+    return [prepared], errors
+
+
+# -- timecard entries -> time tracking ------------------------------------------------------------------------
+def duration_text(hours: pd.Series) -> list[str | None]:
+    """Hours (decimal) -> xsd:duration ``PT7H30M`` (whole minutes)."""
+    out = []
+    for h in hours.tolist():
+        if _missing(h):
+            out.append(None)
+            continue
+        minutes = int((Decimal(h) * 60).quantize(Decimal(1)))
+        out.append(f"PT{minutes // 60}H{minutes % 60}M")
+    return out
+
+
+def _prepare_timecard(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Prepared], list[dict]]:
+    errors = _err(rows.loc[_col(rows, "party_name").isna().to_numpy(), "id"], "timecard_entry", "party_name",
+                  "the timecard entry has no employee (party) to record the time for")
+    rows = rows[_col(rows, "party_name").notna().to_numpy()]
+    job = _coalesce(_col(rows, "job_list_id"), _job_list_ids(_col(rows, "project_id"), ctx))
+    item_id, item_name = _items(_col(rows, "cost_code_id"), ctx)
+    billable = _col(rows, "billable").map(lambda b: None if _missing(b) else ("Billable" if b else "NotBillable"))
+    cols = {"TxnDate": rows["date"], "EntityRef/FullName": rows["party_name"], "CustomerRef/ListID": job,
+            "ItemServiceRef/ListID": item_id, "ItemServiceRef/FullName": item_name.where(item_id.isna(), None),
+            "Duration": pd.Series(duration_text(rows["hours"]), index=rows.index, dtype=object),
+            "Notes": _col(rows, "description"), "BillableStatus": billable.astype(object)}  # fmt: skip
+    prepared = _Prepared("TimeTrackingAdd", "add", _frame(rows["id"], cols), kinds={"TxnDate": "date"},
+                         sources={"EntityRef/FullName": "party_name", "Notes": "description"})
+    return [prepared], errors
+
+
+_PREPARE = {
+    "project": _prepare_project,
+    "company": _prepare_company,
+    "cost_code": _prepare_cost_code,
+    "budget": _prepare_budget,
+    "commitment": _prepare_commitment,
+    "change_order": _prepare_change_order,
+    "invoice": _prepare_invoice,
+    "timecard_entry": _prepare_timecard,
+}
+
+
+def build_requests(item_type: str, rows: pd.DataFrame, lines: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
+                   context: BuildContext | None = None) -> BuildResult:
+    """Add/mod requests for accepted rows of one item type (rows in the Procore table's columns).
+
+    ``lines``: the line table (commitment_lines, change_order_lines, invoice_lines) or, for budgets, a mapping
+    ``{"budget_line_items": ..., "budget_changes": ...}``. Rows that cannot be sent as they are come back in
+    ``errors`` (procore_id, field, message); the others in ``requests`` with requestIDs mapping back to them.
+    """
+    if item_type not in _PREPARE:
+        raise InputError(f"no qbXML export for item type {item_type!r}; exportable: {', '.join(_PREPARE)}",
+                         field="item_type")
+    ctx = context or BuildContext()
+    if "id" not in rows.columns:
+        raise InputError(f"{item_type} rows need the Procore 'id' column", field="id")
+    prepared, errors = _PREPARE[item_type](rows, lines, ctx)
+    attempts_by_id = None
+    if "attempt" in rows.columns:
+        attempts_by_id = pd.DataFrame({"id": rows["id"].tolist(), "a": rows["attempt"].tolist()})
+    requests: list[Request] = []
+    for p in prepared:
+        if p.header.empty:
+            continue
+        attempts: pd.Series | int = ctx.attempt
+        if attempts_by_id is not None:
+            attempts = _lookup(p.header["procore_id"], attempts_by_id, "id", "a").fillna(ctx.attempt)
+        reqs, errs = _assemble(item_type, p, attempts)
+        requests += reqs
+        errors += errs
+    return BuildResult(requests, _errors_frame(errors))
+
+
+def _errors_frame(errors: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(errors, columns=ERROR_COLUMNS)
+    return frame.astype({"procore_id": pd.ArrowDtype(pa.int64()), "item_type": pd.ArrowDtype(pa.string()),
+                         "field": pd.ArrowDtype(pa.string()), "message": pd.ArrowDtype(pa.string())})
+
+
+def _concat_errors(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else _errors_frame([])
+
+
+def requests_frame(requests: Iterable[Request]) -> pd.DataFrame:
+    reqs = list(requests)
+    return pd.DataFrame({
+        "request_id": pd.Series([r.request_id for r in reqs], dtype=pd.ArrowDtype(pa.string())),
+        "item_type": pd.Series([r.item_type for r in reqs], dtype=pd.ArrowDtype(pa.string())),
+        "procore_id": pd.Series([r.procore_id for r in reqs], dtype=pd.ArrowDtype(pa.int64())),
+        "action": pd.Series([r.action for r in reqs], dtype=pd.ArrowDtype(pa.string())),
+        "request_name": pd.Series([r.request_name for r in reqs], dtype=pd.ArrowDtype(pa.string())),
+    })  # fmt: skip
+
+
+# -- queries ------------------------------------------------------------------------------------------------
+# query name -> (list or transaction, IncludeLineItems allowed)
+QUERIES: dict[str, tuple[str, bool]] = {
+    "CustomerQuery": ("list", False), "VendorQuery": ("list", False), "ItemQuery": ("list", False),
+    "EstimateQuery": ("txn", True), "PurchaseOrderQuery": ("txn", True), "BillQuery": ("txn", True),
+    "BillPaymentCheckQuery": ("txn", True), "BillPaymentCreditCardQuery": ("txn", True),
+    "TimeTrackingQuery": ("txn", False),
+}  # fmt: skip
+
+
+def query_request(name: str, *, request_id: str | None = None, max_returned: int | None = 100,
+                  from_modified: datetime | date | str | None = None, to_modified: datetime | date | str | None = None,
+                  iterator: str | None = "Start", iterator_id: str | None = None, include_line_items: bool = True,
+                  active_status: str | None = "All") -> Request:
+    """A query for the import side: ``CustomerQuery`` ... ``TimeTrackingQuery``.
+
+    Iterators: the first page is ``iterator="Start"`` with ``MaxReturned``; the next pages repeat the same
+    filters with ``iterator="Continue"`` and the ``iteratorID`` QuickBooks returned. Incremental refresh uses
+    ``FromModifiedDate`` on lists and ``ModifiedDateRangeFilter`` on transactions (as the schema has them).
+    """
+    name = name.removesuffix("Rq")
+    if name not in QUERIES:
+        raise InputError(f"unknown query {name!r}; known: {', '.join(QUERIES)}", field="query")
+    if iterator not in (None, "Start", "Continue", "Stop"):
+        raise InputError(f"iterator must be Start, Continue or Stop, got {iterator!r}", field="iterator")
+    if iterator in ("Continue", "Stop") and not iterator_id:
+        raise InputError(f"iterator={iterator} needs the iteratorID QuickBooks returned", field="iteratorID")
+    kind, line_items = QUERIES[name]
+    rq_name = name + "Rq"
+    rid = request_id or f"query:{name}:{iterator or 'all'}"
+    if len(rid) > spec.REQUEST_ID_MAXLEN:
+        raise InputError(f"requestID {rid!r} is longer than {spec.REQUEST_ID_MAXLEN} characters", field="requestID")
+    attrs = {"requestID": rid}
+    if iterator:
+        attrs["iterator"] = iterator
+        if iterator_id:
+            attrs["iteratorID"] = iterator_id
+    values: dict[str, str | None] = {}
+    if max_returned is not None and iterator != "Stop":
+        values["MaxReturned"] = str(int(max_returned))
+    if kind == "list":
+        if active_status:
+            values["ActiveStatus"] = active_status
+        values["FromModifiedDate"] = format_datetime(from_modified) if from_modified else None
+        values["ToModifiedDate"] = format_datetime(to_modified) if to_modified else None
+    else:
+        values["ModifiedDateRangeFilter/FromModifiedDate"] = format_datetime(from_modified) if from_modified else None
+        values["ModifiedDateRangeFilter/ToModifiedDate"] = format_datetime(to_modified) if to_modified else None
+        if line_items and include_line_items:
+            values["IncludeLineItems"] = "true"
+    steps, paths = _plan(rq_name, [k for k, v in values.items() if v is not None])
+    rq = etree.Element(rq_name, attrs)
+    _fill(rq, steps, tuple(values[p] for p in paths), None)
+    return Request(rid, "query", None, "query", name, rq)
+
+
+# -- message sets ---------------------------------------------------------------------------------------------
+def _order(req: Request) -> int:
+    pair = PAIRS.get(req.item_type)
+    return pair.export_order if pair else 0
+
+
+def message_sets(requests: Iterable[Request], max_requests: int = DEFAULT_MAX_REQUESTS,
+                 version: str = spec.QBXML_VERSION, on_error: str = "continueOnError") -> list[MessageSet]:
+    """Requests batched into qbXML documents of at most ``max_requests`` each, in dependency order
+    (vendors, jobs and items before the POs and bills that reference them; stable within an order).
+
+    The document is ASCII (non-ASCII as character references, which QuickBooks accepts and returns), starts
+    with the XML declaration and ``<?qbxml version?>``, and uses ``onError="continueOnError"`` so one bad
+    record does not block the rest.
+    """
+    if on_error not in ON_ERROR:
+        raise InputError(f"onError must be one of {', '.join(ON_ERROR)} (QuickBooks refuses rollbackOnError)",
+                         field="onError")
+    if max_requests < 1:
+        raise InputError("max_requests must be at least 1", field="max_requests")
+    if not re.fullmatch(r"\d+\.\d+", version):
+        raise InputError(f"qbXML version must look like 13.0, got {version!r}", field="version")
+    ordered = sorted(requests, key=_order)
+    seen: set[str] = set()
+    for r in ordered:
+        if r.request_id in seen:
+            raise InputError(f"requestID {r.request_id!r} appears twice; responses are matched by it",
+                             field="requestID")
+        seen.add(r.request_id)
+    head = (f'<?xml version="1.0" encoding="utf-8"?>\n<?qbxml version="{version}"?>\n'
+            f'<QBXML><QBXMLMsgsRq onError="{on_error}">').encode("ascii")
+    tail = b"</QBXMLMsgsRq></QBXML>"
+    tostring = etree.tostring
+    out = []
+    for start in range(0, len(ordered), max_requests):
+        chunk = ordered[start:start + max_requests]
+        body = b"".join([tostring(r.element, encoding="us-ascii") for r in chunk])
+        out.append(MessageSet(head + body + tail, tuple(r.request_id for r in chunk), version, on_error))
+    return out

@@ -1,0 +1,620 @@
+"""Reading XML that comes from outside, safely, and turning qbXML query responses into table rows.
+
+**The parser policy** (used everywhere in qbrecon for XML from outside: files, Web Connector SOAP bodies):
+lxml with ``resolve_entities=False``, ``no_network=True``, ``load_dtd=False``, ``huge_tree=False``; any DOCTYPE
+(and so any ENTITY declaration: billion laughs, external entities) is refused outright with ``InputError``
+before lxml reads past the prolog; nesting is bounded (``MAX_DEPTH`` for in-memory documents, libxml2's own
+limit of 256 levels for streams); large responses are streamed with ``iterparse`` and every element is
+cleared once read, so memory stays bounded whatever the file size.
+
+**Query responses**: ``read_query_response`` streams the ``*Rs`` elements (status attributes, iterator) and
+turns every ``*Ret`` that one of the QuickBooks tables declares (``Config.metadata["ret"]``, and
+``["line"]`` for line tables) into a row, reading child text by precomputed paths (the ``source`` of each
+column) and collecting rows as lists that become Arrow columns in one conversion.
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+import pyarrow as pa
+from lxml import etree
+
+from ..errors import InputError
+from ..loaders.values import Batch, CellError, convert_batch
+from ..schemas import TABLES, TableSpec
+
+MAX_DEPTH = 64  # levels of nesting accepted in an in-memory document (qbXML needs about 10)
+PROLOG_LIMIT = 1 << 20  # bytes before the root element (XML declaration, PIs, comments)
+
+PARSER_OPTIONS: dict[str, Any] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "huge_tree": False,
+    "dtd_validation": False,
+}
+
+Source = str | os.PathLike | bytes | IO[bytes]
+
+
+# -- the safe parser policy -------------------------------------------------------------------------------------
+def _source_name(source: Any, name: str | None) -> str:
+    if name:
+        return name
+    if isinstance(source, str | os.PathLike):
+        return str(source)
+    return getattr(source, "name", None) or "<xml>"
+
+
+_PROLOG_SKIP = re.compile(rb"\s+")
+
+
+def check_prolog(head: bytes, name: str, *, complete: bool = False) -> bool:
+    """Refuse a DOCTYPE (so any ENTITY declaration) before the root element.
+
+    Returns True once the root element's start was reached (the prolog is clean), False when ``head`` ends
+    inside the prolog and more bytes are needed. ``complete`` says that ``head`` is the whole document.
+    """
+    # UTF-16 documents are checked on their decoded text (lxml's DOCTYPE check below covers other encodings).
+    codec = {b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16", b"<\x00": "utf-16-le", b"\x00<": "utf-16-be"}.get(head[:2])
+    if codec:
+        head = head[: len(head) // 2 * 2].decode(codec, errors="ignore").encode("utf-8", errors="ignore")
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    pos = 0
+    n = len(head)
+    while True:
+        m = _PROLOG_SKIP.match(head, pos)
+        if m:
+            pos = m.end()
+        if pos >= n:
+            return complete
+        if head.startswith(b"<?", pos):
+            end = head.find(b"?>", pos)
+            if end < 0:
+                return complete
+            pos = end + 2
+        elif head.startswith(b"<!--", pos):
+            end = head.find(b"-->", pos)
+            if end < 0:
+                return complete
+            pos = end + 3
+        elif head.startswith(b"<!", pos):
+            what = head[pos + 2 : pos + 10].split()[0:1]
+            kind = what[0].decode("ascii", "replace") if what else "declaration"
+            raise InputError(
+                f"XML with a <!{kind}> declaration is refused (document type and entity declarations are not "
+                "allowed in qbXML; they are how entity-expansion and external-entity attacks work)",
+                file=name,
+            )
+        else:
+            return True
+
+
+class _GuardedReader(io.RawIOBase):
+    """A byte stream whose prolog was checked before lxml sees it (replays the bytes read for the check)."""
+
+    def __init__(self, raw: IO[bytes], name: str):
+        self._raw = raw
+        head = b""
+        while True:
+            chunk = raw.read(65536)
+            head += chunk or b""
+            if check_prolog(head, name, complete=not chunk):
+                break
+            if len(head) > PROLOG_LIMIT:
+                raise InputError("the XML prolog (before the root element) is longer than 1 MB", file=name)
+        self._head = head
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            if size is None or size < 0:
+                data, self._head = self._head + self._raw.read(), b""
+                return data
+            data, self._head = self._head[:size], self._head[size:]
+            return data
+        return self._raw.read(size if size is not None else -1)
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def _open(source: Source, name: str | None) -> tuple[IO[bytes], str, bool]:
+    label = _source_name(source, name)
+    if isinstance(source, bytes | bytearray | memoryview):
+        return io.BytesIO(bytes(source)), label, True
+    if isinstance(source, str | os.PathLike):
+        try:
+            return open(source, "rb"), label, True  # noqa: SIM115 - closed by the caller
+        except OSError as exc:
+            raise InputError(f"cannot open: {exc.strerror or exc}", file=label) from None
+    if hasattr(source, "read"):
+        return source, label, False
+    raise TypeError(f"cannot read XML from {type(source).__name__}")
+
+
+def _syntax_error(exc: etree.XMLSyntaxError, name: str) -> InputError:
+    line = getattr(exc, "lineno", None)
+    msg = getattr(exc, "msg", None) or str(exc)
+    where = f" at line {line}" if line else ""
+    return InputError(f"not well-formed XML{where}: {msg}", file=name)
+
+
+def _refuse_dtd(element: etree._Element, name: str) -> None:
+    info = element.getroottree().docinfo
+    if info.internalDTD is not None or info.externalDTD is not None or info.doctype:
+        raise InputError("XML with a DOCTYPE declaration is refused", file=name)
+
+
+def safe_iterparse(
+    source: Source, tags: Iterable[str] | str | None = None, *, name: str | None = None
+) -> Iterator[etree._Element]:
+    """Stream the elements named ``tags`` (all elements when None) as each one ends, under the safe policy.
+
+    Each yielded element is cleared (and its already-read earlier siblings dropped) once the caller asks for
+    the next one, so read what you need from it before moving on. Malformed or hostile XML raises
+    ``InputError`` naming the file and line.
+    """
+    raw, label, close = _open(source, name)
+    try:
+        guarded = _GuardedReader(raw, label)
+        kwargs: dict[str, Any] = dict(PARSER_OPTIONS, events=("end",), remove_comments=True, remove_pis=True)
+        if tags is not None:
+            kwargs["tag"] = [tags] if isinstance(tags, str) else list(tags)
+        first = True
+        try:
+            for _event, el in etree.iterparse(guarded, **kwargs):
+                if first:
+                    _refuse_dtd(el, label)
+                    first = False
+                yield el
+                el.clear(keep_tail=False)
+                parent = el.getparent()
+                if parent is not None:
+                    while el.getprevious() is not None:
+                        del parent[0]
+        except etree.XMLSyntaxError as exc:
+            raise _syntax_error(exc, label) from None
+    finally:
+        if close:
+            raw.close()
+
+
+def parse_bytes(data: bytes | str, *, name: str | None = None, huge_text: bool = False) -> etree._Element:
+    """Parse a small document (a SOAP body, one qbXML message) under the safe policy; returns the root.
+
+    ``huge_text`` lifts libxml2's 10 MB limit on one text node (a Web Connector ``<response>`` carries a whole
+    escaped qbXML response); DOCTYPE refusal, no entities, no network and the depth bound still apply.
+    """
+    label = name or "<xml>"
+    if isinstance(data, str):
+        # lxml refuses str with an encoding declaration; the text is already decoded, so drop it.
+        data = re.sub(r"^\s*<\?xml[^>]*\?>", "", data, count=1).encode("utf-8")
+    data = bytes(data)
+    check_prolog(data[:PROLOG_LIMIT], label, complete=True)
+    parser = etree.XMLParser(**dict(PARSER_OPTIONS, huge_tree=huge_text), remove_comments=True, remove_pis=True)
+    try:
+        root = etree.fromstring(data, parser=parser)
+    except etree.XMLSyntaxError as exc:
+        raise _syntax_error(exc, label) from None
+    if root is None:
+        raise InputError("empty XML document", file=label)
+    _refuse_dtd(root, label)
+    depth = 0
+    for event, _el in etree.iterwalk(root, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        if depth > MAX_DEPTH:
+            raise InputError(f"XML nested deeper than {MAX_DEPTH} levels is refused", file=label)
+    return root
+
+
+# -- reading plans: where each column's text is, per *Ret element ------------------------------------------------
+# Columns computed from the element rather than read from a child.
+_COMPUTED_RET = {"ItemType", "PaymentKind"}
+_COMPUTED_LINE = {"LineNumber", "LineKind"}
+# Item kinds beyond those the table declares: they load too, with their ItemType.
+_MORE_ITEM_RETS = [
+    "ItemInventoryRet", "ItemInventoryAssemblyRet", "ItemFixedAssetRet", "ItemSubtotalRet", "ItemDiscountRet",
+    "ItemPaymentRet", "ItemSalesTaxRet", "ItemSalesTaxGroupRet", "ItemGroupRet",
+]  # fmt: skip
+# Group lines hold ordinary lines inside them (a bill's item group, an estimate's line group).
+_GROUP_OF = {"ItemLineRet": "ItemGroupLineRet", "EstimateLineRet": "EstimateLineGroupRet",
+             "PurchaseOrderLineRet": "PurchaseOrderLineGroupRet"}  # fmt: skip
+
+Trie = dict[str, tuple[int, "Trie | None"]]
+
+
+def _trie(paths: dict[int, str]) -> Trie:
+    """Column paths (``VendorRef/ListID``) as a tree of child tags, so a walk reads each child once."""
+    root: dict = {}
+    for col, path in paths.items():
+        parts = path.split("/")
+        node = root
+        for i, part in enumerate(parts):
+            col_here, sub = node.get(part, (-1, None))
+            if i == len(parts) - 1:
+                node[part] = (col, sub)
+            else:
+                if sub is None:
+                    sub = {}
+                node[part] = (col_here, sub)
+                node = sub
+    return root
+
+
+@dataclass
+class _LinePlan:
+    spec: TableSpec
+    names: list[str]
+    trie: Trie
+    copies: list[tuple[int, int]]  # (column, column it repeats): two columns reading one element
+    parent_col: int
+    number_col: int
+    kind_col: int
+    kinds: dict[str, str]  # line tag -> LineKind value
+
+
+@dataclass
+class _RetPlan:
+    spec: TableSpec
+    names: list[str]
+    trie: Trie
+    copies: list[tuple[int, int]]
+    key_col: int
+    consts: dict[str, list[tuple[int, str]]]  # ret tag -> [(column, value)]
+    lines: dict[str, _LinePlan] = field(default_factory=dict)  # line tag -> plan
+    groups: dict[str, list[str]] = field(default_factory=dict)  # group-line tag -> line tags inside it
+    fill_fullname: tuple[int, int] | None = None  # (FullName, Name) for items without a hierarchy
+
+
+def _columns(spec: TableSpec, skip: set[str]) -> tuple[list[str], dict[int, str], list[tuple[int, int]]]:
+    names = spec.column_names
+    paths: dict[int, str] = {}
+    by_path: dict[str, int] = {}
+    copies: list[tuple[int, int]] = []
+    for i, col in enumerate(spec.columns):
+        if col.name in skip:
+            continue
+        path = col.source or col.name
+        if path in by_path:
+            copies.append((i, by_path[path]))
+            continue
+        by_path[path] = i
+        paths[i] = path
+    return names, paths, copies
+
+
+@lru_cache(maxsize=1)
+def ret_plans() -> dict[str, _RetPlan]:
+    """One reading plan per ``*Ret`` tag of the QuickBooks tables (built once)."""
+    plans: dict[str, _RetPlan] = {}
+    by_table: dict[str, _RetPlan] = {}
+    for spec in TABLES.values():
+        if spec.side != "quickbooks" or "ret" not in spec.meta:
+            continue
+        rets = spec.meta["ret"]
+        rets = [rets] if isinstance(rets, str) else list(rets)
+        if spec.table == "items":
+            rets += [r for r in _MORE_ITEM_RETS if r not in rets]
+        names, paths, copies = _columns(spec, _COMPUTED_RET)
+        consts: dict[str, list[tuple[int, str]]] = {}
+        for tag in rets:
+            c: list[tuple[int, str]] = []
+            if "ItemType" in names:
+                c.append((names.index("ItemType"), tag.removeprefix("Item").removesuffix("Ret")))
+            if "PaymentKind" in names:
+                c.append((names.index("PaymentKind"), "credit_card" if "CreditCard" in tag else "check"))
+            consts[tag] = c
+        fill = (names.index("FullName"), names.index("Name")) if spec.table == "items" else None
+        plan = _RetPlan(spec, names, _trie(paths), copies, names.index(spec.key[0]), consts, fill_fullname=fill)
+        by_table[spec.table] = plan
+        for tag in rets:
+            plans[tag] = plan
+    for spec in TABLES.values():
+        if spec.side != "quickbooks" or "line" not in spec.meta:
+            continue
+        parent = by_table[spec.meta["parent"]]
+        parent_key = parent.spec.key[0]
+        names, paths, copies = _columns(spec, _COMPUTED_LINE | {parent_key})
+        kinds = {tag: tag.removesuffix("LineRet").lower() for tag in spec.meta["line"]}
+        lp = _LinePlan(
+            spec, names, _trie(paths), copies, names.index(parent_key),
+            names.index("LineNumber") if "LineNumber" in names else -1,
+            names.index("LineKind") if "LineKind" in names else -1, kinds,
+        )  # fmt: skip
+        for tag in spec.meta["line"]:
+            parent.lines[tag] = lp
+            group = _GROUP_OF.get(tag)
+            if group:
+                parent.groups.setdefault(group, []).append(tag)
+    return plans
+
+
+def _fill(el: etree._Element, trie: Trie, row: list) -> None:
+    for child in el:
+        node = trie.get(child.tag)
+        if node is not None:
+            col, sub = node
+            if col >= 0:
+                row[col] = child.text
+            if sub is not None:
+                _fill(child, sub, row)
+
+
+# -- results --------------------------------------------------------------------------------------------------------
+BENIGN_STATUS = {1, 500}  # "no match" (Info) and "not found" (Warn): an empty answer, not a failure
+
+
+@dataclass
+class ResponseStatus:
+    """The status of one ``*Rs`` element: what QuickBooks said about one request."""
+
+    file: str
+    response: str  # element name, e.g. "BillQueryRs"
+    requestID: str | None  # noqa: N815 - qbXML's own attribute names
+    statusCode: int | None  # noqa: N815
+    statusSeverity: str | None  # noqa: N815
+    statusMessage: str | None  # noqa: N815
+    iteratorRemainingCount: int | None = None  # noqa: N815
+    iteratorID: str | None = None  # noqa: N815
+    rets: int = 0  # *Ret elements read from it
+
+    @property
+    def ok(self) -> bool:
+        return self.statusCode == 0 or self.statusCode in BENIGN_STATUS
+
+    @property
+    def is_error(self) -> bool:
+        return not self.ok
+
+
+@dataclass
+class QueryResult:
+    """Rows read from qbXML responses (raw ``batches`` per table) and the status of every response."""
+
+    batches: dict[str, Batch] = field(default_factory=dict)
+    statuses: list[ResponseStatus] = field(default_factory=list)
+    groups: int = 0  # source records read (a Ret with its lines is one)
+
+    def table(self, name: str) -> pa.Table:
+        """Typed Arrow table of one QuickBooks table (values that could not be read are null; see ``errors``)."""
+        batch = self.batches.get(name) or Batch.empty(TABLES[name])
+        return convert_batch(batch)[0]
+
+    def frame(self, name: str) -> pd.DataFrame:
+        return self.table(name).to_pandas(types_mapper=pd.ArrowDtype)
+
+    def errors(self, name: str) -> list[CellError]:
+        batch = self.batches.get(name)
+        return convert_batch(batch)[1] if batch is not None else []
+
+    @property
+    def errors_reported(self) -> list[ResponseStatus]:
+        return [s for s in self.statuses if s.is_error]
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(b) for name, b in self.batches.items()}
+
+
+def _status(rs: etree._Element, file: str) -> ResponseStatus:
+    a = rs.attrib
+
+    def _int(key: str) -> int | None:
+        v = a.get(key)
+        try:
+            return int(v) if v is not None else None
+        except ValueError:
+            return None
+
+    return ResponseStatus(file, rs.tag, a.get("requestID"), _int("statusCode"), a.get("statusSeverity"),
+                          a.get("statusMessage"), _int("iteratorRemainingCount"), a.get("iteratorID"))  # fmt: skip
+
+
+class _Collector:
+    """Rows of one file, per table, as lists (turned into columns once at the end)."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.rows: dict[str, list[list]] = {}
+        self.src: dict[str, list[int]] = {}
+        self.group: dict[str, list[int]] = {}
+        self.n_groups = 0
+
+    def add(self, table: str, row: list, source_row: int, group: int) -> None:
+        rows = self.rows.get(table)
+        if rows is None:
+            rows = self.rows[table] = []
+            self.src[table] = []
+            self.group[table] = []
+        rows.append(row)
+        self.src[table].append(source_row)
+        self.group[table].append(group)
+
+    def batches(self, plans_by_table: dict[str, tuple[TableSpec, list[str], list[tuple[int, int]]]]) -> dict:
+        out: dict[str, Batch] = {}
+        for table, rows in self.rows.items():
+            spec, names, copies = plans_by_table[table]
+            cols = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in names]
+            for dst, src in copies:
+                cols[dst] = cols[src]
+            out[table] = Batch(spec, dict(zip(names, cols, strict=True)), [self.file] * len(rows), self.src[table],
+                               self.group[table], None)  # fmt: skip
+        return out
+
+
+def _read_ret(ret: etree._Element, plan: _RetPlan, coll: _Collector, source_row: int, group: int) -> None:
+    row = [None] * len(plan.names)
+    trie = plan.trie
+    lines = plan.lines
+    line_rows: list[tuple[_LinePlan, str, etree._Element]] = []
+    for child in ret:
+        tag = child.tag
+        node = trie.get(tag)
+        if node is not None:
+            col, sub = node
+            if col >= 0:
+                row[col] = child.text
+            if sub is not None:
+                _fill(child, sub, row)
+        elif tag in lines:
+            line_rows.append((lines[tag], tag, child))
+        elif tag in plan.groups:
+            for inner in child:
+                if inner.tag in lines:
+                    line_rows.append((lines[inner.tag], inner.tag, inner))
+    for col, value in plan.consts.get(ret.tag, ()):
+        row[col] = value
+    for dst, src in plan.copies:
+        row[dst] = row[src]
+    if plan.fill_fullname is not None and row[plan.fill_fullname[0]] is None:
+        row[plan.fill_fullname[0]] = row[plan.fill_fullname[1]]
+    coll.add(plan.spec.table, row, source_row, group)
+    parent_key = row[plan.key_col]
+    number = 0
+    for lp, tag, el in line_rows:
+        number += 1
+        lrow = [None] * len(lp.names)
+        _fill(el, lp.trie, lrow)
+        lrow[lp.parent_col] = parent_key
+        if lp.number_col >= 0:
+            lrow[lp.number_col] = str(number)
+        if lp.kind_col >= 0:
+            lrow[lp.kind_col] = lp.kinds[tag]
+        for dst, src in lp.copies:
+            lrow[dst] = lrow[src]
+        coll.add(lp.spec.table, lrow, source_row, group)
+
+
+@lru_cache(maxsize=1)
+def _plans_by_table() -> dict[str, tuple[TableSpec, list[str], list[tuple[int, int]]]]:
+    out = {}
+    for plan in ret_plans().values():
+        out[plan.spec.table] = (plan.spec, plan.names, plan.copies)
+        for lp in plan.lines.values():
+            out[lp.spec.table] = (lp.spec, lp.names, lp.copies)
+    return out
+
+
+def read_query_response(source: Source, *, name: str | None = None, first_group: int = 0) -> QueryResult:
+    """Stream one qbXML response document into rows for the QuickBooks tables, with every response's status.
+
+    Any ``*Ret`` a table declares becomes a row, whether it answers a query or echoes an add/mod. Unknown
+    elements are ignored. Rows carry their 1-based position in the file (``source_row``); a Ret and its lines
+    share a group number (counted from ``first_group``).
+    """
+    plans = ret_plans()
+    raw, label, close = _open(source, name)
+    result = QueryResult()
+    coll = _Collector(Path(label).name if label != "<xml>" else label)
+    statuses: list[ResponseStatus] = []
+    current_rs: etree._Element | None = None
+    current_status: ResponseStatus | None = None
+    seen_rs: list[etree._Element] = []  # response elements already recorded, kept until they are dropped
+    ret_no = 0
+    # Millions of small row lists would set off the cyclic garbage collector again and again (rows hold no
+    # cycles); pausing it keeps reading linear in the file size.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        guarded = _GuardedReader(raw, label)
+        tags = list(plans) + ["QBXMLMsgsRs"]
+        context = etree.iterparse(guarded, events=("end",), tag=tags, remove_comments=True, remove_pis=True,
+                                  **PARSER_OPTIONS)  # fmt: skip
+        first = True
+        try:
+            for _event, el in context:
+                if first:
+                    _refuse_dtd(el, label)
+                    first = False
+                tag = el.tag
+                if tag == "QBXMLMsgsRs":
+                    for rs in el:
+                        if isinstance(rs.tag, str) and not any(rs is s for s in seen_rs):
+                            statuses.append(_status(rs, coll.file))
+                    el.clear()
+                    continue
+                rs = el.getparent()
+                if rs is None or not rs.tag.endswith("Rs"):
+                    continue  # a Ret nested inside another element: read as part of its parent, if at all
+                if rs is not current_rs:
+                    current_rs = rs
+                    current_status = _status(rs, coll.file)
+                    statuses.append(current_status)
+                    # Responses before this one are done: record any we never saw a Ret of, then drop them.
+                    msgs = rs.getparent()
+                    if msgs is not None:
+                        while rs.getprevious() is not None:
+                            prev = rs.getprevious()
+                            if not any(prev is s for s in seen_rs) and isinstance(prev.tag, str):
+                                statuses.insert(len(statuses) - 1, _status(prev, coll.file))
+                            seen_rs[:] = [s for s in seen_rs if s is not prev]
+                            msgs.remove(prev)
+                    seen_rs.append(rs)
+                ret_no += 1
+                _read_ret(el, plans[tag], coll, ret_no, first_group + ret_no - 1)
+                current_status.rets += 1  # type: ignore[union-attr]
+                el.clear(keep_tail=False)
+                while el.getprevious() is not None:
+                    del rs[0]
+        except etree.XMLSyntaxError as exc:
+            raise _syntax_error(exc, label) from None
+        if first:
+            raise InputError("not a qbXML response: no <QBXMLMsgsRs> or *Ret element found", file=label)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+        if close:
+            raw.close()
+    result.statuses = statuses
+    result.batches = coll.batches(_plans_by_table())
+    result.groups = ret_no
+    return result
+
+
+def ret_to_rows(element: etree._Element) -> dict[str, list[dict[str, Any]]]:
+    """One ``*Ret`` element (and its lines) as typed rows per table: ``{"bills": [...], "bill_lines": [...]}``.
+
+    For add/mod responses that echo the stored object. A value that cannot be read raises ``InputError``
+    naming the field.
+    """
+    plan = ret_plans().get(element.tag)
+    if plan is None:
+        raise InputError(f"no QuickBooks table reads <{element.tag}>", field=element.tag)
+    coll = _Collector("<response>")
+    _read_ret(element, plan, coll, 1, 0)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for table, batch in coll.batches(_plans_by_table()).items():
+        typed, errors = convert_batch(batch)
+        if errors:
+            e = errors[0]
+            raise InputError(f"{e.failure_case} ({e.check})", row=e.row + 1, field=f"{element.tag}/{e.field}")
+        out[table] = typed.to_pylist()
+    return out
+
+
+def ret_to_row(element: etree._Element, spec: TableSpec | None = None) -> dict[str, Any]:
+    """One ``*Ret`` element as a typed row of its table (``spec`` checks it is the expected table)."""
+    rows = ret_to_rows(element)
+    plan = ret_plans()[element.tag]
+    if spec is not None and spec.table != plan.spec.table:
+        raise InputError(f"<{element.tag}> is a row of {plan.spec.table}, not {spec.table}", field=element.tag)
+    return rows[plan.spec.table][0]
+
+
+__all__ = ["MAX_DEPTH", "PARSER_OPTIONS", "QueryResult", "ResponseStatus", "check_prolog", "parse_bytes",
+           "read_query_response", "ret_plans", "ret_to_row", "ret_to_rows", "safe_iterparse"]  # fmt: skip

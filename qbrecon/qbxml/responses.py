@@ -1,0 +1,225 @@
+"""A qbXML response message set -> one outcome row per request, plus the echoed records as table rows.
+
+Responses are matched to requests by ``requestID`` (never by position: QuickBooks may answer fewer requests
+than were sent, e.g. after ``stopOnError``). Each outcome says what happened and what to do next:
+
+========================  ==========================================================================
+outcome                   ``synced`` (QuickBooks stored it / answered), ``failed``, ``benign`` (a query
+                          that found nothing: status 1 "no match" or 500 "not found")
+error_class               ``retryable`` (3170-3180: record in use / modified by another user; no answer),
+                          ``reread_then_retry`` (3200: stale EditSequence), ``create_parent_then_retry``
+                          (3140: a referenced vendor/customer/item/account is missing), ``fix_data`` (3070
+                          too long, 3100 name in use, 3150 missing element, 3210 invalid value),
+                          ``benign``, ``fatal`` (anything else)
+========================  ==========================================================================
+
+A whole message set can fail before any request is read: the Web Connector then reports an empty response
+with an HRESULT (``0x80040400``: QuickBooks could not parse the XML -- our bug, ``fatal``; others such as
+``0x80040401`` could not reach QuickBooks -- ``retryable``). Every request of the set gets that outcome.
+
+Parsing goes through ``qbxml.parse`` (the safe parser policy) and is lenient: values outside the schema's
+enumerations are kept, not rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pandas as pd
+import pyarrow as pa
+
+from ..entities import PAIRS
+from ..errors import InputError
+from .build import Request, parse_request_id, requests_frame
+from .parse import BENIGN_STATUS, parse_bytes, read_query_response
+
+OUTCOME_COLUMNS: dict[str, pa.DataType] = {
+    "request_id": pa.string(), "item_type": pa.string(), "procore_id": pa.int64(), "action": pa.string(),
+    "request_name": pa.string(), "status_code": pa.int64(), "status_severity": pa.string(),
+    "status_message": pa.string(), "list_id": pa.string(), "txn_id": pa.string(), "quickbooks_id": pa.string(),
+    "edit_sequence": pa.string(), "outcome": pa.string(), "error_class": pa.string(), "ret_count": pa.int64(),
+    "iterator_id": pa.string(), "iterator_remaining_count": pa.int64(),
+}  # fmt: skip
+
+RETRYABLE = range(3170, 3181)
+FIX_DATA = {3070, 3100, 3150, 3210}
+PARSE_ERROR_HRESULT = "0x80040400"
+
+
+def classify(status_code: int | None, severity: str | None, action: str | None, has_ret: bool) -> tuple[str, str | None]:
+    """(outcome, error_class) for one response status."""
+    is_query = action == "query"
+    if status_code is None:
+        return "failed", "fatal"
+    if is_query and status_code in BENIGN_STATUS:
+        return "benign", "benign"
+    if (severity or "").lower() != "error":
+        if status_code == 0 or has_ret or is_query:
+            return "synced", None
+        return "failed", "fatal"  # a warning on an add/mod without the stored record: nothing to link to
+    if status_code in RETRYABLE:
+        return "failed", "retryable"
+    if status_code == 3200:
+        return "failed", "reread_then_retry"
+    if status_code == 3140:
+        return "failed", "create_parent_then_retry"
+    if status_code in FIX_DATA:
+        return "failed", "fix_data"
+    return "failed", "fatal"
+
+
+def classify_hresult(hresult: str | None) -> str:
+    """Error class of a whole-message failure reported by the Web Connector instead of a response."""
+    return "fatal" if (hresult or "").lower() == PARSE_ERROR_HRESULT else "retryable"
+
+
+@dataclass
+class ResponseResult:
+    outcomes: pd.DataFrame  # one row per request (OUTCOME_COLUMNS)
+    rets: dict[str, pd.DataFrame] = field(default_factory=dict)  # QuickBooks table -> echoed/queried rows
+    hresult: str | None = None
+    message: str | None = None
+
+    def failed(self) -> pd.DataFrame:
+        return self.outcomes[self.outcomes["outcome"] == "failed"]
+
+
+def _requests(requests: pd.DataFrame | Iterable[Request] | None) -> pd.DataFrame | None:
+    if requests is None:
+        return None
+    if isinstance(requests, pd.DataFrame):
+        return requests
+    return requests_frame(requests)
+
+
+def _infer(request_name: str, request_id: str | None) -> tuple[str | None, int | None, str]:
+    """item_type, procore_id, action for a response whose request we were not given."""
+    item_type, procore_id, _ = parse_request_id(request_id)
+    if request_name.endswith("Query"):
+        return item_type or "query", procore_id, "query"
+    action = "add" if request_name.endswith("Add") else "mod" if request_name.endswith("Mod") else "other"
+    if item_type is None:
+        matches = [p.item_type for p in PAIRS.values() if request_name in (p.add_request, p.mod_request)]
+        item_type = matches[0] if len(matches) == 1 else None
+    return item_type, procore_id, action
+
+
+def _ret_ids(rs: object) -> tuple[str | None, str | None, str | None, int]:
+    list_id = txn_id = edit_sequence = None
+    count = 0
+    for child in rs:  # type: ignore[attr-defined]
+        tag = child.tag
+        if not isinstance(tag, str) or not tag.endswith("Ret"):
+            continue
+        count += 1
+        if count > 1:
+            continue
+        for leaf in child:
+            if leaf.tag == "ListID":
+                list_id = (leaf.text or "").strip() or None
+            elif leaf.tag == "TxnID":
+                txn_id = (leaf.text or "").strip() or None
+            elif leaf.tag == "EditSequence":
+                edit_sequence = (leaf.text or "").strip() or None
+    return list_id, txn_id, edit_sequence, count
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None and value.strip() != "" else None
+    except ValueError:
+        return None
+
+
+def read_response(xml: bytes | str | None, requests: pd.DataFrame | Iterable[Request] | None = None, *,
+                  hresult: str | None = None, message: str | None = None, name: str = "response",
+                  read_rets: bool = True) -> ResponseResult:
+    """Outcomes of one response message set (``requests``: what was sent, to match by requestID and to report
+    the ones QuickBooks never answered). ``hresult``/``message``: what the Web Connector said when the
+    response is empty."""
+    sent = _requests(requests)
+    text = xml.decode("utf-8", "replace") if isinstance(xml, bytes) else (xml or "")
+    if not text.strip():
+        return _whole_failure(sent, hresult, message)
+    root = parse_bytes(text, name=name, huge_text=True)
+    msgs = root if root.tag == "QBXMLMsgsRs" else root.find("QBXMLMsgsRs")
+    if msgs is None:
+        raise InputError("not a qbXML response: no <QBXMLMsgsRs>", file=name)
+    by_id = {}
+    if sent is not None and len(sent):
+        by_id = {rid: (it, pid, act) for rid, it, pid, act in zip(
+            sent["request_id"].tolist(), sent["item_type"].tolist(), sent["procore_id"].tolist(),
+            sent["action"].tolist(), strict=True)}  # fmt: skip
+    rows = []
+    answered: set[str] = set()
+    for rs in msgs:
+        tag = rs.tag
+        if not isinstance(tag, str) or not tag.endswith("Rs"):
+            continue
+        a = rs.attrib
+        rid = a.get("requestID") or None
+        request_name = tag[:-2]
+        if rid in by_id:
+            item_type, procore_id, action = by_id[rid]
+            procore_id = None if pd.isna(procore_id) else int(procore_id)
+        else:
+            item_type, procore_id, action = _infer(request_name, rid)
+        if rid:
+            answered.add(rid)
+        list_id, txn_id, edit_sequence, count = _ret_ids(rs)
+        code, severity = _int(a.get("statusCode")), a.get("statusSeverity")
+        outcome, error_class = classify(code, severity, action, count > 0)
+        rows.append({
+            "request_id": rid, "item_type": item_type, "procore_id": procore_id, "action": action,
+            "request_name": request_name, "status_code": code, "status_severity": severity,
+            "status_message": a.get("statusMessage"), "list_id": list_id, "txn_id": txn_id,
+            "quickbooks_id": list_id or txn_id, "edit_sequence": edit_sequence, "outcome": outcome,
+            "error_class": error_class, "ret_count": count, "iterator_id": a.get("iteratorID"),
+            "iterator_remaining_count": _int(a.get("iteratorRemainingCount")),
+        })  # fmt: skip
+    if sent is not None:  # sent but not answered: QuickBooks stopped before them (stopOnError) -- send again
+        for rid, it, pid, act, rname in zip(sent["request_id"], sent["item_type"], sent["procore_id"],
+                                            sent["action"], sent["request_name"], strict=True):  # fmt: skip
+            if rid not in answered:
+                rows.append(_row(rid, it, pid, act, rname, "no response to this request in the message set "
+                                 "(QuickBooks stopped before it); send it again", "retryable"))
+    rets: dict[str, pd.DataFrame] = {}
+    if read_rets and any(r["ret_count"] for r in rows):
+        result = read_query_response(text.encode("utf-8") if isinstance(xml, str) else bytes(xml), name=name)
+        rets = {t: result.frame(t) for t in result.batches}
+    return ResponseResult(_outcomes_frame(rows), rets)
+
+
+def _row(rid: str | None, item_type: str | None, procore_id: object, action: str | None, request_name: str | None,
+         message: str, error_class: str, severity: str = "Error") -> dict:
+    return {"request_id": rid, "item_type": item_type,
+            "procore_id": None if procore_id is None or pd.isna(procore_id) else int(procore_id),
+            "action": action, "request_name": request_name, "status_code": None, "status_severity": severity,
+            "status_message": message, "list_id": None, "txn_id": None, "quickbooks_id": None,
+            "edit_sequence": None, "outcome": "failed", "error_class": error_class, "ret_count": 0,
+            "iterator_id": None, "iterator_remaining_count": None}  # fmt: skip
+
+
+def _whole_failure(sent: pd.DataFrame | None, hresult: str | None, message: str | None) -> ResponseResult:
+    """An empty response: the whole message set failed (HRESULT from the Web Connector)."""
+    if not hresult and not message:
+        raise InputError("empty qbXML response and no HRESULT: nothing to read", field="response")
+    text = " ".join(x for x in [hresult or "", message or ""] if x).strip()
+    if (hresult or "").lower() == PARSE_ERROR_HRESULT:
+        text += " (QuickBooks could not parse the message set; see the archived request)"
+    error_class = classify_hresult(hresult)
+    rows = []
+    if sent is not None:
+        for rid, it, pid, act, rname in zip(sent["request_id"], sent["item_type"], sent["procore_id"],
+                                            sent["action"], sent["request_name"], strict=True):  # fmt: skip
+            rows.append(_row(rid, it, pid, act, rname, text, error_class))
+    return ResponseResult(_outcomes_frame(rows), {}, hresult, message)
+
+
+def _outcomes_frame(rows: list[dict]) -> pd.DataFrame:
+    table = pa.Table.from_pylist(rows, schema=pa.schema(list(OUTCOME_COLUMNS.items())))
+    return table.to_pandas(types_mapper=pd.ArrowDtype)
+
+
+__all__ = ["OUTCOME_COLUMNS", "ResponseResult", "classify", "classify_hresult", "read_response"]

@@ -1,0 +1,481 @@
+"""The reconciliation run: match, compare, explain, summarise, all in DuckDB SQL over the stored tables.
+
+One run builds connection-local temp tables (``_qbr_*``) under the store's lock, reads the three result
+frames through Arrow (money stays decimal) and drops the temp tables again. Per pair:
+
+1. the Procore and QuickBooks sides (``rules.PairRule``) become ``_qbr_<pair>_p`` / ``_q``;
+2. matching: by link (``origin_id`` = ListID/TxnID), then by business key among the unlinked; a key with
+   several candidates on either side is ``ambiguous_match`` and never linked;
+3. compared fields of matched records, then lines per QuickBooks item under matched headers;
+4. records only on one side, explained from the ERP state (``erp_items``/``invoices.erp_status``);
+5. explanations refine the generic reason (edit sequences, retainage, CCOs, renamed vendors).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ..errors import InputError
+from ..reasons import REASONS, reason_text
+from ..store import Store
+from . import rules
+from .matching import suggest
+from .result import Reconciliation
+
+Tolerance = float | int | str | Decimal | dict[str, Any] | None
+
+DIFF_DDL = """CREATE OR REPLACE TEMP TABLE _qbr_diff (
+    pair VARCHAR, level VARCHAR, procore_id VARCHAR, quickbooks_id VARCHAR, project VARCHAR, vendor VARCHAR,
+    number VARCHAR, cost_code VARCHAR, field VARCHAR, procore_value VARCHAR, quickbooks_value VARCHAR,
+    delta DECIMAL(18,2), reason VARCHAR, matched_by VARCHAR)"""
+
+SUMMARY_DDL = """CREATE OR REPLACE TEMP TABLE _qbr_summary (
+    pair VARCHAR, label VARCHAR, amount VARCHAR, procore_records BIGINT, quickbooks_records BIGINT,
+    matched_equal BIGINT, matched_with_differences BIGINT, only_in_procore BIGINT, only_in_quickbooks BIGINT,
+    ambiguous BIGINT, not_exported BIGINT, differences BIGINT, procore_total DECIMAL(18,2), quickbooks_total DECIMAL(18,2),
+    delta DECIMAL(18,2), abs_delta DECIMAL(18,2))"""
+
+DIFF_COLUMNS = ("pair, level, procore_id, quickbooks_id, project, vendor, number, cost_code, field, "
+                "procore_value, quickbooks_value, delta, reason, matched_by")
+
+
+# -- tolerances ---------------------------------------------------------------------------------------------
+def _dec(value: Any, what: str) -> Decimal:
+    try:
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise InputError(f"expected a number, got {value!r}", field=what) from None
+    if not d.is_finite() or d < 0:
+        raise InputError(f"expected a non-negative number, got {value!r}", field=what)
+    return d
+
+
+def parse_tolerance(tolerance: Tolerance) -> dict[str, tuple[Decimal, Decimal]]:
+    """``0.01`` (absolute, every money field) or ``{"amount": {"abs": 0.01, "rel": 0}, "retainage": 0}``.
+
+    Returns ``{field: (abs, rel)}``; the key ``"*"`` is the default for money fields not named. A pair of
+    values match when ``|procore - quickbooks| <= abs + rel * |quickbooks|`` (numpy/datacompy's isclose).
+    """
+    out: dict[str, tuple[Decimal, Decimal]] = {"*": (Decimal(0), Decimal(0))}
+    if tolerance is None:
+        return out
+    if not isinstance(tolerance, dict):
+        out["*"] = (_dec(tolerance, "tolerance"), Decimal(0))
+        return out
+    for name, spec in tolerance.items():
+        if isinstance(spec, dict):
+            unknown = set(spec) - {"abs", "rel"}
+            if unknown:
+                raise InputError(f"unknown tolerance keys {sorted(unknown)}; use 'abs' and 'rel'", field=name)
+            out[name] = (_dec(spec.get("abs", 0), f"{name}.abs"), _dec(spec.get("rel", 0), f"{name}.rel"))
+        else:
+            out[name] = (_dec(spec, name), Decimal(0))
+    return out
+
+
+def _within(p: str, q: str, tol: tuple[Decimal, Decimal]) -> str:
+    a, r = tol
+    return f"abs(coalesce({p}, 0) - coalesce({q}, 0)) <= {a}::DECIMAL(18,6) + {r}::DECIMAL(18,6) * abs(coalesce({q}, 0))"
+
+
+# -- the run ------------------------------------------------------------------------------------------------
+class Engine:
+    """One reconciliation over a store. Use ``run()``; everything happens under the store's lock."""
+
+    def __init__(self, store: Store, tolerance: Tolerance = None, as_of: dt.date | str | None = None):
+        self.store = store
+        self.tolerance = parse_tolerance(tolerance)
+        self.as_of = _as_of(as_of)
+        self._temp: list[str] = []
+
+    def tol(self, field: str) -> tuple[Decimal, Decimal]:
+        return self.tolerance.get(field, self.tolerance["*"])
+
+    def x(self, sql: str, params: list | None = None) -> None:
+        self.store.con.execute(sql, params or [])
+
+    def temp(self, name: str, select: str) -> None:
+        self.x(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}")
+        self._temp.append(name)
+
+    def run(self, pairs: Iterable[str] | None = None, progress: Callable[[str], None] | None = None) -> Reconciliation:
+        wanted = _pairs(pairs)
+        with self.store._lock:
+            try:
+                self._setup()
+                # the list pairs always run: their matches are the vendor/job/item maps transactions use
+                for name in rules.LIST_PAIRS:
+                    self.run_pair(rules.RULES[name], report=name in wanted)
+                    if name in wanted and progress:
+                        progress(name)
+                self._maps()
+                # job-to-date costs are a roll-up of the invoice findings: invoices run first whenever needed
+                needed = set(wanted) | ({"invoice"} if "job_cost" in wanted else set())
+                for name in rules.ALL_PAIRS:
+                    if name in rules.LIST_PAIRS or name not in needed:
+                        continue
+                    if name == "change_order":
+                        self._change_orders()
+                    else:
+                        self.run_pair(rules.RULES[name], report=True)
+                    if progress and name in wanted:
+                        progress(name)
+                keep = ", ".join(f"'{p}'" for p in wanted)
+                self.x(f"DELETE FROM _qbr_diff WHERE pair NOT IN ({keep})")
+                self.x(f"DELETE FROM _qbr_summary WHERE pair NOT IN ({keep})")
+                differences = self.store.frame(
+                    f"""SELECT {DIFF_COLUMNS} FROM _qbr_diff
+                        ORDER BY list_position({list(rules.ALL_PAIRS)}, pair), project NULLS LAST, vendor NULLS LAST,
+                                 procore_id NULLS LAST, quickbooks_id NULLS LAST, level, cost_code NULLS FIRST, field""")
+                summary = self.store.frame(
+                    f"SELECT * FROM _qbr_summary ORDER BY list_position({list(rules.ALL_PAIRS)}, pair)")
+                candidates = {
+                    name: (self.store.frame(f"""SELECT procore_id, label FROM _qbr_{name}_p p
+                                                WHERE expected AND label IS NOT NULL AND procore_id IN
+                                                (SELECT procore_id FROM _qbr_diff WHERE pair = '{name}'
+                                                  AND level = 'record' AND quickbooks_id IS NULL)"""),
+                           self.store.frame(f"""SELECT quickbooks_id, label FROM _qbr_{name}_q q
+                                                WHERE label IS NOT NULL AND quickbooks_id IN
+                                                (SELECT quickbooks_id FROM _qbr_diff WHERE pair = '{name}'
+                                                  AND reason = 'only_in_quickbooks')"""))
+                    for name in rules.LIST_PAIRS if name in wanted
+                }
+            finally:
+                self._cleanup()
+        differences["reason_text"] = differences["reason"].map(REASONS).fillna(differences["reason"])
+        differences["reason_text"] = differences["reason_text"].astype("string[pyarrow]")
+        return Reconciliation(
+            summary=summary,
+            differences=differences,
+            suggestions=suggest(candidates),
+            tolerance={k: {"abs": str(a), "rel": str(r)} for k, (a, r) in self.tolerance.items()},
+            as_of=self.as_of,
+            pairs=wanted,
+        )
+
+    # -- set-up -------------------------------------------------------------------------------------------
+    def _setup(self) -> None:
+        for macro in rules.MACROS:
+            self.x(macro)
+        tables = self.store.table_names()
+        retainage_setting = None
+        if "erp_settings" in tables:
+            row = self.x_one("SELECT value FROM erp_settings WHERE key = 'invoice_retainage_item'")
+            if row and row[0]:
+                retainage_setting = row[0]
+        # the retainage item: the ERP setting when there is one, else the service item named "Retainage"
+        self.x("CREATE OR REPLACE TEMP TABLE _qbr_params AS SELECT coalesce("
+               "CASE WHEN $1::VARCHAR IS NOT NULL AND json_valid($1::VARCHAR) THEN coalesce("
+               "json_extract_string($1::VARCHAR, '$.ListID'), (SELECT any_value(\"ListID\") FROM items "
+               "WHERE lower(\"FullName\") = lower(json_extract_string($1::VARCHAR, '$.FullName')))) END, "
+               "(SELECT min(\"ListID\") FROM items WHERE lower(trim(\"Name\")) = 'retainage' "
+               "AND lower(replace(\"ItemType\", 'Item', '')) = 'service')) AS retainage_item, $2::DATE AS as_of",
+               [retainage_setting, self.as_of])
+        self._temp.append("_qbr_params")
+        if "erp_items" in tables:
+            self.temp("_qbr_erp", """SELECT item_type, CAST(procore_id AS VARCHAR) AS procore_id, status, quickbooks_id
+                                     FROM erp_items""")
+        else:
+            self.temp("_qbr_erp", """SELECT NULL::VARCHAR AS item_type, NULL::VARCHAR AS procore_id,
+                                            NULL::VARCHAR AS status, NULL::VARCHAR AS quickbooks_id WHERE false""")
+        # placeholders so the list pairs' SQL can reference the maps before they exist
+        for name in ("_qbr_vendor_map", "_qbr_job_map"):
+            self.temp(name, "SELECT NULL::VARCHAR AS procore_id, NULL::VARCHAR AS quickbooks_id WHERE false")
+        self.temp("_qbr_cc_item", "SELECT NULL::BIGINT AS cost_code_id, NULL::VARCHAR AS full_code, "
+                                  "NULL::VARCHAR AS item_id WHERE false")
+        self.x(DIFF_DDL)
+        self.x(SUMMARY_DDL)
+        self._temp += ["_qbr_diff", "_qbr_summary"]
+
+    def x_one(self, sql: str, params: list | None = None) -> tuple | None:
+        rows = self.store.con.execute(sql, params or []).fetchall()  # fetch all: leave no open result behind
+        return rows[0] if rows else None
+
+    def _maps(self) -> None:
+        """Matched companies/projects/cost codes become the maps transactions are matched and compared with."""
+        self.temp("_qbr_vendor_map", "SELECT procore_id, quickbooks_id FROM _qbr_company_m")
+        self.temp("_qbr_job_map", "SELECT procore_id, quickbooks_id FROM _qbr_project_m")
+        self.temp(
+            "_qbr_cc_item",
+            """WITH std AS (SELECT c.full_code, any_value(m.quickbooks_id) AS item_id
+                              FROM _qbr_cost_code_m m JOIN cost_codes c
+                                ON c.cost_code_level = 'standard' AND CAST(c.id AS VARCHAR) = m.procore_id
+                             GROUP BY c.full_code)
+               SELECT DISTINCT ON (c.id) c.id AS cost_code_id, c.full_code,
+                      coalesce(own.quickbooks_id, qbr_item_part(c.origin_id), via_std.quickbooks_id, std.item_id)
+                          AS item_id
+                 FROM cost_codes c
+                 LEFT JOIN _qbr_cost_code_m own
+                   ON c.cost_code_level = 'standard' AND own.procore_id = CAST(c.id AS VARCHAR)
+                 LEFT JOIN _qbr_cost_code_m via_std ON via_std.procore_id = CAST(c.standard_cost_code_id AS VARCHAR)
+                 LEFT JOIN std ON std.full_code = c.full_code
+                ORDER BY c.id, (c.cost_code_level = 'project') DESC""",
+        )
+
+    def _cleanup(self) -> None:
+        for name in reversed(self._temp):
+            try:
+                self.x(f"DROP TABLE IF EXISTS {name}")
+            except Exception:  # noqa: BLE001 - a failed run must still release what it can
+                pass
+        self._temp.clear()
+
+    # -- one pair -----------------------------------------------------------------------------------------
+    def run_pair(self, rule: rules.PairRule, report: bool = True) -> None:
+        n = rule.pair
+        P, Q, C, M = (f"_qbr_{n}_{s}" for s in "pqcm")  # noqa: N806 - table names
+        for name, select in rule.prepare:
+            self.temp(name, select)
+        self.temp(P, rule.procore_sql)
+        self.temp(Q, rule.quickbooks_sql)
+        # candidates by business key among records that carry no link (and QuickBooks records nobody links to)
+        self.temp(
+            C,
+            f"""WITH pf AS (SELECT procore_id, bkey FROM {P} WHERE link_id IS NULL AND bkey IS NOT NULL),
+                     qf AS (SELECT quickbooks_id, bkey FROM {Q} WHERE bkey IS NOT NULL
+                              AND quickbooks_id NOT IN (SELECT link_id FROM {P} WHERE link_id IS NOT NULL))
+                SELECT pf.procore_id, qf.quickbooks_id,
+                       count(*) OVER (PARTITION BY pf.procore_id) AS n_q,
+                       count(*) OVER (PARTITION BY qf.quickbooks_id) AS n_p
+                  FROM pf JOIN qf USING (bkey)""",
+        )
+        self.temp(
+            M,
+            f"""SELECT *, TRY_CAST(procore_id AS BIGINT) AS procore_num FROM (
+                SELECT p.procore_id, q.quickbooks_id, 'link' AS matched_by
+                  FROM {P} p JOIN {Q} q ON q.quickbooks_id = p.link_id
+                UNION ALL
+                SELECT procore_id, quickbooks_id, 'key' FROM {C} WHERE n_q = 1 AND n_p = 1)""",
+        )
+        if not report:
+            return
+        self._field_differences(rule, P, Q, M)
+        if rule.lines is not None:
+            self._line_differences(rule, M)
+        self._stale(rule, P, Q, M)
+        self._one_sided(rule, P, Q, C, M)
+        self._summary(rule, P, Q, C, M)
+
+    def _field_differences(self, rule: rules.PairRule, P: str, Q: str, M: str) -> None:  # noqa: N803
+        selects = []
+        for f in rule.fields:
+            p, q = f"p.{f.name}", f"q.{f.name}"
+            if f.kind == "money":
+                differs = f"NOT ({_within(p, q, self.tol(f.name))})"
+                delta = f"coalesce({p}, 0) - coalesce({q}, 0)"
+                changed = ("WHEN m.matched_by = 'link' AND qbr_newer(q.edit_seq, p.edit_seq) "
+                           "THEN 'amount_changed_in_quickbooks'")
+            elif f.kind == "text":
+                # matched by business key means the normalised names agree: only a linked record's name can differ
+                differs = f"m.matched_by = 'link' AND trim({p}) IS DISTINCT FROM trim({q})"
+                delta, changed = "NULL", ""
+            else:  # id, date: exact; an id Procore does not know (unlinked vendor/job) is not compared
+                differs = f"{p} IS NOT NULL AND {p} IS DISTINCT FROM {q}" if f.kind == "id" else f"{p} IS DISTINCT FROM {q}"
+                delta, changed = "NULL", ""
+            selects.append(
+                f"""SELECT '{rule.pair}', 'header', m.procore_id, m.quickbooks_id, coalesce(p.project, q.project),
+                           coalesce(p.vendor, q.vendor), coalesce(p.number, q.number), NULL, '{f.name}',
+                           CAST({p} AS VARCHAR), CAST({q} AS VARCHAR), {delta},
+                           CASE {f.explain} {changed} WHEN true THEN '{f.reason}' END, m.matched_by
+                      FROM mpq m WHERE {differs}"""
+            )
+        # matched pairs joined once; every field reads the same rows (p.* and q.* as structs)
+        self.x(f"""INSERT INTO _qbr_diff ({DIFF_COLUMNS})
+                   WITH mpq AS MATERIALIZED (SELECT m.procore_id, m.quickbooks_id, m.matched_by, p, q
+                                               FROM {M} m JOIN {P} p USING (procore_id) JOIN {Q} q USING (quickbooks_id))
+                   """ + "\nUNION ALL\n".join(selects))
+
+    def _line_differences(self, rule: rules.PairRule, M: str) -> None:  # noqa: N803
+        """Lines per QuickBooks item under matched headers. Procore lines find their bill through the match
+        (integer key); QuickBooks lines are joined as they are and one-sided rows of unmatched bills dropped
+        after the join, so the big join runs once on the two line aggregates."""
+        assert rule.lines is not None
+        tol = self.tol("amount")
+        self.x(
+            f"""INSERT INTO _qbr_diff ({DIFF_COLUMNS})
+            WITH pl AS (SELECT m.procore_id, m.quickbooks_id, l.item_key, l.code, l.amount
+                          FROM ({rule.lines.procore_sql}) l JOIN {M} m ON m.procore_num = l.procore_num),
+                 ql AS ({rule.lines.quickbooks_sql}),
+                 j AS (SELECT pl.procore_id, coalesce(pl.quickbooks_id, ql.quickbooks_id) AS quickbooks_id,
+                              coalesce(pl.code, ql.code) AS code, pl.amount AS pa, ql.amount AS qa,
+                              pl.item_key IS NULL AS only_q, ql.item_key IS NULL AS only_p
+                         FROM pl FULL JOIN ql ON pl.quickbooks_id = ql.quickbooks_id AND pl.item_key = ql.item_key
+                        WHERE NOT ({_within("pl.amount", "ql.amount", tol)})),
+                 jm AS (SELECT m.procore_id, m.quickbooks_id, m.matched_by, j.code, j.pa, j.qa, j.only_q, j.only_p
+                          FROM j JOIN {M} m ON m.quickbooks_id = j.quickbooks_id
+                           AND (j.procore_id IS NULL OR j.procore_id = m.procore_id)),
+                 hdr AS (SELECT procore_id, quickbooks_id, any_value(reason) AS reason, any_value(project) AS project,
+                                any_value(vendor) AS vendor, any_value(number) AS number
+                           FROM _qbr_diff WHERE pair = '{rule.pair}' AND level = 'header' AND field = 'amount'
+                          GROUP BY ALL)
+            SELECT '{rule.pair}', 'line', j.procore_id, j.quickbooks_id, coalesce(hdr.project, p.project, q.project),
+                   coalesce(hdr.vendor, p.vendor, q.vendor), coalesce(hdr.number, p.number, q.number), j.code,
+                   'amount', CAST(j.pa AS VARCHAR), CAST(j.qa AS VARCHAR), coalesce(j.pa, 0) - coalesce(j.qa, 0),
+                   CASE WHEN hdr.reason IS NOT NULL AND hdr.reason <> 'amount_differs' THEN hdr.reason
+                        WHEN j.only_p THEN 'line_missing_in_quickbooks'
+                        WHEN j.only_q THEN 'line_only_in_quickbooks' ELSE 'amount_differs' END,
+                   j.matched_by
+              FROM jm j LEFT JOIN hdr USING (procore_id, quickbooks_id)
+              LEFT JOIN _qbr_{rule.pair}_p p USING (procore_id) LEFT JOIN _qbr_{rule.pair}_q q USING (quickbooks_id)"""
+        )
+        # a header total that differs only because of lines takes the lines' explanation
+        self.x(
+            f"""UPDATE _qbr_diff h SET reason = l.reason
+                  FROM (SELECT procore_id, quickbooks_id, min(reason) AS reason FROM _qbr_diff
+                         WHERE pair = '{rule.pair}' AND level = 'line' GROUP BY ALL
+                        HAVING count(DISTINCT reason) = 1) l
+                 WHERE h.pair = '{rule.pair}' AND h.level = 'header' AND h.field = 'amount'
+                   AND h.reason = 'amount_differs' AND h.procore_id = l.procore_id
+                   AND h.quickbooks_id = l.quickbooks_id"""
+        )
+
+    def _stale(self, rule: rules.PairRule, P: str, Q: str, M: str) -> None:  # noqa: N803
+        """Linked, equal, yet QuickBooks was modified after Procore's last sync: the next Mod would be refused."""
+        self.x(
+            f"""INSERT INTO _qbr_diff ({DIFF_COLUMNS})
+                SELECT '{rule.pair}', 'header', m.procore_id, m.quickbooks_id, coalesce(p.project, q.project),
+                       coalesce(p.vendor, q.vendor), coalesce(p.number, q.number), NULL, 'EditSequence',
+                       p.edit_seq, q.edit_seq, NULL, 'stale_edit_sequence', m.matched_by
+                  FROM {M} m JOIN {P} p USING (procore_id) JOIN {Q} q USING (quickbooks_id)
+                 WHERE m.matched_by = 'link' AND qbr_newer(q.edit_seq, p.edit_seq)
+                   AND NOT EXISTS (SELECT 1 FROM _qbr_diff d WHERE d.pair = '{rule.pair}'
+                                      AND d.procore_id = m.procore_id AND d.quickbooks_id = m.quickbooks_id)"""
+        )
+
+    def _one_sided(self, rule: rules.PairRule, P: str, Q: str, C: str, M: str) -> None:  # noqa: N803
+        """Records on one side only. Procore records count when QuickBooks should have them (linked, synced or
+        failed) or when they can never get there (a name over QuickBooks' limit); the normal workflow (not sent,
+        Ready to Export, Rejected) is counted as pending export in the summary, not reported."""
+        field = "amount" if rule.amount_label else "name"
+        rollup = bool(rule.extra.get("rollup"))
+        too_long = "p.link_id IS NULL AND p.name_limit IS NOT NULL AND length(p.limit_value) > p.name_limit"
+        if rollup:
+            p_reason, q_reason = "'job_cost_differs'", "'job_cost_differs'"
+            p_where, q_where = "coalesce(p.amount, 0) <> 0", "coalesce(q.amount, 0) <> 0"
+        else:
+            p_reason = f"""CASE WHEN p.erp_status = 'failed_to_export' THEN 'failed_to_export'
+                               WHEN {too_long} THEN 'name_too_long'
+                               WHEN p.link_id IS NOT NULL OR p.erp_status IN ('synced', 'imported')
+                                    THEN 'missing_in_quickbooks'
+                               ELSE 'not_exported' END"""
+            q_reason, q_where = "'only_in_quickbooks'", "true"
+            p_where = f"(p.expected OR (p.eligible AND {too_long}))"
+        value = "coalesce(CAST({0}.amount AS VARCHAR), {0}.label)"
+        self.x(
+            f"""INSERT INTO _qbr_diff ({DIFF_COLUMNS})
+                WITH amb AS (SELECT * FROM {C} WHERE n_q > 1 OR n_p > 1)
+                SELECT '{rule.pair}', 'record', p.procore_id, p.link_id, p.project, p.vendor, p.number, NULL,
+                       '{field}', {value.format("p")}, NULL, p.amount, {p_reason}, NULL
+                  FROM {P} p
+                 WHERE {p_where} AND p.procore_id NOT IN (SELECT procore_id FROM {M})
+                   AND p.procore_id NOT IN (SELECT procore_id FROM amb)
+                UNION ALL
+                SELECT '{rule.pair}', 'record', q.procore_id, q.quickbooks_id, p.project, p.vendor, p.number, NULL,
+                       '{field}', {value.format("p")}, q.candidates, NULL, 'ambiguous_match', NULL
+                  FROM (SELECT procore_id, string_agg(quickbooks_id, ',' ORDER BY quickbooks_id) AS candidates,
+                               min(quickbooks_id) AS quickbooks_id
+                          FROM amb GROUP BY procore_id) q JOIN {P} p USING (procore_id)
+                UNION ALL
+                SELECT '{rule.pair}', 'record', NULL, q.quickbooks_id, q.project, q.vendor, q.number, NULL,
+                       '{field}', NULL, {value.format("q")}, -q.amount, {q_reason}, NULL
+                  FROM {Q} q
+                 WHERE {q_where} AND q.quickbooks_id NOT IN (SELECT quickbooks_id FROM {M})
+                   AND q.quickbooks_id NOT IN (SELECT quickbooks_id FROM amb)"""
+        )
+
+    def _change_orders(self) -> None:
+        """An approved CCO becomes new lines on its commitment's purchase order. One that is approved on a
+        commitment that reached QuickBooks but was never exported leaves the purchase order short."""
+        self.temp(
+            "_qbr_change_order_p",
+            f"""SELECT CAST(l.change_order_id AS VARCHAR) AS procore_id, any_value(m.quickbooks_id) AS quickbooks_id,
+                       any_value(k.project) AS project, any_value(k.vendor) AS vendor,
+                       any_value(co.number) AS number, bool_and(l.exported) AS exported, sum(l.amount) AS amount,
+                       m.quickbooks_id IS NOT NULL AS on_synced_commitment
+                  FROM ({rules.CCO_LINES}) l JOIN change_orders co ON co.id = l.change_order_id
+                  LEFT JOIN _qbr_commitment_p k ON k.procore_id = CAST(l.contract_id AS VARCHAR)
+                  LEFT JOIN _qbr_commitment_m m ON m.procore_id = CAST(l.contract_id AS VARCHAR)
+                 GROUP BY l.change_order_id, m.quickbooks_id IS NOT NULL""",
+        )
+        self.x(
+            f"""INSERT INTO _qbr_diff ({DIFF_COLUMNS})
+                SELECT 'change_order', 'record', procore_id, quickbooks_id, project, vendor, number, NULL, 'amount',
+                       CAST(amount AS VARCHAR), NULL, amount, 'cco_not_exported', 'commitment'
+                  FROM _qbr_change_order_p WHERE on_synced_commitment AND NOT exported"""
+        )
+        self.x(
+            """INSERT INTO _qbr_summary
+               SELECT 'change_order', $1, 'approved CCO amount', count(*), count(*) FILTER (WHERE exported),
+                      count(*) FILTER (WHERE exported AND on_synced_commitment), 0,
+                      count(*) FILTER (WHERE on_synced_commitment AND NOT exported), 0, 0,
+                      count(*) FILTER (WHERE NOT on_synced_commitment),
+                      count(*) FILTER (WHERE on_synced_commitment AND NOT exported),
+                      sum(amount), sum(amount) FILTER (WHERE exported AND on_synced_commitment),
+                      coalesce(sum(amount) FILTER (WHERE on_synced_commitment AND NOT exported), 0),
+                      coalesce(sum(abs(amount)) FILTER (WHERE on_synced_commitment AND NOT exported), 0)
+                 FROM _qbr_change_order_p""",
+            [rules.CHANGE_ORDER_LABEL],
+        )
+
+    def _summary(self, rule: rules.PairRule, P: str, Q: str, C: str, M: str) -> None:  # noqa: N803
+        total = rule.extra.get("total", "amount")
+        too_long = "link_id IS NULL AND name_limit IS NOT NULL AND length(limit_value) > name_limit"
+        self.x(
+            f"""INSERT INTO _qbr_summary
+                WITH d AS (SELECT * FROM _qbr_diff WHERE pair = '{rule.pair}'),
+                     matched_diff AS (SELECT DISTINCT procore_id, quickbooks_id FROM d WHERE level <> 'record'),
+                     amb AS (SELECT procore_id FROM {C} WHERE n_q > 1 OR n_p > 1),
+                     p_in AS (SELECT * FROM {P} WHERE expected OR procore_id IN (SELECT procore_id FROM {M})
+                                 OR procore_id IN (SELECT procore_id FROM d)),
+                     pending AS (SELECT * FROM {P} WHERE eligible AND NOT expected AND NOT ({too_long})
+                                    AND procore_id NOT IN (SELECT procore_id FROM {M})
+                                    AND procore_id NOT IN (SELECT procore_id FROM amb)),
+                     t AS (SELECT (SELECT count(*) FROM p_in) AS np, (SELECT count(*) FROM {Q}) AS nq,
+                                  (SELECT count(*) FROM {M}) AS nm, (SELECT count(*) FROM matched_diff) AS nmd,
+                                  (SELECT count(*) FROM d WHERE level = 'record' AND procore_id IS NOT NULL
+                                      AND reason <> 'ambiguous_match') AS op,
+                                  (SELECT count(*) FROM d WHERE level = 'record' AND procore_id IS NULL) AS oq,
+                                  (SELECT count(*) FROM d WHERE reason = 'ambiguous_match' AND level = 'record') AS amb,
+                                  (SELECT count(*) FROM pending) AS pend,
+                                  (SELECT count(*) FROM d) AS nd,
+                                  (SELECT sum({total}) FROM p_in) AS pt, (SELECT sum({total}) FROM {Q}) AS qt)
+                SELECT '{rule.pair}', $1, $2, np, nq, nm - nmd, nmd, op, oq, amb, pend, nd, pt, qt,
+                       CASE WHEN $2 <> '' THEN coalesce(pt, 0) - coalesce(qt, 0) END,
+                       (SELECT sum(abs(delta)) FROM d WHERE level <> 'line')
+                  FROM t""",
+            [rule.label, rule.amount_label],
+        )
+
+
+def _pairs(pairs: Iterable[str] | str | None) -> list[str]:
+    if pairs is None:
+        return list(rules.ALL_PAIRS)
+    if isinstance(pairs, str):
+        pairs = [p.strip() for p in pairs.split(",") if p.strip()]
+    out = []
+    for p in pairs:
+        if p not in rules.ALL_PAIRS:
+            raise InputError(f"unknown pair {p!r}; known: {', '.join(rules.ALL_PAIRS)}", field="pair")
+        out.append(p)
+    return [p for p in rules.ALL_PAIRS if p in out]
+
+
+def _as_of(value: dt.date | str | None) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value.date() if isinstance(value, dt.datetime) else value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise InputError(f"expected a date YYYY-MM-DD, got {value!r}", field="as_of") from None
+
+
+def reconcile(store: Store, pair: str | Iterable[str] | None = None, tolerance: Tolerance = None,
+              as_of: dt.date | str | None = None, progress: Callable[[str], None] | None = None) -> Reconciliation:
+    """Reconcile the stored Procore and QuickBooks tables; see ``Engine``."""
+    return Engine(store, tolerance, as_of).run(pair, progress)
+
+
+__all__ = ["Engine", "reconcile", "parse_tolerance", "reason_text"]

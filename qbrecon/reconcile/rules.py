@@ -1,0 +1,412 @@
+"""What each Procore <-> QuickBooks pair compares, written as DuckDB SQL over the stored tables.
+
+Every pair is two SELECTs with the same shape, one per side, plus the fields to compare:
+
+Procore side: ``procore_id, link_id, bkey, label, project, vendor, number, expected, erp_status, name_limit,
+limit_value, edit_seq, amount`` and one column per field. ``link_id`` is the QuickBooks id Procore recorded
+(``origin_id``); ``bkey`` the business key matched when there is no link; ``expected`` says whether the record
+should be in QuickBooks at all (approved, ERP-integrated, or already linked/sent); ``name_limit`` the QBD
+length limit that ``limit_value`` must respect.
+
+QuickBooks side: ``quickbooks_id, bkey, label, project, vendor, number, edit_seq, amount`` and the fields.
+
+Line comparisons (budget, commitment, invoice) aggregate both sides per QuickBooks item (cost code) under a
+matched header: ``procore_id|quickbooks_id, item_key, code, amount``.
+
+The SQL reads helper tables the engine builds first (``_qbr_erp``, ``_qbr_params``, ``_qbr_vendor_map``,
+``_qbr_job_map``, ``_qbr_cc_item``) and the macros in ``MACROS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Legal-form suffixes and punctuation do not make two vendors different ("Acme Concrete, Inc." = "ACME
+# concrete LLC"); "&" and "and" are the same word.
+MACROS = [
+    r"""CREATE OR REPLACE TEMP MACRO qbr_norm_name(s) AS nullif(trim(regexp_replace(regexp_replace(
+        regexp_replace(regexp_replace(lower(s), '&', ' and ', 'g'), '[^a-z0-9]+', ' ', 'g'),
+        '( (inc|incorporated|llc|l l c|co|corp|corporation|company|ltd|limited|lp|llp|pc|pllc))+ *$', '', 'g'),
+        '\s+', ' ', 'g')), '')""",
+    # identifiers are compared as text, exactly (never as numbers: "00123" is not "123")
+    r"""CREATE OR REPLACE TEMP MACRO qbr_norm_ref(s) AS nullif(upper(trim(s)), '')""",
+    # a project cost code's origin_id is "job ListID|item ListID"; a standard cost code's is the item ListID
+    r"""CREATE OR REPLACE TEMP MACRO qbr_item_part(o) AS
+        CASE WHEN o IS NULL OR trim(o) = '' THEN NULL WHEN contains(o, '|') THEN split_part(o, '|', 2) ELSE o END""",
+    r"""CREATE OR REPLACE TEMP MACRO qbr_edit_seq(d) AS
+        CASE WHEN d IS NOT NULL AND json_valid(d) THEN json_extract_string(d, '$.edit_sequence') END""",
+    # QBD EditSequence values grow with every modification (they are Unix-time based)
+    r"""CREATE OR REPLACE TEMP MACRO qbr_newer(q, p) AS
+        coalesce(TRY_CAST(q AS HUGEINT) > TRY_CAST(p AS HUGEINT), false)""",
+]
+
+APPROVED_INVOICE = "('approved', 'approved_as_noted')"
+# ERP states that mean "this record is (or should already be) in QuickBooks"; Ready to Export, Rejected,
+# Exporting and Not Sent are the normal workflow, counted as pending rather than reported as differences.
+EXPECTED = "('synced', 'imported', 'failed_to_export', 'unlinked')"
+APPROVED_COMMITMENT = "('approved', 'complete')"
+SYNCED = "('synced', 'imported')"
+
+# The amount a subcontractor invoice line puts on the bill: work completed this period plus materials stored
+# (the period value); the retainage held goes on its own negative line on the retainage item.
+INVOICE_LINE_AMOUNT = "(coalesce(l.work_completed_this_period, 0) + coalesce(l.materials_presently_stored, 0))"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One compared field: ``kind`` is money (tolerance applies), text, date or id (exact)."""
+
+    name: str
+    kind: str
+    reason: str
+    # optional SQL CASE branches (``WHEN ... THEN 'code'``) tried before the generic explanation; may use
+    # p.*, q.* and the pair's extra columns
+    explain: str = ""
+
+
+@dataclass(frozen=True)
+class Lines:
+    procore_sql: str  # procore_num (the header's Procore id, BIGINT), item_key, code, amount
+    quickbooks_sql: str  # quickbooks_id, item_key, code, amount
+
+
+@dataclass(frozen=True)
+class PairRule:
+    pair: str
+    label: str
+    procore_sql: str
+    quickbooks_sql: str
+    fields: tuple[Field, ...]
+    lines: Lines | None = None
+    amount_label: str = ""  # what the summary's money totals add up (empty for lists)
+    extra: dict = field(default_factory=dict)
+    # (temp table, SELECT) built before the sides: line aggregates read once, used by headers and lines
+    prepare: tuple[tuple[str, str], ...] = ()
+
+
+# -- lists ---------------------------------------------------------------------------------------------------
+PROJECT = PairRule(
+    "project",
+    "Projects <-> Jobs",
+    f"""SELECT CAST(p.id AS VARCHAR) AS procore_id, nullif(trim(p.origin_id), '') AS link_id,
+           qbr_norm_name(p.name) AS bkey, p.name AS label, p.name AS project, NULL::VARCHAR AS vendor,
+           p.project_number AS number,
+           (p.origin_id IS NOT NULL OR e.status IN {EXPECTED}) AS expected,
+           (coalesce(p.is_erp_integrated, false) OR coalesce(p.active, true)) AS eligible,
+           e.status AS erp_status, 41 AS name_limit, p.name AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
+           NULL::DECIMAL(18,2) AS amount, p.name AS name
+       FROM projects p LEFT JOIN _qbr_erp e ON e.item_type = 'project' AND e.procore_id = CAST(p.id AS VARCHAR)""",
+    """SELECT c."ListID" AS quickbooks_id, qbr_norm_name(c."Name") AS bkey, c."FullName" AS label,
+           c."Name" AS project, NULL::VARCHAR AS vendor, NULL::VARCHAR AS number, c."EditSequence" AS edit_seq,
+           NULL::DECIMAL(18,2) AS amount, c."Name" AS name
+       FROM customers c WHERE coalesce(c."Sublevel", 0) >= 1""",
+    (Field("name", "text", "name_differs"),),
+)
+
+COMPANY = PairRule(
+    "company",
+    "Companies <-> Vendors",
+    f"""SELECT CAST(p.id AS VARCHAR) AS procore_id, nullif(trim(p.origin_id), '') AS link_id,
+           qbr_norm_name(p.name) AS bkey, p.name AS label, NULL::VARCHAR AS project, p.name AS vendor,
+           NULL::VARCHAR AS number,
+           (p.origin_id IS NOT NULL OR coalesce(p.synced_to_erp, false) OR e.status IN {EXPECTED}) AS expected,
+           coalesce(p.is_active, true) AS eligible, e.status AS erp_status, 41 AS name_limit, p.name AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
+           NULL::DECIMAL(18,2) AS amount, p.name AS name
+       FROM companies p LEFT JOIN _qbr_erp e ON e.item_type = 'company' AND e.procore_id = CAST(p.id AS VARCHAR)""",
+    """SELECT v."ListID" AS quickbooks_id, qbr_norm_name(v."Name") AS bkey, v."Name" AS label,
+           NULL::VARCHAR AS project, v."Name" AS vendor, NULL::VARCHAR AS number, v."EditSequence" AS edit_seq,
+           NULL::DECIMAL(18,2) AS amount, v."Name" AS name
+       FROM vendors v""",
+    # a linked vendor whose name differs was renamed in QuickBooks (renames do not sync back to Procore)
+    (Field("name", "text", "name_differs", explain="WHEN m.matched_by = 'link' THEN 'vendor_renamed'"),),
+)
+
+COST_CODE = PairRule(
+    "cost_code",
+    "Standard cost codes <-> Service items",
+    f"""SELECT CAST(p.id AS VARCHAR) AS procore_id, qbr_item_part(p.origin_id) AS link_id,
+           qbr_norm_ref(p.full_code) AS bkey, p.full_code AS label, NULL::VARCHAR AS project,
+           NULL::VARCHAR AS vendor, p.full_code AS number,
+           (p.origin_id IS NOT NULL OR e.status IN {EXPECTED}) AS expected, true AS eligible, e.status AS erp_status,
+           31 AS name_limit, p.full_code AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
+           NULL::DECIMAL(18,2) AS amount, p.full_code AS name
+       FROM cost_codes p
+       LEFT JOIN _qbr_erp e ON e.item_type = 'cost_code' AND e.procore_id = CAST(p.id AS VARCHAR)
+       WHERE p.cost_code_level = 'standard'""",
+    # the retainage item is a plain service item on purpose: it is not a cost code
+    """SELECT i."ListID" AS quickbooks_id, qbr_norm_ref(i."Name") AS bkey, i."FullName" AS label,
+           NULL::VARCHAR AS project, NULL::VARCHAR AS vendor, i."Name" AS number, i."EditSequence" AS edit_seq,
+           NULL::DECIMAL(18,2) AS amount, i."Name" AS name
+       FROM items i
+       WHERE lower(replace(i."ItemType", 'Item', '')) = 'service'
+         AND i."ListID" IS DISTINCT FROM (SELECT retainage_item FROM _qbr_params)""",
+    (Field("name", "text", "name_differs"),),
+)
+
+# -- budgets <-> estimates -----------------------------------------------------------------------------------
+_BUDGET_LINES_P = f"""
+    SELECT b.project_id AS procore_num,
+           coalesce(cc.item_id, 'code:' || coalesce(b.cost_code_full_code, cc.full_code)) AS item_key,
+           coalesce(b.cost_code_full_code, cc.full_code) AS code, b.original_budget_amount AS amount
+      FROM budget_line_items b LEFT JOIN _qbr_cc_item cc ON cc.cost_code_id = b.cost_code_id
+    UNION ALL
+    SELECT b.project_id, coalesce(cc.item_id, 'code:' || coalesce(b.cost_code_full_code, cc.full_code)),
+           coalesce(b.cost_code_full_code, cc.full_code), b.amount
+      FROM budget_changes b LEFT JOIN _qbr_cc_item cc ON cc.cost_code_id = b.cost_code_id
+     WHERE b.status = 'approved'  -- only synced budget changes are lines on the estimate (the rest are pending)
+       AND (b.origin_id IS NOT NULL OR b.erp_status IN ('synced', 'imported'))
+       AND ((SELECT as_of FROM _qbr_params) IS NULL OR b.created_at IS NULL
+            OR CAST(b.created_at AS DATE) <= (SELECT as_of FROM _qbr_params))"""
+
+BUDGET = PairRule(
+    "budget",
+    "Budgets <-> Estimates",
+    f"""WITH lines AS (SELECT CAST(procore_num AS VARCHAR) AS procore_id, sum(amount) AS amount
+                         FROM ({_BUDGET_LINES_P}) GROUP BY procore_num)
+        SELECT CAST(p.id AS VARCHAR) AS procore_id, e.quickbooks_id AS link_id, j.quickbooks_id AS bkey,
+           p.name AS label, p.name AS project, NULL::VARCHAR AS vendor, NULL::VARCHAR AS number,
+           (e.quickbooks_id IS NOT NULL OR e.status IN {EXPECTED}) AS expected,
+           (coalesce(p.budget_locked, false) AND j.quickbooks_id IS NOT NULL) AS eligible, e.status AS erp_status,
+           NULL::INTEGER AS name_limit, NULL::VARCHAR AS limit_value, NULL::VARCHAR AS edit_seq,
+           l.amount AS amount
+       FROM projects p JOIN lines l ON l.procore_id = CAST(p.id AS VARCHAR)
+       LEFT JOIN _qbr_erp e ON e.item_type = 'budget' AND e.procore_id = CAST(p.id AS VARCHAR)
+       LEFT JOIN _qbr_job_map j ON j.procore_id = CAST(p.id AS VARCHAR)""",
+    """SELECT t."TxnID" AS quickbooks_id, t."CustomerRef_ListID" AS bkey, t."CustomerRef_FullName" AS label,
+           t."CustomerRef_FullName" AS project, NULL::VARCHAR AS vendor, t."RefNumber" AS number,
+           t."EditSequence" AS edit_seq, t."TotalAmount" AS amount
+       FROM estimates t
+       WHERE (SELECT as_of FROM _qbr_params) IS NULL OR t."TxnDate" <= (SELECT as_of FROM _qbr_params)""",
+    (Field("amount", "money", "amount_differs"),),
+    Lines(
+        f"SELECT procore_num, item_key, any_value(code) AS code, sum(amount) AS amount FROM ({_BUDGET_LINES_P}) GROUP BY ALL",
+        """SELECT l."TxnID" AS quickbooks_id, coalesce(l."ItemRef_ListID", 'code:' || l."ItemRef_FullName") AS item_key,
+                  any_value(l."ItemRef_FullName") AS code, sum(l."Amount") AS amount
+             FROM estimate_lines l GROUP BY ALL""",
+    ),
+    amount_label="budget (original + approved changes)",
+)
+
+# -- commitments (+ approved CCOs) <-> purchase orders ---------------------------------------------------------
+# Approved CCO lines; a CCO counts as exported once it carries an origin_id or its ERP state says synced.
+CCO_LINES = """
+    SELECT co.contract_id, co.id AS change_order_id, cl.cost_code_id, cl.cost_code_full_code, cl.amount,
+           (co.origin_id IS NOT NULL OR coalesce(e.status, '') IN ('synced', 'imported')) AS exported
+      FROM change_orders co JOIN change_order_lines cl ON cl.change_order_id = co.id
+      LEFT JOIN _qbr_erp e ON e.item_type = 'change_order' AND e.procore_id = CAST(co.id AS VARCHAR)
+     WHERE co.status = 'approved'"""
+
+_COMMITMENT_LINES_P = f"""
+    SELECT l.commitment_id AS procore_num,
+           coalesce(cc.item_id, 'code:' || coalesce(l.cost_code_full_code, cc.full_code)) AS item_key,
+           coalesce(l.cost_code_full_code, cc.full_code) AS code, l.amount AS amount
+      FROM commitment_lines l LEFT JOIN _qbr_cc_item cc ON cc.cost_code_id = l.cost_code_id
+    UNION ALL
+    SELECT l.contract_id,
+           coalesce(cc.item_id, 'code:' || coalesce(l.cost_code_full_code, cc.full_code)),
+           coalesce(l.cost_code_full_code, cc.full_code), l.amount
+      FROM ({CCO_LINES}) l LEFT JOIN _qbr_cc_item cc ON cc.cost_code_id = l.cost_code_id
+     WHERE l.exported"""
+
+COMMITMENT = PairRule(
+    "commitment",
+    "Commitments (+ approved CCOs) <-> Purchase orders",
+    f"""WITH cco AS (SELECT contract_id, sum(amount) FILTER (WHERE exported) AS approved
+                       FROM ({CCO_LINES}) GROUP BY contract_id)
+        SELECT CAST(p.id AS VARCHAR) AS procore_id, nullif(trim(p.origin_id), '') AS link_id,
+           qbr_norm_ref(p.number) || '|' || coalesce(vm.quickbooks_id, '') AS bkey,
+           p.title AS label, pr.name AS project, coalesce(c.name, p.vendor_company) AS vendor, p.number AS number,
+           (p.origin_id IS NOT NULL OR e.status IN {EXPECTED}) AS expected,
+           (p.status IN {APPROVED_COMMITMENT}) AS eligible,
+           e.status AS erp_status, 11 AS name_limit, p.number AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
+           coalesce(p.grand_total, 0) + coalesce(cco.approved, 0) AS amount,
+           vm.quickbooks_id AS vendor_id
+       FROM commitments p
+       LEFT JOIN projects pr ON pr.id = p.project_id
+       LEFT JOIN companies c ON c.id = p.vendor_id
+       LEFT JOIN _qbr_vendor_map vm ON vm.procore_id = CAST(p.vendor_id AS VARCHAR)
+       LEFT JOIN cco ON cco.contract_id = p.id
+       LEFT JOIN _qbr_erp e ON e.item_type = 'commitment' AND e.procore_id = CAST(p.id AS VARCHAR)
+       WHERE (SELECT as_of FROM _qbr_params) IS NULL OR p.contract_date IS NULL
+          OR p.contract_date <= (SELECT as_of FROM _qbr_params)""",
+    """SELECT t."TxnID" AS quickbooks_id, qbr_norm_ref(t."RefNumber") || '|' || coalesce(t."VendorRef_ListID", '') AS bkey,
+           t."RefNumber" AS label, t."ShipToEntityRef_FullName" AS project, t."VendorRef_FullName" AS vendor,
+           t."RefNumber" AS number, t."EditSequence" AS edit_seq, t."TotalAmount" AS amount,
+           t."VendorRef_ListID" AS vendor_id
+       FROM purchase_orders t
+       WHERE (SELECT as_of FROM _qbr_params) IS NULL OR t."TxnDate" <= (SELECT as_of FROM _qbr_params)""",
+    (
+        Field("amount", "money", "amount_differs"),
+        Field("vendor_id", "id", "vendor_differs"),
+    ),
+    Lines(
+        f"SELECT procore_num, item_key, any_value(code) AS code, sum(amount) AS amount FROM ({_COMMITMENT_LINES_P}) GROUP BY ALL",
+        """SELECT l."TxnID" AS quickbooks_id, coalesce(l."ItemRef_ListID", 'code:' || l."ItemRef_FullName") AS item_key,
+                  any_value(l."ItemRef_FullName") AS code, sum(l."Amount") AS amount
+             FROM purchase_order_lines l GROUP BY ALL""",
+    ),
+    amount_label="grand total + exported approved CCOs",
+)
+
+# -- subcontractor invoices <-> bills ---------------------------------------------------------------------------
+# Both sides' lines are read once, aggregated per header and QuickBooks item, and shared by the header
+# checks (gross, retainage, job) and the line comparison.
+INVOICE_PREPARE = (
+    ("_qbr_invoice_pl", f"""
+        SELECT l.requisition_id AS procore_num,
+               coalesce(cc.item_id, 'code:' || coalesce(l.cost_code_full_code, cc.full_code)) AS item_key,
+               any_value(coalesce(l.cost_code_full_code, cc.full_code)) AS code, sum({INVOICE_LINE_AMOUNT}) AS amount
+          FROM invoice_lines l LEFT JOIN _qbr_cc_item cc ON cc.cost_code_id = l.cost_code_id
+         GROUP BY ALL"""),
+    ("_qbr_invoice_ql", """
+        SELECT l."TxnID" AS quickbooks_id, coalesce(l."ItemRef_ListID", 'code:' || l."ItemRef_FullName") AS item_key,
+               any_value(l."ItemRef_FullName") AS code, sum(l."Amount") AS amount, count(*) AS n,
+               min(l."CustomerRef_ListID") AS job_min, max(l."CustomerRef_ListID") AS job_max
+          FROM bill_lines l WHERE l."LineKind" = 'item'
+         GROUP BY ALL"""),
+)
+
+INVOICE = PairRule(
+    "invoice",
+    "Subcontractor invoices <-> Bills",
+    f"""WITH gross AS (SELECT procore_num, sum(amount) AS gross FROM _qbr_invoice_pl GROUP BY procore_num)
+        SELECT CAST(p.id AS VARCHAR) AS procore_id, nullif(trim(p.origin_id), '') AS link_id,
+           qbr_norm_ref(p.invoice_number) || '|' || coalesce(vm.quickbooks_id, '') AS bkey,
+           coalesce(p.invoice_number, CAST(p.number AS VARCHAR)) AS label, pr.name AS project,
+           coalesce(c.name, p.vendor_name) AS vendor, p.invoice_number AS number,
+           (p.origin_id IS NOT NULL OR coalesce(e.status, p.erp_status) IN {EXPECTED}) AS expected,
+           (p.status IN {APPROVED_INVOICE} AND coalesce(p.current_payment_due, 0) >= 0) AS eligible,
+           coalesce(e.status, p.erp_status) AS erp_status, 20 AS name_limit, p.invoice_number AS limit_value,
+           qbr_edit_seq(p.origin_data) AS edit_seq,
+           p.current_payment_due AS amount, p.billing_date AS date, vm.quickbooks_id AS vendor_id,
+           jm.quickbooks_id AS job_id,
+           coalesce(g.gross - p.current_payment_due, p.total_retainage, 0) AS retainage
+       FROM invoices p
+       LEFT JOIN gross g ON g.procore_num = p.id
+       LEFT JOIN projects pr ON pr.id = p.project_id
+       LEFT JOIN commitments k ON k.id = p.commitment_id
+       LEFT JOIN companies c ON c.id = coalesce(p.vendor_id, k.vendor_id)
+       LEFT JOIN _qbr_vendor_map vm ON vm.procore_id = CAST(coalesce(p.vendor_id, k.vendor_id) AS VARCHAR)
+       LEFT JOIN _qbr_job_map jm ON jm.procore_id = CAST(p.project_id AS VARCHAR)
+       LEFT JOIN _qbr_erp e ON e.item_type = 'invoice' AND e.procore_id = CAST(p.id AS VARCHAR)
+       WHERE (SELECT as_of FROM _qbr_params) IS NULL OR p.billing_date IS NULL
+          OR p.billing_date <= (SELECT as_of FROM _qbr_params)""",
+    # the job of a bill is on its lines: one job, or "several" when the lines disagree
+    """WITH bl AS (
+          SELECT quickbooks_id,
+                 -sum(amount) FILTER (WHERE item_key = (SELECT retainage_item FROM _qbr_params)) AS retainage,
+                 sum(n) FILTER (WHERE item_key = (SELECT retainage_item FROM _qbr_params)) AS retainage_lines,
+                 CASE WHEN min(job_min) = max(job_max) THEN min(job_min)
+                      ELSE 'several: ' || min(job_min) || ' .. ' || max(job_max) END AS job_id
+            FROM _qbr_invoice_ql GROUP BY quickbooks_id)
+       SELECT t."TxnID" AS quickbooks_id, qbr_norm_ref(t."RefNumber") || '|' || coalesce(t."VendorRef_ListID", '') AS bkey,
+           t."RefNumber" AS label, NULL::VARCHAR AS project, t."VendorRef_FullName" AS vendor,
+           t."RefNumber" AS number, t."EditSequence" AS edit_seq, t."AmountDue" AS amount, t."TxnDate" AS date,
+           t."VendorRef_ListID" AS vendor_id, bl.job_id AS job_id, coalesce(bl.retainage, 0) AS retainage,
+           coalesce(bl.retainage_lines, 0) AS retainage_lines
+       FROM bills t LEFT JOIN bl ON bl.quickbooks_id = t."TxnID"
+       WHERE (SELECT as_of FROM _qbr_params) IS NULL OR t."TxnDate" <= (SELECT as_of FROM _qbr_params)""",
+    (
+        # a bill without its retainage line carries the gross amount: the whole difference is the retainage
+        Field("amount", "money", "amount_differs",
+              explain="WHEN q.retainage_lines = 0 AND p.retainage <> 0 AND q.amount - p.amount = p.retainage "
+                      "THEN 'retainage_line_missing'"),
+        Field("retainage", "money", "retainage_differs",
+              explain="WHEN q.retainage_lines = 0 AND p.retainage <> 0 THEN 'retainage_line_missing'"),
+        Field("date", "date", "date_differs"),
+        Field("vendor_id", "id", "vendor_differs"),
+        Field("job_id", "id", "job_differs"),
+    ),
+    Lines(
+        "SELECT procore_num, item_key, code, amount FROM _qbr_invoice_pl",
+        """SELECT quickbooks_id, item_key, code, amount FROM _qbr_invoice_ql
+            WHERE item_key IS DISTINCT FROM (SELECT retainage_item FROM _qbr_params)""",
+    ),
+    amount_label="current payment due",
+    prepare=INVOICE_PREPARE,
+)
+
+# -- payments issued <-> bill payments ------------------------------------------------------------------------
+PAYMENT = PairRule(
+    "payment",
+    "Payments issued <-> Bill payments",
+    f"""SELECT CAST(p.id AS VARCHAR) AS procore_id, nullif(trim(p.origin_id), '') AS link_id,
+           qbr_norm_ref(p.check_number) || '|' || coalesce(vm.quickbooks_id, '') AS bkey,
+           coalesce(p.check_number, CAST(p.payment_number AS VARCHAR)) AS label, pr.name AS project,
+           c.name AS vendor, p.check_number AS number,
+           (p.origin_id IS NOT NULL OR e.status IN {EXPECTED}) AS expected, true AS eligible, e.status AS erp_status,
+           NULL::INTEGER AS name_limit, NULL::VARCHAR AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
+           p.amount AS amount
+       FROM payments_issued p
+       LEFT JOIN commitments k ON k.id = p.contract_id
+       LEFT JOIN projects pr ON pr.id = coalesce(p.project_id, k.project_id)
+       LEFT JOIN companies c ON c.id = k.vendor_id
+       LEFT JOIN _qbr_vendor_map vm ON vm.procore_id = CAST(k.vendor_id AS VARCHAR)
+       LEFT JOIN _qbr_erp e ON e.item_type = 'payment' AND e.procore_id = CAST(p.id AS VARCHAR)
+       WHERE (SELECT as_of FROM _qbr_params) IS NULL OR p.date IS NULL OR p.date <= (SELECT as_of FROM _qbr_params)""",
+    # what a bill payment applied to bills is what Procore records as paid
+    """WITH applied AS (SELECT "TxnID", sum("Amount") AS applied FROM bill_payment_lines GROUP BY "TxnID")
+       SELECT t."TxnID" AS quickbooks_id, qbr_norm_ref(t."RefNumber") || '|' || coalesce(t."PayeeEntityRef_ListID", '') AS bkey,
+           t."RefNumber" AS label, NULL::VARCHAR AS project, t."PayeeEntityRef_FullName" AS vendor,
+           t."RefNumber" AS number, t."EditSequence" AS edit_seq, coalesce(a.applied, t."Amount") AS amount
+       FROM bill_payments t LEFT JOIN applied a ON a."TxnID" = t."TxnID"
+       WHERE (SELECT as_of FROM _qbr_params) IS NULL OR t."TxnDate" <= (SELECT as_of FROM _qbr_params)""",
+    (Field("amount", "money", "payment_differs"),),
+    amount_label="applied amount",
+)
+
+# -- job-to-date costs: approved invoices per project + cost code <-> bill item lines per job + item ----------
+# A roll-up: every invoice/bill finding already moves it, so the compared ``amount`` counts only invoices
+# matched to a bill with no finding of their own (and those bills); ``total`` is the whole job-to-date cost.
+# What is left is a difference no invoice-level finding explains.
+_CLEAN_INVOICES = """(SELECT procore_id FROM _qbr_invoice_m WHERE procore_id NOT IN
+                        (SELECT procore_id FROM _qbr_diff WHERE pair = 'invoice' AND procore_id IS NOT NULL))"""
+_CLEAN_BILLS = """(SELECT quickbooks_id FROM _qbr_invoice_m WHERE procore_id IN """ + _CLEAN_INVOICES + ")"
+
+JOB_COST = PairRule(
+    "job_cost",
+    "Job-to-date costs <-> QuickBooks job costs",
+    f"""WITH jtd AS (
+          SELECT i.project_id, coalesce(cc.item_id, 'code:' || coalesce(l.cost_code_full_code, cc.full_code)) AS item_key,
+                 any_value(coalesce(l.cost_code_full_code, cc.full_code)) AS code, sum({INVOICE_LINE_AMOUNT}) AS total,
+                 coalesce(sum({INVOICE_LINE_AMOUNT}) FILTER (WHERE CAST(i.id AS VARCHAR) IN {_CLEAN_INVOICES}), 0)
+                     AS amount
+            FROM invoice_lines l JOIN invoices i ON i.id = l.requisition_id
+            LEFT JOIN _qbr_cc_item cc ON cc.cost_code_id = l.cost_code_id
+           WHERE i.status IN {APPROVED_INVOICE} AND coalesce(i.current_payment_due, 0) >= 0
+             AND ((SELECT as_of FROM _qbr_params) IS NULL OR i.billing_date IS NULL
+                  OR i.billing_date <= (SELECT as_of FROM _qbr_params))
+           GROUP BY ALL)
+        SELECT CAST(j.project_id AS VARCHAR) || '|' || j.item_key AS procore_id,
+               jm.quickbooks_id || '|' || j.item_key AS link_id, NULL::VARCHAR AS bkey, j.code AS label,
+               pr.name AS project, NULL::VARCHAR AS vendor, j.code AS number,
+               jm.quickbooks_id IS NOT NULL AS expected, false AS eligible, NULL::VARCHAR AS erp_status,
+               NULL::INTEGER AS name_limit, NULL::VARCHAR AS limit_value, NULL::VARCHAR AS edit_seq,
+               j.amount AS amount, j.total AS total
+          FROM jtd j LEFT JOIN projects pr ON pr.id = j.project_id
+          LEFT JOIN _qbr_job_map jm ON jm.procore_id = CAST(j.project_id AS VARCHAR)""",
+    f"""SELECT l."CustomerRef_ListID" || '|' || coalesce(l."ItemRef_ListID", 'code:' || l."ItemRef_FullName") AS quickbooks_id,
+               NULL::VARCHAR AS bkey, any_value(l."ItemRef_FullName") AS label,
+               any_value(l."CustomerRef_FullName") AS project, NULL::VARCHAR AS vendor,
+               any_value(l."ItemRef_FullName") AS number, NULL::VARCHAR AS edit_seq,
+               coalesce(sum(l."Amount") FILTER (WHERE l."TxnID" IN {_CLEAN_BILLS}), 0) AS amount,
+               sum(l."Amount") AS total
+          FROM bill_lines l JOIN bills b ON b."TxnID" = l."TxnID"
+         WHERE l."LineKind" = 'item' AND l."CustomerRef_ListID" IS NOT NULL
+           AND l."ItemRef_ListID" IS DISTINCT FROM (SELECT retainage_item FROM _qbr_params)
+           AND ((SELECT as_of FROM _qbr_params) IS NULL OR b."TxnDate" <= (SELECT as_of FROM _qbr_params))
+         GROUP BY 1""",
+    (Field("amount", "money", "job_cost_differs"),),
+    amount_label="job-to-date cost",
+    extra={"rollup": True, "total": "total", "after": "invoice"},
+)
+
+# Lists first: their matches become the vendor/job/item maps the transactions use.
+RULES: dict[str, PairRule] = {
+    r.pair: r for r in [COMPANY, PROJECT, COST_CODE, BUDGET, COMMITMENT, INVOICE, PAYMENT, JOB_COST]
+}
+# Pairs reported by their own SQL in the engine rather than by a PairRule.
+CHANGE_ORDER_LABEL = "Approved CCOs <-> Purchase order lines"
+ALL_PAIRS = ("company", "project", "cost_code", "budget", "commitment", "change_order", "invoice", "payment",
+             "job_cost")
+LIST_PAIRS = ("company", "project", "cost_code")

@@ -1,0 +1,283 @@
+"""One process that owns the workspace and serves the Panel dashboard and the Web Connector endpoint.
+
+DuckDB lets one process hold the workspace file, so the dashboard (browser sessions) and the Web Connector
+(``/qbwc``, SOAP) share one ``Workspace`` here; its ``Store`` serialises the threads with a lock. SOAP calls run
+on a small thread pool so that building or applying a large message set never blocks the Tornado loop that also
+drives the dashboard's websockets.
+
+    qbrecon serve --workspace company.duckdb               # dashboard at /, Web Connector at /qbwc
+    serve("company.duckdb", host="127.0.0.1", port=8080)   # the same from Python (blocks)
+    with start_server(ws, port=0) as srv: srv.url           # background thread, for tests and notebooks
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+from tornado.ioloop import IOLoop
+
+from .qbwc.service import QBWCService, ServiceConfig, unexpected_error
+from .qbwc.soap import CONTENT_TYPE, SoapFault, parse_call, write_fault, write_result, wsdl_with_address
+
+log = logging.getLogger(__name__)
+
+QBWC_PATH = "/qbwc"
+
+
+def packaged_wsdl() -> bytes:
+    """The Web Connector WSDL shipped with qbrecon (Intuit's public service description)."""
+    return resources.files("qbrecon.qbwc").joinpath("QBWebConnectorSvc.wsdl").read_bytes()
+
+
+@tornado.web.stream_request_body
+class QBWCHandler(tornado.web.RequestHandler):
+    """``POST /qbwc``: SOAP 1.1 calls of the Web Connector. ``GET /qbwc?wsdl``: the WSDL, addressed to us.
+
+    The body is streamed and capped (``max_body_bytes``): beyond the cap the rest is discarded and the answer
+    is a SOAP fault, so a huge body costs neither memory nor a hang.
+    """
+
+    def initialize(self, service: QBWCService, executor: ThreadPoolExecutor, max_body_bytes: int) -> None:
+        self.service, self.executor, self.max_body = service, executor, int(max_body_bytes)
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._too_big = False
+
+    def prepare(self) -> None:
+        if self.request.method != "POST":
+            return
+        # Tornado reads up to twice the cap and discards what is past the cap (data_received), so a moderately
+        # oversized request still gets a clean fault; beyond that it is answered at once and the connection closed.
+        limit = 2 * self.max_body + 1024
+        self.request.connection.set_max_body_size(limit)
+        length = self.request.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) > limit:
+            self._fault(
+                f"request body of {length} bytes exceeds the limit of {self.max_body} bytes", status=413
+            )
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._too_big:
+            return
+        self._size += len(chunk)
+        if self._size > self.max_body:
+            self._too_big, self._chunks = True, []
+            return
+        self._chunks.append(chunk)
+
+    def _fault(self, message: str, code: str = "Client", status: int = 500) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", CONTENT_TYPE)
+        self.finish(write_fault(message, code))
+
+    async def post(self) -> None:
+        if self._too_big:
+            self._fault(f"request body exceeds the limit of {self.max_body} bytes", status=413)
+            return
+        body = b"".join(self._chunks)
+        self._chunks = []
+        try:
+            call = parse_call(body, self.max_body)
+        except SoapFault as fault:
+            log.info("SOAP request refused from %s: %s", self.request.remote_ip, fault.message)
+            self._fault(fault.message, fault.code)
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(
+                self.executor, self.service.handle, call, self.request.remote_ip
+            )
+        except Exception as exc:  # a bug or a broken workspace must answer with a fault, not drop the caller
+            log.exception("Web Connector %s failed", call.operation)
+            self._fault(unexpected_error(exc), code="Server")
+            return
+        self.set_header("Content-Type", CONTENT_TYPE)
+        self.finish(write_result(call.operation, result))
+
+    def get(self) -> None:
+        query = self.request.query.lower()
+        if query.startswith("wsdl") or "wsdl" in self.request.arguments:
+            address = f"{self.request.protocol}://{self.request.host}{self.request.path}"
+            self.set_header("Content-Type", CONTENT_TYPE)
+            self.finish(wsdl_with_address(packaged_wsdl(), address))
+            return
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(
+            "qbrecon QuickBooks Web Connector service.\n"
+            "Add the .qwc file from `qbrecon qwc` to the QuickBooks Web Connector; it posts SOAP here.\n"
+            f"Service description: {self.request.path}?wsdl\n"
+        )
+
+
+def qbwc_patterns(service: QBWCService, executor: ThreadPoolExecutor | None = None) -> list[tuple]:
+    """Tornado URL patterns for the Web Connector endpoint (for ``pn.serve(..., extra_patterns=...)``)."""
+    executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="qbwc")
+    args = {"service": service, "executor": executor, "max_body_bytes": service.config.max_body_bytes}
+    return [(QBWC_PATH, QBWCHandler, args)]
+
+
+def _dashboard_app(ws: Any) -> Any | None:
+    """The dashboard's app factory, or None when the dashboard package is not importable."""
+    try:
+        from .dashboard import create_app
+    except ImportError as exc:
+        log.warning("dashboard not available (%s); serving the Web Connector endpoint only", exc)
+        return None
+    return create_app(ws)
+
+
+@dataclass
+class RunningServer:
+    """A server running in a background thread (``start_server``)."""
+
+    host: str
+    port: int
+    workspace: Any
+    service: QBWCService
+    _loop: IOLoop | None = None
+    _thread: threading.Thread | None = None
+    _stop: Any = None
+    _executor: ThreadPoolExecutor | None = None
+    _owns_workspace: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The Web Connector endpoint (the ``AppURL`` of the ``.qwc``)."""
+        return self.base_url + QBWC_PATH
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread; closes the workspace if this server opened it."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.add_callback(self._stop)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        if self._owns_workspace:
+            self.workspace.close()
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _open(workspace: Any) -> tuple[Any, bool]:
+    if isinstance(workspace, str | Path):
+        from . import Workspace
+
+        return Workspace(workspace), True
+    return workspace, False
+
+
+def start_server(
+    workspace: Any,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    dashboard: bool = False,
+    config: ServiceConfig | None = None,
+) -> RunningServer:
+    """Serve in a background thread; ``port=0`` picks a free port (see ``.port``/``.url``)."""
+    ws, owns = _open(workspace)
+    service = QBWCService(ws, config or ServiceConfig.from_workspace(ws))
+    executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="qbwc")
+    sockets = tornado.netutil.bind_sockets(port, address=host)
+    real_port = sockets[0].getsockname()[1]
+    running = RunningServer(host, real_port, ws, service, _executor=executor, _owns_workspace=owns)
+    started = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        loop = IOLoop.current()
+        try:
+            patterns = qbwc_patterns(service, executor)
+            app = _dashboard_app(ws) if dashboard else None
+            if app is not None:
+                import panel as pn
+
+                for s in sockets:
+                    s.close()  # Bokeh binds the port itself (we bound it first only to learn a free port)
+
+                server = pn.serve(
+                    {"/": app},
+                    port=real_port,
+                    address=host,
+                    show=False,
+                    start=False,
+                    loop=loop,
+                    extra_patterns=patterns,
+                    websocket_origin=[f"{host}:{real_port}", f"localhost:{real_port}"],
+                    title="qbrecon",
+                    verbose=False,
+                    http_server_kwargs={"max_body_size": 2 * service.config.max_body_bytes + 1024},
+                )
+                server.start()
+                running._stop = lambda: (server.stop(), loop.stop())
+            else:
+                http = tornado.httpserver.HTTPServer(
+                    tornado.web.Application(patterns), max_body_size=2 * service.config.max_body_bytes + 1024
+                )
+                http.add_sockets(sockets)
+                running._stop = lambda: (http.stop(), loop.stop())
+            running._loop = loop
+        except BaseException as exc:
+            failure.append(exc)
+            started.set()
+            return
+        started.set()
+        loop.start()
+        loop.close(all_fds=False)
+
+    thread = threading.Thread(target=run, name=f"qbrecon-server-{real_port}", daemon=True)
+    running._thread = thread
+    thread.start()
+    started.wait(timeout=30)
+    if failure:
+        executor.shutdown(wait=False)
+        if owns:
+            ws.close()
+        raise failure[0]
+    return running
+
+
+def serve(
+    workspace_path: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    dashboard: bool = True,
+    config: ServiceConfig | None = None,
+) -> None:
+    """Run the dashboard (at ``/``, when available and wanted) and the Web Connector endpoint (``/qbwc``) in
+    this process until interrupted. Listens on loopback unless ``host`` says otherwise."""
+    running = start_server(workspace_path, host, port, dashboard=dashboard, config=config)
+    log.info(
+        "serving %s: Web Connector at %s%s",
+        workspace_path,
+        running.url,
+        f", dashboard at {running.base_url}/" if dashboard else "",
+    )
+    try:
+        running._thread.join()  # type: ignore[union-attr]
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.stop()

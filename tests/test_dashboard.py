@@ -1,0 +1,304 @@
+"""The dashboard's view logic without a browser: queue pages from DuckDB, counts, details, sign-in, actions."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from qbrecon.dashboard import queries
+from qbrecon.dashboard.auth import DashboardUser
+from qbrecon.dashboard.format import for_display, money_text, queue_display
+
+
+def seed(ws, invoices: int = 6) -> None:
+    """A small company: two projects, two vendors, one commitment each, ``invoices`` queued invoices with lines."""
+    ex = ws.store.execute
+    ex(
+        "INSERT INTO projects (id, name, project_number, total_value) VALUES (1, 'Harbor Tower', 'P-001', 1500000.00),"
+        " (2, 'Elm Street School', 'P-002', 250000.00)"
+    )
+    ex(
+        "INSERT INTO companies (id, name, origin_id) VALUES (10, 'Acme Concrete', '80000010-1'),"
+        " (11, 'Bolt Electric', '80000011-1')"
+    )
+    ex(
+        "INSERT INTO commitments (id, project_id, type, number, title, status, vendor_id, vendor_company, grand_total, "
+        "origin_id) VALUES (100, 1, 'WorkOrderContract', 'SC-001', 'Concrete', 'approved', 10, 'Acme Concrete', "
+        "90000.00, 'A1-1'), (101, 2, 'WorkOrderContract', 'SC-002', 'Electrical', 'approved', 11, 'Bolt Electric', "
+        "40000.00, 'A2-1')"
+    )
+    ex(f"""INSERT INTO invoices (id, project_id, commitment_id, contract_name, vendor_id, vendor_name, invoice_number,
+           status, current_payment_due)
+           SELECT 1000 + i, 1 + i % 2, 100 + i % 2, CASE WHEN i % 2 = 0 THEN 'Concrete' ELSE 'Electrical' END,
+                  10 + i % 2, CASE WHEN i % 2 = 0 THEN 'Acme Concrete' ELSE 'Bolt Electric' END,
+                  'INV-' || lpad(CAST(i AS VARCHAR), 3, '0'), 'approved', CAST(1000 + i * 100.25 AS DECIMAL(18,2))
+           FROM range({invoices}) t(i)""")
+    ex(
+        """INSERT INTO invoice_lines (id, requisition_id, description_of_work, work_completed_this_period)
+          SELECT 5000 + i, 1000 + i, 'Work this period', CAST(1000 + i * 100.25 AS DECIMAL(18,2))
+          FROM range(?) t(i)""",
+        [invoices],
+    )
+    ex(
+        """INSERT INTO erp_items (item_type, procore_id, status, attempts, updated_at)
+          SELECT 'invoice', 1000 + i, 'ready_to_export', 0, now() FROM range(?) t(i)""",
+        [invoices],
+    )
+    ex("""UPDATE erp_items SET status = 'failed_to_export', last_error_code = 3140,
+          last_error_message = 'There is an invalid reference to QuickBooks Vendor "Bolt Electric"'
+          WHERE procore_id = 1001""")
+    ex(
+        "INSERT INTO erp_items (item_type, procore_id, status) VALUES ('project', 1, 'ready_to_export'), "
+        "('project', 2, 'synced')"
+    )
+    ex("""INSERT INTO customers ("ListID", "Name", "FullName", "Sublevel", "IsActive") VALUES
+          ('80000001-1', 'Harbor Holdings', 'Harbor Holdings', 0, true),
+          ('80000002-1', 'Job A', 'Harbor Holdings:Job A', 1, true),
+          ('80000003-1', 'City Schools', 'City Schools', 0, true)""")
+    ex("""INSERT INTO items ("ListID", "Name", "FullName", "ItemType") VALUES ('8000000A-1', 'Retainage', 'Retainage',
+          'ItemService')""")
+
+
+def seed_users(ws, password: str) -> None:
+    """An approver, a read-only viewer and an ERP admin, with dashboard passwords; the retainage item set."""
+    ws.store.execute(
+        """INSERT INTO users (id, name, login, email_address, is_active, erp_integrations_permission,
+                              can_push_to_accounting) VALUES
+           (1, 'Ann Approver', 'ann@example.com', 'ann@example.com', true, 'standard', true),
+           (2, 'Vic Viewer', 'vic@example.com', 'vic@example.com', true, 'standard', false),
+           (3, 'Ada Admin', 'ada@example.com', 'ada@example.com', true, 'admin', true)"""
+    )
+    for login in ("ann@example.com", "vic@example.com", "ada@example.com"):
+        ws.set_user_password(login, password)
+    ws.update_settings(by="ada@example.com", invoice_retainage_item="Retainage")
+
+
+def test_queue_page_reads_one_page_with_names_and_exact_amounts(ws):
+    seed(ws, invoices=60)
+    q = queries.QueueQuery(item_type="invoice", status="ready_to_export", page_size=25)
+    frame, total = queries.queue_page(ws, q)
+    assert total == 59  # one of 60 failed
+    assert len(frame) == 25
+    assert frame["procore_id"].tolist()[:2] == [1000, 1002]
+    first = frame.iloc[0]
+    assert (first["number"], first["vendor"], first["project"]) == (
+        "INV-000",
+        "Acme Concrete",
+        "Harbor Tower",
+    )
+    assert str(frame["amount"].dtype) == "decimal128(18, 2)[pyarrow]"
+    assert frame["amount"].iloc[1] == Decimal("1200.50")
+    assert set(frame["status_label"]) == {"Ready to Export"}
+    q.page = 3
+    frame, _ = queries.queue_page(ws, q)
+    assert len(frame) == 9
+    q.page = 99  # past the end: clamps to the last page
+    frame, _ = queries.queue_page(ws, q)
+    assert q.page == 3
+
+
+def test_queue_search_sort_and_filters(ws):
+    seed(ws, invoices=10)
+    q = queries.QueueQuery(item_type="invoice", status=None, search="bolt", sort=[("amount", True)])
+    frame, total = queries.queue_page(ws, q)
+    assert total == 5 and set(frame["vendor"]) == {"Bolt Electric"}
+    assert frame["amount"].tolist() == sorted(frame["amount"].tolist(), reverse=True)
+    q = queries.QueueQuery(item_type="invoice", status="failed_to_export")
+    frame, total = queries.queue_page(ws, q)
+    assert total == 1 and frame["last_error_code"].iloc[0] == 3140
+    with pytest.raises(ValueError, match="cannot sort"):
+        queries.QueueQuery(sort=[("amount; DROP TABLE erp_items", False)]).order_by()
+
+
+def test_counts_per_tab_and_filter(ws):
+    seed(ws, invoices=6)
+    counts = queries.status_counts(ws)
+    assert queries.count_of(counts, "invoice", "ready_to_export") == 5
+    assert queries.count_of(counts, "invoice", "failed_to_export") == 1
+    assert queries.count_of(counts, "project", "synced") == 1
+    assert queries.count_of(counts, "budget") == 0
+
+
+def test_allowed_actions_follow_the_state_machine():
+    assert queries.allowed_actions("ready_to_export", "invoice") == ["accept", "reject", "retrieve"]
+    assert queries.allowed_actions("failed_to_export", "invoice") == ["reject", "retry"]
+    assert queries.allowed_actions("synced", "invoice") == ["unlink"]
+    assert queries.allowed_actions("synced", "project") == []  # jobs cannot be unlinked
+    assert queries.allowed_actions("rejected", "invoice") == []
+
+
+def test_item_detail_has_lines_and_quickbooks_error(ws):
+    seed(ws, invoices=3)
+    detail = queries.item_detail(ws, "invoice", 1001)
+    assert detail.header["invoice_number"] == "INV-001"
+    assert "_source_file" not in detail.header
+    assert detail.lines is not None and detail.lines["requisition_id"].tolist() == [1001]
+    assert detail.quickbooks_error.startswith("3140: There is an invalid reference")
+    assert queries.item_detail(ws, "invoice", 1000).quickbooks_error is None
+
+
+def test_customers_offered_for_jobs_are_top_level_only(ws):
+    seed(ws, invoices=1)
+    assert queries.quickbooks_customers(ws) == ["City Schools", "Harbor Holdings"]
+
+
+def test_display_keeps_money_exact_and_merges_errors(ws):
+    seed(ws, invoices=3)
+    frame, _ = queries.queue_page(ws, queries.QueueQuery(item_type="invoice", status=None))
+    shown = queue_display(frame)
+    assert shown["amount"].tolist() == ["1,000.00", "1,100.25", "1,200.50"]
+    assert shown["error"].tolist()[1].startswith("3140: ")
+    assert shown["error"].tolist()[0] == ""
+    assert money_text(Decimal("-1234567.5")) == "-1,234,567.50"
+    assert for_display(pd.DataFrame({"x": pd.Series([None], dtype="object")}))["x"].tolist() == [""]
+
+
+def test_user_roles():
+    approver = DashboardUser(1, "Ann", "ann", "standard", True)
+    viewer = DashboardUser(2, "Vic", "vic", "standard", False)
+    admin = DashboardUser(3, "Ada", "ada", "admin", False)
+    assert approver.can_decide and not viewer.can_decide and not admin.can_decide
+    assert admin.is_admin and not approver.is_admin
+    assert DashboardUser.from_row(
+        {
+            "id": 4,
+            "name": "Bo",
+            "login": "bo",
+            "erp_integrations_permission": "admin",
+            "can_push_to_accounting": True,
+        }
+    ).can_decide
+
+
+@pytest.mark.slow
+def test_a_page_of_100k_queued_items_is_fast(ws):
+    seed(ws, invoices=100_000)
+    q = queries.QueueQuery(
+        item_type="invoice",
+        status="ready_to_export",
+        page_size=50,
+        page=1500,
+        sort=[("vendor", False), ("amount", True)],
+    )
+    start = time.perf_counter()
+    frame, total = queries.queue_page(ws, q)
+    counts = queries.status_counts(ws)
+    elapsed = time.perf_counter() - start
+    assert total == 99_999 and len(frame) == 50
+    assert queries.count_of(counts, "invoice") == 100_000
+    assert elapsed < 1.5, f"one page + counts took {elapsed:.2f}s"
+
+
+# -- the views' logic, driven without a browser -------------------------------------------------------------
+@pytest.fixture()
+def company(ws):
+    seed(ws, invoices=4)
+    seed_users(ws, "correct horse battery")
+    return ws
+
+
+def _view(ws, login):
+    from qbrecon.dashboard.auth import sign_in
+    from qbrecon.dashboard.queue_view import QueueView
+
+    user = sign_in(ws, login, "correct horse battery")
+    assert user is not None
+    return QueueView(ws, user)
+
+
+def _alerts(view):
+    return [(a.alert_type, a.object) for a in view.messages.objects]
+
+
+def test_sign_in_checks_the_password(company):
+    from qbrecon.dashboard.auth import sign_in
+
+    assert sign_in(company, "ann@example.com", "wrong") is None
+    assert sign_in(company, "nobody@example.com", "correct horse battery") is None
+    assert sign_in(company, "ANN@example.com", "correct horse battery").can_decide
+
+
+def test_reject_needs_a_reason_then_moves_the_item(company):
+    view = _view(company, "ann@example.com")
+    assert view.filters.value == "ready_to_export" and len(view.page_frame) == 3
+    assert "Ready to Export (3)" in view.filters.options
+    view.table.selection = [0]
+    assert view.details.objects  # one selected: its details are shown
+    assert not view.run_action("reject")
+    assert "reason is required" in _alerts(view)[0][1]
+    view.reason.value = "Wrong retainage"
+    assert view.run_action("reject")
+    assert _alerts(view)[0][0] == "success" and "INV-000" in _alerts(view)[0][1]
+    assert "Rejected (1)" in view.filters.options and "Ready to Export (2)" in view.filters.options
+    assert company.audit(procore_id=1000)["reason"].iloc[-1] == "Wrong retainage"
+
+
+def test_refused_batch_names_the_rows(company):
+    view = _view(company, "ann@example.com")
+    view.filters.value = "failed_to_export"
+    view.table.selection = [0]
+    company.store.execute(
+        "UPDATE erp_items SET status = 'synced' WHERE procore_id = 1001"
+    )  # changed meanwhile
+    assert not view.run_action("retry")
+    kind, text = _alerts(view)[0]
+    assert kind == "danger" and "Retry refused for 1 row(s)" in text and "1001" in text
+
+
+def test_read_only_user_gets_disabled_actions_and_the_library_refuses(company):
+    view = _view(company, "vic@example.com")
+    assert all(b.disabled for b in view.buttons.values())
+    view.table.selection = [0]
+    view.reason.value = "no"
+    assert not view.run_action("reject")
+    kind, text = _alerts(view)[0]
+    assert kind == "danger" and "Can Push to Accounting" in text
+
+
+def test_accepting_a_job_needs_a_quickbooks_customer(company):
+    view = _view(company, "ann@example.com")
+    view.item_tabs.value = "project"
+    assert view.customer.visible and view.customer.options == ["City Schools", "Harbor Holdings"]
+    view.table.selection = [0]
+    view.customer.value = None
+    assert not view.run_action("accept")
+    view.customer.value = "Harbor Holdings"
+    assert view.run_action("accept")
+    assert company.queue(item_type="project", status="exporting")["procore_id"].tolist() == [1]
+
+
+def test_audit_and_settings_views(company):
+    from qbrecon.dashboard.audit_view import AuditView
+    from qbrecon.dashboard.auth import sign_in
+    from qbrecon.dashboard.settings_view import SettingsView
+
+    audit = AuditView(company)
+    assert "set_user_password" in audit.table.value["action"].tolist()
+    admin = sign_in(company, "ada@example.com", "correct horse battery")
+    settings = SettingsView(company, admin)
+    assert settings.widgets["invoice_retainage_item"].value == "Retainage"
+    assert not settings.save()  # nothing changed
+    settings.widgets["sync_schedule"].value = "daily"
+    assert settings.save()
+    assert company.settings["sync_schedule"] == "daily"
+    settings.widgets["smtp_port"].value = None
+    settings.widgets["service_url"].value = "https://qb.example.com/qbwc"
+    assert settings.save() and company.settings["service_url"] == "https://qb.example.com/qbwc"
+
+
+def test_reconciliation_view_summary_charts_drill_down_and_reports(company):
+    from qbrecon.dashboard.reconcile_view import ReconciliationView
+
+    view = ReconciliationView(company)
+    assert view.run(), [a.object for a in view.messages.objects]
+    assert len(view.summary.value) >= 1 and len(view.charts.objects) == 2
+    diffs = view.result.differences
+    commitment = diffs.index[(diffs["pair"] == "commitment") & (diffs["procore_id"] == "100")][0]
+    view.differences.selection = [int(diffs.index.get_loc(commitment))]
+    assert view.drill.objects, "selecting a difference shows both records"
+    html = view._html().getvalue().decode("utf-8")
+    assert "<html" in html.lower() and "SC-001" in html
+    assert view._excel().getvalue()[:2] == b"PK"  # an xlsx is a zip

@@ -1,0 +1,248 @@
+"""The export ledger end to end: fixture data -> send/accept -> ``ws.export(deliver=company.process)`` -> every
+item Synced (or Failed with a reason) and exactly one QuickBooks record per item; responses applied twice or out
+of order change nothing; per-status-code policy (3180 retried, 3100 checked, 3140 explained, builder refusals)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from qbrecon import Workspace
+from qbrecon.entities import PAIRS
+from qbrecon.errors import BatchRejected
+from qbrecon.qbwc.simulator import QuickBooksCompany
+from qbrecon.schemas import TABLES
+
+fixtures = pytest.importorskip("qbrecon.fixtures")
+
+# item type -> simulator kind of the record its export adds
+KIND = {"company": "vendor", "project": "customer", "cost_code": "item", "commitment": "purchase_order",
+        "invoice": "bill", "budget": "estimate", "timecard_entry": "time_tracking"}  # fmt: skip
+
+
+def put(ws, table: str, rows: list[dict]) -> None:
+    spec = TABLES[table]
+    schema = pa.schema([(c.name, c.arrow_type) for c in spec.columns])
+    ws.store.upsert(table, pa.Table.from_pylist(rows, schema=schema), spec.key)
+
+
+def admin_id(ws) -> int:
+    users = ws.frame("users")
+    return int(users[users["erp_integrations_permission"] == "admin"]["id"].iloc[0])
+
+
+def accept_everything(ws) -> int:
+    """Send and accept every item that can go, level by level (parents first); returns how many are Exporting."""
+    admin = admin_id(ws)
+    customers = ws.frame("customers")
+    top = customers[customers["Sublevel"].fillna(0) == 0]["FullName"].iloc[0]
+
+    def tolerant(fn, frame, **kw):  # the fixtures carry deliberate problems: leave those rows behind
+        frame = frame[["item_type", "procore_id"]]
+        while len(frame):
+            try:
+                return fn(frame, by=admin, **kw)
+            except BatchRejected as exc:
+                bad = {(p["item_type"], p["procore_id"]) for p in exc.problems}
+                frame = frame[[(t, p) not in bad for t, p in zip(frame.item_type, frame.procore_id, strict=True)]]
+
+    for order in sorted({p.export_order for p in PAIRS.values() if p.exportable}):
+        level = ws.queue()
+        level = level[level["item_type"].map(lambda t: PAIRS[t].export_order == order)]
+        tolerant(ws.send, level[(level["status"] == "not_sent") & level["can_send"]])
+        ready = ws.queue("ready_to_export")
+        tolerant(ws.accept, ready[ready["item_type"].map(lambda t: PAIRS[t].export_order == order)], customer=top)
+    return len(ws.queue("exporting"))
+
+
+@pytest.fixture()
+def world(tmp_path):
+    """A workspace file loaded with small fixtures, everything accepted, and the fixtures' QuickBooks company."""
+    out = tmp_path / "fx"
+    fixtures.generate(out, projects=3, seed=1)
+    path = tmp_path / "ws.duckdb"
+    ws = Workspace(path)
+    ws.load_procore(out / "procore")
+    ws.load_quickbooks(out / "quickbooks")
+    items = ws.frame("items")
+    retainage = [n for n in items["FullName"] if "retain" in str(n).lower()][0]
+    ws.update_settings(by=admin_id(ws), invoice_retainage_item=retainage,
+                       service_item_expense_account="Job Expenses")
+    ws.refresh_queue()
+    exporting = accept_everything(ws)
+    assert exporting >= 5
+    company = QuickBooksCompany(tmp_path / "qb.duckdb")
+    company.seed_from(out / "quickbooks")
+    before = company.counts()
+    yield ws, company, path, before
+    company.close()
+    ws.close()
+
+
+def assert_exactly_once(ws, company, before: dict) -> None:
+    """Every accepted item settled; QuickBooks got exactly one record per exported item (and CCO lines once)."""
+    items = ws.frame("erp_items")
+    exported = ws.store.frame(
+        "SELECT DISTINCT item_type, procore_id FROM export_ledger WHERE outcome IN ('synced', 'linked')")
+    assert not (items["status"] == "exporting").any(), items[items["status"] == "exporting"]
+    failed = items[items["status"] == "failed_to_export"]
+    assert failed["last_error_message"].notna().all(), "a failure without a reason"
+    after = company.counts()
+    for item_type, kind in KIND.items():
+        adds = ws.store.execute(
+            "SELECT count(DISTINCT procore_id) FROM export_ledger WHERE item_type = ? AND action = 'add' "
+            "AND outcome IN ('synced', 'linked')", [item_type]).fetchone()[0]
+        assert after[kind] - before[kind] == adds, (item_type, before[kind], after[kind], adds)
+    synced = items[items["status"] == "synced"].merge(exported, on=["item_type", "procore_id"])
+    for it, qb_id in zip(synced["item_type"], synced["quickbooks_id"], strict=True):
+        assert qb_id, it
+        company.ret(qb_id)  # raises KeyError when QuickBooks does not have it
+    # each exported CCO's lines are on its purchase order exactly once
+    lines = company.lines("purchase_order")
+    for pid in synced.loc[synced["item_type"] == "change_order", "procore_id"]:
+        number = ws.store.execute("SELECT number FROM change_orders WHERE id = ?", [int(pid)]).fetchone()[0]
+        sent = ws.store.execute(
+            "SELECT request_xml FROM export_ledger WHERE item_type = 'change_order' AND procore_id = ? "
+            "AND outcome IN ('synced', 'linked')", [int(pid)]).fetchone()[0]
+        new_lines = sent.count("<TxnLineID>-1</TxnLineID>")
+        on_po = lines["Desc"].fillna("").str.startswith(f"CCO #{number} ").sum()
+        assert on_po == new_lines, (pid, on_po, new_lines)
+
+
+def test_end_to_end_every_item_synced_once(world):
+    ws, company, _, before = world
+    summary = ws.export(company.process, max_requests=5)
+    assert summary.messages >= 2 and summary.synced > 0 and summary.stopped is None
+    assert_exactly_once(ws, company, before)
+    ledger = ws.export_ledger()
+    assert set(ledger["state"]) <= {"answered", "refused"}
+    # synced items carry their QuickBooks id back to Procore (origin_id) and the audit names the messages
+    audit = ws.audit()
+    done = audit[audit["action"] == "export_succeeded"]
+    assert len(done) and done["request_message_id"].notna().all() and done["response_message_id"].notna().all()
+    # nothing left: a second run sends nothing
+    again = ws.export(company.process)
+    assert again.messages == 0 and company.counts() == company.counts()
+
+
+def test_response_applied_twice_changes_nothing(world):
+    ws, company, _, _ = world
+    batch = ws.next_export_batch(max_requests=50)
+    ws.mark_batch_sent(batch.message_id)
+    response = company.process(batch.xml)
+    first = ws.apply_export_response(batch.message_id, response)
+    assert (first["decision"] == "synced").any()
+    snapshot = (ws.frame("erp_items"), len(ws.audit()), ws.export_ledger())
+    second = ws.apply_export_response(batch.message_id, response)
+    assert second.empty
+    pd.testing.assert_frame_equal(ws.frame("erp_items"), snapshot[0])
+    assert len(ws.audit()) == snapshot[1]
+    pd.testing.assert_frame_equal(ws.export_ledger(), snapshot[2])
+    log = ws.store.frame("SELECT * FROM export_log WHERE event = 'ignored'")
+    assert len(log) == 1
+    assert ws.apply_export_response(987654, response).empty  # unknown message: ignored, logged
+    assert len(ws.store.frame("SELECT * FROM export_log WHERE event = 'ignored'")) == 2
+
+
+def test_file_handoff_out_of_order_and_twice(world, tmp_path):
+    ws, company, _, before = world
+    out = tmp_path / "out"
+    rounds = 0
+    while True:
+        files = ws.export_to_files(out / str(rounds), max_requests=2)
+        if not files:
+            break
+        responses = []
+        for f in files:
+            r = out / f"{f.stem.replace('request', 'response')}.xml"
+            r.write_bytes(company.process(f.read_bytes()))
+            responses.append(r)
+        ws.apply_response_files(list(reversed(responses)))  # out of order
+        applied = ws.apply_response_files(responses)  # and again: nothing changes
+        assert applied.empty or applied["decision"].isna().all()
+        rounds += 1
+        assert rounds < 20
+    assert rounds >= 2
+    assert_exactly_once(ws, company, before)
+
+
+def test_3180_faults_are_retried_bounded(world, tmp_path):
+    ws, company, _, before = world
+    flaky = QuickBooksCompany(tmp_path / "flaky.duckdb", seed=7, fault_rate_3180=0.3)
+    flaky.seed_from(tmp_path / "fx" / "quickbooks")
+    summary = ws.export(flaky.process, max_requests=4)
+    assert summary.retried > 0
+    assert_exactly_once(ws, flaky, before)
+    flaky.close()
+
+
+def test_duplicate_name_links_only_a_matching_record(tmp_path):
+    ws = Workspace(tmp_path / "ws.duckdb")
+    put(ws, "users", [dict(id=1, name="Ada", login="ada", is_active=True, erp_integrations_permission="admin",
+                           can_push_to_accounting=True)])
+    put(ws, "companies", [dict(id=1, name="Acme Concrete", legal_name="Acme Concrete LLC", is_active=True),
+                          dict(id=2, name="Best Electric", legal_name="Best Electric Inc", is_active=True)])
+    ws.refresh_queue()
+    ids = [("company", 1), ("company", 2)]
+    ws.send(ids, by=1)
+    ws.accept(ids, by=1)
+    company = QuickBooksCompany()
+    # Acme is already in QuickBooks exactly as we would create it; Best Electric's name is used by someone else
+    head = b'<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="continueOnError">'
+    company.process(head + b"<VendorAddRq><VendorAdd><Name>Acme Concrete</Name><IsActive>true</IsActive>"
+                    b"<CompanyName>Acme Concrete LLC</CompanyName></VendorAdd></VendorAddRq>"
+                    b"<VendorAddRq><VendorAdd><Name>Best Electric</Name><CompanyName>Other Owner</CompanyName>"
+                    b"</VendorAdd></VendorAddRq></QBXMLMsgsRq></QBXML>")
+    summary = ws.export(company.process)
+    assert summary.check_messages == 1
+    items = ws.frame("erp_items").set_index("procore_id")
+    assert items.loc[1, "status"] == "synced"
+    assert items.loc[1, "quickbooks_id"] == company.records("vendor")["id"].iloc[0]
+    assert items.loc[2, "status"] == "failed_to_export"
+    assert "already in use" in items.loc[2, "last_error_message"]
+    assert "does not match" in items.loc[2, "last_error_message"] or "do" in items.loc[2, "last_error_message"]
+    assert company.counts()["vendor"] == 2
+    ws.close()
+
+
+def test_builder_refusal_fails_at_once_without_sending(tmp_path):
+    ws = Workspace(tmp_path / "ws.duckdb")
+    put(ws, "users", [dict(id=1, name="Ada", login="ada", is_active=True, erp_integrations_permission="admin",
+                           can_push_to_accounting=True)])
+    put(ws, "companies", [dict(id=1, name="Acme", is_active=True, email_address="x" * 1100)])
+    ws.refresh_queue()
+    ws.send([("company", 1)], by=1)
+    ws.accept([("company", 1)], by=1)
+    company = QuickBooksCompany()
+    summary = ws.export(company.process)
+    assert summary.messages == 0 and summary.refused == 1
+    row = ws.frame("erp_items").iloc[0]
+    assert row["status"] == "failed_to_export" and "Email" in row["last_error_message"]
+    assert company.counts()["vendor"] == 0
+    ws.close()
+
+
+def test_whole_message_parse_failure_isolates_the_bad_request(tmp_path, monkeypatch):
+    ws = Workspace(tmp_path / "ws.duckdb")
+    put(ws, "users", [dict(id=1, name="Ada", login="ada", is_active=True, erp_integrations_permission="admin",
+                           can_push_to_accounting=True)])
+    put(ws, "companies", [dict(id=i, name=f"Vendor {i}", is_active=True) for i in range(1, 5)])
+    ws.refresh_queue()
+    ids = [("company", i) for i in range(1, 5)]
+    ws.send(ids, by=1)
+    ws.accept(ids, by=1)
+    company = QuickBooksCompany()
+
+    def deliver(xml: bytes) -> bytes:  # QuickBooks cannot parse anything that mentions Vendor 3
+        if b"Vendor 3" in xml:
+            from qbrecon.qbwc.simulator import RequestProcessorError
+            raise RequestProcessorError("0x80040400", "QuickBooks found an error when parsing the provided XML")
+        return company.process(xml)
+
+    summary = ws.export(deliver)
+    items = ws.frame("erp_items").set_index("procore_id")
+    assert list(items.loc[[1, 2, 4], "status"]) == ["synced"] * 3
+    assert items.loc[3, "status"] == "failed_to_export" and "0x80040400" in items.loc[3, "last_error_message"]
+    assert company.counts()["vendor"] == 3 and summary.stopped is None
+    ws.close()
