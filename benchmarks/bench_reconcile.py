@@ -59,7 +59,7 @@ def synthesize(con: duckdb.DuckDBPyConnection, n_lines: int, seed: float = 0.42)
           FROM range({n_inv}) a(i), range({LINES_PER_INVOICE}) b(k)""")
     con.execute(f"""INSERT INTO invoice_lines (id, requisition_id, cost_code_id, work_completed_this_period, position)
                     SELECT inv * {LINES_PER_INVOICE} + k, inv, 1000 + cc, amount, k FROM bench_lines""")
-    con.execute(f"""INSERT INTO bill_lines ("TxnID", "TxnLineID", "LineKind", "ItemRef_ListID", "ItemRef_FullName",
+    con.execute("""INSERT INTO bill_lines ("TxnID", "TxnLineID", "LineKind", "ItemRef_ListID", "ItemRef_FullName",
                                             "CustomerRef_ListID", "Amount")
         SELECT 'B-' || inv, 'L-' || k, 'item', 'I-' || cc, printf('%02d-%03d', cc // 20, cc), 'JOB-1',
                CASE WHEN r < 0.006 THEN amount + 25.00 WHEN r < 0.008 THEN amount + 0.01 ELSE amount END
@@ -79,8 +79,11 @@ def synthesize(con: duckdb.DuckDBPyConnection, n_lines: int, seed: float = 0.42)
                (SELECT sum("Amount") FROM bill_lines b WHERE b."TxnID" = i.origin_id), '100'
           FROM invoices i""")
     con.execute("DROP TABLE bench_lines")
-    return {"invoices": n_inv, "invoice_lines": con.execute("SELECT count(*) FROM invoice_lines").fetchall()[0][0],
-            "bill_lines": con.execute("SELECT count(*) FROM bill_lines").fetchall()[0][0]}
+    return {
+        "invoices": n_inv,
+        "invoice_lines": con.execute("SELECT count(*) FROM invoice_lines").fetchall()[0][0],
+        "bill_lines": con.execute("SELECT count(*) FROM bill_lines").fetchall()[0][0],
+    }
 
 
 # The two line frames every contender compares: (bill TxnID, QuickBooks item) -> amount.
@@ -103,8 +106,15 @@ def line_frames(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFr
 def datacompy_differences(p: pd.DataFrame, q: pd.DataFrame, tol: float) -> set[tuple[str, str]]:
     from datacompy import PandasCompare
 
-    cmp = PandasCompare(p, q, join_columns=["txn_id", "item_id"], abs_tol=tol, rel_tol=0,
-                        df1_name="procore", df2_name="quickbooks")
+    cmp = PandasCompare(
+        p,
+        q,
+        join_columns=["txn_id", "item_id"],
+        abs_tol=tol,
+        rel_tol=0,
+        df1_name="procore",
+        df2_name="quickbooks",
+    )
     keys: set[tuple[str, str]] = set()
     mism = cmp.all_mismatch()
     keys |= set(zip(mism["txn_id"], mism["item_id"], strict=True))
@@ -158,16 +168,25 @@ def run(n_lines: int = 1_000_000, repeat: int = 1) -> dict:
     rec = ours["result"][1]
     agree = ours_keys == dc["result"] == floor["result"]
     result = {
-        "n_lines": n_lines, **sizes, "synthesize_s": round(synth_s, 2), "line_frames_s": round(frames_s, 2),
-        "qbrecon_s": ours["seconds"], "datacompy_s": dc["seconds"], "floor_s": floor["seconds"],
-        "qbrecon_peak_rss_mb": ours["peak_rss_mb"], "datacompy_peak_rss_mb": dc["peak_rss_mb"],
+        "n_lines": n_lines,
+        **sizes,
+        "synthesize_s": round(synth_s, 2),
+        "line_frames_s": round(frames_s, 2),
+        "qbrecon_s": ours["seconds"],
+        "datacompy_s": dc["seconds"],
+        "floor_s": floor["seconds"],
+        "qbrecon_peak_rss_mb": ours["peak_rss_mb"],
+        "datacompy_peak_rss_mb": dc["peak_rss_mb"],
         "floor_peak_rss_mb": floor["peak_rss_mb"],
-        "qbrecon_rss_growth_mb": ours["rss_growth_mb"], "datacompy_rss_growth_mb": dc["rss_growth_mb"],
+        "qbrecon_rss_growth_mb": ours["rss_growth_mb"],
+        "datacompy_rss_growth_mb": dc["rss_growth_mb"],
         "floor_rss_growth_mb": floor["rss_growth_mb"],
         "speedup_vs_datacompy": ratio(dc["seconds"], ours["seconds"]),
         "slowdown_vs_floor": ratio(ours["seconds"], floor["seconds"]),
-        "line_differences": len(ours_keys), "datacompy_differences": len(dc["result"]),
-        "floor_differences": len(floor["result"]), "same_differences": agree,
+        "line_differences": len(ours_keys),
+        "datacompy_differences": len(dc["result"]),
+        "floor_differences": len(floor["result"]),
+        "same_differences": agree,
         "invoice_findings": int(rec.n_differences),
         "targets": {"speedup_vs_datacompy": ">= 10", "slowdown_vs_floor": "<= 3"},
     }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -275,9 +276,15 @@ def serve(
         running.url,
         f", dashboard at {running.base_url}/" if dashboard else "",
     )
+
+    def _terminate(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # SIGTERM (service managers) ends the server as cleanly as Ctrl+C
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         running._thread.join()  # type: ignore[union-attr]
     except KeyboardInterrupt:
         pass
     finally:
-        running.stop()
+        running.stop()  # closes the workspace: DuckDB checkpoints and releases the file

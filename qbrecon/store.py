@@ -88,7 +88,8 @@ class Store:
                 self.con.execute(spec.ddl())
             for ddl in _EXTRA_DDL:
                 self.con.execute(ddl)
-            row = self.con.execute("SELECT value FROM qbrecon_meta WHERE key = 'schema_version'").fetchone()
+            rows = self.con.execute("SELECT value FROM qbrecon_meta WHERE key = 'schema_version'").fetchall()
+            row = rows[0] if rows else None
             if row is None:
                 self.con.execute("INSERT INTO qbrecon_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
             elif int(row[0]) > SCHEMA_VERSION:
@@ -98,7 +99,7 @@ class Store:
 
     @property
     def schema_version(self) -> int:
-        return int(self.con.execute("SELECT value FROM qbrecon_meta WHERE key='schema_version'").fetchone()[0])
+        return int(self.con.execute("SELECT value FROM qbrecon_meta WHERE key='schema_version'").fetchall()[0][0])
 
     # -- transactions --------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -138,6 +139,12 @@ class Store:
                 return _arrow(self.con.execute(query, params))  # type: ignore[return-value]
             return self.con.sql(query)
 
+    def scalar(self, query: str, params: list | tuple | None = None):
+        """The first column of the first row (read fully: DuckDB 2.0 keeps a half-read result pending)."""
+        with self._lock:
+            rows = self.con.execute(query, params or []).fetchall()
+        return rows[0][0] if rows else None
+
     def execute(self, query: str, params: list | tuple | None = None) -> duckdb.DuckDBPyConnection:
         with self._lock:
             return self.con.execute(query, params or [])
@@ -147,7 +154,7 @@ class Store:
             return {r[0] for r in self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
 
     def count(self, table: str) -> int:
-        return int(self.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+        return int(self.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0])
 
     # -- writing ---------------------------------------------------------------------------------------
     def upsert(self, table: str, data: pd.DataFrame | pa.Table, key: tuple[str, ...] | list[str]) -> tuple[int, int]:
@@ -167,17 +174,17 @@ class Store:
                 dupes = con.execute(
                     f"SELECT count(*) FROM (SELECT {', '.join(chr(34) + k + chr(34) for k in key)} FROM {name} "
                     f"GROUP BY ALL HAVING count(*) > 1)"
-                ).fetchone()[0]
+                ).fetchall()[0][0]
                 if dupes:
                     raise ValueError(f"{dupes} key(s) appear more than once in the rows for {table}")
-                updated = con.execute(f'SELECT count(*) FROM "{table}" t JOIN {name} s ON {on}').fetchone()[0]
+                updated = con.execute(f'SELECT count(*) FROM "{table}" t JOIN {name} s ON {on}').fetchall()[0][0]
                 con.execute(f'INSERT OR REPLACE INTO "{table}" ({cols}) SELECT {cols} FROM {name}')
             finally:
                 con.unregister(name)
         return arrow.num_rows - updated, updated
 
     def next_load_id(self) -> int:
-        return int(self.execute("SELECT nextval('load_id_seq')").fetchone()[0])
+        return int(self.execute("SELECT nextval('load_id_seq')").fetchall()[0][0])
 
     def close(self) -> None:
         with self._lock:

@@ -15,3 +15,19 @@ from .workspace import WorkspaceBase
 
 class Workspace(LoadingMixin, QueueMixin, ExportMixin, QbwcMixin, ReconcileMixin, WorkspaceBase):
     """A qbrecon workspace: ``Workspace("company.duckdb")``, or in memory with no path."""
+
+    def load_procore(self, path):  # noqa: ANN001, ANN201 - same signature as LoadingMixin.load_procore
+        """Load a Procore export and, in the same transaction, give new exportable records their ERP queue rows
+        (decisions already taken are kept)."""
+        with self.store.transaction():
+            report = super().load_procore(path)
+            added = self.refresh_queue()
+        if added:
+            report.notes.append(f"ERP queue: {added} item(s) added or newly linked")
+        return report
+
+    def _repr_html_(self) -> str:
+        """Jupyter: rows per table on both sides, loads, quarantine, the ERP queue by status (``display.py``)."""
+        from .display import workspace_html
+
+        return workspace_html(self)

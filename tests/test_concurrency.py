@@ -63,8 +63,10 @@ def test_two_processes_deciding_at_once(tmp_path):
     b_ids = [1000 + OWN + i for i in range(OWN)] + [1000 + 2 * OWN + i for i in reversed(range(SHARED))]
     ctx = mp.get_context("spawn")
     results = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(path, "accept", a_ids, results)),
-             ctx.Process(target=_worker, args=(path, "reject", b_ids, results))]
+    procs = [
+        ctx.Process(target=_worker, args=(path, "accept", a_ids, results)),
+        ctx.Process(target=_worker, args=(path, "reject", b_ids, results)),
+    ]
     for p in procs:
         p.start()
     outcome = {}
@@ -78,7 +80,9 @@ def test_two_processes_deciding_at_once(tmp_path):
     accepted, rejected = set(outcome["accept"][0]), set(outcome["reject"][0])
     assert not accepted & rejected
     assert accepted | rejected == {1000 + i for i in range(total)}  # every item decided exactly once
-    assert set(outcome["accept"][1]) | set(outcome["reject"][1]) == {1000 + 2 * OWN + i for i in range(SHARED)}
+    assert set(outcome["accept"][1]) | set(outcome["reject"][1]) == {
+        1000 + 2 * OWN + i for i in range(SHARED)
+    }
 
     ws = Workspace(path)
     try:

@@ -46,10 +46,14 @@ def build_world(ws) -> None:
         dict(id=102, name="A project name that is far too long for QuickBooks", address="1 Road, Town",
              created_by_id=5),
     ])  # fmt: skip
-    put(ws, "companies", [
-        dict(id=200, name="Acme Concrete", created_by_id=5, origin_id="80000200-1", is_active=True),
-        dict(id=201, name="Best Electric", created_by_id=5, is_active=True),
-    ])
+    put(
+        ws,
+        "companies",
+        [
+            dict(id=200, name="Acme Concrete", created_by_id=5, origin_id="80000200-1", is_active=True),
+            dict(id=201, name="Best Electric", created_by_id=5, is_active=True),
+        ],
+    )
     put(ws, "cost_codes", [
         dict(id=300, cost_code_level="standard", code="03-300", full_code="03-300", name="Concrete",
              origin_id="80000300-1"),
@@ -59,10 +63,14 @@ def build_world(ws) -> None:
         dict(id=311, cost_code_level="project", project_id=100, code="16-100", full_code="16-100",
              standard_cost_code_id=301),
     ])  # fmt: skip
-    put(ws, "budget_line_items", [
-        dict(id=400, project_id=100, cost_code_id=310, original_budget_amount=D("50000.00")),
-        dict(id=401, project_id=101, cost_code_id=310, original_budget_amount=D("1000.00")),
-    ])
+    put(
+        ws,
+        "budget_line_items",
+        [
+            dict(id=400, project_id=100, cost_code_id=310, original_budget_amount=D("50000.00")),
+            dict(id=401, project_id=101, cost_code_id=310, original_budget_amount=D("1000.00")),
+        ],
+    )
     put(ws, "commitments", [
         dict(id=500, project_id=100, type="WorkOrderContract", number="SC-001", title="Foundations",
              status="approved", vendor_id=200, grand_total=D("25000.00"), created_by_id=5),
@@ -74,12 +82,16 @@ def build_world(ws) -> None:
              status="approved", vendor_id=200, grand_total=D("700.00"), created_by_id=5,
              origin_id="TXN-503"),
     ])  # fmt: skip
-    put(ws, "commitment_lines", [
-        dict(id=550, commitment_id=500, cost_code_id=310, amount=D("25000.00")),
-        dict(id=551, commitment_id=501, cost_code_id=311, amount=D("9000.00")),
-        dict(id=552, commitment_id=502, cost_code_id=310, amount=D("100.00")),
-        dict(id=553, commitment_id=503, cost_code_id=310, amount=D("700.00")),
-    ])
+    put(
+        ws,
+        "commitment_lines",
+        [
+            dict(id=550, commitment_id=500, cost_code_id=310, amount=D("25000.00")),
+            dict(id=551, commitment_id=501, cost_code_id=311, amount=D("9000.00")),
+            dict(id=552, commitment_id=502, cost_code_id=310, amount=D("100.00")),
+            dict(id=553, commitment_id=503, cost_code_id=310, amount=D("700.00")),
+        ],
+    )
     put(ws, "change_orders", [
         dict(id=600, project_id=100, contract_id=503, number="CCO-1", title="Extra rebar", status="approved",
              grand_total=D("1200.00"), created_by_id=5),
@@ -164,9 +176,18 @@ def test_commitment_full_walk_send_accept_synced(world):
     assert row["status"] == "exporting" and row["decided_by_name"] == "Ann Approver"
     assert json.loads(row["export_options"]) == {"quickbooks_number": "SC-001"}
     out = world.apply_export_outcomes(
-        pd.DataFrame({"item_type": ["commitment"], "procore_id": [500], "outcome": ["synced"],
-                      "quickbooks_id": ["TXN-500"], "edit_sequence": ["123"]}),
-        request_message_id=7, response_message_id=8)
+        pd.DataFrame(
+            {
+                "item_type": ["commitment"],
+                "procore_id": [500],
+                "outcome": ["synced"],
+                "quickbooks_id": ["TXN-500"],
+                "edit_sequence": ["123"],
+            }
+        ),
+        request_message_id=7,
+        response_message_id=8,
+    )
     assert out.to_status == {"synced": 1}
     assert status(world, "commitment", 500) == "synced"
     proc = world.frame("commitments", "id = 500").iloc[0]
@@ -176,23 +197,42 @@ def test_commitment_full_walk_send_accept_synced(world):
     assert log.iloc[-1]["request_message_id"] == 7 and log.iloc[-1]["response_message_id"] == 8
     # replaying the same outcome is a no-op, not an error
     again = world.apply_export_outcomes(
-        pd.DataFrame({"item_type": ["commitment"], "procore_id": [500], "outcome": ["synced"],
-                      "quickbooks_id": ["TXN-500"]}))
+        pd.DataFrame(
+            {
+                "item_type": ["commitment"],
+                "procore_id": [500],
+                "outcome": ["synced"],
+                "quickbooks_id": ["TXN-500"],
+            }
+        )
+    )
     assert again.count == 0 and len(world.audit("commitment", 500)) == 4
 
 
 def test_failed_export_retry_and_reject_then_resend(world):
     world.send([500], item_type="commitment", by="pat")
     world.accept([500], item_type="commitment", by="ann")
-    world.apply_export_outcomes(pd.DataFrame({
-        "item_type": ["commitment"], "procore_id": [500], "outcome": ["failed"], "status_code": [3100],
-        "status_message": ["The name is already in use"], "error_class": ["duplicate"]}))
+    world.apply_export_outcomes(
+        pd.DataFrame(
+            {
+                "item_type": ["commitment"],
+                "procore_id": [500],
+                "outcome": ["failed"],
+                "status_code": [3100],
+                "status_message": ["The name is already in use"],
+                "error_class": ["duplicate"],
+            }
+        )
+    )
     row = world.queue(status="failed_to_export").iloc[0]
     assert (row["procore_id"], row["last_error_code"], row["attempts"]) == (500, 3100, 1)
     world.retry([500], item_type="commitment", by="ann")
     assert status(world, "commitment", 500) == "exporting"
-    world.apply_export_outcomes(pd.DataFrame({"item_type": ["commitment"], "procore_id": [500],
-                                              "outcome": ["failed"], "status_code": [3100]}))
+    world.apply_export_outcomes(
+        pd.DataFrame(
+            {"item_type": ["commitment"], "procore_id": [500], "outcome": ["failed"], "status_code": [3100]}
+        )
+    )
     with pytest.raises(BatchRejected, match="a reason is required"):
         world.reject([500], item_type="commitment", by="ann", reason="   ")
     r = world.reject([500], item_type="commitment", by="ann", reason="Vendor name clashes in QuickBooks")
@@ -204,7 +244,15 @@ def test_failed_export_retry_and_reject_then_resend(world):
     world.resend([500], item_type="commitment", by="pat")
     assert status(world, "commitment", 500) == "ready_to_export"
     assert world.audit("commitment", 500)["action"].tolist() == [
-        "refresh", "send", "accept", "export_failed", "retry", "export_failed", "reject", "resend"]
+        "refresh",
+        "send",
+        "accept",
+        "export_failed",
+        "retry",
+        "export_failed",
+        "reject",
+        "resend",
+    ]
 
 
 def test_retrieve_before_decision_then_send_again(world):
@@ -243,8 +291,17 @@ def test_budget_walk_and_lock_prerequisite(world):
         world.send([101], item_type="budget", by="pat")
     world.send([100], item_type="budget", by="pat")
     world.accept([100], item_type="budget", by="ann")
-    world.apply_export_outcomes(pd.DataFrame({"item_type": ["budget"], "procore_id": [100], "outcome": ["synced"],
-                                              "quickbooks_id": ["EST-1"], "edit_sequence": ["9"]}))
+    world.apply_export_outcomes(
+        pd.DataFrame(
+            {
+                "item_type": ["budget"],
+                "procore_id": [100],
+                "outcome": ["synced"],
+                "quickbooks_id": ["EST-1"],
+                "edit_sequence": ["9"],
+            }
+        )
+    )
     q = world.queue(item_type="budget").set_index("procore_id")
     assert q.loc[100, "status"] == "synced" and q.loc[100, "quickbooks_id"] == "EST-1"
     # the estimate TxnID is not written onto the project
@@ -296,7 +353,8 @@ def test_unlink_synced_items(world):
     world.unlink([503], item_type="commitment", by="ann")
     assert status(world, "commitment", 503) == "unlinked"
     assert world.frame("commitments", "id = 503").iloc[0]["origin_id"] is None or pd.isna(
-        world.frame("commitments", "id = 503").iloc[0]["origin_id"])
+        world.frame("commitments", "id = 503").iloc[0]["origin_id"]
+    )
     assert "TXN-503" in world.audit("commitment", 503).iloc[-1]["detail"]
     world.send([503], item_type="commitment", by="pat")  # can go again after unlinking
     assert status(world, "commitment", 503) == "ready_to_export"
@@ -305,9 +363,17 @@ def test_unlink_synced_items(world):
 def test_timecard_entry_and_cost_code_walk(world):
     world.send([("timecard_entry", 800), ("cost_code", 301)], by="pat")
     world.accept([("timecard_entry", 800), ("cost_code", 301)], by="ann")
-    world.apply_export_outcomes(pd.DataFrame({
-        "item_type": ["timecard_entry", "cost_code"], "procore_id": [800, 301], "outcome": ["synced", "synced"],
-        "quickbooks_id": ["TT-1", "80000301-1"], "edit_sequence": ["1", "2"]}))
+    world.apply_export_outcomes(
+        pd.DataFrame(
+            {
+                "item_type": ["timecard_entry", "cost_code"],
+                "procore_id": [800, 301],
+                "outcome": ["synced", "synced"],
+                "quickbooks_id": ["TT-1", "80000301-1"],
+                "edit_sequence": ["1", "2"],
+            }
+        )
+    )
     assert world.frame("timecard_entries", "id = 800").iloc[0]["origin_id"] == "TT-1"
     cc = world.frame("cost_codes", "id = 301").iloc[0]
     assert cc["origin_id"] == "80000301-1" and cc["cost_code_level"] == "standard"
@@ -326,7 +392,9 @@ def test_batch_is_all_or_nothing_and_lists_every_offender(world):
     world.send([("company", 201), ("cost_code", 301)], by="pat")
     before = len(world.audit())
     with pytest.raises(BatchRejected) as exc:
-        world.accept([("company", 201), ("cost_code", 301), ("commitment", 502), ("invoice", 99999)], by="ann")
+        world.accept(
+            [("company", 201), ("cost_code", 301), ("commitment", 502), ("invoice", 99999)], by="ann"
+        )
     problems = exc.value.problems
     assert {(p["item_type"], p["procore_id"]) for p in problems} == {("commitment", 502), ("invoice", 99999)}
     assert status(world, "company", 201) == "ready_to_export"  # nothing moved
@@ -385,8 +453,16 @@ def test_filter_example_from_the_docs(world):
 
 def test_export_outcomes_refuse_items_not_exporting(world):
     with pytest.raises(BatchRejected, match="not exporting"):
-        world.apply_export_outcomes(pd.DataFrame({"item_type": ["company"], "procore_id": [201],
-                                                  "outcome": ["synced"], "quickbooks_id": ["V-1"]}))
+        world.apply_export_outcomes(
+            pd.DataFrame(
+                {
+                    "item_type": ["company"],
+                    "procore_id": [201],
+                    "outcome": ["synced"],
+                    "quickbooks_id": ["V-1"],
+                }
+            )
+        )
     with pytest.raises(InputError, match="outcome"):
         world.apply_export_outcomes(pd.DataFrame({"item_type": ["company"], "procore_id": [201]}))
 
@@ -394,8 +470,17 @@ def test_export_outcomes_refuse_items_not_exporting(world):
 def test_reports(world):
     world.send([201], item_type="company", by="pat")
     world.accept([201], item_type="company", by="ann")
-    world.apply_export_outcomes(pd.DataFrame({"item_type": ["company"], "procore_id": [201], "outcome": ["synced"],
-                                              "quickbooks_id": ["V-201"], "edit_sequence": ["1"]}))
+    world.apply_export_outcomes(
+        pd.DataFrame(
+            {
+                "item_type": ["company"],
+                "procore_id": [201],
+                "outcome": ["synced"],
+                "quickbooks_id": ["V-201"],
+                "edit_sequence": ["1"],
+            }
+        )
+    )
     rep = world.accountant_report(by="adam")
     assert rep[["item_type", "procore_id", "quickbooks_id"]].values.tolist() == [["company", 201, "V-201"]]
     assert world.accountant_report("2000-01-01", "2000-12-31").empty
@@ -448,16 +533,41 @@ def test_import_bill_payments_and_job_costs(world):
     world.update_settings(by="adam", invoice_retainage_item="I-RET")
     world.send([700], item_type="invoice", by="pat")
     world.accept([700], item_type="invoice", by="ann")
-    world.apply_export_outcomes(pd.DataFrame({"item_type": ["invoice"], "procore_id": [700], "outcome": ["synced"],
-                                              "quickbooks_id": ["B-700"]}))
-    put(world, "bill_payments", [dict(TxnID="P-1", PaymentKind="check", RefNumber="1001", Amount=D("630.00"),
-                                      TxnDate=pd.Timestamp("2026-02-01").date())])
-    put(world, "bill_payment_lines", [dict(TxnID="P-1", AppliedTxnID="B-700", Amount=D("630.00")),
-                                      dict(TxnID="P-1", AppliedTxnID="B-UNSYNCED", Amount=D("5.00"))])
+    world.apply_export_outcomes(
+        pd.DataFrame(
+            {"item_type": ["invoice"], "procore_id": [700], "outcome": ["synced"], "quickbooks_id": ["B-700"]}
+        )
+    )
+    put(
+        world,
+        "bill_payments",
+        [
+            dict(
+                TxnID="P-1",
+                PaymentKind="check",
+                RefNumber="1001",
+                Amount=D("630.00"),
+                TxnDate=pd.Timestamp("2026-02-01").date(),
+            )
+        ],
+    )
+    put(
+        world,
+        "bill_payment_lines",
+        [
+            dict(TxnID="P-1", AppliedTxnID="B-700", Amount=D("630.00")),
+            dict(TxnID="P-1", AppliedTxnID="B-UNSYNCED", Amount=D("5.00")),
+        ],
+    )
     assert world.import_bill_payments(by="ann") == 1
     assert world.import_bill_payments(by="ann") == 0  # idempotent
     pay = world.frame("payments_issued").iloc[0]
-    assert (pay["origin_id"], pay["requisition_id"], pay["contract_id"], pay["amount"]) == ("P-1", 700, 503, D("630.00"))
+    assert (pay["origin_id"], pay["requisition_id"], pay["contract_id"], pay["amount"]) == (
+        "P-1",
+        700,
+        503,
+        D("630.00"),
+    )
     put(world, "bill_lines", [
         dict(TxnID="B-700", TxnLineID="L1", LineKind="item", ItemRef_ListID="80000300-1", Amount=D("630.00"),
              CustomerRef_ListID="80000100-1600000000"),
@@ -468,3 +578,104 @@ def test_import_bill_payments_and_job_costs(world):
     assert world.import_job_costs(by="ann") == 0
     with pytest.raises(PermissionDenied):
         world.import_job_costs(by="pat")
+
+
+def test_cli_queue_decisions_and_settings(tmp_path):
+    from click.testing import CliRunner
+
+    from qbrecon import Workspace
+    from qbrecon.cli import main
+
+    path = str(tmp_path / "cli.duckdb")
+    with Workspace(path) as ws:
+        build_world(ws)
+    run = CliRunner().invoke
+    r = run(main, ["queue", "-w", path, "--type", "company", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert {row["procore_id"] for row in json.loads(r.output)} == {200, 201}
+    r = run(main, ["send", "-w", path, "--by", "pat", "--ids", "201", "--type", "company"])
+    assert r.exit_code == 0 and "1 item(s)" in r.output
+    r = run(main, ["accept", "-w", path, "--by", "sam", "--ids", "201", "--type", "company"])
+    assert r.exit_code == 77 and "Can Push to Accounting" in r.output
+    r = run(main, ["accept", "-w", path, "--by", "ann", "--where", "item_type = 'commitment'"])
+    assert r.exit_code == 2 and "nothing was changed" in r.output and "procore_id=500" in r.output
+    r = run(
+        main,
+        [
+            "reject",
+            "-w",
+            path,
+            "--by",
+            "ann",
+            "--ids",
+            "201",
+            "--type",
+            "company",
+            "--reason",
+            "Dup",
+            "--format",
+            "json",
+        ],
+    )
+    assert r.exit_code == 0 and json.loads(r.output)["to_status"] == {"rejected": 1}
+    r = run(main, ["queue", "-w", path, "--status", "rejected", "--format", "csv"])
+    assert r.exit_code == 0 and "Best Electric" in r.output and "Dup" in r.output
+    r = run(
+        main, ["settings", "set", "-w", path, "--by", "adam", "direct_export=true", "sync_schedule=daily"]
+    )
+    assert r.exit_code == 0 and "sync_schedule" in r.output
+    r = run(main, ["settings", "set", "-w", path, "--by", "adam", "smtp_password=hunter22"])
+    assert r.exit_code == 2 and "command line" in r.output
+    r = run(main, ["settings", "show", "-w", path, "--format", "json"])
+    shown = {row["setting"]: row["value"] for row in json.loads(r.output)}
+    assert shown["direct_export"] is True and shown["sync_schedule"] == "daily"
+    r = run(main, ["send", "-w", path, "--by", "pat", "--ids", "x", "--type", "company"])
+    assert r.exit_code == 2 and "--ids" in r.output
+
+
+def test_on_generated_fixtures_reload_keeps_decisions(ws, tmp_path):
+    from qbrecon.fixtures import generate
+
+    out = tmp_path / "fx"
+    generate(
+        out, projects=2, seed=3, commitments_per_project=3, invoices_per_commitment=2, lines_per_invoice=3
+    )
+    ws.load_procore(out / "procore")
+    ws.load_quickbooks(out / "quickbooks")
+    added = ws.refresh_queue()
+    q = ws.queue()
+    assert added == len(q) > 0
+    assert set(q["item_type"]) >= {"company", "project", "cost_code", "commitment", "invoice"}
+    assert (q["status"] == "synced").any() and (q["status"] == "not_sent").any()
+    approver = ws.sql("""SELECT login FROM users WHERE erp_integrations_permission IN ('standard', 'admin')
+                         AND can_push_to_accounting AND coalesce(is_active, true) LIMIT 1""").fetchall()[0][0]
+    anyone = ws.sql("SELECT login FROM users WHERE coalesce(is_active, true) LIMIT 1").fetchall()[0][0]
+    sendable = q[(q.status == "not_sent") & q.can_send.astype(bool)]
+    assert not sendable.empty
+    ws.send(sendable[["item_type", "procore_id"]], by=anyone)
+    blocked = q[(q.status == "not_sent") & ~q.can_send.astype(bool)]
+    if not blocked.empty:
+        with pytest.raises(BatchRejected) as exc:
+            ws.send(blocked[["item_type", "procore_id"]], by=anyone)
+        assert len({(p["item_type"], p["procore_id"]) for p in exc.value.problems}) == len(blocked)
+    first = sendable.iloc[0]
+    ws.reject([(first.item_type, int(first.procore_id))], by=approver, reason="check the amounts")
+    # loading the same export again and refreshing must not clobber decisions
+    ws.load_procore(out / "procore")
+    assert ws.refresh_queue() == 0
+    after = ws.queue().set_index(["item_type", "procore_id"])
+    assert after.loc[(first.item_type, int(first.procore_id)), "status"] == "rejected"
+    rest = sendable.iloc[1:]
+    assert (
+        after.loc[list(zip(rest.item_type, rest.procore_id, strict=True)), "status"] == "ready_to_export"
+    ).all()
+
+
+def test_mask_finds_its_own_frame_after_other_queue_calls(world):
+    q = world.queue()
+    mask = (q.item_type == "company") & (q.procore_id == 201)
+    world.queue(status="synced")  # another caller (e.g. another dashboard session) asks for another frame
+    assert world.send(mask, by="pat").count == 1
+    assert status(world, "company", 201) == "ready_to_export"
+    with pytest.raises(InputError, match="recent ws.queue"):
+        world.send(pd.Series([True, False]), by="pat")

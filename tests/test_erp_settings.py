@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from test_erp_queue import build_world
 
-from qbrecon.errors import InputError
-
 from qbrecon.erp.settings import hash_password, verify_password
+from qbrecon.errors import InputError
 
 
 @pytest.fixture()
@@ -20,9 +19,13 @@ def test_defaults_and_update_with_audit(world):
     s = world.settings
     assert s["use_procore_contract_number"] is True and s["sync_schedule"] == "hourly"
     assert s["connection_status"] == "not_connected" and s["invoice_retainage_item"] is None
-    world.update_settings(by="adam", sync_schedule="Every_4_Hours", direct_export="yes",
-                          budget_direct_cost_source="editable_from_procore",
-                          smtp={"host": "127.0.0.1", "port": "2525", "password": "mail-secret"})
+    world.update_settings(
+        by="adam",
+        sync_schedule="Every_4_Hours",
+        direct_export="yes",
+        budget_direct_cost_source="editable_from_procore",
+        smtp={"host": "127.0.0.1", "port": "2525", "password": "mail-secret"},
+    )
     s = world.settings
     assert (s["sync_schedule"], s["direct_export"], s["smtp_port"]) == ("every_4_hours", True, 2525)
     assert s["smtp_password"] == "********"
@@ -57,7 +60,9 @@ def test_retainage_item_by_list_id_or_name(world):
 
 def test_service_credentials_hashed_and_checked(world):
     world.set_service_credentials("qbwc", "correct horse battery", by="adam")
-    raw = world.store.execute("SELECT value FROM erp_settings WHERE key = 'service_password'").fetchall()[0][0]
+    raw = world.store.execute("SELECT value FROM erp_settings WHERE key = 'service_password'").fetchall()[0][
+        0
+    ]
     assert "correct horse" not in raw and raw.startswith('"scrypt$')
     assert world.settings["service_password"] == "********"
     assert world.check_service_password("qbwc", "correct horse battery")

@@ -44,8 +44,9 @@ def smtp_server(smtp_port):
 @pytest.fixture()
 def world(ws, smtp_port):
     build_world(ws)
-    ws.update_settings(by="adam", smtp_host="127.0.0.1", smtp_port=smtp_port, smtp_from="erp@example.com",
-                       smtp_timeout=3)
+    ws.update_settings(
+        by="adam", smtp_host="127.0.0.1", smtp_port=smtp_port, smtp_from="erp@example.com", smtp_timeout=3
+    )
     return ws
 
 
@@ -55,7 +56,7 @@ def test_rejection_mail_goes_to_creator_and_sender(world, smtp_server):
     queued = world.outbox("queued")
     assert len(queued) == 1 and queued.iloc[0]["kind"] == "rejection"
     assert world.deliver_mail()["sent"] == 1
-    (rcpts, msg), = smtp_server.messages
+    ((rcpts, msg),) = smtp_server.messages
     assert set(rcpts) == {"carl@example.com", "pat@example.com"}  # creator and sender
     assert "Best Electric" in msg["Subject"] and msg["From"] == "erp@example.com"
     body = msg.get_payload(decode=True).decode()
@@ -67,7 +68,9 @@ def test_rejection_mail_goes_to_creator_and_sender(world, smtp_server):
 
 def test_refused_rejection_queues_no_mail(world):
     world.send([201], item_type="company", by="pat")
-    with pytest.raises(Exception):
+    from qbrecon.errors import BatchRejected
+
+    with pytest.raises(BatchRejected, match="reason is required"):
         world.reject([201], item_type="company", by="ann", reason="")
     assert world.outbox().empty  # the outbox row rolls back with the refused decision
 
@@ -112,7 +115,12 @@ def test_server_down_keeps_mail_queued_then_delivers(world, smtp_port):
         controller.stop()
     assert len(handler.messages) == 1
     row = world.outbox().iloc[0]
-    assert row["status"] == "sent" and row["attempts"] == 3 and row["last_error"] is None or pd_na(row["last_error"])
+    assert (
+        row["status"] == "sent"
+        and row["attempts"] == 3
+        and row["last_error"] is None
+        or pd_na(row["last_error"])
+    )
 
 
 def pd_na(value) -> bool:

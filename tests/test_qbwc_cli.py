@@ -29,7 +29,8 @@ def test_service_user_from_stdin_and_env(tmp_path, monkeypatch):
     assert run(["service-user", "set", "-w", path, "-u", "other"], input="").exit_code == 0
     with Workspace(path) as ws:
         assert SettingsMixin.check_service_password(ws, "other", "env secret 22")
-        stored = ws.store.execute("SELECT value FROM erp_settings WHERE key = 'service_password'").fetchone()[0]
+        row = ws.store.execute("SELECT value FROM erp_settings WHERE key = 'service_password'").fetchone()
+        stored = row[0]
         assert "env secret" not in stored
     monkeypatch.delenv("QBRECON_SERVICE_PASSWORD")
     r = run(["service-user", "set", "-w", path, "-u", "x"], input="")

@@ -8,18 +8,53 @@ import click
 
 from ..errors import QbreconError
 
+# Exit status a scheduler can act on (README "Command reference"); QbreconError subclasses carry their own.
+EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_DIFFERENCES = 0, 1, 2, 3
+EXIT_BUSY, EXIT_SOFTWARE, EXIT_NOPERM = 75, 70, 77
+COMMAND_ORDER = ["demo", "fixtures", "load", "queue", "send", "resend", "retrieve", "accept", "reject", "retry",
+                 "unlink", "export", "apply-responses", "serve", "qwc", "service-user", "simulate", "dashboard",
+                 "reconcile", "erp-report", "settings", "mail"]  # fmt: skip
+
 
 class QbreconGroup(click.Group):
-    """Prints QbreconError as one clear line (no traceback unless --debug) and exits with its code."""
+    """Prints errors as one clear line (no traceback unless --debug) and exits with a status a scheduler can
+    act on: QbreconError -> its ``exit_code``; a file or folder that cannot be read or written (OSError, a file
+    that is not a workspace) -> 2, or 77 when the operating system refuses access; anything else is a bug -> 70.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """--help lists commands in the order of the flow, not alphabetically."""
+        order = {name: i for i, name in enumerate(COMMAND_ORDER)}
+        return sorted(self.commands, key=lambda name: (order.get(name, len(order)), name))
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except QbreconError as exc:
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # usage errors (2), --help, Ctrl+C: click reports these itself
+        except Exception as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
+            message, code = _describe(exc)
+            click.echo(f"error: {message}", err=True)
+            sys.exit(code)
+
+
+def _describe(exc: Exception) -> tuple[str, int]:
+    import duckdb
+
+    if isinstance(exc, QbreconError):
+        return str(exc), exc.exit_code
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        code = EXIT_NOPERM if isinstance(exc, PermissionError) else EXIT_USAGE
+        return f"{exc.strerror or exc}{where}", code
+    if isinstance(exc, duckdb.IOException):  # not a workspace file, or its folder does not exist
+        return str(exc).removeprefix("IO Error: "), EXIT_USAGE
+    return (
+        f"unexpected {type(exc).__name__}: {exc} (a bug: run again with --debug and report it)",
+        EXIT_SOFTWARE,
+    )
 
 
 @click.group(cls=QbreconGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,19 +69,28 @@ def main(ctx: click.Context, debug: bool) -> None:
       qbrecon demo --workspace demo.duckdb
       qbrecon fixtures generate --out data --projects 5 --seed 1
       qbrecon load --workspace company.duckdb --procore data/procore --quickbooks data/quickbooks
+
+    \b
+    Exit status: 0 ok; 1 data problems (quarantined rows, failed items);
+    2 usage or bad input; 3 reconciliation differences over the threshold;
+    75 workspace busy (retry later); 77 permission denied; 70 a bug (--debug).
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
 
 
 def _register() -> None:
-    # Command modules register themselves on ``main``; import order is help order.
-    from . import commands_load  # noqa: F401
-    from . import commands_queue  # noqa: F401
-    from . import commands_qbwc  # noqa: F401
-    from . import commands_dashboard  # noqa: F401
-    from . import commands_fixtures  # noqa: F401
-    from . import commands_reconcile  # noqa: F401
+    # Command modules register themselves on ``main``; --help lists them in COMMAND_ORDER.
+    from . import (
+        commands_dashboard,  # noqa: F401
+        commands_demo,  # noqa: F401
+        commands_export,  # noqa: F401
+        commands_fixtures,  # noqa: F401
+        commands_load,  # noqa: F401
+        commands_qbwc,  # noqa: F401
+        commands_queue,  # noqa: F401
+        commands_reconcile,  # noqa: F401
+    )
 
 
 _register()

@@ -21,7 +21,9 @@ from . import main
 )
 @click.option("--port", "-p", default=5006, show_default=True, type=int, help="TCP port to listen on.")
 @click.option(
+    "--host",
     "--address",
+    "address",
     default="127.0.0.1",
     show_default=True,
     help="Address to listen on (loopback by default; put a TLS proxy in front for other machines).",

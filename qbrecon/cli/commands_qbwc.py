@@ -74,7 +74,8 @@ def serve_cmd(workspace: str, host: str, port: int, no_dashboard: bool) -> None:
 
 
 @main.command("qwc")
-@click.option("--workspace", "-w", required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--workspace", "-w", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="The workspace file.")  # fmt: skip
 @click.option(
     "--url", required=True, help="The service URL QBWC will call (https://, or http://localhost...)."
 )
@@ -118,7 +119,8 @@ def service_user() -> None:
 
 
 @service_user.command("set")
-@click.option("--workspace", "-w", required=True, type=click.Path(dir_okay=False))
+@click.option("--workspace", "-w", required=True, type=click.Path(dir_okay=False),
+              help="The workspace file (created when missing).")  # fmt: skip
 @click.option("--user", "-u", required=True, help="The Web Connector user name (the .qwc's UserName).")
 @click.option("--by", help="The ERP admin making the change (login or id), for the audit log.")
 def service_user_set(workspace: str, user: str, by: str | None) -> None:

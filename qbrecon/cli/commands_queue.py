@@ -16,8 +16,21 @@ import pandas as pd
 from ..errors import InputError
 from . import main
 
-QUEUE_COLUMNS = ["item_type", "procore_id", "name", "number", "vendor", "project", "amount", "status_label",
-                 "sent_by_name", "decided_by_name", "reason", "last_error_message", "blockers"]
+QUEUE_COLUMNS = [
+    "item_type",
+    "procore_id",
+    "name",
+    "number",
+    "vendor",
+    "project",
+    "amount",
+    "status_label",
+    "sent_by_name",
+    "decided_by_name",
+    "reason",
+    "last_error_message",
+    "blockers",
+]
 SECRET_SETTINGS = {"service_password", "smtp_password"}
 
 
@@ -36,10 +49,16 @@ def _emit(frame: pd.DataFrame, fmt: str) -> None:
         click.echo(frame.to_string(index=False, max_colwidth=40) if not frame.empty else "(nothing)")
 
 
-workspace_option = click.option("--workspace", "-w", required=True, type=click.Path(dir_okay=False),
-                                help="The workspace file.")
-format_option = click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-                             show_default=True)
+workspace_option = click.option(
+    "--workspace",
+    "-w",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="The workspace file (it must exist: 'qbrecon load' creates it).",
+)
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+)
 
 
 @main.command("queue")
@@ -49,8 +68,14 @@ format_option = click.option("--format", "fmt", type=click.Choice(["table", "csv
 @click.option("--refresh", is_flag=True, help="First give newly loaded Procore records their queue rows.")
 @click.option("--all-columns", is_flag=True, help="Show every column of the queue view.")
 @format_option
-def queue_cmd(workspace: str, status: tuple[str, ...], item_type: tuple[str, ...], refresh: bool,
-              all_columns: bool, fmt: str) -> None:
+def queue_cmd(
+    workspace: str,
+    status: tuple[str, ...],
+    item_type: tuple[str, ...],
+    refresh: bool,
+    all_columns: bool,
+    fmt: str,
+) -> None:
     """List the ERP queue.
 
     \b
@@ -66,39 +91,81 @@ def queue_cmd(workspace: str, status: tuple[str, ...], item_type: tuple[str, ...
 
 
 def _decision(action: str, help_text: str, extra: list[click.Option] | None = None):
-    def command(workspace: str, by: str, ids: str | None, item_type: str | None, where: str | None,
-                fmt: str, **options) -> None:
+    def command(
+        workspace: str,
+        by: str,
+        ids: str | None,
+        item_type: str | None,
+        where: str | None,
+        fmt: str,
+        **options,
+    ) -> None:
         if bool(ids) == bool(where):
             raise InputError("give either --ids (with --type) or --where", field="--ids/--where")
         if ids:
             try:
                 selection = [int(x) for x in ids.replace(" ", "").split(",") if x]
             except ValueError:
-                raise InputError(f"--ids must be whole numbers separated by commas, got {ids!r}",
-                                 field="--ids") from None
+                raise InputError(
+                    f"--ids must be whole numbers separated by commas, got {ids!r}", field="--ids"
+                ) from None
             if not item_type:
                 raise InputError("--ids needs --type", field="--type")
         else:
             selection = where
         with _workspace(workspace) as ws:
-            result = getattr(ws, action)(selection, by=by, item_type=item_type,
-                                         **{k: v for k, v in options.items() if v is not None})
+            result = getattr(ws, action)(
+                selection, by=by, item_type=item_type, **{k: v for k, v in options.items() if v is not None}
+            )
         if fmt == "json":
-            click.echo(json.dumps({"action": result.action, "count": result.count, "by": result.by,
-                                   "to_status": result.to_status, "mails_queued": result.mails_queued}))
+            click.echo(
+                json.dumps(
+                    {
+                        "action": result.action,
+                        "count": result.count,
+                        "by": result.by,
+                        "to_status": result.to_status,
+                        "mails_queued": result.mails_queued,
+                    }
+                )
+            )
         else:
             click.echo(repr(result).strip("<>"))
 
     params = [
-        click.Option(["--workspace", "-w"], required=True, type=click.Path(dir_okay=False), help="The workspace file."),
+        click.Option(
+            ["--workspace", "-w"],
+            required=True,
+            type=click.Path(dir_okay=False, exists=True),
+            help="The workspace file (it must exist: 'qbrecon load' creates it).",
+        ),
         click.Option(["--by"], required=True, help="Acting user: login or id (permissions are checked)."),
         click.Option(["--ids"], help="Procore ids, comma-separated (with --type)."),
         click.Option(["--type", "item_type"], help="Item type: " + ", ".join(_item_types())),
-        click.Option(["--where"], help="SQL condition on the queue view, e.g. \"item_type = 'invoice' AND amount < 10000\"."),
-        click.Option(["--format", "fmt"], type=click.Choice(["table", "json"]), default="table", show_default=True),
+        click.Option(
+            ["--where"],
+            help="SQL condition on the queue view, e.g. \"item_type = 'invoice' AND amount < 10000\".",
+        ),
+        click.Option(
+            ["--format", "fmt"], type=click.Choice(["table", "json"]), default="table", show_default=True
+        ),
         *(extra or []),
     ]
+    example = _EXAMPLES.get(action, f"qbrecon {action} -w company.duckdb --by LOGIN --ids 1280001 --type invoice")  # fmt: skip
+    help_text += f"\n\n\b\nExample:\n  {example}\n\nA refused batch changes nothing (exit 2); 77: not allowed."  # fmt: skip
     main.add_command(click.Command(action, callback=command, params=params, help=help_text))
+
+
+_EXAMPLES = {
+    "send": "qbrecon send -w company.duckdb --by carlos.delgado@example-builders.com "
+    "--where \"status = 'not_sent' AND can_send\"",
+    "accept": "qbrecon accept -w company.duckdb --by james.bennett@example-builders.com "
+    "--where \"status = 'ready_to_export' AND item_type = 'invoice' AND amount < 10000 AND vendor_synced\"",
+    "reject": "qbrecon reject -w company.duckdb --by james.bennett@example-builders.com --ids 1280030 "
+    "--type invoice --reason 'Needs sign-off'",
+    "retry": "qbrecon retry -w company.duckdb --by james.bennett@example-builders.com "
+    "--where \"status = 'failed_to_export'\"",
+}
 
 
 def _item_types() -> list[str]:
@@ -110,15 +177,28 @@ def _item_types() -> list[str]:
 _decision("send", "Send items to ERP (Ready to Export; Exporting with direct export).")
 _decision("resend", "Re-send corrected, rejected items.")
 _decision("retrieve", "Retrieve items from ERP before a decision.")
-_decision("accept", "Accept items for export to QuickBooks (accounting approvers).", [
-    click.Option(["--customer"], help="Projects: the QuickBooks customer (ListID or FullName) that becomes the parent."),
-    click.Option(["--vendor-type", "vendor_type"], help="Companies: the QuickBooks vendor type."),
-    click.Option(["--quickbooks-number", "quickbooks_number"],
-                 help="Commitments: the QuickBooks PO number (when 'Use Procore Contract #' is off)."),
-])
-_decision("reject", "Reject items with a reason (the creator and sender are e-mailed).", [
-    click.Option(["--reason"], required=True, help="Why the item was rejected."),
-])
+_decision(
+    "accept",
+    "Accept items for export to QuickBooks (accounting approvers).",
+    [
+        click.Option(
+            ["--customer"],
+            help="Projects: the QuickBooks customer (ListID or FullName) that becomes the parent.",
+        ),
+        click.Option(["--vendor-type", "vendor_type"], help="Companies: the QuickBooks vendor type."),
+        click.Option(
+            ["--quickbooks-number", "quickbooks_number"],
+            help="Commitments: the QuickBooks PO number (when 'Use Procore Contract #' is off).",
+        ),
+    ],
+)
+_decision(
+    "reject",
+    "Reject items with a reason (the creator and sender are e-mailed).",
+    [
+        click.Option(["--reason"], required=True, help="Why the item was rejected."),
+    ],
+)
 _decision("retry", "Retry failed exports.")
 _decision("unlink", "Unlink synced companies, commitments, CCOs or invoices.")
 
@@ -132,11 +212,20 @@ def settings_group() -> None:
 @workspace_option
 @format_option
 def settings_show(workspace: str, fmt: str) -> None:
-    """Show every setting (secrets masked)."""
+    """Show every setting (secrets masked).
+
+    \b
+    Example:
+      qbrecon settings show -w company.duckdb --format json
+    """
     with _workspace(workspace) as ws:
         values = ws.settings
-    frame = pd.DataFrame({"setting": list(values), "value": [json.dumps(v) if isinstance(v, dict) else v
-                                                             for v in values.values()]})
+    frame = pd.DataFrame(
+        {
+            "setting": list(values),
+            "value": [json.dumps(v) if isinstance(v, dict) else v for v in values.values()],
+        }
+    )
     _emit(frame, fmt)
 
 
@@ -158,8 +247,11 @@ def settings_set(workspace: str, by: str, smtp_password_stdin: bool, assignments
         if not sep:
             raise InputError(f"expected KEY=VALUE, got {text!r}", field=text)
         if key.strip() in SECRET_SETTINGS:
-            raise InputError("passwords never go on the command line (the process list shows them); use "
-                             "--smtp-password-stdin or 'qbrecon service-user set'", field=key.strip())
+            raise InputError(
+                "passwords never go on the command line (the process list shows them); use "
+                "--smtp-password-stdin or 'qbrecon service-user set'",
+                field=key.strip(),
+            )
         values[key.strip()] = value
     if smtp_password_stdin:
         values["smtp_password"] = sys.stdin.readline().rstrip("\r\n")
@@ -176,13 +268,22 @@ def settings_set(workspace: str, by: str, smtp_password_stdin: bool, assignments
 @click.option("--daily-summary", is_flag=True, help="Queue today's 'ERP Integrations Daily Summary' first.")
 @click.option("--no-deliver", is_flag=True, help="Only queue; do not contact the SMTP server.")
 def mail_cmd(workspace: str, daily_summary: bool, no_deliver: bool) -> None:
-    """Queue the daily summary and deliver queued mail (run it from a scheduler)."""
+    """Queue the daily summary and deliver queued mail (run it from a scheduler).
+
+    \b
+    Example:
+      qbrecon mail -w company.duckdb --daily-summary
+
+    Exit status 75 when the mail server could not take everything (run again later).
+    """
     with _workspace(workspace) as ws:
         if daily_summary:
             click.echo(f"{ws.queue_daily_summaries()} daily summary mail(s) queued")
         if not no_deliver:
             result = ws.deliver_mail()
-            click.echo(f"sent {result['sent']}, still queued {result['queued']}, given up {result['gave_up']}")
+            click.echo(
+                f"sent {result['sent']}, still queued {result['queued']}, given up {result['gave_up']}"
+            )
             if result["queued"]:
                 sys.exit(75)  # the server could not take everything: try again later
 
@@ -195,9 +296,22 @@ def mail_cmd(workspace: str, daily_summary: bool, no_deliver: bool) -> None:
 @click.option("--project", type=int, help="Job costs / unsyncable: one project id.")
 @click.option("--by", help="Acting user (the accountant report needs ERP 'Admin').")
 @format_option
-def report_cmd(report: str, workspace: str, start: str | None, end: str | None, project: int | None,
-               by: str | None, fmt: str) -> None:
-    """ERP reports: accountant (synced in a period), job-costs, unsyncable (direct costs)."""
+def report_cmd(
+    report: str,
+    workspace: str,
+    start: str | None,
+    end: str | None,
+    project: int | None,
+    by: str | None,
+    fmt: str,
+) -> None:
+    """ERP reports: accountant (synced in a period), job-costs, unsyncable (direct costs).
+
+    \b
+    Examples:
+      qbrecon erp-report accountant -w company.duckdb --by maria.alvarez@example-builders.com --from 2024-09-01 --to 2024-10-01
+      qbrecon erp-report job-costs -w company.duckdb --format csv > job-costs.csv
+    """
     with _workspace(workspace) as ws:
         if report == "accountant":
             frame = ws.accountant_report(start, end, by=by)

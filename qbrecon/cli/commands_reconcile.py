@@ -30,23 +30,55 @@ def _amount(ctx: click.Context, param: click.Parameter, value: str | None) -> De
 
 
 @main.command("reconcile")
-@click.option("--workspace", "-w", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="The workspace file with both sides loaded.")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="The HTML report to write.")
+@click.option(
+    "--workspace",
+    "-w",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The workspace file with both sides loaded.",
+)
+@click.option(
+    "--out", "out", required=True, type=click.Path(dir_okay=False), help="The HTML report to write."
+)
 @click.option("--xlsx", "xlsx", type=click.Path(dir_okay=False), help="Also write an Excel workbook.")
-@click.option("--pair", "pairs", multiple=True,
-              help="Only this pair (repeatable): company, project, cost_code, budget, commitment, change_order, "
-                   "invoice, payment, job_cost.")
-@click.option("--tolerance", "tolerance", callback=_amount,
-              help="Absolute money tolerance for every money field, e.g. 0.01 (default: exact).")
+@click.option(
+    "--pair",
+    "pairs",
+    multiple=True,
+    help="Only this pair (repeatable): company, project, cost_code, budget, commitment, change_order, "
+    "invoice, payment, job_cost.",
+)
+@click.option(
+    "--tolerance",
+    "tolerance",
+    callback=_amount,
+    help="Absolute money tolerance for every money field, e.g. 0.01 (default: exact).",
+)
 @click.option("--as-of", "as_of", help="Ignore transactions dated after this day (YYYY-MM-DD).")
-@click.option("--fail-over", "fail_over", callback=_amount,
-              help="Exit 3 when the absolute money difference exceeds this amount.")
-@click.option("--max-differences", "max_differences", type=click.IntRange(min=0),
-              help="Exit 3 when there are more differences than this.")
+@click.option(
+    "--fail-over",
+    "fail_over",
+    callback=_amount,
+    help="Exit 3 when the absolute money difference exceeds this amount.",
+)
+@click.option(
+    "--max-differences",
+    "max_differences",
+    type=click.IntRange(min=0),
+    help="Exit 3 when there are more differences than this.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def reconcile_cmd(workspace: str, out: str, xlsx: str | None, pairs: tuple[str, ...], tolerance: Decimal | None,
-                  as_of: str | None, fail_over: Decimal | None, max_differences: int | None, quiet: bool) -> None:
+def reconcile_cmd(
+    workspace: str,
+    out: str,
+    xlsx: str | None,
+    pairs: tuple[str, ...],
+    tolerance: Decimal | None,
+    as_of: str | None,
+    fail_over: Decimal | None,
+    max_differences: int | None,
+    quiet: bool,
+) -> None:
     """Reconcile Procore with QuickBooks Desktop and explain every difference.
 
     \b
@@ -64,6 +96,7 @@ def reconcile_cmd(workspace: str, out: str, xlsx: str | None, pairs: tuple[str, 
         if not hasattr(ws, "reconcile"):
             raise InputError("this qbrecon has no reconciliation capability installed")
         with tqdm(total=len(wanted), desc="reconcile", unit="pair", disable=quiet, file=sys.stderr) as bar:
+
             def progress(name: str) -> None:
                 bar.set_postfix_str(name)
                 bar.update(1)

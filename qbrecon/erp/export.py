@@ -35,6 +35,7 @@ from ..schemas import TABLES
 from ..store import arrow_to_frame
 from . import ledger
 from .ledger import IN_FLIGHT_SQL, MAX_ATTEMPTS, RETRYABLE_CODES
+from .settings import read_settings
 
 _ORDER_SQL = (
     "CASE e.item_type "
@@ -147,7 +148,7 @@ class ExportMixin:
         if procore_id is not None:
             where.append("procore_id = ?")
             params.append(int(procore_id))
-        return self.store.frame(
+        return self._frame(
             "SELECT * EXCLUDE (request_xml) FROM export_ledger"
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY built_at, item_type, procore_id, attempt",
@@ -161,7 +162,7 @@ class ExportMixin:
                        (SELECT count(DISTINCT (item_type, procore_id)) FROM export_ledger l WHERE {IN_FLIGHT_SQL}),
                        (SELECT count(*) FROM export_ledger WHERE check_state IN ('pending', 'sent')),
                        (SELECT count(*) FROM export_messages WHERE state = 'sent')"""
-        ).fetchone()
+        ).fetchall()[0]
         return {
             "exporting": int(row[0]),
             "in_flight": int(row[1]),
@@ -276,7 +277,7 @@ class ExportMixin:
         """Exporting items not in flight whose parents are not Exporting, in export order; one CCO per
         commitment (its PurchaseOrderMod needs the EditSequence the previous one returns); an item whose last
         message failed as a whole goes alone, to isolate it."""
-        return self.store.frame(
+        return self._frame(
             f"""WITH flight AS (SELECT DISTINCT item_type, procore_id FROM export_ledger l WHERE {IN_FLIGHT_SQL}),
                      deps AS ({_DEPS_SQL}),
                      waiting AS (SELECT DISTINCT d.item_type, d.procore_id FROM deps d
@@ -358,7 +359,18 @@ class ExportMixin:
         return ExportBatch(message_id, "export", mset.xml, mset.request_ids, items)
 
     def _build_context(self) -> BuildContext:
-        return BuildContext.from_store(self.store)
+        """``BuildContext.from_store`` with its reference frames read only when a builder asks for them
+        (a batch of vendors needs none of the purchase-order tables)."""
+        settings = read_settings(self.store, mask=False)
+        item = settings.get("invoice_retainage_item")
+        if isinstance(item, dict):  # the setting stores the chosen item as {ListID, FullName}
+            item = item.get("ListID") or item.get("FullName")
+        return BuildContext(
+            use_procore_contract_number=bool(settings.get("use_procore_contract_number", True)),
+            retainage_item=item,
+            service_item_account=settings.get("service_item_expense_account"),
+            frames=_LazyFrames(self),
+        )
 
     def _build_frames(self, item_type: str, group: pd.DataFrame) -> tuple[pd.DataFrame, Any]:
         """The accepted rows (Procore columns + queue fields + accept options + attempt) and their lines."""
@@ -378,7 +390,7 @@ class ExportMixin:
             drop = [c for c in ("quickbooks_id", "edit_sequence", "attempt", *_OPTION_FIELDS)
                     if c in TABLES[pair.procore_table].column_names]  # fmt: skip
             exclude = f" EXCLUDE ({', '.join(drop)})" if drop else ""
-            rows = self.store.frame(
+            rows = self._frame(
                 f"""SELECT t.*{exclude}, e.quickbooks_id, e.edit_sequence, s.attempt, {options}
                     FROM _exp_sel s JOIN "{pair.procore_table}" t ON t.id = s.procore_id{level}
                     JOIN erp_items e ON e.item_type = ? AND e.procore_id = s.procore_id
@@ -388,9 +400,7 @@ class ExportMixin:
             lines: Any = None
             specs = _LINES.get(item_type, [])
             frames = {
-                table: self.store.frame(
-                    f'SELECT l.* FROM "{table}" l JOIN _exp_sel s ON l."{col}" = s.procore_id'
-                )
+                table: self._frame(f'SELECT l.* FROM "{table}" l JOIN _exp_sel s ON l."{col}" = s.procore_id')
                 for table, col in specs
             }
             if item_type == "budget":
@@ -463,7 +473,8 @@ class ExportMixin:
         with self.store.transaction() as con:
             row = con.execute(
                 "SELECT state FROM export_messages WHERE message_id = ?", [message_id]
-            ).fetchone()
+            ).fetchall()
+            row = row[0] if row else None
             if row is None:
                 raise ExportError(f"message {message_id} is not in the export ledger")
             if row[0] == "sent":
@@ -497,7 +508,8 @@ class ExportMixin:
         Returns the outcomes frame (one row per request, with the ledger's ``decision``)."""
         with self.store.transaction() as con:
             row = con.execute("SELECT state, purpose, company_file FROM export_messages WHERE message_id = ?",
-                              [message_id]).fetchone()  # fmt: skip
+                              [message_id]).fetchall()  # fmt: skip
+            row = row[0] if row else None
             if row is None:
                 self._log(
                     [message_id], "warning", "ignored", "response for a message the ledger does not know"
@@ -533,35 +545,36 @@ class ExportMixin:
 
     def _sent_requests(self, message_id: int, purpose: str) -> pd.DataFrame:
         if purpose == "check":
-            return self.store.frame(
+            return self._frame(
                 """SELECT check_request_id AS request_id, 'query' AS item_type, NULL::BIGINT AS procore_id,
                           'query' AS action, NULL AS request_name
                    FROM export_ledger WHERE check_message_id = ? AND check_state = 'sent'""",
                 [message_id],
             )
-        return self.store.frame(
+        return self._frame(
             """SELECT request_id, item_type, procore_id, action, request_name FROM export_ledger
                WHERE message_id = ? AND request_id IS NOT NULL""",
             [message_id],
         )
 
     def _apply_exports(self, message_id: int, outcomes: pd.DataFrame, response_id: int) -> pd.DataFrame:
-        live = self.store.frame(
+        live = self._frame(
             """SELECT l.item_type, l.procore_id, l.attempt, l.request_id, l.request_name, l.state
                FROM export_ledger l WHERE l.message_id = ? AND l.state IN ('sent', 'in_doubt', 'built')""",
             [message_id],
         )
-        by_rid = {r: i for i, r in enumerate(outcomes["request_id"].tolist())}
+        records = outcomes.to_dict("records")
+        by_rid = {r["request_id"]: i for i, r in enumerate(records)}
         decisions: list[dict] = []
         for it, pid, attempt, rid, rname, _ in live.itertuples(index=False):
             if rid not in by_rid:
                 continue
-            o = outcomes.iloc[by_rid[rid]]
+            o = records[by_rid[rid]]
             decisions.append(self._decide_export(str(it), int(pid), int(attempt), str(rname), o))
         self._record(decisions, message_id, response_id)
         return _with_decisions(outcomes, decisions)
 
-    def _decide_export(self, item_type: str, pid: int, attempt: int, request_name: str, o: pd.Series) -> dict:
+    def _decide_export(self, item_type: str, pid: int, attempt: int, request_name: str, o: dict) -> dict:
         code = None if pd.isna(o["status_code"]) else int(o["status_code"])
         message = None if pd.isna(o["status_message"]) else str(o["status_message"])
         base = {"item_type": item_type, "procore_id": pid, "attempt": attempt, "status_code": code,
@@ -637,13 +650,14 @@ class ExportMixin:
                WHERE l.check_message_id = ? AND l.check_state = 'sent'""",
             [message_id],
         ).fetchall()
-        by_rid = {r: i for i, r in enumerate(outcomes["request_id"].tolist())}
+        records = outcomes.to_dict("records")
+        by_rid = {r["request_id"]: i for i, r in enumerate(records)}
         decisions = []
         for it, pid, attempt, rid, reason, request_xml, code, msg, _qb_id in rows:
             base = {"item_type": it, "procore_id": int(pid), "attempt": int(attempt), "status_code": code,
                     "status_message": msg, "error_class": None, "quickbooks_id": None, "edit_sequence": None,
                     "check": True}  # fmt: skip
-            o = outcomes.iloc[by_rid[rid]] if rid in by_rid else None
+            o = records[by_rid[rid]] if rid in by_rid else None
             if o is None or o["outcome"] == "failed":  # the query itself failed: ask again next batch
                 decisions.append({**base, "decision": "check_again"})
                 continue
@@ -670,7 +684,7 @@ class ExportMixin:
                         }
                     )
                 continue
-            match = self._matching_record(it, request, found)
+            match = self._matching_record(it, int(pid), request, found)
             if match is not None:
                 decisions.append(
                     {
@@ -707,7 +721,7 @@ class ExportMixin:
         return _with_decisions(outcomes, decisions, by="check")
 
     def _matching_record(
-        self, item_type: str, request: etree._Element, found: list[etree._Element]
+        self, item_type: str, procore_id: int, request: etree._Element, found: list[etree._Element]
     ) -> etree._Element | None:
         """The found record that is the one we sent, not linked to another item of the same type."""
         for ret in found:
@@ -716,9 +730,9 @@ class ExportMixin:
             qb_id = ret.findtext("ListID") or ret.findtext("TxnID")
             if item_type != "change_order":
                 taken = self.store.execute(
-                    "SELECT count(*) FROM erp_items WHERE item_type = ? AND quickbooks_id = ?",
-                    [item_type, qb_id],
-                ).fetchone()[0]
+                    "SELECT count(*) FROM erp_items WHERE item_type = ? AND quickbooks_id = ? AND procore_id <> ?",
+                    [item_type, qb_id, procore_id],
+                ).fetchall()[0][0]
                 if taken:
                     continue
             return ret
@@ -760,7 +774,8 @@ class ExportMixin:
                        status_code = d.status_code, status_message = d.status_message, error_class = d.error_class,
                        quickbooks_id = d.quickbooks_id, edit_sequence = d.edit_sequence,
                        check_reason = CASE WHEN d.decision = 'check' THEN d.check_reason ELSE l.check_reason END,
-                       check_state = CASE WHEN d.decision = 'check' THEN 'pending' ELSE l.check_state END
+                       check_state = CASE WHEN d.decision = 'check' THEN 'pending'
+                                          WHEN l.check_state IS NOT NULL THEN 'done' ELSE NULL END
                    FROM _exp_decided d WHERE NOT d.is_check AND l.item_type = d.item_type
                      AND l.procore_id = d.procore_id AND l.attempt = d.attempt"""
             )
@@ -857,7 +872,8 @@ class ExportMixin:
         and fails on its own; other failures (QuickBooks unreachable, ...) leave the items to be sent again."""
         with self.store.transaction() as con:
             row = con.execute("SELECT state, purpose, company_file FROM export_messages WHERE message_id = ?",
-                              [message_id]).fetchone()  # fmt: skip
+                              [message_id]).fetchall()  # fmt: skip
+            row = row[0] if row else None
             if row is None or row[0] in ("answered", "failed", "discarded"):
                 self._log(
                     [message_id],
@@ -968,7 +984,7 @@ class ExportMixin:
                     break
         summary.seconds = time.perf_counter() - start
         summary.refused = int(self.store.execute(
-            "SELECT count(*) FROM export_ledger WHERE state = 'refused'").fetchone()[0])  # fmt: skip
+            "SELECT count(*) FROM export_ledger WHERE state = 'refused'").fetchall()[0][0])  # fmt: skip
         return summary
 
     # -- files (for users who hand message sets to their own QuickBooks tooling) ---------------------------
@@ -1041,6 +1057,29 @@ class ExportMixin:
 
     def _register(self, table: pa.Table | pd.DataFrame, name: str) -> None:
         self.store.con.register(name, table)
+
+    def _frame(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        """A SELECT as an Arrow-typed frame (decimals stay decimal), straight from the connection."""
+        if sql.strip().upper().startswith(("SELECT", "WITH")) is False:
+            sql = f'SELECT * FROM "{sql}"'
+        with self.store._lock:
+            return arrow_to_frame(self.store.con.sql(sql, params=params or None).to_arrow_table())
+
+
+class _LazyFrames(dict):
+    """Reference frames for the builders, each read from the workspace the first time it is asked for."""
+
+    NAMES = ("projects", "companies", "cost_codes", "commitments", "commitment_lines", "customers",
+             "purchase_orders", "purchase_order_lines", "estimate_lines", "items")  # fmt: skip
+
+    def __init__(self, ws: ExportMixin):
+        super().__init__()
+        self._ws = ws
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if name not in self and name in self.NAMES:
+            self[name] = self._ws._frame(name)
+        return super().get(name, default)
 
 
 def _items_frame(items: list[tuple]) -> pd.DataFrame:

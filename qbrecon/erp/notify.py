@@ -37,9 +37,16 @@ register_tables(
 DAILY_SUMMARY_SUBJECT = "ERP Integrations Daily Summary"
 SUMMARY_MAX_LINES = 500  # a summary lists at most this many items, then "... and N more"
 
-_NOUNS = {"company": "company", "project": "project", "cost_code": "cost code", "budget": "budget",
-          "commitment": "commitment", "change_order": "commitment change order", "invoice": "subcontractor invoice",
-          "timecard_entry": "time entry"}
+_NOUNS = {
+    "company": "company",
+    "project": "project",
+    "cost_code": "cost code",
+    "budget": "budget",
+    "commitment": "commitment",
+    "change_order": "commitment change order",
+    "invoice": "subcontractor invoice",
+    "timecard_entry": "time entry",
+}
 _NOUN_SQL = "CASE b.item_type " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in _NOUNS.items()) + " END"
 
 _APPROVER_SQL = """coalesce(u.is_active, true) AND u.erp_integrations_permission IN ('standard', 'admin')
@@ -126,7 +133,9 @@ def deliver_mail(store: Store, limit: int | None = None, max_attempts: int = 50)
     if rows.empty:
         return result
     cfg = read_settings(store, mask=False)
-    require_setting(store, "smtp_host", "mail is queued in the outbox and cannot be delivered without a server")
+    require_setting(
+        store, "smtp_host", "mail is queued in the outbox and cannot be delivered without a server"
+    )
     ids = [int(i) for i in rows["mail_id"]]
 
     def failed(mail_ids: list[int], error: str) -> None:
@@ -140,7 +149,9 @@ def deliver_mail(store: Store, limit: int | None = None, max_attempts: int = 50)
         result["failed_attempts"] += len(mail_ids)
 
     try:
-        smtp = smtplib.SMTP(cfg["smtp_host"], int(cfg["smtp_port"] or 25), timeout=float(cfg["smtp_timeout"] or 10))
+        smtp = smtplib.SMTP(
+            cfg["smtp_host"], int(cfg["smtp_port"] or 25), timeout=float(cfg["smtp_timeout"] or 10)
+        )
     except (OSError, smtplib.SMTPException) as exc:
         failed(ids, f"cannot connect to SMTP {cfg['smtp_host']}:{cfg['smtp_port']}: {exc}")
         result["queued"] = len(ids)
@@ -183,8 +194,10 @@ def deliver_mail(store: Store, limit: int | None = None, max_attempts: int = 50)
             smtp.quit()
         except (OSError, smtplib.SMTPException):
             smtp.close()
-    counts = store.execute("SELECT count(*) FILTER (WHERE status='queued'), count(*) FILTER (WHERE status='failed') "
-                           f"FROM outbox WHERE mail_id IN ({', '.join(str(i) for i in ids)})").fetchall()[0]
+    counts = store.execute(
+        "SELECT count(*) FILTER (WHERE status='queued'), count(*) FILTER (WHERE status='failed') "
+        f"FROM outbox WHERE mail_id IN ({', '.join(str(i) for i in ids)})"
+    ).fetchall()[0]
     result["queued"], result["gave_up"] = int(counts[0]), int(counts[1])
     return result
 
@@ -197,7 +210,9 @@ class NotifyMixin:
     def outbox(self, status: str | None = None) -> pd.DataFrame:
         """Outgoing mail, newest first (optionally only 'queued', 'sent' or 'failed')."""
         where = "WHERE status = ?" if status else ""
-        return self.store.frame(f"SELECT * FROM outbox {where} ORDER BY mail_id DESC", [status] if status else None)
+        return self.store.frame(
+            f"SELECT * FROM outbox {where} ORDER BY mail_id DESC", [status] if status else None
+        )
 
     def queue_daily_summaries(self, day: dt.date | None = None) -> int:
         """Queue today's "ERP Integrations Daily Summary" for each approver (idempotent per day)."""

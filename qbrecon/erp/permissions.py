@@ -40,13 +40,14 @@ ACTIONS: dict[str, Requirement] = {
 
 
 def find_user(store: Store, by: int | str) -> dict:
-    """The ``users`` row for a user id or login (case-insensitive), or ``PermissionDenied`` if unknown."""
+    """The ``users`` row for a user id, login or e-mail address (case-insensitive); ``PermissionDenied`` if
+    unknown or ambiguous."""
     if by is None:
         raise PermissionDenied("no user given: pass by=<user id or login>")
     if isinstance(by, int) or (isinstance(by, str) and by.strip().isdigit()):
         where, param = "id = ?", int(by)
     else:
-        where, param = "lower(login) = lower(?)", str(by).strip()
+        where, param = "lower(login) = lower($1) OR lower(email_address) = lower($1)", str(by).strip()
     rows = store.frame(
         f"""SELECT id, name, login, email_address, coalesce(is_active, true) AS is_active,
                    coalesce(erp_integrations_permission, 'none') AS erp_integrations_permission,
@@ -56,6 +57,8 @@ def find_user(store: Store, by: int | str) -> dict:
     )
     if rows.empty:
         raise PermissionDenied(f"unknown user {by!r}: not in the Company Directory (users table)")
+    if len(rows) > 1:
+        raise PermissionDenied(f"user {by!r} matches {len(rows)} users; give the user id")
     user = {k: (None if v is None else v) for k, v in rows.iloc[0].to_dict().items()}
     user["id"] = int(user["id"])
     user["is_active"] = bool(user["is_active"])

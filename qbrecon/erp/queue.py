@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,15 +115,23 @@ _VIEWS = [
               c.origin_id, NULL::VARCHAR AS procore_erp_status, c.created_by_id,
               ls.synced AS vendor_synced, NULL::BOOLEAN AS project_synced, NULL::BIGINT AS commitment_id,
               NULL::BOOLEAN AS commitment_synced,
-              {_blockers("CASE WHEN length(c.name) > 41 THEN 'company name is longer than 41 characters (QuickBooks vendor name limit)' END",
-                         "CASE WHEN c.is_active = false THEN 'company is inactive' END")} AS blockers
+              {
+        _blockers(
+            "CASE WHEN length(c.name) > 41 THEN 'company name is longer than 41 characters (QuickBooks vendor name limit)' END",
+            "CASE WHEN c.is_active = false THEN 'company is inactive' END",
+        )
+    } AS blockers
        FROM companies c LEFT JOIN erp_link_state ls ON ls.item_type = 'company' AND ls.procore_id = c.id
        UNION ALL
        SELECT 'project', p.id, p.name, p.project_number, NULL, NULL, p.name, p.id, p.total_value,
               CASE WHEN p.active = false THEN 'inactive' ELSE 'active' END, p.origin_id, NULL, p.created_by_id,
               NULL, ls.synced, NULL, NULL,
-              {_blockers("CASE WHEN length(p.name) > 41 THEN 'project name is longer than 41 characters (QuickBooks job name limit)' END",
-                         "CASE WHEN p.address LIKE '%,%' THEN 'project address contains a comma (not allowed by the QuickBooks Desktop connector)' END")}
+              {
+        _blockers(
+            "CASE WHEN length(p.name) > 41 THEN 'project name is longer than 41 characters (QuickBooks job name limit)' END",
+            "CASE WHEN p.address LIKE '%,%' THEN 'project address contains a comma (not allowed by the QuickBooks Desktop connector)' END",
+        )
+    }
        FROM projects p LEFT JOIN erp_link_state ls ON ls.item_type = 'project' AND ls.procore_id = p.id
        UNION ALL
        SELECT 'cost_code', cc.id, coalesce(cc.name, cc.full_code), cc.full_code, NULL, NULL, NULL, NULL, NULL,
@@ -132,20 +142,28 @@ _VIEWS = [
               coalesce(bl.original, 0) + coalesce(bc.approved, 0),
               CASE WHEN p.budget_locked THEN 'locked' ELSE 'unlocked' END, bl.origin_id,
               {_erp_status("bc.erp_status")}, p.created_by_id, NULL, ls.synced, NULL, NULL,
-              {_blockers("CASE WHEN NOT coalesce(p.budget_locked, false) THEN 'budget is not locked' END",
-                         "CASE WHEN NOT coalesce(ls.accepted, false) THEN 'project ' || p.name || ' is not synced' END",
-                         "CASE WHEN bl.unsynced > 0 THEN 'cost code(s) not synced: ' || bl.unsynced_codes END")}
+              {
+        _blockers(
+            "CASE WHEN NOT coalesce(p.budget_locked, false) THEN 'budget is not locked' END",
+            "CASE WHEN NOT coalesce(ls.accepted, false) THEN 'project ' || p.name || ' is not synced' END",
+            "CASE WHEN bl.unsynced > 0 THEN 'cost code(s) not synced: ' || bl.unsynced_codes END",
+        )
+    }
        FROM projects p JOIN bl ON bl.id = p.id LEFT JOIN bc ON bc.id = p.id
        LEFT JOIN erp_link_state ls ON ls.item_type = 'project' AND ls.procore_id = p.id
        UNION ALL
        SELECT 'commitment', c.id, coalesce(c.title, c.number), c.number, coalesce(v.name, c.vendor_company),
               c.vendor_id, p.name, c.project_id, c.grand_total, c.status, c.origin_id, NULL, c.created_by_id,
               coalesce(vs.synced, false), coalesce(ps.synced, false), c.id, coalesce(cs.synced, false),
-              {_blockers("CASE WHEN c.status <> 'approved' THEN 'status is ' || c.status || '; only Approved commitments export' END",
-                         "CASE WHEN c.vendor_id IS NULL THEN 'no contract company' WHEN NOT coalesce(vs.accepted, false) THEN 'vendor ' || coalesce(v.name, c.vendor_company, c.vendor_id::VARCHAR) || ' is not synced' END",
-                         "CASE WHEN NOT coalesce(ps.accepted, false) THEN 'project ' || coalesce(p.name, c.project_id::VARCHAR) || ' is not synced' END",
-                         "CASE WHEN coalesce(k.coded_lines, 0) = 0 THEN 'no schedule-of-values line has a cost code' END",
-                         "CASE WHEN k.unsynced > 0 THEN 'cost code(s) not synced: ' || k.unsynced_codes END")}
+              {
+        _blockers(
+            "CASE WHEN c.status <> 'approved' THEN 'status is ' || c.status || '; only Approved commitments export' END",
+            "CASE WHEN c.vendor_id IS NULL THEN 'no contract company' WHEN NOT coalesce(vs.accepted, false) THEN 'vendor ' || coalesce(v.name, c.vendor_company, c.vendor_id::VARCHAR) || ' is not synced' END",
+            "CASE WHEN NOT coalesce(ps.accepted, false) THEN 'project ' || coalesce(p.name, c.project_id::VARCHAR) || ' is not synced' END",
+            "CASE WHEN coalesce(k.coded_lines, 0) = 0 THEN 'no schedule-of-values line has a cost code' END",
+            "CASE WHEN k.unsynced > 0 THEN 'cost code(s) not synced: ' || k.unsynced_codes END",
+        )
+    }
        FROM commitments c LEFT JOIN companies v ON v.id = c.vendor_id LEFT JOIN projects p ON p.id = c.project_id
        LEFT JOIN erp_link_state vs ON vs.item_type = 'company' AND vs.procore_id = c.vendor_id
        LEFT JOIN erp_link_state ps ON ps.item_type = 'project' AND ps.procore_id = c.project_id
@@ -155,10 +173,14 @@ _VIEWS = [
        SELECT 'change_order', o.id, coalesce(o.title, o.number), o.number, coalesce(v.name, c.vendor_company),
               c.vendor_id, p.name, o.project_id, o.grand_total, o.status, o.origin_id, NULL, o.created_by_id,
               coalesce(vs.synced, false), coalesce(ps.synced, false), o.contract_id, coalesce(cs.synced, false),
-              {_blockers("CASE WHEN o.status <> 'approved' THEN 'status is ' || o.status || '; only Approved CCOs export' END",
-                         "CASE WHEN NOT coalesce(cs.accepted, false) THEN 'commitment ' || coalesce(c.number, o.contract_id::VARCHAR) || ' is not synced' END",
-                         "CASE WHEN length(o.number) > 12 THEN 'CCO number is longer than 12 characters' END",
-                         "CASE WHEN length(o.title) > 30 THEN 'CCO title is longer than 30 characters' END")}
+              {
+        _blockers(
+            "CASE WHEN o.status <> 'approved' THEN 'status is ' || o.status || '; only Approved CCOs export' END",
+            "CASE WHEN NOT coalesce(cs.accepted, false) THEN 'commitment ' || coalesce(c.number, o.contract_id::VARCHAR) || ' is not synced' END",
+            "CASE WHEN length(o.number) > 12 THEN 'CCO number is longer than 12 characters' END",
+            "CASE WHEN length(o.title) > 30 THEN 'CCO title is longer than 30 characters' END",
+        )
+    }
        FROM change_orders o LEFT JOIN commitments c ON c.id = o.contract_id
        LEFT JOIN companies v ON v.id = c.vendor_id LEFT JOIN projects p ON p.id = o.project_id
        LEFT JOIN erp_link_state vs ON vs.item_type = 'company' AND vs.procore_id = c.vendor_id
@@ -169,9 +191,13 @@ _VIEWS = [
               coalesce(v.name, i.vendor_name), coalesce(i.vendor_id, c.vendor_id), p.name, i.project_id,
               i.current_payment_due, i.status, i.origin_id, {_erp_status("i.erp_status")}, i.created_by_id,
               coalesce(vs.synced, false), coalesce(ps.synced, false), i.commitment_id, coalesce(cs.synced, false),
-              {_blockers("CASE WHEN i.status NOT IN ('approved', 'approved_as_noted') THEN 'status is ' || i.status || '; only Approved invoices export' END",
-                         "CASE WHEN NOT coalesce(cs.synced, false) THEN 'commitment ' || coalesce(c.number, i.commitment_id::VARCHAR) || ' is not synced' END",
-                         "CASE WHEN i.current_payment_due < 0 THEN 'negative-value invoices do not sync' END")}
+              {
+        _blockers(
+            "CASE WHEN i.status NOT IN ('approved', 'approved_as_noted') THEN 'status is ' || i.status || '; only Approved invoices export' END",
+            "CASE WHEN NOT coalesce(cs.synced, false) THEN 'commitment ' || coalesce(c.number, i.commitment_id::VARCHAR) || ' is not synced' END",
+            "CASE WHEN i.current_payment_due < 0 THEN 'negative-value invoices do not sync' END",
+        )
+    }
        FROM invoices i LEFT JOIN commitments c ON c.id = i.commitment_id
        LEFT JOIN companies v ON v.id = coalesce(i.vendor_id, c.vendor_id) LEFT JOIN projects p ON p.id = i.project_id
        LEFT JOIN erp_link_state vs ON vs.item_type = 'company' AND vs.procore_id = coalesce(i.vendor_id, c.vendor_id)
@@ -181,8 +207,12 @@ _VIEWS = [
        SELECT 'timecard_entry', t.id, concat_ws(' ', t.party_name, t.date::VARCHAR), NULL, NULL, NULL, p.name,
               t.project_id, NULL, t.approval_status, t.origin_id, NULL, t.created_by_id, NULL,
               coalesce(ps.synced, false), NULL, NULL,
-              {_blockers("CASE WHEN coalesce(t.approval_status, '') NOT IN ('approved', 'completed') THEN 'timecard is ' || coalesce(t.approval_status, 'not approved') || '; only approved time exports' END",
-                         "CASE WHEN t.project_id IS NULL THEN 'no project' WHEN NOT coalesce(ps.accepted, false) THEN 'project ' || coalesce(p.name, t.project_id::VARCHAR) || ' is not synced' END")}
+              {
+        _blockers(
+            "CASE WHEN coalesce(t.approval_status, '') NOT IN ('approved', 'completed') THEN 'timecard is ' || coalesce(t.approval_status, 'not approved') || '; only approved time exports' END",
+            "CASE WHEN t.project_id IS NULL THEN 'no project' WHEN NOT coalesce(ps.accepted, false) THEN 'project ' || coalesce(p.name, t.project_id::VARCHAR) || ' is not synced' END",
+        )
+    }
        FROM timecard_entries t LEFT JOIN projects p ON p.id = t.project_id
        LEFT JOIN erp_link_state ps ON ps.item_type = 'project' AND ps.procore_id = t.project_id""",
     # The queue as users see it (only items that have an erp_items row).
@@ -203,13 +233,28 @@ _VIEWS = [
 ]
 register_tables(*_VIEWS)
 
-_SEL_SCHEMA = pa.schema([("item_type", pa.string()), ("procore_id", pa.int64()), ("customer", pa.string()),
-                         ("vendor_type", pa.string()), ("quickbooks_number", pa.string()), ("reason", pa.string())])
+_SEL_SCHEMA = pa.schema(
+    [
+        ("item_type", pa.string()),
+        ("procore_id", pa.int64()),
+        ("customer", pa.string()),
+        ("vendor_type", pa.string()),
+        ("quickbooks_number", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
 _OPTION_COLUMNS = ("customer", "vendor_type", "quickbooks_number", "reason")
 _UNLINK_TYPES = [t for t in EXPORTABLE if PAIRS[t].can_unlink]
 _DIRECT_TYPES = [t for t in EXPORTABLE if PAIRS[t].direct_export]
-_ACTION_PERMISSION = {"send": "send", "resend": "resend", "retrieve": "retrieve", "accept": "accept",
-                      "reject": "reject", "retry": "retry", "unlink": "unlink"}
+_ACTION_PERMISSION = {
+    "send": "send",
+    "resend": "resend",
+    "retrieve": "retrieve",
+    "accept": "accept",
+    "reject": "reject",
+    "retry": "retry",
+    "unlink": "unlink",
+}
 
 
 def _sql_list(values: list[str] | tuple[str, ...]) -> str:
@@ -239,7 +284,6 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
     """The ERP Integrations tool on a workspace: queue, decisions, export outcomes, imports."""
 
     store: Store
-    _last_queue: pd.DataFrame | None = None
 
     # -- the queue ------------------------------------------------------------------------------------
     def refresh_queue(self) -> int:
@@ -285,7 +329,9 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
                 con.unregister(name)
         return new.num_rows
 
-    def queue(self, status: str | list[str] | None = None, item_type: str | list[str] | None = None) -> pd.DataFrame:
+    def queue(
+        self, status: str | list[str] | None = None, item_type: str | list[str] | None = None
+    ) -> pd.DataFrame:
         """The ERP queue view (optionally one or more statuses / item types), in export order."""
         where, params = [], []
         for col, value, names in (("status", status, STATUSES), ("item_type", item_type, PAIRS)):
@@ -306,7 +352,15 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
             f"ORDER BY {order}::INTEGER, item_type, procore_id",
             params,
         )
-        self._last_queue = frame
+        # A mask built from this frame (pandas carries ``attrs`` through comparisons) finds its frame again,
+        # even when other sessions of the same workspace asked for other queue frames meanwhile.
+        token = uuid.uuid4().hex
+        frame.attrs["erp_queue_token"] = token
+        with _counter_lock:
+            frames = self.__dict__.setdefault("_queue_frames", OrderedDict())
+            frames[token] = frame
+            while len(frames) > 32:
+                frames.popitem(last=False)
         return frame
 
     def audit(self, item_type: str | None = None, procore_id: int | None = None) -> pd.DataFrame:
@@ -319,7 +373,8 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
             where.append("procore_id = ?")
             params.append(int(procore_id))
         return self.store.frame(
-            f"SELECT * FROM erp_audit {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY audit_id", params
+            f"SELECT * FROM erp_audit {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY audit_id",
+            params,
         )
 
     # -- decisions ------------------------------------------------------------------------------------
@@ -336,17 +391,33 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
         """Retrieve from ERP before a decision: Ready to Export -> Retrieved (editable again)."""
         return self._decide("retrieve", selection, by, item_type)
 
-    def accept(self, selection: Any, *, by: int | str, item_type: str | None = None, customer: str | None = None,
-               vendor_type: str | None = None, quickbooks_number: str | None = None) -> BatchResult:
+    def accept(
+        self,
+        selection: Any,
+        *,
+        by: int | str,
+        item_type: str | None = None,
+        customer: str | None = None,
+        vendor_type: str | None = None,
+        quickbooks_number: str | None = None,
+    ) -> BatchResult:
         """Accept for export: Ready to Export -> Exporting. Projects need ``customer`` (the top-level QuickBooks
         customer that becomes the job's parent, ListID or FullName); companies may take ``vendor_type``;
         commitments a ``quickbooks_number`` when "Use Procore Contract #" is off. A selection frame may carry
         these per row in columns of the same names."""
-        return self._decide("accept", selection, by, item_type, customer=customer, vendor_type=vendor_type,
-                            quickbooks_number=quickbooks_number)
+        return self._decide(
+            "accept",
+            selection,
+            by,
+            item_type,
+            customer=customer,
+            vendor_type=vendor_type,
+            quickbooks_number=quickbooks_number,
+        )
 
-    def reject(self, selection: Any, *, by: int | str, reason: str | None = None,
-               item_type: str | None = None) -> BatchResult:
+    def reject(
+        self, selection: Any, *, by: int | str, reason: str | None = None, item_type: str | None = None
+    ) -> BatchResult:
         """Reject with a reason: Ready to Export / Failed to Export -> Rejected (editable again); the creator and
         the sender get an e-mail with the reason."""
         return self._decide("reject", selection, by, item_type, reason=reason)
@@ -359,7 +430,9 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
         """Unlink a synced company, commitment, CCO or invoice (delete it in QuickBooks Desktop first)."""
         return self._decide("unlink", selection, by, item_type)
 
-    def _decide(self, action: str, selection: Any, by: int | str, item_type: str | None, **options: Any) -> BatchResult:
+    def _decide(
+        self, action: str, selection: Any, by: int | str, item_type: str | None, **options: Any
+    ) -> BatchResult:
         user = permissions.require(self.store, by, _ACTION_PERMISSION[action])
         cfg = read_settings(self.store, mask=False)
         with self.store.transaction() as con:
@@ -387,8 +460,10 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
             f"{_labels(allowed)}' END",
         ]
         if action in ("send", "resend", "accept"):
-            checks.append("CASE WHEN e.status IS NOT NULL AND q.blockers IS NOT NULL "
-                          "THEN 'prerequisites not met: ' || q.blockers END")
+            checks.append(
+                "CASE WHEN e.status IS NOT NULL AND q.blockers IS NOT NULL "
+                "THEN 'prerequisites not met: ' || q.blockers END"
+            )
         checks.append(
             f"""CASE WHEN s.item_type = 'commitment' AND e.status IS NOT NULL AND {exporting_now} THEN
                   CASE WHEN {qb_number} IS NULL THEN
@@ -440,14 +515,42 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
         view_name = _temp_name("view")
         con.register(view_name, view)
         try:
-            return self._decide_with_view(con, action, sel, view_name, user, cfg, checks, customer_join, direct,
-                                          is_direct, exporting_now, qb_number, to_sql, action_sql)
+            return self._decide_with_view(
+                con,
+                action,
+                sel,
+                view_name,
+                user,
+                cfg,
+                checks,
+                customer_join,
+                direct,
+                is_direct,
+                exporting_now,
+                qb_number,
+                to_sql,
+                action_sql,
+            )
         finally:
             con.unregister(view_name)
 
-    def _decide_with_view(self, con, action: str, sel: str, view_name: str, user: dict, cfg: dict, checks: list[str],
-                          customer_join: str, direct: bool, is_direct: str, exporting_now: str, qb_number: str,
-                          to_sql: str, action_sql: str) -> BatchResult:
+    def _decide_with_view(
+        self,
+        con,
+        action: str,
+        sel: str,
+        view_name: str,
+        user: dict,
+        cfg: dict,
+        checks: list[str],
+        customer_join: str,
+        direct: bool,
+        is_direct: str,
+        exporting_now: str,
+        qb_number: str,
+        to_sql: str,
+        action_sql: str,
+    ) -> BatchResult:
         base = f"""FROM {sel} s
                    LEFT JOIN erp_items e ON e.item_type = s.item_type AND e.procore_id = s.procore_id
                    LEFT JOIN {view_name} q ON q.item_type = s.item_type AND q.procore_id = s.procore_id
@@ -458,8 +561,9 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
                 WHERE problem IS NOT NULL ORDER BY item_type, procore_id"""
         ).to_arrow_table()
         if problems.num_rows:
-            raise BatchRejected(action, [{k: v for k, v in row.items() if v is not None}
-                                         for row in problems.to_pylist()])
+            raise BatchRejected(
+                action, [{k: v for k, v in row.items() if v is not None} for row in problems.to_pylist()]
+            )
 
         # Rows are fine; accepting, directly exporting or retrying an invoice needs the retainage item.
         if action in ("accept", "retry") or direct:
@@ -467,19 +571,27 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
                 f"SELECT count(*) FROM {sel} s WHERE s.item_type = 'invoice' AND ({'true' if not direct else is_direct})"
             ).fetchall()[0][0]
             if invoices:
-                require_setting(self.store, "invoice_retainage_item",
-                                f"{invoices} subcontractor invoice(s) cannot export without a retainage line item")
+                require_setting(
+                    self.store,
+                    "invoice_retainage_item",
+                    f"{invoices} subcontractor invoice(s) cannot export without a retainage line item",
+                )
 
         # The batch: one row per item with from/to status and what to store.
-        options_sql = f"""CASE WHEN NOT ({exporting_now}) THEN NULL
+        options_sql = (
+            f"""CASE WHEN NOT ({exporting_now}) THEN NULL
                 WHEN s.item_type = 'project' THEN json_object('parent_customer_list_id', cust.list_id,
                                                               'parent_customer_full_name', cust.full_name)::VARCHAR
                 WHEN s.item_type = 'company' THEN json_object('vendor_type', s.vendor_type)::VARCHAR
                 WHEN s.item_type = 'commitment' THEN json_object('quickbooks_number', {qb_number})::VARCHAR
-                ELSE '{{}}' END""" if action == "accept" else (
-            f"""CASE WHEN NOT ({exporting_now}) THEN NULL
+                ELSE '{{}}' END"""
+            if action == "accept"
+            else (
+                f"""CASE WHEN NOT ({exporting_now}) THEN NULL
                 WHEN s.item_type = 'commitment' THEN json_object('quickbooks_number', {qb_number})::VARCHAR
-                ELSE '{{}}' END""")
+                ELSE '{{}}' END"""
+            )
+        )
         batch_arrow = con.sql(
             f"""SELECT DISTINCT s.item_type, s.procore_id, e.status AS from_status, {to_sql} AS to_status,
                        {action_sql} AS action, s.reason, {options_sql} AS export_options,
@@ -499,9 +611,11 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
                     FROM {batch} b""",
                 [user["id"], user["name"]],
             )
-            decided = ("decided_by = CASE WHEN b.to_status = 'exporting' THEN $user END, "
-                       "decided_at = CASE WHEN b.to_status = 'exporting' THEN now() END, "
-                       "export_options = b.export_options")  # direct export: the sender stands in for the approver
+            decided = (
+                "decided_by = CASE WHEN b.to_status = 'exporting' THEN $user END, "
+                "decided_at = CASE WHEN b.to_status = 'exporting' THEN now() END, "
+                "export_options = b.export_options"
+            )  # direct export: the sender stands in for the approver
             sets = {
                 "send": f"sent_by = $user, sent_at = now(), reason = NULL, {decided}",
                 "resend": f"sent_by = $user, sent_at = now(), reason = NULL, {decided}",
@@ -528,11 +642,17 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
             counts = con.execute(f"SELECT to_status, count(*) FROM {batch} GROUP BY 1 ORDER BY 1").fetchall()
         finally:
             con.unregister(batch)
-        return BatchResult(action, batch_arrow.num_rows, user["login"], {s: int(n) for s, n in counts}, int(mails))
+        return BatchResult(
+            action, batch_arrow.num_rows, user["login"], {s: int(n) for s, n in counts}, int(mails)
+        )
 
     # -- export outcomes (called by the export ledger) ---------------------------------------------------
-    def apply_export_outcomes(self, outcomes: pd.DataFrame, request_message_id: int | None = None,
-                              response_message_id: int | None = None) -> BatchResult:
+    def apply_export_outcomes(
+        self,
+        outcomes: pd.DataFrame,
+        request_message_id: int | None = None,
+        response_message_id: int | None = None,
+    ) -> BatchResult:
         """Apply QuickBooks' answers: Exporting -> Synced (writing origin_id / origin_data back to the Procore
         row) or -> Failed to Export (with QuickBooks' status code and message). One transaction, audited with
         the qbXML message ids. Replaying an outcome already applied is a no-op."""
@@ -540,18 +660,32 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
         cols = needed + ["quickbooks_id", "edit_sequence", "status_code", "status_message", "error_class"]
         missing_cols = [c for c in needed if c not in outcomes.columns]
         if missing_cols:
-            raise InputError(f"export outcomes lack column(s) {', '.join(missing_cols)}", field=missing_cols[0])
+            raise InputError(
+                f"export outcomes lack column(s) {', '.join(missing_cols)}", field=missing_cols[0]
+            )
         frame = pd.DataFrame({c: outcomes[c] if c in outcomes.columns else None for c in cols})
-        arrow = pa.table({
-            "item_type": pa.array(frame["item_type"].astype("string").tolist(), pa.string()),
-            "procore_id": pa.array([int(x) for x in frame["procore_id"]], pa.int64()),
-            "outcome": pa.array(frame["outcome"].astype("string").str.lower().tolist(), pa.string()),
-            "quickbooks_id": pa.array([None if pd.isna(x) else str(x) for x in frame["quickbooks_id"]], pa.string()),
-            "edit_sequence": pa.array([None if pd.isna(x) else str(x) for x in frame["edit_sequence"]], pa.string()),
-            "status_code": pa.array([None if pd.isna(x) else int(x) for x in frame["status_code"]], pa.int64()),
-            "status_message": pa.array([None if pd.isna(x) else str(x) for x in frame["status_message"]], pa.string()),
-            "error_class": pa.array([None if pd.isna(x) else str(x) for x in frame["error_class"]], pa.string()),
-        })
+        arrow = pa.table(
+            {
+                "item_type": pa.array(frame["item_type"].astype("string").tolist(), pa.string()),
+                "procore_id": pa.array([int(x) for x in frame["procore_id"]], pa.int64()),
+                "outcome": pa.array(frame["outcome"].astype("string").str.lower().tolist(), pa.string()),
+                "quickbooks_id": pa.array(
+                    [None if pd.isna(x) else str(x) for x in frame["quickbooks_id"]], pa.string()
+                ),
+                "edit_sequence": pa.array(
+                    [None if pd.isna(x) else str(x) for x in frame["edit_sequence"]], pa.string()
+                ),
+                "status_code": pa.array(
+                    [None if pd.isna(x) else int(x) for x in frame["status_code"]], pa.int64()
+                ),
+                "status_message": pa.array(
+                    [None if pd.isna(x) else str(x) for x in frame["status_message"]], pa.string()
+                ),
+                "error_class": pa.array(
+                    [None if pd.isna(x) else str(x) for x in frame["error_class"]], pa.string()
+                ),
+            }
+        )
         name = _temp_name("outcomes")
         with self.store.transaction() as con:
             con.register(name, arrow)
@@ -604,7 +738,10 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
                         if t == "budget":  # the estimate's TxnID lives in erp_items.quickbooks_id only
                             continue
                         table = PAIRS[t].procore_table
-                        extra = {"companies": ", synced_to_erp = true", "projects": ", is_erp_integrated = true"}
+                        extra = {
+                            "companies": ", synced_to_erp = true",
+                            "projects": ", is_erp_integrated = true",
+                        }
                         level = " AND t.cost_code_level = 'standard'" if table == "cost_codes" else ""
                         con.execute(
                             f"""UPDATE "{table}" t SET origin_id = b.quickbooks_id,
@@ -619,8 +756,12 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
                     con.unregister(batch)
             finally:
                 con.unregister(name)
-        return BatchResult("apply_export_outcomes", batch_arrow.num_rows, "QuickBooks Desktop",
-                           {s: int(n) for s, n in counts})
+        return BatchResult(
+            "apply_export_outcomes",
+            batch_arrow.num_rows,
+            "QuickBooks Desktop",
+            {s: int(n) for s, n in counts},
+        )
 
     # -- imports (QuickBooks -> Procore) -------------------------------------------------------------------
     def ready_to_import(self, kind: str | None = None) -> pd.DataFrame:
@@ -669,24 +810,50 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
         for list_id, name in zip(vendors["list_id"], vendors["name"], strict=True):
             exact = by_norm.get(_normalise_names(pd.Series([name]))[0], [])
             if exact:
-                rows += [(list_id, name, int(companies["company_id"].iloc[p]), companies["company_name"].iloc[p],
-                          "exact", 100.0) for p in exact]
+                rows += [
+                    (
+                        list_id,
+                        name,
+                        int(companies["company_id"].iloc[p]),
+                        companies["company_name"].iloc[p],
+                        "exact",
+                        100.0,
+                    )
+                    for p in exact
+                ]
                 continue
-            best = process.extractOne(utils.default_process(name), choices, scorer=fuzz.token_sort_ratio,
-                                      score_cutoff=min_score)
+            best = process.extractOne(
+                utils.default_process(name), choices, scorer=fuzz.token_sort_ratio, score_cutoff=min_score
+            )
             if best:
                 p = best[2]
-                rows.append((list_id, name, int(companies["company_id"].iloc[p]), companies["company_name"].iloc[p],
-                             "suggested", float(best[1])))
+                rows.append(
+                    (
+                        list_id,
+                        name,
+                        int(companies["company_id"].iloc[p]),
+                        companies["company_name"].iloc[p],
+                        "suggested",
+                        float(best[1]),
+                    )
+                )
         return pd.DataFrame(rows, columns=cols)
 
     def link_vendors(self, pairs: pd.DataFrame | list[tuple[str, int]], *, by: int | str) -> BatchResult:
         """Link QuickBooks vendors to Procore companies: ``pairs`` of (vendor ListID, company id), or a frame
         with ``list_id`` and ``company_id``. The company becomes Synced with the vendor's ListID as origin_id."""
         user = permissions.require(self.store, by, "link_vendor")
-        frame = pairs if isinstance(pairs, pd.DataFrame) else pd.DataFrame(list(pairs), columns=["list_id", "company_id"])
-        arrow = pa.table({"list_id": pa.array([str(x) for x in frame["list_id"]], pa.string()),
-                          "company_id": pa.array([int(x) for x in frame["company_id"]], pa.int64())})
+        frame = (
+            pairs
+            if isinstance(pairs, pd.DataFrame)
+            else pd.DataFrame(list(pairs), columns=["list_id", "company_id"])
+        )
+        arrow = pa.table(
+            {
+                "list_id": pa.array([str(x) for x in frame["list_id"]], pa.string()),
+                "company_id": pa.array([int(x) for x in frame["company_id"]], pa.int64()),
+            }
+        )
         if arrow.num_rows == 0:
             raise InputError("nothing to link", field="pairs")
         allowed = _sql_list(TRANSITIONS["link_vendor"][0])
@@ -836,14 +1003,20 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
     def _selection(self, selection: Any, item_type: str | None, options: dict | None = None) -> pa.Table:
         """Any accepted selection form -> Arrow (item_type, procore_id, per-row options)."""
         if item_type is not None and item_type not in PAIRS:
-            raise InputError(f"unknown item type {item_type!r}; known: {', '.join(EXPORTABLE)}", field="item_type")
+            raise InputError(
+                f"unknown item type {item_type!r}; known: {', '.join(EXPORTABLE)}", field="item_type"
+            )
         if isinstance(selection, str):
             frame = self._filter(selection, item_type)
         elif isinstance(selection, pd.Series) and pd.api.types.is_bool_dtype(selection.dtype):
-            last = self._last_queue
+            token = selection.attrs.get("erp_queue_token")
+            last = self.__dict__.get("_queue_frames", {}).get(token) if token else None
             if last is None or not selection.index.equals(last.index):
-                raise InputError("a boolean mask must be aligned to the frame the last ws.queue() returned; "
-                                 "pass frame[mask] instead", field="selection")
+                raise InputError(
+                    "a boolean mask must be built from a recent ws.queue() frame (e.g. q.amount < 1000); "
+                    "otherwise pass the rows themselves: frame[mask]",
+                    field="selection",
+                )
             frame = last[selection.fillna(False).astype(bool).to_numpy()]
         elif isinstance(selection, pd.DataFrame):
             frame = selection
@@ -854,25 +1027,33 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
         else:
             items = list(selection) if not isinstance(selection, int) else [selection]
             if items and all(isinstance(x, tuple) and len(x) == 2 for x in items):
-                frame = pd.DataFrame({"item_type": [x[0] for x in items], "procore_id": [x[1] for x in items]})
+                frame = pd.DataFrame(
+                    {"item_type": [x[0] for x in items], "procore_id": [x[1] for x in items]}
+                )
             else:
                 if item_type is None:
                     raise InputError("give item_type with a list of Procore ids", field="item_type")
                 frame = pd.DataFrame({"procore_id": items})
         if "item_type" not in frame.columns:
             if item_type is None:
-                raise InputError("the selection has no item_type column; give item_type=...", field="item_type")
+                raise InputError(
+                    "the selection has no item_type column; give item_type=...", field="item_type"
+                )
             frame = frame.assign(item_type=item_type)
         elif item_type is not None:
             other = frame["item_type"].astype("string") != item_type
             if bool(other.fillna(True).any()):
-                raise InputError(f"the selection holds item types other than {item_type!r}", field="item_type")
+                raise InputError(
+                    f"the selection holds item types other than {item_type!r}", field="item_type"
+                )
         try:
             ids = [int(x) for x in frame["procore_id"]]
         except (TypeError, ValueError):
             raise InputError("procore ids must be whole numbers", field="procore_id") from None
-        data = {"item_type": pa.array([None if pd.isna(x) else str(x) for x in frame["item_type"]], pa.string()),
-                "procore_id": pa.array(ids, pa.int64())}
+        data = {
+            "item_type": pa.array([None if pd.isna(x) else str(x) for x in frame["item_type"]], pa.string()),
+            "procore_id": pa.array(ids, pa.int64()),
+        }
         options = options or {}
         for col in _OPTION_COLUMNS:  # a row's own value, else the keyword argument; blank counts as missing
             values = frame[col] if col in frame.columns else [None] * len(ids)

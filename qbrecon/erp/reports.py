@@ -15,8 +15,11 @@ from ..store import Store
 from . import permissions
 
 
-def accountant_report(store: Store, start: dt.date | dt.datetime | str | None = None,
-                      end: dt.date | dt.datetime | str | None = None) -> pd.DataFrame:
+def accountant_report(
+    store: Store,
+    start: dt.date | dt.datetime | str | None = None,
+    end: dt.date | dt.datetime | str | None = None,
+) -> pd.DataFrame:
     """Every item that became Synced in [start, end) (dates; open ends allowed), oldest first."""
     where, params = ["a.to_status = 'synced'", "a.action IN ('export_succeeded', 'link_vendor')"], []
     if start is not None:
@@ -116,8 +119,13 @@ class ReportsMixin:
 
     store: Store
 
-    def accountant_report(self, start: dt.date | str | None = None, end: dt.date | str | None = None, *,
-                          by: int | str | None = None) -> pd.DataFrame:
+    def accountant_report(
+        self,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        *,
+        by: int | str | None = None,
+    ) -> pd.DataFrame:
         """Everything synced in [start, end). With ``by``, checks the user may view it (ERP 'Admin')."""
         if by is not None:
             permissions.require(self.store, by, "view_accountant_report")

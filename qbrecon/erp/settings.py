@@ -106,8 +106,14 @@ def verify_password(password: str, stored: str | None) -> bool:
         scheme, n, r, p, salt, expected = stored.split("$")
         if scheme != "scrypt":
             return False
-        dk = hashlib.scrypt(str(password).encode(), salt=bytes.fromhex(salt), dklen=len(expected) // 2,
-                            n=int(n), r=int(r), p=int(p))
+        dk = hashlib.scrypt(
+            str(password).encode(),
+            salt=bytes.fromhex(salt),
+            dklen=len(expected) // 2,
+            n=int(n),
+            r=int(r),
+            p=int(p),
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(dk.hex(), expected) and real
@@ -134,8 +140,10 @@ def get_setting(store: Store, name: str) -> Any:
 def require_setting(store: Store, name: str, why: str) -> Any:
     value = get_setting(store, name)
     if value in (None, ""):
-        raise SettingMissing(f"setting {name!r} ({SETTINGS[name].label}) is not set: {why}. "
-                             f"An ERP admin sets it with: qbrecon settings set {name}=...")
+        raise SettingMissing(
+            f"setting {name!r} ({SETTINGS[name].label}) is not set: {why}. "
+            f"An ERP admin sets it with: qbrecon settings set {name}=..."
+        )
     return value
 
 
@@ -182,25 +190,36 @@ def _retainage_item(store: Store, ref: str, name: str) -> dict:
         [ref, ref],
     ).fetchall()
     if not rows:
-        raise InputError(f"no QuickBooks item {ref!r} in the loaded items list; create a Service item "
-                         "(e.g. 'Retainage') in QuickBooks, then refresh the item list", field=name)
+        raise InputError(
+            f"no QuickBooks item {ref!r} in the loaded items list; create a Service item "
+            "(e.g. 'Retainage') in QuickBooks, then refresh the item list",
+            field=name,
+        )
     if len(rows) > 1:
         raise InputError(f"{ref!r} matches {len(rows)} items; give its ListID", field=name)
     list_id, full_name, item_type = rows[0]
     if str(item_type or "").lower().removeprefix("item") != "service":
         raise InputError(f"item {full_name!r} is a {item_type}, not a Service item", field=name)
-    linked = store.execute(
-        """SELECT count(*) FROM cost_codes WHERE origin_id = ? OR origin_id LIKE '%|' || ?""", [list_id, list_id]
-    ).fetchall()[0][0] + store.execute(
-        "SELECT count(*) FROM erp_items WHERE item_type = 'cost_code' AND quickbooks_id = ?", [list_id]
-    ).fetchall()[0][0]
+    linked = (
+        store.execute(
+            """SELECT count(*) FROM cost_codes WHERE origin_id = ? OR origin_id LIKE '%|' || ?""",
+            [list_id, list_id],
+        ).fetchall()[0][0]
+        + store.execute(
+            "SELECT count(*) FROM erp_items WHERE item_type = 'cost_code' AND quickbooks_id = ?", [list_id]
+        ).fetchall()[0][0]
+    )
     if linked:
-        raise InputError(f"item {full_name!r} is a synced cost code; the retainage item must be a plain "
-                         "Service item", field=name)
+        raise InputError(
+            f"item {full_name!r} is a synced cost code; the retainage item must be a plain Service item",
+            field=name,
+        )
     return {"ListID": list_id, "FullName": full_name}
 
 
-def write_settings(store: Store, values: dict[str, Any], actor: dict | None, action: str = "update_settings") -> dict:
+def write_settings(
+    store: Store, values: dict[str, Any], actor: dict | None, action: str = "update_settings"
+) -> dict:
     """Validate and store ``values`` in one transaction with an audit row. Returns the masked change."""
     flat: dict[str, Any] = {}
     for key, value in values.items():
@@ -213,7 +232,9 @@ def write_settings(store: Store, values: dict[str, Any], actor: dict | None, act
 
 
 def _store_values(store: Store, coerced: dict[str, Any], actor: dict | None, action: str) -> dict:
-    shown = {k: (MASK if SETTINGS[k].kind in ("password_hash", "secret") and v else v) for k, v in coerced.items()}
+    shown = {
+        k: (MASK if SETTINGS[k].kind in ("password_hash", "secret") and v else v) for k, v in coerced.items()
+    }
     with store.transaction() as con:
         for key, value in coerced.items():
             con.execute(
@@ -223,8 +244,12 @@ def _store_values(store: Store, coerced: dict[str, Any], actor: dict | None, act
         con.execute(
             """INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id, detail)
                VALUES (nextval('erp_audit_seq'), now(), ?, ?, ?, 'settings', 0, ?)""",
-            [actor["id"] if actor else None, actor["name"] if actor else "qbrecon", action,
-             json.dumps(shown, default=str)],
+            [
+                actor["id"] if actor else None,
+                actor["name"] if actor else "qbrecon",
+                action,
+                json.dumps(shown, default=str),
+            ],
         )
     return shown
 
@@ -249,8 +274,12 @@ class SettingsMixin:
         actor = permissions.require(self.store, by, "settings") if by is not None else None
         if not user or not str(user).strip():
             raise InputError("the service user may not be empty", field="service_user")
-        _store_values(self.store, {"service_user": str(user).strip(), "service_password": hash_password(password)},
-                      actor, "set_service_credentials")
+        _store_values(
+            self.store,
+            {"service_user": str(user).strip(), "service_password": hash_password(password)},
+            actor,
+            "set_service_credentials",
+        )
 
     def check_service_password(self, user: str, password: str) -> bool:
         """True when ``user``/``password`` match the stored service account (constant time)."""
@@ -264,8 +293,10 @@ class SettingsMixin:
         coerced = {"connection_status": "connected" if ok else "not_connected", "last_error": error}
         with self.store.transaction() as con:
             for key, value in coerced.items():
-                con.execute("INSERT OR REPLACE INTO erp_settings VALUES (?, ?, NULL, now())",
-                            [key, None if value is None else json.dumps(value)])
+                con.execute(
+                    "INSERT OR REPLACE INTO erp_settings VALUES (?, ?, NULL, now())",
+                    [key, None if value is None else json.dumps(value)],
+                )
             con.execute("""INSERT OR REPLACE INTO erp_settings
                            SELECT 'last_contact', to_json(strftime(now(), '%Y-%m-%dT%H:%M:%S%z'))::VARCHAR,
                                   NULL, now()""")
@@ -292,7 +323,8 @@ class SettingsMixin:
         except PermissionDenied:  # unknown user: still spend one hash so timing does not reveal it
             verify_password(password or "", None)
             return None
-        stored = self.store.execute("SELECT password_hash FROM user_credentials WHERE user_id = ?",
-                                    [row["id"]]).fetchall()
+        stored = self.store.execute(
+            "SELECT password_hash FROM user_credentials WHERE user_id = ?", [row["id"]]
+        ).fetchall()
         ok = verify_password(password or "", stored[0][0] if stored else None)
         return row if ok and row["is_active"] else None

@@ -56,7 +56,9 @@ class LoadingMixin:
     def quarantine(self, load_id: int | None = None) -> pd.DataFrame:
         """Rows held back by loads (one row per failing field), newest load first."""
         where = f"WHERE load_id = {int(load_id)}" if load_id is not None else ""
-        return self.store.frame(f"SELECT * FROM quarantine {where} ORDER BY load_id DESC, table_name, source_row")
+        return self.store.frame(
+            f"SELECT * FROM quarantine {where} ORDER BY load_id DESC, table_name, source_row"
+        )
 
     def load_runs(self) -> pd.DataFrame:
         return self.store.frame("SELECT load_id, side, source, started_at, finished_at, status FROM load_runs "
@@ -84,7 +86,9 @@ class LoadingMixin:
                 counts = TableCounts(name, read=len(batches[name]), quarantined=outcome.quarantined[name],
                                      merged=outcome.merged_duplicates[name])  # fmt: skip
                 n = good.num_rows
-                good = good.append_column("_load_id", pa.repeat(pa.scalar(load_id, pa.int64()), n)).append_column(
+                good = good.append_column(
+                    "_load_id", pa.repeat(pa.scalar(load_id, pa.int64()), n)
+                ).append_column(
                     "_loaded_at", pa.repeat(pa.scalar(loaded_at, pa.timestamp("us", tz="UTC")), n)
                 )
                 counts.loaded, counts.updated = store.upsert(name, good, spec.key)
@@ -101,7 +105,15 @@ class LoadingMixin:
             report.finished_at = datetime.now(UTC)
             con.execute(
                 "INSERT INTO load_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [load_id, side, source, report.started_at, report.finished_at, report.status, report.to_json()],
+                [
+                    load_id,
+                    side,
+                    source,
+                    report.started_at,
+                    report.finished_at,
+                    report.status,
+                    report.to_json(),
+                ],
             )
         return report
 

@@ -45,7 +45,9 @@ class ProcoreExport:
     batches: dict[str, Batch]
     files: list[str]
     notes: list[str] = field(default_factory=list)
-    has_lines: dict[str, list[bool]] = field(default_factory=dict)  # parent table -> row carried its line array
+    has_lines: dict[str, list[bool]] = field(
+        default_factory=dict
+    )  # parent table -> row carried its line array
 
 
 def resource_files(root: Path) -> tuple[dict[str, list[Path]], list[str]]:
@@ -160,7 +162,9 @@ class _Reader:
 
     def _append(self, spec: TableSpec, records: list[dict], label: str, rows: list[int], groups: list[int],
                 errors: list[CellError]) -> Batch:  # fmt: skip
-        batch = Batch(spec, _table_columns(spec, records), [label] * len(records), rows, groups, records, errors)
+        batch = Batch(
+            spec, _table_columns(spec, records), [label] * len(records), rows, groups, records, errors
+        )
         target = self._batch(spec)
         target.extend(batch)
         return batch
@@ -219,8 +223,12 @@ class _Reader:
             for i, (v, pid) in enumerate(zip(values, parent_ids, strict=True)):
                 if v is None:
                     values[i] = pid
-                elif pid is not None and not isinstance(v, NotAnObject) and str(v).strip() != str(pid).strip():
-                    errors.append(CellError(i, fk, "parent", f"line names parent {v!r} but sits in record {pid!r}"))
+                elif (
+                    pid is not None and not isinstance(v, NotAnObject) and str(v).strip() != str(pid).strip()
+                ):
+                    errors.append(
+                        CellError(i, fk, "parent", f"line names parent {v!r} but sits in record {pid!r}")
+                    )
         batch = Batch(spec, cols, [label] * len(lines), rows, groups, lines, errors)
         self._batch(spec).extend(batch)
 
@@ -256,7 +264,9 @@ class _Reader:
                 rows.append(i + 1)
                 groups.append(g)
         if empty:
-            self.notes.append(f"{label}: {empty} budget change(s) without adjustment lines; nothing to store for them")
+            self.notes.append(
+                f"{label}: {empty} budget change(s) without adjustment lines; nothing to store for them"
+            )
         self._append(spec, merged, label, rows, groups, errors)
 
 

@@ -33,7 +33,9 @@ class LoadReport:
     finished_at: datetime | None = None
     tables: dict[str, TableCounts] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
-    responses: list[dict[str, Any]] = field(default_factory=list)  # qbXML status of each *Rs (QuickBooks side)
+    responses: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # qbXML status of each *Rs (QuickBooks side)
     response_errors: list[dict[str, Any]] = field(default_factory=list)  # statuses that are real errors
     notes: list[str] = field(default_factory=list)
     quarantine_sample: list[dict[str, Any]] = field(default_factory=list)  # first rows held back
@@ -97,7 +99,11 @@ class LoadReport:
         for r in self.response_errors:
             lines.append(f"QuickBooks error {r.get('statusCode')} in {r.get('file')} {r.get('response')}: "
                          f"{r.get('statusMessage')}")  # fmt: skip
-        benign = [r for r in self.responses if r.get("statusCode") not in (0, None) and r not in self.response_errors]
+        benign = [
+            r
+            for r in self.responses
+            if r.get("statusCode") not in (0, None) and r not in self.response_errors
+        ]
         for r in benign:
             lines.append(f"QuickBooks status {r.get('statusCode')} ({r.get('statusSeverity')}) in {r.get('file')} "
                          f"{r.get('response')}: {r.get('statusMessage')} (no rows)")  # fmt: skip
@@ -123,9 +129,14 @@ class LoadReport:
             )
             parts.append(f"<p>QuickBooks errors:</p><ul>{items}</ul>")
         if self.quarantine_sample:
-            parts.append(f"<p>Held back (first rows; query <code>quarantine</code> where load_id = {self.load_id}):</p>")
-            parts.append(pd.DataFrame(self.quarantine_sample)[
-                ["table_name", "source_file", "source_row", "field", "check", "failure_case"]].to_html(index=False))
+            parts.append(
+                f"<p>Held back (first rows; query <code>quarantine</code> where load_id = {self.load_id}):</p>"
+            )
+            parts.append(
+                pd.DataFrame(self.quarantine_sample)[
+                    ["table_name", "source_file", "source_row", "field", "check", "failure_case"]
+                ].to_html(index=False)
+            )
         if self.notes:
             parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in self.notes) + "</ul>")
         return "\n".join(parts)

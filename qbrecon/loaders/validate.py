@@ -147,7 +147,9 @@ def settle(checked: dict[str, Checked], load_id: int) -> Outcome:
         quarantined[name] = len(held_rows)
         for i in held_rows:
             errs = c.problems.get(i) or [
-                CellError(i, None, "record_quarantined", "held back with its record: " + bad_groups[b.group[i]])
+                CellError(
+                    i, None, "record_quarantined", "held back with its record: " + bad_groups[b.group[i]]
+                )
             ]
             record = _record_json(b.record(i))
             for e in errs:

@@ -80,7 +80,9 @@ class Batch:
             self.records.extend(other.records)
         else:
             self.records = None
-        self.extra_errors.extend(CellError(e.row + n, e.field, e.check, e.failure_case) for e in other.extra_errors)
+        self.extra_errors.extend(
+            CellError(e.row + n, e.field, e.check, e.failure_case) for e in other.extra_errors
+        )
 
     def record(self, i: int) -> Any:
         if self.records is not None:
@@ -213,7 +215,11 @@ def read_date(value: Any) -> date | None:
         if len(text) == 10:
             return date.fromisoformat(text)
         if len(text) > 10 and text[10] in "T ":
-            return _to_utc(datetime.fromisoformat(text)).date() if _has_offset(text) else date.fromisoformat(text[:10])
+            return (
+                _to_utc(datetime.fromisoformat(text)).date()
+                if _has_offset(text)
+                else date.fromisoformat(text[:10])
+            )
     except ValueError:
         pass
     raise ValueError(f"expected a date YYYY-MM-DD, got {_short(value)!r}")
@@ -347,7 +353,9 @@ def convert_column(values: list, kind: str, name: str) -> tuple[pa.Array, list[C
     append = out.append
     for i, v in enumerate(values):
         if isinstance(v, NotAnObject):
-            errors.append(CellError(i, name, "object", f"expected an object at {v.path!r}, got {_short(v.value)}"))
+            errors.append(
+                CellError(i, name, "object", f"expected an object at {v.path!r}, got {_short(v.value)}")
+            )
             append(None)
             continue
         try:

@@ -50,8 +50,14 @@ def _next_id(store: Store) -> int:
     return int(store.execute("SELECT nextval('qbxml_message_seq')").fetchone()[0])
 
 
-def archive_request(store: Store, message_set: MessageSet, *, status: str = "built", company_file: str | None = None,
-                    ticket: str | None = None) -> int:
+def archive_request(
+    store: Store,
+    message_set: MessageSet,
+    *,
+    status: str = "built",
+    company_file: str | None = None,
+    ticket: str | None = None,
+) -> int:
     """Store a request message set as built (or sent); returns its message_id."""
     if status not in ("built", "sent"):
         raise InputError(f"a request is archived as built or sent, not {status!r}", field="status")
@@ -68,7 +74,9 @@ def archive_request(store: Store, message_set: MessageSet, *, status: str = "bui
     return message_id
 
 
-def mark_sent(store: Store, message_id: int, *, ticket: str | None = None, company_file: str | None = None) -> None:
+def mark_sent(
+    store: Store, message_id: int, *, ticket: str | None = None, company_file: str | None = None
+) -> None:
     """The request went out to the Web Connector (``sendRequestXML`` returned it)."""
     _set_status(store, message_id, "sent", ticket=ticket, company_file=company_file)
 
@@ -76,7 +84,9 @@ def mark_sent(store: Store, message_id: int, *, ticket: str | None = None, compa
 def _set_status(store: Store, message_id: int, status: str, **values: str | None) -> None:
     _ensure(store)
     with store.transaction() as con:
-        row = con.execute("SELECT direction FROM qbxml_messages WHERE message_id = ?", [message_id]).fetchone()
+        row = con.execute(
+            "SELECT direction FROM qbxml_messages WHERE message_id = ?", [message_id]
+        ).fetchone()
         if row is None:
             raise InputError(f"no archived qbXML message {message_id}", field="message_id")
         con.execute(
@@ -86,29 +96,42 @@ def _set_status(store: Store, message_id: int, status: str, **values: str | None
         )
 
 
-def archive_response(store: Store, xml: bytes | str | None, request_message_id: int | None, *,
-                     request_ids: Iterable[str] | None = None, hresult: str | None = None,
-                     message: str | None = None, company_file: str | None = None,
-                     ticket: str | None = None) -> int:
+def archive_response(
+    store: Store,
+    xml: bytes | str | None,
+    request_message_id: int | None,
+    *,
+    request_ids: Iterable[str] | None = None,
+    hresult: str | None = None,
+    message: str | None = None,
+    company_file: str | None = None,
+    ticket: str | None = None,
+) -> int:
     """Store QuickBooks' answer to an archived request (or the HRESULT when the whole message failed) and move
     the request to ``received``/``failed``; returns the response's message_id. One transaction."""
     text = xml.decode("utf-8", "replace") if isinstance(xml, bytes) else (xml or "")
     status = "received" if text.strip() else "failed"
     if status == "failed" and not (hresult or message):
-        raise InputError("an empty response needs the HRESULT or message the Web Connector reported",
-                         field="hresult")
+        raise InputError(
+            "an empty response needs the HRESULT or message the Web Connector reported", field="hresult"
+        )
     _ensure(store)
     with store.transaction() as con:
         ids = list(request_ids) if request_ids is not None else None
         if request_message_id is not None:
-            row = con.execute("SELECT request_ids, direction FROM qbxml_messages WHERE message_id = ?",
-                              [request_message_id]).fetchone()
+            row = con.execute(
+                "SELECT request_ids, direction FROM qbxml_messages WHERE message_id = ?", [request_message_id]
+            ).fetchone()
             if row is None or row[1] != "request":
-                raise InputError(f"no archived qbXML request {request_message_id}", field="request_message_id")
+                raise InputError(
+                    f"no archived qbXML request {request_message_id}", field="request_message_id"
+                )
             if ids is None:
                 ids = list(row[0] or [])
-            con.execute("UPDATE qbxml_messages SET status = ?, updated_at = now() WHERE message_id = ?",
-                        [status, request_message_id])
+            con.execute(
+                "UPDATE qbxml_messages SET status = ?, updated_at = now() WHERE message_id = ?",
+                [status, request_message_id],
+            )
         message_id = _next_id(store)
         con.execute(
             """INSERT INTO qbxml_messages (message_id, direction, created_at, updated_at, request_ids, status,
@@ -129,9 +152,12 @@ def messages(store: Store, *, request_id: str | None = None, direction: str | No
     if direction is not None:
         where.append("direction = ?")
         params.append(direction)
-    sql = ("SELECT message_id, direction, created_at, updated_at, request_ids, status, company_file, ticket, "
-           "qbxml_version, hresult, message, related_message_id, length(xml) AS xml_length FROM qbxml_messages"
-           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY message_id DESC")
+    sql = (
+        "SELECT message_id, direction, created_at, updated_at, request_ids, status, company_file, ticket, "
+        "qbxml_version, hresult, message, related_message_id, length(xml) AS xml_length FROM qbxml_messages"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY message_id DESC"
+    )
     return store.frame(sql, params)
 
 

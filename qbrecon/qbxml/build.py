@@ -131,13 +131,10 @@ def _arrow(values: Any) -> pa.Array | pa.ChunkedArray:
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.ArrowDtype):
         return pa.array(values)
     series = pd.Series(values) if not isinstance(values, pd.Series) else values
-    if series.dtype == object:
-        try:  # strings, ints, Decimals, dates with None: Arrow infers the type in C
-            arr = pa.array(series, from_pandas=True)
-            if not pa.types.is_timestamp(arr.type):
-                return arr
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            pass
+    try:  # strings, ints, Decimals, dates with None/NaN: Arrow infers the type in C
+        return pa.array(series, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
     items = [None if _missing(v) else v for v in series.tolist()]
     if any(isinstance(v, Decimal) for v in items):
         return pa.array(items, pa.decimal128(38, 5))
@@ -170,7 +167,11 @@ def to_text(values: Any, kind: str = "text") -> list[str | None]:
     elif kind == "bool":
         out = pc.cast(pc.cast(arr, pa.bool_()), pa.string())
     else:
-        out = arr if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else pc.cast(arr, pa.string())
+        out = (
+            arr
+            if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
+            else pc.cast(arr, pa.string())
+        )
         out = pc.replace_substring_regex(out, CONTROL_CHARS, "")
         out = pc.if_else(pc.equal(pc.utf8_trim_whitespace(out), ""), pa.scalar(None, out.type), out)
     return out.to_pylist()
@@ -237,7 +238,9 @@ def _plan(parent: str, paths: Iterable[str], lines: Iterable[str] = ()) -> tuple
     return steps, value_paths
 
 
-def _fill(elem: etree._Element, steps: list[tuple], values: tuple, line_groups: Mapping[str, list] | None) -> None:
+def _fill(
+    elem: etree._Element, steps: list[tuple], values: tuple, line_groups: Mapping[str, list] | None
+) -> None:
     """Append children to ``elem`` in step (schema) order; parents (``VendorRef``) are made when their first
     present child comes -- steps are sorted, so all children of one parent are consecutive."""
     sub = etree.SubElement
@@ -284,8 +287,14 @@ def _text_frame(frame: pd.DataFrame, kinds: Mapping[str, str], prefix: str = "")
     return {c: to_text(frame[c], kinds.get(prefix + c, "text")) for c in frame.columns if c != "procore_id"}
 
 
-def _length_errors(item_type: str, message: str, procore_ids: list, texts: Mapping[str, list],
-                   sources: Mapping[str, str], prefix: str = "") -> list[dict]:
+def _length_errors(
+    item_type: str,
+    message: str,
+    procore_ids: list,
+    texts: Mapping[str, list],
+    sources: Mapping[str, str],
+    prefix: str = "",
+) -> list[dict]:
     errors = []
     for path, values in texts.items():
         limit = spec.max_length(f"{message}/{prefix}{path}")
@@ -305,16 +314,18 @@ def _length_errors(item_type: str, message: str, procore_ids: list, texts: Mappi
     return errors
 
 
-def _assemble(item_type: str, prepared: _Prepared, attempts: pd.Series | int) -> tuple[list[Request], list[dict]]:
+def _assemble(
+    item_type: str, prepared: _Prepared, attempts: pd.Series | int
+) -> tuple[list[Request], list[dict]]:
     msg = prepared.request_name
     header = prepared.header.reset_index(drop=True)
-    ids = [None if _missing(v) else int(v) for v in header["procore_id"].tolist()]
+    ids = [None if _missing(v) else int(v) for v in _objects(header["procore_id"]).tolist()]
     texts = _text_frame(header, prepared.kinds)
     errors = _length_errors(item_type, msg, ids, texts, prepared.sources)
     line_texts: dict[str, tuple[list, dict[str, list]]] = {}
     for name, lines in prepared.lines.items():
         lines = lines.reset_index(drop=True)
-        lids = [int(v) for v in lines["procore_id"].tolist()]
+        lids = [int(v) for v in _objects(lines["procore_id"]).tolist()]
         lt = _text_frame(lines, prepared.kinds, prefix=f"{name}/")
         errors += _length_errors(item_type, msg, lids, lt, prepared.sources, prefix=f"{name}/")
         line_texts[name] = (lids, lt)
@@ -360,7 +371,9 @@ def request_id(item_type: str, procore_id: int | None, attempt: int = 1) -> str:
     """``invoice:12345:a1`` -- item type, Procore id, attempt; <= 50 characters (statusCode 1060 beyond)."""
     rid = f"{item_type}:{procore_id}:a{attempt}"
     if len(rid) > spec.REQUEST_ID_MAXLEN:
-        raise InputError(f"requestID {rid!r} is longer than {spec.REQUEST_ID_MAXLEN} characters", field="requestID")
+        raise InputError(
+            f"requestID {rid!r} is longer than {spec.REQUEST_ID_MAXLEN} characters", field="requestID"
+        )
     return rid
 
 
@@ -382,10 +395,23 @@ def _col(frame: pd.DataFrame, name: str, default: Any = None) -> pd.Series:
     return pd.Series([default] * len(frame), index=frame.index, dtype=object)
 
 
+def _objects(s: pd.Series) -> pd.Series:
+    """Python values with None for missing (Arrow columns converted in one C call, not element by element)."""
+    if isinstance(s.dtype, pd.ArrowDtype):
+        return pd.Series(_flat(pa.array(s)).to_pylist(), index=s.index, dtype=object)
+    return s.astype(object).where(s.notna(), None)
+
+
+def _flat(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
 def _coalesce(*series: pd.Series) -> pd.Series:
-    out = series[0].astype(object).where(series[0].notna(), None)
+    out = _objects(series[0])
     for s in series[1:]:
-        out = out.where(out.notna(), s.astype(object).where(s.notna(), None))
+        missing = out.isna()
+        if missing.any():
+            out = out.where(~missing, _objects(s))
     return out
 
 
@@ -422,12 +448,14 @@ def _lookup(keys: pd.Series, table: pd.DataFrame | None, key: str, value: str) -
     if table is None or table.empty or key not in table.columns or value not in table.columns:
         return pd.Series([None] * len(keys), index=keys.index, dtype=object)
     right = table[[key, value]].dropna(subset=[key]).drop_duplicates(subset=[key], keep="last")
-    right = right.rename(columns={key: "_k", value: "_v"})
-    left = pd.DataFrame({"_k": keys.astype(object).where(keys.notna(), None).tolist()})
-    right["_k"] = right["_k"].astype(object)
-    merged = left.merge(right, on="_k", how="left")
-    return pd.Series(merged["_v"].astype(object).where(merged["_v"].notna(), None).tolist(), index=keys.index,
-                     dtype=object)
+    rk, rv, kk = _flat(_arrow(right[key])), _flat(_arrow(right[value])), _flat(_arrow(keys))
+    if kk.type != rk.type:
+        try:
+            kk = pc.cast(kk, rk.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            kk, rk = pc.cast(kk, pa.string()), pc.cast(rk, pa.string())
+    found = pc.take(rv, pc.index_in(kk, value_set=rk))
+    return pd.Series(found.to_pylist(), index=keys.index, dtype=object)
 
 
 def _job_list_ids(project_ids: pd.Series, ctx: BuildContext) -> pd.Series:
@@ -484,8 +512,9 @@ def group_agg(frame: pd.DataFrame, keys: list[str], **aggs: tuple[str, str]) -> 
     back to a Python loop for Arrow decimals). Groups come in order of first appearance; ``first`` keeps the
     first value in row order; functions: sum, first, min, max, count_all."""
     cols = list(dict.fromkeys(keys + [c for c, f in aggs.values() if f != "count_all"]))
-    table = pa.Table.from_pandas(frame[cols].astype({c: object for c in cols if frame[c].dtype == object}),
-                                 preserve_index=False)
+    table = pa.Table.from_pandas(
+        frame[cols].astype({c: object for c in cols if frame[c].dtype == object}), preserve_index=False
+    )
     for i, f in enumerate(table.schema):  # an all-missing column has Arrow's null type, which has no kernels
         if pa.types.is_null(f.type):
             table = table.set_column(i, f.name, pa.nulls(table.num_rows, pa.string()))
@@ -547,8 +576,12 @@ def _prepare_project(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple
     parent_name = _coalesce(_col(add, "parent_customer_full_name"), cust_name).where(parent_id.isna(), None)
     if not ctx.customers_are_jobs:
         no_parent = (parent_id.isna() & parent_name.isna()).to_numpy()
-        errors += _err(add.loc[no_parent, "id"], "project", "customer",
-                       "choose the QuickBooks customer this job belongs to (the job's parent) when accepting")
+        errors += _err(
+            add.loc[no_parent, "id"],
+            "project",
+            "customer",
+            "choose the QuickBooks customer this job belongs to (the job's parent) when accepting",
+        )
         add, parent_id, parent_name = add[~no_parent], parent_id[~no_parent], parent_name[~no_parent]
     mod, es_errors = _needs_edit_sequence(mod, "project")
     errors += es_errors
@@ -589,34 +622,51 @@ def _prepare_company(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple
         cols["Phone"] = _col(frame, "business_phone")
         cols["Fax"] = _col(frame, "fax_number")
         cols["Email"] = _col(frame, "email_address")
-        vtype_id, vtype_name = _ref_split(_coalesce(_col(frame, "vendor_type"),
-                                                    pd.Series(ctx.vendor_type, index=frame.index, dtype=object)))
+        vtype_id, vtype_name = _ref_split(
+            _coalesce(_col(frame, "vendor_type"), pd.Series(ctx.vendor_type, index=frame.index, dtype=object))
+        )
         cols["VendorTypeRef/ListID"], cols["VendorTypeRef/FullName"] = vtype_id, vtype_name
         sources = {"Name": "name", "CompanyName": "legal_name", "Phone": "business_phone", "Fax": "fax_number",
                    "Email": "email_address", "VendorTypeRef/FullName": "vendor_type",
                    **{f"VendorAddress/{k}": v for k, v in _ADDRESS_FIELDS.items()}}  # fmt: skip
-        out.append(_Prepared(name, action, _frame(frame["id"], cols), kinds={"IsActive": "bool"}, sources=sources))
+        out.append(
+            _Prepared(name, action, _frame(frame["id"], cols), kinds={"IsActive": "bool"}, sources=sources)
+        )
     return out, errors
 
 
 # -- standard cost codes -> service items --------------------------------------------------------------------
-def _prepare_cost_code(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Prepared], list[dict]]:
+def _prepare_cost_code(
+    rows: pd.DataFrame, lines: Any, ctx: BuildContext
+) -> tuple[list[_Prepared], list[dict]]:
     level = _col(rows, "cost_code_level", "standard").astype(object)
     project_level = (level == "project").to_numpy()
-    errors = _err(rows.loc[project_level, "id"], "cost_code", "cost_code_level",
-                  "only standard cost codes export to QuickBooks (as service items)")
+    errors = _err(
+        rows.loc[project_level, "id"],
+        "cost_code",
+        "cost_code_level",
+        "only standard cost codes export to QuickBooks (as service items)",
+    )
     rows = rows[~project_level]
     add, mod = _split_linked(rows)
     if len(add) and not ctx.service_item_account:
-        raise SettingMissing("setting 'service_item_expense_account' (Expense account for new service items) is "
-                             "not set: new service items need an account. An ERP admin sets it with: "
-                             "qbrecon settings set service_item_expense_account=...")
+        raise SettingMissing(
+            "setting 'service_item_expense_account' (Expense account for new service items) is "
+            "not set: new service items need an account. An ERP admin sets it with: "
+            "qbrecon settings set service_item_expense_account=..."
+        )
     mod, es_errors = _needs_edit_sequence(mod, "cost_code")
     errors += es_errors
-    acct_id, acct_name = _ref_split(pd.Series([ctx.service_item_account] * len(add), index=add.index, dtype=object))
+    acct_id, acct_name = _ref_split(
+        pd.Series([ctx.service_item_account] * len(add), index=add.index, dtype=object)
+    )
     out = []
-    add_cols = {"Name": add["full_code"], "SalesOrPurchase/Desc": _col(add, "name"),
-                "SalesOrPurchase/AccountRef/ListID": acct_id, "SalesOrPurchase/AccountRef/FullName": acct_name}
+    add_cols = {
+        "Name": add["full_code"],
+        "SalesOrPurchase/Desc": _col(add, "name"),
+        "SalesOrPurchase/AccountRef/ListID": acct_id,
+        "SalesOrPurchase/AccountRef/FullName": acct_name,
+    }
     mod_cols = {"ListID": mod["_qb_id"], "EditSequence": mod["_edit_sequence"], "Name": mod["full_code"],
                 "SalesOrPurchaseMod/Desc": _col(mod, "name")}  # fmt: skip
     sources = {"Name": "full_code", "SalesOrPurchase/Desc": "name", "SalesOrPurchaseMod/Desc": "name"}
@@ -638,8 +688,12 @@ def budget_lines(budget_line_items: pd.DataFrame | None, budget_changes: pd.Data
     parts = []
     if budget_line_items is not None and len(budget_line_items):
         b = budget_line_items
-        g = group_agg(b, ["project_id", "cost_code_id"], amount=("original_budget_amount", "sum"),
-                      full_code=("cost_code_full_code", "first"))
+        g = group_agg(
+            b,
+            ["project_id", "cost_code_id"],
+            amount=("original_budget_amount", "sum"),
+            full_code=("cost_code_full_code", "first"),
+        )
         g["desc"] = "Original budget " + g["full_code"].astype("string").fillna("")
         g["order"] = 0
         g["budget_change_id"] = None
@@ -647,11 +701,22 @@ def budget_lines(budget_line_items: pd.DataFrame | None, budget_changes: pd.Data
     if budget_changes is not None and len(budget_changes):
         c = budget_changes[_col(budget_changes, "status").astype(object) == "approved"]
         if len(c):
-            g = group_agg(c, ["project_id", "budget_change_id", "cost_code_id"], amount=("amount", "sum"),
-                          number=("number", "first"), title=("title", "first"),
-                          full_code=("cost_code_full_code", "first"))
-            g["desc"] = ("Budget change #" + g["number"].astype("string").fillna("") + " "
-                         + g["title"].astype("string").fillna("") + " " + g["full_code"].astype("string").fillna(""))
+            g = group_agg(
+                c,
+                ["project_id", "budget_change_id", "cost_code_id"],
+                amount=("amount", "sum"),
+                number=("number", "first"),
+                title=("title", "first"),
+                full_code=("cost_code_full_code", "first"),
+            )
+            g["desc"] = (
+                "Budget change #"
+                + g["number"].astype("string").fillna("")
+                + " "
+                + g["title"].astype("string").fillna("")
+                + " "
+                + g["full_code"].astype("string").fillna("")
+            )
             g["desc"] = g["desc"].str.replace(r"\s+", " ", regex=True).str.strip()
             g["order"] = 1
             parts.append(g)
@@ -660,8 +725,9 @@ def budget_lines(budget_line_items: pd.DataFrame | None, budget_changes: pd.Data
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
     out = pd.concat([p.reindex(columns=cols) for p in parts], ignore_index=True)
     out["amount"] = _as_money(out["amount"])
-    return out.sort_values(["project_id", "order", "budget_change_id", "cost_code_id"], kind="stable",
-                           na_position="first").reset_index(drop=True)
+    return out.sort_values(
+        ["project_id", "order", "budget_change_id", "cost_code_id"], kind="stable", na_position="first"
+    ).reset_index(drop=True)
 
 
 def _prepare_budget(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Prepared], list[dict]]:
@@ -669,23 +735,35 @@ def _prepare_budget(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[
     bl = budget_lines(_lines_arg(lines, "budget_line_items"), _lines_arg(lines, "budget_changes"))
     rows = rows.assign(_job=_coalesce(_col(rows, "job_list_id"), _col(rows, "origin_id")).tolist())
     no_job = rows["_job"].isna().to_numpy()
-    errors += _err(rows.loc[no_job, "id"], "budget", "project",
-                   "the project is not synced to QuickBooks (no job); export the job first")
+    errors += _err(
+        rows.loc[no_job, "id"],
+        "budget",
+        "project",
+        "the project is not synced to QuickBooks (no job); export the job first",
+    )
     rows = rows[~no_job]
     bl = bl[bl["project_id"].isin(rows["id"].tolist())].copy()
     bl["item_list_id"], bl["item_full_name"] = _items(bl["cost_code_id"], ctx)
     no_item = bl["item_list_id"].isna() & bl["item_full_name"].isna()
-    errors += _err(sorted(set(bl.loc[no_item, "project_id"].tolist())), "budget", "cost_code",
-                   "a budget line's cost code has no QuickBooks service item; sync the cost code first")
+    errors += _err(
+        sorted(set(bl.loc[no_item, "project_id"].tolist())),
+        "budget",
+        "cost_code",
+        "a budget line's cost code has no QuickBooks service item; sync the cost code first",
+    )
     bad = set(bl.loc[no_item, "project_id"].tolist())
     no_lines = ~rows["id"].isin(bl["project_id"].tolist())
-    errors += _err(rows.loc[no_lines.to_numpy(), "id"], "budget", "budget_line_items", "the budget has no lines")
+    errors += _err(
+        rows.loc[no_lines.to_numpy(), "id"], "budget", "budget_line_items", "the budget has no lines"
+    )
     rows = rows[~(rows["id"].isin(bad) | no_lines).to_numpy()]
     bl = bl[~bl["project_id"].isin(bad)]
     # "quickbooks_id" on a budget row is the estimate's TxnID (a project's origin_id is its job).
     with_estimate = _col(rows, "quickbooks_id").notna().to_numpy()
     add, mod = rows[~with_estimate], rows[with_estimate]
-    mod = mod.assign(_qb_id=_col(mod, "quickbooks_id").tolist(), _edit_sequence=_col(mod, "edit_sequence").tolist())
+    mod = mod.assign(
+        _qb_id=_col(mod, "quickbooks_id").tolist(), _edit_sequence=_col(mod, "edit_sequence").tolist()
+    )
     mod, es_errors = _needs_edit_sequence(mod, "budget")
     errors += es_errors
     out = []
@@ -705,8 +783,16 @@ def _prepare_budget(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[
                       "ItemRef/FullName": ln["item_full_name"].where(ln["item_list_id"].isna(), None),
                       "Desc": ln["desc"], "Amount": ln["amount"]})  # fmt: skip
         kinds = {f"{line_name}/Amount": "money"}
-        out.append(_Prepared(name, action, header, {line_name: _frame(ln["project_id"], lcols)}, kinds=kinds,
-                             sources={"Memo": "name", f"{line_name}/Desc": "title"}))
+        out.append(
+            _Prepared(
+                name,
+                action,
+                header,
+                {line_name: _frame(ln["project_id"], lcols)},
+                kinds=kinds,
+                sources={"Memo": "name", f"{line_name}/Desc": "title"},
+            )
+        )
     return out, errors
 
 
@@ -719,22 +805,29 @@ def _existing_estimate_lines(ln: pd.DataFrame, rows: pd.DataFrame, ctx: BuildCon
         return pd.Series(["-1"] * len(ln), index=ln.index, dtype=object)
     txn = pd.DataFrame({"project_id": rows["id"].tolist(), "TxnID": rows["_qb_id"].tolist()})
     left = ln[["project_id", "item_list_id", "desc"]].reset_index().merge(txn, on="project_id", how="left")
-    right = existing[["TxnID", "TxnLineID", "ItemRef_ListID", "Desc"]].astype(object).rename(
-        columns={"ItemRef_ListID": "item_list_id", "Desc": "desc"}).drop_duplicates(
-        ["TxnID", "item_list_id", "desc"])
+    right = (
+        existing[["TxnID", "TxnLineID", "ItemRef_ListID", "Desc"]]
+        .astype(object)
+        .rename(columns={"ItemRef_ListID": "item_list_id", "Desc": "desc"})
+        .drop_duplicates(["TxnID", "item_list_id", "desc"])
+    )
     left = left.astype({"item_list_id": object, "desc": object, "TxnID": object})
     merged = left.merge(right, on=["TxnID", "item_list_id", "desc"], how="left").set_index("index")
     return merged["TxnLineID"].where(merged["TxnLineID"].notna(), "-1").reindex(ln.index)
 
 
 # -- commitments -> purchase orders ------------------------------------------------------------------------
-def _prepare_commitment(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Prepared], list[dict]]:
+def _prepare_commitment(
+    rows: pd.DataFrame, lines: Any, ctx: BuildContext
+) -> tuple[list[_Prepared], list[dict]]:
     errors: list[dict] = []
     lines = _lines_arg(lines, "commitment_lines")
     if lines is None:
         lines = ctx.frame("commitment_lines")
     rows = rows.assign(
-        _vendor=_coalesce(_col(rows, "vendor_list_id"), _vendor_list_ids(_col(rows, "vendor_id"), ctx)).tolist(),
+        _vendor=_coalesce(
+            _col(rows, "vendor_list_id"), _vendor_list_ids(_col(rows, "vendor_id"), ctx)
+        ).tolist(),
         _job=_coalesce(_col(rows, "job_list_id"), _job_list_ids(rows["project_id"], ctx)).tolist(),
     )
     if ctx.use_procore_contract_number:
@@ -744,30 +837,46 @@ def _prepare_commitment(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tu
         rows = rows.assign(_ref=_col(rows, "quickbooks_number").tolist())
         ref_source = "quickbooks_number"
         no_ref = rows["_ref"].isna().to_numpy()
-        errors += _err(rows.loc[no_ref, "id"], "commitment", "quickbooks_number",
-                       "\"Use Procore Contract #\" is off: give the QuickBooks PO number when accepting")
+        errors += _err(
+            rows.loc[no_ref, "id"],
+            "commitment",
+            "quickbooks_number",
+            '"Use Procore Contract #" is off: give the QuickBooks PO number when accepting',
+        )
         rows = rows[~no_ref]
-    for col, what in (("_vendor", "the contract company is not synced to a QuickBooks vendor"),
-                      ("_job", "the project is not synced to a QuickBooks job")):
+    for col, what in (
+        ("_vendor", "the contract company is not synced to a QuickBooks vendor"),
+        ("_job", "the project is not synced to a QuickBooks job"),
+    ):
         missing = rows[col].isna().to_numpy()
-        errors += _err(rows.loc[missing, "id"], "commitment", "vendor_id" if col == "_vendor" else "project_id",
-                       what + "; sync it first")
+        errors += _err(
+            rows.loc[missing, "id"],
+            "commitment",
+            "vendor_id" if col == "_vendor" else "project_id",
+            what + "; sync it first",
+        )
         rows = rows[~missing]
-    ln = (lines if lines is not None else pd.DataFrame(columns=["commitment_id"]))
+    ln = lines if lines is not None else pd.DataFrame(columns=["commitment_id"])
     ln = ln[ln["commitment_id"].isin(rows["id"].tolist())].copy()
     if "position" in ln.columns:
         ln = ln.sort_values(["commitment_id", "position"], kind="stable")
     ln["item_list_id"], ln["item_full_name"] = _items(_col(ln, "cost_code_id"), ctx)
-    ln["_job"] = _lookup(ln["commitment_id"], pd.DataFrame({"id": rows["id"].tolist(),
-                                                             "j": rows["_job"].tolist()}), "id", "j")
+    ln["_job"] = _lookup(
+        ln["commitment_id"], pd.DataFrame({"id": rows["id"].tolist(), "j": rows["_job"].tolist()}), "id", "j"
+    )
     no_item = (ln["item_list_id"].isna() & ln["item_full_name"].isna()).to_numpy()
     for cid, lid in zip(ln.loc[no_item, "commitment_id"], ln.loc[no_item, "id"], strict=True):
-        errors += _err([cid], "commitment", "cost_code_id",
-                       f"line {lid} has no QuickBooks cost code (service item); sync the cost code first")
+        errors += _err(
+            [cid],
+            "commitment",
+            "cost_code_id",
+            f"line {lid} has no QuickBooks cost code (service item); sync the cost code first",
+        )
     bad = set(ln.loc[no_item, "commitment_id"].tolist())
     no_lines = ~rows["id"].isin(ln["commitment_id"].tolist()).to_numpy()
-    errors += _err(rows.loc[no_lines, "id"], "commitment", "line_items",
-                   "the commitment has no schedule-of-values lines")
+    errors += _err(
+        rows.loc[no_lines, "id"], "commitment", "line_items", "the commitment has no schedule-of-values lines"
+    )
     rows = rows[~(rows["id"].isin(bad).to_numpy() | no_lines)]
     ln = ln[~ln["commitment_id"].isin(bad)]
     add, mod = _split_linked(rows)
@@ -785,47 +894,86 @@ def _prepare_commitment(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tu
         line_name = "PurchaseOrderLineAdd" if action == "add" else "PurchaseOrderLineMod"
         lcols: dict[str, Any] = {}
         if action == "mod":
-            lcols["TxnLineID"] = _col(fl, "origin_id").astype(object).where(_col(fl, "origin_id").notna(), "-1")
-        lcols.update({"ItemRef/ListID": fl["item_list_id"],
-                      "ItemRef/FullName": fl["item_full_name"].where(fl["item_list_id"].isna(), None),
-                      "Desc": _col(fl, "description"), "Amount": fl["amount"], "CustomerRef/ListID": fl["_job"]})
+            lcols["TxnLineID"] = (
+                _col(fl, "origin_id").astype(object).where(_col(fl, "origin_id").notna(), "-1")
+            )
+        lcols.update(
+            {
+                "ItemRef/ListID": fl["item_list_id"],
+                "ItemRef/FullName": fl["item_full_name"].where(fl["item_list_id"].isna(), None),
+                "Desc": _col(fl, "description"),
+                "Amount": fl["amount"],
+                "CustomerRef/ListID": fl["_job"],
+            }
+        )
         sources = {"RefNumber": ref_source, "Memo": "title", "VendorMsg": "description",
                    f"{line_name}/Desc": "line_items.description"}  # fmt: skip
         kinds = {"TxnDate": "date", f"{line_name}/Amount": "money"}
-        out.append(_Prepared(name, action, _frame(frame["id"], cols),
-                             {line_name: _frame(fl["commitment_id"], lcols)}, kinds=kinds, sources=sources))
+        out.append(
+            _Prepared(
+                name,
+                action,
+                _frame(frame["id"], cols),
+                {line_name: _frame(fl["commitment_id"], lcols)},
+                kinds=kinds,
+                sources=sources,
+            )
+        )
     return out, errors
 
 
 # -- commitment change orders -> new lines on the purchase order --------------------------------------------
-def _prepare_change_order(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Prepared], list[dict]]:
+def _prepare_change_order(
+    rows: pd.DataFrame, lines: Any, ctx: BuildContext
+) -> tuple[list[_Prepared], list[dict]]:
     errors: list[dict] = []
     lines = _lines_arg(lines, "change_order_lines")
     commitments = ctx.frame("commitments")
     rows = rows.assign(
-        _po=_coalesce(_col(rows, "po_txn_id"), _lookup(rows["contract_id"], commitments, "id", "origin_id")).tolist(),
+        _po=_coalesce(
+            _col(rows, "po_txn_id"), _lookup(rows["contract_id"], commitments, "id", "origin_id")
+        ).tolist(),
         _job=_coalesce(_col(rows, "job_list_id"), _job_list_ids(rows["project_id"], ctx)).tolist(),
     )
     no_po = rows["_po"].isna().to_numpy()
-    errors += _err(rows.loc[no_po, "id"], "change_order", "contract_id",
-                   "the commitment is not synced to a QuickBooks purchase order; export it first")
+    errors += _err(
+        rows.loc[no_po, "id"],
+        "change_order",
+        "contract_id",
+        "the commitment is not synced to a QuickBooks purchase order; export it first",
+    )
     rows = rows[~no_po]
     dup = rows["contract_id"].duplicated(keep="first").to_numpy()
-    errors += _err(rows.loc[dup, "id"], "change_order", "contract_id",
-                   "another change order for the same commitment is in this export; export them one at a time")
+    errors += _err(
+        rows.loc[dup, "id"],
+        "change_order",
+        "contract_id",
+        "another change order for the same commitment is in this export; export them one at a time",
+    )
     rows = rows[~dup]
     pos = ctx.frame("purchase_orders")
-    rows = rows.assign(_edit_sequence=_coalesce(_col(rows, "po_edit_sequence"),
-                                                _lookup(rows["_po"], pos, "TxnID", "EditSequence")).tolist())
+    rows = rows.assign(
+        _edit_sequence=_coalesce(
+            _col(rows, "po_edit_sequence"), _lookup(rows["_po"], pos, "TxnID", "EditSequence")
+        ).tolist()
+    )
     no_es = rows["_edit_sequence"].isna().to_numpy()
-    errors += _err(rows.loc[no_es, "id"], "change_order", "edit_sequence",
-                   "the purchase order's current EditSequence is unknown; refresh QuickBooks purchase orders first")
+    errors += _err(
+        rows.loc[no_es, "id"],
+        "change_order",
+        "edit_sequence",
+        "the purchase order's current EditSequence is unknown; refresh QuickBooks purchase orders first",
+    )
     rows = rows[~no_es]
     po_lines = ctx.frame("purchase_order_lines")
     if po_lines is None:
-        errors += _err(rows["id"], "change_order", "purchase_order_lines",
-                       "the purchase order's current lines are unknown (a PurchaseOrderMod must list them to keep "
-                       "them); refresh QuickBooks purchase orders first")
+        errors += _err(
+            rows["id"],
+            "change_order",
+            "purchase_order_lines",
+            "the purchase order's current lines are unknown (a PurchaseOrderMod must list them to keep "
+            "them); refresh QuickBooks purchase orders first",
+        )
         rows = rows.iloc[0:0]
     ln = lines if lines is not None else pd.DataFrame(columns=["change_order_id"])
     ln = ln[ln["change_order_id"].isin(rows["id"].tolist())].copy()
@@ -834,20 +982,33 @@ def _prepare_change_order(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> 
     ln["_line_key"] = ln["_line_key"].astype(object)
     desc = _col(ln, "description").astype(object)
     ln["_desc"] = desc.where(desc.notna(), "")
-    g = group_agg(ln, ["change_order_id", "_line_key"], amount=("amount", "sum"),
-                  cost_code_id=("cost_code_id", "first"), desc=("_desc", "first"))
+    g = group_agg(
+        ln,
+        ["change_order_id", "_line_key"],
+        amount=("amount", "sum"),
+        cost_code_id=("cost_code_id", "first"),
+        desc=("_desc", "first"),
+    )
     g["amount"] = _as_money(g["amount"])
     g["item_list_id"], g["item_full_name"] = _items(g["cost_code_id"], ctx)
     no_item = (g["item_list_id"].isna() & g["item_full_name"].isna()).to_numpy()
-    errors += _err(sorted(set(g.loc[no_item, "change_order_id"].tolist())), "change_order", "cost_code_id",
-                   "a change order line has no QuickBooks cost code (service item); sync the cost code first")
+    errors += _err(
+        sorted(set(g.loc[no_item, "change_order_id"].tolist())),
+        "change_order",
+        "cost_code_id",
+        "a change order line has no QuickBooks cost code (service item); sync the cost code first",
+    )
     bad = set(g.loc[no_item, "change_order_id"].tolist())
     no_lines = ~rows["id"].isin(g["change_order_id"].tolist()).to_numpy()
     errors += _err(rows.loc[no_lines, "id"], "change_order", "line_items", "the change order has no lines")
     rows = rows[~(rows["id"].isin(bad).to_numpy() | no_lines)]
     g = g[g["change_order_id"].isin(rows["id"].tolist())]
-    label = ("CCO #" + _col(rows, "number").astype("string").fillna("") + " "
-             + _col(rows, "title").astype("string").fillna(""))
+    label = (
+        "CCO #"
+        + _col(rows, "number").astype("string").fillna("")
+        + " "
+        + _col(rows, "title").astype("string").fillna("")
+    )
     labels = pd.DataFrame({"id": rows["id"].tolist(), "label": label.str.strip().tolist(),
                            "job": rows["_job"].tolist()})  # fmt: skip
     g["_label"] = _lookup(g["change_order_id"], labels, "id", "label")
@@ -856,7 +1017,9 @@ def _prepare_change_order(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> 
     # Keep every existing PO line (TxnLineID alone), then the new lines (TxnLineID -1).
     keep = pd.DataFrame(columns=["change_order_id", "TxnLineID"])
     if po_lines is not None and len(rows):
-        po_of = pd.DataFrame({"TxnID": rows["_po"].astype(object).tolist(), "change_order_id": rows["id"].tolist()})
+        po_of = pd.DataFrame(
+            {"TxnID": rows["_po"].astype(object).tolist(), "change_order_id": rows["id"].tolist()}
+        )
         pl = po_lines[["TxnID", "TxnLineID"]].astype(object)
         keep = po_of.merge(pl, on="TxnID", how="inner")[["change_order_id", "TxnLineID"]]
     new = pd.DataFrame({"change_order_id": g["change_order_id"].tolist(), "TxnLineID": "-1",
@@ -872,9 +1035,14 @@ def _prepare_change_order(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> 
         if c not in all_lines.columns:
             all_lines[c] = None
     header = _frame(rows["id"], {"TxnID": rows["_po"], "EditSequence": rows["_edit_sequence"]})
-    prepared = _Prepared("PurchaseOrderMod", "mod", header, {"PurchaseOrderLineMod": all_lines},
-                         kinds={"PurchaseOrderLineMod/Amount": "money"},
-                         sources={"PurchaseOrderLineMod/Desc": "title"})
+    prepared = _Prepared(
+        "PurchaseOrderMod",
+        "mod",
+        header,
+        {"PurchaseOrderLineMod": all_lines},
+        kinds={"PurchaseOrderLineMod/Amount": "money"},
+        sources={"PurchaseOrderLineMod/Desc": "title"},
+    )
     return [prepared], errors
 
 
@@ -884,8 +1052,10 @@ def invoice_bill_lines(invoice_lines: pd.DataFrame) -> pd.DataFrame:
     retainage held this period (retained - released on work, plus materials retainage)."""
     il = invoice_lines
     work = money_sum(il["work_completed_this_period"], _money_col(il, "materials_presently_stored"))
-    held = money_sum(_money_col(il, "work_completed_retainage_retained_this_period"),
-                     _money_col(il, "materials_stored_retainage_currently_retained"))
+    held = money_sum(
+        _money_col(il, "work_completed_retainage_retained_this_period"),
+        _money_col(il, "materials_stored_retainage_currently_retained"),
+    )
     released = money_sum(_money_col(il, "work_completed_retainage_released_this_period"))
     frame = pd.DataFrame({
         "requisition_id": il["requisition_id"].tolist(), "cost_code_id": _col(il, "cost_code_id").tolist(),
@@ -895,11 +1065,20 @@ def invoice_bill_lines(invoice_lines: pd.DataFrame) -> pd.DataFrame:
     frame["amount"] = work.reset_index(drop=True)
     frame["retainage"] = _as_money((held - released).reset_index(drop=True))
     frame["cost_code_id"] = frame["cost_code_id"].astype(object)
-    g = group_agg(frame.sort_values(["requisition_id", "position"], kind="stable"), ["requisition_id", "cost_code_id"],
-                  amount=("amount", "sum"), retainage=("retainage", "sum"), full_code=("full_code", "first"),
-                  line_min=("line_item_id", "min"), line_max=("line_item_id", "max"), n=("amount", "count_all"))
+    g = group_agg(
+        frame.sort_values(["requisition_id", "position"], kind="stable"),
+        ["requisition_id", "cost_code_id"],
+        amount=("amount", "sum"),
+        retainage=("retainage", "sum"),
+        full_code=("full_code", "first"),
+        line_min=("line_item_id", "min"),
+        line_max=("line_item_id", "max"),
+        n=("amount", "count_all"),
+    )
     # Link to the PO line only when the cost code's amount comes from exactly one schedule-of-values line.
-    g["line_item_id"] = g["line_min"].where((g["line_min"] == g["line_max"]).fillna(False) & (g["n"] == 1), None)
+    g["line_item_id"] = g["line_min"].where(
+        (g["line_min"] == g["line_max"]).fillna(False) & (g["n"] == 1), None
+    )
     g["amount"] = _as_money(g["amount"])
     g["retainage"] = _as_money(g["retainage"])
     return g
@@ -914,30 +1093,44 @@ def _money_col(frame: pd.DataFrame, name: str) -> pd.Series:
 def _prepare_invoice(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Prepared], list[dict]]:
     errors: list[dict] = []
     if not ctx.retainage_item:
-        raise SettingMissing("setting 'invoice_retainage_item' (Invoice Retainage Item) is not set: every bill "
-                             "carries a retainage line on that service item. An ERP admin sets it with: "
-                             "qbrecon settings set invoice_retainage_item=...")
+        raise SettingMissing(
+            "setting 'invoice_retainage_item' (Invoice Retainage Item) is not set: every bill "
+            "carries a retainage line on that service item. An ERP admin sets it with: "
+            "qbrecon settings set invoice_retainage_item=..."
+        )
     lines = _lines_arg(lines, "invoice_lines")
     commitments = ctx.frame("commitments")
-    vendor_id = _coalesce(_col(rows, "vendor_id"), _lookup(rows["commitment_id"], commitments, "id", "vendor_id"))
+    vendor_id = _coalesce(
+        _col(rows, "vendor_id"), _lookup(rows["commitment_id"], commitments, "id", "vendor_id")
+    )
     rows = rows.assign(
         _vendor=_coalesce(_col(rows, "vendor_list_id"), _vendor_list_ids(vendor_id, ctx)).tolist(),
         _job=_coalesce(_col(rows, "job_list_id"), _job_list_ids(rows["project_id"], ctx)).tolist(),
-        _po=_coalesce(_col(rows, "po_txn_id"), _lookup(rows["commitment_id"], commitments, "id", "origin_id")).tolist(),
+        _po=_coalesce(
+            _col(rows, "po_txn_id"), _lookup(rows["commitment_id"], commitments, "id", "origin_id")
+        ).tolist(),
     )
-    for col, fld, what in (("_vendor", "vendor_id", "the vendor is not synced to QuickBooks"),
-                           ("_job", "project_id", "the project is not synced to a QuickBooks job"),
-                           ("_po", "commitment_id", "the commitment is not synced to a QuickBooks purchase order")):
+    for col, fld, what in (
+        ("_vendor", "vendor_id", "the vendor is not synced to QuickBooks"),
+        ("_job", "project_id", "the project is not synced to a QuickBooks job"),
+        ("_po", "commitment_id", "the commitment is not synced to a QuickBooks purchase order"),
+    ):
         missing = rows[col].isna().to_numpy()
         errors += _err(rows.loc[missing, "id"], "invoice", fld, what + "; sync it first")
         rows = rows[~missing]
-    il = lines if lines is not None else pd.DataFrame(columns=["requisition_id", "work_completed_this_period"])
+    il = (
+        lines if lines is not None else pd.DataFrame(columns=["requisition_id", "work_completed_this_period"])
+    )
     il = il[il["requisition_id"].isin(rows["id"].tolist())]
     g = invoice_bill_lines(il)
     g["item_list_id"], g["item_full_name"] = _items(g["cost_code_id"], ctx)
     no_item = (g["item_list_id"].isna() & g["item_full_name"].isna()).to_numpy()
-    errors += _err(sorted(set(g.loc[no_item, "requisition_id"].tolist())), "invoice", "cost_code_id",
-                   "an invoice line's cost code has no QuickBooks service item; sync the cost code first")
+    errors += _err(
+        sorted(set(g.loc[no_item, "requisition_id"].tolist())),
+        "invoice",
+        "cost_code_id",
+        "an invoice line's cost code has no QuickBooks service item; sync the cost code first",
+    )
     bad = set(g.loc[no_item, "requisition_id"].tolist())
     # Totals: lines - retainage must equal the invoice's current payment due; negative invoices never sync.
     totals = group_agg(g, ["requisition_id"], amount=("amount", "sum"), retainage=("retainage", "sum"))
@@ -950,13 +1143,21 @@ def _prepare_invoice(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple
         if total is None:
             errors += _err([pid], "invoice", "contract_items", "the invoice has no lines")
         elif total < 0 or (not _missing(due) and Decimal(due) < 0):
-            errors += _err([pid], "invoice", "current_payment_due",
-                           f"negative invoices do not sync to QuickBooks (total {total}); enter a credit in "
-                           "QuickBooks instead")
+            errors += _err(
+                [pid],
+                "invoice",
+                "current_payment_due",
+                f"negative invoices do not sync to QuickBooks (total {total}); enter a credit in "
+                "QuickBooks instead",
+            )
         elif not _missing(due) and Decimal(due) != total:
-            errors += _err([pid], "invoice", "current_payment_due",
-                           f"the bill would total {total} (work this period + stored materials - retainage) but "
-                           f"current payment due is {Decimal(due)}; correct the invoice in Procore")
+            errors += _err(
+                [pid],
+                "invoice",
+                "current_payment_due",
+                f"the bill would total {total} (work this period + stored materials - retainage) but "
+                f"current payment due is {Decimal(due)}; correct the invoice in Procore",
+            )
         else:
             continue
         bad.add(pid)
@@ -983,17 +1184,25 @@ def _prepare_invoice(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple
         "Desc": "Retainage held this period", "Amount": [None if r is None else -r for r in ret_amount.tolist()],
         "CustomerRef/ListID": info["job"].tolist(), "LinkToTxn/TxnID": None, "LinkToTxn/TxnLineID": None, "_o": 1,
     })  # fmt: skip
-    retainage = retainage[[r is not None and r != 0 for r in ret_amount.tolist()]]
+    # The retainage line is always there (0.00 when nothing is held): the retainage item is required.
+    retainage = retainage[[r is not None for r in ret_amount.tolist()]]
     parts = [p for p in (item_lines, retainage) if len(p)]
     all_lines = pd.concat(parts, ignore_index=True) if parts else item_lines
     all_lines = all_lines.sort_values(["procore_id", "_o"], kind="stable").drop(columns="_o")
-    all_lines["Amount"] = _as_money(pd.Series(all_lines["Amount"].tolist(), index=all_lines.index, dtype=object))
+    all_lines["Amount"] = _as_money(
+        pd.Series(all_lines["Amount"].tolist(), index=all_lines.index, dtype=object)
+    )
     header = _frame(rows["id"], {"VendorRef/ListID": rows["_vendor"], "TxnDate": _col(rows, "billing_date"),
                                  "DueDate": _col(rows, "payment_due_date"), "RefNumber": _col(rows, "invoice_number"),
                                  "Memo": _col(rows, "contract_name")})  # fmt: skip
-    prepared = _Prepared("BillAdd", "add", header, {"ItemLineAdd": all_lines},
-                         kinds={"TxnDate": "date", "DueDate": "date", "ItemLineAdd/Amount": "money"},
-                         sources={"RefNumber": "invoice_number", "Memo": "contract_name"})
+    prepared = _Prepared(
+        "BillAdd",
+        "add",
+        header,
+        {"ItemLineAdd": all_lines},
+        kinds={"TxnDate": "date", "DueDate": "date", "ItemLineAdd/Amount": "money"},
+        sources={"RefNumber": "invoice_number", "Memo": "contract_name"},
+    )
     return [prepared], errors
 
 
@@ -1010,19 +1219,32 @@ def duration_text(hours: pd.Series) -> list[str | None]:
     return out
 
 
-def _prepare_timecard(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Prepared], list[dict]]:
-    errors = _err(rows.loc[_col(rows, "party_name").isna().to_numpy(), "id"], "timecard_entry", "party_name",
-                  "the timecard entry has no employee (party) to record the time for")
+def _prepare_timecard(
+    rows: pd.DataFrame, lines: Any, ctx: BuildContext
+) -> tuple[list[_Prepared], list[dict]]:
+    errors = _err(
+        rows.loc[_col(rows, "party_name").isna().to_numpy(), "id"],
+        "timecard_entry",
+        "party_name",
+        "the timecard entry has no employee (party) to record the time for",
+    )
     rows = rows[_col(rows, "party_name").notna().to_numpy()]
     job = _coalesce(_col(rows, "job_list_id"), _job_list_ids(_col(rows, "project_id"), ctx))
     item_id, item_name = _items(_col(rows, "cost_code_id"), ctx)
-    billable = _col(rows, "billable").map(lambda b: None if _missing(b) else ("Billable" if b else "NotBillable"))
+    billable = _col(rows, "billable").map(
+        lambda b: None if _missing(b) else ("Billable" if b else "NotBillable")
+    )
     cols = {"TxnDate": rows["date"], "EntityRef/FullName": rows["party_name"], "CustomerRef/ListID": job,
             "ItemServiceRef/ListID": item_id, "ItemServiceRef/FullName": item_name.where(item_id.isna(), None),
             "Duration": pd.Series(duration_text(rows["hours"]), index=rows.index, dtype=object),
             "Notes": _col(rows, "description"), "BillableStatus": billable.astype(object)}  # fmt: skip
-    prepared = _Prepared("TimeTrackingAdd", "add", _frame(rows["id"], cols), kinds={"TxnDate": "date"},
-                         sources={"EntityRef/FullName": "party_name", "Notes": "description"})
+    prepared = _Prepared(
+        "TimeTrackingAdd",
+        "add",
+        _frame(rows["id"], cols),
+        kinds={"TxnDate": "date"},
+        sources={"EntityRef/FullName": "party_name", "Notes": "description"},
+    )
     return [prepared], errors
 
 
@@ -1038,8 +1260,12 @@ _PREPARE = {
 }
 
 
-def build_requests(item_type: str, rows: pd.DataFrame, lines: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
-                   context: BuildContext | None = None) -> BuildResult:
+def build_requests(
+    item_type: str,
+    rows: pd.DataFrame,
+    lines: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
+    context: BuildContext | None = None,
+) -> BuildResult:
     """Add/mod requests for accepted rows of one item type (rows in the Procore table's columns).
 
     ``lines``: the line table (commitment_lines, change_order_lines, invoice_lines) or, for budgets, a mapping
@@ -1047,8 +1273,10 @@ def build_requests(item_type: str, rows: pd.DataFrame, lines: pd.DataFrame | Map
     ``errors`` (procore_id, field, message); the others in ``requests`` with requestIDs mapping back to them.
     """
     if item_type not in _PREPARE:
-        raise InputError(f"no qbXML export for item type {item_type!r}; exportable: {', '.join(_PREPARE)}",
-                         field="item_type")
+        raise InputError(
+            f"no qbXML export for item type {item_type!r}; exportable: {', '.join(_PREPARE)}",
+            field="item_type",
+        )
     ctx = context or BuildContext()
     if "id" not in rows.columns:
         raise InputError(f"{item_type} rows need the Procore 'id' column", field="id")
@@ -1071,8 +1299,14 @@ def build_requests(item_type: str, rows: pd.DataFrame, lines: pd.DataFrame | Map
 
 def _errors_frame(errors: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(errors, columns=ERROR_COLUMNS)
-    return frame.astype({"procore_id": pd.ArrowDtype(pa.int64()), "item_type": pd.ArrowDtype(pa.string()),
-                         "field": pd.ArrowDtype(pa.string()), "message": pd.ArrowDtype(pa.string())})
+    return frame.astype(
+        {
+            "procore_id": pd.ArrowDtype(pa.int64()),
+            "item_type": pd.ArrowDtype(pa.string()),
+            "field": pd.ArrowDtype(pa.string()),
+            "message": pd.ArrowDtype(pa.string()),
+        }
+    )
 
 
 def _concat_errors(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -1101,10 +1335,18 @@ QUERIES: dict[str, tuple[str, bool]] = {
 }  # fmt: skip
 
 
-def query_request(name: str, *, request_id: str | None = None, max_returned: int | None = 100,
-                  from_modified: datetime | date | str | None = None, to_modified: datetime | date | str | None = None,
-                  iterator: str | None = "Start", iterator_id: str | None = None, include_line_items: bool = True,
-                  active_status: str | None = "All") -> Request:
+def query_request(
+    name: str,
+    *,
+    request_id: str | None = None,
+    max_returned: int | None = 100,
+    from_modified: datetime | date | str | None = None,
+    to_modified: datetime | date | str | None = None,
+    iterator: str | None = "Start",
+    iterator_id: str | None = None,
+    include_line_items: bool = True,
+    active_status: str | None = "All",
+) -> Request:
     """A query for the import side: ``CustomerQuery`` ... ``TimeTrackingQuery``.
 
     Iterators: the first page is ``iterator="Start"`` with ``MaxReturned``; the next pages repeat the same
@@ -1122,7 +1364,9 @@ def query_request(name: str, *, request_id: str | None = None, max_returned: int
     rq_name = name + "Rq"
     rid = request_id or f"query:{name}:{iterator or 'all'}"
     if len(rid) > spec.REQUEST_ID_MAXLEN:
-        raise InputError(f"requestID {rid!r} is longer than {spec.REQUEST_ID_MAXLEN} characters", field="requestID")
+        raise InputError(
+            f"requestID {rid!r} is longer than {spec.REQUEST_ID_MAXLEN} characters", field="requestID"
+        )
     attrs = {"requestID": rid}
     if iterator:
         attrs["iterator"] = iterator
@@ -1137,8 +1381,12 @@ def query_request(name: str, *, request_id: str | None = None, max_returned: int
         values["FromModifiedDate"] = format_datetime(from_modified) if from_modified else None
         values["ToModifiedDate"] = format_datetime(to_modified) if to_modified else None
     else:
-        values["ModifiedDateRangeFilter/FromModifiedDate"] = format_datetime(from_modified) if from_modified else None
-        values["ModifiedDateRangeFilter/ToModifiedDate"] = format_datetime(to_modified) if to_modified else None
+        values["ModifiedDateRangeFilter/FromModifiedDate"] = (
+            format_datetime(from_modified) if from_modified else None
+        )
+        values["ModifiedDateRangeFilter/ToModifiedDate"] = (
+            format_datetime(to_modified) if to_modified else None
+        )
         if line_items and include_line_items:
             values["IncludeLineItems"] = "true"
     steps, paths = _plan(rq_name, [k for k, v in values.items() if v is not None])
@@ -1153,8 +1401,12 @@ def _order(req: Request) -> int:
     return pair.export_order if pair else 0
 
 
-def message_sets(requests: Iterable[Request], max_requests: int = DEFAULT_MAX_REQUESTS,
-                 version: str = spec.QBXML_VERSION, on_error: str = "continueOnError") -> list[MessageSet]:
+def message_sets(
+    requests: Iterable[Request],
+    max_requests: int = DEFAULT_MAX_REQUESTS,
+    version: str = spec.QBXML_VERSION,
+    on_error: str = "continueOnError",
+) -> list[MessageSet]:
     """Requests batched into qbXML documents of at most ``max_requests`` each, in dependency order
     (vendors, jobs and items before the POs and bills that reference them; stable within an order).
 
@@ -1163,8 +1415,10 @@ def message_sets(requests: Iterable[Request], max_requests: int = DEFAULT_MAX_RE
     record does not block the rest.
     """
     if on_error not in ON_ERROR:
-        raise InputError(f"onError must be one of {', '.join(ON_ERROR)} (QuickBooks refuses rollbackOnError)",
-                         field="onError")
+        raise InputError(
+            f"onError must be one of {', '.join(ON_ERROR)} (QuickBooks refuses rollbackOnError)",
+            field="onError",
+        )
     if max_requests < 1:
         raise InputError("max_requests must be at least 1", field="max_requests")
     if not re.fullmatch(r"\d+\.\d+", version):
@@ -1173,16 +1427,19 @@ def message_sets(requests: Iterable[Request], max_requests: int = DEFAULT_MAX_RE
     seen: set[str] = set()
     for r in ordered:
         if r.request_id in seen:
-            raise InputError(f"requestID {r.request_id!r} appears twice; responses are matched by it",
-                             field="requestID")
+            raise InputError(
+                f"requestID {r.request_id!r} appears twice; responses are matched by it", field="requestID"
+            )
         seen.add(r.request_id)
-    head = (f'<?xml version="1.0" encoding="utf-8"?>\n<?qbxml version="{version}"?>\n'
-            f'<QBXML><QBXMLMsgsRq onError="{on_error}">').encode("ascii")
+    head = (
+        f'<?xml version="1.0" encoding="utf-8"?>\n<?qbxml version="{version}"?>\n'
+        f'<QBXML><QBXMLMsgsRq onError="{on_error}">'
+    ).encode("ascii")
     tail = b"</QBXMLMsgsRq></QBXML>"
     tostring = etree.tostring
     out = []
     for start in range(0, len(ordered), max_requests):
-        chunk = ordered[start:start + max_requests]
+        chunk = ordered[start : start + max_requests]
         body = b"".join([tostring(r.element, encoding="us-ascii") for r in chunk])
         out.append(MessageSet(head + body + tail, tuple(r.request_id for r in chunk), version, on_error))
     return out

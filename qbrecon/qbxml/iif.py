@@ -56,8 +56,13 @@ def _duration(hours: object) -> str | None:
     return f"{minutes // 60}:{minutes % 60:02d}"
 
 
-def timeact_iif(rows: pd.DataFrame, context: BuildContext | None = None, *, company_name: str = "",
-                company_create_time: str = "") -> IIFResult:
+def timeact_iif(
+    rows: pd.DataFrame,
+    context: BuildContext | None = None,
+    *,
+    company_name: str = "",
+    company_create_time: str = "",
+) -> IIFResult:
     """The IIF text for timecard entries (``timecard_entries`` columns; ``job_full_name`` may be given per row,
     otherwise the job's full name comes from the QuickBooks ``customers`` frame through the project's ListID).
     """
@@ -65,7 +70,9 @@ def timeact_iif(rows: pd.DataFrame, context: BuildContext | None = None, *, comp
     if "id" not in rows.columns:
         raise InputError("timecard entries need the Procore 'id' column", field="id")
     job_list = _job_list_ids(_col(rows, "project_id"), ctx)
-    job_name = _coalesce(_col(rows, "job_full_name"), _lookup(job_list, ctx.frame("customers"), "ListID", "FullName"))
+    job_name = _coalesce(
+        _col(rows, "job_full_name"), _lookup(job_list, ctx.frame("customers"), "ListID", "FullName")
+    )
     item_list, item_name = _items(_col(rows, "cost_code_id"), ctx)
     # The item's FullName as QuickBooks has it (a sub-item's path) when the items were imported.
     item_name = _coalesce(_lookup(item_list, ctx.frame("items"), "ListID", "FullName"), item_name)
@@ -83,18 +90,30 @@ def timeact_iif(rows: pd.DataFrame, context: BuildContext | None = None, *, comp
 
     def refuse(mask: pd.Series, field: str, message: str) -> None:
         for pid in frame.loc[mask.to_numpy(), "id"].tolist():
-            errors.append({"procore_id": int(pid), "item_type": "timecard_entry", "field": field, "message": message})
+            errors.append(
+                {"procore_id": int(pid), "item_type": "timecard_entry", "field": field, "message": message}
+            )
 
     refuse(frame["DATE"] == "", "date", "the entry has no date")
     refuse(frame["EMP"] == "", "party_name", "the entry has no employee")
-    refuse(frame["JOB"] == "", "project_id", "the project is not synced to a QuickBooks job (no job full name)")
+    refuse(
+        frame["JOB"] == "", "project_id", "the project is not synced to a QuickBooks job (no job full name)"
+    )
     refuse(frame["DURATION"] == "", "hours", "the entry has no hours")
     long_day = frame["DURATION"].map(lambda d: bool(d) and (int(d.split(":")[0]) > 23))
     refuse(long_day, "hours", "IIF time activities cannot be longer than 23:59")
-    refuse(frame["NOTE"].str.len() > NOTE_MAXLEN, "description",
-           f"IIF notes hold at most {NOTE_MAXLEN} characters; shorten the description")
-    sources = {"JOB": "project_id", "EMP": "party_name", "ITEM": "cost_code_id", "PROJ": "class_name",
-               "NOTE": "description"}
+    refuse(
+        frame["NOTE"].str.len() > NOTE_MAXLEN,
+        "description",
+        f"IIF notes hold at most {NOTE_MAXLEN} characters; shorten the description",
+    )
+    sources = {
+        "JOB": "project_id",
+        "EMP": "party_name",
+        "ITEM": "cost_code_id",
+        "PROJ": "class_name",
+        "NOTE": "description",
+    }
     for col, source in sources.items():
         unencodable = frame[col].map(lambda v: not _encodes(v))
         refuse(unencodable, source, f"{col} has characters a Windows-1252 IIF file cannot hold")

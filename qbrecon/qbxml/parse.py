@@ -36,6 +36,9 @@ from ..schemas import TABLES, TableSpec
 MAX_DEPTH = 64  # levels of nesting accepted in an in-memory document (qbXML needs about 10)
 PROLOG_LIMIT = 1 << 20  # bytes before the root element (XML declaration, PIs, comments)
 
+# True when some element sits more than MAX_DEPTH levels down: evaluated level by level inside libxml2.
+_TOO_DEEP = etree.XPath("boolean(" + "/*" * (MAX_DEPTH + 1) + ")")
+
 PARSER_OPTIONS: dict[str, Any] = {
     "resolve_entities": False,
     "no_network": True,
@@ -66,7 +69,9 @@ def check_prolog(head: bytes, name: str, *, complete: bool = False) -> bool:
     inside the prolog and more bytes are needed. ``complete`` says that ``head`` is the whole document.
     """
     # UTF-16 documents are checked on their decoded text (lxml's DOCTYPE check below covers other encodings).
-    codec = {b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16", b"<\x00": "utf-16-le", b"\x00<": "utf-16-be"}.get(head[:2])
+    codec = {b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16", b"<\x00": "utf-16-le", b"\x00<": "utf-16-be"}.get(
+        head[:2]
+    )
     if codec:
         head = head[: len(head) // 2 * 2].decode(codec, errors="ignore").encode("utf-8", errors="ignore")
     if head.startswith(b"\xef\xbb\xbf"):
@@ -167,7 +172,8 @@ def safe_iterparse(
     """Stream the elements named ``tags`` (all elements when None) as each one ends, under the safe policy.
 
     Each yielded element is cleared (and its already-read earlier siblings dropped) once the caller asks for
-    the next one, so read what you need from it before moving on. Malformed or hostile XML raises
+    the next one, so read what you need from it before moving on; a matching element nested inside another
+    is therefore already cleared when the outer one arrives. Malformed or hostile XML raises
     ``InputError`` naming the file and line.
     """
     raw, label, close = _open(source, name)
@@ -207,7 +213,9 @@ def parse_bytes(data: bytes | str, *, name: str | None = None, huge_text: bool =
         data = re.sub(r"^\s*<\?xml[^>]*\?>", "", data, count=1).encode("utf-8")
     data = bytes(data)
     check_prolog(data[:PROLOG_LIMIT], label, complete=True)
-    parser = etree.XMLParser(**dict(PARSER_OPTIONS, huge_tree=huge_text), remove_comments=True, remove_pis=True)
+    parser = etree.XMLParser(
+        **dict(PARSER_OPTIONS, huge_tree=huge_text), remove_comments=True, remove_pis=True
+    )
     try:
         root = etree.fromstring(data, parser=parser)
     except etree.XMLSyntaxError as exc:
@@ -215,11 +223,8 @@ def parse_bytes(data: bytes | str, *, name: str | None = None, huge_text: bool =
     if root is None:
         raise InputError("empty XML document", file=label)
     _refuse_dtd(root, label)
-    depth = 0
-    for event, _el in etree.iterwalk(root, events=("start", "end")):
-        depth += 1 if event == "start" else -1
-        if depth > MAX_DEPTH:
-            raise InputError(f"XML nested deeper than {MAX_DEPTH} levels is refused", file=label)
+    if _TOO_DEEP(root):
+        raise InputError(f"XML nested deeper than {MAX_DEPTH} levels is refused", file=label)
     return root
 
 
@@ -321,7 +326,9 @@ def ret_plans() -> dict[str, _RetPlan]:
                 c.append((names.index("PaymentKind"), "credit_card" if "CreditCard" in tag else "check"))
             consts[tag] = c
         fill = (names.index("FullName"), names.index("Name")) if spec.table == "items" else None
-        plan = _RetPlan(spec, names, _trie(paths), copies, names.index(spec.key[0]), consts, fill_fullname=fill)
+        plan = _RetPlan(
+            spec, names, _trie(paths), copies, names.index(spec.key[0]), consts, fill_fullname=fill
+        )
         by_table[spec.table] = plan
         for tag in rets:
             plans[tag] = plan
@@ -426,78 +433,101 @@ def _status(rs: etree._Element, file: str) -> ResponseStatus:
 
 
 class _Collector:
-    """Rows of one file, per table, as lists (turned into columns once at the end)."""
+    """Rows of one file, per table, as lists (turned into columns once at the end).
+
+    Each row list ends with two bookkeeping values, its source row and its group, so that one transposition
+    yields every column.
+    """
 
     def __init__(self, file: str):
         self.file = file
         self.rows: dict[str, list[list]] = {}
-        self.src: dict[str, list[int]] = {}
-        self.group: dict[str, list[int]] = {}
-        self.n_groups = 0
 
-    def add(self, table: str, row: list, source_row: int, group: int) -> None:
+    def table_rows(self, table: str) -> list[list]:
         rows = self.rows.get(table)
         if rows is None:
             rows = self.rows[table] = []
-            self.src[table] = []
-            self.group[table] = []
-        rows.append(row)
-        self.src[table].append(source_row)
-        self.group[table].append(group)
+        return rows
 
     def batches(self, plans_by_table: dict[str, tuple[TableSpec, list[str], list[tuple[int, int]]]]) -> dict:
         out: dict[str, Batch] = {}
         for table, rows in self.rows.items():
+            if not rows:
+                continue
             spec, names, copies = plans_by_table[table]
-            cols = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in names]
+            cols = [list(c) for c in zip(*rows, strict=True)]
+            group = cols.pop()
+            source_row = cols.pop()
             for dst, src in copies:
                 cols[dst] = cols[src]
-            out[table] = Batch(spec, dict(zip(names, cols, strict=True)), [self.file] * len(rows), self.src[table],
-                               self.group[table], None)  # fmt: skip
+            out[table] = Batch(spec, dict(zip(names, cols, strict=True)), [self.file] * len(rows), source_row,
+                               group, None)  # fmt: skip
         return out
 
 
 def _read_ret(ret: etree._Element, plan: _RetPlan, coll: _Collector, source_row: int, group: int) -> None:
-    row = [None] * len(plan.names)
+    """One Ret (and its lines) into rows: a walk over its children reading each wanted element's text once."""
+    n = len(plan.names)
+    row = [None] * n + [source_row, group]
     trie = plan.trie
+    get = trie.get
     lines = plan.lines
-    line_rows: list[tuple[_LinePlan, str, etree._Element]] = []
+    number = 0
     for child in ret:
         tag = child.tag
-        node = trie.get(tag)
+        node = get(tag)
         if node is not None:
             col, sub = node
             if col >= 0:
                 row[col] = child.text
             if sub is not None:
                 _fill(child, sub, row)
-        elif tag in lines:
-            line_rows.append((lines[tag], tag, child))
+            continue
+        lp = lines.get(tag)
+        if lp is not None:
+            number += 1
+            _read_line(child, tag, lp, row[plan.key_col], number, coll, source_row, group)
         elif tag in plan.groups:
             for inner in child:
-                if inner.tag in lines:
-                    line_rows.append((lines[inner.tag], inner.tag, inner))
+                lp = lines.get(inner.tag)
+                if lp is not None:
+                    number += 1
+                    _read_line(inner, inner.tag, lp, row[plan.key_col], number, coll, source_row, group)
     for col, value in plan.consts.get(ret.tag, ()):
         row[col] = value
     for dst, src in plan.copies:
         row[dst] = row[src]
     if plan.fill_fullname is not None and row[plan.fill_fullname[0]] is None:
         row[plan.fill_fullname[0]] = row[plan.fill_fullname[1]]
-    coll.add(plan.spec.table, row, source_row, group)
-    parent_key = row[plan.key_col]
-    number = 0
-    for lp, tag, el in line_rows:
-        number += 1
-        lrow = [None] * len(lp.names)
-        _fill(el, lp.trie, lrow)
-        lrow[lp.parent_col] = parent_key
-        if lp.number_col >= 0:
-            lrow[lp.number_col] = str(number)
-        if lp.kind_col >= 0:
-            lrow[lp.kind_col] = lp.kinds[tag]
-        for dst, src in lp.copies:
-            lrow[dst] = lrow[src]
-        coll.add(lp.spec.table, lrow, source_row, group)
+    coll.table_rows(plan.spec.table).append(row)
+
+
+def _read_line(el: etree._Element, tag: str, lp: _LinePlan, parent_key: str | None, number: int, coll: _Collector,
+               source_row: int, group: int) -> None:  # fmt: skip
+    lrow = [None] * len(lp.names) + [source_row, group]
+    get = lp.trie.get
+    for child in el:
+        node = get(child.tag)
+        if node is not None:
+            col, sub = node
+            if col >= 0:
+                lrow[col] = child.text
+            if sub is not None:
+                for g in child:
+                    n2 = sub.get(g.tag)
+                    if n2 is not None:
+                        if n2[0] >= 0:
+                            lrow[n2[0]] = g.text
+                        if n2[1] is not None:
+                            _fill(g, n2[1], lrow)
+    lrow[lp.parent_col] = parent_key
+    if lp.number_col >= 0:
+        lrow[lp.number_col] = str(number)
+    if lp.kind_col >= 0:
+        lrow[lp.kind_col] = lp.kinds[tag]
+    for dst, src in lp.copies:
+        lrow[dst] = lrow[src]
+    coll.table_rows(lp.spec.table).append(lrow)
 
 
 @lru_cache(maxsize=1)
@@ -575,13 +605,13 @@ def read_query_response(source: Source, *, name: str | None = None, first_group:
             raise _syntax_error(exc, label) from None
         if first:
             raise InputError("not a qbXML response: no <QBXMLMsgsRs> or *Ret element found", file=label)
+        result.batches = coll.batches(_plans_by_table())
     finally:
         if gc_was_enabled:
             gc.enable()
         if close:
             raw.close()
     result.statuses = statuses
-    result.batches = coll.batches(_plans_by_table())
     result.groups = ret_no
     return result
 
@@ -612,7 +642,9 @@ def ret_to_row(element: etree._Element, spec: TableSpec | None = None) -> dict[s
     rows = ret_to_rows(element)
     plan = ret_plans()[element.tag]
     if spec is not None and spec.table != plan.spec.table:
-        raise InputError(f"<{element.tag}> is a row of {plan.spec.table}, not {spec.table}", field=element.tag)
+        raise InputError(
+            f"<{element.tag}> is a row of {plan.spec.table}, not {spec.table}", field=element.tag
+        )
     return rows[plan.spec.table][0]
 
 

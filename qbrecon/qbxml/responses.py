@@ -47,7 +47,9 @@ FIX_DATA = {3070, 3100, 3150, 3210}
 PARSE_ERROR_HRESULT = "0x80040400"
 
 
-def classify(status_code: int | None, severity: str | None, action: str | None, has_ret: bool) -> tuple[str, str | None]:
+def classify(
+    status_code: int | None, severity: str | None, action: str | None, has_ret: bool
+) -> tuple[str, str | None]:
     """(outcome, error_class) for one response status."""
     is_query = action == "query"
     if status_code is None:
@@ -132,9 +134,15 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def read_response(xml: bytes | str | None, requests: pd.DataFrame | Iterable[Request] | None = None, *,
-                  hresult: str | None = None, message: str | None = None, name: str = "response",
-                  read_rets: bool = True) -> ResponseResult:
+def read_response(
+    xml: bytes | str | None,
+    requests: pd.DataFrame | Iterable[Request] | None = None,
+    *,
+    hresult: str | None = None,
+    message: str | None = None,
+    name: str = "response",
+    read_rets: bool = True,
+) -> ResponseResult:
     """Outcomes of one response message set (``requests``: what was sent, to match by requestID and to report
     the ones QuickBooks never answered). ``hresult``/``message``: what the Web Connector said when the
     response is empty."""
@@ -182,8 +190,18 @@ def read_response(xml: bytes | str | None, requests: pd.DataFrame | Iterable[Req
         for rid, it, pid, act, rname in zip(sent["request_id"], sent["item_type"], sent["procore_id"],
                                             sent["action"], sent["request_name"], strict=True):  # fmt: skip
             if rid not in answered:
-                rows.append(_row(rid, it, pid, act, rname, "no response to this request in the message set "
-                                 "(QuickBooks stopped before it); send it again", "retryable"))
+                rows.append(
+                    _row(
+                        rid,
+                        it,
+                        pid,
+                        act,
+                        rname,
+                        "no response to this request in the message set "
+                        "(QuickBooks stopped before it); send it again",
+                        "retryable",
+                    )
+                )
     rets: dict[str, pd.DataFrame] = {}
     if read_rets and any(r["ret_count"] for r in rows):
         result = read_query_response(text.encode("utf-8") if isinstance(xml, str) else bytes(xml), name=name)
@@ -191,8 +209,16 @@ def read_response(xml: bytes | str | None, requests: pd.DataFrame | Iterable[Req
     return ResponseResult(_outcomes_frame(rows), rets)
 
 
-def _row(rid: str | None, item_type: str | None, procore_id: object, action: str | None, request_name: str | None,
-         message: str, error_class: str, severity: str = "Error") -> dict:
+def _row(
+    rid: str | None,
+    item_type: str | None,
+    procore_id: object,
+    action: str | None,
+    request_name: str | None,
+    message: str,
+    error_class: str,
+    severity: str = "Error",
+) -> dict:
     return {"request_id": rid, "item_type": item_type,
             "procore_id": None if procore_id is None or pd.isna(procore_id) else int(procore_id),
             "action": action, "request_name": request_name, "status_code": None, "status_severity": severity,

@@ -21,9 +21,13 @@ class ReconcileMixin:
 
     store: Store
 
-    def reconcile(self, pair: str | Iterable[str] | None = None, tolerance: Tolerance = None,
-                  as_of: dt.date | str | None = None,
-                  progress: Callable[[str], None] | None = None) -> Reconciliation:
+    def reconcile(
+        self,
+        pair: str | Iterable[str] | None = None,
+        tolerance: Tolerance = None,
+        as_of: dt.date | str | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> Reconciliation:
         """Compare Procore with QuickBooks and explain each difference.
 
         ``pair``: one item type (``"invoice"``), several, or all when None. ``tolerance``: one number (absolute,
@@ -33,5 +37,12 @@ class ReconcileMixin:
         return reconcile(self.store, pair, tolerance, as_of, progress)
 
 
-__all__ = ["ReconcileMixin", "Reconciliation", "Engine", "reconcile", "parse_tolerance", "normalise_name",
-           "suggest"]
+__all__ = [
+    "ReconcileMixin",
+    "Reconciliation",
+    "Engine",
+    "reconcile",
+    "parse_tolerance",
+    "normalise_name",
+    "suggest",
+]

@@ -38,8 +38,10 @@ SUMMARY_DDL = """CREATE OR REPLACE TEMP TABLE _qbr_summary (
     ambiguous BIGINT, not_exported BIGINT, differences BIGINT, procore_total DECIMAL(18,2), quickbooks_total DECIMAL(18,2),
     delta DECIMAL(18,2), abs_delta DECIMAL(18,2))"""
 
-DIFF_COLUMNS = ("pair, level, procore_id, quickbooks_id, project, vendor, number, cost_code, field, "
-                "procore_value, quickbooks_value, delta, reason, matched_by")
+DIFF_COLUMNS = (
+    "pair, level, procore_id, quickbooks_id, project, vendor, number, cost_code, field, "
+    "procore_value, quickbooks_value, delta, reason, matched_by"
+)
 
 
 # -- tolerances ---------------------------------------------------------------------------------------------
@@ -101,7 +103,9 @@ class Engine:
         self.x(f"CREATE OR REPLACE TEMP TABLE {name} AS {select}")
         self._temp.append(name)
 
-    def run(self, pairs: Iterable[str] | None = None, progress: Callable[[str], None] | None = None) -> Reconciliation:
+    def run(
+        self, pairs: Iterable[str] | None = None, progress: Callable[[str], None] | None = None
+    ) -> Reconciliation:
         wanted = _pairs(pairs)
         with self.store._lock:
             try:
@@ -129,19 +133,25 @@ class Engine:
                 differences = self.store.frame(
                     f"""SELECT {DIFF_COLUMNS} FROM _qbr_diff
                         ORDER BY list_position({list(rules.ALL_PAIRS)}, pair), project NULLS LAST, vendor NULLS LAST,
-                                 procore_id NULLS LAST, quickbooks_id NULLS LAST, level, cost_code NULLS FIRST, field""")
+                                 procore_id NULLS LAST, quickbooks_id NULLS LAST, level, cost_code NULLS FIRST, field"""
+                )
                 summary = self.store.frame(
-                    f"SELECT * FROM _qbr_summary ORDER BY list_position({list(rules.ALL_PAIRS)}, pair)")
+                    f"SELECT * FROM _qbr_summary ORDER BY list_position({list(rules.ALL_PAIRS)}, pair)"
+                )
                 candidates = {
-                    name: (self.store.frame(f"""SELECT procore_id, label FROM _qbr_{name}_p p
-                                                WHERE expected AND label IS NOT NULL AND procore_id IN
-                                                (SELECT procore_id FROM _qbr_diff WHERE pair = '{name}'
-                                                  AND level = 'record' AND quickbooks_id IS NULL)"""),
-                           self.store.frame(f"""SELECT quickbooks_id, label FROM _qbr_{name}_q q
+                    # unmatched Procore records that belong in QuickBooks (reported or pending export)
+                    name: (
+                        self.store.frame(f"""SELECT procore_id, label FROM _qbr_{name}_p p
+                                                WHERE (expected OR eligible) AND label IS NOT NULL
+                                                  AND procore_id NOT IN (SELECT procore_id FROM _qbr_{name}_m)
+                                                  AND procore_id NOT IN (SELECT procore_id FROM _qbr_{name}_c)"""),
+                        self.store.frame(f"""SELECT quickbooks_id, label FROM _qbr_{name}_q q
                                                 WHERE label IS NOT NULL AND quickbooks_id IN
                                                 (SELECT quickbooks_id FROM _qbr_diff WHERE pair = '{name}'
-                                                  AND reason = 'only_in_quickbooks')"""))
-                    for name in rules.LIST_PAIRS if name in wanted
+                                                  AND reason = 'only_in_quickbooks')"""),
+                    )
+                    for name in rules.LIST_PAIRS
+                    if name in wanted
                 }
             finally:
                 self._cleanup()
@@ -167,25 +177,36 @@ class Engine:
             if row and row[0]:
                 retainage_setting = row[0]
         # the retainage item: the ERP setting when there is one, else the service item named "Retainage"
-        self.x("CREATE OR REPLACE TEMP TABLE _qbr_params AS SELECT coalesce("
-               "CASE WHEN $1::VARCHAR IS NOT NULL AND json_valid($1::VARCHAR) THEN coalesce("
-               "json_extract_string($1::VARCHAR, '$.ListID'), (SELECT any_value(\"ListID\") FROM items "
-               "WHERE lower(\"FullName\") = lower(json_extract_string($1::VARCHAR, '$.FullName')))) END, "
-               "(SELECT min(\"ListID\") FROM items WHERE lower(trim(\"Name\")) = 'retainage' "
-               "AND lower(replace(\"ItemType\", 'Item', '')) = 'service')) AS retainage_item, $2::DATE AS as_of",
-               [retainage_setting, self.as_of])
+        self.x(
+            "CREATE OR REPLACE TEMP TABLE _qbr_params AS SELECT coalesce("
+            "CASE WHEN $1::VARCHAR IS NOT NULL AND json_valid($1::VARCHAR) THEN coalesce("
+            "json_extract_string($1::VARCHAR, '$.ListID'), (SELECT any_value(\"ListID\") FROM items "
+            "WHERE lower(\"FullName\") = lower(json_extract_string($1::VARCHAR, '$.FullName')))) END, "
+            '(SELECT min("ListID") FROM items WHERE lower(trim("Name")) = \'retainage\' '
+            "AND lower(replace(\"ItemType\", 'Item', '')) = 'service')) AS retainage_item, $2::DATE AS as_of",
+            [retainage_setting, self.as_of],
+        )
         self._temp.append("_qbr_params")
         if "erp_items" in tables:
-            self.temp("_qbr_erp", """SELECT item_type, CAST(procore_id AS VARCHAR) AS procore_id, status, quickbooks_id
-                                     FROM erp_items""")
+            self.temp(
+                "_qbr_erp",
+                """SELECT item_type, CAST(procore_id AS VARCHAR) AS procore_id, status, quickbooks_id
+                                     FROM erp_items""",
+            )
         else:
-            self.temp("_qbr_erp", """SELECT NULL::VARCHAR AS item_type, NULL::VARCHAR AS procore_id,
-                                            NULL::VARCHAR AS status, NULL::VARCHAR AS quickbooks_id WHERE false""")
+            self.temp(
+                "_qbr_erp",
+                """SELECT NULL::VARCHAR AS item_type, NULL::VARCHAR AS procore_id,
+                                            NULL::VARCHAR AS status, NULL::VARCHAR AS quickbooks_id WHERE false""",
+            )
         # placeholders so the list pairs' SQL can reference the maps before they exist
         for name in ("_qbr_vendor_map", "_qbr_job_map"):
             self.temp(name, "SELECT NULL::VARCHAR AS procore_id, NULL::VARCHAR AS quickbooks_id WHERE false")
-        self.temp("_qbr_cc_item", "SELECT NULL::BIGINT AS cost_code_id, NULL::VARCHAR AS full_code, "
-                                  "NULL::VARCHAR AS item_id WHERE false")
+        self.temp(
+            "_qbr_cc_item",
+            "SELECT NULL::BIGINT AS cost_code_id, NULL::VARCHAR AS full_code, "
+            "NULL::VARCHAR AS item_id WHERE false",
+        )
         self.x(DIFF_DDL)
         self.x(SUMMARY_DDL)
         self._temp += ["_qbr_diff", "_qbr_summary"]
@@ -213,6 +234,14 @@ class Engine:
                  LEFT JOIN _qbr_cost_code_m via_std ON via_std.procore_id = CAST(c.standard_cost_code_id AS VARCHAR)
                  LEFT JOIN std ON std.full_code = c.full_code
                 ORDER BY c.id, (c.cost_code_level = 'project') DESC""",
+        )
+        self.temp(
+            "_qbr_item_label",
+            """SELECT hash(item_key) AS ih, min(code) AS code FROM (
+                   SELECT coalesce(item_id, 'code:' || full_code) AS item_key, full_code AS code FROM _qbr_cc_item
+                   UNION ALL SELECT 'code:' || full_code, full_code FROM cost_codes
+                   UNION ALL SELECT "ListID", "Name" FROM items
+                   UNION ALL SELECT 'code:' || "FullName", "FullName" FROM items) GROUP BY 1""",
         )
 
     def _cleanup(self) -> None:
@@ -266,14 +295,20 @@ class Engine:
             if f.kind == "money":
                 differs = f"NOT ({_within(p, q, self.tol(f.name))})"
                 delta = f"coalesce({p}, 0) - coalesce({q}, 0)"
-                changed = ("WHEN m.matched_by = 'link' AND qbr_newer(q.edit_seq, p.edit_seq) "
-                           "THEN 'amount_changed_in_quickbooks'")
+                changed = (
+                    "WHEN m.matched_by = 'link' AND qbr_newer(q.edit_seq, p.edit_seq) "
+                    "THEN 'amount_changed_in_quickbooks'"
+                )
             elif f.kind == "text":
                 # matched by business key means the normalised names agree: only a linked record's name can differ
                 differs = f"m.matched_by = 'link' AND trim({p}) IS DISTINCT FROM trim({q})"
                 delta, changed = "NULL", ""
             else:  # id, date: exact; an id Procore does not know (unlinked vendor/job) is not compared
-                differs = f"{p} IS NOT NULL AND {p} IS DISTINCT FROM {q}" if f.kind == "id" else f"{p} IS DISTINCT FROM {q}"
+                differs = (
+                    f"{p} IS NOT NULL AND {p} IS DISTINCT FROM {q}"
+                    if f.kind == "id"
+                    else f"{p} IS DISTINCT FROM {q}"
+                )
                 delta, changed = "NULL", ""
             selects.append(
                 f"""SELECT '{rule.pair}', 'header', m.procore_id, m.quickbooks_id, coalesce(p.project, q.project),
@@ -283,30 +318,34 @@ class Engine:
                       FROM mpq m WHERE {differs}"""
             )
         # matched pairs joined once; every field reads the same rows (p.* and q.* as structs)
-        self.x(f"""INSERT INTO _qbr_diff ({DIFF_COLUMNS})
+        self.x(
+            f"""INSERT INTO _qbr_diff ({DIFF_COLUMNS})
                    WITH mpq AS MATERIALIZED (SELECT m.procore_id, m.quickbooks_id, m.matched_by, p, q
                                                FROM {M} m JOIN {P} p USING (procore_id) JOIN {Q} q USING (quickbooks_id))
-                   """ + "\nUNION ALL\n".join(selects))
+                   """
+            + "\nUNION ALL\n".join(selects)
+        )
 
     def _line_differences(self, rule: rules.PairRule, M: str) -> None:  # noqa: N803
-        """Lines per QuickBooks item under matched headers. Procore lines find their bill through the match
-        (integer key); QuickBooks lines are joined as they are and one-sided rows of unmatched bills dropped
-        after the join, so the big join runs once on the two line aggregates."""
+        """Lines per QuickBooks item under matched headers, aggregated and joined on integer keys: the Procore
+        header id and a 64-bit hash of the item key (QuickBooks lines reach the Procore id through the match).
+        Item labels come from a small lookup afterwards, for the differing lines only."""
         assert rule.lines is not None
         tol = self.tol("amount")
         self.x(
             f"""INSERT INTO _qbr_diff ({DIFF_COLUMNS})
-            WITH pl AS (SELECT m.procore_id, m.quickbooks_id, l.item_key, l.code, l.amount
-                          FROM ({rule.lines.procore_sql}) l JOIN {M} m ON m.procore_num = l.procore_num),
-                 ql AS ({rule.lines.quickbooks_sql}),
-                 j AS (SELECT pl.procore_id, coalesce(pl.quickbooks_id, ql.quickbooks_id) AS quickbooks_id,
-                              coalesce(pl.code, ql.code) AS code, pl.amount AS pa, ql.amount AS qa,
-                              pl.item_key IS NULL AS only_q, ql.item_key IS NULL AS only_p
-                         FROM pl FULL JOIN ql ON pl.quickbooks_id = ql.quickbooks_id AND pl.item_key = ql.item_key
+            WITH pl AS (SELECT procore_num, hash(item_key) AS ih, sum(amount) AS amount
+                          FROM ({rule.lines.procore_sql}) GROUP BY ALL),
+                 ql AS (SELECT m.procore_num, hash(l.item_key) AS ih, sum(l.amount) AS amount
+                          FROM ({rule.lines.quickbooks_sql}) l JOIN {M} m ON m.quickbooks_id = l.quickbooks_id
+                         GROUP BY ALL),
+                 j AS (SELECT coalesce(pl.procore_num, ql.procore_num) AS procore_num, coalesce(pl.ih, ql.ih) AS ih,
+                              pl.amount AS pa, ql.amount AS qa, pl.ih IS NULL AS only_q, ql.ih IS NULL AS only_p
+                         FROM pl FULL JOIN ql ON pl.procore_num = ql.procore_num AND pl.ih = ql.ih
                         WHERE NOT ({_within("pl.amount", "ql.amount", tol)})),
-                 jm AS (SELECT m.procore_id, m.quickbooks_id, m.matched_by, j.code, j.pa, j.qa, j.only_q, j.only_p
-                          FROM j JOIN {M} m ON m.quickbooks_id = j.quickbooks_id
-                           AND (j.procore_id IS NULL OR j.procore_id = m.procore_id)),
+                 jm AS (SELECT m.procore_id, m.quickbooks_id, m.matched_by, il.code, j.pa, j.qa, j.only_q, j.only_p
+                          FROM j JOIN {M} m ON m.procore_num = j.procore_num
+                          LEFT JOIN _qbr_item_label il ON il.ih = j.ih),
                  hdr AS (SELECT procore_id, quickbooks_id, any_value(reason) AS reason, any_value(project) AS project,
                                 any_value(vendor) AS vendor, any_value(number) AS number
                            FROM _qbr_diff WHERE pair = '{rule.pair}' AND level = 'header' AND field = 'amount'
@@ -472,8 +511,13 @@ def _as_of(value: dt.date | str | None) -> dt.date | None:
         raise InputError(f"expected a date YYYY-MM-DD, got {value!r}", field="as_of") from None
 
 
-def reconcile(store: Store, pair: str | Iterable[str] | None = None, tolerance: Tolerance = None,
-              as_of: dt.date | str | None = None, progress: Callable[[str], None] | None = None) -> Reconciliation:
+def reconcile(
+    store: Store,
+    pair: str | Iterable[str] | None = None,
+    tolerance: Tolerance = None,
+    as_of: dt.date | str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Reconciliation:
     """Reconcile the stored Procore and QuickBooks tables; see ``Engine``."""
     return Engine(store, tolerance, as_of).run(pair, progress)
 

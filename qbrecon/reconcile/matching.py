@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 
-_SUFFIX = re.compile(r"( (inc|incorporated|llc|l l c|co|corp|corporation|company|ltd|limited|lp|llp|pc|pllc))+ *$")
+_SUFFIX = re.compile(
+    r"( (inc|incorporated|llc|l l c|co|corp|corporation|company|ltd|limited|lp|llp|pc|pllc))+ *$"
+)
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 SCORE_CUTOFF = 80.0
@@ -35,8 +37,9 @@ def normalise_name(name: str | None) -> str:
     return text.strip()
 
 
-def suggest(candidates: dict[str, tuple[pd.DataFrame, pd.DataFrame]], cutoff: float = SCORE_CUTOFF,
-            limit: int = 3) -> pd.DataFrame:
+def suggest(
+    candidates: dict[str, tuple[pd.DataFrame, pd.DataFrame]], cutoff: float = SCORE_CUTOFF, limit: int = 3
+) -> pd.DataFrame:
     """``{pair: (procore[procore_id, label], quickbooks[quickbooks_id, label])}`` -> scored suggestions.
 
     Up to ``limit`` QuickBooks candidates per unmatched Procore record scoring at least ``cutoff`` (0-100).
@@ -47,22 +50,27 @@ def suggest(candidates: dict[str, tuple[pd.DataFrame, pd.DataFrame]], cutoff: fl
             continue
         p_names = [normalise_name(x) for x in p["label"].tolist()]
         q_names = [normalise_name(x) for x in q["label"].tolist()]
-        scores = process.cdist(p_names, q_names, scorer=fuzz.token_sort_ratio, score_cutoff=cutoff,
-                               dtype=np.float32, workers=1)
+        scores = process.cdist(
+            p_names, q_names, scorer=fuzz.token_sort_ratio, score_cutoff=cutoff, dtype=np.float32, workers=1
+        )
         k = min(limit, scores.shape[1])
         top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         rows, ranks = np.nonzero(np.take_along_axis(scores, top, axis=1) >= cutoff)
         if rows.size == 0:
             continue
         cols = top[rows, ranks]
-        frames.append(pd.DataFrame({
-            "pair": pair,
-            "procore_id": p["procore_id"].to_numpy()[rows],
-            "procore_name": p["label"].to_numpy()[rows],
-            "quickbooks_id": q["quickbooks_id"].to_numpy()[cols],
-            "quickbooks_name": q["label"].to_numpy()[cols],
-            "score": np.round(scores[rows, cols].astype(float), 1),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "pair": pair,
+                    "procore_id": p["procore_id"].to_numpy()[rows],
+                    "procore_name": p["label"].to_numpy()[rows],
+                    "quickbooks_id": q["quickbooks_id"].to_numpy()[cols],
+                    "quickbooks_name": q["label"].to_numpy()[cols],
+                    "score": np.round(scores[rows, cols].astype(float), 1),
+                }
+            )
+        )
     if not frames:
         return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in COLUMNS.items()})
     out = pd.concat(frames, ignore_index=True)

@@ -35,8 +35,21 @@ PAIR_TITLES = {
     "payment": "Payments issued / Bill payments", "job_cost": "Job-to-date costs / Job costs",
 }  # fmt: skip
 
-DIFF_COLUMNS = ["level", "procore_id", "quickbooks_id", "project", "vendor", "number", "cost_code", "field",
-                "procore_value", "quickbooks_value", "delta", "reason", "reason_text"]
+DIFF_COLUMNS = [
+    "level",
+    "procore_id",
+    "quickbooks_id",
+    "project",
+    "vendor",
+    "number",
+    "cost_code",
+    "field",
+    "procore_value",
+    "quickbooks_value",
+    "delta",
+    "reason",
+    "reason_text",
+]
 
 
 def _money(value: Any) -> str:
@@ -66,10 +79,12 @@ def bar_chart(frame: pd.DataFrame, label: str, title: str, top: int = 15) -> Mar
     bar_h, gap, left, width, right = 18, 6, 260, 360, 110
     height = len(values) * (bar_h + gap) + 30
     mid = left + width / 2
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{left + width + right}" '
-             f'height="{height}" aria-label="{escape(title)}">',
-             f'<text x="4" y="14" class="t">{escape(title)}</text>',
-             f'<line x1="{mid}" y1="20" x2="{mid}" y2="{height}" stroke="#888"/>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{left + width + right}" '
+        f'height="{height}" aria-label="{escape(title)}">',
+        f'<text x="4" y="14" class="t">{escape(title)}</text>',
+        f'<line x1="{mid}" y1="20" x2="{mid}" y2="{height}" stroke="#888"/>',
+    ]
     for i, (v, name) in enumerate(zip(values, labels, strict=True)):
         y = 24 + i * (bar_h + gap)
         w = abs(v) / peak * (width / 2)
@@ -77,8 +92,10 @@ def bar_chart(frame: pd.DataFrame, label: str, title: str, top: int = 15) -> Mar
         colour = "#c0392b" if v > 0 else "#2471a3"
         short = name if len(name) <= 38 else name[:37] + "\u2026"
         parts.append(f'<text x="4" y="{y + 13}">{escape(short)}</text>')
-        parts.append(f'<rect x="{x:.1f}" y="{y}" width="{max(w, 1):.1f}" height="{bar_h}" fill="{colour}">'
-                     f"<title>{escape(name)}: {escape(_money(v))}</title></rect>")
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y}" width="{max(w, 1):.1f}" height="{bar_h}" fill="{colour}">'
+            f"<title>{escape(name)}: {escape(_money(v))}</title></rect>"
+        )
         parts.append(f'<text x="{left + width + 4}" y="{y + 13}">{escape(_money(v))}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -98,10 +115,17 @@ def render_html(rec: Reconciliation, fragment: bool = False, max_rows: int = 500
         projects = []
         for project, rows in part.groupby(part["project"].fillna("(no project)"), sort=True):
             shown = rows.head(max_rows)
-            projects.append({"project": project, "count": len(rows), "rows": _records(shown, DIFF_COLUMNS),
-                             "truncated": len(rows) - len(shown)})
-        groups.append({"pair": pair, "title": PAIR_TITLES.get(pair, pair), "count": len(part),
-                       "projects": projects})
+            projects.append(
+                {
+                    "project": project,
+                    "count": len(rows),
+                    "rows": _records(shown, DIFF_COLUMNS),
+                    "truncated": len(rows) - len(shown),
+                }
+            )
+        groups.append(
+            {"pair": pair, "title": PAIR_TITLES.get(pair, pair), "count": len(part), "projects": projects}
+        )
     template = _ENV.get_template("report.html")
     return template.render(
         fragment=fragment,
@@ -112,7 +136,9 @@ def render_html(rec: Reconciliation, fragment: bool = False, max_rows: int = 500
         reasons=_records(rec.reasons()) if not d.empty else [],
         n_differences=rec.n_differences,
         total_abs_delta=rec.total_abs_delta,
-        by_project=bar_chart(rec.variance("project"), "project", "Variance by project (Procore - QuickBooks)"),
+        by_project=bar_chart(
+            rec.variance("project"), "project", "Variance by project (Procore - QuickBooks)"
+        ),
         by_vendor=bar_chart(rec.variance("vendor"), "vendor", "Variance by vendor (Procore - QuickBooks)"),
         groups=groups,
         suggestions=_records(rec.suggestions),
@@ -152,7 +178,9 @@ def write_excel(rec: Reconciliation, path: Path) -> Path:
     wb = Workbook()
     bold = Font(bold=True)
 
-    def sheet(title: str, frame: pd.DataFrame, money: set[str], money_if_delta: set[str] = frozenset()) -> None:
+    def sheet(
+        title: str, frame: pd.DataFrame, money: set[str], money_if_delta: set[str] = frozenset()
+    ) -> None:
         ws = wb.create_sheet(title[:31])
         cols = list(frame.columns)
         ws.append(cols)
@@ -183,8 +211,12 @@ def write_excel(rec: Reconciliation, path: Path) -> Path:
     sheet("Summary", rec.summary, {"procore_total", "quickbooks_total", "delta", "abs_delta"})
     d = rec.differences
     for pair in rec.pairs:
-        sheet(pair, d[d["pair"] == pair][DIFF_COLUMNS + ["matched_by"]], {"delta"},
-              {"procore_value", "quickbooks_value"})
+        sheet(
+            pair,
+            d[d["pair"] == pair][DIFF_COLUMNS + ["matched_by"]],
+            {"delta"},
+            {"procore_value", "quickbooks_value"},
+        )
     sheet("Suggestions", rec.suggestions, set())
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)

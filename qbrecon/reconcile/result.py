@@ -42,7 +42,9 @@ class Reconciliation:
         money = d[(d["level"] != "line") & d["delta"].notna()]
         return sum((abs(x) for x in money["delta"].tolist()), Decimal("0.00"))
 
-    def exceeds(self, fail_over: Decimal | float | str | None = None, max_differences: int | None = None) -> bool:
+    def exceeds(
+        self, fail_over: Decimal | float | str | None = None, max_differences: int | None = None
+    ) -> bool:
         """True when the money differences exceed ``fail_over`` or there are more than ``max_differences``."""
         if fail_over is not None and self.total_abs_delta > Decimal(str(fail_over)):
             return True
@@ -53,8 +55,12 @@ class Reconciliation:
         d = self.differences
         if d.empty:
             return pd.DataFrame({"pair": [], "reason": [], "reason_text": [], "count": []})
-        return (d.groupby(["pair", "reason", "reason_text"], observed=True, sort=False).size()
-                .rename("count").reset_index())
+        return (
+            d.groupby(["pair", "reason", "reason_text"], observed=True, sort=False)
+            .size()
+            .rename("count")
+            .reset_index()
+        )
 
     def variance(self, by: str = "project") -> pd.DataFrame:
         """Money difference (Procore - QuickBooks) per project or vendor, largest absolute first."""
@@ -62,13 +68,16 @@ class Reconciliation:
             raise ValueError("by must be 'project' or 'vendor'")
         d = self.differences
         d = d[(d["level"] != "line") & d["delta"].notna() & (d["pair"] != "job_cost")]
-        table = pa.table({
-            by: pa.array(d[by].fillna("(none)").tolist(), pa.string()),
-            "delta": pa.array(d["delta"].tolist(), MONEY_TYPE),
-        })
+        table = pa.table(
+            {
+                by: pa.array(d[by].fillna("(none)").tolist(), pa.string()),
+                "delta": pa.array(d["delta"].tolist(), MONEY_TYPE),
+            }
+        )
         grouped = table.group_by(by).aggregate([("delta", "sum"), ("delta", "count")])
         out = grouped.to_pandas(types_mapper=pd.ArrowDtype).rename(
-            columns={"delta_sum": "delta", "delta_count": "differences"})
+            columns={"delta_sum": "delta", "delta_count": "differences"}
+        )
         if out.empty:
             return out
         out["delta"] = out["delta"].astype(pd.ArrowDtype(MONEY_TYPE))
@@ -97,5 +106,7 @@ class Reconciliation:
         return render_html(self, fragment=True)
 
     def __repr__(self) -> str:
-        return (f"Reconciliation(pairs={self.pairs}, differences={self.n_differences}, "
-                f"abs_delta={self.total_abs_delta})")
+        return (
+            f"Reconciliation(pairs={self.pairs}, differences={self.n_differences}, "
+            f"abs_delta={self.total_abs_delta})"
+        )

@@ -49,7 +49,9 @@ SYNCED = "('synced', 'imported')"
 
 # The amount a subcontractor invoice line puts on the bill: work completed this period plus materials stored
 # (the period value); the retainage held goes on its own negative line on the retainage item.
-INVOICE_LINE_AMOUNT = "(coalesce(l.work_completed_this_period, 0) + coalesce(l.materials_presently_stored, 0))"
+INVOICE_LINE_AMOUNT = (
+    "(coalesce(l.work_completed_this_period, 0) + coalesce(l.materials_presently_stored, 0))"
+)
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,8 @@ class Field:
 
 @dataclass(frozen=True)
 class Lines:
-    procore_sql: str  # procore_num (the header's Procore id, BIGINT), item_key, code, amount
-    quickbooks_sql: str  # quickbooks_id, item_key, code, amount
+    procore_sql: str  # raw lines: procore_num (the header's Procore id, BIGINT), item_key, amount
+    quickbooks_sql: str  # raw lines: quickbooks_id, item_key, amount
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ PROJECT = PairRule(
     f"""SELECT CAST(p.id AS VARCHAR) AS procore_id, nullif(trim(p.origin_id), '') AS link_id,
            qbr_norm_name(p.name) AS bkey, p.name AS label, p.name AS project, NULL::VARCHAR AS vendor,
            p.project_number AS number,
-           (p.origin_id IS NOT NULL OR e.status IN {EXPECTED}) AS expected,
+           (p.origin_id IS NOT NULL OR coalesce(e.status IN {EXPECTED}, false)) AS expected,
            (coalesce(p.is_erp_integrated, false) OR coalesce(p.active, true)) AS eligible,
            e.status AS erp_status, 41 AS name_limit, p.name AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
            NULL::DECIMAL(18,2) AS amount, p.name AS name
@@ -109,7 +111,7 @@ COMPANY = PairRule(
     f"""SELECT CAST(p.id AS VARCHAR) AS procore_id, nullif(trim(p.origin_id), '') AS link_id,
            qbr_norm_name(p.name) AS bkey, p.name AS label, NULL::VARCHAR AS project, p.name AS vendor,
            NULL::VARCHAR AS number,
-           (p.origin_id IS NOT NULL OR coalesce(p.synced_to_erp, false) OR e.status IN {EXPECTED}) AS expected,
+           (p.origin_id IS NOT NULL OR coalesce(p.synced_to_erp, false) OR coalesce(e.status IN {EXPECTED}, false)) AS expected,
            coalesce(p.is_active, true) AS eligible, e.status AS erp_status, 41 AS name_limit, p.name AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
            NULL::DECIMAL(18,2) AS amount, p.name AS name
        FROM companies p LEFT JOIN _qbr_erp e ON e.item_type = 'company' AND e.procore_id = CAST(p.id AS VARCHAR)""",
@@ -127,7 +129,7 @@ COST_CODE = PairRule(
     f"""SELECT CAST(p.id AS VARCHAR) AS procore_id, qbr_item_part(p.origin_id) AS link_id,
            qbr_norm_ref(p.full_code) AS bkey, p.full_code AS label, NULL::VARCHAR AS project,
            NULL::VARCHAR AS vendor, p.full_code AS number,
-           (p.origin_id IS NOT NULL OR e.status IN {EXPECTED}) AS expected, true AS eligible, e.status AS erp_status,
+           (p.origin_id IS NOT NULL OR coalesce(e.status IN {EXPECTED}, false)) AS expected, true AS eligible, e.status AS erp_status,
            31 AS name_limit, p.full_code AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
            NULL::DECIMAL(18,2) AS amount, p.full_code AS name
        FROM cost_codes p
@@ -144,7 +146,7 @@ COST_CODE = PairRule(
 )
 
 # -- budgets <-> estimates -----------------------------------------------------------------------------------
-_BUDGET_LINES_P = f"""
+_BUDGET_LINES_P = """
     SELECT b.project_id AS procore_num,
            coalesce(cc.item_id, 'code:' || coalesce(b.cost_code_full_code, cc.full_code)) AS item_key,
            coalesce(b.cost_code_full_code, cc.full_code) AS code, b.original_budget_amount AS amount
@@ -165,7 +167,7 @@ BUDGET = PairRule(
                          FROM ({_BUDGET_LINES_P}) GROUP BY procore_num)
         SELECT CAST(p.id AS VARCHAR) AS procore_id, e.quickbooks_id AS link_id, j.quickbooks_id AS bkey,
            p.name AS label, p.name AS project, NULL::VARCHAR AS vendor, NULL::VARCHAR AS number,
-           (e.quickbooks_id IS NOT NULL OR e.status IN {EXPECTED}) AS expected,
+           (e.quickbooks_id IS NOT NULL OR coalesce(e.status IN {EXPECTED}, false)) AS expected,
            (coalesce(p.budget_locked, false) AND j.quickbooks_id IS NOT NULL) AS eligible, e.status AS erp_status,
            NULL::INTEGER AS name_limit, NULL::VARCHAR AS limit_value, NULL::VARCHAR AS edit_seq,
            l.amount AS amount
@@ -179,10 +181,10 @@ BUDGET = PairRule(
        WHERE (SELECT as_of FROM _qbr_params) IS NULL OR t."TxnDate" <= (SELECT as_of FROM _qbr_params)""",
     (Field("amount", "money", "amount_differs"),),
     Lines(
-        f"SELECT procore_num, item_key, any_value(code) AS code, sum(amount) AS amount FROM ({_BUDGET_LINES_P}) GROUP BY ALL",
+        f"SELECT procore_num, item_key, amount FROM ({_BUDGET_LINES_P})",
         """SELECT l."TxnID" AS quickbooks_id, coalesce(l."ItemRef_ListID", 'code:' || l."ItemRef_FullName") AS item_key,
-                  any_value(l."ItemRef_FullName") AS code, sum(l."Amount") AS amount
-             FROM estimate_lines l GROUP BY ALL""",
+                  l."Amount" AS amount
+             FROM estimate_lines l""",
     ),
     amount_label="budget (original + approved changes)",
 )
@@ -216,7 +218,7 @@ COMMITMENT = PairRule(
         SELECT CAST(p.id AS VARCHAR) AS procore_id, nullif(trim(p.origin_id), '') AS link_id,
            qbr_norm_ref(p.number) || '|' || coalesce(vm.quickbooks_id, '') AS bkey,
            p.title AS label, pr.name AS project, coalesce(c.name, p.vendor_company) AS vendor, p.number AS number,
-           (p.origin_id IS NOT NULL OR e.status IN {EXPECTED}) AS expected,
+           (p.origin_id IS NOT NULL OR coalesce(e.status IN {EXPECTED}, false)) AS expected,
            (p.status IN {APPROVED_COMMITMENT}) AS eligible,
            e.status AS erp_status, 11 AS name_limit, p.number AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
            coalesce(p.grand_total, 0) + coalesce(cco.approved, 0) AS amount,
@@ -240,41 +242,45 @@ COMMITMENT = PairRule(
         Field("vendor_id", "id", "vendor_differs"),
     ),
     Lines(
-        f"SELECT procore_num, item_key, any_value(code) AS code, sum(amount) AS amount FROM ({_COMMITMENT_LINES_P}) GROUP BY ALL",
+        f"SELECT procore_num, item_key, amount FROM ({_COMMITMENT_LINES_P})",
         """SELECT l."TxnID" AS quickbooks_id, coalesce(l."ItemRef_ListID", 'code:' || l."ItemRef_FullName") AS item_key,
-                  any_value(l."ItemRef_FullName") AS code, sum(l."Amount") AS amount
-             FROM purchase_order_lines l GROUP BY ALL""",
+                  l."Amount" AS amount
+             FROM purchase_order_lines l""",
     ),
     amount_label="grand total + exported approved CCOs",
 )
 
 # -- subcontractor invoices <-> bills ---------------------------------------------------------------------------
-# Both sides' lines are read once, aggregated per header and QuickBooks item, and shared by the header
-# checks (gross, retainage, job) and the line comparison.
+# Per-header aggregates (100k rows for 1M lines) are kept for the header checks (gross, retainage, job); the
+# 1M-row line aggregates stay inside the one line-comparison statement (materialising them costs more).
 INVOICE_PREPARE = (
-    ("_qbr_invoice_pl", f"""
-        SELECT l.requisition_id AS procore_num,
-               coalesce(cc.item_id, 'code:' || coalesce(l.cost_code_full_code, cc.full_code)) AS item_key,
-               any_value(coalesce(l.cost_code_full_code, cc.full_code)) AS code, sum({INVOICE_LINE_AMOUNT}) AS amount
-          FROM invoice_lines l LEFT JOIN _qbr_cc_item cc ON cc.cost_code_id = l.cost_code_id
-         GROUP BY ALL"""),
-    ("_qbr_invoice_ql", """
-        SELECT l."TxnID" AS quickbooks_id, coalesce(l."ItemRef_ListID", 'code:' || l."ItemRef_FullName") AS item_key,
-               any_value(l."ItemRef_FullName") AS code, sum(l."Amount") AS amount, count(*) AS n,
+    (
+        "_qbr_invoice_pg",
+        f"""
+        SELECT l.requisition_id AS procore_num, sum({INVOICE_LINE_AMOUNT}) AS gross
+          FROM invoice_lines l GROUP BY l.requisition_id""",
+    ),
+    (
+        "_qbr_invoice_qg",
+        """
+        SELECT l."TxnID" AS quickbooks_id,
+               -sum(l."Amount") FILTER (WHERE l."ItemRef_ListID" = (SELECT retainage_item FROM _qbr_params)) AS retainage,
+               count(*) FILTER (WHERE l."ItemRef_ListID" = (SELECT retainage_item FROM _qbr_params)) AS retainage_lines,
                min(l."CustomerRef_ListID") AS job_min, max(l."CustomerRef_ListID") AS job_max
           FROM bill_lines l WHERE l."LineKind" = 'item'
-         GROUP BY ALL"""),
+         GROUP BY l."TxnID"
+    """,
+    ),
 )
 
 INVOICE = PairRule(
     "invoice",
     "Subcontractor invoices <-> Bills",
-    f"""WITH gross AS (SELECT procore_num, sum(amount) AS gross FROM _qbr_invoice_pl GROUP BY procore_num)
-        SELECT CAST(p.id AS VARCHAR) AS procore_id, nullif(trim(p.origin_id), '') AS link_id,
+    f"""SELECT CAST(p.id AS VARCHAR) AS procore_id, nullif(trim(p.origin_id), '') AS link_id,
            qbr_norm_ref(p.invoice_number) || '|' || coalesce(vm.quickbooks_id, '') AS bkey,
            coalesce(p.invoice_number, CAST(p.number AS VARCHAR)) AS label, pr.name AS project,
            coalesce(c.name, p.vendor_name) AS vendor, p.invoice_number AS number,
-           (p.origin_id IS NOT NULL OR coalesce(e.status, p.erp_status) IN {EXPECTED}) AS expected,
+           (p.origin_id IS NOT NULL OR coalesce(coalesce(e.status, p.erp_status) IN {EXPECTED}, false)) AS expected,
            (p.status IN {APPROVED_INVOICE} AND coalesce(p.current_payment_due, 0) >= 0) AS eligible,
            coalesce(e.status, p.erp_status) AS erp_status, 20 AS name_limit, p.invoice_number AS limit_value,
            qbr_edit_seq(p.origin_data) AS edit_seq,
@@ -282,7 +288,7 @@ INVOICE = PairRule(
            jm.quickbooks_id AS job_id,
            coalesce(g.gross - p.current_payment_due, p.total_retainage, 0) AS retainage
        FROM invoices p
-       LEFT JOIN gross g ON g.procore_num = p.id
+       LEFT JOIN _qbr_invoice_pg g ON g.procore_num = p.id
        LEFT JOIN projects pr ON pr.id = p.project_id
        LEFT JOIN commitments k ON k.id = p.commitment_id
        LEFT JOIN companies c ON c.id = coalesce(p.vendor_id, k.vendor_id)
@@ -293,12 +299,9 @@ INVOICE = PairRule(
           OR p.billing_date <= (SELECT as_of FROM _qbr_params)""",
     # the job of a bill is on its lines: one job, or "several" when the lines disagree
     """WITH bl AS (
-          SELECT quickbooks_id,
-                 -sum(amount) FILTER (WHERE item_key = (SELECT retainage_item FROM _qbr_params)) AS retainage,
-                 sum(n) FILTER (WHERE item_key = (SELECT retainage_item FROM _qbr_params)) AS retainage_lines,
-                 CASE WHEN min(job_min) = max(job_max) THEN min(job_min)
-                      ELSE 'several: ' || min(job_min) || ' .. ' || max(job_max) END AS job_id
-            FROM _qbr_invoice_ql GROUP BY quickbooks_id)
+          SELECT quickbooks_id, retainage, retainage_lines,
+                 CASE WHEN job_min = job_max THEN job_min ELSE 'several: ' || job_min || ' .. ' || job_max END AS job_id
+            FROM _qbr_invoice_qg)
        SELECT t."TxnID" AS quickbooks_id, qbr_norm_ref(t."RefNumber") || '|' || coalesce(t."VendorRef_ListID", '') AS bkey,
            t."RefNumber" AS label, NULL::VARCHAR AS project, t."VendorRef_FullName" AS vendor,
            t."RefNumber" AS number, t."EditSequence" AS edit_seq, t."AmountDue" AS amount, t."TxnDate" AS date,
@@ -308,19 +311,32 @@ INVOICE = PairRule(
        WHERE (SELECT as_of FROM _qbr_params) IS NULL OR t."TxnDate" <= (SELECT as_of FROM _qbr_params)""",
     (
         # a bill without its retainage line carries the gross amount: the whole difference is the retainage
-        Field("amount", "money", "amount_differs",
-              explain="WHEN q.retainage_lines = 0 AND p.retainage <> 0 AND q.amount - p.amount = p.retainage "
-                      "THEN 'retainage_line_missing'"),
-        Field("retainage", "money", "retainage_differs",
-              explain="WHEN q.retainage_lines = 0 AND p.retainage <> 0 THEN 'retainage_line_missing'"),
+        Field(
+            "amount",
+            "money",
+            "amount_differs",
+            explain="WHEN q.retainage_lines = 0 AND p.retainage <> 0 AND q.amount - p.amount = p.retainage "
+            "THEN 'retainage_line_missing'",
+        ),
+        Field(
+            "retainage",
+            "money",
+            "retainage_differs",
+            explain="WHEN q.retainage_lines = 0 AND p.retainage <> 0 THEN 'retainage_line_missing'",
+        ),
         Field("date", "date", "date_differs"),
         Field("vendor_id", "id", "vendor_differs"),
         Field("job_id", "id", "job_differs"),
     ),
     Lines(
-        "SELECT procore_num, item_key, code, amount FROM _qbr_invoice_pl",
-        """SELECT quickbooks_id, item_key, code, amount FROM _qbr_invoice_ql
-            WHERE item_key IS DISTINCT FROM (SELECT retainage_item FROM _qbr_params)""",
+        f"""SELECT l.requisition_id AS procore_num,
+                   coalesce(cc.item_id, 'code:' || coalesce(l.cost_code_full_code, cc.full_code)) AS item_key,
+                   {INVOICE_LINE_AMOUNT} AS amount
+              FROM invoice_lines l LEFT JOIN _qbr_cc_item cc ON cc.cost_code_id = l.cost_code_id""",
+        """SELECT l."TxnID" AS quickbooks_id, coalesce(l."ItemRef_ListID", 'code:' || l."ItemRef_FullName") AS item_key,
+                  l."Amount" AS amount
+             FROM bill_lines l
+            WHERE l."LineKind" = 'item' AND l."ItemRef_ListID" IS DISTINCT FROM (SELECT retainage_item FROM _qbr_params)""",
     ),
     amount_label="current payment due",
     prepare=INVOICE_PREPARE,
@@ -334,7 +350,7 @@ PAYMENT = PairRule(
            qbr_norm_ref(p.check_number) || '|' || coalesce(vm.quickbooks_id, '') AS bkey,
            coalesce(p.check_number, CAST(p.payment_number AS VARCHAR)) AS label, pr.name AS project,
            c.name AS vendor, p.check_number AS number,
-           (p.origin_id IS NOT NULL OR e.status IN {EXPECTED}) AS expected, true AS eligible, e.status AS erp_status,
+           (p.origin_id IS NOT NULL OR coalesce(e.status IN {EXPECTED}, false)) AS expected, true AS eligible, e.status AS erp_status,
            NULL::INTEGER AS name_limit, NULL::VARCHAR AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
            p.amount AS amount
        FROM payments_issued p
@@ -407,6 +423,15 @@ RULES: dict[str, PairRule] = {
 }
 # Pairs reported by their own SQL in the engine rather than by a PairRule.
 CHANGE_ORDER_LABEL = "Approved CCOs <-> Purchase order lines"
-ALL_PAIRS = ("company", "project", "cost_code", "budget", "commitment", "change_order", "invoice", "payment",
-             "job_cost")
+ALL_PAIRS = (
+    "company",
+    "project",
+    "cost_code",
+    "budget",
+    "commitment",
+    "change_order",
+    "invoice",
+    "payment",
+    "job_cost",
+)
 LIST_PAIRS = ("company", "project", "cost_code")

@@ -1,0 +1,257 @@
+"""The end-to-end demo: every step of the pipeline on generated fixtures, narrated.
+
+load -> validate -> decide -> build qbXML -> deliver through the Web Connector (to the QuickBooks Desktop
+simulator, over HTTP on loopback) -> apply responses -> reconcile -> reports.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .entities import EXPORTABLE, PAIRS
+from .errors import BatchRejected, QbreconError
+
+DEMO_MARK = "demo_workspace"
+DEMO_PASSWORDS = {"admin": "demo-admin", "approver": "demo-approver", "read_only": "demo-readonly"}
+SERVICE_USER = "qbrecon-demo"
+
+
+@dataclass
+class DemoResult:
+    workspace: Path
+    out_dir: Path
+    steps: list[str] = field(default_factory=list)
+    sign_in: dict[str, tuple[str, str]] = field(default_factory=dict)
+    service_user: tuple[str, str] = ("", "")
+    queue_counts: pd.DataFrame | None = None
+    reconciliation: object | None = None
+    report_html: Path | None = None
+    report_xlsx: Path | None = None
+
+
+def _prepare_workspace(path: Path) -> None:
+    """Replace a previous demo workspace; refuse to touch anything else."""
+    if not path.exists():
+        return
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            mark = con.execute("SELECT value FROM qbrecon_meta WHERE key = ?", [DEMO_MARK]).fetchone()
+        finally:
+            con.close()
+    except duckdb.Error:
+        mark = None
+    if not mark:
+        raise QbreconError(
+            f"{path} exists and is not a demo workspace; choose another --workspace (the demo never overwrites "
+            "a real workspace)"
+        )
+    path.unlink()
+    wal = path.with_name(path.name + ".wal")
+    if wal.exists():
+        wal.unlink()
+
+
+def run_demo(
+    workspace: str | Path = "demo.duckdb",
+    out_dir: str | Path = "demo-out",
+    *,
+    projects: int = 4,
+    seed: int = 7,
+    echo: Callable[[str], None] = print,
+) -> DemoResult:
+    """Run the whole flow on generated fixtures and return what happened (also narrated through ``echo``)."""
+    from . import Workspace
+    from .fixtures import generate
+    from .qbwc.connector import WebConnectorClient
+    from .qbwc.simulator import QuickBooksCompany
+    from .server import start_server
+
+    ws_path, out = Path(workspace), Path(out_dir)
+    result = DemoResult(ws_path, out)
+
+    def step(title: str) -> None:
+        result.steps.append(title)
+        echo(f"\n== {len(result.steps)}. {title}")
+
+    step(f"Generate fixtures ({projects} projects, seed {seed})")
+    fixtures = out / "fixtures"
+    if fixtures.exists():
+        shutil.rmtree(fixtures)
+    report = generate(fixtures, projects=projects, seed=seed)
+    echo(report.summary())
+
+    _prepare_workspace(ws_path)
+    ws = Workspace(ws_path)
+    try:
+        ws.store.execute("INSERT OR REPLACE INTO qbrecon_meta VALUES (?, 'true')", [DEMO_MARK])
+
+        step("Load the Procore export and the QuickBooks Desktop responses")
+        echo(str(ws.load_procore(fixtures / "procore")))
+        echo(str(ws.load_quickbooks(fixtures / "quickbooks")))
+
+        step("The ERP queue built from the loaded Procore data")
+        echo(_counts(ws).to_string())
+
+        step("Demo users and the Web Connector service user")
+        users = ws.frame("users")
+        admin = _pick_user(users, "admin", True)
+        approver = _pick_user(users, "standard", True)
+        read_only = _pick_user(users, "read_only", False)
+        for role, user in (("admin", admin), ("approver", approver), ("read_only", read_only)):
+            ws.set_user_password(user, DEMO_PASSWORDS[role], by=admin)
+            result.sign_in[role] = (user, DEMO_PASSWORDS[role])
+            echo(f"  dashboard sign-in ({role}): {user} / {DEMO_PASSWORDS[role]}")
+        service_password = secrets.token_urlsafe(12)
+        ws.set_service_credentials(SERVICE_USER, service_password, by=admin)
+        result.service_user = (SERVICE_USER, service_password)
+        echo(f"  Web Connector service user: {SERVICE_USER} / {service_password}")
+
+        step("Admin settings: retainage item and 'Use Procore Contract #'")
+        retainage = _retainage_item(ws)
+        accounts = _service_item_accounts(ws)
+        ws.update_settings(by=admin, invoice_retainage_item=retainage, use_procore_contract_number=True,
+                           service_item_income_account=accounts[0], service_item_expense_account=accounts[1])
+        echo(f"  invoice_retainage_item = {retainage}; new service items post to {accounts[0]} / {accounts[1]}")
+
+        step("Send to ERP, then accept as the accounting approver (one batch per item type)")
+        customer = _first_customer(ws)
+        rejected_invoice = None
+        for item_type in EXPORTABLE:
+            sent = _send_eligible(ws, item_type, by=approver, echo=echo)
+            ids = [int(i) for i in ws.queue(status="ready_to_export", item_type=item_type)["procore_id"]]
+            if not ids:
+                continue
+            if item_type == "invoice" and len(ids) > 1:
+                rejected_invoice = ids[-1]
+                ws.reject([rejected_invoice], item_type="invoice", by=approver,
+                          reason="Retainage percent does not match the subcontract; please correct and re-send.")
+                echo(f"  invoice {rejected_invoice}: rejected with a reason (mail queued to creator and sender)")
+                ids = ids[:-1]
+            options = {"customer": customer} if item_type == "project" else {}
+            accepted = _all_or_report(
+                lambda batch, t=item_type, o=options: ws.accept(batch, item_type=t, by=approver, **o),
+                ids, f"{item_type} not accepted", echo)
+            echo(f"  {PAIRS[item_type].label}: sent {len(sent)}, accepted {len(accepted)}")
+        echo(_counts(ws).to_string())
+
+        step("Export through the QuickBooks Web Connector (SOAP over loopback) to the QuickBooks simulator")
+        company = QuickBooksCompany(out / "simulated-company.duckdb", seed=seed)
+        try:
+            company.seed_from(fixtures / "quickbooks")
+            with start_server(ws, port=0, dashboard=False) as server:
+                echo(f"  service listening on {server.url}")
+                client = WebConnectorClient(server.url, SERVICE_USER, service_password, company)
+                for session in range(1, 11):
+                    rep = client.run_once()
+                    echo(f"  session {session}: auth={rep.auth_status or 'ok'} message sets={rep.messages} "
+                         f"requests={rep.requests} progress={rep.percents[-1] if rep.percents else '-'}% "
+                         f"{('error: ' + rep.last_error) if rep.last_error else ''}")
+                    if rep.auth_status == "none" or rep.messages == 0:
+                        break
+            echo(f"  QuickBooks company now holds: {company.counts()}")
+        finally:
+            company.close()
+        echo(_counts(ws).to_string())
+        failed = ws.queue(status="failed_to_export")
+        for row in failed.head(10).itertuples():
+            echo(f"  failed: {row.item_type} {row.procore_id}: {getattr(row, 'last_error_message', '')}")
+
+        step("Reconcile Procore with QuickBooks")
+        recon = ws.reconcile()
+        result.reconciliation = recon
+        echo(recon.summary.to_string())
+        echo(f"  {recon.n_differences} difference(s)")
+        out.mkdir(parents=True, exist_ok=True)
+        result.report_html = Path(recon.to_html(out / "report.html") and out / "report.html")
+        result.report_xlsx = recon.to_excel(out / "report.xlsx")
+        echo(f"  wrote {result.report_html} and {result.report_xlsx}")
+
+        step("Mail and audit")
+        outbox = ws.frame("outbox")
+        echo(f"  outbox: {len(outbox)} message(s) queued (deliver with SMTP settings: qbrecon settings set)")
+        echo(f"  audit log: {ws.store.count('erp_audit')} row(s); qbXML archive: "
+             f"{ws.store.count('qbxml_messages')} message(s)")
+        result.queue_counts = _counts(ws)
+    finally:
+        ws.close()
+
+    echo(
+        "\nNext: open the approver dashboard and the Web Connector endpoint on this workspace with\n"
+        f"  qbrecon serve --workspace {ws_path}\n"
+        f"then sign in as {result.sign_in['approver'][0]} / {result.sign_in['approver'][1]} "
+        "(a real Web Connector can use the .qwc from `qbrecon qwc`)."
+    )
+    return result
+
+
+def _counts(ws) -> pd.DataFrame:
+    q = ws.store.frame("SELECT item_type, status, count(*) AS items FROM erp_items GROUP BY ALL")
+    if q.empty:
+        return q
+    return q.pivot_table(index="item_type", columns="status", values="items", aggfunc="sum", fill_value=0)
+
+
+def _pick_user(users: pd.DataFrame, permission: str, can_push: bool) -> str:
+    rows = users[(users["erp_integrations_permission"] == permission)
+                 & (users["can_push_to_accounting"].fillna(False) == can_push)]
+    if rows.empty:
+        raise QbreconError(f"the fixtures have no user with ERP permission {permission!r}")
+    return str(rows.iloc[0]["login"])
+
+
+def _retainage_item(ws) -> str:
+    items = ws.store.frame("SELECT FullName FROM items WHERE ItemType = 'Service' AND lower(Name) LIKE '%retainage%'")
+    if items.empty:
+        raise QbreconError("the QuickBooks side has no 'Retainage' service item")
+    return str(items.iloc[0]["FullName"])
+
+
+def _service_item_accounts(ws) -> tuple[str, str]:
+    """The income and expense accounts the company's existing service items already use."""
+    row = ws.store.execute(
+        """SELECT mode(IncomeAccountRef_FullName), mode(ExpenseAccountRef_FullName) FROM items
+           WHERE ItemType = 'Service'"""
+    ).fetchone()
+    return (row[0] or "Construction Income", row[1] or "Job Expenses:Subcontractors")
+
+
+def _first_customer(ws) -> str:
+    rows = ws.store.frame("SELECT FullName FROM customers WHERE coalesce(Sublevel, 0) = 0 ORDER BY FullName LIMIT 1")
+    if rows.empty:
+        raise QbreconError("the QuickBooks side has no top-level customer to parent new jobs")
+    return str(rows.iloc[0]["FullName"])
+
+
+def _send_eligible(ws, item_type: str, *, by: str, echo: Callable[[str], None]) -> list[int]:
+    """Send every Not Sent item of a type; items whose prerequisites fail are reported and left behind."""
+    ids = [int(i) for i in ws.queue(status="not_sent", item_type=item_type)["procore_id"]]
+    return _all_or_report(lambda batch: ws.send(batch, item_type=item_type, by=by), ids,
+                          f"{item_type} not sent", echo)
+
+
+def _all_or_report(action: Callable[[list[int]], object], ids: list[int], label: str,
+                   echo: Callable[[str], None]) -> list[int]:
+    """Batches are all-or-nothing: on refusal, report the refused rows and apply the batch to the rest."""
+    refused: list[dict] = []
+    while ids:
+        try:
+            action(ids)
+            break
+        except BatchRejected as exc:
+            bad = {int(p["procore_id"]) for p in exc.problems}
+            refused += exc.problems
+            ids = [i for i in ids if i not in bad]
+    for p in refused[:4]:
+        echo(f"  {label}: {p['procore_id']} ({p.get('name', '')}): {p['problem']}")
+    if len(refused) > 4:
+        echo(f"  ... and {len(refused) - 4} more")
+    return ids

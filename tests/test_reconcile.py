@@ -1,0 +1,417 @@
+"""Reconciliation: matching, explanations, tolerances, the answer key, datacompy agreement, reports, CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from decimal import Decimal as D
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from qbrecon.errors import InputError
+from qbrecon.reconcile import parse_tolerance
+from qbrecon.reconcile.reports import safe_cell
+from qbrecon.schemas import TABLES
+
+
+def put(ws, table: str, rows: list[dict]) -> None:
+    spec = TABLES[table]
+    data = {c.name: pa.array([r.get(c.name) for r in rows], c.arrow_type) for c in spec.columns}
+    ws.store.upsert(table, pa.table(data), spec.key)
+
+
+def world(ws) -> None:
+    """One job, two cost codes, a linked vendor, a commitment with an unexported CCO, four invoices."""
+    put(ws, "companies", [
+        dict(id=1, name="Acme Concrete, Inc.", origin_id="V1", origin_data='{"edit_sequence":"100"}', synced_to_erp=True),
+        dict(id=2, name="Bolt Electric LLC"),
+        dict(id=3, name="Cedar Framing Co", origin_id="V3", origin_data='{"edit_sequence":"100"}', synced_to_erp=True),
+        dict(id=4, name="Delta Drywall Partners"),
+    ])  # fmt: skip
+    put(ws, "vendors", [
+        dict(ListID="V1", Name="Acme Concrete, Inc.", EditSequence="100"),
+        dict(ListID="V2", Name="BOLT ELECTRIC", EditSequence="5"),
+        dict(ListID="V3", Name="Cedar Framing Company of Tacoma", EditSequence="200"),
+        dict(ListID="V5", Name="Delta Drywal Partners Inc", EditSequence="1"),
+    ])  # fmt: skip
+    put(
+        ws,
+        "projects",
+        [
+            dict(
+                id=10,
+                name="Main St Tower",
+                origin_id="J1",
+                origin_data='{"edit_sequence":"1"}',
+                is_erp_integrated=True,
+            ),
+            dict(id=11, name="Harbor View Medical Office Building Phase Two", is_erp_integrated=True),
+        ],
+    )
+    put(ws, "customers", [dict(ListID="C0", Name="Owner", FullName="Owner", Sublevel=0),
+                          dict(ListID="J1", Name="Main St Tower", FullName="Owner:Main St Tower", Sublevel=1,
+                               EditSequence="1")])  # fmt: skip
+    put(ws, "cost_codes", [
+        dict(id=100, cost_code_level="standard", code="100", full_code="01-100", origin_id="I1"),
+        dict(id=101, cost_code_level="standard", code="200", full_code="01-200", origin_id="I2"),
+        dict(id=500, cost_code_level="project", project_id=10, code="100", full_code="01-100", origin_id="J1|I1",
+             standard_cost_code_id=100),
+        dict(id=501, cost_code_level="project", project_id=10, code="200", full_code="01-200", origin_id="J1|I2",
+             standard_cost_code_id=101),
+    ])  # fmt: skip
+    put(
+        ws,
+        "items",
+        [
+            dict(ListID="I1", Name="01-100", FullName="01-100", ItemType="ItemService"),
+            dict(ListID="I2", Name="01-200", FullName="01-200", ItemType="ItemService"),
+            dict(ListID="IR", Name="Retainage", FullName="Retainage", ItemType="ItemService"),
+        ],
+    )
+    put(
+        ws,
+        "commitments",
+        [
+            dict(
+                id=20,
+                project_id=10,
+                type="WorkOrderContract",
+                number="SC-001",
+                status="approved",
+                vendor_id=1,
+                grand_total=D("1000.00"),
+                origin_id="PO1",
+                origin_data='{"edit_sequence":"50"}',
+                contract_date=dt.date(2024, 1, 5),
+            )
+        ],
+    )
+    put(
+        ws,
+        "commitment_lines",
+        [
+            dict(id=200, commitment_id=20, cost_code_id=500, amount=D("600.00")),
+            dict(id=201, commitment_id=20, cost_code_id=501, amount=D("400.00")),
+        ],
+    )
+    put(
+        ws,
+        "change_orders",
+        [dict(id=30, project_id=10, contract_id=20, number="001", status="approved", grand_total=D("50.00"))],
+    )
+    put(ws, "change_order_lines", [dict(id=300, change_order_id=30, cost_code_id=500, amount=D("50.00"))])
+    put(
+        ws,
+        "purchase_orders",
+        [
+            dict(
+                TxnID="PO1",
+                RefNumber="SC-001",
+                VendorRef_ListID="V1",
+                TotalAmount=D("1000.00"),
+                EditSequence="60",
+                TxnDate=dt.date(2024, 1, 5),
+            )
+        ],
+    )
+    put(
+        ws,
+        "purchase_order_lines",
+        [
+            dict(TxnID="PO1", TxnLineID="1", ItemRef_ListID="I1", Amount=D("600.00")),
+            dict(TxnID="PO1", TxnLineID="2", ItemRef_ListID="I2", Amount=D("400.00")),
+        ],
+    )
+    inv = dict(project_id=10, commitment_id=20, vendor_id=1, status="approved")
+    put(ws, "invoices", [
+        dict(inv, id=40, invoice_number="INV-1", current_payment_due=D("900.00"), billing_date=dt.date(2024, 3, 1),
+             origin_id="B1", origin_data='{"edit_sequence":"10"}', erp_status="synced"),
+        dict(inv, id=41, invoice_number="INV-2", current_payment_due=D("90.00"), erp_status="failed_to_export",
+             billing_date=dt.date(2024, 4, 1)),
+        dict(inv, id=42, invoice_number="INV-3", current_payment_due=D("90.00"), origin_id="B3",
+             origin_data='{"edit_sequence":"10"}', erp_status="synced", billing_date=dt.date(2024, 5, 1)),
+        dict(inv, id=43, invoice_number="INV-4", current_payment_due=D("90.00"), erp_status="ready_to_export",
+             billing_date=dt.date(2024, 6, 1)),
+    ])  # fmt: skip
+    put(ws, "invoice_lines", [
+        dict(id=400, requisition_id=40, cost_code_id=500, work_completed_this_period=D("600.00")),
+        dict(id=401, requisition_id=40, cost_code_id=501, work_completed_this_period=D("400.00")),
+        dict(id=402, requisition_id=42, cost_code_id=500, work_completed_this_period=D("100.00")),
+    ])  # fmt: skip
+    put(ws, "bills", [
+        dict(TxnID="B1", RefNumber="INV-1", VendorRef_ListID="V1", AmountDue=D("905.00"), TxnDate=dt.date(2024, 3, 1),
+             EditSequence="20"),
+        dict(TxnID="B3", RefNumber="INV-3", VendorRef_ListID="V1", AmountDue=D("100.00"), EditSequence="10",
+             TxnDate=dt.date(2024, 5, 1)),
+        dict(TxnID="B9", RefNumber="=HYPERLINK(\"http://x\")", VendorRef_ListID="V2", AmountDue=D("77.00"),
+             TxnDate=dt.date(2024, 7, 1)),
+    ])  # fmt: skip
+    line = dict(LineKind="item", CustomerRef_ListID="J1")
+    put(ws, "bill_lines", [
+        dict(line, TxnID="B1", TxnLineID="1", ItemRef_ListID="I1", Amount=D("605.00")),
+        dict(line, TxnID="B1", TxnLineID="2", ItemRef_ListID="I2", Amount=D("400.00")),
+        dict(line, TxnID="B1", TxnLineID="3", ItemRef_ListID="IR", Amount=D("-100.00")),
+        dict(line, TxnID="B3", TxnLineID="1", ItemRef_ListID="I1", Amount=D("100.00")),
+        dict(line, TxnID="B9", TxnLineID="1", ItemRef_ListID="I1", Amount=D("77.00")),
+    ])  # fmt: skip
+
+
+def findings(rec) -> set[tuple]:
+    d = rec.differences
+    return {(r.pair, r.procore_id if r.procore_id is not pd.NA else None,
+             r.quickbooks_id if r.quickbooks_id is not pd.NA else None, r.reason)
+            for r in d.itertuples(index=False)}  # fmt: skip
+
+
+def test_every_difference_is_found_and_explained(ws):
+    world(ws)
+    rec = ws.reconcile()
+    assert findings(rec) == {
+        ("company", "3", "V3", "vendor_renamed"),  # linked, renamed in QuickBooks
+        ("company", None, "V5", "only_in_quickbooks"),  # near-miss name: a suggestion, never a link
+        ("project", "11", None, "name_too_long"),
+        ("commitment", "20", "PO1", "stale_edit_sequence"),  # PO equal, but modified after Procore's sync
+        ("change_order", "30", "PO1", "cco_not_exported"),
+        ("invoice", "40", "B1", "amount_changed_in_quickbooks"),  # header and line
+        ("invoice", "41", None, "failed_to_export"),
+        ("invoice", "42", "B3", "retainage_line_missing"),  # amount and retainage fields
+        ("invoice", None, "B9", "only_in_quickbooks"),
+    }
+    d = rec.differences
+    line = d[(d["pair"] == "invoice") & (d["level"] == "line")]
+    assert line[["cost_code", "procore_value", "quickbooks_value"]].values.tolist() == [
+        ["01-100", "600.00", "605.00"]
+    ]
+    assert line["delta"].tolist() == [D("-5.00")]
+    # money stays decimal; identifiers stay strings
+    assert str(d["delta"].dtype).startswith("decimal128(18, 2)")
+    assert all(isinstance(x, str) for x in d["procore_id"].dropna())
+    # Bolt Electric LLC = BOLT ELECTRIC by normalised name: matched by key, no difference
+    s = rec.summary.set_index("pair")
+    assert s.loc["company", "matched_equal"] == 2 and s.loc["company", "only_in_quickbooks"] == 1
+    assert s.loc["invoice", "not_exported"] == 1  # INV-4 Ready to Export: pending, not a difference
+    assert rec.suggestions[["procore_id", "quickbooks_id"]].values.tolist() == [["4", "V5"]]
+    assert rec.suggestions["score"].iloc[0] >= 80
+    assert set(d["reason_text"]) <= set(__import__("qbrecon.reasons", fromlist=["REASONS"]).REASONS.values())
+
+
+def test_ambiguous_business_key_is_never_linked(ws):
+    put(ws, "companies", [dict(id=1, name="Summit Roofing")])
+    put(
+        ws,
+        "vendors",
+        [dict(ListID="A", Name="Summit Roofing Inc"), dict(ListID="B", Name="SUMMIT ROOFING, LLC")],
+    )
+    rec = ws.reconcile(pair="company")
+    d = rec.differences
+    assert d["reason"].tolist() == ["ambiguous_match"] and d["procore_id"].tolist() == ["1"]
+    assert d["quickbooks_value"].tolist() == ["A,B"]
+    assert rec.summary["ambiguous"].tolist() == [1] and rec.summary["only_in_quickbooks"].tolist() == [0]
+
+
+def test_identifiers_compare_exactly_as_text(ws):
+    put(ws, "companies", [dict(id=1, name="Acme", origin_id="V1")])
+    put(ws, "vendors", [dict(ListID="V1", Name="Acme")])
+    put(
+        ws,
+        "commitments",
+        [
+            dict(
+                id=5,
+                project_id=1,
+                type="WorkOrderContract",
+                number="00123",
+                status="approved",
+                vendor_id=1,
+                grand_total=D("10.00"),
+            )
+        ],
+    )
+    put(
+        ws,
+        "purchase_orders",
+        [dict(TxnID="T1", RefNumber="123", VendorRef_ListID="V1", TotalAmount=D("10.00"))],
+    )
+    rec = ws.reconcile(pair="commitment")
+    # "00123" is not "123": no key match, so nothing pairs up (the commitment is not yet sent: pending)
+    assert findings(rec) == {("commitment", None, "T1", "only_in_quickbooks")}
+    assert rec.summary["not_exported"].tolist() == [1]
+
+
+def test_tolerances_absolute_relative_and_per_field(ws):
+    world(ws)
+    # the changed line is 5.00 off: inside abs 5, outside abs 4.99; rel 0.01 of 905 = 9.05 covers it
+    assert ("invoice", "40", "B1", "amount_changed_in_quickbooks") not in findings(ws.reconcile(tolerance=5))
+    assert ("invoice", "40", "B1", "amount_changed_in_quickbooks") in findings(ws.reconcile(tolerance="4.99"))
+    rel = ws.reconcile(pair="invoice", tolerance={"amount": {"abs": 0, "rel": 0.01}})
+    assert ("invoice", "40", "B1", "amount_changed_in_quickbooks") not in findings(rel)
+    # retainage keeps its own (exact) tolerance
+    assert ("invoice", "42", "B3", "retainage_line_missing") in findings(rel)
+    assert parse_tolerance({"amount": 0.01})["amount"] == (D("0.01"), D(0))
+    with pytest.raises(InputError, match="abs"):
+        parse_tolerance({"amount": {"absolute": 1}})
+    with pytest.raises(InputError, match="non-negative"):
+        parse_tolerance(-1)
+
+
+def test_as_of_ignores_later_transactions(ws):
+    world(ws)
+    rec = ws.reconcile(pair="invoice", as_of="2024-03-31")
+    assert findings(rec) == {("invoice", "40", "B1", "amount_changed_in_quickbooks")}
+    with pytest.raises(InputError, match="as_of"):
+        ws.reconcile(as_of="yesterday")
+
+
+def test_erp_state_explains_missing_records(ws):
+    world(ws)
+    ws.store.execute("""INSERT INTO erp_items (item_type, procore_id, status) VALUES
+                        ('invoice', 43, 'synced'), ('company', 4, 'failed_to_export')""")
+    got = findings(ws.reconcile(pair=["company", "invoice"]))
+    assert ("invoice", "43", None, "missing_in_quickbooks") in got
+    assert ("company", "4", None, "failed_to_export") in got
+
+
+def test_retainage_item_comes_from_the_erp_setting(ws):
+    world(ws)
+    # with another service item as the retainage item, B1's -100 line is an unknown item line
+    put(ws, "items", [dict(ListID="IR2", Name="Retention", FullName="Retention", ItemType="ItemService")])
+    ws.store.execute("""INSERT INTO erp_settings VALUES ('invoice_retainage_item',
+                        '{"ListID": "IR2", "FullName": "Retention"}', NULL, now())""")
+    got = findings(ws.reconcile(pair="invoice"))
+    assert ("invoice", "40", "B1", "retainage_line_missing") in got
+
+
+def test_unknown_pair_is_a_clear_error(ws):
+    with pytest.raises(InputError, match="unknown pair 'bills'"):
+        ws.reconcile(pair="bills")
+
+
+# -- the generated fixtures ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("projects,seed", [(5, 1), (4, 7)])
+def test_answer_key(tmp_path, projects, seed):
+    """Every planted discrepancy is found with its reason, and nothing else is reported."""
+    from qbrecon import Workspace
+    from qbrecon.fixtures.generator import generate
+
+    out = tmp_path / "fx"
+    generate(out, projects=projects, seed=seed)
+    key = json.loads((out / "answer_key.json").read_text())["discrepancies"]
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        assert ws.load_procore(out / "procore").ok and ws.load_quickbooks(out / "quickbooks").ok
+        rec = ws.reconcile()
+    expected = {(k["pair"], str(k["procore_id"]) if k["procore_id"] is not None else k["quickbooks_id"], k["reason"])
+                for k in key if k.get("expect_difference", True)}  # fmt: skip
+    got = {(p, pid, r) for p, pid, qid, r in ((a, b, c, d) for a, b, c, d in findings(rec))
+           for pid in [pid if pid is not None else qid]}  # fmt: skip
+    assert expected and got == expected
+    # documented history that must not be reported (rejected, corrected and re-sent)
+    quiet = {str(k["procore_id"]) for k in key if not k.get("expect_difference", True)}
+    assert not quiet & set(rec.differences["procore_id"].dropna())
+
+
+# -- agreement with datacompy -----------------------------------------------------------------------------
+def test_line_differences_agree_with_datacompy():
+    """Same 20k lines, same tolerance: qbrecon's line findings = datacompy's mismatches + one-sided rows."""
+    pytest.importorskip("datacompy")
+    import sys
+
+    from conftest import REPO
+
+    if str(REPO) not in sys.path:  # benchmarks/ is a package at the repo root, not installed
+        sys.path.insert(0, str(REPO))
+    from benchmarks.bench_reconcile import datacompy_differences, line_frames, synthesize
+    from qbrecon import Workspace
+
+    with Workspace() as ws:
+        synthesize(ws.store.con, 20_000)
+        item_of = dict(ws.store.execute('SELECT "FullName", "ListID" FROM items').fetchall())
+        p, q = line_frames(ws.store.con)
+        rec = ws.reconcile(pair="invoice", tolerance=D("0.02"))
+    d = rec.differences
+    lines = d[d["level"] == "line"]
+    ours = {(t, item_of[c]) for t, c in zip(lines["quickbooks_id"], lines["cost_code"], strict=True)}
+    theirs = datacompy_differences(p, q, 0.02)
+    assert len(ours) > 100 and ours == theirs
+    # one-sided lines are named as such
+    assert {"line_missing_in_quickbooks", "line_only_in_quickbooks", "amount_differs"} <= set(lines["reason"])
+
+
+# -- reports -----------------------------------------------------------------------------------------------
+def test_html_report_is_self_contained_and_escaped(ws, tmp_path):
+    world(ws)
+    put(ws, "companies", [dict(id=9, name="<script>alert(1)</script> & Sons", origin_id="V9")])
+    rec = ws.reconcile()
+    html = rec.to_html(tmp_path / "r.html")
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Sons" in html
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # no CDN, no external asset
+    assert "<svg" in html and "<details" in html and "Variance by project" in html
+    assert (tmp_path / "r.html").read_text(encoding="utf-8") == html
+    fragment = rec._repr_html_()
+    assert "<html" not in fragment and "Summary" in fragment
+
+
+def test_excel_is_formula_safe_with_numeric_money(ws, tmp_path):
+    from openpyxl import load_workbook
+
+    world(ws)
+    rec = ws.reconcile()
+    path = rec.to_excel(tmp_path / "r.xlsx")
+    wb = load_workbook(path)
+    assert wb.sheetnames[0] == "Summary" and {"invoice", "company", "job_cost"} <= set(wb.sheetnames)
+    sheet = wb["invoice"]
+    header = [c.value for c in sheet[1]]
+    rows = [dict(zip(header, [c for c in r], strict=True)) for r in sheet.iter_rows(min_row=2)]
+    numbers = [r["number"].value for r in rows]
+    assert '\'=HYPERLINK("http://x")' in numbers  # formula text neutralised
+    deltas = [r["delta"] for r in rows if r["delta"].value is not None]
+    assert deltas and all(isinstance(c.value, int | float | D) for c in deltas)
+    assert all(c.number_format == "#,##0.00;-#,##0.00" for c in deltas)
+    for v in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"]:
+        assert safe_cell(v) == "'" + v
+    assert safe_cell("ok") == "ok" and safe_cell(D("-1.00")) == D("-1.00")
+
+
+def test_variance_and_thresholds(ws):
+    world(ws)
+    rec = ws.reconcile()
+    by_vendor = rec.variance("vendor")
+    assert by_vendor["vendor"].iloc[0] == "Acme Concrete, Inc."
+    assert rec.total_abs_delta == sum(
+        abs(x) for x in rec.differences.query("level != 'line'")["delta"].dropna()
+    )
+    assert rec.exceeds(fail_over=1) and not rec.exceeds(fail_over=10**6)
+    assert rec.exceeds(max_differences=0) and not rec.exceeds(max_differences=10**6)
+
+
+# -- CLI ----------------------------------------------------------------------------------------------------
+def test_cli_writes_reports_and_exits_3_over_threshold(tmp_path):
+    from click.testing import CliRunner
+
+    from qbrecon import Workspace
+    from qbrecon.cli import main
+
+    path = tmp_path / "ws.duckdb"
+    with Workspace(path) as w:
+        world(w)
+    runner = CliRunner()
+    args = [
+        "reconcile",
+        "-w",
+        str(path),
+        "--out",
+        str(tmp_path / "r.html"),
+        "--xlsx",
+        str(tmp_path / "r.xlsx"),
+    ]
+    ok = runner.invoke(main, args + ["--quiet", "--fail-over", "1000000"])
+    assert ok.exit_code == 0, ok.output
+    assert "amount_changed_in_quickbooks" in ok.output and (tmp_path / "r.xlsx").exists()
+    over = runner.invoke(main, args + ["--quiet", "--max-differences", "3"])
+    assert over.exit_code == 3
+    one = runner.invoke(main, args + ["--pair", "project", "--quiet", "--max-differences", "1"])
+    assert one.exit_code == 0, one.output
+    bad = runner.invoke(main, args + ["--pair", "nope"])
+    assert bad.exit_code == 2 and "unknown pair" in bad.output
