@@ -90,8 +90,9 @@ def workspace_html(ws: Any) -> str:
         side_by_side = []
         for side in ("Procore", "QuickBooks"):
             rows = counts[(counts["side"] == side) & (counts["rows"] > 0)][["table", "rows"]]
+            body = _table(rows) if len(rows) else "<p>nothing loaded</p>"
             side_by_side.append(f"<div style='display:inline-block;vertical-align:top;margin-right:2em'>"
-                                f"<b>{side}</b>{_table(rows)}</div>")  # fmt: skip
+                                f"<b>{side}</b>{body}</div>")  # fmt: skip
         parts.append("".join(side_by_side))
     facts = []
     if "load_runs" in present:

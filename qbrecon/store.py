@@ -71,12 +71,34 @@ def connect(path: str | Path | None, busy_timeout: float = 10.0, read_only: bool
             delay = min(delay * 2, 0.5)
 
 
+class _Connection:
+    """A DuckDB connection that finishes a half-read result before ``register``.
+
+    DuckDB 2.0 refuses ``register`` while an earlier ``execute(...).fetchone()`` left rows unread
+    ("connection has an unfinished result"); ``execute`` itself is fine. Fixing it here, once, keeps every module's
+    ``con.execute(...).fetchone()`` safe.
+    """
+
+    __slots__ = ("_con",)
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self._con = con
+
+    def register(self, name: str, data: object) -> duckdb.DuckDBPyConnection:
+        with contextlib.suppress(duckdb.Error):
+            self._con.complete()
+        return self._con.register(name, data)
+
+    def __getattr__(self, name: str):
+        return getattr(self._con, name)
+
+
 class Store:
     """A DuckDB connection with the workspace schema, transactions and Arrow-exact frames."""
 
     def __init__(self, path: str | Path | None = None, busy_timeout: float = 10.0):
         self.path = None if path is None or str(path) == ":memory:" else Path(path)
-        self.con = connect(self.path, busy_timeout=busy_timeout)
+        self.con = _Connection(connect(self.path, busy_timeout=busy_timeout))
         self._lock = threading.RLock()  # one connection shared by threads of one process (server)
         self._depth = 0
         self.ensure_schema()

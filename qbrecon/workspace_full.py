@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from .erp.export import ExportMixin
 from .erp.queue import QueueMixin
+from .erp.refresh import RefreshMixin
 from .loaders import LoadingMixin
 from .qbwc.sessions import QbwcMixin
 from .reconcile import ReconcileMixin
 from .workspace import WorkspaceBase
 
 
-class Workspace(LoadingMixin, QueueMixin, ExportMixin, QbwcMixin, ReconcileMixin, WorkspaceBase):
+class Workspace(LoadingMixin, QueueMixin, ExportMixin, RefreshMixin, QbwcMixin, ReconcileMixin, WorkspaceBase):
     """A qbrecon workspace: ``Workspace("company.duckdb")``, or in memory with no path."""
 
     def load_procore(self, path):  # noqa: ANN001, ANN201 - same signature as LoadingMixin.load_procore

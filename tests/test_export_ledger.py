@@ -103,7 +103,7 @@ def assert_exactly_once(ws, company, before: dict) -> None:
             "SELECT count(DISTINCT procore_id) FROM export_ledger WHERE item_type = ? AND action = 'add' "
             "AND outcome IN ('synced', 'linked')",
             [item_type],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         assert after[kind] - before[kind] == adds, (item_type, before[kind], after[kind], adds)
     synced = items[items["status"] == "synced"].merge(exported, on=["item_type", "procore_id"])
     for it, qb_id in zip(synced["item_type"], synced["quickbooks_id"], strict=True):
@@ -112,12 +112,12 @@ def assert_exactly_once(ws, company, before: dict) -> None:
     # each exported CCO's lines are on its purchase order exactly once
     lines = company.lines("purchase_order")
     for pid in synced.loc[synced["item_type"] == "change_order", "procore_id"]:
-        number = ws.store.execute("SELECT number FROM change_orders WHERE id = ?", [int(pid)]).fetchone()[0]
+        number = ws.store.execute("SELECT number FROM change_orders WHERE id = ?", [int(pid)]).fetchall()[0][0]
         sent = ws.store.execute(
             "SELECT request_xml FROM export_ledger WHERE item_type = 'change_order' AND procore_id = ? "
             "AND outcome IN ('synced', 'linked')",
             [int(pid)],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         new_lines = sent.count("<TxnLineID>-1</TxnLineID>")
         on_po = lines["Desc"].fillna("").str.startswith(f"CCO #{number} ").sum()
         assert on_po == new_lines, (pid, on_po, new_lines)
@@ -311,3 +311,40 @@ def test_whole_message_parse_failure_isolates_the_bad_request(tmp_path, monkeypa
     assert items.loc[3, "status"] == "failed_to_export" and "0x80040400" in items.loc[3, "last_error_message"]
     assert company.counts()["vendor"] == 3 and summary.stopped is None
     ws.close()
+
+
+def test_cli_export_and_apply_responses(tmp_path):
+    from click.testing import CliRunner
+
+    from qbrecon.cli import main
+
+    path = tmp_path / "ws.duckdb"
+    ws = Workspace(path)
+    put(ws, "users", [dict(id=1, name="Ada", login="ada", is_active=True, erp_integrations_permission="admin",
+                           can_push_to_accounting=True)])  # fmt: skip
+    put(ws, "companies", [dict(id=i, name=f"Vendor {i}", is_active=True) for i in range(1, 4)])
+    ws.refresh_queue()
+    ids = [("company", i) for i in range(1, 4)]
+    ws.send(ids, by=1)
+    ws.accept(ids, by=1)
+    ws.close()
+    runner = CliRunner()
+    result = runner.invoke(
+        main, ["export", "-w", str(path), "--out", str(tmp_path / "out"), "--max-requests", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    files = sorted((tmp_path / "out").glob("qbxml-request-*.xml"))
+    assert len(files) == 2
+    company = QuickBooksCompany()
+    answers = []
+    for f in files:
+        answer = tmp_path / f.name.replace("request", "response")
+        answer.write_bytes(company.process(f.read_bytes()))
+        answers.append(str(answer))
+    result = runner.invoke(main, ["apply-responses", "-w", str(path), *answers])
+    assert result.exit_code == 0 and "3 synced" in result.output, result.output
+    again = runner.invoke(main, ["apply-responses", "-w", str(path), *answers])
+    assert again.exit_code == 0 and "nothing new" in again.output
+    with Workspace(path) as ws:
+        assert set(ws.frame("erp_items")["status"]) == {"synced"}
+    assert company.counts()["vendor"] == 3

@@ -47,7 +47,8 @@ def _ensure(store: Store) -> None:
 
 
 def _next_id(store: Store) -> int:
-    return int(store.execute("SELECT nextval('qbxml_message_seq')").fetchone()[0])
+    # fetchall, not fetchone: DuckDB 2.0 keeps a half-read result pending on the connection
+    return int(store.execute("SELECT nextval('qbxml_message_seq')").fetchall()[0][0])
 
 
 def archive_request(
@@ -86,8 +87,8 @@ def _set_status(store: Store, message_id: int, status: str, **values: str | None
     with store.transaction() as con:
         row = con.execute(
             "SELECT direction FROM qbxml_messages WHERE message_id = ?", [message_id]
-        ).fetchone()
-        if row is None:
+        ).fetchall()
+        if not row:
             raise InputError(f"no archived qbXML message {message_id}", field="message_id")
         con.execute(
             """UPDATE qbxml_messages SET status = ?, updated_at = now(), ticket = coalesce(?, ticket),
@@ -121,7 +122,8 @@ def archive_response(
         if request_message_id is not None:
             row = con.execute(
                 "SELECT request_ids, direction FROM qbxml_messages WHERE message_id = ?", [request_message_id]
-            ).fetchone()
+            ).fetchall()
+            row = row[0] if row else None
             if row is None or row[1] != "request":
                 raise InputError(
                     f"no archived qbXML request {request_message_id}", field="request_message_id"
@@ -164,10 +166,10 @@ def messages(store: Store, *, request_id: str | None = None, direction: str | No
 def message_xml(store: Store, message_id: int) -> str | None:
     """The XML exactly as sent or received."""
     _ensure(store)
-    row = store.execute("SELECT xml FROM qbxml_messages WHERE message_id = ?", [message_id]).fetchone()
-    if row is None:
+    rows = store.execute("SELECT xml FROM qbxml_messages WHERE message_id = ?", [message_id]).fetchall()
+    if not rows:
         raise InputError(f"no archived qbXML message {message_id}", field="message_id")
-    return row[0]
+    return rows[0][0]
 
 
 __all__ = ["STATUSES", "archive_request", "archive_response", "mark_sent", "message_xml", "messages"]

@@ -1,0 +1,662 @@
+"""Refreshing the QuickBooks side through the Web Connector: query requests with iterators and modified-date
+filters, applied to the workspace through the loader's validation path.
+
+    ws.request_refresh()                         # queue every query kind (incremental), or full=True
+    batch = ws.next_refresh_batch(500, ticket=t) # the next page: iterator Start, or Continue with the iteratorID
+    ws.apply_refresh_response(batch.message_id, response_xml)
+
+The Web Connector service (``qbwc/service.py``) sends refresh pages after the export batches of a session are
+exhausted; ``ws.refresh_now(deliver)`` runs the same loop in-process (``deliver`` = a simulated company's
+``process``).
+
+Rules kept here:
+- one row per query kind in ``refresh_jobs`` (queued -> iterating -> done | failed) holding the filters the kind
+  was started with. A Continue repeats them exactly, and so does a restart;
+- iterators live only inside one QuickBooks session: a kind that was iterating under another ticket starts again
+  from ``iterator="Start"`` with the same filters. So does a kind whose page was sent but never answered (the
+  QuickBooks-side iterator has moved past a page we never saw);
+- only the answer to a kind's *current* page is applied; a late answer to a page the kind has moved on from is
+  archived and ignored (applying it could write an older copy of a record over a newer one);
+- pages are loaded through the loader (``LoadingMixin._apply_load``): the same conversion, pandera validation,
+  quarantine (never dropped) and upsert as ``ws.load_quickbooks``; one ``load_runs`` row per page;
+- statusCode 0 = rows, 1 and 500 = an empty answer (benign), 3391 (iterator no longer valid) = start the kind
+  again (bounded), anything else fails the kind with QuickBooks' message;
+- idempotent: a response for a message already answered changes nothing.
+
+Incremental refresh: ``from_modified`` is the newest ``TimeModified`` already stored for the kind's table (only
+rows that came from a load or refresh: an export's echoed Ret is newer than changes made in QuickBooks before it,
+so it must not move the watermark), minus an overlap. QuickBooks may read ``FromModifiedDate`` as the local time
+of its machine, so the value is written in the UTC offset QuickBooks itself uses in its ``TimeModified`` values
+(remembered from the last response); while that offset is unknown the watermark moves back a further 14 hours
+(the widest UTC offset), so no reading of the offset can skip a record.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import pandas as pd
+
+from ..errors import InputError, PermissionDenied
+from ..qbxml import archive
+from ..qbxml.build import QUERIES, format_datetime, message_sets, query_request
+from ..qbxml.parse import BENIGN_STATUS, read_query_response
+from ..schemas import TABLES
+from ..store import register_tables
+from . import permissions
+
+# query kind -> (table, extra condition on that table selecting this kind's rows), in the order refreshed:
+# lists before the transactions that reference them.
+KINDS: dict[str, tuple[str, str | None]] = {
+    "CustomerQuery": ("customers", None),
+    "VendorQuery": ("vendors", None),
+    "ItemQuery": ("items", None),
+    "EstimateQuery": ("estimates", None),
+    "PurchaseOrderQuery": ("purchase_orders", None),
+    "BillQuery": ("bills", None),
+    "BillPaymentCheckQuery": ("bill_payments", "\"PaymentKind\" = 'check'"),
+    "BillPaymentCreditCardQuery": ("bill_payments", "\"PaymentKind\" = 'credit_card'"),
+    "TimeTrackingQuery": ("time_tracking", None),
+}
+for _q, (_t, _) in KINDS.items():  # the declarations this module relies on
+    assert _q in QUERIES and _t in TABLES, (_q, _t)
+
+STATES = ("queued", "iterating", "done", "failed")
+ACTIVE = ("queued", "iterating")
+DEFAULT_MAX_RETURNED = 500
+DEFAULT_OVERLAP = timedelta(hours=1)  # clock skew and a QuickBooks machine's DST change stay covered
+WIDEST_UTC_OFFSET = timedelta(hours=14)
+MAX_RESTARTS = 3  # 3391 / lost pages / whole-message failures before a kind is failed
+ITERATOR_INVALID = 3391
+PARSE_ERROR_HRESULT = "0x80040400"
+_OFFSET_KEY = "refresh.quickbooks_utc_offset"
+_TIME_MODIFIED = re.compile(
+    r"<TimeModified>\s*\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d([+-]\d\d:\d\d)\s*</TimeModified>"
+)
+
+register_tables(
+    "CREATE SEQUENCE IF NOT EXISTS refresh_request_seq START 1",
+    """CREATE TABLE IF NOT EXISTS refresh_jobs (
+        query VARCHAR PRIMARY KEY,           -- CustomerQuery ... TimeTrackingQuery
+        state VARCHAR NOT NULL,              -- queued | iterating | done | failed
+        full_refresh BOOLEAN NOT NULL,
+        from_modified TIMESTAMPTZ,           -- filter start (NULL = every record)
+        from_modified_text VARCHAR,          -- exactly as written in FromModifiedDate
+        max_returned INTEGER,                -- MaxReturned the iterator was started with
+        iterator_id VARCHAR,                 -- QuickBooks' iteratorID while iterating
+        remaining INTEGER,                   -- iteratorRemainingCount of the last page
+        ticket VARCHAR,                      -- the Web Connector session the iterator belongs to
+        in_flight_message_id BIGINT,         -- page sent, no answer applied yet
+        pages INTEGER NOT NULL DEFAULT 0,
+        restarts INTEGER NOT NULL DEFAULT 0,
+        rows_read INTEGER NOT NULL DEFAULT 0,
+        rows_loaded INTEGER NOT NULL DEFAULT 0,
+        rows_updated INTEGER NOT NULL DEFAULT 0,
+        rows_quarantined INTEGER NOT NULL DEFAULT 0,
+        requested_at TIMESTAMPTZ NOT NULL,
+        requested_by VARCHAR,
+        import_payments BOOLEAN NOT NULL DEFAULT false,
+        started_at TIMESTAMPTZ,
+        finished_at TIMESTAMPTZ,
+        last_request_message_id BIGINT,
+        last_response_message_id BIGINT,
+        last_load_id BIGINT,
+        status_code INTEGER,
+        status_message VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS refresh_messages (
+        message_id BIGINT PRIMARY KEY,       -- qbxml_messages id of the request
+        query VARCHAR NOT NULL,
+        request_id VARCHAR NOT NULL,
+        iterator VARCHAR NOT NULL,           -- Start | Continue
+        iterator_id VARCHAR,
+        ticket VARCHAR,
+        state VARCHAR NOT NULL,              -- sent | answered | failed | abandoned | stale
+        sent_at TIMESTAMPTZ NOT NULL,
+        answered_at TIMESTAMPTZ,
+        response_message_id BIGINT,
+        load_id BIGINT,
+        status_code INTEGER,
+        status_message VARCHAR,
+        rows_read INTEGER,
+        remaining INTEGER)""",
+)
+
+
+@dataclass
+class RefreshBatch:
+    """One refresh page ready to go: ``xml`` is what sendRequestXML returns."""
+
+    message_id: int
+    query: str
+    iterator: str  # Start | Continue
+    xml: bytes
+    request_ids: tuple[str, ...]
+
+    @property
+    def xml_text(self) -> str:
+        return self.xml.decode("ascii")
+
+    def __len__(self) -> int:
+        return len(self.request_ids)
+
+
+@dataclass
+class RefreshOutcome:
+    """What applying one refresh response did."""
+
+    message_id: int
+    query: str
+    applied: bool  # False: the message was already answered, or its kind has moved on (nothing changed)
+    state: str  # the kind's state afterwards
+    status_code: int | None = None
+    status_message: str | None = None
+    rows_read: int = 0
+    loaded: int = 0
+    updated: int = 0
+    quarantined: int = 0
+    remaining: int | None = None
+    load_id: int | None = None
+
+
+def resolve_kinds(kinds: Iterable[str] | str | None) -> list[str]:
+    """Query kinds from query names (``BillQuery``, ``BillQueryRq``, ``Bill``) or table names (``bills``);
+    ``bill_payments`` means both bill payment queries. Returned in refresh order."""
+    if kinds is None:
+        return list(KINDS)
+    if isinstance(kinds, str):
+        kinds = [kinds]
+    by_name: dict[str, list[str]] = {}
+    for q, (table, _) in KINDS.items():
+        for key in dict.fromkeys((q, q.removesuffix("Query"), table)):
+            by_name.setdefault(key.casefold(), []).append(q)
+    wanted: set[str] = set()
+    for k in kinds:
+        key = str(k).strip().removesuffix("Rq").casefold()
+        if key not in by_name:
+            raise InputError(f"unknown refresh kind {k!r}; known: {', '.join(KINDS)}", field="kinds")
+        wanted.update(by_name[key])
+    return [q for q in KINDS if q in wanted]
+
+
+def _utc(value: Any) -> datetime | None:
+    if value is None or (not isinstance(value, datetime | date | str) and pd.isna(value)):
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    elif isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    elif not isinstance(value, datetime):  # a date: its midnight
+        value = datetime(value.year, value.month, value.day)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _parse_offset(text: str | None) -> timezone | None:
+    if not text:
+        return None
+    sign = -1 if text.startswith("-") else 1
+    hours, minutes = text.lstrip("+-").split(":")
+    return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes)))
+
+
+def _since_instant(value: datetime | date | str | None, qb_offset: str | None) -> datetime | None:
+    """A ``since`` given without a UTC offset means QuickBooks' local time (its offset when known, else UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    elif not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_parse_offset(qb_offset) or UTC)
+    return value.astimezone(UTC)
+
+
+def filter_text(start: datetime, qb_offset: str | None) -> str:
+    """``FromModifiedDate`` text for an instant: in QuickBooks' own UTC offset when known, else UTC moved back
+    by the widest offset (so a QuickBooks that reads the value as its local time still includes everything)."""
+    tz = _parse_offset(qb_offset)
+    if tz is None:
+        return format_datetime((start - WIDEST_UTC_OFFSET).astimezone(UTC))
+    return format_datetime(start.astimezone(tz))
+
+
+class RefreshMixin:
+    """QuickBooks refresh through the Web Connector (see module docstring). Needs ``LoadingMixin``."""
+
+    store: Any
+
+    # -- scheduling ---------------------------------------------------------------------------------------------
+    def request_refresh(
+        self,
+        kinds: Iterable[str] | str | None = None,
+        full: bool = False,
+        *,
+        since: datetime | date | str | None = None,
+        overlap: timedelta = DEFAULT_OVERLAP,
+        by: int | str | None = None,
+        import_payments: bool = False,
+    ) -> pd.DataFrame:
+        """Queue a refresh of the QuickBooks side for the next Web Connector session; returns the jobs.
+
+        Incremental by default (records modified since the newest one stored, minus ``overlap``); ``full``
+        reads everything; ``since`` sets the start instead. A kind already queued or iterating keeps the filters
+        it started with (a partly read iteration must finish on the same filters) unless ``full``/``since`` is
+        given, which starts it again. ``import_payments`` (needs a ``by`` user allowed to import) turns bill
+        payments on synced bills into Procore payments issued when the refresh finishes.
+        """
+        selected = resolve_kinds(kinds)
+        actor = None
+        if by is not None:
+            user = (
+                permissions.require(self.store, by, "import")
+                if import_payments
+                else permissions.find_user(self.store, by)
+            )
+            actor = str(user["login"] or user["id"])
+        elif import_payments:
+            raise PermissionDenied("importing bill payments after the refresh needs a user: pass by=<user>")
+        if overlap < timedelta(0):
+            raise InputError("overlap must not be negative", field="overlap")
+        with self.store.transaction() as con:
+            offset = self._quickbooks_offset()
+            start_override = _since_instant(since, offset)
+            current = {r[0]: r[1] for r in con.execute("SELECT query, state FROM refresh_jobs").fetchall()}
+            rows = []
+            for query in selected:
+                restart = full or start_override is not None
+                if current.get(query) in ACTIVE and not restart:
+                    con.execute(
+                        "UPDATE refresh_jobs SET requested_at = now(), requested_by = coalesce(?, requested_by), "
+                        "import_payments = import_payments OR ? WHERE query = ?",
+                        [actor, import_payments, query],
+                    ).fetchall()
+                    continue
+                if full:
+                    start = None
+                elif start_override is not None:
+                    start = start_override
+                else:
+                    mark = self._watermark(query)
+                    start = mark - overlap if mark is not None else None
+                text = filter_text(start, offset) if start is not None else None
+                rows.append([query, bool(full), start, text, actor, bool(import_payments)])
+            for row in rows:
+                con.execute(
+                    """INSERT OR REPLACE INTO refresh_jobs (query, state, full_refresh, from_modified,
+                           from_modified_text, requested_at, requested_by, import_payments)
+                       VALUES (?, 'queued', ?, ?, ?, now(), ?, ?)""",
+                    row,
+                ).fetchall()
+        return self.refresh_jobs(selected)
+
+    def _watermark(self, query: str) -> datetime | None:
+        """Newest TimeModified stored for the kind by a load or refresh (export echoes excluded)."""
+        table, cond = KINDS[query]
+        where = '"_load_id" IS NOT NULL' + (f" AND {cond}" if cond else "")
+        value = self.store.execute(f'SELECT max("TimeModified") FROM "{table}" WHERE {where}').fetchall()[0][
+            0
+        ]
+        return _utc(value)
+
+    def _quickbooks_offset(self) -> str | None:
+        row = self.store.execute("SELECT value FROM qbrecon_meta WHERE key = ?", [_OFFSET_KEY]).fetchall()
+        return row[0][0] if row else None
+
+    def cancel_refresh(self, kinds: Iterable[str] | str | None = None) -> int:
+        """Drop queued/iterating kinds (their in-flight page, if any, will be ignored). Returns how many."""
+        selected = resolve_kinds(kinds)
+        marks = ", ".join("?" for _ in selected)
+        with self.store.transaction() as con:
+            n = con.execute(
+                f"SELECT count(*) FROM refresh_jobs WHERE state IN ('queued', 'iterating') AND query IN ({marks})",
+                selected,
+            ).fetchall()[0][0]
+            con.execute(
+                f"""UPDATE refresh_jobs SET state = 'failed', status_message = 'cancelled', iterator_id = NULL,
+                        in_flight_message_id = NULL, finished_at = now()
+                    WHERE state IN ('queued', 'iterating') AND query IN ({marks})""",
+                selected,
+            ).fetchall()
+        return int(n)
+
+    # -- reading --------------------------------------------------------------------------------------------------
+    def refresh_jobs(self, kinds: Iterable[str] | str | None = None) -> pd.DataFrame:
+        """The refresh jobs (one row per query kind), in refresh order."""
+        order = "CASE query " + " ".join(f"WHEN '{q}' THEN {i}" for i, q in enumerate(KINDS)) + " END"
+        frame = self.store.frame(f"SELECT * FROM refresh_jobs ORDER BY {order}")
+        if kinds is not None:
+            frame = frame[frame["query"].isin(resolve_kinds(kinds))].reset_index(drop=True)
+        return frame
+
+    def refresh_pending(self, max_returned: int = DEFAULT_MAX_RETURNED) -> dict[str, int]:
+        """Work left: kinds queued or iterating, and an estimate of the requests still to send (a queued kind
+        counts one page until QuickBooks says how many records remain)."""
+        rows = self.store.execute(
+            "SELECT state, remaining, coalesce(max_returned, ?) FROM refresh_jobs WHERE state IN ('queued', 'iterating')",
+            [int(max_returned)],
+        ).fetchall()
+        requests = sum(
+            1 if state == "queued" or not remaining else math.ceil(int(remaining) / max(1, int(mr)))
+            for state, remaining, mr in rows
+        )
+        return {"jobs": len(rows), "requests": int(requests)}
+
+    def is_refresh_message(self, message_id: int) -> bool:
+        """True when the message is a refresh page (the service routes its answer here)."""
+        row = self.store.execute(
+            "SELECT 1 FROM refresh_messages WHERE message_id = ?", [int(message_id)]
+        ).fetchall()
+        return bool(row)
+
+    # -- building -------------------------------------------------------------------------------------------------
+    def next_refresh_batch(
+        self,
+        max_returned: int = DEFAULT_MAX_RETURNED,
+        *,
+        ticket: str | None = None,
+        company_file: str | None = None,
+    ) -> RefreshBatch | None:
+        """The next refresh page for the session ``ticket``, archived in ``qbxml_messages`` as sent, or None.
+
+        A kind iterating in this session continues (``iterator="Continue"`` with its iteratorID and the same
+        filters and MaxReturned); otherwise the next queued kind starts. Kinds iterating under another session,
+        and kinds whose last page was never answered, start again from ``Start`` with the same filters.
+        """
+        if max_returned < 1:
+            raise InputError("max_returned must be at least 1", field="max_returned")
+        with self.store.transaction() as con:
+            self._settle_refresh(ticket)
+            order = "CASE query " + " ".join(f"WHEN '{q}' THEN {i}" for i, q in enumerate(KINDS)) + " END"
+            row = con.execute(
+                f"""SELECT query, state, from_modified_text, max_returned, iterator_id FROM refresh_jobs
+                    WHERE state IN ('queued', 'iterating')
+                    ORDER BY state = 'iterating' DESC, {order} LIMIT 1"""
+            ).fetchall()
+            if not row:
+                return None
+            query, state, since, job_max, iterator_id = row[0]
+            iterating = state == "iterating" and iterator_id
+            size = int(job_max) if iterating and job_max else int(max_returned)
+            number = int(con.execute("SELECT nextval('refresh_request_seq')").fetchall()[0][0])
+            rid = f"refresh:{query}:{number}"
+            request = query_request(
+                query,
+                request_id=rid,
+                max_returned=size,
+                from_modified=since,
+                iterator="Continue" if iterating else "Start",
+                iterator_id=iterator_id if iterating else None,
+                include_line_items=True,
+                active_status="All",
+            )
+            (mset,) = message_sets([request], max_requests=1)
+            message_id = archive.archive_request(
+                self.store, mset, status="sent", company_file=company_file, ticket=ticket
+            )
+            iterator = "Continue" if iterating else "Start"
+            con.execute(
+                """INSERT INTO refresh_messages (message_id, query, request_id, iterator, iterator_id, ticket, state,
+                       sent_at) VALUES (?, ?, ?, ?, ?, ?, 'sent', now())""",
+                [message_id, query, rid, iterator, iterator_id if iterating else None, ticket],
+            ).fetchall()
+            con.execute(
+                """UPDATE refresh_jobs SET in_flight_message_id = ?, last_request_message_id = ?, ticket = ?,
+                       max_returned = ?, started_at = coalesce(started_at, now()) WHERE query = ?""",
+                [message_id, message_id, ticket, size, query],
+            ).fetchall()
+        return RefreshBatch(message_id, query, iterator, mset.xml, mset.request_ids)
+
+    def _settle_refresh(self, ticket: str | None) -> None:
+        """Before the next page: pages sent but unanswered are abandoned and their kinds start again, as do kinds
+        whose iterator belongs to another QuickBooks session (iterators do not outlive a session)."""
+        con = self.store.con
+        lost = con.execute("SELECT message_id FROM refresh_messages WHERE state = 'sent'").fetchall()
+        if lost:
+            con.execute("UPDATE refresh_messages SET state = 'abandoned' WHERE state = 'sent'").fetchall()
+        con.execute(
+            f"""UPDATE refresh_jobs SET
+                    state = CASE WHEN restarts + 1 > {MAX_RESTARTS} THEN 'failed' ELSE 'queued' END,
+                    status_message = CASE WHEN restarts + 1 > {MAX_RESTARTS}
+                        THEN 'a page was sent but never answered, ' || (restarts + 1) || ' times' ELSE status_message END,
+                    finished_at = CASE WHEN restarts + 1 > {MAX_RESTARTS} THEN now() ELSE finished_at END,
+                    restarts = restarts + 1, iterator_id = NULL, remaining = NULL, in_flight_message_id = NULL
+                WHERE in_flight_message_id IS NOT NULL AND state IN ('queued', 'iterating')"""
+        ).fetchall()
+        # An iterator of an earlier session is gone: start that kind again (same filters). Not counted as a
+        # restart: a session ending is normal (message limit, the user closing the Web Connector).
+        con.execute(
+            """UPDATE refresh_jobs SET state = 'queued', iterator_id = NULL, remaining = NULL
+               WHERE state = 'iterating' AND ticket IS DISTINCT FROM ?""",
+            [ticket],
+        ).fetchall()
+
+    # -- answers --------------------------------------------------------------------------------------------------
+    def apply_refresh_response(self, message_id: int, response_xml: bytes | str) -> RefreshOutcome:
+        """Apply QuickBooks' answer to a refresh page: rows through the loader (validated, quarantined, upserted),
+        then the kind's iterator state. A second answer for the same page changes nothing."""
+        data = response_xml.encode("utf-8") if isinstance(response_xml, str) else bytes(response_xml)
+        with self.store.transaction() as con:
+            msg = self._refresh_message(message_id)
+            query, rid, msg_state, ticket = msg
+            if msg_state != "sent":
+                return RefreshOutcome(message_id, query, False, self._job_state(query))
+            current = con.execute(
+                "SELECT in_flight_message_id = ? FROM refresh_jobs WHERE query = ?", [message_id, query]
+            ).fetchall()
+            response_id = archive.archive_response(self.store, data, message_id, ticket=ticket)
+            if not current or not current[0][0]:
+                con.execute(
+                    "UPDATE refresh_messages SET state = 'stale', answered_at = now(), response_message_id = ? "
+                    "WHERE message_id = ?",
+                    [response_id, message_id],
+                ).fetchall()
+                return RefreshOutcome(message_id, query, False, self._job_state(query))
+            label = f"qbxml message {response_id}"
+            try:
+                result = read_query_response(data, name=label)
+            except InputError as exc:
+                return self._page_failed(message_id, query, response_id, None, f"unreadable response: {exc}")
+            status = next((s for s in result.statuses if s.requestID == rid), None)
+            if status is None and len(result.statuses) == 1:
+                status = result.statuses[0]
+            if status is None:
+                return self._page_failed(message_id, query, response_id, None, f"no answer to request {rid}")
+            code = status.statusCode
+            if code == ITERATOR_INVALID:
+                return self._page_restart(message_id, query, response_id, code, status.statusMessage)
+            if code != 0 and code not in BENIGN_STATUS:
+                return self._page_failed(message_id, query, response_id, code, status.statusMessage)
+            outcome = RefreshOutcome(message_id, query, True, "", code, status.statusMessage, status.rets)
+            if result.batches:
+                report = self._apply_load(  # type: ignore[attr-defined]  # LoadingMixin
+                    "quickbooks",
+                    f"Web Connector refresh: {query} page (qbxml message {message_id})",
+                    result.batches,
+                    [label],
+                    datetime.now(UTC),
+                    statuses=result.statuses,
+                )
+                counts = report.tables.get(KINDS[query][0])
+                if counts is not None:
+                    outcome.loaded, outcome.updated = counts.loaded, counts.updated
+                    outcome.quarantined = counts.quarantined
+                outcome.load_id = report.load_id
+                offset = _TIME_MODIFIED.search(data.decode("utf-8", "replace"))
+                if offset:
+                    con.execute(
+                        "INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)", [_OFFSET_KEY, offset.group(1)]
+                    ).fetchall()
+            remaining = status.iteratorRemainingCount or 0
+            more = remaining > 0 and bool(status.iteratorID)
+            outcome.remaining = remaining
+            outcome.state = "iterating" if more else "done"
+            con.execute(
+                """UPDATE refresh_jobs SET state = ?, iterator_id = ?, remaining = ?, in_flight_message_id = NULL,
+                       pages = pages + 1, rows_read = rows_read + ?, rows_loaded = rows_loaded + ?,
+                       rows_updated = rows_updated + ?, rows_quarantined = rows_quarantined + ?,
+                       last_response_message_id = ?, last_load_id = coalesce(?, last_load_id), status_code = ?,
+                       status_message = ?, finished_at = CASE WHEN ? THEN NULL ELSE now() END
+                   WHERE query = ?""",
+                [outcome.state, status.iteratorID if more else None, remaining, outcome.rows_read, outcome.loaded,
+                 outcome.updated, outcome.quarantined, response_id, outcome.load_id, code, status.statusMessage,
+                 more, query],
+            ).fetchall()  # fmt: skip
+            con.execute(
+                """UPDATE refresh_messages SET state = 'answered', answered_at = now(), response_message_id = ?,
+                       load_id = ?, status_code = ?, status_message = ?, rows_read = ?, remaining = ?
+                   WHERE message_id = ?""",
+                [
+                    response_id,
+                    outcome.load_id,
+                    code,
+                    status.statusMessage,
+                    outcome.rows_read,
+                    remaining,
+                    message_id,
+                ],
+            ).fetchall()
+            self._after_refresh()
+        return outcome
+
+    def fail_refresh_batch(self, message_id: int, hresult: str | None, message: str | None) -> RefreshOutcome:
+        """The whole page failed (the Web Connector's HRESULT instead of a response). A parse error fails the kind
+        (the same query would fail again); anything else starts the kind again next time (bounded)."""
+        with self.store.transaction() as con:
+            query, _, msg_state, ticket = self._refresh_message(message_id)
+            if msg_state != "sent":
+                return RefreshOutcome(message_id, query, False, self._job_state(query))
+            response_id = archive.archive_response(
+                self.store, None, message_id, hresult=hresult or "", message=message or "", ticket=ticket
+            )
+            current = con.execute(
+                "SELECT in_flight_message_id = ? FROM refresh_jobs WHERE query = ?", [message_id, query]
+            ).fetchall()
+            text = " ".join(x for x in (hresult, message) if x) or "whole-message failure"
+            if not current or not current[0][0]:
+                con.execute(
+                    "UPDATE refresh_messages SET state = 'stale', answered_at = now(), response_message_id = ?, "
+                    "status_message = ? WHERE message_id = ?",
+                    [response_id, text, message_id],
+                ).fetchall()
+                return RefreshOutcome(message_id, query, False, self._job_state(query))
+            if (hresult or "").lower() == PARSE_ERROR_HRESULT:
+                return self._page_failed(message_id, query, response_id, None, text, message_state="failed")
+            return self._page_restart(message_id, query, response_id, None, text, message_state="failed")
+
+    def _refresh_message(self, message_id: int) -> tuple[str, str, str, str | None]:
+        row = self.store.execute(
+            "SELECT query, request_id, state, ticket FROM refresh_messages WHERE message_id = ?",
+            [int(message_id)],
+        ).fetchall()
+        if not row:
+            raise InputError(f"qbXML message {message_id} is not a refresh page", field="message_id")
+        return row[0]
+
+    def _job_state(self, query: str) -> str:
+        row = self.store.execute("SELECT state FROM refresh_jobs WHERE query = ?", [query]).fetchall()
+        return row[0][0] if row else "unknown"
+
+    def _close_message(
+        self, message_id: int, state: str, response_id: int, code: int | None, text: str | None
+    ) -> None:
+        self.store.execute(
+            "UPDATE refresh_messages SET state = ?, answered_at = now(), response_message_id = ?, status_code = ?, "
+            "status_message = ? WHERE message_id = ?",
+            [state, response_id, code, text, message_id],
+        ).fetchall()
+
+    def _page_failed(self, message_id: int, query: str, response_id: int, code: int | None, text: str | None,
+                     message_state: str = "answered") -> RefreshOutcome:  # fmt: skip
+        self.store.execute(
+            """UPDATE refresh_jobs SET state = 'failed', iterator_id = NULL, in_flight_message_id = NULL,
+                   last_response_message_id = ?, status_code = ?, status_message = ?, finished_at = now()
+               WHERE query = ?""",
+            [response_id, code, text, query],
+        ).fetchall()
+        self._close_message(message_id, message_state, response_id, code, text)
+        self._after_refresh()
+        return RefreshOutcome(message_id, query, True, "failed", code, text)
+
+    def _page_restart(self, message_id: int, query: str, response_id: int, code: int | None, text: str | None,
+                      message_state: str = "answered") -> RefreshOutcome:  # fmt: skip
+        """Start the kind again from Start with the same filters (bounded by MAX_RESTARTS)."""
+        row = self.store.execute("SELECT restarts FROM refresh_jobs WHERE query = ?", [query]).fetchall()
+        give_up = int(row[0][0]) + 1 > MAX_RESTARTS
+        state = "failed" if give_up else "queued"
+        self.store.execute(
+            """UPDATE refresh_jobs SET state = ?, restarts = restarts + 1, iterator_id = NULL, remaining = NULL,
+                   in_flight_message_id = NULL, last_response_message_id = ?, status_code = ?, status_message = ?,
+                   finished_at = CASE WHEN ? THEN now() END
+               WHERE query = ?""",
+            [state, response_id, code, text, give_up, query],
+        ).fetchall()
+        self._close_message(message_id, message_state, response_id, code, text)
+        if give_up:
+            self._after_refresh()
+        return RefreshOutcome(message_id, query, True, state, code, text)
+
+    def _after_refresh(self) -> None:
+        """When the last kind has finished: bring the ERP queue up to date and, when asked for, import bill
+        payments on synced bills as Procore payments issued (as the requesting user)."""
+        con = self.store.con
+        if con.execute("SELECT count(*) FROM refresh_jobs WHERE state IN ('queued', 'iterating')").fetchall()[
+            0
+        ][0]:
+            return
+        refresh_queue = getattr(self, "refresh_queue", None)
+        if callable(refresh_queue):
+            refresh_queue()
+        wanted = con.execute(
+            "SELECT DISTINCT requested_by FROM refresh_jobs WHERE import_payments AND requested_by IS NOT NULL"
+        ).fetchall()
+        importer = getattr(self, "import_bill_payments", None)
+        if wanted and callable(importer):
+            try:
+                importer(by=wanted[0][0])
+            except PermissionDenied:
+                pass  # the user lost the permission since asking; the payments stay in QuickBooks' tables
+            con.execute("UPDATE refresh_jobs SET import_payments = false").fetchall()
+
+    # -- in-process ---------------------------------------------------------------------------------------------
+    def refresh_now(
+        self,
+        deliver: Callable[[bytes], bytes | str],
+        max_returned: int = DEFAULT_MAX_RETURNED,
+        max_messages: int = 100_000,
+    ) -> pd.DataFrame:
+        """Run every queued refresh page through ``deliver`` (request bytes -> response; a simulated company's
+        ``process``) as one QuickBooks session; returns the jobs afterwards. An exception with an ``hresult``
+        (a whole-message failure) is recorded like the Web Connector's HRESULT."""
+        ticket = "in-process:" + secrets.token_urlsafe(12)
+        for _ in range(max_messages):
+            batch = self.next_refresh_batch(max_returned, ticket=ticket)
+            if batch is None:
+                break
+            try:
+                response = deliver(batch.xml)
+            except Exception as exc:
+                hresult = getattr(exc, "hresult", None)
+                if hresult is None:
+                    raise
+                self.fail_refresh_batch(batch.message_id, str(hresult), str(getattr(exc, "message", exc)))
+                continue
+            self.apply_refresh_response(batch.message_id, response)
+        return self.refresh_jobs()
+
+
+__all__ = [
+    "KINDS",
+    "RefreshBatch",
+    "RefreshMixin",
+    "RefreshOutcome",
+    "filter_text",
+    "resolve_kinds",
+]
