@@ -57,8 +57,30 @@ def measure(fn: Callable[[], Any], repeat: int = 1) -> dict:
             t0 = time.perf_counter()
             result = fn()
             best = min(best, time.perf_counter() - t0)
-    return {"seconds": round(best, 4), "peak_rss_mb": mem.peak_mb, "rss_growth_mb": mem.growth_mb, "result": result}
+    return {
+        "seconds": round(best, 4),
+        "peak_rss_mb": mem.peak_mb,
+        "rss_growth_mb": mem.growth_mb,
+        "result": result,
+    }
 
 
 def ratio(numerator: float, denominator: float) -> float | None:
     return round(numerator / denominator, 2) if denominator else None
+
+
+def compare(contenders: dict[str, Callable[[], Any]], repeat: int = 1) -> dict[str, dict]:
+    """``measure`` each contender ``repeat`` times, interleaved (a, b, c, a, b, c ...), so that load from other
+    processes on a shared machine falls on all of them alike; best time and largest peak per contender."""
+    out: dict[str, dict] = {}
+    for _ in range(repeat):
+        for name, fn in contenders.items():
+            m = measure(fn)
+            best = out.get(name)
+            if best is None:
+                out[name] = m
+                continue
+            best["seconds"] = min(best["seconds"], m["seconds"])
+            best["peak_rss_mb"] = max(best["peak_rss_mb"], m["peak_rss_mb"])
+            best["rss_growth_mb"] = max(best["rss_growth_mb"], m["rss_growth_mb"])
+    return out

@@ -87,7 +87,8 @@ def test_the_command_set_covers_the_whole_flow():
     listed = main.list_commands(click.Context(main))
     assert set(listed) == set(main.commands)
     assert listed.index("load") < listed.index("accept") < listed.index("export") < listed.index("reconcile")
-    assert set(main.commands) <= set(COMMAND_ORDER), set(main.commands) - set(COMMAND_ORDER)
+    missing = set(main.commands) - set(COMMAND_ORDER)
+    assert not missing, f"add {missing} to qbrecon.cli.COMMAND_ORDER (the order --help lists commands in)"
 
 
 @pytest.mark.parametrize("name", sorted(leaf_commands()))
@@ -218,6 +219,27 @@ def test_unexpected_errors_and_os_permissions_map_to_their_codes():
     assert _describe(PermissionDenied("no"))[1] == 77
     message, code = _describe(ZeroDivisionError("division by zero"))
     assert code == 70 and "--debug" in message
+
+
+def test_user_set_password_for_the_dashboard(ws_file, monkeypatch):
+    from qbrecon import Workspace
+
+    monkeypatch.delenv("QBRECON_USER_PASSWORD", raising=False)
+    args = ["user", "set-password", "-w", ws_file, "--user", APPROVER]
+    r = run(*args, "--by", SENDER, input="a good password\n")
+    assert r.exit_code == 77  # only an ERP Integrations admin
+    r = run(*args, "--by", ADMIN, input="short\n")
+    assert r.exit_code == 2 and "8 characters" in r.output
+    r = run(*args, "--by", ADMIN, input="")
+    assert r.exit_code == 2 and "no password given" in r.output
+    r = run(*args, "--by", ADMIN, input="a good password\n")
+    assert r.exit_code == 0, r.output
+    monkeypatch.setenv("QBRECON_USER_PASSWORD", "from the environment")
+    assert run("user", "set-password", "-w", ws_file, "-u", READ_ONLY, "--by", ADMIN, input="").exit_code == 0
+    with Workspace(ws_file) as ws:
+        assert ws.authenticate_user(APPROVER, "a good password")["login"] == APPROVER
+        assert ws.authenticate_user(READ_ONLY, "from the environment") is not None
+        assert ws.authenticate_user(APPROVER, "short") is None
 
 
 # -- the whole flow through the command line ------------------------------------------------------------------

@@ -12,8 +12,8 @@ from ..errors import QbreconError
 EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_DIFFERENCES = 0, 1, 2, 3
 EXIT_BUSY, EXIT_SOFTWARE, EXIT_NOPERM = 75, 70, 77
 COMMAND_ORDER = ["demo", "fixtures", "load", "queue", "send", "resend", "retrieve", "accept", "reject", "retry",
-                 "unlink", "export", "apply-responses", "serve", "qwc", "service-user", "simulate", "dashboard",
-                 "reconcile", "erp-report", "settings", "mail"]  # fmt: skip
+                 "unlink", "export", "apply-responses", "refresh", "serve", "qwc", "service-user", "simulate", "dashboard",
+                 "reconcile", "erp-report", "settings", "user", "mail"]  # fmt: skip
 
 
 class QbreconGroup(click.Group):
@@ -90,6 +90,8 @@ def _register() -> None:
         commands_qbwc,  # noqa: F401
         commands_queue,  # noqa: F401
         commands_reconcile,  # noqa: F401
+        commands_refresh,  # noqa: F401
+        commands_users,  # noqa: F401
     )
 
 

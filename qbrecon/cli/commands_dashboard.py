@@ -16,7 +16,7 @@ from . import main
     "--workspace",
     "-w",
     required=True,
-    type=click.Path(dir_okay=False),
+    type=click.Path(dir_okay=False, exists=True),
     help="The workspace file (company.duckdb); this process holds it while serving.",
 )
 @click.option("--port", "-p", default=5006, show_default=True, type=int, help="TCP port to listen on.")

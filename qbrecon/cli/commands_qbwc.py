@@ -43,7 +43,7 @@ def _workspace(path: str):
     "--workspace",
     "-w",
     required=True,
-    type=click.Path(dir_okay=False),
+    type=click.Path(dir_okay=False, exists=True),
     help="The workspace file; this process holds it while serving.",
 )
 @click.option(

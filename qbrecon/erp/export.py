@@ -35,7 +35,6 @@ from ..schemas import TABLES
 from ..store import arrow_to_frame
 from . import ledger
 from .ledger import IN_FLIGHT_SQL, MAX_ATTEMPTS, RETRYABLE_CODES
-from .settings import read_settings
 
 _ORDER_SQL = (
     "CASE e.item_type "
@@ -361,16 +360,7 @@ class ExportMixin:
     def _build_context(self) -> BuildContext:
         """``BuildContext.from_store`` with its reference frames read only when a builder asks for them
         (a batch of vendors needs none of the purchase-order tables)."""
-        settings = read_settings(self.store, mask=False)
-        item = settings.get("invoice_retainage_item")
-        if isinstance(item, dict):  # the setting stores the chosen item as {ListID, FullName}
-            item = item.get("ListID") or item.get("FullName")
-        return BuildContext(
-            use_procore_contract_number=bool(settings.get("use_procore_contract_number", True)),
-            retainage_item=item,
-            service_item_account=settings.get("service_item_expense_account"),
-            frames=_LazyFrames(self),
-        )
+        return BuildContext.from_store(self.store, frames=_LazyFrames(self))
 
     def _build_frames(self, item_type: str, group: pd.DataFrame) -> tuple[pd.DataFrame, Any]:
         """The accepted rows (Procore columns + queue fields + accept options + attempt) and their lines."""

@@ -184,20 +184,6 @@ def resolve_kinds(kinds: Iterable[str] | str | None) -> list[str]:
     return [q for q in KINDS if q in wanted]
 
 
-def _utc(value: Any) -> datetime | None:
-    if value is None or (not isinstance(value, datetime | date | str) and pd.isna(value)):
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    elif isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    elif not isinstance(value, datetime):  # a date: its midnight
-        value = datetime(value.year, value.month, value.day)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
 def _parse_offset(text: str | None) -> timezone | None:
     if not text:
         return None
@@ -287,12 +273,18 @@ class RefreshMixin:
                     mark = self._watermark(query)
                     start = mark - overlap if mark is not None else None
                 text = filter_text(start, offset) if start is not None else None
-                rows.append([query, bool(full), start, text, actor, bool(import_payments)])
+                epoch = start.timestamp() if start is not None else None
+                rows.append([query, bool(full), epoch, text, actor, bool(import_payments)])
             for row in rows:
                 con.execute(
+                    # every column named: DuckDB's INSERT OR REPLACE keeps the values of columns left out
                     """INSERT OR REPLACE INTO refresh_jobs (query, state, full_refresh, from_modified,
-                           from_modified_text, requested_at, requested_by, import_payments)
-                       VALUES (?, 'queued', ?, ?, ?, now(), ?, ?)""",
+                           from_modified_text, max_returned, iterator_id, remaining, ticket, in_flight_message_id,
+                           pages, restarts, rows_read, rows_loaded, rows_updated, rows_quarantined, requested_at,
+                           requested_by, import_payments, started_at, finished_at, last_request_message_id,
+                           last_response_message_id, last_load_id, status_code, status_message)
+                       VALUES (?, 'queued', ?, to_timestamp(?), ?, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0,
+                               now(), ?, ?, NULL, NULL, NULL, NULL, NULL, NULL, NULL)""",
                     row,
                 ).fetchall()
         return self.refresh_jobs(selected)
@@ -301,10 +293,9 @@ class RefreshMixin:
         """Newest TimeModified stored for the kind by a load or refresh (export echoes excluded)."""
         table, cond = KINDS[query]
         where = '"_load_id" IS NOT NULL' + (f" AND {cond}" if cond else "")
-        value = self.store.execute(f'SELECT max("TimeModified") FROM "{table}" WHERE {where}').fetchall()[0][
-            0
-        ]
-        return _utc(value)
+        sql = f'SELECT epoch_us(max("TimeModified")) FROM "{table}" WHERE {where}'
+        value = self.store.execute(sql).fetchall()[0][0]  # microseconds: no tz-aware Python values (pytz)
+        return None if value is None else datetime.fromtimestamp(0, UTC) + timedelta(microseconds=int(value))
 
     def _quickbooks_offset(self) -> str | None:
         row = self.store.execute("SELECT value FROM qbrecon_meta WHERE key = ?", [_OFFSET_KEY]).fetchall()
@@ -446,12 +437,12 @@ class RefreshMixin:
         with self.store.transaction() as con:
             msg = self._refresh_message(message_id)
             query, rid, msg_state, ticket = msg
-            if msg_state != "sent":
+            if msg_state not in ("sent", "abandoned"):  # answered (or failed, or a late copy) already
                 return RefreshOutcome(message_id, query, False, self._job_state(query))
             current = con.execute(
                 "SELECT in_flight_message_id = ? FROM refresh_jobs WHERE query = ?", [message_id, query]
             ).fetchall()
-            response_id = archive.archive_response(self.store, data, message_id, ticket=ticket)
+            response_id = archive.archive_response(self.store, data, message_id, ticket=ticket)  # kept verbatim
             if not current or not current[0][0]:
                 con.execute(
                     "UPDATE refresh_messages SET state = 'stale', answered_at = now(), response_message_id = ? "
@@ -531,7 +522,7 @@ class RefreshMixin:
         (the same query would fail again); anything else starts the kind again next time (bounded)."""
         with self.store.transaction() as con:
             query, _, msg_state, ticket = self._refresh_message(message_id)
-            if msg_state != "sent":
+            if msg_state not in ("sent", "abandoned"):
                 return RefreshOutcome(message_id, query, False, self._job_state(query))
             response_id = archive.archive_response(
                 self.store, None, message_id, hresult=hresult or "", message=message or "", ticket=ticket

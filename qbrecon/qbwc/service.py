@@ -7,6 +7,10 @@ conversation the Web Connector expects and keeps each session's state in the sto
                                                        getLastError after a negative result / an empty request
                                                        connectionError when QuickBooks could not be opened
 
+When a session's export batches are exhausted, sendRequestXML hands out the pages of a queued QuickBooks refresh
+(``qbrecon.erp.refresh``: queries with iterators and modified-date filters) and receiveResponseXML routes their
+answers to ``apply_refresh_response``; percent done counts both.
+
 Guarantees:
 - a message is recorded as sent (ledger + session) before its qbXML leaves the process, in one transaction;
 - a response is applied only to an unanswered message of the *same* ticket, matched by its requestIDs; a response
@@ -66,6 +70,9 @@ for _s in [
     erp_settings.Setting(
         "qbwc_min_client_version", "text", None, label="Oldest Web Connector version accepted"
     ),
+    erp_settings.Setting(
+        "qbwc_refresh_max_returned", "int", 500, label="Records per QuickBooks refresh page (MaxReturned)"
+    ),
 ]:
     erp_settings.SETTINGS.setdefault(_s.name, _s)
 
@@ -80,6 +87,7 @@ class ServiceConfig:
     max_messages_per_session: int = 1000  # then report 100 % and let the next scheduled run continue
     max_body_bytes: int = 50 * 1024 * 1024
     min_client_version: str = ""  # e.g. "2.1.0.30": older Web Connectors get an "E:" answer
+    refresh_max_returned: int = 500  # MaxReturned of a refresh page (iterator page size)
 
     SETTINGS: ClassVar[dict[str, str]] = {
         "company_file": "qbwc_company_file",
@@ -88,6 +96,7 @@ class ServiceConfig:
         "max_messages_per_session": "qbwc_max_messages_per_session",
         "max_body_bytes": "qbwc_max_body_bytes",
         "min_client_version": "qbwc_min_client_version",
+        "refresh_max_returned": "qbwc_refresh_max_returned",
     }
 
     @classmethod
@@ -246,9 +255,18 @@ class QBWCService:
             if session.messages_sent >= self.config.max_messages_per_session:
                 return self._refuse(session, "message limit for one session reached; the next run continues")
             batch = self.ws.next_export_batch(self.config.max_requests, bound or None)
-            if batch is None:
-                return self._refuse(session, "No requests are waiting to be sent.")
-            self.ws.mark_batch_sent(batch.message_id, ticket=session.ticket)
+            if batch is not None:
+                self.ws.mark_batch_sent(batch.message_id, ticket=session.ticket)
+            else:
+                # Exports first (a refresh then reads what they wrote); then the QuickBooks refresh pages, if the
+                # workspace has a refresh queued (``erp/refresh.py``; archived as sent when built).
+                next_refresh = getattr(self.ws, "next_refresh_batch", None)
+                if callable(next_refresh):
+                    batch = next_refresh(
+                        self.config.refresh_max_returned, ticket=session.ticket, company_file=bound or None
+                    )
+                if batch is None:
+                    return self._refuse(session, "No requests are waiting to be sent.")
             self.sessions.record_sent(session.ticket, bound, int(batch.message_id), list(batch.request_ids))
             if major:
                 self.sessions.touch(session.ticket, qbxml_version=f"{major}.{minor}")
@@ -270,7 +288,10 @@ class QBWCService:
             if hresult:
                 # Whole-message failure: QuickBooks processed none of it. The ledger keeps the item list.
                 target = unanswered[0]
-                self.ws.fail_export_batch(target.message_id, hresult, message)
+                if self._is_refresh(target.message_id):
+                    self.ws.fail_refresh_batch(target.message_id, hresult, message)
+                else:
+                    self.ws.fail_export_batch(target.message_id, hresult, message)
                 self.sessions.record_answer(session.ticket, target.message_id, "failed")
                 self._set_error(
                     session,
@@ -295,7 +316,10 @@ class QBWCService:
                     why = "its requestIDs match no request this session has in flight"
                 self._set_error(session, f"Response refused: {why}; nothing was applied.")
                 return -1
-            self.ws.apply_export_response(target.message_id, response)
+            if self._is_refresh(target.message_id):
+                self.ws.apply_refresh_response(target.message_id, response)
+            else:
+                self.ws.apply_export_response(target.message_id, response)
             self.sessions.record_answer(session.ticket, target.message_id, "applied", len(target.request_ids))
             session = self.sessions.get(session.ticket)
             remaining = self._pending()
@@ -385,9 +409,19 @@ class QBWCService:
         return None
 
     def _pending(self) -> int:
-        """Work left for QuickBooks: accepted items still Exporting plus checks of in-doubt items."""
+        """Work left for QuickBooks, in requests: accepted items still Exporting, checks of in-doubt items, and the
+        refresh pages still to read (an estimate until QuickBooks reports iteratorRemainingCount)."""
         counts = self.ws.export_pending()
-        return int(counts["exporting"]) + int(counts["checks"])
+        pending = int(counts["exporting"]) + int(counts["checks"])
+        refresh = getattr(self.ws, "refresh_pending", None)
+        if callable(refresh):
+            pending += int(refresh(self.config.refresh_max_returned)["requests"])
+        return pending
+
+    def _is_refresh(self, message_id: int) -> bool:
+        """A refresh page (answered by ``apply_refresh_response``) rather than an export message."""
+        check = getattr(self.ws, "is_refresh_message", None)
+        return bool(callable(check) and check(message_id))
 
 
 def unexpected_error(exc: BaseException) -> str:

@@ -106,17 +106,25 @@ class BuildContext:
         return self.frames.get(name)
 
     @classmethod
-    def from_store(cls, store: Any, **overrides: Any) -> BuildContext:
-        """Settings and reference frames from a workspace store (``Workspace.store``)."""
+    def from_store(cls, store: Any, frames: Any = None, **overrides: Any) -> BuildContext:
+        """Settings and reference frames from a workspace store (``Workspace.store``).
+
+        ``frames`` may be any mapping of table name -> frame (the export reads them lazily); by default the
+        reference tables are read now.
+        """
         from ..erp.settings import read_settings
 
         settings = read_settings(store, mask=False)
-        names = ["projects", "companies", "cost_codes", "commitments", "commitment_lines", "customers",
-                 "purchase_orders", "purchase_order_lines", "estimate_lines", "items"]  # fmt: skip
-        frames = {n: store.frame(n) for n in names if n in store.table_names()}
+        if frames is None:
+            names = ["projects", "companies", "cost_codes", "commitments", "commitment_lines", "customers",
+                     "purchase_orders", "purchase_order_lines", "estimate_lines", "items"]  # fmt: skip
+            frames = {n: store.frame(n) for n in names if n in store.table_names()}
+        item = settings.get("invoice_retainage_item")
+        if isinstance(item, dict):  # the setting stores the chosen item as {ListID, FullName}
+            item = item.get("ListID") or item.get("FullName")
         values = dict(
             use_procore_contract_number=bool(settings.get("use_procore_contract_number", True)),
-            retainage_item=settings.get("invoice_retainage_item"),
+            retainage_item=item,
             service_item_account=settings.get("service_item_expense_account"),
             frames=frames,
         )

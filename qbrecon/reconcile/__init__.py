@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from ..erp import states as _erp_states  # noqa: F401  (registers erp_items/erp_audit, read for explanations)
 from ..store import Store
 from .engine import Engine, Tolerance, parse_tolerance, reconcile
+from .lines import compare_lines
 from .matching import normalise_name, suggest
 from .result import Reconciliation
 
@@ -42,6 +43,7 @@ __all__ = [
     "Reconciliation",
     "Engine",
     "reconcile",
+    "compare_lines",
     "parse_tolerance",
     "normalise_name",
     "suggest",

@@ -22,6 +22,7 @@ from ..errors import InputError
 from ..reasons import REASONS, reason_text
 from ..store import Store
 from . import rules
+from .lines import line_join_sql, within_sql
 from .matching import suggest
 from .result import Reconciliation
 
@@ -78,9 +79,7 @@ def parse_tolerance(tolerance: Tolerance) -> dict[str, tuple[Decimal, Decimal]]:
     return out
 
 
-def _within(p: str, q: str, tol: tuple[Decimal, Decimal]) -> str:
-    a, r = tol
-    return f"abs(coalesce({p}, 0) - coalesce({q}, 0)) <= {a}::DECIMAL(18,6) + {r}::DECIMAL(18,6) * abs(coalesce({q}, 0))"
+_within = within_sql  # one definition of "equal within tolerance" for fields and lines
 
 
 # -- the run ------------------------------------------------------------------------------------------------
@@ -339,10 +338,7 @@ class Engine:
                  ql AS (SELECT m.procore_num, hash(l.item_key) AS ih, sum(l.amount) AS amount
                           FROM ({rule.lines.quickbooks_sql}) l JOIN {M} m ON m.quickbooks_id = l.quickbooks_id
                          GROUP BY ALL),
-                 j AS (SELECT coalesce(pl.procore_num, ql.procore_num) AS procore_num, coalesce(pl.ih, ql.ih) AS ih,
-                              pl.amount AS pa, ql.amount AS qa, pl.ih IS NULL AS only_q, ql.ih IS NULL AS only_p
-                         FROM pl FULL JOIN ql ON pl.procore_num = ql.procore_num AND pl.ih = ql.ih
-                        WHERE NOT ({_within("pl.amount", "ql.amount", tol)})),
+                 j AS ({line_join_sql("pl", "ql", ("procore_num", "ih"), tol)}),
                  jm AS (SELECT m.procore_id, m.quickbooks_id, m.matched_by, il.code, j.pa, j.qa, j.only_q, j.only_p
                           FROM j JOIN {M} m ON m.procore_num = j.procore_num
                           LEFT JOIN _qbr_item_label il ON il.ih = j.ih),

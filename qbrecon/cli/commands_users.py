@@ -1,0 +1,60 @@
+"""``qbrecon user set-password``: give a Company Directory user a dashboard sign-in.
+
+The password never goes on the command line (the process list shows it): it comes from ``$QBRECON_USER_PASSWORD``,
+a hidden prompt on a terminal, or the first line of standard input.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from ..errors import InputError
+from . import main
+
+PASSWORD_ENV = "QBRECON_USER_PASSWORD"
+
+
+def _read_password() -> str:
+    value = os.environ.get(PASSWORD_ENV)
+    if value:
+        return value
+    if sys.stdin.isatty():
+        return click.prompt("Dashboard password", hide_input=True, confirmation_prompt=True)
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise InputError(
+            f"no password given: pipe it on standard input or set ${PASSWORD_ENV}", field="password"
+        )
+    return line
+
+
+@main.group("user")
+def user_group() -> None:
+    """Dashboard sign-in for Company Directory users (the Procore users table)."""
+
+
+@user_group.command("set-password")
+@click.option("--workspace", "-w", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="The workspace file (with the Procore users loaded).")  # fmt: skip
+@click.option("--user", "-u", required=True, help="The user's Procore login (e-mail) or id.")
+@click.option("--by", required=True, help="The ERP Integrations admin making the change (login or id).")
+def set_password_cmd(workspace: str, user: str, by: str) -> None:
+    """Set a user's dashboard password (at least 8 characters; stored as a salted scrypt hash).
+
+    What the user may do once signed in comes from Procore's permissions: 'Standard' or 'Admin' on the ERP
+    Integrations tool plus 'Can Push to Accounting' to accept and reject.
+
+    \b
+    Example:
+      printf '%s\\n' "$PW" | qbrecon user set-password -w company.duckdb \\
+          --user james.bennett@example-builders.com --by maria.alvarez@example-builders.com
+    """
+    from ..workspace_full import Workspace
+
+    password = _read_password()
+    with Workspace(workspace) as ws:
+        ws.set_user_password(user, password, by=by)
+    click.echo(f"dashboard password set for {user}")
