@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from benchmarks.common import measure, ratio
+from benchmarks.common import compare, ratio
 
 
 def write_bill_query_rs(path: Path, target_mb: float, seed: int = 1) -> dict:
@@ -95,27 +95,38 @@ def _qbrecon(path: Path) -> tuple[int, int]:
     return tables["bills"].num_rows, tables["bill_lines"].num_rows
 
 
-def run_parse(target_mb: float, data_dir: Path) -> dict:
+def run_parse(target_mb: float, data_dir: Path, repeat: int = 1) -> dict:
+    """Parse one BillQueryRs of about ``target_mb`` MB (written once into ``data_dir``) three ways."""
     path = Path(data_dir) / f"BillQueryRs_{int(target_mb)}mb.xml"
     if not path.exists():
-        made = write_bill_query_rs(path, target_mb)
+        tmp = path.with_suffix(".partial")
+        made = write_bill_query_rs(tmp, target_mb)
+        tmp.rename(path)  # a half-written file from an interrupted run is never reused
     else:
         made = {"mb": round(path.stat().st_size / 2**20, 1)}
     mb = path.stat().st_size / 2**20
-    floor = measure(lambda: _floor(path))
-    ours = measure(lambda: _qbrecon(path))
-    naive = measure(lambda: _xmltodict_pandas(path))
-    assert ours["result"] == naive["result"], (ours["result"], naive["result"])
-    out = {"file": made, "rows": {"bills": ours["result"][0], "bill_lines": ours["result"][1]}}
-    for name, m in (("iterparse_floor", floor), ("qbrecon", ours), ("xmltodict_pandas", naive)):
-        out[name] = {"seconds": m["seconds"], "mb_per_s": round(mb / m["seconds"], 1), "peak_rss_mb": m["peak_rss_mb"]}
-    out["qbrecon_vs_floor"] = ratio(floor["seconds"], ours["seconds"])
-    out["qbrecon_vs_xmltodict"] = ratio(naive["seconds"], ours["seconds"])
+    m = compare(
+        {
+            "iterparse_floor": lambda: _floor(path),
+            "qbrecon": lambda: _qbrecon(path),
+            "xmltodict_pandas": lambda: _xmltodict_pandas(path),
+        },
+        repeat=repeat,
+        once=("xmltodict_pandas",),  # ~10x slower and several GB: once is enough to place it
+    )
+    ours, naive = m["qbrecon"]["result"], m["xmltodict_pandas"]["result"]
+    assert ours == naive, (ours, naive)
+    out = {"file": made, "rows": {"bills": ours[0], "bill_lines": ours[1]}}
+    for name, r in m.items():
+        out[name] = {"seconds": r["seconds"], "mb_per_s": round(mb / r["seconds"], 1), "peak_rss_mb": r["peak_rss_mb"],
+                     "rss_growth_mb": r["rss_growth_mb"]}  # fmt: skip
+    out["qbrecon_vs_floor"] = ratio(m["iterparse_floor"]["seconds"], m["qbrecon"]["seconds"])
+    out["qbrecon_vs_xmltodict"] = ratio(m["xmltodict_pandas"]["seconds"], m["qbrecon"]["seconds"])
     out["targets_met"] = bool(out["qbrecon_vs_floor"] >= 0.5 and out["qbrecon_vs_xmltodict"] >= 5)
     return out
 
 
-def run_build(n_requests: int) -> dict:
+def run_build(n_requests: int, repeat: int = 1) -> dict:
     """BillAdd for ``n_requests`` invoices (4 lines + retainage each): qbrecon against lxml alone.
 
     Two comparisons on the same requests: *generation* (qbrecon from frames to message-set bytes, against lxml
@@ -131,14 +142,20 @@ def run_build(n_requests: int) -> dict:
     )
 
     inputs = build_inputs(n_requests)
-    ours = measure(lambda: qbrecon_build(inputs))
-    made = ours["result"]
+    made = qbrecon_build(inputs)  # once untimed: the trees the lxml contenders start from
     trees = made["trees"]
     assert made["requests"] == n_requests, made["requests"]
     plain = plain_values(trees)
-    floor_build = measure(lambda: lxml_build(plain))
-    ser = measure(lambda: serialise_only(trees))
-    alone = measure(lambda: lxml_alone(trees))
+    m = compare(
+        {
+            "qbrecon": lambda: qbrecon_build(inputs),
+            "lxml_build": lambda: lxml_build(plain),
+            "message_sets": lambda: serialise_only(trees),
+            "tostring": lambda: lxml_alone(trees),
+        },
+        repeat=repeat,
+    )
+    ours, floor_build, ser, alone = m["qbrecon"], m["lxml_build"], m["message_sets"], m["tostring"]
     # the same bytes: lxml alone produced what qbrecon sends
     assert ser["result"] == alone["result"] == floor_build["result"], "serialisations differ"
     assert sum(map(len, alone["result"])) == made["bytes"]

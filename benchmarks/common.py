@@ -69,12 +69,17 @@ def ratio(numerator: float, denominator: float) -> float | None:
     return round(numerator / denominator, 2) if denominator else None
 
 
-def compare(contenders: dict[str, Callable[[], Any]], repeat: int = 1) -> dict[str, dict]:
+def compare(
+    contenders: dict[str, Callable[[], Any]], repeat: int = 1, once: tuple[str, ...] = ()
+) -> dict[str, dict]:
     """``measure`` each contender ``repeat`` times, interleaved (a, b, c, a, b, c ...), so that load from other
-    processes on a shared machine falls on all of them alike; best time and largest peak per contender."""
+    processes on a shared machine falls on all of them alike; best time and largest peak per contender.
+    Contenders named in ``once`` (slow baselines) run only in the first round."""
     out: dict[str, dict] = {}
-    for _ in range(repeat):
+    for round_ in range(repeat):
         for name, fn in contenders.items():
+            if round_ and name in once:
+                continue
             m = measure(fn)
             best = out.get(name)
             if best is None:

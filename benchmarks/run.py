@@ -2,9 +2,13 @@
 
     python benchmarks/run.py --scale small     # under a minute; runs in CI so the code cannot rot
     python benchmarks/run.py --scale full      # construction-company scale (see BENCHMARKS.md)
+    python benchmarks/run.py --scale full --only reconcile qbxml_build
 
-Results go to benchmarks/results/latest.json (and are summarised in BENCHMARKS.md by hand after a full run).
-Figures are ratios measured in one run, since absolute times vary by machine.
+Every step runs in its own Python process, so its peak resident memory (``process_peak_rss_mb``, the child's
+``ru_maxrss``) is its own and a step that crashes cannot take the others with it. Results go to
+``benchmarks/results/latest.json`` (``--out``) with a Markdown summary next to it (``latest.md``), which
+BENCHMARKS.md quotes. Figures are ratios measured in one run, since absolute times vary by machine; the load
+average before and after is recorded because the machine may be shared.
 """
 
 from __future__ import annotations
@@ -14,36 +18,35 @@ import json
 import math
 import os
 import platform
+import resource
+import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-
-from benchmarks import (  # noqa: E402
-    bench_qbwc,
-    bench_qbxml,
-    bench_queue,
-    bench_reconcile,
-)
+if str(HERE.parent) not in sys.path:
+    sys.path.insert(0, str(HERE.parent))
 
 SCALES = {
     # qbxml_mb: size of the BillQueryRs to parse; recon_lines: lines per side; queue_items: items decided;
-    # build_requests: BillAdd requests serialised; qbwc_items: items through the Web Connector loop;
-    # growth: row counts for the growth exponent of reconciliation.
-    "small": {"qbxml_mb": 8, "recon_lines": 20_000, "queue_items": 2_000, "build_requests": 2_000,
-              "qbwc_items": 200, "growth": [2_000, 20_000]},
-    "full": {"qbxml_mb": 220, "recon_lines": 1_000_000, "queue_items": 100_000, "build_requests": 100_000,
-             "qbwc_items": 10_000, "growth": [10_000, 100_000, 1_000_000]},
-}
+    # queue_sample: items decided one by one (the rest is projected); build_requests: BillAdd requests;
+    # qbwc_items: items through the Web Connector loop; growth: line counts for the growth exponent.
+    "small": {"qbxml_mb": 4, "recon_lines": 20_000, "queue_items": 2_000, "queue_sample": 100,
+              "build_requests": 2_000, "qbwc_items": 200, "growth": [2_000, 20_000], "repeat": 1},
+    "full": {"qbxml_mb": 220, "recon_lines": 1_000_000, "queue_items": 100_000, "queue_sample": 300,
+             "build_requests": 100_000, "qbwc_items": 10_000, "growth": [10_000, 100_000, 1_000_000],
+             "repeat": 2},
+}  # fmt: skip
 
 TARGETS = {
     "qbxml_parse": "qbrecon >= 50% of the iterparse floor's throughput and >= 5x xmltodict+pandas",
+    "qbxml_build": "BillAdd generation >= 50% of lxml alone (same trees, same documents)",
     "reconcile": ">= 10x datacompy PandasCompare with the same differences, within 3x of a bare DuckDB join",
-    "queue": "batch accept/reject >= 100x the same decisions one by one",
-    "qbxml_build": "BillAdd generation >= 50% of serialising the same trees with lxml alone",
+    "reconcile_growth": "time of the line comparison (and whole invoice reconciliation) vs rows: exponent ~1",
+    "queue": "batch accept >= 100x the same decisions one by one",
     "qbwc": "requests per second through the full Web Connector loop, and the service's share of the time",
 }
 
@@ -51,17 +54,32 @@ TARGETS = {
 def machine() -> dict:
     import psutil
 
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import duckdb
+    import lxml.etree
+    import pandas
+
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "processor": platform.processor() or platform.machine(),
+        "processor": model,
+        "duckdb": duckdb.__version__,
+        "pandas": pandas.__version__,
+        "lxml": ".".join(map(str, lxml.etree.LXML_VERSION)),
     }
 
 
 def growth_exponent(points: list[tuple[int, float]]) -> float | None:
-    """Slope of log(time) against log(rows): 1.0 is linear."""
+    """Slope of log(time) against log(rows) (least squares): 1.0 is linear, 2.0 quadratic."""
     pts = [(math.log(n), math.log(t)) for n, t in points if t > 0]
     if len(pts) < 2:
         return None
@@ -71,56 +89,169 @@ def growth_exponent(points: list[tuple[int, float]]) -> float | None:
     return round(sum((x - mx) * (y - my) for x, y in pts) / den, 2) if den else None
 
 
+def _growth(scale: dict) -> dict:
+    from benchmarks import bench_reconcile
+
+    lines, whole = [], []
+    for n in scale["growth"]:
+        r = bench_reconcile.run(n, repeat=scale["repeat"], baselines=False)
+        lines.append((n, r["qbrecon_s"]))
+        whole.append((n, r["invoice_reconcile_s"]))
+    return {
+        "line_comparison_points": lines,
+        "line_comparison_exponent": growth_exponent(lines),
+        "invoice_reconcile_points": whole,
+        "invoice_reconcile_exponent": growth_exponent(whole),
+    }
+
+
+def run_step(name: str, scale: dict, data: Path) -> dict:
+    """One step in this process."""
+    from benchmarks import bench_qbwc, bench_qbxml, bench_queue, bench_reconcile
+
+    steps = {
+        "qbxml_parse": lambda: bench_qbxml.run_parse(scale["qbxml_mb"], data, repeat=scale["repeat"]),
+        "qbxml_build": lambda: bench_qbxml.run_build(scale["build_requests"], repeat=scale["repeat"]),
+        "reconcile": lambda: bench_reconcile.run(scale["recon_lines"], repeat=scale["repeat"]),
+        "reconcile_growth": lambda: _growth(scale),
+        "queue": lambda: bench_queue.run(scale["queue_items"], sample=scale["queue_sample"]),
+        "qbwc": lambda: bench_qbwc.run(scale["qbwc_items"]),
+    }
+    return steps[name]()
+
+
+def _child(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    try:
+        out = run_step(args.step, SCALES[args.scale], args.data)
+        rc = 0
+    except Exception as exc:  # reported in the results; the parent counts the failure
+        out = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        rc = 1
+    out["step_seconds"] = round(time.perf_counter() - t0, 2)
+    out["process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    args.out.write_text(json.dumps(out, indent=2, default=str))
+    return rc
+
+
+def _spawn(name: str, args: argparse.Namespace) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"{name}.json"
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--scale", args.scale, "--step", name,
+               "--data", str(args.data), "--out", str(out)]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE.parent)
+        if out.exists():
+            return json.loads(out.read_text())
+        return {"error": f"the step's process ended with code {proc.returncode} and no result",
+                "stderr": proc.stderr[-4000:]}  # fmt: skip
+
+
+def summary_markdown(results: dict) -> str:
+    """The figures that matter, one line per target (quoted in BENCHMARKS.md)."""
+    s = results["steps"]
+    m = results["machine"]
+    lines = [
+        f"Scale `{results['scale']}`, {results['started']}, total {results['total_seconds']} s. "
+        f"Machine: {m['processor']}, {m['cpus']} CPUs, {m['memory_gb']} GiB, Python {m['python']}, "
+        f"DuckDB {m['duckdb']}, pandas {m['pandas']}, lxml {m['lxml']}. Load average (1/5/15 min) before: "
+        f"{results['load_before']}, after: {results['load_after']}.",
+        "",
+        "| step | figure | target | met | peak RSS (MB) |",
+        "|---|---|---|---|---|",
+    ]
+
+    def row(step: str, figure: str, target: str, met: object) -> None:
+        rss = s.get(step, {}).get("process_peak_rss_mb", "")
+        lines.append(f"| {step} | {figure} | {target} | {met} | {rss} |")
+
+    def get(step: str, *path: str) -> object:
+        v: object = s.get(step, {})
+        for p in path:
+            v = v.get(p) if isinstance(v, dict) else None
+        return v
+
+    for step in s:
+        if "error" in s[step]:
+            row(step, f"ERROR: {s[step]['error'][:200]}", TARGETS.get(step, ""), "no")
+    if "qbxml_parse" in s and "error" not in s["qbxml_parse"]:
+        p = s["qbxml_parse"]
+        row("qbxml_parse", f"{p['file']['mb']} MB: qbrecon {p['qbrecon']['mb_per_s']} MB/s, floor "
+            f"{p['iterparse_floor']['mb_per_s']} MB/s ({p['qbrecon_vs_floor']}x), xmltodict+pandas "
+            f"{p['xmltodict_pandas']['mb_per_s']} MB/s ({p['qbrecon_vs_xmltodict']}x faster)",
+            ">= 0.5x floor, >= 5x xmltodict", p["targets_met"])  # fmt: skip
+    if "qbxml_build" in s and "error" not in s["qbxml_build"]:
+        b = s["qbxml_build"]
+        row("qbxml_build", f"{b['requests']} BillAdd: qbrecon {b['qbrecon']['requests_per_s']}/s, lxml build+"
+            f"serialise {b['lxml_build_and_serialise']['requests_per_s']}/s ({b['generation_vs_lxml']}x); "
+            f"message_sets {b['qbrecon_message_sets']['requests_per_s']}/s vs tostring "
+            f"{b['lxml_tostring_alone']['requests_per_s']}/s ({b['serialisation_vs_lxml']}x)",
+            ">= 0.5x lxml alone", f"generation {b['target_met']}, serialisation {b['serialisation_target_met']}")  # fmt: skip
+    if "reconcile" in s and "error" not in s["reconcile"]:
+        r = s["reconcile"]
+        row("reconcile", f"{r['n_lines']} lines a side: qbrecon {r['qbrecon_s']} s, datacompy {r['datacompy_s']} s "
+            f"({r['speedup_vs_datacompy']}x), floor {min(r['floor_s'], r['floor_decimal_s'])} s "
+            f"({r['slowdown_vs_floor']}x slower; floor itself {r['floor_vs_datacompy']}x datacompy); same "
+            f"differences: {r['same_differences']}; whole invoice reconciliation {r['invoice_reconcile_s']} s",
+            ">= 10x datacompy, <= 3x floor", r["targets_met"])  # fmt: skip
+    if "reconcile_growth" in s and "error" not in s["reconcile_growth"]:
+        g = s["reconcile_growth"]
+        row("reconcile_growth", f"line comparison {g['line_comparison_points']} -> exponent "
+            f"{g['line_comparison_exponent']}; whole invoice reconciliation exponent "
+            f"{g['invoice_reconcile_exponent']}", "~1 (linear)",
+            get("reconcile_growth", "line_comparison_exponent") is not None
+            and g["line_comparison_exponent"] <= 1.2)  # fmt: skip
+    if "queue" in s and "error" not in s["queue"]:
+        q = s["queue"]
+        row("queue", f"{q['n']} items: batch {q['batch_seconds']} s, one by one {q['one_by_one_seconds_for_n']} s "
+            f"(projected from {q['one_by_one_sample']}) -> {q['speedup']}x", ">= 100x", q["speedup"] >= 100)  # fmt: skip
+    if "qbwc" in s and "error" not in s["qbwc"]:
+        w = s["qbwc"]
+        row("qbwc", f"{w['items']} items in {w['seconds']} s: {w['items_per_second']} requests/s, "
+            f"{w['message_sets_per_second']} message sets/s; synced {w['synced']}; service share "
+            f"{get('qbwc', 'profile', 'service_share')}", "(reported)", "n/a")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scale", choices=sorted(SCALES), default="small")
     parser.add_argument("--only", nargs="*", help="run only these steps", choices=list(TARGETS))
     parser.add_argument("--data", type=Path, default=HERE / "data", help="where generated data goes")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
+    parser.add_argument(
+        "--step", choices=list(TARGETS), help=argparse.SUPPRESS
+    )  # internal: one step, in-process
     args = parser.parse_args(argv)
-    scale = SCALES[args.scale]
+    args.data = args.data.resolve()
+    args.out = args.out.resolve()
     args.data.mkdir(parents=True, exist_ok=True)
+    if args.step:
+        return _child(args)
 
-    steps = {
-        "qbxml_parse": lambda: bench_qbxml.run_parse(scale["qbxml_mb"], args.data),
-        "qbxml_build": lambda: bench_qbxml.run_build(scale["build_requests"]),
-        "reconcile": lambda: bench_reconcile.run(scale["recon_lines"]),
-        "queue": lambda: bench_queue.run(scale["queue_items"]),
-        "qbwc": lambda: bench_qbwc.run(scale["qbwc_items"]),
-    }
     results: dict = {"scale": args.scale, "machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                     "targets": TARGETS, "steps": {}}
+                     "load_before": [round(x, 2) for x in os.getloadavg()], "targets": TARGETS,
+                     "sizes": SCALES[args.scale], "steps": {}}  # fmt: skip
     failed = 0
     t_all = time.perf_counter()
-    for name, step in steps.items():
+    for name in TARGETS:
         if args.only and name not in args.only:
             continue
         print(f"== {name}: {TARGETS[name]}", flush=True)
-        t0 = time.perf_counter()
-        try:
-            out = step()
-        except Exception as exc:  # a failing step is reported, and the run exits non-zero
-            failed += 1
-            out = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-        out["step_seconds"] = round(time.perf_counter() - t0, 2)
+        out = _spawn(name, args)
+        failed += "error" in out
         results["steps"][name] = out
-        print(json.dumps({k: v for k, v in out.items() if k != "traceback"}, indent=2, default=str), flush=True)
-
-    if "reconcile" in results["steps"] and not (args.only and "reconcile" not in args.only):
-        pts = []
-        for n in scale["growth"]:
-            try:
-                r = bench_reconcile.run(n, baselines=False)
-                pts.append((n, r["qbrecon"]["seconds"]))
-            except Exception as exc:
-                results["steps"]["reconcile_growth_error"] = str(exc)
-                break
-        results["steps"]["reconcile_growth"] = {"points": pts, "exponent": growth_exponent(pts)}
-        print("== reconcile growth", results["steps"]["reconcile_growth"], flush=True)
-
+        print(
+            json.dumps({k: v for k, v in out.items() if k != "traceback"}, indent=2, default=str), flush=True
+        )
+    results["load_after"] = [round(x, 2) for x in os.getloadavg()]
     results["total_seconds"] = round(time.perf_counter() - t_all, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2, default=str))
+    args.out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    md = summary_markdown(results)
+    args.out.with_suffix(".md").write_text(md)
+    print(md)
     print(f"wrote {args.out} in {results['total_seconds']} s; {failed} step(s) failed")
     return 1 if failed else 0
 

@@ -168,8 +168,11 @@ def run_demo(
         step("Reconcile Procore with QuickBooks")
         recon = ws.reconcile()
         result.reconciliation = recon
-        echo(recon.summary.to_string())
-        echo(f"  {recon.n_differences} difference(s)")
+        cols = ["pair", "matched_equal", "matched_with_differences", "only_in_procore", "only_in_quickbooks",
+                "ambiguous", "not_exported", "differences", "delta"]
+        echo(recon.summary[[c for c in cols if c in recon.summary.columns]].to_string(index=False))
+        echo(f"  {recon.n_differences} difference(s), explained:")
+        echo(recon.reasons().to_string(index=False))
         out.mkdir(parents=True, exist_ok=True)
         result.report_html = Path(recon.to_html(out / "report.html") and out / "report.html")
         result.report_xlsx = recon.to_excel(out / "report.xlsx")

@@ -751,6 +751,23 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
                                   AND t.id = b.procore_id{level}""",
                             [t],
                         )
+                    # A CCO's PurchaseOrderMod gives the whole PO a new EditSequence: the commitment and the PO's
+                    # other CCOs now hold that one, or reconciliation would call our own export "stale".
+                    con.execute(
+                        f"""UPDATE commitments t SET origin_data = json_object('edit_sequence', b.edit_sequence)::VARCHAR
+                            FROM {batch} b WHERE b.item_type = 'change_order' AND b.outcome = 'synced'
+                              AND t.origin_id = b.quickbooks_id"""
+                    )
+                    con.execute(
+                        f"""UPDATE change_orders t SET origin_data = json_object('edit_sequence', b.edit_sequence)::VARCHAR
+                            FROM {batch} b WHERE b.item_type = 'change_order' AND b.outcome = 'synced'
+                              AND t.origin_id = b.quickbooks_id"""
+                    )
+                    con.execute(
+                        f"""UPDATE erp_items e SET edit_sequence = b.edit_sequence
+                            FROM {batch} b WHERE b.item_type = 'change_order' AND b.outcome = 'synced'
+                              AND e.item_type IN ('commitment', 'change_order') AND e.quickbooks_id = b.quickbooks_id"""
+                    )
                     counts = con.execute(f"SELECT to_status, count(*) FROM {batch} GROUP BY 1").fetchall()
                 finally:
                     con.unregister(batch)

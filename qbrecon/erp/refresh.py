@@ -67,6 +67,7 @@ KINDS: dict[str, tuple[str, str | None]] = {
 for _q, (_t, _) in KINDS.items():  # the declarations this module relies on
     assert _q in QUERIES and _t in TABLES, (_q, _t)
 
+_ORDER_SQL = "CASE query " + " ".join(f"WHEN '{q}' THEN {i}" for i, q in enumerate(KINDS)) + " END"
 STATES = ("queued", "iterating", "done", "failed")
 ACTIVE = ("queued", "iterating")
 DEFAULT_MAX_RETURNED = 500
@@ -197,7 +198,12 @@ def _since_instant(value: datetime | date | str | None, qb_offset: str | None) -
     if value is None:
         return None
     if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(
+                f"expected YYYY-MM-DD[THH:MM:SS[+HH:MM]], got {value!r}", field="since"
+            ) from None
     elif not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
     if value.tzinfo is None:
@@ -321,8 +327,7 @@ class RefreshMixin:
     # -- reading --------------------------------------------------------------------------------------------------
     def refresh_jobs(self, kinds: Iterable[str] | str | None = None) -> pd.DataFrame:
         """The refresh jobs (one row per query kind), in refresh order."""
-        order = "CASE query " + " ".join(f"WHEN '{q}' THEN {i}" for i, q in enumerate(KINDS)) + " END"
-        frame = self.store.frame(f"SELECT * FROM refresh_jobs ORDER BY {order}")
+        frame = self.store.frame(f"SELECT * FROM refresh_jobs ORDER BY {_ORDER_SQL}")
         if kinds is not None:
             frame = frame[frame["query"].isin(resolve_kinds(kinds))].reset_index(drop=True)
         return frame
@@ -365,11 +370,10 @@ class RefreshMixin:
             raise InputError("max_returned must be at least 1", field="max_returned")
         with self.store.transaction() as con:
             self._settle_refresh(ticket)
-            order = "CASE query " + " ".join(f"WHEN '{q}' THEN {i}" for i, q in enumerate(KINDS)) + " END"
             row = con.execute(
                 f"""SELECT query, state, from_modified_text, max_returned, iterator_id FROM refresh_jobs
                     WHERE state IN ('queued', 'iterating')
-                    ORDER BY state = 'iterating' DESC, {order} LIMIT 1"""
+                    ORDER BY state = 'iterating' DESC, {_ORDER_SQL} LIMIT 1"""
             ).fetchall()
             if not row:
                 return None
@@ -442,7 +446,9 @@ class RefreshMixin:
             current = con.execute(
                 "SELECT in_flight_message_id = ? FROM refresh_jobs WHERE query = ?", [message_id, query]
             ).fetchall()
-            response_id = archive.archive_response(self.store, data, message_id, ticket=ticket)  # kept verbatim
+            response_id = archive.archive_response(
+                self.store, data, message_id, ticket=ticket
+            )  # kept verbatim
             if not current or not current[0][0]:
                 con.execute(
                     "UPDATE refresh_messages SET state = 'stale', answered_at = now(), response_message_id = ? "

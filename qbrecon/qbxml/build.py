@@ -839,7 +839,8 @@ def _prepare_commitment(
         _job=_coalesce(_col(rows, "job_list_id"), _job_list_ids(rows["project_id"], ctx)).tolist(),
     )
     if ctx.use_procore_contract_number:
-        rows = rows.assign(_ref=_col(rows, "number").tolist())
+        # Procore fills the QuickBooks number from the contract number; an approver's edit at accept wins.
+        rows = rows.assign(_ref=_coalesce(_col(rows, "quickbooks_number"), _col(rows, "number")).tolist())
         ref_source = "number"
     else:
         rows = rows.assign(_ref=_col(rows, "quickbooks_number").tolist())
