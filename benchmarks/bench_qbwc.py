@@ -10,9 +10,13 @@ the last closeConnection, so it measures the service, the ledger, HTTP/SOAP and 
 
 from __future__ import annotations
 
+import cProfile
+import functools
 import json
+import pstats
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -60,8 +64,84 @@ def queue_companies(ws, n: int) -> None:
     ws.accept(ids, by=1)
 
 
-def run(n: int = 10_000, max_requests: int = 100) -> dict:
-    """Export ``n`` items through the full loop; returns counts, seconds and rates."""
+class TimeAccount:
+    """Wall time spent inside chosen methods, whichever thread calls them (the SOAP handler runs on the
+    server's pool): the benchmark's own instrumentation, patched in for one run and removed afterwards.
+
+    With ``profile=True`` the ledger calls also run under cProfile (in the thread that makes them), for the
+    profile summary; that slows them, so the timed run is made without it."""
+
+    def __init__(self, targets: dict[str, tuple[type, str]], profile: bool = False):
+        self.targets, self.seconds, self.calls = (
+            targets,
+            dict.fromkeys(targets, 0.0),
+            dict.fromkeys(targets, 0),
+        )
+        self._lock = threading.Lock()
+        self._saved: list[tuple[type, str, object]] = []
+        self.profile = cProfile.Profile() if profile else None
+
+    def __enter__(self) -> TimeAccount:
+        for name, (cls, attr) in self.targets.items():
+            original = cls.__dict__[attr]
+            self._saved.append((cls, attr, original))
+            setattr(cls, attr, self._wrap(name, original))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for cls, attr, original in reversed(self._saved):
+            setattr(cls, attr, original)
+
+    def _wrap(self, name: str, fn):  # noqa: ANN001, ANN202
+        account = self
+        profiled = self.profile is not None and name.startswith("ledger")
+
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            t0 = time.perf_counter()
+            if profiled:
+                with account._lock:
+                    account.profile.enable()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                if profiled:
+                    with account._lock:
+                        account.profile.disable()
+                with account._lock:
+                    account.seconds[name] += time.perf_counter() - t0
+                    account.calls[name] += 1
+
+        return timed
+
+    def top(self, n: int = 15) -> list[dict]:
+        """The profile's top functions by cumulative time inside the ledger calls."""
+        if self.profile is None:
+            return []
+        stats = pstats.Stats(self.profile)
+        rows = []
+        for (file, line, func), (_cc, nc, tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+            rows.append({"function": f"{Path(file).name}:{line}({func})", "calls": nc, "own_s": round(tt, 3),
+                         "cumulative_s": round(ct, 3)})  # fmt: skip
+        rows.sort(key=lambda r: -r["cumulative_s"])
+        return rows[:n]
+
+
+def _targets() -> dict[str, tuple[type, str]]:
+    from qbrecon.erp.export import ExportMixin
+    from qbrecon.qbwc.service import QBWCService
+    from qbrecon.qbwc.simulator import QuickBooksCompany
+
+    return {
+        "service": (QBWCService, "handle"),  # the whole SOAP operation, ledger included
+        "ledger_next_export_batch": (ExportMixin, "next_export_batch"),
+        "ledger_apply_export_response": (ExportMixin, "apply_export_response"),
+        "ledger_mark_batch_sent": (ExportMixin, "mark_batch_sent"),
+        "quickbooks_simulator": (QuickBooksCompany, "process"),
+    }
+
+
+def _loop(n: int, max_requests: int, account: TimeAccount) -> dict:
     from qbrecon import Workspace
     from qbrecon.erp.settings import SettingsMixin
     from qbrecon.qbwc.connector import WebConnectorClient
@@ -82,15 +162,16 @@ def run(n: int = 10_000, max_requests: int = 100) -> dict:
         ):
             client = WebConnectorClient(srv.url, "qbwc", PASSWORD, company)
             messages = requests = sessions = 0
-            t1 = time.perf_counter()
-            while sessions < 1000:
-                report = client.run_once()
-                sessions += 1
-                messages += report.messages
-                requests += report.requests
-                if report.auth_status == "none" or report.last_error and not report.messages:
-                    break
-            seconds = time.perf_counter() - t1
+            with account:
+                t1 = time.perf_counter()
+                while sessions < 1000:
+                    report = client.run_once()
+                    sessions += 1
+                    messages += report.messages
+                    requests += report.requests
+                    if report.auth_status == "none" or report.last_error and not report.messages:
+                        break
+                seconds = time.perf_counter() - t1
             in_quickbooks = company.counts().get("vendor", 0)
         synced = ws.store.execute(
             "SELECT count(*) FROM erp_items WHERE item_type = 'company' AND status = 'synced'"
@@ -109,6 +190,33 @@ def run(n: int = 10_000, max_requests: int = 100) -> dict:
         "message_sets_per_second": round(messages / seconds, 2) if seconds else None,
         "items_per_second": round(requests / seconds, 1) if seconds else None,
     }
+
+
+def run(n: int = 10_000, max_requests: int = 100, profile_items: int | None = None) -> dict:
+    """Export ``n`` items through the full loop; returns counts, seconds, rates and where the time went.
+
+    The time account splits the loop into: the export ledger (build and apply), the service's own work
+    (SOAP operation minus ledger), the QuickBooks simulator, and the rest (zeep client, HTTP, Tornado, SOAP
+    envelopes). A second, smaller run (``profile_items``, default n/5) profiles the ledger calls."""
+    account = TimeAccount(_targets())
+    out = _loop(n, max_requests, account)
+    total = out["seconds"]
+    sec = account.seconds
+    ledger = sum(v for k, v in sec.items() if k.startswith("ledger"))
+    service_own = sec["service"] - ledger
+    rest = total - sec["service"] - sec["quickbooks_simulator"]
+    out["time_account"] = {k: round(v, 2) for k, v in sec.items()} | {"calls": account.calls}
+    out["shares"] = {
+        "export_ledger": round(ledger / total, 3),
+        "service_own": round(service_own / total, 3),
+        "quickbooks_simulator": round(sec["quickbooks_simulator"] / total, 3),
+        "client_http_soap": round(rest / total, 3),
+    }
+    pn = profile_items if profile_items is not None else max(max_requests, n // 5)
+    prof = TimeAccount(_targets(), profile=True)
+    _loop(pn, max_requests, prof)
+    out["profile"] = {"items": pn, "service_share": out["shares"]["service_own"], "ledger_top": prof.top(15)}
+    return out
 
 
 if __name__ == "__main__":

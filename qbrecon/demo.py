@@ -144,19 +144,19 @@ def run_demo(
         echo(_counts(ws).to_string())
 
         step("Export through the QuickBooks Web Connector (SOAP over loopback) to the QuickBooks simulator")
-        company = QuickBooksCompany(out / "simulated-company.duckdb", seed=seed)
+        company_file = out / "simulated-company.duckdb"
+        for stale in (company_file, company_file.with_name(company_file.name + ".wal")):
+            stale.unlink(missing_ok=True)  # a new demo starts from the fixtures' company, not the last run's
+        company = QuickBooksCompany(company_file, seed=seed)
         try:
             company.seed_from(fixtures / "quickbooks")
             with start_server(ws, port=0, dashboard=False) as server:
                 echo(f"  service listening on {server.url}")
                 client = WebConnectorClient(server.url, SERVICE_USER, service_password, company)
-                for session in range(1, 11):
-                    rep = client.run_once()
-                    echo(f"  session {session}: auth={rep.auth_status or 'ok'} message sets={rep.messages} "
-                         f"requests={rep.requests} progress={rep.percents[-1] if rep.percents else '-'}% "
-                         f"{('error: ' + rep.last_error) if rep.last_error else ''}")
-                    if rep.auth_status == "none" or rep.messages == 0:
-                        break
+                _run_sessions(client, echo)
+                echo("  refresh the QuickBooks side (queries with iterators, incremental by TimeModified)")
+                ws.request_refresh(by=admin)
+                _run_sessions(client, echo)
             echo(f"  QuickBooks company now holds: {company.counts()}")
         finally:
             company.close()
@@ -194,6 +194,17 @@ def run_demo(
         "(a real Web Connector can use the .qwc from `qbrecon qwc`)."
     )
     return result
+
+
+def _run_sessions(client, echo: Callable[[str], None], limit: int = 10) -> None:
+    """Scheduled Web Connector updates until the service has nothing more to send."""
+    for session in range(1, limit + 1):
+        rep = client.run_once()
+        echo(f"  session {session}: auth={rep.auth_status or 'ok'} message sets={rep.messages} "
+             f"requests={rep.requests} progress={rep.percents[-1] if rep.percents else '-'}% "
+             f"{('error: ' + rep.last_error) if rep.last_error else ''}")
+        if rep.auth_status == "none" or rep.messages == 0:
+            break
 
 
 def _counts(ws) -> pd.DataFrame:

@@ -223,8 +223,9 @@ def format_datetime(value: datetime | date | str) -> str:
 
 # -- the engine ----------------------------------------------------------------------------------------------
 def _plan(parent: str, paths: Iterable[str], lines: Iterable[str] = ()) -> tuple[list[tuple], list[str]]:
-    """Paths sorted into schema order -> (steps, value paths). A step is (value index, leaf, parent names);
-    line elements are steps with index -1 at their own position among the message's children."""
+    """Paths sorted into schema order -> (steps, value paths). A step is one parent's run of consecutive
+    children: ``(parent names, ((value index, leaf), ...))``; a line element is ``(None, line element name)``
+    at its own position among the message's children. Computed once per message kind, used for every row."""
     entries = []
     for p in paths:
         parts = tuple(p.split("/"))
@@ -236,47 +237,59 @@ def _plan(parent: str, paths: Iterable[str], lines: Iterable[str] = ()) -> tuple
     for name in lines:
         entries.append(((spec.position(parent, name),), None, (name,)))
     entries.sort(key=lambda x: x[0])
-    steps, value_paths = [], []
+    steps: list[tuple] = []
+    value_paths: list[str] = []
     for _, p, parts in entries:
         if p is None:
-            steps.append((-1, parts[0], ()))
+            steps.append((None, parts[0]))
+            continue
+        prefix, item = parts[:-1], (len(value_paths), parts[-1])
+        value_paths.append(p)
+        if steps and steps[-1][0] == prefix:
+            steps[-1] = (prefix, (*steps[-1][1], item))
         else:
-            steps.append((len(value_paths), parts[-1], parts[:-1]))
-            value_paths.append(p)
+            steps.append((prefix, (item,)))
     return steps, value_paths
+
+
+def _parent(elem: etree._Element, prefix: tuple[str, ...], made: dict) -> etree._Element:
+    """The element at ``prefix`` under ``elem`` (``VendorRef``), made on first use."""
+    found = made.get(prefix)
+    if found is None:
+        up = elem if len(prefix) == 1 else _parent(elem, prefix[:-1], made)
+        found = made[prefix] = etree.SubElement(up, prefix[-1])
+    return found
 
 
 def _fill(
     elem: etree._Element, steps: list[tuple], values: tuple, line_groups: Mapping[str, list] | None
 ) -> None:
     """Append children to ``elem`` in step (schema) order; parents (``VendorRef``) are made when their first
-    present child comes -- steps are sorted, so all children of one parent are consecutive."""
+    present child comes -- steps are sorted, so all children of one parent are consecutive. This runs once per
+    request and per line (hundreds of thousands of times), hence the flat loops."""
     sub = etree.SubElement
-    open_prefix: tuple[str, ...] = ()
-    open_elems: list[etree._Element] = []
-    for idx, leaf, prefix in steps:
-        if idx < 0:
+    made: dict | None = None
+    for prefix, items in steps:
+        if prefix is None:  # the message's line elements go here
             if line_groups:
-                for line_elem in line_groups.get(leaf, ()):
+                for line_elem in line_groups.get(items, ()):
                     elem.append(line_elem)
-            continue
-        v = values[idx]
-        if v is None:
-            continue
-        if not prefix:
-            sub(elem, leaf).text = v
-            continue
-        if prefix != open_prefix:
-            n = 0
-            while n < len(prefix) and n < len(open_prefix) and prefix[n] == open_prefix[n]:
-                n += 1
-            del open_elems[n:]
-            parent = open_elems[-1] if open_elems else elem
-            for name in prefix[n:]:
-                parent = sub(parent, name)
-                open_elems.append(parent)
-            open_prefix = prefix
-        sub(open_elems[-1], leaf).text = v
+        elif not prefix:
+            for idx, leaf in items:
+                v = values[idx]
+                if v is not None:
+                    sub(elem, leaf).text = v
+        else:
+            parent = None
+            for idx, leaf in items:
+                v = values[idx]
+                if v is None:
+                    continue
+                if parent is None:
+                    if made is None:
+                        made = {}
+                    parent = _parent(elem, prefix, made)
+                sub(parent, leaf).text = v
 
 
 @dataclass

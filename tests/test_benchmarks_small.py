@@ -1,0 +1,73 @@
+"""The benchmark harness at small scale: every step runs in its own process and produces numbers.
+
+This keeps ``benchmarks/run.py`` from rotting; the figures themselves are only meaningful at ``--scale full``
+(BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+@pytest.mark.slow
+def test_small_scale_run_produces_every_figure(tmp_path):
+    from benchmarks.run import TARGETS, main
+
+    out = tmp_path / "latest.json"
+    rc = main(["--scale", "small", "--out", str(out), "--data", str(tmp_path / "data")])
+    results = json.loads(out.read_text())
+    steps = results["steps"]
+    errors = {
+        k: v.get("traceback") or v.get("stderr") or v["error"] for k, v in steps.items() if "error" in v
+    }
+    assert not errors, errors
+    assert rc == 0
+    assert set(steps) == set(TARGETS)
+    for name, step in steps.items():
+        assert step["step_seconds"] > 0 and step["process_peak_rss_mb"] > 0, name
+
+    parse = steps["qbxml_parse"]
+    assert parse["rows"]["bill_lines"] == 5 * parse["rows"]["bills"] > 0
+    for who in ("iterparse_floor", "qbrecon", "xmltodict_pandas"):
+        assert parse[who]["mb_per_s"] > 0
+    assert parse["qbrecon_vs_floor"] > 0 and parse["qbrecon_vs_xmltodict"] > 0
+
+    build = steps["qbxml_build"]
+    assert build["requests"] == 2_000 and build["message_sets"] == 20
+    assert build["generation_vs_lxml"] > 0 and build["serialisation_vs_lxml"] > 0
+
+    rec = steps["reconcile"]
+    assert rec["same_differences"] is True  # qbrecon, datacompy and the floor found the same lines
+    assert rec["line_differences"] > 0
+    assert rec["speedup_vs_datacompy"] > 0 and rec["slowdown_vs_floor"] > 0
+
+    growth = steps["reconcile_growth"]
+    assert len(growth["line_comparison_points"]) == 2
+    assert growth["line_comparison_exponent"] is not None
+
+    queue = steps["queue"]
+    assert queue["n"] == 2_000 and queue["speedup"] > 1
+
+    qbwc = steps["qbwc"]
+    assert qbwc["synced"] == qbwc["items"] == 200
+    assert qbwc["items_per_second"] > 0
+    assert 0 < sum(qbwc["shares"].values()) <= 1.01
+    assert qbwc["profile"]["ledger_top"]
+
+    md = out.with_suffix(".md").read_text()
+    assert "| reconcile |" in md and "ERROR" not in md
+
+
+def test_growth_exponent():
+    from benchmarks.run import growth_exponent
+
+    assert growth_exponent([(10, 1.0), (100, 10.0), (1000, 100.0)]) == 1.0
+    assert growth_exponent([(10, 1.0), (100, 100.0)]) == 2.0
+    assert growth_exponent([(10, 1.0)]) is None

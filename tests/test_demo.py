@@ -1,0 +1,53 @@
+"""The README's main job: `qbrecon demo` runs the whole flow and ends with only the planted differences."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qbrecon import Workspace
+from qbrecon.demo import run_demo
+
+
+@pytest.mark.slow
+def test_demo_runs_the_whole_flow(tmp_path):
+    lines: list[str] = []
+    result = run_demo(tmp_path / "demo.duckdb", tmp_path / "out", projects=4, seed=7, echo=lines.append)
+    text = "\n".join(lines)
+    assert "Traceback" not in text
+    assert result.report_html.exists() and result.report_xlsx.exists()
+    assert set(result.sign_in) == {"admin", "approver", "read_only"}
+
+    key = json.loads((tmp_path / "out" / "fixtures" / "answer_key.json").read_text())
+    with Workspace(result.workspace) as ws:
+        # items the demo itself exported (e.g. the approved CCO the fixtures left unexported) are fixed by it
+        exported = set(ws.sql("SELECT item_type, procore_id FROM erp_items WHERE status = 'synced' "
+                              "AND attempts > 0").fetchall())
+    planted = [d for d in key["discrepancies"] if d.get("expect_difference", True)]
+    resolved = {(d["pair"], d["reason"]) for d in planted if (d["pair"], d["procore_id"]) in exported}
+    assert ("change_order", "cco_not_exported") in resolved
+    expected = {(d["pair"], d["reason"]) for d in planted} - resolved
+    found = set(map(tuple, result.reconciliation.differences[["pair", "reason"]].drop_duplicates().to_numpy()))
+    # Line-level findings share their invoice's reason; nothing beyond the planted kinds is reported.
+    assert found == expected
+
+    with Workspace(result.workspace) as ws:
+        statuses = dict(ws.sql("SELECT status, count(*) FROM erp_items GROUP BY 1").fetchall())
+        assert statuses.get("exporting", 0) == 0, "every accepted item ended Synced or Failed"
+        failed = ws.frame("erp_items", where="status = 'failed_to_export'")
+        # fixture-planted failures carry Procore's own state; our exports always carry QuickBooks' message
+        ours = failed[failed["attempts"] > 0]
+        assert ours["last_error_message"].notna().all()
+        sent = ws.sql("SELECT count(*) FROM qbxml_messages WHERE direction = 'request'").fetchall()[0][0]
+        assert sent > 0
+        assert ws.store.count("outbox") >= 1  # the rejection e-mail is queued
+
+    # Rerunning the demo replaces its own workspace; a non-demo file is never overwritten.
+    run_demo(tmp_path / "demo.duckdb", tmp_path / "out", projects=3, seed=7, echo=lambda _s: None)
+    other = tmp_path / "real.duckdb"
+    Workspace(other).close()
+    from qbrecon.errors import QbreconError
+
+    with pytest.raises(QbreconError, match="not a demo workspace"):
+        run_demo(other, tmp_path / "out2", projects=3, seed=7, echo=lambda _s: None)
