@@ -148,7 +148,7 @@ def run_build(n_requests: int, repeat: int = 1) -> dict:
     plain = plain_values(trees)
     m = compare(
         {
-            "qbrecon": lambda: qbrecon_build(inputs),
+            "qbrecon": lambda: qbrecon_build(inputs, keep_trees=False),
             "lxml_build": lambda: lxml_build(plain),
             "message_sets": lambda: serialise_only(trees),
             "tostring": lambda: lxml_alone(trees),

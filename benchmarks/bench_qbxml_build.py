@@ -90,7 +90,7 @@ def build_inputs(n: int) -> dict:
     return {"invoices": invoices, "invoice_lines": lines, "context": context}
 
 
-def qbrecon_build(inputs: dict) -> dict:
+def qbrecon_build(inputs: dict, keep_trees: bool = True) -> dict:
     """The production path: frames -> BillAdd trees -> message sets of 100 requests (bytes)."""
     result = build_requests("invoice", inputs["invoices"], inputs["invoice_lines"], inputs["context"])
     if not result.errors.empty:
@@ -99,7 +99,7 @@ def qbrecon_build(inputs: dict) -> dict:
         )
     sets = message_sets(result.requests, max_requests=MAX_REQUESTS)
     return {
-        "trees": [r.element for r in result.requests],
+        "trees": [r.element for r in result.requests] if keep_trees else None,
         "requests": len(result.requests),
         "message_sets": len(sets),
         "bytes": sum(len(s.xml) for s in sets),

@@ -44,7 +44,7 @@ def _prepare_workspace(path: Path) -> None:
     try:
         con = duckdb.connect(str(path), read_only=True)
         try:
-            mark = con.execute("SELECT value FROM qbrecon_meta WHERE key = ?", [DEMO_MARK]).fetchone()
+            mark = con.execute("SELECT value FROM qbrecon_meta WHERE key = ?", [DEMO_MARK]).fetchall()
         finally:
             con.close()
     except duckdb.Error:
@@ -231,10 +231,10 @@ def _retainage_item(ws) -> str:
 
 def _service_item_accounts(ws) -> tuple[str, str]:
     """The income and expense accounts the company's existing service items already use."""
-    row = ws.store.execute(
+    (row,) = ws.store.execute(
         """SELECT mode(IncomeAccountRef_FullName), mode(ExpenseAccountRef_FullName) FROM items
            WHERE ItemType = 'Service'"""
-    ).fetchone()
+    ).fetchall()
     return (row[0] or "Construction Income", row[1] or "Job Expenses:Subcontractors")
 
 

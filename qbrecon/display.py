@@ -97,15 +97,17 @@ def workspace_html(ws: Any) -> str:
     facts = []
     if "load_runs" in present:
         # as text: fetching a TIMESTAMPTZ into Python needs pytz, which is not a dependency
-        loads, last = ws.store.execute("SELECT count(*), max(finished_at)::VARCHAR FROM load_runs").fetchone()
+        ((loads, last),) = ws.store.execute(
+            "SELECT count(*), max(finished_at)::VARCHAR FROM load_runs"
+        ).fetchall()
         facts.append(
             f"{loads} load(s)" + (f", the last finished {html.escape(str(last))[:19]}" if last else "")
         )
     if "quarantine" in present:
-        held = ws.store.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+        held = ws.store.scalar("SELECT count(*) FROM quarantine")
         facts.append(f"{held} quarantined field(s)" + (" (<code>ws.quarantine()</code>)" if held else ""))
     if "qbxml_messages" in present:
-        sent = ws.store.execute("SELECT count(*) FROM qbxml_messages").fetchone()[0]
+        sent = ws.store.scalar("SELECT count(*) FROM qbxml_messages")
         facts.append(f"{sent} qbXML message(s) archived")
     if facts:
         parts.append("<p>" + "; ".join(facts) + "</p>")

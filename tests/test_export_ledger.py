@@ -348,3 +348,47 @@ def test_cli_export_and_apply_responses(tmp_path):
     with Workspace(path) as ws:
         assert set(ws.frame("erp_items")["status"]) == {"synced"}
     assert company.counts()["vendor"] == 3
+
+
+def test_missing_setting_refuses_the_batch_before_anything_is_written(ws):
+    """Accepted invoices need the retainage item, new service items an account: without them the export refuses
+    at once, naming the setting and how many items wait, before settling or building anything -- even inside a
+    caller's transaction (``store.transaction()`` nests without savepoints, so a half-way refusal would stay)."""
+    from qbrecon.errors import SettingMissing
+
+    put(ws, "cost_codes", [dict(id=7, cost_code_level="standard", code="100", full_code="01-100", name="General"),
+                           dict(id=8, cost_code_level="standard", code="200", full_code="01-200", name="Linked",
+                                origin_id="80000008-1")])  # fmt: skip
+    ws.store.execute(
+        """INSERT INTO erp_items (item_type, procore_id, status, attempts, updated_at) VALUES
+           ('cost_code', 7, 'exporting', 0, now()), ('cost_code', 8, 'exporting', 0, now()),
+           ('invoice', 41, 'exporting', 0, now()), ('invoice', 42, 'exporting', 0, now())"""
+    )
+    # a message sent earlier and never answered: settling would turn it in doubt
+    ws.store.execute("""INSERT INTO export_messages (message_id, purpose, transport, state, request_count, built_at,
+                            sent_at) VALUES (99, 'export', 'web_connector', 'sent', 1, now(), now())""")
+
+    def written() -> tuple:
+        return (ws.store.scalar("SELECT state FROM export_messages WHERE message_id = 99"),
+                ws.store.count("export_ledger"), ws.store.count("qbxml_messages"),
+                ws.store.scalar("SELECT count(*) FROM erp_items WHERE status <> 'exporting'"))  # fmt: skip
+
+    with ws.store.transaction():
+        with pytest.raises(SettingMissing) as refused:
+            ws.next_export_batch()
+        assert written() == ("sent", 0, 0, 0)
+    text = str(refused.value)
+    assert "'invoice_retainage_item' (Invoice Retainage Item) is not set: 2 accepted invoice(s)" in text
+    assert "'service_item_expense_account'" in text and "1 accepted cost code(s)" in text  # 8 is a Mod
+    assert "qbrecon settings set invoice_retainage_item=... service_item_expense_account=..." in text
+
+    ws.store.execute("DELETE FROM erp_items WHERE item_type = 'invoice'")
+    ws.store.execute("UPDATE erp_items SET status = 'synced' WHERE procore_id = 7")
+    ws.store.execute("DELETE FROM export_messages")
+    # only the linked code is left: a Mod needs no account, so the builder gets it (and refuses it for its own
+    # reason: the EditSequence of the linked item is unknown)
+    assert ws.next_export_batch() is None
+    status, error = ws.store.execute(
+        "SELECT status, last_error_message FROM erp_items WHERE procore_id = 8"
+    ).fetchall()[0]
+    assert status == "failed_to_export" and "EditSequence" in error

@@ -278,6 +278,33 @@ def test_invalid_qbxml_row_is_quarantined_with_its_lines(ws, tmp_path):
     assert list(ws.frame("bills")["TxnID"]) == ["U"]
 
 
+def test_an_already_parsed_response_loads_through_the_same_path(ws, tmp_path):
+    """``ws.load_query_result``: the public entry for qbXML already read (a Web Connector refresh page) -- the
+    same validation, quarantine, stale-line removal and load_runs row as ``load_quickbooks``."""
+    from qbrecon.qbxml.parse import read_query_response
+
+    def bill(lines: str, amount: str = "2.00") -> bytes:
+        return (f'<QBXML><QBXMLMsgsRs><BillQueryRs requestID="r" statusCode="0"><BillRet><TxnID>T</TxnID>'
+                f"<AmountDue>{amount}</AmountDue>{lines}</BillRet><BillRet><TxnID>U</TxnID><AmountDue>x</AmountDue>"
+                "</BillRet></BillQueryRs></QBXMLMsgsRs></QBXML>").encode()  # fmt: skip
+
+    line = "<ItemLineRet><TxnLineID>{}</TxnLineID><Amount>1.00</Amount></ItemLineRet>"
+    (tmp_path / "BillQueryRs.xml").write_bytes(bill(line.format("L1") + line.format("L2")))
+    from_file = ws.load_quickbooks(tmp_path)
+    parsed = read_query_response(bill(line.format("L2"), "1.00"), name="qbxml message 7")
+    report = ws.load_query_result(parsed, source="Web Connector refresh: BillQuery page")
+    assert (report.side, report.source, report.files) == ("quickbooks", "Web Connector refresh: BillQuery page",
+                                                          ["Web Connector refresh: BillQuery page"])  # fmt: skip
+    assert report.load_id > from_file.load_id
+    assert (report.tables["bills"].updated, report.tables["bills"].quarantined) == (1, 1)  # U: AmountDue 'x'
+    assert report.tables["bill_lines"].removed == 1 and list(ws.frame("bill_lines")["TxnLineID"]) == ["L2"]
+    assert ws.store.scalar('SELECT "AmountDue" FROM bills WHERE "TxnID" = \'T\'') == Decimal("1.00")
+    assert ws.quarantine(report.load_id)["field"].tolist() == ["AmountDue"]
+    assert [r["requestID"] for r in report.responses] == ["r"]
+    runs = ws.load_runs().set_index("load_id")
+    assert runs.loc[report.load_id, "source"] == "Web Connector refresh: BillQuery page"
+
+
 def test_cli_load_exit_codes_and_formats(tmp_path, shared_dir):
     runner = CliRunner()
     w = str(tmp_path / "w.duckdb")

@@ -157,3 +157,69 @@ def test_quickbooks_3180_faults_are_retried(world, tmp_path):
         with start_server(ws, port=0, config=config(ws)) as srv:
             sessions_until_idle(srv.url, company)
         assert_settled(ws, company)
+
+
+def test_missing_setting_is_explained_to_the_web_connector_and_nothing_is_half_written(world):
+    """Accepted cost codes become new service items, which need the expense account setting. Without it the
+    session sends nothing: sendRequestXML answers "" (not a SOAP fault) and getLastError explains the setting;
+    the connection status records it; nothing of the refused batch is written. Once set, the next run exports."""
+    import pyarrow as pa
+
+    from qbrecon.schemas import TABLES
+
+    ws, company, _ = world
+    spec = TABLES["cost_codes"]
+    rows = [dict(id=700 + i, cost_code_level="standard", code=f"{i}00", full_code=f"0{i}-{i}00", name=f"Code {i}")
+            for i in range(1, 4)]  # fmt: skip
+    ws.store.upsert("cost_codes", pa.Table.from_pylist(rows, schema=pa.schema(
+        [(c.name, c.arrow_type) for c in spec.columns])), spec.key)  # fmt: skip
+    ws.refresh_queue()
+    codes = [("cost_code", r["id"]) for r in rows]
+    ws.send(codes, by=1)
+    ws.accept(codes, by=1)
+
+    def snapshot() -> tuple:
+        return (ws.store.count("export_messages"), ws.store.count("export_ledger"), ws.store.count("qbxml_messages"),
+                ws.store.scalar("SELECT count(*) FROM erp_items WHERE status = 'exporting'"))  # fmt: skip
+
+    before = snapshot()
+    with start_server(ws, port=0, config=config(ws)) as srv:
+        refused = WebConnectorClient(srv.url, "qbwc", PASSWORD, company).run_once()
+        assert refused.auth_status == "" and refused.messages == 0 and refused.percents == []
+        assert not refused.last_error.startswith("SOAP fault"), refused.last_error
+        assert refused.last_error.startswith("Nothing was sent to QuickBooks: setting 'service_item_expense_account'")
+        assert "3 accepted cost code(s)" in refused.last_error
+        assert snapshot() == before == (0, 0, 0, N + 3)
+        status = ws.settings
+        assert status["connection_status"] == "connected" and "service_item_expense_account" in status["last_error"]
+        assert company.counts()["vendor"] == company.counts()["item"] == 0
+
+        ws.update_settings(by=1, service_item_expense_account="Job Expenses")
+        done = sessions_until_idle(srv.url, company)
+    assert done[0].ok and done[0].requests == N + 3, done[0]
+    assert company.counts()["item"] == 3 and ws.store.scalar(
+        "SELECT count(*) FROM erp_items WHERE status = 'synced'") == N + 3  # fmt: skip
+    assert_settled(ws, company)
+
+
+def test_an_error_while_building_rolls_back_what_the_step_wrote(world, monkeypatch):
+    """The service catches a QbreconError outside the transaction that built the batch: whatever the failed step
+    wrote before raising is rolled back, and the error is recorded in a fresh transaction."""
+    from qbrecon.errors import SettingMissing
+
+    ws, company, _ = world
+    real = ws.next_export_batch
+
+    def half_written(*args, **kwargs):
+        ws.store.execute("INSERT INTO qbrecon_meta VALUES ('half written', 'by the failed step')")
+        real(*args, **kwargs)  # a real batch is built and archived too, then the step fails
+        raise SettingMissing("setting 'x' is not set")
+
+    monkeypatch.setattr(ws, "next_export_batch", half_written)
+    with start_server(ws, port=0, config=config(ws)) as srv:
+        report = WebConnectorClient(srv.url, "qbwc", PASSWORD, company).run_once()
+    assert report.messages == 0 and report.last_error == "Nothing was sent to QuickBooks: setting 'x' is not set"
+    assert ws.store.scalar("SELECT count(*) FROM qbrecon_meta WHERE key = 'half written'") == 0
+    assert ws.store.count("export_messages") == ws.store.count("qbxml_messages") == 0
+    session = ws.store.execute("SELECT last_error FROM qbwc_sessions").fetchall()
+    assert session == [("Nothing was sent to QuickBooks: setting 'x' is not set",)]

@@ -193,3 +193,25 @@ def test_settings_configure_the_service(store):
     )
     cfg = ServiceConfig.from_workspace(type("W", (), {"store": store})(), max_requests=7)
     assert (cfg.ticket_ttl, cfg.company_file, cfg.max_requests) == (60.0, r"C:\X.qbw", 7)
+
+
+def test_reads_leave_no_half_read_result_on_the_shared_connection(store):
+    """``qbrecon serve`` shares one DuckDB connection between the Web Connector service and the dashboard. A read
+    that stops after the first row (``fetchone``) leaves the result pending, and DuckDB 2.0 then refuses the next
+    ``con.sql`` on that connection ("connection has an unfinished result") -- the dashboard's next query."""
+    from qbrecon.qbwc.qwc import workspace_guids
+
+    svc, _ = make(store)
+    ticket = login(svc)[0]
+    assert svc.send_request_xml(ticket, "", r"C:\Co.qbw", "US", 13, 0)
+    reads = {
+        "session by ticket": lambda: svc.sessions.get(ticket),
+        "live session": svc.sessions.live,
+        "message by requestID": lambda: svc.sessions.message_with_request("a0"),
+        "getLastError": lambda: svc.get_last_error(ticket),
+        "bound company file": lambda: svc._bind_company_file(svc.sessions.get(ticket), r"C:\Co.qbw"),
+        ".qwc OwnerID/FileID": lambda: workspace_guids(store),
+    }
+    for name, read in reads.items():
+        assert read() is not None, name
+        assert store.con.sql("SELECT 42").fetchall() == [(42,)], name

@@ -3,9 +3,7 @@ validation path, restarts across sessions, idempotency.
 
 The world: the generated fixtures (3 projects, seed 1); a workspace with only the Procore side loaded; the
 simulated QuickBooks company seeded from the fixtures' QuickBooks responses. A refresh must load exactly what
-``ws.load_quickbooks(OUT/quickbooks)`` loads. (The simulator does not model credit-card bill payments: it answers
-BillPaymentCreditCardQuery with 3250, so those two payments are left out of the comparison and that kind fails
-with QuickBooks' message, which is itself checked.)
+``ws.load_quickbooks(OUT/quickbooks)`` loads, bill payments by check and by credit card included.
 """
 
 from __future__ import annotations
@@ -32,11 +30,6 @@ PAGE = 7  # small MaxReturned so every kind with more than 7 records pages throu
 QB_TABLES = ["customers", "vendors", "items", "estimates", "estimate_lines", "purchase_orders",
              "purchase_order_lines", "bills", "bill_lines", "bill_payments", "bill_payment_lines", "time_tracking"]  # fmt: skip
 BOOKKEEPING = "_source_file, _source_row, _load_id, _loaded_at"
-# rows the simulator cannot hold (credit-card bill payments and their applications)
-SIMULATED = {
-    "bill_payments": "\"PaymentKind\" = 'check'",
-    "bill_payment_lines": '"TxnID" IN (SELECT "TxnID" FROM bill_payments WHERE "PaymentKind" = \'check\')',
-}
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +67,7 @@ def table_frame(ws: Workspace, table: str) -> pd.DataFrame:
     from qbrecon.schemas import TABLES
 
     key = ", ".join(f'"{k}"' for k in TABLES[table].key)
-    where = f" WHERE {SIMULATED[table]}" if table in SIMULATED else ""
-    return ws.store.frame(f'SELECT * EXCLUDE ({BOOKKEEPING}) FROM "{table}"{where} ORDER BY {key}')
+    return ws.store.frame(f'SELECT * EXCLUDE ({BOOKKEEPING}) FROM "{table}" ORDER BY {key}')
 
 
 def assert_same_rows(ws: Workspace, reference: Workspace) -> None:
@@ -109,16 +101,15 @@ def test_refresh_through_the_web_connector_loads_what_a_file_load_loads(world, r
     assert report.percents[-1] == 100 and all(0 <= p <= 100 for p in report.percents)
 
     done = jobs(ws)
-    assert done.loc["BillPaymentCreditCardQuery", "state"] == "failed"
-    assert done.loc["BillPaymentCreditCardQuery", "status_code"] == 3250
-    assert "not supported" in done.loc["BillPaymentCreditCardQuery", "status_message"]
-    others = done.drop(index="BillPaymentCreditCardQuery")
-    assert set(others["state"]) == {"done"}
+    assert set(done["state"]) == {"done"}, done[["state", "status_code", "status_message"]]
     counts = company.counts()
-    assert others.loc["BillQuery", "rows_read"] == counts["bill"] == 47
-    assert others.loc["BillQuery", "pages"] == math.ceil(counts["bill"] / PAGE)  # the iterator paged through
-    assert others.loc["ItemQuery", "pages"] == math.ceil(counts["item"] / PAGE)
-    assert int(others["rows_quarantined"].sum()) == 0
+    assert done.loc["BillQuery", "rows_read"] == counts["bill"] == 47
+    assert done.loc["BillQuery", "pages"] == math.ceil(counts["bill"] / PAGE)  # the iterator paged through
+    assert done.loc["ItemQuery", "pages"] == math.ceil(counts["item"] / PAGE)
+    # credit-card bill payments come back with the bills they pay (AppliedToTxnRet, IncludeLineItems)
+    cards = reference.store.scalar("SELECT count(*) FROM bill_payments WHERE \"PaymentKind\" = 'credit_card'")
+    assert done.loc["BillPaymentCreditCardQuery", "rows_read"] == counts["bill_payment_credit_card"] == cards > 0
+    assert int(done["rows_quarantined"].sum()) == 0
     assert_same_rows(ws, reference)
 
     # every Continue repeats the iterator's filters and carries the iteratorID QuickBooks returned
@@ -133,7 +124,7 @@ def test_refresh_through_the_web_connector_loads_what_a_file_load_loads(world, r
             f"<MaxReturned>{PAGE}</MaxReturned>" in xml and "<IncludeLineItems>true</IncludeLineItems>" in xml
         )
     # a page is one load through the loader (validation, quarantine, load_runs), not a side door
-    assert ws.store.count("load_runs") >= int(others["pages"].sum()) - 1
+    assert ws.store.count("load_runs") >= int(done["pages"].sum()) - 1
 
     # nothing left: the next Web Connector run is told there is nothing to do
     assert run_session(ws, company).auth_status == "none"
@@ -163,7 +154,6 @@ def test_incremental_refresh_picks_up_only_what_changed(world, reference):
             [queued.loc[q, "from_modified_text"]],
         ).fetchall()[0][0]
         for q, (t, c) in KINDS.items()
-        if q != "BillPaymentCreditCardQuery"
     }
     before = table_frame(ws, "vendors").set_index("ListID")
 
@@ -364,9 +354,100 @@ def test_bill_payments_imported_as_payments_issued_when_asked(world):
         ["bills", "bill_payments"], by="maria.alvarez@example-builders.com", import_payments=True
     )
     ws.refresh_now(company.process, max_returned=PAGE)
-    imported = ws.store.frame("SELECT origin_id, requisition_id, amount FROM payments_issued")
-    checks = ws.store.frame('SELECT "TxnID" FROM bill_payments WHERE "PaymentKind" = \'check\'')
-    assert len(imported) == len(checks) == 25 and set(imported["origin_id"]) == set(checks["TxnID"])
+    imported = ws.store.frame("SELECT origin_id, requisition_id, amount, payment_method FROM payments_issued")
+    paid = ws.store.frame('SELECT "TxnID", "PaymentKind" FROM bill_payments')
+    assert len(imported) == len(paid) == 27 and set(imported["origin_id"]) == set(paid["TxnID"])
+    assert imported["payment_method"].value_counts().to_dict() == {"check": 25, "credit_card": 2}
     audit = ws.store.frame("SELECT actor_name FROM erp_audit WHERE action = 'import'")
-    assert len(audit) == 25 and set(audit["actor_name"]) == {"Maria Alvarez"}
+    assert len(audit) == 27 and set(audit["actor_name"]) == {"Maria Alvarez"}
     assert not ws.refresh_jobs()["import_payments"].any()  # done once, not again on the next refresh
+
+
+# -- "Vendors will be Automatically Updated" ------------------------------------------------------------------
+def _admin(ws: Workspace) -> str:
+    return ws.store.scalar("SELECT login FROM users WHERE erp_integrations_permission = 'admin' ORDER BY id LIMIT 1")
+
+
+def _companies(ws: Workspace) -> pd.DataFrame:
+    return ws.store.frame("SELECT * FROM companies ORDER BY id").set_index("id")
+
+
+def _mod_vendor(company: QuickBooksCompany, list_id: str, name: str, phone: str, street: str) -> None:
+    ret = company.ret(list_id)
+    response = company.process(
+        '<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="stopOnError">'
+        f'<VendorModRq requestID="m"><VendorMod><ListID>{list_id}</ListID>'
+        f"<EditSequence>{ret.findtext('EditSequence')}</EditSequence><Name>{name}</Name>"
+        f"<VendorAddress><Addr1>{street}</Addr1></VendorAddress><Phone>{phone}</Phone></VendorMod></VendorModRq>"
+        "</QBXMLMsgsRq></QBXML>"
+    )
+    assert b'statusCode="0"' in response
+
+
+def test_vendor_auto_update_off_leaves_procore_companies_alone(world):
+    ws, company = world
+    ws.update_settings(by=_admin(ws), vendor_auto_update=False)
+    before = _companies(ws)
+    linked = before[before["origin_id"].notna()]
+    list_id = linked["origin_id"].iloc[0]
+    _mod_vendor(company, list_id, "Renamed In QuickBooks LLC", "555-0100", "1 New Street")
+    ws.request_refresh(full=True)
+    ws.refresh_now(company.process, max_returned=PAGE)
+    assert set(ws.refresh_jobs()["state"]) == {"done"}
+    assert ws.store.scalar("""SELECT "Name" FROM vendors WHERE "ListID" = ?""", [list_id]) == (
+        "Renamed In QuickBooks LLC")  # fmt: skip
+    pd.testing.assert_frame_equal(_companies(ws), before)
+    assert ws.store.scalar("SELECT count(*) FROM erp_audit WHERE action = 'vendor_auto_update'") == 0
+
+    # turning the setting on later does not replay what an earlier refresh read
+    ws.update_settings(by=_admin(ws), vendor_auto_update=True)
+    ws.request_refresh("customers", full=True)
+    ws.refresh_now(company.process, max_returned=PAGE)
+    pd.testing.assert_frame_equal(_companies(ws), before)
+
+
+def test_vendor_auto_update_on_updates_the_linked_companies_the_refresh_read(world):
+    ws, company = world
+    ws.update_settings(by=_admin(ws), vendor_auto_update=False)
+    ws.request_refresh(full=True)
+    ws.refresh_now(company.process, max_returned=PAGE)  # the QuickBooks side is loaded; Procore untouched
+    ws.update_settings(by=_admin(ws), vendor_auto_update=True)
+    linked = _companies(ws)
+    linked = linked[linked["origin_id"].notna()]
+    target_id, list_id = int(linked.index[0]), linked["origin_id"].iloc[0]
+    other_id = int(linked.index[-1])  # edited in Procore; its vendor is not read again: it keeps the edit
+    ws.store.execute("UPDATE companies SET business_phone = '555-0199' WHERE id = ?", [other_id])
+    before = _companies(ws)
+    _mod_vendor(company, list_id, "Renamed In QuickBooks LLC", "555-0100", "1 New Street")
+    new_sequence = company.ret(list_id).findtext("EditSequence")
+
+    last_page = ws.store.scalar("SELECT max(message_id) FROM refresh_messages")
+    ws.request_refresh()  # incremental: reads the changed vendor (and the few in the overlap)
+    ws.refresh_now(company.process, max_returned=PAGE)
+    read = set(ws.store.frame(
+        "SELECT v.\"ListID\" FROM vendors v JOIN refresh_messages m ON m.load_id = v._load_id "
+        f"WHERE m.query = 'VendorQuery' AND m.message_id > {last_page}")["ListID"])  # fmt: skip
+    assert list_id in read and before.loc[other_id, "origin_id"] not in read
+    after = _companies(ws)
+    row = after.loc[target_id]
+    assert (row["name"], row["business_phone"], row["address"]) == (
+        "Renamed In QuickBooks LLC", "555-0100", "1 New Street")  # fmt: skip
+    assert (row["city"], row["zip"]) == (before.loc[target_id, "city"], before.loc[target_id, "zip"])
+    assert json.loads(row["origin_data"])["edit_sequence"] == new_sequence
+    assert ws.store.scalar(
+        "SELECT edit_sequence FROM erp_items WHERE item_type = 'company' AND procore_id = ?", [target_id]
+    ) == new_sequence
+    changed = [int(i) for i in after.index if not after.loc[[i]].equals(before.loc[[i]])]
+    assert target_id in changed and set(after.loc[changed, "origin_id"]) <= read  # only vendors this refresh read
+    assert after.loc[other_id, "business_phone"] == "555-0199"
+    audit = ws.store.frame("SELECT procore_id, actor_name, detail FROM erp_audit WHERE action = 'vendor_auto_update' "
+                           "ORDER BY procore_id")  # fmt: skip
+    assert audit["procore_id"].tolist() == changed and set(audit["actor_name"]) == {"qbrecon"}
+    detail = audit.set_index("procore_id").loc[target_id, "detail"]
+    assert detail == (f"from QuickBooks vendor {list_id}: name: {before.loc[target_id, 'name']} -> Renamed In "
+                      f"QuickBooks LLC; address: {before.loc[target_id, 'address']} -> 1 New Street; business_phone: "
+                      f"{before.loc[target_id, 'business_phone']} -> 555-0100")  # fmt: skip
+
+    # over every linked vendor (no load ids), the Procore edit is overwritten too; a second run changes nothing
+    assert ws.auto_update_vendors() == 1 and _companies(ws).loc[other_id, "business_phone"] != "555-0199"
+    assert ws.auto_update_vendors() == 0

@@ -5,6 +5,7 @@ responses that validate against the official XSD."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import pytest
 from lxml import etree
@@ -278,3 +279,54 @@ def test_company_file_persists_and_seeds_from_fixture_responses(tmp_path, shared
         assert qb.counts()["vendor"] == 1 and qb.counts()["purchase_order"] == 1
         new = rs_list(qb.process(msg(vendor("Another"))))[0].findtext("VendorRet/ListID")
         assert new not in set(qb.records("vendor")["id"][:1])
+
+
+# A credit-card bill payment as QuickBooks returns it, children deliberately out of schema order (Memo before
+# RefNumber, Amount before TxnID in the application): the company must answer in schema order.
+_CARD_PAYMENTS = """<?xml version="1.0" ?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRs>
+<BillPaymentCreditCardQueryRs requestID="1" statusCode="0" statusSeverity="Info" statusMessage="Status OK">
+<BillPaymentCreditCardRet><TxnID>1A2-1730000000</TxnID><TimeCreated>2024-11-01T09:00:00-08:00</TimeCreated>
+<TimeModified>2024-11-01T09:00:00-08:00</TimeModified><EditSequence>1730480400</EditSequence>
+<TxnNumber>41</TxnNumber><PayeeEntityRef><ListID>80000001-1700000000</ListID><FullName>Acme Concrete</FullName>
+</PayeeEntityRef><TxnDate>2024-11-01</TxnDate><CreditCardAccountRef><FullName>Company Visa</FullName>
+</CreditCardAccountRef><Amount>1500.00</Amount><Memo>SC-001 invoice INV-1</Memo><RefNumber>CC7</RefNumber>
+<AppliedToTxnRet><Amount>1500.00</Amount><TxnID>1A0-1729000000</TxnID><TxnType>Bill</TxnType>
+<RefNumber>INV-1</RefNumber><BalanceRemaining>0.00</BalanceRemaining></AppliedToTxnRet>
+</BillPaymentCreditCardRet></BillPaymentCreditCardQueryRs></QBXMLMsgsRs></QBXML>"""
+
+
+def _xsd_sequence(shared_dir, element: str) -> list[str]:
+    root = etree.parse(str(shared_dir / "qbxml" / "xsd" / "13.0" / "qbxml130.xsd")).getroot()
+    ns = "{http://www.w3.org/2001/XMLSchema}"
+    (decl,) = [e for e in root.iter(ns + "element") if e.get("name") == element]
+    return [e.get("ref") or e.get("name") for e in decl.find(ns + "complexType").iter(ns + "element")]
+
+
+def test_credit_card_bill_payments_are_seeded_and_queried_in_schema_order(tmp_path, qb, qbxml_schema, shared_dir):
+    for ret in ("BillPaymentCreditCardRet", "BillPaymentCheckRet", "AppliedToTxnRet"):
+        assert RET_ORDER[ret] == _xsd_sequence(shared_dir, ret), ret
+    source = tmp_path / "BillPaymentCreditCardQueryRs.xml"
+    source.write_text(_CARD_PAYMENTS)
+    assert qb.seed_from(source) == {"bill_payment_credit_card": 1}
+    assert qb.counts()["bill_payment_credit_card"] == 1
+
+    def query(include_lines: bool) -> etree._Element:
+        lines = "<IncludeLineItems>true</IncludeLineItems>" if include_lines else ""
+        r = qb.process(msg(f'<BillPaymentCreditCardQueryRq requestID="q">{lines}</BillPaymentCreditCardQueryRq>'))
+        assert qbxml_schema.validate(etree.fromstring(r)), qbxml_schema.error_log
+        (rs,) = rs_list(r)
+        assert rs.get("statusCode") == "0"
+        return rs.find("BillPaymentCreditCardRet")
+
+    full = query(include_lines=True)
+    assert [c.tag for c in full] == [t for t in RET_ORDER["BillPaymentCreditCardRet"] if full.find(t) is not None]
+    applied = full.find("AppliedToTxnRet")
+    assert [c.tag for c in applied] == ["TxnID", "TxnType", "RefNumber", "BalanceRemaining", "Amount"]
+    assert (applied.findtext("TxnID"), full.findtext("CreditCardAccountRef/FullName")) == (
+        "1A0-1729000000", "Company Visa")  # fmt: skip
+    assert query(include_lines=False).find("AppliedToTxnRet") is None  # the applications are its line items
+    by_payee = rs_list(qb.process(msg(
+        '<BillPaymentCreditCardQueryRq requestID="e"><EntityFilter><FullName>Acme Concrete</FullName></EntityFilter>'
+        "</BillPaymentCreditCardQueryRq>")))[0]  # fmt: skip
+    assert by_payee.findtext("BillPaymentCreditCardRet/RefNumber") == "CC7"
+    assert qb.records("bill_payment_credit_card")["amount"].tolist() == [Decimal("1500.00")]

@@ -1,6 +1,7 @@
 """Configure Advanced Settings (ERP 'Admin' only): the connection status the Web Connector service reports and
 every setting of the ERP queue, one widget per setting, saved together through ``ws.update_settings`` (which
-checks the admin permission again, validates every value and writes one audit row)."""
+checks the admin permission again, validates every value and writes one audit row); below them, "Refresh from
+QuickBooks" (``refresh_view.py``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ..erp.settings import MASK, SETTINGS, Setting
 from ..errors import QbreconError
 from .auth import DashboardUser
 from .queue_view import error_alert
+from .refresh_view import RefreshView
 
 SECTIONS: list[tuple[str, list[str]]] = [
     ("Connection Settings", ["service_url", "service_user", "service_password"]),
@@ -58,7 +60,10 @@ class SettingsView:
                 self.widgets[name] = self._widget(SETTINGS[name])
                 sections.append(self.widgets[name])
         sections.append(save)
-        self.panel = pn.Column(*sections, sizing_mode="stretch_width", max_width=900)
+        # Refreshing the QuickBooks side: here, because the running server holds the workspace (the CLI cannot)
+        self.refresh_view = RefreshView(ws, user)
+        sections += [pn.layout.Divider(), self.refresh_view.panel]
+        self.panel = pn.Column(*sections, sizing_mode="stretch_width", max_width=1100)
         self.refresh()
 
     def _widget(self, s: Setting) -> pn.widgets.Widget:

@@ -26,7 +26,7 @@ import pyarrow as pa
 from lxml import etree
 
 from ..entities import EXPORTABLE, PAIRS
-from ..errors import InputError, QbreconError
+from ..errors import InputError, QbreconError, SettingMissing
 from ..qbxml import archive
 from ..qbxml.build import BuildContext, Request, build_requests, message_sets
 from ..qbxml.parse import parse_bytes
@@ -35,6 +35,7 @@ from ..schemas import TABLES
 from ..store import arrow_to_frame
 from . import ledger
 from .ledger import IN_FLIGHT_SQL, MAX_ATTEMPTS, RETRYABLE_CODES
+from .settings import SETTINGS, read_settings
 
 _ORDER_SQL = (
     "CASE e.item_type "
@@ -80,6 +81,18 @@ _LINES = {
 _OPTION_FIELDS = ("parent_customer_list_id", "parent_customer_full_name", "vendor_type", "quickbooks_number")
 _LIST_ADDS = {"VendorAdd", "CustomerAdd", "ItemServiceAdd", "ItemNonInventoryAdd", "ItemOtherChargeAdd"}
 _NOT_ANSWERED = "no response to this request"
+
+# Settings a builder cannot do without, and the accepted (Exporting) items that need them: without the setting
+# the builder raises SettingMissing half-way through a batch, so ``next_export_batch`` checks them first.
+_REQUIRED_SETTINGS: list[tuple[str, str, str]] = [
+    ("invoice_retainage_item",
+     "SELECT count(*) FROM erp_items WHERE item_type = 'invoice' AND status = 'exporting'",
+     "accepted invoice(s) wait to be exported as bills, and every bill carries its retainage on that item"),
+    ("service_item_expense_account",
+     """SELECT count(*) FROM erp_items e JOIN cost_codes c ON c.id = e.procore_id AND c.cost_code_level = 'standard'
+        WHERE e.item_type = 'cost_code' AND e.status = 'exporting' AND coalesce(e.quickbooks_id, c.origin_id) IS NULL""",
+     "accepted cost code(s) wait to be added to QuickBooks as service items, which need an account"),
+]  # fmt: skip
 
 
 @dataclass
@@ -183,6 +196,7 @@ class ExportMixin:
         if max_requests < 1:
             raise InputError("max_requests must be at least 1", field="max_requests")
         with self.store.transaction():
+            self._require_settings()  # before anything is written
             self._settle_unanswered()
             batch = self._check_batch(max_requests, company_file, transport)
             if batch is not None:
@@ -195,6 +209,26 @@ class ExportMixin:
                 if batch is not None:
                     return batch
         return None
+
+    def _require_settings(self) -> None:
+        """``SettingMissing`` (nothing written) when accepted items need a setting that is not set, naming the
+        setting, how many items wait on it and how to set it; the Web Connector shows it to the user."""
+        values = read_settings(self.store, mask=False)
+        problems: dict[str, str] = {}
+        for name, count_sql, why in _REQUIRED_SETTINGS:
+            value = values.get(name)
+            if isinstance(value, dict):  # an item setting stores {ListID, FullName}
+                value = value.get("ListID") or value.get("FullName")
+            if value not in (None, ""):
+                continue
+            waiting = int(self.store.scalar(count_sql) or 0)
+            if waiting:
+                problems[name] = f"setting {name!r} ({SETTINGS[name].label}) is not set: {waiting} {why}"
+        if problems:
+            raise SettingMissing(
+                "; ".join(problems.values()) + ". Nothing was exported. An ERP admin sets it on the dashboard's "
+                "Settings page or with: qbrecon settings set " + " ".join(f"{n}=..." for n in problems)
+            )
 
     def _settle_unanswered(self) -> None:
         con = self.store.con

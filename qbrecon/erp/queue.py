@@ -13,6 +13,7 @@ import json
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,12 @@ from .states import STATUSES, TRANSITIONS
 TRANSITIONS.setdefault("send_direct_export", (TRANSITIONS["send"][0], "exporting"))
 TRANSITIONS.setdefault("resend_direct_export", (TRANSITIONS["resend"][0], "exporting"))
 TRANSITIONS.setdefault("link_vendor", (("not_sent", "retrieved", "unlinked", "rejected"), "synced"))
+
+# Procore company column <- QuickBooks vendor column, for "Vendors will be Automatically Updated" (the reverse of
+# what a VendorAdd/Mod sends: Name, VendorAddress, Phone)
+_VENDOR_FIELDS = {"name": '"Name"', "address": '"VendorAddress_Addr1"', "city": '"VendorAddress_City"',
+                  "state_code": '"VendorAddress_State"', "zip": '"VendorAddress_PostalCode"',
+                  "business_phone": '"Phone"'}  # fmt: skip
 
 # erp_status strings Procore puts on requisitions and budget changes -> our status
 _ERP_STATUS_MAP = {
@@ -973,6 +980,76 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
             finally:
                 con.unregister(name)
         return new.num_rows
+
+    def auto_update_vendors(self, load_ids: Iterable[int] | None = None) -> int:
+        """"Vendors will be Automatically Updated" (setting ``vendor_auto_update``): linked Procore companies take
+        the name, address (street, city, state, zip) and phone of their QuickBooks vendor. Returns how many
+        companies changed; with the setting off, nothing changes and 0 is returned.
+
+        ``load_ids``: only vendors written by these loads (a refresh's VendorQuery pages: "when a vendor is
+        updated in QuickBooks"); None compares every linked vendor. A company counts as linked when it is Synced
+        to that vendor (``erp_items.quickbooks_id`` or its ``origin_id``); one Ready to Export or Exporting is
+        carrying a Procore change to QuickBooks and is left alone. An empty QuickBooks field never clears the
+        Procore value: a Ret omits empty fields, so "cleared" cannot be told from "never filled in". The
+        company's ``origin_data`` / queue EditSequence become the vendor's (Procore now matches that version).
+        One transaction: the updates and one ``erp_audit`` row per company (action ``vendor_auto_update``,
+        each changed field old -> new).
+        """
+        if not read_settings(self.store)["vendor_auto_update"]:
+            return 0
+        ids = None if load_ids is None else sorted({int(i) for i in load_ids})
+        if ids is not None and not ids:
+            return 0
+        new = ", ".join(f"coalesce(v.{qb}, c.{col}) AS new_{col}" for col, qb in _VENDOR_FIELDS.items())
+        changed = " OR ".join(f"c.{col} IS DISTINCT FROM new_{col}" for col in _VENDOR_FIELDS)
+        detail = ", ".join(
+            f"CASE WHEN c.{col} IS DISTINCT FROM new_{col} THEN "
+            f"'{col}: ' || coalesce(c.{col}, '(empty)') || ' -> ' || new_{col} END"
+            for col in _VENDOR_FIELDS
+        )
+        loads = f'AND v."_load_id" IN ({", ".join(str(i) for i in ids)})' if ids is not None else ""
+        with self.store.transaction() as con:
+            updates = con.sql(
+                f"""WITH linked AS (
+                        SELECT c.*, v."ListID" AS list_id, v."EditSequence" AS edit_sequence, {new}
+                        FROM companies c
+                        LEFT JOIN erp_items e ON e.item_type = 'company' AND e.procore_id = c.id
+                        JOIN vendors v ON v."ListID" = coalesce(e.quickbooks_id, c.origin_id) {loads}
+                        WHERE coalesce(e.status, 'synced') = 'synced')
+                    SELECT c.id AS company_id, c.list_id, c.edit_sequence,
+                           {", ".join(f"new_{col}" for col in _VENDOR_FIELDS)},
+                           'from QuickBooks vendor ' || c.list_id || ': ' || concat_ws('; ', {detail}) AS detail
+                    FROM linked c WHERE {changed}
+                    ORDER BY c.id"""
+            ).to_arrow_table()
+            if updates.num_rows == 0:
+                return 0
+            name = _temp_name("vendor_update")
+            con.register(name, updates)
+            try:
+                assign = ", ".join(f"{col} = u.new_{col}" for col in _VENDOR_FIELDS)
+                con.execute(
+                    f"""UPDATE companies c SET {assign}, updated_at = now(),
+                               origin_data = CASE WHEN u.edit_sequence IS NULL THEN c.origin_data ELSE
+                                   json_merge_patch(coalesce(c.origin_data, '{{}}'),
+                                                    json_object('edit_sequence', u.edit_sequence))::VARCHAR END
+                        FROM {name} u WHERE c.id = u.company_id"""
+                )
+                con.execute(
+                    f"""UPDATE erp_items e SET edit_sequence = coalesce(u.edit_sequence, e.edit_sequence),
+                               updated_at = now()
+                        FROM {name} u WHERE e.item_type = 'company' AND e.procore_id = u.company_id"""
+                )
+                con.execute(
+                    f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
+                                               from_status, to_status, detail)
+                        SELECT nextval('erp_audit_seq'), now(), NULL, 'qbrecon', 'vendor_auto_update', 'company',
+                               u.company_id, 'synced', 'synced', u.detail
+                        FROM {name} u ORDER BY u.company_id"""
+                )
+            finally:
+                con.unregister(name)
+        return updates.num_rows
 
     def import_job_costs(self, *, by: int | str) -> int:
         """QuickBooks job costs (bill item lines per job and item) into the Procore budget's

@@ -17,7 +17,7 @@ Rules kept here:
   QuickBooks-side iterator has moved past a page we never saw);
 - only the answer to a kind's *current* page is applied; a late answer to a page the kind has moved on from is
   archived and ignored (applying it could write an older copy of a record over a newer one);
-- pages are loaded through the loader (``LoadingMixin._apply_load``): the same conversion, pandera validation,
+- pages are loaded through the loader (``ws.load_query_result``): the same conversion, pandera validation,
   quarantine (never dropped) and upsert as ``ws.load_quickbooks``; one ``load_runs`` row per page;
 - statusCode 0 = rows, 1 and 500 = an empty answer (benign), 3391 (iterator no longer valid) = start the kind
   again (bounded), anything else fails the kind with QuickBooks' message;
@@ -77,6 +77,7 @@ MAX_RESTARTS = 3  # 3391 / lost pages / whole-message failures before a kind is 
 ITERATOR_INVALID = 3391
 PARSE_ERROR_HRESULT = "0x80040400"
 _OFFSET_KEY = "refresh.quickbooks_utc_offset"
+_VENDORS_SEEN_KEY = "refresh.vendor_pages_seen"  # last VendorQuery page whose vendors updated Procore companies
 _TIME_MODIFIED = re.compile(
     r"<TimeModified>\s*\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d([+-]\d\d:\d\d)\s*</TimeModified>"
 )
@@ -473,13 +474,8 @@ class RefreshMixin:
                 return self._page_failed(message_id, query, response_id, code, status.statusMessage)
             outcome = RefreshOutcome(message_id, query, True, "", code, status.statusMessage, status.rets)
             if result.batches:
-                report = self._apply_load(  # type: ignore[attr-defined]  # LoadingMixin
-                    "quickbooks",
-                    f"Web Connector refresh: {query} page (qbxml message {message_id})",
-                    result.batches,
-                    [label],
-                    datetime.now(UTC),
-                    statuses=result.statuses,
+                report = self.load_query_result(  # type: ignore[attr-defined]  # LoadingMixin
+                    result, source=f"Web Connector refresh: {query} page (qbxml message {message_id})", files=[label]
                 )
                 counts = report.tables.get(KINDS[query][0])
                 if counts is not None:
@@ -602,7 +598,8 @@ class RefreshMixin:
 
     def _after_refresh(self) -> None:
         """When the last kind has finished: bring the ERP queue up to date and, when asked for, import bill
-        payments on synced bills as Procore payments issued (as the requesting user)."""
+        payments on synced bills as Procore payments issued (as the requesting user); with the setting
+        ``vendor_auto_update``, the vendors it read update their linked Procore companies."""
         con = self.store.con
         if con.execute("SELECT count(*) FROM refresh_jobs WHERE state IN ('queued', 'iterating')").fetchall()[
             0
@@ -611,6 +608,7 @@ class RefreshMixin:
         refresh_queue = getattr(self, "refresh_queue", None)
         if callable(refresh_queue):
             refresh_queue()
+        self._update_vendors_read()
         wanted = con.execute(
             "SELECT DISTINCT requested_by FROM refresh_jobs WHERE import_payments AND requested_by IS NOT NULL"
         ).fetchall()
@@ -621,6 +619,26 @@ class RefreshMixin:
             except PermissionDenied:
                 pass  # the user lost the permission since asking; the payments stay in QuickBooks' tables
             con.execute("UPDATE refresh_jobs SET import_payments = false").fetchall()
+
+    def _update_vendors_read(self) -> None:
+        """Vendors read by VendorQuery pages since the last finished refresh update their linked Procore companies
+        when the ``vendor_auto_update`` setting is on (``QueueMixin.auto_update_vendors``). The pages count as
+        seen either way: vendors read while the setting was off are not applied later, over newer Procore edits."""
+        updater = getattr(self, "auto_update_vendors", None)
+        if not callable(updater):
+            return
+        seen = int(self.store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [_VENDORS_SEEN_KEY]) or 0)
+        pages = self.store.execute(
+            "SELECT message_id, load_id FROM refresh_messages WHERE query = 'VendorQuery' AND state = 'answered' "
+            "AND message_id > ?",
+            [seen],
+        ).fetchall()
+        if not pages:
+            return
+        updater(load_ids=[load_id for _, load_id in pages if load_id is not None])
+        self.store.execute(
+            "INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)", [_VENDORS_SEEN_KEY, str(max(m for m, _ in pages))]
+        ).fetchall()
 
     # -- in-process ---------------------------------------------------------------------------------------------
     def refresh_now(

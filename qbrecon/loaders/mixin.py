@@ -1,4 +1,5 @@
-"""``LoadingMixin``: ``Workspace.load_procore(path)`` and ``Workspace.load_quickbooks(path)``.
+"""``LoadingMixin``: ``Workspace.load_procore(path)``, ``Workspace.load_quickbooks(path)`` and
+``Workspace.load_query_result(result, source=...)`` (qbXML already read, e.g. a Web Connector refresh page).
 
 A load reads and checks everything first (no database work), then writes in one transaction: upserts by each
 table's key, the quarantine rows, and its ``load_runs`` row. Any unexpected error rolls the whole load back.
@@ -6,10 +7,11 @@ table's key, the quarantine rows, and its ``load_runs`` row. Any unexpected erro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import pandas as pd
 import pyarrow as pa
@@ -26,6 +28,13 @@ if TYPE_CHECKING:
     from ..store import Store
 
 _ORDER = list(TABLES)  # parents are declared before their lines
+
+
+class QueryRows(Protocol):
+    """QuickBooks rows read from qbXML: ``qbxml.parse.QueryResult`` or ``loaders.quickbooks.QuickBooksResponses``."""
+
+    batches: dict[str, Batch]
+    statuses: list
 
 
 class LoadingMixin:
@@ -50,8 +59,24 @@ class LoadingMixin:
         """
         started = datetime.now(UTC)
         responses = quickbooks_reader.read_responses(path)
-        return self._apply_load("quickbooks", str(path), responses.batches, responses.files, started,
-                                notes=responses.notes, statuses=responses.statuses)  # fmt: skip
+        return self.load_query_result(responses, source=str(path), started=started)
+
+    def load_query_result(self, result: QueryRows, *, source: str, files: Sequence[str] | None = None,
+                          started: datetime | None = None) -> LoadReport:  # fmt: skip
+        """Load QuickBooks rows that were already read from qbXML, through the same write path as
+        ``load_quickbooks``: conversion, pandera validation, quarantine (never dropped), upsert by ListID / TxnID,
+        removal of stale lines of records that came with lines, and one ``load_runs`` row. One transaction.
+
+        ``result`` is what ``qbxml.parse.read_query_response`` returns for one response (the refresh applies
+        each Web Connector page this way) or ``loaders.quickbooks.read_responses`` for several files: anything
+        with ``batches`` (raw rows per table) and ``statuses`` (one per ``*Rs``). ``source`` names where the
+        rows came from in ``load_runs`` and the report; ``files`` defaults to the result's own ``files``, else
+        ``[source]``. Statuses 1 and 500 are benign; other error statuses are listed in the report.
+        """
+        listed = files if files is not None else getattr(result, "files", None) or [source]
+        return self._apply_load("quickbooks", source, result.batches, list(listed), started or datetime.now(UTC),
+                                notes=list(getattr(result, "notes", None) or []),
+                                statuses=list(result.statuses))  # fmt: skip
 
     def quarantine(self, load_id: int | None = None) -> pd.DataFrame:
         """Rows held back by loads (one row per failing field), newest load first."""

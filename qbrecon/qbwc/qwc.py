@@ -23,12 +23,10 @@ def workspace_guids(store: Store) -> tuple[str, str]:
     with store.transaction() as con:
         ids = []
         for key in ("qbwc.owner_id", "qbwc.file_id"):
-            row = con.execute("SELECT value FROM qbrecon_meta WHERE key = ?", [key]).fetchone()
-            if row is None:
+            value = store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [key])
+            if value is None:
                 value = "{" + str(uuid.uuid4()).upper() + "}"
                 con.execute("INSERT INTO qbrecon_meta VALUES (?, ?)", [key, value])
-            else:
-                value = row[0]
             ids.append(value)
     return ids[0], ids[1]
 

@@ -238,7 +238,28 @@ class QBWCService:
         self, ticket: str, hcp_response: str, company_file: str, country: str, major: int, minor: int
     ) -> str:
         """The next message set of accepted items, recorded as sent first; "" when there is nothing (or an error
-        the Web Connector then fetches with getLastError)."""
+        the Web Connector then fetches with getLastError).
+
+        A ``QbreconError`` while the batch is built (e.g. ``SettingMissing``: no retainage item or service item
+        account) answers "" and the Web Connector shows the explanation from getLastError, instead of a SOAP fault.
+        It is caught here, outside the transaction that ran ``next_export_batch``: that transaction has rolled
+        back (``store.transaction()`` nests by joining the outer one, without savepoints, so catching inside it
+        would commit whatever the failed step had half-written); the error is then recorded in a fresh one.
+        """
+        try:
+            return self._next_request(ticket, company_file, major, minor)
+        except QbreconError as exc:
+            text = f"Nothing was sent to QuickBooks: {exc}"
+            log.warning("sendRequestXML refused: %s", text)
+            with self.ws.store.transaction():
+                session = self._session(ticket)
+                if session is not None:
+                    self._set_error(session, text)
+            self._status(True, text)
+            return ""
+
+    def _next_request(self, ticket: str, company_file: str, major: int, minor: int) -> str:
+        """sendRequestXML's work in one transaction: the batch is built and recorded as sent, or nothing is."""
         with self.ws.store.transaction():
             session = self._session(ticket)
             if session is None:
@@ -381,8 +402,8 @@ class QBWCService:
         """The company file this session sends to. The workspace exports to one file: the configured one, or the
         first one a session reported (recorded then); a different file is refused so data never mixes."""
         con = self.ws.store
-        row = con.execute("SELECT value FROM qbrecon_meta WHERE key = 'qbwc.bound_company_file'").fetchone()
-        bound = self.config.company_file or (row[0] if row else "")
+        stored = con.scalar("SELECT value FROM qbrecon_meta WHERE key = 'qbwc.bound_company_file'")
+        bound = self.config.company_file or (stored or "")
         reported = (reported or "").strip()
         if bound and reported and bound.lower() != reported.lower():
             self._refuse(
@@ -392,7 +413,7 @@ class QBWCService:
             )
             return None
         file = bound or reported
-        if file and row is None:
+        if file and stored is None:
             con.execute("INSERT INTO qbrecon_meta VALUES ('qbwc.bound_company_file', ?)", [file])
         if file != session.company_file:
             self.sessions.touch(session.ticket, company_file=file)

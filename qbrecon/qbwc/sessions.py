@@ -138,20 +138,20 @@ class SessionStore:
     def get(self, ticket: str | None) -> QbwcSession | None:
         if not ticket:
             return None
-        row = self.store.execute(
+        rows = self.store.execute(
             f"SELECT {_COLUMNS} FROM qbwc_sessions WHERE ticket = ?", [ticket]
-        ).fetchone()
-        return QbwcSession._from_row(row) if row else None
+        ).fetchall()  # read to the end: a half-read result would block the connection's next register
+        return QbwcSession._from_row(rows[0]) if rows else None
 
     def live(self) -> QbwcSession | None:
         """The live session of this workspace, if any. A workspace exports to one QuickBooks company file, so one
         live session per workspace is exactly "one connection per company file"; a second is told it is busy."""
-        row = self.store.execute(
+        rows = self.store.execute(
             f"SELECT {_COLUMNS} FROM qbwc_sessions WHERE status = 'open' AND expires_at > to_timestamp(?) "
             "ORDER BY last_seen_at DESC LIMIT 1",
             [time.time()],
-        ).fetchone()
-        return QbwcSession._from_row(row) if row else None
+        ).fetchall()
+        return QbwcSession._from_row(rows[0]) if rows else None
 
     def touch(self, ticket: str, **fields: object) -> None:
         """Record a call: extend the ticket and set any of the simple columns given."""
@@ -212,13 +212,16 @@ class SessionStore:
 
     def message_with_request(self, request_id: str) -> SentMessage | None:
         """The (newest) message that carried this requestID, whichever session sent it."""
-        row = self.store.execute(
+        rows = self.store.execute(
             "SELECT message_id, ticket, company_file, request_ids, outcome FROM qbwc_session_messages "
             "WHERE list_contains(CAST(json_extract_string(request_ids, '$[*]') AS VARCHAR[]), ?) "
             "ORDER BY sent_at DESC LIMIT 1",
             [request_id],
-        ).fetchone()
-        return SentMessage(int(row[0]), row[1], row[2], json.loads(row[3]), row[4]) if row else None
+        ).fetchall()
+        if not rows:
+            return None
+        row = rows[0]
+        return SentMessage(int(row[0]), row[1], row[2], json.loads(row[3]), row[4])
 
     def close(self, ticket: str, status: str = "closed", last_error: str | None = None) -> QbwcSession | None:
         """End a session. Messages still without an answer are marked ``abandoned``: their outcome in QuickBooks

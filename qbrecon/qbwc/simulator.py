@@ -14,7 +14,10 @@ What it reproduces, because these are the behaviours an integration must survive
 - ``stopOnError`` / ``continueOnError``; queries with ListID/FullName/TxnID/RefNumber/EntityFilter/NameFilter/
   ActiveStatus/IncludeLineItems/IncludeRetElement/MaxReturned, iterators (Start/Continue/Stop, 3391 for an unknown
   iteratorID), statusCode 1 (Info) when nothing matches and 500 (Warn) when a named ListID/FullName/TxnID is absent;
-- Adds and Mods echo the full ``*Ret`` with child elements in schema order (responses validate against the XSD).
+- Adds and Mods echo the full ``*Ret`` with child elements in schema order (responses validate against the XSD);
+- bill payments by check and by credit card (``BillPaymentCheckQuery`` / ``BillPaymentCreditCardQuery``; seeded,
+  queried, not added): their ``AppliedToTxnRet`` (the bills paid) are their line items, returned only with
+  ``IncludeLineItems``.
 
 Not modelled (echoed as given, never checked): accounts, classes, terms, templates, payroll items, employees.
 Line groups (``*LineGroupAdd``) are not supported. The company file is its own DuckDB database (``path``), never
@@ -118,6 +121,11 @@ _RET_ORDER: dict[str, list[str]] = {
     "BillPaymentCheckRet": "TxnID TimeCreated TimeModified EditSequence TxnNumber PayeeEntityRef APAccountRef TxnDate "
     "BankAccountRef Amount CurrencyRef ExchangeRate AmountInHomeCurrency RefNumber Memo Address AddressBlock "
     "IsToBePrinted ExternalGUID AppliedToTxnRet DataExtRet",
+    "BillPaymentCreditCardRet": "TxnID TimeCreated TimeModified EditSequence TxnNumber PayeeEntityRef APAccountRef "
+    "TxnDate CreditCardAccountRef Amount CurrencyRef ExchangeRate AmountInHomeCurrency RefNumber Memo ExternalGUID "
+    "AppliedToTxnRet DataExtRet",
+    "AppliedToTxnRet": "TxnID TxnType TxnDate RefNumber BalanceRemaining Amount TxnLineDetail DiscountAmount "
+    "DiscountAccountRef DiscountClassRef LinkedTxn",
 }  # fmt: skip
 RET_ORDER: dict[str, list[str]] = {k: v.split() for k, v in _RET_ORDER.items()}
 _ORDER_INDEX = {k: {name: i for i, name in enumerate(v)} for k, v in RET_ORDER.items()}
@@ -149,7 +157,11 @@ KINDS: dict[str, Kind] = {
         Kind("bill", "TxnID", ("BillRet",), ("BillQuery",), "Bill",
              {"ExpenseLine": "ExpenseLineRet", "ItemLine": "ItemLineRet"}),
         Kind("time_tracking", "TxnID", ("TimeTrackingRet",), ("TimeTrackingQuery",), "Time Tracking"),
-        Kind("bill_payment_check", "TxnID", ("BillPaymentCheckRet",), ("BillPaymentCheckQuery",), "Bill Payment"),
+        # a payment's AppliedToTxnRet (the bills it pays) are its line items: returned with IncludeLineItems
+        Kind("bill_payment_check", "TxnID", ("BillPaymentCheckRet",), ("BillPaymentCheckQuery",), "Bill Payment",
+             {"AppliedToTxn": "AppliedToTxnRet"}),
+        Kind("bill_payment_credit_card", "TxnID", ("BillPaymentCreditCardRet",), ("BillPaymentCreditCardQuery",),
+             "Bill Payment", {"AppliedToTxn": "AppliedToTxnRet"}),
     ]
 }  # fmt: skip
 RET_KIND = {ret: k.name for k in KINDS.values() for ret in k.rets}
@@ -495,6 +507,10 @@ class QuickBooksCompany:
                     rid = ret.findtext(KINDS[kind].id_field)
                     if not rid:
                         continue
+                    _sort_children(ret)  # answers carry children in schema order, whatever the file had
+                    for line_ret in KINDS[kind].lines.values():
+                        for line in ret.iter(line_ret):
+                            _sort_children(line)
                     self._index(ret, kind)
                     self._bump_counter(rid)
                     for line_id in ret.iter("TxnLineID"):

@@ -292,6 +292,59 @@ def _fill(
                 sub(parent, leaf).text = v
 
 
+def _compile_text(steps: list[tuple]) -> list[tuple] | None:
+    """Steps as tag text, when every parent is one level deep (``VendorRef/ListID``, the usual case); None
+    when deeper nesting needs ``_fill``. Items: ``(0, ((idx, "<Leaf>", "</Leaf>"), ...), None)`` for direct
+    children, ``(1, (...), ("<Parent>", "</Parent>"))`` for one parent's run, ``(2, line element name, None)``."""
+    out: list[tuple] = []
+    for prefix, items in steps:
+        if prefix is None:
+            out.append((2, items, None))
+            continue
+        if len(prefix) > 1:
+            return None
+        tagged = tuple((idx, f"<{leaf}>", f"</{leaf}>") for idx, leaf in items)
+        out.append((1, tagged, (f"<{prefix[0]}>", f"</{prefix[0]}>")) if prefix else (0, tagged, None))
+    return out
+
+
+def _escape(values: list) -> pa.Array:
+    """XML character data for a text column (what lxml writes for ``.text``), in a few vectorised passes:
+    ``&``, ``<``, ``>``, and carriage returns as ``&#13;`` so that parsing keeps them."""
+    arr = pa.array(values, pa.string())
+    for raw, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;")):
+        arr = pc.replace_substring(arr, raw, entity)
+    return arr
+
+
+def _render(compiled: list[tuple], cols: list[pa.Array], n: int) -> list[list[str]]:
+    """The children's XML text for every row at once (Arrow string kernels, no Python per row), split at the
+    line slots: segment k is the text between line slot k-1 and k. Same order as ``_fill``: a parent only
+    when one of its children is present, a child only when its value is."""
+    empty = pa.scalar("", pa.string())
+    segments: list[list[pa.Array]] = [[]]
+    for kind, items, wrap in compiled:
+        if kind == 2:
+            segments.append([])
+            continue
+        pieces = [pc.binary_join_element_wise(o, cols[idx], c, "") for idx, o, c in items]
+        if kind == 0:
+            segments[-1] += [pc.fill_null(x, empty) for x in pieces]
+            continue
+        present = pc.is_valid(pieces[0])
+        for x in pieces[1:]:
+            present = pc.or_(present, pc.is_valid(x))
+        inner = pc.binary_join_element_wise(wrap[0], *[pc.fill_null(x, empty) for x in pieces], wrap[1], "")
+        segments[-1].append(pc.if_else(present, inner, empty))
+    return [
+        pc.binary_join_element_wise(*seg, "").to_pylist() if seg else [""] * n for seg in segments
+    ]
+
+
+# our own, already escaped text: no DTD, entities or network to worry about, but refuse them anyway
+_OWN_TEXT_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
 @dataclass
 class _Prepared:
     """One message kind's input: header rows and line rows with qbXML-path columns (text or typed)."""
@@ -352,21 +405,34 @@ def _assemble(
         line_texts[name] = (lids, lt)
     bad = {e["procore_id"] for e in errors}
 
-    # Lines first: one element per line row, grouped by the header's procore id (order of rows kept).
+    steps, paths = _plan(msg, list(texts), prepared.lines.keys())
+    line_plans = {name: _plan(name, list(lt)) for name, (_lids, lt) in line_texts.items()}
+    compiled = _compile_text(steps)
+    line_compiled = {name: _compile_text(plan[0]) for name, plan in line_plans.items()}
+    # Usually the request is written as escaped text and parsed once (lxml's parser makes a tree faster than
+    # SubElement calls from Python can); messages with deeper nesting are made element by element.
+    as_text = compiled is not None and all(c is not None for c in line_compiled.values())
+
+    # Lines first: one element (or its text) per line row, grouped by the header's procore id (order kept).
     grouped: dict[int, dict[str, list]] = {}
     for name, (lids, lt) in line_texts.items():
-        steps, paths = _plan(name, list(lt))
-        cols = [lt[p] for p in paths]
+        line_steps, line_paths = line_plans[name]
+        if as_text:
+            (texts_of_lines,) = _render(line_compiled[name], [_escape(lt[p]) for p in line_paths], len(lids))
+            open_tag, close_tag = f"<{name}>", f"</{name}>"
+            for pid, text in zip(lids, texts_of_lines, strict=True):
+                if pid not in bad:
+                    grouped.setdefault(pid, {}).setdefault(name, []).append(open_tag + text + close_tag)
+            continue
+        cols = [lt[p] for p in line_paths]
         make = etree.Element
         for pid, values in zip(lids, zip(*cols, strict=True) if cols else [() for _ in lids], strict=True):
             if pid in bad:
                 continue
             le = make(name)
-            _fill(le, steps, values, None)
+            _fill(le, line_steps, values, None)
             grouped.setdefault(pid, {}).setdefault(name, []).append(le)
 
-    steps, paths = _plan(msg, list(texts), prepared.lines.keys())
-    cols = [texts[p] for p in paths]
     if isinstance(attempts, int):
         attempt_list = [attempts] * len(ids)
     else:
@@ -374,6 +440,29 @@ def _assemble(
     action = prepared.action
     rq_name = msg + "Rq"
     requests: list[Request] = []
+    if as_text:
+        assert compiled is not None
+        segments = _render(compiled, [_escape(texts[p]) for p in paths], len(ids))
+        slots = [items for kind, items, _ in compiled if kind == 2]
+        fromstring = etree.fromstring
+        tail = f"</{msg}></{rq_name}>"
+        no_lines: dict[str, list] = {}
+        for row, pid in enumerate(ids):
+            if pid in bad:
+                continue
+            rid = request_id(item_type, pid, attempt_list[row])
+            lines_of = grouped.get(pid, no_lines)
+            # rid is "item_type:id:aN" (a known item type, two integers): nothing to escape
+            parts = [f'<{rq_name} requestID="{rid}"><{msg}>', segments[0][row]]
+            for k, slot in enumerate(slots, start=1):
+                parts += lines_of.get(slot, ())
+                parts.append(segments[k][row])
+            parts.append(tail)
+            rq = fromstring("".join(parts), _OWN_TEXT_PARSER)
+            requests.append(Request(rid, item_type, pid, action, msg, rq))
+        return requests, errors
+
+    cols = [texts[p] for p in paths]
     make = etree.Element
     sub = etree.SubElement
     rows_values = zip(*cols, strict=True) if cols else [() for _ in ids]
@@ -421,6 +510,14 @@ def _objects(s: pd.Series) -> pd.Series:
     if isinstance(s.dtype, pd.ArrowDtype):
         return pd.Series(_flat(pa.array(s)).to_pylist(), index=s.index, dtype=object)
     return s.astype(object).where(s.notna(), None)
+
+
+def _pylist(s: pd.Series) -> list:
+    """``s.tolist()`` with None for missing, in one C call for Arrow columns (pandas converts those element by
+    element, which costs more than building the XML for hundreds of thousands of lines)."""
+    if isinstance(s.dtype, pd.ArrowDtype):
+        return _flat(pa.array(s)).to_pylist()
+    return s.tolist()
 
 
 def _flat(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -1080,9 +1177,9 @@ def invoice_bill_lines(invoice_lines: pd.DataFrame) -> pd.DataFrame:
     )
     released = money_sum(_money_col(il, "work_completed_retainage_released_this_period"))
     frame = pd.DataFrame({
-        "requisition_id": il["requisition_id"].tolist(), "cost_code_id": _col(il, "cost_code_id").tolist(),
-        "line_item_id": _col(il, "line_item_id").tolist(), "full_code": _col(il, "cost_code_full_code").tolist(),
-        "position": _col(il, "position", 0).tolist(),
+        "requisition_id": _pylist(il["requisition_id"]), "cost_code_id": _pylist(_col(il, "cost_code_id")),
+        "line_item_id": _pylist(_col(il, "line_item_id")), "full_code": _pylist(_col(il, "cost_code_full_code")),
+        "position": _pylist(_col(il, "position", 0)),
     })  # fmt: skip
     frame["amount"] = work.reset_index(drop=True)
     frame["retainage"] = _as_money((held - released).reset_index(drop=True))
@@ -1143,21 +1240,21 @@ def _prepare_invoice(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple
     il = (
         lines if lines is not None else pd.DataFrame(columns=["requisition_id", "work_completed_this_period"])
     )
-    il = il[il["requisition_id"].isin(rows["id"].tolist())]
+    il = il[il["requisition_id"].isin(_pylist(rows["id"]))]
     g = invoice_bill_lines(il)
     g["item_list_id"], g["item_full_name"] = _items(g["cost_code_id"], ctx)
     no_item = (g["item_list_id"].isna() & g["item_full_name"].isna()).to_numpy()
     errors += _err(
-        sorted(set(g.loc[no_item, "requisition_id"].tolist())),
+        sorted(set(_pylist(g.loc[no_item, "requisition_id"]))),
         "invoice",
         "cost_code_id",
         "an invoice line's cost code has no QuickBooks service item; sync the cost code first",
     )
-    bad = set(g.loc[no_item, "requisition_id"].tolist())
+    bad = set(_pylist(g.loc[no_item, "requisition_id"]))
     # Totals: lines - retainage must equal the invoice's current payment due; negative invoices never sync.
     totals = group_agg(g, ["requisition_id"], amount=("amount", "sum"), retainage=("retainage", "sum"))
     totals["total"] = _as_money(_as_money(totals["amount"]) - _as_money(totals["retainage"]))
-    t = rows[["id"]].assign(_due=_col(rows, "current_payment_due").tolist())
+    t = rows[["id"]].assign(_due=_pylist(_col(rows, "current_payment_due")))
     t["_total"] = _lookup(t["id"], totals, "requisition_id", "total")
     for pid, due, total in zip(t["id"], t["_due"], t["_total"], strict=True):
         if pid in bad:
@@ -1184,8 +1281,8 @@ def _prepare_invoice(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple
             continue
         bad.add(pid)
     rows = rows[~rows["id"].isin(bad).to_numpy()]
-    g = g[g["requisition_id"].isin(rows["id"].tolist())]
-    info = pd.DataFrame({"id": rows["id"].tolist(), "job": rows["_job"].tolist(), "po": rows["_po"].tolist()})
+    g = g[g["requisition_id"].isin(_pylist(rows["id"]))]
+    info = pd.DataFrame({"id": _pylist(rows["id"]), "job": _pylist(rows["_job"]), "po": _pylist(rows["_po"])})
     g["_job"] = _lookup(g["requisition_id"], info, "id", "job")
     g["_po"] = _lookup(g["requisition_id"], info, "id", "po")
     link_txn = link_line = pd.Series([None] * len(g), index=g.index, dtype=object)
@@ -1194,17 +1291,17 @@ def _prepare_invoice(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple
         link_line = po_line.where(po_line.notna() & (g["n"] == 1), None)  # one SOV line <-> one PO line
         link_txn = g["_po"].where(link_line.notna(), None)
     item_lines = pd.DataFrame({
-        "procore_id": g["requisition_id"].tolist(), "ItemRef/ListID": g["item_list_id"].tolist(),
+        "procore_id": _pylist(g["requisition_id"]), "ItemRef/ListID": _pylist(g["item_list_id"]),
         "ItemRef/FullName": g["item_full_name"].where(g["item_list_id"].isna(), None).tolist(),
-        "Desc": g["full_code"].tolist(), "Amount": g["amount"].tolist(), "CustomerRef/ListID": g["_job"].tolist(),
+        "Desc": _pylist(g["full_code"]), "Amount": _pylist(g["amount"]), "CustomerRef/ListID": _pylist(g["_job"]),
         "LinkToTxn/TxnID": link_txn.tolist(), "LinkToTxn/TxnLineID": link_line.tolist(), "_o": 0,
     })  # fmt: skip
     ret_id, ret_name = _ref_split(pd.Series([ctx.retainage_item] * len(info), dtype=object))
     ret_amount = _lookup(info["id"], totals, "requisition_id", "retainage")
     retainage = pd.DataFrame({
-        "procore_id": info["id"].tolist(), "ItemRef/ListID": ret_id.tolist(), "ItemRef/FullName": ret_name.tolist(),
+        "procore_id": _pylist(info["id"]), "ItemRef/ListID": ret_id.tolist(), "ItemRef/FullName": ret_name.tolist(),
         "Desc": "Retainage held this period", "Amount": [None if r is None else -r for r in ret_amount.tolist()],
-        "CustomerRef/ListID": info["job"].tolist(), "LinkToTxn/TxnID": None, "LinkToTxn/TxnLineID": None, "_o": 1,
+        "CustomerRef/ListID": _pylist(info["job"]), "LinkToTxn/TxnID": None, "LinkToTxn/TxnLineID": None, "_o": 1,
     })  # fmt: skip
     # The retainage line is always there (0.00 when nothing is held): the retainage item is required.
     retainage = retainage[[r is not None for r in ret_amount.tolist()]]
@@ -1212,7 +1309,7 @@ def _prepare_invoice(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple
     all_lines = pd.concat(parts, ignore_index=True) if parts else item_lines
     all_lines = all_lines.sort_values(["procore_id", "_o"], kind="stable").drop(columns="_o")
     all_lines["Amount"] = _as_money(
-        pd.Series(all_lines["Amount"].tolist(), index=all_lines.index, dtype=object)
+        pd.Series(_pylist(all_lines["Amount"]), index=all_lines.index, dtype=object)
     )
     header = _frame(rows["id"], {"VendorRef/ListID": rows["_vendor"], "TxnDate": _col(rows, "billing_date"),
                                  "DueDate": _col(rows, "payment_due_date"), "RefNumber": _col(rows, "invoice_number"),
