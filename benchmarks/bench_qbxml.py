@@ -164,10 +164,11 @@ def run_build(n_requests: int, repeat: int = 1) -> dict:
         "message_sets": made["message_sets"],
         "mb": round(made["bytes"] / 2**20, 1),
         "qbrecon": {"seconds": ours["seconds"], "requests_per_s": round(n_requests / ours["seconds"]),
-                    "peak_rss_mb": ours["peak_rss_mb"]},
+                    "peak_rss_mb": ours["peak_rss_mb"], "rss_growth_mb": ours["rss_growth_mb"]},
         "lxml_build_and_serialise": {"seconds": floor_build["seconds"],
                                      "requests_per_s": round(n_requests / floor_build["seconds"]),
-                                     "peak_rss_mb": floor_build["peak_rss_mb"]},
+                                     "peak_rss_mb": floor_build["peak_rss_mb"],
+                                     "rss_growth_mb": floor_build["rss_growth_mb"]},
         "qbrecon_message_sets": {"seconds": ser["seconds"], "requests_per_s": round(n_requests / ser["seconds"])},
         "lxml_tostring_alone": {"seconds": alone["seconds"], "requests_per_s": round(n_requests / alone["seconds"])},
     }  # fmt: skip

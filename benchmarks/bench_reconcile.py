@@ -197,7 +197,7 @@ def _run(ws, n_lines: int, repeat: int, baselines: bool) -> dict:
                 "floor_decimal": lambda: floor_differences(con, pd_, qd, float(TOLERANCE)),
                 "datacompy": lambda: datacompy_differences(p, q, float(TOLERANCE)),
             }
-        m = compare(contenders, repeat=repeat)
+        m = compare(contenders, repeat=repeat, warmup=True)
         full = measure(lambda: qbrecon_invoice_reconcile(ws))
     full_keys = {(txn, item_of.get(code, code)) for txn, code in full["result"][0]}
     rec = full["result"][1]

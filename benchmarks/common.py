@@ -77,11 +77,18 @@ def ratio(numerator: float, denominator: float) -> float | None:
 
 
 def compare(
-    contenders: dict[str, Callable[[], Any]], repeat: int = 1, once: tuple[str, ...] = ()
+    contenders: dict[str, Callable[[], Any]],
+    repeat: int = 1,
+    once: tuple[str, ...] = (),
+    warmup: bool = False,
 ) -> dict[str, dict]:
     """``measure`` each contender ``repeat`` times, interleaved (a, b, c, a, b, c ...), so that load from other
     processes on a shared machine falls on all of them alike; best time and largest peak per contender.
-    Contenders named in ``once`` (slow baselines) run only in the first round."""
+    Contenders named in ``once`` (slow baselines) run only in the first round. ``warmup``: one untimed call
+    of each first (connections, caches, allocator pools), for the sub-second contenders."""
+    if warmup:
+        for fn in contenders.values():
+            fn()
     out: dict[str, dict] = {}
     for round_ in range(repeat):
         for name, fn in contenders.items():

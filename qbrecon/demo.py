@@ -157,6 +157,11 @@ def run_demo(
                 echo("  refresh the QuickBooks side (queries with iterators, incremental by TimeModified)")
                 ws.request_refresh(by=admin)
                 _run_sessions(client, echo)
+                updated = ws.store.scalar(
+                    "SELECT count(*) FROM erp_audit WHERE action = 'vendor_auto_update'"
+                )
+                if updated:  # setting vendor_auto_update: a vendor changed in QuickBooks updates its company
+                    echo(f"  {updated} Procore company record(s) updated from their QuickBooks vendor")
             echo(f"  QuickBooks company now holds: {company.counts()}")
         finally:
             company.close()

@@ -177,6 +177,20 @@ def test_admin_sees_settings_with_connection_status(browser, server):
     page.close()
 
 
+def test_admin_queues_a_refresh_from_quickbooks(browser, server):
+    page = _sign_in(browser, server, "ada@example.com")
+    _tab(page, "Settings").click()
+    page.get_by_role("button", name="Refresh from QuickBooks").click()
+    page.get_by_text(re.compile(r"Refresh of 9 kind\(s\) queued")).wait_for()
+    page.get_by_text("Refresh jobs: 9 waiting for the Web Connector.").wait_for()
+    # the jobs table, one row per kind in words (not NaN: its columns keep their types from the empty table)
+    page.get_by_text("Customers and jobs").wait_for()
+    assert page.get_by_text("Waiting for the Web Connector", exact=True).count() == 9
+    assert page.get_by_text("NaN", exact=True).count() == 0
+    _shot(page, "08b-refresh-queued")
+    page.close()
+
+
 def test_reconciliation_view_renders_its_charts(browser, server):
     page = _sign_in(browser, server, "ann@example.com")
     _tab(page, "Reconciliation").click()

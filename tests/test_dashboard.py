@@ -302,3 +302,55 @@ def test_reconciliation_view_summary_charts_drill_down_and_reports(company):
     html = view._html().getvalue().decode("utf-8")
     assert "<html" in html.lower() and "SC-001" in html
     assert view._excel().getvalue()[:2] == b"PK"  # an xlsx is a zip
+
+
+def test_refresh_from_quickbooks_on_the_settings_page(company):
+    """``qbrecon serve`` holds the workspace, so the admin queues a QuickBooks refresh from the Settings page; the
+    table shows each kind's state as the Web Connector reads it."""
+    from qbrecon.dashboard.auth import sign_in
+    from qbrecon.dashboard.refresh_view import RefreshView
+    from qbrecon.dashboard.settings_view import SettingsView
+    from qbrecon.qbwc.simulator import QuickBooksCompany
+
+    admin = sign_in(company, "ada@example.com", "correct horse battery")
+    settings = SettingsView(company, admin)
+    view = settings.refresh_view
+    assert view.panel in settings.panel.objects
+    assert view.summary.object == "No refresh has been requested yet." and view.table.value.empty
+    # the browser table takes its column formats from this first (empty) value: text must not start as float
+    assert {str(t) for t in view.table.value.dtypes} == {"str", "int64"}
+    assert view.cancel_button.disabled
+
+    view.full.value = True
+    assert view.request()
+    assert _alerts(view)[0][0] == "success" and "queued (everything)" in _alerts(view)[0][1]
+    jobs = company.refresh_jobs()
+    assert set(jobs["state"]) == {"queued"} and jobs["full_refresh"].all()
+    assert set(jobs["requested_by"]) == {"ada@example.com"}
+    shown = view.table.value
+    assert shown["kind"].tolist()[:3] == ["Customers and jobs", "Vendors", "Items"]
+    assert set(shown["state_label"]) == {"Waiting for the Web Connector"} and set(shown["changed_since"]) == {
+        "everything"}  # fmt: skip
+    assert view.summary.object == "Refresh jobs: 9 waiting for the Web Connector."
+    assert not view.cancel_button.disabled
+
+    with QuickBooksCompany(validate=False) as quickbooks:  # what the Web Connector would do on its next run
+        company.refresh_now(quickbooks.process)
+    view.refresh()
+    assert set(view.table.value["state_label"]) == {"Done"} and view.summary.object == "Refresh jobs: 9 done."
+    assert view.cancel_button.disabled
+
+    # importing payments afterwards needs an accounting approver: the library refuses, the page says why
+    viewer = RefreshView(company, sign_in(company, "vic@example.com", "correct horse battery"))
+    assert viewer.import_payments.disabled
+    viewer.import_payments.value = True
+    assert not viewer.request()
+    kind, text = _alerts(viewer)[0]
+    assert kind == "danger" and "Not allowed" in text and "import" in text
+    assert set(company.refresh_jobs()["state"]) == {"done"}  # nothing queued by the refused request
+
+    view.full.value = False
+    assert view.request() and "queued (what changed since the last refresh)" in _alerts(view)[0][1]
+    assert view.cancel() == 9 and view.cancel_button.disabled
+    assert set(view.table.value["state_label"]) == {"Failed"}
+    assert set(view.table.value["status_message"]) == {"cancelled"}

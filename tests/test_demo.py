@@ -24,9 +24,18 @@ def test_demo_runs_the_whole_flow(tmp_path):
         # items the demo itself exported (e.g. the approved CCO the fixtures left unexported) are fixed by it
         exported = set(ws.sql("SELECT item_type, procore_id FROM erp_items WHERE status = 'synced' "
                               "AND attempts > 0").fetchall())
+        # "Automatically Update Vendors when Refreshing" (on by default) takes QuickBooks' new vendor name
+        auto_update = bool(ws.settings["vendor_auto_update"])
+        # companies whose QuickBooks vendor was renamed take the new name on refresh (vendor_auto_update)
+        renamed = "SELECT item_type, procore_id FROM erp_audit WHERE action = 'vendor_auto_update'"
+        exported |= set(ws.sql(renamed).fetchall())
     planted = [d for d in key["discrepancies"] if d.get("expect_difference", True)]
     resolved = {(d["pair"], d["reason"]) for d in planted if (d["pair"], d["procore_id"]) in exported}
+    if auto_update:
+        resolved.add(("company", "vendor_renamed"))
     assert ("change_order", "cco_not_exported") in resolved
+    assert ("company", "vendor_renamed") in resolved
+    assert "Procore company record(s) updated from their QuickBooks vendor" in text
     expected = {(d["pair"], d["reason"]) for d in planted} - resolved
     found = set(map(tuple, result.reconciliation.differences[["pair", "reason"]].drop_duplicates().to_numpy()))
     # Line-level findings share their invoice's reason; nothing beyond the planted kinds is reported.

@@ -187,11 +187,14 @@ def test_missing_setting_is_explained_to_the_web_connector_and_nothing_is_half_w
         refused = WebConnectorClient(srv.url, "qbwc", PASSWORD, company).run_once()
         assert refused.auth_status == "" and refused.messages == 0 and refused.percents == []
         assert not refused.last_error.startswith("SOAP fault"), refused.last_error
-        assert refused.last_error.startswith("Nothing was sent to QuickBooks: setting 'service_item_expense_account'")
+        assert refused.last_error.startswith(
+            "Nothing was sent to QuickBooks: setting 'service_item_expense_account'"
+        )
         assert "3 accepted cost code(s)" in refused.last_error
         assert snapshot() == before == (0, 0, 0, N + 3)
         status = ws.settings
-        assert status["connection_status"] == "connected" and "service_item_expense_account" in status["last_error"]
+        assert status["connection_status"] == "connected"
+        assert "service_item_expense_account" in status["last_error"]
         assert company.counts()["vendor"] == company.counts()["item"] == 0
 
         ws.update_settings(by=1, service_item_expense_account="Job Expenses")
@@ -218,7 +221,8 @@ def test_an_error_while_building_rolls_back_what_the_step_wrote(world, monkeypat
     monkeypatch.setattr(ws, "next_export_batch", half_written)
     with start_server(ws, port=0, config=config(ws)) as srv:
         report = WebConnectorClient(srv.url, "qbwc", PASSWORD, company).run_once()
-    assert report.messages == 0 and report.last_error == "Nothing was sent to QuickBooks: setting 'x' is not set"
+    assert report.messages == 0
+    assert report.last_error == "Nothing was sent to QuickBooks: setting 'x' is not set"
     assert ws.store.scalar("SELECT count(*) FROM qbrecon_meta WHERE key = 'half written'") == 0
     assert ws.store.count("export_messages") == ws.store.count("qbxml_messages") == 0
     session = ws.store.execute("SELECT last_error FROM qbwc_sessions").fetchall()

@@ -108,7 +108,8 @@ def test_refresh_through_the_web_connector_loads_what_a_file_load_loads(world, r
     assert done.loc["ItemQuery", "pages"] == math.ceil(counts["item"] / PAGE)
     # credit-card bill payments come back with the bills they pay (AppliedToTxnRet, IncludeLineItems)
     cards = reference.store.scalar("SELECT count(*) FROM bill_payments WHERE \"PaymentKind\" = 'credit_card'")
-    assert done.loc["BillPaymentCreditCardQuery", "rows_read"] == counts["bill_payment_credit_card"] == cards > 0
+    card_rows = done.loc["BillPaymentCreditCardQuery", "rows_read"]
+    assert card_rows == counts["bill_payment_credit_card"] == cards > 0
     assert int(done["rows_quarantined"].sum()) == 0
     assert_same_rows(ws, reference)
 
@@ -365,7 +366,9 @@ def test_bill_payments_imported_as_payments_issued_when_asked(world):
 
 # -- "Vendors will be Automatically Updated" ------------------------------------------------------------------
 def _admin(ws: Workspace) -> str:
-    return ws.store.scalar("SELECT login FROM users WHERE erp_integrations_permission = 'admin' ORDER BY id LIMIT 1")
+    return ws.store.scalar(
+        "SELECT login FROM users WHERE erp_integrations_permission = 'admin' ORDER BY id LIMIT 1"
+    )
 
 
 def _companies(ws: Workspace) -> pd.DataFrame:
@@ -434,11 +437,13 @@ def test_vendor_auto_update_on_updates_the_linked_companies_the_refresh_read(wor
         "Renamed In QuickBooks LLC", "555-0100", "1 New Street")  # fmt: skip
     assert (row["city"], row["zip"]) == (before.loc[target_id, "city"], before.loc[target_id, "zip"])
     assert json.loads(row["origin_data"])["edit_sequence"] == new_sequence
-    assert ws.store.scalar(
+    queued = ws.store.scalar(
         "SELECT edit_sequence FROM erp_items WHERE item_type = 'company' AND procore_id = ?", [target_id]
-    ) == new_sequence
+    )
+    assert queued == new_sequence
     changed = [int(i) for i in after.index if not after.loc[[i]].equals(before.loc[[i]])]
-    assert target_id in changed and set(after.loc[changed, "origin_id"]) <= read  # only vendors this refresh read
+    # only companies linked to the vendors this refresh read
+    assert target_id in changed and set(after.loc[changed, "origin_id"]) <= read
     assert after.loc[other_id, "business_phone"] == "555-0199"
     audit = ws.store.frame("SELECT procore_id, actor_name, detail FROM erp_audit WHERE action = 'vendor_auto_update' "
                            "ORDER BY procore_id")  # fmt: skip

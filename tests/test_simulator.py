@@ -302,7 +302,9 @@ def _xsd_sequence(shared_dir, element: str) -> list[str]:
     return [e.get("ref") or e.get("name") for e in decl.find(ns + "complexType").iter(ns + "element")]
 
 
-def test_credit_card_bill_payments_are_seeded_and_queried_in_schema_order(tmp_path, qb, qbxml_schema, shared_dir):
+def test_credit_card_bill_payments_are_seeded_and_queried_in_schema_order(
+    tmp_path, qb, qbxml_schema, shared_dir
+):
     for ret in ("BillPaymentCreditCardRet", "BillPaymentCheckRet", "AppliedToTxnRet"):
         assert RET_ORDER[ret] == _xsd_sequence(shared_dir, ret), ret
     source = tmp_path / "BillPaymentCreditCardQueryRs.xml"
@@ -312,14 +314,17 @@ def test_credit_card_bill_payments_are_seeded_and_queried_in_schema_order(tmp_pa
 
     def query(include_lines: bool) -> etree._Element:
         lines = "<IncludeLineItems>true</IncludeLineItems>" if include_lines else ""
-        r = qb.process(msg(f'<BillPaymentCreditCardQueryRq requestID="q">{lines}</BillPaymentCreditCardQueryRq>'))
+        r = qb.process(
+            msg(f'<BillPaymentCreditCardQueryRq requestID="q">{lines}</BillPaymentCreditCardQueryRq>')
+        )
         assert qbxml_schema.validate(etree.fromstring(r)), qbxml_schema.error_log
         (rs,) = rs_list(r)
         assert rs.get("statusCode") == "0"
         return rs.find("BillPaymentCreditCardRet")
 
     full = query(include_lines=True)
-    assert [c.tag for c in full] == [t for t in RET_ORDER["BillPaymentCreditCardRet"] if full.find(t) is not None]
+    expected = [t for t in RET_ORDER["BillPaymentCreditCardRet"] if full.find(t) is not None]
+    assert [c.tag for c in full] == expected
     applied = full.find("AppliedToTxnRet")
     assert [c.tag for c in applied] == ["TxnID", "TxnType", "RefNumber", "BalanceRemaining", "Amount"]
     assert (applied.findtext("TxnID"), full.findtext("CreditCardAccountRef/FullName")) == (

@@ -31,7 +31,14 @@ KIND_LABELS = {
     "BillPaymentCreditCardQuery": "Bill payments (credit card)",
     "TimeTrackingQuery": "Time tracking",
 }
-STATE_LABELS = {"queued": "Waiting for the Web Connector", "iterating": "Reading", "done": "Done", "failed": "Failed"}
+STATE_LABELS = {
+    "queued": "Waiting for the Web Connector",
+    "iterating": "Reading",
+    "done": "Done",
+    "failed": "Failed",
+}
+_SUMMARY_WORDS = {"queued": "waiting for the Web Connector", "iterating": "being read", "done": "done",
+                  "failed": "failed"}  # fmt: skip
 COLUMNS = {
     "kind": "What",
     "state_label": "State",
@@ -47,6 +54,8 @@ COLUMNS = {
     "status_message": "QuickBooks message",
 }
 
+_COUNTS = ("pages", "rows_read", "rows_loaded", "rows_updated", "rows_quarantined")
+
 
 def jobs_display(jobs: pd.DataFrame) -> pd.DataFrame:
     """The refresh jobs as the table shows them: kinds and states in words, times as text."""
@@ -57,7 +66,9 @@ def jobs_display(jobs: pd.DataFrame) -> pd.DataFrame:
             "everything" if t is None or t is pd.NA else str(t) for t in jobs["from_modified_text"].tolist()
         ],
     )
-    return for_display(shown[list(COLUMNS)])
+    out = for_display(shown[list(COLUMNS)])
+    # the same dtypes with or without rows: the browser table takes its column formats from the first value
+    return out.astype({c: "int64" if c in _COUNTS else "str" for c in out.columns})
 
 
 def jobs_summary(jobs: pd.DataFrame) -> str:
@@ -65,7 +76,7 @@ def jobs_summary(jobs: pd.DataFrame) -> str:
     if jobs.empty:
         return "No refresh has been requested yet."
     counts = jobs["state"].value_counts().to_dict()
-    parts = [f"{counts[s]} {STATE_LABELS[s].lower()}" for s in ("queued", "iterating", "done", "failed") if s in counts]
+    parts = [f"{counts[s]} {word}" for s, word in _SUMMARY_WORDS.items() if s in counts]
     return "Refresh jobs: " + ", ".join(parts) + "."
 
 

@@ -226,8 +226,10 @@ class ExportMixin:
                 problems[name] = f"setting {name!r} ({SETTINGS[name].label}) is not set: {waiting} {why}"
         if problems:
             raise SettingMissing(
-                "; ".join(problems.values()) + ". Nothing was exported. An ERP admin sets it on the dashboard's "
-                "Settings page or with: qbrecon settings set " + " ".join(f"{n}=..." for n in problems)
+                "; ".join(problems.values())
+                + ". Nothing was exported. An ERP admin sets it on the dashboard's Settings page or with: "
+                + "qbrecon settings set "
+                + " ".join(f"{n}=..." for n in problems)
             )
 
     def _settle_unanswered(self) -> None:

@@ -982,7 +982,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
         return new.num_rows
 
     def auto_update_vendors(self, load_ids: Iterable[int] | None = None) -> int:
-        """"Vendors will be Automatically Updated" (setting ``vendor_auto_update``): linked Procore companies take
+        """Procore's "Vendors will be Automatically Updated" (setting ``vendor_auto_update``): linked Procore companies take
         the name, address (street, city, state, zip) and phone of their QuickBooks vendor. Returns how many
         companies changed; with the setting off, nothing changes and 0 is returned.
 

@@ -77,7 +77,8 @@ MAX_RESTARTS = 3  # 3391 / lost pages / whole-message failures before a kind is 
 ITERATOR_INVALID = 3391
 PARSE_ERROR_HRESULT = "0x80040400"
 _OFFSET_KEY = "refresh.quickbooks_utc_offset"
-_VENDORS_SEEN_KEY = "refresh.vendor_pages_seen"  # last VendorQuery page whose vendors updated Procore companies
+# the last VendorQuery page whose vendors have updated the linked Procore companies
+_VENDORS_SEEN_KEY = "refresh.vendor_pages_seen"
 _TIME_MODIFIED = re.compile(
     r"<TimeModified>\s*\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d([+-]\d\d:\d\d)\s*</TimeModified>"
 )
@@ -475,7 +476,9 @@ class RefreshMixin:
             outcome = RefreshOutcome(message_id, query, True, "", code, status.statusMessage, status.rets)
             if result.batches:
                 report = self.load_query_result(  # type: ignore[attr-defined]  # LoadingMixin
-                    result, source=f"Web Connector refresh: {query} page (qbxml message {message_id})", files=[label]
+                    result,
+                    source=f"Web Connector refresh: {query} page (qbxml message {message_id})",
+                    files=[label],
                 )
                 counts = report.tables.get(KINDS[query][0])
                 if counts is not None:
@@ -627,7 +630,9 @@ class RefreshMixin:
         updater = getattr(self, "auto_update_vendors", None)
         if not callable(updater):
             return
-        seen = int(self.store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [_VENDORS_SEEN_KEY]) or 0)
+        seen = int(
+            self.store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [_VENDORS_SEEN_KEY]) or 0
+        )
         pages = self.store.execute(
             "SELECT message_id, load_id FROM refresh_messages WHERE query = 'VendorQuery' AND state = 'answered' "
             "AND message_id > ?",
@@ -637,7 +642,8 @@ class RefreshMixin:
             return
         updater(load_ids=[load_id for _, load_id in pages if load_id is not None])
         self.store.execute(
-            "INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)", [_VENDORS_SEEN_KEY, str(max(m for m, _ in pages))]
+            "INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)",
+            [_VENDORS_SEEN_KEY, str(max(m for m, _ in pages))],
         ).fetchall()
 
     # -- in-process ---------------------------------------------------------------------------------------------
