@@ -74,9 +74,9 @@ def connect(path: str | Path | None, busy_timeout: float = 10.0, read_only: bool
 class _Connection:
     """A DuckDB connection that finishes a half-read result before ``register``.
 
-    DuckDB 2.0 refuses ``register`` while an earlier ``execute(...).fetchone()`` left rows unread
-    ("connection has an unfinished result"); ``execute`` itself is fine. Fixing it here, once, keeps every module's
-    ``con.execute(...).fetchone()`` safe.
+    DuckDB 2.0 refuses ``register`` and ``sql`` while an earlier ``execute(...).fetchone()`` (or an unfetched
+    SELECT) left rows unread ("connection has an unfinished result"); ``execute`` itself is fine. Finishing the
+    pending result here, once, keeps every module's ``con.execute(...).fetchone()`` safe.
     """
 
     __slots__ = ("_con",)
@@ -84,10 +84,17 @@ class _Connection:
     def __init__(self, con: duckdb.DuckDBPyConnection):
         self._con = con
 
-    def register(self, name: str, data: object) -> duckdb.DuckDBPyConnection:
+    def _finish_pending(self) -> None:
         with contextlib.suppress(duckdb.Error):
             self._con.complete()
+
+    def register(self, name: str, data: object) -> duckdb.DuckDBPyConnection:
+        self._finish_pending()
         return self._con.register(name, data)
+
+    def sql(self, query: str, *args: object, **kwargs: object) -> duckdb.DuckDBPyRelation:
+        self._finish_pending()
+        return self._con.sql(query, *args, **kwargs)
 
     def __getattr__(self, name: str):
         return getattr(self._con, name)

@@ -336,9 +336,7 @@ def _render(compiled: list[tuple], cols: list[pa.Array], n: int) -> list[list[st
             present = pc.or_(present, pc.is_valid(x))
         inner = pc.binary_join_element_wise(wrap[0], *[pc.fill_null(x, empty) for x in pieces], wrap[1], "")
         segments[-1].append(pc.if_else(present, inner, empty))
-    return [
-        pc.binary_join_element_wise(*seg, "").to_pylist() if seg else [""] * n for seg in segments
-    ]
+    return [pc.binary_join_element_wise(*seg, "").to_pylist() if seg else [""] * n for seg in segments]
 
 
 # our own, already escaped text: no DTD, entities or network to worry about, but refuse them anyway
