@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .display import queue_counts
 from .entities import EXPORTABLE, PAIRS
 from .errors import BatchRejected, QbreconError
 
@@ -24,12 +25,14 @@ SERVICE_USER = "qbrecon-demo"
 
 @dataclass
 class DemoResult:
+    """What ``run_demo`` did: the steps narrated, the sign-ins it created, and where it wrote the reports."""
+
     workspace: Path
     out_dir: Path
     steps: list[str] = field(default_factory=list)
     sign_in: dict[str, tuple[str, str]] = field(default_factory=dict)
     service_user: tuple[str, str] = ("", "")
-    queue_counts: pd.DataFrame | None = None
+    queue_counts: pd.DataFrame | None = None  # display.queue_counts at the end
     reconciliation: object | None = None
     report_html: Path | None = None
     report_xlsx: Path | None = None
@@ -99,7 +102,7 @@ def run_demo(
         echo(str(ws.load_quickbooks(fixtures / "quickbooks")))
 
         step("The ERP queue built from the loaded Procore data")
-        echo(_counts(ws).to_string())
+        echo(queue_counts(ws).to_string(index=False))
 
         step("Demo users and the Web Connector service user")
         users = ws.frame("users")
@@ -141,7 +144,7 @@ def run_demo(
                 lambda batch, t=item_type, o=options: ws.accept(batch, item_type=t, by=approver, **o),
                 ids, f"{item_type} not accepted", echo)
             echo(f"  {PAIRS[item_type].label}: sent {len(sent)}, accepted {len(accepted)}")
-        echo(_counts(ws).to_string())
+        echo(queue_counts(ws).to_string(index=False))
 
         step("Export through the QuickBooks Web Connector (SOAP over loopback) to the QuickBooks simulator")
         company_file = out / "simulated-company.duckdb"
@@ -165,7 +168,7 @@ def run_demo(
             echo(f"  QuickBooks company now holds: {company.counts()}")
         finally:
             company.close()
-        echo(_counts(ws).to_string())
+        echo(queue_counts(ws).to_string(index=False))
         failed = ws.queue(status="failed_to_export")
         for row in failed.head(10).itertuples():
             echo(f"  failed: {row.item_type} {row.procore_id}: {getattr(row, 'last_error_message', '')}")
@@ -188,7 +191,7 @@ def run_demo(
         echo(f"  outbox: {len(outbox)} message(s) queued (deliver with SMTP settings: qbrecon settings set)")
         echo(f"  audit log: {ws.store.count('erp_audit')} row(s); qbXML archive: "
              f"{ws.store.count('qbxml_messages')} message(s)")
-        result.queue_counts = _counts(ws)
+        result.queue_counts = queue_counts(ws)
     finally:
         ws.close()
 
@@ -210,13 +213,6 @@ def _run_sessions(client, echo: Callable[[str], None], limit: int = 10) -> None:
              f"{('error: ' + rep.last_error) if rep.last_error else ''}")
         if rep.auth_status == "none" or rep.messages == 0:
             break
-
-
-def _counts(ws) -> pd.DataFrame:
-    q = ws.store.frame("SELECT item_type, status, count(*) AS items FROM erp_items GROUP BY ALL")
-    if q.empty:
-        return q
-    return q.pivot_table(index="item_type", columns="status", values="items", aggfunc="sum", fill_value=0)
 
 
 def _pick_user(users: pd.DataFrame, permission: str, can_push: bool) -> str:

@@ -13,6 +13,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -163,12 +164,11 @@ class Store:
         return arrow_to_frame(table)
 
     def sql(self, query: str, params: list | None = None) -> duckdb.DuckDBPyRelation:
+        """A DuckDB relation (lazy; parameters bound by DuckDB). Its ``.df()`` turns decimals into floats."""
         with self._lock:
-            if params:
-                return _arrow(self.con.execute(query, params))  # type: ignore[return-value]
-            return self.con.sql(query)
+            return self.con.sql(query, params=params or None)
 
-    def scalar(self, query: str, params: list | tuple | None = None):
+    def scalar(self, query: str, params: list | tuple | None = None) -> Any:
         """The first column of the first row (read fully: DuckDB 2.0 keeps a half-read result pending)."""
         with self._lock:
             rows = self.con.execute(query, params or []).fetchall()
@@ -213,6 +213,7 @@ class Store:
         return arrow.num_rows - updated, updated
 
     def next_load_id(self) -> int:
+        """A new load's id (``load_runs``, ``quarantine``, ``_load_id``); a sequence, so never reused."""
         return int(self.execute("SELECT nextval('load_id_seq')").fetchall()[0][0])
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ import pytest
 from qbrecon.dashboard import queries
 from qbrecon.dashboard.auth import DashboardUser
 from qbrecon.dashboard.format import for_display, money_text, queue_display
+from qbrecon.entities import PAIRS
 
 
 def seed(ws, invoices: int = 6) -> None:
@@ -275,8 +276,13 @@ def test_audit_and_settings_views(company):
     from qbrecon.dashboard.auth import sign_in
     from qbrecon.dashboard.settings_view import SettingsView
 
+    company.retrieve([1000], item_type="invoice", by="ann@example.com")
     audit = AuditView(company)
     assert "set_user_password" in audit.table.value["action"].tolist()
+    assert audit.pager.total == len(company.audit())
+    audit.item_type.value = "invoice"  # the filter re-queries the page and the count
+    assert audit.pager.total == len(company.audit("invoice")) < len(company.audit())
+    assert audit.table.value["item_type"].tolist() == [PAIRS["invoice"].label] * audit.pager.total
     admin = sign_in(company, "ada@example.com", "correct horse battery")
     settings = SettingsView(company, admin)
     assert settings.widgets["invoice_retainage_item"].value == "Retainage"

@@ -44,6 +44,7 @@ def test_demo_runs_the_whole_flow(tmp_path):
     with Workspace(result.workspace) as ws:
         statuses = dict(ws.sql("SELECT status, count(*) FROM erp_items GROUP BY 1").fetchall())
         assert statuses.get("exporting", 0) == 0, "every accepted item ended Synced or Failed"
+        assert int(result.queue_counts["Synced"].sum()) == statuses["synced"]  # the closing counts, labelled
         failed = ws.frame("erp_items", where="status = 'failed_to_export'")
         # fixture-planted failures carry Procore's own state; our exports always carry QuickBooks' message
         ours = failed[failed["attempts"] > 0]

@@ -43,3 +43,11 @@ def test_upsert_counts_inserted_and_updated():
     assert store.upsert("kv", pa.table(row), ["key"]) == (1, 0)
     assert store.upsert("kv", pa.table({"key": ["a", "b"], "value": ["2", "3"]}), ["key"]) == (1, 1)
     assert store.frame("SELECT value FROM kv ORDER BY key")["value"].tolist() == ["2", "3"]
+
+
+def test_sql_is_a_relation_with_or_without_parameters():
+    store = Store()
+    assert store.sql("SELECT 41 + 1").fetchall() == [(42,)]
+    rel = store.sql("SELECT ?::DECIMAL(18,2) + 0.10::DECIMAL(18,2) AS total", [Decimal("0.20")])
+    assert rel.columns == ["total"]
+    assert rel.fetchall() == [(Decimal("0.30"),)]

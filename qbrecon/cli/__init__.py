@@ -79,6 +79,26 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
+def read_password(env: str, prompt: str, *, confirm: bool = False) -> str:
+    """A password from ``$env``, a hidden prompt (terminal) or the first line of standard input.
+
+    Never from argv: the process list shows every user of the machine the command line.
+    """
+    import os
+
+    from ..errors import InputError
+
+    value = os.environ.get(env)
+    if value:
+        return value
+    if sys.stdin.isatty():
+        return click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise InputError(f"no password given: pipe it on standard input or set ${env}", field="password")
+    return line
+
+
 def _register() -> None:
     # Command modules register themselves on ``main``; --help lists them in COMMAND_ORDER.
     from . import (

@@ -1,7 +1,7 @@
 """``qbrecon dashboard``: serve the approver's dashboard for one workspace.
 
-When ``qbrecon.server`` is installed it serves the dashboard and the Web Connector endpoint (``/qbwc``) in one
-process, since DuckDB lets one process hold the workspace; otherwise it serves the dashboard alone.
+It is ``qbrecon serve`` with the dashboard: the dashboard and the Web Connector endpoint (``/qbwc``) share one
+process, since DuckDB lets one process hold the workspace.
 """
 
 from __future__ import annotations
@@ -35,19 +35,7 @@ def dashboard(workspace: str, port: int, address: str) -> None:
     Example:
       qbrecon dashboard --workspace company.duckdb --port 5006
     """
-    try:  # one process for the dashboard and the Web Connector endpoint (/qbwc)
-        from ..server import serve
-    except ImportError:
-        serve = None
-    click.echo(f"qbrecon dashboard on http://{address}:{port}/ (workspace {workspace}); Ctrl+C stops it")
-    if serve is not None:
-        serve(workspace, host=address, port=port, dashboard=True)
-        return
-    from ..dashboard.serve import serve_dashboard
-    from ..workspace_full import Workspace
+    from ..server import serve
 
-    ws = Workspace(workspace)
-    try:
-        serve_dashboard(ws, port=port, address=address, threaded=False, start=True)
-    finally:
-        ws.close()
+    click.echo(f"qbrecon dashboard on http://{address}:{port}/ (workspace {workspace}); Ctrl+C stops it")
+    serve(workspace, host=address, port=port, dashboard=True)

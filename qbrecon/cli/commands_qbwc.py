@@ -6,30 +6,17 @@ they come from standard input or ``$QBRECON_SERVICE_PASSWORD``.
 
 from __future__ import annotations
 
-import os
-import sys
-
 import click
 
-from ..errors import InputError
 from . import main
+from . import read_password as _read_password
 
 PASSWORD_ENV = "QBRECON_SERVICE_PASSWORD"
 
 
 def read_password(confirm: bool = False) -> str:
     """The service password from ``$QBRECON_SERVICE_PASSWORD``, a prompt (terminal) or the first stdin line."""
-    value = os.environ.get(PASSWORD_ENV)
-    if value:
-        return value
-    if sys.stdin.isatty():
-        return click.prompt("Service password", hide_input=True, confirmation_prompt=confirm)
-    line = sys.stdin.readline().rstrip("\r\n")
-    if not line:
-        raise InputError(
-            f"no password given: pipe it on standard input or set ${PASSWORD_ENV}", field="password"
-        )
-    return line
+    return _read_password(PASSWORD_ENV, "Service password", confirm=confirm)
 
 
 def _workspace(path: str):

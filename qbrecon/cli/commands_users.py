@@ -6,29 +6,11 @@ a hidden prompt on a terminal, or the first line of standard input.
 
 from __future__ import annotations
 
-import os
-import sys
-
 import click
 
-from ..errors import InputError
-from . import main
+from . import main, read_password
 
 PASSWORD_ENV = "QBRECON_USER_PASSWORD"
-
-
-def _read_password() -> str:
-    value = os.environ.get(PASSWORD_ENV)
-    if value:
-        return value
-    if sys.stdin.isatty():
-        return click.prompt("Dashboard password", hide_input=True, confirmation_prompt=True)
-    line = sys.stdin.readline().rstrip("\r\n")
-    if not line:
-        raise InputError(
-            f"no password given: pipe it on standard input or set ${PASSWORD_ENV}", field="password"
-        )
-    return line
 
 
 @main.group("user")
@@ -54,7 +36,7 @@ def set_password_cmd(workspace: str, user: str, by: str) -> None:
     """
     from ..workspace_full import Workspace
 
-    password = _read_password()
+    password = read_password(PASSWORD_ENV, "Dashboard password", confirm=True)
     with Workspace(workspace) as ws:
         ws.set_user_password(user, password, by=by)
     click.echo(f"dashboard password set for {user}")

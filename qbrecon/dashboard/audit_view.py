@@ -63,8 +63,7 @@ class AuditView:
 
     def refresh(self) -> None:
         item_type = self.item_type.value or None
-        where, params = ("WHERE item_type = ?", [item_type]) if item_type else ("", [])
-        total = int(self.ws.store.frame(f"SELECT count(*) AS n FROM erp_audit {where}", params)["n"].iloc[0])
+        total = queries.audit_count(self.ws, item_type)
         last = max((total + self.page_size - 1) // self.page_size, 1)
         self.page = min(max(self.page, 1), last)
         rows = queries.audit_rows(

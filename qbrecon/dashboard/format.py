@@ -10,6 +10,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from ..display import money_text  # the one reader-facing amount format (notebooks and dashboard)
+
 TITLES: dict[str, str] = {
     "procore_id": "Procore ID",
     "number": "Number",
@@ -35,12 +37,6 @@ TITLES: dict[str, str] = {
 
 # Display column -> the stored column to sort by.
 SORT_COLUMN: dict[str, str] = {"status_label": "status", "error": "last_error_message"}
-
-
-def money_text(value: Any) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return ""
-    return f"{Decimal(value):,.2f}"
 
 
 def is_money(dtype: Any) -> bool:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..entities import PAIRS
 from ..erp import queue as _queue  # noqa: F401  (registers the erp_queue view the pages read)
-from ..erp.states import STATUSES, TRANSITIONS
+from ..erp.states import STATUSES, TRANSITIONS, item_where
 
 # The item types the ERP Integrations tool has a tab for, in Procore's tab order.
 TAB_ORDER: list[str] = [
@@ -197,19 +197,18 @@ def audit_rows(
     ws: Any, item_type: str | None = None, procore_id: int | None = None, limit: int = 200, offset: int = 0
 ) -> pd.DataFrame:
     """The newest audit rows first (who, when, action, from -> to, reason), optionally for one item."""
-    clauses, params = [], []
-    if item_type:
-        clauses.append("item_type = ?")
-        params.append(item_type)
-    if procore_id is not None:
-        clauses.append("procore_id = ?")
-        params.append(int(procore_id))
-    where = " WHERE " + " AND ".join(clauses) if clauses else ""
+    where, params = item_where(item_type or None, procore_id)  # "" = the "all item types" choice
     return ws.store.frame(
         'SELECT audit_id, "at", actor_name, action, item_type, procore_id, from_status, to_status, reason, detail '
-        f"FROM erp_audit{where} ORDER BY audit_id DESC LIMIT {int(limit)} OFFSET {int(offset)}",
+        f"FROM erp_audit {where} ORDER BY audit_id DESC LIMIT {int(limit)} OFFSET {int(offset)}",
         params,
     )
+
+
+def audit_count(ws: Any, item_type: str | None = None) -> int:
+    """How many audit rows ``audit_rows`` pages through (for the pager)."""
+    where, params = item_where(item_type or None)
+    return int(ws.store.scalar(f"SELECT count(*) FROM erp_audit {where}", params))
 
 
 def quickbooks_customers(ws: Any) -> list[str]:

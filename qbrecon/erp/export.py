@@ -36,6 +36,7 @@ from ..store import arrow_to_frame
 from . import ledger
 from .ledger import IN_FLIGHT_SQL, MAX_ATTEMPTS, RETRYABLE_CODES
 from .settings import SETTINGS, read_settings
+from .states import item_where
 
 _ORDER_SQL = (
     "CASE e.item_type "
@@ -153,17 +154,10 @@ class ExportMixin:
     # -- reading ------------------------------------------------------------------------------------------
     def export_ledger(self, item_type: str | None = None, procore_id: int | None = None) -> pd.DataFrame:
         """The export ledger (optionally of one item type / one item), oldest first, without the request XML."""
-        where, params = [], []
-        if item_type is not None:
-            where.append("item_type = ?")
-            params.append(item_type)
-        if procore_id is not None:
-            where.append("procore_id = ?")
-            params.append(int(procore_id))
+        where, params = item_where(item_type, procore_id)
         return self._frame(
-            "SELECT * EXCLUDE (request_xml) FROM export_ledger"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY built_at, item_type, procore_id, attempt",
+            f"SELECT * EXCLUDE (request_xml) FROM export_ledger {where} "
+            "ORDER BY built_at, item_type, procore_id, attempt",
             params,
         )
 

@@ -27,7 +27,7 @@ from . import permissions
 from .notify import NotifyMixin, enqueue_rejections
 from .reports import ReportsMixin
 from .settings import SettingsMixin, read_settings, require_setting
-from .states import STATUSES, TRANSITIONS
+from .states import STATUSES, TRANSITIONS, item_where
 
 # Additive: direct export (send straight to exporting) and linking a vendor to an existing company.
 TRANSITIONS.setdefault("send_direct_export", (TRANSITIONS["send"][0], "exporting"))
@@ -372,17 +372,8 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
 
     def audit(self, item_type: str | None = None, procore_id: int | None = None) -> pd.DataFrame:
         """The append-only audit log (optionally for one item type / one item), oldest first."""
-        where, params = [], []
-        if item_type is not None:
-            where.append("item_type = ?")
-            params.append(item_type)
-        if procore_id is not None:
-            where.append("procore_id = ?")
-            params.append(int(procore_id))
-        return self.store.frame(
-            f"SELECT * FROM erp_audit {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY audit_id",
-            params,
-        )
+        where, params = item_where(item_type, procore_id)
+        return self.store.frame(f"SELECT * FROM erp_audit {where} ORDER BY audit_id", params)
 
     # -- decisions ------------------------------------------------------------------------------------
     def send(self, selection: Any, *, by: int | str, item_type: str | None = None) -> BatchResult:

@@ -37,6 +37,20 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "import": (("ready_to_import",), "imported"),
 }
 
+
+def item_where(item_type: str | None = None, procore_id: int | None = None) -> tuple[str, list]:
+    """``("WHERE item_type = ? AND procore_id = ?", params)`` for the per-item tables (``erp_audit``,
+    ``export_ledger``), ``("", [])`` without a filter; None leaves that part out."""
+    clauses, params = [], []
+    if item_type is not None:
+        clauses.append("item_type = ?")
+        params.append(item_type)
+    if procore_id is not None:
+        clauses.append("procore_id = ?")
+        params.append(int(procore_id))
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
 register_tables(
     """CREATE TABLE IF NOT EXISTS erp_items (
         item_type VARCHAR NOT NULL,          -- qbrecon.entities.PAIRS key

@@ -97,8 +97,7 @@ class LoadingMixin:
         checked = {name: check_batch(batches[name]) for name in ordered}
         store = self.store
         with store.transaction() as con:
-            # fetchall: DuckDB 2.0 refuses other work on a connection while a result is only partly fetched
-            load_id = int(con.execute("SELECT nextval('load_id_seq')").fetchall()[0][0])
+            load_id = store.next_load_id()
             outcome = settle(checked, load_id)
             report = LoadReport(load_id, side, source, started, files=list(files), notes=list(notes or []))
             if statuses:
@@ -166,7 +165,7 @@ class LoadingMixin:
             parent_ids = pc.unique(lines.column(fk))
         if len(parent_ids) == 0:
             return 0
-        key = [k for k in spec.key]
+        key = list(spec.key)
         new_keys = lines.select(key)
         con.register("_qbrecon_parents", pa.table({"pid": parent_ids}))
         con.register("_qbrecon_new_lines", new_keys)

@@ -26,6 +26,7 @@ import logging
 import math
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -43,9 +44,11 @@ HRESULT_PARSE_ERROR = "0x80040400"
 
 
 class ExportBatch(Protocol):
+    """What ``sendRequestXML`` hands over: ``erp.export.ExportBatch`` or ``erp.refresh.RefreshBatch``."""
+
     message_id: int
     xml: bytes
-    request_ids: list[str]
+    request_ids: Sequence[str]
 
 
 # Service settings join the ERP settings registry (Connection Settings), so the settings CLI and the

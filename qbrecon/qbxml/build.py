@@ -1291,14 +1291,15 @@ def _prepare_invoice(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple
     item_lines = pd.DataFrame({
         "procore_id": _pylist(g["requisition_id"]), "ItemRef/ListID": _pylist(g["item_list_id"]),
         "ItemRef/FullName": g["item_full_name"].where(g["item_list_id"].isna(), None).tolist(),
-        "Desc": _pylist(g["full_code"]), "Amount": _pylist(g["amount"]), "CustomerRef/ListID": _pylist(g["_job"]),
+        "Desc": _pylist(g["full_code"]), "Amount": _as_money(g["amount"]).array, "CustomerRef/ListID": _pylist(g["_job"]),
         "LinkToTxn/TxnID": link_txn.tolist(), "LinkToTxn/TxnLineID": link_line.tolist(), "_o": 0,
     })  # fmt: skip
     ret_id, ret_name = _ref_split(pd.Series([ctx.retainage_item] * len(info), dtype=object))
     ret_amount = _lookup(info["id"], totals, "requisition_id", "retainage")
     retainage = pd.DataFrame({
         "procore_id": _pylist(info["id"]), "ItemRef/ListID": ret_id.tolist(), "ItemRef/FullName": ret_name.tolist(),
-        "Desc": "Retainage held this period", "Amount": [None if r is None else -r for r in ret_amount.tolist()],
+        "Desc": "Retainage held this period",
+        "Amount": pd.array(pc.negate(pc.cast(_arrow(ret_amount), _WORK_MONEY)), dtype=pd.ArrowDtype(_WORK_MONEY)),
         "CustomerRef/ListID": _pylist(info["job"]), "LinkToTxn/TxnID": None, "LinkToTxn/TxnLineID": None, "_o": 1,
     })  # fmt: skip
     # The retainage line is always there (0.00 when nothing is held): the retainage item is required.
@@ -1306,9 +1307,8 @@ def _prepare_invoice(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple
     parts = [p for p in (item_lines, retainage) if len(p)]
     all_lines = pd.concat(parts, ignore_index=True) if parts else item_lines
     all_lines = all_lines.sort_values(["procore_id", "_o"], kind="stable").drop(columns="_o")
-    all_lines["Amount"] = _as_money(
-        pd.Series(_pylist(all_lines["Amount"]), index=all_lines.index, dtype=object)
-    )
+    # amounts stay Arrow decimals from the sums to the text (no Decimal objects in between)
+    all_lines["Amount"] = _as_money(all_lines["Amount"])
     header = _frame(rows["id"], {"VendorRef/ListID": rows["_vendor"], "TxnDate": _col(rows, "billing_date"),
                                  "DueDate": _col(rows, "payment_due_date"), "RefNumber": _col(rows, "invoice_number"),
                                  "Memo": _col(rows, "contract_name")})  # fmt: skip
