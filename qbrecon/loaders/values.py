@@ -306,36 +306,46 @@ CHECK_NAMES = {
 
 
 # -- whole-column conversion -----------------------------------------------------------------------------------
+def _strings(values: list) -> pa.Array | None:
+    """The column as Arrow strings in one C call, or None when some value is not text (JSON numbers, objects).
+
+    Cheaper than checking every value's type in Python first: qbXML columns are always text.
+    """
+    try:
+        return pa.array(values, pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return None
+
+
 def _fast(values: list, kind: str) -> pa.Array | None:
     """Convert a column in one go when every value has the expected shape; None means 'go cell by cell'."""
     target = ARROW_TYPES[kind]
     try:
         if kind == "text":
-            if all(type(v) is str or v is None for v in values):
-                return pa.array(values, pa.string())
+            return _strings(values)
         elif kind == "int":
             if all(type(v) is int or v is None for v in values):
                 return pa.array(values, pa.int64())
-            if all(type(v) is str or v is None for v in values):
-                return pc.cast(pa.array(values, pa.string()), pa.int64())
+            texts = _strings(values)
+            if texts is not None:
+                return pc.cast(texts, pa.int64())
         elif kind == "bool":
             if all(type(v) is bool or v is None for v in values):
                 return pa.array(values, pa.bool_())
             if all(v in ("true", "false", None) for v in values):
                 return pc.equal(pa.array(values, pa.string()), "true")
         elif kind in ("money", "quantity"):
-            if all(type(v) is str or v is None for v in values):
-                return pc.cast(pa.array(values, pa.string()), target)
+            texts = _strings(values)
+            if texts is not None:
+                return pc.cast(texts, target)
             if all(type(v) in (int, float, str) or v is None for v in values):
                 # floats go through their shortest repr, as parse_money does (0.1 stays 0.10)
                 texts = [v if v is None or type(v) is str else repr(v) for v in values]
                 return pc.cast(pa.array(texts, pa.string()), target)
-        elif kind == "date":
-            if all(type(v) is str or v is None for v in values):
-                return pc.cast(pa.array(values, pa.string()), pa.date32())
-        elif kind == "timestamp":
-            if all(type(v) is str or v is None for v in values):
-                return pc.cast(pa.array(values, pa.string()), TIMESTAMP_TYPE)
+        elif kind in ("date", "timestamp"):
+            texts = _strings(values)
+            if texts is not None:
+                return pc.cast(texts, pa.date32() if kind == "date" else TIMESTAMP_TYPE)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
         return None
     return None

@@ -273,6 +273,11 @@ class _LinePlan:
     kind_col: int
     kinds: dict[str, str]  # line tag -> LineKind value
 
+    def __post_init__(self) -> None:
+        # read once per line in the hot loop
+        self.width = len(self.names)
+        self.table = self.spec.table
+
 
 @dataclass
 class _RetPlan:
@@ -486,13 +491,14 @@ def _read_ret(ret: etree._Element, plan: _RetPlan, coll: _Collector, source_row:
         lp = lines.get(tag)
         if lp is not None:
             number += 1
-            _read_line(child, tag, lp, row[plan.key_col], number, coll, source_row, group)
+            _read_line(child, tag, lp, row[plan.key_col], number, coll.table_rows(lp.table), source_row, group)
         elif tag in plan.groups:
             for inner in child:
                 lp = lines.get(inner.tag)
                 if lp is not None:
                     number += 1
-                    _read_line(inner, inner.tag, lp, row[plan.key_col], number, coll, source_row, group)
+                    _read_line(inner, inner.tag, lp, row[plan.key_col], number, coll.table_rows(lp.table),
+                               source_row, group)  # fmt: skip
     for col, value in plan.consts.get(ret.tag, ()):
         row[col] = value
     for dst, src in plan.copies:
@@ -502,9 +508,9 @@ def _read_ret(ret: etree._Element, plan: _RetPlan, coll: _Collector, source_row:
     coll.table_rows(plan.spec.table).append(row)
 
 
-def _read_line(el: etree._Element, tag: str, lp: _LinePlan, parent_key: str | None, number: int, coll: _Collector,
-               source_row: int, group: int) -> None:  # fmt: skip
-    lrow = [None] * len(lp.names) + [source_row, group]
+def _read_line(el: etree._Element, tag: str, lp: _LinePlan, parent_key: str | None, number: int,
+               rows: list[list], source_row: int, group: int) -> None:  # fmt: skip
+    lrow = [None] * lp.width + [source_row, group]
     get = lp.trie.get
     for child in el:
         node = get(child.tag)
@@ -522,12 +528,12 @@ def _read_line(el: etree._Element, tag: str, lp: _LinePlan, parent_key: str | No
                             _fill(g, n2[1], lrow)
     lrow[lp.parent_col] = parent_key
     if lp.number_col >= 0:
-        lrow[lp.number_col] = str(number)
+        lrow[lp.number_col] = number
     if lp.kind_col >= 0:
         lrow[lp.kind_col] = lp.kinds[tag]
     for dst, src in lp.copies:
         lrow[dst] = lrow[src]
-    coll.table_rows(lp.spec.table).append(lrow)
+    rows.append(lrow)
 
 
 @lru_cache(maxsize=1)
