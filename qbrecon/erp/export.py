@@ -28,7 +28,7 @@ from lxml import etree
 from ..entities import EXPORTABLE, PAIRS
 from ..errors import InputError, QbreconError, SettingMissing
 from ..qbxml import archive
-from ..qbxml.build import BuildContext, Request, build_requests, message_sets
+from ..qbxml.build import BuildContext, OutgoingXml, Request, build_requests, message_sets
 from ..qbxml.parse import parse_bytes
 from ..qbxml.responses import read_response
 from ..schemas import TABLES
@@ -97,7 +97,7 @@ _REQUIRED_SETTINGS: list[tuple[str, str, str]] = [
 
 
 @dataclass
-class ExportBatch:
+class ExportBatch(OutgoingXml):
     """One message set ready to go: ``xml`` is what sendRequestXML returns."""
 
     message_id: int
@@ -105,13 +105,6 @@ class ExportBatch:
     xml: bytes
     request_ids: tuple[str, ...]
     items: pd.DataFrame  # item_type, procore_id, attempt, request_id, request_name
-
-    @property
-    def xml_text(self) -> str:
-        return self.xml.decode("ascii")
-
-    def __len__(self) -> int:
-        return len(self.request_ids)
 
 
 @dataclass

@@ -45,7 +45,7 @@ import pandas as pd
 
 from ..errors import InputError, PermissionDenied
 from ..qbxml import archive
-from ..qbxml.build import QUERIES, format_datetime, message_sets, query_request
+from ..qbxml.build import QUERIES, OutgoingXml, format_datetime, message_sets, query_request
 from ..qbxml.parse import BENIGN_STATUS, read_query_response
 from ..schemas import TABLES
 from ..store import register_tables
@@ -132,7 +132,7 @@ register_tables(
 
 
 @dataclass
-class RefreshBatch:
+class RefreshBatch(OutgoingXml):
     """One refresh page ready to go: ``xml`` is what sendRequestXML returns."""
 
     message_id: int
@@ -140,13 +140,6 @@ class RefreshBatch:
     iterator: str  # Start | Continue
     xml: bytes
     request_ids: tuple[str, ...]
-
-    @property
-    def xml_text(self) -> str:
-        return self.xml.decode("ascii")
-
-    def __len__(self) -> int:
-        return len(self.request_ids)
 
 
 @dataclass

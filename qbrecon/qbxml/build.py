@@ -74,8 +74,22 @@ class BuildResult:
         return BuildResult(self.requests + other.requests, _concat_errors([self.errors, other.errors]))
 
 
+class OutgoingXml:
+    """What every message set on its way to QuickBooks offers: ``xml`` (ASCII bytes) and its ``request_ids``."""
+
+    xml: bytes
+    request_ids: tuple[str, ...]
+
+    @property
+    def xml_text(self) -> str:
+        return self.xml.decode("ascii")
+
+    def __len__(self) -> int:
+        return len(self.request_ids)
+
+
 @dataclass(frozen=True)
-class MessageSet:
+class MessageSet(OutgoingXml):
     xml: bytes  # the whole document, ready for sendRequestXML
     request_ids: tuple[str, ...]
     version: str = spec.QBXML_VERSION
