@@ -20,17 +20,11 @@ import threading
 import time
 from pathlib import Path
 
-import pyarrow as pa
-
 PASSWORD = "benchmark password"
 
 
 def _put(ws, table: str, rows: list[dict]) -> None:
-    from qbrecon.schemas import TABLES
-
-    spec = TABLES[table]
-    schema = pa.schema([(c.name, c.arrow_type) for c in spec.columns])
-    ws.store.upsert(table, pa.Table.from_pylist(rows, schema=schema), spec.key)
+    ws.store.put_rows(table, rows)
 
 
 def queue_companies(ws, n: int) -> None:

@@ -22,13 +22,12 @@ from qbrecon.schemas import TABLES
 def _workspace(path: Path, n: int) -> Workspace:
     """A workspace with one approver, one sender and ``n`` companies sent to ERP (Ready to Export)."""
     ws = Workspace(path)
-    users = TABLES["users"]
-    ws.store.upsert("users", pa.Table.from_pylist([
+    ws.store.put_rows("users", [
         dict(id=1, name="Ann Approver", login="ann", is_active=True, erp_integrations_permission="admin",
              can_push_to_accounting=True),
         dict(id=2, name="Pat Sender", login="pat", is_active=True, erp_integrations_permission="none",
              can_push_to_accounting=False),
-    ], schema=pa.schema([(c.name, c.arrow_type) for c in users.columns])), users.key)  # fmt: skip
+    ])  # fmt: skip
     companies = TABLES["companies"]
     ws.store.upsert("companies", pa.table({
         "id": pa.array(range(1, n + 1), pa.int64()),

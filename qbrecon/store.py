@@ -212,6 +212,12 @@ class Store:
                 con.unregister(name)
         return arrow.num_rows - updated, updated
 
+    def put_rows(self, table: str, rows: list[dict]) -> tuple[int, int]:
+        """Upsert plain dict rows into a declared source table, typed by its ``TableSpec`` (missing keys are
+        NULL). For setting up data by hand: tests, benchmarks, notebooks. Returns (inserted, updated)."""
+        spec = TABLES[table]
+        return self.upsert(table, pa.Table.from_pylist(rows, schema=spec.arrow_schema), spec.key)
+
     def next_load_id(self) -> int:
         """A new load's id (``load_runs``, ``quarantine``, ``_load_id``); a sequence, so never reused."""
         return int(self.execute("SELECT nextval('load_id_seq')").fetchall()[0][0])

@@ -64,14 +64,9 @@ def response_for(request_xml: str) -> str:
 
 def queue_companies(ws, n: int, first_id: int = 10_000) -> list[tuple[str, int]]:
     """``n`` Procore companies sent and accepted for export through the real ERP queue (admin user id 1)."""
-    import pyarrow as pa
 
-    from qbrecon.schemas import TABLES
 
-    def put(table: str, rows: list[dict]) -> None:
-        spec = TABLES[table]
-        schema = pa.schema([(c.name, c.arrow_type) for c in spec.columns])
-        ws.store.upsert(table, pa.Table.from_pylist(rows, schema=schema), spec.key)
+    put = ws.store.put_rows
 
     put(
         "users",

@@ -6,20 +6,16 @@ import json
 from decimal import Decimal
 
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from qbrecon.errors import BatchRejected, InputError, PermissionDenied, SettingMissing
-from qbrecon.schemas import TABLES
 
 D = Decimal
 
 
 def put(ws, table: str, rows: list[dict]) -> None:
     """Upsert plain dict rows into a declared table (typed by its TableSpec)."""
-    spec = TABLES[table]
-    schema = pa.schema([(c.name, c.arrow_type) for c in spec.columns])
-    ws.store.upsert(table, pa.Table.from_pylist(rows, schema=schema), spec.key)
+    ws.store.put_rows(table, rows)
 
 
 def build_world(ws) -> None:

@@ -5,14 +5,12 @@ of order change nothing; per-status-code policy (3180 retried, 3100 checked, 314
 from __future__ import annotations
 
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from qbrecon import Workspace
 from qbrecon.entities import PAIRS
 from qbrecon.errors import BatchRejected
 from qbrecon.qbwc.simulator import QuickBooksCompany
-from qbrecon.schemas import TABLES
 
 fixtures = pytest.importorskip("qbrecon.fixtures")
 
@@ -22,9 +20,7 @@ KIND = {"company": "vendor", "project": "customer", "cost_code": "item", "commit
 
 
 def put(ws, table: str, rows: list[dict]) -> None:
-    spec = TABLES[table]
-    schema = pa.schema([(c.name, c.arrow_type) for c in spec.columns])
-    ws.store.upsert(table, pa.Table.from_pylist(rows, schema=schema), spec.key)
+    ws.store.put_rows(table, rows)
 
 
 def put_admin(ws) -> None:

@@ -163,16 +163,12 @@ def test_missing_setting_is_explained_to_the_web_connector_and_nothing_is_half_w
     """Accepted cost codes become new service items, which need the expense account setting. Without it the
     session sends nothing: sendRequestXML answers "" (not a SOAP fault) and getLastError explains the setting;
     the connection status records it; nothing of the refused batch is written. Once set, the next run exports."""
-    import pyarrow as pa
 
-    from qbrecon.schemas import TABLES
 
     ws, company, _ = world
-    spec = TABLES["cost_codes"]
     rows = [dict(id=700 + i, cost_code_level="standard", code=f"{i}00", full_code=f"0{i}-{i}00", name=f"Code {i}")
             for i in range(1, 4)]  # fmt: skip
-    ws.store.upsert("cost_codes", pa.Table.from_pylist(rows, schema=pa.schema(
-        [(c.name, c.arrow_type) for c in spec.columns])), spec.key)  # fmt: skip
+    ws.store.put_rows("cost_codes", rows)
     ws.refresh_queue()
     codes = [("cost_code", r["id"]) for r in rows]
     ws.send(codes, by=1)

@@ -8,19 +8,15 @@ import re
 from decimal import Decimal as D
 
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from qbrecon.errors import InputError
 from qbrecon.reconcile import parse_tolerance
 from qbrecon.reconcile.reports import safe_cell
-from qbrecon.schemas import TABLES
 
 
 def put(ws, table: str, rows: list[dict]) -> None:
-    spec = TABLES[table]
-    data = {c.name: pa.array([r.get(c.name) for r in rows], c.arrow_type) for c in spec.columns}
-    ws.store.upsert(table, pa.table(data), spec.key)
+    ws.store.put_rows(table, rows)
 
 
 def world(ws) -> None:

@@ -30,7 +30,7 @@ from ..errors import InputError, QbreconError, SettingMissing
 from ..qbxml import archive
 from ..qbxml.build import BuildContext, OutgoingXml, Request, build_requests, message_sets
 from ..qbxml.parse import parse_bytes
-from ..qbxml.responses import read_response
+from ..qbxml.responses import PARSE_ERROR_HRESULT, deliver_in_process, read_response
 from ..schemas import TABLES
 from ..store import arrow_to_frame
 from . import ledger
@@ -917,7 +917,7 @@ class ExportMixin:
                     [message_id],
                 )
                 return _empty_outcomes()
-            parse_error = (hresult or "").lower() == "0x80040400"
+            parse_error = (hresult or "").lower() == PARSE_ERROR_HRESULT
             rows = con.execute(
                 "SELECT item_type, procore_id, attempt FROM export_ledger WHERE message_id = ? AND state IN "
                 "('sent', 'built', 'in_doubt')",
@@ -970,14 +970,10 @@ class ExportMixin:
             summary.messages += 1
             summary.requests += len(batch)
             summary.check_messages += batch.purpose == "check"
-            try:
-                response = deliver(batch.xml)
-            except Exception as exc:
-                hresult = getattr(exc, "hresult", None)
-                if hresult is None:
-                    raise
-                self.fail_export_batch(batch.message_id, hresult, getattr(exc, "message", str(exc)))
-                if hresult.lower() != "0x80040400":
+            response, hresult, message = deliver_in_process(deliver, batch.xml)
+            if hresult is not None:
+                self.fail_export_batch(batch.message_id, hresult, message)
+                if hresult.lower() != PARSE_ERROR_HRESULT:
                     summary.stopped = f"QuickBooks could not take the message ({hresult}); run again later"
                     break
                 continue

@@ -47,6 +47,7 @@ from ..errors import InputError, PermissionDenied
 from ..qbxml import archive
 from ..qbxml.build import QUERIES, OutgoingXml, format_datetime, message_sets, query_request
 from ..qbxml.parse import BENIGN_STATUS, read_query_response
+from ..qbxml.responses import PARSE_ERROR_HRESULT, deliver_in_process
 from ..schemas import TABLES
 from ..store import register_tables
 from . import permissions
@@ -75,7 +76,6 @@ DEFAULT_OVERLAP = timedelta(hours=1)  # clock skew and a QuickBooks machine's DS
 WIDEST_UTC_OFFSET = timedelta(hours=14)
 MAX_RESTARTS = 3  # 3391 / lost pages / whole-message failures before a kind is failed
 ITERATOR_INVALID = 3391
-PARSE_ERROR_HRESULT = "0x80040400"
 _OFFSET_KEY = "refresh.quickbooks_utc_offset"
 # the last VendorQuery page whose vendors have updated the linked Procore companies
 _VENDORS_SEEN_KEY = "refresh.vendor_pages_seen"
@@ -654,13 +654,9 @@ class RefreshMixin:
             batch = self.next_refresh_batch(max_returned, ticket=ticket)
             if batch is None:
                 break
-            try:
-                response = deliver(batch.xml)
-            except Exception as exc:
-                hresult = getattr(exc, "hresult", None)
-                if hresult is None:
-                    raise
-                self.fail_refresh_batch(batch.message_id, str(hresult), str(getattr(exc, "message", exc)))
+            response, hresult, message = deliver_in_process(deliver, batch.xml)
+            if hresult is not None:
+                self.fail_refresh_batch(batch.message_id, hresult, message)
                 continue
             self.apply_refresh_response(batch.message_id, response)
         return self.refresh_jobs()

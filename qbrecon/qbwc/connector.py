@@ -25,6 +25,8 @@ import zeep
 import zeep.exceptions
 from zeep.transports import Transport
 
+from ..qbxml.responses import PARSE_ERROR_HRESULT
+
 log = logging.getLogger(__name__)
 
 BINDING = "{http://developer.intuit.com/}QBWebConnectorSvcSoap"
@@ -235,7 +237,7 @@ class WebConnectorClient:
                     self._process(request)
                 raise ConnectorStopped(f"stopped after sendRequestXML #{number}")
             answer = self._process(request)
-            if answer[1] and "0x80040400" in answer[1]:
+            if answer[1] and PARSE_ERROR_HRESULT in answer[1]:
                 log.info("QuickBooks refused message %s: %s", number, answer[2])
             if number in faults.drop_responses:
                 continue

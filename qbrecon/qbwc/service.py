@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 
 SERVER_VERSION = "qbrecon Web Connector service 1.0"
 QBXML_VERSION = (13, 0)  # what the export builders write in <?qbxml version?>
-HRESULT_PARSE_ERROR = "0x80040400"
 
 
 class ExportBatch(Protocol):

@@ -44,11 +44,11 @@ import pandas as pd
 import pyarrow as pa
 from lxml import etree
 
+from ..qbxml.responses import PARSE_ERROR_HRESULT
 from ..store import arrow_to_frame
 
 log = logging.getLogger(__name__)
 
-PARSE_ERROR_HRESULT = "0x80040400"
 PARSE_ERROR_MESSAGE = "QuickBooks found an error when parsing the provided XML text stream."
 SUPPORTED_VERSION = (13, 0)
 _MAX_REQUEST_BYTES = 64 * 1024 * 1024

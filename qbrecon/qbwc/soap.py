@@ -62,20 +62,6 @@ class SoapCall:
     params: dict[str, str | int | None] = field(default_factory=dict)
 
 
-def _parser() -> etree.XMLParser:
-    # huge_tree: a qbXML response inside <response> may be one text node over libxml2's 10 MB default; the body
-    # itself is capped before parsing, and with no DTD and no entities nothing can expand beyond the cap.
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        remove_comments=True,
-        remove_pis=True,
-        huge_tree=True,
-    )
-
-
 def parse_call(body: bytes, max_bytes: int = DEFAULT_MAX_BODY) -> SoapCall:
     """Read one SOAP request envelope into the operation name and its parameters (missing ones are None)."""
     if not body or not body.strip():
@@ -184,7 +170,7 @@ def write_call(operation: str, **params: str | int | None) -> bytes:
 
 def read_result(envelope: bytes) -> str | int | list[str]:
     """The result of a response envelope; raises ``SoapFault`` with the fault text for a fault."""
-    root = etree.fromstring(envelope, _parser())
+    root = parse_bytes(envelope, name="SOAP response", huge_text=True)
     body_el = root.find(f"{{{SOAP_ENV}}}Body")
     if body_el is None:
         raise SoapFault("response has no SOAP Body", code="Server")
@@ -206,7 +192,7 @@ def read_result(envelope: bytes) -> str | int | list[str]:
 
 def wsdl_with_address(wsdl: bytes, address: str) -> bytes:
     """The packaged WSDL with ``soap:address location`` pointing at this server."""
-    root = etree.fromstring(wsdl, _parser())
+    root = parse_bytes(wsdl, name="WSDL")
     for el in root.iter("{http://schemas.xmlsoap.org/wsdl/soap/}address"):
         el.set("location", address)
     return etree.tostring(root, xml_declaration=True, encoding="utf-8")

@@ -23,7 +23,7 @@ enumerations are kept, not rejected.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -74,6 +74,22 @@ def classify(
 def classify_hresult(hresult: str | None) -> str:
     """Error class of a whole-message failure reported by the Web Connector instead of a response."""
     return "fatal" if (hresult or "").lower() == PARSE_ERROR_HRESULT else "retryable"
+
+
+def deliver_in_process(deliver: Callable[[bytes], bytes], xml: bytes) -> tuple[bytes | None, str | None, str | None]:
+    """Hand one message set to something that plays QuickBooks in this process (the simulator's ``process``).
+
+    Returns (response, None, None); or (None, hresult, message) when it raised an error carrying an ``hresult``:
+    QuickBooks' request processor refused the whole message, as the Web Connector would report it. Any other
+    error propagates.
+    """
+    try:
+        return deliver(xml), None, None
+    except Exception as exc:
+        hresult = getattr(exc, "hresult", None)
+        if hresult is None:
+            raise
+        return None, str(hresult), str(getattr(exc, "message", exc))
 
 
 @dataclass

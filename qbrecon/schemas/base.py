@@ -53,6 +53,11 @@ class TableSpec:
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    @property
+    def arrow_schema(self) -> pa_arrow.Schema:
+        """The declared columns as an Arrow schema (what a stored row of this table looks like)."""
+        return pa_arrow.schema([(c.name, c.arrow_type) for c in self.columns])
+
     def empty_frame(self) -> pd.DataFrame:
         return pd.DataFrame({c.name: pd.Series([], dtype=pd.ArrowDtype(c.arrow_type)) for c in self.columns})
 
