@@ -3,10 +3,11 @@
 Used behind the Web Connector service in tests and demos, and in-process (``ws.export(deliver=company.process)``).
 What it reproduces, because these are the behaviours an integration must survive:
 
-- the whole message set is checked first: the ``<?qbxml version?>`` processing instruction, well-formedness and
-  the official XSD (element order included). A failure answers no request at all and raises
+- the whole message set is checked first: the ``<?qbxml version?>`` processing instruction, well-formedness,
+  element order and required elements (from the qbXML spec tables, ``qbrecon.qbxml.spec``; the official XSD too
+  when a schema path is given: ``xsd=`` or ``$QBRECON_QBXML_XSD``). A failure answers no request at all and raises
   ``RequestProcessorError`` with HRESULT ``0x80040400``, as the Web Connector reports it to receiveResponseXML.
-  A string that is only too long (an XSD maxLength facet) is, as in QuickBooks, a per-request status 3070;
+  A string that is only too long (``spec.MAXLEN``) is, as in QuickBooks, a per-request status 3070;
 - ``ListID``/``TxnID`` (``8000XXXX-<epoch>``) and ``EditSequence`` (changes on every Mod; a stale one is 3200);
 - 3100 on duplicate names (customers, vendors and top-level jobs share one name space, jobs are unique within their
   customer, items are unique by full name), 3140 on references to customers/vendors/items that do not exist,
@@ -44,6 +45,7 @@ import pandas as pd
 import pyarrow as pa
 from lxml import etree
 
+from ..qbxml import spec as qbxml_spec
 from ..qbxml.responses import PARSE_ERROR_HRESULT
 from ..store import arrow_to_frame
 
@@ -213,16 +215,21 @@ _SCHEMAS: dict[str, etree.XMLSchema] = {}
 _SCHEMA_LOCK = threading.Lock()
 
 
-def xsd_path() -> Path:
-    """``$QBRECON_QBXML_XSD`` or ``../shared/qbxml/xsd/13.0`` next to the repository: the qbxmlops130.xsd file."""
+def xsd_path() -> Path | None:
+    """``$QBRECON_QBXML_XSD`` (a folder or the qbxmlops130.xsd file), or None: the XSD is not shipped with
+    qbrecon (Intuit's terms), the spec tables are what the simulator always enforces."""
     env = os.environ.get("QBRECON_QBXML_XSD")
-    base = Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "qbxml" / "xsd" / "13.0"
+    if not env:
+        return None
+    base = Path(env)
     return base / "qbxmlops130.xsd" if base.is_dir() or not base.suffix else base
 
 
 def load_schema(path: Path | None = None) -> etree.XMLSchema | None:
-    """The compiled qbXML 13.0 schema (once per process), or None with a warning when the XSD is absent."""
+    """The compiled qbXML 13.0 schema (once per process), or None (with a warning when a named XSD is absent)."""
     path = path or xsd_path()
+    if path is None:
+        return None
     key = str(path)
     with _SCHEMA_LOCK:
         if key not in _SCHEMAS:
@@ -296,7 +303,9 @@ class QuickBooksCompany:
 
     ``path`` None keeps it in memory; a file path keeps it across objects (a crash test reopens it).
     ``fault_rate_3180`` makes that share of Adds/Mods fail with 3180 ("modified by another user"), from a
-    ``seed``-ed generator, so a run is reproducible. ``validate`` checks every message set against the XSD.
+    ``seed``-ed generator, so a run is reproducible. ``validate`` checks every message set against the qbXML
+    spec tables (order, required elements, lengths), and against the XSD at ``xsd`` (or ``$QBRECON_QBXML_XSD``)
+    when there is one.
     """
 
     def __init__(
@@ -308,14 +317,15 @@ class QuickBooksCompany:
         validate: bool = True,
         company_name: str = "qbrecon simulated company",
         clock: float | None = None,
+        xsd: str | Path | None = None,
     ):
         self.path = None if path is None or str(path) == ":memory:" else Path(path)
         self.con = duckdb.connect(str(self.path) if self.path else ":memory:")
         self.company_name = company_name
         self.fault_rate_3180 = float(fault_rate_3180)
         self._rng = random.Random(seed)
-        self._schema = load_schema() if validate else None
-        self.validate = validate and self._schema is not None
+        self._schema = load_schema(Path(xsd) if xsd else None) if validate else None
+        self.validate = validate
         self._lock = threading.RLock()
         self._clock = clock  # fixed epoch for tests that need stable ids; None = wall clock
         self._recs: dict[str, etree._Element] = {}  # ListID/TxnID -> Ret element
@@ -592,9 +602,11 @@ class QuickBooksCompany:
             )
         if root.tag != "QBXML" or root.find("QBXMLMsgsRq") is None:
             raise RequestProcessorError(PARSE_ERROR_HRESULT, PARSE_ERROR_MESSAGE, "no QBXML/QBXMLMsgsRq")
-        too_long: dict[tuple[str, int], str] = {}
-        if self.validate and not self._schema.validate(doc):
-            fatal = []
+        if not self.validate:
+            return doc, {}
+        checked = qbxml_spec.check_request(root)
+        too_long, fatal = checked.too_long, checked.fatal
+        if self._schema is not None and not self._schema.validate(doc):  # the extra check, when given a schema
             for err in self._schema.error_log:
                 where = _REQUEST_IN_PATH.match(err.path or "")
                 if err.type_name == "SCHEMAV_CVC_MAXLENGTH_VALID" and where:
@@ -605,8 +617,8 @@ class QuickBooksCompany:
                     too_long.setdefault(key, f'The string "{text}" in the field "{field_name}" is too long.')
                 else:
                     fatal.append(f"line {err.line}: {err.message}")
-            if fatal:
-                raise RequestProcessorError(PARSE_ERROR_HRESULT, PARSE_ERROR_MESSAGE, "; ".join(fatal[:5]))
+        if fatal:
+            raise RequestProcessorError(PARSE_ERROR_HRESULT, PARSE_ERROR_MESSAGE, "; ".join(fatal[:5]))
         return doc, too_long
 
     def _answer(self, rq: etree._Element, too_long: str | None) -> etree._Element:
