@@ -22,12 +22,19 @@ import pyarrow as pa
 
 from ..entities import EXPORTABLE, PAIRS
 from ..errors import BatchRejected, InputError
+from ..qbxml import spec
+from ..schemas.types import normalise_name, normalise_names
 from ..store import Store, register_tables
 from . import permissions
 from .notify import NotifyMixin, enqueue_rejections
 from .reports import ReportsMixin
 from .settings import SettingsMixin, read_settings, require_setting
 from .states import STATUSES, TRANSITIONS, item_where
+
+# QuickBooks' limits on the names a pair is identified by, from the qbXML spec tables (the one source)
+_VENDOR_NAME_MAX = spec.max_length("VendorAdd/Name")
+_JOB_NAME_MAX = spec.max_length("CustomerAdd/Name")
+_PO_NUMBER_MAX = spec.max_length("PurchaseOrderAdd/RefNumber")
 
 # Additive: direct export (send straight to exporting) and linking a vendor to an existing company.
 TRANSITIONS.setdefault("send_direct_export", (TRANSITIONS["send"][0], "exporting"))
@@ -124,7 +131,7 @@ _VIEWS = [
               NULL::BOOLEAN AS commitment_synced,
               {
         _blockers(
-            "CASE WHEN length(c.name) > 41 THEN 'company name is longer than 41 characters (QuickBooks vendor name limit)' END",
+            f"CASE WHEN length(c.name) > {_VENDOR_NAME_MAX} THEN 'company name is longer than {_VENDOR_NAME_MAX} characters (QuickBooks vendor name limit)' END",
             "CASE WHEN c.is_active = false THEN 'company is inactive' END",
         )
     } AS blockers
@@ -135,7 +142,7 @@ _VIEWS = [
               NULL, ls.synced, NULL, NULL,
               {
         _blockers(
-            "CASE WHEN length(p.name) > 41 THEN 'project name is longer than 41 characters (QuickBooks job name limit)' END",
+            f"CASE WHEN length(p.name) > {_JOB_NAME_MAX} THEN 'project name is longer than {_JOB_NAME_MAX} characters (QuickBooks job name limit)' END",
             "CASE WHEN p.address LIKE '%,%' THEN 'project address contains a comma (not allowed by the QuickBooks Desktop connector)' END",
         )
     }
@@ -467,7 +474,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
                   CASE WHEN {qb_number} IS NULL THEN
                          CASE WHEN {use_procore_number} THEN 'the commitment has no number to use as the QuickBooks PO number'
                               ELSE 'a QuickBooks number is required (quickbooks_number=...; the setting use_procore_contract_number is off)' END
-                       WHEN length({qb_number}) > 11 THEN 'QuickBooks PO number ' || {qb_number} || ' is longer than 11 characters' END
+                       WHEN length({qb_number}) > {_PO_NUMBER_MAX} THEN 'QuickBooks PO number ' || {qb_number} || ' is longer than {_PO_NUMBER_MAX} characters' END
                 END"""
         )
         customer_join = ""
@@ -816,14 +823,14 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
         cols = ["list_id", "vendor_name", "company_id", "company_name", "match", "score"]
         if vendors.empty or companies.empty:
             return pd.DataFrame({c: [] for c in cols})
-        norm = _normalise_names(companies["company_name"])
+        norm = normalise_names(companies["company_name"])
         by_norm: dict[str, list[int]] = {}
         for pos, key in enumerate(norm):
             by_norm.setdefault(key, []).append(pos)
         rows = []
         choices = [utils.default_process(n) for n in companies["company_name"]]
         for list_id, name in zip(vendors["list_id"], vendors["name"], strict=True):
-            exact = by_norm.get(_normalise_names(pd.Series([name]))[0], [])
+            exact = by_norm.get(normalise_name(name), [])
             if exact:
                 rows += [
                     (
@@ -1169,16 +1176,6 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
             return self.store.frame(sql)
         except Exception as exc:  # duckdb binder/parser errors name the unknown column
             raise InputError(f"cannot apply the filter {expression!r}: {exc}", field="where") from None
-
-
-_NAME_NOISE = r"\b(inc|incorporated|llc|l l c|ltd|limited|co|corp|corporation|company|the)\b"
-
-
-def _normalise_names(names: pd.Series) -> list[str]:
-    """Lower case, '&' -> 'and', punctuation and legal-form words removed, spaces collapsed."""
-    s = names.astype("string").fillna("").str.lower().str.replace("&", " and ", regex=False)
-    s = s.str.replace(r"[^0-9a-z ]+", " ", regex=True).str.replace(_NAME_NOISE, " ", regex=True)
-    return s.str.split().str.join(" ").tolist()
 
 
 def _status_key(value: str) -> str:

@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import duckdb
@@ -47,6 +47,7 @@ from lxml import etree
 
 from ..qbxml import spec as qbxml_spec
 from ..qbxml.responses import PARSE_ERROR_HRESULT
+from ..schemas.types import money_text
 from ..store import arrow_to_frame
 
 log = logging.getLogger(__name__)
@@ -208,7 +209,6 @@ _REFS: dict[str, tuple[str, ...] | None] = {
 # references to names that may also be lists the simulator does not model (employees, other names)
 _SOFT_REFS: dict[str, tuple[str, ...]] = {"EntityRef": ("vendor", "customer"), "PayeeEntityRef": ("vendor",)}
 _SUB_MODS = {"SalesOrPurchaseMod": "SalesOrPurchase", "SalesAndPurchaseMod": "SalesAndPurchase"}
-_CENT = Decimal("0.01")
 
 # -- the official schema -----------------------------------------------------------------------------------
 _SCHEMAS: dict[str, etree.XMLSchema] = {}
@@ -252,8 +252,7 @@ def _text(el: etree._Element | None, path: str) -> str | None:
     return found.text if found is not None else None
 
 
-def _money(value: Decimal) -> str:
-    return f"{value.quantize(_CENT, rounding=ROUND_HALF_UP):f}"
+_money = money_text  # qbXML amounts: plain, two decimals, half a cent up
 
 
 def _dec(text: str | None) -> Decimal | None:

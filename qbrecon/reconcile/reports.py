@@ -18,6 +18,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from ..reasons import REASONS
+from ..schemas.types import money_display
 
 if TYPE_CHECKING:
     from .result import Reconciliation
@@ -52,10 +53,7 @@ DIFF_COLUMNS = [
 ]
 
 
-def _money(value: Any) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return ""
-    return f"{Decimal(str(value)):,.2f}"
+_money = money_display  # the one reader-facing amount format
 
 
 def _text(value: Any) -> str:
