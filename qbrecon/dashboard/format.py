@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from ..display import money_text  # the one reader-facing amount format (notebooks and dashboard)
+from ..schemas.types import money_display as money_text  # the one reader-facing amount format
 
 TITLES: dict[str, str] = {
     "procore_id": "Procore ID",

@@ -16,9 +16,8 @@ from typing import Any
 
 import pandas as pd
 import panel as pn
-from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
-from bokeh.plotting import figure
 
+from ..display import variance_chart  # the chart lives with the notebooks' display helpers (lower layer)
 from ..entities import PAIRS
 from ..errors import QbreconError
 from .format import for_display, money_text, record_table
@@ -74,38 +73,6 @@ def run_reconciliation(ws: Any) -> Any:
     from ..reconcile.engine import reconcile
 
     return reconcile(ws.store)
-
-
-def variance_chart(variance: pd.DataFrame, by: str, top: int = 15) -> Any:
-    """Horizontal bars of Procore - QuickBooks per project or vendor, the largest absolute differences first.
-    Bar lengths are floats for drawing only; the hover shows the exact amount."""
-    rows = variance.head(top).iloc[::-1]
-    names = [str(x) for x in rows[by].tolist()]
-    source = ColumnDataSource(
-        {
-            "name": names,
-            "delta": [float(x) for x in rows["delta"].tolist()],
-            "text": [money_text(x) for x in rows["delta"].tolist()],
-            "count": [int(x) for x in rows["differences"].tolist()],
-            "color": ["#c0392b" if x > 0 else "#2471a3" for x in rows["delta"].tolist()],
-        }
-    )
-    title = f"Variance by {by} (Procore − QuickBooks)"
-    fig = figure(
-        y_range=names or ["(none)"],
-        height=max(180, 28 * len(names) + 80),
-        title=title,
-        sizing_mode="stretch_width",
-        toolbar_location=None,
-        tools="",
-    )
-    fig.hbar(y="name", right="delta", height=0.7, color="color", source=source)
-    fig.add_tools(
-        HoverTool(tooltips=[(by.capitalize(), "@name"), ("Difference", "@text"), ("Findings", "@count")])
-    )
-    fig.xaxis.formatter = NumeralTickFormatter(format="0,0")
-    fig.ygrid.grid_line_color = None
-    return fig
 
 
 class ReconciliationView:

@@ -383,7 +383,8 @@ class ExportMixin:
     def _build_context(self) -> BuildContext:
         """``BuildContext.from_store`` with its reference frames read only when a builder asks for them
         (a batch of vendors needs none of the purchase-order tables)."""
-        return BuildContext.from_store(self.store, frames=_LazyFrames(self))
+        settings = read_settings(self.store, mask=False)
+        return BuildContext.from_store(self.store, frames=_LazyFrames(self), settings=settings)
 
     def _build_frames(self, item_type: str, group: pd.DataFrame) -> tuple[pd.DataFrame, Any]:
         """The accepted rows (Procore columns + queue fields + accept options + attempt) and their lines."""

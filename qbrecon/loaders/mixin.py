@@ -18,11 +18,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..schemas import TABLES, TableSpec
+from ..schemas.values import Batch
 from . import procore as procore_reader
 from . import quickbooks as quickbooks_reader
 from .report import LoadReport, TableCounts
 from .validate import check_batch, settle
-from .values import Batch
 
 if TYPE_CHECKING:
     from ..store import Store

@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import InputError
 from ..schemas import TABLES, TableSpec
 from ..schemas.types import normalise_status
-from .values import Batch, CellError, NotAnObject
+from ..schemas.values import Batch, CellError, NotAnObject
 
 try:  # orjson reads large exports several times faster; the standard library is the fallback
     import orjson

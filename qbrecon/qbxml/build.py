@@ -120,15 +120,16 @@ class BuildContext:
         return self.frames.get(name)
 
     @classmethod
-    def from_store(cls, store: Any, frames: Any = None, **overrides: Any) -> BuildContext:
+    def from_store(
+        cls, store: Any, frames: Any = None, *, settings: dict[str, Any] | None = None, **overrides: Any
+    ) -> BuildContext:
         """Settings and reference frames from a workspace store (``Workspace.store``).
 
-        ``frames`` may be any mapping of table name -> frame (the export reads them lazily); by default the
-        reference tables are read now.
+        ``settings`` are the ERP settings (``erp.settings.read_settings(store, mask=False)``; the ERP layer
+        reads them, this one only builds: qbxml never imports erp). ``frames`` may be any mapping of table
+        name -> frame (the export reads them lazily); by default the reference tables are read now.
         """
-        from ..erp.settings import read_settings
-
-        settings = read_settings(store, mask=False)
+        settings = settings or {}
         if frames is None:
             names = ["projects", "companies", "cost_codes", "commitments", "commitment_lines", "customers",
                      "purchase_orders", "purchase_order_lines", "estimate_lines", "items"]  # fmt: skip

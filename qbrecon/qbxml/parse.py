@@ -30,8 +30,8 @@ import pyarrow as pa
 from lxml import etree
 
 from ..errors import InputError
-from ..loaders.values import Batch, CellError, convert_batch
 from ..schemas import TABLES, TableSpec
+from ..schemas.values import Batch, CellError, convert_batch
 
 MAX_DEPTH = 64  # levels of nesting accepted in an in-memory document (qbXML needs about 10)
 PROLOG_LIMIT = 1 << 20  # bytes before the root element (XML declaration, PIs, comments)
