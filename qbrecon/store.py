@@ -19,12 +19,15 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from . import migrations
 from .errors import WorkspaceLocked
 from .schemas import TABLES
+from .schemas.base import LOAD_COLUMNS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = migrations.LATEST  # the number of the last migration (qbrecon/migrations/NNNN_*.sql)
 
-# Tables owned by other modules register their DDL here at import (see ``register_tables``).
+# Modules register their views (and, until their tables move into a numbered migration, idempotent DDL) here
+# at import (see ``register_tables``); the tables themselves are declared in ``qbrecon/migrations``.
 _EXTRA_DDL: list[str] = [
     """CREATE TABLE IF NOT EXISTS qbrecon_meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
     """CREATE SEQUENCE IF NOT EXISTS load_id_seq START 1""",
@@ -113,19 +116,30 @@ class Store:
 
     # -- schema --------------------------------------------------------------------------------------
     def ensure_schema(self) -> None:
+        """Create or upgrade the workspace schema in one transaction (see ``qbrecon.migrations``): the model
+        tables from their models (adding columns a model gained), then the numbered migrations this file lacks,
+        then the views modules register."""
         with self.transaction():
+            self.con.execute(_EXTRA_DDL[0])  # qbrecon_meta: where the schema version is kept
+            rows = self.con.execute("SELECT value FROM qbrecon_meta WHERE key = 'schema_version'").fetchall()
+            version = int(rows[0][0]) if rows else None
+            if version is not None and version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"workspace schema version {version} is newer than this qbrecon ({SCHEMA_VERSION}); upgrade qbrecon"
+                )
             for spec in TABLES.values():
                 self.con.execute(spec.ddl())
+                columns = [(c.name, c.duckdb_type) for c in spec.columns] + list(LOAD_COLUMNS.items())
+                for statement in migrations.model_columns_to_add(self.con, spec.table, columns):
+                    self.con.execute(statement)
+            for migration in migrations.pending(version):
+                for statement in migration.statements:
+                    self.con.execute(statement)
+                self.con.execute(
+                    "INSERT OR REPLACE INTO qbrecon_meta VALUES ('schema_version', ?)", [str(migration.number)]
+                )
             for ddl in _EXTRA_DDL:
                 self.con.execute(ddl)
-            rows = self.con.execute("SELECT value FROM qbrecon_meta WHERE key = 'schema_version'").fetchall()
-            row = rows[0] if rows else None
-            if row is None:
-                self.con.execute("INSERT INTO qbrecon_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"workspace schema version {row[0]} is newer than this qbrecon ({SCHEMA_VERSION}); upgrade qbrecon"
-                )
 
     @property
     def schema_version(self) -> int:
