@@ -13,7 +13,10 @@ drives the dashboard's websockets.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import logging
+import re
 import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import tornado.httpserver
+import tornado.httputil
 import tornado.netutil
 import tornado.web
 from tornado.ioloop import IOLoop
@@ -33,6 +37,45 @@ from .qbwc.soap import CONTENT_TYPE, SoapFault, parse_call, write_fault, write_r
 log = logging.getLogger(__name__)
 
 QBWC_PATH = "/qbwc"
+
+
+# Panel and Bokeh serve every script, style and font from this server (static/...), so nothing needs another
+# origin. Inline <script> blocks of a page are allowed by their hashes only (SecurityHeaders adds them per page):
+# markup injected later (an <img onerror>, a <script> in an HTML pane) matches no hash and does not run.
+# blob: scripts are made by Panel's module loader (es-module-shims) from script already allowed to run.
+# Inline styles stay allowed: Bokeh positions and themes its widgets with style attributes.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' blob:{hashes}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
+
+
+def content_security_policy(html: bytes | None = None) -> str:
+    """The policy for a response; for an HTML page, its own inline scripts are allowed by SHA-256 hash."""
+    hashes = ""
+    if html:
+        digests = {
+            base64.b64encode(hashlib.sha256(m.group(1)).digest()).decode() for m in _INLINE_SCRIPT.finditer(html)
+        }
+        hashes = "".join(f" 'sha256-{d}'" for d in sorted(digests))
+    return CONTENT_SECURITY_POLICY.format(hashes=hashes)
+
+
+class SecurityHeaders(tornado.web.OutputTransform):
+    """Frame, sniffing and content-security headers on every response of the server (dashboard, static files,
+    the Web Connector endpoint): no other site may frame the dashboard or run script in it."""
+
+    def transform_first_chunk(
+        self, status_code: int, headers: tornado.httputil.HTTPHeaders, chunk: bytes, finishing: bool
+    ) -> tuple[int, tornado.httputil.HTTPHeaders, bytes]:
+        headers["X-Frame-Options"] = "DENY"
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Referrer-Policy"] = "no-referrer"
+        html = headers.get("Content-Type", "").startswith("text/html")
+        headers["Content-Security-Policy"] = content_security_policy(chunk if html else None)
+        return status_code, headers, chunk
 
 
 def packaged_wsdl() -> bytes:
@@ -105,10 +148,20 @@ class QBWCHandler(tornado.web.RequestHandler):
         self.set_header("Content-Type", CONTENT_TYPE)
         self.finish(write_result(call.operation, result))
 
+    def _bound_url(self) -> str:
+        """This endpoint at the local address the request arrived on. Never from the ``Host`` header: a client
+        chooses that, and the WSDL's address tells other clients where to send their SOAP calls."""
+        try:
+            host, port = self.request.connection.stream.socket.getsockname()[:2]  # type: ignore[union-attr]
+        except (AttributeError, OSError):
+            return f"http://127.0.0.1{QBWC_PATH}"
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{port}{QBWC_PATH}"
+
     def get(self) -> None:
         query = self.request.query.lower()
         if query.startswith("wsdl") or "wsdl" in self.request.arguments:
-            address = f"{self.request.protocol}://{self.request.host}{self.request.path}"
+            address = self.service.config.public_url or self._bound_url()
             self.set_header("Content-Type", CONTENT_TYPE)
             self.finish(wsdl_with_address(packaged_wsdl(), address))
             return
@@ -125,6 +178,15 @@ def qbwc_patterns(service: QBWCService, executor: ThreadPoolExecutor | None = No
     executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="qbwc")
     args = {"service": service, "executor": executor, "max_body_bytes": service.config.max_body_bytes}
     return [(QBWC_PATH, QBWCHandler, args)]
+
+
+def _panel_styles_from_this_server() -> None:
+    """Panel's Divider builds its model without the step that points stylesheets at the serving server, so it
+    would load divider.css from cdn.holoviz.org, which the policy above (rightly) blocks. Point it here."""
+    from panel.io.resources import CDN_DIST, LOCAL_DIST
+    from panel.layout import Divider
+
+    Divider._stylesheets = [s.replace(CDN_DIST, LOCAL_DIST) for s in Divider._stylesheets]
 
 
 def _dashboard_app(ws: Any) -> Any | None:
@@ -215,6 +277,7 @@ def start_server(
             if app is not None:
                 import panel as pn
 
+                _panel_styles_from_this_server()
                 for s in sockets:
                     s.close()  # Bokeh binds the port itself (we bound it first only to learn a free port)
 
@@ -230,12 +293,13 @@ def start_server(
                     title="qbrecon",
                     verbose=False,
                     http_server_kwargs={"max_body_size": 2 * service.config.max_body_bytes + 1024},
+                    transforms=[SecurityHeaders],
                 )
                 server.start()
                 running._stop = lambda: (server.stop(), loop.stop())
             else:
                 http = tornado.httpserver.HTTPServer(
-                    tornado.web.Application(patterns), max_body_size=2 * service.config.max_body_bytes + 1024
+                    tornado.web.Application(patterns, transforms=[SecurityHeaders]), max_body_size=2 * service.config.max_body_bytes + 1024
                 )
                 http.add_sockets(sockets)
                 running._stop = lambda: (http.stop(), loop.stop())

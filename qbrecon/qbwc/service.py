@@ -75,6 +75,12 @@ for _s in [
     erp_settings.Setting(
         "qbwc_refresh_max_returned", "int", 500, label="Records per QuickBooks refresh page (MaxReturned)"
     ),
+    erp_settings.Setting(
+        "qbwc_public_url",
+        "text",
+        None,
+        label="Web Connector URL as clients reach it, e.g. behind an HTTPS proxy (empty: the address served on)",
+    ),
 ]:
     erp_settings.SETTINGS.setdefault(_s.name, _s)
 
@@ -90,6 +96,7 @@ class ServiceConfig:
     max_body_bytes: int = 50 * 1024 * 1024
     min_client_version: str = ""  # e.g. "2.1.0.30": older Web Connectors get an "E:" answer
     refresh_max_returned: int = 500  # MaxReturned of a refresh page (iterator page size)
+    public_url: str = ""  # the WSDL's soap:address; "" = the address the server is bound to (never the Host header)
 
     SETTINGS: ClassVar[dict[str, str]] = {
         "company_file": "qbwc_company_file",
@@ -99,6 +106,7 @@ class ServiceConfig:
         "max_body_bytes": "qbwc_max_body_bytes",
         "min_client_version": "qbwc_min_client_version",
         "refresh_max_returned": "qbwc_refresh_max_returned",
+        "public_url": "qbwc_public_url",
     }
 
     @classmethod
@@ -255,8 +263,9 @@ class QBWCService:
             log.warning("sendRequestXML refused: %s", text)
             with self.ws.store.transaction():
                 session = self._session(ticket)
-                if session is not None:
-                    self._set_error(session, text)
+                if session is None:
+                    return ""
+                self._set_error(session, text)
             self._status(True, text)
             return ""
 
@@ -353,9 +362,14 @@ class QBWCService:
 
     def connection_error(self, ticket: str, hresult: str, message: str) -> str:
         """The Web Connector could not open QuickBooks: record why, end the session ("done")."""
-        text = f"QuickBooks could not be opened ({hresult}): {message}"
-        session = self.sessions.get(ticket)
-        if session is not None:
+        # Only the holder of a live ticket may record anything: without this check anyone who can reach /qbwc
+        # could write the connection's last error (shown to every signed-in user) with no login at all.
+        with self.ws.store.transaction():
+            session = self._session(ticket)
+            if session is None:
+                log.info("connectionError with an unknown or ended ticket ignored")
+                return "done"
+            text = f"QuickBooks could not be opened ({hresult}): {message}"
             self.sessions.close(session.ticket, status="failed", last_error=text)
         self._status(False, text)
         return "done"
@@ -370,7 +384,11 @@ class QBWCService:
         return session.last_error or "No error."
 
     def close_connection(self, ticket: str) -> str:
-        session = self.sessions.close(ticket)
+        with self.ws.store.transaction():
+            session = self.sessions.get(ticket)
+            if session is None or session.status != "open":  # an ended ticket must not touch the status again
+                return "Session unknown or already closed."
+            session = self.sessions.close(ticket)
         if session is None:
             return "Session unknown or already closed."
         self._status(True, session.last_error)
