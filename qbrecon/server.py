@@ -83,23 +83,53 @@ def packaged_wsdl() -> bytes:
     return resources.files("qbrecon.qbwc").joinpath("QBWebConnectorSvc.wsdl").read_bytes()
 
 
+def answer_call(service: QBWCService, body: bytes, max_body: int, remote_ip: str | None) -> tuple[int, bytes]:
+    """One SOAP request to (HTTP status, response envelope): parsing, the operation and writing the answer, all
+    in the calling (worker) thread so that none of it ever blocks the event loop."""
+    try:
+        call = parse_call(body, max_body)
+    except SoapFault as fault:
+        log.info("SOAP request refused from %s: %s", remote_ip, fault.message[:200])
+        return 500, write_fault(fault.message, fault.code)
+    try:
+        result = service.handle(call, remote_ip)
+    except Exception as exc:  # a bug or a broken workspace must answer with a fault, not drop the caller
+        log.exception("Web Connector %s failed", call.operation)
+        return 500, write_fault(unexpected_error(exc), code="Server")
+    return 200, write_result(call.operation, result)
+
+
 @tornado.web.stream_request_body
 class QBWCHandler(tornado.web.RequestHandler):
     """``POST /qbwc``: SOAP 1.1 calls of the Web Connector. ``GET /qbwc?wsdl``: the WSDL, addressed to us.
 
     The body is streamed and capped (``max_body_bytes``): beyond the cap the rest is discarded and the answer
-    is a SOAP fault, so a huge body costs neither memory nor a hang.
+    is a SOAP fault, so a huge body costs neither memory nor a hang. Each address may have only
+    ``max_calls_per_client`` calls in progress (more get 503 at once), and the HTTP server cuts off a client that
+    takes longer than ``body_timeout`` seconds to send its request.
     """
 
-    def initialize(self, service: QBWCService, executor: ThreadPoolExecutor, max_body_bytes: int) -> None:
+    def initialize(
+        self, service: QBWCService, executor: ThreadPoolExecutor, max_body_bytes: int, calls: dict[str, int]
+    ) -> None:
         self.service, self.executor, self.max_body = service, executor, int(max_body_bytes)
+        self.calls = calls  # calls in progress per remote address; touched on the event loop only
         self._chunks: list[bytes] = []
         self._size = 0
         self._too_big = False
+        self._counted: str | None = None
 
     def prepare(self) -> None:
         if self.request.method != "POST":
             return
+        ip = self.request.remote_ip or ""
+        if self.calls.get(ip, 0) >= max(1, int(self.service.config.max_calls_per_client)):
+            log.info("SOAP request from %s refused: too many calls in progress", ip)
+            self.set_header("Retry-After", "5")
+            self._fault("too many calls in progress from this address; retry shortly", "Server", status=503)
+            return
+        self.calls[ip] = self.calls.get(ip, 0) + 1
+        self._counted = ip
         # Tornado reads up to twice the cap and discards what is past the cap (data_received), so a moderately
         # oversized request still gets a clean fault; beyond that it is answered at once and the connection closed.
         limit = 2 * self.max_body + 1024
@@ -109,6 +139,21 @@ class QBWCHandler(tornado.web.RequestHandler):
             self._fault(
                 f"request body of {length} bytes exceeds the limit of {self.max_body} bytes", status=413
             )
+
+    def _release(self) -> None:
+        if self._counted is not None:
+            left = self.calls.get(self._counted, 1) - 1
+            if left > 0:
+                self.calls[self._counted] = left
+            else:
+                self.calls.pop(self._counted, None)
+            self._counted = None
+
+    def on_finish(self) -> None:
+        self._release()
+
+    def on_connection_close(self) -> None:
+        self._release()  # the client went away mid-request (or was cut off by the body timeout)
 
     def data_received(self, chunk: bytes) -> None:
         if self._too_big:
@@ -130,23 +175,15 @@ class QBWCHandler(tornado.web.RequestHandler):
             return
         body = b"".join(self._chunks)
         self._chunks = []
-        try:
-            call = parse_call(body, self.max_body)
-        except SoapFault as fault:
-            log.info("SOAP request refused from %s: %s", self.request.remote_ip, fault.message)
-            self._fault(fault.message, fault.code)
-            return
         loop = asyncio.get_running_loop()
-        try:
-            result = await loop.run_in_executor(
-                self.executor, self.service.handle, call, self.request.remote_ip
-            )
-        except Exception as exc:  # a bug or a broken workspace must answer with a fault, not drop the caller
-            log.exception("Web Connector %s failed", call.operation)
-            self._fault(unexpected_error(exc), code="Server")
-            return
+        status, answer = await loop.run_in_executor(
+            self.executor, answer_call, self.service, body, self.max_body, self.request.remote_ip
+        )
+        if self.request.connection.stream is not None and self.request.connection.stream.closed():
+            return  # the caller has gone; nothing to answer
+        self.set_status(status)
         self.set_header("Content-Type", CONTENT_TYPE)
-        self.finish(write_result(call.operation, result))
+        self.finish(answer)
 
     def _bound_url(self) -> str:
         """This endpoint at the local address the request arrived on. Never from the ``Host`` header: a client
@@ -176,8 +213,24 @@ class QBWCHandler(tornado.web.RequestHandler):
 def qbwc_patterns(service: QBWCService, executor: ThreadPoolExecutor | None = None) -> list[tuple]:
     """Tornado URL patterns for the Web Connector endpoint (for ``pn.serve(..., extra_patterns=...)``)."""
     executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="qbwc")
-    args = {"service": service, "executor": executor, "max_body_bytes": service.config.max_body_bytes}
+    args = {
+        "service": service,
+        "executor": executor,
+        "max_body_bytes": service.config.max_body_bytes,
+        "calls": {},
+    }
     return [(QBWC_PATH, QBWCHandler, args)]
+
+
+def http_server_options(config: ServiceConfig) -> dict[str, Any]:
+    """Options of the HTTP server for the whole process: body size and how long a client may take to send a
+    request (a request that stalls after a few bytes would otherwise hold its connection indefinitely)."""
+    timeout = float(config.body_timeout)
+    return {
+        "max_body_size": 2 * config.max_body_bytes + 1024,
+        "body_timeout": timeout,
+        "idle_connection_timeout": timeout,  # also bounds the wait for a request's headers
+    }
 
 
 def _panel_styles_from_this_server() -> None:
@@ -292,14 +345,15 @@ def start_server(
                     websocket_origin=[f"{host}:{real_port}", f"localhost:{real_port}"],
                     title="qbrecon",
                     verbose=False,
-                    http_server_kwargs={"max_body_size": 2 * service.config.max_body_bytes + 1024},
+                    http_server_kwargs=http_server_options(service.config),
                     transforms=[SecurityHeaders],
                 )
                 server.start()
                 running._stop = lambda: (server.stop(), loop.stop())
             else:
                 http = tornado.httpserver.HTTPServer(
-                    tornado.web.Application(patterns, transforms=[SecurityHeaders]), max_body_size=2 * service.config.max_body_bytes + 1024
+                    tornado.web.Application(patterns, transforms=[SecurityHeaders]),
+                    **http_server_options(service.config),
                 )
                 http.add_sockets(sockets)
                 running._stop = lambda: (http.stop(), loop.stop())

@@ -4,6 +4,8 @@ the security headers, where the WSDL's address comes from, and the denial-of-ser
 from __future__ import annotations
 
 import json
+import socket
+import time
 
 import pytest
 import requests
@@ -173,3 +175,81 @@ def test_dashboard_pages_carry_a_strict_policy(ws):
         assert "http" not in csp
         static = _http().get(srv.base_url + "/static/js/bokeh.min.js", timeout=30)
         assert static.headers["X-Content-Type-Options"] == "nosniff"
+
+
+# -- denial of service ---------------------------------------------------------------------------------------
+def _post_raw(host: str, port: int, body: bytes, length: int | None = None) -> socket.socket:
+    s = socket.create_connection((host, port), timeout=10)
+    head = (
+        f"POST /qbwc HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: text/xml\r\n"
+        f"Content-Length: {len(body) if length is None else length}\r\n\r\n"
+    ).encode()
+    s.sendall(head + body)
+    return s
+
+
+def test_envelope_of_many_deep_elements_is_refused_while_reading(ws):
+    """A large body of deep subtrees used to be built into a tree on the event loop (seconds, hundreds of MB)."""
+    _credentials(ws)
+    with start_server(ws, port=0, config=ServiceConfig(max_body_bytes=30_000_000)) as srv:
+        inner = b"<a><b><c><d>x</d></c></b></a>" * 600_000  # 18 MB, 2.4 million elements
+        body = (
+            b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+            b'<getLastError xmlns="http://developer.intuit.com/"><ticket>'
+            + inner
+            + b"</ticket></getLastError>"
+            b"</soap:Body></soap:Envelope>"
+        )
+        r = _http().post(srv.url, data=body, headers={"Content-Type": "text/xml"}, timeout=60)
+        assert r.status_code == 500 and b"more than 200 elements" in r.content
+        assert _soap(srv.url, "serverVersion", strVersion="").status_code == 200
+
+
+def test_soap_parsing_runs_off_the_event_loop(server, monkeypatch):
+    import threading
+
+    import qbrecon.server as server_module
+
+    seen: list[str] = []
+    original = server_module.parse_call
+
+    def recording(*args, **kwargs):
+        seen.append(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(server_module, "parse_call", recording)
+    assert _soap(server.url, "serverVersion", strVersion="").status_code == 200
+    assert seen and all(name.startswith("qbwc") for name in seen), seen
+
+
+def test_a_request_that_stalls_is_cut_off(ws):
+    _credentials(ws)
+    with start_server(ws, port=0, config=ServiceConfig(body_timeout=1.0)) as srv:
+        s = _post_raw(srv.host, srv.port, b"<soap:Envelope", length=10_000)  # then nothing more
+        s.settimeout(8)
+        started = time.monotonic()
+        try:
+            data = s.recv(4096)
+        except (ConnectionResetError, TimeoutError):
+            data = None
+        finally:
+            s.close()
+        assert data == b"" and time.monotonic() - started < 6  # closed by the server, not by our timeout
+        assert _soap(srv.url, "serverVersion", strVersion="").status_code == 200
+
+
+def test_calls_in_progress_per_client_are_capped(ws):
+    _credentials(ws)
+    with start_server(ws, port=0, config=ServiceConfig(max_calls_per_client=2, body_timeout=30)) as srv:
+        held = [_post_raw(srv.host, srv.port, b"<soap:", length=1000) for _ in range(2)]
+        time.sleep(0.3)
+        try:
+            r = _soap(srv.url, "serverVersion", strVersion="")
+            assert r.status_code == 503 and r.headers.get("Retry-After")
+        finally:
+            for s in held:
+                s.close()
+        deadline = time.monotonic() + 5
+        while _soap(srv.url, "serverVersion", strVersion="").status_code != 200:
+            assert time.monotonic() < deadline, "the cap was not released when the clients went away"
+            time.sleep(0.1)

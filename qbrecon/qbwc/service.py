@@ -76,6 +76,12 @@ for _s in [
         "qbwc_refresh_max_returned", "int", 500, label="Records per QuickBooks refresh page (MaxReturned)"
     ),
     erp_settings.Setting(
+        "qbwc_body_timeout_seconds", "int", 60, label="Seconds a client may take to send one SOAP request"
+    ),
+    erp_settings.Setting(
+        "qbwc_max_calls_per_client", "int", 4, label="SOAP calls one address may have in progress at once"
+    ),
+    erp_settings.Setting(
         "qbwc_public_url",
         "text",
         None,
@@ -96,6 +102,8 @@ class ServiceConfig:
     max_body_bytes: int = 50 * 1024 * 1024
     min_client_version: str = ""  # e.g. "2.1.0.30": older Web Connectors get an "E:" answer
     refresh_max_returned: int = 500  # MaxReturned of a refresh page (iterator page size)
+    body_timeout: float = 60.0  # seconds to receive one request (headers + body); slower clients are cut off
+    max_calls_per_client: int = 4  # SOAP calls in progress per remote address; more are refused at once (503)
     public_url: str = ""  # the WSDL's soap:address; "" = the address the server is bound to (never the Host header)
 
     SETTINGS: ClassVar[dict[str, str]] = {
@@ -106,6 +114,8 @@ class ServiceConfig:
         "max_body_bytes": "qbwc_max_body_bytes",
         "min_client_version": "qbwc_min_client_version",
         "refresh_max_returned": "qbwc_refresh_max_returned",
+        "body_timeout": "qbwc_body_timeout_seconds",
+        "max_calls_per_client": "qbwc_max_calls_per_client",
         "public_url": "qbwc_public_url",
     }
 
