@@ -32,6 +32,7 @@ from typing import Any, ClassVar, Protocol
 
 from ..erp import settings as erp_settings
 from ..errors import InputError, QbreconError
+from ..lockout import LoginThrottle
 from ..qbxml.parse import parse_bytes
 from .sessions import QbwcSession, SessionStore
 from .soap import SoapCall
@@ -223,16 +224,28 @@ class QBWCService:
         unless it comes from the same user and address (then the earlier session is dead and is superseded).
         """
         throwaway = secrets.token_urlsafe(32)  # QBWC echoes it; it is never stored, so it opens nothing
+        throttle = LoginThrottle.of(self.ws.store)
+        if throttle.locked("qbwc", user, remote_addr):
+            log.debug("Web Connector login from %s refused: locked out after repeated failures", remote_addr)
+            return ["", "nvu"]  # the password is not even checked while locked out
         self.expire_stale()
-        if not erp_settings.SettingsMixin.check_service_password(self.ws, user, password):
-            log.warning("Web Connector login refused for user %r from %s", user, remote_addr)
-            configured = erp_settings.read_settings(self.ws.store).get("service_user")
+        ok = throttle.attempt(
+            "qbwc",
+            user,
+            remote_addr,
+            lambda: erp_settings.SettingsMixin.check_service_password(self.ws, user, password),
+        )
+        if not ok:
+            log.info("Web Connector login refused for user %r from %s", user[:64], remote_addr)
+            values = erp_settings.read_settings(self.ws.store)
             why = (
                 "no service user is set (qbrecon service-user set)"
-                if not configured
-                else f"wrong user name or password for {user!r}"
+                if not values.get("service_user")
+                else "wrong user name or password"
             )
-            self._status(False, f"Web Connector login refused: {why}")
+            text = f"Web Connector login refused: {why}"
+            if values.get("last_error") != text or values.get("connection_status") != "not_connected":
+                self._status(False, text)  # written once, not on every guess
             return ["", "nvu"]
         with self.ws.store.transaction():
             live = self.sessions.live()
