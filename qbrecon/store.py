@@ -105,14 +105,43 @@ class _Connection:
 
 
 class Store:
-    """A DuckDB connection with the workspace schema, transactions and Arrow-exact frames."""
+    """A DuckDB database with the workspace schema, transactions and Arrow-exact frames.
+
+    Threads of one process (the server: dashboard sessions and Web Connector calls) share the database but never a
+    connection: ``con`` is this thread's own cursor, so a result always belongs to the thread that asked for it.
+    The lock still serialises statements and transactions between threads (one writer at a time, as before),
+    but a reader no longer needs it held while fetching.
+    """
 
     def __init__(self, path: str | Path | None = None, busy_timeout: float = 10.0):
         self.path = None if path is None or str(path) == ":memory:" else Path(path)
-        self.con = _Connection(connect(self.path, busy_timeout=busy_timeout))
-        self._lock = threading.RLock()  # one connection shared by threads of one process (server)
+        self._root = connect(self.path, busy_timeout=busy_timeout)
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._cursors: dict[int, tuple[threading.Thread, _Connection]] = {}
+        self._closed = False
         self._depth = 0
         self.ensure_schema()
+
+    @property
+    def con(self) -> _Connection:
+        """This thread's connection to the workspace (a DuckDB cursor of the store's database)."""
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            return con
+        with self._lock:
+            if self._closed:
+                raise duckdb.ConnectionException("the workspace store is closed")
+            # Cursors of threads that have ended are closed here, so a long-running server does not collect them.
+            for ident, (thread, cursor) in list(self._cursors.items()):
+                if not thread.is_alive():
+                    with contextlib.suppress(duckdb.Error):
+                        cursor._con.close()
+                    del self._cursors[ident]
+            con = _Connection(self._root.cursor())
+            self._cursors[threading.get_ident()] = (threading.current_thread(), con)
+        self._local.con = con
+        return con
 
     # -- schema --------------------------------------------------------------------------------------
     def ensure_schema(self) -> None:
@@ -189,6 +218,7 @@ class Store:
         return rows[0][0] if rows else None
 
     def execute(self, query: str, params: list | tuple | None = None) -> duckdb.DuckDBPyConnection:
+        """Run a statement on this thread's connection; the pending result is this thread's alone to fetch."""
         with self._lock:
             return self.con.execute(query, params or [])
 
@@ -238,7 +268,12 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
-            self.con.close()
+            self._closed = True
+            for _thread, cursor in self._cursors.values():
+                with contextlib.suppress(duckdb.Error):
+                    cursor._con.close()
+            self._cursors.clear()
+            self._root.close()
 
 
 def _arrow(result: duckdb.DuckDBPyConnection) -> pa.Table:

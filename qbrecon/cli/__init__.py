@@ -111,6 +111,7 @@ def _register() -> None:
         commands_queue,  # noqa: F401
         commands_reconcile,  # noqa: F401
         commands_refresh,  # noqa: F401
+        commands_security,  # noqa: F401
         commands_users,  # noqa: F401
     )
 

@@ -284,8 +284,12 @@ def mail_cmd(workspace: str, daily_summary: bool, no_deliver: bool) -> None:
             click.echo(
                 f"sent {result['sent']}, still queued {result['queued']}, given up {result['gave_up']}"
             )
+            for problem in result.get("given_up", []):
+                click.echo(f"error: {problem}", err=True)
             if result["queued"]:
                 sys.exit(75)  # the server could not take everything: try again later
+            if result["gave_up"]:
+                sys.exit(1)  # some mail can never be sent (named above); the rest went out
 
 
 @main.command("erp-report")
