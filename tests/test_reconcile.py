@@ -308,6 +308,67 @@ def test_answer_key(tmp_path, projects, seed):
     assert not quiet & set(rec.differences["procore_id"].dropna())
 
 
+def assert_ties_out(rec) -> None:
+    """Summary = findings = headline: every Procore record in one column, every money difference explained."""
+    s, d = rec.summary.set_index("pair"), rec.differences
+    assert int(s["differences"].sum()) == rec.n_differences == len(d)
+    counted = d[d["counted"]]
+    for pair, row in s.iterrows():
+        mine = d[d["pair"] == pair]
+        assert row["differences"] == len(mine), pair
+        # each Procore record (or job-to-date key) is counted in exactly one column
+        columns = ["matched_equal", "matched_with_differences", "only_in_procore", "ambiguous", "not_exported",
+                   "explained_elsewhere"]  # fmt: skip
+        assert row["procore_records"] == sum(int(row[c]) for c in columns), pair
+        assert row["matched_with_differences"] == len(
+            mine[mine["level"] != "record"][["procore_id", "quickbooks_id"]].drop_duplicates()
+        ), pair
+        if pd.isna(row["procore_total"]):  # lists: no money
+            assert mine["delta"].isna().all(), pair
+            continue
+        deltas = counted[counted["pair"] == pair]["delta"].tolist()
+        assert row["delta"] == sum(deltas, D(0)), pair
+        assert row["abs_delta"] == sum((abs(x) for x in deltas), D(0)), pair
+        # the money difference is explained: queue + other pairs' findings + tolerance + this pair's findings
+        explained = (row["in_queue_total"] + row["explained_elsewhere_total"] + row["within_tolerance_total"]
+                     + row["delta"])  # fmt: skip
+        assert row["procore_total"] - row["quickbooks_total"] == explained, pair
+        if pair != "job_cost":
+            assert row["explained_elsewhere"] == 0 and row["explained_elsewhere_total"] == 0, pair
+    # the headline is the sum of the Delta column (and of the absolute column)
+    assert rec.total_delta == s["delta"].dropna().sum()
+    assert rec.total_abs_delta == s["abs_delta"].dropna().sum()
+    assert rec.variance("project")["delta"].sum() == rec.total_delta == rec.variance("vendor")["delta"].sum()
+    # no finding's money counts twice: a record/amount finding per matched pair or record, at most
+    keys = counted[["pair", "procore_id", "quickbooks_id", "level"]].astype(str)
+    assert not keys.duplicated().any()
+
+
+def test_fixtures_tie_out(tmp_path):
+    """On the generated fixtures the summary, the findings and the headline agree, and with a tolerance too."""
+    from qbrecon import Workspace
+    from qbrecon.fixtures.generator import generate
+
+    out = tmp_path / "fx"
+    generate(out, projects=4, seed=7)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        assert ws.load_procore(out / "procore").ok and ws.load_quickbooks(out / "quickbooks").ok
+        rec = ws.reconcile()
+        loose = ws.reconcile(tolerance="10000")
+    assert_ties_out(rec)
+    s = rec.summary.set_index("pair")
+    # invoices still in the approval queue are their own column, never a delta (nor a job-cost delta)
+    assert s.loc["invoice", "not_exported"] > 0 and s.loc["invoice", "in_queue_total"] > 0
+    assert s.loc["job_cost", "in_queue_total"] > 0 and s.loc["job_cost", "delta"] == 0
+    assert (s["within_tolerance_total"].dropna() == 0).all()  # exact run: nothing hidden by a tolerance
+    # one missing retainage line: its money once in the totals
+    d = rec.differences
+    missing = d[d["reason"] == "retainage_line_missing"]
+    assert len(missing) == 2 and missing["counted"].tolist().count(True) == 1
+    assert_ties_out(loose)
+    assert (loose.summary["within_tolerance_total"].dropna() != 0).any()
+
+
 # -- agreement with datacompy -----------------------------------------------------------------------------
 def test_line_differences_agree_with_datacompy():
     """Same 20k lines, same tolerance: qbrecon's line findings = datacompy's mismatches + one-sided rows."""
@@ -375,9 +436,13 @@ def test_variance_and_thresholds(ws):
     rec = ws.reconcile()
     by_vendor = rec.variance("vendor")
     assert by_vendor["vendor"].iloc[0] == "Acme Concrete, Inc."
-    assert rec.total_abs_delta == sum(
-        abs(x) for x in rec.differences.query("level != 'line'")["delta"].dropna()
-    )
+    d = rec.differences
+    # INV-3's missing retainage line shows on the amount and on the retainage field: its money counts once
+    inv3 = d[(d["procore_id"] == "42")].set_index("field")
+    assert inv3.loc["amount", "counted"] and not inv3.loc["retainage", "counted"]
+    counted = d[(d["level"] == "record") | ((d["level"] == "header") & (d["field"] == "amount"))]
+    assert rec.total_abs_delta == sum(abs(x) for x in counted["delta"].dropna())
+    assert rec.total_delta == rec.summary["delta"].dropna().sum() == rec.variance("project")["delta"].sum()
     assert rec.exceeds(fail_over=1) and not rec.exceeds(fail_over=10**6)
     assert rec.exceeds(max_differences=0) and not rec.exceeds(max_differences=10**6)
 
