@@ -65,12 +65,6 @@ class Reconciliation:
         """Absolute money difference: the sum of the summary's absolute column (each finding counted once)."""
         return sum((abs(x) for x in self.counted()["delta"].tolist()), Decimal("0.00"))
 
-    @property
-    def total_in_queue(self) -> Decimal:
-        """Procore money still in the approval queue (not a difference: it has not been exported yet)."""
-        column = self.summary["in_queue_total"] if "in_queue_total" in self.summary else []
-        return sum((x for x in column if x is not None and x is not pd.NA), Decimal("0.00"))
-
     def exceeds(
         self, fail_over: Decimal | float | str | None = None, max_differences: int | None = None
     ) -> bool:
