@@ -58,7 +58,8 @@ def safe_text(value: Any) -> str:
 def write_csv(frame: pd.DataFrame, out: TextIO, header: bool = True) -> None:
     """A frame as CSV for a spreadsheet or a program: every text cell formula-safe (``safe_cell``), missing
     values empty, numbers and Decimals exact. The one CSV writer of every ``--format csv``."""
-    writer = csv.writer(out, lineterminator="\n")
+    # RFC 4180 line ends: a field holding a CR or an LF is then always quoted
+    writer = csv.writer(out, lineterminator="\r\n")
     if header:
         writer.writerow([safe_text(c) for c in frame.columns])
     for row in frame.astype(object).itertuples(index=False, name=None):
