@@ -371,8 +371,10 @@ PAYMENT = PairRule(
 
 # -- job-to-date costs: approved invoices per project + cost code <-> bill item lines per job + item ----------
 # A roll-up: every invoice/bill finding already moves it, so the compared ``amount`` counts only invoices
-# matched to a bill with no finding of their own (and those bills); ``total`` is the whole job-to-date cost.
-# What is left is a difference no invoice-level finding explains.
+# matched to a bill with no finding of their own (and those bills); ``total`` is the whole job-to-date cost and
+# ``queued`` the part of it still in the approval queue. What is left is a difference no invoice-level finding
+# explains; the rest of total - amount - queued is money the invoice findings already explain (the summary's
+# explained_elsewhere_total), so it is never counted twice.
 _CLEAN_INVOICES = """(SELECT procore_id FROM _qbr_invoice_m WHERE procore_id NOT IN
                         (SELECT procore_id FROM _qbr_diff WHERE pair = 'invoice' AND procore_id IS NOT NULL))"""
 _CLEAN_BILLS = """(SELECT quickbooks_id FROM _qbr_invoice_m WHERE procore_id IN """ + _CLEAN_INVOICES + ")"
@@ -384,7 +386,9 @@ JOB_COST = PairRule(
           SELECT i.project_id, coalesce(cc.item_id, 'code:' || coalesce(l.cost_code_full_code, cc.full_code)) AS item_key,
                  any_value(coalesce(l.cost_code_full_code, cc.full_code)) AS code, sum({INVOICE_LINE_AMOUNT}) AS total,
                  coalesce(sum({INVOICE_LINE_AMOUNT}) FILTER (WHERE CAST(i.id AS VARCHAR) IN {_CLEAN_INVOICES}), 0)
-                     AS amount
+                     AS amount,
+                 coalesce(sum({INVOICE_LINE_AMOUNT}) FILTER (WHERE CAST(i.id AS VARCHAR) IN
+                          (SELECT procore_id FROM _qbr_invoice_pending)), 0) AS queued
             FROM invoice_lines l JOIN invoices i ON i.id = l.requisition_id
             LEFT JOIN _qbr_cc_item cc ON cc.cost_code_id = l.cost_code_id
            WHERE i.status IN {APPROVED_INVOICE} AND coalesce(i.current_payment_due, 0) >= 0
@@ -396,7 +400,7 @@ JOB_COST = PairRule(
                pr.name AS project, NULL::VARCHAR AS vendor, j.code AS number,
                jm.quickbooks_id IS NOT NULL AS expected, false AS eligible, NULL::VARCHAR AS erp_status,
                NULL::INTEGER AS name_limit, NULL::VARCHAR AS limit_value, NULL::VARCHAR AS edit_seq,
-               j.amount AS amount, j.total AS total
+               j.amount AS amount, j.total AS total, j.queued AS queued
           FROM jtd j LEFT JOIN projects pr ON pr.id = j.project_id
           LEFT JOIN _qbr_job_map jm ON jm.procore_id = CAST(j.project_id AS VARCHAR)""",
     f"""SELECT l."CustomerRef_ListID" || '|' || coalesce(l."ItemRef_ListID", 'code:' || l."ItemRef_FullName") AS quickbooks_id,
