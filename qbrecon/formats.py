@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from typing import Any, TextIO
 
 import pandas as pd
