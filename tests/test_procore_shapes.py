@@ -34,11 +34,18 @@ def test_documented_payloads_load_without_quarantine(tmp_path):
         # create_requisitions: the export batch, the project from the request's folder
         erp_inv = ws.store.frame("SELECT * FROM invoices WHERE id = 1").iloc[0]
         assert (erp_inv["project_id"], erp_inv["commitment_id"], erp_inv["status"]) == (786001, 1, "approved")
-        lines = ws.store.frame("SELECT work_completed_this_period FROM invoice_lines WHERE requisition_id = 1")
+        lines = ws.store.frame(
+            "SELECT work_completed_this_period FROM invoice_lines WHERE requisition_id = 1"
+        )
         assert sorted(lines["work_completed_this_period"]) == [Decimal("500.00"), Decimal("500.00")]
         # create_commitment: Title Case status, the QuickBooks-synced vendor and project, its SOV line
         c = ws.store.frame("SELECT * FROM commitments WHERE id = 41").iloc[0]
-        assert (c["status"], c["status_original"], c["project_id"], c["vendor_id"]) == ("approved", "Approved", 86, 47)
+        assert (c["status"], c["status_original"], c["project_id"], c["vendor_id"]) == (
+            "approved",
+            "Approved",
+            86,
+            47,
+        )
         assert ws.store.frame("SELECT commitment_id FROM commitment_lines WHERE id = 177").iloc[0, 0] == 41
         # create_commitment_change_order: the CCO takes its project from the commitment in the payload
         co = ws.store.frame("SELECT * FROM change_orders WHERE id = 3").iloc[0]
@@ -60,18 +67,41 @@ def test_documented_payloads_load_without_quarantine(tmp_path):
 
 def test_ids_as_text_statuses_in_any_case_and_project_from_request(tmp_path):
     root = tmp_path / "export"
-    _write(root, "requisitions/project_12/page_0001.json", [
-        {"id": "900", "commitment_id": "77", "status": "APPROVED", "g702": {"current_payment_due": "10.00"}}])
-    _write(root, "commitments/page_0001.json", {
-        "request": {"method": "GET", "url": "https://api.procore.com/rest/v1.0/work_order_contracts",
-                    "params": {"project_id": 12, "page": 1}},
-        "data": [{"id": "77", "number": "SC-1", "status": "out for signature", "vendor": {"id": "5"}}]})
-    _write(root, "timecard_entries.json", [
-        {"id": 3, "project_id": 12, "date": "2025-01-02", "hours": "8", "approval_status": "Approved"}])
+    _write(
+        root,
+        "requisitions/project_12/page_0001.json",
+        [
+            {
+                "id": "900",
+                "commitment_id": "77",
+                "status": "APPROVED",
+                "g702": {"current_payment_due": "10.00"},
+            }
+        ],
+    )
+    _write(
+        root,
+        "commitments/page_0001.json",
+        {
+            "request": {
+                "method": "GET",
+                "url": "https://api.procore.com/rest/v1.0/work_order_contracts",
+                "params": {"project_id": 12, "page": 1},
+            },
+            "data": [{"id": "77", "number": "SC-1", "status": "out for signature", "vendor": {"id": "5"}}],
+        },
+    )
+    _write(
+        root,
+        "timecard_entries.json",
+        [{"id": 3, "project_id": 12, "date": "2025-01-02", "hours": "8", "approval_status": "Approved"}],
+    )
     with Workspace(tmp_path / "w.duckdb") as ws:
         ws.load_procore(root)
         assert ws.quarantine().empty, ws.quarantine()[["table_name", "field", "failure_case"]]
-        inv = ws.store.frame("SELECT id, project_id, commitment_id, status, current_payment_due FROM invoices")
+        inv = ws.store.frame(
+            "SELECT id, project_id, commitment_id, status, current_payment_due FROM invoices"
+        )
         assert inv.iloc[0].tolist() == [900, 12, 77, "approved", Decimal("10.00")]
         c = ws.store.frame("SELECT project_id, type, status FROM commitments").iloc[0].tolist()
         assert c == [12, "WorkOrderContract", "out_for_signature"]
@@ -80,9 +110,18 @@ def test_ids_as_text_statuses_in_any_case_and_project_from_request(tmp_path):
 
 def test_line_pages_replace_the_lines_of_their_parent(tmp_path):
     root = tmp_path / "export"
-    _write(root, "requisitions/page_0001.json", [{"id": 50, "project_id": 1, "commitment_id": 10, "status": "draft"}])
-    page = {"request": {"url": "/rest/v1.0/requisitions/50/contract_items"},
-            "data": [{"id": 500, "work_completed_this_period": "1.00"}, {"id": 501, "work_completed_this_period": "2.00"}]}
+    _write(
+        root,
+        "requisitions/page_0001.json",
+        [{"id": 50, "project_id": 1, "commitment_id": 10, "status": "draft"}],
+    )
+    page = {
+        "request": {"url": "/rest/v1.0/requisitions/50/contract_items"},
+        "data": [
+            {"id": 500, "work_completed_this_period": "1.00"},
+            {"id": 501, "work_completed_this_period": "2.00"},
+        ],
+    }
     _write(root, "requisition_contract_items/page_0001.json", page)
     with Workspace(tmp_path / "w.duckdb") as ws:
         ws.load_procore(root)
@@ -100,8 +139,18 @@ def test_unlink_request_clears_the_link_of_a_stored_record(tmp_path):
     with Workspace(tmp_path / "w.duckdb") as ws:
         ws.load_procore(root)
         erp = tmp_path / "erp"
-        _write(erp, "erp_requests/unlink.json", {"request_name": "unlink_vendor",
-                                                 "request_data": {"vendor": {"id": 32, "origin_id": "8000001-1"}}})
+        _write(
+            erp,
+            "erp_requests/unlink.json",
+            {
+                "request_name": "unlink_vendor",
+                "request_data": {"vendor": {"id": 32, "origin_id": "8000001-1"}},
+            },
+        )
         ws.load_procore(erp)
-        row = ws.store.frame("SELECT name, origin_id, origin_data FROM companies WHERE id = 32").iloc[0].tolist()
+        row = (
+            ws.store.frame("SELECT name, origin_id, origin_data FROM companies WHERE id = 32")
+            .iloc[0]
+            .tolist()
+        )
         assert row[0] == "Acme" and pd.isna(row[1]) and pd.isna(row[2])

@@ -39,7 +39,10 @@ _PATH_IDS = {"projects": "project_id", "companies": "company_id", "requisitions"
              "commitments": "commitment_id", "commitment_change_orders": "change_order_id",
              "budget_changes": "budget_change_id"}  # fmt: skip
 # The commitment type a list endpoint implies when its records leave ``type`` out.
-_ENDPOINT_TYPE = {"work_order_contracts": "WorkOrderContract", "purchase_order_contracts": "PurchaseOrderContract"}
+_ENDPOINT_TYPE = {
+    "work_order_contracts": "WorkOrderContract",
+    "purchase_order_contracts": "PurchaseOrderContract",
+}
 _FOLDER_PROJECT = re.compile(r"project_(\d+)$")
 
 
@@ -115,7 +118,9 @@ def nest_lines(parent_resource: str, records: list, lines: dict[str, dict[Any, l
     return records
 
 
-def group_lines(line_resource: str, records: list, context: dict, label: str) -> tuple[dict[str, list], list[str]]:
+def group_lines(
+    line_resource: str, records: list, context: dict, label: str
+) -> tuple[dict[str, list], list[str]]:
     """Line records of one page by the id of their parent (from the page context or the line itself)."""
     _parent, _key, fk = LINE_RESOURCES[line_resource]
     groups: dict[str, list] = {}
@@ -127,7 +132,9 @@ def group_lines(line_resource: str, records: list, context: dict, label: str) ->
             pid = rec["holder"].get("id")
         pid = pid if pid is not None else default
         if pid is None:
-            problems.append(f"{label} row {i + 1}: {fk}: missing value (no parent in the line or its request)")
+            problems.append(
+                f"{label} row {i + 1}: {fk}: missing value (no parent in the line or its request)"
+            )
             continue
         groups.setdefault(str(pid), []).append(rec)
     if not records and default is not None:
@@ -240,12 +247,19 @@ def _one_request(name: str, data: Any, where: str, ctx: dict, out: ErpPayloads) 
 
 
 def _project_with_context(rec: dict, ctx: dict) -> dict:
-    return rec if rec.get("project_id") is not None or "project_id" not in ctx else {**rec, "project_id": ctx["project_id"]}
+    return (
+        rec
+        if rec.get("project_id") is not None or "project_id" not in ctx
+        else {**rec, "project_id": ctx["project_id"]}
+    )
 
 
 def _standard_cost_codes(data: Any, d: dict, where: str, ctx: dict, out: ErpPayloads) -> None:
     rows = data if isinstance(data, list) else d.get("standard_cost_codes") or []
-    out.add("cost_codes", [{**r, "cost_code_level": "standard", "project_id": None} for r in rows if isinstance(r, dict)])
+    out.add(
+        "cost_codes",
+        [{**r, "cost_code_level": "standard", "project_id": None} for r in rows if isinstance(r, dict)],
+    )
 
 
 def _drop_standard_cost_codes(action: str):
@@ -286,7 +300,9 @@ def _merge_vendors(data: Any, d: dict, where: str, ctx: dict, out: ErpPayloads) 
     _link("companies", "master_vendor")(data, d, where, ctx, out)
     merged = [str(r.get("id")) for r in d.get("source_vendors") or [] if isinstance(r, dict)]
     if merged:
-        out.notes.append(f"{where}: vendors {', '.join(merged)} were merged into {d['master_vendor'].get('id')}")
+        out.notes.append(
+            f"{where}: vendors {', '.join(merged)} were merged into {d['master_vendor'].get('id')}"
+        )
 
 
 def _job(data: Any, d: dict, where: str, ctx: dict, out: ErpPayloads) -> None:
@@ -367,7 +383,10 @@ def _change_order(data: Any, d: dict, where: str, ctx: dict, out: ErpPayloads) -
 
 
 def _payment(data: Any, d: dict, where: str, ctx: dict, out: ErpPayloads) -> None:
-    p = next((d[k] for k in ("contract_payment", "payment") if isinstance(d.get(k), dict)), d if "amount" in d else None)
+    p = next(
+        (d[k] for k in ("contract_payment", "payment") if isinstance(d.get(k), dict)),
+        d if "amount" in d else None,
+    )
     if isinstance(p, dict):
         out.add("contract_payments", [_project_with_context(p, ctx)])
 
