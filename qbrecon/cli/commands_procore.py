@@ -54,7 +54,7 @@ def pull_procore(workspace: Path, company_id: int, base_url: str | None, login_u
       qbrecon pull procore -w company.duckdb --company-id 9 --project 598134325001 --since 2024-09-01
     """
     from ..procore import open_client
-    from ..procore.pull import pull, since_window
+    from ..procore.pull import pull_into, since_window
     from ..workspace_full import Workspace
 
     if since is not None:
@@ -65,11 +65,11 @@ def pull_procore(workspace: Path, company_id: int, base_url: str | None, login_u
         try:
             if sign_in:
                 _sign_in(client)
-            result = pull(client, out, projects=list(projects) or None, since=since, per_page=per_page,
-                          progress=sys.stderr.isatty())  # fmt: skip
+            result = pull_into(ws, client, out, projects=list(projects) or None, since=since, per_page=per_page,
+                               progress=sys.stderr.isatty())  # fmt: skip
         finally:
             client.close()
-        report = ws.load_procore(out)
+        report = result.report
     click.echo(result.summary())
     click.echo(str(report))
     if not report.ok:
@@ -87,3 +87,56 @@ def _sign_in(client) -> None:
     if not code:
         raise click.UsageError("no authorization code given")
     client.fetch_token_from_code(code)
+
+
+@main.group("push")
+def push_group() -> None:
+    """Write what qbrecon knows back to a source system."""
+
+
+@push_group.command("procore")
+@_common
+@click.option("--dry-run", is_flag=True, help="Write the sync payloads to files instead of calling Procore.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where --dry-run writes (default: <workspace>-procore/push-<UTC time>).",
+)
+def push_procore(
+    workspace: Path,
+    company_id: int,
+    base_url: str | None,
+    login_url: str | None,
+    dry_run: bool,
+    out: Path | None,
+) -> None:
+    """Write each link back to Procore with its sync actions: origin_id = the QuickBooks ListID / TxnID,
+    origin_data = {"edit_sequence": ...}, origin_code where Procore shows one. Only links Procore does not
+    have yet are sent, so running it again sends nothing.
+
+    \b
+    Examples:
+      qbrecon push procore -w company.duckdb --company-id 9 --dry-run
+      PROCORE_CLIENT_ID=... PROCORE_CLIENT_SECRET=... qbrecon push procore -w company.duckdb --company-id 9
+    """
+    from ..procore import open_client
+    from ..procore.push import push
+    from ..workspace_full import Workspace
+
+    with Workspace(workspace) as ws:
+        if dry_run:
+            out = (
+                out
+                or Path(f"{workspace.with_suffix('')}-procore") / f"push-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+            )
+            result = push(ws, None, company_id=company_id, dry_run_dir=out)
+        else:
+            client = open_client(ws, company_id, base_url=base_url, login_url=login_url)
+            try:
+                result = push(ws, client, company_id=company_id)
+            finally:
+                client.close()
+    click.echo(result.summary())
+    if result.errors:
+        sys.exit(1)

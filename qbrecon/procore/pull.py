@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from .client import Page, ProcoreClient
@@ -26,6 +26,7 @@ class PullResult:
     records: dict[str, int] = field(default_factory=dict)  # endpoint -> records received
     projects: list[int] = field(default_factory=list)
     events: list[str] = field(default_factory=list)  # rate limits, retries, token refreshes
+    links: list[dict] = field(default_factory=list)  # the link Procore holds per linkable record read
     report: LoadReport | None = None
 
     def summary(self) -> str:
@@ -83,6 +84,10 @@ def pull(client: ProcoreClient, out_dir: str | Path, *, projects: list[int] | No
         for n, page in enumerate(client.pages(path, params, per_page), start=1):
             _write_page(folder / f"page_{n:04d}.json", page)
             records.extend(r for r in page.records if isinstance(r, dict))
+            if e.table:
+                result.links += [{"table_name": e.table, "procore_id": r["id"], "origin_id": r.get("origin_id"),
+                                  "origin_data": r.get("origin_data"), "origin_code": r.get("origin_code")}
+                                 for r in page.records if isinstance(r, dict) and _is_id(r.get("id"))]  # fmt: skip
             result.pages += 1
             bar.update(1)
             bar.set_postfix_str(e.name)
@@ -116,6 +121,25 @@ def pull(client: ProcoreClient, out_dir: str | Path, *, projects: list[int] | No
         bar.close()
         result.events = list(client.events)
     return result
+
+
+def pull_into(ws: Any, client: ProcoreClient, out_dir: str | Path, **options: Any) -> PullResult:
+    """Pull (``pull``), load the pages into the workspace and remember the links Procore holds (what the next
+    ``push`` compares with). Options as for ``pull``."""
+    from .push import remember_links
+
+    result = pull(client, out_dir, **options)
+    result.report = ws.load_procore(result.out_dir)
+    remember_links(ws, result.links, "pull")
+    return result
+
+
+def _is_id(value: Any) -> bool:
+    try:
+        int(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _singular(e: Endpoint) -> str:
