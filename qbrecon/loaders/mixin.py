@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .. import links
 from ..schemas import TABLES, TableSpec
 from . import procore as procore_reader
 from . import quickbooks as quickbooks_reader
@@ -118,6 +119,13 @@ class LoadingMixin:
                 counts.loaded, counts.updated = store.upsert(name, good, spec.key)
                 counts.removed = self._remove_stale_lines(con, spec, checked, outcome.good, has_lines)
                 report.tables[name] = counts
+            if side == "procore":  # the export's origin_id never overrides a link qbrecon made
+                conflicts = links.apply_to_procore(con, load_id)
+                if conflicts:
+                    report.notes.append(
+                        f"{conflicts} record(s) or line(s) came with a different QuickBooks id than qbrecon's link; "
+                        "the links were kept (see ws.link_conflicts() and the audit log)"
+                    )
             if outcome.quarantine.num_rows:
                 con.register("_qbrecon_quarantine", outcome.quarantine)
                 try:
