@@ -238,7 +238,8 @@ _VIEWS = [
               coalesce(d.vendor_synced, false) AS vendor_synced, coalesce(d.project_synced, false) AS project_synced,
               d.commitment_id, coalesce(d.commitment_synced, false) AS commitment_synced,
               CASE WHEN d.procore_id IS NULL THEN 'no longer in the Procore data' ELSE d.blockers END AS blockers,
-              d.procore_id IS NOT NULL AND d.blockers IS NULL AS can_send, e.updated_at
+              d.procore_id IS NOT NULL AND d.blockers IS NULL AS can_send, e.updated_at,
+              e.quickbooks_id IS NOT NULL AND e.status NOT IN ('synced', 'unlinked') AS is_update
        FROM erp_items e
        LEFT JOIN erp_item_details d ON d.item_type = e.item_type AND d.procore_id = e.procore_id
        LEFT JOIN users su ON su.id = e.sent_by
@@ -303,6 +304,25 @@ def _still_in_quickbooks() -> str:
                       HAVING count(*) > 0) END"""
             )
     return ", ".join(parts)
+
+
+def _cannot_modify_checks() -> list[str]:
+    """Per pair that declares it: a linked item whose QuickBooks record QuickBooks cannot modify (a paid bill) is
+    refused with the pair's reason, before anything is sent."""
+    out = []
+    for t in EXPORTABLE:
+        p = PAIRS[t]
+        if p.cannot_modify is None or not p.quickbooks_table:
+            continue
+        cond, why = p.cannot_modify
+        out.append(
+            f"""CASE WHEN s.item_type = '{t}' AND EXISTS (
+                    SELECT 1 FROM qb_links l JOIN "{p.quickbooks_table}" q ON q."{p.quickbooks_id}" = l.quickbooks_id
+                    WHERE l.item_type = s.item_type AND l.procore_id = s.procore_id AND l.line_table = ''
+                      AND ({cond}))
+                 THEN '{why.replace("'", "''")}' END"""
+        )
+    return out
 
 
 def _sql_list(values: list[str] | tuple[str, ...]) -> str:
@@ -392,10 +412,16 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
             """SELECT d.item_type, d.procore_id,
                       CASE WHEN d.origin_id IS NOT NULL THEN 'synced'
                            ELSE coalesce(d.procore_erp_status, 'not_sent') END AS status,
-                      CASE WHEN d.item_type <> 'budget' THEN d.origin_id END AS quickbooks_id,
+                      CASE WHEN d.item_type <> 'budget' THEN d.origin_id ELSE bo.txn_id END AS quickbooks_id,
+                      CASE WHEN d.item_type = 'budget' THEN bo.edit_sequence END AS edit_sequence,
                       e.status AS from_status
                FROM erp_item_details d
                LEFT JOIN erp_items e ON e.item_type = d.item_type AND e.procore_id = d.procore_id
+               -- a budget's origin_id is an estimate line's; its lines' origin_data name the estimate
+               LEFT JOIN (SELECT project_id, max(json_extract_string(origin_data, '$.txn_id')) AS txn_id,
+                                 max(json_extract_string(origin_data, '$.edit_sequence')) AS edit_sequence
+                          FROM budget_line_items WHERE origin_id IS NOT NULL GROUP BY 1) bo
+                      ON d.item_type = 'budget' AND bo.project_id = d.procore_id
                WHERE e.status IS NULL OR (e.status = 'not_sent' AND d.origin_id IS NOT NULL)"""
         ).to_arrow_table()
         if new.num_rows == 0:
@@ -410,14 +436,15 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
                            from_status, status, 'state taken from the loaded Procore data' FROM {name}"""
             )
             con.execute(
-                f"""UPDATE erp_items e SET status = n.status, quickbooks_id = n.quickbooks_id, updated_at = now()
+                f"""UPDATE erp_items e SET status = n.status, quickbooks_id = n.quickbooks_id,
+                           edit_sequence = coalesce(n.edit_sequence, e.edit_sequence), updated_at = now()
                     FROM {name} n WHERE n.from_status IS NOT NULL
                       AND e.item_type = n.item_type AND e.procore_id = n.procore_id"""
             )
             con.execute(
-                f"""INSERT INTO erp_items (item_type, procore_id, status, quickbooks_id, attempts, updated_at,
-                                           last_error_message)
-                    SELECT item_type, procore_id, status, quickbooks_id, 0, now(),
+                f"""INSERT INTO erp_items (item_type, procore_id, status, quickbooks_id, edit_sequence, attempts,
+                                           updated_at, last_error_message)
+                    SELECT item_type, procore_id, status, quickbooks_id, edit_sequence, 0, now(),
                            CASE WHEN status = 'failed_to_export' THEN '{_MARKED_FAILED}' END FROM {name}
                     WHERE from_status IS NULL"""
             )
@@ -570,7 +597,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
                     WHERE s2.item_type = 'project' GROUP BY 1, 2) cust
                   ON cust.item_type = s.item_type AND cust.procore_id = s.procore_id"""
             checks.append(
-                """CASE WHEN s.item_type = 'project' AND e.status IS NOT NULL THEN
+                """CASE WHEN s.item_type = 'project' AND e.status IS NOT NULL AND e.quickbooks_id IS NULL THEN
                       CASE WHEN s.customer IS NULL THEN 'choose the QuickBooks customer that becomes the job''s parent (customer=...)'
                            WHEN cust.n IS NULL THEN 'unknown QuickBooks customer ' || s.customer || ' (not in the loaded customers list)'
                            WHEN cust.n > 1 THEN 'QuickBooks customer ' || s.customer || ' is ambiguous; give its ListID'
@@ -578,6 +605,8 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
                            WHEN cust.inactive THEN 'QuickBooks customer ' || cust.full_name || ' is inactive' END
                     END"""
             )
+        if action in ("send", "resend", "accept", "retry"):
+            checks += _cannot_modify_checks()
         if action == "reject":
             checks.append("CASE WHEN s.reason IS NULL THEN 'a reason is required to reject' END")
         if action == "unlink":
