@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .. import links
 from ..schemas import TABLES, TableSpec
 from ..schemas.values import Batch
 from . import procore as procore_reader
@@ -122,6 +123,13 @@ class LoadingMixin:
                 report.tables[name] = counts
             if erp_actions:  # links, unlinks and deletes Procore's ERP requests ask for, after the rows they name
                 report.notes.extend(procore_shapes.apply_erp_actions(con, erp_actions))
+            if side == "procore":  # the export's origin_id never overrides a link qbrecon made
+                conflicts = links.apply_to_procore(con, load_id)
+                if conflicts:
+                    report.notes.append(
+                        f"{conflicts} record(s) or line(s) came with a different QuickBooks id than qbrecon's link; "
+                        "the links were kept (see ws.link_conflicts() and the audit log)"
+                    )
             if outcome.quarantine.num_rows:
                 con.register("_qbrecon_quarantine", outcome.quarantine)
                 try:

@@ -336,6 +336,7 @@ class QuickBooksCompany:
         self._counter = 0
         self._txn_number = 0
         self._dirty: set[str] = set()
+        self._deleted: set[str] = set()
         self.requests_processed = 0
         self.message_sets_processed = 0
         self._open()
@@ -404,6 +405,10 @@ class QuickBooksCompany:
 
     def _flush(self) -> None:
         """Write the records changed by this message set, and the counters, in one transaction."""
+        if self._deleted:
+            marks = ", ".join("?" for _ in self._deleted)
+            self.con.execute(f"DELETE FROM qb_records WHERE id IN ({marks})", sorted(self._deleted))
+            self._deleted.clear()
         if not self._dirty:
             return
         rows = [self._row(rid, self._seq[rid]) for rid in self._dirty]
@@ -631,6 +636,10 @@ class QuickBooksCompany:
             if rq.tag in QUERY_KIND:
                 self._query(rq, rs)
                 return rs
+            if name in ("TxnDel", "ListDel"):
+                self._delete(rq, rs, name)
+                self._status(rs, 0, "Info", "Status OK")
+                return rs
             if name not in ADD_KIND and name not in MOD_KIND:
                 raise _RequestFailed(3250, f"{rq.tag} is not supported by the qbrecon QuickBooks simulator.")
             body = rq.find(name)
@@ -764,6 +773,8 @@ class QuickBooksCompany:
         elif kind == "vendor":
             _sub(ret, "Balance", "0.00")
         self._totals(kind, ret)
+        if kind == "bill":
+            self._receive(body, ret)
         _sort_children(ret)
         self._index(ret, kind)
         return _copy(ret)
@@ -809,6 +820,90 @@ class QuickBooksCompany:
             for tag in ("IsManuallyClosed", "IsFullyReceived"):
                 if ret.find(tag) is None:
                     _sub(ret, tag, "false")
+
+    def _receive(self, body: etree._Element, ret: etree._Element) -> None:
+        """A bill's item lines with ``LinkToTxn`` receive purchase order lines (QuickBooks' "Select PO"): both
+        transactions get a ``LinkedTxn`` with the amount, and the PO's open balance (``open_balance``) drops."""
+        linked: dict[str, Decimal] = {}
+        for line in body.findall("ItemLineAdd"):
+            link = line.find("LinkToTxn")
+            if link is None:
+                continue
+            po_id, line_id = link.findtext("TxnID") or "", link.findtext("TxnLineID")
+            po = self._recs.get(po_id)
+            if po is None or self._kind_of.get(po_id) != "purchase_order":
+                raise _RequestFailed(3120, f'Object "{po_id}" specified in the request cannot be found.')
+            if line_id and not any(pl.findtext("TxnLineID") == line_id for pl in po.findall("PurchaseOrderLineRet")):
+                raise _RequestFailed(3120, f'Object "{line_id}" specified in the request cannot be found.')
+            if po.findtext("IsManuallyClosed") == "true":
+                raise _RequestFailed(3180, f"Purchase order {po.findtext('RefNumber')} is closed.")
+            linked[po_id] = linked.get(po_id, Decimal(0)) + (_dec(line.findtext("Amount")) or Decimal(0))
+        for po_id, amount in linked.items():
+            po = _copy(self._recs[po_id])
+            for owner, other, kind in ((ret, po, "PurchaseOrder"), (po, ret, "Bill")):
+                lt = _sub(owner, "LinkedTxn")
+                for tag, value in (("TxnID", other.findtext("TxnID")), ("TxnType", kind),
+                                   ("TxnDate", other.findtext("TxnDate")), ("RefNumber", other.findtext("RefNumber")),
+                                   ("LinkType", "AMTTYPE"), ("Amount", _money(amount))):  # fmt: skip
+                    if value is not None:
+                        _sub(lt, tag, value)
+            received = po.find("IsFullyReceived")
+            if received is None:
+                received = _sub(po, "IsFullyReceived")
+            received.text = "true" if self._open_amount(po) <= 0 else "false"
+            po.find("EditSequence").text = self._next_edit_sequence(po.findtext("EditSequence"))
+            _sort_children(ret)
+            _sort_children(po)
+            self._index(po, "purchase_order")
+
+    @staticmethod
+    def _open_amount(po: etree._Element) -> Decimal:
+        billed = sum((_dec(lt.findtext("Amount")) or Decimal(0) for lt in po.findall("LinkedTxn")
+                      if lt.findtext("TxnType") == "Bill"), Decimal(0))  # fmt: skip
+        return (_dec(po.findtext("TotalAmount")) or Decimal(0)) - billed
+
+    def open_balance(self, txn_id: str) -> Decimal:
+        """A purchase order's open balance: its total less what bills received against it."""
+        with self._lock:
+            return self._open_amount(self._recs[txn_id])
+
+    def _delete(self, rq: etree._Element, rs: etree._Element, name: str) -> None:
+        """TxnDel / ListDel: the record is gone from the company file (a transaction that others link to, or a
+        list element that transactions use, cannot be deleted)."""
+        id_field = "TxnID" if name == "TxnDel" else "ListID"
+        rid = rq.findtext(id_field) or ""
+        kind = self._kind_of.get(rid)
+        if kind is None:
+            raise _RequestFailed(3120, f'Object "{rid}" specified in the request cannot be found.')
+        ret = self._recs[rid]
+        if id_field == "TxnID" and kind == "purchase_order" and ret.find("LinkedTxn") is not None:
+            raise _RequestFailed(3210, "The transaction cannot be deleted: other transactions are linked to it.")
+        if id_field == "ListID":
+            used = any(r.find(f".//*[ListID='{rid}']") is not None for k, r in
+                       ((self._kind_of[o], self._recs[o]) for o in self._recs) if k not in ("customer", "vendor", "item")
+                       or r.findtext("ParentRef/ListID") == rid)  # fmt: skip
+            if used:
+                raise _RequestFailed(3170, f'The list element "{rid}" is in use and cannot be deleted.')
+        for lt in ret.findall("LinkedTxn"):  # a deleted bill no longer receives its PO lines
+            other = self._recs.get(lt.findtext("TxnID") or "")
+            if other is not None:
+                other = _copy(other)
+                for back in other.findall("LinkedTxn"):
+                    if back.findtext("TxnID") == rid:
+                        other.remove(back)
+                if other.find("IsFullyReceived") is not None:
+                    other.find("IsFullyReceived").text = "true" if self._open_amount(other) <= 0 else "false"
+                self._index(other, self._kind_of[lt.findtext("TxnID")])
+        if kind in ("customer", "vendor", "item"):
+            self._by_name.pop((kind, (self._full_name(ret, kind) or "").casefold()), None)
+        del self._recs[rid]
+        del self._kind_of[rid]
+        self._by_kind[kind].pop(rid, None)
+        self._dirty.discard(rid)
+        self._deleted.add(rid)
+        _sub(rs, f"{name}Type", rq.findtext(f"{name}Type"))
+        _sub(rs, id_field, rid)
+        _sub(rs, "TimeDeleted", self._now())
 
     # -- Mod -----------------------------------------------------------------------------------------------------
     def _mod(self, body: etree._Element, kind: str) -> etree._Element:
