@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-from decimal import InvalidOperation
 from typing import Any, TextIO
 
 import pandas as pd
@@ -28,12 +27,7 @@ def is_missing(value: Any) -> bool:
     return isinstance(value, float) and value != value
 
 
-def money_text(value: Any) -> str:
-    """``1,234.56`` from a Decimal (exact: never through float), "" for a missing value."""
-    try:
-        return money_display(value)  # the one reader-facing amount format
-    except InvalidOperation:
-        return str(value)
+money_text = money_display  # ``1,234.56`` exact from a Decimal, "" for missing: the one reader-facing format
 
 
 def safe_cell(value: Any) -> Any:

@@ -16,8 +16,8 @@ from typing import Any
 from ..errors import InputError
 from ..schemas import TABLES, TableSpec
 from ..schemas.types import normalise_status
-from . import procore_shapes as shapes
 from ..schemas.values import Batch, CellError, NotAnObject
+from . import procore_shapes as shapes
 
 try:  # orjson reads large exports several times faster; the standard library is the fallback
     import orjson
