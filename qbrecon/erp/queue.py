@@ -24,6 +24,7 @@ from ..entities import EXPORTABLE, PAIRS
 from ..errors import BatchRejected, InputError
 from ..store import Store, register_tables
 from . import permissions
+from .filters import check_filter
 from .notify import NotifyMixin, enqueue_rejections
 from .reports import ReportsMixin
 from .settings import SettingsMixin, read_settings, require_setting
@@ -1156,6 +1157,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
         return table
 
     def _filter(self, expression: str, item_type: str | None) -> pd.DataFrame:
+        expression = check_filter(expression, self.store, "erp_queue")  # only conditions on the queue's columns
         sql = f"SELECT item_type, procore_id FROM erp_queue WHERE ({expression})"
         if item_type is not None:
             sql += f" AND item_type = '{item_type}'"
