@@ -17,7 +17,12 @@ def lockouts_group() -> None:
               help="The workspace file.")  # fmt: skip
 @click.option("--all", "include_expired", is_flag=True, help="Include lockouts that have already ended.")
 def list_cmd(workspace: str, include_expired: bool) -> None:
-    """Show who is locked out (channel dashboard or qbwc; kind user or address) and until when."""
+    """Show who is locked out (channel dashboard or qbwc; kind user or address) and until when.
+
+    \b
+    Example:
+      qbrecon lockouts list -w company.duckdb
+    """
     from ..workspace_full import Workspace
 
     with Workspace(workspace) as ws:
@@ -39,7 +44,12 @@ def list_cmd(workspace: str, include_expired: bool) -> None:
 @click.option("--channel", type=click.Choice(["dashboard", "qbwc"]), help="Only this channel.")
 @click.option("--by", required=True, help="The ERP Integrations admin lifting the lockout (login or id).")
 def clear_cmd(workspace: str, who: str | None, channel: str | None, by: str) -> None:
-    """Lift lockouts so the user or address may try again at once."""
+    """Lift lockouts so the user or address may try again at once.
+
+    \b
+    Example:
+      qbrecon lockouts clear -w company.duckdb --who ann@example.com --by maria.alvarez@example-builders.com
+    """
     from ..workspace_full import Workspace
 
     with Workspace(workspace) as ws:

@@ -29,6 +29,7 @@ from ..schemas.types import normalise_name, normalise_names
 from ..store import Store, register_tables
 from . import ledger as _ledger  # noqa: F401 - its tables first: the links migration below reads them
 from . import permissions
+from .filters import check_filter
 from .notify import NotifyMixin, enqueue_rejections
 from .reports import ReportsMixin
 from .settings import SettingsMixin, read_settings, require_setting
@@ -1345,6 +1346,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
         return table
 
     def _filter(self, expression: str, item_type: str | None) -> pd.DataFrame:
+        expression = check_filter(expression, self.store, "erp_queue")  # only conditions on the queue's columns
         sql = f"SELECT item_type, procore_id FROM erp_queue WHERE ({expression})"
         if item_type is not None:
             sql += f" AND item_type = '{item_type}'"
