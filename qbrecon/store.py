@@ -156,10 +156,14 @@ class Store:
                 raise RuntimeError(
                     f"workspace schema version {version} is newer than this qbrecon ({SCHEMA_VERSION}); upgrade qbrecon"
                 )
+            have = set(self.con.execute("SELECT table_name, column_name FROM duckdb_columns()").fetchall())
+            existing = {table for table, _ in have}
             for spec in TABLES.values():
-                self.con.execute(spec.ddl())
+                if spec.table not in existing:
+                    self.con.execute(spec.ddl())
+                    continue
                 columns = [(c.name, c.duckdb_type) for c in spec.columns] + list(LOAD_COLUMNS.items())
-                for statement in migrations.model_columns_to_add(self.con, spec.table, columns):
+                for statement in migrations.model_columns_to_add(have, spec.table, columns):
                     self.con.execute(statement)
             for migration in migrations.pending(version):
                 for statement in migration.statements:

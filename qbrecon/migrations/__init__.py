@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -65,12 +64,11 @@ def pending(version: int | None) -> list[Migration]:
     return [m for m in MIGRATIONS if version is None or m.number > version]
 
 
-def model_columns_to_add(con: Any, table: str, columns: list[tuple[str, str]]) -> list[str]:
-    """``ALTER TABLE ... ADD COLUMN`` for each ``(name, duckdb type)`` a model has and the table lacks."""
-    have = {
-        r[0]
-        for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
-        ).fetchall()
-    }
-    return [f'ALTER TABLE "{table}" ADD COLUMN "{name}" {kind}' for name, kind in columns if name not in have]
+def model_columns_to_add(have: set[tuple[str, str]], table: str, columns: list[tuple[str, str]]) -> list[str]:
+    """``ALTER TABLE ... ADD COLUMN`` for each ``(name, duckdb type)`` a model has and the table lacks; ``have``
+    holds the workspace's ``(table, column)`` pairs (one catalog read for all tables)."""
+    return [
+        f'ALTER TABLE "{table}" ADD COLUMN "{name}" {kind}'
+        for name, kind in columns
+        if (table, name) not in have
+    ]
