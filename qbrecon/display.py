@@ -10,13 +10,13 @@ from ``Decimal`` (never through float), so what is shown is what is stored.
 from __future__ import annotations
 
 import html
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .entities import PAIRS
 from .erp.states import STATUSES
+from .formats import money_text
 from .schemas import PROCORE_TABLES, QUICKBOOKS_TABLES
 
 if TYPE_CHECKING:
@@ -38,11 +38,6 @@ QUEUE_COLUMNS = ["item_label", "procore_id", "name", "number", "vendor", "projec
                  "blockers", "last_error_message"]  # fmt: skip
 
 
-def money_text(value: Any) -> str:
-    """``1,234.56`` from a Decimal (exact), blank for missing values."""
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return ""
-    return f"{Decimal(value) if not isinstance(value, Decimal) else value:,.2f}"
 
 
 def _table(frame: pd.DataFrame) -> str:
