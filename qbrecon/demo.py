@@ -17,7 +17,7 @@ import pandas as pd
 from .display import queue_counts
 from .entities import EXPORTABLE, PAIRS
 from .errors import BatchRejected, QbreconError
-from .formats import money_text
+from .formats import cell_text, money_text
 
 DEMO_MARK = "demo_workspace"
 DEMO_PASSWORDS = {"admin": "demo-admin", "approver": "demo-approver", "read_only": "demo-readonly"}
@@ -172,7 +172,8 @@ def run_demo(
         echo(queue_counts(ws).to_string(index=False))
         failed = ws.queue(status="failed_to_export")
         for row in failed.head(10).itertuples():
-            echo(f"  failed: {row.item_type} {row.procore_id}: {getattr(row, 'last_error_message', '')}")
+            message = cell_text(getattr(row, "last_error_message", None)) or "(no QuickBooks message)"
+            echo(f"  failed: {row.item_type} {row.procore_id}: {message}")
 
         step("Reconcile Procore with QuickBooks")
         recon = ws.reconcile()

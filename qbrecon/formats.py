@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import shutil
 import textwrap
 from collections.abc import Mapping
@@ -95,7 +96,9 @@ def header(column: str, labels: Mapping[str, str] | None = None) -> str:
     if column in HEADERS:
         return HEADERS[column]
     text = str(column).replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
+    text = text[:1].upper() + text[1:]
+    # the systems' own spelling
+    return re.sub(r"\bquickbooks\b", "QuickBooks", re.sub(r"\bprocore\b", "Procore", text, flags=re.I), flags=re.I)
 
 
 def cell_text(value: Any, money: bool = False) -> str:
