@@ -17,6 +17,7 @@ import pandas as pd
 from .display import queue_counts
 from .entities import EXPORTABLE, PAIRS
 from .errors import BatchRejected, QbreconError
+from .formats import cell_text, money_text
 
 DEMO_MARK = "demo_workspace"
 DEMO_PASSWORDS = {"admin": "demo-admin", "approver": "demo-approver", "read_only": "demo-readonly"}
@@ -171,16 +172,25 @@ def run_demo(
         echo(queue_counts(ws).to_string(index=False))
         failed = ws.queue(status="failed_to_export")
         for row in failed.head(10).itertuples():
-            echo(f"  failed: {row.item_type} {row.procore_id}: {getattr(row, 'last_error_message', '')}")
+            message = cell_text(getattr(row, "last_error_message", None)) or "(no QuickBooks message)"
+            echo(f"  failed: {row.item_type} {row.procore_id}: {message}")
 
         step("Reconcile Procore with QuickBooks")
         recon = ws.reconcile()
         result.reconciliation = recon
-        cols = ["pair", "matched_equal", "matched_with_differences", "only_in_procore", "only_in_quickbooks",
-                "ambiguous", "not_exported", "differences", "delta"]
-        echo(recon.summary[[c for c in cols if c in recon.summary.columns]].to_string(index=False))
-        echo(f"  {recon.n_differences} difference(s), explained:")
-        echo(recon.reasons().to_string(index=False))
+        from .formats import render_table
+        from .reconcile.labels import PAIR_TITLES, SUMMARY_LABELS
+
+        cols = ["label", "matched_equal", "matched_with_differences", "only_in_procore", "only_in_quickbooks",
+                "ambiguous", "not_exported", "differences", "in_queue_total", "delta"]
+        shown = recon.summary.assign(label=[PAIR_TITLES.get(p, p) for p in recon.summary["pair"]])[cols]
+        echo(render_table(shown, SUMMARY_LABELS))
+        echo(f"  {recon.n_differences} finding(s), delta {money_text(recon.total_delta)}, "
+             f"absolute {money_text(recon.total_abs_delta)}; why:")
+        reasons = recon.reasons()
+        reasons["pair"] = [PAIR_TITLES.get(p, p) for p in reasons["pair"]]
+        echo(render_table(reasons[["pair", "reason_text", "count"]], {"pair": "Pair", "reason_text": "Why",
+                                                                      "count": "Findings"}))
         out.mkdir(parents=True, exist_ok=True)
         result.report_html = Path(recon.to_html(out / "report.html") and out / "report.html")
         result.report_xlsx = recon.to_excel(out / "report.xlsx")

@@ -16,8 +16,8 @@ import pandas as pd
 
 from .entities import PAIRS
 from .erp.states import STATUSES
+from .formats import money_text
 from .schemas import PROCORE_TABLES, QUICKBOOKS_TABLES
-from .schemas.types import money_display
 
 if TYPE_CHECKING:
     from pandas.io.formats.style import Styler
@@ -38,7 +38,6 @@ QUEUE_COLUMNS = ["item_label", "procore_id", "name", "number", "vendor", "projec
                  "blockers", "last_error_message"]  # fmt: skip
 
 
-money_text = money_display  # ``1,234.56`` from a Decimal (exact), blank for missing values: the one formatter
 
 
 def _table(frame: pd.DataFrame) -> str:

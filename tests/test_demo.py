@@ -40,6 +40,15 @@ def test_demo_runs_the_whole_flow(tmp_path):
     found = set(map(tuple, result.reconciliation.differences[["pair", "reason"]].drop_duplicates().to_numpy()))
     # Line-level findings share their invoice's reason; nothing beyond the planted kinds is reported.
     assert found == expected
+    # the demo's figures tie out: queue in its own column, summary = findings = headline = HTML = Excel
+    from test_reconcile import assert_reports_tie_out, assert_ties_out
+
+    rec = result.reconciliation
+    assert_ties_out(rec)
+    assert_reports_tie_out(rec, tmp_path)
+    s = rec.summary.set_index("pair")
+    assert s.loc["job_cost", "in_queue_total"] > 0 and s.loc["job_cost", "delta"] == 0
+    assert s.loc["invoice", "in_queue_total"] > 0
 
     with Workspace(result.workspace) as ws:
         statuses = dict(ws.sql("SELECT status, count(*) FROM erp_items GROUP BY 1").fetchall())

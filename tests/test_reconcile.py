@@ -190,6 +190,7 @@ def test_every_difference_is_found_and_explained(ws):
     assert s.loc["company", "matched_equal"] == 2 and s.loc["company", "only_in_quickbooks"] == 1
     assert s.loc["invoice", "not_exported"] == 1  # INV-4 Ready to Export: pending, not a difference
     assert rec.suggestions[["procore_id", "quickbooks_id"]].values.tolist() == [["4", "V5"]]
+    assert_ties_out(rec)
     assert rec.suggestions["score"].iloc[0] >= 80
     assert set(d["reason_text"]) <= set(__import__("qbrecon.reasons", fromlist=["REASONS"]).REASONS.values())
 
@@ -206,6 +207,37 @@ def test_ambiguous_business_key_is_never_linked(ws):
     assert d["reason"].tolist() == ["ambiguous_match"] and d["procore_id"].tolist() == ["1"]
     assert d["quickbooks_value"].tolist() == ["A,B"]
     assert rec.summary["ambiguous"].tolist() == [1] and rec.summary["only_in_quickbooks"].tolist() == [0]
+
+
+def test_ambiguous_money_is_explained_once(ws):
+    """An invoice two bills could match: one finding carries both sides' money, so the pair still ties out."""
+    put(ws, "companies", [dict(id=1, name="Acme", origin_id="V1")])
+    put(ws, "vendors", [dict(ListID="V1", Name="Acme")])
+    put(ws, "invoices", [dict(id=40, invoice_number="INV-1", vendor_id=1, status="approved", erp_status="synced",
+                              current_payment_due=D("100.00"))])  # fmt: skip
+    put(ws, "bills", [dict(TxnID="B1", RefNumber="INV-1", VendorRef_ListID="V1", AmountDue=D("60.00")),
+                      dict(TxnID="B2", RefNumber="INV-1", VendorRef_ListID="V1", AmountDue=D("30.00"))])  # fmt: skip
+    rec = ws.reconcile(pair=["company", "invoice"])
+    d = rec.differences
+    assert d[["reason", "quickbooks_value", "delta"]].values.tolist() == [["ambiguous_match", "B1,B2", D("10.00")]]
+    s = rec.summary.set_index("pair").loc["invoice"]
+    assert s["ambiguous"] == 1 and s["only_in_quickbooks"] == 0 and s["delta"] == D("10.00")
+    assert_ties_out(rec)
+
+
+def test_tie_out_for_any_selection(tmp_path):
+    from qbrecon import Workspace
+    from qbrecon.fixtures.generator import generate
+
+    generate(tmp_path / "fx", projects=3, seed=3)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ws.load_procore(tmp_path / "fx" / "procore")
+        ws.load_quickbooks(tmp_path / "fx" / "quickbooks")
+        for options in [dict(pair=["job_cost"]), dict(pair="invoice"), dict(pair=["company", "commitment"]),
+                        dict(as_of="2024-06-30"), dict(tolerance={"amount": {"abs": 100, "rel": 0.01}})]:  # fmt: skip
+            rec = ws.reconcile(**options)
+            assert_ties_out(rec)
+            assert_reports_tie_out(rec, tmp_path)
 
 
 def test_identifiers_compare_exactly_as_text(ws):
@@ -389,18 +421,24 @@ def assert_reports_tie_out(rec, tmp_path) -> None:
     text = _visible_text(html)
     headline = re.search(r'<p id="headline">(.*?)</p>', html, flags=re.S).group(1)
     assert money_text(rec.total_delta) in headline and money_text(rec.total_abs_delta) in headline
-    total_row = _visible_text(re.search(r'<tr class="total">(.*?)</tr>', html, flags=re.S).group(1))
-    assert total_row.split() == ["Total", "(headline)", str(rec.n_differences), money_text(rec.total_delta),
-                                 money_text(rec.total_abs_delta)]  # fmt: skip
+    def row(row_id: str) -> list[str]:
+        return _visible_text(re.search(rf'<tr class="total" id="{row_id}">(.*?)</tr>', html, flags=re.S).group(1)).split()
+
+    assert row("records-total") == ["Total", "(headline)", str(rec.n_differences)]
+    assert row("money-total") == ["Total", "(headline)", money_text(rec.total_delta), money_text(rec.total_abs_delta)]
     for pair, row in s.iterrows():
         if not pd.isna(row["delta"]):
             assert money_text(row["delta"]) in text and money_text(row["in_queue_total"]) in text, pair
-    assert "In the queue" in text and "Subcontractor invoices / Bills" in text and "Whole record" in text
+    from qbrecon.reconcile.labels import PAIR_TITLES
+
+    assert "In the queue" in text and all(PAIR_TITLES[p] in text for p in rec.pairs)
+    assert ("Whole record" in text) == (rec.differences["level"] == "record").any()
     for code in ["matched_with_differences", "abs_delta", "not_exported", "retainage_line_missing", "<NA>"]:
         assert code not in text, code
     assert not {"None", "nan", "NaN", "None."} & set(text.split())
     # printing shows the differences: every group is open, and print CSS keeps them displayed
-    assert html.count("<details") == html.count("<details open>") > 0
+    assert html.count("<details") == html.count("<details open>")
+    assert (html.count("<details") > 0) == (rec.n_differences > 0)
     assert "@media print" in html
 
     # Excel: a cover, the summary, one sheet per pair with findings; human headers; filters, frozen headers

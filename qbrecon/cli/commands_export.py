@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from ..formats import cell_text
 from . import main, open_workspace
 
 
@@ -66,6 +67,7 @@ def apply_responses_cmd(workspace: str, files: tuple[str, ...]) -> None:
     click.echo(", ".join(f"{n} {k}" for k, n in sorted(decided.items())) or "nothing new to apply")
     failed = outcomes[outcomes["decision"] == "failed"] if len(outcomes) else outcomes
     for row in failed.itertuples():
-        click.echo(f"  failed: {row.item_type} {row.procore_id}: {row.status_message}", err=True)
+        message = cell_text(row.status_message) or "(QuickBooks gave no message)"
+        click.echo(f"  failed: {row.item_type} {row.procore_id}: {message}", err=True)
     if len(failed):
         sys.exit(1)

@@ -64,6 +64,10 @@ DIFF_COLUMNS = [
 SUMMARY_COLUMNS = ["label", *SUMMARY_COUNTS, *SUMMARY_MONEY, "amount"]
 
 
+# In the money table the column says it is an amount already.
+MONEY_TITLES = {"in_queue_total": "In the queue", "explained_elsewhere_total": "Explained by invoice findings"}
+
+
 def _text(value: Any) -> str:
     return "" if is_missing(value) else str(value)
 
@@ -181,7 +185,9 @@ def render_html(rec: Reconciliation, fragment: bool = False, max_rows: int = 500
         created_at=rec.created_at.strftime("%Y-%m-%d %H:%M UTC"),
         as_of=rec.as_of.isoformat() if rec.as_of else "",
         tolerance=rec.tolerance,
-        columns=[(c, SUMMARY_LABELS[c]) for c in SUMMARY_COLUMNS],
+        # two tables that each fit a page: the records per column, then the money that ties out
+        record_columns=[(c, SUMMARY_LABELS[c]) for c in ["label", *SUMMARY_COUNTS]],
+        money_table_columns=[(c, MONEY_TITLES.get(c, SUMMARY_LABELS[c])) for c in ["label", *SUMMARY_MONEY, "amount"]],
         money_columns=set(SUMMARY_MONEY),
         count_columns=set(SUMMARY_COUNTS),
         summary=_records(summary_frame(rec)),
