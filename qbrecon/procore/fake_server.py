@@ -52,6 +52,7 @@ def _pattern(template: str) -> re.Pattern:
     return re.compile(regex + "$")
 
 
+_CREATE = {"/rest/v1.0/vendors": ("vendors", "vendor"), "/rest/v1.0/projects": ("projects", "project")}
 _LIST_ROUTES = [(_pattern(e.path), e) for e in ENDPOINTS]
 _SYNC_ROUTES = [(_pattern(e.sync), e) for e in ENDPOINTS if e.sync]
 
@@ -263,6 +264,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         parts = urlsplit(self.path)
+        if parts.path in _CREATE:
+            self._create(parts.path)
+            return
         if parts.path != "/oauth/token":
             self._send(404, {"errors": "not found"})
             return
@@ -286,13 +290,44 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(400, {"error": "invalid_grant", "error_description": "The provided grant is invalid"})
 
-    def _api(self, method: str, path: str, query: dict, body: Any) -> None:
+    def _allowed(self) -> bool:
         fake = self.fake
         if not fake.check_token(self.headers.get("Authorization", "")):
             self._send(401, {"errors": "The access token is invalid or expired"})
-            return
+            return False
         if str(self.headers.get("Procore-Company-Id")) != str(fake.company_id):
             self._send(403, {"errors": "Procore-Company-Id does not name this company"})
+            return False
+        return True
+
+    def _create(self, path: str) -> None:
+        """``POST /rest/v1.0/vendors`` / ``/projects``: a new record with a new id, as Procore answers."""
+        try:
+            body = json.loads(self._body() or b"{}")
+        except ValueError:
+            self._send(400, {"errors": "body is not JSON"})
+            return
+        if not self._allowed():
+            return
+        folder, key = _CREATE[path]
+        fields = body.get(key) if isinstance(body, dict) else None
+        if not isinstance(fields, dict) or not fields.get("name"):
+            self._send(422, {"errors": {key: ["name can't be blank"]}})
+            return
+        with self.fake._lock:
+            records = self.fake.data.setdefault(folder, [])
+            new_id = max((_int(r.get("id")) or 0 for r in records), default=0) + 1
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            record = {**{k: v for k, v in fields.items() if k != "erp_integrated"}, "id": new_id,
+                      "created_at": now, "updated_at": now}  # fmt: skip
+            if key == "project":
+                record["is_erp_integrated"] = bool(fields.get("erp_integrated"))
+            records.append(record)
+        self._send(201, record)
+
+    def _api(self, method: str, path: str, query: dict, body: Any) -> None:
+        fake = self.fake
+        if not self._allowed():
             return
         status = fake.fault_for(path)
         if status == 429:
