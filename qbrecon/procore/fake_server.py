@@ -434,3 +434,29 @@ def _within(value: Any, start: str, end: str) -> bool:
     if hi is not None and hi.tzinfo is None:
         hi = hi.replace(tzinfo=UTC)
     return (lo is None or t >= lo) and (hi is None or t <= hi)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m qbrecon.procore.fake_server EXPORT_DIR``: serve an export as a local Procore until Ctrl+C."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("export", type=Path, help="a Procore export folder (qbrecon fixtures generate)")
+    parser.add_argument("--company-id", type=int, default=9)
+    args = parser.parse_args(argv)
+    fake = FakeProcore(args.export, company_id=args.company_id).start()
+    print(f"local Procore for company {fake.company_id} at {fake.url} (127.0.0.1 only); try:")
+    print(f"  PROCORE_CLIENT_ID={fake.client_id} PROCORE_CLIENT_SECRET={fake.client_secret} \\")
+    print(f"  qbrecon pull procore -w company.duckdb --company-id {fake.company_id} --base-url {fake.url}")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()
