@@ -70,3 +70,23 @@ def test_demo_runs_the_whole_flow(tmp_path):
 
     with pytest.raises(QbreconError, match="not a demo workspace"):
         run_demo(other, tmp_path / "out2", projects=3, seed=7, echo=lambda _s: None)
+
+
+@pytest.mark.slow
+def test_demo_against_the_procore_api_narrates_pull_and_push(tmp_path):
+    lines: list[str] = []
+    result = run_demo(tmp_path / "demo.duckdb", tmp_path / "out", projects=3, seed=7, echo=lines.append,
+                      procore_api=True)  # fmt: skip
+    text = "\n".join(lines)
+    assert "Traceback" not in text
+    assert "Pull the Procore company through Procore's REST API" in text
+    assert "rate limited (429)" in text and "HTTP 500; retrying" in text and "access token expired" in text
+    assert "Push the links back to Procore" in text
+    assert "again: push to Procore: every link is already in Procore; nothing to send" in text
+    assert "every link is in Procore" in text
+    pages = list((tmp_path / "out" / "procore-pull").rglob("page_*.json"))
+    assert pages and all("request" in json.loads(p.read_text()) for p in pages[:5])
+    with Workspace(result.workspace) as ws:
+        accepted = ws.store.scalar("SELECT count(*) FROM procore_push_log WHERE outcome = 'synced'")
+        assert accepted > 0
+        assert "client_secret" not in text and "access_token" not in text

@@ -152,3 +152,23 @@ def test_cli_pull_procore_loads_what_it_pulled(tmp_path, monkeypatch):
         assert res.exit_code == 2 and "no such project in company 9: 1" in res.output
     with Workspace(tmp_path / "w.duckdb") as ws:
         assert set(ws.store.frame("SELECT DISTINCT project_id FROM invoices")["project_id"]) == {one}
+
+
+def test_cli_sign_in_keeps_a_refreshable_token(tmp_path, monkeypatch):
+    monkeypatch.setenv("QBRECON_PROCORE_KEY", "kJ7JwYbDUNw0n0fTfCq2m1m3mJ0Ew3oKX1nqvG0QkU4=")
+    with FakeProcore(FIXTURE) as fake:
+        monkeypatch.setenv("PROCORE_CLIENT_ID", fake.client_id)
+        monkeypatch.setenv("PROCORE_CLIENT_SECRET", fake.client_secret)
+        one = json.loads((FIXTURE / "projects.json").read_text())[0]["id"]
+        args = ["pull", "procore", "-w", str(tmp_path / "w.duckdb"), "--company-id", str(fake.company_id),
+                "--base-url", fake.url, "--project", str(one), "--out", str(tmp_path / "pull"), "--sign-in"]  # fmt: skip
+        res = CliRunner().invoke(main, args, input=fake.new_code() + "\n")
+        assert res.exit_code == 0, res.output
+        assert "/oauth/authorize?" in res.output  # the address to open (on stderr)
+        with Workspace(tmp_path / "w.duckdb") as ws:
+            from qbrecon.procore.tokens import load_connection
+
+            with ws.store.transaction() as con:
+                kept = load_connection(con, ws.path, fake.company_id)
+        assert kept["token"]["refresh_token"] and kept["base_url"] == fake.url
+        assert kept["token"]["access_token"] not in res.output

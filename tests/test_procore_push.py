@@ -31,7 +31,7 @@ def links(ws: Workspace) -> list[tuple]:
 def link_everything(ws: Workspace) -> None:
     """What an export to QuickBooks leaves behind: ListIDs / TxnIDs and EditSequences on Procore rows."""
     for table in ["projects", "commitments", "commitment_lines", "change_orders", "change_order_lines", "invoices",
-                  "budget_line_items", "budget_changes"]:  # fmt: skip
+                  "payments_issued"]:  # fmt: skip
         ws.store.execute(
             f"""UPDATE "{table}" SET origin_id = printf('%X-1730000000', id % 1000000 + 4096),
                 origin_data = '{{"edit_sequence":"1730000000"}}' WHERE origin_id IS NULL"""
@@ -73,7 +73,7 @@ def test_refused_links_are_kept_for_the_next_push(tmp_path):
         )
         result = push(ws, client_for(fake), company_id=fake.company_id)
         assert [(e["table_name"], e["procore_id"]) for e in result.errors] == [("projects", 42)]
-        assert "record not found" in result.errors[0]["error"]
+        assert "Entity with this ID not found" in result.errors[0]["error"]
         again = push(ws, client_for(fake), company_id=fake.company_id)
         assert again.sent == 1 and len(again.errors) == 1
         log = ws.store.frame("SELECT outcome, count(*) AS n FROM procore_push_log GROUP BY 1 ORDER BY 1")
@@ -110,11 +110,15 @@ def test_cli_dry_run_writes_the_payloads_and_changes_nothing(tmp_path):
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     assert "(dry run)" in res.output
-    files = sorted(out.rglob("sync_*.json"))
-    body = json.loads((out / "projects" / "sync_0001.json").read_text())
-    assert body["method"] == "PATCH" and body["url"] == "/rest/v1.0/projects/sync"
-    assert {"id", "origin_id", "origin_data", "origin_code"} <= set(body["json"]["updates"][0])
+    files = sorted(out.rglob("*.json"))
+    bodies = {json.loads(f.read_text())["url"]: json.loads(f.read_text()) for f in files}
+    project = bodies["/rest/v1.0/projects/sync"]
+    assert project["method"] == "PATCH" and project["params"] == {"company_id": 9}
+    assert {"id", "origin_id", "origin_data", "origin_code"} <= set(project["json"]["updates"][0])
+    # objects without a sync action of their own: ERP External Data by item_type
+    external = bodies["/rest/v1.0/companies/9/erp_external_data/sync"]["json"]["updates"]
+    assert {u["item_type"] for u in external} >= {"requisition", "change_order", "line_item"}
     assert all(len(json.loads(f.read_text())["json"]["updates"]) <= 1000 for f in files)
     # nothing was recorded as pushed: the same payloads again
     res = CliRunner().invoke(main, [*args[:-1], str(tmp_path / "dry2")])
-    assert len(sorted((tmp_path / "dry2").rglob("sync_*.json"))) == len(files)
+    assert len(sorted((tmp_path / "dry2").rglob("*.json"))) == len(files)

@@ -154,3 +154,19 @@ def test_unlink_request_clears_the_link_of_a_stored_record(tmp_path):
             .tolist()
         )
         assert row[0] == "Acme" and pd.isna(row[1]) and pd.isna(row[2])
+
+
+def test_line_pages_without_their_parent_are_reported(tmp_path):
+    root = tmp_path / "export"
+    _write(
+        root,
+        "requisitions/page_0001.json",
+        [{"id": 50, "project_id": 1, "commitment_id": 10, "status": "draft"}],
+    )
+    _write(root, "requisition_contract_items/page_0001.json",
+           {"request": {"url": "/rest/v1.0/requisitions/51/contract_items"},
+            "data": [{"id": 510, "work_completed_this_period": "1.00"}]})  # fmt: skip
+    with Workspace(tmp_path / "w.duckdb") as ws:
+        report = ws.load_procore(root)
+        assert any("1 line(s) of 1 requisitions record(s) not in this export (51)" in n for n in report.notes)
+        assert ws.store.count("invoice_lines") == 0

@@ -12,7 +12,7 @@ from ..errors import QbreconError
 EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_DIFFERENCES = 0, 1, 2, 3
 EXIT_BUSY, EXIT_SOFTWARE, EXIT_NOPERM = 75, 70, 77
 COMMAND_ORDER = ["demo", "fixtures", "load", "queue", "send", "resend", "retrieve", "accept", "reject", "retry",
-                 "unlink", "export", "apply-responses", "refresh", "pull", "push", "serve", "qwc", "service-user", "simulate", "dashboard",
+                 "unlink", "export", "apply-responses", "refresh", "pull", "push", "import", "serve", "qwc", "service-user", "simulate", "dashboard",
                  "reconcile", "erp-report", "settings", "user", "lockouts", "mail"]  # fmt: skip
 
 

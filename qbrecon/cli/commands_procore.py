@@ -140,3 +140,117 @@ def push_procore(
     click.echo(result.summary())
     if result.errors:
         sys.exit(1)
+
+
+@main.group("import")
+def import_group() -> None:
+    """Import from QuickBooks: vendors and jobs Procore lacks (Ready to Import)."""
+
+
+@import_group.command("list")
+@click.option(
+    "--workspace",
+    "-w",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The workspace file.",
+)
+@click.option("--kind", type=click.Choice(["vendor", "job"]), default=None)
+@click.option("--all", "show_all", is_flag=True, help="Also the records kept out, with the reason.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+)
+def import_list(workspace: Path, kind: str | None, show_all: bool, fmt: str) -> None:
+    """List QuickBooks vendors and jobs Procore lacks (Ready to Import); --all adds sub jobs kept out.
+
+    \b
+    Example:
+      qbrecon import list -w company.duckdb --all
+    """
+    from ..erp.imports import import_candidates
+    from ..workspace_full import Workspace
+
+    with Workspace(workspace) as ws:
+        frame = import_candidates(ws)
+    if kind:
+        frame = frame[frame["kind"] == kind]
+    if not show_all:
+        frame = frame[frame["reason"].isna()].drop(columns=["reason"])
+    frame = frame.drop(columns=["edit_sequence"])
+    if fmt == "json":
+        click.echo(frame.to_json(orient="records", indent=2))
+    elif fmt == "csv":
+        click.echo(frame.to_csv(index=False), nl=False)
+    else:
+        click.echo(frame.to_string(index=False) if len(frame) else "Ready to Import: nothing")
+
+
+@import_group.command("accept")
+@_common
+@click.argument("list_ids", nargs=-1, required=True)
+@click.option("--by", required=True, help="The accounting approver (user id or login).")
+@click.option("--payloads", is_flag=True, help="Write the Procore payloads to files even when connected.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where payloads / Procore's answers go (default: <workspace>-procore/import-<UTC time>).")  # fmt: skip
+def import_accept(workspace: Path, company_id: int, base_url: str | None, login_url: str | None,
+                  list_ids: tuple[str, ...], by: str, payloads: bool, out: Path | None) -> None:  # fmt: skip
+    """Import QuickBooks vendors / jobs (by ListID) into Procore, linked to them: through Procore's API when
+    connected (a kept connection or $PROCORE_CLIENT_ID), as payload files otherwise.
+
+    \b
+    Example:
+      qbrecon import accept -w company.duckdb --company-id 9 --by maria.alvarez@example-builders.com 80000042-1699290428
+    """
+    import os
+
+    from ..procore import CLIENT_ID_ENV, open_client
+    from ..procore.imports import accept_imports
+    from ..procore.tokens import load_connection
+    from ..workspace_full import Workspace
+
+    out = out or Path(f"{workspace.with_suffix('')}-procore") / f"import-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    with Workspace(workspace) as ws:
+        with ws.store.transaction() as con:
+            kept = load_connection(con, ws.path, company_id)
+        connected = not payloads and (kept is not None or bool(os.environ.get(CLIENT_ID_ENV)))
+        client = open_client(ws, company_id, base_url=base_url, login_url=login_url) if connected else None
+        try:
+            result = accept_imports(
+                ws, list(list_ids), by=by, company_id=company_id, client=client, out_dir=out
+            )
+        finally:
+            if client is not None:
+                client.close()
+    click.echo(result.summary())
+    for c in result.created:
+        click.echo(f"  {c['kind']} {c['list_id']} -> Procore id {c['procore_id']}")
+    for f in result.files:
+        click.echo(f"  {f}")
+
+
+@import_group.command("link-job")
+@click.option(
+    "--workspace",
+    "-w",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The workspace file.",
+)
+@click.option("--project", "project_id", required=True, type=int, help="The Procore project.")
+@click.option("--job", "list_id", required=True, help="The QuickBooks job's ListID (a Customer:Job).")
+@click.option("--by", required=True, help="The accounting approver (user id or login).")
+def import_link_job(workspace: Path, project_id: int, list_id: str, by: str) -> None:
+    """Link a Procore project to an existing QuickBooks job instead of creating one (push tells Procore).
+
+    \b
+    Example:
+      qbrecon import link-job -w company.duckdb --project 598134325001 --job 80000042-1699290428 --by maria
+    """
+    from ..erp.imports import link_project_to_job
+    from ..workspace_full import Workspace
+
+    with Workspace(workspace) as ws:
+        link_project_to_job(ws, [(project_id, list_id)], by=by)
+    click.echo(
+        f"project {project_id} linked to QuickBooks job {list_id}; run 'qbrecon push procore' to tell Procore"
+    )

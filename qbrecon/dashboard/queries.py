@@ -133,9 +133,13 @@ def status_label(status: object) -> str:
 
 
 def status_counts(ws: Any) -> pd.DataFrame:
-    """Items per (item_type, status): one small GROUP BY over ``erp_items`` feeds every tab and filter count."""
+    """Items per (item_type, status): one small GROUP BY over ``erp_items`` feeds every tab and filter count;
+    Ready to Import counts QuickBooks records Procore lacks (they have no ``erp_items`` row yet)."""
+    from ..erp.imports import ready_counts_sql
+
     return ws.store.frame(
-        "SELECT item_type, status, count(*) AS items FROM erp_items GROUP BY ALL ORDER BY item_type, status"
+        "SELECT item_type, status, count(*) AS items FROM erp_items WHERE status <> 'ready_to_import' GROUP BY ALL "
+        f"UNION ALL {ready_counts_sql()} ORDER BY item_type, status"
     )
 
 

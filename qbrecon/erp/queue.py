@@ -28,6 +28,7 @@ from ..schemas import TABLES
 from ..schemas.types import normalise_name, normalise_names
 from ..store import Store, register_tables
 from . import ledger as _ledger  # noqa: F401 - its tables first: the links migration below reads them
+from . import imports as _imports  # Ready to Import (and its procore_imports table)
 from . import permissions
 from .filters import check_filter
 from .notify import NotifyMixin, enqueue_rejections
@@ -970,23 +971,8 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
 
     # -- imports (QuickBooks -> Procore) -------------------------------------------------------------------
     def ready_to_import(self, kind: str | None = None) -> pd.DataFrame:
-        """QuickBooks vendors and jobs linked to nothing in Procore ("Ready to Import")."""
-        frame = self.store.frame(
-            """SELECT 'vendor' AS kind, v."ListID" AS list_id, v."Name" AS name, v."Name" AS full_name,
-                      v."VendorTypeRef_FullName" AS vendor_type, NULL AS parent_customer
-               FROM vendors v
-               WHERE coalesce(v."IsActive", true)
-                 AND NOT EXISTS (SELECT 1 FROM companies c WHERE c.origin_id = v."ListID")
-                 AND NOT EXISTS (SELECT 1 FROM erp_items e WHERE e.item_type = 'company' AND e.quickbooks_id = v."ListID")
-               UNION ALL
-               SELECT 'job', cu."ListID", cu."Name", cu."FullName", NULL, cu."ParentRef_FullName"
-               FROM customers cu
-               WHERE coalesce(cu."Sublevel", 0) >= 1 AND coalesce(cu."IsActive", true)
-                 AND NOT EXISTS (SELECT 1 FROM projects p WHERE p.origin_id = cu."ListID")
-                 AND NOT EXISTS (SELECT 1 FROM erp_items e WHERE e.item_type = 'project' AND e.quickbooks_id = cu."ListID")
-               ORDER BY 1, 3"""
-        )
-        return frame[frame["kind"] == kind].reset_index(drop=True) if kind else frame
+        """QuickBooks vendors and jobs linked to nothing in Procore ("Ready to Import"; ``erp.imports``)."""
+        return _imports.ready_to_import(self, kind)
 
     def vendor_link_suggestions(self, min_score: float = 85.0) -> pd.DataFrame:
         """Unlinked QuickBooks vendors with the unlinked Procore companies that may be the same firm.

@@ -325,4 +325,5 @@ def read_export(path: str | Path) -> ProcoreExport:
             records = shapes.normalise_records(spec, erp.records[resource], {})
             reader.read_resource(spec, records, f"{shapes.ERP_REQUESTS} ({resource})")
     notes = [f"ignored {name}: not a Procore resource file" for name in ignored] + reader.notes + erp.notes
+    notes += shapes.orphan_notes(lines)
     return ProcoreExport(reader.batches, files, notes, reader.has_lines, erp.actions)

@@ -105,17 +105,32 @@ def normalise_records(spec: TableSpec, records: list, context: dict) -> list:
 
 
 def nest_lines(parent_resource: str, records: list, lines: dict[str, dict[Any, list]]) -> list:
-    """Put line pages (by parent id) into their parent records, as the show endpoints return them."""
+    """Put line pages (by parent id) into their parent records, as the show endpoints return them. Nested
+    groups are taken out of ``lines``: what is left at the end names parents the export does not hold."""
     for line_resource, (parent, key, _fk) in LINE_RESOURCES.items():
         if parent != parent_resource or line_resource not in lines:
             continue
         by_parent = lines[line_resource]
         for i, rec in enumerate(records):
             if type(rec) is dict and rec.get(key) is None:
-                found = by_parent.get(str(rec.get("id")))
+                found = by_parent.pop(str(rec.get("id")), None)
                 if found is not None:
                     records[i] = {**rec, key: found}
     return records
+
+
+def orphan_notes(lines: dict[str, dict[Any, list]]) -> list[str]:
+    """Notes for line pages whose parent record was not in the export (nothing of them is stored)."""
+    notes = []
+    for line_resource, by_parent in lines.items():
+        orphans = [pid for pid, recs in by_parent.items() if recs]
+        if orphans:
+            n = sum(len(by_parent[p]) for p in orphans)
+            parent = LINE_RESOURCES[line_resource][0]
+            shown = ", ".join(orphans[:5]) + (" ..." if len(orphans) > 5 else "")
+            notes.append(f"{line_resource}: {n} line(s) of {len(orphans)} {parent} record(s) not in this "
+                         f"export ({shown}); not loaded")  # fmt: skip
+    return notes
 
 
 def group_lines(

@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from ..loaders.procore import read_json_records, resource_files
 from ..loaders.procore_shapes import LINE_RESOURCES
 from .client import SYNC_LIMIT
-from .resources import ENDPOINTS, Endpoint
+from .resources import ENDPOINTS, EXTERNAL_DATA_SYNC, Endpoint
 
 LINKABLE = ("origin_id", "origin_data", "origin_code")
 
@@ -52,6 +52,12 @@ def _pattern(template: str) -> re.Pattern:
     return re.compile(regex + "$")
 
 
+_EXTERNAL = _pattern(EXTERNAL_DATA_SYNC)
+_ITEM_TYPE_FOLDERS = {"requisition": "requisitions", "change_order": "commitment_change_orders",
+                      "contract_payment": "contract_payments", "project": "projects", "vendor": "vendors",
+                      "work_order_contract": "commitments", "purchase_order_contract": "commitments",
+                      "cost_code": "cost_codes", "standard_cost_code": "cost_codes"}  # fmt: skip
+_CREATE = {"/rest/v1.0/vendors": ("vendors", "vendor"), "/rest/v1.0/projects": ("projects", "project")}
 _LIST_ROUTES = [(_pattern(e.path), e) for e in ENDPOINTS]
 _SYNC_ROUTES = [(_pattern(e.sync), e) for e in ENDPOINTS if e.sync]
 
@@ -138,16 +144,6 @@ class FakeProcore:
             return parents[0].setdefault(key, [])
         return by_project
 
-    def sync_collection(
-        self, e: Endpoint, project_id: str | None, parent_id: str | None
-    ) -> list[dict] | None:
-        if e.scope == "lines" and parent_id is None:  # budget change lines: every line of the project
-            parent_e = next(p for p in ENDPOINTS if p.name == e.parent)
-            _parent, key, _fk = LINE_RESOURCES[e.folder]
-            return [li for r in self.data.get(parent_e.folder, []) if _project_of(r) == _int(project_id)
-                    for li in r.get(key) or []]  # fmt: skip
-        return self.collection(e, project_id, parent_id)
-
     def apply_sync(self, records: list[dict], updates: list) -> tuple[list[dict], list[dict]]:
         entities, errors = [], []
         with self._lock:
@@ -163,19 +159,46 @@ class FakeProcore:
                     else by_origin.get(str(u.get("origin_id")))
                 )
                 if rec is None:
-                    errors.append({"id": u.get("id"), "origin_id": u.get("origin_id"),
-                                   "errors": {"id": ["record not found"]}})  # fmt: skip
+                    errors.append({**u, "errors": {"id": ["Entity with this ID not found"]}})
                     continue
-                changed = False
-                for k in LINKABLE:
-                    if k in u and rec.get(k) != u[k]:
-                        rec[k] = u[k]
-                        changed = True
-                if changed:
-                    rec["updated_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-                    self.changes += 1
+                self._link(rec, u)
                 entities.append(_strip_lines(rec))
         return entities, errors
+
+    def _link(self, rec: dict, update: dict) -> None:
+        changed = False
+        for k in LINKABLE:
+            if k in update and rec.get(k) != update[k]:
+                rec[k] = update[k]
+                changed = True
+        if changed:
+            rec["updated_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            self.changes += 1
+
+    def external_data_sync(self, updates: list) -> tuple[list[dict], list[dict]]:
+        """ERP External Data sync: the link of any object by ``item_type`` and ``item_id``."""
+        entities, errors = [], []
+        with self._lock:
+            for u in updates:
+                rec = self._find(u.get("item_type"), u.get("item_id")) if isinstance(u, dict) else None
+                if rec is None:
+                    errors.append({**(u if isinstance(u, dict) else {"update": u}),
+                                   "errors": {"item_id": ["Entity with this ID not found"]}})  # fmt: skip
+                    continue
+                self._link(rec, u)
+                entities.append({"id": len(entities) + 1, "item_type": u["item_type"], "item_id": rec["id"],
+                                 **{k: rec.get(k) for k in LINKABLE}})  # fmt: skip
+        return entities, errors
+
+    def _find(self, item_type: Any, item_id: Any) -> dict | None:
+        d = self.data
+        if item_type == "line_item":  # commitment and change order lines (Procore's LineItem objects)
+            pools = [li for f in ("commitments", "commitment_change_orders") for r in d.get(f, [])
+                     for li in r.get("line_items") or []]  # fmt: skip
+        else:
+            folder = _ITEM_TYPE_FOLDERS.get(str(item_type))
+            pools = d.get(folder, []) if folder else []
+        return next((r for r in pools if str(r.get("id")) == str(item_id)), None)
 
     # -- tokens ---------------------------------------------------------------------------------------------------
     def issue_token(self, with_refresh: bool) -> dict:
@@ -263,6 +286,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         parts = urlsplit(self.path)
+        if parts.path in _CREATE:
+            self._create(parts.path)
+            return
         if parts.path != "/oauth/token":
             self._send(404, {"errors": "not found"})
             return
@@ -286,13 +312,44 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(400, {"error": "invalid_grant", "error_description": "The provided grant is invalid"})
 
-    def _api(self, method: str, path: str, query: dict, body: Any) -> None:
+    def _allowed(self) -> bool:
         fake = self.fake
         if not fake.check_token(self.headers.get("Authorization", "")):
             self._send(401, {"errors": "The access token is invalid or expired"})
-            return
+            return False
         if str(self.headers.get("Procore-Company-Id")) != str(fake.company_id):
             self._send(403, {"errors": "Procore-Company-Id does not name this company"})
+            return False
+        return True
+
+    def _create(self, path: str) -> None:
+        """``POST /rest/v1.0/vendors`` / ``/projects``: a new record with a new id, as Procore answers."""
+        try:
+            body = json.loads(self._body() or b"{}")
+        except ValueError:
+            self._send(400, {"errors": "body is not JSON"})
+            return
+        if not self._allowed():
+            return
+        folder, key = _CREATE[path]
+        fields = body.get(key) if isinstance(body, dict) else None
+        if not isinstance(fields, dict) or not fields.get("name"):
+            self._send(422, {"errors": {key: ["name can't be blank"]}})
+            return
+        with self.fake._lock:
+            records = self.fake.data.setdefault(folder, [])
+            new_id = max((_int(r.get("id")) or 0 for r in records), default=0) + 1
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            record = {**{k: v for k, v in fields.items() if k != "erp_integrated"}, "id": new_id,
+                      "created_at": now, "updated_at": now}  # fmt: skip
+            if key == "project":
+                record["is_erp_integrated"] = bool(fields.get("erp_integrated"))
+            records.append(record)
+        self._send(201, record)
+
+    def _api(self, method: str, path: str, query: dict, body: Any) -> None:
+        fake = self.fake
+        if not self._allowed():
             return
         status = fake.fault_for(path)
         if status == 429:
@@ -301,6 +358,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if status == 500:
             self._send(500, {"errors": "Internal Server Error"})
+            return
+        if method == "PATCH" and _EXTERNAL.match(path):
+            updates = body.get("updates") if isinstance(body, dict) else None
+            if not isinstance(updates, list) or len(updates) > SYNC_LIMIT:
+                self._send(
+                    422, {"errors": f'body must be {{"updates": [...]}} with at most {SYNC_LIMIT} items'}
+                )
+                return
+            entities, errors = fake.external_data_sync(updates)
+            self._send(200, {"entities": entities, "errors": errors})
             return
         routes = _LIST_ROUTES if method == "GET" else _SYNC_ROUTES
         found = next(((m, e) for pattern, e in routes if (m := pattern.match(path))), None)
@@ -349,7 +416,7 @@ class _Handler(BaseHTTPRequestHandler):
         if len(updates) > SYNC_LIMIT:
             self._send(422, {"errors": f"at most {SYNC_LIMIT} updates per call"})
             return
-        records = self.fake.sync_collection(e, project_id, parent_id)
+        records = self.fake.collection(e, project_id, parent_id)
         if records is None:
             self._send(404, {"errors": "not found"})
             return
@@ -399,3 +466,29 @@ def _within(value: Any, start: str, end: str) -> bool:
     if hi is not None and hi.tzinfo is None:
         hi = hi.replace(tzinfo=UTC)
     return (lo is None or t >= lo) and (hi is None or t <= hi)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m qbrecon.procore.fake_server EXPORT_DIR``: serve an export as a local Procore until Ctrl+C."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("export", type=Path, help="a Procore export folder (qbrecon fixtures generate)")
+    parser.add_argument("--company-id", type=int, default=9)
+    args = parser.parse_args(argv)
+    fake = FakeProcore(args.export, company_id=args.company_id).start()
+    print(f"local Procore for company {fake.company_id} at {fake.url} (127.0.0.1 only); try:")
+    print(f"  PROCORE_CLIENT_ID={fake.client_id} PROCORE_CLIENT_SECRET={fake.client_secret} \\")
+    print(f"  qbrecon pull procore -w company.duckdb --company-id {fake.company_id} --base-url {fake.url}")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()

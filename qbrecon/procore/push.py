@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..store import register_tables
 from .client import SYNC_LIMIT, ProcoreClient
-from .resources import BY_NAME, fill
+from .resources import BY_NAME, EXTERNAL_DATA_SYNC, fill
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS procore_known_links (
@@ -35,18 +35,15 @@ DDL = (
 )
 register_tables(*DDL)
 
-# One row per linkable record: the table, its id, the sync endpoint (resources.ENDPOINTS name), the project
-# and parent the endpoint's path needs, and the link. Standard cost codes are company level.
+# One row per linkable record: the table, its id, its endpoint (resources.ENDPOINTS name: the sync action or
+# the External Data item_type), the project and parent the path needs, and the link. Budget lines are not
+# here: their link lives on Procore's budget and its ERP transactions.
 _LINKS = """
 SELECT 'companies' AS table_name, id, 'vendors' AS endpoint, NULL::BIGINT AS project_id,
        NULL::BIGINT AS parent_id, origin_id, origin_data, origin_code FROM companies
 UNION ALL SELECT 'projects', id, 'projects', NULL, NULL, origin_id, origin_data, origin_code FROM projects
 UNION ALL SELECT 'cost_codes', id, CASE WHEN cost_code_level = 'standard' THEN 'standard_cost_codes'
        ELSE 'cost_codes' END, project_id, NULL, origin_id, origin_data, NULL FROM cost_codes
-UNION ALL SELECT 'budget_line_items', id, 'budget_line_items', project_id, NULL, origin_id, origin_data, NULL
-       FROM budget_line_items
-UNION ALL SELECT 'budget_changes', id, 'adjustment_line_items', project_id, NULL, origin_id, origin_data, NULL
-       FROM budget_changes
 UNION ALL SELECT 'commitments', id, CASE WHEN type = 'PurchaseOrderContract' THEN 'purchase_order_contracts'
        ELSE 'work_order_contracts' END, project_id, NULL, origin_id, origin_data, origin_code FROM commitments
 UNION ALL SELECT 'commitment_lines', l.id, CASE WHEN c.type = 'PurchaseOrderContract'
@@ -121,51 +118,63 @@ def push(
     log: list[dict] = []
     accepted: list[dict] = []
     now = datetime.now(UTC)
-    groups = pending.groupby(["endpoint", "project_id", "parent_id"], dropna=False, sort=True)
-    for (endpoint, project_id, parent_id), rows in groups:
-        e = BY_NAME[endpoint]
-        project = None if pd.isna(project_id) else int(project_id)
-        parent = None if pd.isna(parent_id) else int(parent_id)
-        path = fill(e.sync, project_id=project, id=parent)
-        params = {"company_id": company_id} if e.scope == "company" else {"project_id": project}
-        items = [_update(r) for r in rows.itertuples(index=False)]
-        meta = {int(r.id): r for r in rows.itertuples(index=False)}
-        result.sent += len(items)
-        for r in rows.itertuples(index=False):
-            result.by_table[r.table_name] = result.by_table.get(r.table_name, 0) + 1
+    # (path, query) -> [(update, row)]: one call per resource sync action, the rest through ERP External Data
+    calls: dict[tuple[str, str], list[tuple[dict, Any]]] = {}
+    for r in pending.itertuples(index=False):
+        e = BY_NAME[r.endpoint]
+        project = None if r.project_id is None else int(r.project_id)
+        if e.sync:
+            path = fill(e.sync, project_id=project, id=None if r.parent_id is None else int(r.parent_id))
+            params = {"company_id": company_id} if e.scope == "company" else {"project_id": project}
+            update = _update(r)
+        else:
+            path, params = fill(EXTERNAL_DATA_SYNC, company_id=company_id), {}
+            link = {k: v for k, v in _update(r).items() if k != "id"}
+            update = {"item_type": e.item_type, "item_id": int(r.id), **link}
+        calls.setdefault((path, json.dumps(params)), []).append((update, r))
+        result.sent += 1
+        result.by_table[r.table_name] = result.by_table.get(r.table_name, 0) + 1
+    for n_call, ((path, params_json), batch) in enumerate(sorted(calls.items()), start=1):
+        params = json.loads(params_json)
         if dry_run_dir is not None:
-            for n, start in enumerate(range(0, len(items), SYNC_LIMIT), start=1):
-                file = _payload_file(Path(dry_run_dir), endpoint, project, parent, n)
-                body = {
-                    "method": "PATCH",
-                    "url": path,
-                    "params": params,
-                    "json": {"updates": items[start : start + SYNC_LIMIT]},
-                }
+            for n, start in enumerate(range(0, len(batch), SYNC_LIMIT), start=1):
+                file = Path(dry_run_dir) / f"{n_call:03d}{path.replace('/', '_')}_{n:04d}.json"
+                file.parent.mkdir(parents=True, exist_ok=True)
+                updates = [u for u, _r in batch[start : start + SYNC_LIMIT]]
+                body = {"method": "PATCH", "url": path, "params": params, "json": {"updates": updates}}
                 file.write_text(json.dumps(body, indent=1), encoding="utf-8")
                 result.files.append(str(file))
-            log += [_log(push_id, now, r, endpoint, "dry_run", None) for r in meta.values()]
+            log += [_log(push_id, now, r, "dry_run", None) for _u, r in batch]
             continue
-        entities, errors = client.sync(path, items, params=params)
-        result.calls += -(-len(items) // SYNC_LIMIT)
-        refused: dict[int, str] = {}
-        for err in errors:
-            rid = _int(err.get("id"))
-            refused[rid if rid is not None else -1] = json.dumps(err.get("errors", err), sort_keys=True)[:500]
-        done = {_int(x.get("id")) for x in entities}
-        for rid, r in meta.items():
-            if rid in done and rid not in refused:
+        entities, errors = client.sync(path, [u for u, _r in batch], params=params or None)
+        result.calls += -(-len(batch) // SYNC_LIMIT)
+        refused = {
+            _key(err): json.dumps(err.get("errors", err), sort_keys=True, default=str)[:500] for err in errors
+        }
+        done = {_key(x) for x in entities}
+        for update, r in batch:
+            key = _key(update)
+            if key in done and key not in refused:
                 result.synced += 1
                 result.unlinked += r.origin_id is None
-                accepted.append({"table_name": r.table_name, "procore_id": rid, "origin_id": r.origin_id,
-                                 "origin_data": r.origin_data, "origin_code": r.origin_code})  # fmt: skip
-                log.append(_log(push_id, now, r, endpoint, "synced", None))
+                accepted.append(
+                    {"table_name": r.table_name, "procore_id": int(r.id), "origin_id": r.origin_id,
+                     "origin_data": r.origin_data, "origin_code": r.origin_code}
+                )  # fmt: skip
+                log.append(_log(push_id, now, r, "synced", None))
             else:
-                why = refused.get(rid) or "Procore did not return the record"
-                result.errors.append({"table_name": r.table_name, "procore_id": rid, "error": why})
-                log.append(_log(push_id, now, r, endpoint, "refused", why))
+                why = refused.get(key) or "Procore did not return the record"
+                result.errors.append({"table_name": r.table_name, "procore_id": int(r.id), "error": why})
+                log.append(_log(push_id, now, r, "refused", why))
     _record(ws, accepted, log, now)
     return result
+
+
+def _key(d: dict) -> tuple:
+    """What identifies an update in Procore's answer: (item_type, item_id) for External Data, else the id."""
+    if "item_id" in d or "item_type" in d:
+        return (d.get("item_type"), _int(d.get("item_id")))
+    return (None, _int(d.get("id")))
 
 
 def remember_links(ws: Any, rows: list[dict], source: str) -> None:
@@ -187,20 +196,10 @@ def _int(v: Any) -> int | None:
         return None
 
 
-def _log(push_id: int, at: datetime, r: Any, endpoint: str, outcome: str, error: str | None) -> dict:
-    return {"push_id": push_id, "at": at, "table_name": r.table_name, "procore_id": int(r.id), "endpoint": endpoint,
+def _log(push_id: int, at: datetime, r: Any, outcome: str, error: str | None) -> dict:
+    return {"push_id": push_id, "at": at, "table_name": r.table_name, "procore_id": int(r.id), "endpoint": r.endpoint,
             "outcome": outcome, "origin_id": r.origin_id, "origin_data": r.origin_data,
             "origin_code": r.origin_code, "error": error}  # fmt: skip
-
-
-def _payload_file(root: Path, endpoint: str, project: int | None, parent: int | None, n: int) -> Path:
-    folder = root / endpoint
-    if project is not None:
-        folder /= f"project_{project}"
-    if parent is not None:
-        folder /= f"parent_{parent}"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"sync_{n:04d}.json"
 
 
 def _record(ws: Any, accepted: list[dict], log: list[dict], at: datetime, source: str = "push") -> None:
