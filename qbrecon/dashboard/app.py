@@ -126,12 +126,15 @@ class Session:
         self.tabs.param.watch(self._on_tab, "active")
         sign_out = pn.widgets.Button(name="Sign out", button_type="light", width=90, align="center")
         sign_out.on_click(self.sign_out)
-        self.status = pn.pane.Markdown(connection_text(self.ws), styles={"color": "white"}, align="center")
+        self.status = pn.pane.Markdown(
+            connection_text(self.ws), styles={"color": "white"}, align="center", sizing_mode="stretch_width"
+        )
         header = pn.Row(
-            pn.pane.Markdown(f"## {TITLE}", styles=_WHITE),
-            pn.HSpacer(),
+            pn.pane.Markdown(f"## {TITLE}", styles=_WHITE, width=460),
             self.status,
-            pn.pane.Markdown(f"**{esc(user.name)}** ({user.role})", styles={"color": "white"}, align="center"),
+            pn.pane.Markdown(
+                f"**{esc(user.name)}** ({user.role})", styles={"color": "white"}, align="center", width=300
+            ),
             sign_out,
             styles=_HEADER_STYLE,
             sizing_mode="stretch_width",

@@ -52,6 +52,21 @@ ACTION_DONE = {
     "unlink": "Unlinked",
 }
 PAGE_SIZES = [25, 50, 100, 250]
+# one item and several, in Procore's words ("Accepted 1 job", "Rejected 3 subcontractor invoices")
+SINGULAR = {
+    "company": "company", "project": "job", "cost_code": "cost code", "budget": "budget",
+    "commitment": "commitment", "change_order": "change order", "invoice": "subcontractor invoice",
+    "timecard_entry": "time entry", "payment": "payment issued",
+}  # fmt: skip
+PLURAL = {"timecard_entry": "time entries", "payment": "payments issued"}
+
+
+def items_text(item_type: str, n: int) -> str:
+    """ "1 job", "3 companies", "2 time entries"."""
+    if n == 1:
+        return f"1 {SINGULAR.get(item_type, item_type)}"
+    plural = PLURAL.get(item_type) or (PAIRS[item_type].label.lower() if item_type in PAIRS else item_type)
+    return f"{n:,} {plural}"
 NO_ERROR_RECORDED = "(no QuickBooks error recorded)"
 
 
@@ -382,7 +397,8 @@ class QueueView:
         """One table per column set, made once: its formats and widths are its own, never another tab's."""
         key = tuple(c.key + ":" + c.title for c in columns)
         if key not in self.tables:
-            table = _table(columns, selectable="checkbox" if self.user.can_decide else False)
+            # approvers tick rows to act on them; viewers click one row to read its details
+            table = _table(columns, selectable="checkbox" if self.user.can_decide else 1)
             table.param.watch(self._on_sort, "sorters")
             table.param.watch(self._on_select, "selection")
             self.tables[key] = table
@@ -432,9 +448,9 @@ class QueueView:
         if self.total:
             self.empty_note.visible = False
             return
-        label = PAIRS[self.query.item_type].label
+        label = PLURAL.get(self.query.item_type) or PAIRS[self.query.item_type].label.lower()
         status = queries.status_label(self.query.status) or "any status"
-        text = f"No {esc(label.lower())} under **{esc(status)}**"
+        text = f"No {esc(label)} under **{esc(status)}**"
         text += f" matching “{esc(self.query.search)}”." if self.query.search.strip() else "."
         if self.query.status == "ready_to_export":
             text += " Items appear here when someone sends them to ERP in Procore."
@@ -456,6 +472,9 @@ class QueueView:
     def _on_tab(self, event: Any) -> None:
         self.query.item_type = event.new
         self.query.sort = []
+        if self.search.value:
+            self.search.value = ""  # a search is about one item type; clearing it re-reads the view
+            return
         self._new_view()
 
     def _on_filter(self, event: Any) -> None:
@@ -547,7 +566,7 @@ class QueueView:
 
     def show_details(self, procore_id: int) -> None:
         detail = queries.item_detail(self.ws, self.query.item_type, procore_id)
-        label = PAIRS[detail.item_type].label
+        label = SINGULAR.get(detail.item_type, detail.item_type).capitalize()
         title = detail.header.get("name") or detail.header.get("title") or detail.header.get("invoice_number")
         parts: list[Any] = [
             pn.pane.Markdown(f"### {esc(label)} {procore_id}" + (f": {esc(title)}" if title else ""))
@@ -705,8 +724,7 @@ class QueueView:
         self.dialog.open = False
 
     def _what(self, rows: pd.DataFrame) -> str:
-        label = PAIRS[self.query.item_type].label.lower()
-        return f"{len(rows):,} {label}" if len(rows) != 1 else f"1 {label.rstrip('s')}"
+        return items_text(self.query.item_type, len(rows))
 
     def run_action(self, action: str, rows: pd.DataFrame | None = None, **options: Any) -> bool:
         """Apply ``action`` to ``rows`` (default: the selection) through the ERP queue; report the outcome."""
@@ -731,7 +749,8 @@ class QueueView:
         names = [n for n in numbers.where(numbers.notna(), rows.get("name")).tolist()[:20] if not is_missing(n)]
         text = f"{ACTION_DONE[action]} {esc(self._what(rows))}"
         if names:
-            text += ": " + ", ".join(esc(n) for n in names) + (" …" if len(rows) > 20 else "")
+            text += ": " + ", ".join(esc(n) for n in names)
+            text += f" and {len(rows) - len(names):,} more" if len(rows) > len(names) else ""
         self.picked.clear()
         self.all_matching = False
         if action == "accept":

@@ -198,7 +198,8 @@ class ReconciliationView:
             self.messages.append(error_alert(exc))
             return False
         self.result = result
-        self.summary.value = table_frame(result.summary, SUMMARY_COLUMNS)
+        summary = result.summary.assign(label=[str(x).replace(" <-> ", " ↔ ") for x in result.summary["label"]])
+        self.summary.value = table_frame(summary, SUMMARY_COLUMNS)
         self.charts.objects = [
             pn.pane.Bokeh(variance_chart(result.variance("project"), "project"), sizing_mode="stretch_width"),
             pn.pane.Bokeh(variance_chart(result.variance("vendor"), "vendor"), sizing_mode="stretch_width"),
