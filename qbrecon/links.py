@@ -148,49 +148,66 @@ def apply_to_procore(con, load_id: int | None = None) -> int:
     different QuickBooks record than the link is a conflict: recorded (once per value) and audited, and the link
     wins. Returns the number of new conflicts. Run inside the caller's transaction (a load's)."""
     conflicts = 0
+    targets = []
     for pair in PAIRS.values():
         if not pair.exportable or pair.link_column is None:
             continue
         filt = f" AND t.{pair.row_filter}" if pair.row_filter else ""
-        targets = [(pair.procore_table, "''", "0", "l.quickbooks_id", f"t.id = l.procore_id{filt}", "")]
+        targets.append((pair, pair.procore_table, "l.quickbooks_id", f"t.id = l.procore_id{filt}", ""))
         for line in pair.lines:
             if shows_link(line):
-                targets.append((line.table, "?", "l.line_id", "l.txn_line_id", "t.id = l.line_id", line.table))
-        for table, line_sql, line_id, linked, join, line_table in targets:
-            params = [pair.item_type] + ([line_table] if line_sql == "?" else [])
-            scope = f"l.item_type = ? AND l.line_table = {line_sql}"
-            new = con.execute(
-                f"""INSERT INTO qb_link_conflicts
-                    SELECT nextval('qb_link_conflict_seq'), now(), ?, l.item_type, l.procore_id, l.line_table,
-                           {line_id}, {linked}, t.origin_id,
-                           'the Procore export says ' || t.origin_id || ' but qbrecon linked it to ' || {linked}
-                           || ': the link was kept; check both records in QuickBooks, then unlink or correct Procore'
-                    FROM qb_links l JOIN "{table}" t ON {join}
-                    WHERE {scope} AND t.origin_id IS NOT NULL AND t.origin_id <> {linked}
-                      AND NOT EXISTS (SELECT 1 FROM qb_link_conflicts c WHERE c.item_type = l.item_type
-                                      AND c.procore_id = l.procore_id AND c.line_table = l.line_table
-                                      AND c.line_id = {line_id} AND c.procore_id_value = t.origin_id)
-                    RETURNING item_type, procore_id, detail""",
-                [load_id, *params],
-            ).fetchall()
-            for item_type, procore_id, detail in new:
-                con.execute(
-                    """INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
-                                              detail)
-                       VALUES (nextval('erp_audit_seq'), now(), NULL, 'qbrecon', 'link_conflict', ?, ?, ?)""",
-                    [item_type, procore_id, (f"line {table}: " if line_table else "") + detail],
-                )
-            conflicts += len(new)
-            data = ("CASE WHEN l.edit_sequence IS NULL THEN t.origin_data "
-                    "ELSE json_object('edit_sequence', l.edit_sequence)::VARCHAR END" if not line_table
-                    else "t.origin_data")  # fmt: skip
-            flags = f", {pair.link_flags}" if pair.link_flags and not line_table else ""
+                targets.append((pair, line.table, "l.txn_line_id", "t.id = l.line_id", line.table))
+
+    def data_of(line_table: str) -> str:
+        return ("CASE WHEN l.edit_sequence IS NULL THEN t.origin_data "
+                "ELSE json_object('edit_sequence', l.edit_sequence)::VARCHAR END" if not line_table
+                else "t.origin_data")  # fmt: skip
+
+    # One query finds which targets differ at all (usually none: a re-load of what we know changes nothing).
+    differs = con.execute(
+        " UNION ALL ".join(
+            f"""SELECT {n} FROM (SELECT 1 FROM qb_links l JOIN "{table}" t ON {join}
+                WHERE l.item_type = '{pair.item_type}' AND l.line_table = '{line_table}'
+                  AND (t.origin_id IS DISTINCT FROM {linked} OR t.origin_data IS DISTINCT FROM {data_of(line_table)})
+                LIMIT 1)"""
+            for n, (pair, table, linked, join, line_table) in enumerate(targets)
+        )
+    ).fetchall()
+    for (n,) in differs:
+        pair, table, linked, join, line_table = targets[n]
+        line_id = "l.line_id" if line_table else "0"
+        params = [pair.item_type, line_table]
+        scope = "l.item_type = ? AND l.line_table = ?"
+        new = con.execute(
+            f"""INSERT INTO qb_link_conflicts
+                SELECT nextval('qb_link_conflict_seq'), now(), ?, l.item_type, l.procore_id, l.line_table,
+                       {line_id}, {linked}, t.origin_id,
+                       'the Procore export says ' || t.origin_id || ' but qbrecon linked it to ' || {linked}
+                       || ': the link was kept; check both records in QuickBooks, then unlink or correct Procore'
+                FROM qb_links l JOIN "{table}" t ON {join}
+                WHERE {scope} AND t.origin_id IS NOT NULL AND t.origin_id <> {linked}
+                  AND NOT EXISTS (SELECT 1 FROM qb_link_conflicts c WHERE c.item_type = l.item_type
+                                  AND c.procore_id = l.procore_id AND c.line_table = l.line_table
+                                  AND c.line_id = {line_id} AND c.procore_id_value = t.origin_id)
+                RETURNING item_type, procore_id, detail""",
+            [load_id, *params],
+        ).fetchall()
+        for item_type, procore_id, detail in new:
             con.execute(
-                f"""UPDATE "{table}" t SET origin_id = {linked}, origin_data = {data}{flags}
-                    FROM qb_links l WHERE {scope} AND {join}
-                      AND (t.origin_id IS DISTINCT FROM {linked} OR t.origin_data IS DISTINCT FROM {data})""",
-                params,
+                """INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
+                                          detail)
+                   VALUES (nextval('erp_audit_seq'), now(), NULL, 'qbrecon', 'link_conflict', ?, ?, ?)""",
+                [item_type, procore_id, (f"line {table}: " if line_table else "") + detail],
             )
+        conflicts += len(new)
+        data = data_of(line_table)
+        flags = f", {pair.link_flags}" if pair.link_flags and not line_table else ""
+        con.execute(
+            f"""UPDATE "{table}" t SET origin_id = {linked}, origin_data = {data}{flags}
+                FROM qb_links l WHERE {scope} AND {join}
+                  AND (t.origin_id IS DISTINCT FROM {linked} OR t.origin_data IS DISTINCT FROM {data})""",
+            params,
+        )
     return conflicts
 
 

@@ -13,19 +13,21 @@ from qbrecon.entities import EXPORTABLE, PAIRS
 from qbrecon.errors import BatchRejected
 from qbrecon.qbwc.simulator import QuickBooksCompany
 
-_FIXTURES: dict[tuple[int, int], Path] = {}
+_FIXTURES: dict[tuple, Path] = {}
 
 
-def fixture_dir(base: Path, projects: int = 1, seed: int = 3) -> Path:
-    """Generated fixtures (Procore export + QuickBooks responses), made once per (projects, seed) per process."""
+def fixture_dir(base: Path, projects: int = 1, seed: int = 3, **sizes: int) -> Path:
+    """Generated fixtures (Procore export + QuickBooks responses), made once per arguments per process;
+    ``sizes`` are ``fixtures.generate``'s (commitments_per_project, invoices_per_commitment, ...)."""
     from qbrecon import fixtures
 
-    key = (projects, seed)
+    key = (projects, seed, *sorted(sizes.items()))
     if key not in _FIXTURES or not _FIXTURES[key].exists():
-        out = base / f"fx-{projects}-{seed}"
+        out = base / ("fx-" + "-".join(str(k) for k in key).replace("(", "").replace(")", "").replace("'", "")
+                      .replace(", ", "_"))
         if out.exists():
             shutil.rmtree(out)
-        fixtures.generate(out, projects=projects, seed=seed)
+        fixtures.generate(out, projects=projects, seed=seed, **sizes)
         _FIXTURES[key] = out
     return _FIXTURES[key]
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sync_world import admin_id, company_for, fixture_dir, open_world, sync_all, top_customer
+from sync_world import admin_id, company_for, fixture_dir, open_world, sync_all
 
 from qbrecon.errors import BatchRejected
 
@@ -47,6 +47,11 @@ def origins(ws) -> dict:
         rows = ws.store.execute(f'SELECT id, origin_id FROM "{table}" WHERE origin_id IS NOT NULL').fetchall()
         out[table] = dict(rows)
     return out
+
+
+def _po_lines(company, txn_id: str):
+    lines = company.lines("purchase_order")
+    return lines[lines["TxnID"] == txn_id]
 
 
 def exported_by_us(ws, item_type: str) -> list[int]:
@@ -108,7 +113,7 @@ def test_an_exported_change_order_keeps_its_po_lines_and_cannot_be_unlinked_whil
     assert lines["origin_id"].notna().all()
     po_id = ws.store.scalar("SELECT quickbooks_id FROM erp_items WHERE item_type = 'change_order' AND procore_id = ?",
                             [cco])  # fmt: skip
-    on_po = set(company.lines("purchase_order").query("TxnID == @po_id")["TxnLineID"])
+    on_po = set(_po_lines(company, po_id)["TxnLineID"])
     assert set(lines["origin_id"]) <= on_po
     before = len(on_po)
     with pytest.raises(BatchRejected) as refused:
@@ -116,7 +121,7 @@ def test_an_exported_change_order_keeps_its_po_lines_and_cannot_be_unlinked_whil
     assert str(lines["origin_id"].iloc[0]) in str(refused.value)
     assert "still in QuickBooks Desktop" in str(refused.value)
     sync_all(ws, company)  # nothing goes out again
-    assert len(company.lines("purchase_order").query("TxnID == @po_id")) == before
+    assert len(_po_lines(company, po_id)) == before
 
 
 # -- 3. changes after the first sync reach QuickBooks --------------------------------------------------------------
@@ -190,7 +195,7 @@ def test_commitment_line_changes_go_out_as_purchaseordermod_keeping_line_ids_and
         "AND l.procore_id = o.id AND l.line_table = ''").fetchall()  # fmt: skip
     pid = int(cco_commitments[0][0]) if cco_commitments else exported_by_us(ws, "commitment")[0]
     po_id = ws.links("commitment", pid)["quickbooks_id"].iloc[0]
-    before = company.lines("purchase_order").query("TxnID == @po_id")
+    before = _po_lines(company, po_id)
     first_line = int(ws.frame(f"SELECT min(id) AS id FROM commitment_lines WHERE commitment_id = {pid}")["id"].iloc[0])
     old_txn_line = ws.store.scalar("SELECT origin_id FROM commitment_lines WHERE id = ?", [first_line])
 
@@ -206,7 +211,7 @@ def test_commitment_line_changes_go_out_as_purchaseordermod_keeping_line_ids_and
     _accept_updates(ws, "commitment")
     summary = ws.export(company.process)
     assert summary.synced == 1 and summary.failed == 0, summary
-    after = company.lines("purchase_order").query("TxnID == @po_id")
+    after = _po_lines(company, po_id)
     assert len(after) == len(before), "no line added or lost (CCO lines kept)"
     assert set(after["TxnLineID"]) == set(before["TxnLineID"]), "lines modified by TxnLineID"
     changed = after.set_index("TxnLineID").loc[old_txn_line, "Amount"]

@@ -851,7 +851,6 @@ class QuickBooksCompany:
             if received is None:
                 received = _sub(po, "IsFullyReceived")
             received.text = "true" if self._open_amount(po) <= 0 else "false"
-            po.find("EditSequence").text = self._next_edit_sequence(po.findtext("EditSequence"))
             _sort_children(ret)
             _sort_children(po)
             self._index(po, "purchase_order")
