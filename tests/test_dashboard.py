@@ -77,6 +77,8 @@ def seed_users(ws, password: str) -> None:
     for login in ("ann@example.com", "vic@example.com", "ada@example.com"):
         ws.set_user_password(login, password)
     ws.update_settings(by="ada@example.com", invoice_retainage_item="Retainage")
+    # retrieving / re-sending needs 'Admin' on the item's own tool (permissions matrix)
+    ws.set_tool_permissions("ann@example.com", {"commitments": "admin", "projects": "admin"}, by="ada@example.com")
 
 
 def test_queue_page_reads_one_page_with_names_and_exact_amounts(ws):
@@ -350,13 +352,13 @@ def test_refresh_from_quickbooks_on_the_settings_page(company):
     assert set(view.table.value["state_label"]) == {"Done"} and view.summary.object == "Refresh jobs: 9 done."
     assert view.cancel_button.disabled
 
-    # importing payments afterwards needs an accounting approver: the library refuses, the page says why
+    # refreshing and importing payments need ERP 'Admin' (matrix): the library refuses, the page says why
     viewer = RefreshView(company, sign_in(company, "vic@example.com", "correct horse battery"))
     assert viewer.import_payments.disabled
     viewer.import_payments.value = True
     assert not viewer.request()
     kind, text = _alerts(viewer)[0]
-    assert kind == "danger" and "Not allowed" in text and "import" in text
+    assert kind == "danger" and "Not allowed" in text and "'Admin' on the ERP Integrations tool" in text
     assert set(company.refresh_jobs()["state"]) == {"done"}  # nothing queued by the refused request
 
     view.full.value = False

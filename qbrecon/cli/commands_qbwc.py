@@ -109,20 +109,22 @@ main.add_command(
 @main.command("qwc")
 @click.option("--workspace", "-w", required=True, type=click.Path(dir_okay=False, exists=True),
               help="The workspace file.")  # fmt: skip
-@click.option(
-    "--url", required=True, help="The service URL QBWC will call (https://, or http://localhost...)."
-)
+@click.option("--url", default=None,
+              help="The service URL QBWC will call (https://, or http://localhost...); default: the "
+                   "'Service URL' setting.")  # fmt: skip
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Write the .qwc here (default: stdout).")
 @click.option("--app-name", help="Name shown in the Web Connector (default: qbrecon <workspace>).")
 @click.option(
     "--every",
     "run_every_minutes",
-    default=15,
-    show_default=True,
+    default=None,
     type=int,
-    help="Minutes between automatic updates (0: only when the user clicks Update).",
+    help="Minutes between automatic updates (0: only when the user clicks Update); default: from the "
+    "'Sync schedule' setting (hourly: 60, daily: 1440, never: none).",
 )
-def qwc_cmd(workspace: str, url: str, out: str | None, app_name: str | None, run_every_minutes: int) -> None:
+def qwc_cmd(
+    workspace: str, url: str | None, out: str | None, app_name: str | None, run_every_minutes: int | None
+) -> None:
     """Write the .qwc file to add this workspace's service to the QuickBooks Web Connector.
 
     \b
@@ -134,9 +136,8 @@ def qwc_cmd(workspace: str, url: str, out: str | None, app_name: str | None, run
 
     with _workspace(workspace) as ws:
         user = require_setting(ws.store, "service_user", "the .qwc names the Web Connector's user")
-        data = workspace_qwc(
-            ws.store, url, user, app_name=app_name, run_every_minutes=run_every_minutes or None, out=out
-        )
+        every = {} if run_every_minutes is None else {"run_every_minutes": run_every_minutes or None}
+        data = workspace_qwc(ws.store, url, user, app_name=app_name, out=out, **every)
     if out:
         click.echo(
             f"wrote {out}: add it in QuickBooks Web Connector (Add an application), then type the "

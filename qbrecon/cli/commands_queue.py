@@ -320,7 +320,9 @@ def mail_cmd(workspace: str, daily_summary: bool, no_deliver: bool) -> None:
 @click.option("--from", "start", help="Accountant report: first day (YYYY-MM-DD).")
 @click.option("--to", "end", help="Accountant report: day after the last (YYYY-MM-DD).")
 @click.option("--project", type=int, help="Job costs / unsyncable: one project id.")
-@click.option("--by", help="Acting user (the accountant report needs ERP 'Admin').")
+@click.option("--by", required=True,
+              help="Acting user; checked against the permissions matrix (accountant and company-level "
+                   "job costs: ERP 'Admin').")  # fmt: skip
 @format_option
 def report_cmd(
     report: str,
@@ -336,13 +338,13 @@ def report_cmd(
     \b
     Examples:
       qbrecon erp-report accountant -w company.duckdb --by maria.alvarez@example-builders.com --from 2024-09-01 --to 2024-10-01
-      qbrecon erp-report job-costs -w company.duckdb --format csv > job-costs.csv
+      qbrecon erp-report job-costs -w company.duckdb --by maria.alvarez@example-builders.com --format csv > job-costs.csv
     """
     with _workspace(workspace) as ws:
         if report == "accountant":
             frame = ws.accountant_report(start, end, by=by)
         elif report == "job-costs":
-            frame = ws.erp_job_costs(project)
+            frame = ws.erp_job_costs(project, by=by)
         else:
-            frame = ws.unsyncable_direct_costs(project)
+            frame = ws.unsyncable_direct_costs(project, by=by)
     _emit(frame, fmt)

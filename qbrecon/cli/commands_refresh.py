@@ -32,7 +32,7 @@ _HEADERS = {"query": "QuickBooks query", "from_modified_text": "Modified since",
 @click.option("--overlap-minutes", default=60, show_default=True, type=click.IntRange(0, 7 * 24 * 60),
               help="How far before the newest stored record an incremental refresh starts.")  # fmt: skip
 @click.option(
-    "--by", default=None, help="The requesting user (id, login or e-mail), recorded with the request."
+    "--by", default=None, help="The requesting user (id, login or e-mail): needs ERP Integrations 'Admin'."
 )
 @click.option("--import-payments", is_flag=True,
               help="When the refresh finishes, import bill payments on synced bills as Procore payments "
@@ -46,7 +46,7 @@ def refresh_cmd(workspace: str, since: str | None, full: bool, kinds: tuple[str,
 
     \b
     Examples:
-      qbrecon refresh -w company.duckdb                      # what changed since the last refresh
+      qbrecon refresh -w company.duckdb --by maria         # what changed since the last refresh
       qbrecon refresh -w company.duckdb --full --kind vendors
       qbrecon refresh -w company.duckdb --since 2024-10-01
       qbrecon refresh -w company.duckdb --status
@@ -65,6 +65,8 @@ def refresh_cmd(workspace: str, since: str | None, full: bool, kinds: tuple[str,
         except ValueError:
             raise InputError(f"--since must be a date or date-time (YYYY-MM-DD[THH:MM:SS]), got {since!r}",
                              field="since") from None  # fmt: skip
+    if not status_only and not by:
+        raise click.UsageError("--by is required: refreshing needs 'Admin' on the ERP Integrations tool")
     with open_workspace(workspace) as ws:
         if status_only:
             jobs = ws.refresh_jobs(list(kinds) or None)

@@ -31,7 +31,8 @@ SECTIONS: list[tuple[str, list[str]]] = [
 CHOICE_LABELS = {
     "read_only_from_quickbooks": "Read Only, Populate From QuickBooks",
     "editable_from_procore": "Editable, Do Not Populate From QuickBooks",
-    "hourly": "Hourly", "every_2_hours": "Every 2 Hours", "every_4_hours": "Every 4 Hours", "daily": "Daily",
+    "every_15_minutes": "Every 15 Minutes", "hourly": "Hourly", "every_2_hours": "Every 2 Hours",
+    "every_4_hours": "Every 4 Hours", "daily": "Daily",
     "never": "Never",
 }  # fmt: skip
 

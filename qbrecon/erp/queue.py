@@ -27,8 +27,8 @@ from ..qbxml import spec
 from ..schemas import TABLES
 from ..schemas.types import normalise_name, normalise_names
 from ..store import Store, register_tables
-from . import ledger as _ledger  # noqa: F401 - its tables first: the links migration below reads them
 from . import imports as _imports  # Ready to Import (and its procore_imports table)
+from . import ledger as _ledger  # noqa: F401 - its tables first: the links migration below reads them
 from . import permissions
 from .filters import check_filter
 from .notify import NotifyMixin, enqueue_rejections
@@ -560,6 +560,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
         cfg = read_settings(self.store, mask=False)
         with self.store.transaction() as con:
             sel = self._selection(selection, item_type, options)
+            permissions.require_items(user, action, sel.column("item_type").to_pylist())
             sel_name = _temp_name("sel")
             con.register(sel_name, sel)
             try:
@@ -1104,7 +1105,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
     def import_bill_payments(self, *, by: int | str) -> int:
         """QuickBooks bill payments on synced bills become Procore payments issued (origin_id = the payment's
         TxnID), one per bill paid. Payments already imported are skipped. Returns how many were added."""
-        user = permissions.require(self.store, by, "import")
+        user = permissions.require(self.store, by, "sync_paid_invoices")
         with self.store.transaction() as con:
             new = con.sql(
                 """SELECT bp."TxnID" AS origin_id, i.id AS requisition_id, i.project_id, i.commitment_id AS contract_id,
@@ -1222,7 +1223,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
         """QuickBooks job costs (bill item lines per job and item) into the Procore budget's
         ``job_to_date_costs`` of linked projects (and ``direct_costs`` when the budget direct cost columns are
         'read_only_from_quickbooks'). Returns how many budget lines changed."""
-        user = permissions.require(self.store, by, "import")
+        user = permissions.require(self.store, by, "sync_job_costs")
         direct = read_settings(self.store)["budget_direct_cost_source"] == "read_only_from_quickbooks"
         with self.store.transaction() as con:
             changed = con.sql(
