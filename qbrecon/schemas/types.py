@@ -104,7 +104,10 @@ def money_display(value: Any) -> str:
     Exact for Decimals; a float goes through its shortest repr first."""
     if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return ""
-    return f"{value if isinstance(value, Decimal) else Decimal(str(value)):,.2f}"
+    try:
+        return f"{value if isinstance(value, Decimal) else Decimal(str(value)):,.2f}"
+    except InvalidOperation:  # not an amount (a label in a money column): shown as it is
+        return str(value)
 
 
 # -- names ------------------------------------------------------------------------------------------------------
