@@ -222,8 +222,9 @@ class Store:
     def frame(self, sql_or_table: str, params: list | None = None) -> pd.DataFrame:
         """A pandas frame with Arrow dtypes: DECIMAL stays decimal (``.df()`` would turn it into float)."""
         sql = f'SELECT * FROM "{sql_or_table}"' if sql_or_table in self.table_names() else sql_or_table
-        with self._lock:
-            table = _arrow(self.con.execute(sql, params or []))
+        # A read on this thread's own cursor needs no lock: DuckDB gives it a consistent snapshot while other
+        # threads write, so dashboard reads never queue behind a Web Connector transaction (nor it behind them).
+        table = _arrow(self.con.execute(sql, params or []))
         return arrow_to_frame(table)
 
     def sql(self, query: str, params: list | None = None) -> duckdb.DuckDBPyRelation:
@@ -248,8 +249,7 @@ class Store:
             return result
 
     def table_names(self) -> set[str]:
-        with self._lock:
-            return {r[0] for r in self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        return {r[0] for r in self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
 
     def count(self, table: str) -> int:
         return int(self.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0])
