@@ -8,7 +8,7 @@ once, against one workspace, on loopback, for a fixed time; every answer is chec
 - **Web Connector clients** (32): each speaks raw SOAP over its own HTTP connection from its own loopback
   address (127.0.0.2, 127.0.0.3, ... as separate machines would), looping serverVersion -> clientVersion ->
   authenticate -> (sendRequestXML -> simulated QuickBooks -> receiveResponseXML)* -> closeConnection. One session
-  at a time may export (the service tells the others "busy" with the seconds to wait); they try again after 1-2 s
+  at a time may export (the service tells the others "busy" with the seconds to wait); they try again after 5-10 s
   (not the whole wait they are told), so the endpoint is under constant load. Answers are checked against the protocol: a ticket or "none"/"busy" (never
   "nvu"), qbXML or "" from sendRequestXML, 0..100 from receiveResponseXML (never -1), "OK..." from closeConnection.
 - **Dashboard sessions** (8): each loads the dashboard page over HTTP every 20 s (a new Bokeh session on the
@@ -127,9 +127,9 @@ def web_connector(n: int, host: str, port: int, company, deadline: float, rec: R
                 if len(answer) != 3 or not answer[2].isdigit() or not answer[0]:
                     rec.error(f"client {n}: busy answer {answer}")
                 rec.count("busy")
-                # The Web Connector waits before trying again; a short wait (not the whole ticket lifetime it is
-                # told) keeps the endpoint loaded. Every try costs a password check (scrypt) on the server.
-                time.sleep(random.uniform(1.0, 2.0))
+                # The Web Connector waits the seconds it is told before trying again; a shorter wait (5-10 s, not
+                # the whole ticket lifetime) keeps the endpoint loaded. Every try costs a password check (scrypt).
+                time.sleep(min(int(answer[2]) if answer[2].isdigit() else 5, random.uniform(5.0, 10.0)))
                 continue
             if status == "none":
                 rec.count("nothing to do")

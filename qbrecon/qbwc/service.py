@@ -265,7 +265,7 @@ class QBWCService:
                 return [throwaway, "none"]
             session = self.sessions.open(user, self.config.company_file, pending, remote_addr)
         self._status(True, None)
-        return [session.ticket, self.config.company_file]
+        return [session.secret or "", self.config.company_file]  # the ticket itself; the store keeps its hash
 
     def send_request_xml(
         self, ticket: str, hcp_response: str, company_file: str, country: str, major: int, minor: int
@@ -376,7 +376,7 @@ class QBWCService:
             else:
                 self.ws.apply_export_response(target.message_id, response)
             self.sessions.record_answer(session.ticket, target.message_id, "applied", len(target.request_ids))
-            session = self.sessions.get(session.ticket)
+            session = self.sessions.by_key(session.ticket)
             remaining = self._pending()
         if remaining == 0 or session.messages_sent >= self.config.max_messages_per_session:
             return 100
@@ -411,7 +411,7 @@ class QBWCService:
             session = self.sessions.get(ticket)
             if session is None or session.status != "open":  # an ended ticket must not touch the status again
                 return "Session unknown or already closed."
-            session = self.sessions.close(ticket)
+            session = self.sessions.close(session.ticket)
         if session is None:
             return "Session unknown or already closed."
         self._status(True, session.last_error)
