@@ -77,6 +77,7 @@ def connect(path: str | Path | None, busy_timeout: float = 10.0, read_only: bool
 
 
 _umask_lock = threading.Lock()
+_READ_ONLY = re.compile(r"\s*(SELECT|FROM)\b", re.I)  # plain queries (a WITH may end in a write: locked)
 
 
 @contextlib.contextmanager
@@ -234,12 +235,15 @@ class Store:
 
     def scalar(self, query: str, params: list | tuple | None = None) -> Any:
         """The first column of the first row (read fully: DuckDB 2.0 keeps a half-read result pending)."""
-        with self._lock:
-            rows = self.con.execute(query, params or []).fetchall()
+        rows = self.execute(query, params).fetchall()
         return rows[0][0] if rows else None
 
     def execute(self, query: str, params: list | tuple | None = None) -> duckdb.DuckDBPyConnection:
         """Run a statement on this thread's connection; the pending result is this thread's alone to fetch."""
+        if _READ_ONLY.match(query):
+            # A query on this thread's own cursor needs no lock (DuckDB's snapshot isolation): reads never wait
+            # for another thread's whole transaction, e.g. a login's settings lookup behind an export batch.
+            return self.con.execute(query, params or [])
         with self._lock:
             if self._depth or self.path is None:
                 return self.con.execute(query, params or [])

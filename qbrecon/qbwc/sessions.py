@@ -262,11 +262,11 @@ class SessionStore:
     def expire_stale(self) -> list[QbwcSession]:
         """Mark open sessions past their expiry as expired; returns them (with what they had in flight)."""
         now = time.time()
+        stale_sql = f"SELECT {_COLUMNS} FROM qbwc_sessions WHERE status = 'open' AND expires_at <= to_timestamp(?)"
+        if not self.store.execute(stale_sql, [now]).fetchall():
+            return []  # the usual case, answered by a read without the write lock
         with self.store.transaction() as con:
-            rows = con.execute(
-                f"SELECT {_COLUMNS} FROM qbwc_sessions WHERE status = 'open' AND expires_at <= to_timestamp(?)",
-                [now],
-            ).fetchall()
+            rows = con.execute(stale_sql, [now]).fetchall()
             stale = [QbwcSession._from_row(r) for r in rows]
             for s in stale:
                 self.close(s.ticket, status="expired", last_error="ticket expired without closeConnection")
