@@ -29,6 +29,7 @@ QUARANTINE_SCHEMA = pa.schema([
 ])  # fmt: skip
 
 _RECORD_LIMIT = 20_000  # characters of a source record kept in the quarantine
+MAX_TEXT = 10_000  # characters in one text field; longer values are quarantined with row and field
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Checked:
 def check_batch(batch: Batch) -> Checked:
     """Read every value (cell errors), then run the table's pandera model lazily over the typed frame."""
     table, cell_errors = convert_batch(batch)
+    cell_errors = cell_errors + _overlong_text(table)
     problems: dict[int, list[CellError]] = defaultdict(list)
     for err in cell_errors:
         problems[err.row].append(err)
@@ -69,6 +71,23 @@ def check_batch(batch: Batch) -> Checked:
     checked = Checked(batch, table, dict(problems))
     _check_duplicate_keys(checked)
     return checked
+
+
+def _overlong_text(table: pa.Table) -> list[CellError]:
+    """Text longer than ``MAX_TEXT`` in any column: no Procore or QuickBooks field needs it, and a 10 MB name
+    would be carried into every report and screen (QuickBooks' own, shorter limits are checked at export)."""
+    errors = []
+    for name in table.column_names:
+        column = table.column(name)
+        if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+            continue
+        lengths = pc.utf8_length(column)
+        if not pc.any(pc.greater(lengths, MAX_TEXT)).as_py():
+            continue
+        for row in pc.indices_nonzero(pc.fill_null(pc.greater(lengths, MAX_TEXT), False)).to_pylist():
+            n = lengths[row].as_py()
+            errors.append(CellError(row, name, "text_length", f"{n:,} characters; at most {MAX_TEXT:,} are accepted"))
+    return errors
 
 
 def _failure_text(value: Any, check: str) -> str:
