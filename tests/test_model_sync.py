@@ -31,7 +31,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from lxml import etree
@@ -183,7 +183,10 @@ class SyncModel(RuleBasedStateMachine):
 
     def _load(self, edits: dict[str, int], only: tuple[str, ...] = ()) -> None:
         before = self._links()
+        updates = self.ws.store.scalar("SELECT count(*) FROM erp_audit WHERE action = 'procore_update'")
         self.ws.load_procore(self._export_dir(edits, only))
+        updates = self.ws.store.scalar("SELECT count(*) FROM erp_audit WHERE action = 'procore_update'") - updates
+        event(f"load: {'some' if updates else 'no'} items back as updates")
         assert self._links() == before, "a Procore load changed a link"
         shown = self.ws.store.execute(
             """SELECT l.item_type, l.procore_id FROM qb_links l JOIN commitment_lines t ON t.id = l.line_id
@@ -258,14 +261,25 @@ class SyncModel(RuleBasedStateMachine):
             self.ws.unlink([(item_type, pid)], by=self.admin)
         except BatchRejected as exc:
             assert "still in QuickBooks Desktop" in str(exc), exc
+            event("unlink refused: QuickBooks still holds it")
             return
+        event("unlinked")
         # allowed only when QuickBooks (as last read) no longer has it
         assert qb_id in self.qb_deleted, f"{item_type} {pid} unlinked while QuickBooks has {qb_id}"
 
     # -- exporting -------------------------------------------------------------------------------------------------
     @rule(max_requests=st.sampled_from([1, 5, 50]))
     def export_in_process(self, max_requests: int) -> None:
-        self.ws.export(self.company.process, max_requests=max_requests)
+        summary = self.ws.export(self.company.process, max_requests=max_requests)
+        self._note_exports()
+        event(f"export in process: {'some' if summary.synced else 'none'} synced, "
+              f"{'some' if summary.failed else 'none'} failed")
+
+    def _note_exports(self) -> None:
+        for name, action in self.ws.store.execute(
+            "SELECT DISTINCT request_name, action FROM export_ledger WHERE outcome IN ('synced', 'linked')"
+        ).fetchall():
+            event(f"synced by {name}" if action == "mod" else "synced by an Add")
 
     @rule()
     def export_through_web_connector(self) -> None:
@@ -281,6 +295,7 @@ class SyncModel(RuleBasedStateMachine):
             if percent >= 100 or percent < 0:
                 break
         service.close_connection(ticket)
+        self._note_exports()
 
     @precondition(lambda self: CRASH and not self.crashed)
     @rule()
@@ -294,6 +309,7 @@ class SyncModel(RuleBasedStateMachine):
         done = subprocess.run([sys.executable, "-c", _CRASH_SCRIPT, str(self.dir / "ws.duckdb"),
                                str(self.dir / "qb.duckdb")], env=env, timeout=120)  # fmt: skip
         assert done.returncode in (-9, 3), done
+        event("crash: killed after QuickBooks stored the message" if done.returncode == -9 else "crash: nothing to send")
         self.crashed = True
         self.ws = Workspace(self.dir / "ws.duckdb")
         self.company = QuickBooksCompany(self.dir / "qb.duckdb", validate=False)
@@ -431,4 +447,5 @@ TestSyncModel.settings = settings(
     derandomize=os.environ.get("QBRECON_MODEL_SEED") is None,
     database=None,
 )
-pytestmark = pytest.mark.slow
+# the run's length is set by the example budget, not by the suite's per-test timeout
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(max(600, EXAMPLES * STEPS * 5))]
