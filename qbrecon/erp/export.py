@@ -31,11 +31,11 @@ from ..errors import InputError, QbreconError, SettingMissing
 from ..qbxml import archive
 from ..qbxml.build import BuildContext, OutgoingXml, Request, build_requests, message_sets
 from ..qbxml.parse import parse_bytes
-from ..qbxml.responses import PARSE_ERROR_HRESULT, deliver_in_process, read_response
+from ..qbxml.responses import PARSE_ERROR_HRESULT, deliver_in_process, read_response, status_policy
 from ..schemas import TABLES
 from ..store import arrow_to_frame
 from . import ledger
-from .ledger import IN_FLIGHT_SQL, MAX_ATTEMPTS, RETRYABLE_CODES
+from .ledger import IN_FLIGHT_SQL, MAX_ATTEMPTS
 from .settings import SETTINGS, read_settings
 from .states import item_where
 
@@ -594,7 +594,8 @@ class ExportMixin:
                 "decision": "retry" if attempt < MAX_ATTEMPTS else "failed",
                 "outcome": "not_processed",
             }
-        if code in RETRYABLE_CODES:
+        action = status_policy(code).action  # the one per-code policy table (qbxml.responses.STATUS_POLICY)
+        if action == "retry":
             if attempt < MAX_ATTEMPTS:
                 return {**base, "decision": "retry"}
             return {
@@ -602,11 +603,11 @@ class ExportMixin:
                 "decision": "failed",
                 "status_message": f"{message} (still failing after {attempt} attempts; retry later)",
             }
-        if code == 3200:
+        if action == "refresh_then_retry":
             return {**base, "decision": "check", "check_reason": "refresh"}
-        if code == 3100 and request_name in _LIST_ADDS:
+        if action == "check_name" and request_name in _LIST_ADDS:
             return {**base, "decision": "check", "check_reason": "duplicate"}
-        if code == 3140:
+        if action == "create_parent":
             return self._missing_reference(base, attempt)
         return {**base, "decision": "failed"}
 
