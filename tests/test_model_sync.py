@@ -302,6 +302,7 @@ class SyncModel(RuleBasedStateMachine):
     def crash_mid_export(self) -> None:
         from sync_world import approve
 
+        self.load_edited_export("vendors")  # something to send: a vendor update
         approve(self.ws)
         self.ws.close()
         self.company.close()

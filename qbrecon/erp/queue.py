@@ -1213,6 +1213,14 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
                                updated_at = now()
                         FROM {name} u WHERE e.item_type = 'company' AND e.procore_id = u.company_id"""
                 )
+                # Procore now matches the vendor: the link takes its EditSequence and the new fingerprint, so the
+                # change is not sent back to QuickBooks as an update
+                con.execute(
+                    f"""UPDATE qb_links l SET edit_sequence = coalesce(u.edit_sequence, l.edit_sequence),
+                               fingerprint = f.fingerprint, updated_at = now()
+                        FROM {name} u JOIN erp_fingerprints f ON f.item_type = 'company' AND f.procore_id = u.company_id
+                        WHERE l.item_type = 'company' AND l.procore_id = u.company_id AND l.line_table = ''"""
+                )
                 con.execute(
                     f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
                                                from_status, to_status, detail)
