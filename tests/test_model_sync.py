@@ -15,8 +15,9 @@ Invariants (written against ``qbrecon.entities.PAIRS``, so a new pair is covered
 - re-loads never change a link;
 - reconciliation reports the model's own QuickBooks edits on qbrecon's records and nothing on the others.
 
-Budget: ``QBRECON_MODEL_EXAMPLES`` (default 200) examples of up to ``QBRECON_MODEL_STEPS`` (default 6) steps;
-``QBRECON_MODEL_EXAMPLES=1000 python -m pytest tests/test_model_sync.py -p no:cacheprovider`` is the long run.
+Budget: ``QBRECON_MODEL_EXAMPLES`` examples (200 in CI, i.e. with ``CI`` set; 30 otherwise) of up to
+``QBRECON_MODEL_STEPS`` (default 6) steps; the crash rule runs with ``QBRECON_MODEL_CRASH=1``. The long run:
+``QBRECON_MODEL_EXAMPLES=1000 QBRECON_MODEL_CRASH=1 python -m pytest tests/test_model_sync.py -p no:cacheprovider``.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ from qbrecon.errors import BatchRejected
 from qbrecon.qbwc.service import QBWCService, ServiceConfig
 from qbrecon.qbwc.simulator import KINDS, QuickBooksCompany
 
-EXAMPLES = int(os.environ.get("QBRECON_MODEL_EXAMPLES", "200"))
+# CI (``CI`` set) runs 200 examples; a developer's run 30; the long run sets QBRECON_MODEL_EXAMPLES=1000
+EXAMPLES = int(os.environ.get("QBRECON_MODEL_EXAMPLES", "200" if os.environ.get("CI") else "30"))
 STEPS = int(os.environ.get("QBRECON_MODEL_STEPS", "6"))
 # a killed process costs seconds (a new interpreter): on in the long run, off by default
 CRASH = os.environ.get("QBRECON_MODEL_CRASH", "0") == "1"
