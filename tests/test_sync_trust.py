@@ -298,3 +298,27 @@ def test_bills_for_an_exported_commitment_link_to_its_po_lines_and_the_open_bala
         bill = company.ret(mine["quickbooks_id"].iloc[0])
         assert bill.find("LinkedTxn") is not None and bill.findtext("LinkedTxn/TxnID") == txn
         assert company.open_balance(txn) < open_before[pid]
+
+
+def test_a_commitment_whose_lines_were_never_linked_is_not_modded_into_double_lines(world):
+    """A workspace from before line links: the PO's lines cannot be told apart, so the update is refused."""
+    ws, company, fx, tmp = world
+    sync_all(ws, company, item_types=ALL_BUT_INVOICES)
+    pid = exported_by_us(ws, "commitment")[0]
+    po_id = ws.links("commitment", pid)["quickbooks_id"].iloc[0]
+    before = len(_po_lines(company, po_id))
+    ws.store.execute("DELETE FROM qb_links WHERE item_type = 'commitment' AND procore_id = ? AND line_table <> ''",
+                     [pid])  # fmt: skip
+    ws.store.execute("UPDATE commitment_lines SET origin_id = NULL WHERE commitment_id = ?", [pid])
+
+    def retitle(records):
+        for r in records:
+            if r["id"] == pid:
+                r["title"] = (r["title"] or "")[:20] + " rev"
+
+    ws.load_procore(edited_export(fx, tmp / "edited", "commitments", retitle))
+    _accept_updates(ws, "commitment")
+    ws.export(company.process)
+    item = ws.queue(item_type="commitment").set_index("procore_id").loc[pid]
+    assert item["status"] == "failed_to_export" and "add them all again" in item["last_error_message"]
+    assert len(_po_lines(company, po_id)) == before

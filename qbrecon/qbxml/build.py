@@ -1021,6 +1021,8 @@ def _prepare_commitment(
     ln = ln[~ln["commitment_id"].isin(bad)]
     add, mod = _split_linked(rows)
     mod, es_errors = _needs_edit_sequence(mod, "commitment")
+    mod, line_errors = _unmatched_po_lines(mod, ln, ctx)
+    errors += line_errors
     errors += es_errors
     out = []
     for frame, name, action in ((add, "PurchaseOrderAdd", "add"), (mod, "PurchaseOrderMod", "mod")):
@@ -1064,6 +1066,23 @@ def _prepare_commitment(
             )
         )
     return out, errors
+
+
+def _unmatched_po_lines(mod: pd.DataFrame, ln: pd.DataFrame, ctx: BuildContext) -> tuple[pd.DataFrame, list[dict]]:
+    """A PurchaseOrderMod for a commitment none of whose lines is linked to a PO line (linked before qbrecon kept
+    line links) would add every line again: refused until the lines are linked (re-export or link them)."""
+    po_lines = ctx.frame("purchase_order_lines")
+    if mod.empty or po_lines is None or po_lines.empty:
+        return mod, []
+    linked = set(_pylist(ln.loc[_col(ln, "origin_id").notna().to_numpy(), "commitment_id"]))
+    has_lines = set(po_lines["TxnID"].astype(object).tolist())
+    bad = [pid for pid, txn in zip(_pylist(mod["id"]), mod["_qb_id"].tolist(), strict=True)
+           if pid not in linked and txn in has_lines]  # fmt: skip
+    errors = _err(bad, "commitment", "line_items",
+                  "none of the commitment's lines is linked to a line of its QuickBooks purchase order, so an "
+                  "update would add them all again; unlink the commitment (after deleting the PO in QuickBooks) "
+                  "and export it again, or reload a Procore export that carries the lines' QuickBooks ids")  # fmt: skip
+    return mod[~mod["id"].isin(bad).to_numpy()], errors
 
 
 def _keep_other_po_lines(
