@@ -322,3 +322,27 @@ def test_a_commitment_whose_lines_were_never_linked_is_not_modded_into_double_li
     item = ws.queue(item_type="commitment").set_index("procore_id").loc[pid]
     assert item["status"] == "failed_to_export" and "add them all again" in item["last_error_message"]
     assert len(_po_lines(company, po_id)) == before
+
+
+# -- the texts users read ------------------------------------------------------------------------------------------
+def test_texts_say_what_is_true(ws):
+    from qbrecon.qbwc.simulator import QuickBooksCompany
+
+    ws.store.put_rows("users", [dict(id=1, name="Ada", login="ada", is_active=True,
+                                     erp_integrations_permission="admin", can_push_to_accounting=True)])  # fmt: skip
+    ws.store.put_rows("projects", [dict(id=10, name="Harbor Clinic", address="5 Harbor Road", created_by_id=1)])
+    ws.store.put_rows("invoices", [dict(id=20, project_id=10, invoice_number="INV-1", number=1, status="approved",
+                                        current_payment_due=Decimal("10.00"), erp_status="Failed to Export")])  # fmt: skip
+    # a customer the workspace read from QuickBooks once, since deleted there
+    ws.store.put_rows("customers", [dict(ListID="80000001-1", Name="Ghost Owner", FullName="Ghost Owner", Sublevel=0,
+                                         IsActive=True)])  # fmt: skip
+    ws.refresh_queue()
+    invoice = ws.queue(item_type="invoice").iloc[0]
+    assert invoice["status"] == "failed_to_export"
+    assert invoice["last_error_message"] == "marked failed in Procore; no QuickBooks error recorded: retry or reject"
+    ws.send([10], item_type="project", by="ada")
+    ws.accept([10], item_type="project", by="ada", customer="Ghost Owner")
+    with QuickBooksCompany(None, validate=False) as company:
+        ws.export(company.process)
+    message = ws.queue(item_type="project").iloc[0]["last_error_message"]
+    assert "created in QuickBooks, not from Procore" in message and "send and accept" not in message
