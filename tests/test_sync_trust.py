@@ -346,3 +346,23 @@ def test_texts_say_what_is_true(ws):
         ws.export(company.process)
     message = ws.queue(item_type="project").iloc[0]["last_error_message"]
     assert "created in QuickBooks, not from Procore" in message and "send and accept" not in message
+
+
+def test_a_workspace_from_before_links_upgrades_on_open(tmp_path):
+    from qbrecon import Workspace
+
+    ws = Workspace(tmp_path / "old.duckdb")
+    ws.store.put_rows("companies", [dict(id=1, name="Acme", is_active=True, origin_id="80000001-1",
+                                         origin_data='{"edit_sequence":"7"}')])  # fmt: skip
+    ws.refresh_queue()
+    # as today's main leaves it: no links, no links version
+    ws.store.execute("DELETE FROM qb_links")
+    ws.store.execute("DELETE FROM qbrecon_meta WHERE key = 'qb_links_version'")
+    ws.close()
+    ws = Workspace(tmp_path / "old.duckdb")
+    try:
+        link = ws.links("company", 1)
+        assert list(link["quickbooks_id"]) == ["80000001-1"] and list(link["source"]) == ["migration"]
+        assert ws.store.scalar("SELECT value FROM qbrecon_meta WHERE key = 'qb_links_version'") == "1"
+    finally:
+        ws.close()

@@ -247,6 +247,21 @@ _VIEWS = [
 ]
 register_tables(*_VIEWS)
 
+# Migration 1 of the links (``qbrecon_meta`` 'qb_links_version'): a workspace written before qbrecon kept links gets
+# one for every Synced item from its queue row, when it is first opened (lines follow at the next refresh_queue).
+register_tables(
+    """INSERT INTO qb_links (item_type, procore_id, line_table, line_id, quickbooks_id, edit_sequence, fingerprint,
+                              source, linked_at, updated_at)
+        SELECT e.item_type, e.procore_id, '', 0, e.quickbooks_id, e.edit_sequence, f.fingerprint, 'migration', now(),
+               now()
+        FROM erp_items e LEFT JOIN erp_fingerprints f ON f.item_type = e.item_type AND f.procore_id = e.procore_id
+        WHERE e.status = 'synced' AND e.quickbooks_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM qbrecon_meta WHERE key = 'qb_links_version')
+          AND NOT EXISTS (SELECT 1 FROM qb_links l WHERE l.item_type = e.item_type AND l.procore_id = e.procore_id
+                          AND l.line_table = '')""",
+    f"""INSERT OR IGNORE INTO qbrecon_meta VALUES ('qb_links_version', '{links.LINKS_VERSION}')""",
+)
+
 _SEL_SCHEMA = pa.schema(
     [
         ("item_type", pa.string()),
