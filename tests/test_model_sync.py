@@ -439,6 +439,19 @@ class SyncModel(RuleBasedStateMachine):
                WHERE o.status = 'approved' AND coalesce(e.status, '') <> 'synced'""").fetchall()}  # fmt: skip
         unexpected = flagged - self.qb_changed - self.qb_deleted - waiting
         assert not unexpected, diffs[diffs["quickbooks_id"].isin(unexpected)].to_dict("records")
+        # ... and no fewer: an amount that differs in the QuickBooks file, as the workspace last read it, is reported
+        for item_type, pid, qb_id in self._synced_exported():
+            pair = PAIRS[item_type]
+            if pair.amount is None or qb_id in self.qb_deleted or item_type == "change_order":
+                continue
+            expr, field = pair.amount
+            ours = Decimal(str(self.ws.store.scalar(f'SELECT {expr} FROM "{pair.procore_table}" t WHERE t.id = ?', [pid])))
+            theirs = Decimal(self.company.ret(qb_id).findtext(field))
+            read = self.ws.store.scalar(
+                f'SELECT "{field}" FROM "{pair.quickbooks_table}" WHERE "{pair.quickbooks_id}" = ?', [qb_id]
+            )
+            if ours != theirs and read is not None and Decimal(str(read)) == theirs:
+                assert qb_id in flagged, f"{item_type} {pid}: {ours} in Procore, {theirs} in QuickBooks, not reported"
 
 
 TestSyncModel = SyncModel.TestCase
