@@ -1118,6 +1118,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
                                origin_data = json_object('edit_sequence', v."EditSequence")::VARCHAR
                         FROM {name} k JOIN vendors v ON v."ListID" = k.list_id WHERE c.id = k.company_id"""
                 )
+                links.link_from_procore(con)  # the link, in the same transaction
             finally:
                 con.unregister(name)
         return BatchResult("link_vendors", arrow.num_rows, user["login"], {"synced": arrow.num_rows})
