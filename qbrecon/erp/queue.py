@@ -24,6 +24,7 @@ from ..entities import EXPORTABLE, PAIRS
 from ..errors import BatchRejected, InputError
 from ..store import Store, register_tables
 from . import permissions
+from .budgets import BudgetsMixin
 from .notify import NotifyMixin, enqueue_rejections
 from .reports import ReportsMixin
 from .settings import SettingsMixin, read_settings, require_setting
@@ -287,7 +288,7 @@ class BatchResult:
         return f"<{self.action} by {self.by}: {self.count} item(s): {moved}>"
 
 
-class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
+class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin, BudgetsMixin):
     """The ERP Integrations tool on a workspace: queue, decisions, export outcomes, imports."""
 
     store: Store
@@ -1045,7 +1046,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
 
     def import_job_costs(self, *, by: int | str) -> int:
         """QuickBooks job costs (bill item lines per job and item) into the Procore budget's
-        ``job_to_date_costs`` of linked projects (and ``direct_costs`` when the budget direct cost columns are
+        ``job_to_date_costs`` of linked projects with Job Cost Transaction Syncing enabled (and ``direct_costs`` when the budget direct cost columns are
         'read_only_from_quickbooks'). Returns how many budget lines changed."""
         user = permissions.require(self.store, by, "sync_job_costs")
         direct = read_settings(self.store)["budget_direct_cost_source"] == "read_only_from_quickbooks"
@@ -1060,6 +1061,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
                               CASE WHEN row_number() OVER (PARTITION BY b.project_id, s.item_list_id ORDER BY b.id) = 1
                                    THEN coalesce(qb.cost, 0) ELSE 0 END::DECIMAL(18,2) AS new
                        FROM budget_line_items b JOIN projects p ON p.id = b.project_id AND p.origin_id IS NOT NULL
+                       JOIN erp_project_settings ps ON ps.project_id = p.id AND ps.job_cost_sync  -- per project
                        LEFT JOIN erp_cost_code_state s ON s.cost_code_id = b.cost_code_id
                        LEFT JOIN qb ON qb.job = p.origin_id AND qb.item = s.item_list_id)
                    SELECT * FROM target WHERE old IS DISTINCT FROM new"""

@@ -79,6 +79,7 @@ ITERATOR_INVALID = 3391
 _OFFSET_KEY = "refresh.quickbooks_utc_offset"
 # the last VendorQuery page whose vendors have updated the linked Procore companies
 _VENDORS_SEEN_KEY = "refresh.vendor_pages_seen"
+_ITEMS_SEEN_KEY = "refresh.items_seen_message_id"  # the last ItemQuery page whose new items were offered
 _TIME_MODIFIED = re.compile(
     r"<TimeModified>\s*\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d([+-]\d\d:\d\d)\s*</TimeModified>"
 )
@@ -603,6 +604,7 @@ class RefreshMixin:
         if callable(refresh_queue):
             refresh_queue()
         self._update_vendors_read()
+        self._add_new_cost_codes_read()
         wanted = con.execute(
             "SELECT DISTINCT requested_by FROM refresh_jobs WHERE import_payments AND requested_by IS NOT NULL"
         ).fetchall()
@@ -635,6 +637,26 @@ class RefreshMixin:
         self.store.execute(
             "INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)",
             [_VENDORS_SEEN_KEY, str(max(m for m, _ in pages))],
+        ).fetchall()
+
+    def _add_new_cost_codes_read(self) -> None:
+        """Items read by ItemQuery pages since the last finished refresh: with the setting
+        ``auto_add_cost_codes_to_budgets`` on, new Service items become cost codes and budget lines on the
+        integrated projects (``BudgetsMixin.add_new_cost_codes_to_budgets``). The pages count as seen either way."""
+        adder = getattr(self, "add_new_cost_codes_to_budgets", None)
+        if not callable(adder):
+            return
+        seen = int(self.store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [_ITEMS_SEEN_KEY]) or 0)
+        pages = self.store.execute(
+            "SELECT message_id, load_id FROM refresh_messages WHERE query = 'ItemQuery' AND state = 'answered' "
+            "AND message_id > ?",
+            [seen],
+        ).fetchall()
+        if not pages:
+            return
+        adder(load_ids=[load_id for _, load_id in pages if load_id is not None])
+        self.store.execute(
+            "INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)", [_ITEMS_SEEN_KEY, str(max(m for m, _ in pages))]
         ).fetchall()
 
     # -- in-process ---------------------------------------------------------------------------------------------
