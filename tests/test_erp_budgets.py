@@ -194,3 +194,37 @@ def test_cli(world, tmp_path):
     assert r.exit_code == 77, r.output
     r = run(main, ["budget", "default-cost-type", "-w", path, "--set", "03-300=Labor", "--by", APPROVER])
     assert r.exit_code == 0, r.output
+
+
+def test_budget_settings_act_on_the_budget_shown(world):
+    ws, _ = world
+    first, second = integrated(ws)
+    shown = ws.budget(first, by=ADMIN)
+    assert "job_to_date_costs" in shown and set(shown["direct_costs_from"]) == {"QuickBooks"}
+    assert not shown["direct_costs_editable"].any()
+    ws.update_settings(
+        by=ADMIN, hide_job_to_date_costs=True, budget_direct_cost_source="editable_from_procore"
+    )
+    shown = ws.budget(first, by=ADMIN)
+    assert "job_to_date_costs" not in shown and set(shown["direct_costs_from"]) == {"Direct Costs tool"}
+    assert shown["direct_costs_editable"].all()
+    with pytest.raises(PermissionDenied):
+        ws.budget(
+            first, by="aisha.okafor@example-builders.com"
+        )  # Reports 'Read Only' but Budget only 'Read Only'
+
+
+def test_direct_costs_tool_keeps_the_direct_cost_column_from_quickbooks(world):
+    ws, _ = world
+    first, second = integrated(ws)
+    ws.store.execute("UPDATE budget_line_items SET job_to_date_costs = 0, direct_costs = 1")
+    for p in (first, second):
+        ws.enable_job_cost_sync(p, by=ADMIN)
+    ws.set_direct_costs_tool(second, by=ADMIN)
+    assert ws.import_job_costs(by=ADMIN) > 0
+    direct = ws.store.frame("SELECT project_id, min(direct_costs) AS lo, max(direct_costs) AS hi "
+                            "FROM budget_line_items GROUP BY 1").set_index("project_id")  # fmt: skip
+    assert direct.loc[second, "lo"] == direct.loc[second, "hi"] == D("1.00")  # the Direct Costs tool's, kept
+    assert direct.loc[first, "hi"] > D("1.00")  # read only, from QuickBooks
+    shown = ws.budget(second, by=ADMIN)
+    assert set(shown["direct_costs_from"]) == {"Direct Costs tool"} and shown["direct_costs_editable"].all()

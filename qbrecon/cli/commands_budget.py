@@ -117,3 +117,20 @@ def sync_job_costs_cmd(workspace: str, by: str) -> None:
     with _workspace(workspace) as ws:
         n = ws.import_job_costs(by=by)
     click.echo(f"{n} budget line(s) updated from QuickBooks job costs")
+
+
+@budget_group.command("show")
+@workspace_option
+@project_option
+@by_option
+@format_option
+def show_cmd(workspace: str, project: int, by: str, fmt: str) -> None:
+    """A project's budget as the Budget tool shows it: the Direct Cost column's source (QuickBooks, read only, or
+    the Direct Costs tool, editable) and no Job To Date Costs column when the settings hide it.
+
+    \b
+    Example:
+      qbrecon budget show -w company.duckdb --project 598134325002 --by maria.alvarez@example-builders.com
+    """
+    with _workspace(workspace) as ws:
+        _emit(ws.budget(project, by=by), fmt)

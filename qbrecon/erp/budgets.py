@@ -34,8 +34,8 @@ register_tables(
         cost_code_id BIGINT PRIMARY KEY, line_item_type_id BIGINT, line_item_type_name VARCHAR NOT NULL,
         updated_by BIGINT, updated_at TIMESTAMPTZ)""",
     """CREATE TABLE IF NOT EXISTS erp_project_settings (
-        project_id BIGINT PRIMARY KEY, job_cost_sync BOOLEAN NOT NULL DEFAULT false, updated_by BIGINT,
-        updated_at TIMESTAMPTZ)""",
+        project_id BIGINT PRIMARY KEY, job_cost_sync BOOLEAN NOT NULL DEFAULT false,
+        direct_costs_tool BOOLEAN NOT NULL DEFAULT false, updated_by BIGINT, updated_at TIMESTAMPTZ)""",
 )
 
 # Service items of QuickBooks that no Procore standard cost code stands for yet (nor the retainage item).
@@ -303,10 +303,42 @@ class BudgetsMixin:
         user = permissions.require(self.store, by, "sync_job_costs")
         project = _integrated_project(self.store, project_id)
         with self.store.transaction() as con:
-            con.execute("INSERT OR REPLACE INTO erp_project_settings VALUES (?, ?, ?, now())",
-                        [project["id"], bool(enabled), user["id"]])  # fmt: skip
+            _project_setting(con, project["id"], "job_cost_sync", bool(enabled), user)
             _audit(con, user, "job_cost_sync", "project", "SELECT ?::BIGINT AS procore_id, ? AS detail",
                    [project["id"], "job cost transaction syncing " + ("enabled" if enabled else "disabled")])  # fmt: skip
+
+    def set_direct_costs_tool(self, project_id: int, active: bool = True, *, by: int | str) -> None:
+        """Record that the project's Direct Costs tool is an active tab (ERP 'Admin'): its budget Direct Cost
+        column is then always editable and filled from the Direct Costs tool, never from QuickBooks."""
+        user = permissions.require(self.store, by, "settings")
+        project = _integrated_project(self.store, project_id)
+        with self.store.transaction() as con:
+            _project_setting(con, project["id"], "direct_costs_tool", bool(active), user)
+            _audit(con, user, "direct_costs_tool", "project", "SELECT ?::BIGINT AS procore_id, ? AS detail",
+                   [project["id"], "Direct Costs tool " + ("active" if active else "not active")])  # fmt: skip
+
+    def budget(self, project_id: int, *, by: int | str) -> pd.DataFrame:
+        """The project's budget as Procore's Budget tool shows it, with the settings applied: the Direct Cost
+        column's source and whether it is editable ("Procore's Budget Direct Cost Columns", or always the
+        Direct Costs tool when that tool is active on the project); the Job To Date Costs column left out when
+        "Hide Job To Date Costs Column on the Budget" is on. Who may: as the project's job costs report."""
+        permissions.require(self.store, by, "view_job_costs_project")
+        cfg = read_settings(self.store)
+        source = cfg["budget_direct_cost_source"]
+        frame = self.store.frame(
+            """SELECT b.id AS budget_line_item_id, coalesce(b.cost_code_full_code, c.full_code) AS cost_code,
+                      c.name AS description, b.line_item_type_name AS cost_type, b.original_budget_amount,
+                      b.direct_costs, b.job_to_date_costs,
+                      CASE WHEN NOT coalesce(ps.direct_costs_tool, false) AND ? = 'read_only_from_quickbooks'
+                           THEN 'QuickBooks' ELSE 'Direct Costs tool' END AS direct_costs_from,
+                      coalesce(ps.direct_costs_tool, false) OR ? <> 'read_only_from_quickbooks'
+                          AS direct_costs_editable
+               FROM budget_line_items b LEFT JOIN cost_codes c ON c.id = b.cost_code_id
+               LEFT JOIN erp_project_settings ps ON ps.project_id = b.project_id
+               WHERE b.project_id = ? ORDER BY cost_code, b.id""",
+            [source, source, int(project_id)],
+        )
+        return frame.drop(columns=["job_to_date_costs"]) if cfg["hide_job_to_date_costs"] else frame
 
     def job_cost_sync_projects(self) -> pd.DataFrame:
         """Integrated projects and whether Job Cost Transaction Syncing is enabled on each."""
@@ -316,6 +348,15 @@ class BudgetsMixin:
                FROM projects p LEFT JOIN erp_project_settings s ON s.project_id = p.id
                WHERE p.origin_id IS NOT NULL ORDER BY p.name"""
         )
+
+
+def _project_setting(con: Any, project_id: int, column: str, value: bool, user: dict) -> None:
+    con.execute(
+        f"""INSERT INTO erp_project_settings (project_id, {column}, updated_by, updated_at) VALUES (?, ?, ?, now())
+            ON CONFLICT (project_id) DO UPDATE SET {column} = excluded.{column}, updated_by = excluded.updated_by,
+                                                   updated_at = excluded.updated_at""",
+        [project_id, value, user["id"]],
+    )
 
 
 def _integrated_project(store: Store, project_id: int) -> dict:

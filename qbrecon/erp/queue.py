@@ -1047,7 +1047,8 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin, BudgetsMixin):
     def import_job_costs(self, *, by: int | str) -> int:
         """QuickBooks job costs (bill item lines per job and item) into the Procore budget's
         ``job_to_date_costs`` of linked projects with Job Cost Transaction Syncing enabled (and ``direct_costs`` when the budget direct cost columns are
-        'read_only_from_quickbooks'). Returns how many budget lines changed."""
+        'read_only_from_quickbooks' and the project's Direct Costs tool is not active: then the Direct Costs tool
+        fills them). Returns how many budget lines changed."""
         user = permissions.require(self.store, by, "sync_job_costs")
         direct = read_settings(self.store)["budget_direct_cost_source"] == "read_only_from_quickbooks"
         with self.store.transaction() as con:
@@ -1056,7 +1057,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin, BudgetsMixin):
                        SELECT l."CustomerRef_ListID" AS job, l."ItemRef_ListID" AS item, sum(l."Amount") AS cost
                        FROM bill_lines l WHERE l."LineKind" = 'item' GROUP BY 1, 2),
                    target AS (
-                       SELECT b.id, b.project_id, b.job_to_date_costs AS old,
+                       SELECT b.id, b.project_id, b.job_to_date_costs AS old, ps.direct_costs_tool,
                               -- one budget line per job + item takes the cost (the first, if a code has several)
                               CASE WHEN row_number() OVER (PARTITION BY b.project_id, s.item_list_id ORDER BY b.id) = 1
                                    THEN coalesce(qb.cost, 0) ELSE 0 END::DECIMAL(18,2) AS new
@@ -1073,7 +1074,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin, BudgetsMixin):
             try:
                 con.execute(
                     f"""UPDATE budget_line_items b SET job_to_date_costs = t.new, updated_at = now()
-                        {", direct_costs = t.new" if direct else ""}
+                        {", direct_costs = CASE WHEN t.direct_costs_tool THEN b.direct_costs ELSE t.new END" if direct else ""}
                         FROM {name} t WHERE b.id = t.id"""
                 )
                 con.execute(
