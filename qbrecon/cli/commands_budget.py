@@ -134,3 +134,74 @@ def show_cmd(workspace: str, project: int, by: str, fmt: str) -> None:
     """
     with _workspace(workspace) as ws:
         _emit(ws.budget(project, by=by), fmt)
+
+
+@main.group("erp-companies")
+def erp_companies_group() -> None:
+    """QuickBooks vendors and jobs not linked to Procore: archive, restore, list archived, sub jobs."""
+
+
+@erp_companies_group.command("archive")
+@workspace_option
+@click.option(
+    "--list-id", "list_ids", multiple=True, required=True, help="A QuickBooks vendor ListID (repeatable)."
+)
+@by_option
+def archive_cmd(workspace: str, list_ids: tuple[str, ...], by: str) -> None:
+    """Archive ERP companies: they leave "Ready to Import" (accounting approver).
+
+    \b
+    Example:
+      qbrecon erp-companies archive -w company.duckdb --list-id 80000031-1699291000 \\
+          --by james.bennett@example-builders.com
+    """
+    with _workspace(workspace) as ws:
+        n = ws.archive_erp_companies(list_ids, by=by)
+    click.echo(f"{n} ERP company(ies) archived")
+
+
+@erp_companies_group.command("restore")
+@workspace_option
+@click.option(
+    "--list-id", "list_ids", multiple=True, required=True, help="An archived vendor's ListID (repeatable)."
+)
+@by_option
+def restore_cmd(workspace: str, list_ids: tuple[str, ...], by: str) -> None:
+    """Restore archived ERP companies to "Ready to Import" (accounting approver).
+
+    \b
+    Example:
+      qbrecon erp-companies restore -w company.duckdb --list-id 80000031-1699291000 --by james.bennett@example-builders.com
+    """
+    with _workspace(workspace) as ws:
+        n = ws.restore_erp_companies(list_ids, by=by)
+    click.echo(f"{n} ERP company(ies) restored")
+
+
+@erp_companies_group.command("archived")
+@workspace_option
+@by_option
+@format_option
+def archived_cmd(workspace: str, by: str, fmt: str) -> None:
+    """View the archived companies list (ERP 'Read Only' or above).
+
+    \b
+    Example:
+      qbrecon erp-companies archived -w company.duckdb --by aisha.okafor@example-builders.com
+    """
+    with _workspace(workspace) as ws:
+        _emit(ws.archived_erp_companies(by=by), fmt)
+
+
+@erp_companies_group.command("sub-jobs")
+@workspace_option
+@format_option
+def sub_jobs_cmd(workspace: str, fmt: str) -> None:
+    """QuickBooks sub jobs, kept out of "Ready to Import" (the connector does not support them), with the reason.
+
+    \b
+    Example:
+      qbrecon erp-companies sub-jobs -w company.duckdb
+    """
+    with _workspace(workspace) as ws:
+        _emit(ws.sub_jobs(), fmt)

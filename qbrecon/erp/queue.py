@@ -25,6 +25,7 @@ from ..errors import BatchRejected, InputError
 from ..store import Store, register_tables
 from . import permissions
 from .budgets import BudgetsMixin
+from .companies import CompaniesMixin
 from .notify import NotifyMixin, enqueue_rejections
 from .reports import ReportsMixin
 from .settings import SettingsMixin, read_settings, require_setting
@@ -288,7 +289,7 @@ class BatchResult:
         return f"<{self.action} by {self.by}: {self.count} item(s): {moved}>"
 
 
-class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin, BudgetsMixin):
+class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin, BudgetsMixin, CompaniesMixin):
     """The ERP Integrations tool on a workspace: queue, decisions, export outcomes, imports."""
 
     store: Store
@@ -782,7 +783,8 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin, BudgetsMixin):
 
     # -- imports (QuickBooks -> Procore) -------------------------------------------------------------------
     def ready_to_import(self, kind: str | None = None) -> pd.DataFrame:
-        """QuickBooks vendors and jobs linked to nothing in Procore ("Ready to Import")."""
+        """QuickBooks vendors and jobs linked to nothing in Procore ("Ready to Import"); archived vendors and
+        sub jobs (unsupported by the connector) are left out."""
         frame = self.store.frame(
             """SELECT 'vendor' AS kind, v."ListID" AS list_id, v."Name" AS name, v."Name" AS full_name,
                       v."VendorTypeRef_FullName" AS vendor_type, NULL AS parent_customer
@@ -790,10 +792,11 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin, BudgetsMixin):
                WHERE coalesce(v."IsActive", true)
                  AND NOT EXISTS (SELECT 1 FROM companies c WHERE c.origin_id = v."ListID")
                  AND NOT EXISTS (SELECT 1 FROM erp_items e WHERE e.item_type = 'company' AND e.quickbooks_id = v."ListID")
+                 AND NOT EXISTS (SELECT 1 FROM erp_archived_companies a WHERE a.list_id = v."ListID")
                UNION ALL
                SELECT 'job', cu."ListID", cu."Name", cu."FullName", NULL, cu."ParentRef_FullName"
                FROM customers cu
-               WHERE coalesce(cu."Sublevel", 0) >= 1 AND coalesce(cu."IsActive", true)
+               WHERE cu."Sublevel" = 1 AND coalesce(cu."IsActive", true)  -- sub jobs: see ws.sub_jobs()
                  AND NOT EXISTS (SELECT 1 FROM projects p WHERE p.origin_id = cu."ListID")
                  AND NOT EXISTS (SELECT 1 FROM erp_items e WHERE e.item_type = 'project' AND e.quickbooks_id = cu."ListID")
                ORDER BY 1, 3"""
