@@ -13,7 +13,7 @@ EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_DIFFERENCES = 0, 1, 2, 3
 EXIT_BUSY, EXIT_SOFTWARE, EXIT_NOPERM = 75, 70, 77
 COMMAND_ORDER = ["demo", "fixtures", "load", "queue", "send", "resend", "retrieve", "accept", "reject", "retry",
                  "unlink", "export", "apply-responses", "refresh", "serve", "qwc", "service-user", "simulate", "dashboard",
-                 "reconcile", "erp-report", "budget", "erp-companies", "settings", "user", "mail"]  # fmt: skip
+                 "reconcile", "erp-report", "budget", "erp-companies", "payroll", "settings", "user", "mail"]  # fmt: skip
 
 
 class QbreconGroup(click.Group):

@@ -205,3 +205,62 @@ def sub_jobs_cmd(workspace: str, fmt: str) -> None:
     """
     with _workspace(workspace) as ws:
         _emit(ws.sub_jobs(), fmt)
+
+
+@main.group("payroll")
+def payroll_group() -> None:
+    """Set up your payroll export: Procore workers and classifications -> QuickBooks payroll items."""
+
+
+@payroll_group.command("map")
+@workspace_option
+@click.option(
+    "--worker", default="*", show_default=True, help="The worker (timecard party / QuickBooks employee)."
+)
+@click.option(
+    "--classification", default="*", show_default=True, help="The Procore time type, e.g. Overtime."
+)
+@click.option(
+    "--item", "payroll_item", default="", help="The QuickBooks payroll wage item (empty: remove the row)."
+)
+@by_option
+@format_option
+def payroll_map_cmd(
+    workspace: str, worker: str, classification: str, payroll_item: str, by: str, fmt: str
+) -> None:
+    """Map a worker and classification to a QuickBooks payroll item (ERP 'Admin'); prints the whole map.
+
+    \b
+    Example:
+      qbrecon payroll map -w company.duckdb --classification Overtime --item "Overtime Hourly" \\
+          --by maria.alvarez@example-builders.com
+    """
+    with _workspace(workspace) as ws:
+        ws.map_payroll_items({(worker, classification): payroll_item}, by=by)
+        _emit(ws.payroll_item_map(), fmt)
+
+
+@payroll_group.command("export-iif")
+@workspace_option
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="The IIF file to write.")
+@click.option("--project", type=int, help="Only this Procore project id.")
+@by_option
+def payroll_iif_cmd(workspace: str, out: str, project: int | None, by: str) -> None:
+    """Export approved time entries as an IIF time-activity file with each entry's payroll item (PITEM).
+
+    Exit status 1 when some entries could not be written (each listed with the reason).
+
+    \b
+    Example:
+      qbrecon payroll export-iif -w company.duckdb --out time.iif --by carlos.delgado@example-builders.com
+    """
+    import sys
+
+    with _workspace(workspace) as ws:
+        result = ws.time_export_iif(out, project_id=project, by=by)
+    click.echo(
+        f"wrote {out}: {result.rows} time activit(ies); import it in QuickBooks (File > Utilities > Import)"
+    )
+    if len(result.errors):
+        click.echo(result.errors.to_string(index=False), err=True)
+        sys.exit(1)

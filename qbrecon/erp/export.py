@@ -35,6 +35,7 @@ from ..schemas import TABLES
 from ..store import arrow_to_frame
 from . import ledger
 from .ledger import IN_FLIGHT_SQL, MAX_ATTEMPTS, RETRYABLE_CODES
+from .payroll import with_payroll_items
 from .settings import SETTINGS, read_settings
 from .states import item_where
 
@@ -342,6 +343,8 @@ class ExportMixin:
         errors: list[pd.DataFrame] = []
         for item_type, group in picked.groupby("item_type", sort=False):
             rows, lines = self._build_frames(str(item_type), group)
+            if item_type == "timecard_entry":  # Set Up Your Payroll Export: each entry's payroll item
+                rows = with_payroll_items(self.store, rows)
             result = build_requests(str(item_type), rows, lines, context)
             requests += result.requests
             if len(result.errors):

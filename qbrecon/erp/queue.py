@@ -27,6 +27,7 @@ from . import permissions
 from .budgets import BudgetsMixin
 from .companies import CompaniesMixin
 from .notify import NotifyMixin, enqueue_rejections
+from .payroll import PayrollMixin
 from .reports import ReportsMixin
 from .settings import SettingsMixin, read_settings, require_setting
 from .states import STATUSES, TRANSITIONS, item_where
@@ -289,7 +290,7 @@ class BatchResult:
         return f"<{self.action} by {self.by}: {self.count} item(s): {moved}>"
 
 
-class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin, BudgetsMixin, CompaniesMixin):
+class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin, BudgetsMixin, CompaniesMixin, PayrollMixin):
     """The ERP Integrations tool on a workspace: queue, decisions, export outcomes, imports."""
 
     store: Store
