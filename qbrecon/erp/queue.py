@@ -28,6 +28,7 @@ from .budgets import BudgetsMixin
 from .companies import CompaniesMixin
 from .notify import NotifyMixin, enqueue_rejections
 from .payroll import PayrollMixin
+from .preferences import PreferencesMixin
 from .reports import ReportsMixin
 from .settings import SettingsMixin, read_settings, require_setting
 from .states import STATUSES, TRANSITIONS, item_where
@@ -290,7 +291,7 @@ class BatchResult:
         return f"<{self.action} by {self.by}: {self.count} item(s): {moved}>"
 
 
-class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin, BudgetsMixin, CompaniesMixin, PayrollMixin):
+class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin, BudgetsMixin, CompaniesMixin, PayrollMixin, PreferencesMixin):
     """The ERP Integrations tool on a workspace: queue, decisions, export outcomes, imports."""
 
     store: Store
