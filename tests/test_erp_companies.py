@@ -50,7 +50,7 @@ def test_archive_and_restore_an_erp_company(world):
 def test_sub_jobs_are_kept_out_with_the_reason(world):
     assert "C-2" in ready(world) and "C-3" not in ready(world)
     subs = world.sub_jobs()
-    assert subs["list_id"].tolist() == ["C-3"] and "does not support sub jobs" in subs["reason"].iloc[0]
+    assert subs["list_id"].tolist() == ["C-3"] and "not supported" in subs["reason"].iloc[0]
 
 
 def test_cli(world):

@@ -10,10 +10,12 @@ import sys
 
 import click
 
-from . import main
+from . import main, open_workspace
+from .output import emit
 
 _COLUMNS = ["query", "state", "from_modified_text", "pages", "rows_read", "rows_loaded", "rows_updated",
             "rows_quarantined", "status_message"]  # fmt: skip
+_HEADERS = {"query": "QuickBooks query", "from_modified_text": "Modified since", "status_message": "QuickBooks message"}
 
 
 @main.command("refresh")
@@ -54,7 +56,6 @@ def refresh_cmd(workspace: str, since: str | None, full: bool, kinds: tuple[str,
     from datetime import datetime, timedelta
 
     from ..errors import InputError
-    from ..workspace_full import Workspace
 
     if full and since:
         raise click.UsageError("--full and --since exclude each other")
@@ -66,22 +67,14 @@ def refresh_cmd(workspace: str, since: str | None, full: bool, kinds: tuple[str,
                              field="since") from None  # fmt: skip
     if not status_only and not by:
         raise click.UsageError("--by is required: refreshing needs 'Admin' on the ERP Integrations tool")
-    with Workspace(workspace) as ws:
+    with open_workspace(workspace) as ws:
         if status_only:
             jobs = ws.refresh_jobs(list(kinds) or None)
         else:
             jobs = ws.request_refresh(list(kinds) or None, full=full, since=since,
                                       overlap=timedelta(minutes=overlap_minutes), by=by,
                                       import_payments=import_payments)  # fmt: skip
-    shown = jobs[_COLUMNS]
-    if fmt == "csv":
-        shown.to_csv(sys.stdout, index=False)
-    elif fmt == "json":
-        click.echo(shown.to_json(orient="records", date_format="iso", default_handler=str))
-    else:
-        click.echo(
-            shown.fillna("").to_string(index=False) if not shown.empty else "no refresh has been requested"
-        )
+    emit(jobs[_COLUMNS], fmt, labels=_HEADERS, empty="no refresh has been requested")
     if status_only:
         if (jobs["state"] == "failed").any():
             sys.exit(1)

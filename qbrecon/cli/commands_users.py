@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from . import main, read_password
+from . import main, open_workspace, read_password
 
 PASSWORD_ENV = "QBRECON_USER_PASSWORD"
 
@@ -34,10 +34,9 @@ def set_password_cmd(workspace: str, user: str, by: str) -> None:
       printf '%s\\n' "$PW" | qbrecon user set-password -w company.duckdb \\
           --user james.bennett@example-builders.com --by maria.alvarez@example-builders.com
     """
-    from ..workspace_full import Workspace
 
     password = read_password(PASSWORD_ENV, "Dashboard password", confirm=True)
-    with Workspace(workspace) as ws:
+    with open_workspace(workspace) as ws:
         ws.set_user_password(user, password, by=by)
     click.echo(f"dashboard password set for {user}")
 

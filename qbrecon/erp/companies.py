@@ -3,7 +3,8 @@
 - *Archive an ERP Company in Procore*: a QuickBooks vendor that should never become a Procore company leaves the
   "Ready to Import" list; *View the Archived Companies List for ERP* shows them, and they can be restored.
 - *Sub jobs*: Procore's QuickBooks Desktop connector does not support sub jobs (a QuickBooks job under a job,
-  ``Sublevel`` 2 or deeper). They are kept out of "Ready to Import"; ``sub_jobs()`` lists them with that reason.
+  ``Sublevel`` 2 or deeper). ``erp.imports`` keeps them out of "Ready to Import"; ``sub_jobs()`` lists them with
+  the reason.
 """
 
 from __future__ import annotations
@@ -22,10 +23,6 @@ register_tables(
         list_id VARCHAR PRIMARY KEY, archived_by BIGINT, archived_at TIMESTAMPTZ)""",
 )
 
-SUB_JOB_REASON = (
-    "sub job (a QuickBooks job under a job): Procore's QuickBooks Desktop connector does not support sub jobs; "
-    "import its parent job, or make it a job of the customer in QuickBooks"
-)
 
 
 class CompaniesMixin:
@@ -107,8 +104,8 @@ class CompaniesMixin:
 
     def sub_jobs(self) -> pd.DataFrame:
         """QuickBooks sub jobs (Sublevel 2 and deeper), kept out of "Ready to Import", each with the reason."""
-        return self.store.frame(
-            f"""SELECT cu."ListID" AS list_id, cu."FullName" AS full_name, cu."Sublevel" AS sublevel,
-                       cu."ParentRef_FullName" AS parent_job, '{SUB_JOB_REASON.replace("'", "''")}' AS reason
-                FROM customers cu WHERE coalesce(cu."Sublevel", 0) >= 2 ORDER BY cu."FullName" """
-        )
+        from .imports import import_candidates
+
+        frame = import_candidates(self)
+        subs = frame[(frame["kind"] == "job") & frame["reason"].notna() & (frame["sublevel"].fillna(0) >= 2)]
+        return subs[["list_id", "full_name", "sublevel", "parent_customer", "reason"]].reset_index(drop=True)

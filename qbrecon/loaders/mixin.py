@@ -17,12 +17,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .. import links
 from ..schemas import TABLES, TableSpec
+from ..schemas.values import Batch
 from . import procore as procore_reader
+from . import procore_shapes
 from . import quickbooks as quickbooks_reader
 from .report import LoadReport, TableCounts
 from .validate import check_batch, settle
-from .values import Batch
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -50,7 +52,8 @@ class LoadingMixin:
         started = datetime.now(UTC)
         export = procore_reader.read_export(path)
         return self._apply_load("procore", str(path), export.batches, export.files, started,
-                                notes=export.notes, has_lines=export.has_lines)  # fmt: skip
+                                notes=export.notes, has_lines=export.has_lines,
+                                erp_actions=export.actions)  # fmt: skip
 
     def load_quickbooks(self, path: str | Path) -> LoadReport:
         """Load qbXML responses (a folder of ``*.xml`` files or one file). Upserts by ListID / TxnID.
@@ -92,7 +95,7 @@ class LoadingMixin:
     # -- the write phase ------------------------------------------------------------------------------------------
     def _apply_load(self, side: str, source: str, batches: dict[str, Batch], files: list[str], started: datetime, *,
                     notes: list[str] | None = None, has_lines: dict[str, list[bool]] | None = None,
-                    statuses: list | None = None) -> LoadReport:  # fmt: skip
+                    statuses: list | None = None, erp_actions: list | None = None) -> LoadReport:  # fmt: skip
         ordered = sorted(batches, key=_ORDER.index)
         checked = {name: check_batch(batches[name]) for name in ordered}
         store = self.store
@@ -118,6 +121,15 @@ class LoadingMixin:
                 counts.loaded, counts.updated = store.upsert(name, good, spec.key)
                 counts.removed = self._remove_stale_lines(con, spec, checked, outcome.good, has_lines)
                 report.tables[name] = counts
+            if erp_actions:  # links, unlinks and deletes Procore's ERP requests ask for, after the rows they name
+                report.notes.extend(procore_shapes.apply_erp_actions(con, erp_actions))
+            if side == "procore":  # the export's origin_id never overrides a link qbrecon made
+                conflicts = links.apply_to_procore(con, load_id)
+                if conflicts:
+                    report.notes.append(
+                        f"{conflicts} record(s) or line(s) came with a different QuickBooks id than qbrecon's link; "
+                        "the links were kept (see ws.link_conflicts() and the audit log)"
+                    )
             if outcome.quarantine.num_rows:
                 con.register("_qbrecon_quarantine", outcome.quarantine)
                 try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..qbxml import parse as qbxml_parse
-from .values import Batch
+from ..schemas.values import Batch
 
 XML_SUFFIXES = {".xml", ".qbxml"}
 
