@@ -65,3 +65,12 @@ def test_cli(world):
     assert r.exit_code == 0 and "V-2,New Supplier" in r.output, r.output
     r = run(main, ["erp-companies", "sub-jobs", "-w", path])
     assert r.exit_code == 0 and "Owner:Tower:Lobby" in r.output
+
+
+def test_adding_an_erp_job_needs_erp_admin(world, tmp_path):
+    from qbrecon.procore.imports import accept_imports
+
+    with pytest.raises(PermissionDenied, match="add an ERP Job to Procore"):
+        accept_imports(world, ["C-2"], by="ann", company_id=9, out_dir=tmp_path / "out")  # approver, 'Standard'
+    result = accept_imports(world, ["C-2"], by="adam", company_id=9, out_dir=tmp_path / "out")
+    assert result is not None
