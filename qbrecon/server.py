@@ -29,7 +29,7 @@ import tornado.httpserver
 import tornado.httputil
 import tornado.netutil
 import tornado.web
-from tornado.ioloop import IOLoop
+from tornado.ioloop import IOLoop, PeriodicCallback
 
 from .qbwc.service import QBWCService, ServiceConfig, unexpected_error
 from .qbwc.soap import (
@@ -323,6 +323,31 @@ class RunningServer:
         self.stop()
 
 
+DAILY_SUMMARY_CHECK_SECONDS = 300.0
+_MAIL_TICK = threading.Lock()
+
+
+def daily_summary_tick(ws: Any) -> int:
+    """Queue today's "ERP Integrations Daily Summary" for each accounting approver while anything is Ready to
+    Export (once per approver per day: the outbox dedupes), then deliver queued mail when SMTP is configured.
+    ``qbrecon serve`` runs this every few minutes so the summary needs no cron job."""
+    if not _MAIL_TICK.acquire(blocking=False):
+        return 0  # the previous tick is still talking to the mail server: never send the same mail twice at once
+    try:
+        with ws.store.transaction():  # holds the workspace lock: the dashboard and QBWC calls share the connection
+            queued = ws.queue_daily_summaries()
+            waiting = int(ws.store.scalar("SELECT count(*) FROM outbox WHERE status = 'queued'"))
+            smtp = ws.settings.get("smtp_host")
+        if waiting and smtp:
+            ws.deliver_mail()
+        return queued
+    except Exception:  # a mail server that is down must never stop the Web Connector service
+        log.exception("daily summary mail failed; the outbox keeps it for the next try")
+        return 0
+    finally:
+        _MAIL_TICK.release()
+
+
 def _open(workspace: Any) -> tuple[Any, bool]:
     if isinstance(workspace, str | Path):
         from . import Workspace
@@ -338,8 +363,10 @@ def start_server(
     *,
     dashboard: bool = False,
     config: ServiceConfig | None = None,
+    daily_summary_every: float | None = None,
 ) -> RunningServer:
-    """Serve in a background thread; ``port=0`` picks a free port (see ``.port``/``.url``)."""
+    """Serve in a background thread; ``port=0`` picks a free port (see ``.port``/``.url``). With
+    ``daily_summary_every`` (seconds), the daily summary mail is queued and sent from this process."""
     ws, owns = _open(workspace)
     service = QBWCService(ws, config or ServiceConfig.from_workspace(ws))
     executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="qbwc")
@@ -389,6 +416,10 @@ def start_server(
                 http.add_sockets(sockets)
                 running._stop = lambda: (http.stop(), loop.stop())
             running._loop = loop
+            if daily_summary_every:
+                mail = PeriodicCallback(lambda: executor.submit(daily_summary_tick, ws), daily_summary_every * 1000)
+                mail.start()
+                loop.add_callback(lambda: executor.submit(daily_summary_tick, ws))
         except BaseException as exc:
             failure.append(exc)
             started.set()
@@ -419,7 +450,8 @@ def serve(
 ) -> None:
     """Run the dashboard (at ``/``, when available and wanted) and the Web Connector endpoint (``/qbwc``) in
     this process until interrupted. Listens on loopback unless ``host`` says otherwise."""
-    running = start_server(workspace_path, host, port, dashboard=dashboard, config=config)
+    running = start_server(workspace_path, host, port, dashboard=dashboard, config=config,
+                           daily_summary_every=DAILY_SUMMARY_CHECK_SECONDS)  # fmt: skip
     log.info(
         "serving %s: Web Connector at %s%s",
         workspace_path,

@@ -575,6 +575,8 @@ def test_import_bill_payments_and_job_costs(world):
         dict(TxnID="B-700", TxnLineID="L1", LineKind="item", ItemRef_ListID="80000300-1", Amount=D("630.00"),
              CustomerRef_ListID="80000100-1600000000"),
     ])  # fmt: skip
+    assert world.import_job_costs(by="adam") == 0  # Job Cost Transaction Syncing is off on the project
+    world.enable_job_cost_sync(100, by="adam")
     assert world.import_job_costs(by="adam") == 1
     line = world.frame("budget_line_items", "id = 400").iloc[0]
     assert line["job_to_date_costs"] == D("630.00") and line["direct_costs"] == D("630.00")

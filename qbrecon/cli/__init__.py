@@ -13,7 +13,7 @@ EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_DIFFERENCES = 0, 1, 2, 3
 EXIT_BUSY, EXIT_SOFTWARE, EXIT_NOPERM, EXIT_IOERR = 75, 70, 77, 74
 COMMAND_ORDER = ["demo", "fixtures", "load", "queue", "send", "resend", "retrieve", "accept", "reject", "retry",
                  "unlink", "export", "apply-responses", "refresh", "pull", "push", "import", "serve", "qwc", "service-user", "simulate", "dashboard",
-                 "reconcile", "erp-report", "settings", "user", "lockouts", "mail"]  # fmt: skip
+                 "reconcile", "erp-report", "budget", "erp-companies", "payroll", "settings", "user", "lockouts", "mail"]  # fmt: skip
 
 
 class QbreconGroup(click.Group):
@@ -183,6 +183,7 @@ def read_password(env: str, prompt: str, *, confirm: bool = False) -> str:
 def _register() -> None:
     # Command modules register themselves on ``main``; --help lists them in COMMAND_ORDER.
     from . import (
+        commands_budget,  # noqa: F401
         commands_dashboard,  # noqa: F401
         commands_demo,  # noqa: F401
         commands_export,  # noqa: F401

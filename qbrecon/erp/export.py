@@ -36,6 +36,8 @@ from ..schemas import TABLES
 from ..store import arrow_to_frame
 from . import ledger
 from .ledger import IN_FLIGHT_SQL, MAX_ATTEMPTS
+from .payroll import with_payroll_items
+from .preferences import refuse_purchase_orders
 from .settings import SETTINGS, read_settings
 from .states import item_where
 
@@ -318,10 +320,14 @@ class ExportMixin:
         errors: list[pd.DataFrame] = []
         for item_type, group in picked.groupby("item_type", sort=False):
             rows, lines = self._build_frames(str(item_type), group)
+            if item_type == "timecard_entry":  # Set Up Your Payroll Export: each entry's payroll item
+                rows = with_payroll_items(self.store, rows)
             result = build_requests(str(item_type), rows, lines, context)
-            requests += result.requests
-            if len(result.errors):
-                errors.append(result.errors)
+            built_now, refused_now = refuse_purchase_orders(self.store, str(item_type), rows, result.requests)
+            requests += built_now  # purchase orders QuickBooks cannot take are refused before sending
+            for frame in (result.errors, refused_now):
+                if len(frame):
+                    errors.append(frame)
         built = {(r.item_type, int(r.procore_id)) for r in requests}
         refused = self._refusals(picked, errors, built)
         if len(refused):

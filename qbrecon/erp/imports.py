@@ -1,7 +1,7 @@
 """Ready to Import: QuickBooks vendors and jobs Procore lacks, and linking a Procore project to an existing job.
 
 Kept out, with the reason: sub jobs (Sublevel 2 and deeper; "sub jobs are not supported for QuickBooks-integrated
-projects") and inactive records. A record whose import is under way (``procore_imports``: created, or its payload
+projects"), archived ERP companies (``erp.companies``) and inactive records. A record whose import is under way (``procore_imports``: created, or its payload
 written for Procore) is not offered again; once Procore has it (origin_id = its ListID) it is linked. Creating the
 Procore records is ``qbrecon.procore.imports.accept_imports``.
 """
@@ -24,7 +24,9 @@ ITEM_TYPE = {"vendor": "company", "job": "project"}  # the ERP queue's item type
 CANDIDATES_SQL = """
 SELECT 'vendor' AS kind, v."ListID" AS list_id, v."Name" AS name, v."Name" AS full_name,
        v."VendorTypeRef_FullName" AS vendor_type, NULL AS parent_customer, NULL::INTEGER AS sublevel,
-       v."EditSequence" AS edit_sequence, NULL AS reason
+       v."EditSequence" AS edit_sequence,
+       CASE WHEN EXISTS (SELECT 1 FROM erp_archived_companies a WHERE a.list_id = v."ListID")
+            THEN 'archived ERP company (restore it to import it)' END AS reason
 FROM vendors v
 WHERE coalesce(v."IsActive", true)
   AND NOT EXISTS (SELECT 1 FROM companies c WHERE c.origin_id = v."ListID")

@@ -30,8 +30,12 @@ from ..store import Store, register_tables
 from . import imports as _imports  # Ready to Import (and its procore_imports table)
 from . import ledger as _ledger  # noqa: F401 - its tables first: the links migration below reads them
 from . import permissions
+from .budgets import BudgetsMixin
+from .companies import CompaniesMixin
 from .filters import check_filter
 from .notify import NotifyMixin, enqueue_rejections
+from .payroll import PayrollMixin
+from .preferences import PreferencesMixin
 from .reports import ReportsMixin
 from .settings import SettingsMixin, read_settings, require_setting
 from .states import STATUSES, TRANSITIONS, item_where
@@ -372,7 +376,7 @@ class BatchResult:
         return f"<{self.action} by {self.by}: {self.count} item(s): {moved}>"
 
 
-class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
+class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin, BudgetsMixin, CompaniesMixin, PayrollMixin, PreferencesMixin):
     """The ERP Integrations tool on a workspace: queue, decisions, export outcomes, imports."""
 
     store: Store
@@ -1245,8 +1249,9 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
 
     def import_job_costs(self, *, by: int | str) -> int:
         """QuickBooks job costs (bill item lines per job and item) into the Procore budget's
-        ``job_to_date_costs`` of linked projects (and ``direct_costs`` when the budget direct cost columns are
-        'read_only_from_quickbooks'). Returns how many budget lines changed."""
+        ``job_to_date_costs`` of linked projects with Job Cost Transaction Syncing enabled (and ``direct_costs`` when the budget direct cost columns are
+        'read_only_from_quickbooks' and the project's Direct Costs tool is not active: then the Direct Costs tool
+        fills them). Returns how many budget lines changed."""
         user = permissions.require(self.store, by, "sync_job_costs")
         direct = read_settings(self.store)["budget_direct_cost_source"] == "read_only_from_quickbooks"
         with self.store.transaction() as con:
@@ -1255,11 +1260,12 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
                        SELECT l."CustomerRef_ListID" AS job, l."ItemRef_ListID" AS item, sum(l."Amount") AS cost
                        FROM bill_lines l WHERE l."LineKind" = 'item' GROUP BY 1, 2),
                    target AS (
-                       SELECT b.id, b.project_id, b.job_to_date_costs AS old,
+                       SELECT b.id, b.project_id, b.job_to_date_costs AS old, ps.direct_costs_tool,
                               -- one budget line per job + item takes the cost (the first, if a code has several)
                               CASE WHEN row_number() OVER (PARTITION BY b.project_id, s.item_list_id ORDER BY b.id) = 1
                                    THEN coalesce(qb.cost, 0) ELSE 0 END::DECIMAL(18,2) AS new
                        FROM budget_line_items b JOIN projects p ON p.id = b.project_id AND p.origin_id IS NOT NULL
+                       JOIN erp_project_settings ps ON ps.project_id = p.id AND ps.job_cost_sync  -- per project
                        LEFT JOIN erp_cost_code_state s ON s.cost_code_id = b.cost_code_id
                        LEFT JOIN qb ON qb.job = p.origin_id AND qb.item = s.item_list_id)
                    SELECT * FROM target WHERE old IS DISTINCT FROM new"""
@@ -1271,7 +1277,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
             try:
                 con.execute(
                     f"""UPDATE budget_line_items b SET job_to_date_costs = t.new, updated_at = now()
-                        {", direct_costs = t.new" if direct else ""}
+                        {", direct_costs = CASE WHEN t.direct_costs_tool THEN b.direct_costs ELSE t.new END" if direct else ""}
                         FROM {name} t WHERE b.id = t.id"""
                 )
                 con.execute(

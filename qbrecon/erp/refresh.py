@@ -79,6 +79,8 @@ ITERATOR_INVALID = 3391
 _OFFSET_KEY = "refresh.quickbooks_utc_offset"
 # the last VendorQuery page whose vendors have updated the linked Procore companies
 _VENDORS_SEEN_KEY = "refresh.vendor_pages_seen"
+_ITEMS_SEEN_KEY = "refresh.items_seen_message_id"  # the last ItemQuery page whose new items were offered
+_PAYMENTS_TICKET_KEY = "refresh.bill_payments_ticket"  # the last session that queued the bill payment sync
 _TIME_MODIFIED = re.compile(
     r"<TimeModified>\s*\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d([+-]\d\d:\d\d)\s*</TimeModified>"
 )
@@ -336,6 +338,8 @@ class RefreshMixin:
             1 if state == "queued" or not remaining else math.ceil(int(remaining) / max(1, int(mr)))
             for state, remaining, mr in rows
         )
+        if self._bill_payment_sync_due():
+            requests += len(resolve_kinds(["bills", "bill_payments"]))  # queued by the session's first request
         return {"jobs": len(rows), "requests": int(requests)}
 
     def is_refresh_message(self, message_id: int) -> bool:
@@ -362,6 +366,7 @@ class RefreshMixin:
         if max_returned < 1:
             raise InputError("max_returned must be at least 1", field="max_returned")
         with self.store.transaction() as con:
+            self._queue_bill_payment_sync(ticket)
             self._settle_refresh(ticket)
             row = con.execute(
                 f"""SELECT query, state, from_modified_text, max_returned, iterator_id FROM refresh_jobs
@@ -603,6 +608,7 @@ class RefreshMixin:
         if callable(refresh_queue):
             refresh_queue()
         self._update_vendors_read()
+        self._add_new_cost_codes_read()
         wanted = con.execute(
             "SELECT DISTINCT requested_by FROM refresh_jobs WHERE import_payments AND requested_by IS NOT NULL"
         ).fetchall()
@@ -613,6 +619,40 @@ class RefreshMixin:
             except PermissionDenied:
                 pass  # the user lost the permission since asking; the payments stay in QuickBooks' tables
             con.execute("UPDATE refresh_jobs SET import_payments = false").fetchall()
+
+    def _bill_payment_sync_user(self) -> str | None:
+        """With "Sync QuickBooks Bill Payments" on and a U.S. edition: the admin who turned it on (their
+        permission is checked again at each import); else None."""
+        from .settings import quickbooks_country, read_settings
+
+        if not read_settings(self.store)["sync_bill_payments"] or quickbooks_country(self.store) not in (None, "US"):
+            return None
+        by = self.store.scalar("SELECT updated_by FROM erp_settings WHERE key = 'sync_bill_payments'")
+        return None if by is None else str(by)
+
+    def _bill_payment_sync_due(self) -> bool:
+        """Bill payment syncing is on and no Web Connector session is syncing them now: the next session has work
+        (so the Web Connector opens it even when nothing else waits)."""
+        if self._bill_payment_sync_user() is None:
+            return False
+        last = self.store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [_PAYMENTS_TICKET_KEY])
+        if last is None or "qbwc_sessions" not in self.store.table_names():
+            return True
+        return self.store.scalar("SELECT status FROM qbwc_sessions WHERE ticket = ?", [last]) != "open"
+
+    def _queue_bill_payment_sync(self, ticket: str | None) -> None:
+        """Once per Web Connector session (ticket), when bill payment syncing is on: an incremental refresh of
+        bills and bill payments, imported as payments issued when it finishes."""
+        by = self._bill_payment_sync_user()
+        if by is None or ticket is None:
+            return
+        if self.store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [_PAYMENTS_TICKET_KEY]) == ticket:
+            return
+        self.store.execute("INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)", [_PAYMENTS_TICKET_KEY, ticket]).fetchall()
+        try:
+            self.request_refresh(["bills", "bill_payments"], by=by, import_payments=True)
+        except PermissionDenied:
+            pass  # the admin who turned it on lost the permission: nothing is imported in their name
 
     def _update_vendors_read(self) -> None:
         """Vendors read by VendorQuery pages since the last finished refresh update their linked Procore companies
@@ -635,6 +675,26 @@ class RefreshMixin:
         self.store.execute(
             "INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)",
             [_VENDORS_SEEN_KEY, str(max(m for m, _ in pages))],
+        ).fetchall()
+
+    def _add_new_cost_codes_read(self) -> None:
+        """Items read by ItemQuery pages since the last finished refresh: with the setting
+        ``auto_add_cost_codes_to_budgets`` on, new Service items become cost codes and budget lines on the
+        integrated projects (``BudgetsMixin.add_new_cost_codes_to_budgets``). The pages count as seen either way."""
+        adder = getattr(self, "add_new_cost_codes_to_budgets", None)
+        if not callable(adder):
+            return
+        seen = int(self.store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [_ITEMS_SEEN_KEY]) or 0)
+        pages = self.store.execute(
+            "SELECT message_id, load_id FROM refresh_messages WHERE query = 'ItemQuery' AND state = 'answered' "
+            "AND message_id > ?",
+            [seen],
+        ).fetchall()
+        if not pages:
+            return
+        adder(load_ids=[load_id for _, load_id in pages if load_id is not None])
+        self.store.execute(
+            "INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)", [_ITEMS_SEEN_KEY, str(max(m for m, _ in pages))]
         ).fetchall()
 
     # -- in-process ---------------------------------------------------------------------------------------------

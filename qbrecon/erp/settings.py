@@ -68,6 +68,8 @@ SETTINGS: dict[str, Setting] = {
         Setting("invoice_retainage_item", "item", None, label="Invoice Retainage Item"),
         Setting("sync_schedule", "choice", "hourly", SCHEDULES, "Sync schedule"),
         Setting("direct_export", "bool", False, label="ERP Direct Exports"),
+        Setting("sync_bill_payments", "bool", False,
+                label="Sync QuickBooks Bill Payments with Payments Issued in Commitments (US editions only)"),
         Setting("service_item_expense_account", "text", None, label="Expense account for new service items"),
         Setting("service_item_income_account", "text", None, label="Income account for new service items"),
         # Outgoing mail (rejection notices, daily summary)
@@ -236,7 +238,22 @@ def write_settings(
         else:
             flat[key] = value
     coerced = {k: _coerce(store, k, v) for k, v in flat.items()}
+    if coerced.get("sync_bill_payments") and quickbooks_country(store) not in (None, "US"):
+        raise InputError(
+            f"syncing QuickBooks Desktop bill payments is supported with the U.S. edition only; this company's "
+            f"Web Connector reports the {quickbooks_country(store)} edition",
+            field="sync_bill_payments",
+        )
     return _store_values(store, coerced, actor, action)
+
+
+COUNTRY_KEY = "quickbooks.country"  # qbXMLCountry the Web Connector last reported (US, CA, UK)
+
+
+def quickbooks_country(store: Store) -> str | None:
+    """The QuickBooks edition's country as the Web Connector last reported it (None until a session ran)."""
+    value = store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [COUNTRY_KEY])
+    return str(value).upper() if value else None
 
 
 def _store_values(store: Store, coerced: dict[str, Any], actor: dict | None, action: str) -> dict:
@@ -296,6 +313,13 @@ class SettingsMixin:
         stored_user = values["service_user"] or ""
         user_ok = hmac.compare_digest(str(user or "").encode(), stored_user.encode())
         return verify_password(password or "", values["service_password"]) and user_ok and bool(stored_user)
+
+    def record_quickbooks_country(self, country: str | None) -> None:
+        """Remember the edition the Web Connector reports (``qbXMLCountry`` of sendRequestXML)."""
+        if country and str(country).strip():
+            self.store.execute(
+                "INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)", [COUNTRY_KEY, str(country).strip().upper()]
+            ).fetchall()
 
     def record_service_contact(self, ok: bool, error: str | None = None) -> None:
         """The Web Connector service reports each contact: connected / not connected, and the last error."""

@@ -62,6 +62,8 @@ def accept_imports(ws: Any, list_ids: list[str], *, by: int | str, company_id: i
     if not list_ids:
         raise InputError("nothing to import", field="list_ids")
     cands = import_candidates(ws).set_index("list_id")
+    if any(lid in cands.index and cands.loc[lid, "kind"] == "job" for lid in list_ids):
+        permissions.require(ws.store, by, "import_job")  # "Add an ERP Job to Procore": ERP 'Admin' (matrix)
     problems = []
     for lid in list_ids:
         if lid not in cands.index:

@@ -291,7 +291,7 @@ class QBWCService:
         would commit whatever the failed step had half-written); the error is then recorded in a fresh one.
         """
         try:
-            return self._next_request(ticket, company_file, major, minor)
+            return self._next_request(ticket, company_file, major, minor, country, hcp_response)
         except QbreconError as exc:
             text = f"Nothing was sent to QuickBooks: {exc}"
             log.warning("sendRequestXML refused: %s", text)
@@ -303,12 +303,16 @@ class QBWCService:
             self._status(True, text)
             return ""
 
-    def _next_request(self, ticket: str, company_file: str, major: int, minor: int) -> str:
+    def _next_request(
+        self, ticket: str, company_file: str, major: int, minor: int, country: str = "", hcp_response: str = ""
+    ) -> str:
         """sendRequestXML's work in one transaction: the batch is built and recorded as sent, or nothing is."""
         with self.ws.store.transaction():
             session = self._session(ticket)
             if session is None:
                 return ""
+            getattr(self.ws, "record_quickbooks_country", lambda _c: None)(country)  # for US-only features
+            getattr(self.ws, "record_host_response", lambda _h: None)(hcp_response)  # the company's preferences
             if major and (int(major), int(minor)) < QBXML_VERSION:
                 return self._refuse(
                     session,

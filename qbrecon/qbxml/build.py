@@ -1482,7 +1482,8 @@ def _prepare_timecard(
     cols = {"TxnDate": rows["date"], "EntityRef/FullName": rows["party_name"], "CustomerRef/ListID": job,
             "ItemServiceRef/ListID": item_id, "ItemServiceRef/FullName": item_name.where(item_id.isna(), None),
             "Duration": pd.Series(duration_text(rows["hours"]), index=rows.index, dtype=object),
-            "Notes": _col(rows, "description"), "BillableStatus": billable.astype(object)}  # fmt: skip
+            "Notes": _col(rows, "description"), "BillableStatus": billable.astype(object),
+            "PayrollItemWageRef/FullName": _col(rows, "payroll_item_wage")}  # fmt: skip  (erp/payroll.py maps it)
     prepared = _Prepared(
         "TimeTrackingAdd",
         "add",

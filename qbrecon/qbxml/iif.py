@@ -4,8 +4,8 @@ The layout follows Intuit's IIF reference for timer activities: a ``TIMERHDR`` h
 ``!TIMEACT`` header row and one ``TIMEACT`` row per entry, tab-separated, with the columns
 ``DATE JOB EMP ITEM PITEM DURATION PROJ NOTE BILLINGSTATUS``:
 
-* DATE ``MM/DD/YY``; JOB the customer:job full name; EMP the employee; ITEM the service item; PITEM blank (not
-  used by QuickBooks); DURATION ``H:MM`` (at most 23:59); PROJ the class (blank unless given); NOTE one line of
+* DATE ``MM/DD/YY``; JOB the customer:job full name; EMP the employee; ITEM the service item; PITEM the payroll item
+  (``payroll_item_wage``, mapped by ``erp/payroll.py``; blank when unmapped); DURATION ``H:MM`` (at most 23:59); PROJ the class (blank unless given); NOTE one line of
   at most 1000 characters (line breaks written as ``/n``); BILLINGSTATUS ``0`` not billable, ``1`` billable.
 
 Rows that cannot be written as they are (no job, no employee, a day longer than 23:59, a character the
@@ -80,7 +80,7 @@ def timeact_iif(
         "id": rows["id"].tolist(),
         "DATE": [None if _missing(d) else d.strftime("%m/%d/%y") for d in _col(rows, "date").tolist()],
         "JOB": job_name.tolist(), "EMP": _col(rows, "party_name").tolist(), "ITEM": item_name.tolist(),
-        "PITEM": "", "DURATION": [_duration(h) for h in _col(rows, "hours").tolist()],
+        "PITEM": _col(rows, "payroll_item_wage").tolist(), "DURATION": [_duration(h) for h in _col(rows, "hours").tolist()],
         "PROJ": _col(rows, "class_name").tolist(), "NOTE": _col(rows, "description").tolist(),
         "BILLINGSTATUS": ["1" if (not _missing(b) and bool(b)) else "0" for b in _col(rows, "billable").tolist()],
     })  # fmt: skip

@@ -1,0 +1,126 @@
+"""Set Up Your Payroll Export (seed 001): map Procore workers and classifications to QuickBooks payroll items.
+
+A timecard entry's *worker* is its ``party_name`` (the QuickBooks employee) and its *classification* is the
+Procore time type (``payroll_item``: Regular Time, Overtime, ...). ``payroll_item_map`` holds rows
+(worker, classification, QuickBooks payroll wage item); ``*`` stands for any worker or any classification. The
+most specific row wins: worker + classification, then any worker + classification, then worker + any.
+The mapped item goes to ``PayrollItemWageRef`` of TimeTrackingAdd and to the ``PITEM`` column of the IIF
+time-activity file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from ..errors import BatchRejected, InputError
+from ..store import Store, register_tables
+from . import permissions
+from .states import STATUSES  # noqa: F401  (erp_audit is registered there)
+
+register_tables(
+    """CREATE TABLE IF NOT EXISTS payroll_item_map (
+        worker VARCHAR NOT NULL, classification VARCHAR NOT NULL, payroll_item VARCHAR NOT NULL,
+        updated_by BIGINT, updated_at TIMESTAMPTZ, PRIMARY KEY (worker, classification))""",
+)
+ANY = "*"
+PAYROLL_ITEM_MAXLEN = 31  # PayrollItemWageRef/FullName (qbXML limits)
+
+
+def with_payroll_items(store: Store, rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` (timecard entries) with ``payroll_item_wage``: the QuickBooks payroll item mapped for each."""
+    if rows.empty:
+        return rows.assign(payroll_item_wage=pd.Series(dtype=object))
+    keys = pa.table({
+        "_n": pa.array(range(len(rows)), pa.int64()),
+        "worker": pa.array([None if pd.isna(v) else str(v) for v in rows.get("party_name", [None] * len(rows))],
+                           pa.string()),
+        "classification": pa.array([None if pd.isna(v) else str(v)
+                                    for v in rows.get("payroll_item", [None] * len(rows))], pa.string()),
+    })  # fmt: skip
+    with store.transaction() as con:
+        con.register("_payroll_keys", keys)
+        try:
+            found = con.sql(
+                f"""SELECT k._n, coalesce(a.payroll_item, b.payroll_item, c.payroll_item) AS payroll_item
+                    FROM _payroll_keys k
+                    LEFT JOIN payroll_item_map a ON a.worker = k.worker AND a.classification = k.classification
+                    LEFT JOIN payroll_item_map b ON b.worker = '{ANY}' AND b.classification = k.classification
+                    LEFT JOIN payroll_item_map c ON c.worker = k.worker AND c.classification = '{ANY}'
+                    ORDER BY k._n"""
+            ).fetchall()
+        finally:
+            con.unregister("_payroll_keys")
+    return rows.assign(payroll_item_wage=[item for _, item in found])
+
+
+class PayrollMixin:
+    """``ws.map_payroll_items``, ``ws.payroll_item_map``, ``ws.time_export_iif``."""
+
+    store: Store
+
+    def map_payroll_items(
+        self, mapping: Mapping[tuple[str, str], str] | pd.DataFrame, *, by: int | str
+    ) -> int:
+        """Map (worker, classification) -> QuickBooks payroll wage item (``*`` = any); an empty item removes the
+        row. Needs ERP 'Admin' (payroll export setup). Returns how many rows were written."""
+        user = permissions.require(self.store, by, "settings")
+        pairs = (list(zip(mapping["worker"], mapping["classification"], mapping["payroll_item"], strict=True))
+                 if isinstance(mapping, pd.DataFrame) else [(w, c, i) for (w, c), i in mapping.items()])  # fmt: skip
+        if not pairs:
+            raise InputError("no payroll item mapping given", field="mapping")
+        problems = []
+        for n, (worker, classification, item) in enumerate(pairs):
+            if not str(worker or "").strip() or not str(classification or "").strip():
+                problems.append(
+                    {"row": n, "problem": "worker and classification are required (use * for any)"}
+                )
+            elif item and len(str(item)) > PAYROLL_ITEM_MAXLEN:
+                problems.append(
+                    {"row": n, "problem": f"payroll item {item!r} is longer than {PAYROLL_ITEM_MAXLEN}"}
+                )
+        if problems:
+            raise BatchRejected("map_payroll_items", problems)
+        with self.store.transaction() as con:
+            for worker, classification, item in pairs:
+                w, c = str(worker).strip(), str(classification).strip()
+                con.execute("DELETE FROM payroll_item_map WHERE worker = ? AND classification = ?", [w, c])
+                if item and str(item).strip():
+                    con.execute("INSERT INTO payroll_item_map VALUES (?, ?, ?, ?, now())",
+                                [w, c, str(item).strip(), user["id"]])  # fmt: skip
+                con.execute(
+                    """INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id, detail)
+                       VALUES (nextval('erp_audit_seq'), now(), ?, ?, 'map_payroll_item', 'timecard_entry', 0, ?)""",
+                    [user["id"], user["name"], f"{w} / {c} -> {item or '(removed)'}"],
+                )
+        return len(pairs)
+
+    def payroll_item_map(self) -> pd.DataFrame:
+        return self.store.frame(
+            "SELECT worker, classification, payroll_item, updated_at FROM payroll_item_map ORDER BY 1, 2"
+        )
+
+    def time_export_iif(self, out: str | Path | None = None, *, project_id: int | None = None, by: int | str):
+        """Approved timecard entries of synced projects as an IIF time-activity file with each entry's payroll
+        item in ``PITEM`` (returns the ``IIFResult``; rows that cannot be written come back as errors). Sending
+        time needs 'Admin' on the Timesheets tool."""
+        from ..qbxml.build import BuildContext
+        from ..qbxml.iif import timeact_iif
+
+        user = permissions.find_user(self.store, by)
+        permissions.require_items(user, "send", ["timecard_entry"])
+        where = "approval_status IN ('approved', 'completed')"
+        params: list = []
+        if project_id is not None:
+            where += " AND project_id = ?"
+            params.append(int(project_id))
+        rows = with_payroll_items(
+            self.store, self.store.frame(f"SELECT * FROM timecard_entries WHERE {where} ORDER BY id", params)
+        )
+        result = timeact_iif(rows, BuildContext.from_store(self.store))
+        if out is not None:
+            result.write(out)
+        return result
