@@ -460,7 +460,9 @@ def _check_element(el: etree._Element, path: str, key: tuple[str, int], found: R
             try:
                 at = order.index(child.tag)
             except ValueError:
-                found.fatal.append(f"{path}: Element '{child.tag}': This element is not expected in <{el.tag}>.")
+                found.fatal.append(
+                    f"{path}: Element '{child.tag}': This element is not expected in <{el.tag}>."
+                )
                 continue
             if at < last:
                 found.fatal.append(
