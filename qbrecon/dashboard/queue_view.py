@@ -437,10 +437,7 @@ class QueueView:
         if self.query.item_type in ("project", "company", "cost_code", "timecard_entry") or not self.total:
             self.view_total.object = ""
             return
-        where, params = self.query.where()
-        total = self.ws.store.scalar(
-            f"SELECT sum(amount) FROM ({queries.item_sql(self.query.item_type)}) q{where}", params
-        )
+        total = self.query.total_amount
         self.view_total.object = f"**Total of the {self.total:,} item(s) in this view: {money_text(total or 0)}**"
 
     def _show_empty_note(self) -> None:
