@@ -415,3 +415,25 @@ def test_panes_get_only_escaped_text(company):
     view.table.selection = [0]
     shown = " ".join(str(p.object) for p in view.details.objects if isinstance(p, pn.pane.Markdown))
     assert "<img" not in shown and "&lt;img" in shown
+
+
+def test_selection_survives_paging_and_select_all_takes_every_page(company):
+    seed_more = "UPDATE erp_items SET status = 'ready_to_export' WHERE item_type = 'invoice'"
+    company.store.execute(seed_more)
+    view = _view(company, "ann@example.com")
+    view.page_size.value = 2
+    assert view.pager.text.object.endswith("of 4")
+    view.table.selection = [1]
+    view._go_to_page(2)
+    view.table.selection = [0]
+    assert sorted(view.picked) == [1001, 1002] and "2 selected" in view.selection_note.object
+    view._go_to_page(1)
+    assert view.table.selection == [1]  # what was ticked on this page is still ticked
+    view.select_all_matching()
+    assert len(view.selected()) == 4 and "All 4 that match selected" in view.selection_note.object
+    view._go_to_page(2)
+    assert view.table.selection == [0, 1]
+    assert view.ask("accept") and view.dialog.open and "Accept 4 subcontractor invoices" in view.dialog_text.object
+    view.cancel_pending()
+    view.filters.value = "synced"  # a new view: selection, banners and details are gone
+    assert not view.picked and not view.all_matching and not view.messages.objects

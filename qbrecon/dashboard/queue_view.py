@@ -422,7 +422,9 @@ class QueueView:
         try:
             table.selection = []
             table.value = queue_display(frame, columns)
-            if self.picked and not frame.empty:
+            if self.all_matching:  # every page of the filter is selected
+                table.selection = list(range(len(frame)))
+            elif self.picked and not frame.empty:
                 table.selection = [i for i, p in enumerate(frame["procore_id"].tolist()) if int(p) in self.picked]
         finally:
             self._syncing = False
