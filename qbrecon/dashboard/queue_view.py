@@ -407,8 +407,9 @@ class QueueView:
     def refresh(self, keep_page: bool = True) -> None:
         """Re-read counts and the current page (after an action, or when the Web Connector changed things)."""
         self.counts = queries.status_counts(self.ws)
-        self.item_tabs.options = self._tab_options()
-        self.filters.options = self._filter_options()
+        for widget, options in ((self.item_tabs, self._tab_options()), (self.filters, self._filter_options())):
+            if options != widget.options:  # unchanged labels: no re-render of the buttons
+                widget.options = options
         if not keep_page:
             self.query.page = 1
         frame, total = queries.queue_page(self.ws, self.query)
