@@ -19,7 +19,8 @@ from benchmarks.common import compare, ratio
 
 
 def write_bill_query_rs(path: Path, target_mb: float, seed: int = 1) -> dict:
-    """A BillQueryRs of about ``target_mb`` MB: bills with 5 item lines (one a negative retainage line)."""
+    """A BillQueryRs of about ``target_mb`` MB: bills with 5 item lines (one a negative retainage line), each
+    with ItemRef, Desc, Quantity, Cost, Amount and CustomerRef (ListID and FullName)."""
     from qbrecon.fixtures.writers import QbxmlResponseWriter, cents_text, ref, sub
 
     rng = random.Random(seed)
@@ -51,8 +52,13 @@ def write_bill_query_rs(path: Path, target_mb: float, seed: int = 1) -> dict:
             sub(line, "TxnLineID", f"{n_lines:X}-1700000000")
             ref(line, "ItemRef", None, "Retainage" if i == 4 else f"{i + 1:02d}-{100 * (i + 1)}")
             sub(line, "Desc", "Retainage held" if i == 4 else f"Work completed this period {i}")
+            # Quantity x Cost = Amount (retainage: 1 x the negative amount), as QuickBooks writes item lines
+            qty = 1 if i == 4 else 1 + cents % 7
+            sub(line, "Quantity", qty)
+            sub(line, "Cost", cents_text(cents) if qty == 1 else f"{cents / 100 / qty:.5f}")
             sub(line, "Amount", cents_text(cents))
-            ref(line, "CustomerRef", None, f"Customer {n_bills % 40}:Project {n_bills % 200}")
+            ref(line, "CustomerRef", f"{0x80000300 + n_bills % 200:08X}-1600000000",
+                f"Customer {n_bills % 40}:Project {n_bills % 200}")
             sub(line, "BillableStatus", "NotBillable")
         writer.write(bill)
         if n_bills % 500 == 0 and path.stat().st_size >= target:

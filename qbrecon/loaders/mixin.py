@@ -1,14 +1,15 @@
 """``LoadingMixin``: ``Workspace.load_procore(path)``, ``Workspace.load_quickbooks(path)`` and
 ``Workspace.load_query_result(result, source=...)`` (qbXML already read, e.g. a Web Connector refresh page).
 
-A load reads and checks everything first (no database work), then writes in one transaction: upserts by each
-table's key, the quarantine rows, and its ``load_runs`` row. Any unexpected error rolls the whole load back.
+A load reads and checks its rows chunk by chunk (``validate.LoadChunk``: a folder of small files is one chunk,
+a large file one chunk per part) and writes them in one transaction: upserts by each table's key, the quarantine
+rows, and its ``load_runs`` row. Any unexpected error, in any chunk, rolls the whole load back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -21,8 +22,8 @@ from ..schemas import TABLES, TableSpec
 from . import procore as procore_reader
 from . import quickbooks as quickbooks_reader
 from .report import LoadReport, TableCounts
-from .validate import check_batch, settle
-from .values import Batch
+from .validate import Checked, LoadChunk, check_chunk, settle
+from .values import Batch, CellError
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -58,8 +59,8 @@ class LoadingMixin:
         Statuses 1 and 500 (nothing matched) are benign; other error statuses are listed in the report.
         """
         started = datetime.now(UTC)
-        responses = quickbooks_reader.read_responses(path)
-        return self.load_query_result(responses, source=str(path), started=started)
+        reader = quickbooks_reader.ResponseReader(path)
+        return self._write_load("quickbooks", str(path), reader.chunks(), started, reader)
 
     def load_query_result(self, result: QueryRows, *, source: str, files: Sequence[str] | None = None,
                           started: datetime | None = None) -> LoadReport:  # fmt: skip
@@ -93,39 +94,58 @@ class LoadingMixin:
     def _apply_load(self, side: str, source: str, batches: dict[str, Batch], files: list[str], started: datetime, *,
                     notes: list[str] | None = None, has_lines: dict[str, list[bool]] | None = None,
                     statuses: list | None = None) -> LoadReport:  # fmt: skip
-        ordered = sorted(batches, key=_ORDER.index)
-        checked = {name: check_batch(batches[name]) for name in ordered}
+        """A load whose rows are all in memory: one chunk."""
+        info = _LoadInfo(list(files), list(notes or []), list(statuses or []))
+        return self._write_load(side, source, [check_chunk(batches, has_lines)], started, info)
+
+    def _write_load(self, side: str, source: str, chunks: Iterable[LoadChunk], started: datetime,
+                    info: _Info) -> LoadReport:  # fmt: skip
+        """Write the chunks in one transaction; ``info`` (files, notes, statuses) is read once they are done."""
         store = self.store
         with store.transaction() as con:
             load_id = store.next_load_id()
-            outcome = settle(checked, load_id)
-            report = LoadReport(load_id, side, source, started, files=list(files), notes=list(notes or []))
-            if statuses:
-                report.responses = [_status_dict(s) for s in statuses]
-                report.response_errors = [_status_dict(s) for s in statuses if s.is_error]
+            report = LoadReport(load_id, side, source, started)
             loaded_at = datetime.now(UTC)
-            for name in ordered:
-                spec = TABLES[name]
-                good = outcome.good[name]
-                counts = TableCounts(name, read=len(batches[name]), quarantined=outcome.quarantined[name],
-                                     merged=outcome.merged_duplicates[name])  # fmt: skip
-                n = good.num_rows
-                good = good.append_column(
-                    "_load_id", pa.repeat(pa.scalar(load_id, pa.int64()), n)
-                ).append_column(
-                    "_loaded_at", pa.repeat(pa.scalar(loaded_at, pa.timestamp("us", tz="UTC")), n)
-                )
-                counts.loaded, counts.updated = store.upsert(name, good, spec.key)
-                counts.removed = self._remove_stale_lines(con, spec, checked, outcome.good, has_lines)
-                report.tables[name] = counts
-            if outcome.quarantine.num_rows:
-                con.register("_qbrecon_quarantine", outcome.quarantine)
-                try:
-                    con.execute("INSERT INTO quarantine SELECT * FROM _qbrecon_quarantine").fetchall()
-                finally:
-                    con.unregister("_qbrecon_quarantine")
-                sample = outcome.quarantine.slice(0, 10).drop_columns(["source_record"]).to_pylist()
-                report.quarantine_sample = sample
+            for number, chunk in enumerate(chunks):
+                ordered = sorted(chunk.checked, key=_ORDER.index)
+                checked = {name: chunk.checked[name] for name in ordered}
+                if number:
+                    for c in checked.values():
+                        _check_earlier_copies(con, load_id, c)
+                outcome = settle(checked, load_id)
+                for name in ordered:
+                    spec = TABLES[name]
+                    good = outcome.good[name]
+                    counts = report.tables.get(name) or TableCounts(name)
+                    report.tables[name] = counts
+                    counts.read += len(checked[name].batch)
+                    counts.quarantined += outcome.quarantined[name]
+                    counts.merged += outcome.merged_duplicates[name]
+                    n = good.num_rows
+                    good = good.append_column(
+                        "_load_id", pa.repeat(pa.scalar(load_id, pa.int64()), n)
+                    ).append_column(
+                        "_loaded_at", pa.repeat(pa.scalar(loaded_at, pa.timestamp("us", tz="UTC")), n)
+                    )
+                    loaded, updated = store.upsert(name, good, spec.key)
+                    counts.loaded += loaded
+                    counts.updated += updated
+                    counts.removed += self._remove_stale_lines(con, spec, checked, outcome.good, chunk.has_lines)
+                if outcome.quarantine.num_rows:
+                    con.register("_qbrecon_quarantine", outcome.quarantine)
+                    try:
+                        con.execute("INSERT INTO quarantine SELECT * FROM _qbrecon_quarantine").fetchall()
+                    finally:
+                        con.unregister("_qbrecon_quarantine")
+                    if len(report.quarantine_sample) < 10:
+                        sample = outcome.quarantine.slice(0, 10 - len(report.quarantine_sample))
+                        report.quarantine_sample += sample.drop_columns(["source_record"]).to_pylist()
+            report.tables = {name: report.tables[name] for name in sorted(report.tables, key=_ORDER.index)}
+            report.files = list(info.files)
+            report.notes = list(info.notes)
+            if info.statuses:
+                report.responses = [_status_dict(s) for s in info.statuses]
+                report.response_errors = [_status_dict(s) for s in info.statuses if s.is_error]
             report.finished_at = datetime.now(UTC)
             con.execute(
                 "INSERT INTO load_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -180,6 +200,50 @@ class LoadingMixin:
             con.unregister("_qbrecon_parents")
             con.unregister("_qbrecon_new_lines")
         return int(removed)
+
+
+class _Info(Protocol):
+    """What a load lists besides its rows, complete once its chunks are read."""
+
+    files: list[str]
+    notes: list[str]
+    statuses: list
+
+
+@dataclass
+class _LoadInfo:
+    files: list[str]
+    notes: list[str]
+    statuses: list
+
+
+def _check_earlier_copies(con, load_id: int, c: Checked) -> None:  # noqa: ANN001
+    """Rows whose key an earlier chunk of this load already stored: an identical copy (overlapping pages) is
+    merged; a different record under the same key is held back (the copy stored first stays)."""
+    spec = c.batch.spec
+    if not c.table.num_rows:
+        return
+    key = list(spec.key)
+    on = " AND ".join(f's."{k}" = t."{k}"' for k in key)
+    differs = " OR ".join(f's."{n}" IS DISTINCT FROM t."{n}"' for n in spec.column_names)
+    con.register("_qbrecon_chunk", c.table.append_column("_row", pa.array(range(c.table.num_rows), pa.int64())))
+    try:
+        rows = con.execute(
+            f'SELECT s._row, {differs} FROM _qbrecon_chunk s JOIN "{spec.table}" t ON {on} WHERE t._load_id = ?',
+            [load_id],
+        ).fetchall()
+    finally:
+        con.unregister("_qbrecon_chunk")
+    for row, different in rows:
+        if row in c.problems or row in c.drop:
+            continue
+        if different:
+            keys = ", ".join(f"{k}={c.table.column(k)[row].as_py()}" for k in key)
+            c.problems[row] = [CellError(row, ",".join(key), "duplicate_key",
+                                         f"{keys} appears in more than one record")]  # fmt: skip
+        else:
+            c.drop.add(row)
+            c.merged_duplicates += 1
 
 
 def _status_dict(s) -> dict:
