@@ -110,8 +110,13 @@ class LoadingMixin:
                 ordered = sorted(chunk.checked, key=_ORDER.index)
                 checked = {name: chunk.checked[name] for name in ordered}
                 if number:
-                    for c in checked.values():
-                        _check_earlier_copies(con, load_id, c)
+                    again: set[str] = set()
+                    for name, c in checked.items():
+                        parent = TABLES[name].meta.get("parent")
+                        if parent in checked and parent not in again and TABLES[parent].key[0] in TABLES[name].key:
+                            continue  # the line's key holds its parent's: no parent met again, no line either
+                        if _check_earlier_copies(con, load_id, c):
+                            again.add(name)
                 outcome = settle(checked, load_id)
                 for name in ordered:
                     spec = TABLES[name]
@@ -130,7 +135,8 @@ class LoadingMixin:
                     loaded, updated = store.upsert(name, good, spec.key)
                     counts.loaded += loaded
                     counts.updated += updated
-                    counts.removed += self._remove_stale_lines(con, spec, checked, outcome.good, chunk.has_lines)
+                    counts.removed += self._remove_stale_lines(con, spec, checked, outcome.good, chunk.has_lines,
+                                                               load_id)  # fmt: skip
                 if outcome.quarantine.num_rows:
                     con.register("_qbrecon_quarantine", outcome.quarantine)
                     try:
@@ -163,8 +169,9 @@ class LoadingMixin:
 
     @staticmethod
     def _remove_stale_lines(con, spec: TableSpec, checked: dict, good: dict[str, pa.Table],
-                            has_lines: dict[str, list[bool]] | None) -> int:  # fmt: skip
-        """Delete stored lines of reloaded parents that the new load no longer lists.
+                            has_lines: dict[str, list[bool]] | None, load_id: int) -> int:  # fmt: skip
+        """Delete stored lines of reloaded parents that the new load no longer lists (called after the lines were
+        upserted, so a listed line carries this load's ``_load_id`` and a stale one an older one).
 
         Procore: parents whose record carried its line array. QuickBooks: parents that came with lines (a query
         without ``IncludeLineItems`` returns none, which must not wipe the stored lines).
@@ -185,20 +192,16 @@ class LoadingMixin:
             parent_ids = pc.unique(lines.column(fk))
         if len(parent_ids) == 0:
             return 0
-        key = list(spec.key)
-        new_keys = lines.select(key)
         con.register("_qbrecon_parents", pa.table({"pid": parent_ids}))
-        con.register("_qbrecon_new_lines", new_keys)
         try:
-            match = " AND ".join(f'n."{k}" = t."{k}"' for k in key)
-            where = (f'"{fk}" IN (SELECT pid FROM _qbrecon_parents) AND NOT EXISTS '
-                     f"(SELECT 1 FROM _qbrecon_new_lines n WHERE {match})")  # fmt: skip
-            removed = con.execute(f'SELECT count(*) FROM "{spec.table}" t WHERE {where}').fetchall()[0][0]
-            if removed:
-                con.execute(f'DELETE FROM "{spec.table}" t WHERE {where}').fetchall()
+            # one pass: DELETE reports how many rows it removed
+            removed = con.execute(
+                f'DELETE FROM "{spec.table}" WHERE "{fk}" IN (SELECT pid FROM _qbrecon_parents) '
+                "AND _load_id IS DISTINCT FROM ?",
+                [load_id],
+            ).fetchall()[0][0]
         finally:
             con.unregister("_qbrecon_parents")
-            con.unregister("_qbrecon_new_lines")
         return int(removed)
 
 
@@ -217,12 +220,13 @@ class _LoadInfo:
     statuses: list
 
 
-def _check_earlier_copies(con, load_id: int, c: Checked) -> None:  # noqa: ANN001
+def _check_earlier_copies(con, load_id: int, c: Checked) -> bool:  # noqa: ANN001
     """Rows whose key an earlier chunk of this load already stored: an identical copy (overlapping pages) is
-    merged; a different record under the same key is held back (the copy stored first stays)."""
+    merged; a different record under the same key is held back (the copy stored first stays). True when any
+    row was met again."""
     spec = c.batch.spec
     if not c.table.num_rows:
-        return
+        return False
     key = list(spec.key)
     on = " AND ".join(f's."{k}" = t."{k}"' for k in key)
     differs = " OR ".join(f's."{n}" IS DISTINCT FROM t."{n}"' for n in spec.column_names)
@@ -244,6 +248,7 @@ def _check_earlier_copies(con, load_id: int, c: Checked) -> None:  # noqa: ANN00
         else:
             c.drop.add(row)
             c.merged_duplicates += 1
+    return bool(rows)
 
 
 def _status_dict(s) -> dict:
