@@ -49,9 +49,8 @@ class LoadingMixin:
         Malformed files raise ``InputError`` and nothing is written; invalid rows go to ``quarantine``.
         """
         started = datetime.now(UTC)
-        export = procore_reader.read_export(path)
-        return self._apply_load("procore", str(path), export.batches, export.files, started,
-                                notes=export.notes, has_lines=export.has_lines)  # fmt: skip
+        reader = procore_reader.ExportReader(path)
+        return self._write_load("procore", str(path), reader.chunks(), started, reader)
 
     def load_quickbooks(self, path: str | Path) -> LoadReport:
         """Load qbXML responses (a folder of ``*.xml`` files or one file). Upserts by ListID / TxnID.

@@ -9,6 +9,7 @@ Nested line tables come from an array inside the parent record (``commitments[].
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from ..errors import InputError
 from ..schemas import TABLES, TableSpec
 from ..schemas.types import normalise_status
+from .validate import LoadChunk, check_chunk
 from .values import Batch, CellError, NotAnObject
 
 try:  # orjson reads large exports several times faster; the standard library is the fallback
@@ -268,6 +270,43 @@ class _Reader:
                 f"{label}: {empty} budget change(s) without adjustment lines; nothing to store for them"
             )
         self._append(spec, merged, label, rows, groups, errors)
+
+
+CHUNK_ROWS = 200_000  # rows (records and their lines) gathered before a chunk is checked and written
+
+
+class ExportReader:
+    """Streams an export folder as checked chunks, file by file (a page folder page by page): whole files are
+    gathered until ``chunk_rows`` rows, so memory grows with the largest file and the chunk, not the export.
+    ``files`` and ``notes`` are complete once ``chunks()`` is exhausted."""
+
+    def __init__(self, path: str | Path, *, chunk_rows: int | None = None):
+        self.root = Path(path)
+        self.chunk_rows = chunk_rows or CHUNK_ROWS
+        self.files: list[str] = []
+        self.notes: list[str] = []
+        self.statuses: list = []
+
+    def chunks(self) -> Iterator[LoadChunk]:
+        root = self.root
+        found, ignored = resource_files(root)
+        by_resource = {spec.meta["resource"]: spec for spec in TABLES.values() if "resource" in spec.meta}
+        reader = _Reader()
+        base = root if root.is_dir() else root.parent
+        for resource in sorted(found, key=lambda r: list(by_resource).index(r)):
+            spec = by_resource[resource]
+            for file in found[resource]:
+                label = str(file.relative_to(base))
+                records = read_json_records(file, label)
+                reader.read_resource(spec, records, label)
+                del records
+                self.files.append(label)
+                if sum(len(b) for b in reader.batches.values()) >= self.chunk_rows:
+                    yield check_chunk(reader.batches, reader.has_lines)
+                    reader.batches, reader.has_lines = {}, {}
+        if reader.batches:
+            yield check_chunk(reader.batches, reader.has_lines)
+        self.notes = [f"ignored {name}: not a Procore resource file" for name in ignored] + reader.notes
 
 
 def read_export(path: str | Path) -> ProcoreExport:
