@@ -8,6 +8,7 @@ Nested line tables come from an array inside the parent record (``commitments[].
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -171,15 +172,16 @@ class _Reader:
         target.extend(batch)
         return batch
 
-    def read_resource(self, spec: TableSpec, records: list[dict], label: str) -> None:
+    def read_resource(self, spec: TableSpec, records: list[dict], label: str, first_row: int = 1) -> None:
+        """Rows of ``records`` (the file's records from its ``first_row``-th on, 1-based)."""
         if spec.table == "budget_changes":
-            self._read_budget_changes(spec, records, label)
+            self._read_budget_changes(spec, records, label, first_row)
             return
         first = self.group
         n = len(records)
         groups = list(range(first, first + n))
         self.group += n
-        rows = list(range(1, n + 1))
+        rows = list(range(first_row, first_row + n))
         nested = [s for s in TABLES.values() if s.meta.get("parent") == spec.table and "nested" in s.meta]
         errors: list[CellError] = []
         has_lines = [False] * n
@@ -205,7 +207,7 @@ class _Reader:
                                                 f"expected a line (JSON object), got {_kind(line)}"))  # fmt: skip
                         continue
                     lines.append(line)
-                    l_rows.append(i + 1)
+                    l_rows.append(first_row + i)
                     l_groups.append(first + i)
                     parent_ids.append(pid)
             line_parts.append((line_spec, lines, l_rows, l_groups, parent_ids))
@@ -234,7 +236,7 @@ class _Reader:
         batch = Batch(spec, cols, [label] * len(lines), rows, groups, lines, errors)
         self._batch(spec).extend(batch)
 
-    def _read_budget_changes(self, spec: TableSpec, records: list[dict], label: str) -> None:
+    def _read_budget_changes(self, spec: TableSpec, records: list[dict], label: str, first_row: int = 1) -> None:
         """One stored row per adjustment line: line fields over the budget change's header fields."""
         merged: list[dict] = []
         rows: list[int] = []
@@ -253,7 +255,7 @@ class _Reader:
                 errors.append(CellError(len(merged), BUDGET_CHANGE_LINES, "array",
                                         f"expected an array of adjustment lines, got {_kind(lines)}"))  # fmt: skip
                 merged.append(dict(header, budget_change_id=rec.get("id")))
-                rows.append(i + 1)
+                rows.append(first_row + i)
                 groups.append(g)
                 continue
             for j, line in enumerate(lines):
@@ -263,7 +265,7 @@ class _Reader:
                     merged.append(dict(header, budget_change_id=rec.get("id")))
                 else:
                     merged.append({**header, **line, "budget_change_id": rec.get("id")})
-                rows.append(i + 1)
+                rows.append(first_row + i)
                 groups.append(g)
         if empty:
             self.notes.append(
@@ -272,7 +274,7 @@ class _Reader:
         self._append(spec, merged, label, rows, groups, errors)
 
 
-CHUNK_ROWS = 200_000  # rows (records and their lines) gathered before a chunk is checked and written
+CHUNK_ROWS = 50_000  # rows (records and their lines) gathered before a chunk is checked and written
 
 
 class ExportReader:
@@ -297,13 +299,30 @@ class ExportReader:
             spec = by_resource[resource]
             for file in found[resource]:
                 label = str(file.relative_to(base))
-                records = read_json_records(file, label)
-                reader.read_resource(spec, records, label)
+                # JSON records hold no reference cycles: the cyclic collector would only walk them again and
+                # again while a file is turned into columns (as for qbXML in ``read_query_response``)
+                gc_was_enabled = gc.isenabled()
+                gc.disable()
+                try:
+                    records = read_json_records(file, label)
+                finally:
+                    if gc_was_enabled:
+                        gc.enable()
+                # a large file goes in slices of records, each slice's dicts dropped once read
+                step = max(1, self.chunk_rows // 25)
+                for start in range(0, len(records), step):
+                    gc.disable()
+                    try:
+                        reader.read_resource(spec, records[start : start + step], label, first_row=start + 1)
+                        records[start : start + step] = [None] * len(records[start : start + step])
+                    finally:
+                        if gc_was_enabled:
+                            gc.enable()
+                    if sum(len(b) for b in reader.batches.values()) >= self.chunk_rows:
+                        yield check_chunk(reader.batches, reader.has_lines)
+                        reader.batches, reader.has_lines = {}, {}
                 del records
                 self.files.append(label)
-                if sum(len(b) for b in reader.batches.values()) >= self.chunk_rows:
-                    yield check_chunk(reader.batches, reader.has_lines)
-                    reader.batches, reader.has_lines = {}, {}
         if reader.batches:
             yield check_chunk(reader.batches, reader.has_lines)
         self.notes = [f"ignored {name}: not a Procore resource file" for name in ignored] + reader.notes
