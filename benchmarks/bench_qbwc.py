@@ -44,6 +44,7 @@ def queue_companies(ws, n: int) -> None:
             )
         ],
     )
+    _put(ws, "user_tool_permissions", [dict(user_id=1, tool="directory", level="admin")])  # may send companies
     _put(
         ws,
         "companies",

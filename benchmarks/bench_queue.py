@@ -28,6 +28,7 @@ def _workspace(path: Path, n: int) -> Workspace:
         dict(id=2, name="Pat Sender", login="pat", is_active=True, erp_integrations_permission="none",
              can_push_to_accounting=False),
     ])  # fmt: skip
+    ws.store.put_rows("user_tool_permissions", [dict(user_id=2, tool="directory", level="admin")])  # may send
     companies = TABLES["companies"]
     ws.store.upsert("companies", pa.table({
         "id": pa.array(range(1, n + 1), pa.int64()),

@@ -17,6 +17,7 @@ import pandas as pd
 from .display import queue_counts
 from .entities import EXPORTABLE, PAIRS
 from .errors import BatchRejected, QbreconError
+from .formats import cell_text, money_text
 
 DEMO_MARK = "demo_workspace"
 DEMO_PASSWORDS = {"admin": "demo-admin", "approver": "demo-approver", "read_only": "demo-readonly"}
@@ -70,8 +71,13 @@ def run_demo(
     projects: int = 4,
     seed: int = 7,
     echo: Callable[[str], None] = print,
+    procore_api: bool = False,
 ) -> DemoResult:
-    """Run the whole flow on generated fixtures and return what happened (also narrated through ``echo``)."""
+    """Run the whole flow on generated fixtures and return what happened (also narrated through ``echo``).
+
+    ``procore_api``: the Procore side comes through Procore's REST API from a local fake Procore serving the
+    fixtures (with a rate limit, a server error and an expiring token on the way), and the links go back to it
+    with sync actions at the end."""
     from . import Workspace
     from .fixtures import generate
     from .qbwc.connector import WebConnectorClient
@@ -94,11 +100,15 @@ def run_demo(
 
     _prepare_workspace(ws_path)
     ws = Workspace(ws_path)
+    procore = None
     try:
         ws.store.execute("INSERT OR REPLACE INTO qbrecon_meta VALUES (?, 'true')", [DEMO_MARK])
 
-        step("Load the Procore export and the QuickBooks Desktop responses")
-        echo(str(ws.load_procore(fixtures / "procore")))
+        if procore_api:
+            procore = _start_procore(ws, fixtures / "procore", out, step, echo)
+        else:
+            step("Load the Procore export and the QuickBooks Desktop responses")
+            echo(str(ws.load_procore(fixtures / "procore")))
         echo(str(ws.load_quickbooks(fixtures / "quickbooks")))
 
         step("The ERP queue built from the loaded Procore data")
@@ -171,20 +181,32 @@ def run_demo(
         echo(queue_counts(ws).to_string(index=False))
         failed = ws.queue(status="failed_to_export")
         for row in failed.head(10).itertuples():
-            echo(f"  failed: {row.item_type} {row.procore_id}: {getattr(row, 'last_error_message', '')}")
+            message = cell_text(getattr(row, "last_error_message", None)) or "(no QuickBooks message)"
+            echo(f"  failed: {row.item_type} {row.procore_id}: {message}")
 
         step("Reconcile Procore with QuickBooks")
         recon = ws.reconcile()
         result.reconciliation = recon
-        cols = ["pair", "matched_equal", "matched_with_differences", "only_in_procore", "only_in_quickbooks",
-                "ambiguous", "not_exported", "differences", "delta"]
-        echo(recon.summary[[c for c in cols if c in recon.summary.columns]].to_string(index=False))
-        echo(f"  {recon.n_differences} difference(s), explained:")
-        echo(recon.reasons().to_string(index=False))
+        from .formats import render_table
+        from .reconcile.labels import PAIR_TITLES, SUMMARY_LABELS
+
+        cols = ["label", "matched_equal", "matched_with_differences", "only_in_procore", "only_in_quickbooks",
+                "ambiguous", "not_exported", "differences", "in_queue_total", "delta"]
+        shown = recon.summary.assign(label=[PAIR_TITLES.get(p, p) for p in recon.summary["pair"]])[cols]
+        echo(render_table(shown, SUMMARY_LABELS))
+        echo(f"  {recon.n_differences} finding(s), delta {money_text(recon.total_delta)}, "
+             f"absolute {money_text(recon.total_abs_delta)}; why:")
+        reasons = recon.reasons()
+        reasons["pair"] = [PAIR_TITLES.get(p, p) for p in reasons["pair"]]
+        echo(render_table(reasons[["pair", "reason_text", "count"]], {"pair": "Pair", "reason_text": "Why",
+                                                                      "count": "Findings"}))
         out.mkdir(parents=True, exist_ok=True)
         result.report_html = Path(recon.to_html(out / "report.html") and out / "report.html")
         result.report_xlsx = recon.to_excel(out / "report.xlsx")
         echo(f"  wrote {result.report_html} and {result.report_xlsx}")
+
+        if procore is not None:
+            _push_to_procore(ws, procore, out, approver, step, echo)
 
         step("Mail and audit")
         outbox = ws.frame("outbox")
@@ -193,6 +215,9 @@ def run_demo(
              f"{ws.store.count('qbxml_messages')} message(s)")
         result.queue_counts = queue_counts(ws)
     finally:
+        if procore is not None:
+            procore[1].close()
+            procore[0].stop()
         ws.close()
 
     echo(
@@ -202,6 +227,70 @@ def run_demo(
         "(a real Web Connector can use the .qwc from `qbrecon qwc`)."
     )
     return result
+
+
+def _start_procore(ws, export: Path, out: Path, step: Callable[[str], None], echo: Callable[[str], None]):
+    """Serve the fixtures as a local Procore (loopback), sign in, pull the company and load it."""
+    from .procore import open_client
+    from .procore.fake_server import FakeProcore, Faults
+    from .procore.pull import pull_into
+
+    faults = Faults(rate_limit=("/rest/v1.0/vendors",), server_error=("/rest/v1.0/projects",), expire_token_after=12)
+    fake = FakeProcore(export, faults=faults).start()
+    step("Pull the Procore company through Procore's REST API (a local Procore on loopback)")
+    echo(f"  Procore API at {fake.url} (company {fake.company_id}); OAuth 2 client credentials, token kept "
+         "encrypted in the workspace")
+    client = open_client(ws, fake.company_id, base_url=fake.url, client_id=fake.client_id,
+                         client_secret=fake.client_secret)
+    pulled = pull_into(ws, client, out / "procore-pull", per_page=50)
+    echo(pulled.summary())
+    echo(f"  every page kept as received in {pulled.out_dir} (replay: qbrecon load --procore {pulled.out_dir})")
+    echo(str(pulled.report))
+    step("Load the QuickBooks Desktop responses")
+    return fake, client
+
+
+def _push_to_procore(ws, procore, out: Path, approver: str, step: Callable[[str], None],
+                     echo: Callable[[str], None]) -> None:
+    """Import what QuickBooks has and Procore lacks, push every link back, push again, pull to check."""
+    from .procore.imports import accept_imports
+    from .procore.pull import pull_into
+    from .procore.push import pending_links, push
+
+    fake, client = procore
+    step("Import from QuickBooks into Procore (Ready to Import)")
+    ready = ws.ready_to_import()
+    if ready.empty:
+        echo("  Ready to Import: nothing (Procore has every QuickBooks vendor and job)")
+    else:
+        for row in ready.itertuples():
+            echo(f"  ready: {row.kind} {row.full_name} ({row.list_id})")
+        done = accept_imports(ws, list(ready["list_id"]), by=approver, company_id=fake.company_id, client=client,
+                              out_dir=out / "procore-import")
+        echo(f"  {done.summary()}")
+        for c in done.created:
+            echo(f"    {c['kind']} {c['list_id']} -> Procore {'company' if c['kind'] == 'vendor' else 'project'} "
+                 f"{c['procore_id']}")
+    step("Push the links back to Procore (sync actions), twice, then pull to check")
+    first = push(ws, client, company_id=fake.company_id)
+    echo(f"  {first.summary()}")
+    second = push(ws, client, company_id=fake.company_id)
+    echo(f"  again: {second.summary()}")
+    pulled = pull_into(ws, client, out / "procore-pull-after-push", per_page=50)
+    echo(f"  {pulled.summary().splitlines()[0]}")
+    missing = len(pending_links(ws))
+    linked = ws.store.scalar(
+        "SELECT (SELECT count(*) FROM projects WHERE origin_id IS NOT NULL) + "
+        "(SELECT count(*) FROM companies WHERE origin_id IS NOT NULL) + "
+        "(SELECT count(*) FROM commitments WHERE origin_id IS NOT NULL) + "
+        "(SELECT count(*) FROM invoices WHERE origin_id IS NOT NULL)"
+    )
+    echo(f"  Procore now shows {linked} synced projects, companies, commitments and invoices; "
+         f"{'every link is in Procore' if missing == 0 else f'{missing} link(s) still missing'}")
+    if client.events or fake.faults.fired:
+        echo("  on the way, Procore answered like a busy server and qbrecon coped:")
+        for e in dict.fromkeys(client.events):
+            echo(f"    {e}")
 
 
 def _run_sessions(client, echo: Callable[[str], None], limit: int = 10) -> None:

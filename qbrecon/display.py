@@ -10,13 +10,13 @@ from ``Decimal`` (never through float), so what is shown is what is stored.
 from __future__ import annotations
 
 import html
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .entities import PAIRS
 from .erp.states import STATUSES
+from .formats import money_text
 from .schemas import PROCORE_TABLES, QUICKBOOKS_TABLES
 
 if TYPE_CHECKING:
@@ -38,11 +38,6 @@ QUEUE_COLUMNS = ["item_label", "procore_id", "name", "number", "vendor", "projec
                  "blockers", "last_error_message"]  # fmt: skip
 
 
-def money_text(value: Any) -> str:
-    """``1,234.56`` from a Decimal (exact), blank for missing values."""
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return ""
-    return f"{Decimal(value) if not isinstance(value, Decimal) else value:,.2f}"
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -140,9 +135,42 @@ def style_queue(frame: pd.DataFrame, columns: list[str] | None = QUEUE_COLUMNS) 
 
 def variance_figure(reconciliation: Any, by: str = "project", top: int = 15) -> Any:
     """A Bokeh bar chart of ``reconciliation.variance(by)`` (the dashboard's chart; hover shows exact amounts)."""
-    from .dashboard.reconcile_view import variance_chart
-
     return variance_chart(reconciliation.variance(by), by, top=top)
+
+
+def variance_chart(variance: pd.DataFrame, by: str, top: int = 15) -> Any:
+    """Horizontal bars of Procore - QuickBooks per project or vendor, the largest absolute differences first.
+    Bar lengths are floats for drawing only; the hover shows the exact amount."""
+    from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
+    from bokeh.plotting import figure
+
+    rows = variance.head(top).iloc[::-1]
+    names = [str(x) for x in rows[by].tolist()]
+    source = ColumnDataSource(
+        {
+            "name": names,
+            "delta": [float(x) for x in rows["delta"].tolist()],
+            "text": [money_text(x) for x in rows["delta"].tolist()],
+            "count": [int(x) for x in rows["differences"].tolist()],
+            "color": ["#c0392b" if x > 0 else "#2471a3" for x in rows["delta"].tolist()],
+        }
+    )
+    title = f"Variance by {by} (Procore − QuickBooks)"
+    fig = figure(
+        y_range=names or ["(none)"],
+        height=max(180, 28 * len(names) + 80),
+        title=title,
+        sizing_mode="stretch_width",
+        toolbar_location=None,
+        tools="",
+    )
+    fig.hbar(y="name", right="delta", height=0.7, color="color", source=source)
+    fig.add_tools(
+        HoverTool(tooltips=[(by.capitalize(), "@name"), ("Difference", "@text"), ("Findings", "@count")])
+    )
+    fig.xaxis.formatter = NumeralTickFormatter(format="0,0")
+    fig.ygrid.grid_line_color = None
+    return fig
 
 
 __all__ = [

@@ -11,6 +11,18 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class LineRelation:
+    """A Procore line table of a pair: how its rows point at the item, what defines a line as sent, and whether
+    each line is linked to one QuickBooks line (its ``origin_id`` shows the TxnLineID)."""
+
+    table: str
+    parent_key: str  # the line column that holds the item's procore id
+    fields: tuple[str, ...]  # a change in these after sync makes the item an update
+    linked: bool = True  # lines link to QuickBooks lines (TxnLineID in origin_id)
+    where: str | None = None  # only these lines count (SQL over the line table)
+
+
+@dataclass(frozen=True)
 class EntityPair:
     item_type: str  # the ERP Integrations item type, in Procore's words
     label: str  # the dashboard tab
@@ -31,6 +43,22 @@ class EntityPair:
     notes: str = ""
     business_key: tuple[str, str] | None = None  # (procore column, quickbooks column) for matching without a link
     extra: dict = field(default_factory=dict)
+    # -- the link lifecycle (qbrecon.links reads these) ---------------------------------------------------
+    row_filter: str | None = None  # which Procore rows are items (SQL over the Procore table)
+    link_column: str | None = "origin_id"  # where the Procore row shows its QuickBooks id; None: only the link
+    link_flags: str = ""  # further Procore columns set while linked ("synced_to_erp = true")
+    changed_fields: tuple[str, ...] = ()  # Procore columns whose change after sync makes the item an update
+    lines: tuple[LineRelation, ...] = ()  # Procore line tables (what they contribute to "changed since sync")
+    # SQL over the QuickBooks record ``q`` (its table, joined on the link) true when QuickBooks cannot modify it,
+    # and the reason users read
+    cannot_modify: tuple[str, str] | None = None
+    # (Procore SQL over the item ``t``, QuickBooks amount column) compared for a Synced item (the model test)
+    amount: tuple[str, str] | None = None
+
+    @property
+    def updatable(self) -> bool:
+        """Changes after the first sync go out as ``mod_request`` (needs a builder for it and the fields)."""
+        return bool(self.add_request and self.mod_request and (self.changed_fields or self.lines) and self.exportable)
 
 
 PAIRS: dict[str, EntityPair] = {
@@ -40,18 +68,25 @@ PAIRS: dict[str, EntityPair] = {
             "company", "Companies", "companies", "vendors",
             add_request="VendorAdd", mod_request="VendorMod", query_request="VendorQuery",
             name_field="Name", can_unlink=True, export_order=10, business_key=("name", "Name"),
+            link_flags="synced_to_erp = true",
+            changed_fields=("name", "legal_name", "address", "city", "state_code", "zip", "country_code",
+                            "business_phone", "fax_number", "email_address", "business_id", "is_active"),
         ),
         EntityPair(
             "project", "Jobs", "projects", "customers",
             add_request="CustomerAdd", mod_request="CustomerMod", query_request="CustomerQuery",
             name_field="FullName", export_order=10, business_key=("name", "Name"),
             notes="A job is a QuickBooks customer whose ParentRef is the customer the approver chose.",
+            link_flags="is_erp_integrated = true",
+            changed_fields=("name", "active", "address", "city", "state_code", "zip", "country_code", "start_date",
+                            "completion_date"),
         ),
         EntityPair(
             "cost_code", "Cost Codes", "cost_codes", "items",
             add_request="ItemServiceAdd", mod_request="ItemServiceMod", query_request="ItemQuery",
             name_field="FullName", export_order=10, business_key=("full_code", "Name"),
             notes="Standard cost codes only; a project cost code's origin_id is job ListID|item ListID.",
+            row_filter="cost_code_level = 'standard'", changed_fields=("full_code", "name"),
         ),
         EntityPair(
             "budget", "Budgets", "projects", "estimates",
@@ -59,6 +94,14 @@ PAIRS: dict[str, EntityPair] = {
             add_request="EstimateAdd", mod_request="EstimateMod", query_request="EstimateQuery",
             quickbooks_id="TxnID", depends_on=("project", "cost_code"), export_order=20,
             notes="One budget per project (the item id is the project id); budget changes become further lines.",
+            link_column=None,  # the project's origin_id is its job; the estimate's TxnID lives in the link
+            lines=(LineRelation("budget_line_items", "project_id", ("cost_code_id", "original_budget_amount"),
+                                linked=False),
+                   LineRelation("budget_changes", "project_id", ("budget_change_id", "cost_code_id", "amount"),
+                                linked=False, where="status = 'approved'")),
+            amount=("(SELECT coalesce(sum(original_budget_amount), 0) FROM budget_line_items b WHERE b.project_id = t.id)"
+                    " + (SELECT coalesce(sum(amount), 0) FROM budget_changes b WHERE b.project_id = t.id"
+                    " AND b.status = 'approved')", "TotalAmount"),
         ),
         EntityPair(
             "commitment", "Commitments", "commitments", "purchase_orders",
@@ -66,6 +109,13 @@ PAIRS: dict[str, EntityPair] = {
             add_request="PurchaseOrderAdd", mod_request="PurchaseOrderMod", query_request="PurchaseOrderQuery",
             quickbooks_id="TxnID", name_field="RefNumber", depends_on=("company", "project", "cost_code"),
             direct_export=True, can_unlink=True, export_order=30, business_key=("number", "RefNumber"),
+            changed_fields=("vendor_id", "contract_date", "number", "title", "description"),
+            lines=(LineRelation("commitment_lines", "commitment_id", ("cost_code_id", "description", "amount")),),
+            # the PO carries the commitment's lines and those of its Synced CCOs
+            amount=("(SELECT coalesce(sum(amount), 0) FROM commitment_lines l WHERE l.commitment_id = t.id)"
+                    " + (SELECT coalesce(sum(l.amount), 0) FROM change_order_lines l"
+                    " JOIN change_orders o ON o.id = l.change_order_id JOIN erp_items e ON e.item_type = 'change_order'"
+                    " AND e.procore_id = o.id AND e.status = 'synced' WHERE o.contract_id = t.id)", "TotalAmount"),
         ),
         EntityPair(
             "change_order", "Change Orders", "change_orders", "purchase_orders",
@@ -73,6 +123,7 @@ PAIRS: dict[str, EntityPair] = {
             add_request=None, mod_request="PurchaseOrderMod", query_request="PurchaseOrderQuery",
             quickbooks_id="TxnID", depends_on=("commitment",), direct_export=True, can_unlink=True,
             export_order=40, notes="A CCO becomes new lines on its commitment's purchase order.",
+            lines=(LineRelation("change_order_lines", "change_order_id", ("cost_code_id", "description", "amount")),),
         ),
         EntityPair(
             "invoice", "Subcontractor Invoices", "invoices", "bills",
@@ -81,6 +132,17 @@ PAIRS: dict[str, EntityPair] = {
             quickbooks_id="TxnID", name_field="RefNumber", depends_on=("commitment",),
             direct_export=True, can_unlink=True, export_order=50, business_key=("invoice_number", "RefNumber"),
             notes="Bill total = current_payment_due; retainage is a negative line on the retainage service item.",
+            changed_fields=("vendor_id", "billing_date", "payment_due_date", "invoice_number", "contract_name",
+                            "current_payment_due"),
+            lines=(LineRelation("invoice_lines", "requisition_id",
+                                ("cost_code_id", "line_item_id", "work_completed_this_period",
+                                 "materials_presently_stored", "work_completed_retainage_retained_this_period",
+                                 "work_completed_retainage_released_this_period",
+                                 "materials_stored_retainage_currently_retained")),),
+            cannot_modify=("coalesce(q.\"IsPaid\", false) OR q.\"OpenAmount\" < q.\"AmountDue\"",
+                           "the bill is paid (in part) in QuickBooks Desktop, which cannot modify a paid bill: "
+                           "enter the change in QuickBooks (e.g. a vendor credit) or void the payment first"),
+            amount=("t.current_payment_due", "AmountDue"),
         ),
         EntityPair(
             "timecard_entry", "Time", "timecard_entries", "time_tracking",

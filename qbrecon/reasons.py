@@ -8,7 +8,7 @@ REASONS: dict[str, str] = {
     "missing_in_quickbooks": "In Procore (synced or accepted) but not found in QuickBooks",
     "only_in_quickbooks": "In QuickBooks with no matching Procore record",
     "not_exported": "Not yet exported from Procore (not sent, rejected, or still Ready to Export)",
-    "failed_to_export": "Export failed; QuickBooks' error is on the item",
+    "failed_to_export": "Export failed: the item carries QuickBooks' error, or says it was marked failed in Procore",
     "amount_changed_in_quickbooks": "Amount changed in QuickBooks after sync",
     "amount_differs": "Amounts differ beyond tolerance",
     "vendor_renamed": "Vendor renamed in QuickBooks after linking",

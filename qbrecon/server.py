@@ -13,7 +13,10 @@ drives the dashboard's websockets.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import logging
+import re
 import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import tornado.httpserver
+import tornado.httputil
 import tornado.netutil
 import tornado.web
 from tornado.ioloop import IOLoop
@@ -35,9 +39,64 @@ log = logging.getLogger(__name__)
 QBWC_PATH = "/qbwc"
 
 
+# Panel and Bokeh serve every script, style and font from this server (static/...), so nothing needs another
+# origin. Inline <script> blocks of a page are allowed by their hashes only (SecurityHeaders adds them per page):
+# markup injected later (an <img onerror>, a <script> in an HTML pane) matches no hash and does not run.
+# blob: scripts are made by Panel's module loader (es-module-shims) from script already allowed to run.
+# Inline styles stay allowed: Bokeh positions and themes its widgets with style attributes.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' blob:{hashes}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
+
+
+def content_security_policy(html: bytes | None = None) -> str:
+    """The policy for a response; for an HTML page, its own inline scripts are allowed by SHA-256 hash."""
+    hashes = ""
+    if html:
+        digests = {
+            base64.b64encode(hashlib.sha256(m.group(1)).digest()).decode() for m in _INLINE_SCRIPT.finditer(html)
+        }
+        hashes = "".join(f" 'sha256-{d}'" for d in sorted(digests))
+    return CONTENT_SECURITY_POLICY.format(hashes=hashes)
+
+
+class SecurityHeaders(tornado.web.OutputTransform):
+    """Frame, sniffing and content-security headers on every response of the server (dashboard, static files,
+    the Web Connector endpoint): no other site may frame the dashboard or run script in it."""
+
+    def transform_first_chunk(
+        self, status_code: int, headers: tornado.httputil.HTTPHeaders, chunk: bytes, finishing: bool
+    ) -> tuple[int, tornado.httputil.HTTPHeaders, bytes]:
+        headers["X-Frame-Options"] = "DENY"
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Referrer-Policy"] = "no-referrer"
+        html = headers.get("Content-Type", "").startswith("text/html")
+        headers["Content-Security-Policy"] = content_security_policy(chunk if html else None)
+        return status_code, headers, chunk
+
+
 def packaged_wsdl() -> bytes:
     """The Web Connector WSDL shipped with qbrecon (Intuit's public service description)."""
     return resources.files("qbrecon.qbwc").joinpath("QBWebConnectorSvc.wsdl").read_bytes()
+
+
+def answer_call(service: QBWCService, body: bytes, max_body: int, remote_ip: str | None) -> tuple[int, bytes]:
+    """One SOAP request to (HTTP status, response envelope): parsing, the operation and writing the answer, all
+    in the calling (worker) thread so that none of it ever blocks the event loop."""
+    try:
+        call = parse_call(body, max_body)
+    except SoapFault as fault:
+        log.info("SOAP request refused from %s: %s", remote_ip, fault.message[:200])
+        return 500, write_fault(fault.message, fault.code)
+    try:
+        result = service.handle(call, remote_ip)
+    except Exception as exc:  # a bug or a broken workspace must answer with a fault, not drop the caller
+        log.exception("Web Connector %s failed", call.operation)
+        return 500, write_fault(unexpected_error(exc), code="Server")
+    return 200, write_result(call.operation, result)
 
 
 @tornado.web.stream_request_body
@@ -45,18 +104,32 @@ class QBWCHandler(tornado.web.RequestHandler):
     """``POST /qbwc``: SOAP 1.1 calls of the Web Connector. ``GET /qbwc?wsdl``: the WSDL, addressed to us.
 
     The body is streamed and capped (``max_body_bytes``): beyond the cap the rest is discarded and the answer
-    is a SOAP fault, so a huge body costs neither memory nor a hang.
+    is a SOAP fault, so a huge body costs neither memory nor a hang. Each address may have only
+    ``max_calls_per_client`` calls in progress (more get 503 at once), and the HTTP server cuts off a client that
+    takes longer than ``body_timeout`` seconds to send its request.
     """
 
-    def initialize(self, service: QBWCService, executor: ThreadPoolExecutor, max_body_bytes: int) -> None:
+    def initialize(
+        self, service: QBWCService, executor: ThreadPoolExecutor, max_body_bytes: int, calls: dict[str, int]
+    ) -> None:
         self.service, self.executor, self.max_body = service, executor, int(max_body_bytes)
+        self.calls = calls  # calls in progress per remote address; touched on the event loop only
         self._chunks: list[bytes] = []
         self._size = 0
         self._too_big = False
+        self._counted: str | None = None
 
     def prepare(self) -> None:
         if self.request.method != "POST":
             return
+        ip = self.request.remote_ip or ""
+        if self.calls.get(ip, 0) >= max(1, int(self.service.config.max_calls_per_client)):
+            log.info("SOAP request from %s refused: too many calls in progress", ip)
+            self.set_header("Retry-After", "5")
+            self._fault("too many calls in progress from this address; retry shortly", "Server", status=503)
+            return
+        self.calls[ip] = self.calls.get(ip, 0) + 1
+        self._counted = ip
         # Tornado reads up to twice the cap and discards what is past the cap (data_received), so a moderately
         # oversized request still gets a clean fault; beyond that it is answered at once and the connection closed.
         limit = 2 * self.max_body + 1024
@@ -66,6 +139,21 @@ class QBWCHandler(tornado.web.RequestHandler):
             self._fault(
                 f"request body of {length} bytes exceeds the limit of {self.max_body} bytes", status=413
             )
+
+    def _release(self) -> None:
+        if self._counted is not None:
+            left = self.calls.get(self._counted, 1) - 1
+            if left > 0:
+                self.calls[self._counted] = left
+            else:
+                self.calls.pop(self._counted, None)
+            self._counted = None
+
+    def on_finish(self) -> None:
+        self._release()
+
+    def on_connection_close(self) -> None:
+        self._release()  # the client went away mid-request (or was cut off by the body timeout)
 
     def data_received(self, chunk: bytes) -> None:
         if self._too_big:
@@ -87,28 +175,30 @@ class QBWCHandler(tornado.web.RequestHandler):
             return
         body = b"".join(self._chunks)
         self._chunks = []
-        try:
-            call = parse_call(body, self.max_body)
-        except SoapFault as fault:
-            log.info("SOAP request refused from %s: %s", self.request.remote_ip, fault.message)
-            self._fault(fault.message, fault.code)
-            return
         loop = asyncio.get_running_loop()
-        try:
-            result = await loop.run_in_executor(
-                self.executor, self.service.handle, call, self.request.remote_ip
-            )
-        except Exception as exc:  # a bug or a broken workspace must answer with a fault, not drop the caller
-            log.exception("Web Connector %s failed", call.operation)
-            self._fault(unexpected_error(exc), code="Server")
-            return
+        status, answer = await loop.run_in_executor(
+            self.executor, answer_call, self.service, body, self.max_body, self.request.remote_ip
+        )
+        if self.request.connection.stream is not None and self.request.connection.stream.closed():
+            return  # the caller has gone; nothing to answer
+        self.set_status(status)
         self.set_header("Content-Type", CONTENT_TYPE)
-        self.finish(write_result(call.operation, result))
+        self.finish(answer)
+
+    def _bound_url(self) -> str:
+        """This endpoint at the local address the request arrived on. Never from the ``Host`` header: a client
+        chooses that, and the WSDL's address tells other clients where to send their SOAP calls."""
+        try:
+            host, port = self.request.connection.stream.socket.getsockname()[:2]  # type: ignore[union-attr]
+        except (AttributeError, OSError):
+            return f"http://127.0.0.1{QBWC_PATH}"
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{port}{QBWC_PATH}"
 
     def get(self) -> None:
         query = self.request.query.lower()
         if query.startswith("wsdl") or "wsdl" in self.request.arguments:
-            address = f"{self.request.protocol}://{self.request.host}{self.request.path}"
+            address = self.service.config.public_url or self._bound_url()
             self.set_header("Content-Type", CONTENT_TYPE)
             self.finish(wsdl_with_address(packaged_wsdl(), address))
             return
@@ -123,8 +213,33 @@ class QBWCHandler(tornado.web.RequestHandler):
 def qbwc_patterns(service: QBWCService, executor: ThreadPoolExecutor | None = None) -> list[tuple]:
     """Tornado URL patterns for the Web Connector endpoint (for ``pn.serve(..., extra_patterns=...)``)."""
     executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="qbwc")
-    args = {"service": service, "executor": executor, "max_body_bytes": service.config.max_body_bytes}
+    args = {
+        "service": service,
+        "executor": executor,
+        "max_body_bytes": service.config.max_body_bytes,
+        "calls": {},
+    }
     return [(QBWC_PATH, QBWCHandler, args)]
+
+
+def http_server_options(config: ServiceConfig) -> dict[str, Any]:
+    """Options of the HTTP server for the whole process: body size and how long a client may take to send a
+    request (a request that stalls after a few bytes would otherwise hold its connection indefinitely)."""
+    timeout = float(config.body_timeout)
+    return {
+        "max_body_size": 2 * config.max_body_bytes + 1024,
+        "body_timeout": timeout,
+        "idle_connection_timeout": timeout,  # also bounds the wait for a request's headers
+    }
+
+
+def _panel_styles_from_this_server() -> None:
+    """Panel's Divider builds its model without the step that points stylesheets at the serving server, so it
+    would load divider.css from cdn.holoviz.org, which the policy above (rightly) blocks. Point it here."""
+    from panel.io.resources import CDN_DIST, LOCAL_DIST
+    from panel.layout import Divider
+
+    Divider._stylesheets = [s.replace(CDN_DIST, LOCAL_DIST) for s in Divider._stylesheets]
 
 
 def _dashboard_app(ws: Any) -> Any | None:
@@ -215,6 +330,7 @@ def start_server(
             if app is not None:
                 import panel as pn
 
+                _panel_styles_from_this_server()
                 for s in sockets:
                     s.close()  # Bokeh binds the port itself (we bound it first only to learn a free port)
 
@@ -229,13 +345,15 @@ def start_server(
                     websocket_origin=[f"{host}:{real_port}", f"localhost:{real_port}"],
                     title="qbrecon",
                     verbose=False,
-                    http_server_kwargs={"max_body_size": 2 * service.config.max_body_bytes + 1024},
+                    http_server_kwargs=http_server_options(service.config),
+                    transforms=[SecurityHeaders],
                 )
                 server.start()
                 running._stop = lambda: (server.stop(), loop.stop())
             else:
                 http = tornado.httpserver.HTTPServer(
-                    tornado.web.Application(patterns), max_body_size=2 * service.config.max_body_bytes + 1024
+                    tornado.web.Application(patterns, transforms=[SecurityHeaders]),
+                    **http_server_options(service.config),
                 )
                 http.add_sockets(sockets)
                 running._stop = lambda: (http.stop(), loop.stop())

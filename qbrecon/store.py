@@ -19,12 +19,15 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from . import migrations
 from .errors import WorkspaceLocked
 from .schemas import TABLES
+from .schemas.base import LOAD_COLUMNS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = migrations.LATEST  # the number of the last migration (qbrecon/migrations/NNNN_*.sql)
 
-# Tables owned by other modules register their DDL here at import (see ``register_tables``).
+# Modules register their views (and, until their tables move into a numbered migration, idempotent DDL) here
+# at import (see ``register_tables``); the tables themselves are declared in ``qbrecon/migrations``.
 _EXTRA_DDL: list[str] = [
     """CREATE TABLE IF NOT EXISTS qbrecon_meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
     """CREATE SEQUENCE IF NOT EXISTS load_id_seq START 1""",
@@ -102,30 +105,74 @@ class _Connection:
 
 
 class Store:
-    """A DuckDB connection with the workspace schema, transactions and Arrow-exact frames."""
+    """A DuckDB database with the workspace schema, transactions and Arrow-exact frames.
+
+    Threads of one process (the server: dashboard sessions and Web Connector calls) share the database but never a
+    connection: ``con`` is this thread's own cursor, so a result always belongs to the thread that asked for it.
+    The lock still serialises statements and transactions between threads (one writer at a time, as before),
+    but a reader no longer needs it held while fetching.
+    """
 
     def __init__(self, path: str | Path | None = None, busy_timeout: float = 10.0):
         self.path = None if path is None or str(path) == ":memory:" else Path(path)
-        self.con = _Connection(connect(self.path, busy_timeout=busy_timeout))
-        self._lock = threading.RLock()  # one connection shared by threads of one process (server)
+        self._root = connect(self.path, busy_timeout=busy_timeout)
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._cursors: dict[int, tuple[threading.Thread, _Connection]] = {}
+        self._closed = False
         self._depth = 0
         self.ensure_schema()
 
+    @property
+    def con(self) -> _Connection:
+        """This thread's connection to the workspace (a DuckDB cursor of the store's database)."""
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            return con
+        with self._lock:
+            if self._closed:
+                raise duckdb.ConnectionException("the workspace store is closed")
+            # Cursors of threads that have ended are closed here, so a long-running server does not collect them.
+            for ident, (thread, cursor) in list(self._cursors.items()):
+                if not thread.is_alive():
+                    with contextlib.suppress(duckdb.Error):
+                        cursor._con.close()
+                    del self._cursors[ident]
+            con = _Connection(self._root.cursor())
+            self._cursors[threading.get_ident()] = (threading.current_thread(), con)
+        self._local.con = con
+        return con
+
     # -- schema --------------------------------------------------------------------------------------
     def ensure_schema(self) -> None:
+        """Create or upgrade the workspace schema in one transaction (see ``qbrecon.migrations``): the model
+        tables from their models (adding columns a model gained), then the numbered migrations this file lacks,
+        then the views modules register."""
         with self.transaction():
+            self.con.execute(_EXTRA_DDL[0])  # qbrecon_meta: where the schema version is kept
+            rows = self.con.execute("SELECT value FROM qbrecon_meta WHERE key = 'schema_version'").fetchall()
+            version = int(rows[0][0]) if rows else None
+            if version is not None and version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"workspace schema version {version} is newer than this qbrecon ({SCHEMA_VERSION}); upgrade qbrecon"
+                )
+            have = set(self.con.execute("SELECT table_name, column_name FROM duckdb_columns()").fetchall())
+            existing = {table for table, _ in have}
             for spec in TABLES.values():
-                self.con.execute(spec.ddl())
+                if spec.table not in existing:
+                    self.con.execute(spec.ddl())
+                    continue
+                columns = [(c.name, c.duckdb_type) for c in spec.columns] + list(LOAD_COLUMNS.items())
+                for statement in migrations.model_columns_to_add(have, spec.table, columns):
+                    self.con.execute(statement)
+            for migration in migrations.pending(version):
+                for statement in migration.statements:
+                    self.con.execute(statement)
+                self.con.execute(
+                    "INSERT OR REPLACE INTO qbrecon_meta VALUES ('schema_version', ?)", [str(migration.number)]
+                )
             for ddl in _EXTRA_DDL:
                 self.con.execute(ddl)
-            rows = self.con.execute("SELECT value FROM qbrecon_meta WHERE key = 'schema_version'").fetchall()
-            row = rows[0] if rows else None
-            if row is None:
-                self.con.execute("INSERT INTO qbrecon_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"workspace schema version {row[0]} is newer than this qbrecon ({SCHEMA_VERSION}); upgrade qbrecon"
-                )
 
     @property
     def schema_version(self) -> int:
@@ -175,6 +222,7 @@ class Store:
         return rows[0][0] if rows else None
 
     def execute(self, query: str, params: list | tuple | None = None) -> duckdb.DuckDBPyConnection:
+        """Run a statement on this thread's connection; the pending result is this thread's alone to fetch."""
         with self._lock:
             return self.con.execute(query, params or [])
 
@@ -226,7 +274,12 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
-            self.con.close()
+            self._closed = True
+            for _thread, cursor in self._cursors.values():
+                with contextlib.suppress(duckdb.Error):
+                    cursor._con.close()
+            self._cursors.clear()
+            self._root.close()
 
 
 def _arrow(result: duckdb.DuckDBPyConnection) -> pa.Table:

@@ -26,7 +26,9 @@ class WorkspaceBase:
     def frame(self, name: str, where: str | None = None) -> pd.DataFrame:
         """A stored table (or any SELECT) as a pandas frame with exact (Arrow decimal) money columns."""
         if where:
-            return self.store.frame(f'SELECT * FROM "{name}" WHERE {where}')
+            from .erp.filters import check_filter  # a filter is only a condition on the table's columns
+
+            return self.store.frame(f'SELECT * FROM "{name}" WHERE {check_filter(where, self.store, name)}')
         return self.store.frame(name)
 
     def sql(self, query: str) -> duckdb.DuckDBPyRelation:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install qbrecon with its test dependencies (and Debian's Chromium for browser tests), then run the tests.
+# Install qbrecon with its test dependencies (and Debian's Chromium for browser tests), then run the fast tier,
+# the import-layer contract and the slow tier (docs/adr/0010-test-tiers.md). Extra arguments go to both pytest runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
@@ -9,4 +10,9 @@ if ! command -v chromium >/dev/null 2>&1; then
       || echo "warning: could not install chromium; browser tests will be skipped" >&2
   fi
 fi
-python3 -m pytest -q "$@"
+echo "== fast tier" >&2
+python3 -m pytest -q -m "not slow and not browser" "$@"
+echo "== import layers" >&2
+lint-imports
+echo "== slow tier" >&2
+python3 -m pytest -q -m "slow or browser" "$@"

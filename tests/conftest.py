@@ -15,6 +15,13 @@ def xsd_dir() -> Path:
     return Path(os.environ.get("QBRECON_QBXML_XSD", SHARED / "qbxml" / "xsd" / "13.0"))
 
 
+# The product never reads the reference folder; the tests do when it is there: the simulator (in this process and
+# in the CLI/server subprocesses) then also validates every message set against Intuit's XSD, an extra check on
+# top of the spec tables it always enforces.
+if "QBRECON_QBXML_XSD" not in os.environ and (xsd_dir() / "qbxmlops130.xsd").exists():
+    os.environ["QBRECON_QBXML_XSD"] = str(xsd_dir())
+
+
 @pytest.fixture(scope="session")
 def qbxml_schema():
     """lxml XMLSchema for qbXML 13.0 requests/responses, built once (its includes resolve relative to the path)."""

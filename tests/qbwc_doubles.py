@@ -82,6 +82,7 @@ def queue_companies(ws, n: int, first_id: int = 10_000) -> list[tuple[str, int]]
             )
         ],
     )
+    put("user_tool_permissions", [dict(user_id=1, tool=t, level="admin") for t in ("directory", "admin")])  # senders
     put(
         "companies",
         [

@@ -182,7 +182,7 @@ def test_reconcile_threshold_exit_3(ws_file, tmp_path):
     r = run("reconcile", "-w", ws_file, "--out", tmp_path / "r.html", "-q", "--fail-over", "0.00")
     assert r.exit_code == 3 and "differences exceed the threshold" in r.output
     r = run("reconcile", "-w", ws_file, "--out", tmp_path / "r.html", "-q", "--fail-over", "100000000")
-    assert r.exit_code == 0 and "difference(s)" in r.output
+    assert r.exit_code == 0 and "finding(s)" in r.output
     r = run("reconcile", "-w", ws_file, "--out", tmp_path / "r.html", "-q", "--max-differences", "0")
     assert r.exit_code == 3
 
@@ -303,3 +303,130 @@ def test_the_console_script(tmp_path):
     assert broken.returncode == 2 and broken.stderr.startswith("error: ") and "Traceback" not in broken.stderr
     usage = sh("queue")
     assert usage.returncode == 2 and "Missing option" in usage.stderr
+
+
+# -- output for people and for programs (issue 14 point 12, issue 18 finding 6) ------------------------------
+def test_table_output_is_for_people(ws_file):
+    import re
+
+    listed = json.loads(run("queue", "-w", ws_file, "--format", "json").output)
+    blocker = max((r["blockers"] or "" for r in listed), key=len)
+    assert len(blocker) > 60  # a reason long enough that the old table cut it with "..."
+    r = run("queue", "-w", ws_file)
+    assert r.exit_code == 0, r.output
+    words = r.output.split()
+    assert not {"<NA>", "None", "nan", "NaN", "NaT"} & set(words)
+    assert "..." not in r.output
+    assert all(w in words for w in blocker.split()), "every word of a blocker is printed"
+    header = r.output.splitlines()[0]
+    assert "Item type" in header and "Blocked by" in header and "QuickBooks error" in header
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", header), header  # no snake_case codes as headers
+    amounts = [row["amount"] for row in listed if row["amount"] and float(row["amount"]) >= 1000]
+    assert amounts and re.search(r"\b\d{1,3}(,\d{3})+\.\d{2}\b", r.output)
+    # programs keep the raw values
+    raw = pd.read_csv(io.StringIO(run("queue", "-w", ws_file, "--format", "csv").output))
+    assert {"item_type", "status_label", "blockers"} <= set(raw.columns)
+
+
+def test_csv_output_neutralises_formulas(ws_file):
+    import csv
+
+    from qbrecon import Workspace
+    from qbrecon.formats import write_csv
+
+    hostile = ["=HYPERLINK(\"http://evil\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tTab Co", "\rCR Co"]
+    with Workspace(ws_file) as ws:
+        ids = [r[0] for r in ws.sql("SELECT id FROM companies ORDER BY id LIMIT 6").fetchall()]
+        for company_id, name in zip(ids, hostile, strict=True):
+            ws.store.execute("UPDATE companies SET name = ? WHERE id = ?", [name, company_id])
+    r = run("queue", "-w", ws_file, "--type", "company", "--format", "csv")
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(io.StringIO(r.output)))
+    names = {row["name"] for row in rows}
+    for name in hostile:
+        assert "'" + name in names and name not in names, name
+    assert not [row for row in rows for v in row.values() if v and v[0] in "=+-@\t\r"]
+    # one writer for every CSV: numbers (negative ones too) stay numbers
+    out = io.StringIO()
+    write_csv(pd.DataFrame({"text": ["=1+1", "ok"], "amount": [__import__("decimal").Decimal("-1.50"), None]}), out)
+    assert out.getvalue().splitlines() == ["text,amount", "'=1+1,-1.50", "ok,"]
+
+
+def test_reconcile_prints_reasons_in_words(ws_file, tmp_path):
+    r = run("reconcile", "-w", ws_file, "--out", tmp_path / "r.html", "-q")
+    assert r.exit_code == 0, r.output
+    assert "Why they differ" in r.output and "In the queue" in r.output
+    from qbrecon.reasons import REASONS
+
+    words = r.output.split()
+    codes = [code for code in REASONS if code in words]
+    assert codes, r.output
+    for code in codes:  # each reason printed with its whole text (wrapped, never cut)
+        assert all(w in words for w in REASONS[code].split()), code
+    assert "<NA>" not in r.output and "None" not in words and "..." not in r.output
+
+
+def test_queue_where_and_empty_selection_is_success(ws_file):
+    r = run("queue", "-w", ws_file, "--where", "amount > 1000000 AND item_type = 'commitment'", "--format", "json")
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    assert rows and all(row["item_type"] == "commitment" and float(row["amount"]) > 1_000_000 for row in rows)
+    everything = json.loads(run("queue", "-w", ws_file, "--type", "commitment", "--format", "json").output)
+    assert len(rows) < len(everything)
+    r = run("queue", "-w", ws_file, "--where", "no_such_column = 1")
+    assert r.exit_code == 2 and "field 'where'" in r.output
+    r = run("queue", "-w", ws_file, "--where", "procore_id = -1")
+    assert r.exit_code == 0 and "no item matches" in r.output
+    # a nightly job on a quiet day: nothing to accept is success, not a usage error
+    r = run("accept", "-w", ws_file, "--by", APPROVER, "--where", "procore_id = -1")
+    assert r.exit_code == 0 and "nothing to do" in r.output, r.output
+    r = run("send", "-w", ws_file, "--by", SENDER, "--where", "procore_id = -1", "--format", "json")
+    assert r.exit_code == 0 and json.loads(r.output)["count"] == 0
+
+
+def test_debug_works_after_the_command(tmp_path):
+    bad = tmp_path / "notes.duckdb"
+    bad.write_text("hello")
+    r = CliRunner().invoke(main, ["queue", "-w", str(bad), "--debug"])
+    assert r.exit_code != 0 and r.exception is not None and not isinstance(r.exception, SystemExit)
+    r = CliRunner().invoke(main, ["queue", "-w", str(bad)])
+    assert r.exit_code == 2 and isinstance(r.exception, SystemExit)
+
+
+def test_serve_and_dashboard_are_one_command_and_check_the_port(ws_file):
+    import socket
+
+    serve, dashboard = main.commands["serve"], main.commands["dashboard"]
+    assert serve.callback is dashboard.callback
+    defaults = {p.name: p.default for p in serve.params}
+    assert defaults == {p.name: p.default for p in dashboard.params} and defaults["port"] == 8080
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for name in ("serve", "dashboard"):
+            r = run(name, "-w", ws_file, "--port", port)
+            assert r.exit_code == 2, r.output
+            assert f"port {port} on 127.0.0.1 is already in use" in r.output
+            assert "http://" not in r.output  # no URL printed for a server that cannot start
+
+
+def test_busy_workspace_wait_option(ws_file):
+    import time
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+         "sys.stdin.read()", str(ws_file)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        for args in (["queue", "-w", ws_file, "--wait", "0.5"], ["--wait", "0.5", "queue", "-w", ws_file]):
+            started = time.monotonic()
+            r = run(*args)
+            assert r.exit_code == 75, r.output
+            assert time.monotonic() - started < 5
+            assert "busy" in r.output and "Waited 0.5 s" in r.output and "--wait SECONDS" in r.output
+        assert run("queue", "-w", ws_file, "--wait", "soon").exit_code == 2
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)

@@ -6,11 +6,13 @@ import time
 from decimal import Decimal
 
 import pandas as pd
+import panel as pn
 import pytest
 
 from qbrecon.dashboard import queries
 from qbrecon.dashboard.auth import DashboardUser
-from qbrecon.dashboard.format import for_display, money_text, queue_display
+from qbrecon.dashboard.format import for_display, money_text
+from qbrecon.dashboard.queue_view import queue_display
 from qbrecon.entities import PAIRS
 
 
@@ -75,6 +77,8 @@ def seed_users(ws, password: str) -> None:
     for login in ("ann@example.com", "vic@example.com", "ada@example.com"):
         ws.set_user_password(login, password)
     ws.update_settings(by="ada@example.com", invoice_retainage_item="Retainage")
+    # retrieving / re-sending needs 'Admin' on the item's own tool (permissions matrix)
+    ws.set_tool_permissions("ann@example.com", {"commitments": "admin", "projects": "admin"}, by="ada@example.com")
 
 
 def test_queue_page_reads_one_page_with_names_and_exact_amounts(ws):
@@ -228,10 +232,11 @@ def test_reject_needs_a_reason_then_moves_the_item(company):
     assert "Ready to Export (3)" in view.filters.options
     view.table.selection = [0]
     assert view.details.objects  # one selected: its details are shown
-    assert not view.run_action("reject")
-    assert "reason is required" in _alerts(view)[0][1]
+    assert view.ask("reject") and view.dialog.open  # reject asks for the reason in a dialog
+    assert not view.confirm_pending()
+    assert "reason is required" in view.dialog_note.objects[0].object
     view.reason.value = "Wrong retainage"
-    assert view.run_action("reject")
+    assert view.confirm_pending() and not view.dialog.open
     assert _alerts(view)[0][0] == "success" and "INV-000" in _alerts(view)[0][1]
     assert "Rejected (1)" in view.filters.options and "Ready to Export (2)" in view.filters.options
     assert company.audit(procore_id=1000)["reason"].iloc[-1] == "Wrong retainage"
@@ -251,10 +256,10 @@ def test_refused_batch_names_the_rows(company):
 
 def test_read_only_user_gets_disabled_actions_and_the_library_refuses(company):
     view = _view(company, "vic@example.com")
-    assert all(b.disabled for b in view.buttons.values())
-    view.table.selection = [0]
-    view.reason.value = "no"
-    assert not view.run_action("reject")
+    assert not any(b.visible for b in view.buttons.values())
+    assert view.buttons["accept"] not in view.panel.select(pn.widgets.Button)
+    view.picked = {1000: view.page_frame.iloc[0].to_dict()}
+    assert not view.run_action("reject", reason="no")
     kind, text = _alerts(view)[0]
     assert kind == "danger" and "Can Push to Accounting" in text
 
@@ -265,9 +270,10 @@ def test_accepting_a_job_needs_a_quickbooks_customer(company):
     assert view.customer.visible and view.customer.options == ["City Schools", "Harbor Holdings"]
     view.table.selection = [0]
     view.customer.value = None
-    assert not view.run_action("accept")
+    assert not view.ask("accept")
+    assert "Choose the QuickBooks customer" in _alerts(view)[0][1]
     view.customer.value = "Harbor Holdings"
-    assert view.run_action("accept")
+    assert view.ask("accept")
     assert company.queue(item_type="project", status="exporting")["procore_id"].tolist() == [1]
 
 
@@ -278,7 +284,7 @@ def test_audit_and_settings_views(company):
 
     company.retrieve([1000], item_type="invoice", by="ann@example.com")
     audit = AuditView(company)
-    assert "set_user_password" in audit.table.value["action"].tolist()
+    assert "Dashboard password set" in audit.table.value["action"].tolist()
     assert audit.pager.total == len(company.audit())
     audit.item_type.value = "invoice"  # the filter re-queries the page and the count
     assert audit.pager.total == len(company.audit("invoice")) < len(company.audit())
@@ -324,7 +330,7 @@ def test_refresh_from_quickbooks_on_the_settings_page(company):
     assert view.panel in settings.panel.objects
     assert view.summary.object == "No refresh has been requested yet." and view.table.value.empty
     # the browser table takes its column formats from this first (empty) value: text must not start as float
-    assert {str(t) for t in view.table.value.dtypes} == {"str", "int64"}
+    assert {str(t) for t in view.table.value.dtypes} == {"str"}
     assert view.cancel_button.disabled
 
     view.full.value = True
@@ -346,13 +352,13 @@ def test_refresh_from_quickbooks_on_the_settings_page(company):
     assert set(view.table.value["state_label"]) == {"Done"} and view.summary.object == "Refresh jobs: 9 done."
     assert view.cancel_button.disabled
 
-    # importing payments afterwards needs an accounting approver: the library refuses, the page says why
+    # refreshing and importing payments need ERP 'Admin' (matrix): the library refuses, the page says why
     viewer = RefreshView(company, sign_in(company, "vic@example.com", "correct horse battery"))
     assert viewer.import_payments.disabled
     viewer.import_payments.value = True
     assert not viewer.request()
     kind, text = _alerts(viewer)[0]
-    assert kind == "danger" and "Not allowed" in text and "import" in text
+    assert kind == "danger" and "Not allowed" in text and "'Admin' on the ERP Integrations tool" in text
     assert set(company.refresh_jobs()["state"]) == {"done"}  # nothing queued by the refused request
 
     view.full.value = False

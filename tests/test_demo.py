@@ -40,6 +40,15 @@ def test_demo_runs_the_whole_flow(tmp_path):
     found = set(map(tuple, result.reconciliation.differences[["pair", "reason"]].drop_duplicates().to_numpy()))
     # Line-level findings share their invoice's reason; nothing beyond the planted kinds is reported.
     assert found == expected
+    # the demo's figures tie out: queue in its own column, summary = findings = headline = HTML = Excel
+    from test_reconcile import assert_reports_tie_out, assert_ties_out
+
+    rec = result.reconciliation
+    assert_ties_out(rec)
+    assert_reports_tie_out(rec, tmp_path)
+    s = rec.summary.set_index("pair")
+    assert s.loc["job_cost", "in_queue_total"] > 0 and s.loc["job_cost", "delta"] == 0
+    assert s.loc["invoice", "in_queue_total"] > 0
 
     with Workspace(result.workspace) as ws:
         statuses = dict(ws.sql("SELECT status, count(*) FROM erp_items GROUP BY 1").fetchall())
@@ -61,3 +70,23 @@ def test_demo_runs_the_whole_flow(tmp_path):
 
     with pytest.raises(QbreconError, match="not a demo workspace"):
         run_demo(other, tmp_path / "out2", projects=3, seed=7, echo=lambda _s: None)
+
+
+@pytest.mark.slow
+def test_demo_against_the_procore_api_narrates_pull_and_push(tmp_path):
+    lines: list[str] = []
+    result = run_demo(tmp_path / "demo.duckdb", tmp_path / "out", projects=3, seed=7, echo=lines.append,
+                      procore_api=True)  # fmt: skip
+    text = "\n".join(lines)
+    assert "Traceback" not in text
+    assert "Pull the Procore company through Procore's REST API" in text
+    assert "rate limited (429)" in text and "HTTP 500; retrying" in text and "access token expired" in text
+    assert "Push the links back to Procore" in text
+    assert "again: push to Procore: every link is already in Procore; nothing to send" in text
+    assert "every link is in Procore" in text
+    pages = list((tmp_path / "out" / "procore-pull").rglob("page_*.json"))
+    assert pages and all("request" in json.loads(p.read_text()) for p in pages[:5])
+    with Workspace(result.workspace) as ws:
+        accepted = ws.store.scalar("SELECT count(*) FROM procore_push_log WHERE outcome = 'synced'")
+        assert accepted > 0
+        assert "client_secret" not in text and "access_token" not in text

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
+from qbrecon.erp import permissions
 from qbrecon.errors import BatchRejected, InputError, PermissionDenied, SettingMissing
 
 D = Decimal
@@ -35,6 +36,9 @@ def build_world(ws) -> None:
         dict(id=6, name="Gone User", login="gone", email_address="gone@example.com", is_active=False,
              erp_integrations_permission="admin", can_push_to_accounting=True),
     ])  # fmt: skip
+    # sending needs 'Admin' on the item's own Procore tool: pat has it everywhere, carl on the Directory
+    ws.set_tool_permissions("pat", dict.fromkeys(sorted(set(permissions.ITEM_TOOL.values())), "admin"), by="adam")
+    ws.set_tool_permissions("carl", {"directory": "admin"}, by="adam")
     put(ws, "projects", [
         dict(id=100, name="Main Street Office", address="12 Main Street", budget_locked=True, created_by_id=5,
              origin_id="80000100-1600000000", origin_data='{"edit_sequence": "1"}'),
@@ -398,7 +402,7 @@ def test_batch_is_all_or_nothing_and_lists_every_offender(world):
 
 
 def test_permissions_on_decisions(world):
-    world.send([201], item_type="company", by="carl")  # sending needs no ERP tool permission
+    world.send([201], item_type="company", by="carl")  # sending needs no ERP tool permission (Directory Admin)
     with pytest.raises(PermissionDenied, match="Can Push to Accounting"):
         world.accept([201], item_type="company", by="sam")
     with pytest.raises(PermissionDenied, match="'Standard' or 'Admin'"):
@@ -479,7 +483,7 @@ def test_reports(world):
     )
     rep = world.accountant_report(by="adam")
     assert rep[["item_type", "procore_id", "quickbooks_id"]].values.tolist() == [["company", 201, "V-201"]]
-    assert world.accountant_report("2000-01-01", "2000-12-31").empty
+    assert world.accountant_report("2000-01-01", "2000-12-31", by="adam").empty
     with pytest.raises(PermissionDenied):
         world.accountant_report(by="ann")
     put(world, "bills", [dict(TxnID="B-1", VendorRef_ListID="80000200-1")])
@@ -489,10 +493,11 @@ def test_reports(world):
         dict(TxnID="B-1", TxnLineID="L2", LineKind="item", ItemRef_ListID="80000300-1", Amount=D("100.50"),
              CustomerRef_ListID="80000100-1600000000"),
     ])  # fmt: skip
-    jc = world.erp_job_costs(100)
+    jc = world.erp_job_costs(100, by="adam")
     row = jc[jc.item_list_id == "80000300-1"].iloc[0]
     assert row["quickbooks_costs"] == D("500.50") and row["original_budget_amount"] == D("50000.00")
-    un = world.unsyncable_direct_costs()
+    world.set_tool_permissions("sam", {"reports": "read_only", "budget": "admin"}, by="adam")
+    un = world.unsyncable_direct_costs(by="sam")
     assert ("commitment_line", 551) in set(zip(un.source, un.procore_id, strict=True))
 
 
@@ -513,10 +518,10 @@ def test_vendor_suggestions_and_linking(world):
     with pytest.raises(PermissionDenied):
         world.link_vendors([("V-9", 201)], by="pat")
     with pytest.raises(BatchRejected) as exc:
-        world.link_vendors([("V-9", 201), ("V-8", 201), ("NOPE", 200)], by="ann")
+        world.link_vendors([("V-9", 201), ("V-8", 201), ("NOPE", 200)], by="adam")
     text = str(exc.value)
     assert "company listed twice" in text and "no QuickBooks vendor NOPE" in text and "already linked" in text
-    world.link_vendors([("V-9", 201)], by="ann")
+    world.link_vendors([("V-9", 201)], by="adam")
     c = world.frame("companies", "id = 201").iloc[0]
     assert c["origin_id"] == "V-9" and json.loads(c["origin_data"]) == {"edit_sequence": "77"}
     assert status(world, "company", 201) == "synced"
@@ -555,8 +560,8 @@ def test_import_bill_payments_and_job_costs(world):
             dict(TxnID="P-1", AppliedTxnID="B-UNSYNCED", Amount=D("5.00")),
         ],
     )
-    assert world.import_bill_payments(by="ann") == 1
-    assert world.import_bill_payments(by="ann") == 0  # idempotent
+    assert world.import_bill_payments(by="adam") == 1
+    assert world.import_bill_payments(by="adam") == 0  # idempotent
     pay = world.frame("payments_issued").iloc[0]
     assert (pay["origin_id"], pay["requisition_id"], pay["contract_id"], pay["amount"]) == (
         "P-1",
@@ -568,10 +573,10 @@ def test_import_bill_payments_and_job_costs(world):
         dict(TxnID="B-700", TxnLineID="L1", LineKind="item", ItemRef_ListID="80000300-1", Amount=D("630.00"),
              CustomerRef_ListID="80000100-1600000000"),
     ])  # fmt: skip
-    assert world.import_job_costs(by="ann") == 1
+    assert world.import_job_costs(by="adam") == 1
     line = world.frame("budget_line_items", "id = 400").iloc[0]
     assert line["job_to_date_costs"] == D("630.00") and line["direct_costs"] == D("630.00")
-    assert world.import_job_costs(by="ann") == 0
+    assert world.import_job_costs(by="adam") == 0
     with pytest.raises(PermissionDenied):
         world.import_job_costs(by="pat")
 

@@ -27,6 +27,8 @@ def put_admin(ws) -> None:
     """User 1, "ada": an ERP admin who can push to accounting (may send, accept and export)."""
     put(ws, "users", [dict(id=1, name="Ada", login="ada", is_active=True, erp_integrations_permission="admin",
                            can_push_to_accounting=True)])  # fmt: skip
+    put(ws, "user_tool_permissions", [dict(user_id=1, tool=t, level="admin") for t in ("directory", "admin",
+                                      "projects", "budget", "commitments", "timesheets")])  # fmt: skip
 
 
 def admin_id(ws) -> int:

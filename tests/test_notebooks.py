@@ -95,7 +95,7 @@ def test_03_reconcile(tmp_path):
     from openpyxl import load_workbook
 
     sheets = load_workbook(tmp_path / "data" / "reconciliation.xlsx", read_only=True).sheetnames
-    assert "invoice" in sheets
+    assert "Invoices - Bills" in sheets  # sheets are named in the users' words
 
 
 # -- the display helpers --------------------------------------------------------------------------------------

@@ -138,3 +138,62 @@ def test_deliver_without_smtp_host_names_the_setting(ws):
     with pytest.raises(SettingMissing, match="smtp_host"):
         ws.deliver_mail()
     assert ws.outbox("queued").shape[0] == 1
+
+
+INJECTED = "Best\r\nBcc: victim@example.com"  # fits the 41-character vendor name
+
+
+def test_line_breaks_in_a_procore_name_are_encoded_at_queueing(world, smtp_server):
+    world.store.execute("UPDATE companies SET name = ? WHERE id = 201", [INJECTED])
+    world.send([201], item_type="company", by="pat")
+    world.reject([201], item_type="company", by="ann", reason="Duplicate")
+    subject = world.outbox("queued").iloc[0]["subject"]
+    assert "\r" not in subject and "\n" not in subject and "Bcc: victim@example.com" in subject
+    assert world.deliver_mail()["sent"] == 1
+    ((rcpts, msg),) = smtp_server.messages
+    assert "victim@example.com" not in rcpts and msg["Bcc"] is None
+    assert set(rcpts) == {"carl@example.com", "pat@example.com"}
+
+
+def _queue_raw(ws, subject: str) -> int:
+    (mail_id,) = ws.store.execute(
+        "INSERT INTO outbox (mail_id, created_at, kind, recipients, subject, body, status) "
+        "VALUES (nextval('outbox_seq'), now(), 'rejection', 'carl@example.com', ?, 'body', 'queued') "
+        "RETURNING mail_id",
+        [subject],
+    ).fetchall()[0]
+    return int(mail_id)
+
+
+def test_one_unsendable_message_does_not_block_the_others(world, smtp_server, tmp_path):
+    """A row with a line break in a header (queued before the fix) used to stop every delivery with a crash."""
+    bad = _queue_raw(world, "Rejected: " + INJECTED)
+    good = _queue_raw(world, "Rejected: Fine Name")
+    result = world.deliver_mail()
+    assert result["sent"] == 1 and result["gave_up"] == 1 and result["queued"] == 0
+    assert f"mail {bad}" in result["given_up"][0]
+    statuses = dict(world.outbox()[["mail_id", "status"]].values.tolist())
+    assert statuses[bad] == "failed" and statuses[good] == "sent"
+    assert [m["Subject"] for _, m in smtp_server.messages] == ["Rejected: Fine Name"]
+
+
+def test_mail_command_continues_past_a_bad_row_and_exits_1(world, smtp_server):
+    import os
+    import subprocess
+    import sys
+
+    bad = _queue_raw(world, "Rejected: " + INJECTED)
+    _queue_raw(world, "Rejected: Fine Name")
+    path = world.store.path
+    world.close()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    run = subprocess.run(
+        [sys.executable, "-c", "from qbrecon.cli import main; main()", "mail", "-w", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert run.returncode == 1, (run.returncode, run.stdout, run.stderr)
+    assert "sent 1" in run.stdout and f"mail {bad}" in run.stderr
+    assert len(smtp_server.messages) == 1

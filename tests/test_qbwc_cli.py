@@ -52,6 +52,16 @@ def test_qwc_command(tmp_path, monkeypatch):
     assert b"a long password" not in out.read_bytes()
     r = run(["qwc", "-w", path, "--url", "http://example.com/qbwc"])
     assert r.exit_code != 0 and "https" in r.output
+    r = run(["qwc", "-w", path])  # no --url and no Service URL setting
+    assert r.exit_code != 0 and "service_url" in r.output
+    with Workspace(path) as ws:  # (no users in this workspace: set as its owner, without an ERP admin)
+        from qbrecon.erp.settings import write_settings
+
+        write_settings(ws.store, {"service_url": "https://qb.example.com/qbwc", "sync_schedule": "daily"}, None)
+    r = run(["qwc", "-w", path])
+    root = etree.fromstring(r.output.encode())
+    assert root.findtext("AppURL") == "https://qb.example.com/qbwc"
+    assert root.findtext("Scheduler/RunEveryNMinutes") == "1440"
 
 
 def test_simulate_against_a_server_with_nothing_queued(tmp_path, monkeypatch):

@@ -21,7 +21,7 @@ def test_qwc_elements_and_stable_guids(ws, tmp_path):
     assert text["UserName"] == "qbwc"
     assert text["QBType"] == "QBFS"
     assert text["IsReadOnly"] == "false"
-    assert root.findtext("Scheduler/RunEveryNMinutes") == "15"
+    assert root.findtext("Scheduler/RunEveryNMinutes") == "60"  # the default sync schedule: hourly
     assert text["AppName"] == "qbrecon ws"
     for tag in ("OwnerID", "FileID"):
         assert text[tag].startswith("{") and text[tag].endswith("}") and len(text[tag]) == 38
@@ -48,3 +48,16 @@ def test_app_url_rules(url):
 def test_https_and_localhost_accepted():
     assert check_app_url("https://qb.example.com/qbwc")
     assert check_app_url("http://127.0.0.1:8080/qbwc")
+
+
+@pytest.mark.parametrize("schedule, minutes", [("every_15_minutes", "15"), ("hourly", "60"), ("every_2_hours", "120"),
+                                               ("every_4_hours", "240"), ("daily", "1440"), ("never", None)])  # fmt: skip
+def test_sync_schedule_setting_drives_the_scheduler(ws, schedule, minutes):
+    from qbrecon.erp.settings import write_settings
+
+    write_settings(ws.store, {"sync_schedule": schedule, "service_url": "https://qb.example.com/qbwc"}, None)
+    root = etree.fromstring(workspace_qwc(ws.store, None, "qbwc"))
+    assert root.findtext("Scheduler/RunEveryNMinutes") == minutes
+    assert root.findtext("AppURL") == "https://qb.example.com/qbwc"  # the Service URL setting
+    assert etree.fromstring(workspace_qwc(ws.store, None, "qbwc", run_every_minutes=5)).findtext(
+        "Scheduler/RunEveryNMinutes") == "5"  # fmt: skip

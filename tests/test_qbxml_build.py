@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 from lxml import etree
 
+from qbrecon.erp.settings import read_settings
 from qbrecon.errors import InputError, SettingMissing
 from qbrecon.qbxml import spec
 from qbrecon.qbxml.build import (
@@ -468,7 +469,10 @@ def test_builds_from_generated_fixtures(tmp_path, ws, qbxml_schema):
     ws.load_procore(tmp_path / "fx" / "procore")
     ws.load_quickbooks(tmp_path / "fx" / "quickbooks")
     context = BuildContext.from_store(
-        ws.store, retainage_item="Retainage", service_item_account="Job Expenses:Subcontractors"
+        ws.store,
+        settings=read_settings(ws.store, mask=False),
+        retainage_item="Retainage",
+        service_item_account="Job Expenses:Subcontractors",
     )
     total = 0
     for item_type, table, lines in [("company", "companies", None), ("project", "projects", None),

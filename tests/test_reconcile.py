@@ -190,6 +190,7 @@ def test_every_difference_is_found_and_explained(ws):
     assert s.loc["company", "matched_equal"] == 2 and s.loc["company", "only_in_quickbooks"] == 1
     assert s.loc["invoice", "not_exported"] == 1  # INV-4 Ready to Export: pending, not a difference
     assert rec.suggestions[["procore_id", "quickbooks_id"]].values.tolist() == [["4", "V5"]]
+    assert_ties_out(rec)
     assert rec.suggestions["score"].iloc[0] >= 80
     assert set(d["reason_text"]) <= set(__import__("qbrecon.reasons", fromlist=["REASONS"]).REASONS.values())
 
@@ -206,6 +207,37 @@ def test_ambiguous_business_key_is_never_linked(ws):
     assert d["reason"].tolist() == ["ambiguous_match"] and d["procore_id"].tolist() == ["1"]
     assert d["quickbooks_value"].tolist() == ["A,B"]
     assert rec.summary["ambiguous"].tolist() == [1] and rec.summary["only_in_quickbooks"].tolist() == [0]
+
+
+def test_ambiguous_money_is_explained_once(ws):
+    """An invoice two bills could match: one finding carries both sides' money, so the pair still ties out."""
+    put(ws, "companies", [dict(id=1, name="Acme", origin_id="V1")])
+    put(ws, "vendors", [dict(ListID="V1", Name="Acme")])
+    put(ws, "invoices", [dict(id=40, invoice_number="INV-1", vendor_id=1, status="approved", erp_status="synced",
+                              current_payment_due=D("100.00"))])  # fmt: skip
+    put(ws, "bills", [dict(TxnID="B1", RefNumber="INV-1", VendorRef_ListID="V1", AmountDue=D("60.00")),
+                      dict(TxnID="B2", RefNumber="INV-1", VendorRef_ListID="V1", AmountDue=D("30.00"))])  # fmt: skip
+    rec = ws.reconcile(pair=["company", "invoice"])
+    d = rec.differences
+    assert d[["reason", "quickbooks_value", "delta"]].values.tolist() == [["ambiguous_match", "B1,B2", D("10.00")]]
+    s = rec.summary.set_index("pair").loc["invoice"]
+    assert s["ambiguous"] == 1 and s["only_in_quickbooks"] == 0 and s["delta"] == D("10.00")
+    assert_ties_out(rec)
+
+
+def test_tie_out_for_any_selection(tmp_path):
+    from qbrecon import Workspace
+    from qbrecon.fixtures.generator import generate
+
+    generate(tmp_path / "fx", projects=3, seed=3)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ws.load_procore(tmp_path / "fx" / "procore")
+        ws.load_quickbooks(tmp_path / "fx" / "quickbooks")
+        for options in [dict(pair=["job_cost"]), dict(pair="invoice"), dict(pair=["company", "commitment"]),
+                        dict(as_of="2024-06-30"), dict(tolerance={"amount": {"abs": 100, "rel": 0.01}})]:  # fmt: skip
+            rec = ws.reconcile(**options)
+            assert_ties_out(rec)
+            assert_reports_tie_out(rec, tmp_path)
 
 
 def test_identifiers_compare_exactly_as_text(ws):
@@ -308,6 +340,147 @@ def test_answer_key(tmp_path, projects, seed):
     assert not quiet & set(rec.differences["procore_id"].dropna())
 
 
+def assert_ties_out(rec) -> None:
+    """Summary = findings = headline: every Procore record in one column, every money difference explained."""
+    s, d = rec.summary.set_index("pair"), rec.differences
+    assert int(s["differences"].sum()) == rec.n_differences == len(d)
+    counted = d[d["counted"]]
+    for pair, row in s.iterrows():
+        mine = d[d["pair"] == pair]
+        assert row["differences"] == len(mine), pair
+        # each Procore record (or job-to-date key) is counted in exactly one column
+        columns = ["matched_equal", "matched_with_differences", "only_in_procore", "ambiguous", "not_exported",
+                   "explained_elsewhere"]  # fmt: skip
+        assert row["procore_records"] == sum(int(row[c]) for c in columns), pair
+        assert row["matched_with_differences"] == len(
+            mine[mine["level"] != "record"][["procore_id", "quickbooks_id"]].drop_duplicates()
+        ), pair
+        if pd.isna(row["procore_total"]):  # lists: no money
+            assert mine["delta"].isna().all(), pair
+            continue
+        deltas = counted[counted["pair"] == pair]["delta"].tolist()
+        assert row["delta"] == sum(deltas, D(0)), pair
+        assert row["abs_delta"] == sum((abs(x) for x in deltas), D(0)), pair
+        # the money difference is explained: queue + other pairs' findings + tolerance + this pair's findings
+        explained = (row["in_queue_total"] + row["explained_elsewhere_total"] + row["within_tolerance_total"]
+                     + row["delta"])  # fmt: skip
+        assert row["procore_total"] - row["quickbooks_total"] == explained, pair
+        if pair != "job_cost":
+            assert row["explained_elsewhere"] == 0 and row["explained_elsewhere_total"] == 0, pair
+    # the headline is the sum of the Delta column (and of the absolute column)
+    assert rec.total_delta == s["delta"].dropna().sum()
+    assert rec.total_abs_delta == s["abs_delta"].dropna().sum()
+    assert rec.variance("project")["delta"].sum() == rec.total_delta == rec.variance("vendor")["delta"].sum()
+    # no finding's money counts twice: a record/amount finding per matched pair or record, at most
+    keys = counted[["pair", "procore_id", "quickbooks_id", "level"]].astype(str)
+    assert not keys.duplicated().any()
+
+
+def test_fixtures_tie_out(tmp_path):
+    """On the generated fixtures the summary, the findings and the headline agree, and with a tolerance too."""
+    from qbrecon import Workspace
+    from qbrecon.fixtures.generator import generate
+
+    out = tmp_path / "fx"
+    generate(out, projects=4, seed=7)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        assert ws.load_procore(out / "procore").ok and ws.load_quickbooks(out / "quickbooks").ok
+        rec = ws.reconcile()
+        loose = ws.reconcile(tolerance="10000")
+    assert_ties_out(rec)
+    s = rec.summary.set_index("pair")
+    # invoices still in the approval queue are their own column, never a delta (nor a job-cost delta)
+    assert s.loc["invoice", "not_exported"] > 0 and s.loc["invoice", "in_queue_total"] > 0
+    assert s.loc["job_cost", "in_queue_total"] > 0 and s.loc["job_cost", "delta"] == 0
+    assert (s["within_tolerance_total"].dropna() == 0).all()  # exact run: nothing hidden by a tolerance
+    # one missing retainage line: its money once in the totals
+    d = rec.differences
+    missing = d[d["reason"] == "retainage_line_missing"]
+    assert len(missing) == 2 and missing["counted"].tolist().count(True) == 1
+    assert_ties_out(loose)
+    assert (loose.summary["within_tolerance_total"].dropna() != 0).any()
+    assert_reports_tie_out(rec, tmp_path)
+
+
+def _visible_text(html: str) -> str:
+    import html as html_module
+
+    text = re.sub(r"<(style|svg)\b.*?</\1>", " ", html, flags=re.S)
+    return html_module.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text)))
+
+
+def assert_reports_tie_out(rec, tmp_path) -> None:
+    """The HTML and the Excel workbook show the same totals as the summary and the headline, in people's words."""
+    from openpyxl import load_workbook
+
+    from qbrecon.formats import money_text
+
+    s = rec.summary.set_index("pair")
+    # HTML: the headline and the summary's Total row are the sum of the Delta column; money formatted
+    html = rec.to_html(tmp_path / "r.html")
+    text = _visible_text(html)
+    headline = re.search(r'<p id="headline">(.*?)</p>', html, flags=re.S).group(1)
+    assert money_text(rec.total_delta) in headline and money_text(rec.total_abs_delta) in headline
+    def row(row_id: str) -> list[str]:
+        return _visible_text(re.search(rf'<tr class="total" id="{row_id}">(.*?)</tr>', html, flags=re.S).group(1)).split()
+
+    assert row("records-total") == ["Total", "(headline)", str(rec.n_differences)]
+    assert row("money-total") == ["Total", "(headline)", money_text(rec.total_delta), money_text(rec.total_abs_delta)]
+    for pair, row in s.iterrows():
+        if not pd.isna(row["delta"]):
+            assert money_text(row["delta"]) in text and money_text(row["in_queue_total"]) in text, pair
+    from qbrecon.reconcile.labels import PAIR_TITLES
+
+    assert "In the queue" in text and all(PAIR_TITLES[p] in text for p in rec.pairs)
+    assert ("Whole record" in text) == (rec.differences["level"] == "record").any()
+    for code in ["matched_with_differences", "abs_delta", "not_exported", "retainage_line_missing", "<NA>"]:
+        assert code not in text, code
+    assert not {"None", "nan", "NaN", "None."} & set(text.split())
+    # printing shows the differences: every group is open, and print CSS keeps them displayed
+    assert html.count("<details") == html.count("<details open>")
+    assert (html.count("<details") > 0) == (rec.n_differences > 0)
+    assert "@media print" in html
+
+    # Excel: a cover, the summary, one sheet per pair with findings; human headers; filters, frozen headers
+    wb = load_workbook(rec.to_excel(tmp_path / "r.xlsx"))
+    with_findings = [p for p in rec.pairs if (rec.differences["pair"] == p).any()]
+    assert len(wb.sheetnames) == 2 + len(with_findings) + (0 if rec.suggestions.empty else 1)
+    assert wb.sheetnames[:2] == ["Cover", "Summary"]
+    snake = re.compile(r"^[a-z]+(_[a-z]+)+$")
+    for sheet in wb.worksheets:
+        assert sheet.max_row > 1, f"empty sheet {sheet.title}"
+        assert not snake.match(sheet.title)
+        if sheet.title == "Cover":
+            continue
+        header = [c.value for c in sheet[1]]
+        assert not [h for h in header if snake.match(str(h))], (sheet.title, header)
+        assert sheet.auto_filter.ref and sheet.freeze_panes == "B2", sheet.title
+        widths = [sheet.column_dimensions[c.column_letter].width for c in sheet[1]]
+        assert min(widths) >= 12, (sheet.title, widths)
+    cover = {r[0]: r[1] for r in wb["Cover"].iter_rows(values_only=True)}
+    assert cover["Run at"] == rec.created_at.strftime("%Y-%m-%d %H:%M UTC")
+    assert "0 absolute" in cover["Tolerance"] and cover["As of"]
+    assert cover["Findings"] == rec.n_differences
+    assert D(str(cover["Delta (Procore - QuickBooks)"])) == rec.total_delta
+    assert D(str(cover["Absolute difference"])) == rec.total_abs_delta
+    summary = list(wb["Summary"].iter_rows(values_only=True))
+    header, body, total = summary[0], summary[1:-1], summary[-1]
+    col = {h: i for i, h in enumerate(header)}
+    assert total[0] == "Total (headline)"
+    assert D(str(total[col["Delta (Procore - QuickBooks)"]])) == rec.total_delta
+    assert D(str(total[col["Absolute difference"]])) == rec.total_abs_delta
+    assert [r[col["Findings"]] for r in body] == s["differences"].tolist()
+    from qbrecon.reconcile.labels import SHEET_NAMES
+
+    for pair in with_findings:
+        sheet = list(wb[SHEET_NAMES[pair]].iter_rows(values_only=True))
+        i = sheet[0].index("Difference (in the totals)")
+        counted = sum((D(str(r[i])) for r in sheet[1:] if r[i] is not None), D(0))
+        expected = s.loc[pair, "delta"]
+        assert counted == (0 if pd.isna(expected) else expected), pair
+        assert "QuickBooks id (ListID / TxnID)" in sheet[0]
+
+
 # -- agreement with datacompy -----------------------------------------------------------------------------
 def test_line_differences_agree_with_datacompy():
     """Same 20k lines, same tolerance: qbrecon's line findings = datacompy's mismatches + one-sided rows."""
@@ -343,7 +516,7 @@ def test_html_report_is_self_contained_and_escaped(ws, tmp_path):
     html = rec.to_html(tmp_path / "r.html")
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Sons" in html
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # no CDN, no external asset
-    assert "<svg" in html and "<details" in html and "Variance by project" in html
+    assert "<svg" in html and "Variance by project" in html
     assert (tmp_path / "r.html").read_text(encoding="utf-8") == html
     fragment = rec._repr_html_()
     assert "<html" not in fragment and "Summary" in fragment
@@ -356,13 +529,15 @@ def test_excel_is_formula_safe_with_numeric_money(ws, tmp_path):
     rec = ws.reconcile()
     path = rec.to_excel(tmp_path / "r.xlsx")
     wb = load_workbook(path)
-    assert wb.sheetnames[0] == "Summary" and {"invoice", "company", "job_cost"} <= set(wb.sheetnames)
-    sheet = wb["invoice"]
+    assert wb.sheetnames[:2] == ["Cover", "Summary"] and {"Invoices - Bills", "Companies - Vendors"} <= set(
+        wb.sheetnames
+    )
+    sheet = wb["Invoices - Bills"]
     header = [c.value for c in sheet[1]]
     rows = [dict(zip(header, [c for c in r], strict=True)) for r in sheet.iter_rows(min_row=2)]
-    numbers = [r["number"].value for r in rows]
+    numbers = [r["Number"].value for r in rows]
     assert '\'=HYPERLINK("http://x")' in numbers  # formula text neutralised
-    deltas = [r["delta"] for r in rows if r["delta"].value is not None]
+    deltas = [r["Difference (in the totals)"] for r in rows if r["Difference (in the totals)"].value is not None]
     assert deltas and all(isinstance(c.value, int | float | D) for c in deltas)
     assert all(c.number_format == "#,##0.00;-#,##0.00" for c in deltas)
     for v in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"]:
@@ -375,9 +550,13 @@ def test_variance_and_thresholds(ws):
     rec = ws.reconcile()
     by_vendor = rec.variance("vendor")
     assert by_vendor["vendor"].iloc[0] == "Acme Concrete, Inc."
-    assert rec.total_abs_delta == sum(
-        abs(x) for x in rec.differences.query("level != 'line'")["delta"].dropna()
-    )
+    d = rec.differences
+    # INV-3's missing retainage line shows on the amount and on the retainage field: its money counts once
+    inv3 = d[(d["procore_id"] == "42")].set_index("field")
+    assert inv3.loc["amount", "counted"] and not inv3.loc["retainage", "counted"]
+    counted = d[(d["level"] == "record") | ((d["level"] == "header") & (d["field"] == "amount"))]
+    assert rec.total_abs_delta == sum(abs(x) for x in counted["delta"].dropna())
+    assert rec.total_delta == rec.summary["delta"].dropna().sum() == rec.variance("project")["delta"].sum()
     assert rec.exceeds(fail_over=1) and not rec.exceeds(fail_over=10**6)
     assert rec.exceeds(max_differences=0) and not rec.exceeds(max_differences=10**6)
 

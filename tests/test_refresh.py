@@ -333,6 +333,9 @@ def test_kinds_users_and_cli(world, tmp_path):
 
     runner = CliRunner()
     result = runner.invoke(main, ["refresh", "-w", str(path), "--kind", "vendors", "--full"])
+    assert result.exit_code == 2 and "--by is required" in result.output  # refreshing needs ERP 'Admin'
+    by = ["--by", "maria.alvarez@example-builders.com"]
+    result = runner.invoke(main, ["refresh", "-w", str(path), "--kind", "vendors", "--full", *by])
     assert result.exit_code == 0, result.output
     assert "VendorQuery" in result.output and "queued" in result.output
     status = runner.invoke(main, ["refresh", "-w", str(path), "--status", "--format", "json"])
@@ -342,13 +345,13 @@ def test_kinds_users_and_cli(world, tmp_path):
         assert again.cancel_refresh("vendors") == 1
     failed = runner.invoke(main, ["refresh", "-w", str(path), "--status"])
     assert failed.exit_code == 1 and "cancelled" in failed.output
-    bad = runner.invoke(main, ["refresh", "-w", str(path), "--since", "yesterday"])
+    bad = runner.invoke(main, ["refresh", "-w", str(path), "--since", "yesterday", *by])
     assert bad.exit_code == 2 and "--since" in bad.output
 
 
 def test_bill_payments_imported_as_payments_issued_when_asked(world):
     ws, company = world
-    with pytest.raises(PermissionDenied, match="may not import"):  # read-only on the ERP tool
+    with pytest.raises(PermissionDenied, match="may not refresh"):  # read-only on the ERP tool
         ws.request_refresh(by="aisha.okafor@example-builders.com", import_payments=True)
     ws.store.execute("DELETE FROM payments_issued")  # as if Procore had not heard of any payment yet
     ws.request_refresh(

@@ -51,3 +51,60 @@ def test_sql_is_a_relation_with_or_without_parameters():
     rel = store.sql("SELECT ?::DECIMAL(18,2) + 0.10::DECIMAL(18,2) AS total", [Decimal("0.20")])
     assert rel.columns == ["total"]
     assert rel.fetchall() == [(Decimal("0.30"),)]
+
+
+def test_threads_sharing_a_store_each_get_their_own_results(tmp_path):
+    """The server shares one store between dashboard sessions and Web Connector calls. ``execute`` used to hand
+    every thread the same connection, so a thread fetching its rows could read another thread's result."""
+    import threading
+
+    store = Store(tmp_path / "threads.duckdb")
+    store.execute("CREATE TABLE kv (key VARCHAR PRIMARY KEY, value BIGINT)")
+    errors: list[str] = []
+    start = threading.Barrier(12)
+
+    def worker(n: int) -> None:
+        start.wait()
+        try:
+            for i in range(150):
+                key = f"t{n}"
+                store.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", [key, i])
+                rows = store.execute("SELECT key, value FROM kv WHERE key = ?", [key]).fetchall()
+                if rows != [(key, i)]:
+                    errors.append(f"thread {n} step {i}: read {rows}")
+                size = 10 + n
+                got = store.execute("SELECT count(*), max(range) FROM range(?)", [size]).fetchone()
+                if got != (size, size - 1):
+                    errors.append(f"thread {n} step {i}: range({size}) gave {got}")
+                with store.transaction() as con:
+                    con.execute("UPDATE kv SET value = value + 1000 WHERE key = ?", [key])
+                    after = con.execute("SELECT value FROM kv WHERE key = ?", [key]).fetchall()
+                if after != [(i + 1000,)]:
+                    errors.append(f"thread {n} step {i}: after update {after}")
+                if store.scalar("SELECT value FROM kv WHERE key = ?", [key]) != i + 1000:
+                    errors.append(f"thread {n} step {i}: scalar disagrees")
+        except Exception as exc:  # noqa: BLE001 - every failure of a thread is a finding
+            errors.append(f"thread {n}: {type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors[:5]
+    assert store.scalar("SELECT count(*) FROM kv") == 12
+    store.close()
+
+
+def test_close_releases_the_file_with_cursors_of_other_threads(tmp_path):
+    import threading
+
+    path = tmp_path / "closing.duckdb"
+    store = Store(path)
+    t = threading.Thread(target=lambda: store.execute("SELECT 1").fetchall())
+    t.start()
+    t.join()
+    store.close()
+    reopened = Store(path, busy_timeout=1)  # the same process can open it again: nothing kept it open
+    assert reopened.scalar("SELECT 1") == 1
+    reopened.close()

@@ -1,7 +1,7 @@
-"""``qbrecon dashboard``: serve the approver's dashboard for one workspace.
+"""``qbrecon dashboard``: another name for ``qbrecon serve`` (same options, same default port).
 
-It is ``qbrecon serve`` with the dashboard: the dashboard and the Web Connector endpoint (``/qbwc``) share one
-process, since DuckDB lets one process hold the workspace.
+The dashboard and the Web Connector endpoint (``/qbwc``) share one process, since DuckDB lets one process hold
+the workspace, so there is one command with two names rather than two servers with different defaults.
 """
 
 from __future__ import annotations
@@ -9,33 +9,19 @@ from __future__ import annotations
 import click
 
 from . import main
+from .commands_qbwc import SERVE_PARAMS, serve_cmd
 
-
-@main.command("dashboard")
-@click.option(
-    "--workspace",
-    "-w",
-    required=True,
-    type=click.Path(dir_okay=False, exists=True),
-    help="The workspace file (company.duckdb); this process holds it while serving.",
-)
-@click.option("--port", "-p", default=5006, show_default=True, type=int, help="TCP port to listen on.")
-@click.option(
-    "--host",
-    "--address",
-    "address",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address to listen on (loopback by default; put a TLS proxy in front for other machines).",
-)
-def dashboard(workspace: str, port: int, address: str) -> None:
-    """Serve the ERP Integrations dashboard (sign in with a Company Directory login).
+main.add_command(
+    click.Command(
+        "dashboard",
+        callback=serve_cmd,
+        params=SERVE_PARAMS,
+        help="""Serve the ERP Integrations dashboard (sign in with a Company Directory login); the same
+    command as 'qbrecon serve' (the Web Connector endpoint /qbwc runs in the same process).
 
     \b
     Example:
-      qbrecon dashboard --workspace company.duckdb --port 5006
-    """
-    from ..server import serve
-
-    click.echo(f"qbrecon dashboard on http://{address}:{port}/ (workspace {workspace}); Ctrl+C stops it")
-    serve(workspace, host=address, port=port, dashboard=True)
+      qbrecon dashboard --workspace company.duckdb --port 8080
+    """,
+    )
+)

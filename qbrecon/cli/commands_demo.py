@@ -16,14 +16,17 @@ from . import main
               show_default=True, help="Where fixtures, the simulated company file and the reports go.")
 @click.option("--projects", type=click.IntRange(1, 50), default=4, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
-def demo(workspace: Path, out: Path, projects: int, seed: int) -> None:
+@click.option("--procore-api", is_flag=True,
+              help="Pull Procore through its REST API from a local Procore (loopback) and push the links back.")
+def demo(workspace: Path, out: Path, projects: int, seed: int, procore_api: bool) -> None:
     """Run the end-to-end demo: fixtures, load, decide, export through the Web Connector, reconcile.
 
     \b
     Example:
       qbrecon demo --workspace demo.duckdb
+      qbrecon demo --workspace demo.duckdb --procore-api   # Procore's REST API in, links back out
       qbrecon serve --workspace demo.duckdb      # then open the dashboard
     """
     from ..demo import run_demo
 
-    run_demo(workspace, out, projects=projects, seed=seed, echo=click.echo)
+    run_demo(workspace, out, projects=projects, seed=seed, echo=click.echo, procore_api=procore_api)

@@ -11,7 +11,8 @@ import sys
 
 import click
 
-from . import main
+from ..formats import cell_text
+from . import main, open_workspace
 
 
 @main.command("export")
@@ -34,9 +35,8 @@ def export_cmd(workspace: str, out: str, max_requests: int) -> None:
     run, after their parents' responses are applied. A written message stays "sent" until its response
     is applied; its items are never written again meanwhile.
     """
-    from ..workspace_full import Workspace
 
-    with Workspace(workspace) as ws:
+    with open_workspace(workspace) as ws:
         files = ws.export_to_files(out, max_requests=max_requests)
         pending = ws.export_pending()
     for f in files:
@@ -60,14 +60,14 @@ def apply_responses_cmd(workspace: str, files: tuple[str, ...]) -> None:
 
     Exit status 1 when some items failed to export (each is listed on stderr).
     """
-    from ..workspace_full import Workspace
 
-    with Workspace(workspace) as ws:
+    with open_workspace(workspace) as ws:
         outcomes = ws.apply_response_files(list(files))
     decided = outcomes["decision"].value_counts().to_dict() if len(outcomes) else {}
     click.echo(", ".join(f"{n} {k}" for k, n in sorted(decided.items())) or "nothing new to apply")
     failed = outcomes[outcomes["decision"] == "failed"] if len(outcomes) else outcomes
     for row in failed.itertuples():
-        click.echo(f"  failed: {row.item_type} {row.procore_id}: {row.status_message}", err=True)
+        message = cell_text(row.status_message) or "(QuickBooks gave no message)"
+        click.echo(f"  failed: {row.item_type} {row.procore_id}: {message}", err=True)
     if len(failed):
         sys.exit(1)

@@ -12,7 +12,8 @@ import sys
 import click
 
 from ..errors import InputError
-from . import main
+from ..formats import csv_text
+from . import main, open_workspace
 
 
 @main.command("load")
@@ -37,10 +38,9 @@ def load_cmd(workspace: str, procore: str | None, quickbooks: str | None, fmt: s
     """
     if not procore and not quickbooks:
         raise InputError("nothing to load: give --procore DIR and/or --quickbooks PATH")
-    from ..workspace_full import Workspace
 
     reports = []
-    with Workspace(workspace) as ws:
+    with open_workspace(workspace) as ws:
         if procore:
             reports.append(ws.load_procore(procore))
         if quickbooks:
@@ -52,7 +52,7 @@ def load_cmd(workspace: str, procore: str | None, quickbooks: str | None, fmt: s
             frame = r.to_frame()
             frame.insert(0, "side", r.side)
             frame.insert(0, "load_id", r.load_id)
-            click.echo(frame.to_csv(index=False, header=(i == 0)), nl=False)
+            click.echo(csv_text(frame, header=(i == 0)), nl=False)
     else:
         click.echo("\n\n".join(str(r) for r in reports))
     if not all(r.ok for r in reports):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from . import main
+from . import main, open_workspace
 from . import read_password as _read_password
 
 PASSWORD_ENV = "QBRECON_SERVICE_PASSWORD"
@@ -20,37 +20,66 @@ def read_password(confirm: bool = False) -> str:
 
 
 def _workspace(path: str):
-    from ..workspace_full import Workspace
-
-    return Workspace(path)
+    return open_workspace(path)
 
 
-@main.command("serve")
-@click.option(
-    "--workspace",
-    "-w",
-    required=True,
-    type=click.Path(dir_okay=False, exists=True),
-    help="The workspace file; this process holds it while serving.",
-)
-@click.option(
-    "--host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address to listen on (loopback by default; put a TLS proxy in front for other machines).",
-)
-@click.option("--port", "-p", default=8080, show_default=True, type=int)
-@click.option("--no-dashboard", is_flag=True, help="Serve only the Web Connector endpoint (/qbwc).")
+def check_port_free(host: str, port: int) -> None:
+    """Refuse, before anything is printed or opened, a port another program already listens on."""
+    import errno
+    import socket
+
+    from ..errors import InputError
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise InputError(f"cannot listen on {host!r}: {exc.strerror}", field="--host") from None
+    with socket.socket(family, kind, proto) as probe:
+        # the server sets SO_REUSEADDR too: a port in TIME_WAIT is free for it, one with a listener is not
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise InputError(
+                    f"port {port} on {host} is already in use (another qbrecon serve?): stop that program "
+                    "or choose another --port",
+                    field="--port",
+                ) from None
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                raise InputError(
+                    f"not allowed to listen on port {port} (ports under 1024 need privileges): choose "
+                    "another --port",
+                    field="--port",
+                ) from None
+            raise
+
+
+SERVE_PARAMS = [
+    click.Option(
+        ["--workspace", "-w"],
+        required=True,
+        type=click.Path(dir_okay=False, exists=True),
+        help="The workspace file; this process holds it while serving.",
+    ),
+    click.Option(
+        ["--host", "--address", "host"],
+        default="127.0.0.1",
+        show_default=True,
+        help="Address to listen on (loopback by default; put a TLS proxy in front for other machines).",
+    ),
+    click.Option(["--port", "-p"], default=8080, show_default=True, type=click.IntRange(0, 65535),
+                 help="TCP port for both the dashboard (/) and the Web Connector (/qbwc)."),  # fmt: skip
+    click.Option(["--no-dashboard"], is_flag=True, help="Serve only the Web Connector endpoint (/qbwc)."),
+]
+
+
 def serve_cmd(workspace: str, host: str, port: int, no_dashboard: bool) -> None:
-    """Serve the Web Connector endpoint (/qbwc) and the dashboard (/) in one process.
-
-    \b
-    Example:
-      qbrecon serve --workspace company.duckdb --port 8080
-      qbrecon qwc --workspace company.duckdb --url http://localhost:8080/qbwc --out qbrecon.qwc
-    """
     from ..server import serve
 
+    check_port_free(host, port)
     where = f"http://{host}:{port}"
     click.echo(
         f"Web Connector endpoint {where}/qbwc"
@@ -60,23 +89,42 @@ def serve_cmd(workspace: str, host: str, port: int, no_dashboard: bool) -> None:
     serve(workspace, host=host, port=port, dashboard=not no_dashboard)
 
 
+main.add_command(
+    click.Command(
+        "serve",
+        callback=serve_cmd,
+        params=SERVE_PARAMS,
+        help="""Serve the dashboard (/) and the Web Connector endpoint (/qbwc) in one process.
+
+    \b
+    Example:
+      qbrecon serve --workspace company.duckdb --port 8080
+      qbrecon qwc --workspace company.duckdb --url http://localhost:8080/qbwc --out qbrecon.qwc
+
+    'qbrecon dashboard' is the same command.""",
+    )
+)
+
+
 @main.command("qwc")
 @click.option("--workspace", "-w", required=True, type=click.Path(dir_okay=False, exists=True),
               help="The workspace file.")  # fmt: skip
-@click.option(
-    "--url", required=True, help="The service URL QBWC will call (https://, or http://localhost...)."
-)
+@click.option("--url", default=None,
+              help="The service URL QBWC will call (https://, or http://localhost...); default: the "
+                   "'Service URL' setting.")  # fmt: skip
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Write the .qwc here (default: stdout).")
 @click.option("--app-name", help="Name shown in the Web Connector (default: qbrecon <workspace>).")
 @click.option(
     "--every",
     "run_every_minutes",
-    default=15,
-    show_default=True,
+    default=None,
     type=int,
-    help="Minutes between automatic updates (0: only when the user clicks Update).",
+    help="Minutes between automatic updates (0: only when the user clicks Update); default: from the "
+    "'Sync schedule' setting (hourly: 60, daily: 1440, never: none).",
 )
-def qwc_cmd(workspace: str, url: str, out: str | None, app_name: str | None, run_every_minutes: int) -> None:
+def qwc_cmd(
+    workspace: str, url: str | None, out: str | None, app_name: str | None, run_every_minutes: int | None
+) -> None:
     """Write the .qwc file to add this workspace's service to the QuickBooks Web Connector.
 
     \b
@@ -88,9 +136,8 @@ def qwc_cmd(workspace: str, url: str, out: str | None, app_name: str | None, run
 
     with _workspace(workspace) as ws:
         user = require_setting(ws.store, "service_user", "the .qwc names the Web Connector's user")
-        data = workspace_qwc(
-            ws.store, url, user, app_name=app_name, run_every_minutes=run_every_minutes or None, out=out
-        )
+        every = {} if run_every_minutes is None else {"run_every_minutes": run_every_minutes or None}
+        data = workspace_qwc(ws.store, url, user, app_name=app_name, out=out, **every)
     if out:
         click.echo(
             f"wrote {out}: add it in QuickBooks Web Connector (Add an application), then type the "

@@ -14,7 +14,8 @@ import click
 import pandas as pd
 
 from ..errors import InputError
-from . import main
+from . import main, open_workspace
+from .output import emit
 
 QUEUE_COLUMNS = [
     "item_type",
@@ -35,18 +36,12 @@ SECRET_SETTINGS = {"service_password", "smtp_password"}
 
 
 def _workspace(path: str):
-    from ..workspace_full import Workspace
 
-    return Workspace(path)
+    return open_workspace(path)
 
 
-def _emit(frame: pd.DataFrame, fmt: str) -> None:
-    if fmt == "csv":
-        frame.to_csv(sys.stdout, index=False)
-    elif fmt == "json":
-        click.echo(frame.to_json(orient="records", date_format="iso", default_handler=str))
-    else:
-        click.echo(frame.to_string(index=False, max_colwidth=40) if not frame.empty else "(nothing)")
+def _emit(frame: pd.DataFrame, fmt: str, empty: str = "(nothing)") -> None:
+    emit(frame, fmt, empty=empty)
 
 
 workspace_option = click.option(
@@ -65,6 +60,10 @@ format_option = click.option(
 @workspace_option
 @click.option("--status", "-s", multiple=True, help="Only this status (repeatable), e.g. ready_to_export.")
 @click.option("--type", "item_type", multiple=True, help="Only this item type (repeatable), e.g. invoice.")
+@click.option(
+    "--where",
+    help="SQL condition on the queue view (as for accept/reject), e.g. \"amount > 100000 AND NOT vendor_synced\".",
+)
 @click.option("--refresh", is_flag=True, help="First give newly loaded Procore records their queue rows.")
 @click.option("--all-columns", is_flag=True, help="Show every column of the queue view.")
 @format_option
@@ -72,6 +71,7 @@ def queue_cmd(
     workspace: str,
     status: tuple[str, ...],
     item_type: tuple[str, ...],
+    where: str | None,
     refresh: bool,
     all_columns: bool,
     fmt: str,
@@ -81,13 +81,24 @@ def queue_cmd(
     \b
     Examples:
       qbrecon queue -w company.duckdb --status ready_to_export --type invoice
+      qbrecon queue -w company.duckdb --where "status = 'failed_to_export' AND amount > 10000"
       qbrecon queue -w company.duckdb --format csv > queue.csv
     """
     with _workspace(workspace) as ws:
         if refresh:
             click.echo(f"{ws.refresh_queue()} item(s) added to the queue", err=True)
         frame = ws.queue(status=list(status) or None, item_type=list(item_type) or None)
-    _emit(frame if all_columns or fmt == "json" else frame[QUEUE_COLUMNS], fmt)
+        if where:
+            # the same (guarded) filter as the decisions' --where, so both select the same rows
+            chosen = ws._filter(where, None)
+            keys = set(zip(chosen["item_type"].tolist(), chosen["procore_id"].tolist(), strict=True))
+            mask = [k in keys for k in zip(frame["item_type"].tolist(), frame["procore_id"].tolist(), strict=True)]
+            frame = frame[mask]
+    if fmt == "table" and not all_columns:
+        shown = frame[["item_label", *QUEUE_COLUMNS[1:]]]
+    else:
+        shown = frame if all_columns or fmt == "json" else frame[QUEUE_COLUMNS]
+    _emit(shown, fmt, empty="no item matches" if where or status or item_type else "the queue is empty")
 
 
 def _decision(action: str, help_text: str, extra: list[click.Option] | None = None):
@@ -114,9 +125,20 @@ def _decision(action: str, help_text: str, extra: list[click.Option] | None = No
         else:
             selection = where
         with _workspace(workspace) as ws:
-            result = getattr(ws, action)(
-                selection, by=by, item_type=item_type, **{k: v for k, v in options.items() if v is not None}
-            )
+            try:
+                result = getattr(ws, action)(
+                    selection, by=by, item_type=item_type, **{k: v for k, v in options.items() if v is not None}
+                )
+            except InputError as exc:
+                if exc.field != "selection" or "empty" not in str(exc):
+                    raise
+                # nothing matched: success for a scheduled job on a quiet day, not a usage error
+                if fmt == "json":
+                    click.echo(json.dumps({"action": action, "count": 0, "by": by, "to_status": {},
+                                           "mails_queued": 0}))  # fmt: skip
+                else:
+                    click.echo(f"{action}: nothing to do, no item matches the selection (nothing changed)")
+                return
         if fmt == "json":
             click.echo(
                 json.dumps(
@@ -284,8 +306,12 @@ def mail_cmd(workspace: str, daily_summary: bool, no_deliver: bool) -> None:
             click.echo(
                 f"sent {result['sent']}, still queued {result['queued']}, given up {result['gave_up']}"
             )
+            for problem in result.get("given_up", []):
+                click.echo(f"error: {problem}", err=True)
             if result["queued"]:
                 sys.exit(75)  # the server could not take everything: try again later
+            if result["gave_up"]:
+                sys.exit(1)  # some mail can never be sent (named above); the rest went out
 
 
 @main.command("erp-report")
@@ -294,7 +320,9 @@ def mail_cmd(workspace: str, daily_summary: bool, no_deliver: bool) -> None:
 @click.option("--from", "start", help="Accountant report: first day (YYYY-MM-DD).")
 @click.option("--to", "end", help="Accountant report: day after the last (YYYY-MM-DD).")
 @click.option("--project", type=int, help="Job costs / unsyncable: one project id.")
-@click.option("--by", help="Acting user (the accountant report needs ERP 'Admin').")
+@click.option("--by", required=True,
+              help="Acting user; checked against the permissions matrix (accountant and company-level "
+                   "job costs: ERP 'Admin').")  # fmt: skip
 @format_option
 def report_cmd(
     report: str,
@@ -310,13 +338,13 @@ def report_cmd(
     \b
     Examples:
       qbrecon erp-report accountant -w company.duckdb --by maria.alvarez@example-builders.com --from 2024-09-01 --to 2024-10-01
-      qbrecon erp-report job-costs -w company.duckdb --format csv > job-costs.csv
+      qbrecon erp-report job-costs -w company.duckdb --by maria.alvarez@example-builders.com --format csv > job-costs.csv
     """
     with _workspace(workspace) as ws:
         if report == "accountant":
             frame = ws.accountant_report(start, end, by=by)
         elif report == "job-costs":
-            frame = ws.erp_job_costs(project)
+            frame = ws.erp_job_costs(project, by=by)
         else:
-            frame = ws.unsyncable_direct_costs(project)
+            frame = ws.unsyncable_direct_costs(project, by=by)
     _emit(frame, fmt)

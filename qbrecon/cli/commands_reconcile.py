@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 import click
 
 from ..errors import InputError
-from . import main
+from . import main, open_workspace
 
 EXIT_DIFFERENCES = 3
 
@@ -27,6 +27,43 @@ def _amount(ctx: click.Context, param: click.Parameter, value: str | None) -> De
     if not d.is_finite() or d < 0:
         raise click.BadParameter("expected a non-negative amount")
     return d
+
+
+def _report_text(rec) -> str:
+    """What a person reads after a run: the headline, each pair's figures, and why they differ (in words)."""
+    import pandas as pd
+
+    from ..formats import money_text
+    from ..reconcile.labels import PAIR_TITLES, SUMMARY_LABELS
+    from .output import render_table
+
+    lines = [
+        f"{rec.n_differences} finding(s): delta (Procore - QuickBooks) {money_text(rec.total_delta)}, "
+        f"absolute difference {money_text(rec.total_abs_delta)}"
+    ]
+    s = rec.summary
+    pairs = pd.DataFrame(
+        {
+            "Pair": [PAIR_TITLES.get(p, p) for p in s["pair"]],
+            SUMMARY_LABELS["differences"]: s["differences"],
+            SUMMARY_LABELS["not_exported"]: s["not_exported"],
+            SUMMARY_LABELS["in_queue_total"]: s["in_queue_total"],
+            SUMMARY_LABELS["delta"]: s["delta"],
+        }
+    )
+    lines += ["", render_table(pairs)]
+    reasons = rec.reasons()
+    if not reasons.empty:
+        why = pd.DataFrame(
+            {
+                "Pair": [PAIR_TITLES.get(p, p) for p in reasons["pair"]],
+                "Why they differ": reasons["reason_text"],
+                "Code": reasons["reason"],
+                "Findings": reasons["count"],
+            }
+        )
+        lines += ["", render_table(why)]
+    return "\n".join(lines)
 
 
 @main.command("reconcile")
@@ -89,10 +126,9 @@ def reconcile_cmd(
     from tqdm import tqdm
 
     from ..reconcile.engine import _pairs
-    from ..workspace_full import Workspace
 
     wanted = _pairs(list(pairs) or None)
-    with Workspace(workspace) as ws:
+    with open_workspace(workspace) as ws:
         if not hasattr(ws, "reconcile"):
             raise InputError("this qbrecon has no reconciliation capability installed")
         with tqdm(total=len(wanted), desc="reconcile", unit="pair", disable=quiet, file=sys.stderr) as bar:
@@ -105,10 +141,7 @@ def reconcile_cmd(
     rec.to_html(out)
     if xlsx:
         rec.to_excel(xlsx)
-    counts = rec.reasons()
-    click.echo(f"{rec.n_differences} difference(s), absolute money difference {rec.total_abs_delta:,.2f}")
-    for row in counts.itertuples(index=False):
-        click.echo(f"  {row.pair:<13} {row.reason:<30} {row.count}")
+    click.echo(_report_text(rec))
     click.echo(f"report: {out}" + (f", workbook: {xlsx}" if xlsx else ""))
     if rec.exceeds(fail_over, max_differences):
         click.echo("differences exceed the threshold", err=True)

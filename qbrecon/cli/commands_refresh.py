@@ -10,10 +10,12 @@ import sys
 
 import click
 
-from . import main
+from . import main, open_workspace
+from .output import emit
 
 _COLUMNS = ["query", "state", "from_modified_text", "pages", "rows_read", "rows_loaded", "rows_updated",
             "rows_quarantined", "status_message"]  # fmt: skip
+_HEADERS = {"query": "QuickBooks query", "from_modified_text": "Modified since", "status_message": "QuickBooks message"}
 
 
 @main.command("refresh")
@@ -30,7 +32,7 @@ _COLUMNS = ["query", "state", "from_modified_text", "pages", "rows_read", "rows_
 @click.option("--overlap-minutes", default=60, show_default=True, type=click.IntRange(0, 7 * 24 * 60),
               help="How far before the newest stored record an incremental refresh starts.")  # fmt: skip
 @click.option(
-    "--by", default=None, help="The requesting user (id, login or e-mail), recorded with the request."
+    "--by", default=None, help="The requesting user (id, login or e-mail): needs ERP Integrations 'Admin'."
 )
 @click.option("--import-payments", is_flag=True,
               help="When the refresh finishes, import bill payments on synced bills as Procore payments "
@@ -44,7 +46,7 @@ def refresh_cmd(workspace: str, since: str | None, full: bool, kinds: tuple[str,
 
     \b
     Examples:
-      qbrecon refresh -w company.duckdb                      # what changed since the last refresh
+      qbrecon refresh -w company.duckdb --by maria         # what changed since the last refresh
       qbrecon refresh -w company.duckdb --full --kind vendors
       qbrecon refresh -w company.duckdb --since 2024-10-01
       qbrecon refresh -w company.duckdb --status
@@ -54,7 +56,6 @@ def refresh_cmd(workspace: str, since: str | None, full: bool, kinds: tuple[str,
     from datetime import datetime, timedelta
 
     from ..errors import InputError
-    from ..workspace_full import Workspace
 
     if full and since:
         raise click.UsageError("--full and --since exclude each other")
@@ -64,22 +65,16 @@ def refresh_cmd(workspace: str, since: str | None, full: bool, kinds: tuple[str,
         except ValueError:
             raise InputError(f"--since must be a date or date-time (YYYY-MM-DD[THH:MM:SS]), got {since!r}",
                              field="since") from None  # fmt: skip
-    with Workspace(workspace) as ws:
+    if not status_only and not by:
+        raise click.UsageError("--by is required: refreshing needs 'Admin' on the ERP Integrations tool")
+    with open_workspace(workspace) as ws:
         if status_only:
             jobs = ws.refresh_jobs(list(kinds) or None)
         else:
             jobs = ws.request_refresh(list(kinds) or None, full=full, since=since,
                                       overlap=timedelta(minutes=overlap_minutes), by=by,
                                       import_payments=import_payments)  # fmt: skip
-    shown = jobs[_COLUMNS]
-    if fmt == "csv":
-        shown.to_csv(sys.stdout, index=False)
-    elif fmt == "json":
-        click.echo(shown.to_json(orient="records", date_format="iso", default_handler=str))
-    else:
-        click.echo(
-            shown.fillna("").to_string(index=False) if not shown.empty else "no refresh has been requested"
-        )
+    emit(jobs[_COLUMNS], fmt, labels=_HEADERS, empty="no refresh has been requested")
     if status_only:
         if (jobs["state"] == "failed").any():
             sys.exit(1)

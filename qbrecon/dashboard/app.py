@@ -16,6 +16,7 @@ import panel as pn
 
 from .audit_view import AuditView
 from .auth import DashboardUser, sign_in
+from .format import esc, when_text
 from .queue_view import QueueView
 from .reconcile_view import ReconciliationView
 
@@ -37,7 +38,8 @@ def open_workspace(workspace: Any) -> Any:
 
 
 def connection_text(ws: Any) -> str:
-    """'Connected' / 'Not Connected' with the last Web Connector contact, as the settings page shows it."""
+    """The header's QuickBooks status: "Connected" only while a Web Connector session is live, the last contact
+    as a local time, and the last error escaped (a remote caller can write it)."""
     try:
         status_fn = getattr(ws, "connection_status", None)
         status = status_fn() if callable(status_fn) else ws.settings
@@ -45,13 +47,13 @@ def connection_text(ws: Any) -> str:
         log.warning("connection status unavailable: %s", exc)
         return "QuickBooks: status unavailable"
     get = status.get if isinstance(status, dict) else lambda k, d=None: getattr(status, k, d)
-    connected = get("connected", get("connection_status") == "connected")
-    text = "QuickBooks: **Connected**" if connected else "QuickBooks: **Not Connected**"
+    live = bool(get("session_open", False))
+    text = "QuickBooks: **Connected**" if live else "QuickBooks: **Not Connected**"
     last = get("last_contact") or get("last_contact_at")
-    text += f" · last contact {str(last)[:19]}" if last else " · no contact yet"
+    text += f" · last contact {esc(when_text(last))}" if last else " · no contact yet"
     error = get("last_error")
     if error:
-        text += f" · last error: {error}"
+        text += f" · last error: {esc(error)}"
     return text
 
 
@@ -74,6 +76,8 @@ class Session:
             feedback.append(pn.pane.Alert(message, alert_type="info"))
 
         def attempt(_event: Any = None) -> None:
+            if self.user is not None:
+                return
             user = sign_in(self.ws, login.value_input or login.value, password.value_input or password.value)
             if user is None:
                 feedback.objects = [
@@ -83,7 +87,7 @@ class Session:
             if user.permission == "none":
                 feedback.objects = [
                     pn.pane.Alert(
-                        f"{user.name} has no permission on the ERP Integrations tool.", alert_type="danger"
+                        f"{esc(user.name)} has no permission on the ERP Integrations tool.", alert_type="danger"
                     )
                 ]
                 return
@@ -91,6 +95,9 @@ class Session:
             self.show_dashboard()
 
         button.on_click(attempt)
+        # Enter signs in: in the login field (enter_pressed), in the password field (its value is set on Enter)
+        login.param.watch(lambda _e: password.value_input and attempt(), "enter_pressed")
+        password.param.watch(lambda e: e.new and (login.value_input or login.value) and attempt(), "value")
         self.root.objects = [
             pn.Row(
                 pn.pane.Markdown(f"## {TITLE}", styles=_WHITE),
@@ -119,12 +126,15 @@ class Session:
         self.tabs.param.watch(self._on_tab, "active")
         sign_out = pn.widgets.Button(name="Sign out", button_type="light", width=90, align="center")
         sign_out.on_click(self.sign_out)
-        self.status = pn.pane.Markdown(connection_text(self.ws), styles={"color": "white"}, align="center")
+        self.status = pn.pane.Markdown(
+            connection_text(self.ws), styles={"color": "white"}, align="center", sizing_mode="stretch_width"
+        )
         header = pn.Row(
-            pn.pane.Markdown(f"## {TITLE}", styles=_WHITE),
-            pn.HSpacer(),
+            pn.pane.Markdown(f"## {TITLE}", styles=_WHITE, width=460),
             self.status,
-            pn.pane.Markdown(f"**{user.name}** ({user.role})", styles={"color": "white"}, align="center"),
+            pn.pane.Markdown(
+                f"**{esc(user.name)}** ({user.role})", styles={"color": "white"}, align="center", width=300
+            ),
             sign_out,
             styles=_HEADER_STYLE,
             sizing_mode="stretch_width",
@@ -149,7 +159,7 @@ class Session:
         elif name == "ERP Integrations":
             self.queue.refresh()
         elif name == "Reconciliation" and hasattr(self, "reconciliation"):
-            self.reconciliation.ensure_run()
+            self.reconciliation.start_once()
         self.status.object = connection_text(self.ws)
 
     def _changed(self) -> None:
@@ -163,7 +173,7 @@ def create_app(workspace: Any, *, page_size: int = 25) -> Callable[[], pn.viewab
     ``pn.serve({"/": create_app(ws)})`` or ``qbrecon.server`` (which adds the Web Connector endpoint).
     """
     ws = open_workspace(workspace)
-    pn.extension("tabulator", notifications=False)
+    pn.extension("tabulator", "modal", notifications=False)
 
     def app() -> pn.viewable.Viewable:
         session = Session(ws, page_size=page_size)

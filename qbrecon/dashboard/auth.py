@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..lockout import LoginThrottle
+
 
 @dataclass(frozen=True)
 class DashboardUser:
@@ -61,7 +63,19 @@ def sign_in(ws: Any, login: str, password: str) -> DashboardUser | None:
     """The user when ``login``/``password`` match an active user of the workspace, else None."""
     if not login or not password:
         return None
-    row = ws.authenticate_user(login.strip(), password)
+    row = LoginThrottle.of(ws.store).attempt(  # brute-force throttling per login and per address
+        "dashboard", login.strip(), _client_address(), lambda: ws.authenticate_user(login.strip(), password)
+    )
     if row is None or (isinstance(row, pd.DataFrame | pd.Series) and row.empty):
         return None
     return DashboardUser.from_row(row)
+
+
+def _client_address() -> str | None:
+    """The signed-in browser's address (the Bokeh session's HTTP request), when served."""
+    try:
+        import panel as pn
+
+        return pn.state.curdoc.session_context.request.remote_ip
+    except Exception:  # not served (tests, notebooks): no address to count
+        return None

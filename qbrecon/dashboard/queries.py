@@ -30,10 +30,11 @@ FILTERS: list[str] = [
 # Dashboard buttons -> the ERP queue transition they apply (``qbrecon.erp.states.TRANSITIONS``).
 ACTIONS: list[str] = ["accept", "reject", "retry", "retrieve", "unlink"]
 
-# Columns of a queue page, in display order; sorting is allowed on these names only.
+# Columns of a queue page; sorting is allowed on these names only.
 QUEUE_COLUMNS: list[str] = [
     "procore_id", "number", "name", "vendor", "project", "amount", "status", "reason",
     "last_error_code", "last_error_message", "attempts", "quickbooks_id", "updated_at",
+    "sent_by_name", "sent_at", "decided_by_name", "decided_at", "blockers", "hours",
 ]  # fmt: skip
 
 # Line tables and the column that points at the item (the item id for a budget is the project id).
@@ -47,14 +48,19 @@ _LINE_KEY: dict[str, str] = {
 
 def item_sql(item_type: str) -> str:
     """One row per queued item of ``item_type``: the ERP queue's own view (``erp_queue``, defined with the
-    queue in ``qbrecon.erp.queue``), so the dashboard shows exactly what ``ws.queue()`` returns."""
+    queue in ``qbrecon.erp.queue``), so the dashboard shows exactly what ``ws.queue()`` returns; time entries
+    add their hours."""
     if item_type not in PAIRS:
         raise KeyError(f"unknown item type {item_type!r}; known: {', '.join(PAIRS)}")
-    money = {"amount": 'CAST("amount" AS DECIMAL(18,2)) AS "amount"'}  # the view's UNION widens it to (38,2)
+    special = {
+        "amount": 'CAST(e."amount" AS DECIMAL(18,2)) AS "amount"',  # the view's UNION widens it to (38,2)
+        "hours": "t.hours AS hours" if item_type == "timecard_entry" else "CAST(NULL AS DECIMAL(18,2)) AS hours",
+    }
     columns = ", ".join(
-        ["item_type"] + [money.get(c, f'"{c}"') for c in QUEUE_COLUMNS] + ["status_label", "blockers"]
+        ["e.item_type"] + [special.get(c, f'e."{c}"') for c in QUEUE_COLUMNS] + ["e.status_label"]
     )
-    return f"SELECT {columns} FROM erp_queue WHERE item_type = '{item_type}'"
+    join = " LEFT JOIN timecard_entries t ON t.id = e.procore_id" if item_type == "timecard_entry" else ""
+    return f"SELECT {columns} FROM erp_queue e{join} WHERE e.item_type = '{item_type}'"
 
 
 @dataclass
@@ -109,6 +115,17 @@ def queue_page(ws: Any, query: QueueQuery) -> tuple[pd.DataFrame, int]:
     return frame, total
 
 
+def matching_items(ws: Any, query: QueueQuery) -> pd.DataFrame:
+    """Every item the tab, filter and search match (all pages): ``item_type, procore_id, amount``, for
+    "select all that match"."""
+    where, params = query.where()
+    return ws.store.frame(
+        f"SELECT item_type, procore_id, number, name, amount FROM ({item_sql(query.item_type)}) q{where}"
+        " ORDER BY procore_id",
+        params,
+    )
+
+
 def status_label(status: object) -> str:
     if status is None or status is pd.NA or (isinstance(status, float) and status != status):
         return ""
@@ -116,9 +133,13 @@ def status_label(status: object) -> str:
 
 
 def status_counts(ws: Any) -> pd.DataFrame:
-    """Items per (item_type, status): one small GROUP BY over ``erp_items`` feeds every tab and filter count."""
+    """Items per (item_type, status): one small GROUP BY over ``erp_items`` feeds every tab and filter count;
+    Ready to Import counts QuickBooks records Procore lacks (they have no ``erp_items`` row yet)."""
+    from ..erp.imports import ready_counts_sql
+
     return ws.store.frame(
-        "SELECT item_type, status, count(*) AS items FROM erp_items GROUP BY ALL ORDER BY item_type, status"
+        "SELECT item_type, status, count(*) AS items FROM erp_items WHERE status <> 'ready_to_import' GROUP BY ALL "
+        f"UNION ALL {ready_counts_sql()} ORDER BY item_type, status"
     )
 
 
@@ -193,22 +214,77 @@ def _first_row(frame: pd.DataFrame) -> dict[str, Any]:
     return {k: (None if v is pd.NA or v is pd.NaT or v is None else v) for k, v in frame.iloc[0].items()}
 
 
+@dataclass
+class AuditQuery:
+    """The audit log's search: item type, who, which action, which item (Procore ID or name), which days."""
+
+    item_type: str | None = None
+    user: str = ""
+    action: str | None = None
+    item: str = ""
+    date_from: Any = None
+    date_to: Any = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        if self.item_type:
+            clauses.append("a.item_type = ?")
+            params.append(self.item_type)
+        if self.user.strip():
+            clauses.append("lower(coalesce(a.actor_name, '')) LIKE ?")
+            params.append(f"%{self.user.strip().lower()}%")
+        if self.action:
+            clauses.append("a.action = ?")
+            params.append(self.action)
+        item = self.item.strip()
+        if item:
+            clauses.append(
+                "(CAST(a.procore_id AS VARCHAR) = ? OR EXISTS (SELECT 1 FROM erp_queue q WHERE q.item_type = "
+                "a.item_type AND q.procore_id = a.procore_id AND (lower(coalesce(q.name, '')) LIKE ? "
+                "OR lower(coalesce(q.number, '')) LIKE ?)))"
+            )
+            params += [item, f"%{item.lower()}%", f"%{item.lower()}%"]
+        if self.date_from:
+            clauses.append("CAST(a.\"at\" AS DATE) >= ?")
+            params.append(self.date_from)
+        if self.date_to:
+            clauses.append("CAST(a.\"at\" AS DATE) <= ?")
+            params.append(self.date_to)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
 def audit_rows(
-    ws: Any, item_type: str | None = None, procore_id: int | None = None, limit: int = 200, offset: int = 0
+    ws: Any,
+    item_type: str | None = None,
+    procore_id: int | None = None,
+    limit: int = 200,
+    offset: int = 0,
+    search: AuditQuery | None = None,
 ) -> pd.DataFrame:
-    """The newest audit rows first (who, when, action, from -> to, reason), optionally for one item."""
-    where, params = item_where(item_type or None, procore_id)  # "" = the "all item types" choice
+    """The newest audit rows first (who, when, action, from -> to, reason), optionally for one item or a
+    search."""
+    if search is not None:
+        where, params = search.where()
+    else:
+        where, params = item_where(item_type or None, procore_id)  # "" = the "all item types" choice
+        where = where.replace("item_type", "a.item_type").replace("procore_id", "a.procore_id")
     return ws.store.frame(
-        'SELECT audit_id, "at", actor_name, action, item_type, procore_id, from_status, to_status, reason, detail '
-        f"FROM erp_audit {where} ORDER BY audit_id DESC LIMIT {int(limit)} OFFSET {int(offset)}",
+        'SELECT a.audit_id, a."at", a.actor_name, a.action, a.item_type, a.procore_id, a.from_status, '
+        "a.to_status, a.reason, a.detail "
+        f"FROM erp_audit a {where} ORDER BY a.audit_id DESC LIMIT {int(limit)} OFFSET {int(offset)}",
         params,
     )
 
 
-def audit_count(ws: Any, item_type: str | None = None) -> int:
+def audit_count(ws: Any, item_type: str | None = None, search: AuditQuery | None = None) -> int:
     """How many audit rows ``audit_rows`` pages through (for the pager)."""
-    where, params = item_where(item_type or None)
-    return int(ws.store.scalar(f"SELECT count(*) FROM erp_audit {where}", params))
+    where, params = (search or AuditQuery(item_type=item_type or None)).where()
+    return int(ws.store.scalar(f"SELECT count(*) FROM erp_audit a {where}", params))
+
+
+def audit_actions(ws: Any) -> list[str]:
+    """The actions the audit log holds (for the action filter)."""
+    return [str(x) for x in ws.store.frame("SELECT DISTINCT action FROM erp_audit ORDER BY 1")["action"]]
 
 
 def quickbooks_customers(ws: Any) -> list[str]:

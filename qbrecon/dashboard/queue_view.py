@@ -1,15 +1,18 @@
-"""The ERP Integrations view: one tab per item type, Procore's filters with counts, a paged table, the
-actions on the selection, and the selected item's details.
+"""The ERP Integrations view: one tab per item type, Procore's filters with counts, a paged table whose columns
+fit the item type and filter, the actions on the selection, and the selected item's details.
 
 Pages are read from DuckDB (``queries.queue_page``) each time the tab, filter, search, sort or page changes,
-so the browser only ever holds one page. Decisions go through the ERP queue's own methods, which check
-permissions and apply the whole batch or nothing; this view only reports what happened.
+so the browser only ever holds one page. The selection survives paging, and "Select all that match" takes
+every item of the filter (all pages). Decisions go through the ERP queue's own methods, which check
+permissions and apply the whole batch or nothing; this view only asks (a dialog for a reason or a batch) and
+reports what happened. Every piece of data shown in a pane is escaped (``format.esc``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -19,13 +22,24 @@ from ..entities import PAIRS
 from ..errors import BatchRejected, PermissionDenied, QbreconError
 from . import queries
 from .auth import DashboardUser
-from .format import SORT_COLUMN, TITLES, money_text, queue_display, record_table
+from .format import (
+    Column,
+    action_text,
+    detail_text,
+    esc,
+    for_display,
+    is_missing,
+    money_text,
+    record_table,
+    table_frame,
+    table_options,
+)
 
 log = logging.getLogger(__name__)
 
 ACTION_LABELS = {
     "accept": "Accept",
-    "reject": "Reject",
+    "reject": "Reject…",
     "retry": "Retry",
     "retrieve": "Retrieve",
     "unlink": "Unlink",
@@ -37,34 +51,139 @@ ACTION_DONE = {
     "retrieve": "Retrieved",
     "unlink": "Unlinked",
 }
+PAGE_SIZES = [25, 50, 100, 250]
+# one item and several, in Procore's words ("Accepted 1 job", "Rejected 3 subcontractor invoices")
+SINGULAR = {
+    "company": "company", "project": "job", "cost_code": "cost code", "budget": "budget",
+    "commitment": "commitment", "change_order": "change order", "invoice": "subcontractor invoice",
+    "timecard_entry": "time entry", "payment": "payment issued",
+}  # fmt: skip
+PLURAL = {"timecard_entry": "time entries", "payment": "payments issued"}
+
+
+def items_text(item_type: str, n: int) -> str:
+    """ "1 job", "3 companies", "2 time entries"."""
+    if n == 1:
+        return f"1 {SINGULAR.get(item_type, item_type)}"
+    plural = PLURAL.get(item_type) or (PAIRS[item_type].label.lower() if item_type in PAIRS else item_type)
+    return f"{n:,} {plural}"
+NO_ERROR_RECORDED = "(no QuickBooks error recorded)"
+
+
+# -- the columns of each tab and filter --------------------------------------------------------------------
+def _c(key: str, title: str, kind: str = "text", width: int = 140) -> Column:
+    return Column(key, title, kind, width)
+
+
+_ID = _c("procore_id", "Procore ID", "id", 115)
+_TYPE_COLUMNS: dict[str, list[Column]] = {
+    "project": [_ID, _c("number", "Project #", width=100), _c("name", "Project", width=240)],
+    "company": [_ID, _c("name", "Company", width=280)],
+    "cost_code": [_ID, _c("number", "Cost code", width=110), _c("name", "Description", width=260)],
+    "budget": [_ID, _c("project", "Project", width=240), _c("amount", "Budget amount", "money", 140)],
+    "commitment": [
+        _ID, _c("number", "Number", width=100), _c("name", "Title", width=200), _c("vendor", "Vendor", width=180),
+        _c("project", "Project", width=180), _c("amount", "Amount", "money", 130),
+    ],
+    "change_order": [
+        _ID, _c("number", "Number", width=100), _c("name", "Title", width=200), _c("vendor", "Vendor", width=180),
+        _c("project", "Project", width=180), _c("amount", "Amount", "money", 130),
+    ],
+    "invoice": [
+        _ID, _c("number", "Invoice #", width=110), _c("vendor", "Vendor", width=190),
+        _c("project", "Project", width=190), _c("amount", "Amount", "money", 130),
+    ],
+    "timecard_entry": [
+        _ID, _c("name", "Who and date", width=240), _c("project", "Project", width=200),
+        _c("hours", "Hours", "hours", 90),
+    ],
+}  # fmt: skip
+_SENT = [_c("sent_by_name", "Sent by", width=150), _c("sent_at", "Sent", "time", 150)]
+_STATUS_COLUMNS: dict[str | None, list[Column]] = {
+    "ready_to_export": [*_SENT, _c("blockers", "Blocked by", width=260)],
+    "exporting": [*_SENT, _c("decided_by_name", "Accepted by", width=150), _c("attempts", "Attempts", "count", 90)],
+    "failed_to_export": [*_SENT, _c("error", "QuickBooks error", width=360), _c("attempts", "Attempts", "count", 90)],
+    "rejected": [
+        _c("reason", "Rejection reason", width=300), _c("decided_by_name", "Rejected by", width=150),
+        _c("decided_at", "Rejected", "time", 150),
+    ],
+    "synced": [_c("quickbooks_id", "QuickBooks ID", "id", 170), _c("attempts", "Attempts", "count", 90), *_SENT],
+}  # fmt: skip
+_DEFAULT_STATUS_COLUMNS = [_c("status_label", "Status", width=130), *_SENT]
+_UPDATED = _c("updated_at", "Updated", "time", 150)
+
+# Display column -> the stored column to sort by.
+SORT_COLUMN: dict[str, str] = {"status_label": "status", "error": "last_error_message"}
+
+
+def queue_columns(item_type: str, status: str | None) -> list[Column]:
+    """The columns of a tab under a filter: what identifies the item type, then what the filter is about."""
+    return [*_TYPE_COLUMNS[item_type], *_STATUS_COLUMNS.get(status, _DEFAULT_STATUS_COLUMNS), _UPDATED]
+
+
+def error_text(code: Any, message: Any, status: Any = None) -> str:
+    """The QuickBooks error of an item ("3140: There is an invalid reference ..."); a failed item without one
+    says so rather than showing an empty cell."""
+    if is_missing(message) or message == "":
+        if not is_missing(code):
+            return f"QuickBooks status code {code}"
+        return NO_ERROR_RECORDED if status == "failed_to_export" else ""
+    return f"{code}: {message}" if not is_missing(code) else str(message)
+
+
+def queue_display(frame: pd.DataFrame, columns: list[Column] | None = None) -> pd.DataFrame:
+    """A queue page as the table shows it: one "QuickBooks error" column instead of code + message, every cell
+    text."""
+    shown = frame.copy()
+    shown["error"] = [
+        error_text(c, m, s)
+        for c, m, s in zip(
+            shown["last_error_code"].tolist(),
+            shown["last_error_message"].tolist(),
+            shown["status"].tolist(),
+            strict=True,
+        )
+    ]
+    if columns is None:
+        columns = [_ID, *_TYPE_COLUMNS["invoice"][1:], _c("status_label", "Status"), _c("reason", "Reason"),
+                   _c("error", "QuickBooks error"), _c("attempts", "Attempts", "count"), _UPDATED]  # fmt: skip
+    return table_frame(shown, columns)
+
+
+# -- messages ------------------------------------------------------------------------------------------------
+def alert(text: str, kind: str = "info") -> pn.pane.Alert:
+    """An alert whose ``text`` is Markdown written by us; data inside it must already be ``esc``-aped."""
+    return pn.pane.Alert(text, alert_type=kind, sizing_mode="stretch_width")
 
 
 def problem_text(problem: dict[str, Any]) -> str:
-    """One offending row of a refused batch, named so the approver can find it."""
+    """One offending row of a refused batch, named so the approver can find it (escaped)."""
     name = problem.get("name") or problem.get("number")
     who = f"{PAIRS[problem['item_type']].label if problem.get('item_type') in PAIRS else 'item'} "
-    ident = f"{problem.get('procore_id', '?')}" + (f" ({name})" if name else "")
-    rest = ", ".join(
-        f"{k}: {v}" for k, v in problem.items() if k not in {"item_type", "procore_id", "name", "number"}
+    ident = esc(problem.get("procore_id", "?")) + (f" ({esc(name)})" if name else "")
+    rest = "; ".join(
+        f"{esc(k)}: {esc(v)}"
+        for k, v in problem.items()
+        if k not in {"item_type", "procore_id", "name", "number"}
     )
     return f"{who}{ident}" + (f": {rest}" if rest else "")
 
 
 def error_alert(exc: Exception) -> pn.pane.Alert:
-    """An error in the page: what was refused and which rows, in the library's own words."""
+    """An error in the page: what was refused and which rows, in the library's own words (escaped)."""
     if isinstance(exc, BatchRejected):
         lines = [
-            f"**{exc.action.capitalize()} refused for {len(exc.problems)} row(s); nothing was changed.**"
+            f"**{esc(exc.action.capitalize())} refused for {len(exc.problems)} row(s); nothing was changed.**"
         ]
         lines += [f"- {problem_text(p)}" for p in exc.problems[:50]]
         if len(exc.problems) > 50:
             lines.append(f"- … and {len(exc.problems) - 50} more")
         text = "\n".join(lines)
     elif isinstance(exc, PermissionDenied):
-        text = f"**Not allowed.** {exc}"
+        text = f"**Not allowed.** {esc(exc)}"
     else:
-        text = f"**{type(exc).__name__}.** {exc}"
-    return pn.pane.Alert(text, alert_type="danger", sizing_mode="stretch_width")
+        text = f"**{esc(type(exc).__name__)}.** {esc(exc)}"
+    return alert(text, "danger")
 
 
 class Pager(pn.Row):
@@ -93,6 +212,21 @@ class Pager(pn.Row):
         self.next.disabled = page >= self.last_page
 
 
+def _table(columns: list[Column], selectable: Any = "checkbox", height: int = 420) -> pn.widgets.Tabulator:
+    """A browser table for exactly these columns: text cells, fixed widths, its own titles."""
+    return pn.widgets.Tabulator(
+        table_frame(pd.DataFrame(), columns),
+        selectable=selectable,
+        show_index=False,
+        disabled=True,
+        pagination=None,
+        layout="fit_data_table",
+        sizing_mode="stretch_width",
+        height=height,
+        **table_options(columns),
+    )
+
+
 class QueueView:
     """The approver's working view. ``refresh()`` re-reads counts and the current page."""
 
@@ -103,6 +237,12 @@ class QueueView:
         self.query = queries.QueueQuery(item_type="invoice", status="ready_to_export", page_size=page_size)
         self.page_frame = pd.DataFrame()
         self.counts = queries.status_counts(ws)
+        self.total = 0
+        # the selection across pages: procore_id -> its stored row; or every item that matches the filter
+        self.picked: dict[int, dict[str, Any]] = {}
+        self.all_matching = False
+        self._syncing = False
+        self._pending: tuple[str, pd.DataFrame, dict[str, Any]] | None = None
 
         self.item_tabs = pn.widgets.RadioButtonGroup(
             options=self._tab_options(),
@@ -122,26 +262,28 @@ class QueueView:
             sizing_mode="stretch_width",
             name="Search",
         )
-        self.table = pn.widgets.Tabulator(
-            pd.DataFrame(),
-            selectable="checkbox",
-            show_index=False,
-            disabled=True,
-            pagination=None,
-            layout="fit_data_stretch",
-            sizing_mode="stretch_width",
-            height=420,
-            titles=TITLES,
-            text_align={"amount": "right", "attempts": "right"},
-            header_align="left",
-        )
+        self.page_size = pn.widgets.Select(
+            name="Rows per page", options=PAGE_SIZES, value=page_size if page_size in PAGE_SIZES else 25,
+            width=110,
+        )  # fmt: skip
+        if page_size not in PAGE_SIZES:
+            self.page_size.options = sorted({*PAGE_SIZES, page_size})
+            self.page_size.value = page_size
+        self.tables: dict[tuple[str, ...], pn.widgets.Tabulator] = {}
+        self.table = self._table_for(queue_columns(self.query.item_type, self.query.status))
+        self.table_area = pn.Column(self.table, sizing_mode="stretch_width")
         self.pager = Pager(self._go_to_page, page_size=page_size)
+        self.view_total = pn.pane.Markdown("", margin=(8, 10))
+        self.empty_note = pn.pane.Markdown("", margin=(5, 10), visible=False)
 
-        # actions
-        self.customer = pn.widgets.Select(name="QuickBooks customer", options=[], width=260, visible=False)
-        self.vendor_type = pn.widgets.Select(name="Vendor type", options=[], width=200, visible=False)
-        self.reason = pn.widgets.TextInput(
-            name="Reason (required to reject)", placeholder="Why is it rejected?", width=320
+        # actions (only for accounting approvers: read-only users get none of these controls)
+        self.customer = pn.widgets.Select(name="QuickBooks customer (parent of the job)", options=[], width=280)
+        self.vendor_type = pn.widgets.AutocompleteInput(
+            name="QuickBooks vendor type (optional)", options=[], restrict=False, min_characters=0,
+            case_sensitive=False, width=240, placeholder="e.g. Subcontractor",
+        )  # fmt: skip
+        self.quickbooks_number = pn.widgets.TextInput(
+            name="QuickBooks PO number (max. 11 characters)", placeholder="empty: Procore's number", width=260
         )
         self.buttons = {
             a: pn.widgets.Button(name=ACTION_LABELS[a], button_type=bt, width=100, align="end")
@@ -154,49 +296,79 @@ class QueueView:
             ]
         }
         for action, button in self.buttons.items():
-            button.on_click(lambda _e, a=action: self.run_action(a))
+            button.on_click(lambda _e, a=action: self.ask(a))
+        self.select_all = pn.widgets.Button(name="Select all that match", button_type="light", width=220)
+        self.select_all.on_click(lambda _e: self.select_all_matching())
+        self.clear_selection = pn.widgets.Button(name="Clear selection", button_type="light", width=140)
+        self.clear_selection.on_click(lambda _e: self.clear_picked())
         self.selection_note = pn.pane.Markdown("No items selected.", margin=(5, 10))
         self.messages = pn.Column(sizing_mode="stretch_width")
         self.details = pn.Column(sizing_mode="stretch_width")
-        read_only_note = pn.pane.Alert(
-            "Read-only: accepting, rejecting and the other actions need 'Standard' or 'Admin' on the ERP "
-            "Integrations tool and the 'Can Push to Accounting' privilege.",
-            alert_type="info",
-            visible=not user.can_decide,
-            sizing_mode="stretch_width",
+
+        # the dialog: a reason to reject, or a confirmation for a batch
+        self.reason = pn.widgets.TextAreaInput(
+            name="Reason (required; it is e-mailed to the sender)",
+            placeholder="Why is it rejected? Say what needs fixing.",
+            width=460,
+            height=110,
+        )
+        self.dialog_text = pn.pane.Markdown("")
+        self.dialog_note = pn.Column()
+        self.confirm = pn.widgets.Button(name="Confirm", button_type="primary", width=160)
+        self.cancel = pn.widgets.Button(name="Cancel", button_type="light", width=100)
+        self.confirm.on_click(lambda _e: self.confirm_pending())
+        self.cancel.on_click(lambda _e: self.cancel_pending())
+        self.dialog = pn.Modal(
+            self.dialog_text,
+            self.reason,
+            self.dialog_note,
+            pn.Row(self.confirm, self.cancel),
+            show_close_button=False,
+            background_close=False,
+            width=520,
         )
 
         self.item_tabs.param.watch(self._on_tab, "value")
         self.filters.param.watch(self._on_filter, "value")
         self.search.param.watch(self._on_search, "value")
-        self.table.param.watch(self._on_sort, "sorters")
-        self.table.param.watch(self._on_select, "selection")
+        self.page_size.param.watch(self._on_page_size, "value")
 
-        actions = pn.Row(
-            self.customer,
-            self.vendor_type,
-            self.buttons["accept"],
-            self.reason,
-            self.buttons["reject"],
-            self.buttons["retry"],
-            self.buttons["retrieve"],
-            self.buttons["unlink"],
-            sizing_mode="stretch_width",
-        )
+        controls: list[Any] = []
+        if user.can_decide:
+            self.action_row = pn.Row(
+                self.customer,
+                self.vendor_type,
+                self.quickbooks_number,
+                *self.buttons.values(),
+                sizing_mode="stretch_width",
+            )
+            controls = [
+                self.action_row,
+                pn.Row(self.select_all, self.clear_selection, self.selection_note, sizing_mode="stretch_width"),
+            ]
+        else:
+            self.action_row = pn.Row()
+            controls = [
+                alert(
+                    "Read-only: accepting, rejecting and the other actions need 'Standard' or 'Admin' on the ERP "
+                    "Integrations tool and the 'Can Push to Accounting' privilege.",
+                    "info",
+                )
+            ]
         self.panel = pn.Column(
             self.item_tabs,
             pn.Row(
                 pn.pane.Markdown("**Filter by**", margin=(12, 10)), self.filters, sizing_mode="stretch_width"
             ),
-            self.search,
-            read_only_note,
+            pn.Row(self.search, self.page_size, sizing_mode="stretch_width"),
             self.messages,
-            actions,
-            self.selection_note,
-            self.table,
-            self.pager,
-            pn.layout.Divider(),
+            *controls,
+            self.empty_note,
+            self.table_area,
+            pn.Row(self.pager, self.view_total, sizing_mode="stretch_width"),
+            pn.pane.HTML("<hr>", sizing_mode="stretch_width"),
             self.details,
+            self.dialog,
             sizing_mode="stretch_width",
         )
         self.refresh()
@@ -216,6 +388,22 @@ class QueueView:
             for s in queries.FILTERS
         }
 
+    # -- the table of the current tab and filter -------------------------------------------------------
+    @property
+    def columns(self) -> list[Column]:
+        return queue_columns(self.query.item_type, self.query.status)
+
+    def _table_for(self, columns: list[Column]) -> pn.widgets.Tabulator:
+        """One table per column set, made once: its formats and widths are its own, never another tab's."""
+        key = tuple(c.key + ":" + c.title for c in columns)
+        if key not in self.tables:
+            # approvers tick rows to act on them; viewers click one row to read its details
+            table = _table(columns, selectable="checkbox" if self.user.can_decide else 1)
+            table.param.watch(self._on_sort, "sorters")
+            table.param.watch(self._on_select, "selection")
+            self.tables[key] = table
+        return self.tables[key]
+
     # -- reading -------------------------------------------------------------------------------------------
     def refresh(self, keep_page: bool = True) -> None:
         """Re-read counts and the current page (after an action, or when the Web Connector changed things)."""
@@ -225,28 +413,80 @@ class QueueView:
         if not keep_page:
             self.query.page = 1
         frame, total = queries.queue_page(self.ws, self.query)
-        self.page_frame = frame
-        self.table.selection = []
-        self.table.value = queue_display(frame)
+        self.page_frame, self.total = frame, total
+        columns = self.columns
+        table = self._table_for(columns)
+        if table is not self.table:
+            self.table = table
+            self.table_area.objects = [table]
+        self._syncing = True
+        try:
+            table.selection = []
+            table.value = queue_display(frame, columns)
+            if self.picked and not frame.empty:
+                table.selection = [i for i, p in enumerate(frame["procore_id"].tolist()) if int(p) in self.picked]
+        finally:
+            self._syncing = False
+        self.pager.page_size = self.query.page_size
         self.pager.show(self.query.page, total)
+        self._show_view_total()
+        self._show_empty_note()
         self._update_actions()
-        self._on_select()
+        self._show_selection()
+
+    def _show_view_total(self) -> None:
+        if self.query.item_type in ("project", "company", "cost_code", "timecard_entry") or not self.total:
+            self.view_total.object = ""
+            return
+        where, params = self.query.where()
+        total = self.ws.store.scalar(
+            f"SELECT sum(amount) FROM ({queries.item_sql(self.query.item_type)}) q{where}", params
+        )
+        self.view_total.object = f"**Total of the {self.total:,} item(s) in this view: {money_text(total or 0)}**"
+
+    def _show_empty_note(self) -> None:
+        if self.total:
+            self.empty_note.visible = False
+            return
+        label = PLURAL.get(self.query.item_type) or PAIRS[self.query.item_type].label.lower()
+        status = queries.status_label(self.query.status) or "any status"
+        text = f"No {esc(label)} under **{esc(status)}**"
+        text += f" matching “{esc(self.query.search)}”." if self.query.search.strip() else "."
+        if self.query.status == "ready_to_export":
+            text += " Items appear here when someone sends them to ERP in Procore."
+        self.empty_note.object = text
+        self.empty_note.visible = True
 
     def _go_to_page(self, page: int) -> None:
         self.query.page = page
         self.refresh()
 
+    def _new_view(self) -> None:
+        """The tab, filter or search changed: the old selection, banners and details no longer apply."""
+        self.picked.clear()
+        self.all_matching = False
+        self.messages.clear()
+        self.details.clear()
+        self.refresh(keep_page=False)
+
     def _on_tab(self, event: Any) -> None:
         self.query.item_type = event.new
-        self.messages.clear()
-        self.refresh(keep_page=False)
+        self.query.sort = []
+        if self.search.value:
+            self.search.value = ""  # a search is about one item type; clearing it re-reads the view
+            return
+        self._new_view()
 
     def _on_filter(self, event: Any) -> None:
         self.query.status = event.new
-        self.refresh(keep_page=False)
+        self._new_view()
 
     def _on_search(self, event: Any) -> None:
         self.query.search = event.new or ""
+        self._new_view()
+
+    def _on_page_size(self, event: Any) -> None:
+        self.query.page_size = int(event.new)
         self.refresh(keep_page=False)
 
     def _on_sort(self, event: Any) -> None:
@@ -261,79 +501,141 @@ class QueueView:
 
     # -- selection and details --------------------------------------------------------------------------
     def selected(self) -> pd.DataFrame:
-        """The selected rows of the current page (stored values, not display text)."""
-        if self.page_frame.empty or not self.table.selection:
+        """The selected items (stored values, not display text): picked on any page, or all that match."""
+        if self.all_matching:
+            return queries.matching_items(self.ws, self.query)
+        if not self.picked:
             return self.page_frame.iloc[0:0]
-        return self.page_frame.iloc[sorted(self.table.selection)]
+        return pd.DataFrame(list(self.picked.values()))
 
     def _on_select(self, *_events: Any) -> None:
-        rows = self.selected()
-        if rows.empty:
+        if self._syncing or self.page_frame.empty:
+            return
+        on_page = {int(p): i for i, p in enumerate(self.page_frame["procore_id"].tolist())}
+        chosen = set(self.table.selection or [])
+        if self.all_matching and len(chosen) < len(on_page):
+            self.all_matching = False  # unticking a row ends "all that match"; keep what is still ticked
+            self.picked = {}
+        for pid, i in on_page.items():
+            if i in chosen:
+                self.picked[pid] = self.page_frame.iloc[i].to_dict()
+            else:
+                self.picked.pop(pid, None)
+        self._show_selection()
+
+    def select_all_matching(self) -> None:
+        self.all_matching = True
+        self.picked.clear()
+        self._syncing = True
+        try:
+            self.table.selection = list(range(len(self.page_frame)))
+        finally:
+            self._syncing = False
+        self._show_selection()
+
+    def clear_picked(self) -> None:
+        self.all_matching = False
+        self.picked.clear()
+        self._syncing = True
+        try:
+            self.table.selection = []
+        finally:
+            self._syncing = False
+        self._show_selection()
+
+    def _show_selection(self) -> None:
+        if self.all_matching:
+            rows = self.selected()
+            count = len(rows)
+            prefix = f"**All {count:,} that match selected**"
+        else:
+            rows = self.selected()
+            count = len(rows)
+            prefix = f"**{count:,} selected**"
+        if not count:
             self.selection_note.object = "No items selected."
             self.details.clear()
             return
-        total = rows["amount"].dropna()
-        amount = f", total {money_text(total.sum())}" if len(total) else ""
-        self.selection_note.object = f"**{len(rows)} selected**{amount}."
-        if len(rows) == 1:
+        amounts = [a for a in rows["amount"].tolist() if not is_missing(a)] if "amount" in rows else []
+        amount = f", total {money_text(sum((Decimal(a) for a in amounts), Decimal(0)))}" if amounts else ""
+        self.selection_note.object = f"{prefix}{amount}."
+        if count == 1:
             self.show_details(int(rows["procore_id"].iloc[0]))
         else:
             self.details.clear()
 
     def show_details(self, procore_id: int) -> None:
         detail = queries.item_detail(self.ws, self.query.item_type, procore_id)
-        label = PAIRS[detail.item_type].label
+        label = SINGULAR.get(detail.item_type, detail.item_type).capitalize()
         title = detail.header.get("name") or detail.header.get("title") or detail.header.get("invoice_number")
-        parts: list[Any] = [pn.pane.Markdown(f"### {label} {procore_id}" + (f": {title}" if title else ""))]
+        parts: list[Any] = [
+            pn.pane.Markdown(f"### {esc(label)} {procore_id}" + (f": {esc(title)}" if title else ""))
+        ]
         status = queries.status_label(detail.queue.get("status"))
-        parts.append(
-            pn.pane.Markdown(
-                f"Status: **{status}**"
-                + (f" · Reason: {detail.queue['reason']}" if detail.queue.get("reason") else "")
-            )
+        line = f"Status: **{esc(status)}**"
+        if detail.queue.get("reason"):
+            line += f" · Reason: {esc(detail.queue['reason'])}"
+        attempts = detail.queue.get("attempts")
+        if attempts:
+            line += f" · Export attempts: {int(attempts)}"
+        parts.append(pn.pane.Markdown(line))
+        error = error_text(
+            detail.queue.get("last_error_code"), detail.queue.get("last_error_message"), detail.queue.get("status")
         )
-        if detail.quickbooks_error:
-            parts.append(
-                pn.pane.Alert(f"**QuickBooks error** {detail.quickbooks_error}", alert_type="warning")
-            )
+        if error:
+            parts.append(alert(f"**QuickBooks error:** {esc(error)}", "warning"))
+        header = record_table(detail.header)
         parts.append(
             pn.widgets.Tabulator(
-                record_table(detail.header),
+                header,
                 show_index=False,
                 disabled=True,
-                layout="fit_data_stretch",
-                height=260,
+                layout="fit_data_table",
+                height=min(60 + 30 * len(header), 320),
                 sizing_mode="stretch_width",
                 titles={"field": "Field", "value": "Value"},
+                widths={"field": 240, "value": 520},
             )
         )
         if detail.lines is not None:
-            from .format import for_display
-
+            lines = for_display(detail.lines)
             parts.append(pn.pane.Markdown(f"**Lines** ({len(detail.lines)})"))
+            from .format import label as field_label
+
             parts.append(
                 pn.widgets.Tabulator(
-                    for_display(detail.lines),
+                    lines,
                     show_index=False,
                     disabled=True,
+                    titles={c: field_label(c) for c in lines.columns},
                     layout="fit_data_table",
                     sizing_mode="stretch_width",
                     height=min(60 + 32 * len(detail.lines), 320),
                 )
             )
         if len(detail.audit):
-            from .format import for_display
-
+            history = detail.audit.assign(
+                action=[action_text(a) for a in detail.audit["action"]],
+                from_status=[queries.status_label(s) for s in detail.audit["from_status"]],
+                to_status=[queries.status_label(s) for s in detail.audit["to_status"]],
+                detail=[detail_text(d) for d in detail.audit["detail"]],
+            )
+            columns = [
+                Column("at", "When", "time", 150), Column("actor_name", "By", "text", 140),
+                Column("action", "What happened", "text", 200), Column("from_status", "From", "text", 120),
+                Column("to_status", "To", "text", 120), Column("reason", "Reason", "text", 240),
+                Column("detail", "Detail", "text", 300),
+            ]  # fmt: skip
             parts.append(pn.pane.Markdown("**History**"))
             parts.append(
                 pn.widgets.Tabulator(
-                    for_display(detail.audit),
+                    table_frame(history, columns),
                     show_index=False,
                     disabled=True,
-                    titles=TITLES,
                     layout="fit_data_table",
                     sizing_mode="stretch_width",
                     height=min(60 + 32 * len(detail.audit), 260),
+                    **table_options(columns),
                 )
             )
         self.details.objects = parts
@@ -342,46 +644,98 @@ class QueueView:
     def _update_actions(self) -> None:
         allowed = queries.allowed_actions(self.query.status, self.query.item_type)
         for action, button in self.buttons.items():
-            button.disabled = not (self.user.can_decide and action in allowed)
-            button.visible = self.user.can_decide or action in ("accept", "reject")
-        self.reason.disabled = not (self.user.can_decide and "reject" in allowed)
-        self.customer.visible = self.query.item_type == "project" and "accept" in allowed
+            button.visible = self.user.can_decide and action in allowed
+            button.disabled = not self.user.can_decide
+        accepting = self.user.can_decide and "accept" in allowed
+        self.customer.visible = accepting and self.query.item_type == "project"
         if self.customer.visible:
             self.customer.options = queries.quickbooks_customers(self.ws)
-            self.customer.disabled = not self.user.can_decide
-        self.vendor_type.visible = self.query.item_type == "company" and "accept" in allowed
+        self.vendor_type.visible = accepting and self.query.item_type == "company"
         if self.vendor_type.visible:
-            self.vendor_type.options = [""] + queries.quickbooks_vendor_types(self.ws)
-            self.vendor_type.disabled = not self.user.can_decide
+            self.vendor_type.options = queries.quickbooks_vendor_types(self.ws)
+        self.quickbooks_number.visible = accepting and self.query.item_type == "commitment"
+        self.select_all.visible = self.user.can_decide and bool(allowed) and self.total > 0
+        self.select_all.name = f"Select all {self.total:,} that match"
 
-    def run_action(self, action: str) -> bool:
-        """Apply ``action`` to the selection through the ERP queue; report the outcome in the page."""
+    def _options(self, action: str, rows: pd.DataFrame) -> dict[str, Any] | str:
+        """The accept options the CLI offers, from the page's fields; a text when one is missing or wrong."""
+        options: dict[str, Any] = {}
+        if action != "accept":
+            return options
+        if self.query.item_type == "project":
+            if not self.customer.value:
+                return "Choose the QuickBooks customer the job goes under."
+            options["customer"] = self.customer.value
+        if self.query.item_type == "company" and (self.vendor_type.value or "").strip():
+            options["vendor_type"] = self.vendor_type.value.strip()
+        if self.query.item_type == "commitment" and (self.quickbooks_number.value or "").strip():
+            if len(rows) > 1:
+                return "A QuickBooks PO number is for one commitment: select only the commitment it is for."
+            options["quickbooks_number"] = self.quickbooks_number.value.strip()
+        return options
+
+    def ask(self, action: str) -> bool:
+        """A button was pressed: check the selection and options, then act at once (one item) or open the
+        dialog (a reason to reject, a confirmation for a batch). True when the action ran or the dialog opened."""
         self.messages.clear()
         rows = self.selected()
         if rows.empty:
-            self.messages.append(
-                pn.pane.Alert(f"Select one or more items to {action}.", alert_type="warning")
-            )
+            self.messages.append(alert(f"Select one or more items to {action}.", "warning"))
             return False
-        options: dict[str, Any] = {}
+        options = self._options(action, rows)
+        if isinstance(options, str):
+            self.messages.append(alert(esc(options), "warning"))
+            return False
+        if action == "reject" or len(rows) > 1:
+            self._open_dialog(action, rows, options)
+            return True
+        return self.run_action(action, rows=rows, **options)
+
+    def _open_dialog(self, action: str, rows: pd.DataFrame, options: dict[str, Any]) -> None:
+        self._pending = (action, rows, options)
+        what = self._what(rows)
+        amounts = [a for a in rows["amount"].tolist() if not is_missing(a)] if "amount" in rows else []
+        total = f" (total {money_text(sum((Decimal(a) for a in amounts), Decimal(0)))})" if amounts else ""
+        verb = ACTION_LABELS[action].rstrip("…")
+        self.dialog_text.object = f"### {verb} {esc(what)}{total}?"
+        self.reason.visible = action == "reject"
+        self.reason.value = ""
+        self.dialog_note.objects = []
+        self.confirm.name = f"{verb} {len(rows):,}" if len(rows) > 1 else verb
+        self.confirm.button_type = "danger" if action in ("reject", "unlink") else "primary"
+        self.dialog.open = True
+
+    def confirm_pending(self) -> bool:
+        if self._pending is None:
+            return False
+        action, rows, options = self._pending
         if action == "reject":
-            if not (self.reason.value or "").strip():
-                self.messages.append(
-                    pn.pane.Alert(
-                        "A reason is required to reject: say what needs fixing.", alert_type="warning"
-                    )
-                )
+            reason = (self.reason.value_input or self.reason.value or "").strip()
+            if not reason:
+                self.dialog_note.objects = [alert("A reason is required to reject: say what needs fixing.", "warning")]
                 return False
-            options["reason"] = self.reason.value.strip()
-        if action == "accept" and self.query.item_type == "project":
-            if not self.customer.value:
-                self.messages.append(
-                    pn.pane.Alert("Choose the QuickBooks customer the job goes under.", alert_type="warning")
-                )
-                return False
-            options["customer"] = self.customer.value
-        if action == "accept" and self.query.item_type == "company" and self.vendor_type.value:
-            options["vendor_type"] = self.vendor_type.value
+            options = {**options, "reason": reason}
+        self._pending = None
+        self.dialog.open = False
+        return self.run_action(action, rows=rows, **options)
+
+    def cancel_pending(self) -> None:
+        self._pending = None
+        self.dialog.open = False
+
+    def _what(self, rows: pd.DataFrame) -> str:
+        return items_text(self.query.item_type, len(rows))
+
+    def run_action(self, action: str, rows: pd.DataFrame | None = None, **options: Any) -> bool:
+        """Apply ``action`` to ``rows`` (default: the selection) through the ERP queue; report the outcome."""
+        self.messages.clear()
+        rows = self.selected() if rows is None else rows
+        if rows.empty:
+            self.messages.append(alert(f"Select one or more items to {action}.", "warning"))
+            return False
+        if action == "reject" and not str(options.get("reason") or "").strip():
+            self.messages.append(alert("A reason is required to reject: say what needs fixing.", "warning"))
+            return False
         try:
             apply_action(self.ws, action, rows, self.user, **options)
         except QbreconError as exc:
@@ -391,19 +745,18 @@ class QueueView:
             log.exception("%s failed", action)
             self.messages.append(error_alert(exc))
             return False
-        names = ", ".join(str(n) for n in (rows["number"].fillna(rows["name"]).fillna("").tolist()) if n)
-        label = PAIRS[self.query.item_type].label
-        self.messages.append(
-            pn.pane.Alert(
-                f"{ACTION_DONE[action]} {len(rows)} {label.lower() if len(rows) != 1 else label.lower().rstrip('s')}"
-                + (f": {names}" if names else "")
-                + ".",
-                alert_type="success",
-            )
-        )
-        if action == "reject":
-            self.reason.value = ""
+        numbers = rows["number"] if "number" in rows else pd.Series([None] * len(rows))
+        names = [n for n in numbers.where(numbers.notna(), rows.get("name")).tolist()[:20] if not is_missing(n)]
+        text = f"{ACTION_DONE[action]} {esc(self._what(rows))}"
+        if names:
+            text += ": " + ", ".join(esc(n) for n in names)
+            text += f" and {len(rows) - len(names):,} more" if len(rows) > len(names) else ""
+        self.picked.clear()
+        self.all_matching = False
+        if action == "accept":
+            self.quickbooks_number.value = ""
         self.refresh()
+        self.messages.append(alert(text + ".", "success"))
         self._on_change()
         return True
 

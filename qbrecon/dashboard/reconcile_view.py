@@ -11,60 +11,81 @@ from __future__ import annotations
 import io
 import logging
 import tempfile
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import panel as pn
-from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
-from bokeh.plotting import figure
 
+from ..display import variance_chart  # the chart lives with the notebooks' display helpers (lower layer)
 from ..entities import PAIRS
 from ..errors import QbreconError
-from .format import for_display, money_text, record_table
+from .format import (
+    Column,
+    esc,
+    is_missing,
+    label,
+    money_text,
+    record_table,
+    table_frame,
+    table_options,
+    when_text,
+)
 from .queue_view import error_alert
 
 log = logging.getLogger(__name__)
 
-SUMMARY_TITLES = {
-    "label": "Pair", "procore_records": "Procore", "quickbooks_records": "QuickBooks", "matched_equal": "Equal",
-    "matched_with_differences": "With differences", "only_in_procore": "Only in Procore",
-    "only_in_quickbooks": "Only in QuickBooks", "ambiguous": "Ambiguous", "not_exported": "Not exported",
-    "differences": "Findings", "procore_total": "Procore total", "quickbooks_total": "QuickBooks total",
-    "delta": "Difference",
-}  # fmt: skip
-DIFF_COLUMNS = [
-    "pair",
-    "level",
-    "project",
-    "vendor",
-    "number",
-    "cost_code",
-    "field",
-    "procore_value",
-    "quickbooks_value",
-    "delta",
-    "reason_text",
-    "procore_id",
-    "quickbooks_id",
-    "matched_by",
-]
-DIFF_TITLES = {
-    "pair": "Pair",
-    "level": "Level",
-    "project": "Project",
-    "vendor": "Vendor",
-    "number": "Number",
-    "cost_code": "Cost code",
-    "field": "Field",
-    "procore_value": "Procore",
-    "quickbooks_value": "QuickBooks",
-    "delta": "Difference",
-    "reason_text": "Why",
-    "procore_id": "Procore ID",
-    "quickbooks_id": "QuickBooks ID",
-    "matched_by": "Matched by",
-}
+# Money first after the pair, so the totals stay on screen at 1,280 px whatever else the summary carries.
+SUMMARY_COLUMNS: list[Column] = [
+    Column("label", "Pair", "text", 170), Column("procore_total", "Procore total", "money", 130),
+    Column("quickbooks_total", "QuickBooks total", "money", 130), Column("delta", "Difference", "money", 120),
+    Column("differences", "Findings", "count", 80), Column("procore_records", "Procore records", "count", 90),
+    Column("quickbooks_records", "QuickBooks records", "count", 100), Column("matched_equal", "Equal", "count", 70),
+    Column("matched_with_differences", "With differences", "count", 90),
+    Column("only_in_procore", "Only in Procore", "count", 90),
+    Column("only_in_quickbooks", "Only in QuickBooks", "count", 100),
+    Column("not_exported", "Not exported", "count", 90), Column("ambiguous", "Ambiguous", "count", 90),
+]  # fmt: skip
+DIFF_COLUMNS: list[Column] = [
+    Column("pair", "Pair", "text", 130), Column("level", "Level", "text", 80), Column("number", "Number", "text", 120),
+    Column("field", "Field", "text", 110), Column("procore_value", "Procore", "text", 120),
+    Column("quickbooks_value", "QuickBooks", "text", 120), Column("delta", "Difference", "money", 110),
+    Column("reason_text", "Why", "text", 330), Column("vendor", "Vendor", "text", 170),
+    Column("project", "Project", "text", 200), Column("cost_code", "Cost code", "text", 100),
+    Column("procore_id", "Procore ID", "id", 110), Column("quickbooks_id", "QuickBooks ID", "id", 170),
+    Column("matched_by", "Matched by", "text", 110),
+]  # fmt: skip
+LEVEL_LABELS = {"record": "Record", "header": "Header", "line": "Line"}
+# Fields whose values are amounts (shown 1,234.56); other fields (names, edit sequences) stay as they are.
+_TEXT_FIELDS = {"name", "EditSequence", "number", "vendor", "customer", "status", "title"}
+
+
+def pair_label(pair: Any) -> str:
+    return PAIRS[str(pair)].label if str(pair) in PAIRS else label(str(pair))
+
+
+def value_text(field: Any, value: Any) -> str:
+    if is_missing(value):
+        return ""
+    if str(field) not in _TEXT_FIELDS:
+        try:
+            return money_text(Decimal(str(value)))
+        except (InvalidOperation, ValueError):
+            pass
+    return str(value)
+
+
+def differences_display(diff: pd.DataFrame) -> pd.DataFrame:
+    """The findings as the table shows them: pair, level and field in words, amounts formatted."""
+    shown = diff.assign(
+        pair=[pair_label(p) for p in diff["pair"].tolist()],
+        level=[LEVEL_LABELS.get(str(v), label(str(v))) if not is_missing(v) else "" for v in diff["level"].tolist()],
+        field=[label(str(f)) if not is_missing(f) else "" for f in diff["field"].tolist()],
+        procore_value=[value_text(f, v) for f, v in zip(diff["field"], diff["procore_value"], strict=True)],
+        quickbooks_value=[value_text(f, v) for f, v in zip(diff["field"], diff["quickbooks_value"], strict=True)],
+    )
+    return table_frame(shown, DIFF_COLUMNS)
 
 
 def run_reconciliation(ws: Any) -> Any:
@@ -76,63 +97,31 @@ def run_reconciliation(ws: Any) -> Any:
     return reconcile(ws.store)
 
 
-def variance_chart(variance: pd.DataFrame, by: str, top: int = 15) -> Any:
-    """Horizontal bars of Procore - QuickBooks per project or vendor, the largest absolute differences first.
-    Bar lengths are floats for drawing only; the hover shows the exact amount."""
-    rows = variance.head(top).iloc[::-1]
-    names = [str(x) for x in rows[by].tolist()]
-    source = ColumnDataSource(
-        {
-            "name": names,
-            "delta": [float(x) for x in rows["delta"].tolist()],
-            "text": [money_text(x) for x in rows["delta"].tolist()],
-            "count": [int(x) for x in rows["differences"].tolist()],
-            "color": ["#c0392b" if x > 0 else "#2471a3" for x in rows["delta"].tolist()],
-        }
-    )
-    title = f"Variance by {by} (Procore − QuickBooks)"
-    fig = figure(
-        y_range=names or ["(none)"],
-        height=max(180, 28 * len(names) + 80),
-        title=title,
-        sizing_mode="stretch_width",
-        toolbar_location=None,
-        tools="",
-    )
-    fig.hbar(y="name", right="delta", height=0.7, color="color", source=source)
-    fig.add_tools(
-        HoverTool(tooltips=[(by.capitalize(), "@name"), ("Difference", "@text"), ("Findings", "@count")])
-    )
-    fig.xaxis.formatter = NumeralTickFormatter(format="0,0")
-    fig.ygrid.grid_line_color = None
-    return fig
-
-
 class ReconciliationView:
     def __init__(self, ws: Any):
         self.ws, self.result = ws, None
         self.run_button = pn.widgets.Button(name="Run reconciliation", button_type="primary", width=180)
-        self.run_button.on_click(lambda _e: self.run())
+        self.run_button.on_click(lambda _e: self.start())
         self.messages = pn.Column(sizing_mode="stretch_width")
         self.summary = pn.widgets.Tabulator(
-            pd.DataFrame(),
+            table_frame(pd.DataFrame(), SUMMARY_COLUMNS),
             show_index=False,
             disabled=True,
-            titles=SUMMARY_TITLES,
-            layout="fit_data_stretch",
+            layout="fit_data_table",
             sizing_mode="stretch_width",
+            **table_options(SUMMARY_COLUMNS),
         )
         self.charts = pn.Row(sizing_mode="stretch_width")
         self.differences = pn.widgets.Tabulator(
-            pd.DataFrame(columns=DIFF_COLUMNS),
+            table_frame(pd.DataFrame(), DIFF_COLUMNS),
             show_index=False,
             disabled=True,
             pagination="remote",
             page_size=20,
             selectable=1,
-            titles=DIFF_TITLES,
-            layout="fit_data_stretch",
+            layout="fit_data_table",
             sizing_mode="stretch_width",
+            **table_options(DIFF_COLUMNS),
             header_filters={
                 c: {"type": "input", "func": "like"}
                 for c in ("pair", "project", "vendor", "number", "reason_text")
@@ -157,6 +146,7 @@ class ReconciliationView:
             ),
         )
         self.status = pn.pane.Markdown("Not run yet in this session.")
+        self.status.margin = (8, 10)
         self.panel = pn.Column(
             pn.pane.Markdown("### Reconciliation"),
             pn.Row(self.run_button, self.status),
@@ -174,7 +164,28 @@ class ReconciliationView:
         if self.result is None:
             self.run()
 
+    def start(self) -> None:
+        """Run in the next tick of the session, so the browser first shows the loading indicator (a run takes
+        seconds on a large workspace); without a session (tests, notebooks) run now."""
+        doc = pn.state.curdoc
+        if doc is None or doc.session_context is None:
+            self.run()
+            return
+        self.panel.loading = True
+        self.status.object = "Reconciling… (a few seconds on a large workspace)"
+        doc.add_next_tick_callback(self.run)
+
+    def start_once(self) -> None:
+        if self.result is None and not self.panel.loading:
+            self.start()
+
     def run(self) -> bool:
+        try:
+            return self._run()
+        finally:
+            self.panel.loading = False
+
+    def _run(self) -> bool:
         self.messages.clear()
         self.run_button.name = "Run again"
         try:
@@ -187,18 +198,17 @@ class ReconciliationView:
             self.messages.append(error_alert(exc))
             return False
         self.result = result
-        summary = result.summary[[c for c in SUMMARY_TITLES if c in result.summary.columns]]
-        self.summary.value = for_display(summary)
+        summary = result.summary.assign(label=[str(x).replace(" <-> ", " ↔ ") for x in result.summary["label"]])
+        self.summary.value = table_frame(summary, SUMMARY_COLUMNS)
         self.charts.objects = [
             pn.pane.Bokeh(variance_chart(result.variance("project"), "project"), sizing_mode="stretch_width"),
             pn.pane.Bokeh(variance_chart(result.variance("vendor"), "vendor"), sizing_mode="stretch_width"),
         ]
         diff = result.differences
-        self.differences.value = for_display(diff[[c for c in DIFF_COLUMNS if c in diff.columns]])
-        stamp = str(result.created_at)[:19]
+        self.differences.value = differences_display(diff)
         self.status.object = (
             f"{result.n_differences:,} finding(s); absolute money difference "
-            f"{money_text(result.total_abs_delta)} · run {stamp} UTC"
+            f"{money_text(result.total_abs_delta)} · run {esc(when_text(result.created_at))}"
         )
         self.drill.clear()
         return True
@@ -213,7 +223,7 @@ class ReconciliationView:
 
     def drill_down(self, row: pd.Series) -> list[Any]:
         """The finding and both records it is about, side by side."""
-        parts: list[Any] = [pn.pane.Markdown(f"#### {row.get('reason_text') or row.get('reason')}")]
+        parts: list[Any] = [pn.pane.Markdown(f"#### {esc(row.get('reason_text') or row.get('reason'))}")]
         pair = PAIRS.get(str(row.get("pair")))
         sides = []
         if pair is not None:
@@ -240,7 +250,9 @@ class ReconciliationView:
                         show_index=False,
                         disabled=True,
                         height=300,
-                        layout="fit_data_stretch",
+                        titles={"field": "Field", "value": "Value"},
+                        widths={"field": 200, "value": 320},
+                        layout="fit_data_table",
                         sizing_mode="stretch_width",
                     ),
                     sizing_mode="stretch_width",

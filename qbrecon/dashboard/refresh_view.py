@@ -66,9 +66,8 @@ def jobs_display(jobs: pd.DataFrame) -> pd.DataFrame:
             "everything" if t is None or t is pd.NA else str(t) for t in jobs["from_modified_text"].tolist()
         ],
     )
-    out = for_display(shown[list(COLUMNS)])
-    # the same dtypes with or without rows: the browser table takes its column formats from the first value
-    return out.astype({c: "int64" if c in _COUNTS else "str" for c in out.columns})
+    # every cell text, with or without rows: the browser table must not take number formats from a first value
+    return for_display(shown[list(COLUMNS)])
 
 
 def jobs_summary(jobs: pd.DataFrame) -> str:
@@ -103,6 +102,7 @@ class RefreshView:
             show_index=False,
             disabled=True,
             titles=COLUMNS,
+            text_align={c: "right" for c in _COUNTS},
             layout="fit_data_stretch",
             sizing_mode="stretch_width",
         )

@@ -12,6 +12,7 @@ import panel as pn
 from ..erp.settings import MASK, SETTINGS, Setting
 from ..errors import QbreconError
 from .auth import DashboardUser
+from .format import esc, when_text
 from .queue_view import error_alert
 from .refresh_view import RefreshView
 
@@ -30,16 +31,23 @@ SECTIONS: list[tuple[str, list[str]]] = [
 CHOICE_LABELS = {
     "read_only_from_quickbooks": "Read Only, Populate From QuickBooks",
     "editable_from_procore": "Editable, Do Not Populate From QuickBooks",
-    "hourly": "Hourly", "every_2_hours": "Every 2 Hours", "every_4_hours": "Every 4 Hours", "daily": "Daily",
+    "every_15_minutes": "Every 15 Minutes", "hourly": "Hourly", "every_2_hours": "Every 2 Hours",
+    "every_4_hours": "Every 4 Hours", "daily": "Daily",
     "never": "Never",
 }  # fmt: skip
 
 
 def connection_rows(values: dict[str, Any]) -> str:
-    status = "Connected" if values.get("connection_status") == "connected" else "Not Connected"
-    lines = [f"**Status:** {status}", f"**Last contact:** {values.get('last_contact') or 'never'}"]
+    """The connection block: "Connected" only while a Web Connector session is live; times in the one local
+    zone every page uses; the last error escaped (a remote caller can write it)."""
+    live = values.get("session_open")
+    if live is None:  # the settings alone: no session information
+        live = values.get("connection_status") == "connected"
+    status = "Connected" if live else "Not Connected"
+    last = when_text(values.get("last_contact")) or "never"
+    lines = [f"**Status:** {status}", f"**Last contact:** {esc(last)}"]
     if values.get("last_error"):
-        lines.append(f"**Last error:** {values['last_error']}")
+        lines.append(f"**Last error:** {esc(values['last_error'])}")
     return "  \n".join(lines)
 
 
@@ -62,7 +70,7 @@ class SettingsView:
         sections.append(save)
         # Refreshing the QuickBooks side: here, because the running server holds the workspace (the CLI cannot)
         self.refresh_view = RefreshView(ws, user)
-        sections += [pn.layout.Divider(), self.refresh_view.panel]
+        sections += [pn.pane.HTML("<hr>", sizing_mode="stretch_width"), self.refresh_view.panel]
         self.panel = pn.Column(*sections, sizing_mode="stretch_width", max_width=1100)
         self.refresh()
 
@@ -92,7 +100,8 @@ class SettingsView:
     def refresh(self) -> None:
         values = self.ws.settings
         self._shown = values
-        self.status.object = connection_rows(values)
+        status_fn = getattr(self.ws, "connection_status", None)
+        self.status.object = connection_rows({**values, **(status_fn() if callable(status_fn) else {})})
         for name, widget in self.widgets.items():
             value = values.get(name)
             s = SETTINGS[name]
@@ -138,6 +147,6 @@ class SettingsView:
             self.messages.append(error_alert(exc))
             return False
         names = ", ".join(SETTINGS[k].label or k for k in shown)
-        self.messages.append(pn.pane.Alert(f"Settings updated: {names}.", alert_type="success"))
+        self.messages.append(pn.pane.Alert(f"Settings updated: {esc(names)}.", alert_type="success"))
         self.refresh()
         return True

@@ -15,6 +15,7 @@ QuickBooks before sending anything for those items again.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -365,25 +366,30 @@ class ExportMixin:
             "action": [r.action for r in requests],
             "request_name": [r.request_name for r in requests],
             "request_xml": [etree.tostring(r.element, encoding="unicode") for r in requests],
+            "line_sources": [json.dumps(list(r.line_sources)) if r.line_sources else None for r in requests],
         })  # fmt: skip
         self._register(table, "_exp_built")
         try:
+            # the fingerprint is taken as built: a Procore change arriving before the answer is still an update
             self.store.con.execute(
                 """INSERT INTO export_ledger (item_type, procore_id, attempt, request_id, message_id, action,
-                       request_name, state, built_at, request_xml)
-                   SELECT item_type, procore_id, attempt, request_id, ?, action, request_name, 'built', now(),
-                          request_xml FROM _exp_built""",
+                       request_name, state, built_at, request_xml, line_sources, fingerprint)
+                   SELECT b.item_type, b.procore_id, b.attempt, b.request_id, ?, b.action, b.request_name, 'built',
+                          now(), b.request_xml, b.line_sources, f.fingerprint
+                   FROM _exp_built b LEFT JOIN erp_fingerprints f
+                        ON f.item_type = b.item_type AND f.procore_id = b.procore_id""",
                 [message_id],
             )
         finally:
             self.store.con.unregister("_exp_built")
-        items = arrow_to_frame(table.drop_columns(["action", "request_xml"]))
+        items = arrow_to_frame(table.drop_columns(["action", "request_xml", "line_sources"]))
         return ExportBatch(message_id, "export", mset.xml, mset.request_ids, items)
 
     def _build_context(self) -> BuildContext:
         """``BuildContext.from_store`` with its reference frames read only when a builder asks for them
         (a batch of vendors needs none of the purchase-order tables)."""
-        return BuildContext.from_store(self.store, frames=_LazyFrames(self))
+        settings = read_settings(self.store, mask=False)
+        return BuildContext.from_store(self.store, frames=_LazyFrames(self), settings=settings)
 
     def _build_frames(self, item_type: str, group: pd.DataFrame) -> tuple[pd.DataFrame, Any]:
         """The accepted rows (Procore columns + queue fields + accept options + attempt) and their lines."""
@@ -548,7 +554,7 @@ class ExportMixin:
             if purpose == "check":
                 outcomes = self._apply_checks(message_id, result.outcomes, rets, response_id)
             else:
-                outcomes = self._apply_exports(message_id, result.outcomes, response_id)
+                outcomes = self._apply_exports(message_id, result.outcomes, response_id, rets)
             con.execute(
                 "UPDATE export_messages SET state = 'answered', answered_at = now(), "
                 "response_message_id = ? WHERE message_id = ?",
@@ -570,20 +576,30 @@ class ExportMixin:
             [message_id],
         )
 
-    def _apply_exports(self, message_id: int, outcomes: pd.DataFrame, response_id: int) -> pd.DataFrame:
+    def _apply_exports(
+        self,
+        message_id: int,
+        outcomes: pd.DataFrame,
+        response_id: int,
+        rets: dict[str, list[etree._Element]] | None = None,
+    ) -> pd.DataFrame:
         live = self._frame(
-            """SELECT l.item_type, l.procore_id, l.attempt, l.request_id, l.request_name, l.state
+            """SELECT l.item_type, l.procore_id, l.attempt, l.request_id, l.request_name, l.state, l.line_sources
                FROM export_ledger l WHERE l.message_id = ? AND l.state IN ('sent', 'in_doubt', 'built')""",
             [message_id],
         )
         records = outcomes.to_dict("records")
         by_rid = {r["request_id"]: i for i, r in enumerate(records)}
         decisions: list[dict] = []
-        for it, pid, attempt, rid, rname, _ in live.itertuples(index=False):
+        for it, pid, attempt, rid, rname, _, sources in live.itertuples(index=False):
             if rid not in by_rid:
                 continue
             o = records[by_rid[rid]]
-            decisions.append(self._decide_export(str(it), int(pid), int(attempt), str(rname), o))
+            decision = self._decide_export(str(it), int(pid), int(attempt), str(rname), o)
+            if decision["decision"] == "synced":
+                found = (rets or {}).get(rid, [])
+                decision["line_links"] = _line_links(str(it), int(pid), sources, found[0] if found else None)
+            decisions.append(decision)
         self._record(decisions, message_id, response_id)
         return _with_decisions(outcomes, decisions)
 
@@ -634,9 +650,16 @@ class ExportMixin:
             ).fetchall()
             if any(r[0] == "exporting" for r in rows) and attempt < MAX_ATTEMPTS:
                 return {**base, "decision": "retry"}
-            label = PAIRS[parent_type].label.lower().rstrip("s")
+            label = parent_type.replace("_", " ")  # the item type in Procore's words, singular
             synced = [r for r in rows if r[0] == "synced"]
-            if synced:
+            if not rows:  # nothing in Procore creates it (a job's parent customer): QuickBooks must have it
+                whose = "a job's parent customer" if base["item_type"] == parent_type else f"this {kind.lower()}"
+                hint = (
+                    f"QuickBooks has no {kind} {name!r}, and {whose} is created in QuickBooks, not from "
+                    "Procore: create it in QuickBooks Desktop, reload the QuickBooks data, then retry (or reject "
+                    "and accept again naming an existing one)"
+                )
+            elif synced:
                 hint = (
                     f"qbrecon has the {label} linked to QuickBooks id {synced[0][2]}, but QuickBooks does not "
                     "have it (deleted or merged there?): reload the QuickBooks data, unlink and export it again, "
@@ -658,7 +681,7 @@ class ExportMixin:
     ) -> pd.DataFrame:
         rows = self.store.execute(
             """SELECT l.item_type, l.procore_id, l.attempt, l.check_request_id, l.check_reason, l.request_xml,
-                      l.status_code, l.status_message, e.quickbooks_id
+                      l.status_code, l.status_message, e.quickbooks_id, l.line_sources
                FROM export_ledger l LEFT JOIN erp_items e ON e.item_type = l.item_type AND e.procore_id = l.procore_id
                WHERE l.check_message_id = ? AND l.check_state = 'sent'""",
             [message_id],
@@ -666,7 +689,7 @@ class ExportMixin:
         records = outcomes.to_dict("records")
         by_rid = {r["request_id"]: i for i, r in enumerate(records)}
         decisions = []
-        for it, pid, attempt, rid, reason, request_xml, code, msg, _qb_id in rows:
+        for it, pid, attempt, rid, reason, request_xml, code, msg, _qb_id, sources in rows:
             base = {"item_type": it, "procore_id": int(pid), "attempt": int(attempt), "status_code": code,
                     "status_message": msg, "error_class": None, "quickbooks_id": None, "edit_sequence": None,
                     "check": True}  # fmt: skip
@@ -702,6 +725,7 @@ class ExportMixin:
                 decisions.append(
                     {
                         **base,
+                        "line_links": _line_links(it, int(pid), sources, match),
                         "decision": "synced",
                         "outcome": "linked",
                         "status_code": 0,
@@ -819,7 +843,9 @@ class ExportMixin:
         finally:
             con.unregister("_exp_decided")
         if final.num_rows:
-            self.apply_export_outcomes(arrow_to_frame(final), message_id, response_id)  # type: ignore[attr-defined]
+            line_links = [ln for d in decisions if d["decision"] == "synced" for ln in d.get("line_links") or ()]
+            self.apply_export_outcomes(arrow_to_frame(final), message_id, response_id,  # type: ignore[attr-defined]
+                                       line_links=line_links)
         if later.num_rows:
             self._note_retries(later, message_id, response_id)
 
@@ -1079,7 +1105,7 @@ class _LazyFrames(dict):
     """Reference frames for the builders, each read from the workspace the first time it is asked for."""
 
     NAMES = ("projects", "companies", "cost_codes", "commitments", "commitment_lines", "customers",
-             "purchase_orders", "purchase_order_lines", "estimate_lines", "items")  # fmt: skip
+             "purchase_orders", "purchase_order_lines", "estimate_lines", "items", "qb_links")  # fmt: skip
 
     def __init__(self, ws: ExportMixin):
         super().__init__()
@@ -1099,6 +1125,27 @@ def _items_frame(items: list[tuple]) -> pd.DataFrame:
         "request_id": pd.Series([i[3] for i in items], dtype=pd.ArrowDtype(pa.string())),
         "request_name": pd.Series([i[4] for i in items], dtype=pd.ArrowDtype(pa.string())),
     })  # fmt: skip
+
+
+def _line_links(item_type: str, procore_id: int, sources: str | None, ret: etree._Element | None) -> list[dict]:
+    """The line links an answered Add/Mod makes: the Ret's lines are in the order they were sent (QuickBooks keeps
+    a message's line order), so line element i stands for the Procore lines ``sources[i]`` names."""
+    if ret is None or _none(sources) is None:
+        return []
+    refs = json.loads(sources)
+    lines = [el for el in ret if isinstance(el.tag, str) and el.tag.endswith("LineRet")]
+    if len(lines) != len(refs):
+        return []  # not the set we sent (a check found a record edited since): link the record only
+    txn_id = ret.findtext("TxnID")
+    out = []
+    for ref, line in zip(refs, lines, strict=True):
+        if not ref or ":" not in ref:
+            continue
+        table, ids = ref.split(":", 1)
+        for line_id in ids.split(","):
+            out.append({"item_type": item_type, "procore_id": procore_id, "line_table": table,
+                        "line_id": int(line_id), "quickbooks_id": txn_id, "txn_line_id": line.findtext("TxnLineID")})
+    return out
 
 
 def _rets_by_request(root: etree._Element) -> dict[str, list[etree._Element]]:

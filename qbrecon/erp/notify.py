@@ -9,6 +9,7 @@ the error and the attempt count and go out on a later call: nothing is lost, not
 from __future__ import annotations
 
 import datetime as dt
+import email.errors
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -49,6 +50,15 @@ _NOUNS = {
 }
 _NOUN_SQL = "CASE b.item_type " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in _NOUNS.items()) + " END"
 
+
+def _header_sql(expr: str) -> str:
+    """A header value built in SQL with every control character (CR, LF, TAB, NUL...) turned into one space.
+
+    Names and numbers come from Procore; a line break in one would make the header unwritable (Python's mail
+    library refuses it, which used to stop all mail) or, sent raw, inject headers. The body keeps the text."""
+    return f"trim(regexp_replace({expr}, '[[:cntrl:]]+', ' ', 'g'))"
+
+
 _APPROVER_SQL = """coalesce(u.is_active, true) AND u.erp_integrations_permission IN ('standard', 'admin')
                    AND coalesce(u.can_push_to_accounting, false) AND nullif(trim(u.email_address), '') IS NOT NULL"""
 
@@ -64,10 +74,11 @@ def enqueue_rejections(con: duckdb.DuckDBPyConnection, batch: str, actor: dict) 
                                 procore_id, status, attempts)
             SELECT nextval('outbox_seq'), now(), 'rejection',
                    'rejection:' || b.item_type || ':' || b.procore_id || ':' || epoch_us(now()),
-                   concat_ws(', ', nullif(trim(cu.email_address), ''),
+                   {_header_sql('''concat_ws(', ', nullif(trim(cu.email_address), ''),
                              CASE WHEN lower(trim(su.email_address)) IS DISTINCT FROM lower(trim(cu.email_address))
-                                  THEN nullif(trim(su.email_address), '') END),
-                   'Rejected for export to QuickBooks: ' || q.item_label || ' ' || coalesce(q.name, b.procore_id::VARCHAR),
+                                  THEN nullif(trim(su.email_address), '') END)''')},
+                   {_header_sql("'Rejected for export to QuickBooks: ' || q.item_label || ' ' || "
+                                "coalesce(q.name, b.procore_id::VARCHAR)")},
                    'Your ' || {_NOUN_SQL} || ' "' || coalesce(q.name, b.procore_id::VARCHAR) || '"'
                    || coalesce(' (project ' || q.project || ')', '')
                    || ' was rejected for export to QuickBooks by ' || ? || '.' || chr(10) || chr(10)
@@ -104,7 +115,7 @@ def enqueue_daily_summaries(store: Store, day: dt.date | None = None) -> int:
                     FROM waiting)
                 INSERT INTO outbox (mail_id, created_at, kind, dedupe_key, recipients, subject, body, status, attempts)
                 SELECT nextval('outbox_seq'), now(), 'daily_summary',
-                       'daily_summary:' || u.id || ':' || ?::VARCHAR, trim(u.email_address), ?,
+                       'daily_summary:' || u.id || ':' || ?::VARCHAR, {_header_sql("u.email_address")}, ?,
                        'Hello ' || u.name || ',' || chr(10) || chr(10)
                        || l.total || ' item(s) are waiting for your response in ERP Integrations (Ready to Export):'
                        || chr(10) || chr(10) || l.lines
@@ -120,7 +131,8 @@ def enqueue_daily_summaries(store: Store, day: dt.date | None = None) -> int:
 
 
 def deliver_mail(store: Store, limit: int | None = None, max_attempts: int = 50) -> dict:
-    """Send queued mail over SMTP. Returns counts {"sent", "failed_attempts", "gave_up", "queued"}.
+    """Send queued mail over SMTP. Returns counts {"sent", "failed_attempts", "gave_up", "queued"} and
+    "given_up": why each row that can never be sent was given up in this call (naming its mail id).
 
     A connection failure leaves every row queued with the error and one more attempt; a row refused by the
     server on its own (bad recipient) is retried up to ``max_attempts`` times, then marked 'failed' (kept).
@@ -129,7 +141,7 @@ def deliver_mail(store: Store, limit: int | None = None, max_attempts: int = 50)
         "SELECT mail_id, recipients, subject, body FROM outbox WHERE status = 'queued' ORDER BY mail_id"
         + (f" LIMIT {int(limit)}" if limit else "")
     )
-    result = {"sent": 0, "failed_attempts": 0, "gave_up": 0, "queued": 0}
+    result: dict = {"sent": 0, "failed_attempts": 0, "gave_up": 0, "queued": 0, "given_up": []}
     if rows.empty:
         return result
     cfg = read_settings(store, mask=False)
@@ -138,14 +150,16 @@ def deliver_mail(store: Store, limit: int | None = None, max_attempts: int = 50)
     )
     ids = [int(i) for i in rows["mail_id"]]
 
-    def failed(mail_ids: list[int], error: str) -> None:
+    def failed(mail_ids: list[int], error: str, give_up: bool = False) -> None:
         with store.transaction() as con:
             con.execute(
                 f"""UPDATE outbox SET attempts = attempts + 1, last_error = ?, last_attempt_at = now(),
-                           status = CASE WHEN attempts + 1 >= ? THEN 'failed' ELSE 'queued' END
+                           status = CASE WHEN ? OR attempts + 1 >= ? THEN 'failed' ELSE 'queued' END
                     WHERE mail_id IN ({", ".join(str(i) for i in mail_ids)})""",
-                [error[:2000], max_attempts],
+                [error[:2000], give_up, max_attempts],
             )
+        if give_up:
+            result["given_up"].append(error[:500])
         result["failed_attempts"] += len(mail_ids)
 
     try:
@@ -167,21 +181,33 @@ def deliver_mail(store: Store, limit: int | None = None, max_attempts: int = 50)
             result["queued"] = len(ids)
             return result
         for pos, row in enumerate(rows.itertuples(index=False)):  # one network message per row
-            msg = EmailMessage()
-            msg["From"] = cfg["smtp_from"] or "qbrecon@localhost"
-            msg["To"] = row.recipients
-            msg["Subject"] = row.subject
-            msg["Date"] = formatdate(localtime=True)
-            msg["Message-ID"] = make_msgid(domain="qbrecon")
-            msg.set_content(row.body)
+            try:
+                msg = EmailMessage()
+                msg["From"] = cfg["smtp_from"] or "qbrecon@localhost"
+                msg["To"] = row.recipients
+                msg["Subject"] = row.subject
+                msg["Date"] = formatdate(localtime=True)
+                msg["Message-ID"] = make_msgid(domain="qbrecon")
+                msg.set_content(row.body)
+            except (ValueError, TypeError, email.errors.MessageError) as exc:
+                # This row can never be sent as it is (e.g. a header with a line break queued by an older
+                # version): give it up at once, named, and go on with the others.
+                failed([int(row.mail_id)], f"mail {int(row.mail_id)} cannot be written as e-mail: {exc}", give_up=True)
+                continue
             try:
                 smtp.send_message(msg)
-            except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            except smtplib.SMTPServerDisconnected as exc:
                 failed(ids[pos:], f"SMTP connection lost: {exc}")
                 break
             except smtplib.SMTPException as exc:
                 failed([int(row.mail_id)], f"SMTP refused the message: {exc}")
                 continue
+            except (ValueError, TypeError, UnicodeError) as exc:  # e.g. an address smtplib cannot encode
+                failed([int(row.mail_id)], f"mail {int(row.mail_id)} cannot be sent: {exc}", give_up=True)
+                continue
+            except OSError as exc:
+                failed(ids[pos:], f"SMTP connection lost: {exc}")
+                break
             with store.transaction() as con:
                 con.execute(
                     """UPDATE outbox SET status = 'sent', sent_at = now(), last_attempt_at = now(),

@@ -20,14 +20,26 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from .. import links
 from ..entities import EXPORTABLE, PAIRS
 from ..errors import BatchRejected, InputError
+from ..qbxml import spec
+from ..schemas import TABLES
+from ..schemas.types import normalise_name, normalise_names
 from ..store import Store, register_tables
+from . import imports as _imports  # Ready to Import (and its procore_imports table)
+from . import ledger as _ledger  # noqa: F401 - its tables first: the links migration below reads them
 from . import permissions
+from .filters import check_filter
 from .notify import NotifyMixin, enqueue_rejections
 from .reports import ReportsMixin
 from .settings import SettingsMixin, read_settings, require_setting
 from .states import STATUSES, TRANSITIONS, item_where
+
+# QuickBooks' limits on the names a pair is identified by, from the qbXML spec tables (the one source)
+_VENDOR_NAME_MAX = spec.max_length("VendorAdd/Name")
+_JOB_NAME_MAX = spec.max_length("CustomerAdd/Name")
+_PO_NUMBER_MAX = spec.max_length("PurchaseOrderAdd/RefNumber")
 
 # Additive: direct export (send straight to exporting) and linking a vendor to an existing company.
 TRANSITIONS.setdefault("send_direct_export", (TRANSITIONS["send"][0], "exporting"))
@@ -55,6 +67,9 @@ def _case(expr: str, mapping: dict[str, str], default: str = "NULL") -> str:
 def _erp_status(expr: str) -> str:
     return _case(f"regexp_replace(lower(trim({expr})), '[^0-9a-z]+', '_', 'g')", _ERP_STATUS_MAP)
 
+
+# what is true of an item Procore reports as Failed to Export when no QuickBooks answer of ours says why
+_MARKED_FAILED = "marked failed in Procore; no QuickBooks error recorded: retry or reject"
 
 _ITEM_LABEL = _case("e.item_type", {t: PAIRS[t].label for t in EXPORTABLE})
 _STATUS_LABEL = _case("e.status", STATUSES)
@@ -124,7 +139,7 @@ _VIEWS = [
               NULL::BOOLEAN AS commitment_synced,
               {
         _blockers(
-            "CASE WHEN length(c.name) > 41 THEN 'company name is longer than 41 characters (QuickBooks vendor name limit)' END",
+            f"CASE WHEN length(c.name) > {_VENDOR_NAME_MAX} THEN 'company name is longer than {_VENDOR_NAME_MAX} characters (QuickBooks vendor name limit)' END",
             "CASE WHEN c.is_active = false THEN 'company is inactive' END",
         )
     } AS blockers
@@ -135,7 +150,7 @@ _VIEWS = [
               NULL, ls.synced, NULL, NULL,
               {
         _blockers(
-            "CASE WHEN length(p.name) > 41 THEN 'project name is longer than 41 characters (QuickBooks job name limit)' END",
+            f"CASE WHEN length(p.name) > {_JOB_NAME_MAX} THEN 'project name is longer than {_JOB_NAME_MAX} characters (QuickBooks job name limit)' END",
             "CASE WHEN p.address LIKE '%,%' THEN 'project address contains a comma (not allowed by the QuickBooks Desktop connector)' END",
         )
     }
@@ -232,7 +247,8 @@ _VIEWS = [
               coalesce(d.vendor_synced, false) AS vendor_synced, coalesce(d.project_synced, false) AS project_synced,
               d.commitment_id, coalesce(d.commitment_synced, false) AS commitment_synced,
               CASE WHEN d.procore_id IS NULL THEN 'no longer in the Procore data' ELSE d.blockers END AS blockers,
-              d.procore_id IS NOT NULL AND d.blockers IS NULL AS can_send, e.updated_at
+              d.procore_id IS NOT NULL AND d.blockers IS NULL AS can_send, e.updated_at,
+              e.quickbooks_id IS NOT NULL AND e.status NOT IN ('synced', 'unlinked') AS is_update
        FROM erp_items e
        LEFT JOIN erp_item_details d ON d.item_type = e.item_type AND d.procore_id = e.procore_id
        LEFT JOIN users su ON su.id = e.sent_by
@@ -262,6 +278,60 @@ _ACTION_PERMISSION = {
     "retry": "retry",
     "unlink": "unlink",
 }
+
+
+def _still_in_quickbooks() -> str:
+    """SQL (over ``s`` the selection, ``e`` its queue row, ``q`` the queue view) naming what QuickBooks still
+    holds of a linked item, NULL when nothing: its own record (a vendor only while active), or -- for an item that
+    adds lines to another record (a CCO) -- its linked lines. Unlinking while QuickBooks holds them would let a
+    resend post them twice."""
+    parts = []
+    for t in _UNLINK_TYPES:
+        p = PAIRS[t]
+        qid = p.quickbooks_id
+        what = p.quickbooks_table.replace("_", " ").rstrip("s") + " " if p.quickbooks_table else ""
+        if p.add_request and p.quickbooks_table:
+            active = ' AND coalesce(x."IsActive", true)' if "IsActive" in TABLES[p.quickbooks_table].column_names else ""
+            parts.append(
+                f"""CASE WHEN s.item_type = '{t}' THEN (
+                      SELECT 'the {t.replace("_", " ")} is still in QuickBooks Desktop ({what}'
+                             || any_value(x."{qid}") || ')'
+                      FROM "{p.quickbooks_table}" x
+                      WHERE x."{qid}" = coalesce((SELECT l.quickbooks_id FROM qb_links l WHERE l.item_type = s.item_type
+                                                  AND l.procore_id = s.procore_id AND l.line_table = ''),
+                                                 e.quickbooks_id, q.origin_id){active}
+                      HAVING count(*) > 0) END"""
+            )
+        if p.quickbooks_lines:
+            parts.append(
+                f"""CASE WHEN s.item_type = '{t}' THEN (
+                      SELECT 'its line(s) are still in QuickBooks Desktop on {what}' || any_value(x."TxnID")
+                             || ' (TxnLineID ' || string_agg(DISTINCT x."TxnLineID", ', ') || ')'
+                      FROM qb_links l JOIN "{p.quickbooks_lines}" x ON x."TxnID" = l.quickbooks_id
+                           AND x."TxnLineID" = l.txn_line_id
+                      WHERE l.item_type = s.item_type AND l.procore_id = s.procore_id AND l.line_table <> ''
+                      HAVING count(*) > 0) END"""
+            )
+    return ", ".join(parts)
+
+
+def _cannot_modify_checks() -> list[str]:
+    """Per pair that declares it: a linked item whose QuickBooks record QuickBooks cannot modify (a paid bill) is
+    refused with the pair's reason, before anything is sent."""
+    out = []
+    for t in EXPORTABLE:
+        p = PAIRS[t]
+        if p.cannot_modify is None or not p.quickbooks_table:
+            continue
+        cond, why = p.cannot_modify
+        out.append(
+            f"""CASE WHEN s.item_type = '{t}' AND EXISTS (
+                    SELECT 1 FROM qb_links l JOIN "{p.quickbooks_table}" q ON q."{p.quickbooks_id}" = l.quickbooks_id
+                    WHERE l.item_type = s.item_type AND l.procore_id = s.procore_id AND l.line_table = ''
+                      AND ({cond}))
+                 THEN '{why.replace("'", "''")}' END"""
+        )
+    return out
 
 
 def _sql_list(values: list[str] | tuple[str, ...]) -> str:
@@ -294,46 +364,101 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
 
     # -- the queue ------------------------------------------------------------------------------------
     def refresh_queue(self) -> int:
-        """Give every exportable Procore record a queue row; returns how many were added or newly linked.
+        """Give every exportable Procore record a queue row; returns how many were added, newly linked or
+        returned as updates.
 
         New rows start as Synced when the record carries an ``origin_id``, else take the ERP status Procore
         reports (invoice / budget change ``erp_status``), else Not Sent. Existing rows keep their decisions;
-        only a Not Sent row whose Procore record has meanwhile been linked becomes Synced (audited).
+        only a Not Sent row whose Procore record has meanwhile been linked becomes Synced (audited). Synced items
+        get their link in ``qb_links`` if they have none; a Synced item whose declared fields (or lines) changed
+        in Procore since it was sent comes back to the approver as an update: Ready to Export (audited
+        ``procore_update``), accepted as the pair's Mod request.
         """
         with self.store.transaction() as con:
-            new = con.sql(
-                """SELECT d.item_type, d.procore_id,
-                          CASE WHEN d.origin_id IS NOT NULL THEN 'synced'
-                               ELSE coalesce(d.procore_erp_status, 'not_sent') END AS status,
-                          CASE WHEN d.item_type <> 'budget' THEN d.origin_id END AS quickbooks_id,
-                          e.status AS from_status
-                   FROM erp_item_details d
-                   LEFT JOIN erp_items e ON e.item_type = d.item_type AND e.procore_id = d.procore_id
-                   WHERE e.status IS NULL OR (e.status = 'not_sent' AND d.origin_id IS NOT NULL)"""
-            ).to_arrow_table()
-            if new.num_rows == 0:
-                return 0
-            name = _temp_name("refresh")
-            con.register(name, new)
-            try:
-                con.execute(
-                    f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
-                                               from_status, to_status, detail)
-                        SELECT nextval('erp_audit_seq'), now(), NULL, 'qbrecon', 'refresh', item_type, procore_id,
-                               from_status, status, 'state taken from the loaded Procore data' FROM {name}"""
-                )
-                con.execute(
-                    f"""UPDATE erp_items e SET status = n.status, quickbooks_id = n.quickbooks_id, updated_at = now()
-                        FROM {name} n WHERE n.from_status IS NOT NULL
-                          AND e.item_type = n.item_type AND e.procore_id = n.procore_id"""
-                )
-                con.execute(
-                    f"""INSERT INTO erp_items (item_type, procore_id, status, quickbooks_id, attempts, updated_at)
-                        SELECT item_type, procore_id, status, quickbooks_id, 0, now() FROM {name}
-                        WHERE from_status IS NULL"""
-                )
-            finally:
-                con.unregister(name)
+            n = self._refresh_new_rows(con)
+            links.link_from_procore(con)
+            n += self._return_updates(con)
+            links.apply_to_procore(con)
+        return n
+
+    def _return_updates(self, con) -> int:
+        """Synced items changed in Procore since their link's fingerprint -> Ready to Export (an update)."""
+        updatable = _sql_list([t for t in EXPORTABLE if PAIRS[t].updatable])
+        changed = con.sql(
+            f"""SELECT e.item_type, e.procore_id FROM erp_items e
+                JOIN qb_links l ON l.item_type = e.item_type AND l.procore_id = e.procore_id AND l.line_table = ''
+                JOIN erp_fingerprints f ON f.item_type = e.item_type AND f.procore_id = e.procore_id
+                WHERE e.status = 'synced' AND e.item_type IN ({updatable})
+                  AND l.fingerprint IS NOT NULL AND f.fingerprint <> l.fingerprint"""
+        ).to_arrow_table()
+        if changed.num_rows == 0:
+            return 0
+        name = _temp_name("updates")
+        con.register(name, changed)
+        try:
+            mods = _case("u.item_type", {t: PAIRS[t].mod_request for t in EXPORTABLE if PAIRS[t].updatable})
+            con.execute(
+                f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
+                                           from_status, to_status, detail)
+                    SELECT nextval('erp_audit_seq'), now(), NULL, 'Procore', 'procore_update', u.item_type,
+                           u.procore_id, 'synced', 'ready_to_export',
+                           'changed in Procore since it was synced to QuickBooks ' || e.quickbooks_id
+                           || ': back for approval as an update (' || {mods} || ')'
+                    FROM {name} u JOIN erp_items e ON e.item_type = u.item_type AND e.procore_id = u.procore_id"""
+            )
+            con.execute(
+                f"""UPDATE erp_items e SET status = 'ready_to_export', sent_at = now(), sent_by = NULL,
+                           decided_by = NULL, decided_at = NULL, reason = NULL, updated_at = now()
+                    FROM {name} u WHERE e.item_type = u.item_type AND e.procore_id = u.procore_id"""
+            )
+        finally:
+            con.unregister(name)
+        return changed.num_rows
+
+    def _refresh_new_rows(self, con) -> int:
+        """Queue rows for new Procore records; a Not Sent row whose record is now linked becomes Synced."""
+        new = con.sql(
+            """SELECT d.item_type, d.procore_id,
+                      CASE WHEN d.origin_id IS NOT NULL THEN 'synced'
+                           ELSE coalesce(d.procore_erp_status, 'not_sent') END AS status,
+                      CASE WHEN d.item_type <> 'budget' THEN d.origin_id ELSE bo.txn_id END AS quickbooks_id,
+                      CASE WHEN d.item_type = 'budget' THEN bo.edit_sequence END AS edit_sequence,
+                      e.status AS from_status
+               FROM erp_item_details d
+               LEFT JOIN erp_items e ON e.item_type = d.item_type AND e.procore_id = d.procore_id
+               -- a budget's origin_id is an estimate line's; its lines' origin_data name the estimate
+               LEFT JOIN (SELECT project_id, max(json_extract_string(origin_data, '$.txn_id')) AS txn_id,
+                                 max(json_extract_string(origin_data, '$.edit_sequence')) AS edit_sequence
+                          FROM budget_line_items WHERE origin_id IS NOT NULL GROUP BY 1) bo
+                      ON d.item_type = 'budget' AND bo.project_id = d.procore_id
+               WHERE e.status IS NULL OR (e.status = 'not_sent' AND d.origin_id IS NOT NULL)"""
+        ).to_arrow_table()
+        if new.num_rows == 0:
+            return 0
+        name = _temp_name("refresh")
+        con.register(name, new)
+        try:
+            con.execute(
+                f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
+                                           from_status, to_status, detail)
+                    SELECT nextval('erp_audit_seq'), now(), NULL, 'qbrecon', 'refresh', item_type, procore_id,
+                           from_status, status, 'state taken from the loaded Procore data' FROM {name}"""
+            )
+            con.execute(
+                f"""UPDATE erp_items e SET status = n.status, quickbooks_id = n.quickbooks_id,
+                           edit_sequence = coalesce(n.edit_sequence, e.edit_sequence), updated_at = now()
+                    FROM {name} n WHERE n.from_status IS NOT NULL
+                      AND e.item_type = n.item_type AND e.procore_id = n.procore_id"""
+            )
+            con.execute(
+                f"""INSERT INTO erp_items (item_type, procore_id, status, quickbooks_id, edit_sequence, attempts,
+                                           updated_at, last_error_message)
+                    SELECT item_type, procore_id, status, quickbooks_id, edit_sequence, 0, now(),
+                           CASE WHEN status = 'failed_to_export' THEN '{_MARKED_FAILED}' END FROM {name}
+                    WHERE from_status IS NULL"""
+            )
+        finally:
+            con.unregister(name)
         return new.num_rows
 
     def queue(
@@ -435,6 +560,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
         cfg = read_settings(self.store, mask=False)
         with self.store.transaction() as con:
             sel = self._selection(selection, item_type, options)
+            permissions.require_items(user, action, sel.column("item_type").to_pylist())
             sel_name = _temp_name("sel")
             con.register(sel_name, sel)
             try:
@@ -467,7 +593,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
                   CASE WHEN {qb_number} IS NULL THEN
                          CASE WHEN {use_procore_number} THEN 'the commitment has no number to use as the QuickBooks PO number'
                               ELSE 'a QuickBooks number is required (quickbooks_number=...; the setting use_procore_contract_number is off)' END
-                       WHEN length({qb_number}) > 11 THEN 'QuickBooks PO number ' || {qb_number} || ' is longer than 11 characters' END
+                       WHEN length({qb_number}) > {_PO_NUMBER_MAX} THEN 'QuickBooks PO number ' || {qb_number} || ' is longer than {_PO_NUMBER_MAX} characters' END
                 END"""
         )
         customer_join = ""
@@ -481,7 +607,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
                     WHERE s2.item_type = 'project' GROUP BY 1, 2) cust
                   ON cust.item_type = s.item_type AND cust.procore_id = s.procore_id"""
             checks.append(
-                """CASE WHEN s.item_type = 'project' AND e.status IS NOT NULL THEN
+                """CASE WHEN s.item_type = 'project' AND e.status IS NOT NULL AND e.quickbooks_id IS NULL THEN
                       CASE WHEN s.customer IS NULL THEN 'choose the QuickBooks customer that becomes the job''s parent (customer=...)'
                            WHEN cust.n IS NULL THEN 'unknown QuickBooks customer ' || s.customer || ' (not in the loaded customers list)'
                            WHEN cust.n > 1 THEN 'QuickBooks customer ' || s.customer || ' is ambiguous; give its ListID'
@@ -489,6 +615,8 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
                            WHEN cust.inactive THEN 'QuickBooks customer ' || cust.full_name || ' is inactive' END
                     END"""
             )
+        if action in ("send", "resend", "accept", "retry"):
+            checks += _cannot_modify_checks()
         if action == "reject":
             checks.append("CASE WHEN s.reason IS NULL THEN 'a reason is required to reject' END")
         if action == "unlink":
@@ -497,12 +625,8 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
                 f"'a ' || q.item_label || ' item cannot be unlinked (only {', '.join(_UNLINK_TYPES)})' END"
             )
             checks.append(
-                """CASE WHEN e.status = 'synced' AND (
-                        (s.item_type = 'company' AND EXISTS (SELECT 1 FROM vendors x WHERE x."ListID" = coalesce(e.quickbooks_id, q.origin_id) AND coalesce(x."IsActive", true)))
-                     OR (s.item_type = 'commitment' AND EXISTS (SELECT 1 FROM purchase_orders x WHERE x."TxnID" = coalesce(e.quickbooks_id, q.origin_id)))
-                     OR (s.item_type = 'invoice' AND EXISTS (SELECT 1 FROM bills x WHERE x."TxnID" = coalesce(e.quickbooks_id, q.origin_id)))
-                     OR (s.item_type = 'change_order' AND EXISTS (SELECT 1 FROM change_order_lines l JOIN purchase_order_lines x ON x."TxnLineID" = l.origin_id WHERE l.change_order_id = s.procore_id)))
-                   THEN 'the ' || lower(q.item_label) || ' is still in QuickBooks Desktop (' || coalesce(e.quickbooks_id, q.origin_id) || '): delete it there first and reload the QuickBooks data' END"""
+                f"""CASE WHEN e.status = 'synced' THEN coalesce({_still_in_quickbooks()})
+                         || ': delete it there first and reload the QuickBooks data, then unlink' END"""
             )
 
         # The queue view is evaluated once, for the selected items only; both queries below read that copy.
@@ -628,6 +752,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
                     FROM {batch} b WHERE e.item_type = b.item_type AND e.procore_id = b.procore_id"""
             )
             if action == "unlink":
+                links.remove(con, batch)
                 for t in _UNLINK_TYPES:
                     con.execute(
                         f"""UPDATE "{PAIRS[t].procore_table}" t SET origin_id = NULL, origin_data = NULL
@@ -650,10 +775,14 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
         outcomes: pd.DataFrame,
         request_message_id: int | None = None,
         response_message_id: int | None = None,
+        *,
+        line_links: list[dict] | None = None,
     ) -> BatchResult:
-        """Apply QuickBooks' answers: Exporting -> Synced (writing origin_id / origin_data back to the Procore
-        row) or -> Failed to Export (with QuickBooks' status code and message). One transaction, audited with
-        the qbXML message ids. Replaying an outcome already applied is a no-op."""
+        """Apply QuickBooks' answers: Exporting -> Synced (writing the link to ``qb_links`` and origin_id /
+        origin_data back to the Procore row, and ``line_links`` -- item_type, procore_id, line_table, line_id,
+        quickbooks_id, txn_line_id -- to its lines) or -> Failed to Export (with QuickBooks' status code and
+        message). One transaction, audited with the qbXML message ids. Replaying an outcome already applied is a
+        no-op."""
         needed = ["item_type", "procore_id", "outcome"]
         cols = needed + ["quickbooks_id", "edit_sequence", "status_code", "status_message", "error_class"]
         missing_cols = [c for c in needed if c not in outcomes.columns]
@@ -749,6 +878,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
                                   AND t.id = b.procore_id{level}""",
                             [t],
                         )
+                    self._record_links(con, batch, request_message_id, response_message_id, line_links)
                     # A CCO's PurchaseOrderMod gives the whole PO a new EditSequence: the commitment and the PO's
                     # other CCOs now hold that one, or reconciliation would call our own export "stale".
                     con.execute(
@@ -778,25 +908,72 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
             {s: int(n) for s, n in counts},
         )
 
+    @staticmethod
+    def _record_links(con, batch: str, request_message_id: int | None, response_message_id: int | None,
+                      line_links: list[dict] | None) -> None:
+        """The links of the items just Synced (``batch``), in the transaction that applies the answer: the record
+        (with the fingerprint of what was built), its lines, and what the Procore rows show of them."""
+        synced = con.sql(
+            f"""SELECT b.item_type, b.procore_id, b.quickbooks_id, b.edit_sequence,
+                       coalesce(lf.fingerprint, f.fingerprint) AS fingerprint,
+                       ?::BIGINT AS request_message_id, ?::BIGINT AS response_message_id
+                FROM {batch} b
+                LEFT JOIN (SELECT item_type, procore_id, arg_max(fingerprint, attempt) AS fingerprint
+                           FROM export_ledger WHERE fingerprint IS NOT NULL GROUP BY 1, 2) lf
+                       ON lf.item_type = b.item_type AND lf.procore_id = b.procore_id
+                LEFT JOIN erp_fingerprints f ON f.item_type = b.item_type AND f.procore_id = b.procore_id
+                WHERE b.outcome = 'synced'""",
+            params=[request_message_id, response_message_id],
+        ).to_arrow_table()
+        if synced.num_rows == 0:
+            return
+        name = _temp_name("links")
+        con.register(name, synced)
+        try:
+            links.record_links(con, name, "export")
+        finally:
+            con.unregister(name)
+        if line_links:
+            lines = pa.Table.from_pylist(
+                [{**ln, "request_message_id": request_message_id, "response_message_id": response_message_id}
+                 for ln in line_links],
+                schema=pa.schema([("item_type", pa.string()), ("procore_id", pa.int64()), ("line_table", pa.string()),
+                                  ("line_id", pa.int64()), ("quickbooks_id", pa.string()),
+                                  ("txn_line_id", pa.string()), ("request_message_id", pa.int64()),
+                                  ("response_message_id", pa.int64())]),
+            )  # fmt: skip
+            name = _temp_name("line_links")
+            con.register(name, lines)
+            try:
+                applied = con.sql(
+                    f"""SELECT n.* FROM {name} n SEMI JOIN {batch} b ON b.item_type = n.item_type
+                          AND b.procore_id = n.procore_id AND b.outcome = 'synced'"""
+                ).to_arrow_table()
+            finally:
+                con.unregister(name)
+            name = _temp_name("line_links")
+            con.register(name, applied)
+            try:
+                links.record_line_links(con, name, "export")
+            finally:
+                con.unregister(name)
+        links.apply_to_procore(con)
+
+    def link_conflicts(self) -> pd.DataFrame:
+        """Loads that brought a different origin_id than qbrecon's link (the link was kept), newest first."""
+        return self.store.frame("SELECT * FROM qb_link_conflicts ORDER BY conflict_id DESC")
+
+    def links(self, item_type: str | None = None, procore_id: int | None = None) -> pd.DataFrame:
+        """qbrecon's links (records and lines) to QuickBooks, optionally of one item type / one item."""
+        where, params = item_where(item_type, procore_id)
+        return self.store.frame(
+            f"SELECT * FROM qb_links {where} ORDER BY item_type, procore_id, line_table, line_id", params
+        )
+
     # -- imports (QuickBooks -> Procore) -------------------------------------------------------------------
     def ready_to_import(self, kind: str | None = None) -> pd.DataFrame:
-        """QuickBooks vendors and jobs linked to nothing in Procore ("Ready to Import")."""
-        frame = self.store.frame(
-            """SELECT 'vendor' AS kind, v."ListID" AS list_id, v."Name" AS name, v."Name" AS full_name,
-                      v."VendorTypeRef_FullName" AS vendor_type, NULL AS parent_customer
-               FROM vendors v
-               WHERE coalesce(v."IsActive", true)
-                 AND NOT EXISTS (SELECT 1 FROM companies c WHERE c.origin_id = v."ListID")
-                 AND NOT EXISTS (SELECT 1 FROM erp_items e WHERE e.item_type = 'company' AND e.quickbooks_id = v."ListID")
-               UNION ALL
-               SELECT 'job', cu."ListID", cu."Name", cu."FullName", NULL, cu."ParentRef_FullName"
-               FROM customers cu
-               WHERE coalesce(cu."Sublevel", 0) >= 1 AND coalesce(cu."IsActive", true)
-                 AND NOT EXISTS (SELECT 1 FROM projects p WHERE p.origin_id = cu."ListID")
-                 AND NOT EXISTS (SELECT 1 FROM erp_items e WHERE e.item_type = 'project' AND e.quickbooks_id = cu."ListID")
-               ORDER BY 1, 3"""
-        )
-        return frame[frame["kind"] == kind].reset_index(drop=True) if kind else frame
+        """QuickBooks vendors and jobs linked to nothing in Procore ("Ready to Import"; ``erp.imports``)."""
+        return _imports.ready_to_import(self, kind)
 
     def vendor_link_suggestions(self, min_score: float = 85.0) -> pd.DataFrame:
         """Unlinked QuickBooks vendors with the unlinked Procore companies that may be the same firm.
@@ -816,14 +993,14 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
         cols = ["list_id", "vendor_name", "company_id", "company_name", "match", "score"]
         if vendors.empty or companies.empty:
             return pd.DataFrame({c: [] for c in cols})
-        norm = _normalise_names(companies["company_name"])
+        norm = normalise_names(companies["company_name"])
         by_norm: dict[str, list[int]] = {}
         for pos, key in enumerate(norm):
             by_norm.setdefault(key, []).append(pos)
         rows = []
         choices = [utils.default_process(n) for n in companies["company_name"]]
         for list_id, name in zip(vendors["list_id"], vendors["name"], strict=True):
-            exact = by_norm.get(_normalise_names(pd.Series([name]))[0], [])
+            exact = by_norm.get(normalise_name(name), [])
             if exact:
                 rows += [
                     (
@@ -928,7 +1105,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
     def import_bill_payments(self, *, by: int | str) -> int:
         """QuickBooks bill payments on synced bills become Procore payments issued (origin_id = the payment's
         TxnID), one per bill paid. Payments already imported are skipped. Returns how many were added."""
-        user = permissions.require(self.store, by, "import")
+        user = permissions.require(self.store, by, "sync_paid_invoices")
         with self.store.transaction() as con:
             new = con.sql(
                 """SELECT bp."TxnID" AS origin_id, i.id AS requisition_id, i.project_id, i.commitment_id AS contract_id,
@@ -1046,7 +1223,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
         """QuickBooks job costs (bill item lines per job and item) into the Procore budget's
         ``job_to_date_costs`` of linked projects (and ``direct_costs`` when the budget direct cost columns are
         'read_only_from_quickbooks'). Returns how many budget lines changed."""
-        user = permissions.require(self.store, by, "import")
+        user = permissions.require(self.store, by, "sync_job_costs")
         direct = read_settings(self.store)["budget_direct_cost_source"] == "read_only_from_quickbooks"
         with self.store.transaction() as con:
             changed = con.sql(
@@ -1156,6 +1333,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
         return table
 
     def _filter(self, expression: str, item_type: str | None) -> pd.DataFrame:
+        expression = check_filter(expression, self.store, "erp_queue")  # only conditions on the queue's columns
         sql = f"SELECT item_type, procore_id FROM erp_queue WHERE ({expression})"
         if item_type is not None:
             sql += f" AND item_type = '{item_type}'"
@@ -1169,16 +1347,6 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
             return self.store.frame(sql)
         except Exception as exc:  # duckdb binder/parser errors name the unknown column
             raise InputError(f"cannot apply the filter {expression!r}: {exc}", field="where") from None
-
-
-_NAME_NOISE = r"\b(inc|incorporated|llc|l l c|ltd|limited|co|corp|corporation|company|the)\b"
-
-
-def _normalise_names(names: pd.Series) -> list[str]:
-    """Lower case, '&' -> 'and', punctuation and legal-form words removed, spaces collapsed."""
-    s = names.astype("string").fillna("").str.lower().str.replace("&", " and ", regex=False)
-    s = s.str.replace(r"[^0-9a-z ]+", " ", regex=True).str.replace(_NAME_NOISE, " ", regex=True)
-    return s.str.split().str.join(" ").tolist()
 
 
 def _status_key(value: str) -> str:

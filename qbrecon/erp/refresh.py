@@ -242,11 +242,9 @@ class RefreshMixin:
         selected = resolve_kinds(kinds)
         actor = None
         if by is not None:
-            user = (
-                permissions.require(self.store, by, "import")
-                if import_payments
-                else permissions.find_user(self.store, by)
-            )
+            user = permissions.require(self.store, by, "refresh_companies")
+            if import_payments:
+                permissions.require(self.store, by, "sync_paid_invoices")
             actor = str(user["login"] or user["id"])
         elif import_payments:
             raise PermissionDenied("importing bill payments after the refresh needs a user: pass by=<user>")

@@ -115,7 +115,8 @@ def unsyncable_direct_costs(store: Store, project_id: int | None = None) -> pd.D
 
 
 class ReportsMixin:
-    """``ws.accountant_report``, ``ws.erp_job_costs``, ``ws.unsyncable_direct_costs``."""
+    """``ws.accountant_report``, ``ws.erp_job_costs``, ``ws.unsyncable_direct_costs``; each checks the viewer
+    against the permissions matrix (the module functions above are the unchecked SQL)."""
 
     store: Store
 
@@ -124,17 +125,21 @@ class ReportsMixin:
         start: dt.date | str | None = None,
         end: dt.date | str | None = None,
         *,
-        by: int | str | None = None,
+        by: int | str,
     ) -> pd.DataFrame:
-        """Everything synced in [start, end). With ``by``, checks the user may view it (ERP 'Admin')."""
-        if by is not None:
-            permissions.require(self.store, by, "view_accountant_report")
+        """Everything synced in [start, end); ERP Integrations 'Admin' only."""
+        permissions.require(self.store, by, "view_accountant_report")
         return accountant_report(self.store, start, end)
 
-    def erp_job_costs(self, project_id: int | None = None) -> pd.DataFrame:
-        """QuickBooks job costs per job and cost code against the Procore budget."""
+    def erp_job_costs(self, project_id: int | None = None, *, by: int | str) -> pd.DataFrame:
+        """QuickBooks job costs per job and cost code against the Procore budget. Company level: ERP
+        Integrations 'Admin'; one project: that, or Reports 'Read Only'+ and 'Admin' on Budget or Prime
+        Contract."""
+        permissions.require(self.store, by, "view_job_costs" if project_id is None else "view_job_costs_project")
         return erp_job_costs(self.store, project_id)
 
-    def unsyncable_direct_costs(self, project_id: int | None = None) -> pd.DataFrame:
-        """Procore costs that cannot sync to QuickBooks Desktop, with the reason."""
+    def unsyncable_direct_costs(self, project_id: int | None = None, *, by: int | str) -> pd.DataFrame:
+        """Procore costs that cannot sync to QuickBooks Desktop, with the reason (Reports 'Read Only'+ and
+        'Admin' on Budget or Prime Contract; no ERP Integrations permission needed)."""
+        permissions.require(self.store, by, "view_unsyncable")
         return unsyncable_direct_costs(self.store, project_id)

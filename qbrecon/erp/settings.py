@@ -38,7 +38,12 @@ class Setting:
     label: str = ""
 
 
-SCHEDULES = ("hourly", "every_2_hours", "every_4_hours", "daily", "never")
+SCHEDULES = ("every_15_minutes", "hourly", "every_2_hours", "every_4_hours", "daily", "never")
+# What each sync schedule makes the Web Connector do: its Scheduler's RunEveryNMinutes in the .qwc (None: no
+# automatic updates, only when the QuickBooks user clicks Update Selected).
+SCHEDULE_MINUTES: dict[str, int | None] = {
+    "every_15_minutes": 15, "hourly": 60, "every_2_hours": 120, "every_4_hours": 240, "daily": 1440, "never": None,
+}  # fmt: skip
 DIRECT_COST_SOURCES = ("read_only_from_quickbooks", "editable_from_procore")
 
 SETTINGS: dict[str, Setting] = {
@@ -300,6 +305,11 @@ class SettingsMixin:
             con.execute("""INSERT OR REPLACE INTO erp_settings
                            SELECT 'last_contact', to_json(strftime(now(), '%Y-%m-%dT%H:%M:%S%z'))::VARCHAR,
                                   NULL, now()""")
+
+    def set_tool_permissions(self, user: int | str, levels: dict[str, str], *, by: int | str) -> dict[str, str]:
+        """A user's levels on Procore tools other than ERP Integrations (``{"commitments": "admin"}``), which the
+        permissions matrix reads for sending items; ERP 'Admin' only. Returns the user's levels now."""
+        return permissions.set_tool_permissions(self.store, user, levels, by=by)
 
     # -- dashboard sign-in ----------------------------------------------------------------------------
     def set_user_password(self, user: int | str, password: str, *, by: int | str | None = None) -> None:

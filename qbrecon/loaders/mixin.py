@@ -18,12 +18,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .. import links
 from ..schemas import TABLES, TableSpec
+from ..schemas.values import Batch, CellError
 from . import procore as procore_reader
+from . import procore_shapes
 from . import quickbooks as quickbooks_reader
 from .report import LoadReport, TableCounts
 from .validate import Checked, LoadChunk, check_chunk, settle
-from .values import Batch, CellError
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -92,9 +94,9 @@ class LoadingMixin:
     # -- the write phase ------------------------------------------------------------------------------------------
     def _apply_load(self, side: str, source: str, batches: dict[str, Batch], files: list[str], started: datetime, *,
                     notes: list[str] | None = None, has_lines: dict[str, list[bool]] | None = None,
-                    statuses: list | None = None) -> LoadReport:  # fmt: skip
+                    statuses: list | None = None, erp_actions: list | None = None) -> LoadReport:  # fmt: skip
         """A load whose rows are all in memory: one chunk."""
-        info = _LoadInfo(list(files), list(notes or []), list(statuses or []))
+        info = _LoadInfo(list(files), list(notes or []), list(statuses or []), list(erp_actions or []))
         return self._write_load(side, source, [check_chunk(batches, has_lines)], started, info)
 
     def _write_load(self, side: str, source: str, chunks: Iterable[LoadChunk], started: datetime,
@@ -148,6 +150,16 @@ class LoadingMixin:
             report.tables = {name: report.tables[name] for name in sorted(report.tables, key=_ORDER.index)}
             report.files = list(info.files)
             report.notes = list(info.notes)
+            erp_actions = getattr(info, "actions", None)
+            if erp_actions:  # links, unlinks and deletes Procore's ERP requests ask for, after the rows they name
+                report.notes.extend(procore_shapes.apply_erp_actions(con, erp_actions))
+            if side == "procore":  # the export's origin_id never overrides a link qbrecon made
+                conflicts = links.apply_to_procore(con, load_id)
+                if conflicts:
+                    report.notes.append(
+                        f"{conflicts} record(s) or line(s) came with a different QuickBooks id than qbrecon's link; "
+                        "the links were kept (see ws.link_conflicts() and the audit log)"
+                    )
             if info.statuses:
                 report.responses = [_status_dict(s) for s in info.statuses]
                 report.response_errors = [_status_dict(s) for s in info.statuses if s.is_error]
@@ -217,6 +229,7 @@ class _LoadInfo:
     files: list[str]
     notes: list[str]
     statuses: list
+    actions: list  # Procore ERP-request actions, applied after the rows
 
 
 def _check_earlier_copies(con, load_id: int, c: Checked) -> bool:  # noqa: ANN001

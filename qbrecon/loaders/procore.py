@@ -18,8 +18,9 @@ from typing import Any
 from ..errors import InputError
 from ..schemas import TABLES, TableSpec
 from ..schemas.types import normalise_status
+from ..schemas.values import Batch, CellError, NotAnObject
+from . import procore_shapes as shapes
 from .validate import LoadChunk, check_chunk
-from .values import Batch, CellError, NotAnObject
 
 try:  # orjson reads large exports several times faster; the standard library is the fallback
     import orjson
@@ -51,11 +52,13 @@ class ProcoreExport:
     has_lines: dict[str, list[bool]] = field(
         default_factory=dict
     )  # parent table -> row carried its line array
+    actions: list[shapes.ErpAction] = field(default_factory=list)  # links/unlinks/deletes from ERP requests
 
 
 def resource_files(root: Path) -> tuple[dict[str, list[Path]], list[str]]:
     """Files of each resource in an export folder (single file and/or pages), and names of ignored entries."""
-    resources = {spec.meta["resource"]: spec for spec in TABLES.values() if "resource" in spec.meta}
+    resources: dict = {spec.meta["resource"]: spec for spec in TABLES.values() if "resource" in spec.meta}
+    resources.update(dict.fromkeys([*shapes.LINE_RESOURCES, shapes.ERP_REQUESTS]))
     found: dict[str, list[Path]] = {}
     ignored: list[str] = []
     if root.is_file():
@@ -70,7 +73,7 @@ def resource_files(root: Path) -> tuple[dict[str, list[Path]], list[str]]:
         if stem in resources and entry.is_file() and entry.suffix == ".json":
             found.setdefault(stem, []).append(entry)
         elif stem in resources and entry.is_dir():
-            pages = sorted(p for p in entry.iterdir() if p.is_file() and p.suffix == ".json")
+            pages = sorted(p for p in entry.rglob("*.json") if p.is_file())  # pulls keep pages per project
             found.setdefault(stem, []).extend(pages)
         elif not entry.name.startswith("."):
             ignored.append(entry.name)
@@ -85,6 +88,11 @@ def resource_files(root: Path) -> tuple[dict[str, list[Path]], list[str]]:
 
 def read_json_records(path: Path, label: str) -> list[dict]:
     """A file's records: a JSON array of objects (or ``{"data": [...]}``); anything else is an ``InputError``."""
+    return read_page(path, label)[0]
+
+
+def read_json_value(path: Path, label: str) -> Any:
+    """A file's JSON value; unreadable or malformed files are an ``InputError`` naming the file."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -99,6 +107,12 @@ def read_json_records(path: Path, label: str) -> list[dict]:
         raise InputError(f"not valid JSON{where}: {msg}", file=label) from None
     except RecursionError:
         raise InputError("not valid JSON: nested too deeply", file=label) from None
+    return value
+
+
+def read_page(path: Path, label: str) -> tuple[list[dict], dict]:
+    """A page's records and the context its request gives (``procore_shapes.unwrap_page``)."""
+    value, context = shapes.unwrap_page(read_json_value(path, label), path)
     if isinstance(value, dict) and isinstance(value.get("data"), list):
         value = value["data"]
     if not isinstance(value, list):
@@ -106,7 +120,7 @@ def read_json_records(path: Path, label: str) -> list[dict]:
     for i, rec in enumerate(value):
         if not isinstance(rec, dict):
             raise InputError(f"expected a record (JSON object), got {_kind(rec)}", file=label, row=i + 1)
-    return value
+    return value, context
 
 
 def _kind(value: Any) -> str:
@@ -278,9 +292,10 @@ CHUNK_ROWS = 50_000  # rows (records and their lines) gathered before a chunk is
 
 
 class ExportReader:
-    """Streams an export folder as checked chunks, file by file (a page folder page by page): whole files are
-    gathered until ``chunk_rows`` rows, so memory grows with the largest file and the chunk, not the export.
-    ``files`` and ``notes`` are complete once ``chunks()`` is exhausted."""
+    """Streams an export folder as checked chunks, file by file (a page folder page by page, a large file slice
+    by slice): whole files are gathered until ``chunk_rows`` rows, so memory grows with the largest file and the
+    chunk, not the export. The same reading as ``read_export``; ``files``, ``notes`` and ``actions`` are complete
+    once ``chunks()`` is exhausted."""
 
     def __init__(self, path: str | Path, *, chunk_rows: int | None = None):
         self.root = Path(path)
@@ -288,6 +303,7 @@ class ExportReader:
         self.files: list[str] = []
         self.notes: list[str] = []
         self.statuses: list = []
+        self.actions: list[shapes.ErpAction] = []
 
     def chunks(self) -> Iterator[LoadChunk]:
         root = self.root
@@ -295,53 +311,107 @@ class ExportReader:
         by_resource = {spec.meta["resource"]: spec for spec in TABLES.values() if "resource" in spec.meta}
         reader = _Reader()
         base = root if root.is_dir() else root.parent
-        for resource in sorted(found, key=lambda r: list(by_resource).index(r)):
+        erp = shapes.ErpPayloads()
+        for file in found.get(shapes.ERP_REQUESTS, []):
+            label = str(file.relative_to(base))
+            value, context = shapes.unwrap_page(read_json_value(file, label), file)
+            shapes.read_erp_requests(value if isinstance(value, list) else [value], label, erp, context)
+            self.files.append(label)
+        lines: dict[str, dict] = {}
+        for line_resource in shapes.LINE_RESOURCES:
+            for file in found.get(line_resource, []):
+                label = str(file.relative_to(base))
+                records, context = read_page(file, label)
+                groups, problems = shapes.group_lines(line_resource, records, context, label)
+                for pid, recs in groups.items():
+                    lines.setdefault(line_resource, {}).setdefault(pid, []).extend(recs)
+                reader.notes.extend(problems)
+                self.files.append(label)
+        order = list(by_resource)
+        for resource in sorted(set(found) & set(by_resource) | set(erp.records), key=order.index):
             spec = by_resource[resource]
-            for file in found[resource]:
+            for file in found.get(resource, []):
                 label = str(file.relative_to(base))
                 # JSON records hold no reference cycles: the cyclic collector would only walk them again and
                 # again while a file is turned into columns (as for qbXML in ``read_query_response``)
-                gc_was_enabled = gc.isenabled()
-                gc.disable()
-                try:
-                    records = read_json_records(file, label)
-                finally:
-                    if gc_was_enabled:
-                        gc.enable()
+                with _no_gc():
+                    records, context = read_page(file, label)
+                    records = shapes.nest_lines(resource, shapes.normalise_records(spec, records, context), lines)
                 # a large file goes in slices of records, each slice's dicts dropped once read
                 step = max(1, self.chunk_rows // 25)
                 for start in range(0, len(records), step):
-                    gc.disable()
-                    try:
-                        reader.read_resource(spec, records[start : start + step], label, first_row=start + 1)
-                        records[start : start + step] = [None] * len(records[start : start + step])
-                    finally:
-                        if gc_was_enabled:
-                            gc.enable()
+                    with _no_gc():
+                        part = records[start : start + step]
+                        reader.read_resource(spec, part, label, first_row=start + 1)
+                        records[start : start + step] = [None] * len(part)
+                        del part
                     if sum(len(b) for b in reader.batches.values()) >= self.chunk_rows:
                         yield check_chunk(reader.batches, reader.has_lines)
                         reader.batches, reader.has_lines = {}, {}
                 del records
                 self.files.append(label)
+            if resource in erp.records:
+                records = shapes.normalise_records(spec, erp.records[resource], {})
+                reader.read_resource(spec, records, f"{shapes.ERP_REQUESTS} ({resource})")
         if reader.batches:
             yield check_chunk(reader.batches, reader.has_lines)
-        self.notes = [f"ignored {name}: not a Procore resource file" for name in ignored] + reader.notes
+        self.notes = [f"ignored {name}: not a Procore resource file" for name in ignored] + reader.notes + erp.notes
+        self.notes += shapes.orphan_notes(lines)
+        self.actions = erp.actions
+
+
+class _no_gc:  # noqa: N801 - used as a statement
+    """Pause the cyclic garbage collector for a block (restored as it was)."""
+
+    def __enter__(self) -> None:
+        self.was = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.was:
+            gc.enable()
 
 
 def read_export(path: str | Path) -> ProcoreExport:
-    """Read every resource file of an export folder (or one resource file); malformed files raise InputError."""
+    """Read every resource file of an export folder (or one resource file); malformed files raise InputError.
+
+    API pages kept with their request, line pages and ERP request payloads are first brought to the records
+    the columns are read from (``procore_shapes``).
+    """
     root = Path(path)
     found, ignored = resource_files(root)
     by_resource = {spec.meta["resource"]: spec for spec in TABLES.values() if "resource" in spec.meta}
     reader = _Reader()
     files: list[str] = []
     base = root if root.is_dir() else root.parent
-    for resource in sorted(found, key=lambda r: list(by_resource).index(r)):
-        spec = by_resource[resource]
-        for file in found[resource]:
+    erp = shapes.ErpPayloads()
+    for file in found.get(shapes.ERP_REQUESTS, []):
+        label = str(file.relative_to(base))
+        value, context = shapes.unwrap_page(read_json_value(file, label), file)
+        shapes.read_erp_requests(value if isinstance(value, list) else [value], label, erp, context)
+        files.append(label)
+    lines: dict[str, dict] = {}
+    for line_resource in shapes.LINE_RESOURCES:
+        for file in found.get(line_resource, []):
             label = str(file.relative_to(base))
-            records = read_json_records(file, label)
+            records, context = read_page(file, label)
+            groups, problems = shapes.group_lines(line_resource, records, context, label)
+            for pid, recs in groups.items():
+                lines.setdefault(line_resource, {}).setdefault(pid, []).extend(recs)
+            reader.notes.extend(problems)
+            files.append(label)
+    order = list(by_resource)
+    for resource in sorted(set(found) & set(by_resource) | set(erp.records), key=order.index):
+        spec = by_resource[resource]
+        for file in found.get(resource, []):
+            label = str(file.relative_to(base))
+            records, context = read_page(file, label)
+            records = shapes.nest_lines(resource, shapes.normalise_records(spec, records, context), lines)
             reader.read_resource(spec, records, label)
             files.append(label)
-    notes = [f"ignored {name}: not a Procore resource file" for name in ignored] + reader.notes
-    return ProcoreExport(reader.batches, files, notes, reader.has_lines)
+        if resource in erp.records:
+            records = shapes.normalise_records(spec, erp.records[resource], {})
+            reader.read_resource(spec, records, f"{shapes.ERP_REQUESTS} ({resource})")
+    notes = [f"ignored {name}: not a Procore resource file" for name in ignored] + reader.notes + erp.notes
+    notes += shapes.orphan_notes(lines)
+    return ProcoreExport(reader.batches, files, notes, reader.has_lines, erp.actions)

@@ -20,8 +20,8 @@ from typing import Any
 from ..errors import InputError
 from ..qbxml import parse as qbxml_parse
 from ..schemas import TABLES
+from ..schemas.values import Batch
 from .validate import Checked, LoadChunk, check_chunk, failing_groups
-from .values import Batch
 
 XML_SUFFIXES = {".xml", ".qbxml"}
 

@@ -20,7 +20,7 @@ import pandera.errors as pandera_errors
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .values import Batch, CellError, convert_batch
+from ..schemas.values import Batch, CellError, convert_batch
 
 QUARANTINE_SCHEMA = pa.schema([
     ("load_id", pa.int64()), ("table_name", pa.string()), ("source_file", pa.string()),

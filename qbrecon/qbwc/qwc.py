@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -82,16 +83,28 @@ def qwc_xml(
     return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
 
 
+_FROM_SETTINGS: Any = object()
+
+
 def workspace_qwc(
     store: Store,
-    url: str,
+    url: str | None,
     user_name: str,
     *,
     app_name: str | None = None,
-    run_every_minutes: int | None = 15,
+    run_every_minutes: int | None = _FROM_SETTINGS,
     out: str | Path | None = None,
 ) -> bytes:
-    """The ``.qwc`` for this workspace's service; written to ``out`` when given."""
+    """The ``.qwc`` for this workspace's service; written to ``out`` when given.
+
+    ``url`` None: the "Service URL" setting. ``run_every_minutes`` left out: from the "Sync schedule" setting
+    (hourly -> 60, daily -> 1440, never -> no Scheduler element)."""
+    from ..erp.settings import SCHEDULE_MINUTES, get_setting, require_setting
+
+    if url is None:
+        url = require_setting(store, "service_url", "the .qwc names the URL the Web Connector calls (or give --url)")
+    if run_every_minutes is _FROM_SETTINGS:
+        run_every_minutes = SCHEDULE_MINUTES[get_setting(store, "sync_schedule")]
     owner_id, file_id = workspace_guids(store)
     name = app_name or (f"qbrecon {store.path.stem}" if store.path else "qbrecon")
     data = qwc_xml(

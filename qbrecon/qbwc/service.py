@@ -32,6 +32,7 @@ from typing import Any, ClassVar, Protocol
 
 from ..erp import settings as erp_settings
 from ..errors import InputError, QbreconError
+from ..lockout import LoginThrottle
 from ..qbxml.parse import parse_bytes
 from .sessions import QbwcSession, SessionStore
 from .soap import SoapCall
@@ -75,6 +76,18 @@ for _s in [
     erp_settings.Setting(
         "qbwc_refresh_max_returned", "int", 500, label="Records per QuickBooks refresh page (MaxReturned)"
     ),
+    erp_settings.Setting(
+        "qbwc_body_timeout_seconds", "int", 60, label="Seconds a client may take to send one SOAP request"
+    ),
+    erp_settings.Setting(
+        "qbwc_max_calls_per_client", "int", 4, label="SOAP calls one address may have in progress at once"
+    ),
+    erp_settings.Setting(
+        "qbwc_public_url",
+        "text",
+        None,
+        label="Web Connector URL as clients reach it, e.g. behind an HTTPS proxy (empty: the address served on)",
+    ),
 ]:
     erp_settings.SETTINGS.setdefault(_s.name, _s)
 
@@ -90,6 +103,9 @@ class ServiceConfig:
     max_body_bytes: int = 50 * 1024 * 1024
     min_client_version: str = ""  # e.g. "2.1.0.30": older Web Connectors get an "E:" answer
     refresh_max_returned: int = 500  # MaxReturned of a refresh page (iterator page size)
+    body_timeout: float = 60.0  # seconds to receive one request (headers + body); slower clients are cut off
+    max_calls_per_client: int = 4  # SOAP calls in progress per remote address; more are refused at once (503)
+    public_url: str = ""  # the WSDL's soap:address; "" = the address the server is bound to (never the Host header)
 
     SETTINGS: ClassVar[dict[str, str]] = {
         "company_file": "qbwc_company_file",
@@ -99,6 +115,9 @@ class ServiceConfig:
         "max_body_bytes": "qbwc_max_body_bytes",
         "min_client_version": "qbwc_min_client_version",
         "refresh_max_returned": "qbwc_refresh_max_returned",
+        "body_timeout": "qbwc_body_timeout_seconds",
+        "max_calls_per_client": "qbwc_max_calls_per_client",
+        "public_url": "qbwc_public_url",
     }
 
     @classmethod
@@ -205,16 +224,28 @@ class QBWCService:
         unless it comes from the same user and address (then the earlier session is dead and is superseded).
         """
         throwaway = secrets.token_urlsafe(32)  # QBWC echoes it; it is never stored, so it opens nothing
+        throttle = LoginThrottle.of(self.ws.store)
+        if throttle.locked("qbwc", user, remote_addr):
+            log.debug("Web Connector login from %s refused: locked out after repeated failures", remote_addr)
+            return ["", "nvu"]  # the password is not even checked while locked out
         self.expire_stale()
-        if not erp_settings.SettingsMixin.check_service_password(self.ws, user, password):
-            log.warning("Web Connector login refused for user %r from %s", user, remote_addr)
-            configured = erp_settings.read_settings(self.ws.store).get("service_user")
+        ok = throttle.attempt(
+            "qbwc",
+            user,
+            remote_addr,
+            lambda: erp_settings.SettingsMixin.check_service_password(self.ws, user, password),
+        )
+        if not ok:
+            log.info("Web Connector login refused for user %r from %s", user[:64], remote_addr)
+            values = erp_settings.read_settings(self.ws.store)
             why = (
                 "no service user is set (qbrecon service-user set)"
-                if not configured
-                else f"wrong user name or password for {user!r}"
+                if not values.get("service_user")
+                else "wrong user name or password"
             )
-            self._status(False, f"Web Connector login refused: {why}")
+            text = f"Web Connector login refused: {why}"
+            if values.get("last_error") != text or values.get("connection_status") != "not_connected":
+                self._status(False, text)  # written once, not on every guess
             return ["", "nvu"]
         with self.ws.store.transaction():
             live = self.sessions.live()
@@ -255,8 +286,9 @@ class QBWCService:
             log.warning("sendRequestXML refused: %s", text)
             with self.ws.store.transaction():
                 session = self._session(ticket)
-                if session is not None:
-                    self._set_error(session, text)
+                if session is None:
+                    return ""
+                self._set_error(session, text)
             self._status(True, text)
             return ""
 
@@ -353,9 +385,14 @@ class QBWCService:
 
     def connection_error(self, ticket: str, hresult: str, message: str) -> str:
         """The Web Connector could not open QuickBooks: record why, end the session ("done")."""
-        text = f"QuickBooks could not be opened ({hresult}): {message}"
-        session = self.sessions.get(ticket)
-        if session is not None:
+        # Only the holder of a live ticket may record anything: without this check anyone who can reach /qbwc
+        # could write the connection's last error (shown to every signed-in user) with no login at all.
+        with self.ws.store.transaction():
+            session = self._session(ticket)
+            if session is None:
+                log.info("connectionError with an unknown or ended ticket ignored")
+                return "done"
+            text = f"QuickBooks could not be opened ({hresult}): {message}"
             self.sessions.close(session.ticket, status="failed", last_error=text)
         self._status(False, text)
         return "done"
@@ -370,7 +407,11 @@ class QBWCService:
         return session.last_error or "No error."
 
     def close_connection(self, ticket: str) -> str:
-        session = self.sessions.close(ticket)
+        with self.ws.store.transaction():
+            session = self.sessions.get(ticket)
+            if session is None or session.status != "open":  # an ended ticket must not touch the status again
+                return "Session unknown or already closed."
+            session = self.sessions.close(ticket)
         if session is None:
             return "Session unknown or already closed."
         self._status(True, session.last_error)

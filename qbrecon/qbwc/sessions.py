@@ -20,6 +20,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from ..lockout import LockoutMixin
 from ..store import Store, register_tables
 
 register_tables(
@@ -265,8 +266,9 @@ class SessionStore:
         ]
 
 
-class QbwcMixin:
-    """``ws.connection_status()`` and ``ws.qbwc_sessions()`` for the library, the CLI and the dashboard."""
+class QbwcMixin(LockoutMixin):
+    """``ws.connection_status()`` and ``ws.qbwc_sessions()`` for the library, the CLI and the dashboard (and the
+    login lockouts of ``qbrecon.lockout``, which the Web Connector's authenticate shares with the sign-in)."""
 
     store: Store
 

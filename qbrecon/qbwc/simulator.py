@@ -3,10 +3,11 @@
 Used behind the Web Connector service in tests and demos, and in-process (``ws.export(deliver=company.process)``).
 What it reproduces, because these are the behaviours an integration must survive:
 
-- the whole message set is checked first: the ``<?qbxml version?>`` processing instruction, well-formedness and
-  the official XSD (element order included). A failure answers no request at all and raises
+- the whole message set is checked first: the ``<?qbxml version?>`` processing instruction, well-formedness,
+  element order and required elements (from the qbXML spec tables, ``qbrecon.qbxml.spec``; the official XSD too
+  when a schema path is given: ``xsd=`` or ``$QBRECON_QBXML_XSD``). A failure answers no request at all and raises
   ``RequestProcessorError`` with HRESULT ``0x80040400``, as the Web Connector reports it to receiveResponseXML.
-  A string that is only too long (an XSD maxLength facet) is, as in QuickBooks, a per-request status 3070;
+  A string that is only too long (``spec.MAXLEN``) is, as in QuickBooks, a per-request status 3070;
 - ``ListID``/``TxnID`` (``8000XXXX-<epoch>``) and ``EditSequence`` (changes on every Mod; a stale one is 3200);
 - 3100 on duplicate names (customers, vendors and top-level jobs share one name space, jobs are unique within their
   customer, items are unique by full name), 3140 on references to customers/vendors/items that do not exist,
@@ -36,7 +37,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import duckdb
@@ -44,7 +45,9 @@ import pandas as pd
 import pyarrow as pa
 from lxml import etree
 
+from ..qbxml import spec as qbxml_spec
 from ..qbxml.responses import PARSE_ERROR_HRESULT
+from ..schemas.types import money_text
 from ..store import arrow_to_frame
 
 log = logging.getLogger(__name__)
@@ -206,23 +209,27 @@ _REFS: dict[str, tuple[str, ...] | None] = {
 # references to names that may also be lists the simulator does not model (employees, other names)
 _SOFT_REFS: dict[str, tuple[str, ...]] = {"EntityRef": ("vendor", "customer"), "PayeeEntityRef": ("vendor",)}
 _SUB_MODS = {"SalesOrPurchaseMod": "SalesOrPurchase", "SalesAndPurchaseMod": "SalesAndPurchase"}
-_CENT = Decimal("0.01")
 
 # -- the official schema -----------------------------------------------------------------------------------
 _SCHEMAS: dict[str, etree.XMLSchema] = {}
 _SCHEMA_LOCK = threading.Lock()
 
 
-def xsd_path() -> Path:
-    """``$QBRECON_QBXML_XSD`` or ``../shared/qbxml/xsd/13.0`` next to the repository: the qbxmlops130.xsd file."""
+def xsd_path() -> Path | None:
+    """``$QBRECON_QBXML_XSD`` (a folder or the qbxmlops130.xsd file), or None: the XSD is not shipped with
+    qbrecon (Intuit's terms), the spec tables are what the simulator always enforces."""
     env = os.environ.get("QBRECON_QBXML_XSD")
-    base = Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "qbxml" / "xsd" / "13.0"
+    if not env:
+        return None
+    base = Path(env)
     return base / "qbxmlops130.xsd" if base.is_dir() or not base.suffix else base
 
 
 def load_schema(path: Path | None = None) -> etree.XMLSchema | None:
-    """The compiled qbXML 13.0 schema (once per process), or None with a warning when the XSD is absent."""
+    """The compiled qbXML 13.0 schema (once per process), or None (with a warning when a named XSD is absent)."""
     path = path or xsd_path()
+    if path is None:
+        return None
     key = str(path)
     with _SCHEMA_LOCK:
         if key not in _SCHEMAS:
@@ -245,8 +252,7 @@ def _text(el: etree._Element | None, path: str) -> str | None:
     return found.text if found is not None else None
 
 
-def _money(value: Decimal) -> str:
-    return f"{value.quantize(_CENT, rounding=ROUND_HALF_UP):f}"
+_money = money_text  # qbXML amounts: plain, two decimals, half a cent up
 
 
 def _dec(text: str | None) -> Decimal | None:
@@ -296,7 +302,9 @@ class QuickBooksCompany:
 
     ``path`` None keeps it in memory; a file path keeps it across objects (a crash test reopens it).
     ``fault_rate_3180`` makes that share of Adds/Mods fail with 3180 ("modified by another user"), from a
-    ``seed``-ed generator, so a run is reproducible. ``validate`` checks every message set against the XSD.
+    ``seed``-ed generator, so a run is reproducible. ``validate`` checks every message set against the qbXML
+    spec tables (order, required elements, lengths), and against the XSD at ``xsd`` (or ``$QBRECON_QBXML_XSD``)
+    when there is one.
     """
 
     def __init__(
@@ -308,14 +316,15 @@ class QuickBooksCompany:
         validate: bool = True,
         company_name: str = "qbrecon simulated company",
         clock: float | None = None,
+        xsd: str | Path | None = None,
     ):
         self.path = None if path is None or str(path) == ":memory:" else Path(path)
         self.con = duckdb.connect(str(self.path) if self.path else ":memory:")
         self.company_name = company_name
         self.fault_rate_3180 = float(fault_rate_3180)
         self._rng = random.Random(seed)
-        self._schema = load_schema() if validate else None
-        self.validate = validate and self._schema is not None
+        self._schema = load_schema(Path(xsd) if xsd else None) if validate else None
+        self.validate = validate
         self._lock = threading.RLock()
         self._clock = clock  # fixed epoch for tests that need stable ids; None = wall clock
         self._recs: dict[str, etree._Element] = {}  # ListID/TxnID -> Ret element
@@ -327,6 +336,7 @@ class QuickBooksCompany:
         self._counter = 0
         self._txn_number = 0
         self._dirty: set[str] = set()
+        self._deleted: set[str] = set()
         self.requests_processed = 0
         self.message_sets_processed = 0
         self._open()
@@ -395,6 +405,10 @@ class QuickBooksCompany:
 
     def _flush(self) -> None:
         """Write the records changed by this message set, and the counters, in one transaction."""
+        if self._deleted:
+            marks = ", ".join("?" for _ in self._deleted)
+            self.con.execute(f"DELETE FROM qb_records WHERE id IN ({marks})", sorted(self._deleted))
+            self._deleted.clear()
         if not self._dirty:
             return
         rows = [self._row(rid, self._seq[rid]) for rid in self._dirty]
@@ -592,9 +606,11 @@ class QuickBooksCompany:
             )
         if root.tag != "QBXML" or root.find("QBXMLMsgsRq") is None:
             raise RequestProcessorError(PARSE_ERROR_HRESULT, PARSE_ERROR_MESSAGE, "no QBXML/QBXMLMsgsRq")
-        too_long: dict[tuple[str, int], str] = {}
-        if self.validate and not self._schema.validate(doc):
-            fatal = []
+        if not self.validate:
+            return doc, {}
+        checked = qbxml_spec.check_request(root)
+        too_long, fatal = checked.too_long, checked.fatal
+        if self._schema is not None and not self._schema.validate(doc):  # the extra check, when given a schema
             for err in self._schema.error_log:
                 where = _REQUEST_IN_PATH.match(err.path or "")
                 if err.type_name == "SCHEMAV_CVC_MAXLENGTH_VALID" and where:
@@ -605,8 +621,8 @@ class QuickBooksCompany:
                     too_long.setdefault(key, f'The string "{text}" in the field "{field_name}" is too long.')
                 else:
                     fatal.append(f"line {err.line}: {err.message}")
-            if fatal:
-                raise RequestProcessorError(PARSE_ERROR_HRESULT, PARSE_ERROR_MESSAGE, "; ".join(fatal[:5]))
+        if fatal:
+            raise RequestProcessorError(PARSE_ERROR_HRESULT, PARSE_ERROR_MESSAGE, "; ".join(fatal[:5]))
         return doc, too_long
 
     def _answer(self, rq: etree._Element, too_long: str | None) -> etree._Element:
@@ -619,6 +635,10 @@ class QuickBooksCompany:
                 raise _RequestFailed(3070, too_long)
             if rq.tag in QUERY_KIND:
                 self._query(rq, rs)
+                return rs
+            if name in ("TxnDel", "ListDel"):
+                self._delete(rq, rs, name)
+                self._status(rs, 0, "Info", "Status OK")
                 return rs
             if name not in ADD_KIND and name not in MOD_KIND:
                 raise _RequestFailed(3250, f"{rq.tag} is not supported by the qbrecon QuickBooks simulator.")
@@ -753,6 +773,8 @@ class QuickBooksCompany:
         elif kind == "vendor":
             _sub(ret, "Balance", "0.00")
         self._totals(kind, ret)
+        if kind == "bill":
+            self._receive(body, ret)
         _sort_children(ret)
         self._index(ret, kind)
         return _copy(ret)
@@ -798,6 +820,89 @@ class QuickBooksCompany:
             for tag in ("IsManuallyClosed", "IsFullyReceived"):
                 if ret.find(tag) is None:
                     _sub(ret, tag, "false")
+
+    def _receive(self, body: etree._Element, ret: etree._Element) -> None:
+        """A bill's item lines with ``LinkToTxn`` receive purchase order lines (QuickBooks' "Select PO"): both
+        transactions get a ``LinkedTxn`` with the amount, and the PO's open balance (``open_balance``) drops."""
+        linked: dict[str, Decimal] = {}
+        for line in body.findall("ItemLineAdd"):
+            link = line.find("LinkToTxn")
+            if link is None:
+                continue
+            po_id, line_id = link.findtext("TxnID") or "", link.findtext("TxnLineID")
+            po = self._recs.get(po_id)
+            if po is None or self._kind_of.get(po_id) != "purchase_order":
+                raise _RequestFailed(3120, f'Object "{po_id}" specified in the request cannot be found.')
+            if line_id and not any(pl.findtext("TxnLineID") == line_id for pl in po.findall("PurchaseOrderLineRet")):
+                raise _RequestFailed(3120, f'Object "{line_id}" specified in the request cannot be found.')
+            if po.findtext("IsManuallyClosed") == "true":
+                raise _RequestFailed(3180, f"Purchase order {po.findtext('RefNumber')} is closed.")
+            linked[po_id] = linked.get(po_id, Decimal(0)) + (_dec(line.findtext("Amount")) or Decimal(0))
+        for po_id, amount in linked.items():
+            po = _copy(self._recs[po_id])
+            for owner, other, kind in ((ret, po, "PurchaseOrder"), (po, ret, "Bill")):
+                lt = _sub(owner, "LinkedTxn")
+                for tag, value in (("TxnID", other.findtext("TxnID")), ("TxnType", kind),
+                                   ("TxnDate", other.findtext("TxnDate")), ("RefNumber", other.findtext("RefNumber")),
+                                   ("LinkType", "AMTTYPE"), ("Amount", _money(amount))):  # fmt: skip
+                    if value is not None:
+                        _sub(lt, tag, value)
+            received = po.find("IsFullyReceived")
+            if received is None:
+                received = _sub(po, "IsFullyReceived")
+            received.text = "true" if self._open_amount(po) <= 0 else "false"
+            _sort_children(ret)
+            _sort_children(po)
+            self._index(po, "purchase_order")
+
+    @staticmethod
+    def _open_amount(po: etree._Element) -> Decimal:
+        billed = sum((_dec(lt.findtext("Amount")) or Decimal(0) for lt in po.findall("LinkedTxn")
+                      if lt.findtext("TxnType") == "Bill"), Decimal(0))  # fmt: skip
+        return (_dec(po.findtext("TotalAmount")) or Decimal(0)) - billed
+
+    def open_balance(self, txn_id: str) -> Decimal:
+        """A purchase order's open balance: its total less what bills received against it."""
+        with self._lock:
+            return self._open_amount(self._recs[txn_id])
+
+    def _delete(self, rq: etree._Element, rs: etree._Element, name: str) -> None:
+        """TxnDel / ListDel: the record is gone from the company file (a transaction that others link to, or a
+        list element that transactions use, cannot be deleted)."""
+        id_field = "TxnID" if name == "TxnDel" else "ListID"
+        rid = rq.findtext(id_field) or ""
+        kind = self._kind_of.get(rid)
+        if kind is None:
+            raise _RequestFailed(3120, f'Object "{rid}" specified in the request cannot be found.')
+        ret = self._recs[rid]
+        if id_field == "TxnID" and kind == "purchase_order" and ret.find("LinkedTxn") is not None:
+            raise _RequestFailed(3210, "The transaction cannot be deleted: other transactions are linked to it.")
+        if id_field == "ListID":
+            used = any(r.find(f".//*[ListID='{rid}']") is not None for k, r in
+                       ((self._kind_of[o], self._recs[o]) for o in self._recs) if k not in ("customer", "vendor", "item")
+                       or r.findtext("ParentRef/ListID") == rid)  # fmt: skip
+            if used:
+                raise _RequestFailed(3170, f'The list element "{rid}" is in use and cannot be deleted.')
+        for lt in ret.findall("LinkedTxn"):  # a deleted bill no longer receives its PO lines
+            other = self._recs.get(lt.findtext("TxnID") or "")
+            if other is not None:
+                other = _copy(other)
+                for back in other.findall("LinkedTxn"):
+                    if back.findtext("TxnID") == rid:
+                        other.remove(back)
+                if other.find("IsFullyReceived") is not None:
+                    other.find("IsFullyReceived").text = "true" if self._open_amount(other) <= 0 else "false"
+                self._index(other, self._kind_of[lt.findtext("TxnID")])
+        if kind in ("customer", "vendor", "item"):
+            self._by_name.pop((kind, (self._full_name(ret, kind) or "").casefold()), None)
+        del self._recs[rid]
+        del self._kind_of[rid]
+        self._by_kind[kind].pop(rid, None)
+        self._dirty.discard(rid)
+        self._deleted.add(rid)
+        _sub(rs, f"{name}Type", rq.findtext(f"{name}Type"))
+        _sub(rs, id_field, rid)
+        _sub(rs, "TimeDeleted", self._now())
 
     # -- Mod -----------------------------------------------------------------------------------------------------
     def _mod(self, body: etree._Element, kind: str) -> etree._Element:

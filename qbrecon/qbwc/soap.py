@@ -10,12 +10,13 @@ the HTTP layer turns into a SOAP fault response.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from lxml import etree
 
 from ..errors import InputError
-from ..qbxml.parse import parse_bytes
+from ..qbxml.parse import PARSER_OPTIONS, PROLOG_LIMIT, check_prolog, parse_bytes
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
@@ -46,6 +47,13 @@ OPERATIONS: dict[str, tuple[tuple[str, ...], str]] = {
 INT_PARAMS = {"qbXMLMajorVers", "qbXMLMinorVers"}
 
 DEFAULT_MAX_BODY = 50 * 1024 * 1024
+# A Web Connector envelope is Envelope/Body/operation/parameters: about ten elements, four levels. The qbXML it
+# carries is escaped text, not elements. Anything far beyond that is refused while it is being read, so a body of
+# millions of (deep) elements costs neither the time nor the memory of building its tree.
+MAX_ELEMENTS = 200
+MAX_SOAP_DEPTH = 16
+PARSE_SECONDS = 10.0  # wall-clock bound on reading one envelope (checked between chunks)
+_CHUNK = 256 * 1024
 
 
 class SoapFault(Exception):
@@ -72,7 +80,7 @@ def parse_call(body: bytes, max_bytes: int = DEFAULT_MAX_BODY) -> SoapCall:
     # forbids it anyway), no entities, no network, nesting bounded; huge_text because a <response> carries a
     # whole escaped qbXML response as one text node (the body itself is capped above).
     try:
-        root = parse_bytes(body, name="SOAP request", huge_text=True)
+        root = _read_envelope(body)
     except InputError as exc:
         text = str(exc).removeprefix("file SOAP request: ")
         raise SoapFault(f"malformed or refused XML: {text}") from None
@@ -118,6 +126,41 @@ def parse_call(body: bytes, max_bytes: int = DEFAULT_MAX_BODY) -> SoapCall:
         else:
             params[name] = text
     return SoapCall(op_qn.localname, params)
+
+
+def _read_envelope(body: bytes, name: str = "SOAP request") -> etree._Element:
+    """The envelope's root, read incrementally under the safe policy plus the envelope's own bounds (element
+    count, depth, time): a hostile body is refused after the first few hundred elements, not after its tree."""
+    if not check_prolog(body[:PROLOG_LIMIT], name, complete=len(body) <= PROLOG_LIMIT):
+        raise InputError("the XML prolog (before the root element) is longer than 1 MB", file=name)
+    parser = etree.XMLPullParser(
+        events=("start", "end"), **dict(PARSER_OPTIONS, huge_tree=True), remove_comments=True, remove_pis=True
+    )
+    deadline = time.monotonic() + PARSE_SECONDS
+    elements = depth = 0
+    view = memoryview(body)
+    try:
+        for pos in range(0, len(body), _CHUNK):
+            parser.feed(bytes(view[pos : pos + _CHUNK]))
+            for event, _el in parser.read_events():
+                if event == "end":
+                    depth -= 1
+                    continue
+                elements += 1
+                depth += 1
+                if elements > MAX_ELEMENTS:
+                    raise InputError(f"more than {MAX_ELEMENTS} elements; not a Web Connector call", file=name)
+                if depth > MAX_SOAP_DEPTH:
+                    raise InputError(f"XML nested deeper than {MAX_SOAP_DEPTH} levels is refused", file=name)
+            if time.monotonic() > deadline:
+                raise InputError(f"reading the envelope took longer than {PARSE_SECONDS:g} s", file=name)
+        root = parser.close()
+    except etree.XMLSyntaxError as exc:
+        raise InputError(f"not well-formed XML: {getattr(exc, 'msg', None) or exc}", file=name) from None
+    info = root.getroottree().docinfo
+    if info.internalDTD is not None or info.externalDTD is not None or info.doctype:
+        raise InputError("XML with a DOCTYPE declaration is refused", file=name)
+    return root
 
 
 def _envelope() -> tuple[etree._Element, etree._Element]:

@@ -55,6 +55,8 @@ class Request:
     action: str  # add | mod | query
     request_name: str  # BillAdd, PurchaseOrderMod, CustomerQuery ...
     element: etree._Element  # the <...Rq requestID="..."> element
+    # per line element sent, in order: the Procore lines it stands for ("commitment_lines:550,551"), or None
+    line_sources: tuple[str | None, ...] = ()
 
     def xml(self) -> bytes:
         return etree.tostring(self.element, encoding="us-ascii")
@@ -120,15 +122,16 @@ class BuildContext:
         return self.frames.get(name)
 
     @classmethod
-    def from_store(cls, store: Any, frames: Any = None, **overrides: Any) -> BuildContext:
+    def from_store(
+        cls, store: Any, frames: Any = None, *, settings: dict[str, Any] | None = None, **overrides: Any
+    ) -> BuildContext:
         """Settings and reference frames from a workspace store (``Workspace.store``).
 
-        ``frames`` may be any mapping of table name -> frame (the export reads them lazily); by default the
-        reference tables are read now.
+        ``settings`` are the ERP settings (``erp.settings.read_settings(store, mask=False)``; the ERP layer
+        reads them, this one only builds: qbxml never imports erp). ``frames`` may be any mapping of table
+        name -> frame (the export reads them lazily); by default the reference tables are read now.
         """
-        from ..erp.settings import read_settings
-
-        settings = read_settings(store, mask=False)
+        settings = settings or {}
         if frames is None:
             names = ["projects", "companies", "cost_codes", "commitments", "commitment_lines", "customers",
                      "purchase_orders", "purchase_order_lines", "estimate_lines", "items"]  # fmt: skip
@@ -370,7 +373,10 @@ class _Prepared:
 
 
 def _text_frame(frame: pd.DataFrame, kinds: Mapping[str, str], prefix: str = "") -> dict[str, list]:
-    return {c: to_text(frame[c], kinds.get(prefix + c, "text")) for c in frame.columns if c != "procore_id"}
+    """qbXML path columns as text; ``procore_id`` and ``_``-columns (e.g. ``_src``, the Procore lines a line
+    stands for) are not sent."""
+    return {c: to_text(frame[c], kinds.get(prefix + c, "text")) for c in frame.columns
+            if c != "procore_id" and not c.startswith("_")}
 
 
 def _length_errors(
@@ -409,9 +415,13 @@ def _assemble(
     texts = _text_frame(header, prepared.kinds)
     errors = _length_errors(item_type, msg, ids, texts, prepared.sources)
     line_texts: dict[str, tuple[list, dict[str, list]]] = {}
+    sources: dict[int, list] = {}  # procore id -> the Procore lines of each line element, in order
     for name, lines in prepared.lines.items():
         lines = lines.reset_index(drop=True)
         lids = [int(v) for v in _objects(lines["procore_id"]).tolist()]
+        src = _objects(lines["_src"]).tolist() if "_src" in lines.columns else [None] * len(lids)
+        for pid, ref in zip(lids, src, strict=True):
+            sources.setdefault(pid, []).append(None if _missing(ref) else str(ref))
         lt = _text_frame(lines, prepared.kinds, prefix=f"{name}/")
         errors += _length_errors(item_type, msg, lids, lt, prepared.sources, prefix=f"{name}/")
         line_texts[name] = (lids, lt)
@@ -471,7 +481,7 @@ def _assemble(
                 parts.append(segments[k][row])
             parts.append(tail)
             rq = fromstring("".join(parts), _OWN_TEXT_PARSER)
-            requests.append(Request(rid, item_type, pid, action, msg, rq))
+            requests.append(Request(rid, item_type, pid, action, msg, rq, tuple(sources.get(pid, ()))))
         return requests, errors
 
     cols = [texts[p] for p in paths]
@@ -485,7 +495,7 @@ def _assemble(
         rid = request_id(item_type, pid, attempt_list[row])
         rq = make(rq_name, requestID=rid)
         _fill(sub(rq, msg), steps, values, grouped.get(pid))
-        requests.append(Request(rid, item_type, pid, action, msg, rq))
+        requests.append(Request(rid, item_type, pid, action, msg, rq, tuple(sources.get(pid, ()))))
     return requests, errors
 
 
@@ -1035,22 +1045,48 @@ def _prepare_commitment(
                 "Desc": _col(fl, "description"),
                 "Amount": fl["amount"],
                 "CustomerRef/ListID": fl["_job"],
+                "_src": "commitment_lines:" + fl["id"].astype("string"),
             }
         )
         sources = {"RefNumber": ref_source, "Memo": "title", "VendorMsg": "description",
                    f"{line_name}/Desc": "line_items.description"}  # fmt: skip
         kinds = {"TxnDate": "date", f"{line_name}/Amount": "money"}
+        line_frame = _frame(fl["commitment_id"], lcols)
+        if action == "mod" and len(frame):
+            line_frame = _keep_other_po_lines(line_frame, frame, fl, ctx)
         out.append(
             _Prepared(
                 name,
                 action,
                 _frame(frame["id"], cols),
-                {line_name: _frame(fl["commitment_id"], lcols)},
+                {line_name: line_frame},
                 kinds=kinds,
                 sources=sources,
             )
         )
     return out, errors
+
+
+def _keep_other_po_lines(
+    line_frame: pd.DataFrame, rows: pd.DataFrame, fl: pd.DataFrame, ctx: BuildContext
+) -> pd.DataFrame:
+    """A PurchaseOrderMod's lines replace the PO's: keep (by TxnLineID alone) every PO line that is not one of
+    this commitment's own lines, current or removed since (its CCOs' lines, lines added in QuickBooks)."""
+    po_lines = ctx.frame("purchase_order_lines")
+    if po_lines is None or po_lines.empty:
+        return line_frame
+    own = set(_col(fl, "origin_id").dropna().astype(str).tolist())
+    links = ctx.frame("qb_links")
+    if links is not None and len(links):
+        mine = links[(links["item_type"] == "commitment") & (links["line_table"] == "commitment_lines")]
+        own |= set(mine["txn_line_id"].dropna().astype(str).tolist())
+    po_of = pd.DataFrame({"TxnID": rows["_qb_id"].astype(object).tolist(), "procore_id": rows["id"].tolist()})
+    kept = po_of.merge(po_lines[["TxnID", "TxnLineID"]].astype(object), on="TxnID", how="inner")
+    kept = kept[~kept["TxnLineID"].astype(str).isin(own)]
+    if kept.empty:
+        return line_frame
+    extra = pd.DataFrame({"procore_id": kept["procore_id"].tolist(), "TxnLineID": kept["TxnLineID"].tolist()})
+    return pd.concat([line_frame, extra], ignore_index=True)
 
 
 # -- commitment change orders -> new lines on the purchase order --------------------------------------------
@@ -1121,6 +1157,7 @@ def _prepare_change_order(
         desc=("_desc", "first"),
     )
     g["amount"] = _as_money(g["amount"])
+    g["_src"] = _with_sources(g, ln, ["change_order_id", "_line_key"], "change_order_lines")
     g["item_list_id"], g["item_full_name"] = _items(g["cost_code_id"], ctx)
     no_item = (g["item_list_id"].isna() & g["item_full_name"].isna()).to_numpy()
     errors += _err(
@@ -1157,12 +1194,12 @@ def _prepare_change_order(
                         "ItemRef/ListID": g["item_list_id"].tolist(),
                         "ItemRef/FullName": g["item_full_name"].where(g["item_list_id"].isna(), None).tolist(),
                         "Desc": g["desc"].tolist(), "Amount": g["amount"].tolist(),
-                        "CustomerRef/ListID": g["_job"].tolist()})  # fmt: skip
+                        "CustomerRef/ListID": g["_job"].tolist(), "_src": g["_src"].tolist()})  # fmt: skip
     new["Amount"] = _as_money(new["Amount"]) if len(new) else new["Amount"]
     all_lines = pd.concat([keep.assign(_o=0), new.assign(_o=1)], ignore_index=True)
     all_lines = all_lines.sort_values(["change_order_id", "_o"], kind="stable").drop(columns="_o")
     all_lines = all_lines.rename(columns={"change_order_id": "procore_id"})
-    for c in ("ItemRef/ListID", "ItemRef/FullName", "Desc", "Amount", "CustomerRef/ListID"):
+    for c in ("ItemRef/ListID", "ItemRef/FullName", "Desc", "Amount", "CustomerRef/ListID", "_src"):
         if c not in all_lines.columns:
             all_lines[c] = None
     header = _frame(rows["id"], {"TxnID": rows["_po"], "EditSequence": rows["_edit_sequence"]})
@@ -1213,6 +1250,27 @@ def invoice_bill_lines(invoice_lines: pd.DataFrame) -> pd.DataFrame:
     g["amount"] = _as_money(g["amount"])
     g["retainage"] = _as_money(g["retainage"])
     return g
+
+
+def _group_sources(lines: pd.DataFrame, keys: list[str], table: str) -> pd.DataFrame:
+    """Per group of ``lines`` (by ``keys``): ``_src`` = ``"<table>:<id>,<id>"``, the Procore lines one qbXML line
+    stands for (so QuickBooks' TxnLineID can be linked back to each)."""
+    if lines.empty or "id" not in lines.columns:
+        return pd.DataFrame(columns=[*keys, "_src"])
+    frame = pd.DataFrame({k: lines[k].astype(object).tolist() for k in keys})
+    frame["_id"] = lines["id"].astype("int64").tolist()
+    out = frame.groupby(keys, dropna=False, sort=False)["_id"].agg(
+        lambda ids: f"{table}:" + ",".join(str(i) for i in sorted(ids))
+    )
+    return out.rename("_src").reset_index()
+
+
+def _with_sources(g: pd.DataFrame, lines: pd.DataFrame, keys: list[str], table: str) -> pd.Series:
+    """``_src`` for each row of the grouped frame ``g`` (same ``keys``), index kept."""
+    src = _group_sources(lines, keys, table)
+    left = pd.DataFrame({k: g[k].astype(object).tolist() for k in keys})
+    merged = left.merge(src.astype({k: object for k in keys}), on=keys, how="left")
+    return pd.Series(merged["_src"].tolist(), index=g.index, dtype=object)
 
 
 def _money_col(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -1307,6 +1365,7 @@ def _prepare_invoice(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple
         "ItemRef/FullName": g["item_full_name"].where(g["item_list_id"].isna(), None).tolist(),
         "Desc": _pylist(g["full_code"]), "Amount": _as_money(g["amount"]).array, "CustomerRef/ListID": _pylist(g["_job"]),
         "LinkToTxn/TxnID": link_txn.tolist(), "LinkToTxn/TxnLineID": link_line.tolist(), "_o": 0,
+        "_src": _with_sources(g, il, ["requisition_id", "cost_code_id"], "invoice_lines").tolist(),
     })  # fmt: skip
     ret_id, ret_name = _ref_split(pd.Series([ctx.retainage_item] * len(info), dtype=object))
     ret_amount = _lookup(info["id"], totals, "requisition_id", "retainage")
@@ -1315,6 +1374,7 @@ def _prepare_invoice(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple
         "Desc": "Retainage held this period",
         "Amount": pd.array(pc.negate(pc.cast(_arrow(ret_amount), _WORK_MONEY)), dtype=pd.ArrowDtype(_WORK_MONEY)),
         "CustomerRef/ListID": _pylist(info["job"]), "LinkToTxn/TxnID": None, "LinkToTxn/TxnLineID": None, "_o": 1,
+        "_src": None,
     })  # fmt: skip
     # The retainage line is always there (0.00 when nothing is held): the retainage item is required.
     retainage = retainage[[r is not None for r in ret_amount.tolist()]]
@@ -1323,18 +1383,53 @@ def _prepare_invoice(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple
     all_lines = all_lines.sort_values(["procore_id", "_o"], kind="stable").drop(columns="_o")
     # amounts stay Arrow decimals from the sums to the text (no Decimal objects in between)
     all_lines["Amount"] = _as_money(all_lines["Amount"])
-    header = _frame(rows["id"], {"VendorRef/ListID": rows["_vendor"], "TxnDate": _col(rows, "billing_date"),
-                                 "DueDate": _col(rows, "payment_due_date"), "RefNumber": _col(rows, "invoice_number"),
-                                 "Memo": _col(rows, "contract_name")})  # fmt: skip
-    prepared = _Prepared(
-        "BillAdd",
-        "add",
-        header,
-        {"ItemLineAdd": all_lines},
-        kinds={"TxnDate": "date", "DueDate": "date", "ItemLineAdd/Amount": "money"},
-        sources={"RefNumber": "invoice_number", "Memo": "contract_name"},
-    )
-    return [prepared], errors
+    # A linked invoice changed after sync is a BillMod: its lines keep their TxnLineIDs (by the invoice lines they
+    # stand for), new ones are -1, lines no longer sent are removed by QuickBooks; LinkToTxn is for adds only.
+    add, mod = _split_linked(rows)
+    mod, es_errors = _needs_edit_sequence(mod, "invoice")
+    errors += es_errors
+    out = []
+    for frame, name, action in ((add, "BillAdd", "add"), (mod, "BillMod", "mod")):
+        cols: dict[str, Any] = {}
+        if action == "mod":
+            cols.update({"TxnID": frame["_qb_id"], "EditSequence": frame["_edit_sequence"]})
+        cols.update({"VendorRef/ListID": frame["_vendor"], "TxnDate": _col(frame, "billing_date"),
+                     "DueDate": _col(frame, "payment_due_date"), "RefNumber": _col(frame, "invoice_number"),
+                     "Memo": _col(frame, "contract_name")})  # fmt: skip
+        fl = all_lines[all_lines["procore_id"].isin(_pylist(frame["id"]))]
+        line_name = "ItemLineAdd" if action == "add" else "ItemLineMod"
+        if action == "mod":
+            fl = fl.drop(columns=["LinkToTxn/TxnID", "LinkToTxn/TxnLineID"])
+            fl.insert(1, "TxnLineID", _linked_txn_lines(fl["_src"], ctx, "invoice"))
+        prepared = _Prepared(
+            name,
+            action,
+            _frame(frame["id"], cols),
+            {line_name: fl},
+            kinds={"TxnDate": "date", "DueDate": "date", f"{line_name}/Amount": "money"},
+            sources={"RefNumber": "invoice_number", "Memo": "contract_name"},
+        )
+        out.append(prepared)
+    return out, errors
+
+
+def _linked_txn_lines(src: pd.Series, ctx: BuildContext, item_type: str) -> list[str]:
+    """Each line's QuickBooks TxnLineID from qbrecon's line links (the first Procore line it stands for), else
+    -1 (a new line)."""
+    links = ctx.frame("qb_links")
+    found: dict[tuple[str, int], str] = {}
+    if links is not None and len(links):
+        lk = links[(links["item_type"] == item_type) & (links["line_table"] != "") & links["txn_line_id"].notna()]
+        found = {(str(t), int(i)): str(x) for t, i, x in
+                 zip(lk["line_table"], lk["line_id"], lk["txn_line_id"], strict=True)}  # fmt: skip
+    out = []
+    for ref in src.tolist():
+        txn_line = None
+        if isinstance(ref, str) and ":" in ref:
+            table, ids = ref.split(":", 1)
+            txn_line = next((found[(table, int(i))] for i in ids.split(",") if (table, int(i)) in found), None)
+        out.append(txn_line or "-1")
+    return out
 
 
 # -- timecard entries -> time tracking ------------------------------------------------------------------------

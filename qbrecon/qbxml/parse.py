@@ -30,8 +30,8 @@ import pyarrow as pa
 from lxml import etree
 
 from ..errors import InputError
-from ..loaders.values import Batch, CellError, convert_batch
 from ..schemas import TABLES, TableSpec
+from ..schemas.values import Batch, CellError, convert_batch
 
 MAX_DEPTH = 64  # levels of nesting accepted in an in-memory document (qbXML needs about 10)
 PROLOG_LIMIT = 1 << 20  # bytes before the root element (XML declaration, PIs, comments)
@@ -68,31 +68,48 @@ def check_prolog(head: bytes, name: str, *, complete: bool = False) -> bool:
     Returns True once the root element's start was reached (the prolog is clean), False when ``head`` ends
     inside the prolog and more bytes are needed. ``complete`` says that ``head`` is the whole document.
     """
+    return _scan_prolog(head, name, complete=complete) is not None
+
+
+def root_tag(head: bytes) -> str | None:
+    """The root element's name when ``head`` (UTF-8 or ASCII, prolog already checked) reaches its start tag."""
+    pos = _scan_prolog(head, "<xml>", complete=False)
+    if pos is None or pos < 0:
+        return None
+    m = _START_TAG.match(head, pos)
+    return m.group(1).decode("utf-8", "replace") if m else None
+
+
+_START_TAG = re.compile(rb"<([^\s/>]+)[\s/>]")
+
+
+def _scan_prolog(head: bytes, name: str, *, complete: bool = False) -> int | None:
+    """Where the root element starts in ``head`` (-1 when it cannot be told: UTF-16, or ``complete`` with no
+    root), None when more bytes are needed; a declaration (DOCTYPE, ENTITY) raises ``InputError``."""
     # UTF-16 documents are checked on their decoded text (lxml's DOCTYPE check below covers other encodings).
     codec = {b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16", b"<\x00": "utf-16-le", b"\x00<": "utf-16-be"}.get(
         head[:2]
     )
     if codec:
         head = head[: len(head) // 2 * 2].decode(codec, errors="ignore").encode("utf-8", errors="ignore")
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:]
-    pos = 0
+    pos = 3 if head.startswith(b"\xef\xbb\xbf") else 0
     n = len(head)
+    more = -1 if complete else None
     while True:
         m = _PROLOG_SKIP.match(head, pos)
         if m:
             pos = m.end()
         if pos >= n:
-            return complete
+            return more
         if head.startswith(b"<?", pos):
             end = head.find(b"?>", pos)
             if end < 0:
-                return complete
+                return more
             pos = end + 2
         elif head.startswith(b"<!--", pos):
             end = head.find(b"-->", pos)
             if end < 0:
-                return complete
+                return more
             pos = end + 3
         elif head.startswith(b"<!", pos):
             what = head[pos + 2 : pos + 10].split()[0:1]
@@ -103,7 +120,7 @@ def check_prolog(head: bytes, name: str, *, complete: bool = False) -> bool:
                 file=name,
             )
         else:
-            return True
+            return -1 if codec else pos
 
 
 class _GuardedReader(io.RawIOBase):
@@ -212,7 +229,9 @@ def parse_bytes(data: bytes | str, *, name: str | None = None, huge_text: bool =
         # lxml refuses str with an encoding declaration; the text is already decoded, so drop it.
         data = re.sub(r"^\s*<\?xml[^>]*\?>", "", data, count=1).encode("utf-8")
     data = bytes(data)
-    check_prolog(data[:PROLOG_LIMIT], label, complete=True)
+    # A prolog longer than the limit is refused, never passed on unchecked (the DOCTYPE could sit after it).
+    if not check_prolog(data[:PROLOG_LIMIT], label, complete=len(data) <= PROLOG_LIMIT):
+        raise InputError("the XML prolog (before the root element) is longer than 1 MB", file=label)
     parser = etree.XMLParser(
         **dict(PARSER_OPTIONS, huge_tree=huge_text), remove_comments=True, remove_pis=True
     )
@@ -568,6 +587,11 @@ def read_query_response(source: Source, *, name: str | None = None, first_group:
     gc.disable()
     try:
         guarded = _GuardedReader(raw, label)
+        root = root_tag(guarded._head)
+        if root is not None and root != "QBXML":
+            # Refused before reading on: elements the reader does not ask for stay in memory until their parent
+            # ends, so a huge document of something else would otherwise grow with the file before its refusal.
+            raise InputError(f"not a qbXML response: the root element is <{root[:40]}>, not <QBXML>", file=label)
         tags = list(plans) + ["QBXMLMsgsRs"]
         # remove_blank_text: the indentation between elements never becomes text nodes (a value that is only
         # blanks, <Memo> </Memo>, is kept by libxml2), which makes building the tree about 6% cheaper.

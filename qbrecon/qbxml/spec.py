@@ -1,17 +1,27 @@
-"""What our code knows about the qbXML 13.0 format: element order and maximum lengths, as plain data.
+"""What our code knows about the qbXML 13.0 format: element order, required elements and maximum lengths, as
+plain data -- the one source of every QuickBooks length limit in qbrecon.
 
 QuickBooks rejects a whole message set for one out-of-order element (HRESULT 0x80040400), so every element we
 emit is placed by ``ORDER`` (the ``xsd:sequence`` of its parent, choices flattened in schema order), never by
 dict order. ``MAXLEN`` holds the ``maxLength`` facets for the paths we fill (``Message/Child/Leaf``), so the
 builders can refuse a row *before* building instead of letting QuickBooks fail it or silently truncating.
+``REQUIRED`` lists the children that must be present. ``check_request`` applies all three to a request message
+set the way QuickBooks' request processor does (the simulator uses it; the XSD is only an extra check there).
 
-Derived once from Intuit's qbXML 13.0 schema (``shared/qbxml/xsd/13.0``, cross-checked against
-``element_order_130.txt`` and ``maxlen_130.txt``) for the messages qbrecon builds, and committed here as data;
-the schema itself is not part of the project. ``EXTRA_MAXLEN`` adds the limits QuickBooks enforces where the
-schema has no facet (``ItemRef/FullName`` and ``ParentRef/FullName`` carry none).
+Derived from Intuit's qbXML 13.0 schema for the messages qbrecon builds and committed here as data: the schema
+itself is not part of the project (Intuit's terms), and nothing in qbrecon reads it. ``tests/xsd_tables.py``
+re-derives the tables from a local copy of the XSD (``tests/test_spec_tables.py`` compares them when
+``$QBRECON_QBXML_XSD`` or the reference folder is present) and prints the rows for a new message.
+``EXTRA_MAXLEN`` adds the limits QuickBooks enforces where the schema has no facet (``ItemRef/FullName`` and
+``ParentRef/FullName`` carry none).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from lxml import etree
 
 QBXML_VERSION = "13.0"
 REQUEST_ID_MAXLEN = 50  # statusCode 1060 beyond this
@@ -57,11 +67,22 @@ ORDER: dict[str, tuple[str, ...]] = {
     "EstimateLineAdd": ("ItemRef", "Desc", "Quantity", "UnitOfMeasure", "Rate", "RatePercent", "ClassRef", "Amount", "TaxAmount", "OptionForPriceRuleConflict", "InventorySiteRef", "InventorySiteLocationRef", "SalesTaxCodeRef", "MarkupRate", "MarkupRatePercent", "PriceLevelRef", "OverrideItemAccountRef", "Other1", "Other2", "DataExt"),
     "EstimateLineMod": ("TxnLineID", "ItemRef", "Desc", "Quantity", "UnitOfMeasure", "OverrideUOMSetRef", "Rate", "RatePercent", "ClassRef", "Amount", "TaxAmount", "OptionForPriceRuleConflict", "InventorySiteRef", "InventorySiteLocationRef", "SalesTaxCodeRef", "MarkupRate", "MarkupRatePercent", "PriceLevelRef", "Other1", "Other2"),
     "PurchaseOrderLineAdd": ("ItemRef", "ManufacturerPartNumber", "Desc", "Quantity", "UnitOfMeasure", "Rate", "ClassRef", "Amount", "TaxAmount", "InventorySiteLocationRef", "CustomerRef", "ServiceDate", "SalesTaxCodeRef", "OverrideItemAccountRef", "Other1", "Other2", "DataExt"),
+    "BillMod": ("TxnID", "EditSequence", "VendorRef", "VendorAddress", "APAccountRef", "TxnDate", "DueDate", "RefNumber", "TermsRef", "Memo", "IsTaxIncluded", "SalesTaxCodeRef", "ExchangeRate", "ClearExpenseLines", "ExpenseLineMod", "ClearItemLines", "ItemLineMod", "ItemGroupLineMod"),
+    "ItemLineMod": ("TxnLineID", "ItemRef", "InventorySiteRef", "InventorySiteLocationRef", "SerialNumber", "LotNumber", "Desc", "Quantity", "UnitOfMeasure", "OverrideUOMSetRef", "Cost", "Amount", "TaxAmount", "CustomerRef", "ClassRef", "SalesTaxCodeRef", "BillableStatus", "OverrideItemAccountRef", "SalesRepRef"),
     "PurchaseOrderLineMod": ("TxnLineID", "ItemRef", "ManufacturerPartNumber", "Desc", "Quantity", "UnitOfMeasure", "OverrideUOMSetRef", "Rate", "ClassRef", "Amount", "TaxAmount", "InventorySiteLocationRef", "CustomerRef", "ServiceDate", "SalesTaxCodeRef", "IsManuallyClosed", "OverrideItemAccountRef", "Other1", "Other2"),
     "ItemLineAdd": ("ItemRef", "InventorySiteRef", "InventorySiteLocationRef", "SerialNumber", "LotNumber", "Desc", "Quantity", "UnitOfMeasure", "Cost", "Amount", "TaxAmount", "CustomerRef", "ClassRef", "SalesTaxCodeRef", "BillableStatus", "OverrideItemAccountRef", "LinkToTxn", "SalesRepRef", "DataExt"),
     "LinkToTxn": ("TxnID", "TxnLineID"),
     "ModifiedDateRangeFilter": ("FromModifiedDate", "ToModifiedDate"),
     "TxnDateRangeFilter": ("FromTxnDate", "ToTxnDate", "DateMacro"),
+    "InvoiceAdd": ("CustomerRef", "ClassRef", "ARAccountRef", "TemplateRef", "TxnDate", "RefNumber", "BillAddress", "ShipAddress", "IsPending", "IsFinanceCharge", "PONumber", "TermsRef", "DueDate", "SalesRepRef", "FOB", "ShipDate", "ShipMethodRef", "ItemSalesTaxRef", "Memo", "CustomerMsgRef", "IsToBePrinted", "IsToBeEmailed", "IsTaxIncluded", "CustomerSalesTaxCodeRef", "Other", "ExchangeRate", "ExternalGUID", "LinkToTxnID", "SetCredit", "InvoiceLineAdd", "InvoiceLineGroupAdd", "DiscountLineAdd", "SalesTaxLineAdd", "ShippingLineAdd"),
+    "InvoiceMod": ("TxnID", "EditSequence", "CustomerRef", "ClassRef", "ARAccountRef", "TemplateRef", "TxnDate", "RefNumber", "BillAddress", "ShipAddress", "IsPending", "PONumber", "TermsRef", "DueDate", "SalesRepRef", "FOB", "ShipDate", "ShipMethodRef", "ItemSalesTaxRef", "Memo", "CustomerMsgRef", "IsToBePrinted", "IsToBeEmailed", "IsTaxIncluded", "CustomerSalesTaxCodeRef", "Other", "ExchangeRate", "SetCredit", "InvoiceLineMod", "InvoiceLineGroupMod"),
+    "InvoiceLineAdd": ("ItemRef", "Desc", "Quantity", "UnitOfMeasure", "Rate", "RatePercent", "PriceLevelRef", "ClassRef", "Amount", "TaxAmount", "OptionForPriceRuleConflict", "InventorySiteRef", "InventorySiteLocationRef", "SerialNumber", "LotNumber", "ServiceDate", "SalesTaxCodeRef", "IsTaxable", "OverrideItemAccountRef", "Other1", "Other2", "LinkToTxn", "DataExt"),
+    "InvoiceLineMod": ("TxnLineID", "ItemRef", "Desc", "Quantity", "UnitOfMeasure", "OverrideUOMSetRef", "Rate", "RatePercent", "PriceLevelRef", "ClassRef", "Amount", "TaxAmount", "OptionForPriceRuleConflict", "InventorySiteRef", "InventorySiteLocationRef", "SerialNumber", "LotNumber", "ServiceDate", "SalesTaxCodeRef", "OverrideItemAccountRef", "Other1", "Other2"),
+    "InvoiceQueryRq": ("TxnID", "RefNumber", "RefNumberCaseSensitive", "MaxReturned", "ModifiedDateRangeFilter", "TxnDateRangeFilter", "EntityFilter", "AccountFilter", "RefNumberFilter", "RefNumberRangeFilter", "CurrencyFilter", "PaidStatus", "IncludeLineItems", "IncludeLinkedTxns", "IncludeRetElement", "OwnerID"),
+    "ARAccountRef": ("ListID", "FullName"),
+    "TemplateRef": ("ListID", "FullName"),
+    "TermsRef": ("ListID", "FullName"),
+    "OverrideItemAccountRef": ("ListID", "FullName"),
 }
 MAXLEN: dict[str, int] = {
     "BillAdd/APAccountRef/FullName": 159,
@@ -170,6 +191,69 @@ MAXLEN: dict[str, int] = {
     "EstimateMod/TxnID": 36,
     "EstimateQueryRq/IncludeRetElement": 50,
     "EstimateQueryRq/TxnID": 36,
+    "InvoiceAdd/ARAccountRef/FullName": 159,
+    "InvoiceAdd/ARAccountRef/ListID": 36,
+    "InvoiceAdd/BillAddress/Addr1": 41,
+    "InvoiceAdd/BillAddress/Addr2": 41,
+    "InvoiceAdd/BillAddress/City": 31,
+    "InvoiceAdd/BillAddress/Country": 31,
+    "InvoiceAdd/BillAddress/PostalCode": 13,
+    "InvoiceAdd/BillAddress/State": 21,
+    "InvoiceAdd/ClassRef/FullName": 159,
+    "InvoiceAdd/ClassRef/ListID": 36,
+    "InvoiceAdd/CustomerRef/FullName": 209,
+    "InvoiceAdd/CustomerRef/ListID": 36,
+    "InvoiceAdd/InvoiceLineAdd/ClassRef/FullName": 159,
+    "InvoiceAdd/InvoiceLineAdd/ClassRef/ListID": 36,
+    "InvoiceAdd/InvoiceLineAdd/Desc": 4095,
+    "InvoiceAdd/InvoiceLineAdd/ItemRef/ListID": 36,
+    "InvoiceAdd/InvoiceLineAdd/LinkToTxn/TxnID": 36,
+    "InvoiceAdd/InvoiceLineAdd/LinkToTxn/TxnLineID": 36,
+    "InvoiceAdd/InvoiceLineAdd/Other1": 29,
+    "InvoiceAdd/InvoiceLineAdd/Other2": 29,
+    "InvoiceAdd/InvoiceLineAdd/OverrideItemAccountRef/FullName": 159,
+    "InvoiceAdd/InvoiceLineAdd/OverrideItemAccountRef/ListID": 36,
+    "InvoiceAdd/Memo": 4095,
+    "InvoiceAdd/Other": 29,
+    "InvoiceAdd/PONumber": 25,
+    "InvoiceAdd/RefNumber": 11,
+    "InvoiceAdd/TemplateRef/FullName": 31,
+    "InvoiceAdd/TemplateRef/ListID": 36,
+    "InvoiceAdd/TermsRef/FullName": 31,
+    "InvoiceAdd/TermsRef/ListID": 36,
+    "InvoiceMod/ARAccountRef/FullName": 159,
+    "InvoiceMod/ARAccountRef/ListID": 36,
+    "InvoiceMod/BillAddress/Addr1": 41,
+    "InvoiceMod/BillAddress/Addr2": 41,
+    "InvoiceMod/BillAddress/City": 31,
+    "InvoiceMod/BillAddress/Country": 31,
+    "InvoiceMod/BillAddress/PostalCode": 13,
+    "InvoiceMod/BillAddress/State": 21,
+    "InvoiceMod/ClassRef/FullName": 159,
+    "InvoiceMod/ClassRef/ListID": 36,
+    "InvoiceMod/CustomerRef/FullName": 209,
+    "InvoiceMod/CustomerRef/ListID": 36,
+    "InvoiceMod/EditSequence": 16,
+    "InvoiceMod/InvoiceLineMod/ClassRef/FullName": 159,
+    "InvoiceMod/InvoiceLineMod/ClassRef/ListID": 36,
+    "InvoiceMod/InvoiceLineMod/Desc": 4095,
+    "InvoiceMod/InvoiceLineMod/ItemRef/ListID": 36,
+    "InvoiceMod/InvoiceLineMod/Other1": 29,
+    "InvoiceMod/InvoiceLineMod/Other2": 29,
+    "InvoiceMod/InvoiceLineMod/OverrideItemAccountRef/FullName": 159,
+    "InvoiceMod/InvoiceLineMod/OverrideItemAccountRef/ListID": 36,
+    "InvoiceMod/InvoiceLineMod/TxnLineID": 36,
+    "InvoiceMod/Memo": 4095,
+    "InvoiceMod/Other": 29,
+    "InvoiceMod/PONumber": 25,
+    "InvoiceMod/RefNumber": 11,
+    "InvoiceMod/TemplateRef/FullName": 31,
+    "InvoiceMod/TemplateRef/ListID": 36,
+    "InvoiceMod/TermsRef/FullName": 31,
+    "InvoiceMod/TermsRef/ListID": 36,
+    "InvoiceMod/TxnID": 36,
+    "InvoiceQueryRq/IncludeRetElement": 50,
+    "InvoiceQueryRq/TxnID": 36,
     "ItemQueryRq/IncludeRetElement": 50,
     "ItemQueryRq/ListID": 36,
     "ItemServiceAdd/ClassRef/FullName": 159,
@@ -305,6 +389,30 @@ EXTRA_MAXLEN: dict[str, int] = {
 }
 
 
+# Children that must be present (``minOccurs`` 1 in the schema): each entry is a group of alternatives, one of
+# which must appear (a lone required element is a group of one; an ``xsd:choice`` lists its branches' heads).
+REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
+    "CustomerAdd": (("Name",),),
+    "CustomerMod": (("ListID",), ("EditSequence",)),
+    "VendorAdd": (("Name",),),
+    "VendorMod": (("ListID",), ("EditSequence",)),
+    "ItemServiceAdd": (("Name",), ("SalesOrPurchase", "SalesAndPurchase")),
+    "ItemServiceMod": (("ListID",), ("EditSequence",)),
+    "EstimateAdd": (("CustomerRef",), ("EstimateLineAdd", "EstimateLineGroupAdd")),
+    "EstimateMod": (("TxnID",), ("EditSequence",)),
+    "PurchaseOrderAdd": (("PurchaseOrderLineAdd", "PurchaseOrderLineGroupAdd"),),
+    "PurchaseOrderMod": (("TxnID",), ("EditSequence",)),
+    "BillAdd": (("VendorRef",),),
+    "TimeTrackingAdd": (("EntityRef",), ("Duration",)),
+    "EstimateLineMod": (("TxnLineID",),),
+    "PurchaseOrderLineMod": (("TxnLineID",),),
+    "LinkToTxn": (("TxnID",), ("TxnLineID",)),
+    "InvoiceAdd": (("CustomerRef",),),
+    "InvoiceMod": (("TxnID",), ("EditSequence",)),
+    "InvoiceLineMod": (("TxnLineID",),),
+}
+
+
 def max_length(path: str) -> int | None:
     """The maximum length of the text at ``path`` (``BillAdd/ItemLineAdd/ItemRef/FullName``), if limited."""
     found = MAXLEN.get(path)
@@ -323,3 +431,76 @@ def position(parent: str, child: str) -> int:
         return ORDER[parent].index(child)
     except (KeyError, ValueError):
         raise KeyError(f"qbXML element {child!r} is not a child of {parent!r} in the 13.0 schema") from None
+
+
+# -- checking a request message set against these tables, as QuickBooks' request processor does ---------------
+
+
+@dataclass
+class RequestCheck:
+    """What the tables find wrong in one request message set.
+
+    ``fatal`` (element order, unknown or missing elements) makes QuickBooks refuse the whole message set (HRESULT
+    0x80040400); ``too_long`` is per request, keyed by (request tag, 1-based position among same-named siblings):
+    QuickBooks answers that request alone with status 3070 and goes on.
+    """
+
+    fatal: list[str] = field(default_factory=list)
+    too_long: dict[tuple[str, int], str] = field(default_factory=dict)
+
+
+def _elements(el: etree._Element) -> Iterator[etree._Element]:
+    return (child for child in el if isinstance(child.tag, str))
+
+
+def _check_element(el: etree._Element, path: str, key: tuple[str, int], found: RequestCheck) -> None:
+    order = ORDER.get(el.tag)
+    children = list(_elements(el))
+    if order is not None:
+        last = -1
+        for child in children:
+            try:
+                at = order.index(child.tag)
+            except ValueError:
+                found.fatal.append(f"{path}: Element '{child.tag}': This element is not expected in <{el.tag}>.")
+                continue
+            if at < last:
+                found.fatal.append(
+                    f"{path}: Element '{child.tag}': This element is not expected here "
+                    f"(it comes before <{order[last]}> in <{el.tag}>)."
+                )
+            last = max(last, at)
+        present = {child.tag for child in children}
+        for group in REQUIRED.get(el.tag, ()):
+            if not present.intersection(group):
+                found.fatal.append(
+                    f"{path}: Element '{el.tag}': Missing child element(s). Expected is ( {' | '.join(group)} )."
+                )
+    for child in children:
+        child_path = f"{path}/{child.tag}"
+        if len(child):
+            _check_element(child, child_path, key, found)
+            continue
+        limit = max_length(child_path)
+        text = child.text or ""
+        if limit is not None and len(text) > limit:
+            found.too_long.setdefault(key, f'The string "{text}" in the field "{child.tag}" is too long.')
+
+
+def check_request(root: etree._Element) -> RequestCheck:
+    """Check every request under ``QBXML/QBXMLMsgsRq`` for element order, required elements and maximum
+    lengths, from ``ORDER``, ``REQUIRED`` and ``MAXLEN`` (messages the tables do not know are not checked)."""
+    found = RequestCheck()
+    msgs = root.find("QBXMLMsgsRq")
+    if msgs is None:
+        return found
+    seen: dict[str, int] = {}
+    for rq in _elements(msgs):
+        seen[rq.tag] = seen.get(rq.tag, 0) + 1
+        key = (rq.tag, seen[rq.tag])
+        if rq.tag in ORDER:  # a query: its children are the message
+            _check_element(rq, rq.tag, key, found)
+            continue
+        for body in _elements(rq):  # an Add/Mod: <CustomerAddRq><CustomerAdd>...
+            _check_element(body, body.tag, key, found)
+    return found

@@ -33,11 +33,22 @@ DIFF_DDL = """CREATE OR REPLACE TEMP TABLE _qbr_diff (
     number VARCHAR, cost_code VARCHAR, field VARCHAR, procore_value VARCHAR, quickbooks_value VARCHAR,
     delta DECIMAL(18,2), reason VARCHAR, matched_by VARCHAR)"""
 
+# One row per pair. The counts split the Procore records: procore_records = matched_equal +
+# matched_with_differences + only_in_procore + ambiguous + not_exported (still in the approval queue) +
+# explained_elsewhere (job-to-date keys whose money an invoice finding already explains). The money ties out:
+# procore_total - quickbooks_total = in_queue_total + explained_elsewhere_total + within_tolerance_total + delta,
+# and delta is the sum of the pair's counted finding deltas (abs_delta of their absolute values).
 SUMMARY_DDL = """CREATE OR REPLACE TEMP TABLE _qbr_summary (
     pair VARCHAR, label VARCHAR, amount VARCHAR, procore_records BIGINT, quickbooks_records BIGINT,
     matched_equal BIGINT, matched_with_differences BIGINT, only_in_procore BIGINT, only_in_quickbooks BIGINT,
-    ambiguous BIGINT, not_exported BIGINT, differences BIGINT, procore_total DECIMAL(18,2), quickbooks_total DECIMAL(18,2),
+    ambiguous BIGINT, not_exported BIGINT, explained_elsewhere BIGINT, differences BIGINT,
+    procore_total DECIMAL(18,2), in_queue_total DECIMAL(18,2), quickbooks_total DECIMAL(18,2),
+    explained_elsewhere_total DECIMAL(18,2), within_tolerance_total DECIMAL(18,2),
     delta DECIMAL(18,2), abs_delta DECIMAL(18,2))"""
+
+# A finding's delta adds up to its pair's Delta when it is a whole record or the compared total (``amount``);
+# line findings and other money fields (retainage) explain such a delta and are never added again.
+COUNTED_SQL = "(delta IS NOT NULL AND (level = 'record' OR (level = 'header' AND field = 'amount')))"
 
 DIFF_COLUMNS = (
     "pair, level, procore_id, quickbooks_id, project, vendor, number, cost_code, field, "
@@ -130,7 +141,7 @@ class Engine:
                 self.x(f"DELETE FROM _qbr_diff WHERE pair NOT IN ({keep})")
                 self.x(f"DELETE FROM _qbr_summary WHERE pair NOT IN ({keep})")
                 differences = self.store.frame(
-                    f"""SELECT {DIFF_COLUMNS} FROM _qbr_diff
+                    f"""SELECT {DIFF_COLUMNS}, {COUNTED_SQL} AS counted FROM _qbr_diff
                         ORDER BY list_position({list(rules.ALL_PAIRS)}, pair), project NULLS LAST, vendor NULLS LAST,
                                  procore_id NULLS LAST, quickbooks_id NULLS LAST, level, cost_code NULLS FIRST, field"""
                 )
@@ -401,7 +412,11 @@ class Engine:
         value = "coalesce(CAST({0}.amount AS VARCHAR), {0}.label)"
         self.x(
             f"""INSERT INTO _qbr_diff ({DIFF_COLUMNS})
-                WITH amb AS (SELECT * FROM {C} WHERE n_q > 1 OR n_p > 1)
+                WITH amb AS (SELECT * FROM {C} WHERE n_q > 1 OR n_p > 1),
+                     -- each ambiguous QuickBooks record's money goes to one finding: its first candidate's
+                     owner AS (SELECT a.procore_id, sum(q.amount) AS amount
+                                 FROM (SELECT quickbooks_id, min(procore_id) AS procore_id FROM amb GROUP BY ALL) a
+                                 JOIN {Q} q USING (quickbooks_id) GROUP BY ALL)
                 SELECT '{rule.pair}', 'record', p.procore_id, p.link_id, p.project, p.vendor, p.number, NULL,
                        '{field}', {value.format("p")}, NULL, p.amount, {p_reason}, NULL
                   FROM {P} p
@@ -409,10 +424,13 @@ class Engine:
                    AND p.procore_id NOT IN (SELECT procore_id FROM amb)
                 UNION ALL
                 SELECT '{rule.pair}', 'record', q.procore_id, q.quickbooks_id, p.project, p.vendor, p.number, NULL,
-                       '{field}', {value.format("p")}, q.candidates, NULL, 'ambiguous_match', NULL
+                       '{field}', {value.format("p")}, q.candidates,
+                       CASE WHEN p.amount IS NOT NULL OR o.amount IS NOT NULL
+                            THEN coalesce(p.amount, 0) - coalesce(o.amount, 0) END, 'ambiguous_match', NULL
                   FROM (SELECT procore_id, string_agg(quickbooks_id, ',' ORDER BY quickbooks_id) AS candidates,
                                min(quickbooks_id) AS quickbooks_id
                           FROM amb GROUP BY procore_id) q JOIN {P} p USING (procore_id)
+                  LEFT JOIN owner o USING (procore_id)
                 UNION ALL
                 SELECT '{rule.pair}', 'record', NULL, q.quickbooks_id, q.project, q.vendor, q.number, NULL,
                        '{field}', NULL, {value.format("q")}, -q.amount, {q_reason}, NULL
@@ -442,13 +460,19 @@ class Engine:
                   FROM _qbr_change_order_p WHERE on_synced_commitment AND NOT exported"""
         )
         self.x(
-            """INSERT INTO _qbr_summary
+            """INSERT INTO _qbr_summary (pair, label, amount, procore_records, quickbooks_records, matched_equal,
+                      matched_with_differences, only_in_procore, only_in_quickbooks, ambiguous, not_exported,
+                      explained_elsewhere, differences, procore_total, in_queue_total, quickbooks_total,
+                      explained_elsewhere_total, within_tolerance_total, delta, abs_delta)
                SELECT 'change_order', $1, 'approved CCO amount', count(*), count(*) FILTER (WHERE exported),
                       count(*) FILTER (WHERE exported AND on_synced_commitment), 0,
                       count(*) FILTER (WHERE on_synced_commitment AND NOT exported), 0, 0,
-                      count(*) FILTER (WHERE NOT on_synced_commitment),
+                      count(*) FILTER (WHERE NOT on_synced_commitment), 0,
                       count(*) FILTER (WHERE on_synced_commitment AND NOT exported),
-                      sum(amount), sum(amount) FILTER (WHERE exported AND on_synced_commitment),
+                      coalesce(sum(amount), 0),
+                      -- a CCO whose commitment is not in QuickBooks yet waits with its commitment
+                      coalesce(sum(amount) FILTER (WHERE NOT on_synced_commitment), 0),
+                      coalesce(sum(amount) FILTER (WHERE exported AND on_synced_commitment), 0), 0, 0,
                       coalesce(sum(amount) FILTER (WHERE on_synced_commitment AND NOT exported), 0),
                       coalesce(sum(abs(amount)) FILTER (WHERE on_synced_commitment AND NOT exported), 0)
                  FROM _qbr_change_order_p""",
@@ -456,30 +480,74 @@ class Engine:
         )
 
     def _summary(self, rule: rules.PairRule, P: str, Q: str, C: str, M: str) -> None:  # noqa: N803
+        """One summary row; see ``SUMMARY_DDL`` for how its counts and money tie out.
+
+        Also keeps ``_qbr_<pair>_pending``: the Procore records still in the approval queue (eligible, not yet
+        expected in QuickBooks, unmatched), which the job-to-date roll-up reads."""
         total = rule.extra.get("total", "amount")
+        rollup = bool(rule.extra.get("rollup"))
+        money = bool(rule.amount_label)
         too_long = "link_id IS NULL AND name_limit IS NOT NULL AND length(limit_value) > name_limit"
+        self.temp(
+            f"_qbr_{rule.pair}_pending",
+            f"""SELECT procore_id FROM {P} WHERE eligible AND NOT expected AND NOT ({too_long})
+                   AND procore_id NOT IN (SELECT procore_id FROM {M})
+                   AND procore_id NOT IN (SELECT procore_id FROM {C} WHERE n_q > 1 OR n_p > 1)""",
+        )
+        if rollup:
+            # every key counts; a key's money in the queue is its ``queued`` amount
+            p_all = f"SELECT * FROM {P}"
+            queued = "queued"
+            unexplained = "(total - amount - queued)"
+            q_unexplained = "(total - amount)"
+        else:
+            p_all = f"""SELECT * FROM {P} WHERE expected OR procore_id IN (SELECT procore_id FROM {M})
+                           OR procore_id IN (SELECT procore_id FROM d)
+                           OR procore_id IN (SELECT procore_id FROM _qbr_{rule.pair}_pending)"""
+            queued = f"CASE WHEN procore_id IN (SELECT procore_id FROM _qbr_{rule.pair}_pending) THEN {total} END"
+            unexplained = q_unexplained = "0"
+        pending_count = (
+            f"""(SELECT count(*) FROM {P} WHERE procore_id NOT IN (SELECT procore_id FROM {M})
+                   AND procore_id NOT IN (SELECT procore_id FROM d WHERE procore_id IS NOT NULL)
+                   AND coalesce(queued, 0) <> 0)"""
+            if rollup
+            else f"(SELECT count(*) FROM _qbr_{rule.pair}_pending)"
+        )
+        # list pairs carry no money: their money columns stay NULL
+        money_cols = (
+            "pt, queue_total, qt, elsewhere_total, tolerated, net, gross" if money else ", ".join(["NULL"] * 7)
+        )
         self.x(
             f"""INSERT INTO _qbr_summary
                 WITH d AS (SELECT * FROM _qbr_diff WHERE pair = '{rule.pair}'),
+                     counted AS (SELECT * FROM d WHERE {COUNTED_SQL}),
                      matched_diff AS (SELECT DISTINCT procore_id, quickbooks_id FROM d WHERE level <> 'record'),
-                     amb AS (SELECT procore_id FROM {C} WHERE n_q > 1 OR n_p > 1),
-                     p_in AS (SELECT * FROM {P} WHERE expected OR procore_id IN (SELECT procore_id FROM {M})
-                                 OR procore_id IN (SELECT procore_id FROM d)),
-                     pending AS (SELECT * FROM {P} WHERE eligible AND NOT expected AND NOT ({too_long})
-                                    AND procore_id NOT IN (SELECT procore_id FROM {M})
-                                    AND procore_id NOT IN (SELECT procore_id FROM amb)),
-                     t AS (SELECT (SELECT count(*) FROM p_in) AS np, (SELECT count(*) FROM {Q}) AS nq,
+                     p_all AS ({p_all}),
+                     mpq AS (SELECT m.procore_id, m.quickbooks_id, p.amount AS pa, q.amount AS qa
+                               FROM {M} m JOIN {P} p USING (procore_id) JOIN {Q} q USING (quickbooks_id)),
+                     t AS (SELECT (SELECT count(*) FROM p_all) AS np, (SELECT count(*) FROM {Q}) AS nq,
                                   (SELECT count(*) FROM {M}) AS nm, (SELECT count(*) FROM matched_diff) AS nmd,
                                   (SELECT count(*) FROM d WHERE level = 'record' AND procore_id IS NOT NULL
                                       AND reason <> 'ambiguous_match') AS op,
                                   (SELECT count(*) FROM d WHERE level = 'record' AND procore_id IS NULL) AS oq,
                                   (SELECT count(*) FROM d WHERE reason = 'ambiguous_match' AND level = 'record') AS amb,
-                                  (SELECT count(*) FROM pending) AS pend,
+                                  {pending_count} AS pend,
                                   (SELECT count(*) FROM d) AS nd,
-                                  (SELECT sum({total}) FROM p_in) AS pt, (SELECT sum({total}) FROM {Q}) AS qt)
-                SELECT '{rule.pair}', $1, $2, np, nq, nm - nmd, nmd, op, oq, amb, pend, nd, pt, qt,
-                       CASE WHEN $2 <> '' THEN coalesce(pt, 0) - coalesce(qt, 0) END,
-                       (SELECT sum(abs(delta)) FROM d WHERE level <> 'line')
+                                  (SELECT coalesce(sum({total}), 0) FROM p_all) AS pt,
+                                  (SELECT coalesce(sum({total}), 0) FROM {Q}) AS qt,
+                                  (SELECT coalesce(sum({queued}), 0) FROM p_all) AS queue_total,
+                                  (SELECT coalesce(sum({unexplained}), 0) FROM p_all)
+                                    - (SELECT coalesce(sum({q_unexplained}), 0) FROM {Q}) AS elsewhere_total,
+                                  -- matched records whose compared total differs by no more than the tolerance
+                                  (SELECT coalesce(sum(coalesce(pa, 0) - coalesce(qa, 0)), 0) FROM mpq
+                                    WHERE NOT EXISTS (SELECT 1 FROM counted c WHERE c.level = 'header'
+                                          AND c.procore_id = mpq.procore_id AND c.quickbooks_id = mpq.quickbooks_id))
+                                      AS tolerated,
+                                  (SELECT coalesce(sum(delta), 0) FROM counted) AS net,
+                                  (SELECT coalesce(sum(abs(delta)), 0) FROM counted) AS gross)
+                SELECT '{rule.pair}', $1, $2, np, nq, nm - nmd, nmd, op, oq, amb, pend,
+                       np - nm - op - amb - pend, nd,
+                       {money_cols}
                   FROM t""",
             [rule.label, rule.amount_label],
         )

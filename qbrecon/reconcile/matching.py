@@ -2,23 +2,19 @@
 
 Exact matching (by link, then by business key with the ``qbr_norm_name`` DuckDB macro) happens in SQL in
 ``engine``; what is left over on both sides of a list pair is scored here in one vectorised
-``rapidfuzz.process.cdist`` call per pair. Names are normalised like the SQL macro first, so legal-form
+``rapidfuzz.process.cdist`` call per pair. Names are normalised by the same rule first (``schemas.types``), so legal-form
 suffixes ("Inc", "LLC") neither help nor hurt, and ``token_sort_ratio`` is used because WRatio over-rewards
 substrings.
 """
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 
-_SUFFIX = re.compile(
-    r"( (inc|incorporated|llc|l l c|co|corp|corporation|company|ltd|limited|lp|llp|pc|pllc))+ *$"
-)
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+from ..schemas.types import normalise_name as normalise_name  # re-exported by qbrecon.reconcile
+from ..schemas.types import normalise_names
 
 SCORE_CUTOFF = 80.0
 
@@ -26,15 +22,6 @@ COLUMNS = {
     "pair": "string[pyarrow]", "procore_id": "string[pyarrow]", "procore_name": "string[pyarrow]",
     "quickbooks_id": "string[pyarrow]", "quickbooks_name": "string[pyarrow]", "score": "float64[pyarrow]",
 }  # fmt: skip
-
-
-def normalise_name(name: str | None) -> str:
-    """The Python twin of the ``qbr_norm_name`` SQL macro (used only to score suggestions)."""
-    if name is None:
-        return ""
-    text = _NON_ALNUM.sub(" ", str(name).lower().replace("&", " and "))
-    text = _SUFFIX.sub("", " ".join(text.split()))
-    return text.strip()
 
 
 def suggest(
@@ -48,8 +35,8 @@ def suggest(
     for pair, (p, q) in candidates.items():
         if p.empty or q.empty:
             continue
-        p_names = [normalise_name(x) for x in p["label"].tolist()]
-        q_names = [normalise_name(x) for x in q["label"].tolist()]
+        p_names = normalise_names(p["label"])
+        q_names = normalise_names(q["label"])
         scores = process.cdist(
             p_names, q_names, scorer=fuzz.token_sort_ratio, score_cutoff=cutoff, dtype=np.float32, workers=1
         )

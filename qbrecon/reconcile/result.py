@@ -19,7 +19,13 @@ class Reconciliation:
 
     ``differences`` columns: pair, level (record | header | line), procore_id, quickbooks_id, project, vendor,
     number, cost_code, field, procore_value, quickbooks_value, delta (Procore - QuickBooks, money only),
-    reason (a code of ``qbrecon.reasons``), matched_by (link | key), reason_text.
+    reason (a code of ``qbrecon.reasons``), matched_by (link | key), counted (the delta adds up to the pair's
+    Delta; False for lines and other money fields that explain a counted delta), reason_text.
+
+    ``summary`` ties out per pair: ``procore_total - quickbooks_total = in_queue_total +
+    explained_elsewhere_total + within_tolerance_total + delta``, ``delta`` is the sum of the pair's counted
+    deltas, and the headline (``total_delta``, ``total_abs_delta``) is the sum of the ``delta`` and
+    ``abs_delta`` columns.
     """
 
     summary: pd.DataFrame
@@ -35,12 +41,29 @@ class Reconciliation:
     def n_differences(self) -> int:
         return len(self.differences)
 
+    def counted(self) -> pd.DataFrame:
+        """The findings whose delta adds up to their pair's Delta: whole records and the compared total.
+
+        Line findings and other money fields (a bill's retainage) explain one of these and are not added again.
+        """
+        d = self.differences
+        if "counted" in d.columns:
+            mask = d["counted"].fillna(False).astype(bool)
+        else:  # a frame built by hand: the same rule as the engine's COUNTED_SQL
+            mask = d["delta"].notna() & (
+                (d["level"] == "record") | ((d["level"] == "header") & (d["field"] == "amount"))
+            )
+        return d[mask]
+
+    @property
+    def total_delta(self) -> Decimal:
+        """Net money difference (Procore - QuickBooks): the sum of the summary's Delta column."""
+        return sum(self.counted()["delta"].tolist(), Decimal("0.00"))
+
     @property
     def total_abs_delta(self) -> Decimal:
-        """Absolute money difference over records and headers (lines would count the same money twice)."""
-        d = self.differences
-        money = d[(d["level"] != "line") & d["delta"].notna()]
-        return sum((abs(x) for x in money["delta"].tolist()), Decimal("0.00"))
+        """Absolute money difference: the sum of the summary's absolute column (each finding counted once)."""
+        return sum((abs(x) for x in self.counted()["delta"].tolist()), Decimal("0.00"))
 
     def exceeds(
         self, fail_over: Decimal | float | str | None = None, max_differences: int | None = None
@@ -66,8 +89,7 @@ class Reconciliation:
         """Money difference (Procore - QuickBooks) per project or vendor, largest absolute first."""
         if by not in ("project", "vendor"):
             raise ValueError("by must be 'project' or 'vendor'")
-        d = self.differences
-        d = d[(d["level"] != "line") & d["delta"].notna() & (d["pair"] != "job_cost")]
+        d = self.counted()  # the same findings as the headline: the variances add up to it
         table = pa.table(
             {
                 by: pa.array(d[by].fillna("(none)").tolist(), pa.string()),
@@ -108,5 +130,5 @@ class Reconciliation:
     def __repr__(self) -> str:
         return (
             f"Reconciliation(pairs={self.pairs}, differences={self.n_differences}, "
-            f"abs_delta={self.total_abs_delta})"
+            f"delta={self.total_delta}, abs_delta={self.total_abs_delta})"
         )

@@ -21,13 +21,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Legal-form suffixes and punctuation do not make two vendors different ("Acme Concrete, Inc." = "ACME
-# concrete LLC"); "&" and "and" are the same word.
+from ..qbxml.spec import max_length as _limit  # name limits come from the qbXML spec tables only
+from ..schemas.types import NORMALISE_NAME_MACRO
+
 MACROS = [
-    r"""CREATE OR REPLACE TEMP MACRO qbr_norm_name(s) AS nullif(trim(regexp_replace(regexp_replace(
-        regexp_replace(regexp_replace(lower(s), '&', ' and ', 'g'), '[^a-z0-9]+', ' ', 'g'),
-        '( (inc|incorporated|llc|l l c|co|corp|corporation|company|ltd|limited|lp|llp|pc|pllc))+ *$', '', 'g'),
-        '\s+', ' ', 'g')), '')""",
+    NORMALISE_NAME_MACRO,  # the one name rule (schemas.types.normalise_name), as a DuckDB macro
     # identifiers are compared as text, exactly (never as numbers: "00123" is not "123")
     r"""CREATE OR REPLACE TEMP MACRO qbr_norm_ref(s) AS nullif(upper(trim(s)), '')""",
     # a project cost code's origin_id is "job ListID|item ListID"; a standard cost code's is the item ListID
@@ -95,7 +93,7 @@ PROJECT = PairRule(
            p.project_number AS number,
            (p.origin_id IS NOT NULL OR coalesce(e.status IN {EXPECTED}, false)) AS expected,
            (coalesce(p.is_erp_integrated, false) OR coalesce(p.active, true)) AS eligible,
-           e.status AS erp_status, 41 AS name_limit, p.name AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
+           e.status AS erp_status, {_limit('CustomerAdd/Name')} AS name_limit, p.name AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
            NULL::DECIMAL(18,2) AS amount, p.name AS name
        FROM projects p LEFT JOIN _qbr_erp e ON e.item_type = 'project' AND e.procore_id = CAST(p.id AS VARCHAR)""",
     """SELECT c."ListID" AS quickbooks_id, qbr_norm_name(c."Name") AS bkey, c."FullName" AS label,
@@ -112,7 +110,7 @@ COMPANY = PairRule(
            qbr_norm_name(p.name) AS bkey, p.name AS label, NULL::VARCHAR AS project, p.name AS vendor,
            NULL::VARCHAR AS number,
            (p.origin_id IS NOT NULL OR coalesce(p.synced_to_erp, false) OR coalesce(e.status IN {EXPECTED}, false)) AS expected,
-           coalesce(p.is_active, true) AS eligible, e.status AS erp_status, 41 AS name_limit, p.name AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
+           coalesce(p.is_active, true) AS eligible, e.status AS erp_status, {_limit('VendorAdd/Name')} AS name_limit, p.name AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
            NULL::DECIMAL(18,2) AS amount, p.name AS name
        FROM companies p LEFT JOIN _qbr_erp e ON e.item_type = 'company' AND e.procore_id = CAST(p.id AS VARCHAR)""",
     """SELECT v."ListID" AS quickbooks_id, qbr_norm_name(v."Name") AS bkey, v."Name" AS label,
@@ -130,7 +128,7 @@ COST_CODE = PairRule(
            qbr_norm_ref(p.full_code) AS bkey, p.full_code AS label, NULL::VARCHAR AS project,
            NULL::VARCHAR AS vendor, p.full_code AS number,
            (p.origin_id IS NOT NULL OR coalesce(e.status IN {EXPECTED}, false)) AS expected, true AS eligible, e.status AS erp_status,
-           31 AS name_limit, p.full_code AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
+           {_limit('ItemServiceAdd/Name')} AS name_limit, p.full_code AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
            NULL::DECIMAL(18,2) AS amount, p.full_code AS name
        FROM cost_codes p
        LEFT JOIN _qbr_erp e ON e.item_type = 'cost_code' AND e.procore_id = CAST(p.id AS VARCHAR)
@@ -220,7 +218,7 @@ COMMITMENT = PairRule(
            p.title AS label, pr.name AS project, coalesce(c.name, p.vendor_company) AS vendor, p.number AS number,
            (p.origin_id IS NOT NULL OR coalesce(e.status IN {EXPECTED}, false)) AS expected,
            (p.status IN {APPROVED_COMMITMENT}) AS eligible,
-           e.status AS erp_status, 11 AS name_limit, p.number AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
+           e.status AS erp_status, {_limit('PurchaseOrderAdd/RefNumber')} AS name_limit, p.number AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
            coalesce(p.grand_total, 0) + coalesce(cco.approved, 0) AS amount,
            vm.quickbooks_id AS vendor_id
        FROM commitments p
@@ -282,7 +280,7 @@ INVOICE = PairRule(
            coalesce(c.name, p.vendor_name) AS vendor, p.invoice_number AS number,
            (p.origin_id IS NOT NULL OR coalesce(coalesce(e.status, p.erp_status) IN {EXPECTED}, false)) AS expected,
            (p.status IN {APPROVED_INVOICE} AND coalesce(p.current_payment_due, 0) >= 0) AS eligible,
-           coalesce(e.status, p.erp_status) AS erp_status, 20 AS name_limit, p.invoice_number AS limit_value,
+           coalesce(e.status, p.erp_status) AS erp_status, {_limit('BillAdd/RefNumber')} AS name_limit, p.invoice_number AS limit_value,
            qbr_edit_seq(p.origin_data) AS edit_seq,
            p.current_payment_due AS amount, p.billing_date AS date, vm.quickbooks_id AS vendor_id,
            jm.quickbooks_id AS job_id,
@@ -373,8 +371,10 @@ PAYMENT = PairRule(
 
 # -- job-to-date costs: approved invoices per project + cost code <-> bill item lines per job + item ----------
 # A roll-up: every invoice/bill finding already moves it, so the compared ``amount`` counts only invoices
-# matched to a bill with no finding of their own (and those bills); ``total`` is the whole job-to-date cost.
-# What is left is a difference no invoice-level finding explains.
+# matched to a bill with no finding of their own (and those bills); ``total`` is the whole job-to-date cost and
+# ``queued`` the part of it still in the approval queue. What is left is a difference no invoice-level finding
+# explains; the rest of total - amount - queued is money the invoice findings already explain (the summary's
+# explained_elsewhere_total), so it is never counted twice.
 _CLEAN_INVOICES = """(SELECT procore_id FROM _qbr_invoice_m WHERE procore_id NOT IN
                         (SELECT procore_id FROM _qbr_diff WHERE pair = 'invoice' AND procore_id IS NOT NULL))"""
 _CLEAN_BILLS = """(SELECT quickbooks_id FROM _qbr_invoice_m WHERE procore_id IN """ + _CLEAN_INVOICES + ")"
@@ -386,7 +386,9 @@ JOB_COST = PairRule(
           SELECT i.project_id, coalesce(cc.item_id, 'code:' || coalesce(l.cost_code_full_code, cc.full_code)) AS item_key,
                  any_value(coalesce(l.cost_code_full_code, cc.full_code)) AS code, sum({INVOICE_LINE_AMOUNT}) AS total,
                  coalesce(sum({INVOICE_LINE_AMOUNT}) FILTER (WHERE CAST(i.id AS VARCHAR) IN {_CLEAN_INVOICES}), 0)
-                     AS amount
+                     AS amount,
+                 coalesce(sum({INVOICE_LINE_AMOUNT}) FILTER (WHERE CAST(i.id AS VARCHAR) IN
+                          (SELECT procore_id FROM _qbr_invoice_pending)), 0) AS queued
             FROM invoice_lines l JOIN invoices i ON i.id = l.requisition_id
             LEFT JOIN _qbr_cc_item cc ON cc.cost_code_id = l.cost_code_id
            WHERE i.status IN {APPROVED_INVOICE} AND coalesce(i.current_payment_due, 0) >= 0
@@ -398,7 +400,7 @@ JOB_COST = PairRule(
                pr.name AS project, NULL::VARCHAR AS vendor, j.code AS number,
                jm.quickbooks_id IS NOT NULL AS expected, false AS eligible, NULL::VARCHAR AS erp_status,
                NULL::INTEGER AS name_limit, NULL::VARCHAR AS limit_value, NULL::VARCHAR AS edit_seq,
-               j.amount AS amount, j.total AS total
+               j.amount AS amount, j.total AS total, j.queued AS queued
           FROM jtd j LEFT JOIN projects pr ON pr.id = j.project_id
           LEFT JOIN _qbr_job_map jm ON jm.procore_id = CAST(j.project_id AS VARCHAR)""",
     f"""SELECT l."CustomerRef_ListID" || '|' || coalesce(l."ItemRef_ListID", 'code:' || l."ItemRef_FullName") AS quickbooks_id,

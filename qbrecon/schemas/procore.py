@@ -366,7 +366,23 @@ class User(TableModel):
         metadata = {"table": "users", "key": ["id"], "side": "procore", "resource": "users"}
 
 
+PROCORE_TOOLS = ["directory", "admin", "projects", "budget", "commitments", "prime_contract", "reports", "timesheets"]
+
+
+class UserToolPermission(TableModel):
+    """A user's permission level on one Procore tool (from the user's permission template); the ERP
+    Integrations level is on ``users``. Read by the permissions matrix (``erp/permissions.py``)."""
+
+    user_id: Id = F("user.id", nullable=False)
+    tool: Text = F(nullable=False, isin=PROCORE_TOOLS)
+    level: Text = F(nullable=False, isin=ERP_PERMISSIONS)
+
+    class Config:
+        metadata = {"table": "user_tool_permissions", "key": ["user_id", "tool"], "side": "procore",
+                    "resource": "user_tool_permissions"}  # fmt: skip
+
+
 PROCORE_MODELS: list[type[TableModel]] = [
     Project, Company, CostCode, BudgetLineItem, BudgetChange, Commitment, CommitmentLine,
-    ChangeOrder, ChangeOrderLine, Invoice, InvoiceLine, PaymentIssued, TimecardEntry, User,
+    ChangeOrder, ChangeOrderLine, Invoice, InvoiceLine, PaymentIssued, TimecardEntry, User, UserToolPermission,
 ]  # fmt: skip

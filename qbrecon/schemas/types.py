@@ -7,7 +7,7 @@ unchanged: money stays exact decimal, never binary float.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Any
 
 import pandas as pd
@@ -94,5 +94,51 @@ def normalise_status(value: Any) -> str | None:
 
 
 def money_text(value: Decimal) -> str:
-    """An amount as qbXML wants it: plain, signed, two decimals, no separators."""
-    return f"{Decimal(value).quantize(_CENT):f}"
+    """An amount as qbXML wants it: plain, signed, two decimals, no separators (half a cent rounds up, as
+    QuickBooks rounds a line's Quantity x Rate)."""
+    return f"{Decimal(value).quantize(_CENT, rounding=ROUND_HALF_UP):f}"
+
+
+def money_display(value: Any) -> str:
+    """An amount as a reader sees it (dashboard, notebooks, reports): ``1,234.56``, blank for missing values.
+    Exact for Decimals; a float goes through its shortest repr first."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return ""
+    try:
+        return f"{value if isinstance(value, Decimal) else Decimal(str(value)):,.2f}"
+    except InvalidOperation:  # not an amount (a label in a money column): shown as it is
+        return str(value)
+
+
+# -- names ------------------------------------------------------------------------------------------------------
+# Legal-form suffixes and punctuation do not make two firms different ("Acme Concrete, Inc." = "ACME concrete
+# LLC"); "&" and "and" are the same word. One rule, three shapes: a Python function, a vectorised one for frames
+# and a DuckDB macro for SQL (reconciliation's business keys), all built from these two patterns.
+LEGAL_FORMS = ("inc", "incorporated", "llc", "l l c", "co", "corp", "corporation", "company", "ltd", "limited",
+               "lp", "llp", "pc", "pllc")  # fmt: skip
+_LEGAL_SUFFIX = r"( (" + "|".join(LEGAL_FORMS) + r"))+ *$"
+_NON_ALNUM = r"[^a-z0-9]+"
+_LEGAL_SUFFIX_RE = re.compile(_LEGAL_SUFFIX)
+_NON_ALNUM_RE = re.compile(_NON_ALNUM)
+
+
+def normalise_name(name: Any) -> str:
+    """The key two names are equal by: lower case, '&' -> 'and', punctuation to spaces, trailing legal forms
+    dropped, spaces collapsed (``"Acme Concrete, Inc."`` -> ``"acme concrete"``); '' for a missing name."""
+    if name is None or name is pd.NA or (isinstance(name, float) and name != name):
+        return ""
+    text = _NON_ALNUM_RE.sub(" ", str(name).lower().replace("&", " and "))
+    return _LEGAL_SUFFIX_RE.sub("", " ".join(text.split())).strip()
+
+
+def normalise_names(names: pd.Series) -> list[str]:
+    """``normalise_name`` over a column at once."""
+    s = names.astype("string").fillna("").str.lower().str.replace("&", " and ", regex=False)
+    s = s.str.replace(_NON_ALNUM, " ", regex=True).str.split().str.join(" ")
+    return s.str.replace(_LEGAL_SUFFIX, "", regex=True).str.strip().fillna("").tolist()
+
+
+# The same rule in DuckDB (NULL for a name that normalises to nothing, so it never matches another).
+NORMALISE_NAME_MACRO = rf"""CREATE OR REPLACE TEMP MACRO qbr_norm_name(s) AS nullif(trim(regexp_replace(regexp_replace(
+        regexp_replace(regexp_replace(lower(s), '&', ' and ', 'g'), '{_NON_ALNUM}', ' ', 'g'),
+        '\s+', ' ', 'g'), '{_LEGAL_SUFFIX}', '', 'g')), '')"""

@@ -19,8 +19,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..schemas.base import ColumnSpec, TableSpec
-from ..schemas.types import MONEY_TYPE, QUANTITY_TYPE, parse_money
+from .base import ColumnSpec, TableSpec
+from .types import MONEY_TYPE, QUANTITY_TYPE, parse_money
 
 TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")
 

@@ -1,0 +1,259 @@
+"""The links qbrecon knows: which QuickBooks record (and line) each Procore record (and line) is, owned by qbrecon.
+
+A Procore export carries ``origin_id`` / ``origin_data`` as Procore last knew them; a re-load (of the same export,
+an older one, an edited one) must never lose or change a link qbrecon made. So links live here, in ``qb_links``,
+written in the same transaction that applies QuickBooks' answer, and the Procore tables' ``origin_id`` /
+``origin_data`` are re-derived from them after every Procore load (in the load's transaction). An export that
+brings a *different* ``origin_id`` than the link is a conflict (``qb_link_conflicts`` + an ``erp_audit`` row):
+the link stays, the admin decides.
+
+Everything pair-specific comes from ``qbrecon.entities.PAIRS`` (tables, row filter, link column, line relations,
+the fields that define "changed since sync"); nothing here names a pair.
+"""
+
+from __future__ import annotations
+
+from .entities import PAIRS, EntityPair, LineRelation
+from .schemas import TABLES
+from .store import register_tables
+
+LINKS_VERSION = 1  # qbrecon_meta 'qb_links_version': the links schema (see ``migrations`` in erp.queue)
+
+register_tables(
+    """CREATE TABLE IF NOT EXISTS qb_links (
+        item_type VARCHAR NOT NULL,          -- qbrecon.entities.PAIRS key
+        procore_id BIGINT NOT NULL,          -- the item (budget: the project id)
+        line_table VARCHAR NOT NULL,         -- '' for the record itself, else the Procore line table
+        line_id BIGINT NOT NULL,             -- 0 for the record, else the Procore line id
+        quickbooks_id VARCHAR NOT NULL,      -- ListID / TxnID (a line: its transaction's TxnID)
+        txn_line_id VARCHAR,                 -- a line's TxnLineID
+        edit_sequence VARCHAR,               -- the record's EditSequence as qbrecon last saw it
+        fingerprint VARCHAR,                 -- the item's declared fields as last sent (changed since sync?)
+        source VARCHAR NOT NULL,             -- export | check | procore | link_vendor | migration
+        linked_at TIMESTAMPTZ NOT NULL, updated_at TIMESTAMPTZ NOT NULL,
+        request_message_id BIGINT, response_message_id BIGINT,
+        PRIMARY KEY (item_type, procore_id, line_table, line_id))""",
+    """CREATE SEQUENCE IF NOT EXISTS qb_link_conflict_seq START 1""",
+    """CREATE TABLE IF NOT EXISTS qb_link_conflicts (
+        conflict_id BIGINT PRIMARY KEY, "at" TIMESTAMPTZ NOT NULL, load_id BIGINT,
+        item_type VARCHAR NOT NULL, procore_id BIGINT NOT NULL, line_table VARCHAR NOT NULL, line_id BIGINT NOT NULL,
+        linked_id VARCHAR NOT NULL,          -- what qbrecon's link says (kept)
+        procore_id_value VARCHAR NOT NULL,   -- the different origin_id the export brought (not applied)
+        detail VARCHAR)""",
+)
+
+
+def shows_link(line: LineRelation) -> bool:
+    """Does the Procore line table show its QuickBooks line (an ``origin_id`` column)?"""
+    return line.linked and "origin_id" in TABLES[line.table].column_names
+
+
+def _null_safe(expr: str) -> str:
+    return f"coalesce(({expr})::VARCHAR, '<null>')"
+
+
+def fingerprint_sql(pair: EntityPair) -> str | None:
+    """``SELECT item_type, procore_id, fingerprint`` for every item of ``pair``: an md5 of the declared fields
+    and of its lines' declared fields (None when the pair declares none)."""
+    if not (pair.changed_fields or pair.lines):
+        return None
+    parts = [f"md5(concat_ws('|', {', '.join(_null_safe('t.' + f) for f in pair.changed_fields)}))"
+             if pair.changed_fields else "''"]
+    joins = []
+    for n, rel in enumerate(pair.lines):
+        where = f"WHERE {rel.where}" if rel.where else ""
+        fields = ", ".join(_null_safe(f) for f in rel.fields)
+        joins.append(
+            f"""LEFT JOIN (SELECT {rel.parent_key} AS pid,
+                                  md5(string_agg(concat_ws('|', {fields}), chr(10) ORDER BY concat_ws('|', {fields})))
+                                      AS fp
+                           FROM "{rel.table}" {where} GROUP BY 1) l{n} ON l{n}.pid = t.id"""
+        )
+        parts.append(f"coalesce(l{n}.fp, '')")
+    where = f"WHERE t.{pair.row_filter}" if pair.row_filter else ""
+    return (f"""SELECT '{pair.item_type}' AS item_type, t.id AS procore_id,
+                       md5(concat_ws('#', {', '.join(parts)})) AS fingerprint
+                FROM "{pair.procore_table}" t {' '.join(joins)} {where}""")
+
+
+def fingerprints_view() -> str:
+    selects = [sql for p in PAIRS.values() if p.exportable and (sql := fingerprint_sql(p))]
+    return "CREATE OR REPLACE VIEW erp_fingerprints AS " + "\nUNION ALL\n".join(selects)
+
+
+register_tables(fingerprints_view())
+
+
+def record_links(con, rel: str, source: str) -> None:
+    """Upsert record links from the relation ``rel`` (item_type, procore_id, quickbooks_id, edit_sequence,
+    fingerprint, request_message_id, response_message_id); a NULL fingerprint keeps the stored one. Every other
+    link to the same QuickBooks record takes its EditSequence (a CCO's PurchaseOrderMod moves the whole PO on)."""
+    con.execute(
+        f"""INSERT INTO qb_links (item_type, procore_id, line_table, line_id, quickbooks_id, edit_sequence,
+                                  fingerprint, source, linked_at, updated_at, request_message_id, response_message_id)
+            SELECT r.item_type, r.procore_id, '', 0, r.quickbooks_id, r.edit_sequence, r.fingerprint, ?, now(), now(),
+                   r.request_message_id, r.response_message_id FROM {rel} r
+            ON CONFLICT (item_type, procore_id, line_table, line_id) DO UPDATE SET
+                quickbooks_id = excluded.quickbooks_id, edit_sequence = excluded.edit_sequence,
+                fingerprint = coalesce(excluded.fingerprint, qb_links.fingerprint), source = excluded.source,
+                updated_at = now(), request_message_id = excluded.request_message_id,
+                response_message_id = excluded.response_message_id""",
+        [source],
+    )
+    con.execute(
+        f"""UPDATE qb_links l SET edit_sequence = r.edit_sequence, updated_at = now()
+            FROM {rel} r WHERE l.quickbooks_id = r.quickbooks_id AND l.line_table = ''
+              AND r.edit_sequence IS NOT NULL AND l.edit_sequence IS DISTINCT FROM r.edit_sequence"""
+    )
+
+
+def record_line_links(con, rel: str, source: str) -> None:
+    """The line links of the items in ``rel`` (item_type, procore_id, line_table, line_id, quickbooks_id,
+    txn_line_id, request_message_id, response_message_id) replace those items' line links of those tables."""
+    con.execute(
+        f"""DELETE FROM qb_links l WHERE l.line_table <> '' AND EXISTS (
+                SELECT 1 FROM {rel} r WHERE r.item_type = l.item_type AND r.procore_id = l.procore_id
+                  AND r.line_table = l.line_table)"""
+    )
+    con.execute(
+        f"""INSERT INTO qb_links (item_type, procore_id, line_table, line_id, quickbooks_id, txn_line_id, source,
+                                  linked_at, updated_at, request_message_id, response_message_id)
+            SELECT DISTINCT ON (item_type, procore_id, line_table, line_id) item_type, procore_id, line_table, line_id,
+                   quickbooks_id, txn_line_id, ?, now(), now(), request_message_id, response_message_id
+            FROM {rel}""",
+        [source],
+    )
+
+
+def remove(con, rel: str) -> None:
+    """Forget the links (record and lines) of the items in ``rel`` (item_type, procore_id) and clear what the
+    Procore rows show of them."""
+    for pair in PAIRS.values():
+        for line in pair.lines:
+            if shows_link(line):
+                con.execute(
+                    f"""UPDATE "{line.table}" t SET origin_id = NULL, origin_data = NULL
+                        FROM qb_links l JOIN {rel} r ON r.item_type = l.item_type AND r.procore_id = l.procore_id
+                        WHERE l.item_type = ? AND l.line_table = ? AND t.id = l.line_id""",
+                    [pair.item_type, line.table],
+                )
+    con.execute(
+        f"""DELETE FROM qb_links l WHERE EXISTS (
+                SELECT 1 FROM {rel} r WHERE r.item_type = l.item_type AND r.procore_id = l.procore_id)"""
+    )
+
+
+def apply_to_procore(con, load_id: int | None = None) -> int:
+    """Make every Procore row (and line) show its link as qbrecon knows it. A row whose ``origin_id`` names a
+    different QuickBooks record than the link is a conflict: recorded (once per value) and audited, and the link
+    wins. Returns the number of new conflicts. Run inside the caller's transaction (a load's)."""
+    conflicts = 0
+    targets = []
+    for pair in PAIRS.values():
+        if not pair.exportable or pair.link_column is None:
+            continue
+        filt = f" AND t.{pair.row_filter}" if pair.row_filter else ""
+        targets.append((pair, pair.procore_table, "l.quickbooks_id", f"t.id = l.procore_id{filt}", ""))
+        for line in pair.lines:
+            if shows_link(line):
+                targets.append((pair, line.table, "l.txn_line_id", "t.id = l.line_id", line.table))
+
+    def data_of(line_table: str) -> str:
+        return ("CASE WHEN l.edit_sequence IS NULL THEN t.origin_data "
+                "ELSE json_object('edit_sequence', l.edit_sequence)::VARCHAR END" if not line_table
+                else "t.origin_data")  # fmt: skip
+
+    # One query finds which targets differ at all (usually none: a re-load of what we know changes nothing).
+    differs = con.execute(
+        " UNION ALL ".join(
+            f"""SELECT {n} FROM (SELECT 1 FROM qb_links l JOIN "{table}" t ON {join}
+                WHERE l.item_type = '{pair.item_type}' AND l.line_table = '{line_table}'
+                  AND (t.origin_id IS DISTINCT FROM {linked} OR t.origin_data IS DISTINCT FROM {data_of(line_table)})
+                LIMIT 1)"""
+            for n, (pair, table, linked, join, line_table) in enumerate(targets)
+        )
+    ).fetchall()
+    for (n,) in differs:
+        pair, table, linked, join, line_table = targets[n]
+        line_id = "l.line_id" if line_table else "0"
+        params = [pair.item_type, line_table]
+        scope = "l.item_type = ? AND l.line_table = ?"
+        new = con.execute(
+            f"""INSERT INTO qb_link_conflicts
+                SELECT nextval('qb_link_conflict_seq'), now(), ?, l.item_type, l.procore_id, l.line_table,
+                       {line_id}, {linked}, t.origin_id,
+                       'the Procore export says ' || t.origin_id || ' but qbrecon linked it to ' || {linked}
+                       || ': the link was kept; check both records in QuickBooks, then unlink or correct Procore'
+                FROM qb_links l JOIN "{table}" t ON {join}
+                WHERE {scope} AND t.origin_id IS NOT NULL AND t.origin_id <> {linked}
+                  AND NOT EXISTS (SELECT 1 FROM qb_link_conflicts c WHERE c.item_type = l.item_type
+                                  AND c.procore_id = l.procore_id AND c.line_table = l.line_table
+                                  AND c.line_id = {line_id} AND c.procore_id_value = t.origin_id)
+                RETURNING item_type, procore_id, detail""",
+            [load_id, *params],
+        ).fetchall()
+        for item_type, procore_id, detail in new:
+            con.execute(
+                """INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
+                                          detail)
+                   VALUES (nextval('erp_audit_seq'), now(), NULL, 'qbrecon', 'link_conflict', ?, ?, ?)""",
+                [item_type, procore_id, (f"line {table}: " if line_table else "") + detail],
+            )
+        conflicts += len(new)
+        data = data_of(line_table)
+        flags = f", {pair.link_flags}" if pair.link_flags and not line_table else ""
+        con.execute(
+            f"""UPDATE "{table}" t SET origin_id = {linked}, origin_data = {data}{flags}
+                FROM qb_links l WHERE {scope} AND {join}
+                  AND (t.origin_id IS DISTINCT FROM {linked} OR t.origin_data IS DISTINCT FROM {data})""",
+            params,
+        )
+    return conflicts
+
+
+def link_from_procore(con) -> int:
+    """Links for Synced queue items that have none yet (Procore said they were linked, a link made before
+    qbrecon kept links, a vendor linked by hand): the record from the queue row, the lines from their
+    ``origin_id``, the fingerprint as the data is now. Returns how many record links were added."""
+    added = con.execute(
+        """INSERT INTO qb_links (item_type, procore_id, line_table, line_id, quickbooks_id, edit_sequence, fingerprint,
+                                 source, linked_at, updated_at)
+           SELECT e.item_type, e.procore_id, '', 0, e.quickbooks_id, e.edit_sequence, f.fingerprint, 'procore',
+                  now(), now()
+           FROM erp_items e LEFT JOIN erp_fingerprints f ON f.item_type = e.item_type AND f.procore_id = e.procore_id
+           WHERE e.status = 'synced' AND e.quickbooks_id IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM qb_links l WHERE l.item_type = e.item_type AND l.procore_id = e.procore_id
+                             AND l.line_table = '')
+           RETURNING 1"""
+    ).fetchall()
+    for pair in PAIRS.values():  # the EditSequence Procore knew, when the queue row has none
+        if pair.exportable and pair.link_column:
+            filt = f" AND t.{pair.row_filter}" if pair.row_filter else ""
+            con.execute(
+                f"""UPDATE qb_links l SET edit_sequence = json_extract_string(t.origin_data, '$.edit_sequence')
+                    FROM "{pair.procore_table}" t
+                    WHERE l.item_type = ? AND l.line_table = '' AND l.edit_sequence IS NULL AND t.id = l.procore_id
+                      AND t.origin_id = l.quickbooks_id{filt}
+                      AND json_extract_string(t.origin_data, '$.edit_sequence') IS NOT NULL""",
+                [pair.item_type],
+            )
+    for pair in PAIRS.values():
+        for line in pair.lines:
+            if not shows_link(line):
+                continue
+            con.execute(
+                f"""INSERT INTO qb_links (item_type, procore_id, line_table, line_id, quickbooks_id, txn_line_id,
+                                          source, linked_at, updated_at)
+                    SELECT l.item_type, t.{line.parent_key}, ?, t.id, l.quickbooks_id, t.origin_id, 'procore', now(), now()
+                    FROM "{line.table}" t JOIN qb_links l ON l.item_type = ? AND l.procore_id = t.{line.parent_key}
+                         AND l.line_table = ''
+                    WHERE t.origin_id IS NOT NULL
+                      AND NOT EXISTS (SELECT 1 FROM qb_links x WHERE x.item_type = l.item_type
+                                      AND x.procore_id = l.procore_id AND x.line_table = ? AND x.line_id = t.id)""",
+                [line.table, pair.item_type, line.table],
+            )
+    return len(added)
+
+
+__all__ = ["LINKS_VERSION", "apply_to_procore", "fingerprint_sql", "fingerprints_view", "link_from_procore",
+           "record_line_links", "record_links", "remove"]  # fmt: skip

@@ -1,0 +1,102 @@
+"""A small synced world for the sync tests: generated fixtures loaded into a workspace, the matching simulated
+QuickBooks company, and an approver driving everything that can go through send -> accept -> export."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from qbrecon import Workspace
+from qbrecon.entities import EXPORTABLE, PAIRS
+from qbrecon.errors import BatchRejected
+from qbrecon.qbwc.simulator import QuickBooksCompany
+
+_FIXTURES: dict[tuple, Path] = {}
+
+
+def fixture_dir(base: Path, projects: int = 1, seed: int = 3, **sizes: int) -> Path:
+    """Generated fixtures (Procore export + QuickBooks responses), made once per arguments per process;
+    ``sizes`` are ``fixtures.generate``'s (commitments_per_project, invoices_per_commitment, ...)."""
+    from qbrecon import fixtures
+
+    key = (projects, seed, *sorted(sizes.items()))
+    if key not in _FIXTURES or not _FIXTURES[key].exists():
+        out = base / ("fx-" + "-".join(str(k) for k in key).replace("(", "").replace(")", "").replace("'", "")
+                      .replace(", ", "_"))
+        if out.exists():
+            shutil.rmtree(out)
+        fixtures.generate(out, projects=projects, seed=seed, **sizes)
+        _FIXTURES[key] = out
+    return _FIXTURES[key]
+
+
+def admin_id(ws) -> int:
+    users = ws.frame("users")
+    return int(users[users["erp_integrations_permission"] == "admin"]["id"].iloc[0])
+
+
+def open_world(path: Path, fx: Path) -> Workspace:
+    """A workspace with both sides loaded and the settings an export needs."""
+    ws = Workspace(path)
+    ws.load_procore(fx / "procore")
+    ws.load_quickbooks(fx / "quickbooks")
+    items = ws.frame("items")
+    retainage = [n for n in items["FullName"] if "retain" in str(n).lower()][0]
+    ws.update_settings(
+        by=admin_id(ws), invoice_retainage_item=retainage, service_item_expense_account="Job Expenses"
+    )
+    ws.refresh_queue()
+    return ws
+
+
+def company_for(path: Path, fx: Path) -> QuickBooksCompany:
+    company = QuickBooksCompany(path, validate=False)
+    company.seed_from(fx / "quickbooks")
+    return company
+
+
+def top_customer(ws) -> str:
+    customers = ws.frame("customers")
+    return str(customers[customers["Sublevel"].fillna(0) == 0]["FullName"].iloc[0])
+
+
+def tolerant(fn, frame: pd.DataFrame, **kw) -> int:
+    """Apply a batch decision to the rows that allow it (the fixtures carry deliberate problems)."""
+    frame = frame[["item_type", "procore_id"]]
+    while len(frame):
+        try:
+            return fn(frame, **kw).count
+        except BatchRejected as exc:
+            bad = {(p["item_type"], p["procore_id"]) for p in exc.problems}
+            keep = [(t, p) not in bad for t, p in zip(frame["item_type"], frame["procore_id"], strict=True)]
+            frame = frame[pd.Series(keep, index=frame.index, dtype=bool)]
+    return 0
+
+
+def approve(ws, item_types: list[str] | None = None) -> int:
+    """Send what can be sent and accept what is Ready to Export (of ``item_types``, default all)."""
+    admin = admin_id(ws)
+    types = item_types or EXPORTABLE
+    q = ws.queue(item_type=types)
+    n = tolerant(ws.send, q[(q["status"].isin(["not_sent", "unlinked"])) & q["can_send"].fillna(False)], by=admin)
+    q = ws.queue("ready_to_export", item_type=types)
+    return n + tolerant(ws.accept, q, by=admin, customer=top_customer(ws))
+
+
+def sync_all(ws, company, rounds: int = 8, item_types: list[str] | None = None) -> None:
+    """Approve and export level by level until nothing more moves."""
+    for _ in range(rounds):
+        moved = approve(ws, item_types)
+        summary = ws.export(company.process)
+        if not moved and not summary.requests:
+            return
+
+
+def linked_count(ws, table: str) -> int:
+    return int(ws.store.scalar(f'SELECT count(*) FROM "{table}" WHERE origin_id IS NOT NULL'))
+
+
+def order_of(item_type: str) -> int:
+    return PAIRS[item_type].export_order

@@ -1,0 +1,434 @@
+"""The life of synced records, as a stateful model test (issue 12): hypothesis drives random sequences of what
+users and QuickBooks do, and after every step the workspace and the simulated QuickBooks company file are checked
+against a plain-Python model of what must be true.
+
+Steps: load a Procore export (the same again, an older one, one edited in Procore), send + accept, reject, export
+in process and through the Web Connector service (its SOAP operations, in process), edit or delete a record
+directly in the QuickBooks file (another QuickBooks user), refresh the QuickBooks side, unlink, resend, retry, and
+a crash: a separate process killed after QuickBooks stored its message and before the answer was applied.
+
+Invariants (written against ``qbrecon.entities.PAIRS``, so a new pair is covered by declaring it):
+- each Procore record / line is linked to at most one QuickBooks record / line, and every record or PO line
+  qbrecon created in QuickBooks is linked to exactly one Procore record / line (nothing posted twice);
+- every Synced item's link resolves in the QuickBooks file, with the amount its pair declares equal on both
+  sides, unless the model changed it in QuickBooks;
+- re-loads never change a link;
+- reconciliation reports the model's own QuickBooks edits on qbrecon's records and nothing on the others.
+
+Budget: ``QBRECON_MODEL_EXAMPLES`` (default 200) examples of up to ``QBRECON_MODEL_STEPS`` (default 6) steps;
+``QBRECON_MODEL_EXAMPLES=1000 python -m pytest tests/test_model_sync.py -p no:cacheprovider`` is the long run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from lxml import etree
+from sync_world import admin_id, company_for, fixture_dir, open_world, sync_all, top_customer
+
+from qbrecon import Workspace
+from qbrecon.entities import PAIRS
+from qbrecon.errors import BatchRejected
+from qbrecon.qbwc.service import QBWCService, ServiceConfig
+from qbrecon.qbwc.simulator import KINDS, QuickBooksCompany
+
+EXAMPLES = int(os.environ.get("QBRECON_MODEL_EXAMPLES", "200"))
+STEPS = int(os.environ.get("QBRECON_MODEL_STEPS", "6"))
+# a killed process costs seconds (a new interpreter): on in the long run, off by default
+CRASH = os.environ.get("QBRECON_MODEL_CRASH", "0") == "1"
+SERVICE_USER, SERVICE_PASSWORD = "qbwc", "model test password"
+REPO = Path(__file__).resolve().parents[1]
+SIZES = {"commitments_per_project": 3, "invoices_per_commitment": 2, "lines_per_invoice": 3}  # a small company
+
+# item type -> the simulator's kind of its QuickBooks record (from the pair's QuickBooks table)
+_KIND_OF_TABLE = {"vendors": "vendor", "customers": "customer", "items": "item", "estimates": "estimate",
+                  "purchase_orders": "purchase_order", "bills": "bill", "time_tracking": "time_tracking"}  # fmt: skip
+
+_TEMPLATE: dict[str, Path] = {}
+
+
+def template() -> dict[str, Path]:
+    """Once per process: fixtures, a workspace and a company file synced as far as the fixtures allow (the
+    starting point of every example; copying two files is much cheaper than loading and exporting again)."""
+    if _TEMPLATE:
+        return _TEMPLATE
+    base = Path(tempfile.mkdtemp(prefix="qbrecon-model-"))
+    fx = fixture_dir(base, projects=1, seed=3, **SIZES)
+    ws = open_world(base / "ws.duckdb", fx)
+    ws.set_service_credentials(SERVICE_USER, SERVICE_PASSWORD)
+    company = company_for(base / "qb.duckdb", fx)
+    seed_ids = set(company._recs)
+    seed_lines = set(company.lines("purchase_order").get("TxnLineID", []))
+    sync_all(ws, company)
+    ws.close()
+    company.close()
+    (base / "seed.json").write_text(json.dumps({"ids": sorted(seed_ids), "po_lines": sorted(seed_lines)}))
+    _TEMPLATE.update(base=base, fx=fx)
+    return _TEMPLATE
+
+
+# -- Procore edits the model can make (each as the next export brings it) ------------------------------------------
+def _edit_vendor(records, n):
+    r = records[n % len(records)]
+    r["address"] = f"{100 + n} Model Street"
+
+
+def _edit_project(records, n):
+    r = records[0]
+    r["city"] = ["Kirkland", "Renton", "Everett"][n % 3]
+
+
+def _edit_commitment_line(records, n):
+    r = records[n % len(records)]
+    line = r["line_items"][0]
+    line["amount"] = str(Decimal(str(line["amount"])) + Decimal(100 * (n + 1)))
+
+
+def _edit_budget(records, n):
+    r = records[n % len(records)]
+    r["original_budget_amount"] = float(r["original_budget_amount"]) + 250.0 * (n + 1)
+
+
+PROCORE_EDITS = {"vendors": _edit_vendor, "projects": _edit_project, "commitments": _edit_commitment_line,
+                 "budget_line_items": _edit_budget}  # fmt: skip
+
+
+def _mod_request(kind: str, rid: str, edit_sequence: str, body: str) -> bytes:
+    """A *Mod another QuickBooks user's application would send."""
+    name = {"vendor": "VendorMod", "customer": "CustomerMod", "purchase_order": "PurchaseOrderMod",
+            "bill": "BillMod", "estimate": "EstimateMod"}[kind]  # fmt: skip
+    id_field = KINDS[kind].id_field
+    return (f'<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="stopOnError">'
+            f'<{name}Rq requestID="model"><{name}><{id_field}>{rid}</{id_field}><EditSequence>{edit_sequence}'
+            f"</EditSequence>{body}</{name}></{name}Rq></QBXMLMsgsRq></QBXML>").encode()
+
+
+_CRASH_SCRIPT = """
+import os, signal, sys
+from qbrecon import Workspace
+from qbrecon.qbwc.simulator import QuickBooksCompany
+ws = Workspace(sys.argv[1]); company = QuickBooksCompany(sys.argv[2], validate=False)
+batch = ws.next_export_batch(max_requests=50)
+if batch is None:
+    sys.exit(3)
+ws.mark_batch_sent(batch.message_id)
+company.process(batch.xml)   # QuickBooks stores it ...
+company.close()
+os.kill(os.getpid(), signal.SIGKILL)   # ... and the process dies before the answer is applied
+"""
+
+
+class SyncModel(RuleBasedStateMachine):
+    @initialize()
+    def start(self) -> None:
+        tpl = template()
+        self.dir = Path(tempfile.mkdtemp(prefix="ex-", dir=tpl["base"]))
+        shutil.copy(tpl["base"] / "ws.duckdb", self.dir / "ws.duckdb")
+        shutil.copy(tpl["base"] / "qb.duckdb", self.dir / "qb.duckdb")
+        seed = json.loads((tpl["base"] / "seed.json").read_text())
+        self.seed_ids, self.seed_po_lines = set(seed["ids"]), set(seed["po_lines"])
+        self.ws = Workspace(self.dir / "ws.duckdb")
+        self.company = QuickBooksCompany(self.dir / "qb.duckdb", validate=False)
+        self.admin = admin_id(self.ws)
+        self.customer = top_customer(self.ws)
+        # the model
+        self.export_edits: dict[str, int] = {}  # Procore resource -> how many edits the current export carries
+        self.qb_changed: set[str] = set()  # QuickBooks records the model changed (amount or other fields)
+        self.qb_deleted: set[str] = set()
+        self.crashed = False
+
+    def teardown(self) -> None:
+        if hasattr(self, "ws"):
+            self.ws.close()
+            self.company.close()
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- helpers ------------------------------------------------------------------------------------------------
+    def _links(self) -> set[tuple]:
+        return set(self.ws.store.execute(
+            "SELECT item_type, procore_id, line_table, line_id, quickbooks_id, txn_line_id FROM qb_links").fetchall())  # fmt: skip
+
+    def _export_dir(self, edits: dict[str, int], only: tuple[str, ...] = ()) -> Path:
+        """The Procore export with the model's edits; ``only`` some resources (an export of part of the company)."""
+        out = self.dir / "export"
+        if out.exists():
+            shutil.rmtree(out)
+        source = template()["fx"] / "procore"
+        if only:
+            out.mkdir()
+            for resource in only:
+                shutil.copy(source / f"{resource}.json", out)
+        else:
+            shutil.copytree(source, out)
+        for resource, count in edits.items():
+            if only and resource not in only:
+                continue
+            path = out / f"{resource}.json"
+            records = json.loads(path.read_text())
+            for n in range(count):
+                PROCORE_EDITS[resource](records, n)
+            path.write_text(json.dumps(records))
+        return out
+
+    def _load(self, edits: dict[str, int], only: tuple[str, ...] = ()) -> None:
+        before = self._links()
+        self.ws.load_procore(self._export_dir(edits, only))
+        assert self._links() == before, "a Procore load changed a link"
+        shown = self.ws.store.execute(
+            """SELECT l.item_type, l.procore_id FROM qb_links l JOIN commitment_lines t ON t.id = l.line_id
+               WHERE l.line_table = 'commitment_lines' AND t.origin_id IS DISTINCT FROM l.txn_line_id"""
+        ).fetchall()
+        assert not shown, f"commitment lines do not show their links after a load: {shown}"
+
+    def _synced_exported(self, item_type: str | None = None) -> list[tuple[str, int, str]]:
+        sql = """SELECT e.item_type, e.procore_id, l.quickbooks_id FROM erp_items e
+                 JOIN qb_links l ON l.item_type = e.item_type AND l.procore_id = e.procore_id AND l.line_table = ''
+                 WHERE e.status = 'synced' AND l.source IN ('export', 'check')"""
+        rows = self.ws.store.execute(sql + " ORDER BY 1, 2").fetchall()
+        return [r for r in rows if item_type is None or r[0] == item_type]
+
+    # -- Procore -------------------------------------------------------------------------------------------------
+    @rule(part=st.sampled_from([(), ("vendors",), ("commitments", "commitment_change_orders"),
+                                ("projects", "budget_line_items")]))
+    def reload_same_export(self, part: tuple[str, ...]) -> None:
+        self._load(self.export_edits, part)
+
+    @rule()
+    def load_older_export(self) -> None:
+        self._load({})
+        self.export_edits = {}
+
+    @rule(resource=st.sampled_from(sorted(PROCORE_EDITS)))
+    def load_edited_export(self, resource: str) -> None:
+        edits = dict(self.export_edits)
+        edits[resource] = edits.get(resource, 0) + 1
+        self._load(edits, (resource,))  # the export of what changed
+        self.export_edits = edits
+
+    # -- the approver ------------------------------------------------------------------------------------------------
+    @rule()
+    def send_and_accept(self) -> None:
+        from sync_world import approve
+
+        approve(self.ws)
+
+    @rule(n=st.integers(0, 5))
+    def reject_one(self, n: int) -> None:
+        ready = self.ws.queue(["ready_to_export", "failed_to_export"])
+        if len(ready):
+            row = ready.iloc[n % len(ready)]
+            self.ws.reject([(row["item_type"], int(row["procore_id"]))], by=self.admin, reason="model: not now")
+
+    @rule()
+    def resend_rejected(self) -> None:
+        rejected = self.ws.queue("rejected")
+        for item_type, pid in zip(rejected["item_type"], rejected["procore_id"], strict=True):
+            try:
+                self.ws.resend([(item_type, int(pid))], by=self.admin)
+            except BatchRejected:
+                pass  # its prerequisites do not hold (a paid bill, a blocked record): refused, nothing changed
+
+    @rule()
+    def retry_failed(self) -> None:
+        failed = self.ws.queue("failed_to_export")
+        for item_type, pid in zip(failed["item_type"], failed["procore_id"], strict=True):
+            try:
+                self.ws.retry([(item_type, int(pid))], by=self.admin)
+            except BatchRejected:
+                pass
+
+    @rule(n=st.integers(0, 20))
+    def unlink_one(self, n: int) -> None:
+        rows = [r for r in self._synced_exported() if PAIRS[r[0]].can_unlink]
+        if not rows:
+            return
+        item_type, pid, qb_id = rows[n % len(rows)]
+        try:
+            self.ws.unlink([(item_type, pid)], by=self.admin)
+        except BatchRejected as exc:
+            assert "still in QuickBooks Desktop" in str(exc), exc
+            return
+        # allowed only when QuickBooks (as last read) no longer has it
+        assert qb_id in self.qb_deleted, f"{item_type} {pid} unlinked while QuickBooks has {qb_id}"
+
+    # -- exporting -------------------------------------------------------------------------------------------------
+    @rule(max_requests=st.sampled_from([1, 5, 50]))
+    def export_in_process(self, max_requests: int) -> None:
+        self.ws.export(self.company.process, max_requests=max_requests)
+
+    @rule()
+    def export_through_web_connector(self) -> None:
+        service = QBWCService(self.ws, ServiceConfig.from_workspace(self.ws, max_requests=5))
+        ticket, status = service.authenticate(SERVICE_USER, SERVICE_PASSWORD)[:2]
+        if status in ("none", "nvu", "busy"):
+            return
+        for _ in range(200):
+            xml = service.send_request_xml(ticket, "", "", "US", 13, 0)
+            if not xml:
+                break
+            percent = service.receive_response_xml(ticket, self.company.process(xml).decode(), "", "")
+            if percent >= 100 or percent < 0:
+                break
+        service.close_connection(ticket)
+
+    @precondition(lambda self: CRASH and not self.crashed)
+    @rule()
+    def crash_mid_export(self) -> None:
+        from sync_world import approve
+
+        approve(self.ws)
+        self.ws.close()
+        self.company.close()
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        done = subprocess.run([sys.executable, "-c", _CRASH_SCRIPT, str(self.dir / "ws.duckdb"),
+                               str(self.dir / "qb.duckdb")], env=env, timeout=120)  # fmt: skip
+        assert done.returncode in (-9, 3), done
+        self.crashed = True
+        self.ws = Workspace(self.dir / "ws.duckdb")
+        self.company = QuickBooksCompany(self.dir / "qb.duckdb", validate=False)
+
+    # -- QuickBooks, outside qbrecon ----------------------------------------------------------------------------------
+    @rule(n=st.integers(0, 20), what=st.sampled_from(["memo", "amount"]))
+    def edit_in_quickbooks(self, n: int, what: str) -> None:
+        rows = [r for r in self._synced_exported() if r[0] in ("invoice", "commitment", "company", "project")
+                and r[2] not in self.qb_deleted]  # fmt: skip
+        if not rows:
+            return
+        item_type, _pid, qb_id = rows[n % len(rows)]
+        kind = _KIND_OF_TABLE[PAIRS[item_type].quickbooks_table]
+        ret = self.company.ret(qb_id)
+        es = ret.findtext("EditSequence")
+        if kind in ("vendor", "customer"):
+            body = "<Phone>555-0199</Phone>"
+        elif what == "memo" or kind == "purchase_order":
+            body = "<Memo>changed in QuickBooks</Memo>"
+        else:  # a bill line's amount: the bill total changes outside qbrecon
+            line = ret.find("ItemLineRet")
+            if line is None:
+                return
+            amount = Decimal(line.findtext("Amount")) + Decimal("1.00")
+            body = (f"<ItemLineMod><TxnLineID>{line.findtext('TxnLineID')}</TxnLineID><Amount>{amount:.2f}"
+                    "</Amount></ItemLineMod>")  # other lines are kept only if listed: list them
+            for other in ret.findall("ItemLineRet")[1:]:
+                body += f"<ItemLineMod><TxnLineID>{other.findtext('TxnLineID')}</TxnLineID></ItemLineMod>"
+        answer = etree.fromstring(self.company.process(_mod_request(kind, qb_id, es, body)))
+        rs = answer.find("QBXMLMsgsRs")[0]
+        assert rs.get("statusCode") == "0", etree.tostring(rs)
+        self.qb_changed.add(qb_id)
+
+    @rule(n=st.integers(0, 20))
+    def delete_bill_in_quickbooks(self, n: int) -> None:
+        rows = [r for r in self._synced_exported("invoice") if r[2] not in self.qb_deleted]
+        if not rows:
+            return
+        qb_id = rows[n % len(rows)][2]
+        request = ('<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="stopOnError">'
+                   f'<TxnDelRq requestID="del"><TxnDelType>Bill</TxnDelType><TxnID>{qb_id}</TxnID></TxnDelRq>'
+                   "</QBXMLMsgsRq></QBXML>")  # fmt: skip
+        rs = etree.fromstring(self.company.process(request.encode())).find("QBXMLMsgsRs")[0]
+        assert rs.get("statusCode") == "0", etree.tostring(rs)
+        self.qb_deleted.add(qb_id)
+
+    @rule()
+    def refresh_quickbooks_side(self) -> None:
+        self.ws.request_refresh()  # incremental: what changed since the newest record stored
+        self.ws.refresh_now(self.company.process)
+
+    # -- invariants ---------------------------------------------------------------------------------------------------
+    @invariant()
+    def each_procore_record_and_line_linked_once(self) -> None:
+        if not hasattr(self, "ws"):
+            return
+        twice = self.ws.store.execute(
+            """SELECT item_type, quickbooks_id, count(*) FROM qb_links WHERE line_table = ''
+               GROUP BY 1, 2 HAVING count(*) > 1 AND item_type <> 'change_order'"""
+        ).fetchall()
+        assert not twice, f"one QuickBooks record linked to several Procore records: {twice}"
+        lines = self.ws.store.execute(
+            """SELECT txn_line_id, count(DISTINCT (item_type, procore_id)) FROM qb_links
+               WHERE line_table <> '' GROUP BY 1 HAVING count(DISTINCT (item_type, procore_id)) > 1"""
+        ).fetchall()
+        assert not lines, f"one QuickBooks line linked to several Procore records: {lines}"
+        unlinked_synced = self.ws.store.execute(
+            """SELECT e.item_type, e.procore_id FROM erp_items e WHERE e.status = 'synced' AND e.quickbooks_id IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM qb_links l WHERE l.item_type = e.item_type AND l.procore_id = e.procore_id
+                               AND l.line_table = '')"""
+        ).fetchall()
+        assert not unlinked_synced, f"Synced without a link: {unlinked_synced}"
+
+    @invariant()
+    def nothing_posted_twice(self) -> None:
+        if not hasattr(self, "ws"):
+            return
+        linked = {r[0] for r in self.ws.store.execute("SELECT DISTINCT quickbooks_id FROM qb_links").fetchall()}
+        in_doubt = self.ws.store.scalar(
+            "SELECT count(*) FROM export_ledger WHERE state = 'in_doubt' OR check_state IN ('pending', 'sent')"
+        )
+        created = set(self.company._recs) - self.seed_ids
+        orphans = created - linked
+        if in_doubt:  # a crash left a message whose answer was never applied: the next export checks it
+            return
+        assert not orphans, f"QuickBooks records qbrecon created that no Procore record is linked to: {orphans}"
+        line_links = {r[0] for r in self.ws.store.execute(
+            "SELECT txn_line_id FROM qb_links WHERE line_table IN ('commitment_lines', 'change_order_lines')").fetchall()}  # fmt: skip
+        po_lines = self.company.lines("purchase_order")
+        new_lines = set(po_lines.get("TxnLineID", [])) - self.seed_po_lines
+        stray = new_lines - line_links
+        assert not stray, f"purchase order lines qbrecon added that no Procore line is linked to: {stray}"
+
+    @invariant()
+    def synced_links_resolve_with_equal_amounts(self) -> None:
+        if not hasattr(self, "ws"):
+            return
+        for item_type, pid, qb_id in self._synced_exported():
+            if qb_id in self.qb_deleted:
+                continue
+            assert qb_id in self.company._recs, f"Synced {item_type} {pid}: QuickBooks has no {qb_id}"
+            pair = PAIRS[item_type]
+            if pair.amount is None or qb_id in self.qb_changed or item_type == "change_order":
+                continue
+            expr, field = pair.amount
+            ours = self.ws.store.scalar(
+                f'SELECT {expr} FROM "{pair.procore_table}" t WHERE t.id = ?', [pid]
+            )
+            theirs = self.company.ret(qb_id).findtext(field)
+            assert Decimal(str(ours)) == Decimal(theirs), (item_type, pid, qb_id, ours, theirs)
+
+    @rule()
+    def reconcile(self) -> None:
+        """Reconciliation names the model's QuickBooks edits on qbrecon's records and nothing else of them."""
+        rec = self.ws.reconcile()
+        diffs = rec.differences
+        ours = {qb for _, _, qb in self._synced_exported()}
+        flagged = set(diffs["quickbooks_id"].dropna().astype(str)) & ours
+        # a purchase order still waits for an approved CCO's lines: a Procore change not sent yet, rightly reported
+        waiting = {r[0] for r in self.ws.store.execute(
+            """SELECT l.quickbooks_id FROM change_orders o JOIN qb_links l ON l.item_type = 'commitment'
+                 AND l.procore_id = o.contract_id AND l.line_table = ''
+               LEFT JOIN erp_items e ON e.item_type = 'change_order' AND e.procore_id = o.id
+               WHERE o.status = 'approved' AND coalesce(e.status, '') <> 'synced'""").fetchall()}  # fmt: skip
+        unexpected = flagged - self.qb_changed - self.qb_deleted - waiting
+        assert not unexpected, diffs[diffs["quickbooks_id"].isin(unexpected)].to_dict("records")
+
+
+TestSyncModel = SyncModel.TestCase
+TestSyncModel.settings = settings(
+    max_examples=EXAMPLES,
+    stateful_step_count=STEPS,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+    derandomize=os.environ.get("QBRECON_MODEL_SEED") is None,
+    database=None,
+)
+pytestmark = pytest.mark.slow

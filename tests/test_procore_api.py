@@ -1,0 +1,174 @@
+"""The Procore REST client and pull, run against the local fake Procore (127.0.0.1 only, no internet)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from qbrecon import Workspace
+from qbrecon.cli import main
+from qbrecon.procore import open_client
+from qbrecon.procore.client import ProcoreApiError, ProcoreClient, retry_after
+from qbrecon.procore.fake_server import FakeProcore, Faults
+from qbrecon.procore.pull import pull
+from qbrecon.schemas import TABLES
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "small" / "procore"
+
+
+def client_for(fake: FakeProcore, **kw) -> ProcoreClient:
+    waits: list[float] = []
+    c = ProcoreClient(fake.company_id, client_id=fake.client_id, client_secret=fake.client_secret,
+                      base_url=fake.url, login_url=fake.url, sleep=waits.append, **kw)  # fmt: skip
+    c.waits = waits  # type: ignore[attr-defined]
+    return c
+
+
+def procore_tables(ws: Workspace) -> dict:
+    out = {}
+    for name, spec in TABLES.items():
+        if spec.side == "procore":
+            cols = ", ".join(f'"{c}"' for c in spec.column_names)
+            out[name] = ws.store.frame(f'SELECT {cols} FROM "{name}" ORDER BY ALL')
+    return out
+
+
+def test_pull_through_the_api_gives_the_tables_of_the_export(tmp_path):
+    faults = Faults(rate_limit=("/rest/v1.0/vendors",), server_error=("/rest/v1.0/projects",), expire_token_after=6,
+                    retry_after="3")  # fmt: skip
+    with FakeProcore(FIXTURE, faults=faults) as fake:
+        client = client_for(fake)
+        result = pull(client, tmp_path / "pull", per_page=7)
+        assert fake.statuses(429) == ["/rest/v1.0/vendors"]
+        assert fake.statuses(500) == ["/rest/v1.0/projects"]
+        assert len(fake.statuses(401)) == 1
+        assert 3.0 in client.waits  # waited what Retry-After said
+        assert any("429" in e for e in result.events) and any("expired" in e for e in result.events)
+        # pagination: 18 vendors at 7 a page -> 3 pages, each kept with its request
+        vendor_pages = sorted((tmp_path / "pull" / "vendors" / "vendors").glob("page_*.json"))
+        assert len(vendor_pages) == 3
+        page = json.loads(vendor_pages[0].read_text())
+        assert (
+            page["request"]["params"]["company_id"] == fake.company_id
+            and page["response"]["headers"]["Total"] == "18"
+        )
+    with Workspace(tmp_path / "pulled.duckdb") as a, Workspace(tmp_path / "direct.duckdb") as b:
+        assert a.load_procore(tmp_path / "pull").ok
+        b.load_procore(FIXTURE)
+        pulled, direct = procore_tables(a), procore_tables(b)
+        for name in direct:
+            assert len(direct[name]) > 0, name
+            assert pulled[name].equals(direct[name]), name
+
+
+def test_incremental_pull_asks_for_records_updated_since(tmp_path):
+    with FakeProcore(FIXTURE) as fake:
+        result = pull(client_for(fake), tmp_path / "pull", since="2024-09-01")
+    records = json.loads((FIXTURE / "vendors.json").read_text())
+    newer = [r for r in records if r["updated_at"] >= "2024-09-01"]
+    assert result.records["vendors"] == len(newer) < len(records)
+    assert result.records["projects"] == 3  # projects are always listed: their records are pulled per project
+    page = json.loads(next((tmp_path / "pull" / "vendors").rglob("page_0001.json")).read_text())
+    assert page["request"]["params"]["filters[updated_at]"].startswith("2024-09-01T00:00:00Z...")
+
+
+def test_authorization_code_then_refresh_token_kept_encrypted(tmp_path, monkeypatch):
+    monkeypatch.delenv("QBRECON_PROCORE_KEY", raising=False)
+    with FakeProcore(FIXTURE, faults=Faults(expire_token_after=1)) as fake:
+        ws = Workspace(tmp_path / "w.duckdb")
+        client = open_client(ws, fake.company_id, base_url=fake.url, client_id=fake.client_id,
+                             client_secret=fake.client_secret, sleep=lambda s: None)  # fmt: skip
+        answer = requests.get(client.authorization_url(), allow_redirects=False, timeout=10)
+        code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+        client.fetch_token_from_code(code)
+        first = client.session.token["access_token"]
+        list(client.pages("/rest/v1.0/vendors", {"company_id": fake.company_id}))
+        list(
+            client.pages("/rest/v1.0/projects", {"company_id": fake.company_id})
+        )  # token refused -> refreshed
+        assert client.events == ["access token expired: refreshed with the refresh token"]
+        second = client.session.token["access_token"]
+        assert second != first
+        ws.close()
+        raw = (tmp_path / "w.duckdb").read_bytes()
+        assert second.encode() not in raw and client.session.token["refresh_token"].encode() not in raw
+        assert (tmp_path / "w.duckdb.procore-key").stat().st_mode & 0o077 == 0
+        # a later run uses the kept token: no new sign-in
+        with Workspace(tmp_path / "w.duckdb") as ws2:
+            again = open_client(
+                ws2, fake.company_id, client_id=fake.client_id, client_secret=fake.client_secret
+            )
+            assert again.session.token["access_token"] == second
+            list(again.pages("/rest/v1.0/vendors", {"company_id": fake.company_id}))
+        assert "/oauth/token" not in [p for m, p, s in fake.log[-1:]]
+
+
+def test_refusals_name_the_request_never_the_token(tmp_path):
+    with FakeProcore(FIXTURE) as fake:
+        client = client_for(fake)
+        with pytest.raises(ProcoreApiError) as err:
+            list(client.pages("/rest/v1.0/no_such_thing"))
+        assert "404" in str(err.value) and client.session.token["access_token"] not in str(err.value)
+        assert "token" not in repr(client)
+        bad = ProcoreClient(fake.company_id, client_id=fake.client_id, client_secret="wrong", base_url=fake.url,
+                            login_url=fake.url)  # fmt: skip
+        with pytest.raises(ProcoreApiError, match="refused the sign-in"):
+            bad.request("GET", "/rest/v1.0/projects", params={"company_id": fake.company_id})
+        with FakeProcore(FIXTURE, faults=Faults(server_error=("/rest/v1.0/companies/9/users",))) as busy:
+            c = client_for(busy, max_attempts=1)
+            with pytest.raises(ProcoreApiError, match="gave up after 1 attempts"):
+                c.request("GET", f"/rest/v1.0/companies/{busy.company_id}/users")
+
+
+def test_retry_after_reads_seconds_dates_and_rate_limit_reset():
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert retry_after({"Retry-After": "7"}, now) == 7
+    assert retry_after({"Retry-After": "Thu, 01 Jan 2026 12:00:30 GMT"}, now) == 30
+    assert retry_after({"X-Rate-Limit-Reset": str(now.timestamp() + 12)}, now) == 12
+    assert retry_after({}, now) == 1
+    assert retry_after({"Retry-After": "99999"}, now) == 300
+
+
+def test_cli_pull_procore_loads_what_it_pulled(tmp_path, monkeypatch):
+    monkeypatch.setenv("QBRECON_PROCORE_KEY", "kJ7JwYbDUNw0n0fTfCq2m1m3mJ0Ew3oKX1nqvG0QkU4=")
+    with FakeProcore(FIXTURE) as fake:
+        monkeypatch.setenv("PROCORE_CLIENT_ID", fake.client_id)
+        monkeypatch.setenv("PROCORE_CLIENT_SECRET", fake.client_secret)
+        projects = json.loads((FIXTURE / "projects.json").read_text())
+        one = projects[0]["id"]
+        res = CliRunner().invoke(main, ["pull", "procore", "-w", str(tmp_path / "w.duckdb"), "--company-id",
+                                        str(fake.company_id), "--base-url", fake.url, "--project", str(one),
+                                        "--out", str(tmp_path / "pull")])  # fmt: skip
+        assert res.exit_code == 0, res.output
+        assert "(1 project(s))" in res.output and fake.client_secret not in res.output
+        res = CliRunner().invoke(main, ["pull", "procore", "-w", str(tmp_path / "w.duckdb"), "--company-id",
+                                        str(fake.company_id), "--project", "1", "--out", str(tmp_path / "p2")])  # fmt: skip
+        assert res.exit_code == 2 and "no such project in company 9: 1" in res.output
+    with Workspace(tmp_path / "w.duckdb") as ws:
+        assert set(ws.store.frame("SELECT DISTINCT project_id FROM invoices")["project_id"]) == {one}
+
+
+def test_cli_sign_in_keeps_a_refreshable_token(tmp_path, monkeypatch):
+    monkeypatch.setenv("QBRECON_PROCORE_KEY", "kJ7JwYbDUNw0n0fTfCq2m1m3mJ0Ew3oKX1nqvG0QkU4=")
+    with FakeProcore(FIXTURE) as fake:
+        monkeypatch.setenv("PROCORE_CLIENT_ID", fake.client_id)
+        monkeypatch.setenv("PROCORE_CLIENT_SECRET", fake.client_secret)
+        one = json.loads((FIXTURE / "projects.json").read_text())[0]["id"]
+        args = ["pull", "procore", "-w", str(tmp_path / "w.duckdb"), "--company-id", str(fake.company_id),
+                "--base-url", fake.url, "--project", str(one), "--out", str(tmp_path / "pull"), "--sign-in"]  # fmt: skip
+        res = CliRunner().invoke(main, args, input=fake.new_code() + "\n")
+        assert res.exit_code == 0, res.output
+        assert "/oauth/authorize?" in res.output  # the address to open (on stderr)
+        with Workspace(tmp_path / "w.duckdb") as ws:
+            from qbrecon.procore.tokens import load_connection
+
+            with ws.store.transaction() as con:
+                kept = load_connection(con, ws.path, fake.company_id)
+        assert kept["token"]["refresh_token"] and kept["base_url"] == fake.url
+        assert kept["token"]["access_token"] not in res.output

@@ -1,0 +1,300 @@
+"""A sync you can trust with the books (issue 12): the four ways the life of a synced record broke, each as the
+user meets it -- generated fixtures, Procore exports loaded (again, edited), decisions, export to the simulated
+QuickBooks company."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sync_world import admin_id, company_for, fixture_dir, open_world, sync_all
+
+from qbrecon.errors import BatchRejected
+
+ALL_BUT_INVOICES = ["company", "project", "cost_code", "budget", "commitment", "change_order", "timecard_entry"]
+
+
+@pytest.fixture()
+def world(tmp_path):
+    fx = fixture_dir(tmp_path, projects=1, seed=3)
+    ws = open_world(tmp_path / "ws.duckdb", fx)
+    company = company_for(tmp_path / "qb.duckdb", fx)
+    yield ws, company, fx, tmp_path
+    company.close()
+    ws.close()
+
+
+def edited_export(fx: Path, out: Path, resource: str, edit) -> Path:
+    """A copy of the Procore export with ``edit(records)`` applied to ``<resource>.json`` (a Procore user's
+    change, as the next nightly export brings it)."""
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(fx / "procore", out)
+    path = out / f"{resource}.json"
+    records = json.loads(path.read_text())
+    edit(records)
+    path.write_text(json.dumps(records))
+    return out
+
+
+def origins(ws) -> dict:
+    out = {}
+    for table in ("projects", "companies", "cost_codes", "commitments", "commitment_lines", "change_orders",
+                  "change_order_lines", "invoices"):  # fmt: skip
+        rows = ws.store.execute(f'SELECT id, origin_id FROM "{table}" WHERE origin_id IS NOT NULL').fetchall()
+        out[table] = dict(rows)
+    return out
+
+
+def _po_lines(company, txn_id: str):
+    lines = company.lines("purchase_order")
+    return lines[lines["TxnID"] == txn_id]
+
+
+def exported_by_us(ws, item_type: str) -> list[int]:
+    return [int(r[0]) for r in ws.store.execute(
+        "SELECT procore_id FROM qb_links WHERE item_type = ? AND line_table = '' AND source = 'export' "
+        "ORDER BY procore_id", [item_type]).fetchall()]  # fmt: skip
+
+
+# -- 1. links survive every re-load ---------------------------------------------------------------------------
+def test_reloading_the_export_keeps_every_link_and_the_next_invoice_exports(world):
+    ws, company, fx, tmp = world
+    sync_all(ws, company, item_types=ALL_BUT_INVOICES)
+    ours = exported_by_us(ws, "commitment")
+    assert ours, "the world must have commitments qbrecon exported"
+    before = origins(ws)
+    assert all(before["commitment_lines"].get(i) for i in ws.frame("commitment_lines").query(
+        "commitment_id in @ours")["id"]), "PO TxnLineIDs are written back to the commitment lines"
+    for _ in range(2):  # the README's nightly script: the same export, again and again
+        ws.load_procore(fx / "procore")
+        assert origins(ws) == before
+    assert (ws.queue("synced", item_type="commitment")["origin_id"].notna()).all()
+    # the invoices on commitments qbrecon exported now go out as bills against those POs
+    sync_all(ws, company, item_types=["invoice"])
+    on_ours = ws.frame(
+        "SELECT e.procore_id, e.status, e.last_error_message FROM erp_items e JOIN invoices i ON i.id = e.procore_id "
+        f"WHERE e.item_type = 'invoice' AND i.commitment_id IN ({', '.join(map(str, ours))})"
+    )
+    assert len(on_ours) and (on_ours["status"] != "failed_to_export").all(), on_ours
+    assert (on_ours["status"] == "synced").any()
+
+
+def test_an_export_that_brings_another_origin_id_is_a_conflict_not_applied(world):
+    ws, company, fx, tmp = world
+    sync_all(ws, company, item_types=["company"])
+    linked = ws.links("company")
+    pid, qb_id = int(linked["procore_id"].iloc[0]), str(linked["quickbooks_id"].iloc[0])
+
+    def other_id(records):
+        for r in records:
+            if r["id"] == pid:
+                r["origin_id"] = "80009999-1700000000"
+
+    ws.load_procore(edited_export(fx, tmp / "edited", "vendors", other_id))
+    assert ws.store.scalar("SELECT origin_id FROM companies WHERE id = ?", [pid]) == qb_id
+    conflicts = ws.link_conflicts()
+    assert list(conflicts["procore_id"]) == [pid]
+    assert conflicts["procore_id_value"].iloc[0] == "80009999-1700000000"
+    assert "link_conflict" in set(ws.audit("company", pid)["action"])
+
+
+# -- 2. a change order cannot post twice ------------------------------------------------------------------------
+def test_an_exported_change_order_keeps_its_po_lines_and_cannot_be_unlinked_while_they_exist(world):
+    ws, company, fx, tmp = world
+    sync_all(ws, company)
+    ccos = exported_by_us(ws, "change_order")
+    assert ccos
+    cco = ccos[0]
+    lines = ws.frame(f"SELECT id, origin_id FROM change_order_lines WHERE change_order_id = {cco}")
+    assert lines["origin_id"].notna().all()
+    po_id = ws.store.scalar("SELECT quickbooks_id FROM erp_items WHERE item_type = 'change_order' AND procore_id = ?",
+                            [cco])  # fmt: skip
+    on_po = set(_po_lines(company, po_id)["TxnLineID"])
+    assert set(lines["origin_id"]) <= on_po
+    before = len(on_po)
+    with pytest.raises(BatchRejected) as refused:
+        ws.unlink([cco], item_type="change_order", by=admin_id(ws))
+    assert str(lines["origin_id"].iloc[0]) in str(refused.value)
+    assert "still in QuickBooks Desktop" in str(refused.value)
+    sync_all(ws, company)  # nothing goes out again
+    assert len(_po_lines(company, po_id)) == before
+
+
+# -- 3. changes after the first sync reach QuickBooks --------------------------------------------------------------
+def _accept_updates(ws, item_type: str) -> None:
+    ready = ws.queue("ready_to_export", item_type=item_type)
+    assert len(ready) and ready["is_update"].all(), ready
+    ws.accept(ready, by=admin_id(ws))
+
+
+def test_a_vendor_address_change_goes_out_as_vendormod(world):
+    ws, company, fx, tmp = world
+    sync_all(ws, company)
+    pid = exported_by_us(ws, "company")[0] if exported_by_us(ws, "company") else int(ws.links("company")["procore_id"].iloc[0])
+
+    def move(records):
+        for r in records:
+            if r["id"] == pid:
+                r["address"], r["business_id"] = "77 New Road", "91-7777777"
+
+    ws.load_procore(edited_export(fx, tmp / "edited", "vendors", move))
+    assert ws.queue(item_type="company").set_index("procore_id").loc[pid, "status"] == "ready_to_export"
+    assert "procore_update" in set(ws.audit("company", pid)["action"])
+    _accept_updates(ws, "company")
+    summary = ws.export(company.process)
+    assert summary.synced == 1 and summary.failed == 0, summary
+    qb_id = ws.links("company", pid)["quickbooks_id"].iloc[0]
+    ret = company.ret(qb_id)
+    assert ret.findtext("VendorAddress/Addr1") == "77 New Road"
+    link = ws.links("company", pid).iloc[0]
+    assert link["edit_sequence"] == ret.findtext("EditSequence")
+    # the same export again is no change: nothing comes back
+    ws.load_procore(tmp / "edited")
+    assert ws.queue(item_type="company").set_index("procore_id").loc[pid, "status"] == "synced"
+
+
+def test_a_project_rename_goes_out_as_customermod_after_a_refresh_when_quickbooks_moved_on(world):
+    ws, company, fx, tmp = world
+    sync_all(ws, company)
+    pid = int(ws.links("project")["procore_id"].iloc[0])
+    qb_id = ws.links("project", pid)["quickbooks_id"].iloc[0]
+
+    def rename(records):
+        for r in records:
+            if r["id"] == pid:
+                r["name"], r["city"] = r["name"] + " II", "Kirkland"
+
+    ws.load_procore(edited_export(fx, tmp / "edited", "projects", rename))
+    _accept_updates(ws, "project")
+    # meanwhile someone edits the job in QuickBooks: our EditSequence is stale (3200 -> re-read -> Mod again)
+    current = company.ret(qb_id)
+    company.process(_customer_mod(qb_id, current.findtext("EditSequence"), "Phone", "425-555-0100"))
+    summary = ws.export(company.process)
+    assert summary.synced == 1, summary
+    ret = company.ret(qb_id)
+    assert ret.findtext("Name").endswith(" II") and ret.findtext("BillAddress/City") == "Kirkland"
+    assert ret.findtext("Phone") == "425-555-0100"
+    assert ws.links("project", pid)["edit_sequence"].iloc[0] == ret.findtext("EditSequence")
+
+
+def _customer_mod(list_id: str, edit_sequence: str, field: str, value: str) -> bytes:
+    return (f'<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="stopOnError">'
+            f'<CustomerModRq requestID="u1"><CustomerMod><ListID>{list_id}</ListID><EditSequence>{edit_sequence}'
+            f"</EditSequence><{field}>{value}</{field}></CustomerMod></CustomerModRq></QBXMLMsgsRq></QBXML>").encode()
+
+
+def test_commitment_line_changes_go_out_as_purchaseordermod_keeping_line_ids_and_cco_lines(world):
+    ws, company, fx, tmp = world
+    sync_all(ws, company)
+    cco_commitments = ws.store.execute(
+        "SELECT DISTINCT o.contract_id FROM change_orders o JOIN qb_links l ON l.item_type = 'change_order' "
+        "AND l.procore_id = o.id AND l.line_table = ''").fetchall()  # fmt: skip
+    pid = int(cco_commitments[0][0]) if cco_commitments else exported_by_us(ws, "commitment")[0]
+    po_id = ws.links("commitment", pid)["quickbooks_id"].iloc[0]
+    before = _po_lines(company, po_id)
+    first_line = int(ws.frame(f"SELECT min(id) AS id FROM commitment_lines WHERE commitment_id = {pid}")["id"].iloc[0])
+    old_txn_line = ws.store.scalar("SELECT origin_id FROM commitment_lines WHERE id = ?", [first_line])
+
+    def raise_line(records):
+        for r in records:
+            if r["id"] == pid:
+                items = r.get("line_items") or r.get("lines")
+                for li in items:
+                    if li["id"] == first_line:
+                        li["amount"] = str(Decimal(str(li["amount"])) + Decimal("1000.00"))
+
+    ws.load_procore(edited_export(fx, tmp / "edited", "commitments", raise_line))
+    _accept_updates(ws, "commitment")
+    summary = ws.export(company.process)
+    assert summary.synced == 1 and summary.failed == 0, summary
+    after = _po_lines(company, po_id)
+    assert len(after) == len(before), "no line added or lost (CCO lines kept)"
+    assert set(after["TxnLineID"]) == set(before["TxnLineID"]), "lines modified by TxnLineID"
+    changed = after.set_index("TxnLineID").loc[old_txn_line, "Amount"]
+    was = before.set_index("TxnLineID").loc[old_txn_line, "Amount"]
+    assert Decimal(str(changed)) - Decimal(str(was)) == Decimal("1000.00")
+
+
+def test_a_budget_change_goes_out_as_estimatemod(world):
+    ws, company, fx, tmp = world
+    sync_all(ws, company)
+    budget = ws.queue("synced", item_type="budget")
+    assert len(budget)
+    pid = int(budget["procore_id"].iloc[0])
+    txn = ws.links("budget", pid)["quickbooks_id"].iloc[0]
+
+    def bump(records):
+        for r in records:
+            if r["project_id"] == pid:
+                r["original_budget_amount"] = float(r["original_budget_amount"]) + 500.0
+                break
+
+    before = Decimal(company.ret(txn).findtext("TotalAmount"))
+    ws.load_procore(edited_export(fx, tmp / "edited", "budget_line_items", bump))
+    _accept_updates(ws, "budget")
+    summary = ws.export(company.process)
+    assert summary.synced == 1, summary
+    assert Decimal(company.ret(txn).findtext("TotalAmount")) - before == Decimal("500.00")
+
+
+def test_an_unpaid_invoice_change_is_a_billmod_and_a_paid_bill_is_refused_with_the_reason(world):
+    ws, company, fx, tmp = world
+    sync_all(ws, company)
+    ours = exported_by_us(ws, "invoice")
+    assert len(ours) >= 2
+    unpaid, paid = ours[0], ours[1]
+    paid_txn = ws.links("invoice", paid)["quickbooks_id"].iloc[0]
+    ws.store.execute('UPDATE bills SET "IsPaid" = true WHERE "TxnID" = ?', [paid_txn])  # as a refresh reads it
+
+    def retitle(records):
+        for r in records:
+            if r["id"] in (unpaid, paid):
+                r["payment_due_date"] = "2030-01-31"
+
+    src = tmp / "edited"
+    if src.exists():
+        shutil.rmtree(src)
+    shutil.copytree(fx / "procore", src)
+    for page in sorted((src / "requisitions").glob("*.json")):
+        records = json.loads(page.read_text())
+        retitle(records if isinstance(records, list) else records.get("data", []))
+        page.write_text(json.dumps(records))
+    ws.load_procore(src)
+    ready = ws.queue("ready_to_export", item_type="invoice")
+    assert {unpaid, paid} <= set(ready["procore_id"])
+    with pytest.raises(BatchRejected, match="paid"):
+        ws.accept([paid], item_type="invoice", by=admin_id(ws))
+    ws.accept([unpaid], item_type="invoice", by=admin_id(ws))
+    summary = ws.export(company.process)
+    assert summary.synced == 1, summary
+    txn = ws.links("invoice", unpaid)["quickbooks_id"].iloc[0]
+    assert company.ret(txn).findtext("DueDate") == "2030-01-31"
+    assert company.counts()["bill"] == len(company.records("bill"))
+
+
+# -- 4. bills receive the POs qbrecon exported ----------------------------------------------------------------------
+def test_bills_for_an_exported_commitment_link_to_its_po_lines_and_the_open_balance_drops(world):
+    ws, company, fx, tmp = world
+    sync_all(ws, company, item_types=ALL_BUT_INVOICES)
+    ours = exported_by_us(ws, "commitment")
+    po_ids = {pid: ws.links("commitment", pid)["quickbooks_id"].iloc[0] for pid in ours}
+    open_before = {pid: company.open_balance(txn) for pid, txn in po_ids.items()}
+    sync_all(ws, company, item_types=["invoice"])
+    billed = ws.frame(
+        "SELECT i.commitment_id, i.id, i.current_payment_due, e.quickbooks_id FROM invoices i JOIN erp_items e "
+        f"ON e.item_type = 'invoice' AND e.procore_id = i.id WHERE e.status = 'synced' AND i.commitment_id IN "
+        f"({', '.join(map(str, ours))}) AND e.quickbooks_id IN (SELECT quickbooks_id FROM qb_links "
+        "WHERE item_type = 'invoice' AND source = 'export')"
+    )
+    assert len(billed)
+    for pid, txn in po_ids.items():
+        mine = billed[billed["commitment_id"] == pid]
+        if mine.empty:
+            continue
+        bill = company.ret(mine["quickbooks_id"].iloc[0])
+        assert bill.find("LinkedTxn") is not None and bill.findtext("LinkedTxn/TxnID") == txn
+        assert company.open_balance(txn) < open_before[pid]
