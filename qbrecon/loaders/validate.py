@@ -127,6 +127,40 @@ def _check_duplicate_keys(checked: Checked) -> None:
 
 
 @dataclass
+class LoadChunk:
+    """One part of a load, read and checked: what the writer stores or holds back in one step.
+
+    A load is a sequence of chunks written in one transaction, so that memory grows with the chunk, not the
+    files. Rows of one source record (a group) are always in the same chunk.
+    """
+
+    checked: dict[str, Checked]
+    has_lines: dict[str, list[bool]] | None = None  # Procore: parent table -> row carried its line array
+
+    @property
+    def rows(self) -> int:
+        return sum(len(c.batch) for c in self.checked.values())
+
+
+def check_chunk(batches: dict[str, Batch], has_lines: dict[str, list[bool]] | None = None) -> LoadChunk:
+    """``check_batch`` for every table of a chunk."""
+    return LoadChunk({name: check_batch(b) for name, b in batches.items()}, has_lines)
+
+
+def failing_groups(checked: dict[str, Checked]) -> dict[int, str]:
+    """Groups with a problem in any table of a chunk, with the first problem (for the rest of the group)."""
+    bad_groups: dict[int, str] = {}
+    for name, c in checked.items():
+        groups = c.batch.group
+        for row, errs in c.problems.items():
+            g = groups[row]
+            if g not in bad_groups:
+                e = errs[0]
+                bad_groups[g] = f"{name}.{e.field} ({e.check}) in the same source record"
+    return bad_groups
+
+
+@dataclass
 class Outcome:
     """What a load stores and what it holds back, per table."""
 
@@ -138,14 +172,7 @@ class Outcome:
 
 def settle(checked: dict[str, Checked], load_id: int) -> Outcome:
     """Decide, group by group, what is stored; describe everything held back for the quarantine table."""
-    bad_groups: dict[int, str] = {}
-    for name, c in checked.items():
-        groups = c.batch.group
-        for row, errs in c.problems.items():
-            g = groups[row]
-            if g not in bad_groups:
-                e = errs[0]
-                bad_groups[g] = f"{name}.{e.field} ({e.check}) in the same source record"
+    bad_groups = failing_groups(checked)
     now = datetime.now(UTC)
     good: dict[str, pa.Table] = {}
     quarantined: dict[str, int] = {}
