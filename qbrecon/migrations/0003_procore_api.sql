@@ -1,6 +1,6 @@
--- 0002 Procore's REST API (qbrecon.procore): the kept connection per company (the OAuth token encrypted, its key
+-- 0003 Procore's REST API (qbrecon.procore): the kept connection per company (the OAuth token encrypted, its key
 -- never in the workspace), the link Procore holds per record as far as qbrecon knows (what the last pull read,
--- what Procore accepted since: what a push compares with), every link item pushed, and imports from QuickBooks.
+-- what Procore accepted since: what a push compares with), every link item pushed. (Imports from QuickBooks: 0002.)
 
 CREATE TABLE IF NOT EXISTS procore_connections (company_id BIGINT PRIMARY KEY, base_url VARCHAR, login_url VARCHAR, client_id VARCHAR, token_encrypted VARCHAR, updated_at TIMESTAMP WITH TIME ZONE);
 
@@ -8,4 +8,3 @@ CREATE TABLE IF NOT EXISTS procore_known_links (table_name VARCHAR NOT NULL, pro
 
 CREATE TABLE IF NOT EXISTS procore_push_log (push_id BIGINT NOT NULL, "at" TIMESTAMP WITH TIME ZONE NOT NULL, table_name VARCHAR NOT NULL, procore_id BIGINT NOT NULL, endpoint VARCHAR, outcome VARCHAR NOT NULL, origin_id VARCHAR, origin_data VARCHAR, origin_code VARCHAR, error VARCHAR);
 
-CREATE TABLE IF NOT EXISTS procore_imports (list_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, status VARCHAR NOT NULL, procore_id BIGINT, payload_file VARCHAR, "at" TIMESTAMP WITH TIME ZONE, by_user BIGINT);
