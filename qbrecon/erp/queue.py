@@ -1208,6 +1208,11 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin):
                                updated_at = now()
                         FROM {name} u WHERE e.item_type = 'company' AND e.procore_id = u.company_id"""
                 )
+                con.execute(  # the link too: a later Procore load re-derives origin_data from it
+                    f"""UPDATE qb_links l SET edit_sequence = u.edit_sequence, updated_at = now()
+                        FROM {name} u WHERE l.item_type = 'company' AND l.procore_id = u.company_id
+                          AND l.line_table = '' AND u.edit_sequence IS NOT NULL"""
+                )
                 con.execute(
                     f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
                                                from_status, to_status, detail)
