@@ -134,3 +134,21 @@ def test_free_text_origin_data_is_compared_and_sent_as_it_is(tmp_path):
         vendor = next(r for r in fake.data["vendors"] if r["id"] == 2300001)
         assert vendor["origin_data"] == "OD-3483830-2"
         assert push(ws, client, company_id=fake.company_id).sent == 0
+
+
+def test_a_vendor_updated_from_quickbooks_keeps_its_edit_sequence_through_a_procore_load(tmp_path):
+    """Push sends the EditSequence the auto-update took; a later pull must not bring the old one back."""
+    with Workspace(tmp_path / "w.duckdb") as ws:
+        ws.load_procore(FIXTURE)
+        ws.load_quickbooks(FIXTURE.parent / "quickbooks")
+        vendor = ws.store.frame("""SELECT c.id, c.origin_id FROM companies c JOIN vendors v ON v."ListID" = c.origin_id
+                                   ORDER BY c.id LIMIT 1""").iloc[0]  # fmt: skip
+        ws.store.execute(
+            """UPDATE vendors SET "Name" = 'Renamed In QuickBooks', "EditSequence" = '1799999999'
+               WHERE "ListID" = ?""",
+            [vendor.origin_id],
+        )
+        assert ws.auto_update_vendors() >= 1
+        ws.load_procore(FIXTURE)  # Procore still shows the old EditSequence
+        data = ws.store.scalar("SELECT origin_data FROM companies WHERE id = ?", [int(vendor.id)])
+        assert json.loads(data)["edit_sequence"] == "1799999999"

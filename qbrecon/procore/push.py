@@ -48,6 +48,7 @@ UNION ALL SELECT 'invoices', id, 'requisitions', project_id, NULL, origin_id, or
 UNION ALL SELECT 'payments_issued', id, 'contract_payments', project_id, NULL, origin_id, origin_data, origin_code
        FROM payments_issued
 """
+_ERROR_TEXT = 2000  # characters of Procore's reasons kept per refused item (a reply is never stored whole)
 # origin_code is sent only where Procore shows one (vendors, projects, commitments, CCOs, payments).
 _WITH_CODE = {"companies", "projects", "commitments", "change_orders", "payments_issued"}
 
@@ -152,7 +153,7 @@ def push(
         entities, errors = client.sync(path, [u for u, _r in batch], params=params or None)
         result.calls += -(-len(batch) // SYNC_LIMIT)
         refused = {
-            _key(err): json.dumps(err.get("errors", err), sort_keys=True, default=str)[:500] for err in errors
+            _key(err): json.dumps(err.get("errors", err), sort_keys=True, default=str)[:_ERROR_TEXT] for err in errors
         }
         done = {_key(x) for x in entities}
         for update, r in batch:
