@@ -60,6 +60,7 @@ UNION ALL SELECT 'payments_issued', id, 'contract_payments', project_id, NULL, o
        FROM payments_issued
 """
 # origin_code is sent only where Procore shows one (vendors, projects, commitments, CCOs, payments).
+REFUSALS_SHOWN = 20  # refused links listed in the summary; all are in .errors
 _WITH_CODE = {"companies", "projects", "commitments", "change_orders", "payments_issued"}
 
 
@@ -85,7 +86,7 @@ class PushResult:
             f"push to Procore: {self.sent} link(s) sent in {self.calls} sync call(s) ({tables}); "
             f"{self.synced} accepted ({self.unlinked} unlinked), {len(self.errors)} refused"
         ]
-        lines += [f"  refused: {e['table_name']} {e['procore_id']}: {e['error']}" for e in self.errors[:20]]
+        lines += [f"  refused: {e['table_name']} {e['procore_id']}: {e['error']}" for e in self.errors[:REFUSALS_SHOWN]]
         return "\n".join(lines)
 
 
