@@ -1257,7 +1257,7 @@ def _group_sources(lines: pd.DataFrame, keys: list[str], table: str) -> pd.DataF
     stands for (so QuickBooks' TxnLineID can be linked back to each)."""
     if lines.empty or "id" not in lines.columns:
         return pd.DataFrame(columns=[*keys, "_src"])
-    frame = pd.DataFrame({k: lines[k].astype(object).tolist() for k in keys})
+    frame = pd.DataFrame({k: pd.Series(lines[k].astype(object).tolist(), dtype=object) for k in keys})
     frame["_id"] = lines["id"].astype("int64").tolist()
     out = frame.groupby(keys, dropna=False, sort=False)["_id"].agg(
         lambda ids: f"{table}:" + ",".join(str(i) for i in sorted(ids))
@@ -1268,7 +1268,9 @@ def _group_sources(lines: pd.DataFrame, keys: list[str], table: str) -> pd.DataF
 def _with_sources(g: pd.DataFrame, lines: pd.DataFrame, keys: list[str], table: str) -> pd.Series:
     """``_src`` for each row of the grouped frame ``g`` (same ``keys``), index kept."""
     src = _group_sources(lines, keys, table)
-    left = pd.DataFrame({k: g[k].astype(object).tolist() for k in keys})
+    # keys compared as Python values on both sides; dtype=object so an empty or all-null key column (every
+    # record of the batch refused) is not inferred as float64 and refused by the merge
+    left = pd.DataFrame({k: pd.Series(g[k].astype(object).tolist(), dtype=object) for k in keys})
     merged = left.merge(src.astype({k: object for k in keys}), on=keys, how="left")
     return pd.Series(merged["_src"].tolist(), index=g.index, dtype=object)
 
