@@ -456,6 +456,23 @@ def test_vendor_auto_update_on_updates_the_linked_companies_the_refresh_read(wor
                       f"QuickBooks LLC; address: {before.loc[target_id, 'address']} -> 1 New Street; business_phone: "
                       f"{before.loc[target_id, 'business_phone']} -> 555-0100")  # fmt: skip
 
-    # over every linked vendor (no load ids), the Procore edit is overwritten too; a second run changes nothing
-    assert ws.auto_update_vendors() == 1 and _companies(ws).loc[other_id, "business_phone"] != "555-0199"
+    # the Procore edit is an update on its way to QuickBooks (Ready to Export, sent as a VendorMod): even over
+    # every linked vendor (no load ids) it is left alone, not overwritten by the older QuickBooks values
+    status = "SELECT status FROM erp_items WHERE item_type = 'company' AND procore_id = ?"
+    assert ws.store.scalar(status, [other_id]) == "ready_to_export"
+    assert ws.auto_update_vendors() == 0 and _companies(ws).loc[other_id, "business_phone"] == "555-0199"
+    # a vendor changed while the setting was off: over every linked vendor (no load ids) its synced company
+    # catches up; a second run changes nothing
+    third_id = next(int(i) for i in linked.index if int(i) not in (target_id, other_id)
+                    and ws.store.scalar(status, [int(i)]) == "synced")  # fmt: skip
+    third_list_id = linked.loc[third_id, "origin_id"]
+    ws.update_settings(by=_admin(ws), vendor_auto_update=False)
+    _mod_vendor(company, third_list_id, "Third Vendor LLC", "555-0123", "3 Third Street")
+    ws.request_refresh()
+    ws.refresh_now(company.process, max_returned=PAGE)
+    assert _companies(ws).loc[third_id, "business_phone"] != "555-0123"
+    ws.update_settings(by=_admin(ws), vendor_auto_update=True)
+    assert ws.auto_update_vendors() == 1
+    assert tuple(_companies(ws).loc[third_id, ["name", "business_phone"]]) == ("Third Vendor LLC", "555-0123")
+    assert _companies(ws).loc[other_id, "business_phone"] == "555-0199"
     assert ws.auto_update_vendors() == 0
