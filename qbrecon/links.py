@@ -158,8 +158,13 @@ def apply_to_procore(con, load_id: int | None = None) -> int:
             if shows_link(line):
                 targets.append((pair, line.table, "l.txn_line_id", "t.id = l.line_id", line.table))
 
+    # The record's EditSequence is qbrecon's; any other key Procore keeps in origin_data for the same link (a
+    # CCO's ``txn_id``: its PO's TxnID) stays, so a re-load of what Procore holds differs in nothing and the
+    # push to Procore has nothing to send. A different origin_id starts the data afresh.
     def data_of(line_table: str) -> str:
         return ("CASE WHEN l.edit_sequence IS NULL THEN t.origin_data "
+                "WHEN t.origin_id IS NOT DISTINCT FROM l.quickbooks_id AND json_valid(t.origin_data) "
+                "THEN json_merge_patch(t.origin_data, json_object('edit_sequence', l.edit_sequence))::VARCHAR "
                 "ELSE json_object('edit_sequence', l.edit_sequence)::VARCHAR END" if not line_table
                 else "t.origin_data")  # fmt: skip
 
