@@ -154,6 +154,13 @@ def test_unlink_request_clears_the_link_of_a_stored_record(tmp_path):
             .tolist()
         )
         assert row[0] == "Acme" and pd.isna(row[1]) and pd.isna(row[2])
+        # qbrecon's own link is gone too (else every later load would restore it), and the unlink is audited
+        assert ws.store.scalar("SELECT count(*) FROM qb_links WHERE procore_id = 32") == 0
+        audit = ws.store.frame("SELECT action, actor_name, detail FROM erp_audit WHERE procore_id = 32 "
+                               "AND action = 'unlink_from_procore'")  # fmt: skip
+        assert len(audit) == 1 and "8000001-1" in audit["detail"].iloc[0]
+        ws.load_procore(root)  # the export still says 8000001-1: Procore's old copy does not relink it
+        assert ws.store.scalar("SELECT count(*) FROM qb_links WHERE procore_id = 32") == 0
 
 
 def test_line_pages_without_their_parent_are_reported(tmp_path):

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import links
+from ..entities import PAIRS
 from ..schemas import TABLES, TableSpec
 from ..schemas.types import normalise_status
 
@@ -464,6 +466,7 @@ def apply_erp_actions(con: Any, actions: list[ErpAction]) -> list[str]:
             con.execute(f'DELETE FROM "{a.table}" WHERE {where}', params)
         elif a.action == "unlink":
             con.execute(f'UPDATE "{a.table}" SET origin_id = NULL, origin_data = NULL WHERE {where}', params)
+            notes.extend(_forget_link(con, a.table, key, a.request))
         else:
             con.execute(
                 f'UPDATE "{a.table}" SET origin_data = CASE WHEN origin_id IS DISTINCT FROM ? THEN NULL '
@@ -471,4 +474,42 @@ def apply_erp_actions(con: Any, actions: list[ErpAction]) -> list[str]:
                 [a.origin_id, a.origin_id, *params],
             )
         notes.append(f"{a.request}: {a.action} {a.table} {key}")
+    return notes
+
+
+def _forget_link(con: Any, table: str, key: int, request: str) -> list[str]:
+    """An explicit unlink from Procore ends qbrecon's link too: otherwise the links re-applied after the load
+    (``links.apply_to_procore``) would restore what Procore was asked to forget. The queue item becomes
+    Unlinked (no QuickBooks id), as the queue's own unlink leaves it; audited with the request's name."""
+    notes: list[str] = []
+    for pair in PAIRS.values():
+        if pair.procore_table != table or pair.link_column is None:
+            continue
+        item = f"(SELECT '{pair.item_type}' AS item_type, {int(key)}::BIGINT AS procore_id)"
+        linked = con.execute(
+            "SELECT any_value(quickbooks_id) FROM qb_links WHERE item_type = ? AND procore_id = ? AND line_table = ''",
+            [pair.item_type, key],
+        ).fetchall()[0][0]
+        queued = con.execute(
+            "SELECT status, quickbooks_id FROM erp_items WHERE item_type = ? AND procore_id = ?", [pair.item_type, key]
+        ).fetchall()
+        was = queued[0][1] if queued else None
+        if linked is None and was is None:
+            continue
+        links.remove(con, item)
+        con.execute(
+            """UPDATE erp_items SET status = 'unlinked', quickbooks_id = NULL, edit_sequence = NULL, updated_at = now()
+               WHERE item_type = ? AND procore_id = ? AND quickbooks_id IS NOT NULL""",
+            [pair.item_type, key],
+        )
+        if table == "companies":
+            con.execute("UPDATE companies SET synced_to_erp = false WHERE id = ?", [key])
+        detail = f"{request}: Procore asked to unlink; qbrecon's link to {linked or was} was removed"
+        con.execute(
+            """INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id, from_status,
+                                      to_status, detail)
+               VALUES (nextval('erp_audit_seq'), now(), NULL, 'Procore', 'unlink_from_procore', ?, ?, ?, ?, ?)""",
+            [pair.item_type, key, queued[0][0] if queued else None, "unlinked" if was else None, detail],
+        )
+        notes.append(f"{request}: qbrecon's link of {pair.item_type} {key} to {linked or was} removed (audited)")
     return notes
