@@ -34,6 +34,11 @@ V1 = "/rest/v1.0"
 EXTERNAL_DATA_SYNC = f"{V1}/companies/{{company_id}}/erp_external_data/sync"
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("users", "users", f"{V1}/companies/{{company_id}}/users", "company"),
+    # Each user's level on each company tool (the ERP permission matrix, ``erp.permissions``), one row per user
+    # and tool as the export's user_tool_permissions.json. Procore shows these in the Company Directory's
+    # permissions; the path is an inference, like the External Data sync's.
+    Endpoint("user_tool_permissions", "user_tool_permissions", f"{V1}/companies/{{company_id}}/users/permissions",
+             "company", incremental=False),
     Endpoint("vendors", "vendors", f"{V1}/vendors", "company", ("company_id",), table="companies",
              sync=f"{V1}/vendors/sync"),
     Endpoint("projects", "projects", f"{V1}/projects", "company", ("company_id",), table="projects",
