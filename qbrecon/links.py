@@ -19,28 +19,6 @@ from .store import register_tables
 
 LINKS_VERSION = 1  # qbrecon_meta 'qb_links_version': the links schema (see ``migrations`` in erp.queue)
 
-register_tables(
-    """CREATE TABLE IF NOT EXISTS qb_links (
-        item_type VARCHAR NOT NULL,          -- qbrecon.entities.PAIRS key
-        procore_id BIGINT NOT NULL,          -- the item (budget: the project id)
-        line_table VARCHAR NOT NULL,         -- '' for the record itself, else the Procore line table
-        line_id BIGINT NOT NULL,             -- 0 for the record, else the Procore line id
-        quickbooks_id VARCHAR NOT NULL,      -- ListID / TxnID (a line: its transaction's TxnID)
-        txn_line_id VARCHAR,                 -- a line's TxnLineID
-        edit_sequence VARCHAR,               -- the record's EditSequence as qbrecon last saw it
-        fingerprint VARCHAR,                 -- the item's declared fields as last sent (changed since sync?)
-        source VARCHAR NOT NULL,             -- export | check | procore | link_vendor | migration
-        linked_at TIMESTAMPTZ NOT NULL, updated_at TIMESTAMPTZ NOT NULL,
-        request_message_id BIGINT, response_message_id BIGINT,
-        PRIMARY KEY (item_type, procore_id, line_table, line_id))""",
-    """CREATE SEQUENCE IF NOT EXISTS qb_link_conflict_seq START 1""",
-    """CREATE TABLE IF NOT EXISTS qb_link_conflicts (
-        conflict_id BIGINT PRIMARY KEY, "at" TIMESTAMPTZ NOT NULL, load_id BIGINT,
-        item_type VARCHAR NOT NULL, procore_id BIGINT NOT NULL, line_table VARCHAR NOT NULL, line_id BIGINT NOT NULL,
-        linked_id VARCHAR NOT NULL,          -- what qbrecon's link says (kept)
-        procore_id_value VARCHAR NOT NULL,   -- the different origin_id the export brought (not applied)
-        detail VARCHAR)""",
-)
 
 
 def shows_link(line: LineRelation) -> bool:

@@ -18,22 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..store import register_tables
 from .client import SYNC_LIMIT, ProcoreClient
 from .resources import BY_NAME, EXTERNAL_DATA_SYNC, fill
-
-DDL = (
-    """CREATE TABLE IF NOT EXISTS procore_known_links (
-        table_name VARCHAR NOT NULL, procore_id BIGINT NOT NULL,
-        origin_id VARCHAR, origin_data VARCHAR, origin_code VARCHAR,
-        source VARCHAR NOT NULL, seen_at TIMESTAMPTZ,  -- 'pull' (Procore said so) or 'push' (Procore accepted it)
-        PRIMARY KEY (table_name, procore_id))""",
-    """CREATE TABLE IF NOT EXISTS procore_push_log (
-        push_id BIGINT NOT NULL, "at" TIMESTAMPTZ NOT NULL, table_name VARCHAR NOT NULL, procore_id BIGINT NOT NULL,
-        endpoint VARCHAR, outcome VARCHAR NOT NULL, origin_id VARCHAR, origin_data VARCHAR, origin_code VARCHAR,
-        error VARCHAR)""",
-)
-register_tables(*DDL)
 
 # One row per linkable record: the table, its id, its endpoint (resources.ENDPOINTS name: the sync action or
 # the External Data item_type), the project and parent the path needs, and the link. Budget lines are not
@@ -92,9 +78,6 @@ class PushResult:
 
 def pending_links(ws: Any) -> pd.DataFrame:
     """Links that differ from what Procore last accepted (new, changed or cleared), one row per record."""
-    with ws.store.transaction() as con:
-        for ddl in DDL:
-            con.execute(ddl)
     frame = ws.store.frame(
         f"""SELECT k.* FROM ({_LINKS}) k
             LEFT JOIN procore_known_links p ON p.table_name = k.table_name AND p.procore_id = k.id
@@ -209,8 +192,6 @@ def _record(ws: Any, accepted: list[dict], log: list[dict], at: datetime, source
             "origin_code", "error"]  # fmt: skip
     known = ["table_name", "procore_id", "origin_id", "origin_data", "origin_code"]
     with ws.store.transaction() as con:
-        for ddl in DDL:
-            con.execute(ddl)
         if accepted:
             frame = pd.DataFrame(accepted, columns=known).astype(object)
             frame["source"], frame["seen_at"] = source, at
