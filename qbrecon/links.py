@@ -19,28 +19,6 @@ from .store import register_tables
 
 LINKS_VERSION = 1  # qbrecon_meta 'qb_links_version' (the migration that fills qb_links is in erp.queue)
 
-register_tables(
-    """CREATE TABLE IF NOT EXISTS qb_links (
-        item_type VARCHAR NOT NULL,          -- qbrecon.entities.PAIRS key
-        procore_id BIGINT NOT NULL,          -- the item (budget: the project id)
-        line_table VARCHAR NOT NULL,         -- '' for the record itself, else the Procore line table
-        line_id BIGINT NOT NULL,             -- 0 for the record, else the Procore line id
-        quickbooks_id VARCHAR NOT NULL,      -- ListID / TxnID (a line: its transaction's TxnID)
-        txn_line_id VARCHAR,                 -- a line's TxnLineID
-        edit_sequence VARCHAR,               -- the record's EditSequence as qbrecon last saw it
-        fingerprint VARCHAR,                 -- the item's declared fields as last sent (changed since sync?)
-        source VARCHAR NOT NULL,             -- export | check | procore | link_vendor | migration
-        linked_at TIMESTAMPTZ NOT NULL, updated_at TIMESTAMPTZ NOT NULL,
-        request_message_id BIGINT, response_message_id BIGINT,
-        PRIMARY KEY (item_type, procore_id, line_table, line_id))""",
-    """CREATE SEQUENCE IF NOT EXISTS qb_link_conflict_seq START 1""",
-    """CREATE TABLE IF NOT EXISTS qb_link_conflicts (
-        conflict_id BIGINT PRIMARY KEY, "at" TIMESTAMPTZ NOT NULL, load_id BIGINT,
-        item_type VARCHAR NOT NULL, procore_id BIGINT NOT NULL, line_table VARCHAR NOT NULL, line_id BIGINT NOT NULL,
-        linked_id VARCHAR NOT NULL,          -- what qbrecon's link says (kept)
-        procore_id_value VARCHAR NOT NULL,   -- the different origin_id the export brought (not applied)
-        detail VARCHAR)""",
-)
 
 
 def shows_link(line: LineRelation) -> bool:
@@ -158,8 +136,13 @@ def apply_to_procore(con, load_id: int | None = None) -> int:
             if shows_link(line):
                 targets.append((pair, line.table, "l.txn_line_id", "t.id = l.line_id", line.table))
 
+    # The record's EditSequence is qbrecon's; any other key Procore keeps in origin_data for the same link (a
+    # CCO's ``txn_id``: its PO's TxnID) stays, so a re-load of what Procore holds differs in nothing and the
+    # push to Procore has nothing to send. A different origin_id starts the data afresh.
     def data_of(line_table: str) -> str:
         return ("CASE WHEN l.edit_sequence IS NULL THEN t.origin_data "
+                "WHEN t.origin_id IS NOT DISTINCT FROM l.quickbooks_id AND json_valid(t.origin_data) "
+                "THEN json_merge_patch(t.origin_data, json_object('edit_sequence', l.edit_sequence))::VARCHAR "
                 "ELSE json_object('edit_sequence', l.edit_sequence)::VARCHAR END" if not line_table
                 else "t.origin_data")  # fmt: skip
 

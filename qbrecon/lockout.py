@@ -21,18 +21,7 @@ from typing import TypeVar
 
 import pandas as pd
 
-from .store import Store, register_tables
-
-register_tables(
-    """CREATE TABLE IF NOT EXISTS login_lockouts (
-        channel VARCHAR NOT NULL,        -- dashboard | qbwc
-        kind VARCHAR NOT NULL,           -- user | address
-        who VARCHAR NOT NULL,            -- the login / the remote address
-        failures INTEGER NOT NULL,       -- failed attempts that led to the lockout
-        locked_at TIMESTAMPTZ NOT NULL,
-        locked_until TIMESTAMPTZ NOT NULL,
-        PRIMARY KEY (channel, kind, who))"""
-)
+from .store import Store  # login_lockouts: qbrecon/migrations/0002
 
 MAX_FAILURES_PER_USER = 5  # within WINDOW_SECONDS: then the account is locked
 MAX_FAILURES_PER_ADDRESS = 20  # within WINDOW_SECONDS: then the address is locked (guessing many accounts)

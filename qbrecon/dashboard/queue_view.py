@@ -52,6 +52,7 @@ ACTION_DONE = {
     "unlink": "Unlinked",
 }
 PAGE_SIZES = [25, 50, 100, 250]
+NAMES_SHOWN = 20  # records named in the "done" message; the rest are counted ("and N more")
 # one item and several, in Procore's words ("Accepted 1 job", "Rejected 3 subcontractor invoices")
 SINGULAR = {
     "company": "company", "project": "job", "cost_code": "cost code", "budget": "budget",
@@ -748,7 +749,7 @@ class QueueView:
             self.messages.append(error_alert(exc))
             return False
         numbers = rows["number"] if "number" in rows else pd.Series([None] * len(rows))
-        names = [n for n in numbers.where(numbers.notna(), rows.get("name")).tolist()[:20] if not is_missing(n)]
+        names = [n for n in numbers.where(numbers.notna(), rows.get("name")).tolist()[:NAMES_SHOWN] if not is_missing(n)]
         text = f"{ACTION_DONE[action]} {esc(self._what(rows))}"
         if names:
             text += ": " + ", ".join(esc(n) for n in names)

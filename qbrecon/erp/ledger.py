@@ -62,10 +62,6 @@ register_tables(
         check_state VARCHAR,                 -- pending | sent | done
         check_message_id BIGINT, check_request_id VARCHAR,
         PRIMARY KEY (item_type, procore_id, attempt))""",
-    # schema 2 (links): what a request stands for, so the answer can be linked line by line
-    # line_sources: JSON, the Procore lines each line element stands for; fingerprint: the item as built
-    """ALTER TABLE export_ledger ADD COLUMN IF NOT EXISTS line_sources VARCHAR""",
-    """ALTER TABLE export_ledger ADD COLUMN IF NOT EXISTS fingerprint VARCHAR""",
     """CREATE SEQUENCE IF NOT EXISTS export_log_seq START 1""",
     """CREATE TABLE IF NOT EXISTS export_log (
         log_id BIGINT PRIMARY KEY, "at" TIMESTAMPTZ NOT NULL, message_id BIGINT, level VARCHAR NOT NULL,
