@@ -233,11 +233,11 @@ def _run(ws, n_lines: int, repeat: int, baselines: bool) -> dict:
             == m["floor"]["result"]
             == m["floor_decimal"]["result"]
             == full_keys,
-            "targets": {"speedup_vs_datacompy": ">= 10", "slowdown_vs_floor": "<= 3"},
+            "targets": {"speedup_vs_datacompy": ">= 10", "slowdown_vs_floor": "<= 2"},
         }
         result["targets_met"] = {
             "speedup_vs_datacompy": bool(result["speedup_vs_datacompy"] >= 10),
-            "slowdown_vs_floor": bool(result["slowdown_vs_floor"] <= 3),
+            "slowdown_vs_floor": bool(result["slowdown_vs_floor"] <= 2),
         }
     return result
 

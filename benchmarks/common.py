@@ -13,7 +13,8 @@ import psutil
 
 
 class PeakRSS:
-    """Samples this process's resident set size in a background thread; ``peak_mb`` after the block."""
+    """Samples the resident set size of this process and its children (worker processes count) in a background
+    thread; ``peak_mb`` after the block."""
 
     def __init__(self, interval: float = 0.01):
         self.interval = interval
@@ -21,9 +22,23 @@ class PeakRSS:
         self._stop = threading.Event()
         self._proc = psutil.Process(os.getpid())
 
+    def _rss(self) -> int:
+        """This process's RSS, plus each child's proportional set size (PSS: pages a forked worker still shares
+        with its parent count once, not twice), so the figure is the memory the tree really holds."""
+        total = self._proc.memory_info().rss
+        for child in self._proc.children(recursive=True):
+            try:
+                total += child.memory_full_info().pss
+            except (psutil.Error, AttributeError):  # ended between listing and reading; no PSS on this OS
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:
+                    pass
+        return total
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self._proc.memory_info().rss)
+            self.peak = max(self.peak, self._rss())
             self._stop.wait(self.interval)
 
     def __enter__(self) -> PeakRSS:
@@ -37,7 +52,7 @@ class PeakRSS:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, self._proc.memory_info().rss)
+        self.peak = max(self.peak, self._rss())
 
     @property
     def peak_mb(self) -> float:
@@ -103,3 +118,66 @@ def compare(
             best["peak_rss_mb"] = max(best["peak_rss_mb"], m["peak_rss_mb"])
             best["rss_growth_mb"] = max(best["rss_growth_mb"], m["rss_growth_mb"])
     return out
+
+
+# -- contenders in processes of their own ---------------------------------------------------------------------------
+def in_process(target: str, *args: Any, timeout: float = 3600) -> dict:
+    """Run ``module:function(*args)`` once in a fresh Python process (its imports done before the clock starts)
+    and return its seconds, peak RSS of its process tree (MB; worker processes included) and JSON result, so that
+    one contender's memory never counts against another's."""
+    import json
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "benchmarks.common", target, json.dumps(args, default=str)]
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=here, timeout=timeout)
+    if proc.returncode:
+        raise RuntimeError(f"{target} failed ({proc.returncode}): {proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def compare_in_processes(contenders: dict[str, tuple], repeat: int = 1, once: tuple[str, ...] = ()) -> dict:
+    """``in_process`` for each contender (``name -> (target, *args)``), interleaved over ``repeat`` rounds;
+    best time and largest peak per contender."""
+    out: dict[str, dict] = {}
+    for round_ in range(repeat):
+        for name, (target, *args) in contenders.items():
+            if round_ and name in once:
+                continue
+            m = in_process(target, *args)
+            best = out.get(name)
+            if best is None:
+                out[name] = m
+            else:
+                best["seconds"] = min(best["seconds"], m["seconds"])
+                best["peak_rss_mb"] = max(best["peak_rss_mb"], m["peak_rss_mb"])
+    return out
+
+
+def _child_main(target: str, args_json: str) -> None:
+    import importlib
+    import json
+    import resource
+
+    module, func = target.split(":")
+    fn = getattr(importlib.import_module(module), func)
+    prepare = getattr(importlib.import_module(module), "prepare", None)
+    if prepare is not None:
+        prepare(func)  # imports and set-up outside the timing
+    args = json.loads(args_json)
+    gc.collect()
+    with PeakRSS() as mem:
+        t0 = time.perf_counter()
+        result = fn(*args)
+        seconds = time.perf_counter() - t0
+    print(json.dumps({"seconds": round(seconds, 4), "peak_rss_mb": mem.peak_mb,
+                      "process_max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                      "children_max_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+                      "result": result}, default=str))  # fmt: skip
+
+
+if __name__ == "__main__":
+    import sys
+
+    _child_main(sys.argv[1], sys.argv[2])

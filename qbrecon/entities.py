@@ -35,7 +35,6 @@ class EntityPair:
     query_request: str | None = None
     quickbooks_id: str = "ListID"  # ListID for lists, TxnID for transactions
     name_field: str | None = None  # QuickBooks field that identifies the record by name (check-before-add)
-    depends_on: tuple[str, ...] = ()  # item types that must be synced first
     direct_export: bool = False  # the "direct export" setting may skip the approver
     can_unlink: bool = False
     exportable: bool = True
@@ -43,6 +42,9 @@ class EntityPair:
     notes: str = ""
     business_key: tuple[str, str] | None = None  # (procore column, quickbooks column) for matching without a link
     extra: dict = field(default_factory=dict)
+    # (parent item type, SQL giving (procore_id, parent_id) pairs): an item waits while a parent is Exporting, and
+    # a 3140 names the parent to create first. Cost codes are given as any cost code id (see ``_STD``).
+    parents: tuple[tuple[str, str], ...] = ()
     # -- the link lifecycle (qbrecon.links reads these) ---------------------------------------------------
     row_filter: str | None = None  # which Procore rows are items (SQL over the Procore table)
     link_column: str | None = "origin_id"  # where the Procore row shows its QuickBooks id; None: only the link
@@ -56,9 +58,25 @@ class EntityPair:
     amount: tuple[str, str] | None = None
 
     @property
+    def depends_on(self) -> tuple[str, ...]:
+        """Item types that must be synced first: the types of the declared ``parents``."""
+        return tuple(dict.fromkeys(t for t, _ in self.parents))
+
+    @property
     def updatable(self) -> bool:
         """Changes after the first sync go out as ``mod_request`` (needs a builder for it and the fields)."""
         return bool(self.add_request and self.mod_request and (self.changed_fields or self.lines) and self.exportable)
+
+
+# any cost code id -> the standard cost code whose service item it uses
+_STD = """(SELECT cc.id AS cost_code_id,
+                  CASE WHEN cc.cost_code_level = 'standard' THEN cc.id ELSE cc.standard_cost_code_id END AS std_id
+           FROM cost_codes cc)"""
+
+
+def _coded(table: str, item_col: str) -> tuple[str, str]:
+    """The standard cost codes of an item's lines (or of the item itself)."""
+    return ("cost_code", f"SELECT l.{item_col}, s.std_id FROM {table} l JOIN {_STD} s ON s.cost_code_id = l.cost_code_id")
 
 
 PAIRS: dict[str, EntityPair] = {
@@ -92,7 +110,8 @@ PAIRS: dict[str, EntityPair] = {
             "budget", "Budgets", "projects", "estimates",
             procore_lines="budget_line_items", quickbooks_lines="estimate_lines",
             add_request="EstimateAdd", mod_request="EstimateMod", query_request="EstimateQuery",
-            quickbooks_id="TxnID", depends_on=("project", "cost_code"), export_order=20,
+            quickbooks_id="TxnID", export_order=20,
+            parents=(("project", "SELECT p.id, p.id FROM projects p"), _coded("budget_line_items", "project_id")),
             notes="One budget per project (the item id is the project id); budget changes become further lines.",
             link_column=None,  # the project's origin_id is its job; the estimate's TxnID lives in the link
             lines=(LineRelation("budget_line_items", "project_id", ("cost_code_id", "original_budget_amount"),
@@ -107,8 +126,10 @@ PAIRS: dict[str, EntityPair] = {
             "commitment", "Commitments", "commitments", "purchase_orders",
             procore_lines="commitment_lines", quickbooks_lines="purchase_order_lines",
             add_request="PurchaseOrderAdd", mod_request="PurchaseOrderMod", query_request="PurchaseOrderQuery",
-            quickbooks_id="TxnID", name_field="RefNumber", depends_on=("company", "project", "cost_code"),
-            direct_export=True, can_unlink=True, export_order=30, business_key=("number", "RefNumber"),
+            quickbooks_id="TxnID", name_field="RefNumber", direct_export=True, can_unlink=True, export_order=30, business_key=("number", "RefNumber"),
+            parents=(("company", "SELECT c.id, c.vendor_id FROM commitments c"),
+                     ("project", "SELECT c.id, c.project_id FROM commitments c"),
+                     _coded("commitment_lines", "commitment_id")),
             changed_fields=("vendor_id", "contract_date", "number", "title", "description"),
             lines=(LineRelation("commitment_lines", "commitment_id", ("cost_code_id", "description", "amount")),),
             # the PO carries the commitment's lines and those of its Synced CCOs
@@ -121,7 +142,9 @@ PAIRS: dict[str, EntityPair] = {
             "change_order", "Change Orders", "change_orders", "purchase_orders",
             procore_lines="change_order_lines", quickbooks_lines="purchase_order_lines",
             add_request=None, mod_request="PurchaseOrderMod", query_request="PurchaseOrderQuery",
-            quickbooks_id="TxnID", depends_on=("commitment",), direct_export=True, can_unlink=True,
+            quickbooks_id="TxnID", direct_export=True, can_unlink=True,
+            parents=(("commitment", "SELECT o.id, o.contract_id FROM change_orders o"),
+                     _coded("change_order_lines", "change_order_id")),
             export_order=40, notes="A CCO becomes new lines on its commitment's purchase order.",
             lines=(LineRelation("change_order_lines", "change_order_id", ("cost_code_id", "description", "amount")),),
         ),
@@ -129,7 +152,12 @@ PAIRS: dict[str, EntityPair] = {
             "invoice", "Subcontractor Invoices", "invoices", "bills",
             procore_lines="invoice_lines", quickbooks_lines="bill_lines",
             add_request="BillAdd", mod_request="BillMod", query_request="BillQuery",
-            quickbooks_id="TxnID", name_field="RefNumber", depends_on=("commitment",),
+            quickbooks_id="TxnID", name_field="RefNumber",
+            parents=(("commitment", "SELECT i.id, i.commitment_id FROM invoices i"),
+                     ("project", "SELECT i.id, i.project_id FROM invoices i"),
+                     ("company", "SELECT i.id, coalesce(i.vendor_id, c.vendor_id) FROM invoices i "
+                                 "LEFT JOIN commitments c ON c.id = i.commitment_id"),
+                     _coded("invoice_lines", "requisition_id")),
             direct_export=True, can_unlink=True, export_order=50, business_key=("invoice_number", "RefNumber"),
             notes="Bill total = current_payment_due; retainage is a negative line on the retainage service item.",
             changed_fields=("vendor_id", "billing_date", "payment_due_date", "invoice_number", "contract_name",
@@ -147,7 +175,9 @@ PAIRS: dict[str, EntityPair] = {
         EntityPair(
             "timecard_entry", "Time", "timecard_entries", "time_tracking",
             add_request="TimeTrackingAdd", query_request="TimeTrackingQuery", quickbooks_id="TxnID",
-            depends_on=("project",), export_order=60,
+            export_order=60,
+            parents=(("project", "SELECT t.id, t.project_id FROM timecard_entries t"),
+                     _coded("timecard_entries", "id")),
         ),
         EntityPair(
             "payment", "Payments Issued", "payments_issued", "bill_payments",
@@ -156,6 +186,15 @@ PAIRS: dict[str, EntityPair] = {
         ),
     ]
 }
+
+def dependencies_sql() -> str:
+    """``(item_type, procore_id, parent_type, parent_id)`` for every declared parent of every item."""
+    return "\nUNION ALL ".join(
+        f"SELECT '{p.item_type}' AS item_type, d.procore_id, '{parent}' AS parent_type, d.parent_id "
+        f"FROM ({sql}) AS d(procore_id, parent_id)"
+        for p in PAIRS.values() for parent, sql in p.parents
+    )
+
 
 EXPORTABLE = [p.item_type for p in sorted(PAIRS.values(), key=lambda p: p.export_order) if p.exportable]
 

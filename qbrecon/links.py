@@ -17,7 +17,7 @@ from .entities import PAIRS, EntityPair, LineRelation
 from .schemas import TABLES
 from .store import register_tables
 
-LINKS_VERSION = 1  # qbrecon_meta 'qb_links_version': the links schema (see ``migrations`` in erp.queue)
+LINKS_VERSION = 1  # qbrecon_meta 'qb_links_version' (the migration that fills qb_links is in erp.queue)
 
 register_tables(
     """CREATE TABLE IF NOT EXISTS qb_links (

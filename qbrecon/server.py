@@ -32,7 +32,15 @@ import tornado.web
 from tornado.ioloop import IOLoop, PeriodicCallback
 
 from .qbwc.service import QBWCService, ServiceConfig, unexpected_error
-from .qbwc.soap import CONTENT_TYPE, SoapFault, parse_call, write_fault, write_result, wsdl_with_address
+from .qbwc.soap import (
+    CONTENT_TYPE,
+    SoapCall,
+    SoapFault,
+    parse_call,
+    write_fault,
+    write_result,
+    wsdl_with_address,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +91,17 @@ def packaged_wsdl() -> bytes:
     return resources.files("qbrecon.qbwc").joinpath("QBWebConnectorSvc.wsdl").read_bytes()
 
 
-def answer_call(service: QBWCService, body: bytes, max_body: int, remote_ip: str | None) -> tuple[int, bytes]:
-    """One SOAP request to (HTTP status, response envelope): parsing, the operation and writing the answer, all
-    in the calling (worker) thread so that none of it ever blocks the event loop."""
+def read_call(body: bytes, max_body: int, remote_ip: str | None) -> tuple[SoapCall | None, int, bytes]:
+    """Parse one SOAP request (in a worker thread): the call, or (None, status, fault envelope)."""
     try:
-        call = parse_call(body, max_body)
+        return parse_call(body, max_body), 200, b""
     except SoapFault as fault:
         log.info("SOAP request refused from %s: %s", remote_ip, fault.message[:200])
-        return 500, write_fault(fault.message, fault.code)
+        return None, 500, write_fault(fault.message, fault.code)
+
+
+def answer_call(service: QBWCService, call: SoapCall, remote_ip: str | None) -> tuple[int, bytes]:
+    """Run one operation and write its answer (in a worker thread, never on the event loop)."""
     try:
         result = service.handle(call, remote_ip)
     except Exception as exc:  # a bug or a broken workspace must answer with a fault, not drop the caller
@@ -110,9 +121,17 @@ class QBWCHandler(tornado.web.RequestHandler):
     """
 
     def initialize(
-        self, service: QBWCService, executor: ThreadPoolExecutor, max_body_bytes: int, calls: dict[str, int]
+        self,
+        service: QBWCService,
+        executor: ThreadPoolExecutor,
+        max_body_bytes: int,
+        calls: dict[str, int],
+        login_executor: ThreadPoolExecutor | None = None,
     ) -> None:
         self.service, self.executor, self.max_body = service, executor, int(max_body_bytes)
+        # Password checks (scrypt, by design slow) run on a pool of their own: logins told "busy", or a flood of
+        # guesses, never make the live session's sendRequestXML/receiveResponseXML wait behind them.
+        self.login_executor = login_executor or executor
         self.calls = calls  # calls in progress per remote address; touched on the event loop only
         self._chunks: list[bytes] = []
         self._size = 0
@@ -176,9 +195,11 @@ class QBWCHandler(tornado.web.RequestHandler):
         body = b"".join(self._chunks)
         self._chunks = []
         loop = asyncio.get_running_loop()
-        status, answer = await loop.run_in_executor(
-            self.executor, answer_call, self.service, body, self.max_body, self.request.remote_ip
-        )
+        ip = self.request.remote_ip
+        call, status, answer = await loop.run_in_executor(self.executor, read_call, body, self.max_body, ip)
+        if call is not None:
+            pool = self.login_executor if call.operation == "authenticate" else self.executor
+            status, answer = await loop.run_in_executor(pool, answer_call, self.service, call, ip)
         if self.request.connection.stream is not None and self.request.connection.stream.closed():
             return  # the caller has gone; nothing to answer
         self.set_status(status)
@@ -210,7 +231,11 @@ class QBWCHandler(tornado.web.RequestHandler):
         )
 
 
-def qbwc_patterns(service: QBWCService, executor: ThreadPoolExecutor | None = None) -> list[tuple]:
+def qbwc_patterns(
+    service: QBWCService,
+    executor: ThreadPoolExecutor | None = None,
+    login_executor: ThreadPoolExecutor | None = None,
+) -> list[tuple]:
     """Tornado URL patterns for the Web Connector endpoint (for ``pn.serve(..., extra_patterns=...)``)."""
     executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="qbwc")
     args = {
@@ -218,6 +243,7 @@ def qbwc_patterns(service: QBWCService, executor: ThreadPoolExecutor | None = No
         "executor": executor,
         "max_body_bytes": service.config.max_body_bytes,
         "calls": {},
+        "login_executor": login_executor,
     }
     return [(QBWC_PATH, QBWCHandler, args)]
 
@@ -264,6 +290,7 @@ class RunningServer:
     _thread: threading.Thread | None = None
     _stop: Any = None
     _executor: ThreadPoolExecutor | None = None
+    _login_executor: ThreadPoolExecutor | None = None
     _owns_workspace: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -283,8 +310,9 @@ class RunningServer:
             self._loop.add_callback(self._stop)
         if self._thread is not None:
             self._thread.join(timeout=10)
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
+        for pool in (self._executor, self._login_executor):
+            if pool is not None:
+                pool.shutdown(wait=True)
         if self._owns_workspace:
             self.workspace.close()
 
@@ -342,9 +370,12 @@ def start_server(
     ws, owns = _open(workspace)
     service = QBWCService(ws, config or ServiceConfig.from_workspace(ws))
     executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="qbwc")
+    login_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="qbwc-login")
     sockets = tornado.netutil.bind_sockets(port, address=host)
     real_port = sockets[0].getsockname()[1]
-    running = RunningServer(host, real_port, ws, service, _executor=executor, _owns_workspace=owns)
+    running = RunningServer(
+        host, real_port, ws, service, _executor=executor, _login_executor=login_executor, _owns_workspace=owns
+    )
     started = threading.Event()
     failure: list[BaseException] = []
 
@@ -352,7 +383,7 @@ def start_server(
         asyncio.set_event_loop(asyncio.new_event_loop())
         loop = IOLoop.current()
         try:
-            patterns = qbwc_patterns(service, executor)
+            patterns = qbwc_patterns(service, executor, login_executor)
             app = _dashboard_app(ws) if dashboard else None
             if app is not None:
                 import panel as pn
@@ -403,6 +434,7 @@ def start_server(
     started.wait(timeout=30)
     if failure:
         executor.shutdown(wait=False)
+        login_executor.shutdown(wait=False)
         if owns:
             ws.close()
         raise failure[0]

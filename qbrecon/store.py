@@ -7,6 +7,7 @@ holder's PID and what to do, after waiting ``busy_timeout`` seconds for the hold
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import threading
 import time
@@ -58,7 +59,10 @@ def connect(path: str | Path | None, busy_timeout: float = 10.0, read_only: bool
     delay = 0.02
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            with private_files():  # a new workspace file is the owner's only: it holds the books (and secrets)
+                con = duckdb.connect(str(path), read_only=read_only)
+            restrict(Path(path))
+            return con
         except duckdb.IOException as exc:
             text = str(exc)
             if "lock" not in text.lower():
@@ -73,6 +77,34 @@ def connect(path: str | Path | None, busy_timeout: float = 10.0, read_only: bool
                 ) from None
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
+
+
+_umask_lock = threading.Lock()
+_READ_ONLY = re.compile(r"\s*(SELECT|FROM)\b", re.I)  # plain queries (a WITH may end in a write: locked)
+
+
+@contextlib.contextmanager
+def private_files() -> Iterator[None]:
+    """Files created inside are readable and writable by the owner only (umask 077 for the duration)."""
+    if os.name != "posix":
+        yield
+        return
+    with _umask_lock:
+        old = os.umask(0o077)
+        try:
+            yield
+        finally:
+            os.umask(old)
+
+
+def restrict(path: Path) -> None:
+    """The workspace file and its write-ahead log: owner only (0600), whoever created them and how."""
+    if os.name != "posix":
+        return
+    for p in (path, path.with_name(path.name + ".wal")):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if p.stat().st_mode & 0o077:
+                p.chmod(0o600)
 
 
 class _Connection:
@@ -200,14 +232,18 @@ class Store:
                 raise
             else:
                 self._depth = 0
-                self.con.execute("COMMIT")
+                with private_files():  # DuckDB writes (and may create) the .wal at commit
+                    self.con.execute("COMMIT")
+                if self.path is not None:
+                    restrict(self.path)
 
     # -- reading ---------------------------------------------------------------------------------------
     def frame(self, sql_or_table: str, params: list | None = None) -> pd.DataFrame:
         """A pandas frame with Arrow dtypes: DECIMAL stays decimal (``.df()`` would turn it into float)."""
         sql = f'SELECT * FROM "{sql_or_table}"' if sql_or_table in self.table_names() else sql_or_table
-        with self._lock:
-            table = _arrow(self.con.execute(sql, params or []))
+        # A read on this thread's own cursor needs no lock: DuckDB gives it a consistent snapshot while other
+        # threads write, so dashboard reads never queue behind a Web Connector transaction (nor it behind them).
+        table = _arrow(self.con.execute(sql, params or []))
         return arrow_to_frame(table)
 
     def sql(self, query: str, params: list | None = None) -> duckdb.DuckDBPyRelation:
@@ -217,18 +253,25 @@ class Store:
 
     def scalar(self, query: str, params: list | tuple | None = None) -> Any:
         """The first column of the first row (read fully: DuckDB 2.0 keeps a half-read result pending)."""
-        with self._lock:
-            rows = self.con.execute(query, params or []).fetchall()
+        rows = self.execute(query, params).fetchall()
         return rows[0][0] if rows else None
 
     def execute(self, query: str, params: list | tuple | None = None) -> duckdb.DuckDBPyConnection:
         """Run a statement on this thread's connection; the pending result is this thread's alone to fetch."""
-        with self._lock:
+        if _READ_ONLY.match(query):
+            # A query on this thread's own cursor needs no lock (DuckDB's snapshot isolation): reads never wait
+            # for another thread's whole transaction, e.g. a login's settings lookup behind an export batch.
             return self.con.execute(query, params or [])
+        with self._lock:
+            if self._depth or self.path is None:
+                return self.con.execute(query, params or [])
+            with private_files():  # an autocommitted write may create the .wal
+                result = self.con.execute(query, params or [])
+            restrict(self.path)
+            return result
 
     def table_names(self) -> set[str]:
-        with self._lock:
-            return {r[0] for r in self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        return {r[0] for r in self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
 
     def count(self, table: str) -> int:
         return int(self.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0])
@@ -255,7 +298,9 @@ class Store:
                 if dupes:
                     raise ValueError(f"{dupes} key(s) appear more than once in the rows for {table}")
                 updated = con.execute(f'SELECT count(*) FROM "{table}" t JOIN {name} s ON {on}').fetchall()[0][0]
-                con.execute(f'INSERT OR REPLACE INTO "{table}" ({cols}) SELECT {cols} FROM {name}')
+                # no key stored yet: a plain INSERT (INSERT OR REPLACE costs about twice as much per row)
+                verb = "INSERT OR REPLACE" if updated else "INSERT"
+                con.execute(f'{verb} INTO "{table}" ({cols}) SELECT {cols} FROM {name}')
             finally:
                 con.unregister(name)
         return arrow.num_rows - updated, updated

@@ -11,8 +11,8 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 echo "== fast tier" >&2
-python3 -m pytest -q -m "not slow and not browser" "$@"
+python3 -m pytest -q --tier fast "$@"
 echo "== import layers" >&2
 lint-imports
 echo "== slow tier" >&2
-python3 -m pytest -q -m "slow or browser" "$@"
+python3 -m pytest -q --tier slow "$@"

@@ -22,6 +22,66 @@ if "QBRECON_QBXML_XSD" not in os.environ and (xsd_dir() / "qbxmlops130.xsd").exi
     os.environ["QBRECON_QBXML_XSD"] = str(xsd_dir())
 
 
+# The slow tier (docs/adr/0010-test-tiers.md): `pytest -m "slow or browser"`. The fast tier is everything else and
+# must stay under a minute: a module that builds fixtures, runs end to end over HTTP, starts processes, servers or
+# browsers, fuzzes or executes notebooks goes here; a single slow test is marked @pytest.mark.slow (or named in
+# SLOW_TESTS when its module belongs to another helper).
+SLOW_MODULES = {
+    "test_benchmarks_small.py",
+    "test_browser_dashboard.py",
+    "test_cli.py",
+    "test_concurrency.py",
+    "test_crash_recovery.py",
+    "test_dashboard.py",
+    "test_demo.py",
+    "test_erp_queue.py",
+    "test_export_ledger.py",
+    "test_fixtures.py",
+    "test_hostile_input.py",
+    "test_notebooks.py",
+    "test_qbwc_cli.py",
+    "test_qbwc_e2e.py",
+    "test_qbwc_fixtures_e2e.py",
+    "test_qbwc_server.py",
+    "test_reconcile.py",
+    "test_refresh.py",
+}
+SLOW_TESTS = {
+    "test_loaders.py::test_cli_load_exit_codes_and_formats",  # runs the CLI in subprocesses
+    "test_qbxml_build.py::test_builds_from_generated_fixtures",  # generates and loads fixtures
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--tier",
+        choices=("fast", "slow"),
+        help="run one test tier: fast (not slow, not browser; slow modules are not even imported) or slow",
+    )
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if config.getoption("--tier") == "fast" and collection_path.name in SLOW_MODULES:
+        return True  # importing them (Panel, Playwright, ...) alone would cost the fast tier seconds
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        name = item.path.name
+        if name in SLOW_MODULES or f"{name}::{item.originalname}" in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+    tier = config.getoption("--tier")
+    if tier:
+        want_slow = tier == "slow"
+        slow = [bool(i.get_closest_marker("slow") or i.get_closest_marker("browser")) for i in items]
+        keep = [i for i, s in zip(items, slow, strict=True) if s == want_slow]
+        dropped = [i for i, s in zip(items, slow, strict=True) if s != want_slow]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session")
 def qbxml_schema():
     """lxml XMLSchema for qbXML 13.0 requests/responses, built once (its includes resolve relative to the path)."""

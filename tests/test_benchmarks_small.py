@@ -34,10 +34,14 @@ def test_small_scale_run_produces_every_figure(tmp_path):
         assert step["step_seconds"] > 0 and step["process_peak_rss_mb"] > 0, name
 
     parse = steps["qbxml_parse"]
-    assert parse["rows"]["bill_lines"] == 5 * parse["rows"]["bills"] > 0
-    for who in ("iterparse_floor", "qbrecon", "xmltodict_pandas"):
-        assert parse[who]["mb_per_s"] > 0
-    assert parse["qbrecon_vs_floor"] > 0 and parse["qbrecon_vs_xmltodict"] > 0
+    assert parse["rows"]["bill_lines"] == 5 * parse["rows"]["bills"] > 0  # load, parse and xmltodict agree
+    for who in ("iterparse_floor", "qbrecon_load", "qbrecon_parse", "xmltodict_pandas"):
+        assert parse[who]["mb_per_s"] > 0 and parse[who]["peak_rss_mb"] > 0
+    assert parse["load_vs_floor"] > 0 and parse["load_vs_xmltodict"] > 0
+
+    load = steps["procore_load"]
+    assert load["rows"]["invoice_lines"] > 1_000  # streaming and in-memory loads stored the same rows
+    assert load["stream"]["peak_rss_mb"] > 0 and load["in_memory"]["peak_rss_mb"] > 0 and load["speedup"] > 0
 
     build = steps["qbxml_build"]
     assert build["requests"] == 2_000 and build["message_sets"] == 20
@@ -48,9 +52,10 @@ def test_small_scale_run_produces_every_figure(tmp_path):
     assert rec["line_differences"] > 0
     assert rec["speedup_vs_datacompy"] > 0 and rec["slowdown_vs_floor"] > 0
 
-    growth = steps["reconcile_growth"]
-    assert len(growth["line_comparison_points"]) == 2
-    assert growth["line_comparison_exponent"] is not None
+    growth = steps["growth"]
+    assert set(growth["points"]) == {"load", "decide", "build", "reconcile_lines", "reconcile_invoices"}
+    assert all(len(v) == 2 for v in growth["points"].values())
+    assert all(e is not None for e in growth["exponents"].values())
 
     queue = steps["queue"]
     assert queue["n"] == 2_000 and queue["speedup"] > 1
@@ -60,6 +65,7 @@ def test_small_scale_run_produces_every_figure(tmp_path):
     assert qbwc["items_per_second"] > 0
     assert 0 < sum(qbwc["shares"].values()) <= 1.01
     assert qbwc["profile"]["ledger_top"]
+    assert qbwc["response_parses"]["message_sets"] > 0 and qbwc["response_parses"]["parses"] > 0
 
     md = out.with_suffix(".md").read_text()
     assert "| reconcile |" in md and "ERROR" not in md

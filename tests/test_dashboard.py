@@ -366,3 +366,76 @@ def test_refresh_from_quickbooks_on_the_settings_page(company):
     assert view.cancel() == 9 and view.cancel_button.disabled
     assert set(view.table.value["state_label"]) == {"Failed"}
     assert set(view.table.value["status_message"]) == {"cancelled"}
+
+
+def test_an_empty_first_view_leaves_every_later_view_in_text(company):
+    """The table's formats once came from the first page: an empty one made every later cell NaN and ids
+    1,280,001.0. Every view is text now, whatever came first."""
+    company.store.execute("UPDATE erp_items SET status = 'synced' WHERE item_type = 'invoice' AND status = 'ready_to_export'")
+    view = _view(company, "ann@example.com")
+    assert view.total == 0 and view.empty_note.visible
+    assert "No subcontractor invoices under" in view.empty_note.object
+    assert {str(t) for t in view.table.value.dtypes} == {"str"}
+    for status in ("synced", "failed_to_export"):
+        view.filters.value = status
+        cells = view.table.value.to_numpy().ravel().tolist()
+        assert cells and not [c for c in cells if c in ("nan", "NaN", "<NA>", "None") or c.endswith(".0")]
+        assert all(c.isdigit() for c in view.table.value["procore_id"])
+    assert "3140: There is an invalid reference" in view.table.value["error"].iloc[0]
+    assert view.table.value["attempts"].iloc[0] == "0"
+
+
+def test_header_status_is_escaped_and_connected_only_with_a_live_session(company):
+    from qbrecon.dashboard.app import connection_text
+    from qbrecon.dashboard.settings_view import connection_rows
+
+    company.store.execute(
+        "INSERT OR REPLACE INTO erp_settings (key, value) VALUES ('last_error', ?)",
+        ['"<img src=x onerror=alert(1)>"'],
+    )
+    company.store.execute(
+        "INSERT OR REPLACE INTO erp_settings (key, value) VALUES ('connection_status', '\"connected\"'), "
+        "('last_contact', '\"2026-11-28T08:52:51-08:00\"')"
+    )
+    text = connection_text(company)
+    assert "Not Connected" in text and "<img" not in text and "&lt;img" in text
+    assert "2026-11-28 16:52 UTC" in text  # one time zone, no ISO offsets
+    rows = connection_rows({**company.settings, **company.connection_status()})
+    assert "Not Connected" in rows and "&lt;img" in rows and "2026-11-28 16:52 UTC" in rows
+
+
+def test_panes_get_only_escaped_text(company):
+    from qbrecon.dashboard.format import esc
+    from qbrecon.dashboard.queue_view import error_alert
+    from qbrecon.errors import BatchRejected
+
+    assert esc("<script>x</script> *a* [l](u)") == "&lt;script&gt;x&lt;/script&gt; \\*a\\* \\[l\\](u)"
+    exc = BatchRejected("accept", [{"item_type": "company", "procore_id": 10, "name": "<b>x</b>", "problem": "<i>"}])
+    assert "<b>" not in error_alert(exc).object and "<i>" not in error_alert(exc).object
+    company.store.execute("UPDATE invoices SET invoice_number = '<img src=x onerror=1>' WHERE id = 1000")
+    view = _view(company, "ann@example.com")
+    view.table.selection = [0]
+    shown = " ".join(str(p.object) for p in view.details.objects if isinstance(p, pn.pane.Markdown))
+    assert "<img" not in shown and "&lt;img" in shown
+
+
+def test_selection_survives_paging_and_select_all_takes_every_page(company):
+    seed_more = "UPDATE erp_items SET status = 'ready_to_export' WHERE item_type = 'invoice'"
+    company.store.execute(seed_more)
+    view = _view(company, "ann@example.com")
+    view.page_size.value = 2
+    assert view.pager.text.object.endswith("of 4")
+    view.table.selection = [1]
+    view._go_to_page(2)
+    view.table.selection = [0]
+    assert sorted(view.picked) == [1001, 1002] and "2 selected" in view.selection_note.object
+    view._go_to_page(1)
+    assert view.table.selection == [1]  # what was ticked on this page is still ticked
+    view.select_all_matching()
+    assert len(view.selected()) == 4 and "All 4 that match selected" in view.selection_note.object
+    view._go_to_page(2)
+    assert view.table.selection == [0, 1]
+    assert view.ask("accept") and view.dialog.open and "Accept 4 subcontractor invoices" in view.dialog_text.object
+    view.cancel_pending()
+    view.filters.value = "synced"  # a new view: selection, banners and details are gone
+    assert not view.picked and not view.all_matching and not view.messages.objects

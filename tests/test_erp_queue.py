@@ -527,6 +527,8 @@ def test_vendor_suggestions_and_linking(world):
     assert status(world, "company", 201) == "synced"
     assert world.audit("company", 201).iloc[-1]["action"] == "link_vendor"
     assert "V-9" not in set(world.ready_to_import()["list_id"])
+    link = world.links("company", 201)
+    assert list(link["quickbooks_id"]) == ["V-9"] and list(link["edit_sequence"]) == ["77"]
 
 
 def test_import_bill_payments_and_job_costs(world):

@@ -15,8 +15,9 @@ Invariants (written against ``qbrecon.entities.PAIRS``, so a new pair is covered
 - re-loads never change a link;
 - reconciliation reports the model's own QuickBooks edits on qbrecon's records and nothing on the others.
 
-Budget: ``QBRECON_MODEL_EXAMPLES`` (default 200) examples of up to ``QBRECON_MODEL_STEPS`` (default 6) steps;
-``QBRECON_MODEL_EXAMPLES=1000 python -m pytest tests/test_model_sync.py -p no:cacheprovider`` is the long run.
+Budget: ``QBRECON_MODEL_EXAMPLES`` examples (200 in CI, i.e. with ``CI`` set; 30 otherwise) of up to
+``QBRECON_MODEL_STEPS`` (default 6) steps; the crash rule runs with ``QBRECON_MODEL_CRASH=1``. The long run:
+``QBRECON_MODEL_EXAMPLES=1000 QBRECON_MODEL_CRASH=1 python -m pytest tests/test_model_sync.py -p no:cacheprovider``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from lxml import etree
@@ -43,7 +44,8 @@ from qbrecon.errors import BatchRejected
 from qbrecon.qbwc.service import QBWCService, ServiceConfig
 from qbrecon.qbwc.simulator import KINDS, QuickBooksCompany
 
-EXAMPLES = int(os.environ.get("QBRECON_MODEL_EXAMPLES", "200"))
+# CI (``CI`` set) runs 200 examples; a developer's run 30; the long run sets QBRECON_MODEL_EXAMPLES=1000
+EXAMPLES = int(os.environ.get("QBRECON_MODEL_EXAMPLES", "200" if os.environ.get("CI") else "30"))
 STEPS = int(os.environ.get("QBRECON_MODEL_STEPS", "6"))
 # a killed process costs seconds (a new interpreter): on in the long run, off by default
 CRASH = os.environ.get("QBRECON_MODEL_CRASH", "0") == "1"
@@ -183,7 +185,10 @@ class SyncModel(RuleBasedStateMachine):
 
     def _load(self, edits: dict[str, int], only: tuple[str, ...] = ()) -> None:
         before = self._links()
+        updates = self.ws.store.scalar("SELECT count(*) FROM erp_audit WHERE action = 'procore_update'")
         self.ws.load_procore(self._export_dir(edits, only))
+        updates = self.ws.store.scalar("SELECT count(*) FROM erp_audit WHERE action = 'procore_update'") - updates
+        event(f"load: {'some' if updates else 'no'} items back as updates")
         assert self._links() == before, "a Procore load changed a link"
         shown = self.ws.store.execute(
             """SELECT l.item_type, l.procore_id FROM qb_links l JOIN commitment_lines t ON t.id = l.line_id
@@ -258,14 +263,25 @@ class SyncModel(RuleBasedStateMachine):
             self.ws.unlink([(item_type, pid)], by=self.admin)
         except BatchRejected as exc:
             assert "still in QuickBooks Desktop" in str(exc), exc
+            event("unlink refused: QuickBooks still holds it")
             return
+        event("unlinked")
         # allowed only when QuickBooks (as last read) no longer has it
         assert qb_id in self.qb_deleted, f"{item_type} {pid} unlinked while QuickBooks has {qb_id}"
 
     # -- exporting -------------------------------------------------------------------------------------------------
     @rule(max_requests=st.sampled_from([1, 5, 50]))
     def export_in_process(self, max_requests: int) -> None:
-        self.ws.export(self.company.process, max_requests=max_requests)
+        summary = self.ws.export(self.company.process, max_requests=max_requests)
+        self._note_exports()
+        event(f"export in process: {'some' if summary.synced else 'none'} synced, "
+              f"{'some' if summary.failed else 'none'} failed")
+
+    def _note_exports(self) -> None:
+        for name, action in self.ws.store.execute(
+            "SELECT DISTINCT request_name, action FROM export_ledger WHERE outcome IN ('synced', 'linked')"
+        ).fetchall():
+            event(f"synced by {name}" if action == "mod" else "synced by an Add")
 
     @rule()
     def export_through_web_connector(self) -> None:
@@ -281,12 +297,14 @@ class SyncModel(RuleBasedStateMachine):
             if percent >= 100 or percent < 0:
                 break
         service.close_connection(ticket)
+        self._note_exports()
 
     @precondition(lambda self: CRASH and not self.crashed)
     @rule()
     def crash_mid_export(self) -> None:
         from sync_world import approve
 
+        self.load_edited_export("vendors")  # something to send: a vendor update
         approve(self.ws)
         self.ws.close()
         self.company.close()
@@ -294,6 +312,7 @@ class SyncModel(RuleBasedStateMachine):
         done = subprocess.run([sys.executable, "-c", _CRASH_SCRIPT, str(self.dir / "ws.duckdb"),
                                str(self.dir / "qb.duckdb")], env=env, timeout=120)  # fmt: skip
         assert done.returncode in (-9, 3), done
+        event("crash: killed after QuickBooks stored the message" if done.returncode == -9 else "crash: nothing to send")
         self.crashed = True
         self.ws = Workspace(self.dir / "ws.duckdb")
         self.company = QuickBooksCompany(self.dir / "qb.duckdb", validate=False)
@@ -420,6 +439,19 @@ class SyncModel(RuleBasedStateMachine):
                WHERE o.status = 'approved' AND coalesce(e.status, '') <> 'synced'""").fetchall()}  # fmt: skip
         unexpected = flagged - self.qb_changed - self.qb_deleted - waiting
         assert not unexpected, diffs[diffs["quickbooks_id"].isin(unexpected)].to_dict("records")
+        # ... and no fewer: an amount that differs in the QuickBooks file, as the workspace last read it, is reported
+        for item_type, pid, qb_id in self._synced_exported():
+            pair = PAIRS[item_type]
+            if pair.amount is None or qb_id in self.qb_deleted or item_type == "change_order":
+                continue
+            expr, field = pair.amount
+            ours = Decimal(str(self.ws.store.scalar(f'SELECT {expr} FROM "{pair.procore_table}" t WHERE t.id = ?', [pid])))
+            theirs = Decimal(self.company.ret(qb_id).findtext(field))
+            read = self.ws.store.scalar(
+                f'SELECT "{field}" FROM "{pair.quickbooks_table}" WHERE "{pair.quickbooks_id}" = ?', [qb_id]
+            )
+            if ours != theirs and read is not None and Decimal(str(read)) == theirs:
+                assert qb_id in flagged, f"{item_type} {pid}: {ours} in Procore, {theirs} in QuickBooks, not reported"
 
 
 TestSyncModel = SyncModel.TestCase
@@ -431,4 +463,5 @@ TestSyncModel.settings = settings(
     derandomize=os.environ.get("QBRECON_MODEL_SEED") is None,
     database=None,
 )
-pytestmark = pytest.mark.slow
+# the run's length is set by the example budget, not by the suite's per-test timeout
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(max(600, EXAMPLES * STEPS * 5))]

@@ -73,10 +73,12 @@ def test_one_money_format_for_readers_and_one_for_qbxml():
 
 # A limit written as a literal next to a length check, outside the spec tables, is a second source of the rule.
 _LIMITS = "|".join(sorted({str(v) for v in spec.MAXLEN.values()}, key=int))
+# a slice is a truncation to a limit only for the long text limits (a slice to 20 or 50 is usually a page of a list)
+_TEXT_LIMITS = "|".join(str(v) for v in sorted({v for v in spec.MAXLEN.values() if v > 36}))
 _LITERAL_LIMIT = re.compile(
-    rf"(len(gth)?\([^)]*\)\s*[<>]=?\s*({_LIMITS})\b|\b({_LIMITS}) AS name_limit|\[:({_LIMITS})\]|allow ({_LIMITS})\b)"
+    rf"(len(gth)?\([^)]*\)\s*[<>]=?\s*({_LIMITS})\b|\b({_LIMITS}) AS name_limit|\[:({_TEXT_LIMITS})\]"
+    rf"|allow ({_LIMITS})\b)"
 )
-
 _NOT_QUICKBOOKS = re.compile(
     r"problems\)? ?[>\[]|create_sheet"
 )  # a list shown to a reader; Excel's sheet names

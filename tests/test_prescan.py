@@ -56,3 +56,19 @@ def test_a_huge_document_that_is_not_qbxml_is_refused_at_its_root():
     with pytest.raises(InputError, match="root element is <Inventory>"):
         read_query_response(stream, name="big.xml")
     assert stream.read_bytes < 2 * PROLOG_LIMIT
+
+
+def test_an_over_long_text_field_is_refused_at_load_with_row_and_field(ws, tmp_path):
+    """A 10 MB vendor name used to be accepted (a 20 MB HTML report, cut silently in Excel)."""
+    import json
+
+    (tmp_path / "vendors.json").write_text(
+        json.dumps([{"id": 1, "name": "Acme Concrete"}, {"id": 2, "name": "V" * 10_000_000}])
+    )
+    report = ws.load_procore(tmp_path)
+    assert report.tables["companies"].quarantined == 1
+    q = ws.quarantine(report.load_id)
+    row = q[q["field"] == "name"].iloc[0]
+    assert row["check"] == "text_length" and "10,000,000 characters" in row["failure_case"]
+    assert int(row["source_row"]) == 2
+    assert ws.store.scalar("SELECT max(length(name)) FROM companies") == len("Acme Concrete")

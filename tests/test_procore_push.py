@@ -122,3 +122,15 @@ def test_cli_dry_run_writes_the_payloads_and_changes_nothing(tmp_path):
     # nothing was recorded as pushed: the same payloads again
     res = CliRunner().invoke(main, [*args[:-1], str(tmp_path / "dry2")])
     assert len(sorted((tmp_path / "dry2").rglob("*.json"))) == len(files)
+
+
+def test_free_text_origin_data_is_compared_and_sent_as_it_is(tmp_path):
+    with FakeProcore(FIXTURE) as fake, Workspace(tmp_path / "w.duckdb") as ws:
+        client = client_for(fake)
+        pull_into(ws, client, tmp_path / "first")
+        ws.store.execute("UPDATE companies SET origin_data = 'OD-3483830-2' WHERE id = 2300001")
+        first = push(ws, client, company_id=fake.company_id)
+        assert (first.sent, first.synced) == (1, 1)
+        vendor = next(r for r in fake.data["vendors"] if r["id"] == 2300001)
+        assert vendor["origin_data"] == "OD-3483830-2"
+        assert push(ws, client, company_id=fake.company_id).sent == 0

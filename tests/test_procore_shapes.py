@@ -154,6 +154,17 @@ def test_unlink_request_clears_the_link_of_a_stored_record(tmp_path):
             .tolist()
         )
         assert row[0] == "Acme" and pd.isna(row[1]) and pd.isna(row[2])
+        # qbrecon follows: its link is gone (a reload does not bring it back) and the queue shows Unlinked
+        assert (
+            ws.store.scalar("SELECT status FROM erp_items WHERE item_type = 'company' AND procore_id = 32")
+            == "unlinked"
+        )
+        assert (
+            ws.store.scalar("SELECT count(*) FROM qb_links WHERE item_type = 'company' AND procore_id = 32")
+            == 0
+        )
+        audit = ws.store.frame("SELECT actor_name, action, to_status FROM erp_audit WHERE procore_id = 32")
+        assert ["Procore", "unlink", "unlinked"] in audit.values.tolist()
 
 
 def test_line_pages_without_their_parent_are_reported(tmp_path):

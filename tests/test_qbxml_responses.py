@@ -174,3 +174,25 @@ def test_archive_keeps_what_was_sent_and_answered(ws):
         archive_response(store, "", failed)
     with pytest.raises(InputError):
         archive_response(store, xml, 999)
+
+
+def test_one_status_policy_table_drives_classification_and_the_export():
+    """Changing a code's policy in ``STATUS_POLICY`` changes both readers (no second copy of the rule)."""
+    from qbrecon.erp import export
+    from qbrecon.qbxml import responses
+
+    assert responses.classify(3175, "Error", "add", False) == ("failed", "retryable")
+    assert responses.classify(3200, "Error", "mod", False) == ("failed", "reread_then_retry")
+    assert responses.classify(9999, "Error", "add", False) == ("failed", "fatal")
+    decide = export.ExportMixin._decide_export
+    base = {"status_message": "x", "error_class": None, "quickbooks_id": None, "edit_sequence": None,
+            "outcome": "failed", "txn_id": None}  # fmt: skip
+    assert decide(None, "company", 1, 1, "VendorAdd", {**base, "status_code": 3175})["decision"] == "retry"
+    assert decide(None, "company", 1, 1, "VendorMod", {**base, "status_code": 3200})["check_reason"] == "refresh"
+    original = responses.STATUS_POLICY[3175]
+    try:
+        responses.STATUS_POLICY[3175] = responses.StatusPolicy("fatal", "fail", "test")
+        assert responses.classify(3175, "Error", "add", False) == ("failed", "fatal")
+        assert decide(None, "company", 1, 1, "VendorAdd", {**base, "status_code": 3175})["decision"] == "failed"
+    finally:
+        responses.STATUS_POLICY[3175] = original

@@ -590,3 +590,36 @@ def test_cli_writes_reports_and_exits_3_over_threshold(tmp_path):
     assert one.exit_code == 0, one.output
     bad = runner.invoke(main, args + ["--pair", "nope"])
     assert bad.exit_code == 2 and "unknown pair" in bad.output
+
+
+@pytest.mark.browser
+def test_html_report_prints_every_difference_in_a_browser(ws, tmp_path):
+    """Chromium prints the differences even of groups a reader collapsed, and loads nothing from elsewhere."""
+    import shutil
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    chromium = shutil.which("chromium") or pytest.skip("Debian's chromium is not installed")
+    world(ws)
+    rec = ws.reconcile()
+    path = tmp_path / "report.html"
+    rec.to_html(path)
+    reasons = rec.differences["reason_text"].tolist()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(path.as_uri())
+            rows = page.locator("details tr:has(td)")
+            assert rows.count() == len(reasons)
+            page.evaluate("document.querySelectorAll('details').forEach(d => d.removeAttribute('open'))")
+            assert not rows.first.is_visible()  # collapsed on screen...
+            page.emulate_media(media="print")
+            assert all(rows.nth(i).is_visible() for i in range(rows.count()))  # ...and printed all the same
+            text = " ".join(rows.all_inner_texts())
+            assert all(reason in text for reason in reasons)
+            assert len(page.pdf()) > 1000
+        finally:
+            browser.close()
+    assert requests == [path.as_uri()]  # no stylesheet, font or script from anywhere else

@@ -51,8 +51,9 @@ def reference(fixtures_dir):
     ref.close()
 
 
+# No XSD needed: the simulator checks every message set against the spec tables (and the XSD when present).
 @pytest.fixture()
-def world(tmp_path, fixtures_dir, qbxml_schema):
+def world(tmp_path, fixtures_dir):
     ws = Workspace(tmp_path / "ws.duckdb")
     ws.load_procore(fixtures_dir / "procore")
     company = QuickBooksCompany(validate=True)
@@ -456,6 +457,12 @@ def test_vendor_auto_update_on_updates_the_linked_companies_the_refresh_read(wor
                       f"QuickBooks LLC; address: {before.loc[target_id, 'address']} -> 1 New Street; business_phone: "
                       f"{before.loc[target_id, 'business_phone']} -> 555-0100")  # fmt: skip
 
-    # over every linked vendor (no load ids), the Procore edit is overwritten too; a second run changes nothing
-    assert ws.auto_update_vendors() == 1 and _companies(ws).loc[other_id, "business_phone"] != "555-0199"
+    # the Procore edit came back to the approver as an update (issue 12): over every linked vendor (no load ids)
+    # auto-update leaves a company that carries a Procore change alone; a second run changes nothing either
+    assert ws.queue(item_type="company").set_index("procore_id").loc[other_id, "status"] == "ready_to_export"
+    assert ws.auto_update_vendors() == 0 and _companies(ws).loc[other_id, "business_phone"] == "555-0199"
     assert ws.auto_update_vendors() == 0
+    # and what auto-update took from QuickBooks is not sent back as an update
+    assert ws.queue(item_type="company").set_index("procore_id").loc[target_id, "status"] == "synced"
+    ws.refresh_queue()
+    assert ws.queue(item_type="company").set_index("procore_id").loc[target_id, "status"] == "synced"

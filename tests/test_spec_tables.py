@@ -69,8 +69,10 @@ def test_order_matches_the_xsd():
 
 def test_required_matches_the_xsd():
     tables = _xsd_tables()
-    derived = {name: tables.required(name) for name in spec.ORDER}
-    assert {k: v for k, v in derived.items() if v} == spec.REQUIRED
+    derived = {name: tables.required(name) for name in set(spec.ORDER) | set(spec.REQUIRED)}
+    # every element whose order we know has its required children listed, and every listed row is the schema's
+    assert {k for k in spec.ORDER if derived[k]} <= set(spec.REQUIRED)
+    assert {k: derived[k] for k in spec.REQUIRED} == spec.REQUIRED
 
 
 def test_maxlen_matches_the_xsd():
@@ -156,3 +158,28 @@ def test_the_simulator_refuses_a_missing_required_element_without_a_schema(monke
         qb.process(HEAD + "<QBXML><QBXMLMsgsRq><VendorAddRq><VendorAdd><CompanyName>x</CompanyName></VendorAdd>"
                    "</VendorAddRq></QBXMLMsgsRq></QBXML>")  # fmt: skip
     assert refused.value.hresult == "0x80040400" and "Missing child" in refused.value.detail
+
+
+LIMITED_PAIRS = sorted(k for k in NAMED_PAIRS if PAIRS[k].business_key)
+
+
+@pytest.mark.parametrize("item_type", LIMITED_PAIRS)
+def test_the_builder_refuses_each_pairs_name_one_character_over_the_spec_limit(item_type):
+    from test_qbxml_build import scenario
+
+    from qbrecon.qbxml.build import build_requests
+
+    pair = PAIRS[item_type]
+    column = pair.business_key[0]  # the Procore column that becomes the QuickBooks name
+    limit = spec.max_length(_name_path(pair))
+    context, inputs = scenario()
+    rows, lines = inputs[item_type]
+    new = rows.index[rows["origin_id"].isna()][0]  # an Add
+    for length, refused in ((limit, False), (limit + 1, True)):
+        changed = rows.copy()
+        changed.loc[new, column] = "7" * length
+        errors = build_requests(item_type, changed, lines, context).errors
+        mine = errors[(errors["procore_id"] == changed.loc[new, "id"]) & (errors["field"] == column)]
+        assert len(mine) == int(refused), (length, errors.to_dict("records"))
+        if refused:
+            assert f"allows {limit}" in mine["message"].iloc[0]

@@ -108,3 +108,29 @@ def test_close_releases_the_file_with_cursors_of_other_threads(tmp_path):
     reopened = Store(path, busy_timeout=1)  # the same process can open it again: nothing kept it open
     assert reopened.scalar("SELECT 1") == 1
     reopened.close()
+
+
+def test_workspace_file_and_its_log_are_private(tmp_path):
+    """Workspace files hold the books and the service's secrets: they used to be created world-readable."""
+    import os
+    import stat
+
+    if os.name != "posix":
+        pytest.skip("file modes are POSIX")
+    old = os.umask(0o022)  # a typical default: new files 0644
+    try:
+        path = tmp_path / "private.duckdb"
+        store = Store(path)
+        store.execute("CREATE TABLE t (a INTEGER)")
+        with store.transaction() as con:
+            con.execute("INSERT INTO t VALUES (1)")
+        store.execute("INSERT INTO t VALUES (2)")
+        wal = path.with_name(path.name + ".wal")
+        for p in (path, wal):
+            if p.exists():
+                assert stat.S_IMODE(p.stat().st_mode) == 0o600, (p, oct(p.stat().st_mode))
+        assert path.exists()
+        store.close()
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)

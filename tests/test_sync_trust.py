@@ -298,3 +298,71 @@ def test_bills_for_an_exported_commitment_link_to_its_po_lines_and_the_open_bala
         bill = company.ret(mine["quickbooks_id"].iloc[0])
         assert bill.find("LinkedTxn") is not None and bill.findtext("LinkedTxn/TxnID") == txn
         assert company.open_balance(txn) < open_before[pid]
+
+
+def test_a_commitment_whose_lines_were_never_linked_is_not_modded_into_double_lines(world):
+    """A workspace from before line links: the PO's lines cannot be told apart, so the update is refused."""
+    ws, company, fx, tmp = world
+    sync_all(ws, company, item_types=ALL_BUT_INVOICES)
+    pid = exported_by_us(ws, "commitment")[0]
+    po_id = ws.links("commitment", pid)["quickbooks_id"].iloc[0]
+    before = len(_po_lines(company, po_id))
+    ws.store.execute("DELETE FROM qb_links WHERE item_type = 'commitment' AND procore_id = ? AND line_table <> ''",
+                     [pid])  # fmt: skip
+    ws.store.execute("UPDATE commitment_lines SET origin_id = NULL WHERE commitment_id = ?", [pid])
+
+    def retitle(records):
+        for r in records:
+            if r["id"] == pid:
+                r["title"] = (r["title"] or "")[:20] + " rev"
+
+    ws.load_procore(edited_export(fx, tmp / "edited", "commitments", retitle))
+    _accept_updates(ws, "commitment")
+    ws.export(company.process)
+    item = ws.queue(item_type="commitment").set_index("procore_id").loc[pid]
+    assert item["status"] == "failed_to_export" and "add them all again" in item["last_error_message"]
+    assert len(_po_lines(company, po_id)) == before
+
+
+# -- the texts users read ------------------------------------------------------------------------------------------
+def test_texts_say_what_is_true(ws):
+    from qbrecon.qbwc.simulator import QuickBooksCompany
+
+    ws.store.put_rows("users", [dict(id=1, name="Ada", login="ada", is_active=True,
+                                     erp_integrations_permission="admin", can_push_to_accounting=True)])  # fmt: skip
+    ws.store.put_rows("projects", [dict(id=10, name="Harbor Clinic", address="5 Harbor Road", created_by_id=1)])
+    ws.store.put_rows("invoices", [dict(id=20, project_id=10, invoice_number="INV-1", number=1, status="approved",
+                                        current_payment_due=Decimal("10.00"), erp_status="Failed to Export")])  # fmt: skip
+    # a customer the workspace read from QuickBooks once, since deleted there
+    ws.store.put_rows("customers", [dict(ListID="80000001-1", Name="Ghost Owner", FullName="Ghost Owner", Sublevel=0,
+                                         IsActive=True)])  # fmt: skip
+    ws.refresh_queue()
+    invoice = ws.queue(item_type="invoice").iloc[0]
+    assert invoice["status"] == "failed_to_export"
+    assert invoice["last_error_message"] == "marked failed in Procore; no QuickBooks error recorded: retry or reject"
+    ws.send([10], item_type="project", by="ada")
+    ws.accept([10], item_type="project", by="ada", customer="Ghost Owner")
+    with QuickBooksCompany(None, validate=False) as company:
+        ws.export(company.process)
+    message = ws.queue(item_type="project").iloc[0]["last_error_message"]
+    assert "created in QuickBooks, not from Procore" in message and "send and accept" not in message
+
+
+def test_a_workspace_from_before_links_upgrades_on_open(tmp_path):
+    from qbrecon import Workspace
+
+    ws = Workspace(tmp_path / "old.duckdb")
+    ws.store.put_rows("companies", [dict(id=1, name="Acme", is_active=True, origin_id="80000001-1",
+                                         origin_data='{"edit_sequence":"7"}')])  # fmt: skip
+    ws.refresh_queue()
+    # as today's main leaves it: no links, no links version
+    ws.store.execute("DELETE FROM qb_links")
+    ws.store.execute("DELETE FROM qbrecon_meta WHERE key = 'qb_links_version'")
+    ws.close()
+    ws = Workspace(tmp_path / "old.duckdb")
+    try:
+        link = ws.links("company", 1)
+        assert list(link["quickbooks_id"]) == ["80000001-1"] and list(link["source"]) == ["migration"]
+        assert ws.store.scalar("SELECT value FROM qbrecon_meta WHERE key = 'qb_links_version'") == "1"
+    finally:
+        ws.close()

@@ -10,7 +10,7 @@ from ..errors import QbreconError
 
 # Exit status a scheduler can act on (README "Command reference"); QbreconError subclasses carry their own.
 EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_DIFFERENCES = 0, 1, 2, 3
-EXIT_BUSY, EXIT_SOFTWARE, EXIT_NOPERM = 75, 70, 77
+EXIT_BUSY, EXIT_SOFTWARE, EXIT_NOPERM, EXIT_IOERR = 75, 70, 77, 74
 COMMAND_ORDER = ["demo", "fixtures", "load", "queue", "send", "resend", "retrieve", "accept", "reject", "retry",
                  "unlink", "export", "apply-responses", "refresh", "pull", "push", "import", "serve", "qwc", "service-user", "simulate", "dashboard",
                  "reconcile", "erp-report", "budget", "erp-companies", "payroll", "settings", "user", "lockouts", "mail"]  # fmt: skip
@@ -95,6 +95,12 @@ def _describe(exc: Exception) -> tuple[str, int]:
 
     if isinstance(exc, QbreconError):
         return str(exc), exc.exit_code
+    if _disk_full(exc):
+        return (
+            "the disk is full (no space left on device): nothing more could be written. Free some space and run "
+            "the command again; what was committed before stays in the workspace",
+            EXIT_IOERR,
+        )
     if isinstance(exc, OSError):
         where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
         code = EXIT_NOPERM if isinstance(exc, PermissionError) else EXIT_USAGE
@@ -105,6 +111,20 @@ def _describe(exc: Exception) -> tuple[str, int]:
         f"unexpected {type(exc).__name__}: {exc} (a bug: run again with --debug and report it)",
         EXIT_SOFTWARE,
     )
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """A full disk, however it surfaces: OSError ENOSPC, or DuckDB's error text (its checkpoint raises a fatal
+    error that would otherwise be reported as a bug)."""
+    import errno
+
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
 
 
 @click.group(cls=QbreconGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -131,7 +151,7 @@ def main(ctx: click.Context, debug: bool, wait: float | None) -> None:
     \b
     Exit status: 0 ok; 1 data problems (quarantined rows, failed items);
     2 usage or bad input; 3 reconciliation differences over the threshold;
-    75 workspace busy (retry later; --wait SECONDS); 77 permission denied;
+    75 workspace busy (retry later; --wait SECONDS); 74 disk full; 77 permission denied;
     70 a bug (--debug).
     """
     ctx.ensure_object(dict)

@@ -19,7 +19,7 @@ COLUMNS: list[Column] = [
     Column("actor_name", "By", "text", 150),
     Column("action", "What happened", "text", 220),
     Column("item_type", "Item type", "text", 170),
-    Column("procore_id", "Procore ID", "id", 100),
+    Column("procore_id", "Procore ID", "id", 115),
     Column("from_status", "From", "text", 130),
     Column("to_status", "To", "text", 130),
     Column("reason", "Reason", "text", 240),

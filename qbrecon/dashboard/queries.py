@@ -73,6 +73,7 @@ class QueueQuery:
     sort: list[tuple[str, bool]] = field(default_factory=list)  # (column, descending)
     page: int = 1
     page_size: int = 25
+    total_amount: Any = None  # the sum of ``amount`` over every matching item, set by ``queue_page``
 
     def where(self) -> tuple[str, list[Any]]:
         clauses, params = [], []
@@ -106,7 +107,11 @@ def queue_page(ws: Any, query: QueueQuery) -> tuple[pd.DataFrame, int]:
     """The rows of one page and the number of rows across all pages (for "rows 26-50 of 100,000")."""
     where, params = query.where()
     base = f"FROM ({item_sql(query.item_type)}) q{where}"
-    total = int(ws.store.frame(f"SELECT count(*) AS n {base}", params)["n"].iloc[0])
+    # one pass for the pager and the view's total amount (the queue view is a join: read it once, not twice)
+    head = ws.store.frame(f"SELECT count(*) AS n, sum(amount) AS amount {base}", params)
+    total = int(head["n"].iloc[0])
+    amount = head["amount"].iloc[0]
+    query.total_amount = None if amount is None or amount is pd.NA else amount
     size = max(int(query.page_size), 1)
     last_page = max((total + size - 1) // size, 1)
     query.page = min(max(int(query.page), 1), last_page)

@@ -278,10 +278,9 @@ class QueueView:
 
         # actions (only for accounting approvers: read-only users get none of these controls)
         self.customer = pn.widgets.Select(name="QuickBooks customer (parent of the job)", options=[], width=280)
-        self.vendor_type = pn.widgets.AutocompleteInput(
-            name="QuickBooks vendor type (optional)", options=[], restrict=False, min_characters=0,
-            case_sensitive=False, width=240, placeholder="e.g. Subcontractor",
-        )  # fmt: skip
+        self.vendor_type = pn.widgets.TextInput(
+            name="QuickBooks vendor type (optional)", placeholder="e.g. Subcontractor", width=260
+        )
         self.quickbooks_number = pn.widgets.TextInput(
             name="QuickBooks PO number (max. 11 characters)", placeholder="empty: Procore's number", width=260
         )
@@ -408,8 +407,9 @@ class QueueView:
     def refresh(self, keep_page: bool = True) -> None:
         """Re-read counts and the current page (after an action, or when the Web Connector changed things)."""
         self.counts = queries.status_counts(self.ws)
-        self.item_tabs.options = self._tab_options()
-        self.filters.options = self._filter_options()
+        for widget, options in ((self.item_tabs, self._tab_options()), (self.filters, self._filter_options())):
+            if options != widget.options:  # unchanged labels: no re-render of the buttons
+                widget.options = options
         if not keep_page:
             self.query.page = 1
         frame, total = queries.queue_page(self.ws, self.query)
@@ -423,7 +423,9 @@ class QueueView:
         try:
             table.selection = []
             table.value = queue_display(frame, columns)
-            if self.picked and not frame.empty:
+            if self.all_matching:  # every page of the filter is selected
+                table.selection = list(range(len(frame)))
+            elif self.picked and not frame.empty:
                 table.selection = [i for i, p in enumerate(frame["procore_id"].tolist()) if int(p) in self.picked]
         finally:
             self._syncing = False
@@ -438,10 +440,7 @@ class QueueView:
         if self.query.item_type in ("project", "company", "cost_code", "timecard_entry") or not self.total:
             self.view_total.object = ""
             return
-        where, params = self.query.where()
-        total = self.ws.store.scalar(
-            f"SELECT sum(amount) FROM ({queries.item_sql(self.query.item_type)}) q{where}", params
-        )
+        total = self.query.total_amount
         self.view_total.object = f"**Total of the {self.total:,} item(s) in this view: {money_text(total or 0)}**"
 
     def _show_empty_note(self) -> None:
@@ -652,7 +651,8 @@ class QueueView:
             self.customer.options = queries.quickbooks_customers(self.ws)
         self.vendor_type.visible = accepting and self.query.item_type == "company"
         if self.vendor_type.visible:
-            self.vendor_type.options = queries.quickbooks_vendor_types(self.ws)
+            known = queries.quickbooks_vendor_types(self.ws)
+            self.vendor_type.placeholder = "e.g. " + ", ".join(known[:3]) if known else "e.g. Subcontractor"
         self.quickbooks_number.visible = accepting and self.query.item_type == "commitment"
         self.select_all.visible = self.user.can_decide and bool(allowed) and self.total > 0
         self.select_all.name = f"Select all {self.total:,} that match"
@@ -666,12 +666,14 @@ class QueueView:
             if not self.customer.value:
                 return "Choose the QuickBooks customer the job goes under."
             options["customer"] = self.customer.value
-        if self.query.item_type == "company" and (self.vendor_type.value or "").strip():
-            options["vendor_type"] = self.vendor_type.value.strip()
-        if self.query.item_type == "commitment" and (self.quickbooks_number.value or "").strip():
+        vendor_type = (self.vendor_type.value_input or self.vendor_type.value or "").strip()
+        if self.query.item_type == "company" and vendor_type:
+            options["vendor_type"] = vendor_type
+        number = (self.quickbooks_number.value_input or self.quickbooks_number.value or "").strip()
+        if self.query.item_type == "commitment" and number:
             if len(rows) > 1:
                 return "A QuickBooks PO number is for one commitment: select only the commitment it is for."
-            options["quickbooks_number"] = self.quickbooks_number.value.strip()
+            options["quickbooks_number"] = number
         return options
 
     def ask(self, action: str) -> bool:
@@ -754,7 +756,7 @@ class QueueView:
         self.picked.clear()
         self.all_matching = False
         if action == "accept":
-            self.quickbooks_number.value = ""
+            self.quickbooks_number.value = self.quickbooks_number.value_input = ""
         self.refresh()
         self.messages.append(alert(text + ".", "success"))
         self._on_change()

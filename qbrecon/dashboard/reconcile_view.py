@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 # Money first after the pair, so the totals stay on screen at 1,280 px whatever else the summary carries.
 SUMMARY_COLUMNS: list[Column] = [
-    Column("label", "Pair", "text", 170), Column("procore_total", "Procore total", "money", 130),
+    Column("label", "Pair", "text", 230), Column("procore_total", "Procore total", "money", 130),
     Column("quickbooks_total", "QuickBooks total", "money", 130), Column("delta", "Difference", "money", 120),
     Column("differences", "Findings", "count", 80), Column("procore_records", "Procore records", "count", 90),
     Column("quickbooks_records", "QuickBooks records", "count", 100), Column("matched_equal", "Equal", "count", 70),

@@ -16,7 +16,7 @@ import panel as pn
 
 from ..errors import QbreconError
 from .auth import DashboardUser
-from .format import for_display
+from .format import for_display, when_text
 from .queue_view import error_alert
 
 # query kind -> what the user asked to refresh, in QuickBooks' words
@@ -63,7 +63,7 @@ def jobs_display(jobs: pd.DataFrame) -> pd.DataFrame:
         kind=[KIND_LABELS.get(q, q) for q in jobs["query"]],
         state_label=[STATE_LABELS.get(s, s) for s in jobs["state"]],
         changed_since=[
-            "everything" if t is None or t is pd.NA else str(t) for t in jobs["from_modified_text"].tolist()
+            "everything" if t is None or t is pd.NA else when_text(t) for t in jobs["from_modified_text"].tolist()
         ],
     )
     # every cell text, with or without rows: the browser table must not take number formats from a first value

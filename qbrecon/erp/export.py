@@ -26,16 +26,16 @@ import pandas as pd
 import pyarrow as pa
 from lxml import etree
 
-from ..entities import EXPORTABLE, PAIRS
+from ..entities import EXPORTABLE, PAIRS, dependencies_sql
 from ..errors import InputError, QbreconError, SettingMissing
 from ..qbxml import archive
 from ..qbxml.build import BuildContext, OutgoingXml, Request, build_requests, message_sets
 from ..qbxml.parse import parse_bytes
-from ..qbxml.responses import PARSE_ERROR_HRESULT, deliver_in_process, read_response
+from ..qbxml.responses import PARSE_ERROR_HRESULT, deliver_in_process, read_response, status_policy
 from ..schemas import TABLES
 from ..store import arrow_to_frame
 from . import ledger
-from .ledger import IN_FLIGHT_SQL, MAX_ATTEMPTS, RETRYABLE_CODES
+from .ledger import IN_FLIGHT_SQL, MAX_ATTEMPTS
 from .payroll import with_payroll_items
 from .preferences import refuse_purchase_orders
 from .settings import SETTINGS, read_settings
@@ -48,32 +48,7 @@ _ORDER_SQL = (
 )
 
 # (item_type, procore_id) -> (parent item type, parent procore id): a child waits while a parent is Exporting.
-_DEPS_SQL = """
-    WITH std AS (  -- any cost code id -> the standard cost code(s) whose service item it uses
-        SELECT cc.id AS cost_code_id,
-               CASE WHEN cc.cost_code_level = 'standard' THEN cc.id ELSE cc.standard_cost_code_id END AS std_id
-        FROM cost_codes cc)
-    SELECT 'commitment' AS item_type, c.id AS procore_id, 'company' AS parent_type, c.vendor_id AS parent_id
-        FROM commitments c
-    UNION ALL SELECT 'commitment', c.id, 'project', c.project_id FROM commitments c
-    UNION ALL SELECT 'commitment', l.commitment_id, 'cost_code', s.std_id
-        FROM commitment_lines l JOIN std s ON s.cost_code_id = l.cost_code_id
-    UNION ALL SELECT 'change_order', o.id, 'commitment', o.contract_id FROM change_orders o
-    UNION ALL SELECT 'change_order', l.change_order_id, 'cost_code', s.std_id
-        FROM change_order_lines l JOIN std s ON s.cost_code_id = l.cost_code_id
-    UNION ALL SELECT 'invoice', i.id, 'commitment', i.commitment_id FROM invoices i
-    UNION ALL SELECT 'invoice', i.id, 'project', i.project_id FROM invoices i
-    UNION ALL SELECT 'invoice', i.id, 'company', coalesce(i.vendor_id, c.vendor_id)
-        FROM invoices i LEFT JOIN commitments c ON c.id = i.commitment_id
-    UNION ALL SELECT 'invoice', l.requisition_id, 'cost_code', s.std_id
-        FROM invoice_lines l JOIN std s ON s.cost_code_id = l.cost_code_id
-    UNION ALL SELECT 'budget', p.id, 'project', p.id FROM projects p
-    UNION ALL SELECT 'budget', b.project_id, 'cost_code', s.std_id
-        FROM budget_line_items b JOIN std s ON s.cost_code_id = b.cost_code_id
-    UNION ALL SELECT 'timecard_entry', t.id, 'project', t.project_id FROM timecard_entries t
-    UNION ALL SELECT 'timecard_entry', t.id, 'cost_code', s.std_id
-        FROM timecard_entries t JOIN std s ON s.cost_code_id = t.cost_code_id
-"""
+_DEPS_SQL = dependencies_sql()
 
 # line tables each item type's builder needs, keyed by the column that points at the item
 _LINES = {
@@ -626,7 +601,8 @@ class ExportMixin:
                 "decision": "retry" if attempt < MAX_ATTEMPTS else "failed",
                 "outcome": "not_processed",
             }
-        if code in RETRYABLE_CODES:
+        action = status_policy(code).action  # the one per-code policy table (qbxml.responses.STATUS_POLICY)
+        if action == "retry":
             if attempt < MAX_ATTEMPTS:
                 return {**base, "decision": "retry"}
             return {
@@ -634,11 +610,11 @@ class ExportMixin:
                 "decision": "failed",
                 "status_message": f"{message} (still failing after {attempt} attempts; retry later)",
             }
-        if code == 3200:
+        if action == "refresh_then_retry":
             return {**base, "decision": "check", "check_reason": "refresh"}
-        if code == 3100 and request_name in _LIST_ADDS:
+        if action == "check_name" and request_name in _LIST_ADDS:
             return {**base, "decision": "check", "check_reason": "duplicate"}
-        if code == 3140:
+        if action == "create_parent":
             return self._missing_reference(base, attempt)
         return {**base, "decision": "failed"}
 

@@ -13,13 +13,10 @@ from typing import Any
 import pandas as pd
 
 from ..errors import BatchRejected
-from ..store import register_tables
 from . import permissions
 
-DDL = """CREATE TABLE IF NOT EXISTS procore_imports (
-    list_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, status VARCHAR NOT NULL,  -- created | payload_written
-    procore_id BIGINT, payload_file VARCHAR, "at" TIMESTAMPTZ, by_user BIGINT)"""
-register_tables(DDL)
+# procore_imports is declared in migrations/0002_procore_api.sql.
+
 
 SUB_JOB_REASON = "sub job: sub jobs are not supported for QuickBooks-integrated projects"
 ITEM_TYPE = {"vendor": "company", "job": "project"}  # the ERP queue's item type of what the import creates
@@ -47,14 +44,8 @@ WHERE coalesce(cu."Sublevel", 0) >= 1 AND coalesce(cu."IsActive", true)
 """
 
 
-def ensure_tables(ws: Any) -> None:
-    with ws.store.transaction() as con:
-        con.execute(DDL)
-
-
 def import_candidates(ws: Any) -> pd.DataFrame:
     """QuickBooks vendors and jobs Procore lacks: Ready to Import (``reason`` empty) or kept out (``reason``)."""
-    ensure_tables(ws)
     return ws.store.frame(f"SELECT * FROM ({_candidates_sql()}) ORDER BY kind, full_name")
 
 

@@ -33,6 +33,7 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
+from ..qbxml.responses import RETRYABLE
 from ..store import register_tables
 
 register_tables(
@@ -75,7 +76,7 @@ register_tables(
 IN_FLIGHT_SQL = "(l.state IN ('built', 'sent', 'in_doubt') OR l.check_state IN ('pending', 'sent'))"
 
 MAX_ATTEMPTS = 5  # sends of one item before a retryable error (3170-3180, lost connection) becomes a failure
-RETRYABLE_CODES = range(3170, 3181)
+RETRYABLE_CODES = RETRYABLE  # from the one status-code policy table (qbxml.responses.STATUS_POLICY)
 CHECK_PREFIX = "check"
 
 _LINE_RET = {

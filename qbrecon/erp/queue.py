@@ -260,6 +260,21 @@ _VIEWS = [
 ]
 register_tables(*_VIEWS)
 
+# Migration 1 of the links (``qbrecon_meta`` 'qb_links_version'): a workspace written before qbrecon kept links gets
+# one for every Synced item from its queue row, when it is first opened (lines follow at the next refresh_queue).
+register_tables(
+    """INSERT INTO qb_links (item_type, procore_id, line_table, line_id, quickbooks_id, edit_sequence, fingerprint,
+                              source, linked_at, updated_at)
+        SELECT e.item_type, e.procore_id, '', 0, e.quickbooks_id, e.edit_sequence, f.fingerprint, 'migration', now(),
+               now()
+        FROM erp_items e LEFT JOIN erp_fingerprints f ON f.item_type = e.item_type AND f.procore_id = e.procore_id
+        WHERE e.status = 'synced' AND e.quickbooks_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM qbrecon_meta WHERE key = 'qb_links_version')
+          AND NOT EXISTS (SELECT 1 FROM qb_links l WHERE l.item_type = e.item_type AND l.procore_id = e.procore_id
+                          AND l.line_table = '')""",
+    f"""INSERT OR IGNORE INTO qbrecon_meta VALUES ('qb_links_version', '{links.LINKS_VERSION}')""",
+)
+
 _SEL_SCHEMA = pa.schema(
     [
         ("item_type", pa.string()),
@@ -1102,6 +1117,7 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin, BudgetsMixin, Compani
                                origin_data = json_object('edit_sequence', v."EditSequence")::VARCHAR
                         FROM {name} k JOIN vendors v ON v."ListID" = k.list_id WHERE c.id = k.company_id"""
                 )
+                links.link_from_procore(con)  # the link, in the same transaction
             finally:
                 con.unregister(name)
         return BatchResult("link_vendors", arrow.num_rows, user["login"], {"synced": arrow.num_rows})
@@ -1211,6 +1227,14 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin, BudgetsMixin, Compani
                     f"""UPDATE erp_items e SET edit_sequence = coalesce(u.edit_sequence, e.edit_sequence),
                                updated_at = now()
                         FROM {name} u WHERE e.item_type = 'company' AND e.procore_id = u.company_id"""
+                )
+                # Procore now matches the vendor: the link takes its EditSequence and the new fingerprint, so the
+                # change is not sent back to QuickBooks as an update
+                con.execute(
+                    f"""UPDATE qb_links l SET edit_sequence = coalesce(u.edit_sequence, l.edit_sequence),
+                               fingerprint = f.fingerprint, updated_at = now()
+                        FROM {name} u JOIN erp_fingerprints f ON f.item_type = 'company' AND f.procore_id = u.company_id
+                        WHERE l.item_type = 'company' AND l.procore_id = u.company_id AND l.line_table = ''"""
                 )
                 con.execute(
                     f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,

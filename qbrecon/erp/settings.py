@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import InputError, PermissionDenied, SettingMissing
 from ..store import Store, register_tables
+from ..vault import seal, unseal
 from . import permissions
 from .states import STATUSES  # noqa: F401  (erp_audit must be registered before settings audit into it)
 
@@ -133,6 +134,8 @@ def read_settings(store: Store, *, mask: bool = True) -> dict[str, Any]:
     for key, value in store.execute("SELECT key, value FROM erp_settings").fetchall():
         if key in SETTINGS:
             values[key] = json.loads(value) if value is not None else None
+            if not mask and SETTINGS[key].kind == "secret":
+                values[key] = unseal(values[key], key)  # stored encrypted (qbrecon.vault)
     if mask:
         for name, s in SETTINGS.items():
             if s.kind in ("password_hash", "secret") and values[name]:
@@ -257,6 +260,7 @@ def _store_values(store: Store, coerced: dict[str, Any], actor: dict | None, act
     shown = {
         k: (MASK if SETTINGS[k].kind in ("password_hash", "secret") and v else v) for k, v in coerced.items()
     }
+    coerced = {k: seal(v) if SETTINGS[k].kind == "secret" else v for k, v in coerced.items()}  # encrypted at rest
     with store.transaction() as con:
         for key, value in coerced.items():
             con.execute(

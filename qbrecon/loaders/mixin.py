@@ -1,14 +1,15 @@
 """``LoadingMixin``: ``Workspace.load_procore(path)``, ``Workspace.load_quickbooks(path)`` and
 ``Workspace.load_query_result(result, source=...)`` (qbXML already read, e.g. a Web Connector refresh page).
 
-A load reads and checks everything first (no database work), then writes in one transaction: upserts by each
-table's key, the quarantine rows, and its ``load_runs`` row. Any unexpected error rolls the whole load back.
+A load reads and checks its rows chunk by chunk (``validate.LoadChunk``: a folder of small files is one chunk,
+a large file one chunk per part) and writes them in one transaction: upserts by each table's key, the quarantine
+rows, and its ``load_runs`` row. Any unexpected error, in any chunk, rolls the whole load back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -19,12 +20,12 @@ import pyarrow.compute as pc
 
 from .. import links
 from ..schemas import TABLES, TableSpec
-from ..schemas.values import Batch
+from ..schemas.values import Batch, CellError
 from . import procore as procore_reader
 from . import procore_shapes
 from . import quickbooks as quickbooks_reader
 from .report import LoadReport, TableCounts
-from .validate import check_batch, settle
+from .validate import Checked, LoadChunk, check_chunk, settle
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -50,10 +51,8 @@ class LoadingMixin:
         Malformed files raise ``InputError`` and nothing is written; invalid rows go to ``quarantine``.
         """
         started = datetime.now(UTC)
-        export = procore_reader.read_export(path)
-        return self._apply_load("procore", str(path), export.batches, export.files, started,
-                                notes=export.notes, has_lines=export.has_lines,
-                                erp_actions=export.actions)  # fmt: skip
+        reader = procore_reader.ExportReader(path)
+        return self._write_load("procore", str(path), reader.chunks(), started, reader)
 
     def load_quickbooks(self, path: str | Path) -> LoadReport:
         """Load qbXML responses (a folder of ``*.xml`` files or one file). Upserts by ListID / TxnID.
@@ -61,8 +60,8 @@ class LoadingMixin:
         Statuses 1 and 500 (nothing matched) are benign; other error statuses are listed in the report.
         """
         started = datetime.now(UTC)
-        responses = quickbooks_reader.read_responses(path)
-        return self.load_query_result(responses, source=str(path), started=started)
+        reader = quickbooks_reader.ResponseReader(path)
+        return self._write_load("quickbooks", str(path), reader.chunks(), started, reader)
 
     def load_query_result(self, result: QueryRows, *, source: str, files: Sequence[str] | None = None,
                           started: datetime | None = None) -> LoadReport:  # fmt: skip
@@ -96,31 +95,62 @@ class LoadingMixin:
     def _apply_load(self, side: str, source: str, batches: dict[str, Batch], files: list[str], started: datetime, *,
                     notes: list[str] | None = None, has_lines: dict[str, list[bool]] | None = None,
                     statuses: list | None = None, erp_actions: list | None = None) -> LoadReport:  # fmt: skip
-        ordered = sorted(batches, key=_ORDER.index)
-        checked = {name: check_batch(batches[name]) for name in ordered}
+        """A load whose rows are all in memory: one chunk."""
+        info = _LoadInfo(list(files), list(notes or []), list(statuses or []), list(erp_actions or []))
+        return self._write_load(side, source, [check_chunk(batches, has_lines)], started, info)
+
+    def _write_load(self, side: str, source: str, chunks: Iterable[LoadChunk], started: datetime,
+                    info: _Info) -> LoadReport:  # fmt: skip
+        """Write the chunks in one transaction; ``info`` (files, notes, statuses) is read once they are done."""
         store = self.store
         with store.transaction() as con:
             load_id = store.next_load_id()
-            outcome = settle(checked, load_id)
-            report = LoadReport(load_id, side, source, started, files=list(files), notes=list(notes or []))
-            if statuses:
-                report.responses = [_status_dict(s) for s in statuses]
-                report.response_errors = [_status_dict(s) for s in statuses if s.is_error]
+            report = LoadReport(load_id, side, source, started)
             loaded_at = datetime.now(UTC)
-            for name in ordered:
-                spec = TABLES[name]
-                good = outcome.good[name]
-                counts = TableCounts(name, read=len(batches[name]), quarantined=outcome.quarantined[name],
-                                     merged=outcome.merged_duplicates[name])  # fmt: skip
-                n = good.num_rows
-                good = good.append_column(
-                    "_load_id", pa.repeat(pa.scalar(load_id, pa.int64()), n)
-                ).append_column(
-                    "_loaded_at", pa.repeat(pa.scalar(loaded_at, pa.timestamp("us", tz="UTC")), n)
-                )
-                counts.loaded, counts.updated = store.upsert(name, good, spec.key)
-                counts.removed = self._remove_stale_lines(con, spec, checked, outcome.good, has_lines)
-                report.tables[name] = counts
+            for number, chunk in enumerate(chunks):
+                ordered = sorted(chunk.checked, key=_ORDER.index)
+                checked = {name: chunk.checked[name] for name in ordered}
+                if number:
+                    again: set[str] = set()
+                    for name, c in checked.items():
+                        parent = TABLES[name].meta.get("parent")
+                        if parent in checked and parent not in again and TABLES[parent].key[0] in TABLES[name].key:
+                            continue  # the line's key holds its parent's: no parent met again, no line either
+                        if _check_earlier_copies(con, load_id, c):
+                            again.add(name)
+                outcome = settle(checked, load_id)
+                for name in ordered:
+                    spec = TABLES[name]
+                    good = outcome.good[name]
+                    counts = report.tables.get(name) or TableCounts(name)
+                    report.tables[name] = counts
+                    counts.read += len(checked[name].batch)
+                    counts.quarantined += outcome.quarantined[name]
+                    counts.merged += outcome.merged_duplicates[name]
+                    n = good.num_rows
+                    good = good.append_column(
+                        "_load_id", pa.repeat(pa.scalar(load_id, pa.int64()), n)
+                    ).append_column(
+                        "_loaded_at", pa.repeat(pa.scalar(loaded_at, pa.timestamp("us", tz="UTC")), n)
+                    )
+                    loaded, updated = store.upsert(name, good, spec.key)
+                    counts.loaded += loaded
+                    counts.updated += updated
+                    counts.removed += self._remove_stale_lines(con, spec, checked, outcome.good, chunk.has_lines,
+                                                               load_id)  # fmt: skip
+                if outcome.quarantine.num_rows:
+                    con.register("_qbrecon_quarantine", outcome.quarantine)
+                    try:
+                        con.execute("INSERT INTO quarantine SELECT * FROM _qbrecon_quarantine").fetchall()
+                    finally:
+                        con.unregister("_qbrecon_quarantine")
+                    if len(report.quarantine_sample) < 10:
+                        sample = outcome.quarantine.slice(0, 10 - len(report.quarantine_sample))
+                        report.quarantine_sample += sample.drop_columns(["source_record"]).to_pylist()
+            report.tables = {name: report.tables[name] for name in sorted(report.tables, key=_ORDER.index)}
+            report.files = list(info.files)
+            report.notes = list(info.notes)
+            erp_actions = getattr(info, "actions", None)
             if erp_actions:  # links, unlinks and deletes Procore's ERP requests ask for, after the rows they name
                 report.notes.extend(procore_shapes.apply_erp_actions(con, erp_actions))
             if side == "procore":  # the export's origin_id never overrides a link qbrecon made
@@ -130,14 +160,9 @@ class LoadingMixin:
                         f"{conflicts} record(s) or line(s) came with a different QuickBooks id than qbrecon's link; "
                         "the links were kept (see ws.link_conflicts() and the audit log)"
                     )
-            if outcome.quarantine.num_rows:
-                con.register("_qbrecon_quarantine", outcome.quarantine)
-                try:
-                    con.execute("INSERT INTO quarantine SELECT * FROM _qbrecon_quarantine").fetchall()
-                finally:
-                    con.unregister("_qbrecon_quarantine")
-                sample = outcome.quarantine.slice(0, 10).drop_columns(["source_record"]).to_pylist()
-                report.quarantine_sample = sample
+            if info.statuses:
+                report.responses = [_status_dict(s) for s in info.statuses]
+                report.response_errors = [_status_dict(s) for s in info.statuses if s.is_error]
             report.finished_at = datetime.now(UTC)
             con.execute(
                 "INSERT INTO load_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -155,8 +180,9 @@ class LoadingMixin:
 
     @staticmethod
     def _remove_stale_lines(con, spec: TableSpec, checked: dict, good: dict[str, pa.Table],
-                            has_lines: dict[str, list[bool]] | None) -> int:  # fmt: skip
-        """Delete stored lines of reloaded parents that the new load no longer lists.
+                            has_lines: dict[str, list[bool]] | None, load_id: int) -> int:  # fmt: skip
+        """Delete stored lines of reloaded parents that the new load no longer lists (called after the lines were
+        upserted, so a listed line carries this load's ``_load_id`` and a stale one an older one).
 
         Procore: parents whose record carried its line array. QuickBooks: parents that came with lines (a query
         without ``IncludeLineItems`` returns none, which must not wipe the stored lines).
@@ -177,21 +203,64 @@ class LoadingMixin:
             parent_ids = pc.unique(lines.column(fk))
         if len(parent_ids) == 0:
             return 0
-        key = list(spec.key)
-        new_keys = lines.select(key)
         con.register("_qbrecon_parents", pa.table({"pid": parent_ids}))
-        con.register("_qbrecon_new_lines", new_keys)
         try:
-            match = " AND ".join(f'n."{k}" = t."{k}"' for k in key)
-            where = (f'"{fk}" IN (SELECT pid FROM _qbrecon_parents) AND NOT EXISTS '
-                     f"(SELECT 1 FROM _qbrecon_new_lines n WHERE {match})")  # fmt: skip
-            removed = con.execute(f'SELECT count(*) FROM "{spec.table}" t WHERE {where}').fetchall()[0][0]
-            if removed:
-                con.execute(f'DELETE FROM "{spec.table}" t WHERE {where}').fetchall()
+            # one pass: DELETE reports how many rows it removed
+            removed = con.execute(
+                f'DELETE FROM "{spec.table}" WHERE "{fk}" IN (SELECT pid FROM _qbrecon_parents) '
+                "AND _load_id IS DISTINCT FROM ?",
+                [load_id],
+            ).fetchall()[0][0]
         finally:
             con.unregister("_qbrecon_parents")
-            con.unregister("_qbrecon_new_lines")
         return int(removed)
+
+
+class _Info(Protocol):
+    """What a load lists besides its rows, complete once its chunks are read."""
+
+    files: list[str]
+    notes: list[str]
+    statuses: list
+
+
+@dataclass
+class _LoadInfo:
+    files: list[str]
+    notes: list[str]
+    statuses: list
+    actions: list  # Procore ERP-request actions, applied after the rows
+
+
+def _check_earlier_copies(con, load_id: int, c: Checked) -> bool:  # noqa: ANN001
+    """Rows whose key an earlier chunk of this load already stored: an identical copy (overlapping pages) is
+    merged; a different record under the same key is held back (the copy stored first stays). True when any
+    row was met again."""
+    spec = c.batch.spec
+    if not c.table.num_rows:
+        return False
+    key = list(spec.key)
+    on = " AND ".join(f's."{k}" = t."{k}"' for k in key)
+    differs = " OR ".join(f's."{n}" IS DISTINCT FROM t."{n}"' for n in spec.column_names)
+    con.register("_qbrecon_chunk", c.table.append_column("_row", pa.array(range(c.table.num_rows), pa.int64())))
+    try:
+        rows = con.execute(
+            f'SELECT s._row, {differs} FROM _qbrecon_chunk s JOIN "{spec.table}" t ON {on} WHERE t._load_id = ?',
+            [load_id],
+        ).fetchall()
+    finally:
+        con.unregister("_qbrecon_chunk")
+    for row, different in rows:
+        if row in c.problems or row in c.drop:
+            continue
+        if different:
+            keys = ", ".join(f"{k}={c.table.column(k)[row].as_py()}" for k in key)
+            c.problems[row] = [CellError(row, ",".join(key), "duplicate_key",
+                                         f"{keys} appears in more than one record")]  # fmt: skip
+        else:
+            c.drop.add(row)
+            c.merged_duplicates += 1
+    return bool(rows)
 
 
 def _status_dict(s) -> dict:

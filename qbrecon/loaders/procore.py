@@ -8,7 +8,9 @@ Nested line tables come from an array inside the parent record (``commitments[].
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from ..schemas import TABLES, TableSpec
 from ..schemas.types import normalise_status
 from ..schemas.values import Batch, CellError, NotAnObject
 from . import procore_shapes as shapes
+from .validate import LoadChunk, check_chunk
 
 try:  # orjson reads large exports several times faster; the standard library is the fallback
     import orjson
@@ -183,15 +186,16 @@ class _Reader:
         target.extend(batch)
         return batch
 
-    def read_resource(self, spec: TableSpec, records: list[dict], label: str) -> None:
+    def read_resource(self, spec: TableSpec, records: list[dict], label: str, first_row: int = 1) -> None:
+        """Rows of ``records`` (the file's records from its ``first_row``-th on, 1-based)."""
         if spec.table == "budget_changes":
-            self._read_budget_changes(spec, records, label)
+            self._read_budget_changes(spec, records, label, first_row)
             return
         first = self.group
         n = len(records)
         groups = list(range(first, first + n))
         self.group += n
-        rows = list(range(1, n + 1))
+        rows = list(range(first_row, first_row + n))
         nested = [s for s in TABLES.values() if s.meta.get("parent") == spec.table and "nested" in s.meta]
         errors: list[CellError] = []
         has_lines = [False] * n
@@ -217,7 +221,7 @@ class _Reader:
                                                 f"expected a line (JSON object), got {_kind(line)}"))  # fmt: skip
                         continue
                     lines.append(line)
-                    l_rows.append(i + 1)
+                    l_rows.append(first_row + i)
                     l_groups.append(first + i)
                     parent_ids.append(pid)
             line_parts.append((line_spec, lines, l_rows, l_groups, parent_ids))
@@ -246,7 +250,7 @@ class _Reader:
         batch = Batch(spec, cols, [label] * len(lines), rows, groups, lines, errors)
         self._batch(spec).extend(batch)
 
-    def _read_budget_changes(self, spec: TableSpec, records: list[dict], label: str) -> None:
+    def _read_budget_changes(self, spec: TableSpec, records: list[dict], label: str, first_row: int = 1) -> None:
         """One stored row per adjustment line: line fields over the budget change's header fields."""
         merged: list[dict] = []
         rows: list[int] = []
@@ -265,7 +269,7 @@ class _Reader:
                 errors.append(CellError(len(merged), BUDGET_CHANGE_LINES, "array",
                                         f"expected an array of adjustment lines, got {_kind(lines)}"))  # fmt: skip
                 merged.append(dict(header, budget_change_id=rec.get("id")))
-                rows.append(i + 1)
+                rows.append(first_row + i)
                 groups.append(g)
                 continue
             for j, line in enumerate(lines):
@@ -275,13 +279,97 @@ class _Reader:
                     merged.append(dict(header, budget_change_id=rec.get("id")))
                 else:
                     merged.append({**header, **line, "budget_change_id": rec.get("id")})
-                rows.append(i + 1)
+                rows.append(first_row + i)
                 groups.append(g)
         if empty:
             self.notes.append(
                 f"{label}: {empty} budget change(s) without adjustment lines; nothing to store for them"
             )
         self._append(spec, merged, label, rows, groups, errors)
+
+
+CHUNK_ROWS = 50_000  # rows (records and their lines) gathered before a chunk is checked and written
+
+
+class ExportReader:
+    """Streams an export folder as checked chunks, file by file (a page folder page by page, a large file slice
+    by slice): whole files are gathered until ``chunk_rows`` rows, so memory grows with the largest file and the
+    chunk, not the export. The same reading as ``read_export``; ``files``, ``notes`` and ``actions`` are complete
+    once ``chunks()`` is exhausted."""
+
+    def __init__(self, path: str | Path, *, chunk_rows: int | None = None):
+        self.root = Path(path)
+        self.chunk_rows = chunk_rows or CHUNK_ROWS
+        self.files: list[str] = []
+        self.notes: list[str] = []
+        self.statuses: list = []
+        self.actions: list[shapes.ErpAction] = []
+
+    def chunks(self) -> Iterator[LoadChunk]:
+        root = self.root
+        found, ignored = resource_files(root)
+        by_resource = {spec.meta["resource"]: spec for spec in TABLES.values() if "resource" in spec.meta}
+        reader = _Reader()
+        base = root if root.is_dir() else root.parent
+        erp = shapes.ErpPayloads()
+        for file in found.get(shapes.ERP_REQUESTS, []):
+            label = str(file.relative_to(base))
+            value, context = shapes.unwrap_page(read_json_value(file, label), file)
+            shapes.read_erp_requests(value if isinstance(value, list) else [value], label, erp, context)
+            self.files.append(label)
+        lines: dict[str, dict] = {}
+        for line_resource in shapes.LINE_RESOURCES:
+            for file in found.get(line_resource, []):
+                label = str(file.relative_to(base))
+                records, context = read_page(file, label)
+                groups, problems = shapes.group_lines(line_resource, records, context, label)
+                for pid, recs in groups.items():
+                    lines.setdefault(line_resource, {}).setdefault(pid, []).extend(recs)
+                reader.notes.extend(problems)
+                self.files.append(label)
+        order = list(by_resource)
+        for resource in sorted(set(found) & set(by_resource) | set(erp.records), key=order.index):
+            spec = by_resource[resource]
+            for file in found.get(resource, []):
+                label = str(file.relative_to(base))
+                # JSON records hold no reference cycles: the cyclic collector would only walk them again and
+                # again while a file is turned into columns (as for qbXML in ``read_query_response``)
+                with _no_gc():
+                    records, context = read_page(file, label)
+                    records = shapes.nest_lines(resource, shapes.normalise_records(spec, records, context), lines)
+                # a large file goes in slices of records, each slice's dicts dropped once read
+                step = max(1, self.chunk_rows // 25)
+                for start in range(0, len(records), step):
+                    with _no_gc():
+                        part = records[start : start + step]
+                        reader.read_resource(spec, part, label, first_row=start + 1)
+                        records[start : start + step] = [None] * len(part)
+                        del part
+                    if sum(len(b) for b in reader.batches.values()) >= self.chunk_rows:
+                        yield check_chunk(reader.batches, reader.has_lines)
+                        reader.batches, reader.has_lines = {}, {}
+                del records
+                self.files.append(label)
+            if resource in erp.records:
+                records = shapes.normalise_records(spec, erp.records[resource], {})
+                reader.read_resource(spec, records, f"{shapes.ERP_REQUESTS} ({resource})")
+        if reader.batches:
+            yield check_chunk(reader.batches, reader.has_lines)
+        self.notes = [f"ignored {name}: not a Procore resource file" for name in ignored] + reader.notes + erp.notes
+        self.notes += shapes.orphan_notes(lines)
+        self.actions = erp.actions
+
+
+class _no_gc:  # noqa: N801 - used as a statement
+    """Pause the cyclic garbage collector for a block (restored as it was)."""
+
+    def __enter__(self) -> None:
+        self.was = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.was:
+            gc.enable()
 
 
 def read_export(path: str | Path) -> ProcoreExport:

@@ -438,28 +438,48 @@ _HANDLERS = {
 TABLE_OF_RESOURCE = {spec.meta["resource"]: name for name, spec in TABLES.items() if "resource" in spec.meta}
 
 
+def _item_type(table: str, level: str | None) -> str | None:
+    """The ERP queue item type of a table's rows (None: not a queue item, e.g. project cost codes)."""
+    from ..entities import PAIRS
+
+    for key, pair in PAIRS.items():
+        if pair.procore_table == table and pair.link_column:
+            if pair.row_filter and "standard" in pair.row_filter and level != "standard":
+                continue
+            return key
+    return None
+
+
 def apply_erp_actions(con: Any, actions: list[ErpAction]) -> list[str]:
     """Apply ERP request actions to the stored Procore rows (inside the load's transaction); what changed.
 
     ``link`` sets origin_id (a new origin_id clears the old origin_data: it described another QuickBooks
-    record); ``unlink`` clears origin_id and origin_data; ``delete`` removes the row and, for cost codes, only
-    at the level the request names. Rows not stored are reported, never invented.
+    record) and records qbrecon's link; ``unlink`` clears origin_id and origin_data, forgets qbrecon's link and
+    shows the item as Unlinked (Procore unlinked it); ``delete`` removes the row and its link, for cost codes only
+    at the level the request names. Rows not stored are reported, never invented. Each change is audited.
     """
+    from .. import links
+
     notes: list[str] = []
     for a in actions:
         level = " AND cost_code_level = ?" if a.table == "cost_codes" and a.level else ""
-        params: list = [a.id] + ([a.level] if level else [])
-        where = f"id = ?{level}"
         try:
             key = int(a.id)
         except (TypeError, ValueError):
             notes.append(f"{a.request}: {a.table} id {a.id!r} is not a Procore id; ignored")
             continue
-        params[0] = key
+        params: list = [key] + ([a.level] if level else [])
+        where = f"id = ?{level}"
         found = con.execute(f'SELECT count(*) FROM "{a.table}" WHERE {where}', params).fetchall()[0][0]
         if not found:
             notes.append(f"{a.request}: {a.table} {key} is not in the workspace; nothing to {a.action}")
             continue
+        item_type = _item_type(a.table, a.level)
+        if item_type is not None and a.action in ("unlink", "delete"):
+            con.execute("CREATE OR REPLACE TEMP TABLE _qbrecon_erp_rel AS SELECT ? AS item_type, ?::BIGINT AS procore_id",
+                        [item_type, key])  # fmt: skip
+            links.remove(con, "_qbrecon_erp_rel")
+            con.execute("DROP TABLE _qbrecon_erp_rel")
         if a.action == "delete":
             con.execute(f'DELETE FROM "{a.table}" WHERE {where}', params)
         elif a.action == "unlink":
@@ -470,5 +490,45 @@ def apply_erp_actions(con: Any, actions: list[ErpAction]) -> list[str]:
                 f"ELSE origin_data END, origin_id = ? WHERE {where}",
                 [a.origin_id, a.origin_id, *params],
             )
+        if item_type is not None:
+            _queue_follows(con, a, item_type, key)
         notes.append(f"{a.request}: {a.action} {a.table} {key}")
     return notes
+
+
+def _queue_follows(con: Any, a: ErpAction, item_type: str, key: int) -> None:
+    """The ERP queue shows what Procore did: an unlinked item is Unlinked, a linked one Synced with its record."""
+    from .. import links
+
+    before = con.execute(
+        "SELECT status FROM erp_items WHERE item_type = ? AND procore_id = ?", [item_type, key]
+    ).fetchall()
+    if a.action == "link" and a.origin_id:
+        to = "synced"
+        con.execute(
+            """INSERT INTO erp_items (item_type, procore_id, status, quickbooks_id, attempts, updated_at)
+               VALUES (?, ?, 'synced', ?, 0, now())
+               ON CONFLICT (item_type, procore_id) DO UPDATE SET status = 'synced', quickbooks_id = excluded.quickbooks_id,
+                   updated_at = now()""",
+            [item_type, key, a.origin_id],
+        )
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE _qbrecon_erp_rel AS SELECT ? AS item_type, ?::BIGINT AS procore_id,
+                   ? AS quickbooks_id, NULL::VARCHAR AS edit_sequence, NULL::VARCHAR AS fingerprint,
+                   NULL::BIGINT AS request_message_id, NULL::BIGINT AS response_message_id""",
+            [item_type, key, a.origin_id],
+        )
+        links.record_links(con, "_qbrecon_erp_rel", "procore")
+        con.execute("DROP TABLE _qbrecon_erp_rel")
+    elif a.action in ("unlink", "delete") and before and before[0][0] == "synced":
+        to = "unlinked"
+        con.execute("UPDATE erp_items SET status = 'unlinked', updated_at = now() WHERE item_type = ? AND procore_id = ?",
+                    [item_type, key])  # fmt: skip
+    else:
+        return
+    con.execute(
+        """INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id, from_status,
+                                  to_status, detail)
+           VALUES (nextval('erp_audit_seq'), now(), NULL, 'Procore', ?, ?, ?, ?, ?, ?)""",
+        [a.action, item_type, key, before[0][0] if before else None, to, f"Procore ERP request: {a.request}"],
+    )

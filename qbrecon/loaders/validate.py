@@ -29,6 +29,7 @@ QUARANTINE_SCHEMA = pa.schema([
 ])  # fmt: skip
 
 _RECORD_LIMIT = 20_000  # characters of a source record kept in the quarantine
+MAX_TEXT = 10_000  # characters in one text field; longer values are quarantined with row and field
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Checked:
 def check_batch(batch: Batch) -> Checked:
     """Read every value (cell errors), then run the table's pandera model lazily over the typed frame."""
     table, cell_errors = convert_batch(batch)
+    cell_errors = cell_errors + _overlong_text(table)
     problems: dict[int, list[CellError]] = defaultdict(list)
     for err in cell_errors:
         problems[err.row].append(err)
@@ -69,6 +71,23 @@ def check_batch(batch: Batch) -> Checked:
     checked = Checked(batch, table, dict(problems))
     _check_duplicate_keys(checked)
     return checked
+
+
+def _overlong_text(table: pa.Table) -> list[CellError]:
+    """Text longer than ``MAX_TEXT`` in any column: no Procore or QuickBooks field needs it, and a 10 MB name
+    would be carried into every report and screen (QuickBooks' own, shorter limits are checked at export)."""
+    errors = []
+    for name in table.column_names:
+        column = table.column(name)
+        if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+            continue
+        lengths = pc.utf8_length(column)
+        if not pc.any(pc.greater(lengths, MAX_TEXT)).as_py():
+            continue
+        for row in pc.indices_nonzero(pc.fill_null(pc.greater(lengths, MAX_TEXT), False)).to_pylist():
+            n = lengths[row].as_py()
+            errors.append(CellError(row, name, "text_length", f"{n:,} characters; at most {MAX_TEXT:,} are accepted"))
+    return errors
 
 
 def _failure_text(value: Any, check: str) -> str:
@@ -108,6 +127,40 @@ def _check_duplicate_keys(checked: Checked) -> None:
 
 
 @dataclass
+class LoadChunk:
+    """One part of a load, read and checked: what the writer stores or holds back in one step.
+
+    A load is a sequence of chunks written in one transaction, so that memory grows with the chunk, not the
+    files. Rows of one source record (a group) are always in the same chunk.
+    """
+
+    checked: dict[str, Checked]
+    has_lines: dict[str, list[bool]] | None = None  # Procore: parent table -> row carried its line array
+
+    @property
+    def rows(self) -> int:
+        return sum(len(c.batch) for c in self.checked.values())
+
+
+def check_chunk(batches: dict[str, Batch], has_lines: dict[str, list[bool]] | None = None) -> LoadChunk:
+    """``check_batch`` for every table of a chunk."""
+    return LoadChunk({name: check_batch(b) for name, b in batches.items()}, has_lines)
+
+
+def failing_groups(checked: dict[str, Checked]) -> dict[int, str]:
+    """Groups with a problem in any table of a chunk, with the first problem (for the rest of the group)."""
+    bad_groups: dict[int, str] = {}
+    for name, c in checked.items():
+        groups = c.batch.group
+        for row, errs in c.problems.items():
+            g = groups[row]
+            if g not in bad_groups:
+                e = errs[0]
+                bad_groups[g] = f"{name}.{e.field} ({e.check}) in the same source record"
+    return bad_groups
+
+
+@dataclass
 class Outcome:
     """What a load stores and what it holds back, per table."""
 
@@ -119,14 +172,7 @@ class Outcome:
 
 def settle(checked: dict[str, Checked], load_id: int) -> Outcome:
     """Decide, group by group, what is stored; describe everything held back for the quarantine table."""
-    bad_groups: dict[int, str] = {}
-    for name, c in checked.items():
-        groups = c.batch.group
-        for row, errs in c.problems.items():
-            g = groups[row]
-            if g not in bad_groups:
-                e = errs[0]
-                bad_groups[g] = f"{name}.{e.field} ({e.check}) in the same source record"
+    bad_groups = failing_groups(checked)
     now = datetime.now(UTC)
     good: dict[str, pa.Table] = {}
     quarantined: dict[str, int] = {}

@@ -10,8 +10,9 @@ Two kinds of tables live in a workspace:
   is the schema of qbrecon 0.1; each later file changes it (``ALTER TABLE ... ADD COLUMN``, ``CREATE TABLE``).
 
 A workspace records the number of the last migration applied (``qbrecon_meta.schema_version``; a workspace
-written before migrations existed says 1, the baseline) and the store applies the missing ones in order, each in
-its own transaction, when it opens the file. A workspace newer than this qbrecon is refused.
+written before migrations existed says 1, the baseline) and the store applies the missing ones in order, all in
+one transaction with the rest of the upgrade, when it opens the file (a failure leaves the file as it was); a
+workspace newer than this qbrecon is refused.
 
 To change the schema: add the next file (``0002_export_ledger_note.sql``), change the module that uses the table,
 and run ``tests/test_migrations.py`` (it proves a workspace written by qbrecon 0.1 upgrades to exactly the schema

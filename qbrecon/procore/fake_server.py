@@ -128,7 +128,7 @@ class FakeProcore:
         by_project = (
             [r for r in d.get(e.folder, []) if _project_of(r) == pid] if e.scope == "project" else None
         )
-        if e.name in ("users", "vendors", "projects"):
+        if e.name in ("users", "user_tool_permissions", "vendors", "projects"):
             return d.get(e.folder, [])
         if e.name == "standard_cost_codes":
             return [r for r in d.get("cost_codes", []) if r.get("project_id") is None]

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from ..erp import permissions
-from ..erp.imports import DDL, ITEM_TYPE, import_candidates, link_project_to_job, ready_to_import
+from ..erp.imports import ITEM_TYPE, import_candidates, link_project_to_job, ready_to_import
 from ..erp.states import TRANSITIONS
 from ..errors import BatchRejected, InputError
 from .client import ProcoreClient
@@ -161,7 +161,6 @@ def _origin_data_of(ws: Any, created: dict) -> str | None:
 
 def _record(ws: Any, rows: list[tuple]) -> None:
     with ws.store.transaction() as con:
-        con.execute(DDL)
         con.executemany("INSERT OR REPLACE INTO procore_imports VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
 

@@ -18,22 +18,11 @@ from typing import Any
 
 import pandas as pd
 
-from ..store import register_tables
 from .client import SYNC_LIMIT, ProcoreClient
 from .resources import BY_NAME, EXTERNAL_DATA_SYNC, fill
 
-DDL = (
-    """CREATE TABLE IF NOT EXISTS procore_known_links (
-        table_name VARCHAR NOT NULL, procore_id BIGINT NOT NULL,
-        origin_id VARCHAR, origin_data VARCHAR, origin_code VARCHAR,
-        source VARCHAR NOT NULL, seen_at TIMESTAMPTZ,  -- 'pull' (Procore said so) or 'push' (Procore accepted it)
-        PRIMARY KEY (table_name, procore_id))""",
-    """CREATE TABLE IF NOT EXISTS procore_push_log (
-        push_id BIGINT NOT NULL, "at" TIMESTAMPTZ NOT NULL, table_name VARCHAR NOT NULL, procore_id BIGINT NOT NULL,
-        endpoint VARCHAR, outcome VARCHAR NOT NULL, origin_id VARCHAR, origin_data VARCHAR, origin_code VARCHAR,
-        error VARCHAR)""",
-)
-register_tables(*DDL)
+# procore_known_links and procore_push_log are declared in migrations/0002_procore_api.sql.
+
 
 # One row per linkable record: the table, its id, its endpoint (resources.ENDPOINTS name: the sync action or
 # the External Data item_type), the project and parent the path needs, and the link. Budget lines are not
@@ -89,17 +78,31 @@ class PushResult:
         return "\n".join(lines)
 
 
+def _edit_sequence(col: str) -> str:
+    """What a link's origin_data says about the QuickBooks record: its EditSequence when it is the JSON qbrecon
+    and Procore's QuickBooks connector write, else the text itself (origin_data is free text in Procore)."""
+    return (f"CASE WHEN {col} IS NULL THEN NULL WHEN json_valid({col}) AND json_type({col}) = 'OBJECT' "
+            f"THEN coalesce(json_extract_string({col}, '$.edit_sequence'), {col}) ELSE {col} END")  # fmt: skip
+
+
 def pending_links(ws: Any) -> pd.DataFrame:
-    """Links that differ from what Procore last accepted (new, changed or cleared), one row per record."""
-    with ws.store.transaction() as con:
-        for ddl in DDL:
-            con.execute(ddl)
+    """Links that differ from what Procore holds (new, changed or cleared), one row per record.
+
+    origin_data is compared by the EditSequence it carries, and what is sent keeps the other keys Procore holds
+    (``{"txn_id": ..., "edit_sequence": ...}`` stays whole; only the EditSequence moves)."""
     frame = ws.store.frame(
-        f"""SELECT k.* FROM ({_LINKS}) k
+        f"""SELECT k.table_name, k.id, k.endpoint, k.project_id, k.parent_id, k.origin_id,
+                   CASE WHEN k.origin_id IS NOT DISTINCT FROM p.origin_id AND json_valid(p.origin_data)
+                             AND json_valid(k.origin_data) AND json_type(p.origin_data) = 'OBJECT'
+                             AND json_type(k.origin_data) = 'OBJECT'
+                        THEN json_merge_patch(p.origin_data, k.origin_data)::VARCHAR
+                        ELSE k.origin_data END AS origin_data,
+                   k.origin_code
+            FROM ({_LINKS}) k
             LEFT JOIN procore_known_links p ON p.table_name = k.table_name AND p.procore_id = k.id
             WHERE (p.procore_id IS NULL AND k.origin_id IS NOT NULL)
                OR (p.procore_id IS NOT NULL AND (p.origin_id IS DISTINCT FROM k.origin_id
-                   OR p.origin_data IS DISTINCT FROM k.origin_data
+                   OR {_edit_sequence("p.origin_data")} IS DISTINCT FROM {_edit_sequence("k.origin_data")}
                    OR (k.table_name IN {tuple(_WITH_CODE)} AND p.origin_code IS DISTINCT FROM k.origin_code)))
             ORDER BY k.table_name, k.project_id NULLS FIRST, k.parent_id NULLS FIRST, k.id"""
     )
@@ -208,8 +211,6 @@ def _record(ws: Any, accepted: list[dict], log: list[dict], at: datetime, source
             "origin_code", "error"]  # fmt: skip
     known = ["table_name", "procore_id", "origin_id", "origin_data", "origin_code"]
     with ws.store.transaction() as con:
-        for ddl in DDL:
-            con.execute(ddl)
         if accepted:
             frame = pd.DataFrame(accepted, columns=known).astype(object)
             frame["source"], frame["seen_at"] = source, at

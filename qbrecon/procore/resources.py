@@ -34,6 +34,10 @@ V1 = "/rest/v1.0"
 EXTERNAL_DATA_SYNC = f"{V1}/companies/{{company_id}}/erp_external_data/sync"
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("users", "users", f"{V1}/companies/{{company_id}}/users", "company"),
+    # Each user's level per Procore tool, from their permission template (read by the permissions matrix).
+    # The path is qbrecon's reading of the company permission templates: an inference, not a documented route.
+    Endpoint("user_tool_permissions", "user_tool_permissions", f"{V1}/companies/{{company_id}}/user_tool_permissions",
+             "company", incremental=False),
     Endpoint("vendors", "vendors", f"{V1}/vendors", "company", ("company_id",), table="companies",
              sync=f"{V1}/vendors/sync"),
     Endpoint("projects", "projects", f"{V1}/projects", "company", ("company_id",), table="projects",

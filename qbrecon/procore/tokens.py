@@ -17,13 +17,8 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 
 from ..errors import QbreconError
-from ..store import register_tables
 
-KEY_ENV = "QBRECON_PROCORE_KEY"
-DDL = """CREATE TABLE IF NOT EXISTS procore_connections (
-    company_id BIGINT PRIMARY KEY, base_url VARCHAR, login_url VARCHAR, client_id VARCHAR,
-    token_encrypted VARCHAR, updated_at TIMESTAMPTZ)"""
-register_tables(DDL)
+KEY_ENV = "QBRECON_PROCORE_KEY"  # the table, procore_connections, is declared in migrations/0002_procore_api.sql
 
 
 def _key(workspace_path: str | Path | None) -> bytes:
@@ -43,7 +38,6 @@ def _key(workspace_path: str | Path | None) -> bytes:
 def save_connection(con: Any, workspace_path: str | Path | None, company_id: int, *, base_url: str,
                     login_url: str, client_id: str, token: dict | None) -> None:  # fmt: skip
     """Keep (or replace) the connection to a Procore company; ``token`` is encrypted before it is stored."""
-    con.execute(DDL)
     blob = Fernet(_key(workspace_path)).encrypt(json.dumps(token).encode()).decode() if token else None
     con.execute(
         "INSERT OR REPLACE INTO procore_connections VALUES (?, ?, ?, ?, ?, ?)",
@@ -53,7 +47,6 @@ def save_connection(con: Any, workspace_path: str | Path | None, company_id: int
 
 def load_connection(con: Any, workspace_path: str | Path | None, company_id: int) -> dict | None:
     """The kept connection (``token`` decrypted) or None."""
-    con.execute(DDL)
     row = con.execute(
         "SELECT base_url, login_url, client_id, token_encrypted FROM procore_connections WHERE company_id = ?",
         [int(company_id)],

@@ -206,6 +206,14 @@ class QBWCService:
         except Exception:  # status bookkeeping must never break the conversation
             log.exception("could not record Web Connector connection status")
 
+    def _status_if_changed(self, ok: bool, error: str | None, values: dict | None = None) -> None:
+        """``_status`` unless the settings already say exactly that (repeated logins write nothing)."""
+        values = values if values is not None else erp_settings.read_settings(self.ws.store)
+        if values.get("last_error") != error or values.get("connection_status") != (
+            "connected" if ok else "not_connected"
+        ):
+            self._status(ok, error)
+
     # -- operations ---------------------------------------------------------------------------------------------
     def server_version(self) -> str:
         return SERVER_VERSION
@@ -243,10 +251,13 @@ class QBWCService:
                 if not values.get("service_user")
                 else "wrong user name or password"
             )
-            text = f"Web Connector login refused: {why}"
-            if values.get("last_error") != text or values.get("connection_status") != "not_connected":
-                self._status(False, text)  # written once, not on every guess
+            self._status_if_changed(False, f"Web Connector login refused: {why}", values)  # once, not per guess
             return ["", "nvu"]
+        live = self.sessions.live()  # a read: a busy answer needs no write transaction
+        if live is not None and not (live.user_name == user and live.remote_addr == remote_addr):
+            wait = max(1, math.ceil(live.expires_at - time.time()))
+            self._status_if_changed(True, "a second Web Connector connection was told to come back later (busy)")
+            return [throwaway, "busy", str(wait)]
         with self.ws.store.transaction():
             live = self.sessions.live()
             if live is not None and live.user_name == user and live.remote_addr == remote_addr:
@@ -265,7 +276,7 @@ class QBWCService:
                 return [throwaway, "none"]
             session = self.sessions.open(user, self.config.company_file, pending, remote_addr)
         self._status(True, None)
-        return [session.ticket, self.config.company_file]
+        return [session.secret or "", self.config.company_file]  # the ticket itself; the store keeps its hash
 
     def send_request_xml(
         self, ticket: str, hcp_response: str, company_file: str, country: str, major: int, minor: int
@@ -380,7 +391,7 @@ class QBWCService:
             else:
                 self.ws.apply_export_response(target.message_id, response)
             self.sessions.record_answer(session.ticket, target.message_id, "applied", len(target.request_ids))
-            session = self.sessions.get(session.ticket)
+            session = self.sessions.by_key(session.ticket)
             remaining = self._pending()
         if remaining == 0 or session.messages_sent >= self.config.max_messages_per_session:
             return 100
@@ -415,7 +426,7 @@ class QBWCService:
             session = self.sessions.get(ticket)
             if session is None or session.status != "open":  # an ended ticket must not touch the status again
                 return "Session unknown or already closed."
-            session = self.sessions.close(ticket)
+            session = self.sessions.close(session.ticket)
         if session is None:
             return "Session unknown or already closed."
         self._status(True, session.last_error)

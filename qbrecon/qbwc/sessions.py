@@ -15,6 +15,7 @@ Rules kept here:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -88,6 +89,7 @@ class QbwcSession:
     items_total: int
     items_done: int
     last_error: str | None
+    secret: str | None = None  # the ticket itself: known only to ``open``'s caller (the store keeps its hash)
 
     @property
     def live(self) -> bool:
@@ -98,6 +100,11 @@ class QbwcSession:
         values = list(row)
         values[11] = json.loads(values[11]) if values[11] else []
         return cls(*values)
+
+
+def ticket_key(ticket: str) -> str:
+    """What the store keeps of a ticket: its SHA-256 (a ticket is a bearer secret, like a password)."""
+    return "sha256:" + hashlib.sha256(str(ticket).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class SessionStore:
@@ -115,8 +122,10 @@ class SessionStore:
         remote_addr: str | None = None,
         client_version: str | None = None,
     ) -> QbwcSession:
-        """A new session with a fresh random ticket (URL-safe, 256 bits)."""
-        ticket = secrets.token_urlsafe(32)
+        """A new session with a fresh random ticket (URL-safe, 256 bits), returned as ``.secret``; the store keeps
+        only its hash (``.ticket``), so a copy of the workspace holds no live ticket."""
+        secret = secrets.token_urlsafe(32)
+        ticket = ticket_key(secret)
         now = time.time()
         self.store.execute(
             "INSERT INTO qbwc_sessions (ticket, user_name, company_file, status, remote_addr, client_version, "
@@ -134,13 +143,20 @@ class SessionStore:
                 int(items_total),
             ],
         )
-        return self.get(ticket)  # type: ignore[return-value]
+        session = self.by_key(ticket)
+        session.secret = secret  # type: ignore[union-attr]
+        return session  # type: ignore[return-value]
 
     def get(self, ticket: str | None) -> QbwcSession | None:
+        """The session of a ticket as the Web Connector sends it (hashed here to find it)."""
         if not ticket:
             return None
+        return self.by_key(ticket_key(ticket))
+
+    def by_key(self, key: str) -> QbwcSession | None:
+        """The session by its stored key (``QbwcSession.ticket``, the ticket's hash)."""
         rows = self.store.execute(
-            f"SELECT {_COLUMNS} FROM qbwc_sessions WHERE ticket = ?", [ticket]
+            f"SELECT {_COLUMNS} FROM qbwc_sessions WHERE ticket = ?", [key]
         ).fetchall()  # read to the end: a half-read result would block the connection's next register
         return QbwcSession._from_row(rows[0]) if rows else None
 
@@ -229,7 +245,7 @@ class SessionStore:
         is unknown, and the export ledger (which still holds them as sent) decides how to settle them."""
         now = time.time()
         with self.store.transaction() as con:
-            session = self.get(ticket)
+            session = self.by_key(ticket)
             if session is None:
                 return None
             con.execute(
@@ -246,11 +262,11 @@ class SessionStore:
     def expire_stale(self) -> list[QbwcSession]:
         """Mark open sessions past their expiry as expired; returns them (with what they had in flight)."""
         now = time.time()
+        stale_sql = f"SELECT {_COLUMNS} FROM qbwc_sessions WHERE status = 'open' AND expires_at <= to_timestamp(?)"
+        if not self.store.execute(stale_sql, [now]).fetchall():
+            return []  # the usual case, answered by a read without the write lock
         with self.store.transaction() as con:
-            rows = con.execute(
-                f"SELECT {_COLUMNS} FROM qbwc_sessions WHERE status = 'open' AND expires_at <= to_timestamp(?)",
-                [now],
-            ).fetchall()
+            rows = con.execute(stale_sql, [now]).fetchall()
             stale = [QbwcSession._from_row(r) for r in rows]
             for s in stale:
                 self.close(s.ticket, status="expired", last_error="ticket expired without closeConnection")
@@ -291,7 +307,7 @@ class QbwcMixin(LockoutMixin):
     def qbwc_sessions(self, limit: int = 100):
         """The latest Web Connector sessions (newest first) as a frame."""
         return self.store.frame(
-            "SELECT ticket[:8] || '…' AS ticket, user_name, company_file, status, remote_addr, created_at, "
+            "SELECT ticket[8:15] || '…' AS ticket, user_name, company_file, status, remote_addr, created_at, "
             "last_seen_at, closed_at, messages_sent, messages_applied, items_done, last_error "
             f"FROM qbwc_sessions ORDER BY created_at DESC LIMIT {int(limit)}"
         )

@@ -610,7 +610,8 @@ class QuickBooksCompany:
             return doc, {}
         checked = qbxml_spec.check_request(root)
         too_long, fatal = checked.too_long, checked.fatal
-        if self._schema is not None and not self._schema.validate(doc):  # the extra check, when given a schema
+        # the XSD is the extra check, when a schema was given
+        if self._schema is not None and not self._schema.validate(doc):
             for err in self._schema.error_log:
                 where = _REQUEST_IN_PATH.match(err.path or "")
                 if err.type_name == "SCHEMAV_CVC_MAXLENGTH_VALID" and where:

@@ -1022,6 +1022,8 @@ def _prepare_commitment(
     ln = ln[~ln["commitment_id"].isin(bad)]
     add, mod = _split_linked(rows)
     mod, es_errors = _needs_edit_sequence(mod, "commitment")
+    mod, line_errors = _unmatched_po_lines(mod, ln, ctx)
+    errors += line_errors
     errors += es_errors
     out = []
     for frame, name, action in ((add, "PurchaseOrderAdd", "add"), (mod, "PurchaseOrderMod", "mod")):
@@ -1065,6 +1067,23 @@ def _prepare_commitment(
             )
         )
     return out, errors
+
+
+def _unmatched_po_lines(mod: pd.DataFrame, ln: pd.DataFrame, ctx: BuildContext) -> tuple[pd.DataFrame, list[dict]]:
+    """A PurchaseOrderMod for a commitment none of whose lines is linked to a PO line (linked before qbrecon kept
+    line links) would add every line again: refused until the lines are linked (re-export or link them)."""
+    po_lines = ctx.frame("purchase_order_lines")
+    if mod.empty or po_lines is None or po_lines.empty:
+        return mod, []
+    linked = set(_pylist(ln.loc[_col(ln, "origin_id").notna().to_numpy(), "commitment_id"]))
+    has_lines = set(po_lines["TxnID"].astype(object).tolist())
+    bad = [pid for pid, txn in zip(_pylist(mod["id"]), mod["_qb_id"].tolist(), strict=True)
+           if pid not in linked and txn in has_lines]  # fmt: skip
+    errors = _err(bad, "commitment", "line_items",
+                  "none of the commitment's lines is linked to a line of its QuickBooks purchase order, so an "
+                  "update would add them all again; unlink the commitment (after deleting the PO in QuickBooks) "
+                  "and export it again, or reload a Procore export that carries the lines' QuickBooks ids")  # fmt: skip
+    return mod[~mod["id"].isin(bad).to_numpy()], errors
 
 
 def _keep_other_po_lines(
@@ -1257,7 +1276,7 @@ def _group_sources(lines: pd.DataFrame, keys: list[str], table: str) -> pd.DataF
     stands for (so QuickBooks' TxnLineID can be linked back to each)."""
     if lines.empty or "id" not in lines.columns:
         return pd.DataFrame(columns=[*keys, "_src"])
-    frame = pd.DataFrame({k: lines[k].astype(object).tolist() for k in keys})
+    frame = pd.DataFrame({k: pd.Series(lines[k].astype(object).tolist(), dtype=object) for k in keys})
     frame["_id"] = lines["id"].astype("int64").tolist()
     out = frame.groupby(keys, dropna=False, sort=False)["_id"].agg(
         lambda ids: f"{table}:" + ",".join(str(i) for i in sorted(ids))
@@ -1268,7 +1287,7 @@ def _group_sources(lines: pd.DataFrame, keys: list[str], table: str) -> pd.DataF
 def _with_sources(g: pd.DataFrame, lines: pd.DataFrame, keys: list[str], table: str) -> pd.Series:
     """``_src`` for each row of the grouped frame ``g`` (same ``keys``), index kept."""
     src = _group_sources(lines, keys, table)
-    left = pd.DataFrame({k: g[k].astype(object).tolist() for k in keys})
+    left = pd.DataFrame({k: pd.Series(g[k].astype(object).tolist(), dtype=object) for k in keys})
     merged = left.merge(src.astype({k: object for k in keys}), on=keys, how="left")
     return pd.Series(merged["_src"].tolist(), index=g.index, dtype=object)
 

@@ -648,6 +648,181 @@ def read_query_response(source: Source, *, name: str | None = None, first_group:
     return result
 
 
+# -- splitting a large response at Ret boundaries (so that the parts can be read in parallel) -------------------
+PART_BYTES = 16 << 20  # bytes of XML per part: memory grows with this, not with the file
+_SPLIT_ENCODINGS = {b"utf-8", b"utf8", b"us-ascii", b"ascii"}
+_TAG_NAME = re.compile(rb"/?[A-Za-z_][\w.-]*")
+_DECL = re.compile(rb"<\?xml\s[^>]*?\?>")
+_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_ROOT_OPEN = re.compile(rb"\s*(<(QBXML)\b[^<>]*>)\s*(<(QBXMLMsgsRs)\b[^<>]*>)")
+
+
+@dataclass(frozen=True)
+class ResponsePart:
+    """A byte range of a response file that reads as a document of its own once wrapped in ``opening`` (the
+    XML declaration and the start tags open at ``start``) and ``closing`` (the end tags open at ``end``)."""
+
+    start: int
+    end: int
+    opening: bytes = b""
+    closing: bytes = b""
+    rets_split: bool = False  # True when it begins inside a response that the previous part began
+
+
+def _prolog_end(head: bytes) -> int | None:
+    """Offset of the root element's ``<`` (after the declaration, PIs, comments and blanks), None if unclear."""
+    pos = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+    n = len(head)
+    while pos < n:
+        m = _PROLOG_SKIP.match(head, pos)
+        if m:
+            pos = m.end()
+        if head.startswith(b"<?", pos):
+            end = head.find(b"?>", pos)
+            if end < 0:
+                return None
+            pos = end + 2
+        elif head.startswith(b"<!--", pos):
+            end = head.find(b"-->", pos)
+            if end < 0:
+                return None
+            pos = end + 3
+        elif head.startswith(b"<!", pos):
+            return None
+        else:
+            return pos if pos < n else None
+    return None
+
+
+def _last_ret_end(buf: bytes, ret_tags: frozenset[bytes]) -> int | None:
+    """Offset just past the last ``</XRet>`` end tag in ``buf`` whose name is a table's Ret, or None."""
+    end = len(buf)
+    for _ in range(10_000):
+        i = buf.rfind(b"Ret>", 0, end)
+        if i < 0:
+            return None
+        j = buf.rfind(b"</", max(0, i - 80), i)
+        if j >= 0 and buf[j + 2 : i + 3] in ret_tags:
+            return i + 4
+        end = i
+    return None
+
+
+def _rs_context(buf: bytes, start: int, stop: int, rs_open: bytes | None) -> bytes | None:
+    """The ``*Rs`` start tag open at ``stop``, following the response start and end tags in ``buf[start:stop]``
+    (the part holds no comment, CDATA or PI, so every ``<`` there starts a tag)."""
+    k = buf.find(b"Rs", start, stop)
+    while k >= 0:
+        after = buf[k + 2 : k + 3]
+        if after and after in b" \t\r\n/>":
+            j = buf.rfind(b"<", max(start, k - 200), k)
+            if j >= 0 and _TAG_NAME.fullmatch(buf, j + 1, k + 2):
+                if buf[j + 1 : j + 2] == b"/":
+                    rs_open = None
+                else:
+                    e = buf.find(b">", k)
+                    if e < 0:
+                        return None
+                    if buf[e - 1 : e] != b"/" and buf[j + 1 : k + 2] != b"QBXMLMsgsRs":
+                        rs_open = buf[j : e + 1]
+        k = buf.find(b"Rs", k + 2, stop)
+    return rs_open
+
+
+def _markup_declaration(buf: bytes, start: int) -> bool:
+    """Whether ``buf[start:]`` holds ``<!`` or ``<?`` (a comment, CDATA, DOCTYPE or PI): one-byte searches are
+    several times faster than two-byte ones here, and ``!`` and ``?`` are rare in qbXML text."""
+    for mark in (b"!", b"?"):
+        i = buf.find(mark, start)
+        while i >= 0:
+            if i > 0 and buf[i - 1] == 0x3C:  # '<'
+                return True
+            i = buf.find(mark, i + 1)
+    return False
+
+
+def _rs_at(buf: bytes, start: int, stop: int, rs_open: bytes | None) -> bytes | None:
+    """``_rs_context`` without a scan when the open response does not end in ``buf[start:stop]`` (the usual case:
+    one response spanning many parts)."""
+    if rs_open is not None:
+        name = _TAG_NAME.match(rs_open, 1).group(0)  # type: ignore[union-attr]
+        if buf.find(b"</" + name + b">", start, stop) < 0:
+            return rs_open
+    return _rs_context(buf, start, stop, rs_open)
+
+
+def _closing(rs_open: bytes, root: bytes, msgs: bytes) -> bytes:
+    name = _TAG_NAME.match(rs_open, 1).group(0)  # type: ignore[union-attr]
+    return b"</" + name + b"></" + msgs + b"></" + root + b">"
+
+
+def split_response(path: str | os.PathLike, part_bytes: int = PART_BYTES) -> Iterator[ResponsePart]:
+    """Cut a response file into parts of about ``part_bytes`` at ``*Ret`` boundaries, reading it once in blocks.
+
+    Each part is wrapped by the caller into a document of its own and read with ``read_query_response``, which
+    applies the whole safe-XML policy to it (the first part carries the real prolog, so the DOCTYPE refusal
+    sees it). Only the simple, common shape is cut: UTF-8 (or ASCII), ``<QBXML><QBXMLMsgsRs>`` at the top, and
+    no comment, CDATA section, PI or declaration after the prolog -- there every ``<`` starts a tag, so the
+    end tags found by a byte search are real. Anything else goes as one part from the point where it was met
+    (memory then grows with that part). A wrong cut (a Ret tag nested deeper than a response) cannot pass
+    unnoticed: the parts on both sides of it are not well-formed, and the caller then reads serially.
+    """
+    ret_tags = frozenset(tag.encode() for tag in ret_plans())
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        buf = f.read(PROLOG_LIMIT)
+        body = _prolog_end(buf)
+        decl = _DECL.match(buf, 3 if buf.startswith(b"\xef\xbb\xbf") else 0)
+        enc = _ENCODING.search(decl.group(0)) if decl else None
+        top = _ROOT_OPEN.match(buf, body) if body is not None else None
+        if top is not None:
+            f.seek(0)
+            buf = f.read(top.end() + part_bytes)
+        if (size <= part_bytes * 3 // 2 or top is None or buf[:2] in (b"\xff\xfe", b"\xfe\xff")
+                or (enc is not None and enc.group(1).lower() not in _SPLIT_ENCODINGS)):  # fmt: skip
+            yield ResponsePart(0, size)
+            return
+        prefix = (decl.group(0) if decl else b"") + top.group(1) + top.group(3)
+        root, msgs = top.group(2), top.group(4)
+        pos = 0  # file offset of buf[0]
+        scan_from = top.end()  # where the body (no '<!' or '<?' allowed) starts in buf
+        ctx_from = top.end()  # where response tags are looked for
+        rs_open: bytes | None = None
+        opening = b""
+        split = False
+        while True:
+            eof = pos + len(buf) >= size
+            if eof:
+                yield ResponsePart(pos, size, opening, b"", split)
+                return
+            if _markup_declaration(buf, scan_from):
+                break
+            cut = _last_ret_end(buf, ret_tags)
+            if cut is None or cut <= ctx_from:
+                scan_from = max(scan_from, len(buf) - 1)  # a "<!" across the two reads is still seen
+                buf += f.read(part_bytes)
+                continue
+            ctx = _rs_at(buf, ctx_from, cut, rs_open)
+            if ctx is None:
+                break
+            yield ResponsePart(pos, pos + cut, opening, _closing(ctx, root, msgs), split)
+            rs_open, opening, split = ctx, prefix + ctx, True
+            pos += cut
+            buf = buf[cut:] + f.read(part_bytes)
+            scan_from = ctx_from = 0
+        yield ResponsePart(pos, size, opening, b"", split)
+
+
+def read_part(path: str | os.PathLike, part: ResponsePart, *, name: str | None = None) -> QueryResult:
+    """Read one part of ``split_response`` as a response document of its own (rows numbered from 1)."""
+    with open(path, "rb") as f:
+        f.seek(part.start)
+        data = f.read(part.end - part.start)
+    if part.opening or part.closing:
+        data = part.opening + data + part.closing
+    return read_query_response(data, name=name or str(path))
+
+
 def ret_to_rows(element: etree._Element) -> dict[str, list[dict[str, Any]]]:
     """One ``*Ret`` element (and its lines) as typed rows per table: ``{"bills": [...], "bill_lines": [...]}``.
 
@@ -680,5 +855,6 @@ def ret_to_row(element: etree._Element, spec: TableSpec | None = None) -> dict[s
     return rows[plan.spec.table][0]
 
 
-__all__ = ["MAX_DEPTH", "PARSER_OPTIONS", "QueryResult", "ResponseStatus", "check_prolog", "parse_bytes",
-           "read_query_response", "ret_plans", "ret_to_row", "ret_to_rows", "safe_iterparse"]  # fmt: skip
+__all__ = ["MAX_DEPTH", "PARSER_OPTIONS", "PART_BYTES", "QueryResult", "ResponsePart", "ResponseStatus",
+           "check_prolog", "parse_bytes", "read_part", "read_query_response", "ret_plans", "ret_to_row", "ret_to_rows",
+           "safe_iterparse", "split_response"]  # fmt: skip

@@ -42,9 +42,39 @@ OUTCOME_COLUMNS: dict[str, pa.DataType] = {
     "iterator_id": pa.string(), "iterator_remaining_count": pa.int64(),
 }  # fmt: skip
 
-RETRYABLE = range(3170, 3181)
-FIX_DATA = {3070, 3100, 3150, 3210}
 PARSE_ERROR_HRESULT = "0x80040400"
+
+
+@dataclass(frozen=True)
+class StatusPolicy:
+    """What one QuickBooks status code means and what the export does about it (quickbooks-php keeps such a
+    per-code table; this is the one place qbrecon keeps it: ``classify`` and the export ledger both read it)."""
+
+    error_class: str  # retryable | reread_then_retry | create_parent_then_retry | fix_data | fatal
+    action: str  # retry (bounded) | refresh_then_retry | check_name | create_parent | fail
+    meaning: str
+
+
+# status code -> policy; codes not listed are ``fatal`` / ``fail``
+STATUS_POLICY: dict[int, StatusPolicy] = {
+    **{code: StatusPolicy("retryable", "retry", "record in use or modified by another user; try again")
+       for code in range(3170, 3181)},
+    3200: StatusPolicy("reread_then_retry", "refresh_then_retry", "stale EditSequence: re-read the record, send again"),
+    3140: StatusPolicy("create_parent_then_retry", "create_parent", "a referenced list element is missing"),
+    3100: StatusPolicy("fix_data", "check_name", "the name is already in use"),
+    3070: StatusPolicy("fix_data", "fail", "a value is longer than QuickBooks allows"),
+    3150: StatusPolicy("fix_data", "fail", "a required element is missing"),
+    3210: StatusPolicy("fix_data", "fail", "a value is invalid"),
+}  # fmt: skip
+_FATAL = StatusPolicy("fatal", "fail", "QuickBooks refused the request")
+
+
+def status_policy(status_code: int | None) -> StatusPolicy:
+    return STATUS_POLICY.get(status_code, _FATAL) if status_code is not None else _FATAL
+
+
+RETRYABLE = [c for c, p in STATUS_POLICY.items() if p.action == "retry"]
+FIX_DATA = {c for c, p in STATUS_POLICY.items() if p.error_class == "fix_data"}
 
 
 def classify(
@@ -60,15 +90,7 @@ def classify(
         if status_code == 0 or has_ret or is_query:
             return "synced", None
         return "failed", "fatal"  # a warning on an add/mod without the stored record: nothing to link to
-    if status_code in RETRYABLE:
-        return "failed", "retryable"
-    if status_code == 3200:
-        return "failed", "reread_then_retry"
-    if status_code == 3140:
-        return "failed", "create_parent_then_retry"
-    if status_code in FIX_DATA:
-        return "failed", "fix_data"
-    return "failed", "fatal"
+    return "failed", status_policy(status_code).error_class
 
 
 def classify_hresult(hresult: str | None) -> str:

@@ -407,6 +407,8 @@ REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
     "EstimateLineMod": (("TxnLineID",),),
     "PurchaseOrderLineMod": (("TxnLineID",),),
     "LinkToTxn": (("TxnID",), ("TxnLineID",)),
+    "BillMod": (("TxnID",), ("EditSequence",)),
+    "ItemLineMod": (("TxnLineID",),),
     "InvoiceAdd": (("CustomerRef",),),
     "InvoiceMod": (("TxnID",), ("EditSequence",)),
     "InvoiceLineMod": (("TxnLineID",),),
@@ -462,7 +464,9 @@ def _check_element(el: etree._Element, path: str, key: tuple[str, int], found: R
             try:
                 at = order.index(child.tag)
             except ValueError:
-                found.fatal.append(f"{path}: Element '{child.tag}': This element is not expected in <{el.tag}>.")
+                found.fatal.append(
+                    f"{path}: Element '{child.tag}': This element is not expected in <{el.tag}>."
+                )
                 continue
             if at < last:
                 found.fatal.append(
@@ -470,12 +474,12 @@ def _check_element(el: etree._Element, path: str, key: tuple[str, int], found: R
                     f"(it comes before <{order[last]}> in <{el.tag}>)."
                 )
             last = max(last, at)
-        present = {child.tag for child in children}
-        for group in REQUIRED.get(el.tag, ()):
-            if not present.intersection(group):
-                found.fatal.append(
-                    f"{path}: Element '{el.tag}': Missing child element(s). Expected is ( {' | '.join(group)} )."
-                )
+    present = {child.tag for child in children}
+    for group in REQUIRED.get(el.tag, ()):
+        if not present.intersection(group):
+            found.fatal.append(
+                f"{path}: Element '{el.tag}': Missing child element(s). Expected is ( {' | '.join(group)} )."
+            )
     for child in children:
         child_path = f"{path}/{child.tag}"
         if len(child):

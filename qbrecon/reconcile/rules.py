@@ -93,7 +93,7 @@ PROJECT = PairRule(
            p.project_number AS number,
            (p.origin_id IS NOT NULL OR coalesce(e.status IN {EXPECTED}, false)) AS expected,
            (coalesce(p.is_erp_integrated, false) OR coalesce(p.active, true)) AS eligible,
-           e.status AS erp_status, {_limit('CustomerAdd/Name')} AS name_limit, p.name AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
+           e.status AS erp_status, {_limit("CustomerAdd/Name")} AS name_limit, p.name AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
            NULL::DECIMAL(18,2) AS amount, p.name AS name
        FROM projects p LEFT JOIN _qbr_erp e ON e.item_type = 'project' AND e.procore_id = CAST(p.id AS VARCHAR)""",
     """SELECT c."ListID" AS quickbooks_id, qbr_norm_name(c."Name") AS bkey, c."FullName" AS label,
@@ -110,7 +110,7 @@ COMPANY = PairRule(
            qbr_norm_name(p.name) AS bkey, p.name AS label, NULL::VARCHAR AS project, p.name AS vendor,
            NULL::VARCHAR AS number,
            (p.origin_id IS NOT NULL OR coalesce(p.synced_to_erp, false) OR coalesce(e.status IN {EXPECTED}, false)) AS expected,
-           coalesce(p.is_active, true) AS eligible, e.status AS erp_status, {_limit('VendorAdd/Name')} AS name_limit, p.name AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
+           coalesce(p.is_active, true) AS eligible, e.status AS erp_status, {_limit("VendorAdd/Name")} AS name_limit, p.name AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
            NULL::DECIMAL(18,2) AS amount, p.name AS name
        FROM companies p LEFT JOIN _qbr_erp e ON e.item_type = 'company' AND e.procore_id = CAST(p.id AS VARCHAR)""",
     """SELECT v."ListID" AS quickbooks_id, qbr_norm_name(v."Name") AS bkey, v."Name" AS label,
@@ -128,7 +128,7 @@ COST_CODE = PairRule(
            qbr_norm_ref(p.full_code) AS bkey, p.full_code AS label, NULL::VARCHAR AS project,
            NULL::VARCHAR AS vendor, p.full_code AS number,
            (p.origin_id IS NOT NULL OR coalesce(e.status IN {EXPECTED}, false)) AS expected, true AS eligible, e.status AS erp_status,
-           {_limit('ItemServiceAdd/Name')} AS name_limit, p.full_code AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
+           {_limit("ItemServiceAdd/Name")} AS name_limit, p.full_code AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
            NULL::DECIMAL(18,2) AS amount, p.full_code AS name
        FROM cost_codes p
        LEFT JOIN _qbr_erp e ON e.item_type = 'cost_code' AND e.procore_id = CAST(p.id AS VARCHAR)
@@ -218,7 +218,7 @@ COMMITMENT = PairRule(
            p.title AS label, pr.name AS project, coalesce(c.name, p.vendor_company) AS vendor, p.number AS number,
            (p.origin_id IS NOT NULL OR coalesce(e.status IN {EXPECTED}, false)) AS expected,
            (p.status IN {APPROVED_COMMITMENT}) AS eligible,
-           e.status AS erp_status, {_limit('PurchaseOrderAdd/RefNumber')} AS name_limit, p.number AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
+           e.status AS erp_status, {_limit("PurchaseOrderAdd/RefNumber")} AS name_limit, p.number AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
            coalesce(p.grand_total, 0) + coalesce(cco.approved, 0) AS amount,
            vm.quickbooks_id AS vendor_id
        FROM commitments p
@@ -280,7 +280,7 @@ INVOICE = PairRule(
            coalesce(c.name, p.vendor_name) AS vendor, p.invoice_number AS number,
            (p.origin_id IS NOT NULL OR coalesce(coalesce(e.status, p.erp_status) IN {EXPECTED}, false)) AS expected,
            (p.status IN {APPROVED_INVOICE} AND coalesce(p.current_payment_due, 0) >= 0) AS eligible,
-           coalesce(e.status, p.erp_status) AS erp_status, {_limit('BillAdd/RefNumber')} AS name_limit, p.invoice_number AS limit_value,
+           coalesce(e.status, p.erp_status) AS erp_status, {_limit("BillAdd/RefNumber")} AS name_limit, p.invoice_number AS limit_value,
            qbr_edit_seq(p.origin_data) AS edit_seq,
            p.current_payment_due AS amount, p.billing_date AS date, vm.quickbooks_id AS vendor_id,
            jm.quickbooks_id AS job_id,

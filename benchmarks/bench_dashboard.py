@@ -1,0 +1,164 @@
+"""Dashboard benchmark: what an approver waits for in the browser with a large queue.
+
+``python benchmarks/bench_dashboard.py 100000`` prints a JSON result: p50/p95 milliseconds, measured in
+Debian's Chromium driven by Playwright against ``qbrecon.server`` on loopback, for sign-in, a tab switch, a
+filter, a search, a sort and accepting 1,000 items (select all that match a search, confirm), on a queue of N
+subcontractor invoices and, as the baseline from the same run, on a queue of 1,000. Each timing runs from the
+click (or Enter) to the moment the page shows the answer (its pager or message text).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from qbrecon import Workspace
+from qbrecon.server import start_server
+
+PASSWORD = "benchmark password"
+VENDORS = 100  # invoices spread over this many vendors: n / VENDORS items per vendor search
+
+
+def build(path: Path, n: int) -> Workspace:
+    """``n`` approved invoices in Ready to Export over synced projects/vendors/commitments, one approver."""
+    ws = Workspace(path)
+    ex = ws.store.execute
+    ex("INSERT INTO projects (id, name, project_number) VALUES (1, 'Harbor Tower', 'P-001')")
+    ex(f"INSERT INTO companies (id, name) SELECT 10 + i, 'Vendor V' || lpad(i::VARCHAR, 3, '0') || 'X' "
+       f"FROM range({VENDORS}) t(i)")  # fmt: skip
+    ex(f"INSERT INTO commitments (id, project_id, number, title, status, vendor_id) SELECT 100 + i, 1, "
+       f"'SC-' || i::VARCHAR, 'Work', 'approved', 10 + i FROM range({VENDORS}) t(i)")  # fmt: skip
+    ex(f"""INSERT INTO invoices (id, project_id, commitment_id, vendor_id, vendor_name, invoice_number, status,
+              current_payment_due)
+           SELECT 1000000 + i, 1, 100 + i % {VENDORS}, 10 + i % {VENDORS},
+                  'Vendor V' || lpad((i % {VENDORS})::VARCHAR, 3, '0') || 'X', 'INV-' || i::VARCHAR, 'approved',
+                  CAST(100 + (i % 997) * 10.25 AS DECIMAL(18,2))
+           FROM range({n}) t(i)""")
+    ex("""INSERT INTO erp_items (item_type, procore_id, status, attempts, updated_at)
+          SELECT 'invoice', id, 'ready_to_export', 0, now() FROM invoices""")
+    ex(f"""INSERT INTO erp_items (item_type, procore_id, status, attempts, updated_at)
+          SELECT 'commitment', 100 + i, 'synced', 1, now() FROM range({VENDORS}) t(i)""")
+    ex("""INSERT INTO erp_items (item_type, procore_id, status, attempts, updated_at)
+          SELECT 'company', id, 'synced', 1, now() FROM companies""")
+    ex("INSERT INTO erp_items (item_type, procore_id, status, attempts, updated_at) "
+       "VALUES ('project', 1, 'synced', 1, now())")  # fmt: skip
+    ex("""INSERT INTO users (id, name, login, email_address, is_active, erp_integrations_permission,
+                              can_push_to_accounting)
+          VALUES (1, 'Ann Approver', 'ann@example.com', 'ann@example.com', true, 'standard', true)""")
+    ws.set_user_password("ann@example.com", PASSWORD)
+    ex("""INSERT INTO items ("ListID", "Name", "FullName", "ItemType") VALUES ('8000000A-1', 'Retainage', 'Retainage',
+          'ItemService')""")
+    ws.store.execute("UPDATE users SET erp_integrations_permission = 'admin' WHERE id = 1")
+    ws.update_settings(by=1, invoice_retainage_item="Retainage")
+    ws.store.execute("UPDATE users SET erp_integrations_permission = 'standard' WHERE id = 1")
+    return ws
+
+
+def _timed(fn: Any, done: Any) -> float:
+    start = time.perf_counter()
+    fn()
+    done()
+    return (time.perf_counter() - start) * 1000
+
+
+def _stats(values: list[float]) -> dict:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
+    return {"p50_ms": round(statistics.median(ordered), 1), "p95_ms": round(p95, 1), "runs": len(ordered)}
+
+
+def measure(n: int, repeat: int = 8, accepts: int = 4) -> dict:
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=120_000)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = build(Path(tmp) / "bench.duckdb", n)
+        server = start_server(ws, port=0, dashboard=True)
+        times: dict[str, list[float]] = {k: [] for k in ("sign_in", "tab", "filter", "search", "sort", "accept")}
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+                page = None
+                for _ in range(repeat):
+                    if page is not None:
+                        page.close()
+                    page = browser.new_page(viewport={"width": 1440, "height": 900})
+                    page.set_default_timeout(120_000)
+                    page.goto(server.base_url + "/")
+                    page.locator("input[type=text]").first.fill("ann@example.com")
+                    page.locator("input[type=password]").fill(PASSWORD)
+                    times["sign_in"].append(_timed(
+                        lambda pg=page: pg.get_by_role("button", name="Sign in", exact=True).click(),
+                        lambda pg=page: pg.get_by_text(re.compile(r"rows 1–25 of [\d,]+$")).wait_for(),
+                    ))  # fmt: skip
+                for i in range(repeat):
+                    times["tab"].append(_timed(
+                        lambda: page.get_by_role("button", name=re.compile(r"^Jobs \(")).click(),
+                        lambda: page.locator(".tabulator-col-title", has_text=re.compile("^Project #$")).first.wait_for(),
+                    ))  # fmt: skip
+                    page.get_by_role("button", name=re.compile(r"^Subcontractor Invoices \(")).click()
+                    page.locator(".tabulator-col-title", has_text=re.compile("^Invoice #$")).first.wait_for()
+                    times["filter"].append(_timed(
+                        lambda: page.get_by_role("button", name=re.compile(r"^Synced \(")).click(),
+                        lambda: page.get_by_text(re.compile(r"rows 0–0 of 0$")).wait_for(),
+                    ))  # fmt: skip
+                    page.get_by_role("button", name=re.compile(r"^Ready to Export \(")).click()
+                    page.get_by_text(re.compile(r"rows 1–25 of [\d,]+$")).wait_for()
+                    box = page.get_by_placeholder("Search name, number, vendor, project or Procore ID")
+                    box.fill(f"INV-{i + 7}")
+                    times["search"].append(_timed(
+                        lambda b=box: b.press("Enter"),
+                        lambda i=i: page.locator('.tabulator-cell[tabulator-field="number"]',
+                                                 has_text=re.compile(rf"^INV-{i + 7}$")).first.wait_for(),
+                    ))  # fmt: skip
+                    box.fill("")
+                    box.press("Enter")
+                    page.get_by_text(re.compile(r"rows 1–25 of [\d,]+$")).wait_for()
+                # sort by invoice number: first click ascending (the first row stays), then alternate
+                number = page.locator('.tabulator-cell[tabulator-field="number"]').first
+                header = page.locator(".tabulator-col-title", has_text=re.compile("^Invoice #$")).first
+                header.click()
+                expect(number).to_have_text("INV-0")
+                highest = max(f"INV-{i}" for i in range(n))
+                for k in range(repeat):
+                    target = highest if k % 2 == 0 else "INV-0"
+                    times["sort"].append(_timed(header.click, lambda t=target: expect(number).to_have_text(t)))
+                per_vendor = n // VENDORS
+                for v in range(accepts):
+                    box = page.get_by_placeholder("Search name, number, vendor, project or Procore ID")
+                    box.fill(f"V{v:03d}X")
+                    box.press("Enter")
+                    page.get_by_text(re.compile(rf"of {per_vendor:,}$")).wait_for()
+                    page.get_by_role("button", name=f"Select all {per_vendor:,} that match").click()
+                    page.get_by_text(re.compile(rf"All {per_vendor:,} that match selected")).wait_for()
+                    page.get_by_role("button", name="Accept", exact=True).click()
+                    confirm = page.get_by_role("dialog").get_by_role("button", name=f"Accept {per_vendor:,}")
+                    times["accept"].append(_timed(
+                        confirm.click,
+                        lambda: page.get_by_text(re.compile(rf"^Accepted {per_vendor:,} subcontractor")).wait_for(),
+                    ))  # fmt: skip
+                browser.close()
+        finally:
+            server.stop()
+            ws.close()
+    return {"items": n, "accept_batch": n // VENDORS, **{k: _stats(v) for k, v in times.items()}}
+
+
+def run(n: int) -> dict:
+    baseline = measure(1_000 if n > 1_000 else max(n // 10, VENDORS))
+    large = measure(n, accepts=4)
+    large["accept_1000"] = large["accept"]
+    ratios = {k: round(large[k]["p95_ms"] / max(baseline[k]["p95_ms"], 0.1), 2) for k in
+              ("sign_in", "tab", "filter", "search", "sort")}  # fmt: skip
+    return {"benchmark": "dashboard", "baseline": baseline, "large": large, "p95_ratio_to_baseline": ratios}
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000), indent=2))

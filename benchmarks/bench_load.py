@@ -1,0 +1,99 @@
+"""Procore load of a 200-project company (~1M invoice lines): the streaming load (``ws.load_procore``, file by
+file in chunks, one transaction) against the same load with the whole export in memory first (how it worked
+before: ``read_export`` + one chunk), each in a process of its own so that each peak RSS is its own.
+
+The export is written once with the fixture generator (``qbrecon fixtures generate``) into the data folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.common import compare_in_processes, ratio
+
+
+def export_for(data_dir: Path, projects: int, commitments: int = 29) -> Path:
+    """An export of ``projects`` projects (29 commitments, 10 invoices each, 20 lines per invoice: ~5,000 invoice
+    lines per project), generated once."""
+    from qbrecon.fixtures.generator import generate
+
+    out = Path(data_dir) / f"company_{projects}p_{commitments}c"
+    if not (out / "procore").exists():
+        generate(out, projects=projects, seed=1, commitments_per_project=commitments, invoices_per_commitment=10,
+                 lines_per_invoice=20, overwrite=True)  # fmt: skip
+    return out / "procore"
+
+
+def _counts(ws) -> dict:  # noqa: ANN001
+    return {t: ws.store.count(t) for t in ("commitments", "commitment_lines", "invoices", "invoice_lines")}
+
+
+def stream(path: str, workspace: str) -> dict:
+    """``ws.load_procore`` as the user runs it (streaming, chunk by chunk, one transaction)."""
+    from qbrecon.workspace_full import Workspace
+
+    db = Path(workspace)
+    ws = Workspace(db)
+    try:
+        ws.load_procore(path)
+        return _counts(ws)
+    finally:
+        ws.close()
+        for p in (db, Path(f"{db}.wal")):
+            p.unlink(missing_ok=True)
+
+
+def in_memory(path: str, workspace: str) -> dict:
+    """The load as it was before streaming: every file read first, all rows checked as one chunk, then written
+    (``read_export`` + ``_apply_load``), with the same ERP-queue refresh in the same transaction."""
+    from datetime import UTC, datetime
+
+    from qbrecon.loaders import procore as procore_reader
+    from qbrecon.workspace_full import Workspace
+
+    db = Path(workspace)
+    ws = Workspace(db)
+    try:
+        started = datetime.now(UTC)
+        with ws.store.transaction():
+            export = procore_reader.read_export(path)
+            ws._apply_load("procore", path, export.batches, export.files, started, notes=export.notes,
+                           has_lines=export.has_lines)  # fmt: skip
+            ws.refresh_queue()
+        return _counts(ws)
+    finally:
+        ws.close()
+        for p in (db, Path(f"{db}.wal")):
+            p.unlink(missing_ok=True)
+
+
+def prepare(func: str) -> None:
+    import qbrecon.loaders.procore  # noqa: F401
+    import qbrecon.workspace_full  # noqa: F401
+
+
+def run(data_dir: Path, projects: int = 200, repeat: int = 1) -> dict:
+    path = export_for(data_dir, projects)
+    ws = str(Path(data_dir) / "bench_load_procore.duckdb")
+    m = compare_in_processes({"stream": ("benchmarks.bench_load:stream", str(path), ws),
+                              "in_memory": ("benchmarks.bench_load:in_memory", str(path), ws)}, repeat=repeat)  # fmt: skip
+    assert m["stream"]["result"] == m["in_memory"]["result"], (m["stream"]["result"], m["in_memory"]["result"])
+    out = {"projects": projects, "rows": m["stream"]["result"]}
+    for name, r in m.items():
+        out[name] = {"seconds": r["seconds"], "peak_rss_mb": r["peak_rss_mb"]}
+    out["speedup"] = ratio(m["in_memory"]["seconds"], m["stream"]["seconds"])
+    out["targets"] = {"speedup": ">= 2", "stream_peak_rss_mb": "< 1024"}
+    out["targets_met"] = {"speedup": bool(out["speedup"] >= 2),
+                          "stream_peak_rss_mb": bool(m["stream"]["peak_rss_mb"] < 1024)}  # fmt: skip
+    return out
+
+
+def growth(data_dir: Path, projects: list[int]) -> list[tuple[int, float]]:
+    """(invoice lines, seconds) of the streaming load at each company size."""
+    points = []
+    for n in projects:
+        path = export_for(data_dir, n)
+        ws = str(Path(data_dir) / f"bench_load_growth_{n}.duckdb")
+        r = compare_in_processes({"stream": ("benchmarks.bench_load:stream", str(path), ws)})["stream"]
+        points.append((r["result"]["invoice_lines"], r["seconds"]))
+    return points
