@@ -29,7 +29,7 @@ from . import permissions
 from .settings import read_settings
 from .states import STATUSES  # noqa: F401  (erp_audit is registered there)
 
-# its tables: qbrecon/migrations/0002_seed_rules.sql
+# its tables: qbrecon/migrations/0004_seed_rules.sql
 
 # Service items of QuickBooks that no Procore standard cost code stands for yet (nor the retainage item).
 _NEW_ITEMS = """

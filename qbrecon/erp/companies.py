@@ -18,7 +18,7 @@ from ..store import Store
 from . import permissions
 from .states import STATUSES  # noqa: F401  (erp_audit is registered there)
 
-# its tables: qbrecon/migrations/0002_seed_rules.sql
+# its tables: qbrecon/migrations/0004_seed_rules.sql
 
 
 

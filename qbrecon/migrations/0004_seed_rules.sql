@@ -1,4 +1,4 @@
--- 0002 the Procore workflows of issue 16 (docs/seed-rules.md): default cost types of ERP standard cost codes,
+-- 0004 the Procore workflows of issue 16 (docs/seed-rules.md): default cost types of ERP standard cost codes,
 -- per-project ERP settings (job cost transaction syncing, Direct Costs tool), archived ERP companies, and the
 -- payroll item map of the time export.
 
