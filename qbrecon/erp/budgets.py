@@ -24,19 +24,12 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import BatchRejected, InputError
-from ..store import Store, register_tables
+from ..store import Store
 from . import permissions
 from .settings import read_settings
 from .states import STATUSES  # noqa: F401  (erp_audit is registered there)
 
-register_tables(
-    """CREATE TABLE IF NOT EXISTS cost_code_default_cost_types (
-        cost_code_id BIGINT PRIMARY KEY, line_item_type_id BIGINT, line_item_type_name VARCHAR NOT NULL,
-        updated_by BIGINT, updated_at TIMESTAMPTZ)""",
-    """CREATE TABLE IF NOT EXISTS erp_project_settings (
-        project_id BIGINT PRIMARY KEY, job_cost_sync BOOLEAN NOT NULL DEFAULT false,
-        direct_costs_tool BOOLEAN NOT NULL DEFAULT false, updated_by BIGINT, updated_at TIMESTAMPTZ)""",
-)
+# its tables: qbrecon/migrations/0004_seed_rules.sql
 
 # Service items of QuickBooks that no Procore standard cost code stands for yet (nor the retainage item).
 _NEW_ITEMS = """

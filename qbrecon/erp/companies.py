@@ -14,14 +14,11 @@ from collections.abc import Iterable
 import pandas as pd
 
 from ..errors import BatchRejected, InputError
-from ..store import Store, register_tables
+from ..store import Store
 from . import permissions
 from .states import STATUSES  # noqa: F401  (erp_audit is registered there)
 
-register_tables(
-    """CREATE TABLE IF NOT EXISTS erp_archived_companies (
-        list_id VARCHAR PRIMARY KEY, archived_by BIGINT, archived_at TIMESTAMPTZ)""",
-)
+# its tables: qbrecon/migrations/0004_seed_rules.sql
 
 
 

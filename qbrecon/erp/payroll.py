@@ -17,15 +17,11 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import BatchRejected, InputError
-from ..store import Store, register_tables
+from ..store import Store
 from . import permissions
 from .states import STATUSES  # noqa: F401  (erp_audit is registered there)
 
-register_tables(
-    """CREATE TABLE IF NOT EXISTS payroll_item_map (
-        worker VARCHAR NOT NULL, classification VARCHAR NOT NULL, payroll_item VARCHAR NOT NULL,
-        updated_by BIGINT, updated_at TIMESTAMPTZ, PRIMARY KEY (worker, classification))""",
-)
+# its tables: qbrecon/migrations/0004_seed_rules.sql
 ANY = "*"
 PAYROLL_ITEM_MAXLEN = 31  # PayrollItemWageRef/FullName (qbXML limits)
 
