@@ -17,6 +17,7 @@ sys.path.insert(0, str(REPO))
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # every contender starts a process of its own; minutes on a loaded 2-core machine
 def test_small_scale_run_produces_every_figure(tmp_path):
     from benchmarks.run import TARGETS, main
 
