@@ -330,6 +330,7 @@ def test_texts_say_what_is_true(ws):
 
     ws.store.put_rows("users", [dict(id=1, name="Ada", login="ada", is_active=True,
                                      erp_integrations_permission="admin", can_push_to_accounting=True)])  # fmt: skip
+    ws.store.put_rows("user_tool_permissions", [dict(user_id=1, tool="projects", level="admin")])  # sends projects
     ws.store.put_rows("projects", [dict(id=10, name="Harbor Clinic", address="5 Harbor Road", created_by_id=1)])
     ws.store.put_rows("invoices", [dict(id=20, project_id=10, invoice_number="INV-1", number=1, status="approved",
                                         current_payment_due=Decimal("10.00"), erp_status="Failed to Export")])  # fmt: skip
