@@ -3,6 +3,7 @@ without outputs, and the Jupyter display helpers they use (``qbrecon.display``) 
 
 from __future__ import annotations
 
+import json
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -90,6 +91,12 @@ def test_03_reconcile(tmp_path):
     nb = run_notebook("03_reconcile", tmp_path)
     text = _text(nb)
     assert "Amount changed in QuickBooks after sync" in text
+    # the charts carry BokehJS inline: they draw on a closed network (no CDN loader in any output)
+    # (BokehJS's own source mentions other CDNs for optional extras it never loads here; the CDN loader of
+    # ``output_notebook()`` is what would leave the charts blank offline.)
+    outputs = json.dumps([o.get("data", {}) for o in _outputs(nb)])
+    loads_bokeh_from_cdn = "cdn.bokeh.org" in outputs
+    assert not loads_bokeh_from_cdn
     report = tmp_path / "data" / "reconciliation.html"
     assert report.exists() and "<script" not in report.read_text()
     from openpyxl import load_workbook
