@@ -30,10 +30,14 @@ def build(path: Path, n: int) -> Workspace:
     ws = Workspace(path)
     ex = ws.store.execute
     ex("INSERT INTO projects (id, name, project_number) VALUES (1, 'Harbor Tower', 'P-001')")
-    ex(f"INSERT INTO companies (id, name) SELECT 10 + i, 'Vendor V' || lpad(i::VARCHAR, 3, '0') || 'X' "
-       f"FROM range({VENDORS}) t(i)")  # fmt: skip
-    ex(f"INSERT INTO commitments (id, project_id, number, title, status, vendor_id) SELECT 100 + i, 1, "
-       f"'SC-' || i::VARCHAR, 'Work', 'approved', 10 + i FROM range({VENDORS}) t(i)")  # fmt: skip
+    ex(
+        f"INSERT INTO companies (id, name) SELECT 10 + i, 'Vendor V' || lpad(i::VARCHAR, 3, '0') || 'X' "
+        f"FROM range({VENDORS}) t(i)"
+    )
+    ex(
+        f"INSERT INTO commitments (id, project_id, number, title, status, vendor_id) SELECT 100 + i, 1, "
+        f"'SC-' || i::VARCHAR, 'Work', 'approved', 10 + i FROM range({VENDORS}) t(i)"
+    )
     ex(f"""INSERT INTO invoices (id, project_id, commitment_id, vendor_id, vendor_name, invoice_number, status,
               current_payment_due)
            SELECT 1000000 + i, 1, 100 + i % {VENDORS}, 10 + i % {VENDORS},
@@ -46,8 +50,10 @@ def build(path: Path, n: int) -> Workspace:
           SELECT 'commitment', 100 + i, 'synced', 1, now() FROM range({VENDORS}) t(i)""")
     ex("""INSERT INTO erp_items (item_type, procore_id, status, attempts, updated_at)
           SELECT 'company', id, 'synced', 1, now() FROM companies""")
-    ex("INSERT INTO erp_items (item_type, procore_id, status, attempts, updated_at) "
-       "VALUES ('project', 1, 'synced', 1, now())")  # fmt: skip
+    ex(
+        "INSERT INTO erp_items (item_type, procore_id, status, attempts, updated_at) "
+        "VALUES ('project', 1, 'synced', 1, now())"
+    )
     ex("""INSERT INTO users (id, name, login, email_address, is_active, erp_integrations_permission,
                               can_push_to_accounting)
           VALUES (1, 'Ann Approver', 'ann@example.com', 'ann@example.com', true, 'standard', true)""")
@@ -81,7 +87,9 @@ def measure(n: int, repeat: int = 8, accepts: int = 4) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         ws = build(Path(tmp) / "bench.duckdb", n)
         server = start_server(ws, port=0, dashboard=True)
-        times: dict[str, list[float]] = {k: [] for k in ("sign_in", "tab", "filter", "search", "sort", "accept")}
+        times: dict[str, list[float]] = {
+            k: [] for k in ("sign_in", "tab", "filter", "search", "sort", "accept")
+        }
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
@@ -94,30 +102,42 @@ def measure(n: int, repeat: int = 8, accepts: int = 4) -> dict:
                     page.goto(server.base_url + "/")
                     page.locator("input[type=text]").first.fill("ann@example.com")
                     page.locator("input[type=password]").fill(PASSWORD)
-                    times["sign_in"].append(_timed(
-                        lambda pg=page: pg.get_by_role("button", name="Sign in", exact=True).click(),
-                        lambda pg=page: pg.get_by_text(re.compile(r"rows 1–25 of [\d,]+$")).wait_for(),
-                    ))  # fmt: skip
+                    times["sign_in"].append(
+                        _timed(
+                            lambda pg=page: pg.get_by_role("button", name="Sign in", exact=True).click(),
+                            lambda pg=page: pg.get_by_text(re.compile(r"rows 1–25 of [\d,]+$")).wait_for(),
+                        )
+                    )
                 for i in range(repeat):
-                    times["tab"].append(_timed(
-                        lambda: page.get_by_role("button", name=re.compile(r"^Jobs \(")).click(),
-                        lambda: page.locator(".tabulator-col-title", has_text=re.compile("^Project #$")).first.wait_for(),
-                    ))  # fmt: skip
+                    times["tab"].append(
+                        _timed(
+                            lambda: page.get_by_role("button", name=re.compile(r"^Jobs \(")).click(),
+                            lambda: page.locator(
+                                ".tabulator-col-title", has_text=re.compile("^Project #$")
+                            ).first.wait_for(),
+                        )
+                    )
                     page.get_by_role("button", name=re.compile(r"^Subcontractor Invoices \(")).click()
                     page.locator(".tabulator-col-title", has_text=re.compile("^Invoice #$")).first.wait_for()
-                    times["filter"].append(_timed(
-                        lambda: page.get_by_role("button", name=re.compile(r"^Synced \(")).click(),
-                        lambda: page.get_by_text(re.compile(r"rows 0–0 of 0$")).wait_for(),
-                    ))  # fmt: skip
+                    times["filter"].append(
+                        _timed(
+                            lambda: page.get_by_role("button", name=re.compile(r"^Synced \(")).click(),
+                            lambda: page.get_by_text(re.compile(r"rows 0–0 of 0$")).wait_for(),
+                        )
+                    )
                     page.get_by_role("button", name=re.compile(r"^Ready to Export \(")).click()
                     page.get_by_text(re.compile(r"rows 1–25 of [\d,]+$")).wait_for()
                     box = page.get_by_placeholder("Search name, number, vendor, project or Procore ID")
                     box.fill(f"INV-{i + 7}")
-                    times["search"].append(_timed(
-                        lambda b=box: b.press("Enter"),
-                        lambda i=i: page.locator('.tabulator-cell[tabulator-field="number"]',
-                                                 has_text=re.compile(rf"^INV-{i + 7}$")).first.wait_for(),
-                    ))  # fmt: skip
+                    times["search"].append(
+                        _timed(
+                            lambda b=box: b.press("Enter"),
+                            lambda i=i: page.locator(
+                                '.tabulator-cell[tabulator-field="number"]',
+                                has_text=re.compile(rf"^INV-{i + 7}$"),
+                            ).first.wait_for(),
+                        )
+                    )
                     box.fill("")
                     box.press("Enter")
                     page.get_by_text(re.compile(r"rows 1–25 of [\d,]+$")).wait_for()
@@ -129,7 +149,9 @@ def measure(n: int, repeat: int = 8, accepts: int = 4) -> dict:
                 highest = max(f"INV-{i}" for i in range(n))
                 for k in range(repeat):
                     target = highest if k % 2 == 0 else "INV-0"
-                    times["sort"].append(_timed(header.click, lambda t=target: expect(number).to_have_text(t)))
+                    times["sort"].append(
+                        _timed(header.click, lambda t=target: expect(number).to_have_text(t))
+                    )
                 per_vendor = n // VENDORS
                 for v in range(accepts):
                     box = page.get_by_placeholder("Search name, number, vendor, project or Procore ID")
@@ -140,10 +162,14 @@ def measure(n: int, repeat: int = 8, accepts: int = 4) -> dict:
                     page.get_by_text(re.compile(rf"All {per_vendor:,} that match selected")).wait_for()
                     page.get_by_role("button", name="Accept", exact=True).click()
                     confirm = page.get_by_role("dialog").get_by_role("button", name=f"Accept {per_vendor:,}")
-                    times["accept"].append(_timed(
-                        confirm.click,
-                        lambda: page.get_by_text(re.compile(rf"^Accepted {per_vendor:,} subcontractor")).wait_for(),
-                    ))  # fmt: skip
+                    times["accept"].append(
+                        _timed(
+                            confirm.click,
+                            lambda: page.get_by_text(
+                                re.compile(rf"^Accepted {per_vendor:,} subcontractor")
+                            ).wait_for(),
+                        )
+                    )
                 browser.close()
         finally:
             server.stop()
@@ -155,8 +181,10 @@ def run(n: int) -> dict:
     baseline = measure(1_000 if n > 1_000 else max(n // 10, VENDORS))
     large = measure(n, accepts=4)
     large["accept_1000"] = large["accept"]
-    ratios = {k: round(large[k]["p95_ms"] / max(baseline[k]["p95_ms"], 0.1), 2) for k in
-              ("sign_in", "tab", "filter", "search", "sort")}  # fmt: skip
+    ratios = {
+        k: round(large[k]["p95_ms"] / max(baseline[k]["p95_ms"], 0.1), 2)
+        for k in ("sign_in", "tab", "filter", "search", "sort")
+    }
     return {"benchmark": "dashboard", "baseline": baseline, "large": large, "p95_ratio_to_baseline": ratios}
 
 

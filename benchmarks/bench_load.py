@@ -19,8 +19,15 @@ def export_for(data_dir: Path, projects: int, commitments: int = 29) -> Path:
 
     out = Path(data_dir) / f"company_{projects}p_{commitments}c"
     if not (out / "procore").exists():
-        generate(out, projects=projects, seed=1, commitments_per_project=commitments, invoices_per_commitment=10,
-                 lines_per_invoice=20, overwrite=True)  # fmt: skip
+        generate(
+            out,
+            projects=projects,
+            seed=1,
+            commitments_per_project=commitments,
+            invoices_per_commitment=10,
+            lines_per_invoice=20,
+            overwrite=True,
+        )
     return out / "procore"
 
 
@@ -57,8 +64,15 @@ def in_memory(path: str, workspace: str) -> dict:
         started = datetime.now(UTC)
         with ws.store.transaction():
             export = procore_reader.read_export(path)
-            ws._apply_load("procore", path, export.batches, export.files, started, notes=export.notes,
-                           has_lines=export.has_lines)  # fmt: skip
+            ws._apply_load(
+                "procore",
+                path,
+                export.batches,
+                export.files,
+                started,
+                notes=export.notes,
+                has_lines=export.has_lines,
+            )
             ws.refresh_queue()
         return _counts(ws)
     finally:
@@ -75,16 +89,26 @@ def prepare(func: str) -> None:
 def run(data_dir: Path, projects: int = 200, repeat: int = 1) -> dict:
     path = export_for(data_dir, projects)
     ws = str(Path(data_dir) / "bench_load_procore.duckdb")
-    m = compare_in_processes({"stream": ("benchmarks.bench_load:stream", str(path), ws),
-                              "in_memory": ("benchmarks.bench_load:in_memory", str(path), ws)}, repeat=repeat)  # fmt: skip
-    assert m["stream"]["result"] == m["in_memory"]["result"], (m["stream"]["result"], m["in_memory"]["result"])
+    m = compare_in_processes(
+        {
+            "stream": ("benchmarks.bench_load:stream", str(path), ws),
+            "in_memory": ("benchmarks.bench_load:in_memory", str(path), ws),
+        },
+        repeat=repeat,
+    )
+    assert m["stream"]["result"] == m["in_memory"]["result"], (
+        m["stream"]["result"],
+        m["in_memory"]["result"],
+    )
     out = {"projects": projects, "rows": m["stream"]["result"]}
     for name, r in m.items():
         out[name] = {"seconds": r["seconds"], "peak_rss_mb": r["peak_rss_mb"]}
     out["speedup"] = ratio(m["in_memory"]["seconds"], m["stream"]["seconds"])
     out["targets"] = {"speedup": ">= 2", "stream_peak_rss_mb": "< 1024"}
-    out["targets_met"] = {"speedup": bool(out["speedup"] >= 2),
-                          "stream_peak_rss_mb": bool(m["stream"]["peak_rss_mb"] < 1024)}  # fmt: skip
+    out["targets_met"] = {
+        "speedup": bool(out["speedup"] >= 2),
+        "stream_peak_rss_mb": bool(m["stream"]["peak_rss_mb"] < 1024),
+    }
     return out
 
 

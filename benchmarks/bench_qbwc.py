@@ -44,7 +44,9 @@ def queue_companies(ws, n: int) -> None:
             )
         ],
     )
-    _put(ws, "user_tool_permissions", [dict(user_id=1, tool="directory", level="admin")])  # may send companies
+    _put(
+        ws, "user_tool_permissions", [dict(user_id=1, tool="directory", level="admin")]
+    )  # may send companies
     _put(
         ws,
         "companies",
@@ -116,8 +118,14 @@ class TimeAccount:
         stats = pstats.Stats(self.profile)
         rows = []
         for (file, line, func), (_cc, nc, tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
-            rows.append({"function": f"{Path(file).name}:{line}({func})", "calls": nc, "own_s": round(tt, 3),
-                         "cumulative_s": round(ct, 3)})  # fmt: skip
+            rows.append(
+                {
+                    "function": f"{Path(file).name}:{line}({func})",
+                    "calls": nc,
+                    "own_s": round(tt, 3),
+                    "cumulative_s": round(ct, 3),
+                }
+            )
         rows.sort(key=lambda r: -r["cumulative_s"])
         return rows[:n]
 
@@ -253,12 +261,18 @@ def run(n: int = 10_000, max_requests: int = 100, profile_items: int | None = No
     counter = ResponseParses()
     with counter:
         counted = _loop(max(max_requests * 5, n // 20), max_requests, TimeAccount({}))
-    out["response_parses"] = {"message_sets": counted["message_sets"], "parses": counter.parses,
-                              "per_response": round(counter.parses / counted["message_sets"], 2)
-                              if counted["message_sets"] else None}  # fmt: skip
+    out["response_parses"] = {
+        "message_sets": counted["message_sets"],
+        "parses": counter.parses,
+        "per_response": round(counter.parses / counted["message_sets"], 2)
+        if counted["message_sets"]
+        else None,
+    }
     out["targets"] = {"ledger_share": "<= 0.30", "parses_per_response": "1"}
-    out["targets_met"] = {"ledger_share": bool(out["shares"]["export_ledger"] <= 0.30),
-                          "parses_per_response": out["response_parses"]["per_response"] == 1}  # fmt: skip
+    out["targets_met"] = {
+        "ledger_share": bool(out["shares"]["export_ledger"] <= 0.30),
+        "parses_per_response": out["response_parses"]["per_response"] == 1,
+    }
     pn = profile_items if profile_items is not None else max(max_requests, n // 5)
     prof = TimeAccount(_targets(), profile=True)
     _loop(pn, max_requests, prof)

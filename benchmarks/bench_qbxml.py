@@ -58,8 +58,12 @@ def write_bill_query_rs(path: Path, target_mb: float, seed: int = 1) -> dict:
             sub(line, "Quantity", qty)
             sub(line, "Cost", cents_text(cents) if qty == 1 else f"{cents / 100 / qty:.5f}")
             sub(line, "Amount", cents_text(cents))
-            ref(line, "CustomerRef", f"{0x80000300 + n_bills % 200:08X}-1600000000",
-                f"Customer {n_bills % 40}:Project {n_bills % 200}")
+            ref(
+                line,
+                "CustomerRef",
+                f"{0x80000300 + n_bills % 200:08X}-1600000000",
+                f"Customer {n_bills % 40}:Project {n_bills % 200}",
+            )
             sub(line, "BillableStatus", "NotBillable")
         writer.write(bill)
         if n_bills % 500 == 0 and path.stat().st_size >= target:
@@ -166,12 +170,19 @@ def run_parse(target_mb: float, data_dir: Path, repeat: int = 1) -> dict:
         repeat=repeat,
         once=("xmltodict_pandas",),  # ~10x slower and several GB: once is enough to place it
     )
-    ours, parsed, naive = m["qbrecon_load"]["result"], m["qbrecon_parse"]["result"], m["xmltodict_pandas"]["result"]
+    ours, parsed, naive = (
+        m["qbrecon_load"]["result"],
+        m["qbrecon_parse"]["result"],
+        m["xmltodict_pandas"]["result"],
+    )
     assert ours == parsed == naive, (ours, parsed, naive)
     out = {"file": made, "rows": {"bills": ours[0], "bill_lines": ours[1]}, "cpus": os.cpu_count()}
     for name, r in m.items():
-        out[name] = {"seconds": r["seconds"], "mb_per_s": round(mb / r["seconds"], 1),
-                     "peak_rss_mb": r["peak_rss_mb"]}  # fmt: skip
+        out[name] = {
+            "seconds": r["seconds"],
+            "mb_per_s": round(mb / r["seconds"], 1),
+            "peak_rss_mb": r["peak_rss_mb"],
+        }
     out["qbrecon"] = out["qbrecon_load"]  # the figure that counts: the user's path
     out["load_vs_floor"] = ratio(m["iterparse_floor"]["seconds"], m["qbrecon_load"]["seconds"])
     out["load_vs_xmltodict"] = ratio(m["xmltodict_pandas"]["seconds"], m["qbrecon_load"]["seconds"])
@@ -224,15 +235,27 @@ def run_build(n_requests: int, repeat: int = 1) -> dict:
         "requests": n_requests,
         "message_sets": made["message_sets"],
         "mb": round(made["bytes"] / 2**20, 1),
-        "qbrecon": {"seconds": ours["seconds"], "requests_per_s": round(n_requests / ours["seconds"]),
-                    "peak_rss_mb": ours["peak_rss_mb"], "rss_growth_mb": ours["rss_growth_mb"]},
-        "lxml_build_and_serialise": {"seconds": floor_build["seconds"],
-                                     "requests_per_s": round(n_requests / floor_build["seconds"]),
-                                     "peak_rss_mb": floor_build["peak_rss_mb"],
-                                     "rss_growth_mb": floor_build["rss_growth_mb"]},
-        "qbrecon_message_sets": {"seconds": ser["seconds"], "requests_per_s": round(n_requests / ser["seconds"])},
-        "lxml_tostring_alone": {"seconds": alone["seconds"], "requests_per_s": round(n_requests / alone["seconds"])},
-    }  # fmt: skip
+        "qbrecon": {
+            "seconds": ours["seconds"],
+            "requests_per_s": round(n_requests / ours["seconds"]),
+            "peak_rss_mb": ours["peak_rss_mb"],
+            "rss_growth_mb": ours["rss_growth_mb"],
+        },
+        "lxml_build_and_serialise": {
+            "seconds": floor_build["seconds"],
+            "requests_per_s": round(n_requests / floor_build["seconds"]),
+            "peak_rss_mb": floor_build["peak_rss_mb"],
+            "rss_growth_mb": floor_build["rss_growth_mb"],
+        },
+        "qbrecon_message_sets": {
+            "seconds": ser["seconds"],
+            "requests_per_s": round(n_requests / ser["seconds"]),
+        },
+        "lxml_tostring_alone": {
+            "seconds": alone["seconds"],
+            "requests_per_s": round(n_requests / alone["seconds"]),
+        },
+    }
     out["generation_vs_lxml"] = ratio(floor_build["seconds"], ours["seconds"])
     out["serialisation_vs_lxml"] = ratio(alone["seconds"], ser["seconds"])
     out["qbrecon_vs_lxml"] = out["generation_vs_lxml"]

@@ -58,34 +58,72 @@ def build_inputs(n: int) -> dict:
     ]
     held = [(w / 10).quantize(Decimal("0.01")) for w in work]
     due = [sum(work[j * 4 : j * 4 + 4]) - sum(held[j * 4 : j * 4 + 4]) for j in range(n)]
-    invoices = _frame("invoices", n, {
-        "id": ids, "project_id": [1] * n, "commitment_id": [100 + i % N_VENDORS for i in ids],
-        "vendor_id": [10 + i % N_VENDORS for i in ids], "invoice_number": [f"INV-{i}" for i in ids],
-        "status": ["approved"] * n, "billing_date": [dt.date(2024, 1, 1) + dt.timedelta(days=i % 300) for i in ids],
-        "payment_due_date": [dt.date(2024, 3, 1) + dt.timedelta(days=i % 300) for i in ids],
-        "contract_name": [f"Subcontract {i % N_VENDORS}" for i in ids], "current_payment_due": due,
-    })  # fmt: skip
-    lines = _frame("invoice_lines", lines_n, {
-        "id": list(range(1, lines_n + 1)), "requisition_id": inv_of, "cost_code_id": cc_of,
-        "cost_code_full_code": [f"{(c - 1000) // 20:02d}-{c - 1000:03d}" for c in cc_of],
-        "work_completed_this_period": work, "work_completed_retainage_retained_this_period": held,
-        "position": [k for _ in ids for k in range(LINES_PER_INVOICE)],
-    })  # fmt: skip
+    invoices = _frame(
+        "invoices",
+        n,
+        {
+            "id": ids,
+            "project_id": [1] * n,
+            "commitment_id": [100 + i % N_VENDORS for i in ids],
+            "vendor_id": [10 + i % N_VENDORS for i in ids],
+            "invoice_number": [f"INV-{i}" for i in ids],
+            "status": ["approved"] * n,
+            "billing_date": [dt.date(2024, 1, 1) + dt.timedelta(days=i % 300) for i in ids],
+            "payment_due_date": [dt.date(2024, 3, 1) + dt.timedelta(days=i % 300) for i in ids],
+            "contract_name": [f"Subcontract {i % N_VENDORS}" for i in ids],
+            "current_payment_due": due,
+        },
+    )
+    lines = _frame(
+        "invoice_lines",
+        lines_n,
+        {
+            "id": list(range(1, lines_n + 1)),
+            "requisition_id": inv_of,
+            "cost_code_id": cc_of,
+            "cost_code_full_code": [f"{(c - 1000) // 20:02d}-{c - 1000:03d}" for c in cc_of],
+            "work_completed_this_period": work,
+            "work_completed_retainage_retained_this_period": held,
+            "position": [k for _ in ids for k in range(LINES_PER_INVOICE)],
+        },
+    )
     v = range(N_VENDORS)
     c = range(N_COST_CODES)
     frames = {
-        "projects": _frame("projects", 1, {"id": [1], "name": ["Bench Tower"], "origin_id": ["80000001-1111111111"]}),
-        "companies": _frame("companies", N_VENDORS, {
-            "id": [10 + i for i in v], "name": [f"Vendor {i}" for i in v],
-            "origin_id": [f"{0x80000100 + i:08X}-1446676743" for i in v]}),
-        "commitments": _frame("commitments", N_VENDORS, {
-            "id": [100 + i for i in v], "project_id": [1] * N_VENDORS, "vendor_id": [10 + i for i in v],
-            "origin_id": [f"{0x1A00 + i:X}-1700000000" for i in v]}),
-        "cost_codes": _frame("cost_codes", N_COST_CODES, {
-            "id": [1000 + i for i in c], "cost_code_level": ["standard"] * N_COST_CODES,
-            "code": [f"{i:03d}" for i in c], "full_code": [f"{i // 20:02d}-{i:03d}" for i in c],
-            "origin_id": [f"{0x80001000 + i:08X}-1500000000" for i in c]}),
-    }  # fmt: skip
+        "projects": _frame(
+            "projects", 1, {"id": [1], "name": ["Bench Tower"], "origin_id": ["80000001-1111111111"]}
+        ),
+        "companies": _frame(
+            "companies",
+            N_VENDORS,
+            {
+                "id": [10 + i for i in v],
+                "name": [f"Vendor {i}" for i in v],
+                "origin_id": [f"{0x80000100 + i:08X}-1446676743" for i in v],
+            },
+        ),
+        "commitments": _frame(
+            "commitments",
+            N_VENDORS,
+            {
+                "id": [100 + i for i in v],
+                "project_id": [1] * N_VENDORS,
+                "vendor_id": [10 + i for i in v],
+                "origin_id": [f"{0x1A00 + i:X}-1700000000" for i in v],
+            },
+        ),
+        "cost_codes": _frame(
+            "cost_codes",
+            N_COST_CODES,
+            {
+                "id": [1000 + i for i in c],
+                "cost_code_level": ["standard"] * N_COST_CODES,
+                "code": [f"{i:03d}" for i in c],
+                "full_code": [f"{i // 20:02d}-{i:03d}" for i in c],
+                "origin_id": [f"{0x80001000 + i:08X}-1500000000" for i in c],
+            },
+        ),
+    }
     context = BuildContext(retainage_item="Retainage", frames=frames)
     return {"invoices": invoices, "invoice_lines": lines, "context": context}
 

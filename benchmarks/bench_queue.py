@@ -22,19 +22,40 @@ from qbrecon.schemas import TABLES
 def _workspace(path: Path, n: int) -> Workspace:
     """A workspace with one approver, one sender and ``n`` companies sent to ERP (Ready to Export)."""
     ws = Workspace(path)
-    ws.store.put_rows("users", [
-        dict(id=1, name="Ann Approver", login="ann", is_active=True, erp_integrations_permission="admin",
-             can_push_to_accounting=True),
-        dict(id=2, name="Pat Sender", login="pat", is_active=True, erp_integrations_permission="none",
-             can_push_to_accounting=False),
-    ])  # fmt: skip
+    ws.store.put_rows(
+        "users",
+        [
+            dict(
+                id=1,
+                name="Ann Approver",
+                login="ann",
+                is_active=True,
+                erp_integrations_permission="admin",
+                can_push_to_accounting=True,
+            ),
+            dict(
+                id=2,
+                name="Pat Sender",
+                login="pat",
+                is_active=True,
+                erp_integrations_permission="none",
+                can_push_to_accounting=False,
+            ),
+        ],
+    )
     ws.store.put_rows("user_tool_permissions", [dict(user_id=2, tool="directory", level="admin")])  # may send
     companies = TABLES["companies"]
-    ws.store.upsert("companies", pa.table({
-        "id": pa.array(range(1, n + 1), pa.int64()),
-        "name": pa.array([f"Vendor {i:06d}" for i in range(1, n + 1)], pa.string()),
-        "is_active": pa.array([True] * n, pa.bool_()),
-    }), companies.key)  # fmt: skip
+    ws.store.upsert(
+        "companies",
+        pa.table(
+            {
+                "id": pa.array(range(1, n + 1), pa.int64()),
+                "name": pa.array([f"Vendor {i:06d}" for i in range(1, n + 1)], pa.string()),
+                "is_active": pa.array([True] * n, pa.bool_()),
+            }
+        ),
+        companies.key,
+    )
     ws.refresh_queue()
     ws.send("item_type = 'company'", by="pat")
     return ws

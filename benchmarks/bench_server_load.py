@@ -143,9 +143,14 @@ def web_connector(n: int, host: str, port: int, company, deadline: float, rec: R
             rec.count("sessions")
             while True:
                 xml = client.call(
-                    "sendRequestXML", ticket=ticket, strHCPResponse="", strCompanyFileName="",
-                    qbXMLCountry="US", qbXMLMajorVers=13, qbXMLMinorVers=0,
-                )  # fmt: skip
+                    "sendRequestXML",
+                    ticket=ticket,
+                    strHCPResponse="",
+                    strCompanyFileName="",
+                    qbXMLCountry="US",
+                    qbXMLMajorVers=13,
+                    qbXMLMinorVers=0,
+                )
                 if not xml:
                     why = client.call("getLastError", ticket=ticket)
                     if "No requests are waiting" not in why and "limit" not in why:

@@ -171,10 +171,20 @@ def _child_main(target: str, args_json: str) -> None:
         t0 = time.perf_counter()
         result = fn(*args)
         seconds = time.perf_counter() - t0
-    print(json.dumps({"seconds": round(seconds, 4), "peak_rss_mb": mem.peak_mb,
-                      "process_max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                      "children_max_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
-                      "result": result}, default=str))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "seconds": round(seconds, 4),
+                "peak_rss_mb": mem.peak_mb,
+                "process_max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "children_max_rss_mb": round(
+                    resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+                ),
+                "result": result,
+            },
+            default=str,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -35,13 +35,33 @@ SCALES = {
     # invoice lines a project); recon_lines: lines per side; queue_items: items decided; queue_sample: items
     # decided one by one (the rest is projected); build_requests: BillAdd requests; qbwc_items: items through
     # the Web Connector loop; growth: line counts for the growth exponents (load: projects giving those lines).
-    "small": {"qbxml_mb": 4, "procore_projects": 1, "recon_lines": 20_000, "queue_items": 2_000, "queue_sample": 100,
-              "build_requests": 2_000, "qbwc_items": 200, "growth": [2_000, 20_000], "growth_projects": [1, 2],
-              "repeat": 1, "parse_repeat": 1},
-    "full": {"qbxml_mb": 220, "procore_projects": 200, "recon_lines": 1_000_000, "queue_items": 100_000,
-             "queue_sample": 300, "build_requests": 100_000, "qbwc_items": 10_000,
-             "growth": [10_000, 100_000, 1_000_000], "growth_projects": [2, 20, 200], "repeat": 2, "parse_repeat": 2},
-}  # fmt: skip
+    "small": {
+        "qbxml_mb": 4,
+        "procore_projects": 1,
+        "recon_lines": 20_000,
+        "queue_items": 2_000,
+        "queue_sample": 100,
+        "build_requests": 2_000,
+        "qbwc_items": 200,
+        "growth": [2_000, 20_000],
+        "growth_projects": [1, 2],
+        "repeat": 1,
+        "parse_repeat": 1,
+    },
+    "full": {
+        "qbxml_mb": 220,
+        "procore_projects": 200,
+        "recon_lines": 1_000_000,
+        "queue_items": 100_000,
+        "queue_sample": 300,
+        "build_requests": 100_000,
+        "qbwc_items": 10_000,
+        "growth": [10_000, 100_000, 1_000_000],
+        "growth_projects": [2, 20, 200],
+        "repeat": 2,
+        "parse_repeat": 2,
+    },
+}
 
 TARGETS = {
     "qbxml_parse": "ws.load_quickbooks into a workspace file >= 0.8x the one-core iterparse floor, >= 8x "
@@ -123,8 +143,13 @@ def _growth(scale: dict, data: Path) -> dict:
     side: the line comparison and the whole invoice reconciliation)."""
     from benchmarks import bench_load, bench_reconcile
 
-    points: dict[str, list] = {"load": bench_load.growth(data, scale["growth_projects"]), "decide": [],
-                               "build": [], "reconcile_lines": [], "reconcile_invoices": []}  # fmt: skip
+    points: dict[str, list] = {
+        "load": bench_load.growth(data, scale["growth_projects"]),
+        "decide": [],
+        "build": [],
+        "reconcile_lines": [],
+        "reconcile_invoices": [],
+    }
     for n in scale["growth"]:
         points["decide"].append((n, round(_decide_seconds(n), 3)))
         points["build"].append((n, round(_build_seconds(n), 3)))
@@ -170,13 +195,25 @@ def _child(args: argparse.Namespace) -> int:
 def _spawn(name: str, args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{name}.json"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--scale", args.scale, "--step", name,
-               "--data", str(args.data), "--out", str(out)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--scale",
+            args.scale,
+            "--step",
+            name,
+            "--data",
+            str(args.data),
+            "--out",
+            str(out),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE.parent)
         if out.exists():
             return json.loads(out.read_text())
-        return {"error": f"the step's process ended with code {proc.returncode} and no result",
-                "stderr": proc.stderr[-4000:]}  # fmt: skip
+        return {
+            "error": f"the step's process ended with code {proc.returncode} and no result",
+            "stderr": proc.stderr[-4000:],
+        }
 
 
 def summary_markdown(results: dict) -> str:
@@ -208,47 +245,76 @@ def summary_markdown(results: dict) -> str:
             row(step, f"ERROR: {s[step]['error'][:200]}", TARGETS.get(step, ""), "no")
     if "qbxml_parse" in s and "error" not in s["qbxml_parse"]:
         p = s["qbxml_parse"]
-        row("qbxml_parse", f"{p['file']['mb']} MB, {p['rows']['bill_lines']} lines: ws.load_quickbooks "
+        row(
+            "qbxml_parse",
+            f"{p['file']['mb']} MB, {p['rows']['bill_lines']} lines: ws.load_quickbooks "
             f"{p['qbrecon_load']['mb_per_s']} MB/s (peak {p['qbrecon_load']['peak_rss_mb']} MB); floor "
             f"{p['iterparse_floor']['mb_per_s']} MB/s ({p['iterparse_floor']['peak_rss_mb']} MB) -> "
             f"{p['load_vs_floor']}x; xmltodict+pandas {p['xmltodict_pandas']['mb_per_s']} MB/s "
             f"({p['xmltodict_pandas']['peak_rss_mb']} MB) -> {p['load_vs_xmltodict']}x; read_query_response alone "
             f"{p['qbrecon_parse']['mb_per_s']} MB/s ({p['qbrecon_parse']['peak_rss_mb']} MB, {p['parse_vs_floor']}x)",
-            ">= 0.8x floor, >= 8x xmltodict, < 1 GB", p["targets_met"])  # fmt: skip
+            ">= 0.8x floor, >= 8x xmltodict, < 1 GB",
+            p["targets_met"],
+        )
     if "procore_load" in s and "error" not in s["procore_load"]:
         p = s["procore_load"]
-        row("procore_load", f"{p['rows']['invoice_lines']} invoice lines: streaming {p['stream']['seconds']} s "
+        row(
+            "procore_load",
+            f"{p['rows']['invoice_lines']} invoice lines: streaming {p['stream']['seconds']} s "
             f"({p['stream']['peak_rss_mb']} MB); export in memory first {p['in_memory']['seconds']} s "
-            f"({p['in_memory']['peak_rss_mb']} MB) -> {p['speedup']}x", ">= 2x, < 1 GB", p["targets_met"])  # fmt: skip
+            f"({p['in_memory']['peak_rss_mb']} MB) -> {p['speedup']}x",
+            ">= 2x, < 1 GB",
+            p["targets_met"],
+        )
     if "qbxml_build" in s and "error" not in s["qbxml_build"]:
         b = s["qbxml_build"]
-        row("qbxml_build", f"{b['requests']} BillAdd: qbrecon {b['qbrecon']['requests_per_s']}/s, lxml build+"
+        row(
+            "qbxml_build",
+            f"{b['requests']} BillAdd: qbrecon {b['qbrecon']['requests_per_s']}/s, lxml build+"
             f"serialise {b['lxml_build_and_serialise']['requests_per_s']}/s ({b['generation_vs_lxml']}x); "
             f"message_sets {b['qbrecon_message_sets']['requests_per_s']}/s vs tostring "
             f"{b['lxml_tostring_alone']['requests_per_s']}/s ({b['serialisation_vs_lxml']}x)",
-            ">= 0.5x lxml alone", f"generation {b['target_met']}, serialisation {b['serialisation_target_met']}")  # fmt: skip
+            ">= 0.5x lxml alone",
+            f"generation {b['target_met']}, serialisation {b['serialisation_target_met']}",
+        )
     if "reconcile" in s and "error" not in s["reconcile"]:
         r = s["reconcile"]
-        row("reconcile", f"{r['n_lines']} lines a side: qbrecon {r['qbrecon_s']} s, datacompy {r['datacompy_s']} s "
+        row(
+            "reconcile",
+            f"{r['n_lines']} lines a side: qbrecon {r['qbrecon_s']} s, datacompy {r['datacompy_s']} s "
             f"({r['speedup_vs_datacompy']}x), floor {min(r['floor_s'], r['floor_decimal_s'])} s "
             f"({r['slowdown_vs_floor']}x slower; floor itself {r['floor_vs_datacompy']}x datacompy); same "
             f"differences: {r['same_differences']}; whole invoice reconciliation {r['invoice_reconcile_s']} s",
-            ">= 10x datacompy, <= 2x floor", r["targets_met"])  # fmt: skip
+            ">= 10x datacompy, <= 2x floor",
+            r["targets_met"],
+        )
     if "growth" in s and "error" not in s["growth"]:
         g = s["growth"]
-        figure = "; ".join(f"{k} {v} -> {g['exponents'][k]} (top two {g['exponents_top'][k]})"
-                           for k, v in g["points"].items())  # fmt: skip
+        figure = "; ".join(
+            f"{k} {v} -> {g['exponents'][k]} (top two {g['exponents_top'][k]})"
+            for k, v in g["points"].items()
+        )
         row("growth", figure, "<= 1.1 each", g["targets_met"])
     if "queue" in s and "error" not in s["queue"]:
         q = s["queue"]
-        row("queue", f"{q['n']} items: batch {q['batch_seconds']} s, one by one {q['one_by_one_seconds_for_n']} s "
-            f"(projected from {q['one_by_one_sample']}) -> {q['speedup']}x", ">= 100x", q["speedup"] >= 100)  # fmt: skip
+        row(
+            "queue",
+            f"{q['n']} items: batch {q['batch_seconds']} s, one by one {q['one_by_one_seconds_for_n']} s "
+            f"(projected from {q['one_by_one_sample']}) -> {q['speedup']}x",
+            ">= 100x",
+            q["speedup"] >= 100,
+        )
     if "qbwc" in s and "error" not in s["qbwc"]:
         w = s["qbwc"]
-        row("qbwc", f"{w['items']} items in {w['seconds']} s: {w['items_per_second']} requests/s, "
+        row(
+            "qbwc",
+            f"{w['items']} items in {w['seconds']} s: {w['items_per_second']} requests/s, "
             f"{w['message_sets_per_second']} message sets/s; synced {w['synced']}; service share "
             f"{get('qbwc', 'profile', 'service_share')}; export ledger share {w['shares']['export_ledger']}; "
-            f"response parses {w['response_parses']}", "ledger <= 30%, 1 parse per response", w["targets_met"])  # fmt: skip
+            f"response parses {w['response_parses']}",
+            "ledger <= 30%, 1 parse per response",
+            w["targets_met"],
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -270,9 +336,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.step:
         return _child(args)
 
-    results: dict = {"scale": args.scale, "machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                     "load_before": [round(x, 2) for x in os.getloadavg()], "targets": TARGETS,
-                     "sizes": SCALES[args.scale], "steps": {}}  # fmt: skip
+    results: dict = {
+        "scale": args.scale,
+        "machine": machine(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "load_before": [round(x, 2) for x in os.getloadavg()],
+        "targets": TARGETS,
+        "sizes": SCALES[args.scale],
+        "steps": {},
+    }
     failed = 0
     t_all = time.perf_counter()
     for name in TARGETS:

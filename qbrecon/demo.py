@@ -131,9 +131,16 @@ def run_demo(
         step("Admin settings: retainage item and 'Use Procore Contract #'")
         retainage = _retainage_item(ws)
         accounts = _service_item_accounts(ws)
-        ws.update_settings(by=admin, invoice_retainage_item=retainage, use_procore_contract_number=True,
-                           service_item_income_account=accounts[0], service_item_expense_account=accounts[1])
-        echo(f"  invoice_retainage_item = {retainage}; new service items post to {accounts[0]} / {accounts[1]}")
+        ws.update_settings(
+            by=admin,
+            invoice_retainage_item=retainage,
+            use_procore_contract_number=True,
+            service_item_income_account=accounts[0],
+            service_item_expense_account=accounts[1],
+        )
+        echo(
+            f"  invoice_retainage_item = {retainage}; new service items post to {accounts[0]} / {accounts[1]}"
+        )
 
         step("Send to ERP, then accept as the accounting approver (one batch per item type)")
         customer = _first_customer(ws)
@@ -145,14 +152,23 @@ def run_demo(
                 continue
             if item_type == "invoice" and len(ids) > 1:
                 rejected_invoice = ids[-1]
-                ws.reject([rejected_invoice], item_type="invoice", by=approver,
-                          reason="Retainage percent does not match the subcontract; please correct and re-send.")
-                echo(f"  invoice {rejected_invoice}: rejected with a reason (mail queued to creator and sender)")
+                ws.reject(
+                    [rejected_invoice],
+                    item_type="invoice",
+                    by=approver,
+                    reason="Retainage percent does not match the subcontract; please correct and re-send.",
+                )
+                echo(
+                    f"  invoice {rejected_invoice}: rejected with a reason (mail queued to creator and sender)"
+                )
                 ids = ids[:-1]
             options = {"customer": customer} if item_type == "project" else {}
             accepted = _all_or_report(
                 lambda batch, t=item_type, o=options: ws.accept(batch, item_type=t, by=approver, **o),
-                ids, f"{item_type} not accepted", echo)
+                ids,
+                f"{item_type} not accepted",
+                echo,
+            )
             echo(f"  {PAIRS[item_type].label}: sent {len(sent)}, accepted {len(accepted)}")
         echo(queue_counts(ws).to_string(index=False))
 
@@ -190,16 +206,32 @@ def run_demo(
         from .formats import render_table
         from .reconcile.labels import PAIR_TITLES, SUMMARY_LABELS
 
-        cols = ["label", "matched_equal", "matched_with_differences", "only_in_procore", "only_in_quickbooks",
-                "ambiguous", "not_exported", "differences", "in_queue_total", "delta"]
+        cols = [
+            "label",
+            "matched_equal",
+            "matched_with_differences",
+            "only_in_procore",
+            "only_in_quickbooks",
+            "ambiguous",
+            "not_exported",
+            "differences",
+            "in_queue_total",
+            "delta",
+        ]
         shown = recon.summary.assign(label=[PAIR_TITLES.get(p, p) for p in recon.summary["pair"]])[cols]
         echo(render_table(shown, SUMMARY_LABELS))
-        echo(f"  {recon.n_differences} finding(s), delta {money_text(recon.total_delta)}, "
-             f"absolute {money_text(recon.total_abs_delta)}; why:")
+        echo(
+            f"  {recon.n_differences} finding(s), delta {money_text(recon.total_delta)}, "
+            f"absolute {money_text(recon.total_abs_delta)}; why:"
+        )
         reasons = recon.reasons()
         reasons["pair"] = [PAIR_TITLES.get(p, p) for p in reasons["pair"]]
-        echo(render_table(reasons[["pair", "reason_text", "count"]], {"pair": "Pair", "reason_text": "Why",
-                                                                      "count": "Findings"}))
+        echo(
+            render_table(
+                reasons[["pair", "reason_text", "count"]],
+                {"pair": "Pair", "reason_text": "Why", "count": "Findings"},
+            )
+        )
         out.mkdir(parents=True, exist_ok=True)
         result.report_html = Path(recon.to_html(out / "report.html") and out / "report.html")
         result.report_xlsx = recon.to_excel(out / "report.xlsx")
@@ -211,8 +243,10 @@ def run_demo(
         step("Mail and audit")
         outbox = ws.frame("outbox")
         echo(f"  outbox: {len(outbox)} message(s) queued (deliver with SMTP settings: qbrecon settings set)")
-        echo(f"  audit log: {ws.store.count('erp_audit')} row(s); qbXML archive: "
-             f"{ws.store.count('qbxml_messages')} message(s)")
+        echo(
+            f"  audit log: {ws.store.count('erp_audit')} row(s); qbXML archive: "
+            f"{ws.store.count('qbxml_messages')} message(s)"
+        )
         result.queue_counts = queue_counts(ws)
     finally:
         if procore is not None:
@@ -235,23 +269,31 @@ def _start_procore(ws, export: Path, out: Path, step: Callable[[str], None], ech
     from .procore.fake_server import FakeProcore, Faults
     from .procore.pull import pull_into
 
-    faults = Faults(rate_limit=("/rest/v1.0/vendors",), server_error=("/rest/v1.0/projects",), expire_token_after=12)
+    faults = Faults(
+        rate_limit=("/rest/v1.0/vendors",), server_error=("/rest/v1.0/projects",), expire_token_after=12
+    )
     fake = FakeProcore(export, faults=faults).start()
     step("Pull the Procore company through Procore's REST API (a local Procore on loopback)")
-    echo(f"  Procore API at {fake.url} (company {fake.company_id}); OAuth 2 client credentials, token kept "
-         "encrypted in the workspace")
-    client = open_client(ws, fake.company_id, base_url=fake.url, client_id=fake.client_id,
-                         client_secret=fake.client_secret)
+    echo(
+        f"  Procore API at {fake.url} (company {fake.company_id}); OAuth 2 client credentials, token kept "
+        "encrypted in the workspace"
+    )
+    client = open_client(
+        ws, fake.company_id, base_url=fake.url, client_id=fake.client_id, client_secret=fake.client_secret
+    )
     pulled = pull_into(ws, client, out / "procore-pull", per_page=50)
     echo(pulled.summary())
-    echo(f"  every page kept as received in {pulled.out_dir} (replay: qbrecon load --procore {pulled.out_dir})")
+    echo(
+        f"  every page kept as received in {pulled.out_dir} (replay: qbrecon load --procore {pulled.out_dir})"
+    )
     echo(str(pulled.report))
     step("Load the QuickBooks Desktop responses")
     return fake, client
 
 
-def _push_to_procore(ws, procore, out: Path, approver: str, step: Callable[[str], None],
-                     echo: Callable[[str], None]) -> None:
+def _push_to_procore(
+    ws, procore, out: Path, approver: str, step: Callable[[str], None], echo: Callable[[str], None]
+) -> None:
     """Import what QuickBooks has and Procore lacks, push every link back, push again, pull to check."""
     from .procore.imports import accept_imports
     from .procore.pull import pull_into
@@ -265,12 +307,20 @@ def _push_to_procore(ws, procore, out: Path, approver: str, step: Callable[[str]
     else:
         for row in ready.itertuples():
             echo(f"  ready: {row.kind} {row.full_name} ({row.list_id})")
-        done = accept_imports(ws, list(ready["list_id"]), by=approver, company_id=fake.company_id, client=client,
-                              out_dir=out / "procore-import")
+        done = accept_imports(
+            ws,
+            list(ready["list_id"]),
+            by=approver,
+            company_id=fake.company_id,
+            client=client,
+            out_dir=out / "procore-import",
+        )
         echo(f"  {done.summary()}")
         for c in done.created:
-            echo(f"    {c['kind']} {c['list_id']} -> Procore {'company' if c['kind'] == 'vendor' else 'project'} "
-                 f"{c['procore_id']}")
+            echo(
+                f"    {c['kind']} {c['list_id']} -> Procore {'company' if c['kind'] == 'vendor' else 'project'} "
+                f"{c['procore_id']}"
+            )
     step("Push the links back to Procore (sync actions), twice, then pull to check")
     first = push(ws, client, company_id=fake.company_id)
     echo(f"  {first.summary()}")
@@ -285,8 +335,10 @@ def _push_to_procore(ws, procore, out: Path, approver: str, step: Callable[[str]
         "(SELECT count(*) FROM commitments WHERE origin_id IS NOT NULL) + "
         "(SELECT count(*) FROM invoices WHERE origin_id IS NOT NULL)"
     )
-    echo(f"  Procore now shows {linked} synced projects, companies, commitments and invoices; "
-         f"{'every link is in Procore' if missing == 0 else f'{missing} link(s) still missing'}")
+    echo(
+        f"  Procore now shows {linked} synced projects, companies, commitments and invoices; "
+        f"{'every link is in Procore' if missing == 0 else f'{missing} link(s) still missing'}"
+    )
     if client.events or fake.faults.fired:
         echo("  on the way, Procore answered like a busy server and qbrecon coped:")
         for e in dict.fromkeys(client.events):
@@ -297,23 +349,29 @@ def _run_sessions(client, echo: Callable[[str], None], limit: int = 10) -> None:
     """Scheduled Web Connector updates until the service has nothing more to send."""
     for session in range(1, limit + 1):
         rep = client.run_once()
-        echo(f"  session {session}: auth={rep.auth_status or 'ok'} message sets={rep.messages} "
-             f"requests={rep.requests} progress={rep.percents[-1] if rep.percents else '-'}% "
-             f"{('error: ' + rep.last_error) if rep.last_error else ''}")
+        echo(
+            f"  session {session}: auth={rep.auth_status or 'ok'} message sets={rep.messages} "
+            f"requests={rep.requests} progress={rep.percents[-1] if rep.percents else '-'}% "
+            f"{('error: ' + rep.last_error) if rep.last_error else ''}"
+        )
         if rep.auth_status == "none" or rep.messages == 0:
             break
 
 
 def _pick_user(users: pd.DataFrame, permission: str, can_push: bool) -> str:
-    rows = users[(users["erp_integrations_permission"] == permission)
-                 & (users["can_push_to_accounting"].fillna(False) == can_push)]
+    rows = users[
+        (users["erp_integrations_permission"] == permission)
+        & (users["can_push_to_accounting"].fillna(False) == can_push)
+    ]
     if rows.empty:
         raise QbreconError(f"the fixtures have no user with ERP permission {permission!r}")
     return str(rows.iloc[0]["login"])
 
 
 def _retainage_item(ws) -> str:
-    items = ws.store.frame("SELECT FullName FROM items WHERE ItemType = 'Service' AND lower(Name) LIKE '%retainage%'")
+    items = ws.store.frame(
+        "SELECT FullName FROM items WHERE ItemType = 'Service' AND lower(Name) LIKE '%retainage%'"
+    )
     if items.empty:
         raise QbreconError("the QuickBooks side has no 'Retainage' service item")
     return str(items.iloc[0]["FullName"])
@@ -329,7 +387,9 @@ def _service_item_accounts(ws) -> tuple[str, str]:
 
 
 def _first_customer(ws) -> str:
-    rows = ws.store.frame("SELECT FullName FROM customers WHERE coalesce(Sublevel, 0) = 0 ORDER BY FullName LIMIT 1")
+    rows = ws.store.frame(
+        "SELECT FullName FROM customers WHERE coalesce(Sublevel, 0) = 0 ORDER BY FullName LIMIT 1"
+    )
     if rows.empty:
         raise QbreconError("the QuickBooks side has no top-level customer to parent new jobs")
     return str(rows.iloc[0]["FullName"])
@@ -338,12 +398,14 @@ def _first_customer(ws) -> str:
 def _send_eligible(ws, item_type: str, *, by: str, echo: Callable[[str], None]) -> list[int]:
     """Send every Not Sent item of a type; items whose prerequisites fail are reported and left behind."""
     ids = [int(i) for i in ws.queue(status="not_sent", item_type=item_type)["procore_id"]]
-    return _all_or_report(lambda batch: ws.send(batch, item_type=item_type, by=by), ids,
-                          f"{item_type} not sent", echo)
+    return _all_or_report(
+        lambda batch: ws.send(batch, item_type=item_type, by=by), ids, f"{item_type} not sent", echo
+    )
 
 
-def _all_or_report(action: Callable[[list[int]], object], ids: list[int], label: str,
-                   echo: Callable[[str], None]) -> list[int]:
+def _all_or_report(
+    action: Callable[[list[int]], object], ids: list[int], label: str, echo: Callable[[str], None]
+) -> list[int]:
     """Batches are all-or-nothing: on refusal, report the refused rows and apply the batch to the rest."""
     refused: list[dict] = []
     while ids:

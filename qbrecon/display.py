@@ -34,10 +34,18 @@ STATUS_COLOURS = {
     "unlinked": "#eaeded",
 }
 # The queue columns an approver reads first (the rest stay available with ``columns=None``).
-QUEUE_COLUMNS = ["item_label", "procore_id", "name", "number", "vendor", "project", "amount", "status_label",
-                 "blockers", "last_error_message"]  # fmt: skip
-
-
+QUEUE_COLUMNS = [
+    "item_label",
+    "procore_id",
+    "name",
+    "number",
+    "vendor",
+    "project",
+    "amount",
+    "status_label",
+    "blockers",
+    "last_error_message",
+]
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -47,9 +55,12 @@ def _table(frame: pd.DataFrame) -> str:
 def workspace_counts(ws: Any) -> pd.DataFrame:
     """Rows per source table on each side, in one query."""
     present = set(ws.store.table_names())
-    parts = [f"SELECT '{side}' AS side, '{t}' AS \"table\", count(*) AS rows FROM \"{t}\""
-             for side, tables in (("Procore", PROCORE_TABLES), ("QuickBooks", QUICKBOOKS_TABLES))
-             for t in tables if t in present]  # fmt: skip
+    parts = [
+        f"SELECT '{side}' AS side, '{t}' AS \"table\", count(*) AS rows FROM \"{t}\""
+        for side, tables in (("Procore", PROCORE_TABLES), ("QuickBooks", QUICKBOOKS_TABLES))
+        for t in tables
+        if t in present
+    ]
     if not parts:
         return pd.DataFrame({"side": [], "table": [], "rows": []})
     return ws.store.frame(" UNION ALL ".join(parts))
@@ -79,15 +90,19 @@ def workspace_html(ws: Any) -> str:
     parts = [f"<div class='qbrecon-workspace'><p><b>qbrecon workspace</b> <code>{where}</code></p>"]
     counts = workspace_counts(ws)
     if counts.empty or int(counts["rows"].sum()) == 0:
-        parts.append("<p>Nothing loaded yet: <code>ws.load_procore(folder)</code>, "
-                     "<code>ws.load_quickbooks(folder)</code>.</p>")  # fmt: skip
+        parts.append(
+            "<p>Nothing loaded yet: <code>ws.load_procore(folder)</code>, "
+            "<code>ws.load_quickbooks(folder)</code>.</p>"
+        )
     else:
         side_by_side = []
         for side in ("Procore", "QuickBooks"):
             rows = counts[(counts["side"] == side) & (counts["rows"] > 0)][["table", "rows"]]
             body = _table(rows) if len(rows) else "<p>nothing loaded</p>"
-            side_by_side.append(f"<div style='display:inline-block;vertical-align:top;margin-right:2em'>"
-                                f"<b>{side}</b>{body}</div>")  # fmt: skip
+            side_by_side.append(
+                f"<div style='display:inline-block;vertical-align:top;margin-right:2em'>"
+                f"<b>{side}</b>{body}</div>"
+            )
         parts.append("".join(side_by_side))
     facts = []
     if "load_runs" in present:

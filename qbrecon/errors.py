@@ -18,9 +18,18 @@ class WorkspaceLocked(QbreconError):
 class InputError(QbreconError):
     """A file could not be read at all (malformed JSON/XML, hostile XML, wrong shape)."""
 
-    def __init__(self, message: str, *, file: str | None = None, row: int | None = None, field: str | None = None):
-        where = ", ".join(x for x in [f"file {file}" if file else "", f"row {row}" if row is not None else "",
-                                      f"field {field!r}" if field else ""] if x)
+    def __init__(
+        self, message: str, *, file: str | None = None, row: int | None = None, field: str | None = None
+    ):
+        where = ", ".join(
+            x
+            for x in [
+                f"file {file}" if file else "",
+                f"row {row}" if row is not None else "",
+                f"field {field!r}" if field else "",
+            ]
+            if x
+        )
         super().__init__(f"{where}: {message}" if where else message)
         self.file, self.row, self.field = file, row, field
 

@@ -74,13 +74,30 @@ def csv_text(frame: pd.DataFrame, header: bool = True) -> str:
 
 # Column headers in the users' words; anything not named here becomes "Sentence case" of its code.
 HEADERS = {
-    "item_type": "Item type", "item_label": "Item type", "procore_id": "Procore id", "name": "Name",
-    "number": "Number", "vendor": "Vendor", "project": "Project", "amount": "Amount", "status": "Status code",
-    "status_label": "Status", "sent_by_name": "Sent by", "sent_at": "Sent at", "decided_by_name": "Decided by",
-    "decided_at": "Decided at", "reason": "Rejection reason", "last_error_message": "QuickBooks error",
-    "last_error_code": "QuickBooks error code", "blockers": "Blocked by", "quickbooks_id": "QuickBooks id",
-    "attempts": "Attempts", "can_send": "Can send", "setting": "Setting", "value": "Value",
-}  # fmt: skip
+    "item_type": "Item type",
+    "item_label": "Item type",
+    "procore_id": "Procore id",
+    "name": "Name",
+    "number": "Number",
+    "vendor": "Vendor",
+    "project": "Project",
+    "amount": "Amount",
+    "status": "Status code",
+    "status_label": "Status",
+    "sent_by_name": "Sent by",
+    "sent_at": "Sent at",
+    "decided_by_name": "Decided by",
+    "decided_at": "Decided at",
+    "reason": "Rejection reason",
+    "last_error_message": "QuickBooks error",
+    "last_error_code": "QuickBooks error code",
+    "blockers": "Blocked by",
+    "quickbooks_id": "QuickBooks id",
+    "attempts": "Attempts",
+    "can_send": "Can send",
+    "setting": "Setting",
+    "value": "Value",
+}
 WRAP_AT = 40  # characters per line of a long text column
 
 
@@ -92,7 +109,9 @@ def header(column: str, labels: Mapping[str, str] | None = None) -> str:
     text = str(column).replace("_", " ").strip()
     text = text[:1].upper() + text[1:]
     # the systems' own spelling
-    return re.sub(r"\bquickbooks\b", "QuickBooks", re.sub(r"\bprocore\b", "Procore", text, flags=re.I), flags=re.I)
+    return re.sub(
+        r"\bquickbooks\b", "QuickBooks", re.sub(r"\bprocore\b", "Procore", text, flags=re.I), flags=re.I
+    )
 
 
 def cell_text(value: Any, money: bool = False) -> str:
@@ -144,9 +163,7 @@ def render_table(
                 lines += textwrap.wrap(part, width, break_long_words=True, break_on_hyphens=False) or [""]
             cells.append(lines)
         body.append(cells)
-    widths = [
-        max([len(h)] + [len(line) for cells in body for line in cells[j]]) for j, h in enumerate(heads)
-    ]
+    widths = [max([len(h)] + [len(line) for cells in body for line in cells[j]]) for j, h in enumerate(heads)]
 
     def fmt(texts: list[str]) -> str:
         parts = [t.rjust(w) if r else t.ljust(w) for t, w, r in zip(texts, widths, right, strict=True)]

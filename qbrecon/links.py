@@ -20,7 +20,6 @@ from .store import register_tables
 LINKS_VERSION = 1  # qbrecon_meta 'qb_links_version' (the migration that fills qb_links is in erp.queue)
 
 
-
 def shows_link(line: LineRelation) -> bool:
     """Does the Procore line table show its QuickBooks line (an ``origin_id`` column)?"""
     return line.linked and "origin_id" in TABLES[line.table].column_names
@@ -35,8 +34,11 @@ def fingerprint_sql(pair: EntityPair) -> str | None:
     and of its lines' declared fields (None when the pair declares none)."""
     if not (pair.changed_fields or pair.lines):
         return None
-    parts = [f"md5(concat_ws('|', {', '.join(_null_safe('t.' + f) for f in pair.changed_fields)}))"
-             if pair.changed_fields else "''"]
+    parts = [
+        f"md5(concat_ws('|', {', '.join(_null_safe('t.' + f) for f in pair.changed_fields)}))"
+        if pair.changed_fields
+        else "''"
+    ]
     joins = []
     for n, rel in enumerate(pair.lines):
         where = f"WHERE {rel.where}" if rel.where else ""
@@ -49,9 +51,9 @@ def fingerprint_sql(pair: EntityPair) -> str | None:
         )
         parts.append(f"coalesce(l{n}.fp, '')")
     where = f"WHERE t.{pair.row_filter}" if pair.row_filter else ""
-    return (f"""SELECT '{pair.item_type}' AS item_type, t.id AS procore_id,
-                       md5(concat_ws('#', {', '.join(parts)})) AS fingerprint
-                FROM "{pair.procore_table}" t {' '.join(joins)} {where}""")
+    return f"""SELECT '{pair.item_type}' AS item_type, t.id AS procore_id,
+                       md5(concat_ws('#', {", ".join(parts)})) AS fingerprint
+                FROM "{pair.procore_table}" t {" ".join(joins)} {where}"""
 
 
 def fingerprints_view() -> str:
@@ -140,11 +142,14 @@ def apply_to_procore(con, load_id: int | None = None) -> int:
     # CCO's ``txn_id``: its PO's TxnID) stays, so a re-load of what Procore holds differs in nothing and the
     # push to Procore has nothing to send. A different origin_id starts the data afresh.
     def data_of(line_table: str) -> str:
-        return ("CASE WHEN l.edit_sequence IS NULL THEN t.origin_data "
-                "WHEN t.origin_id IS NOT DISTINCT FROM l.quickbooks_id AND json_valid(t.origin_data) "
-                "THEN json_merge_patch(t.origin_data, json_object('edit_sequence', l.edit_sequence))::VARCHAR "
-                "ELSE json_object('edit_sequence', l.edit_sequence)::VARCHAR END" if not line_table
-                else "t.origin_data")  # fmt: skip
+        return (
+            "CASE WHEN l.edit_sequence IS NULL THEN t.origin_data "
+            "WHEN t.origin_id IS NOT DISTINCT FROM l.quickbooks_id AND json_valid(t.origin_data) "
+            "THEN json_merge_patch(t.origin_data, json_object('edit_sequence', l.edit_sequence))::VARCHAR "
+            "ELSE json_object('edit_sequence', l.edit_sequence)::VARCHAR END"
+            if not line_table
+            else "t.origin_data"
+        )
 
     # One query finds which targets differ at all (usually none: a re-load of what we know changes nothing).
     differs = con.execute(
@@ -238,5 +243,13 @@ def link_from_procore(con) -> int:
     return len(added)
 
 
-__all__ = ["LINKS_VERSION", "apply_to_procore", "fingerprint_sql", "fingerprints_view", "link_from_procore",
-           "record_line_links", "record_links", "remove"]  # fmt: skip
+__all__ = [
+    "LINKS_VERSION",
+    "apply_to_procore",
+    "fingerprint_sql",
+    "fingerprints_view",
+    "link_from_procore",
+    "record_line_links",
+    "record_links",
+    "remove",
+]

@@ -65,7 +65,8 @@ def content_security_policy(html: bytes | None = None) -> str:
     hashes = ""
     if html:
         digests = {
-            base64.b64encode(hashlib.sha256(m.group(1)).digest()).decode() for m in _INLINE_SCRIPT.finditer(html)
+            base64.b64encode(hashlib.sha256(m.group(1)).digest()).decode()
+            for m in _INLINE_SCRIPT.finditer(html)
         }
         hashes = "".join(f" 'sha256-{d}'" for d in sorted(digests))
     return CONTENT_SECURITY_POLICY.format(hashes=hashes)
@@ -332,9 +333,13 @@ def daily_summary_tick(ws: Any) -> int:
     Export (once per approver per day: the outbox dedupes), then deliver queued mail when SMTP is configured.
     ``qbrecon serve`` runs this every few minutes so the summary needs no cron job."""
     if not _MAIL_TICK.acquire(blocking=False):
-        return 0  # the previous tick is still talking to the mail server: never send the same mail twice at once
+        return (
+            0  # the previous tick is still talking to the mail server: never send the same mail twice at once
+        )
     try:
-        with ws.store.transaction():  # holds the workspace lock: the dashboard and QBWC calls share the connection
+        with (
+            ws.store.transaction()
+        ):  # holds the workspace lock: the dashboard and QBWC calls share the connection
             queued = ws.queue_daily_summaries()
             waiting = int(ws.store.scalar("SELECT count(*) FROM outbox WHERE status = 'queued'"))
             smtp = ws.settings.get("smtp_host")
@@ -417,7 +422,9 @@ def start_server(
                 running._stop = lambda: (http.stop(), loop.stop())
             running._loop = loop
             if daily_summary_every:
-                mail = PeriodicCallback(lambda: executor.submit(daily_summary_tick, ws), daily_summary_every * 1000)
+                mail = PeriodicCallback(
+                    lambda: executor.submit(daily_summary_tick, ws), daily_summary_every * 1000
+                )
                 mail.start()
                 loop.add_callback(lambda: executor.submit(daily_summary_tick, ws))
         except BaseException as exc:
@@ -450,8 +457,14 @@ def serve(
 ) -> None:
     """Run the dashboard (at ``/``, when available and wanted) and the Web Connector endpoint (``/qbwc``) in
     this process until interrupted. Listens on loopback unless ``host`` says otherwise."""
-    running = start_server(workspace_path, host, port, dashboard=dashboard, config=config,
-                           daily_summary_every=DAILY_SUMMARY_CHECK_SECONDS)  # fmt: skip
+    running = start_server(
+        workspace_path,
+        host,
+        port,
+        dashboard=dashboard,
+        config=config,
+        daily_summary_every=DAILY_SUMMARY_CHECK_SECONDS,
+    )
     log.info(
         "serving %s: Web Connector at %s%s",
         workspace_path,

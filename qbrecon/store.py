@@ -51,7 +51,9 @@ def register_tables(*ddl: str) -> None:
 _LOCK_PID = re.compile(r"PID (\d+)")
 
 
-def connect(path: str | Path | None, busy_timeout: float = 10.0, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: str | Path | None, busy_timeout: float = 10.0, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
     """Open the workspace file, waiting up to ``busy_timeout`` seconds while another process holds it."""
     if path is None or str(path) == ":memory:":
         return duckdb.connect(":memory:")
@@ -59,7 +61,9 @@ def connect(path: str | Path | None, busy_timeout: float = 10.0, read_only: bool
     delay = 0.02
     while True:
         try:
-            with private_files():  # a new workspace file is the owner's only: it holds the books (and secrets)
+            with (
+                private_files()
+            ):  # a new workspace file is the owner's only: it holds the books (and secrets)
                 con = duckdb.connect(str(path), read_only=read_only)
             restrict(Path(path))
             return con
@@ -201,14 +205,17 @@ class Store:
                 for statement in migration.statements:
                     self.con.execute(statement)
                 self.con.execute(
-                    "INSERT OR REPLACE INTO qbrecon_meta VALUES ('schema_version', ?)", [str(migration.number)]
+                    "INSERT OR REPLACE INTO qbrecon_meta VALUES ('schema_version', ?)",
+                    [str(migration.number)],
                 )
             for ddl in _EXTRA_DDL:
                 self.con.execute(ddl)
 
     @property
     def schema_version(self) -> int:
-        return int(self.con.execute("SELECT value FROM qbrecon_meta WHERE key='schema_version'").fetchall()[0][0])
+        return int(
+            self.con.execute("SELECT value FROM qbrecon_meta WHERE key='schema_version'").fetchall()[0][0]
+        )
 
     # -- transactions --------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -277,7 +284,9 @@ class Store:
         return int(self.execute(f'SELECT count(*) FROM "{table}"').fetchall()[0][0])
 
     # -- writing ---------------------------------------------------------------------------------------
-    def upsert(self, table: str, data: pd.DataFrame | pa.Table, key: tuple[str, ...] | list[str]) -> tuple[int, int]:
+    def upsert(
+        self, table: str, data: pd.DataFrame | pa.Table, key: tuple[str, ...] | list[str]
+    ) -> tuple[int, int]:
         """Insert new rows and replace existing ones by ``key``. Returns (inserted, updated).
 
         Call inside ``transaction()`` to make it part of a larger atomic change.
@@ -297,7 +306,9 @@ class Store:
                 ).fetchall()[0][0]
                 if dupes:
                     raise ValueError(f"{dupes} key(s) appear more than once in the rows for {table}")
-                updated = con.execute(f'SELECT count(*) FROM "{table}" t JOIN {name} s ON {on}').fetchall()[0][0]
+                updated = con.execute(f'SELECT count(*) FROM "{table}" t JOIN {name} s ON {on}').fetchall()[
+                    0
+                ][0]
                 # no key stored yet: a plain INSERT (INSERT OR REPLACE costs about twice as much per row)
                 verb = "INSERT OR REPLACE" if updated else "INSERT"
                 con.execute(f'{verb} INTO "{table}" ({cols}) SELECT {cols} FROM {name}')

@@ -14,7 +14,9 @@ from .reconcile import ReconcileMixin
 from .workspace import WorkspaceBase
 
 
-class Workspace(LoadingMixin, QueueMixin, ExportMixin, RefreshMixin, QbwcMixin, ReconcileMixin, WorkspaceBase):
+class Workspace(
+    LoadingMixin, QueueMixin, ExportMixin, RefreshMixin, QbwcMixin, ReconcileMixin, WorkspaceBase
+):
     """A qbrecon workspace: ``Workspace("company.duckdb")``, or in memory with no path."""
 
     def load_procore(self, path):  # noqa: ANN001, ANN201 - same signature as LoadingMixin.load_procore

@@ -65,7 +65,6 @@ def response_for(request_xml: str) -> str:
 def queue_companies(ws, n: int, first_id: int = 10_000) -> list[tuple[str, int]]:
     """``n`` Procore companies sent and accepted for export through the real ERP queue (admin user id 1)."""
 
-
     put = ws.store.put_rows
 
     put(
@@ -82,7 +81,9 @@ def queue_companies(ws, n: int, first_id: int = 10_000) -> list[tuple[str, int]]
             )
         ],
     )
-    put("user_tool_permissions", [dict(user_id=1, tool=t, level="admin") for t in ("directory", "admin")])  # senders
+    put(
+        "user_tool_permissions", [dict(user_id=1, tool=t, level="admin") for t in ("directory", "admin")]
+    )  # senders
     put(
         "companies",
         [

@@ -23,8 +23,14 @@ def fixture_dir(base: Path, projects: int = 1, seed: int = 3, **sizes: int) -> P
 
     key = (projects, seed, *sorted(sizes.items()))
     if key not in _FIXTURES or not _FIXTURES[key].exists():
-        out = base / ("fx-" + "-".join(str(k) for k in key).replace("(", "").replace(")", "").replace("'", "")
-                      .replace(", ", "_"))
+        out = base / (
+            "fx-"
+            + "-".join(str(k) for k in key)
+            .replace("(", "")
+            .replace(")", "")
+            .replace("'", "")
+            .replace(", ", "_")
+        )
         if out.exists():
             shutil.rmtree(out)
         fixtures.generate(out, projects=projects, seed=seed, **sizes)
@@ -80,7 +86,9 @@ def approve(ws, item_types: list[str] | None = None) -> int:
     admin = admin_id(ws)
     types = item_types or EXPORTABLE
     q = ws.queue(item_type=types)
-    n = tolerant(ws.send, q[(q["status"].isin(["not_sent", "unlinked"])) & q["can_send"].fillna(False)], by=admin)
+    n = tolerant(
+        ws.send, q[(q["status"].isin(["not_sent", "unlinked"])) & q["can_send"].fillna(False)], by=admin
+    )
     q = ws.queue("ready_to_export", item_type=types)
     return n + tolerant(ws.accept, q, by=admin, customer=top_customer(ws))
 

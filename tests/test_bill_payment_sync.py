@@ -62,11 +62,16 @@ def test_each_session_syncs_bill_payments_when_enabled(world):
     ws.update_settings(by=ADMIN, sync_bill_payments=True)
     sent = web_connector_session(ws, company)
     assert any("<BillPaymentCheckQueryRq" in r for r in sent)
-    paid = int(ws.store.scalar("SELECT count(*) FROM bill_payment_lines l JOIN erp_items e ON e.item_type = "
-                               "'invoice' AND e.status = 'synced' AND e.quickbooks_id = l.\"AppliedTxnID\""))  # fmt: skip
+    paid = int(
+        ws.store.scalar(
+            "SELECT count(*) FROM bill_payment_lines l JOIN erp_items e ON e.item_type = "
+            "'invoice' AND e.status = 'synced' AND e.quickbooks_id = l.\"AppliedTxnID\""
+        )
+    )
     assert payments(ws) == paid > 0
     assert set(ws.store.frame("SELECT actor_name FROM erp_audit WHERE action = 'import'")["actor_name"]) == {
-        "Maria Alvarez"}  # fmt: skip
+        "Maria Alvarez"
+    }
     sent = web_connector_session(ws, company)  # the next run syncs again (incrementally); nothing twice
     assert any("<BillQueryRq" in r for r in sent) and payments(ws) == paid
 

@@ -104,8 +104,12 @@ def demo(tmp_path_factory):
         f"UPDATE companies SET name = name || ' {SCRIPT}' WHERE id = (SELECT min(procore_id) FROM erp_items "
         "WHERE item_type = 'company' AND status = 'synced')"
     )
-    ws.store.execute("UPDATE erp_items SET reason = ? WHERE procore_id = 1280030", [f"Fix retainage {SCRIPT}"])
-    ws.store.execute("UPDATE erp_settings SET value = ? WHERE key = 'last_error'", [json.dumps(f"boom {IMG}")])
+    ws.store.execute(
+        "UPDATE erp_items SET reason = ? WHERE procore_id = 1280030", [f"Fix retainage {SCRIPT}"]
+    )
+    ws.store.execute(
+        "UPDATE erp_settings SET value = ? WHERE key = 'last_error'", [json.dumps(f"boom {IMG}")]
+    )
     running = start_server(ws, port=0, dashboard=True)
     yield running
     running.stop()
@@ -138,7 +142,9 @@ def _tab(page, name: str):
 
 
 def _cell(page, field: str, text: str):
-    return page.locator(f'.tabulator-cell[tabulator-field="{field}"]', has_text=re.compile(rf"^{re.escape(text)}$"))
+    return page.locator(
+        f'.tabulator-cell[tabulator-field="{field}"]', has_text=re.compile(rf"^{re.escape(text)}$")
+    )
 
 
 def _row_checkbox(page, procore_id: int):
@@ -148,9 +154,11 @@ def _row_checkbox(page, procore_id: int):
 
 def _header(page, title: str):
     """A column title of a table on screen (hidden tabs hold tables too)."""
-    return page.locator(".tabulator-col-title", has_text=re.compile(rf"^{re.escape(title)}$")).locator(
-        "visible=true"
-    ).first
+    return (
+        page.locator(".tabulator-col-title", has_text=re.compile(rf"^{re.escape(title)}$"))
+        .locator("visible=true")
+        .first
+    )
 
 
 def _button(page, label: str):
@@ -246,7 +254,9 @@ def test_injected_script_never_runs_and_shows_as_text(browser, demo, login):
     page.get_by_text(SCRIPT).first.wait_for()
     _tab(page, "Audit log").click()
     page.get_by_text(re.compile(r"rows 1–50 of [\d,]+$")).wait_for()
-    audit = page.locator('.tabulator-cell[tabulator-field="action"]').locator("visible=true").all_inner_texts()
+    audit = (
+        page.locator('.tabulator-cell[tabulator-field="action"]').locator("visible=true").all_inner_texts()
+    )
     assert audit and not [a for a in audit if "_" in a or BAD_WORDS.search(a)], audit[:5]
     _shot(page, f"14-xss-{login.split('.')[0]}")
     _no_script_ran(page)
@@ -409,10 +419,13 @@ def test_select_all_that_match_then_accept_options(browser, server):
     page.close()
 
     store = server.workspace.store
-    assert store.scalar(
-        "SELECT count(*) FROM erp_items e JOIN invoices i ON i.id = e.procore_id WHERE e.item_type = 'invoice' "
-        "AND e.status = 'exporting' AND i.vendor_name = 'Bolt Electric'"
-    ) == 29
+    assert (
+        store.scalar(
+            "SELECT count(*) FROM erp_items e JOIN invoices i ON i.id = e.procore_id WHERE e.item_type = 'invoice' "
+            "AND e.status = 'exporting' AND i.vendor_name = 'Bolt Electric'"
+        )
+        == 29
+    )
     options = dict(
         store.execute(
             "SELECT item_type, export_options FROM erp_items WHERE item_type IN ('project', 'company') "
@@ -427,7 +440,9 @@ def test_failed_export_shows_the_quickbooks_error(browser, server):
     page.get_by_text("Read-only: accepting, rejecting").wait_for()
     page.get_by_role("button", name=re.compile(r"^Failed to Export \(1\)")).click()
     _cell(page, "error", '3140: There is an invalid reference to QuickBooks Vendor "Bolt Electric"').click()
-    page.get_by_text('QuickBooks error: 3140: There is an invalid reference to QuickBooks Vendor "Bolt Electric"').wait_for()
+    page.get_by_text(
+        'QuickBooks error: 3140: There is an invalid reference to QuickBooks Vendor "Bolt Electric"'
+    ).wait_for()
     _shot(page, "09-failed-export-error")
     page.close()
 

@@ -81,8 +81,23 @@ def ws_file(loaded, tmp_path) -> Path:
 # -- coherence ---------------------------------------------------------------------------------------------
 def test_the_command_set_covers_the_whole_flow():
     names = set(leaf_commands()) | set(main.commands)
-    for wanted in ["load", "queue", "send", "accept", "reject", "retry", "export", "apply-responses", "serve",
-                   "simulate", "reconcile", "fixtures generate", "qwc", "dashboard", "demo"]:  # fmt: skip
+    for wanted in [
+        "load",
+        "queue",
+        "send",
+        "accept",
+        "reject",
+        "retry",
+        "export",
+        "apply-responses",
+        "serve",
+        "simulate",
+        "reconcile",
+        "fixtures generate",
+        "qwc",
+        "dashboard",
+        "demo",
+    ]:
         assert wanted in names, wanted
     listed = main.list_commands(click.Context(main))
     assert set(listed) == set(main.commands)
@@ -195,9 +210,17 @@ def test_busy_workspace_exits_75(ws_file, monkeypatch):
         workspace_module, "Store", lambda path, busy_timeout=10.0: real_store(path, busy_timeout=0.3)
     )
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
-         "sys.stdin.read()", str(ws_file)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+            "sys.stdin.read()",
+            str(ws_file),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         r = run("queue", "-w", ws_file)
@@ -213,7 +236,9 @@ def test_unexpected_errors_and_os_permissions_map_to_their_codes():
     from qbrecon.errors import PermissionDenied, WorkspaceLocked
 
     assert _describe(PermissionError(13, "Permission denied", "/srv/out.html")) == (
-        "Permission denied: /srv/out.html", 77)  # fmt: skip
+        "Permission denied: /srv/out.html",
+        77,
+    )
     assert _describe(FileNotFoundError(2, "No such file or directory", "x.xml"))[1] == 2
     assert _describe(WorkspaceLocked("busy"))[1] == 75
     assert _describe(PermissionDenied("no"))[1] == 77
@@ -246,13 +271,32 @@ def test_user_set_password_for_the_dashboard(ws_file, monkeypatch):
 def test_file_based_export_end_to_end(ws_file, fixtures_dir, tmp_path):
     from qbrecon.qbwc.simulator import QuickBooksCompany
 
-    r = run("settings", "set", "-w", ws_file, "--by", ADMIN, "invoice_retainage_item=Retainage",
-            "service_item_expense_account=Job Expenses")  # fmt: skip
+    r = run(
+        "settings",
+        "set",
+        "-w",
+        ws_file,
+        "--by",
+        ADMIN,
+        "invoice_retainage_item=Retainage",
+        "service_item_expense_account=Job Expenses",
+    )
     assert r.exit_code == 0, r.output
     r = run("send", "-w", ws_file, "--by", SENDER, "--where", "status = 'not_sent' AND can_send")
     assert r.exit_code == 0 and "8 item(s)" in r.output, r.output
-    r = run("accept", "-w", ws_file, "--by", APPROVER, "--vendor-type", "Subcontractors", "--format", "json",
-            "--where", "status = 'ready_to_export' AND item_type IN ('company', 'cost_code')")  # fmt: skip
+    r = run(
+        "accept",
+        "-w",
+        ws_file,
+        "--by",
+        APPROVER,
+        "--vendor-type",
+        "Subcontractors",
+        "--format",
+        "json",
+        "--where",
+        "status = 'ready_to_export' AND item_type IN ('company', 'cost_code')",
+    )
     assert r.exit_code == 0 and json.loads(r.output)["count"] == 5, r.output
     outbox, inbox = tmp_path / "outbox", tmp_path / "inbox"
     r = run("export", "-w", ws_file, "--out", outbox)
@@ -272,8 +316,9 @@ def test_file_based_export_end_to_end(ws_file, fixtures_dir, tmp_path):
     assert r.exit_code == 0 and "5 synced" in r.output, r.output
     r = run("apply-responses", "-w", ws_file, *sorted(inbox.glob("*.xml")))
     assert r.exit_code == 0 and "nothing new" in r.output  # applying twice changes nothing
-    synced = json.loads(run("queue", "-w", ws_file, "--type", "company", "--status", "synced",
-                            "--format", "json").output)  # fmt: skip
+    synced = json.loads(
+        run("queue", "-w", ws_file, "--type", "company", "--status", "synced", "--format", "json").output
+    )
     assert len(synced) == vendors == 18 and all(row["quickbooks_id"] for row in synced)
 
     r = run("reconcile", "-w", ws_file, "--out", tmp_path / "r.html", "--xlsx", tmp_path / "r.xlsx", "-q")
@@ -288,8 +333,9 @@ def test_the_console_script(tmp_path):
     env = {**os.environ, "COLUMNS": "120"}
 
     def sh(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, cwd=tmp_path, env=env,
-                              timeout=120)  # fmt: skip
+        return subprocess.run(
+            [exe, *map(str, args)], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120
+        )
 
     assert sh("--version").returncode == 0
     helped = sh("--help")
@@ -334,7 +380,7 @@ def test_csv_output_neutralises_formulas(ws_file):
     from qbrecon import Workspace
     from qbrecon.formats import write_csv
 
-    hostile = ["=HYPERLINK(\"http://evil\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tTab Co", "\rCR Co"]
+    hostile = ['=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)", "\tTab Co", "\rCR Co"]
     with Workspace(ws_file) as ws:
         ids = [r[0] for r in ws.sql("SELECT id FROM companies ORDER BY id LIMIT 6").fetchall()]
         for company_id, name in zip(ids, hostile, strict=True):
@@ -348,7 +394,9 @@ def test_csv_output_neutralises_formulas(ws_file):
     assert not [row for row in rows for v in row.values() if v and v[0] in "=+-@\t\r"]
     # one writer for every CSV: numbers (negative ones too) stay numbers
     out = io.StringIO()
-    write_csv(pd.DataFrame({"text": ["=1+1", "ok"], "amount": [__import__("decimal").Decimal("-1.50"), None]}), out)
+    write_csv(
+        pd.DataFrame({"text": ["=1+1", "ok"], "amount": [__import__("decimal").Decimal("-1.50"), None]}), out
+    )
     assert out.getvalue().splitlines() == ["text,amount", "'=1+1,-1.50", "ok,"]
 
 
@@ -367,7 +415,9 @@ def test_reconcile_prints_reasons_in_words(ws_file, tmp_path):
 
 
 def test_queue_where_and_empty_selection_is_success(ws_file):
-    r = run("queue", "-w", ws_file, "--where", "amount > 1000000 AND item_type = 'commitment'", "--format", "json")
+    r = run(
+        "queue", "-w", ws_file, "--where", "amount > 1000000 AND item_type = 'commitment'", "--format", "json"
+    )
     assert r.exit_code == 0, r.output
     rows = json.loads(r.output)
     assert rows and all(row["item_type"] == "commitment" and float(row["amount"]) > 1_000_000 for row in rows)
@@ -415,9 +465,17 @@ def test_busy_workspace_wait_option(ws_file):
     import time
 
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
-         "sys.stdin.read()", str(ws_file)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+            "sys.stdin.read()",
+            str(ws_file),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         for args in (["queue", "-w", ws_file, "--wait", "0.5"], ["--wait", "0.5", "queue", "-w", ws_file]):

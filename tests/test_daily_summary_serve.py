@@ -32,13 +32,28 @@ def test_qbrecon_serve_sends_the_daily_summary_itself(world, smtp_server):  # no
     world.send([("company", 201)], by="pat")  # Ready to Export (with invoice 702 from the Procore data)
     path = str(world.path)
     world.close()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(__import__("qbrecon").__path__[0] + "/.."),
-                                                        os.environ.get("PYTHONPATH", "")])}  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(__import__("qbrecon").__path__[0] + "/.."), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from qbrecon.cli import main; main()", "serve", "-w", path, "--port",
-         str(free_port()), "--no-dashboard"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "from qbrecon.cli import main; main()",
+            "serve",
+            "-w",
+            path,
+            "--port",
+            str(free_port()),
+            "--no-dashboard",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         assert wait_for(lambda: len(summaries(smtp_server)) >= 2), proc.stdout.peek() if proc.stdout else ""
         time.sleep(1.0)  # later checks the same day add nothing

@@ -79,7 +79,9 @@ def seed_users(ws, password: str) -> None:
         ws.set_user_password(login, password)
     ws.update_settings(by="ada@example.com", invoice_retainage_item="Retainage")
     # retrieving / re-sending needs 'Admin' on the item's own tool (permissions matrix)
-    ws.set_tool_permissions("ann@example.com", {"commitments": "admin", "projects": "admin"}, by="ada@example.com")
+    ws.set_tool_permissions(
+        "ann@example.com", {"commitments": "admin", "projects": "admin"}, by="ada@example.com"
+    )
 
 
 def test_queue_page_reads_one_page_with_names_and_exact_amounts(ws):
@@ -343,7 +345,8 @@ def test_refresh_from_quickbooks_on_the_settings_page(company):
     shown = view.table.value
     assert shown["kind"].tolist()[:3] == ["Customers and jobs", "Vendors", "Items"]
     assert set(shown["state_label"]) == {"Waiting for the Web Connector"} and set(shown["changed_since"]) == {
-        "everything"}  # fmt: skip
+        "everything"
+    }
     assert view.summary.object == "Refresh jobs: 9 waiting for the Web Connector."
     assert not view.cancel_button.disabled
 
@@ -373,7 +376,9 @@ def test_refresh_from_quickbooks_on_the_settings_page(company):
 def test_an_empty_first_view_leaves_every_later_view_in_text(company):
     """The table's formats once came from the first page: an empty one made every later cell NaN and ids
     1,280,001.0. Every view is text now, whatever came first."""
-    company.store.execute("UPDATE erp_items SET status = 'synced' WHERE item_type = 'invoice' AND status = 'ready_to_export'")
+    company.store.execute(
+        "UPDATE erp_items SET status = 'synced' WHERE item_type = 'invoice' AND status = 'ready_to_export'"
+    )
     view = _view(company, "ann@example.com")
     assert view.total == 0 and view.empty_note.visible
     assert "No subcontractor invoices under" in view.empty_note.object
@@ -412,7 +417,9 @@ def test_panes_get_only_escaped_text(company):
     from qbrecon.errors import BatchRejected
 
     assert esc("<script>x</script> *a* [l](u)") == "&lt;script&gt;x&lt;/script&gt; \\*a\\* \\[l\\](u)"
-    exc = BatchRejected("accept", [{"item_type": "company", "procore_id": 10, "name": "<b>x</b>", "problem": "<i>"}])
+    exc = BatchRejected(
+        "accept", [{"item_type": "company", "procore_id": 10, "name": "<b>x</b>", "problem": "<i>"}]
+    )
     assert "<b>" not in error_alert(exc).object and "<i>" not in error_alert(exc).object
     company.store.execute("UPDATE invoices SET invoice_number = '<img src=x onerror=1>' WHERE id = 1000")
     view = _view(company, "ann@example.com")
@@ -437,7 +444,11 @@ def test_selection_survives_paging_and_select_all_takes_every_page(company):
     assert len(view.selected()) == 4 and "All 4 that match selected" in view.selection_note.object
     view._go_to_page(2)
     assert view.table.selection == [0, 1]
-    assert view.ask("accept") and view.dialog.open and "Accept 4 subcontractor invoices" in view.dialog_text.object
+    assert (
+        view.ask("accept")
+        and view.dialog.open
+        and "Accept 4 subcontractor invoices" in view.dialog_text.object
+    )
     view.cancel_pending()
     view.filters.value = "synced"  # a new view: selection, banners and details are gone
     assert not view.picked and not view.all_matching and not view.messages.objects

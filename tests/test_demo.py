@@ -22,8 +22,11 @@ def test_demo_runs_the_whole_flow(tmp_path):
     key = json.loads((tmp_path / "out" / "fixtures" / "answer_key.json").read_text())
     with Workspace(result.workspace) as ws:
         # items the demo itself exported (e.g. the approved CCO the fixtures left unexported) are fixed by it
-        exported = set(ws.sql("SELECT item_type, procore_id FROM erp_items WHERE status = 'synced' "
-                              "AND attempts > 0").fetchall())
+        exported = set(
+            ws.sql(
+                "SELECT item_type, procore_id FROM erp_items WHERE status = 'synced' AND attempts > 0"
+            ).fetchall()
+        )
         # "Automatically Update Vendors when Refreshing" (on by default) takes QuickBooks' new vendor name
         auto_update = bool(ws.settings["vendor_auto_update"])
         # companies whose QuickBooks vendor was renamed take the new name on refresh (vendor_auto_update)
@@ -37,7 +40,9 @@ def test_demo_runs_the_whole_flow(tmp_path):
     assert ("company", "vendor_renamed") in resolved
     assert "Procore company record(s) updated from their QuickBooks vendor" in text
     expected = {(d["pair"], d["reason"]) for d in planted} - resolved
-    found = set(map(tuple, result.reconciliation.differences[["pair", "reason"]].drop_duplicates().to_numpy()))
+    found = set(
+        map(tuple, result.reconciliation.differences[["pair", "reason"]].drop_duplicates().to_numpy())
+    )
     # Line-level findings share their invoice's reason; nothing beyond the planted kinds is reported.
     assert found == expected
     # the demo's figures tie out: queue in its own column, summary = findings = headline = HTML = Excel
@@ -75,8 +80,9 @@ def test_demo_runs_the_whole_flow(tmp_path):
 @pytest.mark.slow
 def test_demo_against_the_procore_api_narrates_pull_and_push(tmp_path):
     lines: list[str] = []
-    result = run_demo(tmp_path / "demo.duckdb", tmp_path / "out", projects=3, seed=7, echo=lines.append,
-                      procore_api=True)  # fmt: skip
+    result = run_demo(
+        tmp_path / "demo.duckdb", tmp_path / "out", projects=3, seed=7, echo=lines.append, procore_api=True
+    )
     text = "\n".join(lines)
     assert "Traceback" not in text
     assert "Pull the Procore company through Procore's REST API" in text

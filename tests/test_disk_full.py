@@ -35,9 +35,20 @@ def test_load_onto_a_full_disk_says_so(small_disk, tmp_path):
     (data / "vendors.json").write_text(json.dumps(vendors))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     run = subprocess.run(
-        [sys.executable, "-c", "from qbrecon.cli import main; main()", "load", "-w", str(small_disk / "w.duckdb"),
-         "--procore", str(data)],
-        capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "from qbrecon.cli import main; main()",
+            "load",
+            "-w",
+            str(small_disk / "w.duckdb"),
+            "--procore",
+            str(data),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert run.returncode == 74, (run.returncode, run.stderr[-500:])
     assert "disk is full" in run.stderr and "a bug" not in run.stderr

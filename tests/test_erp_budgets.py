@@ -90,8 +90,19 @@ def test_new_quickbooks_cost_code_is_added_to_every_integrated_budget(world):
 def test_refresh_the_cost_codes_on_an_integrated_project(world):
     ws, _ = world
     project = integrated(ws)[0]
-    ws.store.put_rows("cost_codes", [dict(id=990001, cost_code_level="standard", code="900", full_code="03-900",
-                                          name="Shotcrete", origin_id="8000ABCD-1")])  # fmt: skip
+    ws.store.put_rows(
+        "cost_codes",
+        [
+            dict(
+                id=990001,
+                cost_code_level="standard",
+                code="900",
+                full_code="03-900",
+                name="Shotcrete",
+                origin_id="8000ABCD-1",
+            )
+        ],
+    )
     missing = ws.store.scalar(
         """SELECT count(*) FROM cost_codes s WHERE s.cost_code_level = 'standard' AND s.origin_id IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM cost_codes c WHERE c.project_id = ? AND c.standard_cost_code_id = s.id)""",
@@ -222,8 +233,10 @@ def test_direct_costs_tool_keeps_the_direct_cost_column_from_quickbooks(world):
         ws.enable_job_cost_sync(p, by=ADMIN)
     ws.set_direct_costs_tool(second, by=ADMIN)
     assert ws.import_job_costs(by=ADMIN) > 0
-    direct = ws.store.frame("SELECT project_id, min(direct_costs) AS lo, max(direct_costs) AS hi "
-                            "FROM budget_line_items GROUP BY 1").set_index("project_id")  # fmt: skip
+    direct = ws.store.frame(
+        "SELECT project_id, min(direct_costs) AS lo, max(direct_costs) AS hi "
+        "FROM budget_line_items GROUP BY 1"
+    ).set_index("project_id")
     assert direct.loc[second, "lo"] == direct.loc[second, "hi"] == D("1.00")  # the Direct Costs tool's, kept
     assert direct.loc[first, "hi"] > D("1.00")  # read only, from QuickBooks
     shown = ws.budget(second, by=ADMIN)

@@ -12,13 +12,30 @@ from qbrecon.errors import BatchRejected, PermissionDenied
 @pytest.fixture()
 def world(ws):
     build_world(ws)
-    put(ws, "vendors", [dict(ListID="V-1", Name="Old Supplier"), dict(ListID="V-2", Name="New Supplier"),
-                        dict(ListID="80000200-1", Name="Acme Concrete")])  # fmt: skip
-    put(ws, "customers", [
-        dict(ListID="C-1", Name="Owner", FullName="Owner", Sublevel=0),
-        dict(ListID="C-2", Name="Tower", FullName="Owner:Tower", Sublevel=1, ParentRef_FullName="Owner"),
-        dict(ListID="C-3", Name="Lobby", FullName="Owner:Tower:Lobby", Sublevel=2, ParentRef_FullName="Owner:Tower"),
-    ])  # fmt: skip
+    put(
+        ws,
+        "vendors",
+        [
+            dict(ListID="V-1", Name="Old Supplier"),
+            dict(ListID="V-2", Name="New Supplier"),
+            dict(ListID="80000200-1", Name="Acme Concrete"),
+        ],
+    )
+    put(
+        ws,
+        "customers",
+        [
+            dict(ListID="C-1", Name="Owner", FullName="Owner", Sublevel=0),
+            dict(ListID="C-2", Name="Tower", FullName="Owner:Tower", Sublevel=1, ParentRef_FullName="Owner"),
+            dict(
+                ListID="C-3",
+                Name="Lobby",
+                FullName="Owner:Tower:Lobby",
+                Sublevel=2,
+                ParentRef_FullName="Owner:Tower",
+            ),
+        ],
+    )
     return ws
 
 
@@ -71,6 +88,8 @@ def test_adding_an_erp_job_needs_erp_admin(world, tmp_path):
     from qbrecon.procore.imports import accept_imports
 
     with pytest.raises(PermissionDenied, match="add an ERP Job to Procore"):
-        accept_imports(world, ["C-2"], by="ann", company_id=9, out_dir=tmp_path / "out")  # approver, 'Standard'
+        accept_imports(
+            world, ["C-2"], by="ann", company_id=9, out_dir=tmp_path / "out"
+        )  # approver, 'Standard'
     result = accept_imports(world, ["C-2"], by="adam", company_id=9, out_dir=tmp_path / "out")
     assert result is not None

@@ -52,9 +52,16 @@ SEED_001 = {
 }
 # "Sending items to ERP for accounting acceptance requires 'Admin' level permissions on the tool where the item
 # is located."
-ITEM_HOME = {"company": "directory", "project": "projects", "cost_code": "admin", "budget": "budget",
-             "commitment": "commitments", "change_order": "commitments", "invoice": "commitments",
-             "timecard_entry": "timesheets"}  # fmt: skip
+ITEM_HOME = {
+    "company": "directory",
+    "project": "projects",
+    "cost_code": "admin",
+    "budget": "budget",
+    "commitment": "commitments",
+    "change_order": "commitments",
+    "invoice": "commitments",
+    "timecard_entry": "timesheets",
+}
 SEED_LABELS = set(SEED_001) | {
     "Send, Retrieve, or Resend Items to ERP Integrations for Accounting Acceptance",
     "View an ERP Job Costs Report",
@@ -63,8 +70,15 @@ SEED_LABELS = set(SEED_001) | {
 
 
 def person(erp: str = "none", push: bool = False, active: bool = True, **tools: str) -> dict:
-    return {"id": 9, "name": "Test Person", "login": "tp", "is_active": active, "erp_integrations_permission": erp,
-            "can_push_to_accounting": push, "tools": tools}  # fmt: skip
+    return {
+        "id": 9,
+        "name": "Test Person",
+        "login": "tp",
+        "is_active": active,
+        "erp_integrations_permission": erp,
+        "can_push_to_accounting": push,
+        "tools": tools,
+    }
 
 
 def test_the_module_matrix_is_the_seed_page():
@@ -123,10 +137,30 @@ def test_report_rows(erp, reports, budget, prime, company_level, project_level, 
 @pytest.fixture()
 def world(ws):
     build_world(ws)
-    put(ws, "users", [dict(id=7, name="Nora Nopush", login="nora", email_address="nora@example.com", is_active=True,
-                           erp_integrations_permission="admin", can_push_to_accounting=False),
-                      dict(id=8, name="Nina None", login="nina", email_address="nina@example.com", is_active=True,
-                           erp_integrations_permission="none", can_push_to_accounting=False)])  # fmt: skip
+    put(
+        ws,
+        "users",
+        [
+            dict(
+                id=7,
+                name="Nora Nopush",
+                login="nora",
+                email_address="nora@example.com",
+                is_active=True,
+                erp_integrations_permission="admin",
+                can_push_to_accounting=False,
+            ),
+            dict(
+                id=8,
+                name="Nina None",
+                login="nina",
+                email_address="nina@example.com",
+                is_active=True,
+                erp_integrations_permission="none",
+                can_push_to_accounting=False,
+            ),
+        ],
+    )
     return ws
 
 

@@ -22,30 +22,93 @@ def put(ws, table: str, rows: list[dict]) -> None:
 def build_world(ws) -> None:
     """A small company: users with each permission, two projects, vendors, cost codes, and one record of each
     exportable type in a state where it can be sent (plus a few that cannot)."""
-    put(ws, "users", [
-        dict(id=1, name="Ann Approver", login="ann", email_address="ann@example.com", is_active=True,
-             erp_integrations_permission="standard", can_push_to_accounting=True),
-        dict(id=2, name="Adam Admin", login="adam", email_address="adam@example.com", is_active=True,
-             erp_integrations_permission="admin", can_push_to_accounting=True),
-        dict(id=3, name="Pat Projectmanager", login="pat", email_address="pat@example.com", is_active=True,
-             erp_integrations_permission="none", can_push_to_accounting=False),
-        dict(id=4, name="Sam Standard", login="sam", email_address="sam@example.com", is_active=True,
-             erp_integrations_permission="standard", can_push_to_accounting=False),
-        dict(id=5, name="Carl Creator", login="carl", email_address="carl@example.com", is_active=True,
-             erp_integrations_permission="read_only", can_push_to_accounting=False),
-        dict(id=6, name="Gone User", login="gone", email_address="gone@example.com", is_active=False,
-             erp_integrations_permission="admin", can_push_to_accounting=True),
-    ])  # fmt: skip
+    put(
+        ws,
+        "users",
+        [
+            dict(
+                id=1,
+                name="Ann Approver",
+                login="ann",
+                email_address="ann@example.com",
+                is_active=True,
+                erp_integrations_permission="standard",
+                can_push_to_accounting=True,
+            ),
+            dict(
+                id=2,
+                name="Adam Admin",
+                login="adam",
+                email_address="adam@example.com",
+                is_active=True,
+                erp_integrations_permission="admin",
+                can_push_to_accounting=True,
+            ),
+            dict(
+                id=3,
+                name="Pat Projectmanager",
+                login="pat",
+                email_address="pat@example.com",
+                is_active=True,
+                erp_integrations_permission="none",
+                can_push_to_accounting=False,
+            ),
+            dict(
+                id=4,
+                name="Sam Standard",
+                login="sam",
+                email_address="sam@example.com",
+                is_active=True,
+                erp_integrations_permission="standard",
+                can_push_to_accounting=False,
+            ),
+            dict(
+                id=5,
+                name="Carl Creator",
+                login="carl",
+                email_address="carl@example.com",
+                is_active=True,
+                erp_integrations_permission="read_only",
+                can_push_to_accounting=False,
+            ),
+            dict(
+                id=6,
+                name="Gone User",
+                login="gone",
+                email_address="gone@example.com",
+                is_active=False,
+                erp_integrations_permission="admin",
+                can_push_to_accounting=True,
+            ),
+        ],
+    )
     # sending needs 'Admin' on the item's own Procore tool: pat has it everywhere, carl on the Directory
-    ws.set_tool_permissions("pat", dict.fromkeys(sorted(set(permissions.ITEM_TOOL.values())), "admin"), by="adam")
+    ws.set_tool_permissions(
+        "pat", dict.fromkeys(sorted(set(permissions.ITEM_TOOL.values())), "admin"), by="adam"
+    )
     ws.set_tool_permissions("carl", {"directory": "admin"}, by="adam")
-    put(ws, "projects", [
-        dict(id=100, name="Main Street Office", address="12 Main Street", budget_locked=True, created_by_id=5,
-             origin_id="80000100-1600000000", origin_data='{"edit_sequence": "1"}'),
-        dict(id=101, name="Harbor Clinic", address="5 Harbor Road", budget_locked=False, created_by_id=5),
-        dict(id=102, name="A project name that is far too long for QuickBooks", address="1 Road, Town",
-             created_by_id=5),
-    ])  # fmt: skip
+    put(
+        ws,
+        "projects",
+        [
+            dict(
+                id=100,
+                name="Main Street Office",
+                address="12 Main Street",
+                budget_locked=True,
+                created_by_id=5,
+                origin_id="80000100-1600000000",
+                origin_data='{"edit_sequence": "1"}',
+            ),
+            dict(id=101, name="Harbor Clinic", address="5 Harbor Road", budget_locked=False, created_by_id=5),
+            dict(
+                id=102,
+                name="A project name that is far too long for QuickBooks",
+                address="1 Road, Town",
+                created_by_id=5,
+            ),
+        ],
+    )
     put(
         ws,
         "companies",
@@ -54,15 +117,37 @@ def build_world(ws) -> None:
             dict(id=201, name="Best Electric", created_by_id=5, is_active=True),
         ],
     )
-    put(ws, "cost_codes", [
-        dict(id=300, cost_code_level="standard", code="03-300", full_code="03-300", name="Concrete",
-             origin_id="80000300-1"),
-        dict(id=301, cost_code_level="standard", code="16-100", full_code="16-100", name="Electrical"),
-        dict(id=310, cost_code_level="project", project_id=100, code="03-300", full_code="03-300",
-             standard_cost_code_id=300),
-        dict(id=311, cost_code_level="project", project_id=100, code="16-100", full_code="16-100",
-             standard_cost_code_id=301),
-    ])  # fmt: skip
+    put(
+        ws,
+        "cost_codes",
+        [
+            dict(
+                id=300,
+                cost_code_level="standard",
+                code="03-300",
+                full_code="03-300",
+                name="Concrete",
+                origin_id="80000300-1",
+            ),
+            dict(id=301, cost_code_level="standard", code="16-100", full_code="16-100", name="Electrical"),
+            dict(
+                id=310,
+                cost_code_level="project",
+                project_id=100,
+                code="03-300",
+                full_code="03-300",
+                standard_cost_code_id=300,
+            ),
+            dict(
+                id=311,
+                cost_code_level="project",
+                project_id=100,
+                code="16-100",
+                full_code="16-100",
+                standard_cost_code_id=301,
+            ),
+        ],
+    )
     put(
         ws,
         "budget_line_items",
@@ -71,17 +156,57 @@ def build_world(ws) -> None:
             dict(id=401, project_id=101, cost_code_id=310, original_budget_amount=D("1000.00")),
         ],
     )
-    put(ws, "commitments", [
-        dict(id=500, project_id=100, type="WorkOrderContract", number="SC-001", title="Foundations",
-             status="approved", vendor_id=200, grand_total=D("25000.00"), created_by_id=5),
-        dict(id=501, project_id=100, type="PurchaseOrderContract", number="PO-002", title="Wiring",
-             status="approved", vendor_id=201, grand_total=D("9000.00"), created_by_id=5),
-        dict(id=502, project_id=100, type="WorkOrderContract", number="SC-003", title="Draft",
-             status="draft", vendor_id=200, grand_total=D("100.00"), created_by_id=5),
-        dict(id=503, project_id=100, type="WorkOrderContract", number="SC-004", title="Synced one",
-             status="approved", vendor_id=200, grand_total=D("700.00"), created_by_id=5,
-             origin_id="TXN-503"),
-    ])  # fmt: skip
+    put(
+        ws,
+        "commitments",
+        [
+            dict(
+                id=500,
+                project_id=100,
+                type="WorkOrderContract",
+                number="SC-001",
+                title="Foundations",
+                status="approved",
+                vendor_id=200,
+                grand_total=D("25000.00"),
+                created_by_id=5,
+            ),
+            dict(
+                id=501,
+                project_id=100,
+                type="PurchaseOrderContract",
+                number="PO-002",
+                title="Wiring",
+                status="approved",
+                vendor_id=201,
+                grand_total=D("9000.00"),
+                created_by_id=5,
+            ),
+            dict(
+                id=502,
+                project_id=100,
+                type="WorkOrderContract",
+                number="SC-003",
+                title="Draft",
+                status="draft",
+                vendor_id=200,
+                grand_total=D("100.00"),
+                created_by_id=5,
+            ),
+            dict(
+                id=503,
+                project_id=100,
+                type="WorkOrderContract",
+                number="SC-004",
+                title="Synced one",
+                status="approved",
+                vendor_id=200,
+                grand_total=D("700.00"),
+                created_by_id=5,
+                origin_id="TXN-503",
+            ),
+        ],
+    )
     put(
         ws,
         "commitment_lines",
@@ -92,34 +217,112 @@ def build_world(ws) -> None:
             dict(id=553, commitment_id=503, cost_code_id=310, amount=D("700.00")),
         ],
     )
-    put(ws, "change_orders", [
-        dict(id=600, project_id=100, contract_id=503, number="CCO-1", title="Extra rebar", status="approved",
-             grand_total=D("1200.00"), created_by_id=5),
-        dict(id=601, project_id=100, contract_id=501, number="CCO-2", title="More wire", status="approved",
-             grand_total=D("50.00"), created_by_id=5),
-    ])  # fmt: skip
-    put(ws, "invoices", [
-        dict(id=700, project_id=100, commitment_id=503, invoice_number="INV-7", number=1, status="approved",
-             current_payment_due=D("630.00"), total_retainage=D("70.00"), created_by_id=5, vendor_id=200),
-        dict(id=701, project_id=100, commitment_id=500, invoice_number="INV-8", number=1, status="approved",
-             current_payment_due=D("900.00"), created_by_id=5, vendor_id=200),
-        dict(id=702, project_id=100, commitment_id=503, invoice_number="INV-9", number=2, status="under_review",
-             current_payment_due=D("10.00"), created_by_id=5, vendor_id=200, erp_status="Ready to Export"),
-    ])  # fmt: skip
-    put(ws, "timecard_entries", [
-        dict(id=800, project_id=100, date=pd.Timestamp("2026-01-05").date(), hours=D("8"),
-             approval_status="approved", party_name="Joe Worker", created_by_id=5),
-    ])  # fmt: skip
-    put(ws, "customers", [
-        dict(ListID="C-1", Name="Big Owner LLC", FullName="Big Owner LLC", Sublevel=0, IsActive=True),
-        dict(ListID="C-2", Name="Main Street Office", FullName="Big Owner LLC:Main Street Office", Sublevel=1,
-             ParentRef_ListID="C-1", IsActive=True),
-    ])  # fmt: skip
-    put(ws, "items", [
-        dict(ListID="I-RET", Name="Retainage", FullName="Retainage", ItemType="ItemService"),
-        dict(ListID="80000300-1", Name="03-300", FullName="03-300", ItemType="ItemService"),
-        dict(ListID="I-PART", Name="Widget", FullName="Widget", ItemType="ItemInventory"),
-    ])  # fmt: skip
+    put(
+        ws,
+        "change_orders",
+        [
+            dict(
+                id=600,
+                project_id=100,
+                contract_id=503,
+                number="CCO-1",
+                title="Extra rebar",
+                status="approved",
+                grand_total=D("1200.00"),
+                created_by_id=5,
+            ),
+            dict(
+                id=601,
+                project_id=100,
+                contract_id=501,
+                number="CCO-2",
+                title="More wire",
+                status="approved",
+                grand_total=D("50.00"),
+                created_by_id=5,
+            ),
+        ],
+    )
+    put(
+        ws,
+        "invoices",
+        [
+            dict(
+                id=700,
+                project_id=100,
+                commitment_id=503,
+                invoice_number="INV-7",
+                number=1,
+                status="approved",
+                current_payment_due=D("630.00"),
+                total_retainage=D("70.00"),
+                created_by_id=5,
+                vendor_id=200,
+            ),
+            dict(
+                id=701,
+                project_id=100,
+                commitment_id=500,
+                invoice_number="INV-8",
+                number=1,
+                status="approved",
+                current_payment_due=D("900.00"),
+                created_by_id=5,
+                vendor_id=200,
+            ),
+            dict(
+                id=702,
+                project_id=100,
+                commitment_id=503,
+                invoice_number="INV-9",
+                number=2,
+                status="under_review",
+                current_payment_due=D("10.00"),
+                created_by_id=5,
+                vendor_id=200,
+                erp_status="Ready to Export",
+            ),
+        ],
+    )
+    put(
+        ws,
+        "timecard_entries",
+        [
+            dict(
+                id=800,
+                project_id=100,
+                date=pd.Timestamp("2026-01-05").date(),
+                hours=D("8"),
+                approval_status="approved",
+                party_name="Joe Worker",
+                created_by_id=5,
+            ),
+        ],
+    )
+    put(
+        ws,
+        "customers",
+        [
+            dict(ListID="C-1", Name="Big Owner LLC", FullName="Big Owner LLC", Sublevel=0, IsActive=True),
+            dict(
+                ListID="C-2",
+                Name="Main Street Office",
+                FullName="Big Owner LLC:Main Street Office",
+                Sublevel=1,
+                ParentRef_ListID="C-1",
+                IsActive=True,
+            ),
+        ],
+    )
+    put(
+        ws,
+        "items",
+        [
+            dict(ListID="I-RET", Name="Retainage", FullName="Retainage", ItemType="ItemService"),
+            dict(ListID="80000300-1", Name="03-300", FullName="03-300", ItemType="ItemService"),
+            dict(ListID="I-PART", Name="Widget", FullName="Widget", ItemType="ItemInventory"),
+        ],
+    )
     ws.refresh_queue()
 
 
@@ -402,7 +605,9 @@ def test_batch_is_all_or_nothing_and_lists_every_offender(world):
 
 
 def test_permissions_on_decisions(world):
-    world.send([201], item_type="company", by="carl")  # sending needs no ERP tool permission (Directory Admin)
+    world.send(
+        [201], item_type="company", by="carl"
+    )  # sending needs no ERP tool permission (Directory Admin)
     with pytest.raises(PermissionDenied, match="Can Push to Accounting"):
         world.accept([201], item_type="company", by="sam")
     with pytest.raises(PermissionDenied, match="'Standard' or 'Admin'"):
@@ -487,12 +692,28 @@ def test_reports(world):
     with pytest.raises(PermissionDenied):
         world.accountant_report(by="ann")
     put(world, "bills", [dict(TxnID="B-1", VendorRef_ListID="80000200-1")])
-    put(world, "bill_lines", [
-        dict(TxnID="B-1", TxnLineID="L1", LineKind="item", ItemRef_ListID="80000300-1", Amount=D("400.00"),
-             CustomerRef_ListID="80000100-1600000000"),
-        dict(TxnID="B-1", TxnLineID="L2", LineKind="item", ItemRef_ListID="80000300-1", Amount=D("100.50"),
-             CustomerRef_ListID="80000100-1600000000"),
-    ])  # fmt: skip
+    put(
+        world,
+        "bill_lines",
+        [
+            dict(
+                TxnID="B-1",
+                TxnLineID="L1",
+                LineKind="item",
+                ItemRef_ListID="80000300-1",
+                Amount=D("400.00"),
+                CustomerRef_ListID="80000100-1600000000",
+            ),
+            dict(
+                TxnID="B-1",
+                TxnLineID="L2",
+                LineKind="item",
+                ItemRef_ListID="80000300-1",
+                Amount=D("100.50"),
+                CustomerRef_ListID="80000100-1600000000",
+            ),
+        ],
+    )
     jc = world.erp_job_costs(100, by="adam")
     row = jc[jc.item_list_id == "80000300-1"].iloc[0]
     assert row["quickbooks_costs"] == D("500.50") and row["original_budget_amount"] == D("50000.00")
@@ -502,12 +723,16 @@ def test_reports(world):
 
 
 def test_vendor_suggestions_and_linking(world):
-    put(world, "vendors", [
-        dict(ListID="V-9", Name="BEST ELECTRIC, INC.", EditSequence="77", IsActive=True),
-        dict(ListID="V-8", Name="Best Electrc", IsActive=True),
-        dict(ListID="V-7", Name="Zeta Glass", IsActive=True),
-        dict(ListID="80000200-1", Name="Acme Concrete", IsActive=True),
-    ])  # fmt: skip
+    put(
+        world,
+        "vendors",
+        [
+            dict(ListID="V-9", Name="BEST ELECTRIC, INC.", EditSequence="77", IsActive=True),
+            dict(ListID="V-8", Name="Best Electrc", IsActive=True),
+            dict(ListID="V-7", Name="Zeta Glass", IsActive=True),
+            dict(ListID="80000200-1", Name="Acme Concrete", IsActive=True),
+        ],
+    )
     ready = world.ready_to_import("vendor")
     assert set(ready["list_id"]) == {"V-9", "V-8", "V-7"}  # Acme is linked already
     sug = world.vendor_link_suggestions()
@@ -571,10 +796,20 @@ def test_import_bill_payments_and_job_costs(world):
         503,
         D("630.00"),
     )
-    put(world, "bill_lines", [
-        dict(TxnID="B-700", TxnLineID="L1", LineKind="item", ItemRef_ListID="80000300-1", Amount=D("630.00"),
-             CustomerRef_ListID="80000100-1600000000"),
-    ])  # fmt: skip
+    put(
+        world,
+        "bill_lines",
+        [
+            dict(
+                TxnID="B-700",
+                TxnLineID="L1",
+                LineKind="item",
+                ItemRef_ListID="80000300-1",
+                Amount=D("630.00"),
+                CustomerRef_ListID="80000100-1600000000",
+            ),
+        ],
+    )
     assert world.import_job_costs(by="adam") == 0  # Job Cost Transaction Syncing is off on the project
     world.enable_job_cost_sync(100, by="adam")
     assert world.import_job_costs(by="adam") == 1

@@ -37,14 +37,16 @@ def test_defaults_and_update_with_audit(world):
 @pytest.mark.parametrize(
     "values, field",
     [
-        ({"sync_schedule": "weekly"}, "sync_schedule"), ({"direct_export": "maybe"}, "direct_export"),
-        ({"no_such_setting": 1}, "no_such_setting"), ({"connection_status": "connected"}, "connection_status"),
+        ({"sync_schedule": "weekly"}, "sync_schedule"),
+        ({"direct_export": "maybe"}, "direct_export"),
+        ({"no_such_setting": 1}, "no_such_setting"),
+        ({"connection_status": "connected"}, "connection_status"),
         ({"invoice_retainage_item": "Nothing"}, "invoice_retainage_item"),
         ({"invoice_retainage_item": "Widget"}, "invoice_retainage_item"),  # not a Service item
         ({"invoice_retainage_item": "03-300"}, "invoice_retainage_item"),  # a synced cost code
         ({"smtp_port": "abc"}, "smtp_port"),
     ],
-)  # fmt: skip
+)
 def test_invalid_values_refused_and_nothing_stored(world, values, field):
     before = world.settings
     with pytest.raises(InputError) as exc:

@@ -15,8 +15,15 @@ from qbrecon.qbwc.simulator import QuickBooksCompany
 fixtures = pytest.importorskip("qbrecon.fixtures")
 
 # item type -> simulator kind of the record its export adds
-KIND = {"company": "vendor", "project": "customer", "cost_code": "item", "commitment": "purchase_order",
-        "invoice": "bill", "budget": "estimate", "timecard_entry": "time_tracking"}  # fmt: skip
+KIND = {
+    "company": "vendor",
+    "project": "customer",
+    "cost_code": "item",
+    "commitment": "purchase_order",
+    "invoice": "bill",
+    "budget": "estimate",
+    "timecard_entry": "time_tracking",
+}
 
 
 def put(ws, table: str, rows: list[dict]) -> None:
@@ -25,10 +32,28 @@ def put(ws, table: str, rows: list[dict]) -> None:
 
 def put_admin(ws) -> None:
     """User 1, "ada": an ERP admin who can push to accounting (may send, accept and export)."""
-    put(ws, "users", [dict(id=1, name="Ada", login="ada", is_active=True, erp_integrations_permission="admin",
-                           can_push_to_accounting=True)])  # fmt: skip
-    put(ws, "user_tool_permissions", [dict(user_id=1, tool=t, level="admin") for t in ("directory", "admin",
-                                      "projects", "budget", "commitments", "timesheets")])  # fmt: skip
+    put(
+        ws,
+        "users",
+        [
+            dict(
+                id=1,
+                name="Ada",
+                login="ada",
+                is_active=True,
+                erp_integrations_permission="admin",
+                can_push_to_accounting=True,
+            )
+        ],
+    )
+    put(
+        ws,
+        "user_tool_permissions",
+        [
+            dict(user_id=1, tool=t, level="admin")
+            for t in ("directory", "admin", "projects", "budget", "commitments", "timesheets")
+        ],
+    )
 
 
 def admin_id(ws) -> int:
@@ -116,7 +141,9 @@ def assert_exactly_once(ws, company, before: dict) -> None:
     # each exported CCO's lines are on its purchase order exactly once
     lines = company.lines("purchase_order")
     for pid in synced.loc[synced["item_type"] == "change_order", "procore_id"]:
-        number = ws.store.execute("SELECT number FROM change_orders WHERE id = ?", [int(pid)]).fetchall()[0][0]
+        number = ws.store.execute("SELECT number FROM change_orders WHERE id = ?", [int(pid)]).fetchall()[0][
+            0
+        ]
         sent = ws.store.execute(
             "SELECT request_xml FROM export_ledger WHERE item_type = 'change_order' AND procore_id = ? "
             "AND outcome IN ('synced', 'linked')",
@@ -318,9 +345,21 @@ def test_missing_setting_refuses_the_batch_before_anything_is_written(ws):
     caller's transaction (``store.transaction()`` nests without savepoints, so a half-way refusal would stay)."""
     from qbrecon.errors import SettingMissing
 
-    put(ws, "cost_codes", [dict(id=7, cost_code_level="standard", code="100", full_code="01-100", name="General"),
-                           dict(id=8, cost_code_level="standard", code="200", full_code="01-200", name="Linked",
-                                origin_id="80000008-1")])  # fmt: skip
+    put(
+        ws,
+        "cost_codes",
+        [
+            dict(id=7, cost_code_level="standard", code="100", full_code="01-100", name="General"),
+            dict(
+                id=8,
+                cost_code_level="standard",
+                code="200",
+                full_code="01-200",
+                name="Linked",
+                origin_id="80000008-1",
+            ),
+        ],
+    )
     ws.store.execute(
         """INSERT INTO erp_items (item_type, procore_id, status, attempts, updated_at) VALUES
            ('cost_code', 7, 'exporting', 0, now()), ('cost_code', 8, 'exporting', 0, now()),
@@ -331,9 +370,12 @@ def test_missing_setting_refuses_the_batch_before_anything_is_written(ws):
                             sent_at) VALUES (99, 'export', 'web_connector', 'sent', 1, now(), now())""")
 
     def written() -> tuple:
-        return (ws.store.scalar("SELECT state FROM export_messages WHERE message_id = 99"),
-                ws.store.count("export_ledger"), ws.store.count("qbxml_messages"),
-                ws.store.scalar("SELECT count(*) FROM erp_items WHERE status <> 'exporting'"))  # fmt: skip
+        return (
+            ws.store.scalar("SELECT state FROM export_messages WHERE message_id = 99"),
+            ws.store.count("export_ledger"),
+            ws.store.count("qbxml_messages"),
+            ws.store.scalar("SELECT count(*) FROM erp_items WHERE status <> 'exporting'"),
+        )
 
     with ws.store.transaction():
         with pytest.raises(SettingMissing) as refused:

@@ -60,9 +60,22 @@ def test_cli_where_refuses_read_text_with_a_clear_error(tmp_path):
         build_world(ws)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     run = subprocess.run(
-        [sys.executable, "-c", "from qbrecon.cli import main; main()", "send", "-w", str(path), "--by", "pat",
-         "--where", "length(read_text('/etc/passwd')) > 0"],
-        capture_output=True, text=True, env=env, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "from qbrecon.cli import main; main()",
+            "send",
+            "-w",
+            str(path),
+            "--by",
+            "pat",
+            "--where",
+            "length(read_text('/etc/passwd')) > 0",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert run.returncode == 2, (run.stdout, run.stderr)
     assert "may not call read_text()" in run.stderr and "root:" not in run.stdout + run.stderr

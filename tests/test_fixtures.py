@@ -19,8 +19,13 @@ from qbrecon.schemas import TABLES
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "fixtures" / "small"
-SAMPLE_ARGS = {"projects": 3, "seed": 7, "commitments_per_project": 4, "invoices_per_commitment": 3,
-               "lines_per_invoice": 4}  # fmt: skip
+SAMPLE_ARGS = {
+    "projects": 3,
+    "seed": 7,
+    "commitments_per_project": 4,
+    "invoices_per_commitment": 3,
+    "lines_per_invoice": 4,
+}
 # Columns the loader derives rather than reads: status_original (the raw status), cost_code_level (standard
 # cost codes have no project_id).
 DERIVED = {"status_original", "cost_code_level"}
@@ -103,9 +108,12 @@ def test_procore_money_invariants(small):
     for inv in procore(small, "requisitions"):
         items, s = inv["contract_items"], inv["summary"]
         gross = sum(D(i["work_completed_this_period"]) + D(i["materials_presently_stored"]) for i in items)
-        held = sum(D(i["work_completed_retainage_retained_this_period"])
-                   - D(i["work_completed_retainage_released_this_period"])
-                   + D(i["materials_stored_retainage_currently_retained"]) for i in items)  # fmt: skip
+        held = sum(
+            D(i["work_completed_retainage_retained_this_period"])
+            - D(i["work_completed_retainage_released_this_period"])
+            + D(i["materials_stored_retainage_currently_retained"])
+            for i in items
+        )
         assert D(s["current_payment_due"]) == gross - held
         assert D(inv["total_claimed_amount"]) == gross
         assert D(s["total_earned_less_retainage"]) == D(s["total_completed_and_stored_to_date"]) - D(
@@ -160,8 +168,17 @@ def test_answer_key_covers_every_kind_with_valid_codes(small):
         assert (kind.reason, kind.pair) in planted, kind
     for d in key["discrepancies"]:
         assert d["reason"] in REASONS and d["pair"] in PAIRS
-        assert set(d) >= {"pair", "procore_id", "quickbooks_id", "field", "reason", "procore_value",
-                          "quickbooks_value", "note", "expect_difference"}  # fmt: skip
+        assert set(d) >= {
+            "pair",
+            "procore_id",
+            "quickbooks_id",
+            "field",
+            "reason",
+            "procore_value",
+            "quickbooks_value",
+            "note",
+            "expect_difference",
+        }
         for v in (d["procore_value"], d["quickbooks_value"]):
             assert v is None or isinstance(v, str)
     resent = [d for d in key["discrepancies"] if d["reason"] == "rejected_and_resent"]
@@ -179,8 +196,11 @@ def find_differences(root: Path) -> set[tuple[str, object]]:
     pos = {p.findtext("TxnID"): p for p in rets(root, "PurchaseOrderQueryRs.xml", "PurchaseOrderRet")}
     vendors = {v.findtext("ListID"): v for v in rets(root, "VendorQueryRs.xml", "VendorRet")}
     jobs = {c.findtext("ListID"): c for c in rets(root, "CustomerQueryRs.xml", "CustomerRet")}
-    retainage = next(i.findtext("ListID") for i in rets(root, "ItemQueryRs.xml", "ItemServiceRet")
-                     if i.findtext("Name") == "Retainage")  # fmt: skip
+    retainage = next(
+        i.findtext("ListID")
+        for i in rets(root, "ItemQueryRs.xml", "ItemServiceRet")
+        if i.findtext("Name") == "Retainage"
+    )
     for p in procore(root, "projects"):
         if len(p["name"]) > 41:
             found.add(("name_too_long", p["id"]))
@@ -229,8 +249,11 @@ def find_differences(root: Path) -> set[tuple[str, object]]:
         if not ret_lines:
             found.add(("retainage_line_missing", inv["id"]))
         else:
-            held = sum(D(i["work_completed_retainage_retained_this_period"])
-                       + D(i["materials_stored_retainage_currently_retained"]) for i in items)  # fmt: skip
+            held = sum(
+                D(i["work_completed_retainage_retained_this_period"])
+                + D(i["materials_stored_retainage_currently_retained"])
+                for i in items
+            )
             assert D(ret_lines[0].findtext("Amount")) == -held
         for ln, item in zip(work, items, strict=True):
             expected = D(item["work_completed_this_period"]) + D(item["materials_presently_stored"])
@@ -250,8 +273,11 @@ def find_differences(root: Path) -> set[tuple[str, object]]:
 
 def test_a_reconciler_finds_exactly_the_answer_key(small):
     key = answer(small)["discrepancies"]
-    expected = {(d["reason"], d["procore_id"] if d["procore_id"] is not None else d["quickbooks_id"])
-                for d in key if d["expect_difference"]}  # fmt: skip
+    expected = {
+        (d["reason"], d["procore_id"] if d["procore_id"] is not None else d["quickbooks_id"])
+        for d in key
+        if d["expect_difference"]
+    }
     assert find_differences(small) == expected
 
 
@@ -298,8 +324,9 @@ def test_procore_shapes_follow_the_api(small):
     proj = [c for c in procore(small, "cost_codes") if "project_id" in c]
     assert std and proj
     synced = [c for c in proj if c["origin_id"]]
-    assert synced and all("|" in c["origin_id"] and c["origin_id"].split("|")[0] == c["biller_origin_id"]
-                          for c in synced)  # fmt: skip
+    assert synced and all(
+        "|" in c["origin_id"] and c["origin_id"].split("|")[0] == c["biller_origin_id"] for c in synced
+    )
     projects = procore(small, "projects")
     assert any(p["origin_id"] and json.loads(p["origin_data"])["edit_sequence"] for p in projects)
     users = procore(small, "users")
@@ -316,12 +343,23 @@ def test_procore_shapes_follow_the_api(small):
 
 def test_paging_of_requisitions_bills_and_large_resources(tmp_path):
     out = tmp_path / "paged"
-    report = generate(out, projects=3, seed=2, commitments_per_project=3, invoices_per_commitment=2,
-                      lines_per_invoice=2, bills_per_page=3, requisitions_per_page=4, page_size=5)  # fmt: skip
+    report = generate(
+        out,
+        projects=3,
+        seed=2,
+        commitments_per_project=3,
+        invoices_per_commitment=2,
+        lines_per_invoice=2,
+        bills_per_page=3,
+        requisitions_per_page=4,
+        page_size=5,
+    )
     pages = sorted((out / "quickbooks").glob("BillQueryRs_*.xml"))
     assert len(pages) >= 2
-    remaining = [int(etree.parse(str(p)).getroot().find("QBXMLMsgsRs/BillQueryRs").get("iteratorRemainingCount"))
-                 for p in pages]  # fmt: skip
+    remaining = [
+        int(etree.parse(str(p)).getroot().find("QBXMLMsgsRs/BillQueryRs").get("iteratorRemainingCount"))
+        for p in pages
+    ]
     assert remaining[-1] == 0 and remaining == sorted(remaining, reverse=True)
     assert sum(len(rets(out, p.name, "BillRet")) for p in pages) == report.records["quickbooks/BillQueryRs"]
     assert (out / "procore" / "requisitions" / "page_0002.json").exists()
@@ -353,8 +391,10 @@ def test_generated_data_loads_with_nothing_quarantined(ws, small):
     assert len(ws.quarantine()) == 0
     n_inv = len(procore(small, "requisitions"))
     assert ws.frame("SELECT count(*) AS n FROM invoices")["n"][0] == n_inv
-    bill_lines = sum(len(b.findall("ItemLineRet")) + len(b.findall("ExpenseLineRet"))
-                     for b in rets(small, "BillQueryRs_*.xml", "BillRet"))  # fmt: skip
+    bill_lines = sum(
+        len(b.findall("ItemLineRet")) + len(b.findall("ExpenseLineRet"))
+        for b in rets(small, "BillQueryRs_*.xml", "BillRet")
+    )
     assert ws.frame("SELECT count(*) AS n FROM bill_lines")["n"][0] == bill_lines
 
 
@@ -366,8 +406,22 @@ def test_cli_generate(tmp_path):
 
     runner = CliRunner()
     out = tmp_path / "cli"
-    result = runner.invoke(main, ["fixtures", "generate", "--out", str(out), "--projects", "3", "--seed", "5",
-                                  "--lines-per-invoice", "2", "--json"])  # fmt: skip
+    result = runner.invoke(
+        main,
+        [
+            "fixtures",
+            "generate",
+            "--out",
+            str(out),
+            "--projects",
+            "3",
+            "--seed",
+            "5",
+            "--lines-per-invoice",
+            "2",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["projects"] == 3 and "answer_key.json" in data["files"]

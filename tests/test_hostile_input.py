@@ -37,9 +37,11 @@ XXE = b"""<?xml version="1.0" encoding="utf-8"?>
 <QBXML><QBXMLMsgsRs><CustomerQueryRs statusCode="0"><CustomerRet><ListID>1</ListID><Name>&xxe;</Name>
 <FullName>x</FullName></CustomerRet></CustomerQueryRs></QBXMLMsgsRs></QBXML>"""
 
-VALID = (b'<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRs><CustomerQueryRs statusCode="0">'
-         b"<CustomerRet><ListID>1</ListID><Name>A</Name><FullName>A</FullName><Balance>1.00</Balance></CustomerRet>"
-         b"</CustomerQueryRs></QBXMLMsgsRs></QBXML>")  # fmt: skip
+VALID = (
+    b'<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRs><CustomerQueryRs statusCode="0">'
+    b"<CustomerRet><ListID>1</ListID><Name>A</Name><FullName>A</FullName><Balance>1.00</Balance></CustomerRet>"
+    b"</CustomerQueryRs></QBXMLMsgsRs></QBXML>"
+)
 
 READERS = [
     lambda data: read_query_response(data),
@@ -121,7 +123,7 @@ def test_random_bytes_never_crash_the_xml_reader(data):
     st.lists(
         st.sampled_from(["<", ">", "/", "Name", "CustomerRet", "&amp;", "&#0;", "\xff", "]]>", "<!--", "x"]),
         max_size=30,
-    )  # fmt: skip
+    )
 )
 def test_mutated_xml_never_crashes(parts):
     doc = VALID.replace(b"<Name>A</Name>", ("<Name>" + "".join(parts) + "</Name>").encode("utf-8", "replace"))
@@ -134,11 +136,17 @@ def test_mutated_xml_never_crashes(parts):
 
 # -- Procore JSON ---------------------------------------------------------------------------------------------------
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
-    | st.sampled_from(["1.005", "12", "-0", "2025-13-40", "2025-01-01T00:00:00Z", "1e400", "9" * 30, "$1,000.00"]),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+    | st.sampled_from(
+        ["1.005", "12", "-0", "2025-13-40", "2025-01-01T00:00:00Z", "1e400", "9" * 30, "$1,000.00"]
+    ),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=6,
-)  # fmt: skip
+)
 
 FIELDS = [
     "id",
@@ -164,16 +172,25 @@ def mem_ws():
     w.close()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])  # fmt: skip
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(
     field=st.sampled_from(FIELDS + ["line_items"]),
     value=json_values,
     line_field=st.sampled_from(["id", "amount"]),
 )
 def test_random_values_in_fields_quarantine_or_load(mem_ws, tmp_path_factory, field, value, line_field):
-    record = {"id": 1, "project": {"id": 2}, "type": "WorkOrderContract", "status": "Approved",
-              "grand_total": "1.00", "line_items": [{"id": 10, "amount": "1.00"}]}  # fmt: skip
+    record = {
+        "id": 1,
+        "project": {"id": 2},
+        "type": "WorkOrderContract",
+        "status": "Approved",
+        "grand_total": "1.00",
+        "line_items": [{"id": 10, "amount": "1.00"}],
+    }
     record[field] = value
     if field != "line_items":
         record["line_items"][0][line_field] = value
@@ -201,8 +218,18 @@ def test_random_values_in_fields_quarantine_or_load(mem_ws, tmp_path_factory, fi
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cut=st.integers(min_value=0, max_value=400), top=json_values)
 def test_truncated_or_wrong_shaped_files_write_nothing(mem_ws, tmp_path_factory, cut, top):
-    good = json.dumps([{"id": 1, "project": {"id": 2}, "type": "WorkOrderContract", "status": "Approved",
-                        "line_items": [{"id": 10, "amount": "1.00"}]}] * 3)  # fmt: skip
+    good = json.dumps(
+        [
+            {
+                "id": 1,
+                "project": {"id": 2},
+                "type": "WorkOrderContract",
+                "status": "Approved",
+                "line_items": [{"id": 10, "amount": "1.00"}],
+            }
+        ]
+        * 3
+    )
     before = _snapshot(mem_ws)
     for text in (good[: min(cut, len(good) - 1)], json.dumps(top)):
         root = tmp_path_factory.mktemp("t")
@@ -220,9 +247,20 @@ def test_truncated_or_wrong_shaped_files_write_nothing(mem_ws, tmp_path_factory,
 
 def test_huge_strings_are_quarantined_not_crashing(ws, tmp_path):
     huge = "x" * 2_000_000
-    (tmp_path / "commitments.json").write_text(json.dumps([
-        {"id": 1, "project": {"id": 2}, "type": "WorkOrderContract", "status": "Approved", "title": huge},
-        {"id": huge[:50], "project": {"id": 2}, "type": "WorkOrderContract", "status": "Approved"}]))  # fmt: skip
+    (tmp_path / "commitments.json").write_text(
+        json.dumps(
+            [
+                {
+                    "id": 1,
+                    "project": {"id": 2},
+                    "type": "WorkOrderContract",
+                    "status": "Approved",
+                    "title": huge,
+                },
+                {"id": huge[:50], "project": {"id": 2}, "type": "WorkOrderContract", "status": "Approved"},
+            ]
+        )
+    )
     report = ws.load_procore(tmp_path)
     assert report.tables["commitments"].quarantined == 2
     q = ws.quarantine(report.load_id)

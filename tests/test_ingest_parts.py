@@ -26,20 +26,26 @@ def _bill(n: int, memo: str = "", amount: str | None = None, qty: str = "2") -> 
         f"</ItemLineRet>\n"
         for i in range(5)
     )
-    return (f"<BillRet><TxnID>T-{n}</TxnID><EditSequence>1</EditSequence><TxnDate>2026-03-01</TxnDate>"
-            f"<VendorRef><ListID>V-1</ListID><FullName>Vendor 1</FullName></VendorRef>"
-            f"<RefNumber>INV-{n}</RefNumber><Memo>{memo}</Memo><AmountDue>50.00</AmountDue>\n{lines}</BillRet>\n")  # fmt: skip
+    return (
+        f"<BillRet><TxnID>T-{n}</TxnID><EditSequence>1</EditSequence><TxnDate>2026-03-01</TxnDate>"
+        f"<VendorRef><ListID>V-1</ListID><FullName>Vendor 1</FullName></VendorRef>"
+        f"<RefNumber>INV-{n}</RefNumber><Memo>{memo}</Memo><AmountDue>50.00</AmountDue>\n{lines}</BillRet>\n"
+    )
 
 
 def _doc(*responses: str) -> str:
-    return ('<?xml version="1.0" encoding="utf-8"?>\n<?qbxml version="13.0"?>\n<QBXML>\n'
-            '<QBXMLMsgsRs onError="continueOnError">\n' + "".join(responses) + "</QBXMLMsgsRs>\n</QBXML>\n")  # fmt: skip
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<?qbxml version="13.0"?>\n<QBXML>\n'
+        '<QBXMLMsgsRs onError="continueOnError">\n' + "".join(responses) + "</QBXMLMsgsRs>\n</QBXML>\n"
+    )
 
 
 def _rs(name: str, bills: range, code: int = 0, **bill_args: str) -> str:
     body = "".join(_bill(n, **bill_args) for n in bills)
-    return (f'<{name} requestID="r-{name}-{bills.start}" statusCode="{code}" statusSeverity="Info" '
-            f'statusMessage="Status OK">\n{body}</{name}>\n')  # fmt: skip
+    return (
+        f'<{name} requestID="r-{name}-{bills.start}" statusCode="{code}" statusSeverity="Info" '
+        f'statusMessage="Status OK">\n{body}</{name}>\n'
+    )
 
 
 def _tables(ws: Workspace) -> dict[str, pd.DataFrame]:
@@ -83,8 +89,11 @@ def _same(ws_whole, whole, ws_parts, parts) -> None:
 
 @pytest.mark.parametrize("workers", [0, 2])
 def test_parts_load_the_same_rows_and_statuses(whole_vs_parts, workers):
-    text = _doc(_rs("BillQueryRs", range(1, 40)), '<VendorQueryRs requestID="v" statusCode="1" '
-                'statusSeverity="Info" statusMessage="no match"/>\n', _rs("BillQueryRs", range(40, 80), code=0))  # fmt: skip
+    text = _doc(
+        _rs("BillQueryRs", range(1, 40)),
+        '<VendorQueryRs requestID="v" statusCode="1" statusSeverity="Info" statusMessage="no match"/>\n',
+        _rs("BillQueryRs", range(40, 80), code=0),
+    )
     result = whole_vs_parts(text, workers)
     _same(*result)
     assert result[3].tables["bill_lines"].loaded == 79 * 5
@@ -92,8 +101,11 @@ def test_parts_load_the_same_rows_and_statuses(whole_vs_parts, workers):
 
 
 def test_bad_values_are_quarantined_as_in_one_read(whole_vs_parts):
-    text = _doc(_rs("BillQueryRs", range(1, 30)), _rs("BillQueryRs", range(30, 33), amount="12.x"),
-                _rs("BillQueryRs", range(33, 60)))  # fmt: skip
+    text = _doc(
+        _rs("BillQueryRs", range(1, 30)),
+        _rs("BillQueryRs", range(30, 33), amount="12.x"),
+        _rs("BillQueryRs", range(33, 60)),
+    )
     result = whole_vs_parts(text)
     _same(*result)
     assert result[3].tables["bills"].quarantined == 3 and result[3].tables["bill_lines"].quarantined == 15

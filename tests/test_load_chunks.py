@@ -11,16 +11,36 @@ from qbrecon.fixtures.generator import generate
 from qbrecon.loaders import procore as procore_reader
 from qbrecon.workspace_full import Workspace
 
-TABLES = ["projects", "companies", "cost_codes", "budget_line_items", "budget_changes", "commitments",
-          "commitment_lines", "change_orders", "change_order_lines", "invoices", "invoice_lines", "payments_issued",
-          "timecard_entries", "users"]  # fmt: skip
+TABLES = [
+    "projects",
+    "companies",
+    "cost_codes",
+    "budget_line_items",
+    "budget_changes",
+    "commitments",
+    "commitment_lines",
+    "change_orders",
+    "change_order_lines",
+    "invoices",
+    "invoice_lines",
+    "payments_issued",
+    "timecard_entries",
+    "users",
+]
 
 
 @pytest.fixture(scope="module")
 def export(tmp_path_factory):
     out = tmp_path_factory.mktemp("fixtures") / "gen"
-    generate(out, projects=3, seed=3, commitments_per_project=4, invoices_per_commitment=3,
-             requisitions_per_page=4, page_size=5)  # fmt: skip
+    generate(
+        out,
+        projects=3,
+        seed=3,
+        commitments_per_project=4,
+        invoices_per_commitment=3,
+        requisitions_per_page=4,
+        page_size=5,
+    )
     return out / "procore"
 
 

@@ -28,10 +28,19 @@ def write_export(root: Path, files: dict[str, object]) -> Path:
 def export_files() -> dict[str, object]:
     return {
         "projects": [
-            {"id": 1, "name": "Tower", "project_number": "P-1", "active": True, "start_date": "2025-01-02",
-             "total_value": "1000000.00", "created_at": "2025-01-01T10:00:00Z",
-             "updated_at": "2025-01-02T10:00:00-05:00", "budget": {"locked": True}, "created_by": {"id": 9},
-             "an_unknown_field": {"nested": [1, 2]}},
+            {
+                "id": 1,
+                "name": "Tower",
+                "project_number": "P-1",
+                "active": True,
+                "start_date": "2025-01-02",
+                "total_value": "1000000.00",
+                "created_at": "2025-01-01T10:00:00Z",
+                "updated_at": "2025-01-02T10:00:00-05:00",
+                "budget": {"locked": True},
+                "created_by": {"id": 9},
+                "an_unknown_field": {"nested": [1, 2]},
+            },
             {"id": "2", "name": "Annex", "total_value": 12.5},
         ],
         "vendors": [{"id": 5, "name": "Acme Concrete", "is_active": True}],
@@ -40,32 +49,69 @@ def export_files() -> dict[str, object]:
             {"id": 3, "project_id": 1, "code": "100", "full_code": "01-100", "name": "General"},
         ],
         "commitments": [
-            {"id": 10, "project": {"id": 1}, "type": "WorkOrderContract", "number": "SC-1", "status": "Approved",
-             "vendor": {"id": 5, "company": "Acme Concrete"}, "grand_total": "0.30",
-             "line_items": [{"id": 100, "amount": "0.1", "cost_code": {"id": 3, "full_code": "01-100"}},
-                            {"id": 101, "amount": "0.2", "holder": {"id": 10}}]},
-            {"id": 11, "project": {"id": 1}, "type": "WorkOrderContract", "status": "Out For Signature",
-             "line_items": [{"id": 110, "amount": 0.1}, {"id": 111, "amount": 0.2}]},
+            {
+                "id": 10,
+                "project": {"id": 1},
+                "type": "WorkOrderContract",
+                "number": "SC-1",
+                "status": "Approved",
+                "vendor": {"id": 5, "company": "Acme Concrete"},
+                "grand_total": "0.30",
+                "line_items": [
+                    {"id": 100, "amount": "0.1", "cost_code": {"id": 3, "full_code": "01-100"}},
+                    {"id": 101, "amount": "0.2", "holder": {"id": 10}},
+                ],
+            },
+            {
+                "id": 11,
+                "project": {"id": 1},
+                "type": "WorkOrderContract",
+                "status": "Out For Signature",
+                "line_items": [{"id": 110, "amount": 0.1}, {"id": 111, "amount": 0.2}],
+            },
         ],
         "budget_changes": [
-            {"id": 7, "project_id": 1, "number": 1, "status": "Approved", "title": "Transfer",
-             "adjustment_line_items": [
-                 {"id": 70, "type": "change_event", "adjustment_number": 1, "amount": "10.00",
-                  "wbs_code": {"flat_code": "01-100"}},
-                 {"id": 71, "type": "budget_change", "adjustment_number": 1, "amount": "-10.00"}]},
+            {
+                "id": 7,
+                "project_id": 1,
+                "number": 1,
+                "status": "Approved",
+                "title": "Transfer",
+                "adjustment_line_items": [
+                    {
+                        "id": 70,
+                        "type": "change_event",
+                        "adjustment_number": 1,
+                        "amount": "10.00",
+                        "wbs_code": {"flat_code": "01-100"},
+                    },
+                    {"id": 71, "type": "budget_change", "adjustment_number": 1, "amount": "-10.00"},
+                ],
+            },
             {"id": 8, "project_id": 1, "status": "Draft", "adjustment_line_items": []},
         ],
         "requisitions/page_0001": [
-            {"id": 50, "project_id": 1, "commitment_id": 10, "status": "Under Review",
-             "summary": {"current_payment_due": "90.00"},
-             "contract_items": [{"id": 500, "work_completed_this_period": "90.00",
-                                 "wbs_code": {"flat_code": "01-100"}}]},
+            {
+                "id": 50,
+                "project_id": 1,
+                "commitment_id": 10,
+                "status": "Under Review",
+                "summary": {"current_payment_due": "90.00"},
+                "contract_items": [
+                    {"id": 500, "work_completed_this_period": "90.00", "wbs_code": {"flat_code": "01-100"}}
+                ],
+            },
         ],
         "requisitions/page_0002": [
-            {"id": 51, "project_id": 1, "commitment_id": 10, "status": "approved",
-             "contract_items": [{"id": 501, "work_completed_this_period": "$1,087.80"}]},
+            {
+                "id": 51,
+                "project_id": 1,
+                "commitment_id": 10,
+                "status": "approved",
+                "contract_items": [{"id": 501, "work_completed_this_period": "$1,087.80"}],
+            },
         ],
-    }  # fmt: skip
+    }
 
 
 def counts(ws: Workspace) -> dict[str, int]:
@@ -76,8 +122,16 @@ def test_procore_export_loads_every_table(ws, tmp_path):
     report = ws.load_procore(write_export(tmp_path / "procore", export_files()))
     assert report.ok, str(report)
     got = report.to_frame().set_index("table")["loaded"].to_dict()
-    assert got == {"projects": 2, "companies": 1, "cost_codes": 2, "budget_changes": 2, "commitments": 2,
-                   "commitment_lines": 4, "invoices": 2, "invoice_lines": 2}  # fmt: skip
+    assert got == {
+        "projects": 2,
+        "companies": 1,
+        "cost_codes": 2,
+        "budget_changes": 2,
+        "commitments": 2,
+        "commitment_lines": 4,
+        "invoices": 2,
+        "invoice_lines": 2,
+    }
     commitments = ws.frame("commitments").set_index("id")
     assert commitments.loc[11, "status"] == "out_for_signature"
     assert commitments.loc[11, "status_original"] == "Out For Signature"
@@ -86,7 +140,9 @@ def test_procore_export_loads_every_table(ws, tmp_path):
     assert lines.loc[100, "commitment_id"] == 10  # filled from the parent
     assert lines.loc[110, "commitment_id"] == 11
     assert dict(ws.sql("select cost_code_level, project_id from cost_codes order by 1").fetchall()) == {
-        "project": 1, "standard": None}  # fmt: skip
+        "project": 1,
+        "standard": None,
+    }
     bc = ws.frame("budget_changes").set_index("id")
     assert list(bc.index) == [70, 71] and set(bc["budget_change_id"]) == {7}
     assert bc.loc[70, "title"] == "Transfer" and bc.loc[71, "status"] == "approved"
@@ -118,7 +174,8 @@ def test_loading_twice_updates_and_never_duplicates(ws, tmp_path):
     second = ws.load_procore(root)
     after = counts(ws)
     assert {t: n for t, n in after.items() if t not in ("load_runs",)} == {
-        t: n for t, n in before.items() if t not in ("load_runs",)}  # fmt: skip
+        t: n for t, n in before.items() if t not in ("load_runs",)
+    }
     assert second.loaded == 0 and second.updated == first.loaded
     assert ws.store.count("load_runs") == 2
 
@@ -150,8 +207,18 @@ def test_quarantine_holds_parent_with_its_lines(ws, tmp_path):
 
 
 def test_every_failing_cell_is_recorded(ws, tmp_path):
-    files = {"projects": [{"id": "x1", "name": None, "start_date": "31/12/2025", "total_value": {"a": 1},
-                           "active": "maybe", "created_at": "noon"}]}  # fmt: skip
+    files = {
+        "projects": [
+            {
+                "id": "x1",
+                "name": None,
+                "start_date": "31/12/2025",
+                "total_value": {"a": 1},
+                "active": "maybe",
+                "created_at": "noon",
+            }
+        ]
+    }
     report = ws.load_procore(write_export(tmp_path / "p", files))
     q = ws.quarantine(report.load_id)
     assert set(q["field"]) == {"id", "name", "start_date", "total_value", "active", "created_at"}
@@ -248,8 +315,10 @@ def test_quickbooks_samples_load(ws, shared_dir, tmp_path):
 
 def test_quickbooks_lines_of_a_requeried_bill_are_replaced(ws, tmp_path):
     def bill(lines: str) -> bytes:
-        return (f'<?xml version="1.0"?><QBXML><QBXMLMsgsRs><BillQueryRs statusCode="0"><BillRet><TxnID>T</TxnID>'
-                f"<AmountDue>1.00</AmountDue>{lines}</BillRet></BillQueryRs></QBXMLMsgsRs></QBXML>").encode()  # fmt: skip
+        return (
+            f'<?xml version="1.0"?><QBXML><QBXMLMsgsRs><BillQueryRs statusCode="0"><BillRet><TxnID>T</TxnID>'
+            f"<AmountDue>1.00</AmountDue>{lines}</BillRet></BillQueryRs></QBXMLMsgsRs></QBXML>"
+        ).encode()
 
     a, b, c = (tmp_path / n for n in "abc")
     for d in (a, b, c):
@@ -265,9 +334,11 @@ def test_quickbooks_lines_of_a_requeried_bill_are_replaced(ws, tmp_path):
 
 
 def test_invalid_qbxml_row_is_quarantined_with_its_lines(ws, tmp_path):
-    xml = (b'<QBXML><QBXMLMsgsRs><BillQueryRs statusCode="0"><BillRet><TxnID>T</TxnID>'
-           b"<ItemLineRet><TxnLineID>L1</TxnLineID><Amount>1.001</Amount></ItemLineRet></BillRet>"
-           b"<BillRet><TxnID>U</TxnID></BillRet></BillQueryRs></QBXMLMsgsRs></QBXML>")  # fmt: skip
+    xml = (
+        b'<QBXML><QBXMLMsgsRs><BillQueryRs statusCode="0"><BillRet><TxnID>T</TxnID>'
+        b"<ItemLineRet><TxnLineID>L1</TxnLineID><Amount>1.001</Amount></ItemLineRet></BillRet>"
+        b"<BillRet><TxnID>U</TxnID></BillRet></BillQueryRs></QBXMLMsgsRs></QBXML>"
+    )
     (tmp_path / "BillQueryRs_0001.xml").write_bytes(xml)
     report = ws.load_quickbooks(tmp_path)
     assert report.tables["bills"].loaded == 1 and report.tables["bills"].quarantined == 1
@@ -284,17 +355,22 @@ def test_an_already_parsed_response_loads_through_the_same_path(ws, tmp_path):
     from qbrecon.qbxml.parse import read_query_response
 
     def bill(lines: str, amount: str = "2.00") -> bytes:
-        return (f'<QBXML><QBXMLMsgsRs><BillQueryRs requestID="r" statusCode="0"><BillRet><TxnID>T</TxnID>'
-                f"<AmountDue>{amount}</AmountDue>{lines}</BillRet><BillRet><TxnID>U</TxnID><AmountDue>x</AmountDue>"
-                "</BillRet></BillQueryRs></QBXMLMsgsRs></QBXML>").encode()  # fmt: skip
+        return (
+            f'<QBXML><QBXMLMsgsRs><BillQueryRs requestID="r" statusCode="0"><BillRet><TxnID>T</TxnID>'
+            f"<AmountDue>{amount}</AmountDue>{lines}</BillRet><BillRet><TxnID>U</TxnID><AmountDue>x</AmountDue>"
+            "</BillRet></BillQueryRs></QBXMLMsgsRs></QBXML>"
+        ).encode()
 
     line = "<ItemLineRet><TxnLineID>{}</TxnLineID><Amount>1.00</Amount></ItemLineRet>"
     (tmp_path / "BillQueryRs.xml").write_bytes(bill(line.format("L1") + line.format("L2")))
     from_file = ws.load_quickbooks(tmp_path)
     parsed = read_query_response(bill(line.format("L2"), "1.00"), name="qbxml message 7")
     report = ws.load_query_result(parsed, source="Web Connector refresh: BillQuery page")
-    assert (report.side, report.source, report.files) == ("quickbooks", "Web Connector refresh: BillQuery page",
-                                                          ["Web Connector refresh: BillQuery page"])  # fmt: skip
+    assert (report.side, report.source, report.files) == (
+        "quickbooks",
+        "Web Connector refresh: BillQuery page",
+        ["Web Connector refresh: BillQuery page"],
+    )
     assert report.load_id > from_file.load_id
     assert (report.tables["bills"].updated, report.tables["bills"].quarantined) == (1, 1)  # U: AmountDue 'x'
     assert report.tables["bill_lines"].removed == 1 and list(ws.frame("bill_lines")["TxnLineID"]) == ["L2"]

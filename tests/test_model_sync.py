@@ -51,11 +51,22 @@ STEPS = int(os.environ.get("QBRECON_MODEL_STEPS", "6"))
 CRASH = os.environ.get("QBRECON_MODEL_CRASH", "0") == "1"
 SERVICE_USER, SERVICE_PASSWORD = "qbwc", "model test password"
 REPO = Path(__file__).resolve().parents[1]
-SIZES = {"commitments_per_project": 3, "invoices_per_commitment": 2, "lines_per_invoice": 3}  # a small company
+SIZES = {
+    "commitments_per_project": 3,
+    "invoices_per_commitment": 2,
+    "lines_per_invoice": 3,
+}  # a small company
 
 # item type -> the simulator's kind of its QuickBooks record (from the pair's QuickBooks table)
-_KIND_OF_TABLE = {"vendors": "vendor", "customers": "customer", "items": "item", "estimates": "estimate",
-                  "purchase_orders": "purchase_order", "bills": "bill", "time_tracking": "time_tracking"}  # fmt: skip
+_KIND_OF_TABLE = {
+    "vendors": "vendor",
+    "customers": "customer",
+    "items": "item",
+    "estimates": "estimate",
+    "purchase_orders": "purchase_order",
+    "bills": "bill",
+    "time_tracking": "time_tracking",
+}
 
 _TEMPLATE: dict[str, Path] = {}
 
@@ -105,18 +116,29 @@ def _edit_budget(records, n):
     r["original_budget_amount"] = float(r["original_budget_amount"]) + 250.0 * (n + 1)
 
 
-PROCORE_EDITS = {"vendors": _edit_vendor, "projects": _edit_project, "commitments": _edit_commitment_line,
-                 "budget_line_items": _edit_budget}  # fmt: skip
+PROCORE_EDITS = {
+    "vendors": _edit_vendor,
+    "projects": _edit_project,
+    "commitments": _edit_commitment_line,
+    "budget_line_items": _edit_budget,
+}
 
 
 def _mod_request(kind: str, rid: str, edit_sequence: str, body: str) -> bytes:
     """A *Mod another QuickBooks user's application would send."""
-    name = {"vendor": "VendorMod", "customer": "CustomerMod", "purchase_order": "PurchaseOrderMod",
-            "bill": "BillMod", "estimate": "EstimateMod"}[kind]  # fmt: skip
+    name = {
+        "vendor": "VendorMod",
+        "customer": "CustomerMod",
+        "purchase_order": "PurchaseOrderMod",
+        "bill": "BillMod",
+        "estimate": "EstimateMod",
+    }[kind]
     id_field = KINDS[kind].id_field
-    return (f'<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="stopOnError">'
-            f'<{name}Rq requestID="model"><{name}><{id_field}>{rid}</{id_field}><EditSequence>{edit_sequence}'
-            f"</EditSequence>{body}</{name}></{name}Rq></QBXMLMsgsRq></QBXML>").encode()
+    return (
+        f'<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="stopOnError">'
+        f'<{name}Rq requestID="model"><{name}><{id_field}>{rid}</{id_field}><EditSequence>{edit_sequence}'
+        f"</EditSequence>{body}</{name}></{name}Rq></QBXMLMsgsRq></QBXML>"
+    ).encode()
 
 
 _CRASH_SCRIPT = """
@@ -148,7 +170,9 @@ class SyncModel(RuleBasedStateMachine):
         self.admin = admin_id(self.ws)
         self.customer = top_customer(self.ws)
         # the model
-        self.export_edits: dict[str, int] = {}  # Procore resource -> how many edits the current export carries
+        self.export_edits: dict[
+            str, int
+        ] = {}  # Procore resource -> how many edits the current export carries
         self.qb_changed: set[str] = set()  # QuickBooks records the model changed (amount or other fields)
         self.qb_deleted: set[str] = set()
         self.crashed = False
@@ -161,8 +185,11 @@ class SyncModel(RuleBasedStateMachine):
 
     # -- helpers ------------------------------------------------------------------------------------------------
     def _links(self) -> set[tuple]:
-        return set(self.ws.store.execute(
-            "SELECT item_type, procore_id, line_table, line_id, quickbooks_id, txn_line_id FROM qb_links").fetchall())  # fmt: skip
+        return set(
+            self.ws.store.execute(
+                "SELECT item_type, procore_id, line_table, line_id, quickbooks_id, txn_line_id FROM qb_links"
+            ).fetchall()
+        )
 
     def _export_dir(self, edits: dict[str, int], only: tuple[str, ...] = ()) -> Path:
         """The Procore export with the model's edits; ``only`` some resources (an export of part of the company)."""
@@ -190,7 +217,9 @@ class SyncModel(RuleBasedStateMachine):
         before = self._links()
         updates = self.ws.store.scalar("SELECT count(*) FROM erp_audit WHERE action = 'procore_update'")
         self.ws.load_procore(self._export_dir(edits, only))
-        updates = self.ws.store.scalar("SELECT count(*) FROM erp_audit WHERE action = 'procore_update'") - updates
+        updates = (
+            self.ws.store.scalar("SELECT count(*) FROM erp_audit WHERE action = 'procore_update'") - updates
+        )
         event(f"load: {'some' if updates else 'no'} items back as updates")
         assert self._links() == before, "a Procore load changed a link"
         shown = self.ws.store.execute(
@@ -207,8 +236,11 @@ class SyncModel(RuleBasedStateMachine):
         return [r for r in rows if item_type is None or r[0] == item_type]
 
     # -- Procore -------------------------------------------------------------------------------------------------
-    @rule(part=st.sampled_from([(), ("vendors",), ("commitments", "commitment_change_orders"),
-                                ("projects", "budget_line_items")]))
+    @rule(
+        part=st.sampled_from(
+            [(), ("vendors",), ("commitments", "commitment_change_orders"), ("projects", "budget_line_items")]
+        )
+    )
     def reload_same_export(self, part: tuple[str, ...]) -> None:
         self._load(self.export_edits, part)
 
@@ -236,7 +268,9 @@ class SyncModel(RuleBasedStateMachine):
         ready = self.ws.queue(["ready_to_export", "failed_to_export"])
         if len(ready):
             row = ready.iloc[n % len(ready)]
-            self.ws.reject([(row["item_type"], int(row["procore_id"]))], by=self.admin, reason="model: not now")
+            self.ws.reject(
+                [(row["item_type"], int(row["procore_id"]))], by=self.admin, reason="model: not now"
+            )
 
     @rule()
     def resend_rejected(self) -> None:
@@ -277,8 +311,10 @@ class SyncModel(RuleBasedStateMachine):
     def export_in_process(self, max_requests: int) -> None:
         summary = self.ws.export(self.company.process, max_requests=max_requests)
         self._note_exports()
-        event(f"export in process: {'some' if summary.synced else 'none'} synced, "
-              f"{'some' if summary.failed else 'none'} failed")
+        event(
+            f"export in process: {'some' if summary.synced else 'none'} synced, "
+            f"{'some' if summary.failed else 'none'} failed"
+        )
 
     def _note_exports(self) -> None:
         for name, action in self.ws.store.execute(
@@ -312,10 +348,17 @@ class SyncModel(RuleBasedStateMachine):
         self.ws.close()
         self.company.close()
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        done = subprocess.run([sys.executable, "-c", _CRASH_SCRIPT, str(self.dir / "ws.duckdb"),
-                               str(self.dir / "qb.duckdb")], env=env, timeout=120)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-c", _CRASH_SCRIPT, str(self.dir / "ws.duckdb"), str(self.dir / "qb.duckdb")],
+            env=env,
+            timeout=120,
+        )
         assert done.returncode in (-9, 3), done
-        event("crash: killed after QuickBooks stored the message" if done.returncode == -9 else "crash: nothing to send")
+        event(
+            "crash: killed after QuickBooks stored the message"
+            if done.returncode == -9
+            else "crash: nothing to send"
+        )
         self.crashed = True
         self.ws = Workspace(self.dir / "ws.duckdb")
         self.company = QuickBooksCompany(self.dir / "qb.duckdb", validate=False)
@@ -323,8 +366,11 @@ class SyncModel(RuleBasedStateMachine):
     # -- QuickBooks, outside qbrecon ----------------------------------------------------------------------------------
     @rule(n=st.integers(0, 20), what=st.sampled_from(["memo", "amount"]))
     def edit_in_quickbooks(self, n: int, what: str) -> None:
-        rows = [r for r in self._synced_exported() if r[0] in ("invoice", "commitment", "company", "project")
-                and r[2] not in self.qb_deleted]  # fmt: skip
+        rows = [
+            r
+            for r in self._synced_exported()
+            if r[0] in ("invoice", "commitment", "company", "project") and r[2] not in self.qb_deleted
+        ]
         if not rows:
             return
         item_type, _pid, qb_id = rows[n % len(rows)]
@@ -340,8 +386,10 @@ class SyncModel(RuleBasedStateMachine):
             if line is None:
                 return
             amount = Decimal(line.findtext("Amount")) + Decimal("1.00")
-            body = (f"<ItemLineMod><TxnLineID>{line.findtext('TxnLineID')}</TxnLineID><Amount>{amount:.2f}"
-                    "</Amount></ItemLineMod>")  # other lines are kept only if listed: list them
+            body = (
+                f"<ItemLineMod><TxnLineID>{line.findtext('TxnLineID')}</TxnLineID><Amount>{amount:.2f}"
+                "</Amount></ItemLineMod>"
+            )  # other lines are kept only if listed: list them
             for other in ret.findall("ItemLineRet")[1:]:
                 body += f"<ItemLineMod><TxnLineID>{other.findtext('TxnLineID')}</TxnLineID></ItemLineMod>"
         answer = etree.fromstring(self.company.process(_mod_request(kind, qb_id, es, body)))
@@ -355,9 +403,11 @@ class SyncModel(RuleBasedStateMachine):
         if not rows:
             return
         qb_id = rows[n % len(rows)][2]
-        request = ('<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="stopOnError">'
-                   f'<TxnDelRq requestID="del"><TxnDelType>Bill</TxnDelType><TxnID>{qb_id}</TxnID></TxnDelRq>'
-                   "</QBXMLMsgsRq></QBXML>")  # fmt: skip
+        request = (
+            '<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="stopOnError">'
+            f'<TxnDelRq requestID="del"><TxnDelType>Bill</TxnDelType><TxnID>{qb_id}</TxnID></TxnDelRq>'
+            "</QBXMLMsgsRq></QBXML>"
+        )
         rs = etree.fromstring(self.company.process(request.encode())).find("QBXMLMsgsRs")[0]
         assert rs.get("statusCode") == "0", etree.tostring(rs)
         self.qb_deleted.add(qb_id)
@@ -393,7 +443,9 @@ class SyncModel(RuleBasedStateMachine):
     def nothing_posted_twice(self) -> None:
         if not hasattr(self, "ws"):
             return
-        linked = {r[0] for r in self.ws.store.execute("SELECT DISTINCT quickbooks_id FROM qb_links").fetchall()}
+        linked = {
+            r[0] for r in self.ws.store.execute("SELECT DISTINCT quickbooks_id FROM qb_links").fetchall()
+        }
         in_doubt = self.ws.store.scalar(
             "SELECT count(*) FROM export_ledger WHERE state = 'in_doubt' OR check_state IN ('pending', 'sent')"
         )
@@ -401,9 +453,15 @@ class SyncModel(RuleBasedStateMachine):
         orphans = created - linked
         if in_doubt:  # a crash left a message whose answer was never applied: the next export checks it
             return
-        assert not orphans, f"QuickBooks records qbrecon created that no Procore record is linked to: {orphans}"
-        line_links = {r[0] for r in self.ws.store.execute(
-            "SELECT txn_line_id FROM qb_links WHERE line_table IN ('commitment_lines', 'change_order_lines')").fetchall()}  # fmt: skip
+        assert not orphans, (
+            f"QuickBooks records qbrecon created that no Procore record is linked to: {orphans}"
+        )
+        line_links = {
+            r[0]
+            for r in self.ws.store.execute(
+                "SELECT txn_line_id FROM qb_links WHERE line_table IN ('commitment_lines', 'change_order_lines')"
+            ).fetchall()
+        }
         po_lines = self.company.lines("purchase_order")
         new_lines = set(po_lines.get("TxnLineID", [])) - self.seed_po_lines
         stray = new_lines - line_links
@@ -421,9 +479,7 @@ class SyncModel(RuleBasedStateMachine):
             if pair.amount is None or qb_id in self.qb_changed or item_type == "change_order":
                 continue
             expr, field = pair.amount
-            ours = self.ws.store.scalar(
-                f'SELECT {expr} FROM "{pair.procore_table}" t WHERE t.id = ?', [pid]
-            )
+            ours = self.ws.store.scalar(f'SELECT {expr} FROM "{pair.procore_table}" t WHERE t.id = ?', [pid])
             theirs = self.company.ret(qb_id).findtext(field)
             assert Decimal(str(ours)) == Decimal(theirs), (item_type, pid, qb_id, ours, theirs)
 
@@ -435,15 +491,23 @@ class SyncModel(RuleBasedStateMachine):
         ours = {qb for _, _, qb in self._synced_exported()}
         flagged = set(diffs["quickbooks_id"].dropna().astype(str)) & ours
         # a purchase order still waits for an approved CCO's lines: a Procore change not sent yet, rightly reported
-        waiting = {r[0] for r in self.ws.store.execute(
-            """SELECT l.quickbooks_id FROM change_orders o JOIN qb_links l ON l.item_type = 'commitment'
+        waiting = {
+            r[0]
+            for r in self.ws.store.execute(
+                """SELECT l.quickbooks_id FROM change_orders o JOIN qb_links l ON l.item_type = 'commitment'
                  AND l.procore_id = o.contract_id AND l.line_table = ''
                LEFT JOIN erp_items e ON e.item_type = 'change_order' AND e.procore_id = o.id
-               WHERE o.status = 'approved' AND coalesce(e.status, '') <> 'synced'""").fetchall()}  # fmt: skip
+               WHERE o.status = 'approved' AND coalesce(e.status, '') <> 'synced'"""
+            ).fetchall()
+        }
         # a record another item shares (a PO: its commitment and CCOs) with a Procore change not sent yet
-        unsent = {r[0] for r in self.ws.store.execute(
-            """SELECT l.quickbooks_id FROM qb_links l JOIN erp_items e ON e.item_type = l.item_type
-                 AND e.procore_id = l.procore_id WHERE l.line_table = '' AND e.status <> 'synced'""").fetchall()}  # fmt: skip
+        unsent = {
+            r[0]
+            for r in self.ws.store.execute(
+                """SELECT l.quickbooks_id FROM qb_links l JOIN erp_items e ON e.item_type = l.item_type
+                 AND e.procore_id = l.procore_id WHERE l.line_table = '' AND e.status <> 'synced'"""
+            ).fetchall()
+        }
         unexpected = flagged - self.qb_changed - self.qb_deleted - waiting - unsent
         assert not unexpected, diffs[diffs["quickbooks_id"].isin(unexpected)].to_dict("records")
         # ... and no fewer: an amount that differs in the QuickBooks file, as the workspace last read it, is reported
@@ -452,13 +516,19 @@ class SyncModel(RuleBasedStateMachine):
             if pair.amount is None or qb_id in self.qb_deleted or item_type == "change_order":
                 continue
             expr, field = pair.amount
-            ours = Decimal(str(self.ws.store.scalar(f'SELECT {expr} FROM "{pair.procore_table}" t WHERE t.id = ?', [pid])))
+            ours = Decimal(
+                str(
+                    self.ws.store.scalar(f'SELECT {expr} FROM "{pair.procore_table}" t WHERE t.id = ?', [pid])
+                )
+            )
             theirs = Decimal(self.company.ret(qb_id).findtext(field))
             read = self.ws.store.scalar(
                 f'SELECT "{field}" FROM "{pair.quickbooks_table}" WHERE "{pair.quickbooks_id}" = ?', [qb_id]
             )
             if ours != theirs and read is not None and Decimal(str(read)) == theirs:
-                assert qb_id in flagged, f"{item_type} {pid}: {ours} in Procore, {theirs} in QuickBooks, not reported"
+                assert qb_id in flagged, (
+                    f"{item_type} {pid}: {ours} in Procore, {theirs} in QuickBooks, not reported"
+                )
 
 
 TestSyncModel = SyncModel.TestCase

@@ -46,8 +46,9 @@ def run_notebook(name: str, workdir: Path):
     """Execute a copy in ``workdir`` (its data/ folder lands there); fails with the failing cell's error."""
     shutil.copy(NOTEBOOKS / f"{name}.ipynb", workdir / f"{name}.ipynb")
     nb = nbformat.read(workdir / f"{name}.ipynb", as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=180, kernel_name="python3",
-                                     resources={"metadata": {"path": str(workdir)}})  # fmt: skip
+    client = nbclient.NotebookClient(
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+    )
     try:
         client.execute()
     except nbclient.exceptions.CellExecutionError as exc:
@@ -131,14 +132,16 @@ def test_style_queue_shows_exact_amounts_and_tints_by_status():
     from qbrecon.display import STATUS_COLOURS, money_text, style_queue
 
     money = pd.ArrowDtype(pa.decimal128(18, 2))
-    frame = pd.DataFrame({
-        "item_label": ["Subcontractor Invoices", "Companies"],
-        "procore_id": [1280001, 2300001],
-        "name": ["INV-1", "Acme"],
-        "amount": pd.array([Decimal("1234567.89"), None], dtype=money),
-        "status": ["failed_to_export", "synced"],
-        "status_label": ["Failed to Export", "Synced"],
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "item_label": ["Subcontractor Invoices", "Companies"],
+            "procore_id": [1280001, 2300001],
+            "name": ["INV-1", "Acme"],
+            "amount": pd.array([Decimal("1234567.89"), None], dtype=money),
+            "status": ["failed_to_export", "synced"],
+            "status_label": ["Failed to Export", "Synced"],
+        }
+    )
     html = style_queue(frame).to_html()
     assert "1,234,567.89" in html  # straight from Decimal, no float rounding
     assert STATUS_COLOURS["failed_to_export"] in html and STATUS_COLOURS["synced"] in html

@@ -26,8 +26,19 @@ from qbrecon.schemas.types import (
 
 PACKAGE = Path(__file__).resolve().parents[1] / "qbrecon"
 
-NAMES = ["Acme Concrete, Inc.", "ACME concrete LLC", "B & C Co", "Smith Builders L.L.C.", "Jones Paving LP",
-         "Delta Drywall PLLC", "The Co", "", "  x  ", "Inc", "Oak & Stone Co Inc"]  # fmt: skip
+NAMES = [
+    "Acme Concrete, Inc.",
+    "ACME concrete LLC",
+    "B & C Co",
+    "Smith Builders L.L.C.",
+    "Jones Paving LP",
+    "Delta Drywall PLLC",
+    "The Co",
+    "",
+    "  x  ",
+    "Inc",
+    "Oak & Stone Co Inc",
+]
 
 
 _CON = duckdb.connect()

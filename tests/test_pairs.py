@@ -34,7 +34,9 @@ def test_declared_sql_runs(pair, ws):
         con.execute(f'SELECT {pair.amount[0]} FROM "{pair.procore_table}" t').fetchall()
         assert pair.amount[1] in TABLES[pair.quickbooks_table].column_names
     if pair.cannot_modify:
-        con.execute(f'SELECT count(*) FROM "{pair.quickbooks_table}" q WHERE {pair.cannot_modify[0]}').fetchall()
+        con.execute(
+            f'SELECT count(*) FROM "{pair.quickbooks_table}" q WHERE {pair.cannot_modify[0]}'
+        ).fetchall()
 
 
 @pytest.mark.parametrize("pair", EXPORT_PAIRS, ids=lambda p: p.item_type)
@@ -46,7 +48,9 @@ def test_updates_have_a_mod_the_builder_and_the_schema_know(pair):
 
 
 def test_dependencies_are_the_declared_parents(ws):
-    rows = ws.store.con.execute(f"SELECT DISTINCT item_type, parent_type FROM ({dependencies_sql()})").fetchall()
+    rows = ws.store.con.execute(
+        f"SELECT DISTINCT item_type, parent_type FROM ({dependencies_sql()})"
+    ).fetchall()
     assert rows == []  # an empty workspace has no items; the SQL binds against every table
     declared = {(p.item_type, t) for p in PAIRS.values() for t, _ in p.parents}
     assert declared == {(p.item_type, t) for p in PAIRS.values() for t in p.depends_on}

@@ -42,9 +42,15 @@ def test_mapping_most_specific_wins_in_iif(world):
         world.map_payroll_items({("*", "Regular Time"): "Hourly Regular"}, by=PM)
     with pytest.raises(BatchRejected, match="longer than 31"):
         world.map_payroll_items({("*", "Overtime"): "x" * 32}, by=ADMIN)
-    world.map_payroll_items({("*", "Regular Time"): "Hourly Regular", ("*", "Overtime"): "Overtime Hourly",
-                             ("Tom Reyes", "*"): "Salary Tom", ("Ben Carter", "Overtime"): "Overtime Ben"},
-                            by=ADMIN)  # fmt: skip
+    world.map_payroll_items(
+        {
+            ("*", "Regular Time"): "Hourly Regular",
+            ("*", "Overtime"): "Overtime Hourly",
+            ("Tom Reyes", "*"): "Salary Tom",
+            ("Ben Carter", "Overtime"): "Overtime Ben",
+        },
+        by=ADMIN,
+    )
     result = world.time_export_iif(by=PM)
     assert result.rows > 0
     got = pitems(result)
@@ -57,8 +63,11 @@ def test_mapping_most_specific_wins_in_iif(world):
 
 def test_time_tracking_add_carries_the_payroll_item(world):
     world.map_payroll_items({("*", "Overtime"): "Overtime Hourly"}, by=ADMIN)
-    entry = int(world.store.scalar(
-        "SELECT min(id) FROM timecard_entries WHERE payroll_item = 'Overtime' AND approval_status = 'approved'"))  # fmt: skip
+    entry = int(
+        world.store.scalar(
+            "SELECT min(id) FROM timecard_entries WHERE payroll_item = 'Overtime' AND approval_status = 'approved'"
+        )
+    )
     world.refresh_queue()
     world.send([entry], item_type="timecard_entry", by=PM)
     world.accept([entry], item_type="timecard_entry", by="james.bennett@example-builders.com")
@@ -74,8 +83,21 @@ def test_cli(world, tmp_path):
     path = str(world.path)
     world.close()
     run = CliRunner().invoke
-    r = run(main, ["payroll", "map", "-w", path, "--classification", "Regular Time", "--item", "Hourly Regular",
-                   "--by", ADMIN])  # fmt: skip
+    r = run(
+        main,
+        [
+            "payroll",
+            "map",
+            "-w",
+            path,
+            "--classification",
+            "Regular Time",
+            "--item",
+            "Hourly Regular",
+            "--by",
+            ADMIN,
+        ],
+    )
     assert r.exit_code == 0 and "Hourly Regular" in r.output, r.output
     out = tmp_path / "time.iif"
     r = run(main, ["payroll", "export-iif", "-w", path, "--out", str(out), "--by", PM])

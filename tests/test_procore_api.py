@@ -24,8 +24,15 @@ FIXTURE = Path(__file__).parents[1] / "fixtures" / "small" / "procore"
 
 def client_for(fake: FakeProcore, **kw) -> ProcoreClient:
     waits: list[float] = []
-    c = ProcoreClient(fake.company_id, client_id=fake.client_id, client_secret=fake.client_secret,
-                      base_url=fake.url, login_url=fake.url, sleep=waits.append, **kw)  # fmt: skip
+    c = ProcoreClient(
+        fake.company_id,
+        client_id=fake.client_id,
+        client_secret=fake.client_secret,
+        base_url=fake.url,
+        login_url=fake.url,
+        sleep=waits.append,
+        **kw,
+    )
     c.waits = waits  # type: ignore[attr-defined]
     return c
 
@@ -40,8 +47,12 @@ def procore_tables(ws: Workspace) -> dict:
 
 
 def test_pull_through_the_api_gives_the_tables_of_the_export(tmp_path):
-    faults = Faults(rate_limit=("/rest/v1.0/vendors",), server_error=("/rest/v1.0/projects",), expire_token_after=6,
-                    retry_after="3")  # fmt: skip
+    faults = Faults(
+        rate_limit=("/rest/v1.0/vendors",),
+        server_error=("/rest/v1.0/projects",),
+        expire_token_after=6,
+        retry_after="3",
+    )
     with FakeProcore(FIXTURE, faults=faults) as fake:
         client = client_for(fake)
         result = pull(client, tmp_path / "pull", per_page=7)
@@ -82,8 +93,14 @@ def test_authorization_code_then_refresh_token_kept_encrypted(tmp_path, monkeypa
     monkeypatch.delenv("QBRECON_PROCORE_KEY", raising=False)
     with FakeProcore(FIXTURE, faults=Faults(expire_token_after=1)) as fake:
         ws = Workspace(tmp_path / "w.duckdb")
-        client = open_client(ws, fake.company_id, base_url=fake.url, client_id=fake.client_id,
-                             client_secret=fake.client_secret, sleep=lambda s: None)  # fmt: skip
+        client = open_client(
+            ws,
+            fake.company_id,
+            base_url=fake.url,
+            client_id=fake.client_id,
+            client_secret=fake.client_secret,
+            sleep=lambda s: None,
+        )
         answer = requests.get(client.authorization_url(), allow_redirects=False, timeout=10)
         code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
         client.fetch_token_from_code(code)
@@ -116,8 +133,13 @@ def test_refusals_name_the_request_never_the_token(tmp_path):
             list(client.pages("/rest/v1.0/no_such_thing"))
         assert "404" in str(err.value) and client.session.token["access_token"] not in str(err.value)
         assert "token" not in repr(client)
-        bad = ProcoreClient(fake.company_id, client_id=fake.client_id, client_secret="wrong", base_url=fake.url,
-                            login_url=fake.url)  # fmt: skip
+        bad = ProcoreClient(
+            fake.company_id,
+            client_id=fake.client_id,
+            client_secret="wrong",
+            base_url=fake.url,
+            login_url=fake.url,
+        )
         with pytest.raises(ProcoreApiError, match="refused the sign-in"):
             bad.request("GET", "/rest/v1.0/projects", params={"company_id": fake.company_id})
         with FakeProcore(FIXTURE, faults=Faults(server_error=("/rest/v1.0/companies/9/users",))) as busy:
@@ -142,13 +164,40 @@ def test_cli_pull_procore_loads_what_it_pulled(tmp_path, monkeypatch):
         monkeypatch.setenv("PROCORE_CLIENT_SECRET", fake.client_secret)
         projects = json.loads((FIXTURE / "projects.json").read_text())
         one = projects[0]["id"]
-        res = CliRunner().invoke(main, ["pull", "procore", "-w", str(tmp_path / "w.duckdb"), "--company-id",
-                                        str(fake.company_id), "--base-url", fake.url, "--project", str(one),
-                                        "--out", str(tmp_path / "pull")])  # fmt: skip
+        res = CliRunner().invoke(
+            main,
+            [
+                "pull",
+                "procore",
+                "-w",
+                str(tmp_path / "w.duckdb"),
+                "--company-id",
+                str(fake.company_id),
+                "--base-url",
+                fake.url,
+                "--project",
+                str(one),
+                "--out",
+                str(tmp_path / "pull"),
+            ],
+        )
         assert res.exit_code == 0, res.output
         assert "(1 project(s))" in res.output and fake.client_secret not in res.output
-        res = CliRunner().invoke(main, ["pull", "procore", "-w", str(tmp_path / "w.duckdb"), "--company-id",
-                                        str(fake.company_id), "--project", "1", "--out", str(tmp_path / "p2")])  # fmt: skip
+        res = CliRunner().invoke(
+            main,
+            [
+                "pull",
+                "procore",
+                "-w",
+                str(tmp_path / "w.duckdb"),
+                "--company-id",
+                str(fake.company_id),
+                "--project",
+                "1",
+                "--out",
+                str(tmp_path / "p2"),
+            ],
+        )
         assert res.exit_code == 2 and "no such project in company 9: 1" in res.output
     with Workspace(tmp_path / "w.duckdb") as ws:
         assert set(ws.store.frame("SELECT DISTINCT project_id FROM invoices")["project_id"]) == {one}
@@ -160,8 +209,21 @@ def test_cli_sign_in_keeps_a_refreshable_token(tmp_path, monkeypatch):
         monkeypatch.setenv("PROCORE_CLIENT_ID", fake.client_id)
         monkeypatch.setenv("PROCORE_CLIENT_SECRET", fake.client_secret)
         one = json.loads((FIXTURE / "projects.json").read_text())[0]["id"]
-        args = ["pull", "procore", "-w", str(tmp_path / "w.duckdb"), "--company-id", str(fake.company_id),
-                "--base-url", fake.url, "--project", str(one), "--out", str(tmp_path / "pull"), "--sign-in"]  # fmt: skip
+        args = [
+            "pull",
+            "procore",
+            "-w",
+            str(tmp_path / "w.duckdb"),
+            "--company-id",
+            str(fake.company_id),
+            "--base-url",
+            fake.url,
+            "--project",
+            str(one),
+            "--out",
+            str(tmp_path / "pull"),
+            "--sign-in",
+        ]
         res = CliRunner().invoke(main, args, input=fake.new_code() + "\n")
         assert res.exit_code == 0, res.output
         assert "/oauth/authorize?" in res.output  # the address to open (on stderr)

@@ -29,19 +29,47 @@ def workspace(path: Path) -> Workspace:
     ws = Workspace(path)
     ws.load_procore(FIXTURES / "procore")
     ws.load_quickbooks(FIXTURES / "quickbooks")
-    ws.store.put_rows("vendors", [
-        {"ListID": "80000A01-1730000001", "Name": "Cascade Rebar Supply", "IsActive": True, "EditSequence": "1730000001",
-         "VendorAddress_Addr1": "12 Mill Rd", "VendorAddress_City": "Tacoma", "Phone": "253-555-0101"},
-        {"ListID": "80000A02-1730000002", "Name": "Old Vendor", "IsActive": False, "EditSequence": "1"},
-    ])  # fmt: skip
+    ws.store.put_rows(
+        "vendors",
+        [
+            {
+                "ListID": "80000A01-1730000001",
+                "Name": "Cascade Rebar Supply",
+                "IsActive": True,
+                "EditSequence": "1730000001",
+                "VendorAddress_Addr1": "12 Mill Rd",
+                "VendorAddress_City": "Tacoma",
+                "Phone": "253-555-0101",
+            },
+            {"ListID": "80000A02-1730000002", "Name": "Old Vendor", "IsActive": False, "EditSequence": "1"},
+        ],
+    )
     parent = ws.store.frame('SELECT "ListID", "FullName" FROM customers WHERE "Sublevel" = 0 LIMIT 1').iloc[0]
-    ws.store.put_rows("customers", [
-        {"ListID": "80000B01-1730000003", "Name": "Harbor Annex", "FullName": f"{parent.FullName}:Harbor Annex",
-         "ParentRef_ListID": parent.ListID, "ParentRef_FullName": parent.FullName, "Sublevel": 1, "IsActive": True,
-         "EditSequence": "1730000003", "BillAddress_City": "Everett"},
-        {"ListID": "80000B02-1730000004", "Name": "Phase 2", "FullName": f"{parent.FullName}:Harbor Annex:Phase 2",
-         "ParentRef_ListID": "80000B01-1730000003", "Sublevel": 2, "IsActive": True, "EditSequence": "1730000004"},
-    ])  # fmt: skip
+    ws.store.put_rows(
+        "customers",
+        [
+            {
+                "ListID": "80000B01-1730000003",
+                "Name": "Harbor Annex",
+                "FullName": f"{parent.FullName}:Harbor Annex",
+                "ParentRef_ListID": parent.ListID,
+                "ParentRef_FullName": parent.FullName,
+                "Sublevel": 1,
+                "IsActive": True,
+                "EditSequence": "1730000003",
+                "BillAddress_City": "Everett",
+            },
+            {
+                "ListID": "80000B02-1730000004",
+                "Name": "Phase 2",
+                "FullName": f"{parent.FullName}:Harbor Annex:Phase 2",
+                "ParentRef_ListID": "80000B01-1730000003",
+                "Sublevel": 2,
+                "IsActive": True,
+                "EditSequence": "1730000004",
+            },
+        ],
+    )
     return ws
 
 
@@ -61,10 +89,21 @@ def test_ready_to_import_lists_what_procore_lacks_and_keeps_sub_jobs_out(tmp_pat
 
 def test_accepting_through_the_api_creates_linked_procore_records(tmp_path):
     with FakeProcore(FIXTURES / "procore") as fake, workspace(tmp_path / "w.duckdb") as ws:
-        client = ProcoreClient(fake.company_id, client_id=fake.client_id, client_secret=fake.client_secret,
-                               base_url=fake.url, login_url=fake.url)  # fmt: skip
-        result = accept_imports(ws, ["80000A01-1730000001", "80000B01-1730000003"], by=APPROVER,
-                                company_id=fake.company_id, client=client, out_dir=tmp_path / "import")  # fmt: skip
+        client = ProcoreClient(
+            fake.company_id,
+            client_id=fake.client_id,
+            client_secret=fake.client_secret,
+            base_url=fake.url,
+            login_url=fake.url,
+        )
+        result = accept_imports(
+            ws,
+            ["80000A01-1730000001", "80000B01-1730000003"],
+            by=APPROVER,
+            company_id=fake.company_id,
+            client=client,
+            out_dir=tmp_path / "import",
+        )
         assert len(result.created) == 2 and result.files == []
         assert ws.ready_to_import().empty
         vendor = ws.store.frame("SELECT * FROM companies WHERE origin_id = '80000A01-1730000001'").iloc[0]
@@ -75,8 +114,10 @@ def test_accepting_through_the_api_creates_linked_procore_records(tmp_path):
         items = ws.store.frame(
             "SELECT item_type, status, quickbooks_id FROM erp_items WHERE status = 'imported' ORDER BY 1"
         )
-        assert items.values.tolist() == [["company", "imported", "80000A01-1730000001"],
-                                         ["project", "imported", "80000B01-1730000003"]]  # fmt: skip
+        assert items.values.tolist() == [
+            ["company", "imported", "80000A01-1730000001"],
+            ["project", "imported", "80000B01-1730000003"],
+        ]
         audit = ws.store.frame("SELECT action, from_status FROM erp_audit WHERE action = 'import'")
         assert len(audit) == 2 and set(audit["from_status"]) == {"ready_to_import"}
         # Procore has them, linked: a pull shows the links and a push has nothing to add
@@ -134,8 +175,22 @@ def test_cli_import_list_and_accept_as_payloads(tmp_path, monkeypatch):
     res = CliRunner().invoke(main, ["import", "list", "-w", w, "--all"])
     assert res.exit_code == 0, res.output
     assert "Cascade Rebar Supply" in res.output and "sub jobs are not supported" in res.output
-    res = CliRunner().invoke(main, ["import", "accept", "-w", w, "--company-id", "9", "--by", APPROVER,
-                                    "80000B01-1730000003", "--out", str(tmp_path / "out")])  # fmt: skip
+    res = CliRunner().invoke(
+        main,
+        [
+            "import",
+            "accept",
+            "-w",
+            w,
+            "--company-id",
+            "9",
+            "--by",
+            APPROVER,
+            "80000B01-1730000003",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "payload file(s) written" in res.output
     assert (tmp_path / "out" / "projects" / "import_80000B01-1730000003.json").exists()

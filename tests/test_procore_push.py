@@ -19,8 +19,14 @@ FIXTURE = Path(__file__).parents[1] / "fixtures" / "small" / "procore"
 
 
 def client_for(fake: FakeProcore) -> ProcoreClient:
-    return ProcoreClient(fake.company_id, client_id=fake.client_id, client_secret=fake.client_secret,
-                         base_url=fake.url, login_url=fake.url, sleep=lambda s: None)  # fmt: skip
+    return ProcoreClient(
+        fake.company_id,
+        client_id=fake.client_id,
+        client_secret=fake.client_secret,
+        base_url=fake.url,
+        login_url=fake.url,
+        sleep=lambda s: None,
+    )
 
 
 def links(ws: Workspace) -> list[tuple]:
@@ -30,8 +36,15 @@ def links(ws: Workspace) -> list[tuple]:
 
 def link_everything(ws: Workspace) -> None:
     """What an export to QuickBooks leaves behind: ListIDs / TxnIDs and EditSequences on Procore rows."""
-    for table in ["projects", "commitments", "commitment_lines", "change_orders", "change_order_lines", "invoices",
-                  "payments_issued"]:  # fmt: skip
+    for table in [
+        "projects",
+        "commitments",
+        "commitment_lines",
+        "change_orders",
+        "change_order_lines",
+        "invoices",
+        "payments_issued",
+    ]:
         ws.store.execute(
             f"""UPDATE "{table}" SET origin_id = printf('%X-1730000000', id % 1000000 + 4096),
                 origin_data = '{{"edit_sequence":"1730000000"}}' WHERE origin_id IS NULL"""
@@ -142,7 +155,7 @@ def test_a_vendor_updated_from_quickbooks_keeps_its_edit_sequence_through_a_proc
         ws.load_procore(FIXTURE)
         ws.load_quickbooks(FIXTURE.parent / "quickbooks")
         vendor = ws.store.frame("""SELECT c.id, c.origin_id FROM companies c JOIN vendors v ON v."ListID" = c.origin_id
-                                   ORDER BY c.id LIMIT 1""").iloc[0]  # fmt: skip
+                                   ORDER BY c.id LIMIT 1""").iloc[0]
         ws.store.execute(
             """UPDATE vendors SET "Name" = 'Renamed In QuickBooks', "EditSequence" = '1799999999'
                WHERE "ListID" = ?""",

@@ -174,9 +174,14 @@ def test_line_pages_without_their_parent_are_reported(tmp_path):
         "requisitions/page_0001.json",
         [{"id": 50, "project_id": 1, "commitment_id": 10, "status": "draft"}],
     )
-    _write(root, "requisition_contract_items/page_0001.json",
-           {"request": {"url": "/rest/v1.0/requisitions/51/contract_items"},
-            "data": [{"id": 510, "work_completed_this_period": "1.00"}]})  # fmt: skip
+    _write(
+        root,
+        "requisition_contract_items/page_0001.json",
+        {
+            "request": {"url": "/rest/v1.0/requisitions/51/contract_items"},
+            "data": [{"id": 510, "work_completed_this_period": "1.00"}],
+        },
+    )
     with Workspace(tmp_path / "w.duckdb") as ws:
         report = ws.load_procore(root)
         assert any("1 line(s) of 1 requisitions record(s) not in this export (51)" in n for n in report.notes)

@@ -57,7 +57,9 @@ def test_qwc_command(tmp_path, monkeypatch):
     with Workspace(path) as ws:  # (no users in this workspace: set as its owner, without an ERP admin)
         from qbrecon.erp.settings import write_settings
 
-        write_settings(ws.store, {"service_url": "https://qb.example.com/qbwc", "sync_schedule": "daily"}, None)
+        write_settings(
+            ws.store, {"service_url": "https://qb.example.com/qbwc", "sync_schedule": "daily"}, None
+        )
     r = run(["qwc", "-w", path])
     root = etree.fromstring(r.output.encode())
     assert root.findtext("AppURL") == "https://qb.example.com/qbwc"

@@ -164,10 +164,11 @@ def test_missing_setting_is_explained_to_the_web_connector_and_nothing_is_half_w
     session sends nothing: sendRequestXML answers "" (not a SOAP fault) and getLastError explains the setting;
     the connection status records it; nothing of the refused batch is written. Once set, the next run exports."""
 
-
     ws, company, _ = world
-    rows = [dict(id=700 + i, cost_code_level="standard", code=f"{i}00", full_code=f"0{i}-{i}00", name=f"Code {i}")
-            for i in range(1, 4)]  # fmt: skip
+    rows = [
+        dict(id=700 + i, cost_code_level="standard", code=f"{i}00", full_code=f"0{i}-{i}00", name=f"Code {i}")
+        for i in range(1, 4)
+    ]
     ws.store.put_rows("cost_codes", rows)
     ws.refresh_queue()
     codes = [("cost_code", r["id"]) for r in rows]
@@ -175,8 +176,12 @@ def test_missing_setting_is_explained_to_the_web_connector_and_nothing_is_half_w
     ws.accept(codes, by=1)
 
     def snapshot() -> tuple:
-        return (ws.store.count("export_messages"), ws.store.count("export_ledger"), ws.store.count("qbxml_messages"),
-                ws.store.scalar("SELECT count(*) FROM erp_items WHERE status = 'exporting'"))  # fmt: skip
+        return (
+            ws.store.count("export_messages"),
+            ws.store.count("export_ledger"),
+            ws.store.count("qbxml_messages"),
+            ws.store.scalar("SELECT count(*) FROM erp_items WHERE status = 'exporting'"),
+        )
 
     before = snapshot()
     with start_server(ws, port=0, config=config(ws)) as srv:
@@ -196,8 +201,10 @@ def test_missing_setting_is_explained_to_the_web_connector_and_nothing_is_half_w
         ws.update_settings(by=1, service_item_expense_account="Job Expenses")
         done = sessions_until_idle(srv.url, company)
     assert done[0].ok and done[0].requests == N + 3, done[0]
-    assert company.counts()["item"] == 3 and ws.store.scalar(
-        "SELECT count(*) FROM erp_items WHERE status = 'synced'") == N + 3  # fmt: skip
+    assert (
+        company.counts()["item"] == 3
+        and ws.store.scalar("SELECT count(*) FROM erp_items WHERE status = 'synced'") == N + 3
+    )
     assert_settled(ws, company)
 
 

@@ -50,8 +50,17 @@ def test_https_and_localhost_accepted():
     assert check_app_url("http://127.0.0.1:8080/qbwc")
 
 
-@pytest.mark.parametrize("schedule, minutes", [("every_15_minutes", "15"), ("hourly", "60"), ("every_2_hours", "120"),
-                                               ("every_4_hours", "240"), ("daily", "1440"), ("never", None)])  # fmt: skip
+@pytest.mark.parametrize(
+    "schedule, minutes",
+    [
+        ("every_15_minutes", "15"),
+        ("hourly", "60"),
+        ("every_2_hours", "120"),
+        ("every_4_hours", "240"),
+        ("daily", "1440"),
+        ("never", None),
+    ],
+)
 def test_sync_schedule_setting_drives_the_scheduler(ws, schedule, minutes):
     from qbrecon.erp.settings import write_settings
 
@@ -59,5 +68,9 @@ def test_sync_schedule_setting_drives_the_scheduler(ws, schedule, minutes):
     root = etree.fromstring(workspace_qwc(ws.store, None, "qbwc"))
     assert root.findtext("Scheduler/RunEveryNMinutes") == minutes
     assert root.findtext("AppURL") == "https://qb.example.com/qbwc"  # the Service URL setting
-    assert etree.fromstring(workspace_qwc(ws.store, None, "qbwc", run_every_minutes=5)).findtext(
-        "Scheduler/RunEveryNMinutes") == "5"  # fmt: skip
+    assert (
+        etree.fromstring(workspace_qwc(ws.store, None, "qbwc", run_every_minutes=5)).findtext(
+            "Scheduler/RunEveryNMinutes"
+        )
+        == "5"
+    )

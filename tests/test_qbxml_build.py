@@ -43,94 +43,323 @@ def frame(table: str, rows: list[dict]) -> pd.DataFrame:
 def scenario() -> tuple[BuildContext, dict[str, tuple[pd.DataFrame, object]]]:
     """A small company: one synced job, a synced vendor, cost codes, a commitment with SOV lines, a CCO, an
     invoice, a budget, a timecard entry -- and the inputs for every item type."""
-    projects = frame("projects", [
-        dict(id=1, name="Main St Tower", origin_id=JOB, origin_data='{"edit_sequence": "1111111111"}',
-             address="1 Main St", city="Springfield", state_code="IL",
-             zip="62701", country_code="US", active=True, start_date=dt.date(2024, 1, 2),
-             completion_date=dt.date(2025, 6, 30)),
-        dict(id=2, name="Depot Renovation", address="9 Rail Rd", city="Shelbyville", parent_customer_full_name="Acme Dev"),
-        dict(id=3, name="Harbor Bridge", customer="80000099-1400000000"),
-    ])  # fmt: skip
-    companies = frame("companies", [
-        dict(id=10, name="Smith & Sons <Concrete>", legal_name="Smith and Sons Concrete LLC", origin_id=VENDOR,
-             origin_data='{"edit_sequence": "1446676743"}', address="5 Elm", city="Springfield", state_code="IL",
-             zip="62701", business_phone="555-1234", email_address="ap@smith.example", is_active=True),
-        dict(id=11, name="Jos\u00e9 Pl\u00fambing", address="7 Oak", city="Capital City", vendor_type="Plumbing"),
-    ])  # fmt: skip
-    cost_codes = frame("cost_codes", [
-        dict(id=100, cost_code_level="standard", code="03", full_code="03-300", name="Cast-in-place Concrete",
-             origin_id="80000100-1500000000"),
-        dict(id=101, cost_code_level="standard", code="05", full_code="05-100", name="Structural Steel",
-             origin_id="80000101-1500000000"),
-        dict(id=102, cost_code_level="standard", code="09", full_code="09-900", name="Painting"),
-        dict(id=500, cost_code_level="project", project_id=1, standard_cost_code_id=100, code="03", full_code="03-300",
-             origin_id=f"{JOB}|80000100-1500000000"),
-        dict(id=501, cost_code_level="project", project_id=1, standard_cost_code_id=101, code="05", full_code="05-100"),
-    ])  # fmt: skip
-    commitments = frame("commitments", [
-        dict(id=20, project_id=1, type="WorkOrderContract", number="SC-001", title="Concrete", status="approved",
-             vendor_id=10, contract_date=dt.date(2024, 2, 1), description="Footings & slab <phase 1>"),
-        dict(id=22, project_id=1, type="PurchaseOrderContract", number="PO-7", status="approved", vendor_id=10,
-             origin_id=PO, origin_data='{"edit_sequence": "1700000001"}'),
-    ])  # fmt: skip
-    commitment_lines = frame("commitment_lines", [
-        dict(id=200, commitment_id=20, position=1, description="Footings", cost_code_id=500, amount=D("10000.00")),
-        dict(id=201, commitment_id=20, position=2, description="Slab", cost_code_id=501, amount=D("2500.50")),
-        dict(id=203, commitment_id=22, position=1, description="Rebar", cost_code_id=501, amount=D("700.00"),
-             origin_id="1A01-1700000000"),
-        dict(id=204, commitment_id=22, position=2, description="Mesh", cost_code_id=501, amount=D("300.00"),
-             origin_id="1A02-1700000000"),
-    ])  # fmt: skip
+    projects = frame(
+        "projects",
+        [
+            dict(
+                id=1,
+                name="Main St Tower",
+                origin_id=JOB,
+                origin_data='{"edit_sequence": "1111111111"}',
+                address="1 Main St",
+                city="Springfield",
+                state_code="IL",
+                zip="62701",
+                country_code="US",
+                active=True,
+                start_date=dt.date(2024, 1, 2),
+                completion_date=dt.date(2025, 6, 30),
+            ),
+            dict(
+                id=2,
+                name="Depot Renovation",
+                address="9 Rail Rd",
+                city="Shelbyville",
+                parent_customer_full_name="Acme Dev",
+            ),
+            dict(id=3, name="Harbor Bridge", customer="80000099-1400000000"),
+        ],
+    )
+    companies = frame(
+        "companies",
+        [
+            dict(
+                id=10,
+                name="Smith & Sons <Concrete>",
+                legal_name="Smith and Sons Concrete LLC",
+                origin_id=VENDOR,
+                origin_data='{"edit_sequence": "1446676743"}',
+                address="5 Elm",
+                city="Springfield",
+                state_code="IL",
+                zip="62701",
+                business_phone="555-1234",
+                email_address="ap@smith.example",
+                is_active=True,
+            ),
+            dict(
+                id=11,
+                name="Jos\u00e9 Pl\u00fambing",
+                address="7 Oak",
+                city="Capital City",
+                vendor_type="Plumbing",
+            ),
+        ],
+    )
+    cost_codes = frame(
+        "cost_codes",
+        [
+            dict(
+                id=100,
+                cost_code_level="standard",
+                code="03",
+                full_code="03-300",
+                name="Cast-in-place Concrete",
+                origin_id="80000100-1500000000",
+            ),
+            dict(
+                id=101,
+                cost_code_level="standard",
+                code="05",
+                full_code="05-100",
+                name="Structural Steel",
+                origin_id="80000101-1500000000",
+            ),
+            dict(id=102, cost_code_level="standard", code="09", full_code="09-900", name="Painting"),
+            dict(
+                id=500,
+                cost_code_level="project",
+                project_id=1,
+                standard_cost_code_id=100,
+                code="03",
+                full_code="03-300",
+                origin_id=f"{JOB}|80000100-1500000000",
+            ),
+            dict(
+                id=501,
+                cost_code_level="project",
+                project_id=1,
+                standard_cost_code_id=101,
+                code="05",
+                full_code="05-100",
+            ),
+        ],
+    )
+    commitments = frame(
+        "commitments",
+        [
+            dict(
+                id=20,
+                project_id=1,
+                type="WorkOrderContract",
+                number="SC-001",
+                title="Concrete",
+                status="approved",
+                vendor_id=10,
+                contract_date=dt.date(2024, 2, 1),
+                description="Footings & slab <phase 1>",
+            ),
+            dict(
+                id=22,
+                project_id=1,
+                type="PurchaseOrderContract",
+                number="PO-7",
+                status="approved",
+                vendor_id=10,
+                origin_id=PO,
+                origin_data='{"edit_sequence": "1700000001"}',
+            ),
+        ],
+    )
+    commitment_lines = frame(
+        "commitment_lines",
+        [
+            dict(
+                id=200,
+                commitment_id=20,
+                position=1,
+                description="Footings",
+                cost_code_id=500,
+                amount=D("10000.00"),
+            ),
+            dict(
+                id=201,
+                commitment_id=20,
+                position=2,
+                description="Slab",
+                cost_code_id=501,
+                amount=D("2500.50"),
+            ),
+            dict(
+                id=203,
+                commitment_id=22,
+                position=1,
+                description="Rebar",
+                cost_code_id=501,
+                amount=D("700.00"),
+                origin_id="1A01-1700000000",
+            ),
+            dict(
+                id=204,
+                commitment_id=22,
+                position=2,
+                description="Mesh",
+                cost_code_id=501,
+                amount=D("300.00"),
+                origin_id="1A02-1700000000",
+            ),
+        ],
+    )
     change_orders = frame(
         "change_orders",
         [dict(id=30, project_id=1, contract_id=22, number="CO-1", title="Extra rebar", status="approved")],
     )
-    change_order_lines = frame("change_order_lines", [
-        dict(id=300, change_order_id=30, commitment_line_item_id=203, cost_code_id=501, description="More rebar",
-             amount=D("100.00")),
-        dict(id=301, change_order_id=30, commitment_line_item_id=203, cost_code_id=501, amount=D("25.50")),
-        dict(id=302, change_order_id=30, commitment_line_item_id=204, cost_code_id=501, amount=D("10.00")),
-    ])  # fmt: skip
-    invoices = frame("invoices", [
-        dict(id=40, project_id=1, commitment_id=22, vendor_id=10, invoice_number="INV-1", status="approved",
-             billing_date=dt.date(2024, 3, 1), payment_due_date=dt.date(2024, 3, 31), contract_name="Rebar PO",
-             current_payment_due=D("855.00")),
-    ])  # fmt: skip
-    invoice_lines = frame("invoice_lines", [
-        dict(id=400, requisition_id=40, line_item_id=203, cost_code_id=501, cost_code_full_code="05-100",
-             work_completed_this_period=D("600.00"), materials_presently_stored=D("50.00"),
-             work_completed_retainage_retained_this_period=D("60.00"),
-             materials_stored_retainage_currently_retained=D("5.00")),
-        dict(id=401, requisition_id=40, line_item_id=204, cost_code_id=500, cost_code_full_code="03-300",
-             work_completed_this_period=D("300.00"), work_completed_retainage_retained_this_period=D("30.00")),
-    ])  # fmt: skip
-    budget_line_items = frame("budget_line_items", [
-        dict(id=1, project_id=1, cost_code_id=500, cost_code_full_code="03-300", original_budget_amount=D("5000")),
-        dict(id=2, project_id=1, cost_code_id=500, cost_code_full_code="03-300", original_budget_amount=D("1000")),
-        dict(id=3, project_id=1, cost_code_id=501, cost_code_full_code="05-100", original_budget_amount=D("200.10")),
-    ])  # fmt: skip
-    budget_changes = frame("budget_changes", [
-        dict(id=1, budget_change_id=9, project_id=1, number=1, title="Add scope", status="approved",
-             cost_code_id=501, amount=D("50")),
-        dict(id=2, budget_change_id=9, project_id=1, number=1, title="Add scope", status="approved",
-             cost_code_id=501, amount=D("-20")),
-        dict(id=3, budget_change_id=10, project_id=1, number=2, status="draft", cost_code_id=501, amount=D("999")),
-    ])  # fmt: skip
-    timecards = frame("timecard_entries", [
-        dict(id=60, project_id=1, date=dt.date(2024, 3, 4), hours=D("7.5"), billable=True, cost_code_id=500,
-             party_name="Pat Lee", description="Poured\x07 slab"),
-    ])  # fmt: skip
+    change_order_lines = frame(
+        "change_order_lines",
+        [
+            dict(
+                id=300,
+                change_order_id=30,
+                commitment_line_item_id=203,
+                cost_code_id=501,
+                description="More rebar",
+                amount=D("100.00"),
+            ),
+            dict(
+                id=301, change_order_id=30, commitment_line_item_id=203, cost_code_id=501, amount=D("25.50")
+            ),
+            dict(
+                id=302, change_order_id=30, commitment_line_item_id=204, cost_code_id=501, amount=D("10.00")
+            ),
+        ],
+    )
+    invoices = frame(
+        "invoices",
+        [
+            dict(
+                id=40,
+                project_id=1,
+                commitment_id=22,
+                vendor_id=10,
+                invoice_number="INV-1",
+                status="approved",
+                billing_date=dt.date(2024, 3, 1),
+                payment_due_date=dt.date(2024, 3, 31),
+                contract_name="Rebar PO",
+                current_payment_due=D("855.00"),
+            ),
+        ],
+    )
+    invoice_lines = frame(
+        "invoice_lines",
+        [
+            dict(
+                id=400,
+                requisition_id=40,
+                line_item_id=203,
+                cost_code_id=501,
+                cost_code_full_code="05-100",
+                work_completed_this_period=D("600.00"),
+                materials_presently_stored=D("50.00"),
+                work_completed_retainage_retained_this_period=D("60.00"),
+                materials_stored_retainage_currently_retained=D("5.00"),
+            ),
+            dict(
+                id=401,
+                requisition_id=40,
+                line_item_id=204,
+                cost_code_id=500,
+                cost_code_full_code="03-300",
+                work_completed_this_period=D("300.00"),
+                work_completed_retainage_retained_this_period=D("30.00"),
+            ),
+        ],
+    )
+    budget_line_items = frame(
+        "budget_line_items",
+        [
+            dict(
+                id=1,
+                project_id=1,
+                cost_code_id=500,
+                cost_code_full_code="03-300",
+                original_budget_amount=D("5000"),
+            ),
+            dict(
+                id=2,
+                project_id=1,
+                cost_code_id=500,
+                cost_code_full_code="03-300",
+                original_budget_amount=D("1000"),
+            ),
+            dict(
+                id=3,
+                project_id=1,
+                cost_code_id=501,
+                cost_code_full_code="05-100",
+                original_budget_amount=D("200.10"),
+            ),
+        ],
+    )
+    budget_changes = frame(
+        "budget_changes",
+        [
+            dict(
+                id=1,
+                budget_change_id=9,
+                project_id=1,
+                number=1,
+                title="Add scope",
+                status="approved",
+                cost_code_id=501,
+                amount=D("50"),
+            ),
+            dict(
+                id=2,
+                budget_change_id=9,
+                project_id=1,
+                number=1,
+                title="Add scope",
+                status="approved",
+                cost_code_id=501,
+                amount=D("-20"),
+            ),
+            dict(
+                id=3,
+                budget_change_id=10,
+                project_id=1,
+                number=2,
+                status="draft",
+                cost_code_id=501,
+                amount=D("999"),
+            ),
+        ],
+    )
+    timecards = frame(
+        "timecard_entries",
+        [
+            dict(
+                id=60,
+                project_id=1,
+                date=dt.date(2024, 3, 4),
+                hours=D("7.5"),
+                billable=True,
+                cost_code_id=500,
+                party_name="Pat Lee",
+                description="Poured\x07 slab",
+            ),
+        ],
+    )
     context = BuildContext(
-        retainage_item="Retainage", service_item_account="Job Expenses:Subcontractors", vendor_type="Subcontractor",
+        retainage_item="Retainage",
+        service_item_account="Job Expenses:Subcontractors",
+        vendor_type="Subcontractor",
         frames=dict(
-            projects=projects, companies=companies, cost_codes=cost_codes, commitments=commitments,
+            projects=projects,
+            companies=companies,
+            cost_codes=cost_codes,
+            commitments=commitments,
             commitment_lines=commitment_lines,
-            customers=frame("customers", [dict(ListID=JOB, Name="Main St Tower", FullName="Acme Dev:Main St Tower")]),
+            customers=frame(
+                "customers", [dict(ListID=JOB, Name="Main St Tower", FullName="Acme Dev:Main St Tower")]
+            ),
             purchase_orders=frame("purchase_orders", [dict(TxnID=PO, EditSequence="1700000005")]),
-            purchase_order_lines=frame("purchase_order_lines", [
-                dict(TxnID=PO, TxnLineID="1A01-1700000000"), dict(TxnID=PO, TxnLineID="1A02-1700000000")]),
+            purchase_order_lines=frame(
+                "purchase_order_lines",
+                [dict(TxnID=PO, TxnLineID="1A01-1700000000"), dict(TxnID=PO, TxnLineID="1A02-1700000000")],
+            ),
         ),
-    )  # fmt: skip
+    )
     inputs = {
         "project": (projects, None),
         "company": (companies, None),
@@ -152,8 +381,10 @@ def _xml(result) -> etree._Element:
     return etree.fromstring(ms.xml)
 
 
-@pytest.mark.parametrize("item_type", ["project", "company", "cost_code", "budget", "commitment", "change_order",
-                                       "invoice", "timecard_entry"])  # fmt: skip
+@pytest.mark.parametrize(
+    "item_type",
+    ["project", "company", "cost_code", "budget", "commitment", "change_order", "invoice", "timecard_entry"],
+)
 def test_every_builder_emits_schema_valid_requests(qbxml_schema, item_type):
     context, inputs = scenario()
     rows, lines = inputs[item_type]
@@ -439,16 +670,37 @@ def test_spec_order_matches_the_shared_element_order(shared_dir):
 
 def test_timeact_iif():
     context, inputs = scenario()
-    rows = pd.concat([inputs["timecard_entry"][0], frame("timecard_entries", [
-        dict(id=61, project_id=2, date=dt.date(2024, 3, 4), hours=D("2"), party_name="Pat Lee"),
-        dict(id=62, project_id=1, date=dt.date(2024, 3, 5), hours=D("24.5"), party_name="Sam Roe"),
-    ])], ignore_index=True)  # fmt: skip
+    rows = pd.concat(
+        [
+            inputs["timecard_entry"][0],
+            frame(
+                "timecard_entries",
+                [
+                    dict(id=61, project_id=2, date=dt.date(2024, 3, 4), hours=D("2"), party_name="Pat Lee"),
+                    dict(
+                        id=62, project_id=1, date=dt.date(2024, 3, 5), hours=D("24.5"), party_name="Sam Roe"
+                    ),
+                ],
+            ),
+        ],
+        ignore_index=True,
+    )
     result = timeact_iif(rows, context, company_name="Acme Construction")
     lines = result.text.split("\r\n")
     assert lines[0].split("\t")[0] == "!TIMERHDR"
     assert lines[2] == "!TIMEACT\t" + "\t".join(TIMEACT_COLUMNS)
-    assert lines[3].split("\t") == ["TIMEACT", "03/04/24", "Acme Dev:Main St Tower", "Pat Lee", "03-300", "", "7:30",
-                                    "", "Poured slab", "1"]  # fmt: skip
+    assert lines[3].split("\t") == [
+        "TIMEACT",
+        "03/04/24",
+        "Acme Dev:Main St Tower",
+        "Pat Lee",
+        "03-300",
+        "",
+        "7:30",
+        "",
+        "Poured slab",
+        "1",
+    ]
     assert result.rows == 1
     assert sorted(result.errors[["procore_id", "field"]].values.tolist()) == [
         [61, "project_id"],
@@ -475,9 +727,12 @@ def test_builds_from_generated_fixtures(tmp_path, ws, qbxml_schema):
         service_item_account="Job Expenses:Subcontractors",
     )
     total = 0
-    for item_type, table, lines in [("company", "companies", None), ("project", "projects", None),
-                                    ("commitment", "commitments", "commitment_lines"),
-                                    ("invoice", "invoices", "invoice_lines")]:  # fmt: skip
+    for item_type, table, lines in [
+        ("company", "companies", None),
+        ("project", "projects", None),
+        ("commitment", "commitments", "commitment_lines"),
+        ("invoice", "invoices", "invoice_lines"),
+    ]:
         rows = ws.frame(table)
         if item_type == "project":
             rows = rows.assign(parent_customer_full_name="Generated Customer")

@@ -20,8 +20,10 @@ def _documents(item_type: str, rows, lines, context) -> list[bytes]:
     return [m.xml for m in message_sets(result.requests, max_requests=1000)]
 
 
-@pytest.mark.parametrize("item_type", ["project", "company", "cost_code", "budget", "commitment", "change_order",
-                                       "invoice", "timecard_entry"])  # fmt: skip
+@pytest.mark.parametrize(
+    "item_type",
+    ["project", "company", "cost_code", "budget", "commitment", "change_order", "invoice", "timecard_entry"],
+)
 def test_text_path_matches_element_path(monkeypatch, item_type):
     context, inputs = scenario()
     rows, lines = inputs[item_type]

@@ -57,11 +57,14 @@ def test_sample_13_3180_is_retryable(shared_dir):
     assert row["request_id"] == "1" and row["request_name"] == "CustomerAdd"
 
 
-@pytest.mark.parametrize("name,table,rows", [
-    ("01_intuit_BillQueryRs.xml", "bills", 3),
-    ("03_qbwc-qbxml_customer_query_rs.xml", "customers", 1),
-    ("05_qbwc-qbxml_purchase_order_query_rs.xml", "purchase_orders", 1),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "name,table,rows",
+    [
+        ("01_intuit_BillQueryRs.xml", "bills", 3),
+        ("03_qbwc-qbxml_customer_query_rs.xml", "customers", 1),
+        ("05_qbwc-qbxml_purchase_order_query_rs.xml", "purchase_orders", 1),
+    ],
+)
 def test_query_samples(shared_dir, name, table, rows):
     result = read_response(_sample(shared_dir, name))
     row = _one(result)
@@ -90,18 +93,27 @@ def test_classification():
     assert classify_hresult("0x80040401") == "retryable"
 
 
-SENT = message_sets([query_request("VendorQuery", request_id="company:10:a1"),
-                     query_request("CustomerQuery", request_id="project:7:a2"),
-                     query_request("ItemQuery", request_id="cost_code:3:a1")])[0]  # fmt: skip
+SENT = message_sets(
+    [
+        query_request("VendorQuery", request_id="company:10:a1"),
+        query_request("CustomerQuery", request_id="project:7:a2"),
+        query_request("ItemQuery", request_id="cost_code:3:a1"),
+    ]
+)[0]
 
 
 def _sent_frame():
     import pandas as pd
 
-    return pd.DataFrame({"request_id": ["company:10:a1", "project:7:a2", "cost_code:3:a1"],
-                         "item_type": ["company", "project", "cost_code"], "procore_id": [10, 7, 3],
-                         "action": ["add", "add", "add"],
-                         "request_name": ["VendorAdd", "CustomerAdd", "ItemServiceAdd"]})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "request_id": ["company:10:a1", "project:7:a2", "cost_code:3:a1"],
+            "item_type": ["company", "project", "cost_code"],
+            "procore_id": [10, 7, 3],
+            "action": ["add", "add", "add"],
+            "request_name": ["VendorAdd", "CustomerAdd", "ItemServiceAdd"],
+        }
+    )
 
 
 def test_matching_is_by_request_id_and_unanswered_requests_are_reported():
@@ -185,14 +197,24 @@ def test_one_status_policy_table_drives_classification_and_the_export():
     assert responses.classify(3200, "Error", "mod", False) == ("failed", "reread_then_retry")
     assert responses.classify(9999, "Error", "add", False) == ("failed", "fatal")
     decide = export.ExportMixin._decide_export
-    base = {"status_message": "x", "error_class": None, "quickbooks_id": None, "edit_sequence": None,
-            "outcome": "failed", "txn_id": None}  # fmt: skip
+    base = {
+        "status_message": "x",
+        "error_class": None,
+        "quickbooks_id": None,
+        "edit_sequence": None,
+        "outcome": "failed",
+        "txn_id": None,
+    }
     assert decide(None, "company", 1, 1, "VendorAdd", {**base, "status_code": 3175})["decision"] == "retry"
-    assert decide(None, "company", 1, 1, "VendorMod", {**base, "status_code": 3200})["check_reason"] == "refresh"
+    assert (
+        decide(None, "company", 1, 1, "VendorMod", {**base, "status_code": 3200})["check_reason"] == "refresh"
+    )
     original = responses.STATUS_POLICY[3175]
     try:
         responses.STATUS_POLICY[3175] = responses.StatusPolicy("fatal", "fail", "test")
         assert responses.classify(3175, "Error", "add", False) == ("failed", "fatal")
-        assert decide(None, "company", 1, 1, "VendorAdd", {**base, "status_code": 3175})["decision"] == "failed"
+        assert (
+            decide(None, "company", 1, 1, "VendorAdd", {**base, "status_code": 3175})["decision"] == "failed"
+        )
     finally:
         responses.STATUS_POLICY[3175] = original

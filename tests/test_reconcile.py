@@ -21,18 +21,38 @@ def put(ws, table: str, rows: list[dict]) -> None:
 
 def world(ws) -> None:
     """One job, two cost codes, a linked vendor, a commitment with an unexported CCO, four invoices."""
-    put(ws, "companies", [
-        dict(id=1, name="Acme Concrete, Inc.", origin_id="V1", origin_data='{"edit_sequence":"100"}', synced_to_erp=True),
-        dict(id=2, name="Bolt Electric LLC"),
-        dict(id=3, name="Cedar Framing Co", origin_id="V3", origin_data='{"edit_sequence":"100"}', synced_to_erp=True),
-        dict(id=4, name="Delta Drywall Partners"),
-    ])  # fmt: skip
-    put(ws, "vendors", [
-        dict(ListID="V1", Name="Acme Concrete, Inc.", EditSequence="100"),
-        dict(ListID="V2", Name="BOLT ELECTRIC", EditSequence="5"),
-        dict(ListID="V3", Name="Cedar Framing Company of Tacoma", EditSequence="200"),
-        dict(ListID="V5", Name="Delta Drywal Partners Inc", EditSequence="1"),
-    ])  # fmt: skip
+    put(
+        ws,
+        "companies",
+        [
+            dict(
+                id=1,
+                name="Acme Concrete, Inc.",
+                origin_id="V1",
+                origin_data='{"edit_sequence":"100"}',
+                synced_to_erp=True,
+            ),
+            dict(id=2, name="Bolt Electric LLC"),
+            dict(
+                id=3,
+                name="Cedar Framing Co",
+                origin_id="V3",
+                origin_data='{"edit_sequence":"100"}',
+                synced_to_erp=True,
+            ),
+            dict(id=4, name="Delta Drywall Partners"),
+        ],
+    )
+    put(
+        ws,
+        "vendors",
+        [
+            dict(ListID="V1", Name="Acme Concrete, Inc.", EditSequence="100"),
+            dict(ListID="V2", Name="BOLT ELECTRIC", EditSequence="5"),
+            dict(ListID="V3", Name="Cedar Framing Company of Tacoma", EditSequence="200"),
+            dict(ListID="V5", Name="Delta Drywal Partners Inc", EditSequence="1"),
+        ],
+    )
     put(
         ws,
         "projects",
@@ -47,17 +67,46 @@ def world(ws) -> None:
             dict(id=11, name="Harbor View Medical Office Building Phase Two", is_erp_integrated=True),
         ],
     )
-    put(ws, "customers", [dict(ListID="C0", Name="Owner", FullName="Owner", Sublevel=0),
-                          dict(ListID="J1", Name="Main St Tower", FullName="Owner:Main St Tower", Sublevel=1,
-                               EditSequence="1")])  # fmt: skip
-    put(ws, "cost_codes", [
-        dict(id=100, cost_code_level="standard", code="100", full_code="01-100", origin_id="I1"),
-        dict(id=101, cost_code_level="standard", code="200", full_code="01-200", origin_id="I2"),
-        dict(id=500, cost_code_level="project", project_id=10, code="100", full_code="01-100", origin_id="J1|I1",
-             standard_cost_code_id=100),
-        dict(id=501, cost_code_level="project", project_id=10, code="200", full_code="01-200", origin_id="J1|I2",
-             standard_cost_code_id=101),
-    ])  # fmt: skip
+    put(
+        ws,
+        "customers",
+        [
+            dict(ListID="C0", Name="Owner", FullName="Owner", Sublevel=0),
+            dict(
+                ListID="J1",
+                Name="Main St Tower",
+                FullName="Owner:Main St Tower",
+                Sublevel=1,
+                EditSequence="1",
+            ),
+        ],
+    )
+    put(
+        ws,
+        "cost_codes",
+        [
+            dict(id=100, cost_code_level="standard", code="100", full_code="01-100", origin_id="I1"),
+            dict(id=101, cost_code_level="standard", code="200", full_code="01-200", origin_id="I2"),
+            dict(
+                id=500,
+                cost_code_level="project",
+                project_id=10,
+                code="100",
+                full_code="01-100",
+                origin_id="J1|I1",
+                standard_cost_code_id=100,
+            ),
+            dict(
+                id=501,
+                cost_code_level="project",
+                project_id=10,
+                code="200",
+                full_code="01-200",
+                origin_id="J1|I2",
+                standard_cost_code_id=101,
+            ),
+        ],
+    )
     put(
         ws,
         "items",
@@ -122,44 +171,111 @@ def world(ws) -> None:
         ],
     )
     inv = dict(project_id=10, commitment_id=20, vendor_id=1, status="approved")
-    put(ws, "invoices", [
-        dict(inv, id=40, invoice_number="INV-1", current_payment_due=D("900.00"), billing_date=dt.date(2024, 3, 1),
-             origin_id="B1", origin_data='{"edit_sequence":"10"}', erp_status="synced"),
-        dict(inv, id=41, invoice_number="INV-2", current_payment_due=D("90.00"), erp_status="failed_to_export",
-             billing_date=dt.date(2024, 4, 1)),
-        dict(inv, id=42, invoice_number="INV-3", current_payment_due=D("90.00"), origin_id="B3",
-             origin_data='{"edit_sequence":"10"}', erp_status="synced", billing_date=dt.date(2024, 5, 1)),
-        dict(inv, id=43, invoice_number="INV-4", current_payment_due=D("90.00"), erp_status="ready_to_export",
-             billing_date=dt.date(2024, 6, 1)),
-    ])  # fmt: skip
-    put(ws, "invoice_lines", [
-        dict(id=400, requisition_id=40, cost_code_id=500, work_completed_this_period=D("600.00")),
-        dict(id=401, requisition_id=40, cost_code_id=501, work_completed_this_period=D("400.00")),
-        dict(id=402, requisition_id=42, cost_code_id=500, work_completed_this_period=D("100.00")),
-    ])  # fmt: skip
-    put(ws, "bills", [
-        dict(TxnID="B1", RefNumber="INV-1", VendorRef_ListID="V1", AmountDue=D("905.00"), TxnDate=dt.date(2024, 3, 1),
-             EditSequence="20"),
-        dict(TxnID="B3", RefNumber="INV-3", VendorRef_ListID="V1", AmountDue=D("100.00"), EditSequence="10",
-             TxnDate=dt.date(2024, 5, 1)),
-        dict(TxnID="B9", RefNumber="=HYPERLINK(\"http://x\")", VendorRef_ListID="V2", AmountDue=D("77.00"),
-             TxnDate=dt.date(2024, 7, 1)),
-    ])  # fmt: skip
+    put(
+        ws,
+        "invoices",
+        [
+            dict(
+                inv,
+                id=40,
+                invoice_number="INV-1",
+                current_payment_due=D("900.00"),
+                billing_date=dt.date(2024, 3, 1),
+                origin_id="B1",
+                origin_data='{"edit_sequence":"10"}',
+                erp_status="synced",
+            ),
+            dict(
+                inv,
+                id=41,
+                invoice_number="INV-2",
+                current_payment_due=D("90.00"),
+                erp_status="failed_to_export",
+                billing_date=dt.date(2024, 4, 1),
+            ),
+            dict(
+                inv,
+                id=42,
+                invoice_number="INV-3",
+                current_payment_due=D("90.00"),
+                origin_id="B3",
+                origin_data='{"edit_sequence":"10"}',
+                erp_status="synced",
+                billing_date=dt.date(2024, 5, 1),
+            ),
+            dict(
+                inv,
+                id=43,
+                invoice_number="INV-4",
+                current_payment_due=D("90.00"),
+                erp_status="ready_to_export",
+                billing_date=dt.date(2024, 6, 1),
+            ),
+        ],
+    )
+    put(
+        ws,
+        "invoice_lines",
+        [
+            dict(id=400, requisition_id=40, cost_code_id=500, work_completed_this_period=D("600.00")),
+            dict(id=401, requisition_id=40, cost_code_id=501, work_completed_this_period=D("400.00")),
+            dict(id=402, requisition_id=42, cost_code_id=500, work_completed_this_period=D("100.00")),
+        ],
+    )
+    put(
+        ws,
+        "bills",
+        [
+            dict(
+                TxnID="B1",
+                RefNumber="INV-1",
+                VendorRef_ListID="V1",
+                AmountDue=D("905.00"),
+                TxnDate=dt.date(2024, 3, 1),
+                EditSequence="20",
+            ),
+            dict(
+                TxnID="B3",
+                RefNumber="INV-3",
+                VendorRef_ListID="V1",
+                AmountDue=D("100.00"),
+                EditSequence="10",
+                TxnDate=dt.date(2024, 5, 1),
+            ),
+            dict(
+                TxnID="B9",
+                RefNumber='=HYPERLINK("http://x")',
+                VendorRef_ListID="V2",
+                AmountDue=D("77.00"),
+                TxnDate=dt.date(2024, 7, 1),
+            ),
+        ],
+    )
     line = dict(LineKind="item", CustomerRef_ListID="J1")
-    put(ws, "bill_lines", [
-        dict(line, TxnID="B1", TxnLineID="1", ItemRef_ListID="I1", Amount=D("605.00")),
-        dict(line, TxnID="B1", TxnLineID="2", ItemRef_ListID="I2", Amount=D("400.00")),
-        dict(line, TxnID="B1", TxnLineID="3", ItemRef_ListID="IR", Amount=D("-100.00")),
-        dict(line, TxnID="B3", TxnLineID="1", ItemRef_ListID="I1", Amount=D("100.00")),
-        dict(line, TxnID="B9", TxnLineID="1", ItemRef_ListID="I1", Amount=D("77.00")),
-    ])  # fmt: skip
+    put(
+        ws,
+        "bill_lines",
+        [
+            dict(line, TxnID="B1", TxnLineID="1", ItemRef_ListID="I1", Amount=D("605.00")),
+            dict(line, TxnID="B1", TxnLineID="2", ItemRef_ListID="I2", Amount=D("400.00")),
+            dict(line, TxnID="B1", TxnLineID="3", ItemRef_ListID="IR", Amount=D("-100.00")),
+            dict(line, TxnID="B3", TxnLineID="1", ItemRef_ListID="I1", Amount=D("100.00")),
+            dict(line, TxnID="B9", TxnLineID="1", ItemRef_ListID="I1", Amount=D("77.00")),
+        ],
+    )
 
 
 def findings(rec) -> set[tuple]:
     d = rec.differences
-    return {(r.pair, r.procore_id if r.procore_id is not pd.NA else None,
-             r.quickbooks_id if r.quickbooks_id is not pd.NA else None, r.reason)
-            for r in d.itertuples(index=False)}  # fmt: skip
+    return {
+        (
+            r.pair,
+            r.procore_id if r.procore_id is not pd.NA else None,
+            r.quickbooks_id if r.quickbooks_id is not pd.NA else None,
+            r.reason,
+        )
+        for r in d.itertuples(index=False)
+    }
 
 
 def test_every_difference_is_found_and_explained(ws):
@@ -213,13 +329,33 @@ def test_ambiguous_money_is_explained_once(ws):
     """An invoice two bills could match: one finding carries both sides' money, so the pair still ties out."""
     put(ws, "companies", [dict(id=1, name="Acme", origin_id="V1")])
     put(ws, "vendors", [dict(ListID="V1", Name="Acme")])
-    put(ws, "invoices", [dict(id=40, invoice_number="INV-1", vendor_id=1, status="approved", erp_status="synced",
-                              current_payment_due=D("100.00"))])  # fmt: skip
-    put(ws, "bills", [dict(TxnID="B1", RefNumber="INV-1", VendorRef_ListID="V1", AmountDue=D("60.00")),
-                      dict(TxnID="B2", RefNumber="INV-1", VendorRef_ListID="V1", AmountDue=D("30.00"))])  # fmt: skip
+    put(
+        ws,
+        "invoices",
+        [
+            dict(
+                id=40,
+                invoice_number="INV-1",
+                vendor_id=1,
+                status="approved",
+                erp_status="synced",
+                current_payment_due=D("100.00"),
+            )
+        ],
+    )
+    put(
+        ws,
+        "bills",
+        [
+            dict(TxnID="B1", RefNumber="INV-1", VendorRef_ListID="V1", AmountDue=D("60.00")),
+            dict(TxnID="B2", RefNumber="INV-1", VendorRef_ListID="V1", AmountDue=D("30.00")),
+        ],
+    )
     rec = ws.reconcile(pair=["company", "invoice"])
     d = rec.differences
-    assert d[["reason", "quickbooks_value", "delta"]].values.tolist() == [["ambiguous_match", "B1,B2", D("10.00")]]
+    assert d[["reason", "quickbooks_value", "delta"]].values.tolist() == [
+        ["ambiguous_match", "B1,B2", D("10.00")]
+    ]
     s = rec.summary.set_index("pair").loc["invoice"]
     assert s["ambiguous"] == 1 and s["only_in_quickbooks"] == 0 and s["delta"] == D("10.00")
     assert_ties_out(rec)
@@ -233,8 +369,13 @@ def test_tie_out_for_any_selection(tmp_path):
     with Workspace(tmp_path / "ws.duckdb") as ws:
         ws.load_procore(tmp_path / "fx" / "procore")
         ws.load_quickbooks(tmp_path / "fx" / "quickbooks")
-        for options in [dict(pair=["job_cost"]), dict(pair="invoice"), dict(pair=["company", "commitment"]),
-                        dict(as_of="2024-06-30"), dict(tolerance={"amount": {"abs": 100, "rel": 0.01}})]:  # fmt: skip
+        for options in [
+            dict(pair=["job_cost"]),
+            dict(pair="invoice"),
+            dict(pair=["company", "commitment"]),
+            dict(as_of="2024-06-30"),
+            dict(tolerance={"amount": {"abs": 100, "rel": 0.01}}),
+        ]:
             rec = ws.reconcile(**options)
             assert_ties_out(rec)
             assert_reports_tie_out(rec, tmp_path)
@@ -330,10 +471,16 @@ def test_answer_key(tmp_path, projects, seed):
     with Workspace(tmp_path / "ws.duckdb") as ws:
         assert ws.load_procore(out / "procore").ok and ws.load_quickbooks(out / "quickbooks").ok
         rec = ws.reconcile()
-    expected = {(k["pair"], str(k["procore_id"]) if k["procore_id"] is not None else k["quickbooks_id"], k["reason"])
-                for k in key if k.get("expect_difference", True)}  # fmt: skip
-    got = {(p, pid, r) for p, pid, qid, r in ((a, b, c, d) for a, b, c, d in findings(rec))
-           for pid in [pid if pid is not None else qid]}  # fmt: skip
+    expected = {
+        (k["pair"], str(k["procore_id"]) if k["procore_id"] is not None else k["quickbooks_id"], k["reason"])
+        for k in key
+        if k.get("expect_difference", True)
+    }
+    got = {
+        (p, pid, r)
+        for p, pid, qid, r in ((a, b, c, d) for a, b, c, d in findings(rec))
+        for pid in [pid if pid is not None else qid]
+    }
     assert expected and got == expected
     # documented history that must not be reported (rejected, corrected and re-sent)
     quiet = {str(k["procore_id"]) for k in key if not k.get("expect_difference", True)}
@@ -349,8 +496,14 @@ def assert_ties_out(rec) -> None:
         mine = d[d["pair"] == pair]
         assert row["differences"] == len(mine), pair
         # each Procore record (or job-to-date key) is counted in exactly one column
-        columns = ["matched_equal", "matched_with_differences", "only_in_procore", "ambiguous", "not_exported",
-                   "explained_elsewhere"]  # fmt: skip
+        columns = [
+            "matched_equal",
+            "matched_with_differences",
+            "only_in_procore",
+            "ambiguous",
+            "not_exported",
+            "explained_elsewhere",
+        ]
         assert row["procore_records"] == sum(int(row[c]) for c in columns), pair
         assert row["matched_with_differences"] == len(
             mine[mine["level"] != "record"][["procore_id", "quickbooks_id"]].drop_duplicates()
@@ -362,8 +515,12 @@ def assert_ties_out(rec) -> None:
         assert row["delta"] == sum(deltas, D(0)), pair
         assert row["abs_delta"] == sum((abs(x) for x in deltas), D(0)), pair
         # the money difference is explained: queue + other pairs' findings + tolerance + this pair's findings
-        explained = (row["in_queue_total"] + row["explained_elsewhere_total"] + row["within_tolerance_total"]
-                     + row["delta"])  # fmt: skip
+        explained = (
+            row["in_queue_total"]
+            + row["explained_elsewhere_total"]
+            + row["within_tolerance_total"]
+            + row["delta"]
+        )
         assert row["procore_total"] - row["quickbooks_total"] == explained, pair
         if pair != "job_cost":
             assert row["explained_elsewhere"] == 0 and row["explained_elsewhere_total"] == 0, pair
@@ -421,11 +578,19 @@ def assert_reports_tie_out(rec, tmp_path) -> None:
     text = _visible_text(html)
     headline = re.search(r'<p id="headline">(.*?)</p>', html, flags=re.S).group(1)
     assert money_text(rec.total_delta) in headline and money_text(rec.total_abs_delta) in headline
+
     def row(row_id: str) -> list[str]:
-        return _visible_text(re.search(rf'<tr class="total" id="{row_id}">(.*?)</tr>', html, flags=re.S).group(1)).split()
+        return _visible_text(
+            re.search(rf'<tr class="total" id="{row_id}">(.*?)</tr>', html, flags=re.S).group(1)
+        ).split()
 
     assert row("records-total") == ["Total", "(headline)", str(rec.n_differences)]
-    assert row("money-total") == ["Total", "(headline)", money_text(rec.total_delta), money_text(rec.total_abs_delta)]
+    assert row("money-total") == [
+        "Total",
+        "(headline)",
+        money_text(rec.total_delta),
+        money_text(rec.total_abs_delta),
+    ]
     for pair, row in s.iterrows():
         if not pd.isna(row["delta"]):
             assert money_text(row["delta"]) in text and money_text(row["in_queue_total"]) in text, pair
@@ -537,7 +702,9 @@ def test_excel_is_formula_safe_with_numeric_money(ws, tmp_path):
     rows = [dict(zip(header, [c for c in r], strict=True)) for r in sheet.iter_rows(min_row=2)]
     numbers = [r["Number"].value for r in rows]
     assert '\'=HYPERLINK("http://x")' in numbers  # formula text neutralised
-    deltas = [r["Difference (in the totals)"] for r in rows if r["Difference (in the totals)"].value is not None]
+    deltas = [
+        r["Difference (in the totals)"] for r in rows if r["Difference (in the totals)"].value is not None
+    ]
     assert deltas and all(isinstance(c.value, int | float | D) for c in deltas)
     assert all(c.number_format == "#,##0.00;-#,##0.00" for c in deltas)
     for v in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"]:
@@ -597,7 +764,9 @@ def test_html_report_prints_every_difference_in_a_browser(ws, tmp_path):
     """Chromium prints the differences even of groups a reader collapsed, and loads nothing from elsewhere."""
     import shutil
 
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright Python package is not installed"
+    )
     chromium = shutil.which("chromium") or pytest.skip("Debian's chromium is not installed")
     world(ws)
     rec = ws.reconcile()

@@ -25,10 +25,22 @@ def lines(rows: list[tuple]) -> pa.Table:
 
 
 def test_differences_missing_and_extra_lines_with_tolerance():
-    p = lines([("B1", "I1", D("100.00")), ("B1", "I2", D("50.00")), ("B2", "I1", D("10.00")),
-               ("B2", "I3", D("7.00"))])  # fmt: skip
-    q = lines([("B1", "I1", D("100.01")), ("B1", "I2", D("55.00")), ("B2", "I1", D("10.00")),
-               ("B3", "I9", D("1.00"))])  # fmt: skip
+    p = lines(
+        [
+            ("B1", "I1", D("100.00")),
+            ("B1", "I2", D("50.00")),
+            ("B2", "I1", D("10.00")),
+            ("B2", "I3", D("7.00")),
+        ]
+    )
+    q = lines(
+        [
+            ("B1", "I1", D("100.01")),
+            ("B1", "I2", D("55.00")),
+            ("B2", "I1", D("10.00")),
+            ("B3", "I9", D("1.00")),
+        ]
+    )
     d = compare_lines(p, q, keys=["txn", "item"], tolerance="0.01")
     got = {
         (t, i): (r, delta)

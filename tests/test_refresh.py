@@ -27,8 +27,20 @@ from qbrecon.workspace_full import Workspace
 
 PASSWORD = "refresh password"
 PAGE = 7  # small MaxReturned so every kind with more than 7 records pages through an iterator
-QB_TABLES = ["customers", "vendors", "items", "estimates", "estimate_lines", "purchase_orders",
-             "purchase_order_lines", "bills", "bill_lines", "bill_payments", "bill_payment_lines", "time_tracking"]  # fmt: skip
+QB_TABLES = [
+    "customers",
+    "vendors",
+    "items",
+    "estimates",
+    "estimate_lines",
+    "purchase_orders",
+    "purchase_order_lines",
+    "bills",
+    "bill_lines",
+    "bill_payments",
+    "bill_payment_lines",
+    "time_tracking",
+]
 BOOKKEEPING = "_source_file, _source_row, _load_id, _loaded_at"
 
 
@@ -290,9 +302,14 @@ def test_watermark_ignores_export_echoes_and_unknown_offset_is_conservative(ws):
     from qbrecon.schemas import TABLES
 
     spec = TABLES["vendors"]
-    rows = pd.DataFrame({"ListID": ["1-1", "2-2"], "Name": ["A", "B"],
-                         "TimeModified": pd.to_datetime(["2024-05-01T12:00:00Z", "2025-01-01T00:00:00Z"]),
-                         "_load_id": pd.array([7, None], dtype="Int64")})  # fmt: skip
+    rows = pd.DataFrame(
+        {
+            "ListID": ["1-1", "2-2"],
+            "Name": ["A", "B"],
+            "TimeModified": pd.to_datetime(["2024-05-01T12:00:00Z", "2025-01-01T00:00:00Z"]),
+            "_load_id": pd.array([7, None], dtype="Int64"),
+        }
+    )
     ws.store.upsert("vendors", rows, spec.key)  # the second row is an export's echo (no load id)
     job = ws.request_refresh("vendors", overlap=timedelta(0)).iloc[0]
     # newest *loaded* record, moved back 14 h because QuickBooks' UTC offset is not known yet
@@ -402,7 +419,8 @@ def test_vendor_auto_update_off_leaves_procore_companies_alone(world):
     ws.refresh_now(company.process, max_returned=PAGE)
     assert set(ws.refresh_jobs()["state"]) == {"done"}
     assert ws.store.scalar("""SELECT "Name" FROM vendors WHERE "ListID" = ?""", [list_id]) == (
-        "Renamed In QuickBooks LLC")  # fmt: skip
+        "Renamed In QuickBooks LLC"
+    )
     pd.testing.assert_frame_equal(_companies(ws), before)
     assert ws.store.scalar("SELECT count(*) FROM erp_audit WHERE action = 'vendor_auto_update'") == 0
 
@@ -431,14 +449,20 @@ def test_vendor_auto_update_on_updates_the_linked_companies_the_refresh_read(wor
     last_page = ws.store.scalar("SELECT max(message_id) FROM refresh_messages")
     ws.request_refresh()  # incremental: reads the changed vendor (and the few in the overlap)
     ws.refresh_now(company.process, max_returned=PAGE)
-    read = set(ws.store.frame(
-        "SELECT v.\"ListID\" FROM vendors v JOIN refresh_messages m ON m.load_id = v._load_id "
-        f"WHERE m.query = 'VendorQuery' AND m.message_id > {last_page}")["ListID"])  # fmt: skip
+    read = set(
+        ws.store.frame(
+            'SELECT v."ListID" FROM vendors v JOIN refresh_messages m ON m.load_id = v._load_id '
+            f"WHERE m.query = 'VendorQuery' AND m.message_id > {last_page}"
+        )["ListID"]
+    )
     assert list_id in read and before.loc[other_id, "origin_id"] not in read
     after = _companies(ws)
     row = after.loc[target_id]
     assert (row["name"], row["business_phone"], row["address"]) == (
-        "Renamed In QuickBooks LLC", "555-0100", "1 New Street")  # fmt: skip
+        "Renamed In QuickBooks LLC",
+        "555-0100",
+        "1 New Street",
+    )
     assert (row["city"], row["zip"]) == (before.loc[target_id, "city"], before.loc[target_id, "zip"])
     assert json.loads(row["origin_data"])["edit_sequence"] == new_sequence
     queued = ws.store.scalar(
@@ -449,13 +473,17 @@ def test_vendor_auto_update_on_updates_the_linked_companies_the_refresh_read(wor
     # only companies linked to the vendors this refresh read
     assert target_id in changed and set(after.loc[changed, "origin_id"]) <= read
     assert after.loc[other_id, "business_phone"] == "555-0199"
-    audit = ws.store.frame("SELECT procore_id, actor_name, detail FROM erp_audit WHERE action = 'vendor_auto_update' "
-                           "ORDER BY procore_id")  # fmt: skip
+    audit = ws.store.frame(
+        "SELECT procore_id, actor_name, detail FROM erp_audit WHERE action = 'vendor_auto_update' "
+        "ORDER BY procore_id"
+    )
     assert audit["procore_id"].tolist() == changed and set(audit["actor_name"]) == {"qbrecon"}
     detail = audit.set_index("procore_id").loc[target_id, "detail"]
-    assert detail == (f"from QuickBooks vendor {list_id}: name: {before.loc[target_id, 'name']} -> Renamed In "
-                      f"QuickBooks LLC; address: {before.loc[target_id, 'address']} -> 1 New Street; business_phone: "
-                      f"{before.loc[target_id, 'business_phone']} -> 555-0100")  # fmt: skip
+    assert detail == (
+        f"from QuickBooks vendor {list_id}: name: {before.loc[target_id, 'name']} -> Renamed In "
+        f"QuickBooks LLC; address: {before.loc[target_id, 'address']} -> 1 New Street; business_phone: "
+        f"{before.loc[target_id, 'business_phone']} -> 555-0100"
+    )
 
     # the Procore edit came back to the approver as an update (issue 12): over every linked vendor (no load ids)
     # auto-update leaves a company that carries a Procore change alone; a second run changes nothing either

@@ -70,8 +70,11 @@ def test_settings_cli_knows_the_web_connector_settings(tmp_path):
     cli = [sys.executable, "-c", "from qbrecon.cli import main; main()"]
     run = subprocess.run(
         [*cli, "settings", "set", "-w", str(path), "--by", "adam", "qbwc_ticket_ttl_seconds=600"],
-        capture_output=True, text=True, env=env, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     shown = subprocess.run(
         [*cli, "settings", "show", "-w", str(path)], capture_output=True, text=True, env=env

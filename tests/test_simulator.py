@@ -32,30 +32,34 @@ def rs_list(response: bytes) -> list[etree._Element]:
 @pytest.fixture()
 def qb():
     company = QuickBooksCompany(clock=1_700_000_000)
-    company.process(msg(
-        vendor("Acme Concrete", "1"),
-        '<CustomerAddRq requestID="2"><CustomerAdd><Name>Owner</Name></CustomerAdd></CustomerAddRq>',
-        '<CustomerAddRq requestID="3"><CustomerAdd><Name>Main St</Name><ParentRef><FullName>Owner</FullName>'
-        "</ParentRef></CustomerAdd></CustomerAddRq>",
-        '<ItemServiceAddRq requestID="4"><ItemServiceAdd><Name>03-300</Name><SalesOrPurchase><Desc>Concrete</Desc>'
-        "<AccountRef><FullName>Job Expenses</FullName></AccountRef></SalesOrPurchase></ItemServiceAdd>"
-        "</ItemServiceAddRq>",
-    ))  # fmt: skip
+    company.process(
+        msg(
+            vendor("Acme Concrete", "1"),
+            '<CustomerAddRq requestID="2"><CustomerAdd><Name>Owner</Name></CustomerAdd></CustomerAddRq>',
+            '<CustomerAddRq requestID="3"><CustomerAdd><Name>Main St</Name><ParentRef><FullName>Owner</FullName>'
+            "</ParentRef></CustomerAdd></CustomerAddRq>",
+            '<ItemServiceAddRq requestID="4"><ItemServiceAdd><Name>03-300</Name><SalesOrPurchase><Desc>Concrete</Desc>'
+            "<AccountRef><FullName>Job Expenses</FullName></AccountRef></SalesOrPurchase></ItemServiceAdd>"
+            "</ItemServiceAddRq>",
+        )
+    )
     yield company
     company.close()
 
 
 def test_adds_echo_full_ret_with_ids_valid_against_the_xsd(qb, qbxml_schema):
-    r = qb.process(msg(
-        '<PurchaseOrderAddRq requestID="po"><PurchaseOrderAdd><VendorRef><FullName>Acme Concrete</FullName>'
-        "</VendorRef><RefNumber>SC-1</RefNumber><PurchaseOrderLineAdd><ItemRef><FullName>03-300</FullName></ItemRef>"
-        "<Desc>Footings</Desc><Quantity>2</Quantity><Rate>150.50</Rate><CustomerRef><FullName>Owner:Main St"
-        "</FullName></CustomerRef></PurchaseOrderLineAdd></PurchaseOrderAdd></PurchaseOrderAddRq>",
-        '<BillAddRq requestID="bill"><BillAdd><VendorRef><FullName>Acme Concrete</FullName></VendorRef>'
-        "<RefNumber>INV-1</RefNumber><ExpenseLineAdd><AccountRef><FullName>Job Expenses</FullName></AccountRef>"
-        "<Amount>5.00</Amount></ExpenseLineAdd><ItemLineAdd><ItemRef><FullName>03-300</FullName></ItemRef>"
-        "<Amount>100.00</Amount></ItemLineAdd></BillAdd></BillAddRq>",
-    ))  # fmt: skip
+    r = qb.process(
+        msg(
+            '<PurchaseOrderAddRq requestID="po"><PurchaseOrderAdd><VendorRef><FullName>Acme Concrete</FullName>'
+            "</VendorRef><RefNumber>SC-1</RefNumber><PurchaseOrderLineAdd><ItemRef><FullName>03-300</FullName></ItemRef>"
+            "<Desc>Footings</Desc><Quantity>2</Quantity><Rate>150.50</Rate><CustomerRef><FullName>Owner:Main St"
+            "</FullName></CustomerRef></PurchaseOrderLineAdd></PurchaseOrderAdd></PurchaseOrderAddRq>",
+            '<BillAddRq requestID="bill"><BillAdd><VendorRef><FullName>Acme Concrete</FullName></VendorRef>'
+            "<RefNumber>INV-1</RefNumber><ExpenseLineAdd><AccountRef><FullName>Job Expenses</FullName></AccountRef>"
+            "<Amount>5.00</Amount></ExpenseLineAdd><ItemLineAdd><ItemRef><FullName>03-300</FullName></ItemRef>"
+            "<Amount>100.00</Amount></ItemLineAdd></BillAdd></BillAddRq>",
+        )
+    )
     assert qbxml_schema.validate(etree.fromstring(r)), qbxml_schema.error_log
     po, bill = rs_list(r)
     assert po.get("statusCode") == "0" and po.get("requestID") == "po"
@@ -84,30 +88,38 @@ def test_ret_orders_match_the_official_schema(qbxml_schema, shared_dir):
 
 
 def test_3100_duplicate_names(qb):
-    r = rs_list(qb.process(msg(
-        vendor("ACME concrete", "a"),  # vendor names are case-insensitive
-        vendor("Owner", "b"),  # vendors and top-level customers share one name space
-        '<CustomerAddRq requestID="c"><CustomerAdd><Name>Acme Concrete</Name></CustomerAdd></CustomerAddRq>',
-        '<CustomerAddRq requestID="d"><CustomerAdd><Name>Main St</Name><ParentRef><FullName>Owner</FullName>'
-        "</ParentRef></CustomerAdd></CustomerAddRq>",  # jobs are unique within their customer
-        '<CustomerAddRq requestID="e"><CustomerAdd><Name>Main St</Name></CustomerAdd></CustomerAddRq>',  # fine
-        '<ItemServiceAddRq requestID="f"><ItemServiceAdd><Name>03-300</Name><SalesOrPurchase><Desc>x</Desc>'
-        "</SalesOrPurchase></ItemServiceAdd></ItemServiceAddRq>",
-    )))  # fmt: skip
+    r = rs_list(
+        qb.process(
+            msg(
+                vendor("ACME concrete", "a"),  # vendor names are case-insensitive
+                vendor("Owner", "b"),  # vendors and top-level customers share one name space
+                '<CustomerAddRq requestID="c"><CustomerAdd><Name>Acme Concrete</Name></CustomerAdd></CustomerAddRq>',
+                '<CustomerAddRq requestID="d"><CustomerAdd><Name>Main St</Name><ParentRef><FullName>Owner</FullName>'
+                "</ParentRef></CustomerAdd></CustomerAddRq>",  # jobs are unique within their customer
+                '<CustomerAddRq requestID="e"><CustomerAdd><Name>Main St</Name></CustomerAdd></CustomerAddRq>',  # fine
+                '<ItemServiceAddRq requestID="f"><ItemServiceAdd><Name>03-300</Name><SalesOrPurchase><Desc>x</Desc>'
+                "</SalesOrPurchase></ItemServiceAdd></ItemServiceAddRq>",
+            )
+        )
+    )
     assert [x.get("statusCode") for x in r] == ["3100", "3100", "3100", "3100", "0", "3100"]
     assert "already in use" in r[0].get("statusMessage")
     assert qb.counts()["vendor"] == 1
 
 
 def test_3140_invalid_references(qb):
-    r = rs_list(qb.process(msg(
-        '<BillAddRq requestID="a"><BillAdd><VendorRef><FullName>Nobody</FullName></VendorRef><ItemLineAdd>'
-        "<ItemRef><FullName>03-300</FullName></ItemRef><Amount>1.00</Amount></ItemLineAdd></BillAdd></BillAddRq>",
-        '<BillAddRq requestID="b"><BillAdd><VendorRef><FullName>Acme Concrete</FullName></VendorRef><ItemLineAdd>'
-        "<ItemRef><ListID>80000999-1</ListID></ItemRef><Amount>1.00</Amount></ItemLineAdd></BillAdd></BillAddRq>",
-        '<CustomerAddRq requestID="c"><CustomerAdd><Name>Job</Name><ParentRef><FullName>Nobody</FullName>'
-        "</ParentRef></CustomerAdd></CustomerAddRq>",
-    )))  # fmt: skip
+    r = rs_list(
+        qb.process(
+            msg(
+                '<BillAddRq requestID="a"><BillAdd><VendorRef><FullName>Nobody</FullName></VendorRef><ItemLineAdd>'
+                "<ItemRef><FullName>03-300</FullName></ItemRef><Amount>1.00</Amount></ItemLineAdd></BillAdd></BillAddRq>",
+                '<BillAddRq requestID="b"><BillAdd><VendorRef><FullName>Acme Concrete</FullName></VendorRef><ItemLineAdd>'
+                "<ItemRef><ListID>80000999-1</ListID></ItemRef><Amount>1.00</Amount></ItemLineAdd></BillAdd></BillAddRq>",
+                '<CustomerAddRq requestID="c"><CustomerAdd><Name>Job</Name><ParentRef><FullName>Nobody</FullName>'
+                "</ParentRef></CustomerAdd></CustomerAddRq>",
+            )
+        )
+    )
     assert [x.get("statusCode") for x in r] == ["3140"] * 3
     assert 'Vendor "Nobody"' in r[0].get("statusMessage") and "Item" in r[1].get("statusMessage")
     assert qb.counts()["bill"] == 0
@@ -163,12 +175,17 @@ def test_purchase_order_mod_keeps_listed_lines_and_adds_new(qb):
         ret.findtext("EditSequence"),
         ret.findtext("PurchaseOrderLineRet/TxnLineID"),
     )
-    mod = rs_list(qb.process(msg(
-        f'<PurchaseOrderModRq requestID="cco"><PurchaseOrderMod><TxnID>{txn}</TxnID><EditSequence>{es}'
-        f"</EditSequence><PurchaseOrderLineMod><TxnLineID>{line}</TxnLineID></PurchaseOrderLineMod>"
-        "<PurchaseOrderLineMod><TxnLineID>-1</TxnLineID><ItemRef><FullName>03-300</FullName></ItemRef>"
-        "<Desc>CCO #1 extra</Desc><Amount>25.00</Amount></PurchaseOrderLineMod></PurchaseOrderMod>"
-        "</PurchaseOrderModRq>")))[0]  # fmt: skip
+    mod = rs_list(
+        qb.process(
+            msg(
+                f'<PurchaseOrderModRq requestID="cco"><PurchaseOrderMod><TxnID>{txn}</TxnID><EditSequence>{es}'
+                f"</EditSequence><PurchaseOrderLineMod><TxnLineID>{line}</TxnLineID></PurchaseOrderLineMod>"
+                "<PurchaseOrderLineMod><TxnLineID>-1</TxnLineID><ItemRef><FullName>03-300</FullName></ItemRef>"
+                "<Desc>CCO #1 extra</Desc><Amount>25.00</Amount></PurchaseOrderLineMod></PurchaseOrderMod>"
+                "</PurchaseOrderModRq>"
+            )
+        )
+    )[0]
     assert mod.get("statusCode") == "0"
     lines = mod.findall("PurchaseOrderRet/PurchaseOrderLineRet")
     assert [ln.findtext("TxnLineID") == line for ln in lines] == [True, False]
@@ -186,15 +203,19 @@ def test_3180_injected_at_a_seeded_rate():
 
 
 def test_queries_status_1_and_500_and_filters(qb):
-    r = rs_list(qb.process(msg(
-        '<BillQueryRq requestID="a"><RefNumber>none</RefNumber></BillQueryRq>',
-        '<CustomerQueryRq requestID="b"><FullName>Owner</FullName><FullName>Ghost</FullName></CustomerQueryRq>',
-        '<VendorQueryRq requestID="c"><ListID>80000999-1</ListID></VendorQueryRq>',
-        '<CustomerQueryRq requestID="d"><NameFilter><MatchCriterion>EndsWith</MatchCriterion><Name>:Main St</Name>'
-        "</NameFilter></CustomerQueryRq>",
-        '<ItemQueryRq requestID="e"><FullName>03-300</FullName><IncludeRetElement>ListID</IncludeRetElement>'
-        "</ItemQueryRq>",
-    )))  # fmt: skip
+    r = rs_list(
+        qb.process(
+            msg(
+                '<BillQueryRq requestID="a"><RefNumber>none</RefNumber></BillQueryRq>',
+                '<CustomerQueryRq requestID="b"><FullName>Owner</FullName><FullName>Ghost</FullName></CustomerQueryRq>',
+                '<VendorQueryRq requestID="c"><ListID>80000999-1</ListID></VendorQueryRq>',
+                '<CustomerQueryRq requestID="d"><NameFilter><MatchCriterion>EndsWith</MatchCriterion><Name>:Main St</Name>'
+                "</NameFilter></CustomerQueryRq>",
+                '<ItemQueryRq requestID="e"><FullName>03-300</FullName><IncludeRetElement>ListID</IncludeRetElement>'
+                "</ItemQueryRq>",
+            )
+        )
+    )
     assert (r[0].get("statusCode"), r[0].get("statusSeverity")) == ("1", "Info")
     assert (r[1].get("statusCode"), r[1].get("statusSeverity")) == ("500", "Warn") and len(r[1]) == 1
     assert r[2].get("statusCode") == "500" and len(r[2]) == 0
@@ -254,18 +275,29 @@ def test_whole_message_failures(qb):
 
 
 def test_too_long_is_3070_and_negative_bill_3210_and_stop_on_error(qb):
-    r = rs_list(qb.process(msg(
-        vendor("x" * 45, "long"),
-        '<BillAddRq requestID="neg"><BillAdd><VendorRef><FullName>Acme Concrete</FullName></VendorRef><ItemLineAdd>'
-        "<ItemRef><FullName>03-300</FullName></ItemRef><Amount>-5.00</Amount></ItemLineAdd></BillAdd></BillAddRq>",
-        vendor("After", "after"),
-        on_error="stopOnError",
-    )))  # fmt: skip
+    r = rs_list(
+        qb.process(
+            msg(
+                vendor("x" * 45, "long"),
+                '<BillAddRq requestID="neg"><BillAdd><VendorRef><FullName>Acme Concrete</FullName></VendorRef><ItemLineAdd>'
+                "<ItemRef><FullName>03-300</FullName></ItemRef><Amount>-5.00</Amount></ItemLineAdd></BillAdd></BillAddRq>",
+                vendor("After", "after"),
+                on_error="stopOnError",
+            )
+        )
+    )
     assert [x.get("statusCode") for x in r] == ["3070"]  # stopOnError: nothing after the first error
-    r = rs_list(qb.process(msg(*[
-        '<BillAddRq requestID="neg"><BillAdd><VendorRef><FullName>Acme Concrete</FullName></VendorRef><ItemLineAdd>'
-        "<ItemRef><FullName>03-300</FullName></ItemRef><Amount>-5.00</Amount></ItemLineAdd></BillAdd></BillAddRq>",
-        vendor("After", "after")])))  # fmt: skip
+    r = rs_list(
+        qb.process(
+            msg(
+                *[
+                    '<BillAddRq requestID="neg"><BillAdd><VendorRef><FullName>Acme Concrete</FullName></VendorRef><ItemLineAdd>'
+                    "<ItemRef><FullName>03-300</FullName></ItemRef><Amount>-5.00</Amount></ItemLineAdd></BillAdd></BillAddRq>",
+                    vendor("After", "after"),
+                ]
+            )
+        )
+    )
     assert [x.get("statusCode") for x in r] == ["3210", "0"]
 
 
@@ -328,10 +360,17 @@ def test_credit_card_bill_payments_are_seeded_and_queried_in_schema_order(
     applied = full.find("AppliedToTxnRet")
     assert [c.tag for c in applied] == ["TxnID", "TxnType", "RefNumber", "BalanceRemaining", "Amount"]
     assert (applied.findtext("TxnID"), full.findtext("CreditCardAccountRef/FullName")) == (
-        "1A0-1729000000", "Company Visa")  # fmt: skip
+        "1A0-1729000000",
+        "Company Visa",
+    )
     assert query(include_lines=False).find("AppliedToTxnRet") is None  # the applications are its line items
-    by_payee = rs_list(qb.process(msg(
-        '<BillPaymentCreditCardQueryRq requestID="e"><EntityFilter><FullName>Acme Concrete</FullName></EntityFilter>'
-        "</BillPaymentCreditCardQueryRq>")))[0]  # fmt: skip
+    by_payee = rs_list(
+        qb.process(
+            msg(
+                '<BillPaymentCreditCardQueryRq requestID="e"><EntityFilter><FullName>Acme Concrete</FullName></EntityFilter>'
+                "</BillPaymentCreditCardQueryRq>"
+            )
+        )
+    )[0]
     assert by_payee.findtext("BillPaymentCreditCardRet/RefNumber") == "CC7"
     assert qb.records("bill_payment_credit_card")["amount"].tolist() == [Decimal("1500.00")]

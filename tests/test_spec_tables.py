@@ -155,8 +155,10 @@ def test_the_simulator_answers_3070_one_character_over_the_limit(message, limit)
 def test_the_simulator_refuses_a_missing_required_element_without_a_schema(monkeypatch):
     monkeypatch.delenv("QBRECON_QBXML_XSD", raising=False)
     with QuickBooksCompany() as qb, pytest.raises(RequestProcessorError) as refused:
-        qb.process(HEAD + "<QBXML><QBXMLMsgsRq><VendorAddRq><VendorAdd><CompanyName>x</CompanyName></VendorAdd>"
-                   "</VendorAddRq></QBXMLMsgsRq></QBXML>")  # fmt: skip
+        qb.process(
+            HEAD + "<QBXML><QBXMLMsgsRq><VendorAddRq><VendorAdd><CompanyName>x</CompanyName></VendorAdd>"
+            "</VendorAddRq></QBXMLMsgsRq></QBXML>"
+        )
     assert refused.value.hresult == "0x80040400" and "Missing child" in refused.value.detail
 
 

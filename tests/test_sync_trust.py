@@ -14,7 +14,15 @@ from sync_world import admin_id, company_for, fixture_dir, open_world, sync_all
 
 from qbrecon.errors import BatchRejected
 
-ALL_BUT_INVOICES = ["company", "project", "cost_code", "budget", "commitment", "change_order", "timecard_entry"]
+ALL_BUT_INVOICES = [
+    "company",
+    "project",
+    "cost_code",
+    "budget",
+    "commitment",
+    "change_order",
+    "timecard_entry",
+]
 
 
 @pytest.fixture()
@@ -42,8 +50,16 @@ def edited_export(fx: Path, out: Path, resource: str, edit) -> Path:
 
 def origins(ws) -> dict:
     out = {}
-    for table in ("projects", "companies", "cost_codes", "commitments", "commitment_lines", "change_orders",
-                  "change_order_lines", "invoices"):  # fmt: skip
+    for table in (
+        "projects",
+        "companies",
+        "cost_codes",
+        "commitments",
+        "commitment_lines",
+        "change_orders",
+        "change_order_lines",
+        "invoices",
+    ):
         rows = ws.store.execute(f'SELECT id, origin_id FROM "{table}" WHERE origin_id IS NOT NULL').fetchall()
         out[table] = dict(rows)
     return out
@@ -55,9 +71,14 @@ def _po_lines(company, txn_id: str):
 
 
 def exported_by_us(ws, item_type: str) -> list[int]:
-    return [int(r[0]) for r in ws.store.execute(
-        "SELECT procore_id FROM qb_links WHERE item_type = ? AND line_table = '' AND source = 'export' "
-        "ORDER BY procore_id", [item_type]).fetchall()]  # fmt: skip
+    return [
+        int(r[0])
+        for r in ws.store.execute(
+            "SELECT procore_id FROM qb_links WHERE item_type = ? AND line_table = '' AND source = 'export' "
+            "ORDER BY procore_id",
+            [item_type],
+        ).fetchall()
+    ]
 
 
 # -- 1. links survive every re-load ---------------------------------------------------------------------------
@@ -67,8 +88,10 @@ def test_reloading_the_export_keeps_every_link_and_the_next_invoice_exports(worl
     ours = exported_by_us(ws, "commitment")
     assert ours, "the world must have commitments qbrecon exported"
     before = origins(ws)
-    assert all(before["commitment_lines"].get(i) for i in ws.frame("commitment_lines").query(
-        "commitment_id in @ours")["id"]), "PO TxnLineIDs are written back to the commitment lines"
+    assert all(
+        before["commitment_lines"].get(i)
+        for i in ws.frame("commitment_lines").query("commitment_id in @ours")["id"]
+    ), "PO TxnLineIDs are written back to the commitment lines"
     for _ in range(2):  # the README's nightly script: the same export, again and again
         ws.load_procore(fx / "procore")
         assert origins(ws) == before
@@ -111,8 +134,9 @@ def test_an_exported_change_order_keeps_its_po_lines_and_cannot_be_unlinked_whil
     cco = ccos[0]
     lines = ws.frame(f"SELECT id, origin_id FROM change_order_lines WHERE change_order_id = {cco}")
     assert lines["origin_id"].notna().all()
-    po_id = ws.store.scalar("SELECT quickbooks_id FROM erp_items WHERE item_type = 'change_order' AND procore_id = ?",
-                            [cco])  # fmt: skip
+    po_id = ws.store.scalar(
+        "SELECT quickbooks_id FROM erp_items WHERE item_type = 'change_order' AND procore_id = ?", [cco]
+    )
     on_po = set(_po_lines(company, po_id)["TxnLineID"])
     assert set(lines["origin_id"]) <= on_po
     before = len(on_po)
@@ -134,7 +158,11 @@ def _accept_updates(ws, item_type: str) -> None:
 def test_a_vendor_address_change_goes_out_as_vendormod(world):
     ws, company, fx, tmp = world
     sync_all(ws, company)
-    pid = exported_by_us(ws, "company")[0] if exported_by_us(ws, "company") else int(ws.links("company")["procore_id"].iloc[0])
+    pid = (
+        exported_by_us(ws, "company")[0]
+        if exported_by_us(ws, "company")
+        else int(ws.links("company")["procore_id"].iloc[0])
+    )
 
     def move(records):
         for r in records:
@@ -182,9 +210,11 @@ def test_a_project_rename_goes_out_as_customermod_after_a_refresh_when_quickbook
 
 
 def _customer_mod(list_id: str, edit_sequence: str, field: str, value: str) -> bytes:
-    return (f'<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="stopOnError">'
-            f'<CustomerModRq requestID="u1"><CustomerMod><ListID>{list_id}</ListID><EditSequence>{edit_sequence}'
-            f"</EditSequence><{field}>{value}</{field}></CustomerMod></CustomerModRq></QBXMLMsgsRq></QBXML>").encode()
+    return (
+        f'<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="stopOnError">'
+        f'<CustomerModRq requestID="u1"><CustomerMod><ListID>{list_id}</ListID><EditSequence>{edit_sequence}'
+        f"</EditSequence><{field}>{value}</{field}></CustomerMod></CustomerModRq></QBXMLMsgsRq></QBXML>"
+    ).encode()
 
 
 def test_commitment_line_changes_go_out_as_purchaseordermod_keeping_line_ids_and_cco_lines(world):
@@ -192,11 +222,14 @@ def test_commitment_line_changes_go_out_as_purchaseordermod_keeping_line_ids_and
     sync_all(ws, company)
     cco_commitments = ws.store.execute(
         "SELECT DISTINCT o.contract_id FROM change_orders o JOIN qb_links l ON l.item_type = 'change_order' "
-        "AND l.procore_id = o.id AND l.line_table = ''").fetchall()  # fmt: skip
+        "AND l.procore_id = o.id AND l.line_table = ''"
+    ).fetchall()
     pid = int(cco_commitments[0][0]) if cco_commitments else exported_by_us(ws, "commitment")[0]
     po_id = ws.links("commitment", pid)["quickbooks_id"].iloc[0]
     before = _po_lines(company, po_id)
-    first_line = int(ws.frame(f"SELECT min(id) AS id FROM commitment_lines WHERE commitment_id = {pid}")["id"].iloc[0])
+    first_line = int(
+        ws.frame(f"SELECT min(id) AS id FROM commitment_lines WHERE commitment_id = {pid}")["id"].iloc[0]
+    )
     old_txn_line = ws.store.scalar("SELECT origin_id FROM commitment_lines WHERE id = ?", [first_line])
 
     def raise_line(records):
@@ -248,7 +281,9 @@ def test_an_unpaid_invoice_change_is_a_billmod_and_a_paid_bill_is_refused_with_t
     assert len(ours) >= 2
     unpaid, paid = ours[0], ours[1]
     paid_txn = ws.links("invoice", paid)["quickbooks_id"].iloc[0]
-    ws.store.execute('UPDATE bills SET "IsPaid" = true WHERE "TxnID" = ?', [paid_txn])  # as a refresh reads it
+    ws.store.execute(
+        'UPDATE bills SET "IsPaid" = true WHERE "TxnID" = ?', [paid_txn]
+    )  # as a refresh reads it
 
     def retitle(records):
         for r in records:
@@ -307,8 +342,9 @@ def test_a_commitment_whose_lines_were_never_linked_is_not_modded_into_double_li
     pid = exported_by_us(ws, "commitment")[0]
     po_id = ws.links("commitment", pid)["quickbooks_id"].iloc[0]
     before = len(_po_lines(company, po_id))
-    ws.store.execute("DELETE FROM qb_links WHERE item_type = 'commitment' AND procore_id = ? AND line_table <> ''",
-                     [pid])  # fmt: skip
+    ws.store.execute(
+        "DELETE FROM qb_links WHERE item_type = 'commitment' AND procore_id = ? AND line_table <> ''", [pid]
+    )
     ws.store.execute("UPDATE commitment_lines SET origin_id = NULL WHERE commitment_id = ?", [pid])
 
     def retitle(records):
@@ -328,19 +364,51 @@ def test_a_commitment_whose_lines_were_never_linked_is_not_modded_into_double_li
 def test_texts_say_what_is_true(ws):
     from qbrecon.qbwc.simulator import QuickBooksCompany
 
-    ws.store.put_rows("users", [dict(id=1, name="Ada", login="ada", is_active=True,
-                                     erp_integrations_permission="admin", can_push_to_accounting=True)])  # fmt: skip
-    ws.store.put_rows("user_tool_permissions", [dict(user_id=1, tool="projects", level="admin")])  # sends projects
-    ws.store.put_rows("projects", [dict(id=10, name="Harbor Clinic", address="5 Harbor Road", created_by_id=1)])
-    ws.store.put_rows("invoices", [dict(id=20, project_id=10, invoice_number="INV-1", number=1, status="approved",
-                                        current_payment_due=Decimal("10.00"), erp_status="Failed to Export")])  # fmt: skip
+    ws.store.put_rows(
+        "users",
+        [
+            dict(
+                id=1,
+                name="Ada",
+                login="ada",
+                is_active=True,
+                erp_integrations_permission="admin",
+                can_push_to_accounting=True,
+            )
+        ],
+    )
+    ws.store.put_rows(
+        "user_tool_permissions", [dict(user_id=1, tool="projects", level="admin")]
+    )  # sends projects
+    ws.store.put_rows(
+        "projects", [dict(id=10, name="Harbor Clinic", address="5 Harbor Road", created_by_id=1)]
+    )
+    ws.store.put_rows(
+        "invoices",
+        [
+            dict(
+                id=20,
+                project_id=10,
+                invoice_number="INV-1",
+                number=1,
+                status="approved",
+                current_payment_due=Decimal("10.00"),
+                erp_status="Failed to Export",
+            )
+        ],
+    )
     # a customer the workspace read from QuickBooks once, since deleted there
-    ws.store.put_rows("customers", [dict(ListID="80000001-1", Name="Ghost Owner", FullName="Ghost Owner", Sublevel=0,
-                                         IsActive=True)])  # fmt: skip
+    ws.store.put_rows(
+        "customers",
+        [dict(ListID="80000001-1", Name="Ghost Owner", FullName="Ghost Owner", Sublevel=0, IsActive=True)],
+    )
     ws.refresh_queue()
     invoice = ws.queue(item_type="invoice").iloc[0]
     assert invoice["status"] == "failed_to_export"
-    assert invoice["last_error_message"] == "marked failed in Procore; no QuickBooks error recorded: retry or reject"
+    assert (
+        invoice["last_error_message"]
+        == "marked failed in Procore; no QuickBooks error recorded: retry or reject"
+    )
     ws.send([10], item_type="project", by="ada")
     ws.accept([10], item_type="project", by="ada", customer="Ghost Owner")
     with QuickBooksCompany(None, validate=False) as company:
@@ -353,8 +421,14 @@ def test_a_workspace_from_before_links_upgrades_on_open(tmp_path):
     from qbrecon import Workspace
 
     ws = Workspace(tmp_path / "old.duckdb")
-    ws.store.put_rows("companies", [dict(id=1, name="Acme", is_active=True, origin_id="80000001-1",
-                                         origin_data='{"edit_sequence":"7"}')])  # fmt: skip
+    ws.store.put_rows(
+        "companies",
+        [
+            dict(
+                id=1, name="Acme", is_active=True, origin_id="80000001-1", origin_data='{"edit_sequence":"7"}'
+            )
+        ],
+    )
     ws.refresh_queue()
     # as today's main leaves it: no links, no links version
     ws.store.execute("DELETE FROM qb_links")

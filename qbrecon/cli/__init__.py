@@ -11,9 +11,39 @@ from ..errors import QbreconError
 # Exit status a scheduler can act on (README "Command reference"); QbreconError subclasses carry their own.
 EXIT_OK, EXIT_DATA, EXIT_USAGE, EXIT_DIFFERENCES = 0, 1, 2, 3
 EXIT_BUSY, EXIT_SOFTWARE, EXIT_NOPERM, EXIT_IOERR = 75, 70, 77, 74
-COMMAND_ORDER = ["demo", "fixtures", "load", "queue", "send", "resend", "retrieve", "accept", "reject", "retry",
-                 "unlink", "export", "apply-responses", "refresh", "pull", "push", "import", "serve", "qwc", "service-user", "simulate", "dashboard",
-                 "reconcile", "erp-report", "budget", "erp-companies", "payroll", "settings", "user", "lockouts", "mail"]  # fmt: skip
+COMMAND_ORDER = [
+    "demo",
+    "fixtures",
+    "load",
+    "queue",
+    "send",
+    "resend",
+    "retrieve",
+    "accept",
+    "reject",
+    "retry",
+    "unlink",
+    "export",
+    "apply-responses",
+    "refresh",
+    "pull",
+    "push",
+    "import",
+    "serve",
+    "qwc",
+    "service-user",
+    "simulate",
+    "dashboard",
+    "reconcile",
+    "erp-report",
+    "budget",
+    "erp-companies",
+    "payroll",
+    "settings",
+    "user",
+    "lockouts",
+    "mail",
+]
 
 
 class QbreconGroup(click.Group):

@@ -55,8 +55,14 @@ def import_budget_cmd(workspace: str, project: int, by: str) -> None:
 
 @budget_group.command("default-cost-type")
 @workspace_option
-@click.option("--set", "pairs", multiple=True, required=True, metavar="COST_CODE=COST_TYPE",
-              help="A standard cost code (full code or id) and its default cost type (repeatable).")  # fmt: skip
+@click.option(
+    "--set",
+    "pairs",
+    multiple=True,
+    required=True,
+    metavar="COST_CODE=COST_TYPE",
+    help="A standard cost code (full code or id) and its default cost type (repeatable).",
+)
 @by_option
 def default_cost_type_cmd(workspace: str, pairs: tuple[str, ...], by: str) -> None:
     """Assign default cost types to ERP standard cost codes (accounting approver).

@@ -16,12 +16,27 @@ from . import main, open_workspace
 
 
 @main.command("export")
-@click.option("--workspace", "-w", required=True, type=click.Path(dir_okay=False, exists=True),
-              help="The workspace file.")  # fmt: skip
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
-              help="Folder for the request files (qbxml-request-<message id>.xml).")  # fmt: skip
-@click.option("--max-requests", default=50, show_default=True, type=click.IntRange(1, 1000),
-              help="Requests per message set.")  # fmt: skip
+@click.option(
+    "--workspace",
+    "-w",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="The workspace file.",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the request files (qbxml-request-<message id>.xml).",
+)
+@click.option(
+    "--max-requests",
+    default=50,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Requests per message set.",
+)
 def export_cmd(workspace: str, out: str, max_requests: int) -> None:
     """Write every accepted item that can go now as qbXML request files, marked sent in the export ledger.
 
@@ -41,13 +56,21 @@ def export_cmd(workspace: str, out: str, max_requests: int) -> None:
         pending = ws.export_pending()
     for f in files:
         click.echo(str(f))
-    click.echo(f"{len(files)} message set(s) written; {pending['awaiting']} awaiting responses, "
-               f"{pending['exporting']} item(s) Exporting", err=True)  # fmt: skip
+    click.echo(
+        f"{len(files)} message set(s) written; {pending['awaiting']} awaiting responses, "
+        f"{pending['exporting']} item(s) Exporting",
+        err=True,
+    )
 
 
 @main.command("apply-responses")
-@click.option("--workspace", "-w", required=True, type=click.Path(dir_okay=False, exists=True),
-              help="The workspace file.")  # fmt: skip
+@click.option(
+    "--workspace",
+    "-w",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="The workspace file.",
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 def apply_responses_cmd(workspace: str, files: tuple[str, ...]) -> None:
     """Apply qbXML response files (QuickBooks' answers to files written by ``qbrecon export``).

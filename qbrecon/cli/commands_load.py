@@ -17,14 +17,33 @@ from . import main, open_workspace
 
 
 @main.command("load")
-@click.option("--workspace", "-w", required=True, type=click.Path(dir_okay=False),
-              help="The workspace file (created when missing).")  # fmt: skip
-@click.option("--procore", "procore", type=click.Path(exists=True),
-              help="A Procore export folder (one JSON file or page folder per API resource).")  # fmt: skip
-@click.option("--quickbooks", "quickbooks", type=click.Path(exists=True),
-              help="A folder of qbXML response files (*.xml) or one response file.")  # fmt: skip
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
-              help="How to print the load report.")  # fmt: skip
+@click.option(
+    "--workspace",
+    "-w",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The workspace file (created when missing).",
+)
+@click.option(
+    "--procore",
+    "procore",
+    type=click.Path(exists=True),
+    help="A Procore export folder (one JSON file or page folder per API resource).",
+)
+@click.option(
+    "--quickbooks",
+    "quickbooks",
+    type=click.Path(exists=True),
+    help="A folder of qbXML response files (*.xml) or one response file.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="How to print the load report.",
+)
 def load_cmd(workspace: str, procore: str | None, quickbooks: str | None, fmt: str) -> None:
     """Load both sides into the workspace; loading the same files again updates rows, never duplicates them.
 

@@ -15,12 +15,19 @@ import click
 from . import main
 
 _COMMON = [
-    click.option("--workspace", "-w", required=True, type=click.Path(dir_okay=False, path_type=Path),
-                 help="The workspace file (created when missing)."),
+    click.option(
+        "--workspace",
+        "-w",
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The workspace file (created when missing).",
+    ),
     click.option("--company-id", required=True, type=int, help="The Procore company (Procore-Company-Id)."),
-    click.option("--base-url", default=None, help="Procore's API (default https://api.procore.com, or the kept one)."),
+    click.option(
+        "--base-url", default=None, help="Procore's API (default https://api.procore.com, or the kept one)."
+    ),
     click.option("--login-url", default=None, help="Procore's sign-in (default https://login.procore.com)."),
-]  # fmt: skip
+]
 
 
 def _common(f):
@@ -38,13 +45,29 @@ def pull_group() -> None:
 @_common
 @click.option("--project", "projects", type=int, multiple=True, help="Only this project (repeatable).")
 @click.option("--since", default=None, help="Only records updated since this date or date-time (UTC).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the pages go (default: <workspace>-procore/pull-<UTC time>).")  # fmt: skip
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the pages go (default: <workspace>-procore/pull-<UTC time>).",
+)
 @click.option("--per-page", type=click.IntRange(1, 1000), default=100, show_default=True)
-@click.option("--sign-in", is_flag=True,
-              help="Sign in as a person first (authorization code): open the printed address, paste the code.")  # fmt: skip
-def pull_procore(workspace: Path, company_id: int, base_url: str | None, login_url: str | None,
-                 projects: tuple[int, ...], since: str | None, out: Path | None, per_page: int, sign_in: bool) -> None:  # fmt: skip
+@click.option(
+    "--sign-in",
+    is_flag=True,
+    help="Sign in as a person first (authorization code): open the printed address, paste the code.",
+)
+def pull_procore(
+    workspace: Path,
+    company_id: int,
+    base_url: str | None,
+    login_url: str | None,
+    projects: tuple[int, ...],
+    since: str | None,
+    out: Path | None,
+    per_page: int,
+    sign_in: bool,
+) -> None:
     """Pull every resource qbrecon uses from Procore's REST API, keep each page as received (the export layout
     ``qbrecon load --procore`` reads) and load it.
 
@@ -65,8 +88,15 @@ def pull_procore(workspace: Path, company_id: int, base_url: str | None, login_u
         try:
             if sign_in:
                 _sign_in(client)
-            result = pull_into(ws, client, out, projects=list(projects) or None, since=since, per_page=per_page,
-                               progress=sys.stderr.isatty())  # fmt: skip
+            result = pull_into(
+                ws,
+                client,
+                out,
+                projects=list(projects) or None,
+                since=since,
+                per_page=per_page,
+                progress=sys.stderr.isatty(),
+            )
         finally:
             client.close()
         report = result.report
@@ -190,10 +220,22 @@ def import_list(workspace: Path, kind: str | None, show_all: bool, fmt: str) -> 
 @click.argument("list_ids", nargs=-1, required=True)
 @click.option("--by", required=True, help="The accounting approver (user id or login).")
 @click.option("--payloads", is_flag=True, help="Write the Procore payloads to files even when connected.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where payloads / Procore's answers go (default: <workspace>-procore/import-<UTC time>).")  # fmt: skip
-def import_accept(workspace: Path, company_id: int, base_url: str | None, login_url: str | None,
-                  list_ids: tuple[str, ...], by: str, payloads: bool, out: Path | None) -> None:  # fmt: skip
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where payloads / Procore's answers go (default: <workspace>-procore/import-<UTC time>).",
+)
+def import_accept(
+    workspace: Path,
+    company_id: int,
+    base_url: str | None,
+    login_url: str | None,
+    list_ids: tuple[str, ...],
+    by: str,
+    payloads: bool,
+    out: Path | None,
+) -> None:
     """Import QuickBooks vendors / jobs (by ListID) into Procore, linked to them: through Procore's API when
     connected (a kept connection or $PROCORE_CLIENT_ID), as payload files otherwise.
 

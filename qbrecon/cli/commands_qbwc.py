@@ -70,8 +70,13 @@ SERVE_PARAMS = [
         show_default=True,
         help="Address to listen on (loopback by default; put a TLS proxy in front for other machines).",
     ),
-    click.Option(["--port", "-p"], default=8080, show_default=True, type=click.IntRange(0, 65535),
-                 help="TCP port for both the dashboard (/) and the Web Connector (/qbwc)."),  # fmt: skip
+    click.Option(
+        ["--port", "-p"],
+        default=8080,
+        show_default=True,
+        type=click.IntRange(0, 65535),
+        help="TCP port for both the dashboard (/) and the Web Connector (/qbwc).",
+    ),
     click.Option(["--no-dashboard"], is_flag=True, help="Serve only the Web Connector endpoint (/qbwc)."),
 ]
 
@@ -107,11 +112,19 @@ main.add_command(
 
 
 @main.command("qwc")
-@click.option("--workspace", "-w", required=True, type=click.Path(dir_okay=False, exists=True),
-              help="The workspace file.")  # fmt: skip
-@click.option("--url", default=None,
-              help="The service URL QBWC will call (https://, or http://localhost...); default: the "
-                   "'Service URL' setting.")  # fmt: skip
+@click.option(
+    "--workspace",
+    "-w",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="The workspace file.",
+)
+@click.option(
+    "--url",
+    default=None,
+    help="The service URL QBWC will call (https://, or http://localhost...); default: the "
+    "'Service URL' setting.",
+)
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Write the .qwc here (default: stdout).")
 @click.option("--app-name", help="Name shown in the Web Connector (default: qbrecon <workspace>).")
 @click.option(
@@ -153,8 +166,13 @@ def service_user() -> None:
 
 
 @service_user.command("set")
-@click.option("--workspace", "-w", required=True, type=click.Path(dir_okay=False),
-              help="The workspace file (created when missing).")  # fmt: skip
+@click.option(
+    "--workspace",
+    "-w",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The workspace file (created when missing).",
+)
 @click.option("--user", "-u", required=True, help="The Web Connector user name (the .qwc's UserName).")
 @click.option("--by", help="The ERP admin making the change (login or id), for the audit log.")
 def service_user_set(workspace: str, user: str, by: str | None) -> None:

@@ -62,7 +62,7 @@ format_option = click.option(
 @click.option("--type", "item_type", multiple=True, help="Only this item type (repeatable), e.g. invoice.")
 @click.option(
     "--where",
-    help="SQL condition on the queue view (as for accept/reject), e.g. \"amount > 100000 AND NOT vendor_synced\".",
+    help='SQL condition on the queue view (as for accept/reject), e.g. "amount > 100000 AND NOT vendor_synced".',
 )
 @click.option("--refresh", is_flag=True, help="First give newly loaded Procore records their queue rows.")
 @click.option("--all-columns", is_flag=True, help="Show every column of the queue view.")
@@ -92,7 +92,9 @@ def queue_cmd(
             # the same (guarded) filter as the decisions' --where, so both select the same rows
             chosen = ws._filter(where, None)
             keys = set(zip(chosen["item_type"].tolist(), chosen["procore_id"].tolist(), strict=True))
-            mask = [k in keys for k in zip(frame["item_type"].tolist(), frame["procore_id"].tolist(), strict=True)]
+            mask = [
+                k in keys for k in zip(frame["item_type"].tolist(), frame["procore_id"].tolist(), strict=True)
+            ]
             frame = frame[mask]
     if fmt == "table" and not all_columns:
         shown = frame[["item_label", *QUEUE_COLUMNS[1:]]]
@@ -127,15 +129,21 @@ def _decision(action: str, help_text: str, extra: list[click.Option] | None = No
         with _workspace(workspace) as ws:
             try:
                 result = getattr(ws, action)(
-                    selection, by=by, item_type=item_type, **{k: v for k, v in options.items() if v is not None}
+                    selection,
+                    by=by,
+                    item_type=item_type,
+                    **{k: v for k, v in options.items() if v is not None},
                 )
             except InputError as exc:
                 if exc.field != "selection" or "empty" not in str(exc):
                     raise
                 # nothing matched: success for a scheduled job on a quiet day, not a usage error
                 if fmt == "json":
-                    click.echo(json.dumps({"action": action, "count": 0, "by": by, "to_status": {},
-                                           "mails_queued": 0}))  # fmt: skip
+                    click.echo(
+                        json.dumps(
+                            {"action": action, "count": 0, "by": by, "to_status": {}, "mails_queued": 0}
+                        )
+                    )
                 else:
                     click.echo(f"{action}: nothing to do, no item matches the selection (nothing changed)")
                 return
@@ -173,8 +181,12 @@ def _decision(action: str, help_text: str, extra: list[click.Option] | None = No
         ),
         *(extra or []),
     ]
-    example = _EXAMPLES.get(action, f"qbrecon {action} -w company.duckdb --by LOGIN --ids 1280001 --type invoice")  # fmt: skip
-    help_text += f"\n\n\b\nExample:\n  {example}\n\nA refused batch changes nothing (exit 2); 77: not allowed."  # fmt: skip
+    example = _EXAMPLES.get(
+        action, f"qbrecon {action} -w company.duckdb --by LOGIN --ids 1280001 --type invoice"
+    )
+    help_text += (
+        f"\n\n\b\nExample:\n  {example}\n\nA refused batch changes nothing (exit 2); 77: not allowed."
+    )
     main.add_command(click.Command(action, callback=command, params=params, help=help_text))
 
 
@@ -320,9 +332,12 @@ def mail_cmd(workspace: str, daily_summary: bool, no_deliver: bool) -> None:
 @click.option("--from", "start", help="Accountant report: first day (YYYY-MM-DD).")
 @click.option("--to", "end", help="Accountant report: day after the last (YYYY-MM-DD).")
 @click.option("--project", type=int, help="Job costs / unsyncable: one project id.")
-@click.option("--by", required=True,
-              help="Acting user; checked against the permissions matrix (accountant and company-level "
-                   "job costs: ERP 'Admin').")  # fmt: skip
+@click.option(
+    "--by",
+    required=True,
+    help="Acting user; checked against the permissions matrix (accountant and company-level "
+    "job costs: ERP 'Admin').",
+)
 @format_option
 def report_cmd(
     report: str,

@@ -13,8 +13,13 @@ def lockouts_group() -> None:
 
 
 @lockouts_group.command("list")
-@click.option("--workspace", "-w", required=True, type=click.Path(dir_okay=False, exists=True),
-              help="The workspace file.")  # fmt: skip
+@click.option(
+    "--workspace",
+    "-w",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="The workspace file.",
+)
 @click.option("--all", "include_expired", is_flag=True, help="Include lockouts that have already ended.")
 def list_cmd(workspace: str, include_expired: bool) -> None:
     """Show who is locked out (channel dashboard or qbwc; kind user or address) and until when.
@@ -38,8 +43,13 @@ def list_cmd(workspace: str, include_expired: bool) -> None:
 
 
 @lockouts_group.command("clear")
-@click.option("--workspace", "-w", required=True, type=click.Path(dir_okay=False, exists=True),
-              help="The workspace file.")  # fmt: skip
+@click.option(
+    "--workspace",
+    "-w",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="The workspace file.",
+)
 @click.option("--who", help="A login or an address (default: every lockout).")
 @click.option("--channel", type=click.Choice(["dashboard", "qbwc"]), help="Only this channel.")
 @click.option("--by", required=True, help="The ERP Integrations admin lifting the lockout (login or id).")

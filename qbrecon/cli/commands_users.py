@@ -19,8 +19,13 @@ def user_group() -> None:
 
 
 @user_group.command("set-password")
-@click.option("--workspace", "-w", required=True, type=click.Path(dir_okay=False, exists=True),
-              help="The workspace file (with the Procore users loaded).")  # fmt: skip
+@click.option(
+    "--workspace",
+    "-w",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="The workspace file (with the Procore users loaded).",
+)
 @click.option("--user", "-u", required=True, help="The user's Procore login (e-mail) or id.")
 @click.option("--by", required=True, help="The ERP Integrations admin making the change (login or id).")
 def set_password_cmd(workspace: str, user: str, by: str) -> None:
@@ -42,11 +47,21 @@ def set_password_cmd(workspace: str, user: str, by: str) -> None:
 
 
 @user_group.command("tools")
-@click.option("--workspace", "-w", required=True, type=click.Path(dir_okay=False, exists=True),
-              help="The workspace file (with the Procore users loaded).")  # fmt: skip
+@click.option(
+    "--workspace",
+    "-w",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="The workspace file (with the Procore users loaded).",
+)
 @click.option("--user", "-u", required=True, help="The user's Procore login (e-mail) or id.")
-@click.option("--set", "levels", multiple=True, metavar="TOOL=LEVEL",
-              help="A tool permission, e.g. commitments=admin (repeatable; level none removes it).")  # fmt: skip
+@click.option(
+    "--set",
+    "levels",
+    multiple=True,
+    metavar="TOOL=LEVEL",
+    help="A tool permission, e.g. commitments=admin (repeatable; level none removes it).",
+)
 @click.option("--by", default=None, help="The ERP Integrations admin making the change (needed with --set).")
 def tools_cmd(workspace: str, user: str, levels: tuple[str, ...], by: str | None) -> None:
     """Show or set a user's permission levels on Procore tools (Projects, Commitments, Budget, ...).

@@ -16,7 +16,9 @@ import pandas as pd
 from ..formats import HEADERS, cell_text, csv_text, header, render_table
 
 
-def emit(frame: pd.DataFrame, fmt: str, labels: Mapping[str, str] | None = None, empty: str = "(nothing)") -> None:
+def emit(
+    frame: pd.DataFrame, fmt: str, labels: Mapping[str, str] | None = None, empty: str = "(nothing)"
+) -> None:
     """Print a frame in the chosen format (see the module's docstring)."""
     if fmt == "csv":
         click.echo(csv_text(frame), nl=False)

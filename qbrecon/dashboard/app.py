@@ -87,7 +87,8 @@ class Session:
             if user.permission == "none":
                 feedback.objects = [
                     pn.pane.Alert(
-                        f"{esc(user.name)} has no permission on the ERP Integrations tool.", alert_type="danger"
+                        f"{esc(user.name)} has no permission on the ERP Integrations tool.",
+                        alert_type="danger",
                     )
                 ]
                 return

@@ -33,7 +33,8 @@ def audit_display(rows: pd.DataFrame) -> pd.DataFrame:
     shown = rows.assign(
         action=[action_text(a) for a in rows["action"].tolist()],
         item_type=[
-            PAIRS[t].label if t in PAIRS else OTHER_ITEM_TYPES.get(str(t), str(t)) for t in rows["item_type"].tolist()
+            PAIRS[t].label if t in PAIRS else OTHER_ITEM_TYPES.get(str(t), str(t))
+            for t in rows["item_type"].tolist()
         ],
         from_status=[queries.status_label(s) for s in rows["from_status"].tolist()],
         to_status=[queries.status_label(s) for s in rows["to_status"].tolist()],

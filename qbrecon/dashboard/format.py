@@ -43,7 +43,6 @@ def esc(value: Any) -> str:
     return _ORDERED_START.sub(r"\1\\\2", _BLOCK_START.sub(r"\\\1", text))
 
 
-
 def when_text(value: Any) -> str:
     """A time as people read it, always in the server's local time zone with its name ("2026-11-28 16:52 UTC");
     ISO strings (settings) and timestamps (tables) come out the same way. Dates stay dates."""
@@ -253,9 +252,9 @@ def record_table(record: dict[str, Any]) -> pd.DataFrame:
             continue
         rows.append((1 if key.startswith("origin_") else 0, label(key), text))
     rows.sort(key=lambda r: r[0])
-    return pd.DataFrame(
-        {"field": [r[1] for r in rows], "value": [r[2] for r in rows]}, dtype=object
-    ).astype("str")
+    return pd.DataFrame({"field": [r[1] for r in rows], "value": [r[2] for r in rows]}, dtype=object).astype(
+        "str"
+    )
 
 
 # -- the audit log in plain words ------------------------------------------------------------------------------

@@ -18,24 +18,53 @@ from ..erp.states import STATUSES, TRANSITIONS, item_where
 
 # The item types the ERP Integrations tool has a tab for, in Procore's tab order.
 TAB_ORDER: list[str] = [
-    "project", "company", "cost_code", "budget", "commitment", "change_order", "invoice", "timecard_entry",
-]  # fmt: skip
+    "project",
+    "company",
+    "cost_code",
+    "budget",
+    "commitment",
+    "change_order",
+    "invoice",
+    "timecard_entry",
+]
 
 # The filters each tab offers (Procore's "Filter ... By" links), plus "Exporting" so an accepted item stays
 # visible while the Web Connector delivers it, and "Unlinked" after an unlink.
 FILTERS: list[str] = [
-    "ready_to_export", "exporting", "ready_to_import", "synced", "failed_to_export", "rejected", "unlinked",
-]  # fmt: skip
+    "ready_to_export",
+    "exporting",
+    "ready_to_import",
+    "synced",
+    "failed_to_export",
+    "rejected",
+    "unlinked",
+]
 
 # Dashboard buttons -> the ERP queue transition they apply (``qbrecon.erp.states.TRANSITIONS``).
 ACTIONS: list[str] = ["accept", "reject", "retry", "retrieve", "unlink"]
 
 # Columns of a queue page; sorting is allowed on these names only.
 QUEUE_COLUMNS: list[str] = [
-    "procore_id", "number", "name", "vendor", "project", "amount", "status", "reason",
-    "last_error_code", "last_error_message", "attempts", "quickbooks_id", "updated_at",
-    "sent_by_name", "sent_at", "decided_by_name", "decided_at", "blockers", "hours",
-]  # fmt: skip
+    "procore_id",
+    "number",
+    "name",
+    "vendor",
+    "project",
+    "amount",
+    "status",
+    "reason",
+    "last_error_code",
+    "last_error_message",
+    "attempts",
+    "quickbooks_id",
+    "updated_at",
+    "sent_by_name",
+    "sent_at",
+    "decided_by_name",
+    "decided_at",
+    "blockers",
+    "hours",
+]
 
 # Line tables and the column that points at the item (the item id for a budget is the project id).
 _LINE_KEY: dict[str, str] = {
@@ -54,7 +83,9 @@ def item_sql(item_type: str) -> str:
         raise KeyError(f"unknown item type {item_type!r}; known: {', '.join(PAIRS)}")
     special = {
         "amount": 'CAST(e."amount" AS DECIMAL(18,2)) AS "amount"',  # the view's UNION widens it to (38,2)
-        "hours": "t.hours AS hours" if item_type == "timecard_entry" else "CAST(NULL AS DECIMAL(18,2)) AS hours",
+        "hours": "t.hours AS hours"
+        if item_type == "timecard_entry"
+        else "CAST(NULL AS DECIMAL(18,2)) AS hours",
     }
     columns = ", ".join(
         ["e.item_type"] + [special.get(c, f'e."{c}"') for c in QUEUE_COLUMNS] + ["e.status_label"]
@@ -250,10 +281,10 @@ class AuditQuery:
             )
             params += [item, f"%{item.lower()}%", f"%{item.lower()}%"]
         if self.date_from:
-            clauses.append("CAST(a.\"at\" AS DATE) >= ?")
+            clauses.append('CAST(a."at" AS DATE) >= ?')
             params.append(self.date_from)
         if self.date_to:
-            clauses.append("CAST(a.\"at\" AS DATE) <= ?")
+            clauses.append('CAST(a."at" AS DATE) <= ?')
             params.append(self.date_to)
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 

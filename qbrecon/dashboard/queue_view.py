@@ -55,10 +55,16 @@ PAGE_SIZES = [25, 50, 100, 250]
 NAMES_SHOWN = 20  # records named in the "done" message; the rest are counted ("and N more")
 # one item and several, in Procore's words ("Accepted 1 job", "Rejected 3 subcontractor invoices")
 SINGULAR = {
-    "company": "company", "project": "job", "cost_code": "cost code", "budget": "budget",
-    "commitment": "commitment", "change_order": "change order", "invoice": "subcontractor invoice",
-    "timecard_entry": "time entry", "payment": "payment issued",
-}  # fmt: skip
+    "company": "company",
+    "project": "job",
+    "cost_code": "cost code",
+    "budget": "budget",
+    "commitment": "commitment",
+    "change_order": "change order",
+    "invoice": "subcontractor invoice",
+    "timecard_entry": "time entry",
+    "payment": "payment issued",
+}
 PLURAL = {"timecard_entry": "time entries", "payment": "payments issued"}
 
 
@@ -68,6 +74,8 @@ def items_text(item_type: str, n: int) -> str:
         return f"1 {SINGULAR.get(item_type, item_type)}"
     plural = PLURAL.get(item_type) or (PAIRS[item_type].label.lower() if item_type in PAIRS else item_type)
     return f"{n:,} {plural}"
+
+
 NO_ERROR_RECORDED = "(no QuickBooks error recorded)"
 
 
@@ -83,33 +91,59 @@ _TYPE_COLUMNS: dict[str, list[Column]] = {
     "cost_code": [_ID, _c("number", "Cost code", width=110), _c("name", "Description", width=260)],
     "budget": [_ID, _c("project", "Project", width=240), _c("amount", "Budget amount", "money", 140)],
     "commitment": [
-        _ID, _c("number", "Number", width=100), _c("name", "Title", width=200), _c("vendor", "Vendor", width=180),
-        _c("project", "Project", width=180), _c("amount", "Amount", "money", 130),
+        _ID,
+        _c("number", "Number", width=100),
+        _c("name", "Title", width=200),
+        _c("vendor", "Vendor", width=180),
+        _c("project", "Project", width=180),
+        _c("amount", "Amount", "money", 130),
     ],
     "change_order": [
-        _ID, _c("number", "Number", width=100), _c("name", "Title", width=200), _c("vendor", "Vendor", width=180),
-        _c("project", "Project", width=180), _c("amount", "Amount", "money", 130),
+        _ID,
+        _c("number", "Number", width=100),
+        _c("name", "Title", width=200),
+        _c("vendor", "Vendor", width=180),
+        _c("project", "Project", width=180),
+        _c("amount", "Amount", "money", 130),
     ],
     "invoice": [
-        _ID, _c("number", "Invoice #", width=110), _c("vendor", "Vendor", width=190),
-        _c("project", "Project", width=190), _c("amount", "Amount", "money", 130),
+        _ID,
+        _c("number", "Invoice #", width=110),
+        _c("vendor", "Vendor", width=190),
+        _c("project", "Project", width=190),
+        _c("amount", "Amount", "money", 130),
     ],
     "timecard_entry": [
-        _ID, _c("name", "Who and date", width=240), _c("project", "Project", width=200),
+        _ID,
+        _c("name", "Who and date", width=240),
+        _c("project", "Project", width=200),
         _c("hours", "Hours", "hours", 90),
     ],
-}  # fmt: skip
+}
 _SENT = [_c("sent_by_name", "Sent by", width=150), _c("sent_at", "Sent", "time", 150)]
 _STATUS_COLUMNS: dict[str | None, list[Column]] = {
     "ready_to_export": [*_SENT, _c("blockers", "Blocked by", width=260)],
-    "exporting": [*_SENT, _c("decided_by_name", "Accepted by", width=150), _c("attempts", "Attempts", "count", 90)],
-    "failed_to_export": [*_SENT, _c("error", "QuickBooks error", width=360), _c("attempts", "Attempts", "count", 90)],
+    "exporting": [
+        *_SENT,
+        _c("decided_by_name", "Accepted by", width=150),
+        _c("attempts", "Attempts", "count", 90),
+    ],
+    "failed_to_export": [
+        *_SENT,
+        _c("error", "QuickBooks error", width=360),
+        _c("attempts", "Attempts", "count", 90),
+    ],
     "rejected": [
-        _c("reason", "Rejection reason", width=300), _c("decided_by_name", "Rejected by", width=150),
+        _c("reason", "Rejection reason", width=300),
+        _c("decided_by_name", "Rejected by", width=150),
         _c("decided_at", "Rejected", "time", 150),
     ],
-    "synced": [_c("quickbooks_id", "QuickBooks ID", "id", 170), _c("attempts", "Attempts", "count", 90), *_SENT],
-}  # fmt: skip
+    "synced": [
+        _c("quickbooks_id", "QuickBooks ID", "id", 170),
+        _c("attempts", "Attempts", "count", 90),
+        *_SENT,
+    ],
+}
 _DEFAULT_STATUS_COLUMNS = [_c("status_label", "Status", width=130), *_SENT]
 _UPDATED = _c("updated_at", "Updated", "time", 150)
 
@@ -146,8 +180,15 @@ def queue_display(frame: pd.DataFrame, columns: list[Column] | None = None) -> p
         )
     ]
     if columns is None:
-        columns = [_ID, *_TYPE_COLUMNS["invoice"][1:], _c("status_label", "Status"), _c("reason", "Reason"),
-                   _c("error", "QuickBooks error"), _c("attempts", "Attempts", "count"), _UPDATED]  # fmt: skip
+        columns = [
+            _ID,
+            *_TYPE_COLUMNS["invoice"][1:],
+            _c("status_label", "Status"),
+            _c("reason", "Reason"),
+            _c("error", "QuickBooks error"),
+            _c("attempts", "Attempts", "count"),
+            _UPDATED,
+        ]
     return table_frame(shown, columns)
 
 
@@ -264,9 +305,11 @@ class QueueView:
             name="Search",
         )
         self.page_size = pn.widgets.Select(
-            name="Rows per page", options=PAGE_SIZES, value=page_size if page_size in PAGE_SIZES else 25,
+            name="Rows per page",
+            options=PAGE_SIZES,
+            value=page_size if page_size in PAGE_SIZES else 25,
             width=110,
-        )  # fmt: skip
+        )
         if page_size not in PAGE_SIZES:
             self.page_size.options = sorted({*PAGE_SIZES, page_size})
             self.page_size.value = page_size
@@ -278,7 +321,9 @@ class QueueView:
         self.empty_note = pn.pane.Markdown("", margin=(5, 10), visible=False)
 
         # actions (only for accounting approvers: read-only users get none of these controls)
-        self.customer = pn.widgets.Select(name="QuickBooks customer (parent of the job)", options=[], width=280)
+        self.customer = pn.widgets.Select(
+            name="QuickBooks customer (parent of the job)", options=[], width=280
+        )
         self.vendor_type = pn.widgets.TextInput(
             name="QuickBooks vendor type (optional)", placeholder="e.g. Subcontractor", width=260
         )
@@ -344,7 +389,9 @@ class QueueView:
             )
             controls = [
                 self.action_row,
-                pn.Row(self.select_all, self.clear_selection, self.selection_note, sizing_mode="stretch_width"),
+                pn.Row(
+                    self.select_all, self.clear_selection, self.selection_note, sizing_mode="stretch_width"
+                ),
             ]
         else:
             self.action_row = pn.Row()
@@ -408,7 +455,10 @@ class QueueView:
     def refresh(self, keep_page: bool = True) -> None:
         """Re-read counts and the current page (after an action, or when the Web Connector changed things)."""
         self.counts = queries.status_counts(self.ws)
-        for widget, options in ((self.item_tabs, self._tab_options()), (self.filters, self._filter_options())):
+        for widget, options in (
+            (self.item_tabs, self._tab_options()),
+            (self.filters, self._filter_options()),
+        ):
             if options != widget.options:  # unchanged labels: no re-render of the buttons
                 widget.options = options
         if not keep_page:
@@ -427,7 +477,9 @@ class QueueView:
             if self.all_matching:  # every page of the filter is selected
                 table.selection = list(range(len(frame)))
             elif self.picked and not frame.empty:
-                table.selection = [i for i, p in enumerate(frame["procore_id"].tolist()) if int(p) in self.picked]
+                table.selection = [
+                    i for i, p in enumerate(frame["procore_id"].tolist()) if int(p) in self.picked
+                ]
         finally:
             self._syncing = False
         self.pager.page_size = self.query.page_size
@@ -442,7 +494,9 @@ class QueueView:
             self.view_total.object = ""
             return
         total = self.query.total_amount
-        self.view_total.object = f"**Total of the {self.total:,} item(s) in this view: {money_text(total or 0)}**"
+        self.view_total.object = (
+            f"**Total of the {self.total:,} item(s) in this view: {money_text(total or 0)}**"
+        )
 
     def _show_empty_note(self) -> None:
         if self.total:
@@ -580,7 +634,9 @@ class QueueView:
             line += f" · Export attempts: {int(attempts)}"
         parts.append(pn.pane.Markdown(line))
         error = error_text(
-            detail.queue.get("last_error_code"), detail.queue.get("last_error_message"), detail.queue.get("status")
+            detail.queue.get("last_error_code"),
+            detail.queue.get("last_error_message"),
+            detail.queue.get("status"),
         )
         if error:
             parts.append(alert(f"**QuickBooks error:** {esc(error)}", "warning"))
@@ -621,11 +677,14 @@ class QueueView:
                 detail=[detail_text(d) for d in detail.audit["detail"]],
             )
             columns = [
-                Column("at", "When", "time", 150), Column("actor_name", "By", "text", 140),
-                Column("action", "What happened", "text", 200), Column("from_status", "From", "text", 120),
-                Column("to_status", "To", "text", 120), Column("reason", "Reason", "text", 240),
+                Column("at", "When", "time", 150),
+                Column("actor_name", "By", "text", 140),
+                Column("action", "What happened", "text", 200),
+                Column("from_status", "From", "text", 120),
+                Column("to_status", "To", "text", 120),
+                Column("reason", "Reason", "text", 240),
                 Column("detail", "Detail", "text", 300),
-            ]  # fmt: skip
+            ]
             parts.append(pn.pane.Markdown("**History**"))
             parts.append(
                 pn.widgets.Tabulator(
@@ -715,7 +774,9 @@ class QueueView:
         if action == "reject":
             reason = (self.reason.value_input or self.reason.value or "").strip()
             if not reason:
-                self.dialog_note.objects = [alert("A reason is required to reject: say what needs fixing.", "warning")]
+                self.dialog_note.objects = [
+                    alert("A reason is required to reject: say what needs fixing.", "warning")
+                ]
                 return False
             options = {**options, "reason": reason}
         self._pending = None
@@ -749,7 +810,11 @@ class QueueView:
             self.messages.append(error_alert(exc))
             return False
         numbers = rows["number"] if "number" in rows else pd.Series([None] * len(rows))
-        names = [n for n in numbers.where(numbers.notna(), rows.get("name")).tolist()[:NAMES_SHOWN] if not is_missing(n)]
+        names = [
+            n
+            for n in numbers.where(numbers.notna(), rows.get("name")).tolist()[:NAMES_SHOWN]
+            if not is_missing(n)
+        ]
         text = f"{ACTION_DONE[action]} {esc(self._what(rows))}"
         if names:
             text += ": " + ", ".join(esc(n) for n in names)

@@ -38,24 +38,36 @@ log = logging.getLogger(__name__)
 
 # Money first after the pair, so the totals stay on screen at 1,280 px whatever else the summary carries.
 SUMMARY_COLUMNS: list[Column] = [
-    Column("label", "Pair", "text", 230), Column("procore_total", "Procore total", "money", 130),
-    Column("quickbooks_total", "QuickBooks total", "money", 130), Column("delta", "Difference", "money", 120),
-    Column("differences", "Findings", "count", 80), Column("procore_records", "Procore records", "count", 90),
-    Column("quickbooks_records", "QuickBooks records", "count", 100), Column("matched_equal", "Equal", "count", 70),
+    Column("label", "Pair", "text", 230),
+    Column("procore_total", "Procore total", "money", 130),
+    Column("quickbooks_total", "QuickBooks total", "money", 130),
+    Column("delta", "Difference", "money", 120),
+    Column("differences", "Findings", "count", 80),
+    Column("procore_records", "Procore records", "count", 90),
+    Column("quickbooks_records", "QuickBooks records", "count", 100),
+    Column("matched_equal", "Equal", "count", 70),
     Column("matched_with_differences", "With differences", "count", 90),
     Column("only_in_procore", "Only in Procore", "count", 90),
     Column("only_in_quickbooks", "Only in QuickBooks", "count", 100),
-    Column("not_exported", "Not exported", "count", 90), Column("ambiguous", "Ambiguous", "count", 90),
-]  # fmt: skip
+    Column("not_exported", "Not exported", "count", 90),
+    Column("ambiguous", "Ambiguous", "count", 90),
+]
 DIFF_COLUMNS: list[Column] = [
-    Column("pair", "Pair", "text", 130), Column("level", "Level", "text", 80), Column("number", "Number", "text", 120),
-    Column("field", "Field", "text", 110), Column("procore_value", "Procore", "text", 120),
-    Column("quickbooks_value", "QuickBooks", "text", 120), Column("delta", "Difference", "money", 110),
-    Column("reason_text", "Why", "text", 330), Column("vendor", "Vendor", "text", 170),
-    Column("project", "Project", "text", 200), Column("cost_code", "Cost code", "text", 100),
-    Column("procore_id", "Procore ID", "id", 110), Column("quickbooks_id", "QuickBooks ID", "id", 170),
+    Column("pair", "Pair", "text", 130),
+    Column("level", "Level", "text", 80),
+    Column("number", "Number", "text", 120),
+    Column("field", "Field", "text", 110),
+    Column("procore_value", "Procore", "text", 120),
+    Column("quickbooks_value", "QuickBooks", "text", 120),
+    Column("delta", "Difference", "money", 110),
+    Column("reason_text", "Why", "text", 330),
+    Column("vendor", "Vendor", "text", 170),
+    Column("project", "Project", "text", 200),
+    Column("cost_code", "Cost code", "text", 100),
+    Column("procore_id", "Procore ID", "id", 110),
+    Column("quickbooks_id", "QuickBooks ID", "id", 170),
     Column("matched_by", "Matched by", "text", 110),
-]  # fmt: skip
+]
 LEVEL_LABELS = {"record": "Record", "header": "Header", "line": "Line"}
 # Fields whose values are amounts (shown 1,234.56); other fields (names, edit sequences) stay as they are.
 _TEXT_FIELDS = {"name", "EditSequence", "number", "vendor", "customer", "status", "title"}
@@ -80,10 +92,15 @@ def differences_display(diff: pd.DataFrame) -> pd.DataFrame:
     """The findings as the table shows them: pair, level and field in words, amounts formatted."""
     shown = diff.assign(
         pair=[pair_label(p) for p in diff["pair"].tolist()],
-        level=[LEVEL_LABELS.get(str(v), label(str(v))) if not is_missing(v) else "" for v in diff["level"].tolist()],
+        level=[
+            LEVEL_LABELS.get(str(v), label(str(v))) if not is_missing(v) else ""
+            for v in diff["level"].tolist()
+        ],
         field=[label(str(f)) if not is_missing(f) else "" for f in diff["field"].tolist()],
         procore_value=[value_text(f, v) for f, v in zip(diff["field"], diff["procore_value"], strict=True)],
-        quickbooks_value=[value_text(f, v) for f, v in zip(diff["field"], diff["quickbooks_value"], strict=True)],
+        quickbooks_value=[
+            value_text(f, v) for f, v in zip(diff["field"], diff["quickbooks_value"], strict=True)
+        ],
     )
     return table_frame(shown, DIFF_COLUMNS)
 
@@ -198,7 +215,9 @@ class ReconciliationView:
             self.messages.append(error_alert(exc))
             return False
         self.result = result
-        summary = result.summary.assign(label=[str(x).replace(" <-> ", " ↔ ") for x in result.summary["label"]])
+        summary = result.summary.assign(
+            label=[str(x).replace(" <-> ", " ↔ ") for x in result.summary["label"]]
+        )
         self.summary.value = table_frame(summary, SUMMARY_COLUMNS)
         self.charts.objects = [
             pn.pane.Bokeh(variance_chart(result.variance("project"), "project"), sizing_mode="stretch_width"),

@@ -37,8 +37,12 @@ STATE_LABELS = {
     "done": "Done",
     "failed": "Failed",
 }
-_SUMMARY_WORDS = {"queued": "waiting for the Web Connector", "iterating": "being read", "done": "done",
-                  "failed": "failed"}  # fmt: skip
+_SUMMARY_WORDS = {
+    "queued": "waiting for the Web Connector",
+    "iterating": "being read",
+    "done": "done",
+    "failed": "failed",
+}
 COLUMNS = {
     "kind": "What",
     "state_label": "State",
@@ -63,7 +67,8 @@ def jobs_display(jobs: pd.DataFrame) -> pd.DataFrame:
         kind=[KIND_LABELS.get(q, q) for q in jobs["query"]],
         state_label=[STATE_LABELS.get(s, s) for s in jobs["state"]],
         changed_since=[
-            "everything" if t is None or t is pd.NA else when_text(t) for t in jobs["from_modified_text"].tolist()
+            "everything" if t is None or t is pd.NA else when_text(t)
+            for t in jobs["from_modified_text"].tolist()
         ],
     )
     # every cell text, with or without rows: the browser table must not take number formats from a first value

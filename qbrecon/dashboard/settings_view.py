@@ -18,23 +18,45 @@ from .refresh_view import RefreshView
 
 SECTIONS: list[tuple[str, list[str]]] = [
     ("Connection Settings", ["service_url", "service_user", "service_password"]),
-    ("General Settings", [
-        "use_procore_contract_number", "auto_add_cost_codes_to_budgets", "budget_direct_cost_source",
-        "hide_job_to_date_costs", "vendor_auto_update", "invoice_retainage_item", "sync_schedule", "direct_export",
-        "service_item_expense_account", "service_item_income_account",
-    ]),
-    ("Outgoing mail (rejection notices, daily summary)", [
-        "smtp_host", "smtp_port", "smtp_starttls", "smtp_username", "smtp_password", "smtp_from", "smtp_timeout",
-    ]),
-]  # fmt: skip
+    (
+        "General Settings",
+        [
+            "use_procore_contract_number",
+            "auto_add_cost_codes_to_budgets",
+            "budget_direct_cost_source",
+            "hide_job_to_date_costs",
+            "vendor_auto_update",
+            "invoice_retainage_item",
+            "sync_schedule",
+            "direct_export",
+            "service_item_expense_account",
+            "service_item_income_account",
+        ],
+    ),
+    (
+        "Outgoing mail (rejection notices, daily summary)",
+        [
+            "smtp_host",
+            "smtp_port",
+            "smtp_starttls",
+            "smtp_username",
+            "smtp_password",
+            "smtp_from",
+            "smtp_timeout",
+        ],
+    ),
+]
 
 CHOICE_LABELS = {
     "read_only_from_quickbooks": "Read Only, Populate From QuickBooks",
     "editable_from_procore": "Editable, Do Not Populate From QuickBooks",
-    "every_15_minutes": "Every 15 Minutes", "hourly": "Hourly", "every_2_hours": "Every 2 Hours",
-    "every_4_hours": "Every 4 Hours", "daily": "Daily",
+    "every_15_minutes": "Every 15 Minutes",
+    "hourly": "Hourly",
+    "every_2_hours": "Every 2 Hours",
+    "every_4_hours": "Every 4 Hours",
+    "daily": "Daily",
     "never": "Never",
-}  # fmt: skip
+}
 
 
 def connection_rows(values: dict[str, Any]) -> str:

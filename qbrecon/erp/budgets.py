@@ -166,10 +166,15 @@ class BudgetsMixin:
                                now(), now(), 'quickbooks:items', now()
                         FROM _seed_items n LEFT JOIN cost_codes p ON p.id = n.parent_id"""
                 )
-                _audit(con, None, "import_cost_code", "cost_code",
-                       """SELECT c.id AS procore_id, 'new QuickBooks item ' || n.full_name || ' (' || n.list_id
+                _audit(
+                    con,
+                    None,
+                    "import_cost_code",
+                    "cost_code",
+                    """SELECT c.id AS procore_id, 'new QuickBooks item ' || n.full_name || ' (' || n.list_id
                                  || ') added as a standard cost code' AS detail
-                          FROM _seed_items n JOIN cost_codes c ON c.origin_id = n.list_id""")  # fmt: skip
+                          FROM _seed_items n JOIN cost_codes c ON c.origin_id = n.list_id""",
+                )
                 new_codes = "s.origin_id IN (SELECT list_id FROM _seed_items)"
                 _add_project_codes(con, new_codes, [])
                 added = _add_budget_lines(
@@ -187,10 +192,15 @@ class BudgetsMixin:
             if added.num_rows:
                 con.register("_seed_added", added)
                 try:
-                    _audit(con, None, "auto_add_cost_codes", "budget",
-                           """SELECT project_id AS procore_id, count(*) || ' budget line(s) added for new QuickBooks '
+                    _audit(
+                        con,
+                        None,
+                        "auto_add_cost_codes",
+                        "budget",
+                        """SELECT project_id AS procore_id, count(*) || ' budget line(s) added for new QuickBooks '
                                      || 'cost code(s): ' || string_agg(full_code, ', ' ORDER BY full_code) AS detail
-                              FROM _seed_added GROUP BY 1""")  # fmt: skip
+                              FROM _seed_added GROUP BY 1""",
+                    )
                 finally:
                     con.unregister("_seed_added")
         return added.num_rows
@@ -203,9 +213,14 @@ class BudgetsMixin:
         with self.store.transaction() as con:
             added = _add_project_codes(con, "p.id = ?", [project["id"]])
             if added:
-                _audit(con, user, "refresh_cost_codes", "project",
-                       "SELECT ?::BIGINT AS procore_id, ? AS detail",
-                       [project["id"], f"{added} cost code(s) added from the ERP standard cost codes"])  # fmt: skip
+                _audit(
+                    con,
+                    user,
+                    "refresh_cost_codes",
+                    "project",
+                    "SELECT ?::BIGINT AS procore_id, ? AS detail",
+                    [project["id"], f"{added} cost code(s) added from the ERP standard cost codes"],
+                )
         return added
 
     def import_budget(self, project_id: int, *, by: int | str) -> int:
@@ -227,10 +242,16 @@ class BudgetsMixin:
                 [project["origin_id"]],
             ).fetchall()
             if not lines:
-                raise InputError(f"QuickBooks has no estimate for job {project['origin_id']} of project "
-                                 f"{project['name']} (refresh estimates first)", field="project")  # fmt: skip
-            unknown = [{"item": item, "problem": "item is not a synced standard cost code"}
-                       for item, std, _ in lines if std is None]  # fmt: skip
+                raise InputError(
+                    f"QuickBooks has no estimate for job {project['origin_id']} of project "
+                    f"{project['name']} (refresh estimates first)",
+                    field="project",
+                )
+            unknown = [
+                {"item": item, "problem": "item is not a synced standard cost code"}
+                for item, std, _ in lines
+                if std is None
+            ]
             if unknown:
                 raise BatchRejected("import_budget", unknown)
             _add_project_codes(con, "p.id = ?", [project["id"]])
@@ -247,16 +268,25 @@ class BudgetsMixin:
                    GROUP BY 1, 2, 3 ORDER BY 3""",
                 [project["id"], project["origin_id"]],
             )
-            _audit(con, user, "import_budget", "budget", "SELECT ?::BIGINT AS procore_id, ? AS detail",
-                   [project["id"], f"{added.num_rows} budget line(s) imported from the QuickBooks estimate"])  # fmt: skip
+            _audit(
+                con,
+                user,
+                "import_budget",
+                "budget",
+                "SELECT ?::BIGINT AS procore_id, ? AS detail",
+                [project["id"], f"{added.num_rows} budget line(s) imported from the QuickBooks estimate"],
+            )
         return added.num_rows
 
     def assign_default_cost_types(self, assignments: dict[Any, str] | pd.DataFrame, *, by: int | str) -> int:
         """Give ERP standard cost codes (id or full code) a default cost type (a Procore line item type name, or
         ``"id:name"``); budget lines qbrecon creates for them take it. Needs an accounting approver."""
         user = permissions.require(self.store, by, "assign_cost_types")
-        pairs = (list(zip(assignments["cost_code"], assignments["cost_type"], strict=True))
-                 if isinstance(assignments, pd.DataFrame) else list(assignments.items()))  # fmt: skip
+        pairs = (
+            list(zip(assignments["cost_code"], assignments["cost_type"], strict=True))
+            if isinstance(assignments, pd.DataFrame)
+            else list(assignments.items())
+        )
         if not pairs:
             raise InputError("no cost codes given", field="assignments")
         rows, problems = [], []
@@ -285,10 +315,18 @@ class BudgetsMixin:
             raise BatchRejected("assign_default_cost_types", problems)
         with self.store.transaction() as con:
             for cost_code_id, type_id, type_name in rows:
-                con.execute("INSERT OR REPLACE INTO cost_code_default_cost_types VALUES (?, ?, ?, ?, now())",
-                            [cost_code_id, type_id, type_name, user["id"]])  # fmt: skip
-                _audit(con, user, "assign_default_cost_type", "cost_code", "SELECT ?::BIGINT AS procore_id, ? AS detail",
-                       [cost_code_id, f"default cost type: {type_name}"])  # fmt: skip
+                con.execute(
+                    "INSERT OR REPLACE INTO cost_code_default_cost_types VALUES (?, ?, ?, ?, now())",
+                    [cost_code_id, type_id, type_name, user["id"]],
+                )
+                _audit(
+                    con,
+                    user,
+                    "assign_default_cost_type",
+                    "cost_code",
+                    "SELECT ?::BIGINT AS procore_id, ? AS detail",
+                    [cost_code_id, f"default cost type: {type_name}"],
+                )
         return len(rows)
 
     def enable_job_cost_sync(self, project_id: int, enabled: bool = True, *, by: int | str) -> None:
@@ -297,8 +335,14 @@ class BudgetsMixin:
         project = _integrated_project(self.store, project_id)
         with self.store.transaction() as con:
             _project_setting(con, project["id"], "job_cost_sync", bool(enabled), user)
-            _audit(con, user, "job_cost_sync", "project", "SELECT ?::BIGINT AS procore_id, ? AS detail",
-                   [project["id"], "job cost transaction syncing " + ("enabled" if enabled else "disabled")])  # fmt: skip
+            _audit(
+                con,
+                user,
+                "job_cost_sync",
+                "project",
+                "SELECT ?::BIGINT AS procore_id, ? AS detail",
+                [project["id"], "job cost transaction syncing " + ("enabled" if enabled else "disabled")],
+            )
 
     def set_direct_costs_tool(self, project_id: int, active: bool = True, *, by: int | str) -> None:
         """Record that the project's Direct Costs tool is an active tab (ERP 'Admin'): its budget Direct Cost
@@ -307,8 +351,14 @@ class BudgetsMixin:
         project = _integrated_project(self.store, project_id)
         with self.store.transaction() as con:
             _project_setting(con, project["id"], "direct_costs_tool", bool(active), user)
-            _audit(con, user, "direct_costs_tool", "project", "SELECT ?::BIGINT AS procore_id, ? AS detail",
-                   [project["id"], "Direct Costs tool " + ("active" if active else "not active")])  # fmt: skip
+            _audit(
+                con,
+                user,
+                "direct_costs_tool",
+                "project",
+                "SELECT ?::BIGINT AS procore_id, ? AS detail",
+                [project["id"], "Direct Costs tool " + ("active" if active else "not active")],
+            )
 
     def budget(self, project_id: int, *, by: int | str) -> pd.DataFrame:
         """The project's budget as Procore's Budget tool shows it, with the settings applied: the Direct Cost
@@ -364,5 +414,9 @@ def _integrated_project(store: Store, project_id: int) -> dict:
         raise InputError(
             f"project {row['name']} is not integrated with a QuickBooks job (not synced)", field="project"
         )
-    return {"id": int(row["id"]), "name": row["name"], "origin_id": row["origin_id"],
-            "budget_locked": bool(row["budget_locked"])}  # fmt: skip
+    return {
+        "id": int(row["id"]),
+        "name": row["name"],
+        "origin_id": row["origin_id"],
+        "budget_locked": bool(row["budget_locked"]),
+    }

@@ -21,7 +21,6 @@ from .states import STATUSES  # noqa: F401  (erp_audit is registered there)
 # its tables: qbrecon/migrations/0004_seed_rules.sql
 
 
-
 class CompaniesMixin:
     """``ws.archive_erp_companies``, ``ws.restore_erp_companies``, ``ws.archived_erp_companies``, ``ws.sub_jobs``."""
 
@@ -70,13 +69,23 @@ class CompaniesMixin:
         user = permissions.require(self.store, by, "archive_company")
         ids = sorted({str(i) for i in list_ids})
         with self.store.transaction() as con:
-            found = [r[0] for r in con.execute(
-                f"SELECT list_id FROM erp_archived_companies WHERE list_id IN ({', '.join('?' for _ in ids)})", ids
-            ).fetchall()] if ids else []  # fmt: skip
+            found = (
+                [
+                    r[0]
+                    for r in con.execute(
+                        f"SELECT list_id FROM erp_archived_companies WHERE list_id IN ({', '.join('?' for _ in ids)})",
+                        ids,
+                    ).fetchall()
+                ]
+                if ids
+                else []
+            )
             missing = sorted(set(ids) - set(found))
             if missing or not ids:
-                raise BatchRejected("restore_erp_companies",
-                                    [{"list_id": i, "problem": "not archived"} for i in missing or ["(none given)"]])  # fmt: skip
+                raise BatchRejected(
+                    "restore_erp_companies",
+                    [{"list_id": i, "problem": "not archived"} for i in missing or ["(none given)"]],
+                )
             con.execute(
                 f"DELETE FROM erp_archived_companies WHERE list_id IN ({', '.join('?' for _ in ids)})", ids
             )

@@ -64,14 +64,18 @@ _NOT_ANSWERED = "no response to this request"
 # Settings a builder cannot do without, and the accepted (Exporting) items that need them: without the setting
 # the builder raises SettingMissing half-way through a batch, so ``next_export_batch`` checks them first.
 _REQUIRED_SETTINGS: list[tuple[str, str, str]] = [
-    ("invoice_retainage_item",
-     "SELECT count(*) FROM erp_items WHERE item_type = 'invoice' AND status = 'exporting'",
-     "accepted invoice(s) wait to be exported as bills, and every bill carries its retainage on that item"),
-    ("service_item_expense_account",
-     """SELECT count(*) FROM erp_items e JOIN cost_codes c ON c.id = e.procore_id AND c.cost_code_level = 'standard'
+    (
+        "invoice_retainage_item",
+        "SELECT count(*) FROM erp_items WHERE item_type = 'invoice' AND status = 'exporting'",
+        "accepted invoice(s) wait to be exported as bills, and every bill carries its retainage on that item",
+    ),
+    (
+        "service_item_expense_account",
+        """SELECT count(*) FROM erp_items e JOIN cost_codes c ON c.id = e.procore_id AND c.cost_code_level = 'standard'
         WHERE e.item_type = 'cost_code' AND e.status = 'exporting' AND coalesce(e.quickbooks_id, c.origin_id) IS NULL""",
-     "accepted cost code(s) wait to be added to QuickBooks as service items, which need an account"),
-]  # fmt: skip
+        "accepted cost code(s) wait to be added to QuickBooks as service items, which need an account",
+    ),
+]
 
 
 @dataclass
@@ -107,10 +111,13 @@ class ExportSummary:
         return done / self.seconds if self.seconds else 0.0
 
     def __repr__(self) -> str:
-        return (f"<ExportSummary {self.messages} message(s) ({self.check_messages} check), {self.requests} "
-                f"request(s): {self.synced} synced, {self.failed} failed, {self.retried} to retry, "
-                f"{self.linked_after_check} linked after a check; {self.seconds:.2f}s"
-                + (f"; stopped: {self.stopped}" if self.stopped else "") + ">")  # fmt: skip
+        return (
+            f"<ExportSummary {self.messages} message(s) ({self.check_messages} check), {self.requests} "
+            f"request(s): {self.synced} synced, {self.failed} failed, {self.retried} to retry, "
+            f"{self.linked_after_check} linked after a check; {self.seconds:.2f}s"
+            + (f"; stopped: {self.stopped}" if self.stopped else "")
+            + ">"
+        )
 
 
 class ExportError(QbreconError):
@@ -337,18 +344,26 @@ class ExportMixin:
         (mset,) = message_sets(requests, max_requests=max(max_requests, len(requests)))
         message_id = archive.archive_request(self.store, mset, company_file=company_file)
         self._insert_message(message_id, "export", transport, company_file, len(requests))
-        attempt = {(str(t), int(p)): int(a) for t, p, a in
-                   zip(picked["item_type"], picked["procore_id"], picked["attempt"], strict=True)}  # fmt: skip
-        table = pa.table({
-            "item_type": [r.item_type for r in requests],
-            "procore_id": pa.array([int(r.procore_id) for r in requests], pa.int64()),
-            "attempt": pa.array([attempt[(r.item_type, int(r.procore_id))] for r in requests], pa.int32()),
-            "request_id": [r.request_id for r in requests],
-            "action": [r.action for r in requests],
-            "request_name": [r.request_name for r in requests],
-            "request_xml": [etree.tostring(r.element, encoding="unicode") for r in requests],
-            "line_sources": [json.dumps(list(r.line_sources)) if r.line_sources else None for r in requests],
-        })  # fmt: skip
+        attempt = {
+            (str(t), int(p)): int(a)
+            for t, p, a in zip(picked["item_type"], picked["procore_id"], picked["attempt"], strict=True)
+        }
+        table = pa.table(
+            {
+                "item_type": [r.item_type for r in requests],
+                "procore_id": pa.array([int(r.procore_id) for r in requests], pa.int64()),
+                "attempt": pa.array(
+                    [attempt[(r.item_type, int(r.procore_id))] for r in requests], pa.int32()
+                ),
+                "request_id": [r.request_id for r in requests],
+                "action": [r.action for r in requests],
+                "request_name": [r.request_name for r in requests],
+                "request_xml": [etree.tostring(r.element, encoding="unicode") for r in requests],
+                "line_sources": [
+                    json.dumps(list(r.line_sources)) if r.line_sources else None for r in requests
+                ],
+            }
+        )
         self._register(table, "_exp_built")
         try:
             # the fingerprint is taken as built: a Procore change arriving before the answer is still an update
@@ -387,8 +402,11 @@ class ExportMixin:
             options = ", ".join(
                 f"json_extract_string(e.export_options, '$.{f}') AS {f}" for f in _OPTION_FIELDS
             )
-            drop = [c for c in ("quickbooks_id", "edit_sequence", "attempt", *_OPTION_FIELDS)
-                    if c in TABLES[pair.procore_table].column_names]  # fmt: skip
+            drop = [
+                c
+                for c in ("quickbooks_id", "edit_sequence", "attempt", *_OPTION_FIELDS)
+                if c in TABLES[pair.procore_table].column_names
+            ]
             exclude = f" EXCLUDE ({', '.join(drop)})" if drop else ""
             rows = self._frame(
                 f"""SELECT t.*{exclude}, e.quickbooks_id, e.edit_sequence, s.attempt, {options}
@@ -418,8 +436,9 @@ class ExportMixin:
         """One row per picked item that got no request: the builder's messages, or a clear reason."""
         msgs: dict[tuple[str, int], list[str]] = {}
         for frame in errors:
-            for it, pid, fld, msg in zip(frame["item_type"], frame["procore_id"], frame["field"], frame["message"],
-                                         strict=True):  # fmt: skip
+            for it, pid, fld, msg in zip(
+                frame["item_type"], frame["procore_id"], frame["field"], frame["message"], strict=True
+            ):
                 if pd.isna(pid):
                     continue
                 msgs.setdefault((str(it), int(pid)), []).append(f"{msg} (field {fld})" if fld else str(msg))
@@ -436,15 +455,24 @@ class ExportMixin:
 
     def _refuse(self, refused: pd.DataFrame, picked: pd.DataFrame) -> None:
         """Builder refusals: a ledger row (never sent) and Failed to Export with the builder's message."""
-        attempt = {(str(t), int(p)): int(a) for t, p, a in
-                   zip(picked["item_type"], picked["procore_id"], picked["attempt"], strict=True)}  # fmt: skip
-        table = pa.table({
-            "item_type": refused["item_type"].astype(str).tolist(),
-            "procore_id": pa.array(refused["procore_id"].astype("int64").tolist(), pa.int64()),
-            "attempt": pa.array([attempt[(str(t), int(p))] for t, p in
-                                 zip(refused["item_type"], refused["procore_id"], strict=True)], pa.int32()),
-            "message": refused["message"].astype(str).tolist(),
-        })  # fmt: skip
+        attempt = {
+            (str(t), int(p)): int(a)
+            for t, p, a in zip(picked["item_type"], picked["procore_id"], picked["attempt"], strict=True)
+        }
+        table = pa.table(
+            {
+                "item_type": refused["item_type"].astype(str).tolist(),
+                "procore_id": pa.array(refused["procore_id"].astype("int64").tolist(), pa.int64()),
+                "attempt": pa.array(
+                    [
+                        attempt[(str(t), int(p))]
+                        for t, p in zip(refused["item_type"], refused["procore_id"], strict=True)
+                    ],
+                    pa.int32(),
+                ),
+                "message": refused["message"].astype(str).tolist(),
+            }
+        )
         self._register(table, "_exp_refused")
         try:
             self.store.con.execute(
@@ -507,8 +535,9 @@ class ExportMixin:
         Idempotent: a response for a message already answered, or an unknown one, changes nothing (logged).
         Returns the outcomes frame (one row per request, with the ledger's ``decision``)."""
         with self.store.transaction() as con:
-            row = con.execute("SELECT state, purpose, company_file FROM export_messages WHERE message_id = ?",
-                              [message_id]).fetchall()  # fmt: skip
+            row = con.execute(
+                "SELECT state, purpose, company_file FROM export_messages WHERE message_id = ?", [message_id]
+            ).fetchall()
             row = row[0] if row else None
             if row is None:
                 self._log(
@@ -587,10 +616,16 @@ class ExportMixin:
     def _decide_export(self, item_type: str, pid: int, attempt: int, request_name: str, o: dict) -> dict:
         code = None if pd.isna(o["status_code"]) else int(o["status_code"])
         message = None if pd.isna(o["status_message"]) else str(o["status_message"])
-        base = {"item_type": item_type, "procore_id": pid, "attempt": attempt, "status_code": code,
-                "status_message": message, "error_class": None if pd.isna(o["error_class"]) else o["error_class"],
-                "quickbooks_id": None if pd.isna(o["quickbooks_id"]) else str(o["quickbooks_id"]),
-                "edit_sequence": None if pd.isna(o["edit_sequence"]) else str(o["edit_sequence"])}  # fmt: skip
+        base = {
+            "item_type": item_type,
+            "procore_id": pid,
+            "attempt": attempt,
+            "status_code": code,
+            "status_message": message,
+            "error_class": None if pd.isna(o["error_class"]) else o["error_class"],
+            "quickbooks_id": None if pd.isna(o["quickbooks_id"]) else str(o["quickbooks_id"]),
+            "edit_sequence": None if pd.isna(o["edit_sequence"]) else str(o["edit_sequence"]),
+        }
         if o["outcome"] == "synced":
             if item_type == "change_order" and not pd.isna(o["txn_id"]):
                 base["quickbooks_id"] = str(o["txn_id"])  # the purchase order the CCO's lines were added to
@@ -635,7 +670,9 @@ class ExportMixin:
             label = parent_type.replace("_", " ")  # the item type in Procore's words, singular
             synced = [r for r in rows if r[0] == "synced"]
             if not rows:  # nothing in Procore creates it (a job's parent customer): QuickBooks must have it
-                whose = "a job's parent customer" if base["item_type"] == parent_type else f"this {kind.lower()}"
+                whose = (
+                    "a job's parent customer" if base["item_type"] == parent_type else f"this {kind.lower()}"
+                )
                 hint = (
                     f"QuickBooks has no {kind} {name!r}, and {whose} is created in QuickBooks, not from "
                     "Procore: create it in QuickBooks Desktop, reload the QuickBooks data, then retry (or reject "
@@ -672,9 +709,17 @@ class ExportMixin:
         by_rid = {r["request_id"]: i for i, r in enumerate(records)}
         decisions = []
         for it, pid, attempt, rid, reason, request_xml, code, msg, _qb_id, sources in rows:
-            base = {"item_type": it, "procore_id": int(pid), "attempt": int(attempt), "status_code": code,
-                    "status_message": msg, "error_class": None, "quickbooks_id": None, "edit_sequence": None,
-                    "check": True}  # fmt: skip
+            base = {
+                "item_type": it,
+                "procore_id": int(pid),
+                "attempt": int(attempt),
+                "status_code": code,
+                "status_message": msg,
+                "error_class": None,
+                "quickbooks_id": None,
+                "edit_sequence": None,
+                "check": True,
+            }
             o = records[by_rid[rid]] if rid in by_rid else None
             if o is None or o["outcome"] == "failed":  # the query itself failed: ask again next batch
                 decisions.append({**base, "decision": "check_again"})
@@ -766,24 +811,37 @@ class ExportMixin:
             if col not in frame.columns:
                 frame[col] = None
         frame["ledger_outcome"] = [
-            o if isinstance(o, str) else {"synced": "synced", "failed": "failed", "retry": "retry",
-                                          "check": "check", "check_again": None}[d]
+            o
+            if isinstance(o, str)
+            else {
+                "synced": "synced",
+                "failed": "failed",
+                "retry": "retry",
+                "check": "check",
+                "check_again": None,
+            }[d]
             for o, d in zip(frame["outcome"], frame["decision"], strict=True)
-        ]  # fmt: skip
-        table = pa.table({
-            "item_type": frame["item_type"].astype(str).tolist(),
-            "procore_id": pa.array(frame["procore_id"].astype("int64").tolist(), pa.int64()),
-            "attempt": pa.array(frame["attempt"].astype("int64").tolist(), pa.int32()),
-            "decision": frame["decision"].astype(str).tolist(),
-            "outcome": pa.array([_none(x) for x in frame["ledger_outcome"]], pa.string()),
-            "status_code": pa.array([None if _none(x) is None else int(x) for x in frame["status_code"]], pa.int32()),
-            "status_message": pa.array([_none(x) for x in frame["status_message"]], pa.string()),
-            "error_class": pa.array([_none(x) for x in frame["error_class"]], pa.string()),
-            "quickbooks_id": pa.array([_none(x) for x in frame["quickbooks_id"]], pa.string()),
-            "edit_sequence": pa.array([_none(x) for x in frame["edit_sequence"]], pa.string()),
-            "check_reason": pa.array([_none(x) for x in frame["check_reason"]], pa.string()),
-            "is_check": pa.array([bool(x) if _none(x) is not None else False for x in frame["check"]], pa.bool_()),
-        })  # fmt: skip
+        ]
+        table = pa.table(
+            {
+                "item_type": frame["item_type"].astype(str).tolist(),
+                "procore_id": pa.array(frame["procore_id"].astype("int64").tolist(), pa.int64()),
+                "attempt": pa.array(frame["attempt"].astype("int64").tolist(), pa.int32()),
+                "decision": frame["decision"].astype(str).tolist(),
+                "outcome": pa.array([_none(x) for x in frame["ledger_outcome"]], pa.string()),
+                "status_code": pa.array(
+                    [None if _none(x) is None else int(x) for x in frame["status_code"]], pa.int32()
+                ),
+                "status_message": pa.array([_none(x) for x in frame["status_message"]], pa.string()),
+                "error_class": pa.array([_none(x) for x in frame["error_class"]], pa.string()),
+                "quickbooks_id": pa.array([_none(x) for x in frame["quickbooks_id"]], pa.string()),
+                "edit_sequence": pa.array([_none(x) for x in frame["edit_sequence"]], pa.string()),
+                "check_reason": pa.array([_none(x) for x in frame["check_reason"]], pa.string()),
+                "is_check": pa.array(
+                    [bool(x) if _none(x) is not None else False for x in frame["check"]], pa.bool_()
+                ),
+            }
+        )
         con = self.store.con
         self._register(table, "_exp_decided")
         try:
@@ -825,9 +883,15 @@ class ExportMixin:
         finally:
             con.unregister("_exp_decided")
         if final.num_rows:
-            line_links = [ln for d in decisions if d["decision"] == "synced" for ln in d.get("line_links") or ()]
-            self.apply_export_outcomes(arrow_to_frame(final), message_id, response_id,  # type: ignore[attr-defined]
-                                       line_links=line_links)
+            line_links = [
+                ln for d in decisions if d["decision"] == "synced" for ln in d.get("line_links") or ()
+            ]
+            self.apply_export_outcomes(
+                arrow_to_frame(final),
+                message_id,
+                response_id,  # type: ignore[attr-defined]
+                line_links=line_links,
+            )
         if later.num_rows:
             self._note_retries(later, message_id, response_id)
 
@@ -892,8 +956,9 @@ class ExportMixin:
         A parse error (0x80040400) sends each item alone next time, so one bad request cannot block the rest
         and fails on its own; other failures (QuickBooks unreachable, ...) leave the items to be sent again."""
         with self.store.transaction() as con:
-            row = con.execute("SELECT state, purpose, company_file FROM export_messages WHERE message_id = ?",
-                              [message_id]).fetchall()  # fmt: skip
+            row = con.execute(
+                "SELECT state, purpose, company_file FROM export_messages WHERE message_id = ?", [message_id]
+            ).fetchall()
             row = row[0] if row else None
             if row is None or row[0] in ("answered", "failed", "discarded"):
                 self._log(
@@ -933,9 +998,16 @@ class ExportMixin:
             ).fetchall()
             decisions = []
             for it, pid, attempt in rows:
-                base = {"item_type": it, "procore_id": int(pid), "attempt": int(attempt), "status_code": None,
-                        "status_message": text, "error_class": "fatal" if parse_error else "retryable",
-                        "quickbooks_id": None, "edit_sequence": None}  # fmt: skip
+                base = {
+                    "item_type": it,
+                    "procore_id": int(pid),
+                    "attempt": int(attempt),
+                    "status_code": None,
+                    "status_message": text,
+                    "error_class": "fatal" if parse_error else "retryable",
+                    "quickbooks_id": None,
+                    "edit_sequence": None,
+                }
                 if parse_error and len(rows) == 1:  # alone and still unparseable: this request is the bad one
                     decisions.append(
                         {
@@ -1000,8 +1072,9 @@ class ExportMixin:
                     )
                     break
         summary.seconds = time.perf_counter() - start
-        summary.refused = int(self.store.execute(
-            "SELECT count(*) FROM export_ledger WHERE state = 'refused'").fetchall()[0][0])  # fmt: skip
+        summary.refused = int(
+            self.store.execute("SELECT count(*) FROM export_ledger WHERE state = 'refused'").fetchall()[0][0]
+        )
         return summary
 
     # -- files (for users who hand message sets to their own QuickBooks tooling) ---------------------------
@@ -1032,8 +1105,11 @@ class ExportMixin:
             path = Path(p)
             data = path.read_bytes()
             root = parse_bytes(data, name=str(path), huge_text=True)
-            rids = [rs.get("requestID") for rs in root.iter() if isinstance(rs.tag, str) and rs.tag.endswith("Rs")
-                    and rs.get("requestID")]  # fmt: skip
+            rids = [
+                rs.get("requestID")
+                for rs in root.iter()
+                if isinstance(rs.tag, str) and rs.tag.endswith("Rs") and rs.get("requestID")
+            ]
             if not rids:
                 raise InputError(
                     "no requestID in the response: cannot tell which message it answers", file=str(path)
@@ -1086,8 +1162,19 @@ class ExportMixin:
 class _LazyFrames(dict):
     """Reference frames for the builders, each read from the workspace the first time it is asked for."""
 
-    NAMES = ("projects", "companies", "cost_codes", "commitments", "commitment_lines", "customers",
-             "purchase_orders", "purchase_order_lines", "estimate_lines", "items", "qb_links")  # fmt: skip
+    NAMES = (
+        "projects",
+        "companies",
+        "cost_codes",
+        "commitments",
+        "commitment_lines",
+        "customers",
+        "purchase_orders",
+        "purchase_order_lines",
+        "estimate_lines",
+        "items",
+        "qb_links",
+    )
 
     def __init__(self, ws: ExportMixin):
         super().__init__()
@@ -1100,16 +1187,20 @@ class _LazyFrames(dict):
 
 
 def _items_frame(items: list[tuple]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "item_type": pd.Series([i[0] for i in items], dtype=pd.ArrowDtype(pa.string())),
-        "procore_id": pd.Series([int(i[1]) for i in items], dtype=pd.ArrowDtype(pa.int64())),
-        "attempt": pd.Series([int(i[2]) for i in items], dtype=pd.ArrowDtype(pa.int32())),
-        "request_id": pd.Series([i[3] for i in items], dtype=pd.ArrowDtype(pa.string())),
-        "request_name": pd.Series([i[4] for i in items], dtype=pd.ArrowDtype(pa.string())),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "item_type": pd.Series([i[0] for i in items], dtype=pd.ArrowDtype(pa.string())),
+            "procore_id": pd.Series([int(i[1]) for i in items], dtype=pd.ArrowDtype(pa.int64())),
+            "attempt": pd.Series([int(i[2]) for i in items], dtype=pd.ArrowDtype(pa.int32())),
+            "request_id": pd.Series([i[3] for i in items], dtype=pd.ArrowDtype(pa.string())),
+            "request_name": pd.Series([i[4] for i in items], dtype=pd.ArrowDtype(pa.string())),
+        }
+    )
 
 
-def _line_links(item_type: str, procore_id: int, sources: str | None, ret: etree._Element | None) -> list[dict]:
+def _line_links(
+    item_type: str, procore_id: int, sources: str | None, ret: etree._Element | None
+) -> list[dict]:
     """The line links an answered Add/Mod makes: the Ret's lines are in the order they were sent (QuickBooks keeps
     a message's line order), so line element i stands for the Procore lines ``sources[i]`` names."""
     if ret is None or _none(sources) is None:
@@ -1125,8 +1216,16 @@ def _line_links(item_type: str, procore_id: int, sources: str | None, ret: etree
             continue
         table, ids = ref.split(":", 1)
         for line_id in ids.split(","):
-            out.append({"item_type": item_type, "procore_id": procore_id, "line_table": table,
-                        "line_id": int(line_id), "quickbooks_id": txn_id, "txn_line_id": line.findtext("TxnLineID")})
+            out.append(
+                {
+                    "item_type": item_type,
+                    "procore_id": procore_id,
+                    "line_table": table,
+                    "line_id": int(line_id),
+                    "quickbooks_id": txn_id,
+                    "txn_line_id": line.findtext("TxnLineID"),
+                }
+            )
     return out
 
 
@@ -1172,8 +1271,11 @@ def _with_decisions(outcomes: pd.DataFrame, decisions: list[dict], by: str = "ex
         return out
     keyed = {}
     for d in decisions:
-        rid = (ledger.check_request_id(d["item_type"], d["procore_id"], d["attempt"]) if by == "check"
-               else f"{d['item_type']}:{d['procore_id']}:a{d['attempt']}")  # fmt: skip
+        rid = (
+            ledger.check_request_id(d["item_type"], d["procore_id"], d["attempt"])
+            if by == "check"
+            else f"{d['item_type']}:{d['procore_id']}:a{d['attempt']}"
+        )
         keyed[rid] = d
     out["decision"] = pd.Series(
         [keyed.get(r, {}).get("decision") for r in out["request_id"]], dtype=pd.ArrowDtype(pa.string())

@@ -76,10 +76,15 @@ RETRYABLE_CODES = RETRYABLE  # from the one status-code policy table (qbxml.resp
 CHECK_PREFIX = "check"
 
 _LINE_RET = {
-    "PurchaseOrderLineAdd": "PurchaseOrderLineRet", "PurchaseOrderLineMod": "PurchaseOrderLineRet",
-    "ItemLineAdd": "ItemLineRet", "ItemLineMod": "ItemLineRet", "ExpenseLineAdd": "ExpenseLineRet",
-    "ExpenseLineMod": "ExpenseLineRet", "EstimateLineAdd": "EstimateLineRet", "EstimateLineMod": "EstimateLineRet",
-}  # fmt: skip
+    "PurchaseOrderLineAdd": "PurchaseOrderLineRet",
+    "PurchaseOrderLineMod": "PurchaseOrderLineRet",
+    "ItemLineAdd": "ItemLineRet",
+    "ItemLineMod": "ItemLineRet",
+    "ExpenseLineAdd": "ExpenseLineRet",
+    "ExpenseLineMod": "ExpenseLineRet",
+    "EstimateLineAdd": "EstimateLineRet",
+    "EstimateLineMod": "EstimateLineRet",
+}
 _NOT_ECHOED = {"LinkToTxn", "LinkToTxnID", "OverrideItemAccountRef", "DataExt", "ExternalGUID", "TxnLineID"}
 _DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?$")
 _REF_MESSAGE = re.compile(r'invalid reference to QuickBooks (.+?) "(.*?)"', re.IGNORECASE)
@@ -264,9 +269,25 @@ def referenced_kind(status_message: str | None) -> tuple[str | None, str | None]
 
 
 # QuickBooks list named in a 3140 -> the item type that creates such records
-REFERENCE_ITEM_TYPE = {"vendor": "company", "customer": "project", "customer:job": "project", "job": "project",
-                       "item": "cost_code", "service item": "cost_code"}  # fmt: skip
+REFERENCE_ITEM_TYPE = {
+    "vendor": "company",
+    "customer": "project",
+    "customer:job": "project",
+    "job": "project",
+    "item": "cost_code",
+    "service item": "cost_code",
+}
 
 
-__all__ = ["CHECK_PREFIX", "IN_FLIGHT_SQL", "MAX_ATTEMPTS", "REFERENCE_ITEM_TYPE", "RETRYABLE_CODES",
-           "check_query", "check_request_id", "lookup_full_name", "record_matches", "referenced_kind"]  # fmt: skip
+__all__ = [
+    "CHECK_PREFIX",
+    "IN_FLIGHT_SQL",
+    "MAX_ATTEMPTS",
+    "REFERENCE_ITEM_TYPE",
+    "RETRYABLE_CODES",
+    "check_query",
+    "check_request_id",
+    "lookup_full_name",
+    "record_matches",
+    "referenced_kind",
+]

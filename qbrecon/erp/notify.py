@@ -74,11 +74,17 @@ def enqueue_rejections(con: duckdb.DuckDBPyConnection, batch: str, actor: dict) 
                                 procore_id, status, attempts)
             SELECT nextval('outbox_seq'), now(), 'rejection',
                    'rejection:' || b.item_type || ':' || b.procore_id || ':' || epoch_us(now()),
-                   {_header_sql('''concat_ws(', ', nullif(trim(cu.email_address), ''),
+                   {
+            _header_sql('''concat_ws(', ', nullif(trim(cu.email_address), ''),
                              CASE WHEN lower(trim(su.email_address)) IS DISTINCT FROM lower(trim(cu.email_address))
-                                  THEN nullif(trim(su.email_address), '') END)''')},
-                   {_header_sql("'Rejected for export to QuickBooks: ' || q.item_label || ' ' || "
-                                "coalesce(q.name, b.procore_id::VARCHAR)")},
+                                  THEN nullif(trim(su.email_address), '') END)''')
+        },
+                   {
+            _header_sql(
+                "'Rejected for export to QuickBooks: ' || q.item_label || ' ' || "
+                "coalesce(q.name, b.procore_id::VARCHAR)"
+            )
+        },
                    'Your ' || {_NOUN_SQL} || ' "' || coalesce(q.name, b.procore_id::VARCHAR) || '"'
                    || coalesce(' (project ' || q.project || ')', '')
                    || ' was rejected for export to QuickBooks by ' || ? || '.' || chr(10) || chr(10)
@@ -192,7 +198,11 @@ def deliver_mail(store: Store, limit: int | None = None, max_attempts: int = 50)
             except (ValueError, TypeError, email.errors.MessageError) as exc:
                 # This row can never be sent as it is (e.g. a header with a line break queued by an older
                 # version): give it up at once, named, and go on with the others.
-                failed([int(row.mail_id)], f"mail {int(row.mail_id)} cannot be written as e-mail: {exc}", give_up=True)
+                failed(
+                    [int(row.mail_id)],
+                    f"mail {int(row.mail_id)} cannot be written as e-mail: {exc}",
+                    give_up=True,
+                )
                 continue
             try:
                 smtp.send_message(msg)

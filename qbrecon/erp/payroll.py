@@ -30,13 +30,19 @@ def with_payroll_items(store: Store, rows: pd.DataFrame) -> pd.DataFrame:
     """``rows`` (timecard entries) with ``payroll_item_wage``: the QuickBooks payroll item mapped for each."""
     if rows.empty:
         return rows.assign(payroll_item_wage=pd.Series(dtype=object))
-    keys = pa.table({
-        "_n": pa.array(range(len(rows)), pa.int64()),
-        "worker": pa.array([None if pd.isna(v) else str(v) for v in rows.get("party_name", [None] * len(rows))],
-                           pa.string()),
-        "classification": pa.array([None if pd.isna(v) else str(v)
-                                    for v in rows.get("payroll_item", [None] * len(rows))], pa.string()),
-    })  # fmt: skip
+    keys = pa.table(
+        {
+            "_n": pa.array(range(len(rows)), pa.int64()),
+            "worker": pa.array(
+                [None if pd.isna(v) else str(v) for v in rows.get("party_name", [None] * len(rows))],
+                pa.string(),
+            ),
+            "classification": pa.array(
+                [None if pd.isna(v) else str(v) for v in rows.get("payroll_item", [None] * len(rows))],
+                pa.string(),
+            ),
+        }
+    )
     with store.transaction() as con:
         con.register("_payroll_keys", keys)
         try:
@@ -64,8 +70,11 @@ class PayrollMixin:
         """Map (worker, classification) -> QuickBooks payroll wage item (``*`` = any); an empty item removes the
         row. Needs ERP 'Admin' (payroll export setup). Returns how many rows were written."""
         user = permissions.require(self.store, by, "settings")
-        pairs = (list(zip(mapping["worker"], mapping["classification"], mapping["payroll_item"], strict=True))
-                 if isinstance(mapping, pd.DataFrame) else [(w, c, i) for (w, c), i in mapping.items()])  # fmt: skip
+        pairs = (
+            list(zip(mapping["worker"], mapping["classification"], mapping["payroll_item"], strict=True))
+            if isinstance(mapping, pd.DataFrame)
+            else [(w, c, i) for (w, c), i in mapping.items()]
+        )
         if not pairs:
             raise InputError("no payroll item mapping given", field="mapping")
         problems = []
@@ -85,8 +94,10 @@ class PayrollMixin:
                 w, c = str(worker).strip(), str(classification).strip()
                 con.execute("DELETE FROM payroll_item_map WHERE worker = ? AND classification = ?", [w, c])
                 if item and str(item).strip():
-                    con.execute("INSERT INTO payroll_item_map VALUES (?, ?, ?, ?, now())",
-                                [w, c, str(item).strip(), user["id"]])  # fmt: skip
+                    con.execute(
+                        "INSERT INTO payroll_item_map VALUES (?, ?, ?, ?, now())",
+                        [w, c, str(item).strip(), user["id"]],
+                    )
                 con.execute(
                     """INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id, detail)
                        VALUES (nextval('erp_audit_seq'), now(), ?, ?, 'map_payroll_item', 'timecard_entry', 0, ?)""",

@@ -145,8 +145,15 @@ _DECISION = {
 # send, retrieve and resend).
 _PER_ITEM = {"accept": "accept", "reject": "accept", "retry": "accept", "unlink": "unlink"}
 ALIASES = {"resend": "send", "retrieve": "send", "import": "import_company"}
-VERB_LABELS = {"send": "send", "resend": "re-send", "retrieve": "retrieve", "accept": "accept",
-               "reject": "reject", "retry": "retry the export of", "unlink": "unlink"}  # fmt: skip
+VERB_LABELS = {
+    "send": "send",
+    "resend": "re-send",
+    "retrieve": "retrieve",
+    "accept": "accept",
+    "reject": "reject",
+    "retry": "retry the export of",
+    "unlink": "unlink",
+}
 
 
 def rule_for(action: str, item_type: str | None = None) -> tuple[str, Rule]:

@@ -63,8 +63,12 @@ def refuse_purchase_orders(
     if not pos:
         return requests, empty
     kept = [r for r in requests if r.procore_id is None or int(r.procore_id) not in pos]
-    errors = pd.DataFrame([{"item_type": "commitment", "procore_id": p, "field": "type", "message": PO_REFUSAL}
-                           for p in sorted(pos)])  # fmt: skip
+    errors = pd.DataFrame(
+        [
+            {"item_type": "commitment", "procore_id": p, "field": "type", "message": PO_REFUSAL}
+            for p in sorted(pos)
+        ]
+    )
     return kept, errors
 
 
@@ -79,5 +83,7 @@ class PreferencesMixin:
     def quickbooks_preferences(self) -> dict[str, object]:
         from .settings import quickbooks_country
 
-        return {"inventory_and_purchase_orders_active": inventory_active(self.store),
-                "country": quickbooks_country(self.store)}  # fmt: skip
+        return {
+            "inventory_and_purchase_orders_active": inventory_active(self.store),
+            "country": quickbooks_country(self.store),
+        }

@@ -52,15 +52,25 @@ TRANSITIONS.setdefault("link_vendor", (("not_sent", "retrieved", "unlinked", "re
 
 # Procore company column <- QuickBooks vendor column, for "Vendors will be Automatically Updated" (the reverse of
 # what a VendorAdd/Mod sends: Name, VendorAddress, Phone)
-_VENDOR_FIELDS = {"name": '"Name"', "address": '"VendorAddress_Addr1"', "city": '"VendorAddress_City"',
-                  "state_code": '"VendorAddress_State"', "zip": '"VendorAddress_PostalCode"',
-                  "business_phone": '"Phone"'}  # fmt: skip
+_VENDOR_FIELDS = {
+    "name": '"Name"',
+    "address": '"VendorAddress_Addr1"',
+    "city": '"VendorAddress_City"',
+    "state_code": '"VendorAddress_State"',
+    "zip": '"VendorAddress_PostalCode"',
+    "business_phone": '"Phone"',
+}
 
 # erp_status strings Procore puts on requisitions and budget changes -> our status
 _ERP_STATUS_MAP = {
-    "synced": "synced", "ready_to_export": "ready_to_export", "exporting": "exporting", "exportging": "exporting",
-    "failed_to_export": "failed_to_export", "rejected": "rejected", "retrieved": "retrieved",
-}  # fmt: skip
+    "synced": "synced",
+    "ready_to_export": "ready_to_export",
+    "exporting": "exporting",
+    "exportging": "exporting",
+    "failed_to_export": "failed_to_export",
+    "rejected": "rejected",
+    "retrieved": "retrieved",
+}
 
 
 def _case(expr: str, mapping: dict[str, str], default: str = "NULL") -> str:
@@ -310,7 +320,11 @@ def _still_in_quickbooks() -> str:
         qid = p.quickbooks_id
         what = p.quickbooks_table.replace("_", " ").rstrip("s") + " " if p.quickbooks_table else ""
         if p.add_request and p.quickbooks_table:
-            active = ' AND coalesce(x."IsActive", true)' if "IsActive" in TABLES[p.quickbooks_table].column_names else ""
+            active = (
+                ' AND coalesce(x."IsActive", true)'
+                if "IsActive" in TABLES[p.quickbooks_table].column_names
+                else ""
+            )
             parts.append(
                 f"""CASE WHEN s.item_type = '{t}' THEN (
                       SELECT 'the {t.replace("_", " ")} is still in QuickBooks Desktop ({what}'
@@ -376,7 +390,9 @@ class BatchResult:
         return f"<{self.action} by {self.by}: {self.count} item(s): {moved}>"
 
 
-class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin, BudgetsMixin, CompaniesMixin, PayrollMixin, PreferencesMixin):
+class QueueMixin(
+    SettingsMixin, NotifyMixin, ReportsMixin, BudgetsMixin, CompaniesMixin, PayrollMixin, PreferencesMixin
+):
     """The ERP Integrations tool on a workspace: queue, decisions, export outcomes, imports."""
 
     store: Store
@@ -928,8 +944,13 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin, BudgetsMixin, Compani
         )
 
     @staticmethod
-    def _record_links(con, batch: str, request_message_id: int | None, response_message_id: int | None,
-                      line_links: list[dict] | None) -> None:
+    def _record_links(
+        con,
+        batch: str,
+        request_message_id: int | None,
+        response_message_id: int | None,
+        line_links: list[dict] | None,
+    ) -> None:
         """The links of the items just Synced (``batch``), in the transaction that applies the answer: the record
         (with the fingerprint of what was built), its lines, and what the Procore rows show of them."""
         synced = con.sql(
@@ -954,13 +975,27 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin, BudgetsMixin, Compani
             con.unregister(name)
         if line_links:
             lines = pa.Table.from_pylist(
-                [{**ln, "request_message_id": request_message_id, "response_message_id": response_message_id}
-                 for ln in line_links],
-                schema=pa.schema([("item_type", pa.string()), ("procore_id", pa.int64()), ("line_table", pa.string()),
-                                  ("line_id", pa.int64()), ("quickbooks_id", pa.string()),
-                                  ("txn_line_id", pa.string()), ("request_message_id", pa.int64()),
-                                  ("response_message_id", pa.int64())]),
-            )  # fmt: skip
+                [
+                    {
+                        **ln,
+                        "request_message_id": request_message_id,
+                        "response_message_id": response_message_id,
+                    }
+                    for ln in line_links
+                ],
+                schema=pa.schema(
+                    [
+                        ("item_type", pa.string()),
+                        ("procore_id", pa.int64()),
+                        ("line_table", pa.string()),
+                        ("line_id", pa.int64()),
+                        ("quickbooks_id", pa.string()),
+                        ("txn_line_id", pa.string()),
+                        ("request_message_id", pa.int64()),
+                        ("response_message_id", pa.int64()),
+                    ]
+                ),
+            )
             name = _temp_name("line_links")
             con.register(name, lines)
             try:
@@ -1363,7 +1398,9 @@ class QueueMixin(SettingsMixin, NotifyMixin, ReportsMixin, BudgetsMixin, Compani
         return table
 
     def _filter(self, expression: str, item_type: str | None) -> pd.DataFrame:
-        expression = check_filter(expression, self.store, "erp_queue")  # only conditions on the queue's columns
+        expression = check_filter(
+            expression, self.store, "erp_queue"
+        )  # only conditions on the queue's columns
         sql = f"SELECT item_type, procore_id FROM erp_queue WHERE ({expression})"
         if item_type is not None:
             sql += f" AND item_type = '{item_type}'"

@@ -339,7 +339,9 @@ class RefreshMixin:
             for state, remaining, mr in rows
         )
         if self._bill_payment_sync_due():
-            requests += len(resolve_kinds(["bills", "bill_payments"]))  # queued by the session's first request
+            requests += len(
+                resolve_kinds(["bills", "bill_payments"])
+            )  # queued by the session's first request
         return {"jobs": len(rows), "requests": int(requests)}
 
     def is_refresh_message(self, message_id: int) -> bool:
@@ -497,10 +499,22 @@ class RefreshMixin:
                        last_response_message_id = ?, last_load_id = coalesce(?, last_load_id), status_code = ?,
                        status_message = ?, finished_at = CASE WHEN ? THEN NULL ELSE now() END
                    WHERE query = ?""",
-                [outcome.state, status.iteratorID if more else None, remaining, outcome.rows_read, outcome.loaded,
-                 outcome.updated, outcome.quarantined, response_id, outcome.load_id, code, status.statusMessage,
-                 more, query],
-            ).fetchall()  # fmt: skip
+                [
+                    outcome.state,
+                    status.iteratorID if more else None,
+                    remaining,
+                    outcome.rows_read,
+                    outcome.loaded,
+                    outcome.updated,
+                    outcome.quarantined,
+                    response_id,
+                    outcome.load_id,
+                    code,
+                    status.statusMessage,
+                    more,
+                    query,
+                ],
+            ).fetchall()
             con.execute(
                 """UPDATE refresh_messages SET state = 'answered', answered_at = now(), response_message_id = ?,
                        load_id = ?, status_code = ?, status_message = ?, rows_read = ?, remaining = ?
@@ -565,8 +579,15 @@ class RefreshMixin:
             [state, response_id, code, text, message_id],
         ).fetchall()
 
-    def _page_failed(self, message_id: int, query: str, response_id: int, code: int | None, text: str | None,
-                     message_state: str = "answered") -> RefreshOutcome:  # fmt: skip
+    def _page_failed(
+        self,
+        message_id: int,
+        query: str,
+        response_id: int,
+        code: int | None,
+        text: str | None,
+        message_state: str = "answered",
+    ) -> RefreshOutcome:
         self.store.execute(
             """UPDATE refresh_jobs SET state = 'failed', iterator_id = NULL, in_flight_message_id = NULL,
                    last_response_message_id = ?, status_code = ?, status_message = ?, finished_at = now()
@@ -577,8 +598,15 @@ class RefreshMixin:
         self._after_refresh()
         return RefreshOutcome(message_id, query, True, "failed", code, text)
 
-    def _page_restart(self, message_id: int, query: str, response_id: int, code: int | None, text: str | None,
-                      message_state: str = "answered") -> RefreshOutcome:  # fmt: skip
+    def _page_restart(
+        self,
+        message_id: int,
+        query: str,
+        response_id: int,
+        code: int | None,
+        text: str | None,
+        message_state: str = "answered",
+    ) -> RefreshOutcome:
         """Start the kind again from Start with the same filters (bounded by MAX_RESTARTS)."""
         row = self.store.execute("SELECT restarts FROM refresh_jobs WHERE query = ?", [query]).fetchall()
         give_up = int(row[0][0]) + 1 > MAX_RESTARTS
@@ -625,7 +653,10 @@ class RefreshMixin:
         permission is checked again at each import); else None."""
         from .settings import quickbooks_country, read_settings
 
-        if not read_settings(self.store)["sync_bill_payments"] or quickbooks_country(self.store) not in (None, "US"):
+        if not read_settings(self.store)["sync_bill_payments"] or quickbooks_country(self.store) not in (
+            None,
+            "US",
+        ):
             return None
         by = self.store.scalar("SELECT updated_by FROM erp_settings WHERE key = 'sync_bill_payments'")
         return None if by is None else str(by)
@@ -646,9 +677,14 @@ class RefreshMixin:
         by = self._bill_payment_sync_user()
         if by is None or ticket is None:
             return
-        if self.store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [_PAYMENTS_TICKET_KEY]) == ticket:
+        if (
+            self.store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [_PAYMENTS_TICKET_KEY])
+            == ticket
+        ):
             return
-        self.store.execute("INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)", [_PAYMENTS_TICKET_KEY, ticket]).fetchall()
+        self.store.execute(
+            "INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)", [_PAYMENTS_TICKET_KEY, ticket]
+        ).fetchall()
         try:
             self.request_refresh(["bills", "bill_payments"], by=by, import_payments=True)
         except PermissionDenied:
@@ -694,7 +730,8 @@ class RefreshMixin:
             return
         adder(load_ids=[load_id for _, load_id in pages if load_id is not None])
         self.store.execute(
-            "INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)", [_ITEMS_SEEN_KEY, str(max(m for m, _ in pages))]
+            "INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)",
+            [_ITEMS_SEEN_KEY, str(max(m for m, _ in pages))],
         ).fetchall()
 
     # -- in-process ---------------------------------------------------------------------------------------------

@@ -135,7 +135,9 @@ class ReportsMixin:
         """QuickBooks job costs per job and cost code against the Procore budget. Company level: ERP
         Integrations 'Admin'; one project: that, or Reports 'Read Only'+ and 'Admin' on Budget or Prime
         Contract."""
-        permissions.require(self.store, by, "view_job_costs" if project_id is None else "view_job_costs_project")
+        permissions.require(
+            self.store, by, "view_job_costs" if project_id is None else "view_job_costs_project"
+        )
         return erp_job_costs(self.store, project_id)
 
     def unsyncable_direct_costs(self, project_id: int | None = None, *, by: int | str) -> pd.DataFrame:

@@ -43,8 +43,13 @@ SCHEDULES = ("every_15_minutes", "hourly", "every_2_hours", "every_4_hours", "da
 # What each sync schedule makes the Web Connector do: its Scheduler's RunEveryNMinutes in the .qwc (None: no
 # automatic updates, only when the QuickBooks user clicks Update Selected).
 SCHEDULE_MINUTES: dict[str, int | None] = {
-    "every_15_minutes": 15, "hourly": 60, "every_2_hours": 120, "every_4_hours": 240, "daily": 1440, "never": None,
-}  # fmt: skip
+    "every_15_minutes": 15,
+    "hourly": 60,
+    "every_2_hours": 120,
+    "every_4_hours": 240,
+    "daily": 1440,
+    "never": None,
+}
 DIRECT_COST_SOURCES = ("read_only_from_quickbooks", "editable_from_procore")
 
 SETTINGS: dict[str, Setting] = {
@@ -59,17 +64,30 @@ SETTINGS: dict[str, Setting] = {
         Setting("last_error", "system", None, label="Last error"),
         # General Settings
         Setting("use_procore_contract_number", "bool", True, label="Use Procore Contract #"),
-        Setting("auto_add_cost_codes_to_budgets", "bool", False,
-                label="Automatically Add New Cost Codes to Budgets on QuickBooks-Integrated Projects"),
-        Setting("budget_direct_cost_source", "choice", "read_only_from_quickbooks", DIRECT_COST_SOURCES,
-                "Procore's Budget Direct Cost Columns"),
+        Setting(
+            "auto_add_cost_codes_to_budgets",
+            "bool",
+            False,
+            label="Automatically Add New Cost Codes to Budgets on QuickBooks-Integrated Projects",
+        ),
+        Setting(
+            "budget_direct_cost_source",
+            "choice",
+            "read_only_from_quickbooks",
+            DIRECT_COST_SOURCES,
+            "Procore's Budget Direct Cost Columns",
+        ),
         Setting("hide_job_to_date_costs", "bool", False, label="Hide Job To Date Costs Column on the Budget"),
         Setting("vendor_auto_update", "bool", True, label="Vendors will be Automatically Updated"),
         Setting("invoice_retainage_item", "item", None, label="Invoice Retainage Item"),
         Setting("sync_schedule", "choice", "hourly", SCHEDULES, "Sync schedule"),
         Setting("direct_export", "bool", False, label="ERP Direct Exports"),
-        Setting("sync_bill_payments", "bool", False,
-                label="Sync QuickBooks Bill Payments with Payments Issued in Commitments (US editions only)"),
+        Setting(
+            "sync_bill_payments",
+            "bool",
+            False,
+            label="Sync QuickBooks Bill Payments with Payments Issued in Commitments (US editions only)",
+        ),
         Setting("service_item_expense_account", "text", None, label="Expense account for new service items"),
         Setting("service_item_income_account", "text", None, label="Income account for new service items"),
         # Outgoing mail (rejection notices, daily summary)
@@ -81,7 +99,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("smtp_from", "text", "qbrecon@localhost", label="From address"),
         Setting("smtp_timeout", "int", 10, label="SMTP timeout (seconds)"),
     ]
-}  # fmt: skip
+}
 
 MASK = "********"
 
@@ -260,7 +278,9 @@ def _store_values(store: Store, coerced: dict[str, Any], actor: dict | None, act
     shown = {
         k: (MASK if SETTINGS[k].kind in ("password_hash", "secret") and v else v) for k, v in coerced.items()
     }
-    coerced = {k: seal(v) if SETTINGS[k].kind == "secret" else v for k, v in coerced.items()}  # encrypted at rest
+    coerced = {
+        k: seal(v) if SETTINGS[k].kind == "secret" else v for k, v in coerced.items()
+    }  # encrypted at rest
     with store.transaction() as con:
         for key, value in coerced.items():
             con.execute(
@@ -318,7 +338,8 @@ class SettingsMixin:
         """Remember the edition the Web Connector reports (``qbXMLCountry`` of sendRequestXML)."""
         if country and str(country).strip():
             self.store.execute(
-                "INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)", [COUNTRY_KEY, str(country).strip().upper()]
+                "INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)",
+                [COUNTRY_KEY, str(country).strip().upper()],
             ).fetchall()
 
     def record_service_contact(self, ok: bool, error: str | None = None) -> None:
@@ -334,7 +355,9 @@ class SettingsMixin:
                            SELECT 'last_contact', to_json(strftime(now(), '%Y-%m-%dT%H:%M:%S%z'))::VARCHAR,
                                   NULL, now()""")
 
-    def set_tool_permissions(self, user: int | str, levels: dict[str, str], *, by: int | str) -> dict[str, str]:
+    def set_tool_permissions(
+        self, user: int | str, levels: dict[str, str], *, by: int | str
+    ) -> dict[str, str]:
         """A user's levels on Procore tools other than ERP Integrations (``{"commitments": "admin"}``), which the
         permissions matrix reads for sending items; ERP 'Admin' only. Returns the user's levels now."""
         return permissions.set_tool_permissions(self.store, user, levels, by=by)

@@ -63,8 +63,14 @@ class LoadingMixin:
         reader = quickbooks_reader.ResponseReader(path)
         return self._write_load("quickbooks", str(path), reader.chunks(), started, reader)
 
-    def load_query_result(self, result: QueryRows, *, source: str, files: Sequence[str] | None = None,
-                          started: datetime | None = None) -> LoadReport:  # fmt: skip
+    def load_query_result(
+        self,
+        result: QueryRows,
+        *,
+        source: str,
+        files: Sequence[str] | None = None,
+        started: datetime | None = None,
+    ) -> LoadReport:
         """Load QuickBooks rows that were already read from qbXML, through the same write path as
         ``load_quickbooks``: conversion, pandera validation, quarantine (never dropped), upsert by ListID / TxnID,
         removal of stale lines of records that came with lines, and one ``load_runs`` row. One transaction.
@@ -76,9 +82,15 @@ class LoadingMixin:
         ``[source]``. Statuses 1 and 500 are benign; other error statuses are listed in the report.
         """
         listed = files if files is not None else getattr(result, "files", None) or [source]
-        return self._apply_load("quickbooks", source, result.batches, list(listed), started or datetime.now(UTC),
-                                notes=list(getattr(result, "notes", None) or []),
-                                statuses=list(result.statuses))  # fmt: skip
+        return self._apply_load(
+            "quickbooks",
+            source,
+            result.batches,
+            list(listed),
+            started or datetime.now(UTC),
+            notes=list(getattr(result, "notes", None) or []),
+            statuses=list(result.statuses),
+        )
 
     def quarantine(self, load_id: int | None = None) -> pd.DataFrame:
         """Rows held back by loads (one row per failing field), newest load first."""
@@ -88,19 +100,31 @@ class LoadingMixin:
         )
 
     def load_runs(self) -> pd.DataFrame:
-        return self.store.frame("SELECT load_id, side, source, started_at, finished_at, status FROM load_runs "
-                                "ORDER BY load_id")  # fmt: skip
+        return self.store.frame(
+            "SELECT load_id, side, source, started_at, finished_at, status FROM load_runs ORDER BY load_id"
+        )
 
     # -- the write phase ------------------------------------------------------------------------------------------
-    def _apply_load(self, side: str, source: str, batches: dict[str, Batch], files: list[str], started: datetime, *,
-                    notes: list[str] | None = None, has_lines: dict[str, list[bool]] | None = None,
-                    statuses: list | None = None, erp_actions: list | None = None) -> LoadReport:  # fmt: skip
+    def _apply_load(
+        self,
+        side: str,
+        source: str,
+        batches: dict[str, Batch],
+        files: list[str],
+        started: datetime,
+        *,
+        notes: list[str] | None = None,
+        has_lines: dict[str, list[bool]] | None = None,
+        statuses: list | None = None,
+        erp_actions: list | None = None,
+    ) -> LoadReport:
         """A load whose rows are all in memory: one chunk."""
         info = _LoadInfo(list(files), list(notes or []), list(statuses or []), list(erp_actions or []))
         return self._write_load(side, source, [check_chunk(batches, has_lines)], started, info)
 
-    def _write_load(self, side: str, source: str, chunks: Iterable[LoadChunk], started: datetime,
-                    info: _Info) -> LoadReport:  # fmt: skip
+    def _write_load(
+        self, side: str, source: str, chunks: Iterable[LoadChunk], started: datetime, info: _Info
+    ) -> LoadReport:
         """Write the chunks in one transaction; ``info`` (files, notes, statuses) is read once they are done."""
         store = self.store
         with store.transaction() as con:
@@ -114,7 +138,11 @@ class LoadingMixin:
                     again: set[str] = set()
                     for name, c in checked.items():
                         parent = TABLES[name].meta.get("parent")
-                        if parent in checked and parent not in again and TABLES[parent].key[0] in TABLES[name].key:
+                        if (
+                            parent in checked
+                            and parent not in again
+                            and TABLES[parent].key[0] in TABLES[name].key
+                        ):
                             continue  # the line's key holds its parent's: no parent met again, no line either
                         if _check_earlier_copies(con, load_id, c):
                             again.add(name)
@@ -136,8 +164,9 @@ class LoadingMixin:
                     loaded, updated = store.upsert(name, good, spec.key)
                     counts.loaded += loaded
                     counts.updated += updated
-                    counts.removed += self._remove_stale_lines(con, spec, checked, outcome.good, chunk.has_lines,
-                                                               load_id)  # fmt: skip
+                    counts.removed += self._remove_stale_lines(
+                        con, spec, checked, outcome.good, chunk.has_lines, load_id
+                    )
                 if outcome.quarantine.num_rows:
                     con.register("_qbrecon_quarantine", outcome.quarantine)
                     try:
@@ -151,7 +180,9 @@ class LoadingMixin:
             report.files = list(info.files)
             report.notes = list(info.notes)
             erp_actions = getattr(info, "actions", None)
-            if erp_actions:  # links, unlinks and deletes Procore's ERP requests ask for, after the rows they name
+            if (
+                erp_actions
+            ):  # links, unlinks and deletes Procore's ERP requests ask for, after the rows they name
                 report.notes.extend(procore_shapes.apply_erp_actions(con, erp_actions))
             if side == "procore":  # the export's origin_id never overrides a link qbrecon made
                 conflicts = links.apply_to_procore(con, load_id)
@@ -179,8 +210,14 @@ class LoadingMixin:
         return report
 
     @staticmethod
-    def _remove_stale_lines(con, spec: TableSpec, checked: dict, good: dict[str, pa.Table],
-                            has_lines: dict[str, list[bool]] | None, load_id: int) -> int:  # fmt: skip
+    def _remove_stale_lines(
+        con,
+        spec: TableSpec,
+        checked: dict,
+        good: dict[str, pa.Table],
+        has_lines: dict[str, list[bool]] | None,
+        load_id: int,
+    ) -> int:
         """Delete stored lines of reloaded parents that the new load no longer lists (called after the lines were
         upserted, so a listed line carries this load's ``_load_id`` and a stale one an older one).
 
@@ -242,7 +279,9 @@ def _check_earlier_copies(con, load_id: int, c: Checked) -> bool:  # noqa: ANN00
     key = list(spec.key)
     on = " AND ".join(f's."{k}" = t."{k}"' for k in key)
     differs = " OR ".join(f's."{n}" IS DISTINCT FROM t."{n}"' for n in spec.column_names)
-    con.register("_qbrecon_chunk", c.table.append_column("_row", pa.array(range(c.table.num_rows), pa.int64())))
+    con.register(
+        "_qbrecon_chunk", c.table.append_column("_row", pa.array(range(c.table.num_rows), pa.int64()))
+    )
     try:
         rows = con.execute(
             f'SELECT s._row, {differs} FROM _qbrecon_chunk s JOIN "{spec.table}" t ON {on} WHERE t._load_id = ?',
@@ -255,8 +294,9 @@ def _check_earlier_copies(con, load_id: int, c: Checked) -> bool:  # noqa: ANN00
             continue
         if different:
             keys = ", ".join(f"{k}={c.table.column(k)[row].as_py()}" for k in key)
-            c.problems[row] = [CellError(row, ",".join(key), "duplicate_key",
-                                         f"{keys} appears in more than one record")]  # fmt: skip
+            c.problems[row] = [
+                CellError(row, ",".join(key), "duplicate_key", f"{keys} appears in more than one record")
+            ]
         else:
             c.drop.add(row)
             c.merged_duplicates += 1

@@ -37,8 +37,11 @@ except ImportError:  # pragma: no cover - depends on the environment
     _DecodeError = (json.JSONDecodeError, ValueError)
 
 # The foreign key of each nested line table to its parent, filled from the parent's id when the line lacks it.
-LINE_PARENT_KEY = {"commitment_lines": "commitment_id", "change_order_lines": "change_order_id",
-                   "invoice_lines": "requisition_id"}  # fmt: skip
+LINE_PARENT_KEY = {
+    "commitment_lines": "commitment_id",
+    "change_order_lines": "change_order_id",
+    "invoice_lines": "requisition_id",
+}
 BUDGET_CHANGE_LINES = "adjustment_line_items"
 
 
@@ -64,8 +67,10 @@ def resource_files(root: Path) -> tuple[dict[str, list[Path]], list[str]]:
     if root.is_file():
         if root.suffix == ".json" and root.stem in resources:
             return {root.stem: [root]}, []
-        raise InputError(f"not a Procore export file: expected one of {sorted(r + '.json' for r in resources)}",
-                         file=str(root))  # fmt: skip
+        raise InputError(
+            f"not a Procore export file: expected one of {sorted(r + '.json' for r in resources)}",
+            file=str(root),
+        )
     if not root.is_dir():
         raise InputError("no such file or folder", file=str(root))
     for entry in sorted(root.iterdir()):
@@ -124,8 +129,15 @@ def read_page(path: Path, label: str) -> tuple[list[dict], dict]:
 
 
 def _kind(value: Any) -> str:
-    return {dict: "an object", list: "an array", str: "text", bool: "a boolean", int: "a number",
-            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)  # fmt: skip
+    return {
+        dict: "an object",
+        list: "an array",
+        str: "text",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
 
 
 def column_values(records: list[dict], path: str) -> list:
@@ -177,8 +189,15 @@ class _Reader:
             b = self.batches[spec.table] = Batch.empty(spec)
         return b
 
-    def _append(self, spec: TableSpec, records: list[dict], label: str, rows: list[int], groups: list[int],
-                errors: list[CellError]) -> Batch:  # fmt: skip
+    def _append(
+        self,
+        spec: TableSpec,
+        records: list[dict],
+        label: str,
+        rows: list[int],
+        groups: list[int],
+        errors: list[CellError],
+    ) -> Batch:
         batch = Batch(
             spec, _table_columns(spec, records), [label] * len(records), rows, groups, records, errors
         )
@@ -217,8 +236,14 @@ class _Reader:
                 pid = rec.get("id")
                 for j, line in enumerate(arr):
                     if type(line) is not dict:
-                        errors.append(CellError(i, f"{key}[{j}]", "object",
-                                                f"expected a line (JSON object), got {_kind(line)}"))  # fmt: skip
+                        errors.append(
+                            CellError(
+                                i,
+                                f"{key}[{j}]",
+                                "object",
+                                f"expected a line (JSON object), got {_kind(line)}",
+                            )
+                        )
                         continue
                     lines.append(line)
                     l_rows.append(first_row + i)
@@ -231,8 +256,15 @@ class _Reader:
         for line_spec, lines, l_rows, l_groups, parent_ids in line_parts:
             self._read_lines(line_spec, lines, label, l_rows, l_groups, parent_ids)
 
-    def _read_lines(self, spec: TableSpec, lines: list[dict], label: str, rows: list[int], groups: list[int],
-                    parent_ids: list) -> None:  # fmt: skip
+    def _read_lines(
+        self,
+        spec: TableSpec,
+        lines: list[dict],
+        label: str,
+        rows: list[int],
+        groups: list[int],
+        parent_ids: list,
+    ) -> None:
         cols = _table_columns(spec, lines)
         fk = LINE_PARENT_KEY.get(spec.table)
         errors: list[CellError] = []
@@ -250,7 +282,9 @@ class _Reader:
         batch = Batch(spec, cols, [label] * len(lines), rows, groups, lines, errors)
         self._batch(spec).extend(batch)
 
-    def _read_budget_changes(self, spec: TableSpec, records: list[dict], label: str, first_row: int = 1) -> None:
+    def _read_budget_changes(
+        self, spec: TableSpec, records: list[dict], label: str, first_row: int = 1
+    ) -> None:
         """One stored row per adjustment line: line fields over the budget change's header fields."""
         merged: list[dict] = []
         rows: list[int] = []
@@ -266,16 +300,28 @@ class _Reader:
                 empty += 1
                 continue
             if type(lines) is not list:
-                errors.append(CellError(len(merged), BUDGET_CHANGE_LINES, "array",
-                                        f"expected an array of adjustment lines, got {_kind(lines)}"))  # fmt: skip
+                errors.append(
+                    CellError(
+                        len(merged),
+                        BUDGET_CHANGE_LINES,
+                        "array",
+                        f"expected an array of adjustment lines, got {_kind(lines)}",
+                    )
+                )
                 merged.append(dict(header, budget_change_id=rec.get("id")))
                 rows.append(first_row + i)
                 groups.append(g)
                 continue
             for j, line in enumerate(lines):
                 if type(line) is not dict:
-                    errors.append(CellError(len(merged), f"{BUDGET_CHANGE_LINES}[{j}]", "object",
-                                            f"expected a line (JSON object), got {_kind(line)}"))  # fmt: skip
+                    errors.append(
+                        CellError(
+                            len(merged),
+                            f"{BUDGET_CHANGE_LINES}[{j}]",
+                            "object",
+                            f"expected a line (JSON object), got {_kind(line)}",
+                        )
+                    )
                     merged.append(dict(header, budget_change_id=rec.get("id")))
                 else:
                     merged.append({**header, **line, "budget_change_id": rec.get("id")})
@@ -336,7 +382,9 @@ class ExportReader:
                 # again while a file is turned into columns (as for qbXML in ``read_query_response``)
                 with _no_gc():
                     records, context = read_page(file, label)
-                    records = shapes.nest_lines(resource, shapes.normalise_records(spec, records, context), lines)
+                    records = shapes.nest_lines(
+                        resource, shapes.normalise_records(spec, records, context), lines
+                    )
                 # a large file goes in slices of records, each slice's dicts dropped once read
                 step = max(1, self.chunk_rows // 25)
                 for start in range(0, len(records), step):
@@ -355,7 +403,9 @@ class ExportReader:
                 reader.read_resource(spec, records, f"{shapes.ERP_REQUESTS} ({resource})")
         if reader.batches:
             yield check_chunk(reader.batches, reader.has_lines)
-        self.notes = [f"ignored {name}: not a Procore resource file" for name in ignored] + reader.notes + erp.notes
+        self.notes = (
+            [f"ignored {name}: not a Procore resource file" for name in ignored] + reader.notes + erp.notes
+        )
         self.notes += shapes.orphan_notes(lines)
         self.actions = erp.actions
 

@@ -34,10 +34,16 @@ LINE_RESOURCES: dict[str, tuple[str, str, str]] = {
 ERP_REQUESTS = "erp_requests"
 
 # Path segments of a request URL that name a record (``/projects/7/...``, ``/requisitions/9/contract_items``).
-_PATH_IDS = {"projects": "project_id", "companies": "company_id", "requisitions": "requisition_id",
-             "work_order_contracts": "commitment_id", "purchase_order_contracts": "commitment_id",
-             "commitments": "commitment_id", "commitment_change_orders": "change_order_id",
-             "budget_changes": "budget_change_id"}  # fmt: skip
+_PATH_IDS = {
+    "projects": "project_id",
+    "companies": "company_id",
+    "requisitions": "requisition_id",
+    "work_order_contracts": "commitment_id",
+    "purchase_order_contracts": "commitment_id",
+    "commitments": "commitment_id",
+    "commitment_change_orders": "change_order_id",
+    "budget_changes": "budget_change_id",
+}
 # The commitment type a list endpoint implies when its records leave ``type`` out.
 _ENDPOINT_TYPE = {
     "work_order_contracts": "WorkOrderContract",
@@ -128,8 +134,10 @@ def orphan_notes(lines: dict[str, dict[Any, list]]) -> list[str]:
             n = sum(len(by_parent[p]) for p in orphans)
             parent = LINE_RESOURCES[line_resource][0]
             shown = ", ".join(orphans[:5]) + (" ..." if len(orphans) > 5 else "")
-            notes.append(f"{line_resource}: {n} line(s) of {len(orphans)} {parent} record(s) not in this "
-                         f"export ({shown}); not loaded")  # fmt: skip
+            notes.append(
+                f"{line_resource}: {n} line(s) of {len(orphans)} {parent} record(s) not in this "
+                f"export ({shown}); not loaded"
+            )
     return notes
 
 
@@ -210,9 +218,18 @@ class ErpPayloads:
 
 
 # Requests that ask the integrator to send data to Procore (nothing in them to load).
-_ASKS = {"sync_standard_cost_codes", "sync_standard_categories", "sync_vendors", "sync_jobs", "sync_sub_jobs",
-         "sync_commitments", "sync_commitment_change_orders", "sync_contract_payments", "sync_prime_contracts",
-         "sync_metadata"}  # fmt: skip
+_ASKS = {
+    "sync_standard_cost_codes",
+    "sync_standard_categories",
+    "sync_vendors",
+    "sync_jobs",
+    "sync_sub_jobs",
+    "sync_commitments",
+    "sync_commitment_change_orders",
+    "sync_contract_payments",
+    "sync_prime_contracts",
+    "sync_metadata",
+}
 # Objects QuickBooks Desktop does not take (no table here): kept out with the reason.
 _NOT_FOR_QBD = {
     "sub_job": "sub jobs are not supported for QuickBooks-integrated projects",
@@ -325,8 +342,11 @@ def _job(data: Any, d: dict, where: str, ctx: dict, out: ErpPayloads) -> None:
     if not isinstance(job, dict):
         return
     out.add("projects", [job])
-    codes = [{**c, "project_id": job.get("id"), "cost_code_level": "project"}
-             for c in d.get("all_cost_codes") or [] if isinstance(c, dict)]  # fmt: skip
+    codes = [
+        {**c, "project_id": job.get("id"), "cost_code_level": "project"}
+        for c in d.get("all_cost_codes") or []
+        if isinstance(c, dict)
+    ]
     out.add("cost_codes", codes)
 
 
@@ -352,24 +372,41 @@ def _requisitions(data: Any, d: dict, where: str, ctx: dict, out: ErpPayloads) -
         if not isinstance(r, dict):
             continue
         lines = [
-            {"id": li.get("procore_requisition_item_id"), "item_type": _ITEM_TYPES.get(li.get("requisition_item_type")),
-             "cost_code_id": li.get("cost_code_id"), "description_of_work": li.get("description"),
-             "scheduled_value": li.get("scheduled_total_amount"), "work_completed_this_period": li.get("amount"),
-             "work_completed_retainage_retained_this_period": li.get("retainage_this_period"),
-             "work_completed_retainage_released_this_period": li.get("released_work_completed_this_period")}
-            for li in r.get("line_items") or [] if isinstance(li, dict)
-        ]  # fmt: skip
-        rec = {"id": r.get("procore_requisition_id"), "commitment_id": r.get("contract_id"),
-               "invoice_number": r.get("invoice_number"), "billing_date": r.get("billing_date"),
-               "created_at": r.get("created_at"), "project_id": r.get("project_id"),
-               # only approved invoices are exported (Procore's ERP rule), and the payload has no status
-               "status": r.get("status") or "approved", "contract_items": lines}  # fmt: skip
+            {
+                "id": li.get("procore_requisition_item_id"),
+                "item_type": _ITEM_TYPES.get(li.get("requisition_item_type")),
+                "cost_code_id": li.get("cost_code_id"),
+                "description_of_work": li.get("description"),
+                "scheduled_value": li.get("scheduled_total_amount"),
+                "work_completed_this_period": li.get("amount"),
+                "work_completed_retainage_retained_this_period": li.get("retainage_this_period"),
+                "work_completed_retainage_released_this_period": li.get(
+                    "released_work_completed_this_period"
+                ),
+            }
+            for li in r.get("line_items") or []
+            if isinstance(li, dict)
+        ]
+        rec = {
+            "id": r.get("procore_requisition_id"),
+            "commitment_id": r.get("contract_id"),
+            "invoice_number": r.get("invoice_number"),
+            "billing_date": r.get("billing_date"),
+            "created_at": r.get("created_at"),
+            "project_id": r.get("project_id"),
+            # only approved invoices are exported (Procore's ERP rule), and the payload has no status
+            "status": r.get("status") or "approved",
+            "contract_items": lines,
+        }
         rows.append(_project_with_context(rec, ctx))
     out.add("requisitions", rows)
 
 
-_ITEM_TYPES = {"Billings::ContractItem": "contract_item", "Billings::ContractDetailItem": "contract_detail_item",
-               "Billings::ChangeOrderItem": "change_order_item"}  # fmt: skip
+_ITEM_TYPES = {
+    "Billings::ContractItem": "contract_item",
+    "Billings::ContractDetailItem": "contract_detail_item",
+    "Billings::ChangeOrderItem": "change_order_item",
+}
 
 
 def _commitment(data: Any, d: dict, where: str, ctx: dict, out: ErpPayloads) -> None:
@@ -476,8 +513,10 @@ def apply_erp_actions(con: Any, actions: list[ErpAction]) -> list[str]:
             continue
         item_type = _item_type(a.table, a.level)
         if item_type is not None and a.action in ("unlink", "delete"):
-            con.execute("CREATE OR REPLACE TEMP TABLE _qbrecon_erp_rel AS SELECT ? AS item_type, ?::BIGINT AS procore_id",
-                        [item_type, key])  # fmt: skip
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _qbrecon_erp_rel AS SELECT ? AS item_type, ?::BIGINT AS procore_id",
+                [item_type, key],
+            )
             links.remove(con, "_qbrecon_erp_rel")
             con.execute("DROP TABLE _qbrecon_erp_rel")
         if a.action == "delete":
@@ -522,8 +561,10 @@ def _queue_follows(con: Any, a: ErpAction, item_type: str, key: int) -> None:
         con.execute("DROP TABLE _qbrecon_erp_rel")
     elif a.action in ("unlink", "delete") and before and before[0][0] == "synced":
         to = "unlinked"
-        con.execute("UPDATE erp_items SET status = 'unlinked', updated_at = now() WHERE item_type = ? AND procore_id = ?",
-                    [item_type, key])  # fmt: skip
+        con.execute(
+            "UPDATE erp_items SET status = 'unlinked', updated_at = now() WHERE item_type = ? AND procore_id = ?",
+            [item_type, key],
+        )
     else:
         return
     con.execute(

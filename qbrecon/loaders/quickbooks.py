@@ -118,7 +118,9 @@ def _unpack(packed: Packed, label: str, first_group: int) -> tuple[LoadChunk, li
     for name, (table, problems, merged, drop, source_row, group, records) in tables.items():
         if first_group:
             group = [g + first_group for g in group]
-        batch = Batch(TABLES[name], {}, [label] * len(source_row), source_row, group, _Records(records, table))
+        batch = Batch(
+            TABLES[name], {}, [label] * len(source_row), source_row, group, _Records(records, table)
+        )
         checked[name] = Checked(batch, table, problems, merged, drop)
     return LoadChunk(checked), statuses, groups
 
@@ -193,8 +195,9 @@ class ResponseReader:
                         pool = None
                     queue.clear()
                     qbxml_parse.read_query_response(file, name=label)
-                    rest = qbxml_parse.ResponsePart(part_.start, file.stat().st_size, part_.opening, b"",
-                                                    part_.rets_split)  # fmt: skip
+                    rest = qbxml_parse.ResponsePart(
+                        part_.start, file.stat().st_size, part_.opening, b"", part_.rets_split
+                    )
                     packed = _check_part(str(file), rest)
                     yield self._chunk(packed, label, first_ret, rest.rets_split)
                     return
@@ -215,8 +218,13 @@ class ResponseReader:
         return chunk
 
 
-def _ahead(parts: Iterator[qbxml_parse.ResponsePart], queue: deque, pool: ProcessPoolExecutor | None, path: str,
-           depth: int) -> Iterator[tuple[qbxml_parse.ResponsePart, Any]]:  # fmt: skip
+def _ahead(
+    parts: Iterator[qbxml_parse.ResponsePart],
+    queue: deque,
+    pool: ProcessPoolExecutor | None,
+    path: str,
+    depth: int,
+) -> Iterator[tuple[qbxml_parse.ResponsePart, Any]]:
     """The parts in order, each with its worker's future, keeping ``depth`` parts submitted ahead."""
     for part in parts:
         queue.append((part, pool.submit(_check_part, path, part) if pool is not None else None))

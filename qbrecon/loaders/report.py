@@ -88,8 +88,10 @@ class LoadReport:
 
     def _headline(self) -> str:
         secs = f" in {self.seconds:.1f} s" if self.seconds is not None else ""
-        return (f"load {self.load_id} ({self.side}) from {self.source}: {self.loaded} loaded, {self.updated} updated, "
-                f"{self.quarantined} quarantined{secs}")  # fmt: skip
+        return (
+            f"load {self.load_id} ({self.side}) from {self.source}: {self.loaded} loaded, {self.updated} updated, "
+            f"{self.quarantined} quarantined{secs}"
+        )
 
     def __str__(self) -> str:
         lines = [self._headline()]
@@ -97,22 +99,30 @@ class LoadReport:
         if len(frame):
             lines.append(frame.to_string(index=False))
         for r in self.response_errors:
-            lines.append(f"QuickBooks error {r.get('statusCode')} in {r.get('file')} {r.get('response')}: "
-                         f"{r.get('statusMessage')}")  # fmt: skip
+            lines.append(
+                f"QuickBooks error {r.get('statusCode')} in {r.get('file')} {r.get('response')}: "
+                f"{r.get('statusMessage')}"
+            )
         benign = [
             r
             for r in self.responses
             if r.get("statusCode") not in (0, None) and r not in self.response_errors
         ]
         for r in benign:
-            lines.append(f"QuickBooks status {r.get('statusCode')} ({r.get('statusSeverity')}) in {r.get('file')} "
-                         f"{r.get('response')}: {r.get('statusMessage')} (no rows)")  # fmt: skip
+            lines.append(
+                f"QuickBooks status {r.get('statusCode')} ({r.get('statusSeverity')}) in {r.get('file')} "
+                f"{r.get('response')}: {r.get('statusMessage')} (no rows)"
+            )
         if self.quarantine_sample:
-            lines.append(f"held back (first {len(self.quarantine_sample)}; see the quarantine table, load_id "
-                         f"{self.load_id}):")  # fmt: skip
+            lines.append(
+                f"held back (first {len(self.quarantine_sample)}; see the quarantine table, load_id "
+                f"{self.load_id}):"
+            )
             for q in self.quarantine_sample:
-                lines.append(f"  {q['table_name']} {q['source_file']} row {q['source_row']} field {q['field']}: "
-                             f"{q['check']}: {q['failure_case']}")  # fmt: skip
+                lines.append(
+                    f"  {q['table_name']} {q['source_file']} row {q['source_row']} field {q['field']}: "
+                    f"{q['check']}: {q['failure_case']}"
+                )
         lines.extend(f"note: {n}" for n in self.notes)
         return "\n".join(lines)
 

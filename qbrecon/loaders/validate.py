@@ -22,11 +22,19 @@ import pyarrow.compute as pc
 
 from ..schemas.values import Batch, CellError, convert_batch
 
-QUARANTINE_SCHEMA = pa.schema([
-    ("load_id", pa.int64()), ("table_name", pa.string()), ("source_file", pa.string()),
-    ("source_row", pa.int64()), ("field", pa.string()), ("check", pa.string()), ("failure_case", pa.string()),
-    ("source_record", pa.string()), ("quarantined_at", pa.timestamp("us", tz="UTC")),
-])  # fmt: skip
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("load_id", pa.int64()),
+        ("table_name", pa.string()),
+        ("source_file", pa.string()),
+        ("source_row", pa.int64()),
+        ("field", pa.string()),
+        ("check", pa.string()),
+        ("failure_case", pa.string()),
+        ("source_record", pa.string()),
+        ("quarantined_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
 
 _RECORD_LIMIT = 20_000  # characters of a source record kept in the quarantine
 MAX_TEXT = 10_000  # characters in one text field; longer values are quarantined with row and field
@@ -86,7 +94,9 @@ def _overlong_text(table: pa.Table) -> list[CellError]:
             continue
         for row in pc.indices_nonzero(pc.fill_null(pc.greater(lengths, MAX_TEXT), False)).to_pylist():
             n = lengths[row].as_py()
-            errors.append(CellError(row, name, "text_length", f"{n:,} characters; at most {MAX_TEXT:,} are accepted"))
+            errors.append(
+                CellError(row, name, "text_length", f"{n:,} characters; at most {MAX_TEXT:,} are accepted")
+            )
     return errors
 
 

@@ -18,9 +18,16 @@ from .tokens import load_connection, save_connection
 CLIENT_ID_ENV, CLIENT_SECRET_ENV = "PROCORE_CLIENT_ID", "PROCORE_CLIENT_SECRET"
 
 
-def open_client(ws: Any, company_id: int, *, base_url: str | None = None, login_url: str | None = None,
-                client_id: str | None = None, client_secret: str | None = None,
-                sleep: Callable[[float], None] | None = None) -> ProcoreClient:  # fmt: skip
+def open_client(
+    ws: Any,
+    company_id: int,
+    *,
+    base_url: str | None = None,
+    login_url: str | None = None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> ProcoreClient:
     """A client for ``company_id``; the connection (URLs, client id, encrypted token) is kept in the workspace."""
     with ws.store.transaction() as con:
         kept = load_connection(con, ws.path, company_id) or {}
@@ -40,13 +47,28 @@ def open_client(ws: Any, company_id: int, *, base_url: str | None = None, login_
 
     def keep(new_token: dict | None) -> None:
         with ws.store.transaction() as con:
-            save_connection(con, ws.path, company_id, base_url=base_url, login_url=login_url, client_id=client_id,
-                            token=new_token)  # fmt: skip
+            save_connection(
+                con,
+                ws.path,
+                company_id,
+                base_url=base_url,
+                login_url=login_url,
+                client_id=client_id,
+                token=new_token,
+            )
 
     extra = {"sleep": sleep} if sleep else {}
-    client = ProcoreClient(company_id, client_id=client_id, client_secret=client_secret, base_url=base_url,
-                           login_url=login_url, token=token, on_token=keep,
-                           redirect_uri="urn:ietf:wg:oauth:2.0:oob", **extra)  # fmt: skip
+    client = ProcoreClient(
+        company_id,
+        client_id=client_id,
+        client_secret=client_secret,
+        base_url=base_url,
+        login_url=login_url,
+        token=token,
+        on_token=keep,
+        redirect_uri="urn:ietf:wg:oauth:2.0:oob",
+        **extra,
+    )
     if not kept:
         keep(None)
     return client

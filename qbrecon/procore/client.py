@@ -47,19 +47,33 @@ class Page:
 
     def to_json(self) -> dict:
         """The page as kept in the export layout (``loaders.procore_shapes.unwrap_page`` reads it back)."""
-        return {"request": {"method": self.method, "url": self.url, "params": self.params},
-                "response": {"status": self.status, "headers": self.headers}, "data": self.records}  # fmt: skip
+        return {
+            "request": {"method": self.method, "url": self.url, "params": self.params},
+            "response": {"status": self.status, "headers": self.headers},
+            "data": self.records,
+        }
 
 
 class ProcoreClient:
     """Requests to one Procore company. ``token`` is a stored OAuth token (dict) or None to fetch one with the
     client credentials grant; ``sleep`` is injectable so tests do not wait."""
 
-    def __init__(self, company_id: int, *, client_id: str, client_secret: str | None = None,
-                 base_url: str = DEFAULT_BASE_URL, login_url: str = DEFAULT_LOGIN_URL,
-                 token: dict | None = None, on_token: Callable[[dict], None] | None = None,
-                 redirect_uri: str | None = None, max_attempts: int = 6, backoff: float = 0.5,
-                 timeout: float = 60.0, sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
+    def __init__(
+        self,
+        company_id: int,
+        *,
+        client_id: str,
+        client_secret: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        login_url: str = DEFAULT_LOGIN_URL,
+        token: dict | None = None,
+        on_token: Callable[[dict], None] | None = None,
+        redirect_uri: str | None = None,
+        max_attempts: int = 6,
+        backoff: float = 0.5,
+        timeout: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.company_id = int(company_id)
         self.base_url = base_url.rstrip("/")
         self.token_url = login_url.rstrip("/") + "/oauth/token"
@@ -70,9 +84,15 @@ class ProcoreClient:
         self.sleep = sleep
         self._on_token = on_token
         self.events: list[str] = []  # what happened besides plain successes (rate limits, retries, refreshes)
-        self.session = OAuth2Session(client_id, client_secret, token=token, token_endpoint=self.token_url,
-                                     redirect_uri=redirect_uri, grant_type=None if token and token.get("refresh_token")
-                                     else "client_credentials", update_token=self._updated)  # fmt: skip
+        self.session = OAuth2Session(
+            client_id,
+            client_secret,
+            token=token,
+            token_endpoint=self.token_url,
+            redirect_uri=redirect_uri,
+            grant_type=None if token and token.get("refresh_token") else "client_credentials",
+            update_token=self._updated,
+        )
 
     def __repr__(self) -> str:  # never the token
         return f"ProcoreClient(company_id={self.company_id}, base_url={self.base_url!r})"
@@ -91,8 +111,9 @@ class ProcoreClient:
 
     def fetch_token_from_code(self, code: str) -> None:
         """Exchange an authorization code for an access token and a refresh token."""
-        token = self._token_call(lambda: self.session.fetch_token(self.token_url, grant_type="authorization_code",
-                                                                  code=code))  # fmt: skip
+        token = self._token_call(
+            lambda: self.session.fetch_token(self.token_url, grant_type="authorization_code", code=code)
+        )
         self.session.metadata["grant_type"] = None
         self._updated(token)
 
@@ -139,9 +160,14 @@ class ProcoreClient:
         last = ""
         for attempt in range(self.max_attempts):
             try:
-                resp = self.session.request(method, url, params=params, json=json_body, timeout=self.timeout,
-                                            headers={"Procore-Company-Id": str(self.company_id),
-                                                     "Accept": "application/json"})  # fmt: skip
+                resp = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    timeout=self.timeout,
+                    headers={"Procore-Company-Id": str(self.company_id), "Accept": "application/json"},
+                )
             except requests.RequestException as exc:
                 last = f"{type(exc).__name__}"
                 self.events.append(f"{method} {path}: {last}; retrying")
@@ -184,8 +210,11 @@ class ProcoreClient:
                 raise ProcoreApiError(
                     f"GET {path}: expected a JSON array of records, got {type(records).__name__}"
                 )
-            keep = {k: v for k, v in resp.headers.items() if k.lower() in
-                    ("total", "per-page", "link", "x-rate-limit-limit", "x-rate-limit-remaining")}  # fmt: skip
+            keep = {
+                k: v
+                for k, v in resp.headers.items()
+                if k.lower() in ("total", "per-page", "link", "x-rate-limit-limit", "x-rate-limit-remaining")
+            }
             yield Page("GET", path, query, resp.status_code, keep, records)
             seen += len(records)
             total = resp.headers.get("Total")

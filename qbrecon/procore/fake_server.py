@@ -53,10 +53,17 @@ def _pattern(template: str) -> re.Pattern:
 
 
 _EXTERNAL = _pattern(EXTERNAL_DATA_SYNC)
-_ITEM_TYPE_FOLDERS = {"requisition": "requisitions", "change_order": "commitment_change_orders",
-                      "contract_payment": "contract_payments", "project": "projects", "vendor": "vendors",
-                      "work_order_contract": "commitments", "purchase_order_contract": "commitments",
-                      "cost_code": "cost_codes", "standard_cost_code": "cost_codes"}  # fmt: skip
+_ITEM_TYPE_FOLDERS = {
+    "requisition": "requisitions",
+    "change_order": "commitment_change_orders",
+    "contract_payment": "contract_payments",
+    "project": "projects",
+    "vendor": "vendors",
+    "work_order_contract": "commitments",
+    "purchase_order_contract": "commitments",
+    "cost_code": "cost_codes",
+    "standard_cost_code": "cost_codes",
+}
 _CREATE = {"/rest/v1.0/vendors": ("vendors", "vendor"), "/rest/v1.0/projects": ("projects", "project")}
 _LIST_ROUTES = [(_pattern(e.path), e) for e in ENDPOINTS]
 _SYNC_ROUTES = [(_pattern(e.sync), e) for e in ENDPOINTS if e.sync]
@@ -65,9 +72,17 @@ _SYNC_ROUTES = [(_pattern(e.sync), e) for e in ENDPOINTS if e.sync]
 class FakeProcore:
     """The fake Procore company. ``start()`` serves it on 127.0.0.1 (a free port) in a background thread."""
 
-    def __init__(self, export_dir: str | Path, *, company_id: int = 9, client_id: str = "qbrecon-local",
-                 client_secret: str = "local-secret", max_per_page: int = 100, token_lifetime: int = 7200,
-                 faults: Faults | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        export_dir: str | Path,
+        *,
+        company_id: int = 9,
+        client_id: str = "qbrecon-local",
+        client_secret: str = "local-secret",
+        max_per_page: int = 100,
+        token_lifetime: int = 7200,
+        faults: Faults | None = None,
+    ) -> None:
         self.company_id = company_id
         self.client_id = client_id
         self.client_secret = client_secret
@@ -182,19 +197,33 @@ class FakeProcore:
             for u in updates:
                 rec = self._find(u.get("item_type"), u.get("item_id")) if isinstance(u, dict) else None
                 if rec is None:
-                    errors.append({**(u if isinstance(u, dict) else {"update": u}),
-                                   "errors": {"item_id": ["Entity with this ID not found"]}})  # fmt: skip
+                    errors.append(
+                        {
+                            **(u if isinstance(u, dict) else {"update": u}),
+                            "errors": {"item_id": ["Entity with this ID not found"]},
+                        }
+                    )
                     continue
                 self._link(rec, u)
-                entities.append({"id": len(entities) + 1, "item_type": u["item_type"], "item_id": rec["id"],
-                                 **{k: rec.get(k) for k in LINKABLE}})  # fmt: skip
+                entities.append(
+                    {
+                        "id": len(entities) + 1,
+                        "item_type": u["item_type"],
+                        "item_id": rec["id"],
+                        **{k: rec.get(k) for k in LINKABLE},
+                    }
+                )
         return entities, errors
 
     def _find(self, item_type: Any, item_id: Any) -> dict | None:
         d = self.data
         if item_type == "line_item":  # commitment and change order lines (Procore's LineItem objects)
-            pools = [li for f in ("commitments", "commitment_change_orders") for r in d.get(f, [])
-                     for li in r.get("line_items") or []]  # fmt: skip
+            pools = [
+                li
+                for f in ("commitments", "commitment_change_orders")
+                for r in d.get(f, [])
+                for li in r.get("line_items") or []
+            ]
         else:
             folder = _ITEM_TYPE_FOLDERS.get(str(item_type))
             pools = d.get(folder, []) if folder else []
@@ -205,8 +234,12 @@ class FakeProcore:
         with self._lock:
             access = secrets.token_urlsafe(24)
             self._tokens[access] = True
-            token = {"access_token": access, "token_type": "Bearer", "expires_in": self.token_lifetime,
-                     "created_at": int(datetime.now(UTC).timestamp())}  # fmt: skip
+            token = {
+                "access_token": access,
+                "token_type": "Bearer",
+                "expires_in": self.token_lifetime,
+                "created_at": int(datetime.now(UTC).timestamp()),
+            }
             if with_refresh:
                 refresh = secrets.token_urlsafe(24)
                 self._refresh[refresh] = access
@@ -340,8 +373,12 @@ class _Handler(BaseHTTPRequestHandler):
             records = self.fake.data.setdefault(folder, [])
             new_id = max((_int(r.get("id")) or 0 for r in records), default=0) + 1
             now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            record = {**{k: v for k, v in fields.items() if k != "erp_integrated"}, "id": new_id,
-                      "created_at": now, "updated_at": now}  # fmt: skip
+            record = {
+                **{k: v for k, v in fields.items() if k != "erp_integrated"},
+                "id": new_id,
+                "created_at": now,
+                "updated_at": now,
+            }
             if key == "project":
                 record["is_erp_integrated"] = bool(fields.get("erp_integrated"))
             records.append(record)
@@ -353,8 +390,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         status = fake.fault_for(path)
         if status == 429:
-            self._send(429, {"errors": "Rate limit exceeded"}, {"Retry-After": fake.faults.retry_after,
-                                                                "X-Rate-Limit-Remaining": "0"})  # fmt: skip
+            self._send(
+                429,
+                {"errors": "Rate limit exceeded"},
+                {"Retry-After": fake.faults.retry_after, "X-Rate-Limit-Remaining": "0"},
+            )
             return
         if status == 500:
             self._send(500, {"errors": "Internal Server Error"})

@@ -33,23 +33,46 @@ class ImportResult:
 
 
 def _vendor_payload(v: dict) -> dict:
-    return {"name": v["Name"], "address": v.get("VendorAddress_Addr1"), "city": v.get("VendorAddress_City"),
-            "state_code": v.get("VendorAddress_State"), "zip": v.get("VendorAddress_PostalCode"),
-            "business_phone": v.get("Phone"), "fax_number": v.get("Fax"), "email_address": v.get("Email"),
-            "is_active": True, "origin_id": v["ListID"],
-            "origin_data": json.dumps({"edit_sequence": v.get("EditSequence")}, separators=(",", ":"))}  # fmt: skip
+    return {
+        "name": v["Name"],
+        "address": v.get("VendorAddress_Addr1"),
+        "city": v.get("VendorAddress_City"),
+        "state_code": v.get("VendorAddress_State"),
+        "zip": v.get("VendorAddress_PostalCode"),
+        "business_phone": v.get("Phone"),
+        "fax_number": v.get("Fax"),
+        "email_address": v.get("Email"),
+        "is_active": True,
+        "origin_id": v["ListID"],
+        "origin_data": json.dumps({"edit_sequence": v.get("EditSequence")}, separators=(",", ":")),
+    }
 
 
 def _project_payload(c: dict) -> dict:
-    return {"name": c["Name"], "address": c.get("BillAddress_Addr1"), "city": c.get("BillAddress_City"),
-            "state_code": c.get("BillAddress_State"), "zip": c.get("BillAddress_PostalCode"), "active": True,
-            "start_date": c.get("JobStartDate"), "description": c.get("JobDesc"), "origin_id": c["ListID"],
-            "origin_data": json.dumps({"edit_sequence": c.get("EditSequence")}, separators=(",", ":")),
-            "erp_integrated": True}  # fmt: skip
+    return {
+        "name": c["Name"],
+        "address": c.get("BillAddress_Addr1"),
+        "city": c.get("BillAddress_City"),
+        "state_code": c.get("BillAddress_State"),
+        "zip": c.get("BillAddress_PostalCode"),
+        "active": True,
+        "start_date": c.get("JobStartDate"),
+        "description": c.get("JobDesc"),
+        "origin_id": c["ListID"],
+        "origin_data": json.dumps({"edit_sequence": c.get("EditSequence")}, separators=(",", ":")),
+        "erp_integrated": True,
+    }
 
 
-def accept_imports(ws: Any, list_ids: list[str], *, by: int | str, company_id: int,
-                   client: ProcoreClient | None = None, out_dir: str | Path) -> ImportResult:  # fmt: skip
+def accept_imports(
+    ws: Any,
+    list_ids: list[str],
+    *,
+    by: int | str,
+    company_id: int,
+    client: ProcoreClient | None = None,
+    out_dir: str | Path,
+) -> ImportResult:
     """Import the given QuickBooks vendors / jobs into Procore, linked to them (origin_id = ListID).
 
     Connected (``client``): each record is created through the API (``POST /rest/v1.0/vendors`` or
@@ -140,9 +163,20 @@ def accept_imports(ws: Any, list_ids: list[str], *, by: int | str, company_id: i
     _mark_imported(ws, result.created, user)
     from .push import remember_links
 
-    remember_links(ws, [{"table_name": "companies" if c["kind"] == "vendor" else "projects", "procore_id": c["procore_id"],
-                         "origin_id": c["list_id"], "origin_data": _origin_data_of(ws, c), "origin_code": None}
-                        for c in result.created], "push")  # fmt: skip
+    remember_links(
+        ws,
+        [
+            {
+                "table_name": "companies" if c["kind"] == "vendor" else "projects",
+                "procore_id": c["procore_id"],
+                "origin_id": c["list_id"],
+                "origin_data": _origin_data_of(ws, c),
+                "origin_code": None,
+            }
+            for c in result.created
+        ],
+        "push",
+    )
     return result
 
 
@@ -180,9 +214,15 @@ def _mark_imported(ws: Any, created: list[dict], user: dict) -> None:
                 """INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
                                           from_status, to_status, detail)
                    VALUES (nextval('erp_audit_seq'), now(), ?, ?, 'import', ?, ?, 'ready_to_import', ?, ?)""",
-                [user["id"], user["name"], item_type, c["procore_id"], to_status,
-                 f"created in Procore from QuickBooks {c['kind']} {c['list_id']}"],
-            )  # fmt: skip
+                [
+                    user["id"],
+                    user["name"],
+                    item_type,
+                    c["procore_id"],
+                    to_status,
+                    f"created in Procore from QuickBooks {c['kind']} {c['list_id']}",
+                ],
+            )
 
 
 __all__ = ["ImportResult", "accept_imports", "import_candidates", "link_project_to_job", "ready_to_import"]

@@ -31,8 +31,10 @@ class PullResult:
 
     def summary(self) -> str:
         got = ", ".join(f"{n} {name}" for name, n in self.records.items() if n)
-        lines = [f"pulled {self.pages} page(s) from Procore into {self.out_dir} "
-                 f"({len(self.projects)} project(s)): {got or 'nothing changed'}"]  # fmt: skip
+        lines = [
+            f"pulled {self.pages} page(s) from Procore into {self.out_dir} "
+            f"({len(self.projects)} project(s)): {got or 'nothing changed'}"
+        ]
         lines += [f"  {e}" for e in self.events]
         return "\n".join(lines)
 
@@ -53,8 +55,15 @@ def since_window(since: date | datetime | str, now: datetime | None = None) -> s
     return f"{since.astimezone(UTC).strftime(fmt)}...{now.astimezone(UTC).strftime(fmt)}"
 
 
-def pull(client: ProcoreClient, out_dir: str | Path, *, projects: list[int] | None = None,
-         since: date | datetime | str | None = None, per_page: int = 100, progress: bool = False) -> PullResult:  # fmt: skip
+def pull(
+    client: ProcoreClient,
+    out_dir: str | Path,
+    *,
+    projects: list[int] | None = None,
+    since: date | datetime | str | None = None,
+    per_page: int = 100,
+    progress: bool = False,
+) -> PullResult:
     """Pull the company (all its projects, or ``projects``) into ``out_dir``; only records updated since
     ``since`` when given (projects and line items are always listed whole: lines come with their parent)."""
     from tqdm import tqdm
@@ -65,8 +74,13 @@ def pull(client: ProcoreClient, out_dir: str | Path, *, projects: list[int] | No
     window = since_window(since) if since is not None else None
     bar = tqdm(unit=" page", desc="Procore", disable=not progress, leave=False)
 
-    def fetch(e: Endpoint, *, project_id: int | None = None, parent_id: int | None = None,
-              parent_name: str | None = None) -> list[dict]:  # fmt: skip
+    def fetch(
+        e: Endpoint,
+        *,
+        project_id: int | None = None,
+        parent_id: int | None = None,
+        parent_name: str | None = None,
+    ) -> list[dict]:
         path = fill(e.path, company_id=client.company_id, project_id=project_id, id=parent_id)
         params: dict = {}
         if "company_id" in e.params:
@@ -85,9 +99,17 @@ def pull(client: ProcoreClient, out_dir: str | Path, *, projects: list[int] | No
             _write_page(folder / f"page_{n:04d}.json", page)
             records.extend(r for r in page.records if isinstance(r, dict))
             if e.table:
-                result.links += [{"table_name": e.table, "procore_id": r["id"], "origin_id": r.get("origin_id"),
-                                  "origin_data": r.get("origin_data"), "origin_code": r.get("origin_code")}
-                                 for r in page.records if isinstance(r, dict) and _is_id(r.get("id"))]  # fmt: skip
+                result.links += [
+                    {
+                        "table_name": e.table,
+                        "procore_id": r["id"],
+                        "origin_id": r.get("origin_id"),
+                        "origin_data": r.get("origin_data"),
+                        "origin_code": r.get("origin_code"),
+                    }
+                    for r in page.records
+                    if isinstance(r, dict) and _is_id(r.get("id"))
+                ]
             result.pages += 1
             bar.update(1)
             bar.set_postfix_str(e.name)
@@ -103,8 +125,10 @@ def pull(client: ProcoreClient, out_dir: str | Path, *, projects: list[int] | No
                 all_ids = [int(r["id"]) for r in listed if r.get("id") is not None]
                 missing = sorted(set(projects or []) - set(all_ids))
                 if missing:
-                    raise InputError(f"no such project in company {client.company_id}: "
-                                     f"{', '.join(map(str, missing))}", field="project")  # fmt: skip
+                    raise InputError(
+                        f"no such project in company {client.company_id}: {', '.join(map(str, missing))}",
+                        field="project",
+                    )
                 result.projects = [p for p in all_ids if not projects or p in projects]
         for project_id in result.projects:
             for e in ENDPOINTS:

@@ -82,8 +82,10 @@ class PushResult:
 def _edit_sequence(col: str) -> str:
     """What a link's origin_data says about the QuickBooks record: its EditSequence when it is the JSON qbrecon
     and Procore's QuickBooks connector write, else the text itself (origin_data is free text in Procore)."""
-    return (f"CASE WHEN {col} IS NULL THEN NULL WHEN json_valid({col}) AND json_type({col}) = 'OBJECT' "
-            f"THEN coalesce(json_extract_string({col}, '$.edit_sequence'), {col}) ELSE {col} END")  # fmt: skip
+    return (
+        f"CASE WHEN {col} IS NULL THEN NULL WHEN json_valid({col}) AND json_type({col}) = 'OBJECT' "
+        f"THEN coalesce(json_extract_string({col}, '$.edit_sequence'), {col}) ELSE {col} END"
+    )
 
 
 def pending_links(ws: Any) -> pd.DataFrame:
@@ -153,7 +155,8 @@ def push(
         entities, errors = client.sync(path, [u for u, _r in batch], params=params or None)
         result.calls += -(-len(batch) // SYNC_LIMIT)
         refused = {
-            _key(err): json.dumps(err.get("errors", err), sort_keys=True, default=str)[:_ERROR_TEXT] for err in errors
+            _key(err): json.dumps(err.get("errors", err), sort_keys=True, default=str)[:_ERROR_TEXT]
+            for err in errors
         }
         done = {_key(x) for x in entities}
         for update, r in batch:
@@ -162,9 +165,14 @@ def push(
                 result.synced += 1
                 result.unlinked += r.origin_id is None
                 accepted.append(
-                    {"table_name": r.table_name, "procore_id": int(r.id), "origin_id": r.origin_id,
-                     "origin_data": r.origin_data, "origin_code": r.origin_code}
-                )  # fmt: skip
+                    {
+                        "table_name": r.table_name,
+                        "procore_id": int(r.id),
+                        "origin_id": r.origin_id,
+                        "origin_data": r.origin_data,
+                        "origin_code": r.origin_code,
+                    }
+                )
                 log.append(_log(push_id, now, r, "synced", None))
             else:
                 why = refused.get(key) or "Procore did not return the record"
@@ -201,15 +209,34 @@ def _int(v: Any) -> int | None:
 
 
 def _log(push_id: int, at: datetime, r: Any, outcome: str, error: str | None) -> dict:
-    return {"push_id": push_id, "at": at, "table_name": r.table_name, "procore_id": int(r.id), "endpoint": r.endpoint,
-            "outcome": outcome, "origin_id": r.origin_id, "origin_data": r.origin_data,
-            "origin_code": r.origin_code, "error": error}  # fmt: skip
+    return {
+        "push_id": push_id,
+        "at": at,
+        "table_name": r.table_name,
+        "procore_id": int(r.id),
+        "endpoint": r.endpoint,
+        "outcome": outcome,
+        "origin_id": r.origin_id,
+        "origin_data": r.origin_data,
+        "origin_code": r.origin_code,
+        "error": error,
+    }
 
 
 def _record(ws: Any, accepted: list[dict], log: list[dict], at: datetime, source: str = "push") -> None:
     """What Procore accepted (or a pull read) becomes the known state; every item sent goes to the log."""
-    cols = ["push_id", "at", "table_name", "procore_id", "endpoint", "outcome", "origin_id", "origin_data",
-            "origin_code", "error"]  # fmt: skip
+    cols = [
+        "push_id",
+        "at",
+        "table_name",
+        "procore_id",
+        "endpoint",
+        "outcome",
+        "origin_id",
+        "origin_data",
+        "origin_code",
+        "error",
+    ]
     known = ["table_name", "procore_id", "origin_id", "origin_data", "origin_code"]
     with ws.store.transaction() as con:
         if accepted:
@@ -217,16 +244,20 @@ def _record(ws: Any, accepted: list[dict], log: list[dict], at: datetime, source
             frame["source"], frame["seen_at"] = source, at
             con.register("_procore_accepted", frame)
             try:
-                con.execute("INSERT OR REPLACE INTO procore_known_links SELECT table_name, procore_id::BIGINT, "
-                            "origin_id::VARCHAR, origin_data::VARCHAR, origin_code::VARCHAR, source, seen_at "
-                            "FROM _procore_accepted")  # fmt: skip
+                con.execute(
+                    "INSERT OR REPLACE INTO procore_known_links SELECT table_name, procore_id::BIGINT, "
+                    "origin_id::VARCHAR, origin_data::VARCHAR, origin_code::VARCHAR, source, seen_at "
+                    "FROM _procore_accepted"
+                )
             finally:
                 con.unregister("_procore_accepted")
         if log:
             frame = pd.DataFrame(log, columns=cols)
             con.register("_procore_log", frame)
             try:
-                con.execute(f"INSERT INTO procore_push_log SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} "
-                            "FROM _procore_log")  # fmt: skip
+                con.execute(
+                    f"INSERT INTO procore_push_log SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} "
+                    "FROM _procore_log"
+                )
             finally:
                 con.unregister("_procore_log")

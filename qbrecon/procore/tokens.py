@@ -18,7 +18,9 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from ..errors import QbreconError
 
-KEY_ENV = "QBRECON_PROCORE_KEY"  # the table, procore_connections, is declared in migrations/0002_procore_api.sql
+KEY_ENV = (
+    "QBRECON_PROCORE_KEY"  # the table, procore_connections, is declared in migrations/0002_procore_api.sql
+)
 
 
 def _key(workspace_path: str | Path | None) -> bytes:
@@ -35,8 +37,16 @@ def _key(workspace_path: str | Path | None) -> bytes:
     return path.read_bytes().strip()
 
 
-def save_connection(con: Any, workspace_path: str | Path | None, company_id: int, *, base_url: str,
-                    login_url: str, client_id: str, token: dict | None) -> None:  # fmt: skip
+def save_connection(
+    con: Any,
+    workspace_path: str | Path | None,
+    company_id: int,
+    *,
+    base_url: str,
+    login_url: str,
+    client_id: str,
+    token: dict | None,
+) -> None:
     """Keep (or replace) the connection to a Procore company; ``token`` is encrypted before it is stored."""
     blob = Fernet(_key(workspace_path)).encrypt(json.dumps(token).encode()).decode() if token else None
     con.execute(

@@ -102,7 +102,9 @@ def workspace_qwc(
     from ..erp.settings import SCHEDULE_MINUTES, get_setting, require_setting
 
     if url is None:
-        url = require_setting(store, "service_url", "the .qwc names the URL the Web Connector calls (or give --url)")
+        url = require_setting(
+            store, "service_url", "the .qwc names the URL the Web Connector calls (or give --url)"
+        )
     if run_every_minutes is _FROM_SETTINGS:
         run_every_minutes = SCHEDULE_MINUTES[get_setting(store, "sync_schedule")]
     owner_id, file_id = workspace_guids(store)

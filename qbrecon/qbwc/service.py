@@ -105,7 +105,9 @@ class ServiceConfig:
     refresh_max_returned: int = 500  # MaxReturned of a refresh page (iterator page size)
     body_timeout: float = 60.0  # seconds to receive one request (headers + body); slower clients are cut off
     max_calls_per_client: int = 4  # SOAP calls in progress per remote address; more are refused at once (503)
-    public_url: str = ""  # the WSDL's soap:address; "" = the address the server is bound to (never the Host header)
+    public_url: str = (
+        ""  # the WSDL's soap:address; "" = the address the server is bound to (never the Host header)
+    )
 
     SETTINGS: ClassVar[dict[str, str]] = {
         "company_file": "qbwc_company_file",
@@ -251,12 +253,16 @@ class QBWCService:
                 if not values.get("service_user")
                 else "wrong user name or password"
             )
-            self._status_if_changed(False, f"Web Connector login refused: {why}", values)  # once, not per guess
+            self._status_if_changed(
+                False, f"Web Connector login refused: {why}", values
+            )  # once, not per guess
             return ["", "nvu"]
         live = self.sessions.live()  # a read: a busy answer needs no write transaction
         if live is not None and not (live.user_name == user and live.remote_addr == remote_addr):
             wait = max(1, math.ceil(live.expires_at - time.time()))
-            self._status_if_changed(True, "a second Web Connector connection was told to come back later (busy)")
+            self._status_if_changed(
+                True, "a second Web Connector connection was told to come back later (busy)"
+            )
             return [throwaway, "busy", str(wait)]
         with self.ws.store.transaction():
             live = self.sessions.live()
@@ -304,7 +310,13 @@ class QBWCService:
             return ""
 
     def _next_request(
-        self, ticket: str, company_file: str, major: int, minor: int, country: str = "", hcp_response: str = ""
+        self,
+        ticket: str,
+        company_file: str,
+        major: int,
+        minor: int,
+        country: str = "",
+        hcp_response: str = "",
     ) -> str:
         """sendRequestXML's work in one transaction: the batch is built and recorded as sent, or nothing is."""
         with self.ws.store.transaction():
@@ -312,7 +324,9 @@ class QBWCService:
             if session is None:
                 return ""
             getattr(self.ws, "record_quickbooks_country", lambda _c: None)(country)  # for US-only features
-            getattr(self.ws, "record_host_response", lambda _h: None)(hcp_response)  # the company's preferences
+            getattr(self.ws, "record_host_response", lambda _h: None)(
+                hcp_response
+            )  # the company's preferences
             if major and (int(major), int(minor)) < QBXML_VERSION:
                 return self._refuse(
                     session,

@@ -262,7 +262,9 @@ class SessionStore:
     def expire_stale(self) -> list[QbwcSession]:
         """Mark open sessions past their expiry as expired; returns them (with what they had in flight)."""
         now = time.time()
-        stale_sql = f"SELECT {_COLUMNS} FROM qbwc_sessions WHERE status = 'open' AND expires_at <= to_timestamp(?)"
+        stale_sql = (
+            f"SELECT {_COLUMNS} FROM qbwc_sessions WHERE status = 'open' AND expires_at <= to_timestamp(?)"
+        )
         if not self.store.execute(stale_sql, [now]).fetchall():
             return []  # the usual case, answered by a read without the write lock
         with self.store.transaction() as con:

@@ -129,7 +129,7 @@ _RET_ORDER: dict[str, list[str]] = {
     "AppliedToTxnRet DataExtRet",
     "AppliedToTxnRet": "TxnID TxnType TxnDate RefNumber BalanceRemaining Amount TxnLineDetail DiscountAmount "
     "DiscountAccountRef DiscountClassRef LinkedTxn",
-}  # fmt: skip
+}
 RET_ORDER: dict[str, list[str]] = {k: v.split() for k, v in _RET_ORDER.items()}
 _ORDER_INDEX = {k: {name: i for i, name in enumerate(v)} for k, v in RET_ORDER.items()}
 
@@ -151,22 +151,57 @@ KINDS: dict[str, Kind] = {
     for k in [
         Kind("customer", "ListID", ("CustomerRet",), ("CustomerQuery",), "Customer"),
         Kind("vendor", "ListID", ("VendorRet",), ("VendorQuery",), "Vendor"),
-        Kind("item", "ListID", ("ItemServiceRet", "ItemNonInventoryRet", "ItemOtherChargeRet"),
-             ("ItemQuery", "ItemServiceQuery", "ItemNonInventoryQuery", "ItemOtherChargeQuery"), "Item"),
-        Kind("estimate", "TxnID", ("EstimateRet",), ("EstimateQuery",), "Estimate",
-             {"EstimateLine": "EstimateLineRet"}),
-        Kind("purchase_order", "TxnID", ("PurchaseOrderRet",), ("PurchaseOrderQuery",), "Purchase Order",
-             {"PurchaseOrderLine": "PurchaseOrderLineRet"}),
-        Kind("bill", "TxnID", ("BillRet",), ("BillQuery",), "Bill",
-             {"ExpenseLine": "ExpenseLineRet", "ItemLine": "ItemLineRet"}),
+        Kind(
+            "item",
+            "ListID",
+            ("ItemServiceRet", "ItemNonInventoryRet", "ItemOtherChargeRet"),
+            ("ItemQuery", "ItemServiceQuery", "ItemNonInventoryQuery", "ItemOtherChargeQuery"),
+            "Item",
+        ),
+        Kind(
+            "estimate",
+            "TxnID",
+            ("EstimateRet",),
+            ("EstimateQuery",),
+            "Estimate",
+            {"EstimateLine": "EstimateLineRet"},
+        ),
+        Kind(
+            "purchase_order",
+            "TxnID",
+            ("PurchaseOrderRet",),
+            ("PurchaseOrderQuery",),
+            "Purchase Order",
+            {"PurchaseOrderLine": "PurchaseOrderLineRet"},
+        ),
+        Kind(
+            "bill",
+            "TxnID",
+            ("BillRet",),
+            ("BillQuery",),
+            "Bill",
+            {"ExpenseLine": "ExpenseLineRet", "ItemLine": "ItemLineRet"},
+        ),
         Kind("time_tracking", "TxnID", ("TimeTrackingRet",), ("TimeTrackingQuery",), "Time Tracking"),
         # a payment's AppliedToTxnRet (the bills it pays) are its line items: returned with IncludeLineItems
-        Kind("bill_payment_check", "TxnID", ("BillPaymentCheckRet",), ("BillPaymentCheckQuery",), "Bill Payment",
-             {"AppliedToTxn": "AppliedToTxnRet"}),
-        Kind("bill_payment_credit_card", "TxnID", ("BillPaymentCreditCardRet",), ("BillPaymentCreditCardQuery",),
-             "Bill Payment", {"AppliedToTxn": "AppliedToTxnRet"}),
+        Kind(
+            "bill_payment_check",
+            "TxnID",
+            ("BillPaymentCheckRet",),
+            ("BillPaymentCheckQuery",),
+            "Bill Payment",
+            {"AppliedToTxn": "AppliedToTxnRet"},
+        ),
+        Kind(
+            "bill_payment_credit_card",
+            "TxnID",
+            ("BillPaymentCreditCardRet",),
+            ("BillPaymentCreditCardQuery",),
+            "Bill Payment",
+            {"AppliedToTxn": "AppliedToTxnRet"},
+        ),
     ]
-}  # fmt: skip
+}
 RET_KIND = {ret: k.name for k in KINDS.values() for ret in k.rets}
 ADD_KIND = {
     "CustomerAdd": ("customer", "CustomerRet"),
@@ -413,11 +448,29 @@ class QuickBooksCompany:
             return
         rows = [self._row(rid, self._seq[rid]) for rid in self._dirty]
         schema = pa.schema(
-            [(n, pa.string()) for n in ("id", "kind", "ret", "name", "full_name", "parent_id", "ref_number",
-                                         "entity_id", "edit_sequence")]
-            + [("is_active", pa.bool_()), ("amount", pa.decimal128(18, 2)), ("time_created", pa.string()),
-               ("time_modified", pa.string()), ("seq", pa.int64()), ("xml", pa.string())]
-        )  # fmt: skip
+            [
+                (n, pa.string())
+                for n in (
+                    "id",
+                    "kind",
+                    "ret",
+                    "name",
+                    "full_name",
+                    "parent_id",
+                    "ref_number",
+                    "entity_id",
+                    "edit_sequence",
+                )
+            ]
+            + [
+                ("is_active", pa.bool_()),
+                ("amount", pa.decimal128(18, 2)),
+                ("time_created", pa.string()),
+                ("time_modified", pa.string()),
+                ("seq", pa.int64()),
+                ("xml", pa.string()),
+            ]
+        )
         table = pa.Table.from_pylist(rows, schema=schema)
         self.con.execute("BEGIN TRANSACTION")
         try:
@@ -486,13 +539,19 @@ class QuickBooksCompany:
                 ret = self._recs[rid]
                 for line_ret in KINDS[kind].lines.values():
                     for line in ret.iter(line_ret):
-                        rows.append({
-                            "TxnID": rid, "TxnLineID": line.findtext("TxnLineID"), "line": line_ret,
-                            "ItemRef_ListID": _text(line, "ItemRef/ListID"),
-                            "ItemRef_FullName": _text(line, "ItemRef/FullName"), "Desc": line.findtext("Desc"),
-                            "Other1": line.findtext("Other1"), "Memo": line.findtext("Memo"),
-                            "Amount": _dec(line.findtext("Amount")),
-                        })  # fmt: skip
+                        rows.append(
+                            {
+                                "TxnID": rid,
+                                "TxnLineID": line.findtext("TxnLineID"),
+                                "line": line_ret,
+                                "ItemRef_ListID": _text(line, "ItemRef/ListID"),
+                                "ItemRef_FullName": _text(line, "ItemRef/FullName"),
+                                "Desc": line.findtext("Desc"),
+                                "Other1": line.findtext("Other1"),
+                                "Memo": line.findtext("Memo"),
+                                "Amount": _dec(line.findtext("Amount")),
+                            }
+                        )
         return pd.DataFrame(rows)
 
     def ret(self, record_id: str) -> etree._Element:
@@ -755,8 +814,12 @@ class QuickBooksCompany:
         self._resolve_refs(ret, kind, spec.label)
         now = self._now()
         rid = self._new_id()
-        for tag, value in ((spec.id_field, rid), ("TimeCreated", now), ("TimeModified", now),
-                           ("EditSequence", self._next_edit_sequence(None))):  # fmt: skip
+        for tag, value in (
+            (spec.id_field, rid),
+            ("TimeCreated", now),
+            ("TimeModified", now),
+            ("EditSequence", self._next_edit_sequence(None)),
+        ):
             _sub(ret, tag, value)
         if spec.id_field == "TxnID":
             self._txn_number += 1
@@ -808,8 +871,11 @@ class QuickBooksCompany:
         total = sum((_dec(ln.findtext("Amount")) or Decimal(0) for ln in lines), Decimal(0))
         if kind == "bill" and total < 0:
             raise _RequestFailed(3210, "Transaction amount must be positive.")
-        fields = {"purchase_order": ("TotalAmount",), "estimate": ("Subtotal", "TotalAmount"),
-                  "bill": ("AmountDue", "OpenAmount")}[kind]  # fmt: skip
+        fields = {
+            "purchase_order": ("TotalAmount",),
+            "estimate": ("Subtotal", "TotalAmount"),
+            "bill": ("AmountDue", "OpenAmount"),
+        }[kind]
         for tag in fields:
             el = ret.find(tag)
             if el is None:
@@ -834,7 +900,9 @@ class QuickBooksCompany:
             po = self._recs.get(po_id)
             if po is None or self._kind_of.get(po_id) != "purchase_order":
                 raise _RequestFailed(3120, f'Object "{po_id}" specified in the request cannot be found.')
-            if line_id and not any(pl.findtext("TxnLineID") == line_id for pl in po.findall("PurchaseOrderLineRet")):
+            if line_id and not any(
+                pl.findtext("TxnLineID") == line_id for pl in po.findall("PurchaseOrderLineRet")
+            ):
                 raise _RequestFailed(3120, f'Object "{line_id}" specified in the request cannot be found.')
             if po.findtext("IsManuallyClosed") == "true":
                 raise _RequestFailed(3180, f"Purchase order {po.findtext('RefNumber')} is closed.")
@@ -843,9 +911,14 @@ class QuickBooksCompany:
             po = _copy(self._recs[po_id])
             for owner, other, kind in ((ret, po, "PurchaseOrder"), (po, ret, "Bill")):
                 lt = _sub(owner, "LinkedTxn")
-                for tag, value in (("TxnID", other.findtext("TxnID")), ("TxnType", kind),
-                                   ("TxnDate", other.findtext("TxnDate")), ("RefNumber", other.findtext("RefNumber")),
-                                   ("LinkType", "AMTTYPE"), ("Amount", _money(amount))):  # fmt: skip
+                for tag, value in (
+                    ("TxnID", other.findtext("TxnID")),
+                    ("TxnType", kind),
+                    ("TxnDate", other.findtext("TxnDate")),
+                    ("RefNumber", other.findtext("RefNumber")),
+                    ("LinkType", "AMTTYPE"),
+                    ("Amount", _money(amount)),
+                ):
                     if value is not None:
                         _sub(lt, tag, value)
             received = po.find("IsFullyReceived")
@@ -858,8 +931,14 @@ class QuickBooksCompany:
 
     @staticmethod
     def _open_amount(po: etree._Element) -> Decimal:
-        billed = sum((_dec(lt.findtext("Amount")) or Decimal(0) for lt in po.findall("LinkedTxn")
-                      if lt.findtext("TxnType") == "Bill"), Decimal(0))  # fmt: skip
+        billed = sum(
+            (
+                _dec(lt.findtext("Amount")) or Decimal(0)
+                for lt in po.findall("LinkedTxn")
+                if lt.findtext("TxnType") == "Bill"
+            ),
+            Decimal(0),
+        )
         return (_dec(po.findtext("TotalAmount")) or Decimal(0)) - billed
 
     def open_balance(self, txn_id: str) -> Decimal:
@@ -877,11 +956,15 @@ class QuickBooksCompany:
             raise _RequestFailed(3120, f'Object "{rid}" specified in the request cannot be found.')
         ret = self._recs[rid]
         if id_field == "TxnID" and kind == "purchase_order" and ret.find("LinkedTxn") is not None:
-            raise _RequestFailed(3210, "The transaction cannot be deleted: other transactions are linked to it.")
+            raise _RequestFailed(
+                3210, "The transaction cannot be deleted: other transactions are linked to it."
+            )
         if id_field == "ListID":
-            used = any(r.find(f".//*[ListID='{rid}']") is not None for k, r in
-                       ((self._kind_of[o], self._recs[o]) for o in self._recs) if k not in ("customer", "vendor", "item")
-                       or r.findtext("ParentRef/ListID") == rid)  # fmt: skip
+            used = any(
+                r.find(f".//*[ListID='{rid}']") is not None
+                for k, r in ((self._kind_of[o], self._recs[o]) for o in self._recs)
+                if k not in ("customer", "vendor", "item") or r.findtext("ParentRef/ListID") == rid
+            )
             if used:
                 raise _RequestFailed(3170, f'The list element "{rid}" is in use and cannot be deleted.')
         for lt in ret.findall("LinkedTxn"):  # a deleted bill no longer receives its PO lines
@@ -1068,10 +1151,11 @@ class QuickBooksCompany:
         if refs or refs_cs:
             want = {r.casefold() for r in refs}
             return [
-                rid for rid in pool
+                rid
+                for rid in pool
                 if (self._recs[rid].findtext("RefNumber") or "").casefold() in want
                 or (self._recs[rid].findtext("RefNumber") or "") in refs_cs
-            ], missing  # fmt: skip
+            ], missing
         result = pool
         if spec.id_field == "ListID":
             status = rq.findtext("ActiveStatus") or "ActiveOnly"
@@ -1104,8 +1188,14 @@ class QuickBooksCompany:
         return result, missing
 
     def _entity_matches(self, ret: etree._Element, ef: etree._Element) -> bool:
-        ref = next((ret.find(t) for t in ("VendorRef", "CustomerRef", "EntityRef", "PayeeEntityRef")
-                    if ret.find(t) is not None), None)  # fmt: skip
+        ref = next(
+            (
+                ret.find(t)
+                for t in ("VendorRef", "CustomerRef", "EntityRef", "PayeeEntityRef")
+                if ret.find(t) is not None
+            ),
+            None,
+        )
         if ref is None:
             return False
         lid, name = ref.findtext("ListID") or "", ref.findtext("FullName") or ""
@@ -1115,8 +1205,9 @@ class QuickBooksCompany:
             return True
         for e in ef.findall("ListIDWithChildren"):
             parent = self._recs.get(e.text or "")
-            if parent is not None and (name + ":").casefold().startswith((parent.findtext("FullName") or "")
-                                                                         .casefold() + ":"):  # fmt: skip
+            if parent is not None and (name + ":").casefold().startswith(
+                (parent.findtext("FullName") or "").casefold() + ":"
+            ):
                 return True
         for e in ef.findall("FullNameWithChildren"):
             if (name + ":").casefold().startswith((e.text or "").casefold() + ":"):

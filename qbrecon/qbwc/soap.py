@@ -149,7 +149,9 @@ def _read_envelope(body: bytes, name: str = "SOAP request") -> etree._Element:
                 elements += 1
                 depth += 1
                 if elements > MAX_ELEMENTS:
-                    raise InputError(f"more than {MAX_ELEMENTS} elements; not a Web Connector call", file=name)
+                    raise InputError(
+                        f"more than {MAX_ELEMENTS} elements; not a Web Connector call", file=name
+                    )
                 if depth > MAX_SOAP_DEPTH:
                     raise InputError(f"XML nested deeper than {MAX_SOAP_DEPTH} levels is refused", file=name)
             if time.monotonic() > deadline:

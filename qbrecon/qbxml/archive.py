@@ -69,9 +69,16 @@ def archive_request(
             """INSERT INTO qbxml_messages (message_id, direction, created_at, updated_at, request_ids, status,
                    company_file, ticket, qbxml_version, xml)
                VALUES (?, 'request', now(), now(), ?, ?, ?, ?, ?, ?)""",
-            [message_id, list(message_set.request_ids), status, company_file, ticket, message_set.version,
-             message_set.xml.decode("ascii")],
-        )  # fmt: skip
+            [
+                message_id,
+                list(message_set.request_ids),
+                status,
+                company_file,
+                ticket,
+                message_set.version,
+                message_set.xml.decode("ascii"),
+            ],
+        )
     return message_id
 
 
@@ -139,8 +146,18 @@ def archive_response(
             """INSERT INTO qbxml_messages (message_id, direction, created_at, updated_at, request_ids, status,
                    company_file, ticket, hresult, message, xml, related_message_id)
                VALUES (?, 'response', now(), now(), ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [message_id, ids, status, company_file, ticket, hresult, message, text or None, request_message_id],
-        )  # fmt: skip
+            [
+                message_id,
+                ids,
+                status,
+                company_file,
+                ticket,
+                hresult,
+                message,
+                text or None,
+                request_message_id,
+            ],
+        )
     return message_id
 
 

@@ -133,8 +133,18 @@ class BuildContext:
         """
         settings = settings or {}
         if frames is None:
-            names = ["projects", "companies", "cost_codes", "commitments", "commitment_lines", "customers",
-                     "purchase_orders", "purchase_order_lines", "estimate_lines", "items"]  # fmt: skip
+            names = [
+                "projects",
+                "companies",
+                "cost_codes",
+                "commitments",
+                "commitment_lines",
+                "customers",
+                "purchase_orders",
+                "purchase_order_lines",
+                "estimate_lines",
+                "items",
+            ]
             frames = {n: store.frame(n) for n in names if n in store.table_names()}
         item = settings.get("invoice_retainage_item")
         if isinstance(item, dict):  # the setting stores the chosen item as {ListID, FullName}
@@ -375,8 +385,11 @@ class _Prepared:
 def _text_frame(frame: pd.DataFrame, kinds: Mapping[str, str], prefix: str = "") -> dict[str, list]:
     """qbXML path columns as text; ``procore_id`` and ``_``-columns (e.g. ``_src``, the Procore lines a line
     stands for) are not sent."""
-    return {c: to_text(frame[c], kinds.get(prefix + c, "text")) for c in frame.columns
-            if c != "procore_id" and not c.startswith("_")}
+    return {
+        c: to_text(frame[c], kinds.get(prefix + c, "text"))
+        for c in frame.columns
+        if c != "procore_id" and not c.startswith("_")
+    }
 
 
 def _length_errors(
@@ -396,13 +409,16 @@ def _length_errors(
         too_long = pc.fill_null(pc.greater(lengths, limit), False)
         for idx in pc.indices_nonzero(too_long).to_pylist():
             value = values[idx]
-            errors.append({
-                "procore_id": procore_ids[idx], "item_type": item_type,
-                "field": sources.get(prefix + path, prefix + path),
-                "message": f"{message}/{prefix}{path} allows {limit} characters; {value[:60]!r}"
-                           f"{'...' if len(value) > 60 else ''} has {len(value)}. Shorten it in Procore; "
-                           "qbrecon never truncates.",
-            })  # fmt: skip
+            errors.append(
+                {
+                    "procore_id": procore_ids[idx],
+                    "item_type": item_type,
+                    "field": sources.get(prefix + path, prefix + path),
+                    "message": f"{message}/{prefix}{path} allows {limit} characters; {value[:60]!r}"
+                    f"{'...' if len(value) > 60 else ''} has {len(value)}. Shorten it in Procore; "
+                    "qbrecon never truncates.",
+                }
+            )
     return errors
 
 
@@ -572,8 +588,15 @@ def _origin_edit_sequence(value: Any) -> str | None:
 
 
 def _err(ids: Iterable, item_type: str, field_name: str, message: str) -> list[dict]:
-    return [{"procore_id": None if _missing(i) else int(i), "item_type": item_type, "field": field_name,
-             "message": message} for i in ids]  # fmt: skip
+    return [
+        {
+            "procore_id": None if _missing(i) else int(i),
+            "item_type": item_type,
+            "field": field_name,
+            "message": message,
+        }
+        for i in ids
+    ]
 
 
 def _ref_split(value: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -617,19 +640,33 @@ def cost_code_items(cost_codes: pd.DataFrame | None) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
     cc = cost_codes
     std = cc[cc["cost_code_level"] == "standard"]
-    std_map = pd.DataFrame({"standard_cost_code_id": std["id"].astype(object).tolist(),
-                            "_std_list_id": std["origin_id"].astype(object).tolist(),
-                            "_std_full_code": std["full_code"].astype(object).tolist()})  # fmt: skip
+    std_map = pd.DataFrame(
+        {
+            "standard_cost_code_id": std["id"].astype(object).tolist(),
+            "_std_list_id": std["origin_id"].astype(object).tolist(),
+            "_std_full_code": std["full_code"].astype(object).tolist(),
+        }
+    )
     level = cc["cost_code_level"].astype(object).tolist()
     own = cc["origin_id"].astype(object).where(cc["origin_id"].notna(), None)
-    own_item = [None if o is None else (o.split("|", 1)[1] if "|" in o else (o if lv == "standard" else None))
-                for o, lv in zip(own.tolist(), level, strict=True)]  # fmt: skip
-    base = pd.DataFrame({
-        "cost_code_id": cc["id"].astype(object).tolist(), "level": level, "own_item": own_item,
-        "standard_cost_code_id": [i if lv == "standard" else s for i, s, lv in zip(
-            cc["id"].tolist(), _col(cc, "standard_cost_code_id").tolist(), level, strict=True)],
-        "full_code": cc["full_code"].astype(object).tolist(),
-    })  # fmt: skip
+    own_item = [
+        None if o is None else (o.split("|", 1)[1] if "|" in o else (o if lv == "standard" else None))
+        for o, lv in zip(own.tolist(), level, strict=True)
+    ]
+    base = pd.DataFrame(
+        {
+            "cost_code_id": cc["id"].astype(object).tolist(),
+            "level": level,
+            "own_item": own_item,
+            "standard_cost_code_id": [
+                i if lv == "standard" else s
+                for i, s, lv in zip(
+                    cc["id"].tolist(), _col(cc, "standard_cost_code_id").tolist(), level, strict=True
+                )
+            ],
+            "full_code": cc["full_code"].astype(object).tolist(),
+        }
+    )
     base["standard_cost_code_id"] = base["standard_cost_code_id"].astype(object)
     std_map["standard_cost_code_id"] = std_map["standard_cost_code_id"].astype(object)
     merged = base.merge(std_map, on="standard_cost_code_id", how="left")
@@ -643,8 +680,10 @@ def cost_code_items(cost_codes: pd.DataFrame | None) -> pd.DataFrame:
 
 def _items(cost_code_ids: pd.Series, ctx: BuildContext) -> tuple[pd.Series, pd.Series]:
     table = cost_code_items(ctx.frame("cost_codes"))
-    return (_lookup(cost_code_ids, table, "cost_code_id", "item_list_id"),
-            _lookup(cost_code_ids, table, "cost_code_id", "item_full_name"))  # fmt: skip
+    return (
+        _lookup(cost_code_ids, table, "cost_code_id", "item_list_id"),
+        _lookup(cost_code_ids, table, "cost_code_id", "item_full_name"),
+    )
 
 
 def group_agg(frame: pd.DataFrame, keys: list[str], **aggs: tuple[str, str]) -> pd.DataFrame:
@@ -689,15 +728,24 @@ def _split_linked(rows: pd.DataFrame, id_col: str = "origin_id") -> tuple[pd.Dat
 
 def _needs_edit_sequence(rows: pd.DataFrame, item_type: str) -> tuple[pd.DataFrame, list[dict]]:
     missing = rows["_edit_sequence"].isna().to_numpy()
-    errors = _err(rows.loc[missing, "id"], item_type, "edit_sequence",
-                  "linked to QuickBooks but its current EditSequence is unknown; refresh the QuickBooks data "
-                  "(import) before updating it")  # fmt: skip
+    errors = _err(
+        rows.loc[missing, "id"],
+        item_type,
+        "edit_sequence",
+        "linked to QuickBooks but its current EditSequence is unknown; refresh the QuickBooks data "
+        "(import) before updating it",
+    )
     return rows[~missing], errors
 
 
 # -- projects -> jobs ------------------------------------------------------------------------------------
-_ADDRESS_FIELDS = {"Addr1": "address", "City": "city", "State": "state_code", "PostalCode": "zip",
-                   "Country": "country_code"}  # fmt: skip
+_ADDRESS_FIELDS = {
+    "Addr1": "address",
+    "City": "city",
+    "State": "state_code",
+    "PostalCode": "zip",
+    "Country": "country_code",
+}
 
 
 def _prepare_project(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Prepared], list[dict]]:
@@ -706,8 +754,13 @@ def _prepare_project(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple
     for col in _ADDRESS_FIELDS.values():
         has = _col(rows, col).astype(object).map(lambda v: isinstance(v, str) and "," in v)
         for pid in rows.loc[has.to_numpy(), "id"]:
-            errors += _err([pid], "project", col, "QuickBooks job addresses may not contain commas; "
-                           "remove the comma from the project address in Procore")  # fmt: skip
+            errors += _err(
+                [pid],
+                "project",
+                col,
+                "QuickBooks job addresses may not contain commas; "
+                "remove the comma from the project address in Procore",
+            )
         comma |= has
     rows = rows[~comma.to_numpy()]
     add, mod = _split_linked(rows)
@@ -738,8 +791,12 @@ def _prepare_project(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple
             cols[f"BillAddress/{leaf}"] = _col(frame, col)
         cols["JobStartDate"] = _col(frame, "start_date")
         cols["JobProjectedEndDate"] = _col(frame, "completion_date")
-        sources = {"Name": "name", "ParentRef/FullName": "customer", "ParentRef/ListID": "customer",
-                   **{f"BillAddress/{k}": v for k, v in _ADDRESS_FIELDS.items()}}  # fmt: skip
+        sources = {
+            "Name": "name",
+            "ParentRef/FullName": "customer",
+            "ParentRef/ListID": "customer",
+            **{f"BillAddress/{k}": v for k, v in _ADDRESS_FIELDS.items()},
+        }
         kinds = {"IsActive": "bool", "JobStartDate": "date", "JobProjectedEndDate": "date"}
         out.append(_Prepared(name, action, _frame(frame["id"], cols), kinds=kinds, sources=sources))
     return out, errors
@@ -766,9 +823,15 @@ def _prepare_company(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple
             _coalesce(_col(frame, "vendor_type"), pd.Series(ctx.vendor_type, index=frame.index, dtype=object))
         )
         cols["VendorTypeRef/ListID"], cols["VendorTypeRef/FullName"] = vtype_id, vtype_name
-        sources = {"Name": "name", "CompanyName": "legal_name", "Phone": "business_phone", "Fax": "fax_number",
-                   "Email": "email_address", "VendorTypeRef/FullName": "vendor_type",
-                   **{f"VendorAddress/{k}": v for k, v in _ADDRESS_FIELDS.items()}}  # fmt: skip
+        sources = {
+            "Name": "name",
+            "CompanyName": "legal_name",
+            "Phone": "business_phone",
+            "Fax": "fax_number",
+            "Email": "email_address",
+            "VendorTypeRef/FullName": "vendor_type",
+            **{f"VendorAddress/{k}": v for k, v in _ADDRESS_FIELDS.items()},
+        }
         out.append(
             _Prepared(name, action, _frame(frame["id"], cols), kinds={"IsActive": "bool"}, sources=sources)
         )
@@ -807,8 +870,12 @@ def _prepare_cost_code(
         "SalesOrPurchase/AccountRef/ListID": acct_id,
         "SalesOrPurchase/AccountRef/FullName": acct_name,
     }
-    mod_cols = {"ListID": mod["_qb_id"], "EditSequence": mod["_edit_sequence"], "Name": mod["full_code"],
-                "SalesOrPurchaseMod/Desc": _col(mod, "name")}  # fmt: skip
+    mod_cols = {
+        "ListID": mod["_qb_id"],
+        "EditSequence": mod["_edit_sequence"],
+        "Name": mod["full_code"],
+        "SalesOrPurchaseMod/Desc": _col(mod, "name"),
+    }
     sources = {"Name": "full_code", "SalesOrPurchase/Desc": "name", "SalesOrPurchaseMod/Desc": "name"}
     out.append(_Prepared("ItemServiceAdd", "add", _frame(add["id"], add_cols), sources=sources))
     out.append(_Prepared("ItemServiceMod", "mod", _frame(mod["id"], mod_cols), sources=sources))
@@ -919,9 +986,14 @@ def _prepare_budget(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[
         lcols: dict[str, Any] = {}
         if action == "mod":
             lcols["TxnLineID"] = _existing_estimate_lines(ln, frame, ctx)
-        lcols.update({"ItemRef/ListID": ln["item_list_id"],
-                      "ItemRef/FullName": ln["item_full_name"].where(ln["item_list_id"].isna(), None),
-                      "Desc": ln["desc"], "Amount": ln["amount"]})  # fmt: skip
+        lcols.update(
+            {
+                "ItemRef/ListID": ln["item_list_id"],
+                "ItemRef/FullName": ln["item_full_name"].where(ln["item_list_id"].isna(), None),
+                "Desc": ln["desc"],
+                "Amount": ln["amount"],
+            }
+        )
         kinds = {f"{line_name}/Amount": "money"}
         out.append(
             _Prepared(
@@ -1030,9 +1102,15 @@ def _prepare_commitment(
         cols: dict[str, Any] = {}
         if action == "mod":
             cols.update({"TxnID": frame["_qb_id"], "EditSequence": frame["_edit_sequence"]})
-        cols.update({"VendorRef/ListID": frame["_vendor"], "TxnDate": _col(frame, "contract_date"),
-                     "RefNumber": frame["_ref"], "Memo": _col(frame, "title"),
-                     "VendorMsg": _col(frame, "description")})  # fmt: skip
+        cols.update(
+            {
+                "VendorRef/ListID": frame["_vendor"],
+                "TxnDate": _col(frame, "contract_date"),
+                "RefNumber": frame["_ref"],
+                "Memo": _col(frame, "title"),
+                "VendorMsg": _col(frame, "description"),
+            }
+        )
         fl = ln[ln["commitment_id"].isin(frame["id"].tolist())]
         line_name = "PurchaseOrderLineAdd" if action == "add" else "PurchaseOrderLineMod"
         lcols: dict[str, Any] = {}
@@ -1050,8 +1128,12 @@ def _prepare_commitment(
                 "_src": "commitment_lines:" + fl["id"].astype("string"),
             }
         )
-        sources = {"RefNumber": ref_source, "Memo": "title", "VendorMsg": "description",
-                   f"{line_name}/Desc": "line_items.description"}  # fmt: skip
+        sources = {
+            "RefNumber": ref_source,
+            "Memo": "title",
+            "VendorMsg": "description",
+            f"{line_name}/Desc": "line_items.description",
+        }
         kinds = {"TxnDate": "date", f"{line_name}/Amount": "money"}
         line_frame = _frame(fl["commitment_id"], lcols)
         if action == "mod" and len(frame):
@@ -1069,7 +1151,9 @@ def _prepare_commitment(
     return out, errors
 
 
-def _unmatched_po_lines(mod: pd.DataFrame, ln: pd.DataFrame, ctx: BuildContext) -> tuple[pd.DataFrame, list[dict]]:
+def _unmatched_po_lines(
+    mod: pd.DataFrame, ln: pd.DataFrame, ctx: BuildContext
+) -> tuple[pd.DataFrame, list[dict]]:
     """A PurchaseOrderMod for a commitment none of whose lines is linked to a PO line (linked before qbrecon kept
     line links) would add every line again: refused until the lines are linked (re-export or link them)."""
     po_lines = ctx.frame("purchase_order_lines")
@@ -1077,12 +1161,19 @@ def _unmatched_po_lines(mod: pd.DataFrame, ln: pd.DataFrame, ctx: BuildContext) 
         return mod, []
     linked = set(_pylist(ln.loc[_col(ln, "origin_id").notna().to_numpy(), "commitment_id"]))
     has_lines = set(po_lines["TxnID"].astype(object).tolist())
-    bad = [pid for pid, txn in zip(_pylist(mod["id"]), mod["_qb_id"].tolist(), strict=True)
-           if pid not in linked and txn in has_lines]  # fmt: skip
-    errors = _err(bad, "commitment", "line_items",
-                  "none of the commitment's lines is linked to a line of its QuickBooks purchase order, so an "
-                  "update would add them all again; unlink the commitment (after deleting the PO in QuickBooks) "
-                  "and export it again, or reload a Procore export that carries the lines' QuickBooks ids")  # fmt: skip
+    bad = [
+        pid
+        for pid, txn in zip(_pylist(mod["id"]), mod["_qb_id"].tolist(), strict=True)
+        if pid not in linked and txn in has_lines
+    ]
+    errors = _err(
+        bad,
+        "commitment",
+        "line_items",
+        "none of the commitment's lines is linked to a line of its QuickBooks purchase order, so an "
+        "update would add them all again; unlink the commitment (after deleting the PO in QuickBooks) "
+        "and export it again, or reload a Procore export that carries the lines' QuickBooks ids",
+    )
     return mod[~mod["id"].isin(bad).to_numpy()], errors
 
 
@@ -1196,8 +1287,9 @@ def _prepare_change_order(
         + " "
         + _col(rows, "title").astype("string").fillna("")
     )
-    labels = pd.DataFrame({"id": rows["id"].tolist(), "label": label.str.strip().tolist(),
-                           "job": rows["_job"].tolist()})  # fmt: skip
+    labels = pd.DataFrame(
+        {"id": rows["id"].tolist(), "label": label.str.strip().tolist(), "job": rows["_job"].tolist()}
+    )
     g["_label"] = _lookup(g["change_order_id"], labels, "id", "label")
     g["_job"] = _lookup(g["change_order_id"], labels, "id", "job")
     g["desc"] = (g["_label"].astype(str) + ": " + g["desc"].astype(str)).str.rstrip(": ")
@@ -1209,11 +1301,18 @@ def _prepare_change_order(
         )
         pl = po_lines[["TxnID", "TxnLineID"]].astype(object)
         keep = po_of.merge(pl, on="TxnID", how="inner")[["change_order_id", "TxnLineID"]]
-    new = pd.DataFrame({"change_order_id": g["change_order_id"].tolist(), "TxnLineID": "-1",
-                        "ItemRef/ListID": g["item_list_id"].tolist(),
-                        "ItemRef/FullName": g["item_full_name"].where(g["item_list_id"].isna(), None).tolist(),
-                        "Desc": g["desc"].tolist(), "Amount": g["amount"].tolist(),
-                        "CustomerRef/ListID": g["_job"].tolist(), "_src": g["_src"].tolist()})  # fmt: skip
+    new = pd.DataFrame(
+        {
+            "change_order_id": g["change_order_id"].tolist(),
+            "TxnLineID": "-1",
+            "ItemRef/ListID": g["item_list_id"].tolist(),
+            "ItemRef/FullName": g["item_full_name"].where(g["item_list_id"].isna(), None).tolist(),
+            "Desc": g["desc"].tolist(),
+            "Amount": g["amount"].tolist(),
+            "CustomerRef/ListID": g["_job"].tolist(),
+            "_src": g["_src"].tolist(),
+        }
+    )
     new["Amount"] = _as_money(new["Amount"]) if len(new) else new["Amount"]
     all_lines = pd.concat([keep.assign(_o=0), new.assign(_o=1)], ignore_index=True)
     all_lines = all_lines.sort_values(["change_order_id", "_o"], kind="stable").drop(columns="_o")
@@ -1244,11 +1343,15 @@ def invoice_bill_lines(invoice_lines: pd.DataFrame) -> pd.DataFrame:
         _money_col(il, "materials_stored_retainage_currently_retained"),
     )
     released = money_sum(_money_col(il, "work_completed_retainage_released_this_period"))
-    frame = pd.DataFrame({
-        "requisition_id": _pylist(il["requisition_id"]), "cost_code_id": _pylist(_col(il, "cost_code_id")),
-        "line_item_id": _pylist(_col(il, "line_item_id")), "full_code": _pylist(_col(il, "cost_code_full_code")),
-        "position": _pylist(_col(il, "position", 0)),
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "requisition_id": _pylist(il["requisition_id"]),
+            "cost_code_id": _pylist(_col(il, "cost_code_id")),
+            "line_item_id": _pylist(_col(il, "line_item_id")),
+            "full_code": _pylist(_col(il, "cost_code_full_code")),
+            "position": _pylist(_col(il, "position", 0)),
+        }
+    )
     frame["amount"] = work.reset_index(drop=True)
     frame["retainage"] = _as_money((held - released).reset_index(drop=True))
     frame["cost_code_id"] = frame["cost_code_id"].astype(object)
@@ -1379,22 +1482,38 @@ def _prepare_invoice(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple
         po_line = _lookup(g["line_item_id"], ctx.frame("commitment_lines"), "id", "origin_id")
         link_line = po_line.where(po_line.notna() & (g["n"] == 1), None)  # one SOV line <-> one PO line
         link_txn = g["_po"].where(link_line.notna(), None)
-    item_lines = pd.DataFrame({
-        "procore_id": _pylist(g["requisition_id"]), "ItemRef/ListID": _pylist(g["item_list_id"]),
-        "ItemRef/FullName": g["item_full_name"].where(g["item_list_id"].isna(), None).tolist(),
-        "Desc": _pylist(g["full_code"]), "Amount": _as_money(g["amount"]).array, "CustomerRef/ListID": _pylist(g["_job"]),
-        "LinkToTxn/TxnID": link_txn.tolist(), "LinkToTxn/TxnLineID": link_line.tolist(), "_o": 0,
-        "_src": _with_sources(g, il, ["requisition_id", "cost_code_id"], "invoice_lines").tolist(),
-    })  # fmt: skip
+    item_lines = pd.DataFrame(
+        {
+            "procore_id": _pylist(g["requisition_id"]),
+            "ItemRef/ListID": _pylist(g["item_list_id"]),
+            "ItemRef/FullName": g["item_full_name"].where(g["item_list_id"].isna(), None).tolist(),
+            "Desc": _pylist(g["full_code"]),
+            "Amount": _as_money(g["amount"]).array,
+            "CustomerRef/ListID": _pylist(g["_job"]),
+            "LinkToTxn/TxnID": link_txn.tolist(),
+            "LinkToTxn/TxnLineID": link_line.tolist(),
+            "_o": 0,
+            "_src": _with_sources(g, il, ["requisition_id", "cost_code_id"], "invoice_lines").tolist(),
+        }
+    )
     ret_id, ret_name = _ref_split(pd.Series([ctx.retainage_item] * len(info), dtype=object))
     ret_amount = _lookup(info["id"], totals, "requisition_id", "retainage")
-    retainage = pd.DataFrame({
-        "procore_id": _pylist(info["id"]), "ItemRef/ListID": ret_id.tolist(), "ItemRef/FullName": ret_name.tolist(),
-        "Desc": "Retainage held this period",
-        "Amount": pd.array(pc.negate(pc.cast(_arrow(ret_amount), _WORK_MONEY)), dtype=pd.ArrowDtype(_WORK_MONEY)),
-        "CustomerRef/ListID": _pylist(info["job"]), "LinkToTxn/TxnID": None, "LinkToTxn/TxnLineID": None, "_o": 1,
-        "_src": None,
-    })  # fmt: skip
+    retainage = pd.DataFrame(
+        {
+            "procore_id": _pylist(info["id"]),
+            "ItemRef/ListID": ret_id.tolist(),
+            "ItemRef/FullName": ret_name.tolist(),
+            "Desc": "Retainage held this period",
+            "Amount": pd.array(
+                pc.negate(pc.cast(_arrow(ret_amount), _WORK_MONEY)), dtype=pd.ArrowDtype(_WORK_MONEY)
+            ),
+            "CustomerRef/ListID": _pylist(info["job"]),
+            "LinkToTxn/TxnID": None,
+            "LinkToTxn/TxnLineID": None,
+            "_o": 1,
+            "_src": None,
+        }
+    )
     # The retainage line is always there (0.00 when nothing is held): the retainage item is required.
     retainage = retainage[[r is not None for r in ret_amount.tolist()]]
     parts = [p for p in (item_lines, retainage) if len(p)]
@@ -1412,9 +1531,15 @@ def _prepare_invoice(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple
         cols: dict[str, Any] = {}
         if action == "mod":
             cols.update({"TxnID": frame["_qb_id"], "EditSequence": frame["_edit_sequence"]})
-        cols.update({"VendorRef/ListID": frame["_vendor"], "TxnDate": _col(frame, "billing_date"),
-                     "DueDate": _col(frame, "payment_due_date"), "RefNumber": _col(frame, "invoice_number"),
-                     "Memo": _col(frame, "contract_name")})  # fmt: skip
+        cols.update(
+            {
+                "VendorRef/ListID": frame["_vendor"],
+                "TxnDate": _col(frame, "billing_date"),
+                "DueDate": _col(frame, "payment_due_date"),
+                "RefNumber": _col(frame, "invoice_number"),
+                "Memo": _col(frame, "contract_name"),
+            }
+        )
         fl = all_lines[all_lines["procore_id"].isin(_pylist(frame["id"]))]
         line_name = "ItemLineAdd" if action == "add" else "ItemLineMod"
         if action == "mod":
@@ -1438,15 +1563,21 @@ def _linked_txn_lines(src: pd.Series, ctx: BuildContext, item_type: str) -> list
     links = ctx.frame("qb_links")
     found: dict[tuple[str, int], str] = {}
     if links is not None and len(links):
-        lk = links[(links["item_type"] == item_type) & (links["line_table"] != "") & links["txn_line_id"].notna()]
-        found = {(str(t), int(i)): str(x) for t, i, x in
-                 zip(lk["line_table"], lk["line_id"], lk["txn_line_id"], strict=True)}  # fmt: skip
+        lk = links[
+            (links["item_type"] == item_type) & (links["line_table"] != "") & links["txn_line_id"].notna()
+        ]
+        found = {
+            (str(t), int(i)): str(x)
+            for t, i, x in zip(lk["line_table"], lk["line_id"], lk["txn_line_id"], strict=True)
+        }
     out = []
     for ref in src.tolist():
         txn_line = None
         if isinstance(ref, str) and ":" in ref:
             table, ids = ref.split(":", 1)
-            txn_line = next((found[(table, int(i))] for i in ids.split(",") if (table, int(i)) in found), None)
+            txn_line = next(
+                (found[(table, int(i))] for i in ids.split(",") if (table, int(i)) in found), None
+            )
         out.append(txn_line or "-1")
     return out
 
@@ -1479,11 +1610,17 @@ def _prepare_timecard(
     billable = _col(rows, "billable").map(
         lambda b: None if _missing(b) else ("Billable" if b else "NotBillable")
     )
-    cols = {"TxnDate": rows["date"], "EntityRef/FullName": rows["party_name"], "CustomerRef/ListID": job,
-            "ItemServiceRef/ListID": item_id, "ItemServiceRef/FullName": item_name.where(item_id.isna(), None),
-            "Duration": pd.Series(duration_text(rows["hours"]), index=rows.index, dtype=object),
-            "Notes": _col(rows, "description"), "BillableStatus": billable.astype(object),
-            "PayrollItemWageRef/FullName": _col(rows, "payroll_item_wage")}  # fmt: skip  (erp/payroll.py maps it)
+    cols = {
+        "TxnDate": rows["date"],
+        "EntityRef/FullName": rows["party_name"],
+        "CustomerRef/ListID": job,
+        "ItemServiceRef/ListID": item_id,
+        "ItemServiceRef/FullName": item_name.where(item_id.isna(), None),
+        "Duration": pd.Series(duration_text(rows["hours"]), index=rows.index, dtype=object),
+        "Notes": _col(rows, "description"),
+        "BillableStatus": billable.astype(object),
+        "PayrollItemWageRef/FullName": _col(rows, "payroll_item_wage"),
+    }  # (erp/payroll.py maps it)
     prepared = _Prepared(
         "TimeTrackingAdd",
         "add",
@@ -1562,23 +1699,30 @@ def _concat_errors(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def requests_frame(requests: Iterable[Request]) -> pd.DataFrame:
     reqs = list(requests)
-    return pd.DataFrame({
-        "request_id": pd.Series([r.request_id for r in reqs], dtype=pd.ArrowDtype(pa.string())),
-        "item_type": pd.Series([r.item_type for r in reqs], dtype=pd.ArrowDtype(pa.string())),
-        "procore_id": pd.Series([r.procore_id for r in reqs], dtype=pd.ArrowDtype(pa.int64())),
-        "action": pd.Series([r.action for r in reqs], dtype=pd.ArrowDtype(pa.string())),
-        "request_name": pd.Series([r.request_name for r in reqs], dtype=pd.ArrowDtype(pa.string())),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "request_id": pd.Series([r.request_id for r in reqs], dtype=pd.ArrowDtype(pa.string())),
+            "item_type": pd.Series([r.item_type for r in reqs], dtype=pd.ArrowDtype(pa.string())),
+            "procore_id": pd.Series([r.procore_id for r in reqs], dtype=pd.ArrowDtype(pa.int64())),
+            "action": pd.Series([r.action for r in reqs], dtype=pd.ArrowDtype(pa.string())),
+            "request_name": pd.Series([r.request_name for r in reqs], dtype=pd.ArrowDtype(pa.string())),
+        }
+    )
 
 
 # -- queries ------------------------------------------------------------------------------------------------
 # query name -> (list or transaction, IncludeLineItems allowed)
 QUERIES: dict[str, tuple[str, bool]] = {
-    "CustomerQuery": ("list", False), "VendorQuery": ("list", False), "ItemQuery": ("list", False),
-    "EstimateQuery": ("txn", True), "PurchaseOrderQuery": ("txn", True), "BillQuery": ("txn", True),
-    "BillPaymentCheckQuery": ("txn", True), "BillPaymentCreditCardQuery": ("txn", True),
+    "CustomerQuery": ("list", False),
+    "VendorQuery": ("list", False),
+    "ItemQuery": ("list", False),
+    "EstimateQuery": ("txn", True),
+    "PurchaseOrderQuery": ("txn", True),
+    "BillQuery": ("txn", True),
+    "BillPaymentCheckQuery": ("txn", True),
+    "BillPaymentCreditCardQuery": ("txn", True),
     "TimeTrackingQuery": ("txn", False),
-}  # fmt: skip
+}
 
 
 def query_request(

@@ -76,14 +76,22 @@ def timeact_iif(
     item_list, item_name = _items(_col(rows, "cost_code_id"), ctx)
     # The item's FullName as QuickBooks has it (a sub-item's path) when the items were imported.
     item_name = _coalesce(_lookup(item_list, ctx.frame("items"), "ListID", "FullName"), item_name)
-    frame = pd.DataFrame({
-        "id": rows["id"].tolist(),
-        "DATE": [None if _missing(d) else d.strftime("%m/%d/%y") for d in _col(rows, "date").tolist()],
-        "JOB": job_name.tolist(), "EMP": _col(rows, "party_name").tolist(), "ITEM": item_name.tolist(),
-        "PITEM": _col(rows, "payroll_item_wage").tolist(), "DURATION": [_duration(h) for h in _col(rows, "hours").tolist()],
-        "PROJ": _col(rows, "class_name").tolist(), "NOTE": _col(rows, "description").tolist(),
-        "BILLINGSTATUS": ["1" if (not _missing(b) and bool(b)) else "0" for b in _col(rows, "billable").tolist()],
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "id": rows["id"].tolist(),
+            "DATE": [None if _missing(d) else d.strftime("%m/%d/%y") for d in _col(rows, "date").tolist()],
+            "JOB": job_name.tolist(),
+            "EMP": _col(rows, "party_name").tolist(),
+            "ITEM": item_name.tolist(),
+            "PITEM": _col(rows, "payroll_item_wage").tolist(),
+            "DURATION": [_duration(h) for h in _col(rows, "hours").tolist()],
+            "PROJ": _col(rows, "class_name").tolist(),
+            "NOTE": _col(rows, "description").tolist(),
+            "BILLINGSTATUS": [
+                "1" if (not _missing(b) and bool(b)) else "0" for b in _col(rows, "billable").tolist()
+            ],
+        }
+    )
     for col in TIMEACT_COLUMNS:
         frame[col] = frame[col].map(_clean)
     errors: list[dict] = []
@@ -119,9 +127,11 @@ def timeact_iif(
         refuse(unencodable, source, f"{col} has characters a Windows-1252 IIF file cannot hold")
     bad = {e["procore_id"] for e in errors}
     good = frame[~frame["id"].isin(bad)]
-    lines = ["!TIMERHDR\t" + "\t".join(TIMERHDR_COLUMNS),
-             "\t".join(["TIMERHDR", "8", "0", _clean(company_name), "N", "Y", _clean(company_create_time)]),
-             "!TIMEACT\t" + "\t".join(TIMEACT_COLUMNS)]  # fmt: skip
+    lines = [
+        "!TIMERHDR\t" + "\t".join(TIMERHDR_COLUMNS),
+        "\t".join(["TIMERHDR", "8", "0", _clean(company_name), "N", "Y", _clean(company_create_time)]),
+        "!TIMEACT\t" + "\t".join(TIMEACT_COLUMNS),
+    ]
     body = ("TIMEACT\t" + good[TIMEACT_COLUMNS].agg("\t".join, axis=1)).tolist() if len(good) else []
     text = "\r\n".join(lines + body) + "\r\n"
     return IIFResult(text, len(good), _errors_frame(errors))

@@ -253,12 +253,22 @@ _COMPUTED_RET = {"ItemType", "PaymentKind"}
 _COMPUTED_LINE = {"LineNumber", "LineKind"}
 # Item kinds beyond those the table declares: they load too, with their ItemType.
 _MORE_ITEM_RETS = [
-    "ItemInventoryRet", "ItemInventoryAssemblyRet", "ItemFixedAssetRet", "ItemSubtotalRet", "ItemDiscountRet",
-    "ItemPaymentRet", "ItemSalesTaxRet", "ItemSalesTaxGroupRet", "ItemGroupRet",
-]  # fmt: skip
+    "ItemInventoryRet",
+    "ItemInventoryAssemblyRet",
+    "ItemFixedAssetRet",
+    "ItemSubtotalRet",
+    "ItemDiscountRet",
+    "ItemPaymentRet",
+    "ItemSalesTaxRet",
+    "ItemSalesTaxGroupRet",
+    "ItemGroupRet",
+]
 # Group lines hold ordinary lines inside them (a bill's item group, an estimate's line group).
-_GROUP_OF = {"ItemLineRet": "ItemGroupLineRet", "EstimateLineRet": "EstimateLineGroupRet",
-             "PurchaseOrderLineRet": "PurchaseOrderLineGroupRet"}  # fmt: skip
+_GROUP_OF = {
+    "ItemLineRet": "ItemGroupLineRet",
+    "EstimateLineRet": "EstimateLineGroupRet",
+    "PurchaseOrderLineRet": "PurchaseOrderLineGroupRet",
+}
 
 Trie = dict[str, tuple[int, "Trie | None"]]
 
@@ -364,10 +374,15 @@ def ret_plans() -> dict[str, _RetPlan]:
         names, paths, copies = _columns(spec, _COMPUTED_LINE | {parent_key})
         kinds = {tag: tag.removesuffix("LineRet").lower() for tag in spec.meta["line"]}
         lp = _LinePlan(
-            spec, names, _trie(paths), copies, names.index(parent_key),
+            spec,
+            names,
+            _trie(paths),
+            copies,
+            names.index(parent_key),
             names.index("LineNumber") if "LineNumber" in names else -1,
-            names.index("LineKind") if "LineKind" in names else -1, kinds,
-        )  # fmt: skip
+            names.index("LineKind") if "LineKind" in names else -1,
+            kinds,
+        )
         for tag in spec.meta["line"]:
             parent.lines[tag] = lp
             group = _GROUP_OF.get(tag)
@@ -452,8 +467,16 @@ def _status(rs: etree._Element, file: str) -> ResponseStatus:
         except ValueError:
             return None
 
-    return ResponseStatus(file, rs.tag, a.get("requestID"), _int("statusCode"), a.get("statusSeverity"),
-                          a.get("statusMessage"), _int("iteratorRemainingCount"), a.get("iteratorID"))  # fmt: skip
+    return ResponseStatus(
+        file,
+        rs.tag,
+        a.get("requestID"),
+        _int("statusCode"),
+        a.get("statusSeverity"),
+        a.get("statusMessage"),
+        _int("iteratorRemainingCount"),
+        a.get("iteratorID"),
+    )
 
 
 class _Collector:
@@ -484,8 +507,9 @@ class _Collector:
             source_row = cols.pop()
             for dst, src in copies:
                 cols[dst] = cols[src]
-            out[table] = Batch(spec, dict(zip(names, cols, strict=True)), [self.file] * len(rows), source_row,
-                               group, None)  # fmt: skip
+            out[table] = Batch(
+                spec, dict(zip(names, cols, strict=True)), [self.file] * len(rows), source_row, group, None
+            )
         return out
 
 
@@ -510,14 +534,24 @@ def _read_ret(ret: etree._Element, plan: _RetPlan, coll: _Collector, source_row:
         lp = lines.get(tag)
         if lp is not None:
             number += 1
-            _read_line(child, tag, lp, row[plan.key_col], number, coll.table_rows(lp.table), source_row, group)
+            _read_line(
+                child, tag, lp, row[plan.key_col], number, coll.table_rows(lp.table), source_row, group
+            )
         elif tag in plan.groups:
             for inner in child:
                 lp = lines.get(inner.tag)
                 if lp is not None:
                     number += 1
-                    _read_line(inner, inner.tag, lp, row[plan.key_col], number, coll.table_rows(lp.table),
-                               source_row, group)  # fmt: skip
+                    _read_line(
+                        inner,
+                        inner.tag,
+                        lp,
+                        row[plan.key_col],
+                        number,
+                        coll.table_rows(lp.table),
+                        source_row,
+                        group,
+                    )
     for col, value in plan.consts.get(ret.tag, ()):
         row[col] = value
     for dst, src in plan.copies:
@@ -527,8 +561,16 @@ def _read_ret(ret: etree._Element, plan: _RetPlan, coll: _Collector, source_row:
     coll.table_rows(plan.spec.table).append(row)
 
 
-def _read_line(el: etree._Element, tag: str, lp: _LinePlan, parent_key: str | None, number: int,
-               rows: list[list], source_row: int, group: int) -> None:  # fmt: skip
+def _read_line(
+    el: etree._Element,
+    tag: str,
+    lp: _LinePlan,
+    parent_key: str | None,
+    number: int,
+    rows: list[list],
+    source_row: int,
+    group: int,
+) -> None:
     lrow = [None] * lp.width + [source_row, group]
     get = lp.trie.get
     for child in el:
@@ -591,12 +633,21 @@ def read_query_response(source: Source, *, name: str | None = None, first_group:
         if root is not None and root != "QBXML":
             # Refused before reading on: elements the reader does not ask for stay in memory until their parent
             # ends, so a huge document of something else would otherwise grow with the file before its refusal.
-            raise InputError(f"not a qbXML response: the root element is <{root[:40]}>, not <QBXML>", file=label)
+            raise InputError(
+                f"not a qbXML response: the root element is <{root[:40]}>, not <QBXML>", file=label
+            )
         tags = list(plans) + ["QBXMLMsgsRs"]
         # remove_blank_text: the indentation between elements never becomes text nodes (a value that is only
         # blanks, <Memo> </Memo>, is kept by libxml2), which makes building the tree about 6% cheaper.
-        context = etree.iterparse(guarded, events=("end",), tag=tags, remove_comments=True, remove_pis=True,
-                                  remove_blank_text=True, **PARSER_OPTIONS)  # fmt: skip
+        context = etree.iterparse(
+            guarded,
+            events=("end",),
+            tag=tags,
+            remove_comments=True,
+            remove_pis=True,
+            remove_blank_text=True,
+            **PARSER_OPTIONS,
+        )
         first = True
         try:
             for _event, el in context:
@@ -778,8 +829,12 @@ def split_response(path: str | os.PathLike, part_bytes: int = PART_BYTES) -> Ite
         if top is not None:
             f.seek(0)
             buf = f.read(top.end() + part_bytes)
-        if (size <= part_bytes * 3 // 2 or top is None or buf[:2] in (b"\xff\xfe", b"\xfe\xff")
-                or (enc is not None and enc.group(1).lower() not in _SPLIT_ENCODINGS)):  # fmt: skip
+        if (
+            size <= part_bytes * 3 // 2
+            or top is None
+            or buf[:2] in (b"\xff\xfe", b"\xfe\xff")
+            or (enc is not None and enc.group(1).lower() not in _SPLIT_ENCODINGS)
+        ):
             yield ResponsePart(0, size)
             return
         prefix = (decl.group(0) if decl else b"") + top.group(1) + top.group(3)
@@ -855,6 +910,20 @@ def ret_to_row(element: etree._Element, spec: TableSpec | None = None) -> dict[s
     return rows[plan.spec.table][0]
 
 
-__all__ = ["MAX_DEPTH", "PARSER_OPTIONS", "PART_BYTES", "QueryResult", "ResponsePart", "ResponseStatus",
-           "check_prolog", "parse_bytes", "read_part", "read_query_response", "ret_plans", "ret_to_row", "ret_to_rows",
-           "safe_iterparse", "split_response"]  # fmt: skip
+__all__ = [
+    "MAX_DEPTH",
+    "PARSER_OPTIONS",
+    "PART_BYTES",
+    "QueryResult",
+    "ResponsePart",
+    "ResponseStatus",
+    "check_prolog",
+    "parse_bytes",
+    "read_part",
+    "read_query_response",
+    "ret_plans",
+    "ret_to_row",
+    "ret_to_rows",
+    "safe_iterparse",
+    "split_response",
+]

@@ -35,12 +35,24 @@ from .build import Request, parse_request_id, requests_frame
 from .parse import BENIGN_STATUS, parse_bytes, read_query_response
 
 OUTCOME_COLUMNS: dict[str, pa.DataType] = {
-    "request_id": pa.string(), "item_type": pa.string(), "procore_id": pa.int64(), "action": pa.string(),
-    "request_name": pa.string(), "status_code": pa.int64(), "status_severity": pa.string(),
-    "status_message": pa.string(), "list_id": pa.string(), "txn_id": pa.string(), "quickbooks_id": pa.string(),
-    "edit_sequence": pa.string(), "outcome": pa.string(), "error_class": pa.string(), "ret_count": pa.int64(),
-    "iterator_id": pa.string(), "iterator_remaining_count": pa.int64(),
-}  # fmt: skip
+    "request_id": pa.string(),
+    "item_type": pa.string(),
+    "procore_id": pa.int64(),
+    "action": pa.string(),
+    "request_name": pa.string(),
+    "status_code": pa.int64(),
+    "status_severity": pa.string(),
+    "status_message": pa.string(),
+    "list_id": pa.string(),
+    "txn_id": pa.string(),
+    "quickbooks_id": pa.string(),
+    "edit_sequence": pa.string(),
+    "outcome": pa.string(),
+    "error_class": pa.string(),
+    "ret_count": pa.int64(),
+    "iterator_id": pa.string(),
+    "iterator_remaining_count": pa.int64(),
+}
 
 PARSE_ERROR_HRESULT = "0x80040400"
 
@@ -57,15 +69,19 @@ class StatusPolicy:
 
 # status code -> policy; codes not listed are ``fatal`` / ``fail``
 STATUS_POLICY: dict[int, StatusPolicy] = {
-    **{code: StatusPolicy("retryable", "retry", "record in use or modified by another user; try again")
-       for code in range(3170, 3181)},
-    3200: StatusPolicy("reread_then_retry", "refresh_then_retry", "stale EditSequence: re-read the record, send again"),
+    **{
+        code: StatusPolicy("retryable", "retry", "record in use or modified by another user; try again")
+        for code in range(3170, 3181)
+    },
+    3200: StatusPolicy(
+        "reread_then_retry", "refresh_then_retry", "stale EditSequence: re-read the record, send again"
+    ),
     3140: StatusPolicy("create_parent_then_retry", "create_parent", "a referenced list element is missing"),
     3100: StatusPolicy("fix_data", "check_name", "the name is already in use"),
     3070: StatusPolicy("fix_data", "fail", "a value is longer than QuickBooks allows"),
     3150: StatusPolicy("fix_data", "fail", "a required element is missing"),
     3210: StatusPolicy("fix_data", "fail", "a value is invalid"),
-}  # fmt: skip
+}
 _FATAL = StatusPolicy("fatal", "fail", "QuickBooks refused the request")
 
 
@@ -98,7 +114,9 @@ def classify_hresult(hresult: str | None) -> str:
     return "fatal" if (hresult or "").lower() == PARSE_ERROR_HRESULT else "retryable"
 
 
-def deliver_in_process(deliver: Callable[[bytes], bytes], xml: bytes) -> tuple[bytes | None, str | None, str | None]:
+def deliver_in_process(
+    deliver: Callable[[bytes], bytes], xml: bytes
+) -> tuple[bytes | None, str | None, str | None]:
     """Hand one message set to something that plays QuickBooks in this process (the simulator's ``process``).
 
     Returns (response, None, None); or (None, hresult, message) when it raised an error carrying an ``hresult``:
@@ -194,9 +212,16 @@ def read_response(
         raise InputError("not a qbXML response: no <QBXMLMsgsRs>", file=name)
     by_id = {}
     if sent is not None and len(sent):
-        by_id = {rid: (it, pid, act) for rid, it, pid, act in zip(
-            sent["request_id"].tolist(), sent["item_type"].tolist(), sent["procore_id"].tolist(),
-            sent["action"].tolist(), strict=True)}  # fmt: skip
+        by_id = {
+            rid: (it, pid, act)
+            for rid, it, pid, act in zip(
+                sent["request_id"].tolist(),
+                sent["item_type"].tolist(),
+                sent["procore_id"].tolist(),
+                sent["action"].tolist(),
+                strict=True,
+            )
+        }
     rows = []
     answered: set[str] = set()
     for rs in msgs:
@@ -216,17 +241,36 @@ def read_response(
         list_id, txn_id, edit_sequence, count = _ret_ids(rs)
         code, severity = _int(a.get("statusCode")), a.get("statusSeverity")
         outcome, error_class = classify(code, severity, action, count > 0)
-        rows.append({
-            "request_id": rid, "item_type": item_type, "procore_id": procore_id, "action": action,
-            "request_name": request_name, "status_code": code, "status_severity": severity,
-            "status_message": a.get("statusMessage"), "list_id": list_id, "txn_id": txn_id,
-            "quickbooks_id": list_id or txn_id, "edit_sequence": edit_sequence, "outcome": outcome,
-            "error_class": error_class, "ret_count": count, "iterator_id": a.get("iteratorID"),
-            "iterator_remaining_count": _int(a.get("iteratorRemainingCount")),
-        })  # fmt: skip
+        rows.append(
+            {
+                "request_id": rid,
+                "item_type": item_type,
+                "procore_id": procore_id,
+                "action": action,
+                "request_name": request_name,
+                "status_code": code,
+                "status_severity": severity,
+                "status_message": a.get("statusMessage"),
+                "list_id": list_id,
+                "txn_id": txn_id,
+                "quickbooks_id": list_id or txn_id,
+                "edit_sequence": edit_sequence,
+                "outcome": outcome,
+                "error_class": error_class,
+                "ret_count": count,
+                "iterator_id": a.get("iteratorID"),
+                "iterator_remaining_count": _int(a.get("iteratorRemainingCount")),
+            }
+        )
     if sent is not None:  # sent but not answered: QuickBooks stopped before them (stopOnError) -- send again
-        for rid, it, pid, act, rname in zip(sent["request_id"], sent["item_type"], sent["procore_id"],
-                                            sent["action"], sent["request_name"], strict=True):  # fmt: skip
+        for rid, it, pid, act, rname in zip(
+            sent["request_id"],
+            sent["item_type"],
+            sent["procore_id"],
+            sent["action"],
+            sent["request_name"],
+            strict=True,
+        ):
             if rid not in answered:
                 rows.append(
                     _row(
@@ -257,12 +301,25 @@ def _row(
     error_class: str,
     severity: str = "Error",
 ) -> dict:
-    return {"request_id": rid, "item_type": item_type,
-            "procore_id": None if procore_id is None or pd.isna(procore_id) else int(procore_id),
-            "action": action, "request_name": request_name, "status_code": None, "status_severity": severity,
-            "status_message": message, "list_id": None, "txn_id": None, "quickbooks_id": None,
-            "edit_sequence": None, "outcome": "failed", "error_class": error_class, "ret_count": 0,
-            "iterator_id": None, "iterator_remaining_count": None}  # fmt: skip
+    return {
+        "request_id": rid,
+        "item_type": item_type,
+        "procore_id": None if procore_id is None or pd.isna(procore_id) else int(procore_id),
+        "action": action,
+        "request_name": request_name,
+        "status_code": None,
+        "status_severity": severity,
+        "status_message": message,
+        "list_id": None,
+        "txn_id": None,
+        "quickbooks_id": None,
+        "edit_sequence": None,
+        "outcome": "failed",
+        "error_class": error_class,
+        "ret_count": 0,
+        "iterator_id": None,
+        "iterator_remaining_count": None,
+    }
 
 
 def _whole_failure(sent: pd.DataFrame | None, hresult: str | None, message: str | None) -> ResponseResult:
@@ -275,8 +332,14 @@ def _whole_failure(sent: pd.DataFrame | None, hresult: str | None, message: str 
     error_class = classify_hresult(hresult)
     rows = []
     if sent is not None:
-        for rid, it, pid, act, rname in zip(sent["request_id"], sent["item_type"], sent["procore_id"],
-                                            sent["action"], sent["request_name"], strict=True):  # fmt: skip
+        for rid, it, pid, act, rname in zip(
+            sent["request_id"],
+            sent["item_type"],
+            sent["procore_id"],
+            sent["action"],
+            sent["request_name"],
+            strict=True,
+        ):
             rows.append(_row(rid, it, pid, act, rname, text, error_class))
     return ResponseResult(_outcomes_frame(rows), {}, hresult, message)
 

@@ -504,7 +504,9 @@ class Engine:
             p_all = f"""SELECT * FROM {P} WHERE expected OR procore_id IN (SELECT procore_id FROM {M})
                            OR procore_id IN (SELECT procore_id FROM d)
                            OR procore_id IN (SELECT procore_id FROM _qbr_{rule.pair}_pending)"""
-            queued = f"CASE WHEN procore_id IN (SELECT procore_id FROM _qbr_{rule.pair}_pending) THEN {total} END"
+            queued = (
+                f"CASE WHEN procore_id IN (SELECT procore_id FROM _qbr_{rule.pair}_pending) THEN {total} END"
+            )
             unexplained = q_unexplained = "0"
         pending_count = (
             f"""(SELECT count(*) FROM {P} WHERE procore_id NOT IN (SELECT procore_id FROM {M})
@@ -515,7 +517,9 @@ class Engine:
         )
         # list pairs carry no money: their money columns stay NULL
         money_cols = (
-            "pt, queue_total, qt, elsewhere_total, tolerated, net, gross" if money else ", ".join(["NULL"] * 7)
+            "pt, queue_total, qt, elsewhere_total, tolerated, net, gross"
+            if money
+            else ", ".join(["NULL"] * 7)
         )
         self.x(
             f"""INSERT INTO _qbr_summary

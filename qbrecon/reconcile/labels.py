@@ -10,52 +10,114 @@ from ..formats import is_missing as missing
 
 # Pair titles (both systems' terms) and Excel sheet names (at most 31 characters, no / \ ? * [ ] :).
 PAIR_TITLES = {
-    "company": "Companies / Vendors", "project": "Projects / Jobs", "cost_code": "Cost codes / Service items",
-    "budget": "Budgets / Estimates", "commitment": "Commitments / Purchase orders",
-    "change_order": "Change orders / PO lines", "invoice": "Subcontractor invoices / Bills",
-    "payment": "Payments issued / Bill payments", "job_cost": "Job-to-date costs / Job costs",
-}  # fmt: skip
+    "company": "Companies / Vendors",
+    "project": "Projects / Jobs",
+    "cost_code": "Cost codes / Service items",
+    "budget": "Budgets / Estimates",
+    "commitment": "Commitments / Purchase orders",
+    "change_order": "Change orders / PO lines",
+    "invoice": "Subcontractor invoices / Bills",
+    "payment": "Payments issued / Bill payments",
+    "job_cost": "Job-to-date costs / Job costs",
+}
 SHEET_NAMES = {
-    "company": "Companies - Vendors", "project": "Projects - Jobs", "cost_code": "Cost codes - Items",
-    "budget": "Budgets - Estimates", "commitment": "Commitments - POs", "change_order": "Change orders - PO lines",
-    "invoice": "Invoices - Bills", "payment": "Payments - Bill payments", "job_cost": "Job-to-date costs",
-}  # fmt: skip
+    "company": "Companies - Vendors",
+    "project": "Projects - Jobs",
+    "cost_code": "Cost codes - Items",
+    "budget": "Budgets - Estimates",
+    "commitment": "Commitments - POs",
+    "change_order": "Change orders - PO lines",
+    "invoice": "Invoices - Bills",
+    "payment": "Payments - Bill payments",
+    "job_cost": "Job-to-date costs",
+}
 
 SUMMARY_LABELS = {
-    "label": "Pair", "amount": "Totals of", "procore_records": "Procore records",
-    "quickbooks_records": "QuickBooks records", "matched_equal": "Equal",
-    "matched_with_differences": "With differences", "only_in_procore": "Only in Procore",
-    "only_in_quickbooks": "Only in QuickBooks", "ambiguous": "Ambiguous", "not_exported": "In the queue",
-    "explained_elsewhere": "Explained by invoice findings", "differences": "Findings",
-    "procore_total": "Procore total", "in_queue_total": "In the queue (amount)",
-    "quickbooks_total": "QuickBooks total", "explained_elsewhere_total": "Explained by invoice findings (amount)",
-    "within_tolerance_total": "Within tolerance", "delta": "Delta (Procore - QuickBooks)",
+    "label": "Pair",
+    "amount": "Totals of",
+    "procore_records": "Procore records",
+    "quickbooks_records": "QuickBooks records",
+    "matched_equal": "Equal",
+    "matched_with_differences": "With differences",
+    "only_in_procore": "Only in Procore",
+    "only_in_quickbooks": "Only in QuickBooks",
+    "ambiguous": "Ambiguous",
+    "not_exported": "In the queue",
+    "explained_elsewhere": "Explained by invoice findings",
+    "differences": "Findings",
+    "procore_total": "Procore total",
+    "in_queue_total": "In the queue (amount)",
+    "quickbooks_total": "QuickBooks total",
+    "explained_elsewhere_total": "Explained by invoice findings (amount)",
+    "within_tolerance_total": "Within tolerance",
+    "delta": "Delta (Procore - QuickBooks)",
     "abs_delta": "Absolute difference",
-}  # fmt: skip
-SUMMARY_MONEY = ["procore_total", "in_queue_total", "quickbooks_total", "explained_elsewhere_total",
-                 "within_tolerance_total", "delta", "abs_delta"]  # fmt: skip
-SUMMARY_COUNTS = ["procore_records", "quickbooks_records", "matched_equal", "matched_with_differences",
-                  "only_in_procore", "only_in_quickbooks", "ambiguous", "not_exported", "explained_elsewhere",
-                  "differences"]  # fmt: skip
+}
+SUMMARY_MONEY = [
+    "procore_total",
+    "in_queue_total",
+    "quickbooks_total",
+    "explained_elsewhere_total",
+    "within_tolerance_total",
+    "delta",
+    "abs_delta",
+]
+SUMMARY_COUNTS = [
+    "procore_records",
+    "quickbooks_records",
+    "matched_equal",
+    "matched_with_differences",
+    "only_in_procore",
+    "only_in_quickbooks",
+    "ambiguous",
+    "not_exported",
+    "explained_elsewhere",
+    "differences",
+]
 
 DIFFERENCE_LABELS = {
-    "pair": "Pair", "level": "Level", "project": "Project", "vendor": "Vendor", "number": "Number",
-    "cost_code": "Cost code", "field": "Field", "procore_value": "Procore", "quickbooks_value": "QuickBooks",
-    "delta": "Delta (Procore - QuickBooks)", "counted_delta": "Difference (in the totals)",
-    "detail_delta": "Detail (explains a difference)", "reason_text": "Reason", "reason": "Reason code",
-    "matched_by": "Matched by", "procore_id": "Procore id", "quickbooks_id": "QuickBooks id (ListID / TxnID)",
+    "pair": "Pair",
+    "level": "Level",
+    "project": "Project",
+    "vendor": "Vendor",
+    "number": "Number",
+    "cost_code": "Cost code",
+    "field": "Field",
+    "procore_value": "Procore",
+    "quickbooks_value": "QuickBooks",
+    "delta": "Delta (Procore - QuickBooks)",
+    "counted_delta": "Difference (in the totals)",
+    "detail_delta": "Detail (explains a difference)",
+    "reason_text": "Reason",
+    "reason": "Reason code",
+    "matched_by": "Matched by",
+    "procore_id": "Procore id",
+    "quickbooks_id": "QuickBooks id (ListID / TxnID)",
     "counted": "In the totals",
-}  # fmt: skip
+}
 LEVEL_LABELS = {"record": "Whole record", "header": "Header", "line": "Line"}
 FIELD_LABELS = {
-    "amount": "Amount", "retainage": "Retainage", "date": "Date", "vendor_id": "Vendor", "job_id": "Job",
-    "name": "Name", "EditSequence": "Edit sequence",
-}  # fmt: skip
-MATCHED_BY_LABELS = {"link": "Linked (QuickBooks id)", "key": "Same number / name", "commitment": "Commitment's PO"}
+    "amount": "Amount",
+    "retainage": "Retainage",
+    "date": "Date",
+    "vendor_id": "Vendor",
+    "job_id": "Job",
+    "name": "Name",
+    "EditSequence": "Edit sequence",
+}
+MATCHED_BY_LABELS = {
+    "link": "Linked (QuickBooks id)",
+    "key": "Same number / name",
+    "commitment": "Commitment's PO",
+}
 SUGGESTION_LABELS = {
-    "pair": "Pair", "procore_id": "Procore id", "procore_name": "Procore name",
-    "quickbooks_id": "QuickBooks id (ListID)", "quickbooks_name": "QuickBooks name", "score": "Score (0-100)",
-}  # fmt: skip
+    "pair": "Pair",
+    "procore_id": "Procore id",
+    "procore_name": "Procore name",
+    "quickbooks_id": "QuickBooks id (ListID)",
+    "quickbooks_name": "QuickBooks name",
+    "score": "Score (0-100)",
+}
 
 
 def label(mapping: dict[str, str], code: Any) -> str:

@@ -19,9 +19,13 @@ from ..schemas.types import normalise_names
 SCORE_CUTOFF = 80.0
 
 COLUMNS = {
-    "pair": "string[pyarrow]", "procore_id": "string[pyarrow]", "procore_name": "string[pyarrow]",
-    "quickbooks_id": "string[pyarrow]", "quickbooks_name": "string[pyarrow]", "score": "float64[pyarrow]",
-}  # fmt: skip
+    "pair": "string[pyarrow]",
+    "procore_id": "string[pyarrow]",
+    "procore_name": "string[pyarrow]",
+    "quickbooks_id": "string[pyarrow]",
+    "quickbooks_name": "string[pyarrow]",
+    "score": "float64[pyarrow]",
+}
 
 
 def suggest(

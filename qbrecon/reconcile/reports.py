@@ -65,7 +65,10 @@ SUMMARY_COLUMNS = ["label", *SUMMARY_COUNTS, *SUMMARY_MONEY, "amount"]
 
 
 # In the money table the column says it is an amount already.
-MONEY_TITLES = {"in_queue_total": "In the queue", "explained_elsewhere_total": "Explained by invoice findings"}
+MONEY_TITLES = {
+    "in_queue_total": "In the queue",
+    "explained_elsewhere_total": "Explained by invoice findings",
+}
 
 
 def _text(value: Any) -> str:
@@ -187,7 +190,9 @@ def render_html(rec: Reconciliation, fragment: bool = False, max_rows: int = 500
         tolerance=rec.tolerance,
         # two tables that each fit a page: the records per column, then the money that ties out
         record_columns=[(c, SUMMARY_LABELS[c]) for c in ["label", *SUMMARY_COUNTS]],
-        money_table_columns=[(c, MONEY_TITLES.get(c, SUMMARY_LABELS[c])) for c in ["label", *SUMMARY_MONEY, "amount"]],
+        money_table_columns=[
+            (c, MONEY_TITLES.get(c, SUMMARY_LABELS[c])) for c in ["label", *SUMMARY_MONEY, "amount"]
+        ],
         money_columns=set(SUMMARY_MONEY),
         count_columns=set(SUMMARY_COUNTS),
         summary=_records(summary_frame(rec)),
@@ -242,7 +247,9 @@ def _difference_sheet_frame(rows: pd.DataFrame) -> pd.DataFrame:
             DIFFERENCE_LABELS["cost_code"]: [_text(r["cost_code"]) for r in records],
             DIFFERENCE_LABELS["field"]: [r["field_label"] for r in records],
             DIFFERENCE_LABELS["procore_value"]: [_money_or_text(r["procore_value"], r) for r in records],
-            DIFFERENCE_LABELS["quickbooks_value"]: [_money_or_text(r["quickbooks_value"], r) for r in records],
+            DIFFERENCE_LABELS["quickbooks_value"]: [
+                _money_or_text(r["quickbooks_value"], r) for r in records
+            ],
             DIFFERENCE_LABELS["counted_delta"]: [
                 _as_money(r["delta"]) if c else None for r, c in zip(records, counted, strict=True)
             ],
@@ -304,8 +311,10 @@ def write_excel(rec: Reconciliation, path: Path) -> Path:
         for j, c in enumerate(cols, start=1):
             letter = get_column_letter(j)
             cells = ws[letter][1:]
-            longest = max([len(str(c))] + [len(_money(x.value)) if c in money else len(str(x.value or ""))
-                                           for x in cells])  # fmt: skip
+            longest = max(
+                [len(str(c))]
+                + [len(_money(x.value)) if c in money else len(str(x.value or "")) for x in cells]
+            )
             width = min(60 if c in _WRAP else 40, max(12, longest + 2))
             ws.column_dimensions[letter].width = width
             for cell in cells:
@@ -328,9 +337,12 @@ def write_excel(rec: Reconciliation, path: Path) -> Path:
         ("Findings", rec.n_differences),
         ("Delta (Procore - QuickBooks)", rec.total_delta),
         ("Absolute difference", rec.total_abs_delta),
-        ("How to read it", "Per pair (Summary sheet): Procore total - In the queue - QuickBooks total - "
-         "Explained by invoice findings - Within tolerance = Delta; the Delta is the sum of the pair sheet's "
-         "'Difference (in the totals)' column. Items still in the approval queue are not differences."),
+        (
+            "How to read it",
+            "Per pair (Summary sheet): Procore total - In the queue - QuickBooks total - "
+            "Explained by invoice findings - Within tolerance = Delta; the Delta is the sum of the pair sheet's "
+            "'Difference (in the totals)' column. Items still in the approval queue are not differences.",
+        ),
     ]
     for name, value in rows:
         cover.append([name, safe_cell(value)])
@@ -353,7 +365,9 @@ def write_excel(rec: Reconciliation, path: Path) -> Path:
         total={SUMMARY_LABELS.get(k, k): v for k, v in totals.items()},
     )
     d = rec.differences
-    money = {DIFFERENCE_LABELS[c] for c in ("procore_value", "quickbooks_value", "counted_delta", "detail_delta")}
+    money = {
+        DIFFERENCE_LABELS[c] for c in ("procore_value", "quickbooks_value", "counted_delta", "detail_delta")
+    }
     for pair in rec.pairs:
         rows_of_pair = d[d["pair"] == pair]
         if rows_of_pair.empty:
@@ -368,4 +382,12 @@ def write_excel(rec: Reconciliation, path: Path) -> Path:
     return path
 
 
-__all__ = ["render_html", "write_excel", "safe_cell", "summary_frame", "summary_totals", "bar_chart", "PAIR_TITLES"]
+__all__ = [
+    "render_html",
+    "write_excel",
+    "safe_cell",
+    "summary_frame",
+    "summary_totals",
+    "bar_chart",
+    "PAIR_TITLES",
+]

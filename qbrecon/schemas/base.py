@@ -15,7 +15,12 @@ import pyarrow as pa_arrow
 from .types import ARROW_TO_DUCKDB
 
 # Columns every stored source table carries besides its declared fields.
-LOAD_COLUMNS = {"_source_file": "VARCHAR", "_source_row": "BIGINT", "_load_id": "BIGINT", "_loaded_at": "TIMESTAMPTZ"}
+LOAD_COLUMNS = {
+    "_source_file": "VARCHAR",
+    "_source_row": "BIGINT",
+    "_load_id": "BIGINT",
+    "_loaded_at": "TIMESTAMPTZ",
+}
 
 
 class TableModel(pa.DataFrameModel):

@@ -95,7 +95,12 @@ class CostCode(_Origin):
     created_by_id: Id = F("created_by.id")
 
     class Config:
-        metadata = {"table": "cost_codes", "key": ["cost_code_level", "id"], "side": "procore", "resource": "cost_codes"}
+        metadata = {
+            "table": "cost_codes",
+            "key": ["cost_code_level", "id"],
+            "side": "procore",
+            "resource": "cost_codes",
+        }
 
 
 class BudgetLineItem(TableModel):
@@ -114,7 +119,12 @@ class BudgetLineItem(TableModel):
     updated_at: Timestamp = F()
 
     class Config:
-        metadata = {"table": "budget_line_items", "key": ["id"], "side": "procore", "resource": "budget_line_items"}
+        metadata = {
+            "table": "budget_line_items",
+            "key": ["id"],
+            "side": "procore",
+            "resource": "budget_line_items",
+        }
 
 
 class BudgetChange(TableModel):
@@ -144,9 +154,19 @@ class BudgetChange(TableModel):
 
 
 COMMITMENT_STATUSES = [
-    "draft", "out_for_bid", "out_for_signature", "approved", "complete", "terminated", "void",
-    "processing", "submitted", "partially_received", "received", "closed",
-]  # fmt: skip
+    "draft",
+    "out_for_bid",
+    "out_for_signature",
+    "approved",
+    "complete",
+    "terminated",
+    "void",
+    "processing",
+    "submitted",
+    "partially_received",
+    "received",
+    "closed",
+]
 
 
 class Commitment(_Origin):
@@ -193,14 +213,30 @@ class CommitmentLine(TableModel):
     origin_data: Text = F()
 
     class Config:
-        metadata = {"table": "commitment_lines", "key": ["id"], "side": "procore", "parent": "commitments",
-                    "nested": "line_items"}
+        metadata = {
+            "table": "commitment_lines",
+            "key": ["id"],
+            "side": "procore",
+            "parent": "commitments",
+            "nested": "line_items",
+        }
 
 
 CHANGE_ORDER_STATUSES = [
-    "draft", "pricing", "not_pricing", "pending", "revised", "proceeding", "not_proceeding",
-    "pending_billable", "no_charge", "approved", "rejected", "void", "pending_in_review",
-]  # fmt: skip
+    "draft",
+    "pricing",
+    "not_pricing",
+    "pending",
+    "revised",
+    "proceeding",
+    "not_proceeding",
+    "pending_billable",
+    "no_charge",
+    "approved",
+    "rejected",
+    "void",
+    "pending_in_review",
+]
 
 
 class ChangeOrder(_Origin):
@@ -222,7 +258,12 @@ class ChangeOrder(_Origin):
     created_by_id: Id = F("created_by.id")
 
     class Config:
-        metadata = {"table": "change_orders", "key": ["id"], "side": "procore", "resource": "commitment_change_orders"}
+        metadata = {
+            "table": "change_orders",
+            "key": ["id"],
+            "side": "procore",
+            "resource": "commitment_change_orders",
+        }
 
 
 class ChangeOrderLine(TableModel):
@@ -237,12 +278,23 @@ class ChangeOrderLine(TableModel):
     origin_data: Text = F()
 
     class Config:
-        metadata = {"table": "change_order_lines", "key": ["id"], "side": "procore",
-                    "parent": "change_orders", "nested": "line_items"}
+        metadata = {
+            "table": "change_order_lines",
+            "key": ["id"],
+            "side": "procore",
+            "parent": "change_orders",
+            "nested": "line_items",
+        }
 
 
-INVOICE_STATUSES = ["draft", "under_review", "revise_and_resubmit", "approved", "approved_as_noted",
-                    "pending_owner_approval"]
+INVOICE_STATUSES = [
+    "draft",
+    "under_review",
+    "revise_and_resubmit",
+    "approved",
+    "approved_as_noted",
+    "pending_owner_approval",
+]
 
 
 class Invoice(_Origin):
@@ -295,8 +347,13 @@ class InvoiceLine(TableModel):
     position: Int = F()
 
     class Config:
-        metadata = {"table": "invoice_lines", "key": ["id"], "side": "procore", "parent": "invoices",
-                    "nested": "contract_items"}
+        metadata = {
+            "table": "invoice_lines",
+            "key": ["id"],
+            "side": "procore",
+            "parent": "invoices",
+            "nested": "contract_items",
+        }
 
 
 class PaymentIssued(TableModel):
@@ -321,7 +378,12 @@ class PaymentIssued(TableModel):
     updated_at: Timestamp = F()
 
     class Config:
-        metadata = {"table": "payments_issued", "key": ["id"], "side": "procore", "resource": "contract_payments"}
+        metadata = {
+            "table": "payments_issued",
+            "key": ["id"],
+            "side": "procore",
+            "resource": "contract_payments",
+        }
 
 
 class TimecardEntry(TableModel):
@@ -345,7 +407,12 @@ class TimecardEntry(TableModel):
     updated_at: Timestamp = F()
 
     class Config:
-        metadata = {"table": "timecard_entries", "key": ["id"], "side": "procore", "resource": "timecard_entries"}
+        metadata = {
+            "table": "timecard_entries",
+            "key": ["id"],
+            "side": "procore",
+            "resource": "timecard_entries",
+        }
 
 
 class User(TableModel):
@@ -366,7 +433,16 @@ class User(TableModel):
         metadata = {"table": "users", "key": ["id"], "side": "procore", "resource": "users"}
 
 
-PROCORE_TOOLS = ["directory", "admin", "projects", "budget", "commitments", "prime_contract", "reports", "timesheets"]
+PROCORE_TOOLS = [
+    "directory",
+    "admin",
+    "projects",
+    "budget",
+    "commitments",
+    "prime_contract",
+    "reports",
+    "timesheets",
+]
 
 
 class UserToolPermission(TableModel):
@@ -378,11 +454,28 @@ class UserToolPermission(TableModel):
     level: Text = F(nullable=False, isin=ERP_PERMISSIONS)
 
     class Config:
-        metadata = {"table": "user_tool_permissions", "key": ["user_id", "tool"], "side": "procore",
-                    "resource": "user_tool_permissions"}  # fmt: skip
+        metadata = {
+            "table": "user_tool_permissions",
+            "key": ["user_id", "tool"],
+            "side": "procore",
+            "resource": "user_tool_permissions",
+        }
 
 
 PROCORE_MODELS: list[type[TableModel]] = [
-    Project, Company, CostCode, BudgetLineItem, BudgetChange, Commitment, CommitmentLine,
-    ChangeOrder, ChangeOrderLine, Invoice, InvoiceLine, PaymentIssued, TimecardEntry, User, UserToolPermission,
-]  # fmt: skip
+    Project,
+    Company,
+    CostCode,
+    BudgetLineItem,
+    BudgetChange,
+    Commitment,
+    CommitmentLine,
+    ChangeOrder,
+    ChangeOrderLine,
+    Invoice,
+    InvoiceLine,
+    PaymentIssued,
+    TimecardEntry,
+    User,
+    UserToolPermission,
+]

@@ -60,8 +60,13 @@ class Customer(_ListObject):
     JobDesc: Text = X()
 
     class Config:
-        metadata = {"table": "customers", "key": ["ListID"], "side": "quickbooks", "ret": "CustomerRet",
-                    "query": "CustomerQuery"}
+        metadata = {
+            "table": "customers",
+            "key": ["ListID"],
+            "side": "quickbooks",
+            "ret": "CustomerRet",
+            "query": "CustomerQuery",
+        }
 
 
 class Vendor(_ListObject):
@@ -82,8 +87,13 @@ class Vendor(_ListObject):
     Balance: Money = X()
 
     class Config:
-        metadata = {"table": "vendors", "key": ["ListID"], "side": "quickbooks", "ret": "VendorRet",
-                    "query": "VendorQuery"}
+        metadata = {
+            "table": "vendors",
+            "key": ["ListID"],
+            "side": "quickbooks",
+            "ret": "VendorRet",
+            "query": "VendorQuery",
+        }
 
 
 class Item(_ListObject):
@@ -102,8 +112,13 @@ class Item(_ListObject):
     ExpenseAccountRef_FullName: Text = X("SalesAndPurchase/ExpenseAccountRef/FullName")
 
     class Config:
-        metadata = {"table": "items", "key": ["ListID"], "side": "quickbooks",
-                    "ret": ["ItemServiceRet", "ItemNonInventoryRet", "ItemOtherChargeRet"], "query": "ItemQuery"}
+        metadata = {
+            "table": "items",
+            "key": ["ListID"],
+            "side": "quickbooks",
+            "ret": ["ItemServiceRet", "ItemNonInventoryRet", "ItemOtherChargeRet"],
+            "query": "ItemQuery",
+        }
 
 
 class Estimate(_Txn):
@@ -113,8 +128,13 @@ class Estimate(_Txn):
     TotalAmount: Money = X()
 
     class Config:
-        metadata = {"table": "estimates", "key": ["TxnID"], "side": "quickbooks", "ret": "EstimateRet",
-                    "query": "EstimateQuery"}
+        metadata = {
+            "table": "estimates",
+            "key": ["TxnID"],
+            "side": "quickbooks",
+            "ret": "EstimateRet",
+            "query": "EstimateQuery",
+        }
 
 
 class _TxnLine(TableModel):
@@ -132,8 +152,13 @@ class EstimateLine(_TxnLine):
     Rate: Quantity = X()
 
     class Config:
-        metadata = {"table": "estimate_lines", "key": ["TxnID", "TxnLineID"], "side": "quickbooks",
-                    "parent": "estimates", "line": ["EstimateLineRet"]}
+        metadata = {
+            "table": "estimate_lines",
+            "key": ["TxnID", "TxnLineID"],
+            "side": "quickbooks",
+            "parent": "estimates",
+            "line": ["EstimateLineRet"],
+        }
 
 
 class PurchaseOrder(_Txn):
@@ -146,8 +171,13 @@ class PurchaseOrder(_Txn):
     IsFullyReceived: Bool = X()
 
     class Config:
-        metadata = {"table": "purchase_orders", "key": ["TxnID"], "side": "quickbooks", "ret": "PurchaseOrderRet",
-                    "query": "PurchaseOrderQuery"}
+        metadata = {
+            "table": "purchase_orders",
+            "key": ["TxnID"],
+            "side": "quickbooks",
+            "ret": "PurchaseOrderRet",
+            "query": "PurchaseOrderQuery",
+        }
 
 
 class PurchaseOrderLine(_TxnLine):
@@ -158,8 +188,13 @@ class PurchaseOrderLine(_TxnLine):
     IsManuallyClosed: Bool = X()
 
     class Config:
-        metadata = {"table": "purchase_order_lines", "key": ["TxnID", "TxnLineID"], "side": "quickbooks",
-                    "parent": "purchase_orders", "line": ["PurchaseOrderLineRet"]}
+        metadata = {
+            "table": "purchase_order_lines",
+            "key": ["TxnID", "TxnLineID"],
+            "side": "quickbooks",
+            "parent": "purchase_orders",
+            "line": ["PurchaseOrderLineRet"],
+        }
 
 
 class Bill(_Txn):
@@ -173,8 +208,13 @@ class Bill(_Txn):
     LinkedTxn_TxnID: Text = X("LinkedTxn/TxnID")
 
     class Config:
-        metadata = {"table": "bills", "key": ["TxnID"], "side": "quickbooks", "ret": "BillRet",
-                    "query": "BillQuery"}
+        metadata = {
+            "table": "bills",
+            "key": ["TxnID"],
+            "side": "quickbooks",
+            "ret": "BillRet",
+            "query": "BillQuery",
+        }
 
 
 class BillLine(_TxnLine):
@@ -189,8 +229,13 @@ class BillLine(_TxnLine):
     Memo: Text = X()
 
     class Config:
-        metadata = {"table": "bill_lines", "key": ["TxnID", "TxnLineID"], "side": "quickbooks",
-                    "parent": "bills", "line": ["ItemLineRet", "ExpenseLineRet"]}
+        metadata = {
+            "table": "bill_lines",
+            "key": ["TxnID", "TxnLineID"],
+            "side": "quickbooks",
+            "parent": "bills",
+            "line": ["ItemLineRet", "ExpenseLineRet"],
+        }
 
 
 class BillPayment(_Txn):
@@ -204,9 +249,13 @@ class BillPayment(_Txn):
     Amount: Money = X()
 
     class Config:
-        metadata = {"table": "bill_payments", "key": ["TxnID"], "side": "quickbooks",
-                    "ret": ["BillPaymentCheckRet", "BillPaymentCreditCardRet"],
-                    "query": ["BillPaymentCheckQuery", "BillPaymentCreditCardQuery"]}
+        metadata = {
+            "table": "bill_payments",
+            "key": ["TxnID"],
+            "side": "quickbooks",
+            "ret": ["BillPaymentCheckRet", "BillPaymentCreditCardRet"],
+            "query": ["BillPaymentCheckQuery", "BillPaymentCreditCardQuery"],
+        }
 
 
 class BillPaymentApplication(TableModel):
@@ -219,8 +268,13 @@ class BillPaymentApplication(TableModel):
     Amount: Money = X()
 
     class Config:
-        metadata = {"table": "bill_payment_lines", "key": ["TxnID", "AppliedTxnID"], "side": "quickbooks",
-                    "parent": "bill_payments", "line": ["AppliedToTxnRet"]}
+        metadata = {
+            "table": "bill_payment_lines",
+            "key": ["TxnID", "AppliedTxnID"],
+            "side": "quickbooks",
+            "parent": "bill_payments",
+            "line": ["AppliedToTxnRet"],
+        }
 
 
 class TimeTracking(TableModel):
@@ -242,11 +296,26 @@ class TimeTracking(TableModel):
     BillableStatus: Text = X()
 
     class Config:
-        metadata = {"table": "time_tracking", "key": ["TxnID"], "side": "quickbooks", "ret": "TimeTrackingRet",
-                    "query": "TimeTrackingQuery"}
+        metadata = {
+            "table": "time_tracking",
+            "key": ["TxnID"],
+            "side": "quickbooks",
+            "ret": "TimeTrackingRet",
+            "query": "TimeTrackingQuery",
+        }
 
 
 QUICKBOOKS_MODELS: list[type[TableModel]] = [
-    Customer, Vendor, Item, Estimate, EstimateLine, PurchaseOrder, PurchaseOrderLine, Bill, BillLine,
-    BillPayment, BillPaymentApplication, TimeTracking,
-]  # fmt: skip
+    Customer,
+    Vendor,
+    Item,
+    Estimate,
+    EstimateLine,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Bill,
+    BillLine,
+    BillPayment,
+    BillPaymentApplication,
+    TimeTracking,
+]

@@ -114,8 +114,22 @@ def money_display(value: Any) -> str:
 # Legal-form suffixes and punctuation do not make two firms different ("Acme Concrete, Inc." = "ACME concrete
 # LLC"); "&" and "and" are the same word. One rule, three shapes: a Python function, a vectorised one for frames
 # and a DuckDB macro for SQL (reconciliation's business keys), all built from these two patterns.
-LEGAL_FORMS = ("inc", "incorporated", "llc", "l l c", "co", "corp", "corporation", "company", "ltd", "limited",
-               "lp", "llp", "pc", "pllc")  # fmt: skip
+LEGAL_FORMS = (
+    "inc",
+    "incorporated",
+    "llc",
+    "l l c",
+    "co",
+    "corp",
+    "corporation",
+    "company",
+    "ltd",
+    "limited",
+    "lp",
+    "llp",
+    "pc",
+    "pllc",
+)
 _LEGAL_SUFFIX = r"( (" + "|".join(LEGAL_FORMS) + r"))+ *$"
 _NON_ALNUM = r"[^a-z0-9]+"
 _LEGAL_SUFFIX_RE = re.compile(_LEGAL_SUFFIX)

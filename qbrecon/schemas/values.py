@@ -285,24 +285,48 @@ def read_hours(value: Any) -> Decimal | None:
 def _type_name(value: Any) -> str:
     if isinstance(value, NotAnObject):
         return f"{_type_name(value.value)} at {value.path!r} where an object was expected"
-    return {dict: "an object", list: "an array", str: "text", bool: "a boolean", float: "a number",
-            int: "a number"}.get(type(value), type(value).__name__)  # fmt: skip
+    return {
+        dict: "an object",
+        list: "an array",
+        str: "text",
+        bool: "a boolean",
+        float: "a number",
+        int: "a number",
+    }.get(type(value), type(value).__name__)
 
 
 READERS: dict[str, Callable[[Any], Any]] = {
-    "int": read_int, "text": read_text, "bool": read_bool, "money": read_money, "quantity": read_quantity,
-    "date": read_date, "timestamp": read_timestamp, "hours": read_hours,
-}  # fmt: skip
+    "int": read_int,
+    "text": read_text,
+    "bool": read_bool,
+    "money": read_money,
+    "quantity": read_quantity,
+    "date": read_date,
+    "timestamp": read_timestamp,
+    "hours": read_hours,
+}
 
 ARROW_TYPES = {
-    "int": pa.int64(), "text": pa.string(), "bool": pa.bool_(), "money": MONEY_TYPE, "quantity": QUANTITY_TYPE,
-    "date": pa.date32(), "timestamp": TIMESTAMP_TYPE, "hours": QUANTITY_TYPE,
-}  # fmt: skip
+    "int": pa.int64(),
+    "text": pa.string(),
+    "bool": pa.bool_(),
+    "money": MONEY_TYPE,
+    "quantity": QUANTITY_TYPE,
+    "date": pa.date32(),
+    "timestamp": TIMESTAMP_TYPE,
+    "hours": QUANTITY_TYPE,
+}
 
 CHECK_NAMES = {
-    "int": "whole_number", "text": "text", "bool": "boolean", "money": "amount", "quantity": "number",
-    "date": "date", "timestamp": "date_time", "hours": "duration",
-}  # fmt: skip
+    "int": "whole_number",
+    "text": "text",
+    "bool": "boolean",
+    "money": "amount",
+    "quantity": "number",
+    "date": "date",
+    "timestamp": "date_time",
+    "hours": "duration",
+}
 
 
 # -- whole-column conversion -----------------------------------------------------------------------------------
@@ -392,5 +416,19 @@ def convert_batch(batch: Batch) -> tuple[pa.Table, list[CellError]]:
     return table, errors
 
 
-__all__ = ["Batch", "CellError", "NotAnObject", "convert_batch", "convert_column", "kind_of", "read_bool",
-           "read_date", "read_hours", "read_int", "read_money", "read_quantity", "read_text", "read_timestamp"]  # fmt: skip
+__all__ = [
+    "Batch",
+    "CellError",
+    "NotAnObject",
+    "convert_batch",
+    "convert_column",
+    "kind_of",
+    "read_bool",
+    "read_date",
+    "read_hours",
+    "read_int",
+    "read_money",
+    "read_quantity",
+    "read_text",
+    "read_timestamp",
+]
