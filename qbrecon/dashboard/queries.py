@@ -147,8 +147,18 @@ def queue_page(ws: Any, query: QueueQuery) -> tuple[pd.DataFrame, int]:
     last_page = max((total + size - 1) // size, 1)
     query.page = min(max(int(query.page), 1), last_page)
     offset = (query.page - 1) * size
-    frame = ws.store.frame(f"SELECT * {base}{query.order_by()} LIMIT {size} OFFSET {offset}", params)
-    return frame, total
+    # the page carries its own total and amount (window functions run before LIMIT): rows and "of N" come from one
+    # snapshot even while the Web Connector changes statuses between the two reads
+    frame = ws.store.frame(
+        f"SELECT *, count(*) OVER () AS _view_total, sum(amount) OVER () AS _view_amount {base}"
+        f"{query.order_by()} LIMIT {size} OFFSET {offset}",
+        params,
+    )
+    if len(frame):
+        total = int(frame["_view_total"].iloc[0])
+        amount = frame["_view_amount"].iloc[0]
+        query.total_amount = None if amount is None or amount is pd.NA else amount
+    return frame.drop(columns=["_view_total", "_view_amount"]), total
 
 
 def matching_items(ws: Any, query: QueueQuery) -> pd.DataFrame:
