@@ -98,14 +98,7 @@ _TYPE_COLUMNS: dict[str, list[Column]] = {
         _c("project", "Project", width=180),
         _c("amount", "Amount", "money", 130),
     ],
-    "change_order": [
-        _ID,
-        _c("number", "Number", width=100),
-        _c("name", "Title", width=200),
-        _c("vendor", "Vendor", width=180),
-        _c("project", "Project", width=180),
-        _c("amount", "Amount", "money", 130),
-    ],
+    "change_order": [],  # a CCO reads like its commitment: filled in below
     "invoice": [
         _ID,
         _c("number", "Invoice #", width=110),
@@ -120,6 +113,7 @@ _TYPE_COLUMNS: dict[str, list[Column]] = {
         _c("hours", "Hours", "hours", 90),
     ],
 }
+_TYPE_COLUMNS["change_order"] = _TYPE_COLUMNS["commitment"]
 _SENT = [_c("sent_by_name", "Sent by", width=150), _c("sent_at", "Sent", "time", 150)]
 _STATUS_COLUMNS: dict[str | None, list[Column]] = {
     "ready_to_export": [*_SENT, _c("blockers", "Blocked by", width=260)],
