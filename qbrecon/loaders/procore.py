@@ -61,7 +61,7 @@ class ProcoreExport:
 def resource_files(root: Path) -> tuple[dict[str, list[Path]], list[str]]:
     """Files of each resource in an export folder (single file and/or pages), and names of ignored entries."""
     resources: dict = {spec.meta["resource"]: spec for spec in TABLES.values() if "resource" in spec.meta}
-    resources.update(dict.fromkeys([*shapes.LINE_RESOURCES, shapes.ERP_REQUESTS]))
+    resources.update(dict.fromkeys([*shapes.LINE_RESOURCES, shapes.ERP_REQUESTS, shapes.BUDGET_MODIFICATIONS]))
     found: dict[str, list[Path]] = {}
     ignored: list[str] = []
     if root.is_file():
@@ -374,14 +374,12 @@ class ExportReader:
                 reader.notes.extend(problems)
                 self.files.append(label)
         order = list(by_resource)
-        for resource in sorted(set(found) & set(by_resource) | set(erp.records), key=order.index):
+        for resource in sorted(_resources(found, by_resource, erp), key=order.index):
             spec = by_resource[resource]
-            for file in found.get(resource, []):
-                label = str(file.relative_to(base))
+            for _file, label, records, context in _resource_pages(resource, found, base, erp.actions):
                 # JSON records hold no reference cycles: the cyclic collector would only walk them again and
                 # again while a file is turned into columns (as for qbXML in ``read_query_response``)
                 with _no_gc():
-                    records, context = read_page(file, label)
                     records = shapes.nest_lines(
                         resource, shapes.normalise_records(spec, records, context), lines
                     )
@@ -408,6 +406,33 @@ class ExportReader:
         )
         self.notes += shapes.orphan_notes(lines)
         self.actions = erp.actions
+
+
+def _resources(found: dict, by_resource: dict, erp: shapes.ErpPayloads) -> set[str]:
+    """The table resources an export holds (budget modifications are budget changes)."""
+    names = set(found) & set(by_resource) | set(erp.records)
+    if shapes.BUDGET_MODIFICATIONS in found:
+        names.add("budget_changes")
+    return names
+
+
+def _resource_pages(
+    resource: str, found: dict[str, list[Path]], base: Path, actions: list[shapes.ErpAction]
+) -> Iterator[tuple[Path, str, list, dict]]:
+    """Each file of a resource as (file, label, records, context); budget changes also from Procore's legacy
+    budget modifications, turned into budget change records (their cost-code actions go to ``actions``)."""
+    for file in found.get(resource, []):
+        label = str(file.relative_to(base))
+        with _no_gc():  # JSON records hold no reference cycles (see ``ExportReader.chunks``)
+            records, context = read_page(file, label)
+        yield file, label, records, context
+    if resource == "budget_changes":
+        for file in found.get(shapes.BUDGET_MODIFICATIONS, []):
+            label = str(file.relative_to(base))
+            records, context = read_page(file, label)
+            records, more = shapes.budget_modifications_as_changes(records, label)
+            actions.extend(more)
+            yield file, label, records, context
 
 
 class _no_gc:  # noqa: N801 - used as a statement
@@ -451,11 +476,9 @@ def read_export(path: str | Path) -> ProcoreExport:
             reader.notes.extend(problems)
             files.append(label)
     order = list(by_resource)
-    for resource in sorted(set(found) & set(by_resource) | set(erp.records), key=order.index):
+    for resource in sorted(_resources(found, by_resource, erp), key=order.index):
         spec = by_resource[resource]
-        for file in found.get(resource, []):
-            label = str(file.relative_to(base))
-            records, context = read_page(file, label)
+        for _file, label, records, context in _resource_pages(resource, found, base, erp.actions):
             records = shapes.nest_lines(resource, shapes.normalise_records(spec, records, context), lines)
             reader.read_resource(spec, records, label)
             files.append(label)
