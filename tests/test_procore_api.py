@@ -234,3 +234,82 @@ def test_cli_sign_in_keeps_a_refreshable_token(tmp_path, monkeypatch):
                 kept = load_connection(con, ws.path, fake.company_id)
         assert kept["token"]["refresh_token"] and kept["base_url"] == fake.url
         assert kept["token"]["access_token"] not in res.output
+
+
+def test_pull_reads_documented_paths_and_tool_levels_from_permission_templates(tmp_path):
+    """Users' levels come from Procore's company users and permission templates (no invented endpoint)."""
+    with FakeProcore(FIXTURE) as fake:
+        pull(client_for(fake), tmp_path / "pull")
+        asked = {p for m, p, s in fake.log if m == "GET"}
+    assert "/rest/v1.0/companies/9/users" in asked
+    assert "/rest/v1.0/companies/9/permission_templates" in asked
+    assert not any("user_tool_permissions" in p for p in asked)
+    kinds = set()
+    for page in (tmp_path / "pull" / "permission_templates").rglob("page_*.json"):
+        params = json.loads(page.read_text())["request"]["params"]
+        assert params["view"] == "with_permissions"
+        kinds.add(params["filters[type]"])
+    assert kinds == {"company_tools", "project_tools"}
+    users = json.loads(next((tmp_path / "pull" / "users").rglob("page_0001.json")).read_text())["data"]
+    assert all("erp_integrations_permission" not in u and "erp_integrated_accountant" in u for u in users)
+
+
+def test_tool_levels_from_procore_shaped_users_and_templates(tmp_path):
+    root = tmp_path / "export"
+    (root / "users").mkdir(parents=True)
+    (root / "permission_templates").mkdir()
+    users = [
+        {
+            "id": 381006,
+            "name": "Leah Russell",
+            "email_address": "leah@example.com",
+            "is_active": True,
+            "erp_integrated_accountant": True,
+            "company_permission_template_id": 28,
+            "default_permission_template_id": 27,
+        },
+        {"id": 381007, "name": "No Template", "login": "nt@example.com", "erp_integrated_accountant": False},
+    ]
+    templates = [
+        {
+            "id": 28,
+            "name": "Accounting",
+            "type": "company_tools",
+            "user_access_levels": {"directory": 3, "erp_integrations": "Standard", "images": 3},
+        },
+        {
+            "id": 27,
+            "name": "General Contractor",
+            "type": "global",
+            "user_access_levels": {"budget": 1, "prime_contracts": "admin", "directory": 1},
+        },
+    ]
+    url = "https://api.procore.com/rest/v1.0/companies/9/"
+    (root / "users" / "page_0001.json").write_text(
+        json.dumps({"request": {"url": url + "users"}, "data": users})
+    )
+    (root / "permission_templates" / "page_0001.json").write_text(
+        json.dumps({"request": {"url": url + "permission_templates"}, "data": templates})
+    )
+    with Workspace(tmp_path / "w.duckdb") as ws:
+        report = ws.load_procore(root)
+        assert report.ok and ws.quarantine().empty
+        u = ws.store.frame("SELECT * FROM users ORDER BY id")
+        assert list(u["login"]) == ["leah@example.com", "nt@example.com"]
+        erp = u["erp_integrations_permission"]
+        assert erp.iloc[0] == "standard" and erp.isna().iloc[1]
+        assert list(u["can_push_to_accounting"]) == [True, False]
+        levels = ws.store.frame("SELECT user_id, tool, level FROM user_tool_permissions ORDER BY ALL")
+        # the higher level where both templates name a tool; tools qbrecon does not use are left out
+        assert levels.values.tolist() == [
+            [381006, "budget", "read_only"],
+            [381006, "directory", "admin"],
+            [381006, "prime_contract", "admin"],
+        ]
+    # a template the users name but the pull lacks is reported, never guessed
+    (root / "permission_templates" / "page_0001.json").write_text(
+        json.dumps({"data": templates[:1], "request": {"url": url}})
+    )
+    with Workspace(tmp_path / "w2.duckdb") as ws:
+        report = ws.load_procore(root)
+        assert any("permission template(s) 27" in n for n in report.notes)

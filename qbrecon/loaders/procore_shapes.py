@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from ..schemas import TABLES, TableSpec
+from ..schemas.procore import PROCORE_TOOLS
 from ..schemas.types import normalise_status
 
 # line resource folder -> (parent resource, array key in the parent record, context key naming the parent)
@@ -34,6 +35,9 @@ LINE_RESOURCES: dict[str, tuple[str, str, str]] = {
     "budget_change_adjustment_line_items": ("budget_changes", "adjustment_line_items", "budget_change_id"),
 }
 ERP_REQUESTS = "erp_requests"
+# Procore's permission templates (``GET /companies/{id}/permission_templates?view=with_permissions``): each
+# user's level per tool is read from the templates the user holds.
+PERMISSION_TEMPLATES = "permission_templates"
 # Procore's legacy budget transfers (``/rest/v1.0/projects/{id}/budget_modifications``), read as budget changes.
 BUDGET_MODIFICATIONS = "budget_modifications"
 
@@ -212,6 +216,92 @@ class ErpAction:
     budget_line_item_id: int | str | None = None
 
 
+# -- users and their permission templates ------------------------------------------------------------------------
+# Procore's access levels by name, and by number in a template's ``user_access_levels`` (0-3 in the order of
+# Procore's UI: None, Read Only, Standard, Admin; the numbering is qbrecon's reading of the documented examples).
+_LEVELS = ["none", "read_only", "standard", "admin"]
+_TOOL_NAMES = {"prime_contracts": "prime_contract", "company_directory": "directory", "portfolio": "projects"}
+ERP_TOOL = "erp_integrations"  # kept on the user (users.erp_integrations_permission), not per tool
+_TEMPLATE_KEYS = ("company_permission_template_id", "default_permission_template_id")
+
+
+def access_level(value: Any) -> Any:
+    """A template's level (number or name, any case) as qbrecon names it; anything else as it came (reported)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and 0 <= value < len(_LEVELS):
+        return _LEVELS[value]
+    if isinstance(value, str):
+        name = normalise_status(value)
+        if name in _LEVELS:
+            return name
+        if value.strip().isdigit() and int(value) < len(_LEVELS):
+            return _LEVELS[int(value)]
+    return value
+
+
+def templates_by_id(records: list) -> dict[str, dict]:
+    """Permission templates by id (a template listed twice keeps its last copy)."""
+    return {str(t.get("id")): t for t in records if isinstance(t, dict) and t.get("id") is not None}
+
+
+def users_with_templates(users: list, templates: dict[str, dict]) -> tuple[list, list[dict], list[str]]:
+    """Procore's company users with what qbrecon reads from their templates: the ERP Integrations level and the
+    accounting privilege on the user (``erp_integrated_accountant``; the login is the email address when the
+    record has none), and one ``user_tool_permissions`` record per user and tool (the higher level where both of
+    a user's templates name a tool). Values a user already carries are kept."""
+    out: list = []
+    rows: list[dict] = []
+    missing: set[str] = set()
+    for rec in users:
+        if type(rec) is not dict:
+            out.append(rec)
+            continue
+        rec = dict(rec)
+        if rec.get("login") is None and rec.get("email_address") is not None:
+            rec["login"] = rec["email_address"]
+        if rec.get("can_push_to_accounting") is None and "erp_integrated_accountant" in rec:
+            rec["can_push_to_accounting"] = rec["erp_integrated_accountant"]
+        levels: dict[str, Any] = {}
+        for key in _TEMPLATE_KEYS:
+            tid = rec.get(key)
+            if tid is None:
+                continue
+            template = templates.get(str(tid))
+            if template is None:
+                missing.add(str(tid))
+                continue
+            access = template.get("user_access_levels")
+            for tool, raw in access.items() if isinstance(access, dict) else ():
+                name, level = _TOOL_NAMES.get(str(tool), str(tool)), access_level(raw)
+                before = levels.get(name)
+                if before is None or (
+                    level in _LEVELS
+                    and (before not in _LEVELS or _LEVELS.index(level) > _LEVELS.index(before))
+                ):
+                    levels[name] = level
+        if ERP_TOOL in levels and rec.get("erp_integrations_permission") is None:
+            rec["erp_integrations_permission"] = levels[ERP_TOOL]
+        rows += [
+            {"user": {"id": rec.get("id")}, "tool": tool, "level": level}
+            for tool, level in levels.items()
+            if tool in _PROCORE_TOOLS
+        ]
+        out.append(rec)
+    notes = (
+        [
+            f"{PERMISSION_TEMPLATES}: users name permission template(s) {', '.join(sorted(missing))} the pull does "
+            "not hold; their tool levels are not read"
+        ]
+        if missing
+        else []
+    )
+    return out, rows, notes
+
+
+_PROCORE_TOOLS = set(PROCORE_TOOLS)
+
+
 # -- legacy budget modifications ---------------------------------------------------------------------------------
 def budget_modifications_as_changes(records: list, label: str) -> tuple[list, list[ErpAction]]:
     """Budget modifications (``{id, from_budget_line_item_id, to_budget_line_item_id, transfer_amount, notes,
@@ -236,7 +326,9 @@ def budget_modifications_as_changes(records: list, label: str) -> tuple[list, li
             from_id = mid  # the reader reports the id
         amount = rec.get("transfer_amount")
         try:
-            negative: Any = str(-Decimal(str(amount).strip())) if type(amount) in (str, int, float) else amount
+            negative: Any = (
+                str(-Decimal(str(amount).strip())) if type(amount) in (str, int, float) else amount
+            )
         except (InvalidOperation, ValueError):
             negative = amount  # left as sent: the reader names the field
         header = {k: v for k, v in rec.items() if k not in _MODIFICATION_ONLY}

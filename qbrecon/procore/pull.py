@@ -82,7 +82,7 @@ def pull(
         parent_name: str | None = None,
     ) -> list[dict]:
         path = fill(e.path, company_id=client.company_id, project_id=project_id, id=parent_id)
-        params: dict = {}
+        params: dict = dict(e.query)
         if "company_id" in e.params:
             params["company_id"] = client.company_id
         if "project_id" in e.params and project_id is not None:
