@@ -313,3 +313,102 @@ def test_tool_levels_from_procore_shaped_users_and_templates(tmp_path):
     with Workspace(tmp_path / "w2.duckdb") as ws:
         report = ws.load_procore(root)
         assert any("permission template(s) 27" in n for n in report.notes)
+
+
+def test_rate_limit_reset_header_and_5xx_backoff_through_the_local_server(tmp_path):
+    faults = Faults(
+        rate_limit=("/rest/v1.0/vendors",),
+        retry_after=None,  # the 429 names only X-Rate-Limit-Reset
+        reset_in=4,
+        server_error=("/rest/v1.0/projects",),
+    )
+    with FakeProcore(FIXTURE, faults=faults) as fake:
+        client = client_for(fake, backoff=0.25)
+        vendors = [r for p in client.pages("/rest/v1.0/vendors", {"company_id": 9}) for r in p.records]
+        projects = [r for p in client.pages("/rest/v1.0/projects", {"company_id": 9}) for r in p.records]
+        assert fake.statuses(429) == ["/rest/v1.0/vendors"] and fake.statuses(500) == ["/rest/v1.0/projects"]
+    assert len(vendors) == 18 and len(projects) == 3  # both answered in the end
+    rate_wait, backoff_wait = client.waits
+    assert 2.5 <= rate_wait <= 4  # until X-Rate-Limit-Reset (whole seconds)
+    assert backoff_wait == 0.25  # the first retry after a 5xx waits the base backoff, then doubles
+    assert any("rate limited (429)" in e for e in client.events)
+    assert any("HTTP 500; retrying" in e for e in client.events)
+
+
+def test_cli_pull_shows_a_progress_bar_of_pages(tmp_path, monkeypatch):
+    monkeypatch.setenv("QBRECON_PROCORE_KEY", "kJ7JwYbDUNw0n0fTfCq2m1m3mJ0Ew3oKX1nqvG0QkU4=")
+    with FakeProcore(FIXTURE) as fake:
+        monkeypatch.setenv("PROCORE_CLIENT_ID", fake.client_id)
+        monkeypatch.setenv("PROCORE_CLIENT_SECRET", fake.client_secret)
+        one = str(json.loads((FIXTURE / "projects.json").read_text())[0]["id"])
+        base = ["pull", "procore", "--company-id", "9", "--base-url", fake.url, "--project", one]
+        shown = CliRunner().invoke(
+            main, [*base, "-w", str(tmp_path / "a.duckdb"), "--out", str(tmp_path / "a"), "--progress"]
+        )
+        quiet = CliRunner().invoke(
+            main, [*base, "-w", str(tmp_path / "b.duckdb"), "--out", str(tmp_path / "b"), "--no-progress"]
+        )
+    assert shown.exit_code == 0 and quiet.exit_code == 0, shown.output + quiet.output
+    assert "Procore: " in shown.stderr and " page" in shown.stderr  # tqdm: "Procore: 12 page [..., vendors]"
+    assert "Procore: " not in quiet.stderr
+
+
+def test_tokens_and_secrets_are_never_printed_logged_or_kept_in_clear(tmp_path, monkeypatch, caplog):
+    """Sign in, pull, push and a refused refresh: no token, refresh token, code or secret in any output,
+    message, log record, repr, page file or the workspace file."""
+    import logging
+
+    monkeypatch.delenv("QBRECON_PROCORE_KEY", raising=False)
+    caplog.set_level(logging.DEBUG)
+    secrets_seen: list[str] = []
+    with FakeProcore(FIXTURE, faults=Faults(expire_token_after=5)) as fake:
+        issue = fake.issue_token
+
+        def recorded(with_refresh: bool) -> dict:
+            token = issue(with_refresh)
+            secrets_seen.extend(v for k, v in token.items() if k in ("access_token", "refresh_token"))
+            return token
+
+        monkeypatch.setattr(fake, "issue_token", recorded)
+        monkeypatch.setenv("PROCORE_CLIENT_ID", fake.client_id)
+        monkeypatch.setenv("PROCORE_CLIENT_SECRET", fake.client_secret)
+        one = str(json.loads((FIXTURE / "projects.json").read_text())[0]["id"])
+        ws = str(tmp_path / "w.duckdb")
+        code = fake.new_code()
+        common = ["--company-id", "9", "-w", ws]
+        outputs = [
+            CliRunner().invoke(
+                main,
+                [
+                    "pull",
+                    "procore",
+                    *common,
+                    "--base-url",
+                    fake.url,
+                    "--project",
+                    one,
+                    "--out",
+                    str(tmp_path / "p"),
+                ]
+                + ["--sign-in", "--progress"],
+                input=code + "\n",
+            ),
+            CliRunner().invoke(main, ["push", "procore", *common]),
+        ]
+        assert [r.exit_code for r in outputs] == [0, 0], [r.output for r in outputs]
+        assert any("refreshed" in r.output for r in outputs)  # the expired token was refreshed on the way
+        fake._refresh.clear()  # Procore revokes the refresh token: the next refusal cannot be repaired
+        for t in list(fake._tokens):
+            fake._tokens[t] = False
+        refused = CliRunner().invoke(main, ["pull", "procore", *common, "--out", str(tmp_path / "q")])
+        assert refused.exit_code != 0 and "Procore refused the sign-in" in refused.output
+        with Workspace(tmp_path / "w.duckdb") as w:
+            client = open_client(w, 9)
+            shown = [repr(client), str(client.__dict__), repr(w)]
+    assert len(secrets_seen) >= 3
+    texts = [r.output + r.stderr for r in [*outputs, refused]] + [caplog.text, *shown]
+    texts += [p.read_text() for p in (tmp_path / "p").rglob("*.json")]
+    for secret in [*secrets_seen, code, fake.client_secret]:
+        for text in texts:
+            assert secret not in text
+        assert secret.encode() not in (tmp_path / "w.duckdb").read_bytes()

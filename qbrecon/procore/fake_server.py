@@ -43,7 +43,8 @@ class Faults:
     rate_limit: tuple[str, ...] = ()  # paths answered once with 429 and Retry-After
     server_error: tuple[str, ...] = ()  # paths answered once with 500
     expire_token_after: int | None = None  # after this many API calls, tokens issued so far are refused once
-    retry_after: str = "1"
+    retry_after: str | None = "1"  # None: the 429 carries only the rate-limit headers (X-Rate-Limit-Reset)
+    reset_in: int = 2  # seconds to X-Rate-Limit-Reset
     fired: list[str] = field(default_factory=list)
 
 
@@ -393,11 +394,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         status = fake.fault_for(path)
         if status == 429:
-            self._send(
-                429,
-                {"errors": "Rate limit exceeded"},
-                {"Retry-After": fake.faults.retry_after, "X-Rate-Limit-Remaining": "0"},
-            )
+            headers = {"X-Rate-Limit-Limit": "3600", "X-Rate-Limit-Remaining": "0"}
+            if fake.faults.retry_after is not None:
+                headers["Retry-After"] = fake.faults.retry_after
+            else:
+                reset = datetime.now(UTC).timestamp() + fake.faults.reset_in
+                headers["X-Rate-Limit-Reset"] = str(int(reset))
+            self._send(429, {"errors": "Rate limit exceeded"}, headers)
             return
         if status == 500:
             self._send(500, {"errors": "Internal Server Error"})
