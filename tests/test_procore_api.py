@@ -412,3 +412,52 @@ def test_tokens_and_secrets_are_never_printed_logged_or_kept_in_clear(tmp_path, 
         for text in texts:
             assert secret not in text
         assert secret.encode() not in (tmp_path / "w.duckdb").read_bytes()
+
+
+class _Keyring:
+    """A stand-in for the optional ``keyring`` package (its functions and one backend)."""
+
+    def __init__(self, priority: float = 5, fail: bool = False) -> None:
+        self.items: dict[tuple[str, str], str] = {}
+        self.backend = type("Backend", (), {"priority": priority})()
+        self.fail = fail
+
+    def get_keyring(self):
+        return self.backend
+
+    def get_password(self, service: str, name: str) -> str | None:
+        if self.fail:
+            raise RuntimeError("the keyring is locked")
+        return self.items.get((service, name))
+
+    def set_password(self, service: str, name: str, value: str) -> None:
+        self.items[(service, name)] = value
+
+
+@pytest.mark.parametrize("kind", ["keyring", "no backend", "failing", "not installed"])
+def test_token_key_in_the_os_keyring_when_there_is_one_else_a_key_file(tmp_path, monkeypatch, kind):
+    import sys
+
+    from qbrecon.procore.tokens import KEYRING_SERVICE, load_connection, save_connection
+
+    monkeypatch.delenv("QBRECON_PROCORE_KEY", raising=False)
+    ring = {"keyring": _Keyring(), "no backend": _Keyring(priority=0), "failing": _Keyring(fail=True)}.get(
+        kind
+    )
+    monkeypatch.setitem(sys.modules, "keyring", ring)  # None: "import keyring" fails as when not installed
+    token = {"access_token": "a-secret-access-token", "refresh_token": "a-secret-refresh-token"}
+    path = tmp_path / "w.duckdb"
+    with Workspace(path) as ws, ws.store.transaction() as con:
+        save_connection(con, ws.path, 9, base_url="u", login_url="u", client_id="c", token=token)
+        assert load_connection(con, ws.path, 9)["token"] == token
+    key_file = tmp_path / "w.duckdb.procore-key"
+    if kind == "keyring":
+        assert not key_file.exists()
+        assert list(ring.items) == [(KEYRING_SERVICE, str(path.resolve()))]
+    else:
+        assert key_file.exists() and key_file.stat().st_mode & 0o077 == 0
+    assert b"a-secret" not in path.read_bytes()
+    # the key stays where it was made: a key file keeps working once a keyring appears
+    monkeypatch.setitem(sys.modules, "keyring", ring if kind == "keyring" else _Keyring())
+    with Workspace(path) as ws, ws.store.transaction() as con:
+        assert load_connection(con, ws.path, 9)["token"] == token
