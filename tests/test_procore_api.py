@@ -46,7 +46,25 @@ def procore_tables(ws: Workspace) -> dict:
     return out
 
 
-def test_pull_through_the_api_gives_the_tables_of_the_export(tmp_path):
+@pytest.fixture
+def loopback_only(monkeypatch):
+    """Every connection the test makes goes to 127.0.0.1 (the local Procore), never the internet."""
+    import socket
+
+    real = socket.socket.connect
+    seen: list = []
+
+    def connect(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        assert host in ("127.0.0.1", "::1"), f"a connection outside loopback: {address}"
+        seen.append(address)
+        return real(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    return seen
+
+
+def test_pull_through_the_api_gives_the_tables_of_the_export(tmp_path, loopback_only):
     faults = Faults(
         rate_limit=("/rest/v1.0/vendors",),
         server_error=("/rest/v1.0/projects",),
@@ -61,6 +79,7 @@ def test_pull_through_the_api_gives_the_tables_of_the_export(tmp_path):
         assert len(fake.statuses(401)) == 1
         assert 3.0 in client.waits  # waited what Retry-After said
         assert any("429" in e for e in result.events) and any("expired" in e for e in result.events)
+        assert loopback_only  # the client's connections went through the guard
         # pagination: 18 vendors at 7 a page -> 3 pages, each kept with its request
         vendor_pages = sorted((tmp_path / "pull" / "vendors" / "vendors").glob("page_*.json"))
         assert len(vendor_pages) == 3
