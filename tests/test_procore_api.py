@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -480,3 +481,57 @@ def test_token_key_in_the_os_keyring_when_there_is_one_else_a_key_file(tmp_path,
     monkeypatch.setitem(sys.modules, "keyring", ring if kind == "keyring" else _Keyring())
     with Workspace(path) as ws, ws.store.transaction() as con:
         assert load_connection(con, ws.path, 9)["token"] == token
+
+
+def test_pull_brings_legacy_budget_modifications_in_as_budget_changes(tmp_path):
+    import shutil
+
+    export = tmp_path / "export"
+    shutil.copytree(FIXTURE, export)
+    # Procore's documented budget modification, moved onto two budget lines of the fixture's first project
+    modification = {
+        "id": 75414,
+        "created_at": "2016-10-23T21:39:40Z",
+        "from_budget_line_item_id": 7868001,
+        "notes": "Transfer money for extra concrete.",
+        "origin_data": "OD-3483830-2",
+        "origin_id": 4903400,
+        "to_budget_line_item_id": 7868002,
+        "transfer_amount": "4500.0",
+        "updated_at": "2016-11-23T21:39:40Z",
+        "project_id": 598134325001,
+    }
+    (export / "budget_modifications.json").write_text(json.dumps([modification]))
+    with FakeProcore(export) as fake:
+        result = pull(client_for(fake), tmp_path / "pull")
+    assert result.records["budget_modifications"] == 1
+    with Workspace(tmp_path / "w.duckdb") as ws:
+        report = ws.load_procore(tmp_path / "pull")
+        assert report.ok and ws.quarantine().empty
+        rows = ws.store.frame(
+            "SELECT id, project_id, cost_code_full_code, amount FROM budget_changes WHERE budget_change_id = 75414 "
+            "ORDER BY id"
+        )
+        assert rows.values.tolist() == [
+            [-75414, 598134325001, "01-100", Decimal("-4500.00")],
+            [75414, 598134325001, "01-500", Decimal("4500.00")],
+        ]
+
+
+def test_a_company_without_budget_modifications_is_pulled_all_the_same(tmp_path):
+    with FakeProcore(FIXTURE) as fake:
+        listed = fake.collection
+
+        def without_the_tool(e, project_id, parent_id):
+            return None if e.name == "budget_modifications" else listed(e, project_id, parent_id)
+
+        fake.collection = without_the_tool  # Procore answers 404 for the legacy tool
+        result = pull(client_for(fake), tmp_path / "pull")
+        assert len(fake.statuses(404)) == 3  # once per project
+    assert sum("budget_modifications: not available in project" in e for e in result.events) == 3
+    assert result.records["requisitions"] > 0
+    with FakeProcore(FIXTURE) as fake:  # a required resource refused still stops the pull
+        listed = fake.collection
+        fake.collection = lambda e, p, i: None if e.name == "budget_changes" else listed(e, p, i)
+        with pytest.raises(ProcoreApiError, match="HTTP 404"):
+            pull(client_for(fake), tmp_path / "pull2")

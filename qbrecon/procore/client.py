@@ -29,9 +29,11 @@ RETRY_STATUSES = {500, 502, 503, 504}
 
 
 class ProcoreApiError(QbreconError):
-    """Procore answered with an error (or could not be reached after the retries)."""
+    """Procore answered with an error (or could not be reached after the retries); ``status`` is the HTTP
+    status of a refusal (None when Procore could not be reached)."""
 
     exit_code = 1
+    status: int | None = None
 
 
 @dataclass
@@ -188,9 +190,11 @@ class ProcoreClient:
                 self.sleep(self.backoff * 2**attempt)
                 continue
             if resp.status_code >= 400:
-                raise ProcoreApiError(
+                refused = ProcoreApiError(
                     f"Procore refused {method} {path}: HTTP {resp.status_code} {_brief(resp)}"
                 )
+                refused.status = resp.status_code
+                raise refused
             return resp
         raise ProcoreApiError(
             f"{method} {path}: gave up after {self.max_attempts} attempts ({last or 'rate limited'})"

@@ -14,6 +14,8 @@ Procore's OpenAPI as generated into github.com/weigandconstruction/procore_pytho
 * projects, vendors, cost_codes, standard_cost_codes, budget_line_items, budget_changes, work order / purchase
   order contracts and their ``line_items``, commitment_change_orders, requisitions and their ``contract_items``,
   contract_payments, timecard_entries: ref sections 2.1-2.10 (``[spec]``).
+* legacy budget modifications ``GET /rest/v1.0/projects/{project_id}/budget_modifications``: ref 2.4 and SDK
+  ("List Budget Modifications").
 * budget change adjustment line items per change (``/budget_changes/{id}/adjustment_line_items``) and change
   order line items on v1.0 (``/commitment_change_orders/{id}/line_items``): inferences. Ref 2.4 / 2.6 name the
   lines; the SDK lists them on v2.0 only (``/rest/v2.0/companies/{company_id}/projects/{project_id}/
@@ -50,6 +52,7 @@ class Endpoint:
     item_type: str | None = None  # else: the ERP External Data item_type its link is written with
     incremental: bool = True  # accepts filters[updated_at]
     query: tuple[tuple[str, str], ...] = ()  # fixed query parameters
+    optional: bool = False  # a 403 / 404 means the company does not use this tool: skipped, not an error
 
 
 V1 = "/rest/v1.0"
@@ -116,6 +119,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     # Budget links live on Procore's budget and its ERP transactions, which qbrecon does not hold: not pushed.
     Endpoint("budget_line_items", "budget_line_items", f"{V1}/budget_line_items", "project", ("project_id",)),
     Endpoint("budget_changes", "budget_changes", f"{V1}/projects/{{project_id}}/budget_changes", "project"),
+    # Legacy budget transfers (companies that have not moved to budget changes); loaded as budget changes.
+    Endpoint(
+        "budget_modifications",
+        "budget_modifications",
+        f"{V1}/projects/{{project_id}}/budget_modifications",
+        "project",
+        incremental=False,
+        optional=True,
+    ),
     Endpoint(
         "adjustment_line_items",
         "budget_change_adjustment_line_items",
