@@ -89,6 +89,9 @@ def test_pull_through_the_api_gives_the_tables_of_the_export(tmp_path, loopback_
             page["request"]["params"]["company_id"] == fake.company_id
             and page["response"]["headers"]["Total"] == "18"
         )
+        # the body is kept exactly as received (an audit compares bytes, no number is re-printed)
+        raw = client.request("GET", "/rest/v1.0/vendors", params=page["request"]["params"]).text
+        assert vendor_pages[0].read_text(encoding="utf-8").endswith('"data": ' + raw + "}")
     with Workspace(tmp_path / "pulled.duckdb") as a, Workspace(tmp_path / "direct.duckdb") as b:
         assert a.load_procore(tmp_path / "pull").ok
         b.load_procore(FIXTURE)

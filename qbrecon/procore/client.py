@@ -46,6 +46,7 @@ class Page:
     status: int
     headers: dict
     records: list
+    body: str | None = None  # the answer's body as received (None: ``records`` are written instead)
 
     def to_json(self) -> dict:
         """The page as kept in the export layout (``loaders.procore_shapes.unwrap_page`` reads it back)."""
@@ -54,6 +55,14 @@ class Page:
             "response": {"status": self.status, "headers": self.headers},
             "data": self.records,
         }
+
+    def to_text(self) -> str:
+        """``to_json`` as text, the body under ``data`` exactly as Procore sent it (an audit compares the
+        bytes; a number is never re-printed)."""
+        head = json.dumps({k: v for k, v in self.to_json().items() if k != "data"}, ensure_ascii=False)
+        if self.body is None:
+            return head[:-1] + ', "data": ' + json.dumps(self.records, ensure_ascii=False) + "}"
+        return head[:-1] + ', "data": ' + self.body.strip() + "}"
 
 
 class ProcoreClient:
@@ -219,7 +228,7 @@ class ProcoreClient:
                 for k, v in resp.headers.items()
                 if k.lower() in ("total", "per-page", "link", "x-rate-limit-limit", "x-rate-limit-remaining")
             }
-            yield Page("GET", path, query, resp.status_code, keep, records)
+            yield Page("GET", path, query, resp.status_code, keep, records, resp.text)
             seen += len(records)
             total = resp.headers.get("Total")
             has_next = 'rel="next"' in resp.headers.get("Link", "")

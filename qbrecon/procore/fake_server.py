@@ -285,7 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # the fake keeps its own log
 
     def _send(self, status: int, body: Any, headers: dict | None = None) -> None:
-        data = json.dumps(body).encode()
+        data = json.dumps(body, separators=(",", ":")).encode()  # compact, as Procore's API answers
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))

@@ -5,7 +5,6 @@ page_0001.json``, each page with its request), so a pull can be loaded, replayed
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -185,5 +184,5 @@ def _write_page(path: Path, page: Page) -> None:
     """Write a page whole or not at all (a pull stopped half-way leaves no half file for the loader)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.part")
-    tmp.write_text(json.dumps(page.to_json(), ensure_ascii=False), encoding="utf-8")
+    tmp.write_text(page.to_text(), encoding="utf-8")
     tmp.replace(path)
