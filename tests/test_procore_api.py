@@ -155,6 +155,17 @@ def test_refusals_name_the_request_never_the_token(tmp_path):
         with pytest.raises(ProcoreApiError) as err:
             list(client.pages("/rest/v1.0/no_such_thing"))
         assert "404" in str(err.value) and client.session.token["access_token"] not in str(err.value)
+        # every call names its company (Procore-Company-Id); the local Procore refuses another company's
+        other = ProcoreClient(
+            10,
+            client_id=fake.client_id,
+            client_secret=fake.client_secret,
+            base_url=fake.url,
+            login_url=fake.url,
+        )
+        with pytest.raises(ProcoreApiError, match="HTTP 403") as err:
+            other.request("GET", "/rest/v1.0/projects", params={"company_id": 10})
+        assert err.value.status == 403
         assert "token" not in repr(client)
         bad = ProcoreClient(
             fake.company_id,
