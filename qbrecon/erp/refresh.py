@@ -64,6 +64,10 @@ KINDS: dict[str, tuple[str, str | None]] = {
     "BillPaymentCheckQuery": ("bill_payments", "\"PaymentKind\" = 'check'"),
     "BillPaymentCreditCardQuery": ("bill_payments", "\"PaymentKind\" = 'credit_card'"),
     "TimeTrackingQuery": ("time_tracking", None),
+    # job costs outside bills: lines with a customer:job (Sync Job Cost Transactions)
+    "CheckQuery": ("checks", None),
+    "CreditCardChargeQuery": ("credit_card_charges", None),
+    "JournalEntryQuery": ("journal_entries", None),
 }
 for _q, (_t, _) in KINDS.items():  # the declarations this module relies on
     assert _q in QUERIES and _t in TABLES, (_q, _t)
