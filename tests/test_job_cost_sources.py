@@ -235,3 +235,29 @@ def test_cli_job_costs_enable_sync_transactions_disable(world, tmp_path):
     }
     assert jtd(ws, 400) == D("160.00")
     ws.close()
+
+
+def test_the_fixtures_carry_checks_card_charges_and_journal_entries_and_their_budgets_agree(tmp_path):
+    """The checked-in sample: each synced project has a check, a card charge and a journal entry on its job, and
+    the Procore budget's job to date costs already are QuickBooks' job costs per cost code (nothing to sync)."""
+    from pathlib import Path
+
+    small = Path(__file__).resolve().parents[1] / "fixtures" / "small"
+    ws = Workspace(tmp_path / "small.duckdb")
+    ws.load_procore(small / "procore")
+    ws.load_quickbooks(small / "quickbooks")
+    users = ws.frame("users")
+    admin = users[users["erp_integrations_permission"] == "admin"]["login"].iloc[0]
+    projects = ws.job_cost_sync_projects()["project_id"].tolist()
+    for p in projects:
+        ws.enable_job_cost_sync(int(p), by=admin)
+    lines = ws.job_cost_transactions(by=admin)
+    outside_bills = lines[lines["source"] != "bill"]
+    assert outside_bills.groupby("source").size().to_dict() == {
+        "check": 2 * len(projects),
+        "credit_card_charge": len(projects),
+        "journal_entry": len(projects),
+    }
+    assert outside_bills["budget_line_item_id"].notna().sum() == 2 * len(projects)  # the item lines
+    assert ws.import_job_costs(by=admin) == 0
+    ws.close()
