@@ -261,3 +261,39 @@ def test_the_fixtures_carry_checks_card_charges_and_journal_entries_and_their_bu
     assert outside_bills["budget_line_item_id"].notna().sum() == 2 * len(projects)  # the item lines
     assert ws.import_job_costs(by=admin) == 0
     ws.close()
+
+
+def test_dashboard_settings_page_enables_and_syncs_a_project(world, tmp_path):
+    """The Settings page's "Sync Job Cost Transactions" section: pick a project, enable, sync now; a user
+    without ERP 'Admin' is refused by the library with the reason shown."""
+    import html
+
+    from qbrecon.dashboard.auth import DashboardUser
+    from qbrecon.dashboard.settings_view import SettingsView
+
+    load_responses(world, tmp_path)
+
+    def user(login):
+        return DashboardUser.from_row(world.store.frame("SELECT * FROM users WHERE login = ?", [login]))
+
+    settings = SettingsView(world, user(ADMIN))
+    view = settings.job_costs_view
+    assert view.panel in settings.panel.objects
+    assert set(view.table.value["syncing"]) == {"Disabled"}
+    assert sorted(view.project.options.values()) == [100, 103]
+    view.project.value = 100
+    assert not view.sync()  # not enabled yet: the library says so
+    assert "not enabled on project Main Street Office" in html.unescape(view.messages.objects[0].object)
+    assert view.switch(True)
+    assert view.table.value.set_index("project")["syncing"].to_dict() == {
+        "Main Street Office": "Enabled",
+        "Depot": "Disabled",
+    }
+    assert view.sync() and "1 budget line(s)" in view.messages.objects[0].object
+    assert jtd(world, 400) == D("160.00")
+    refused = SettingsView(world, user(APPROVER)).job_costs_view
+    refused.project.value = 103
+    assert not refused.switch(True)
+    alert = html.unescape(refused.messages.objects[0].object)
+    assert refused.messages.objects[0].alert_type == "danger" and "Not allowed" in alert
+    assert world.job_cost_sync_projects().set_index("project_id")["job_cost_sync"].to_dict()[103] is False
