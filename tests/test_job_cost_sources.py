@@ -297,3 +297,22 @@ def test_dashboard_settings_page_enables_and_syncs_a_project(world, tmp_path):
     alert = html.unescape(refused.messages.objects[0].object)
     assert refused.messages.objects[0].alert_type == "danger" and "Not allowed" in alert
     assert world.job_cost_sync_projects().set_index("project_id")["job_cost_sync"].to_dict()[103] is False
+
+
+def test_the_queries_follow_the_schema(qbxml_schema):
+    """CheckQueryRq, CreditCardChargeQueryRq, JournalEntryQueryRq as a refresh sends them (iterator, MaxReturned,
+    ModifiedDateRangeFilter, IncludeLineItems) validate against Intuit's XSD (skipped without it)."""
+    from lxml import etree
+
+    from qbrecon.qbxml.build import message_sets, query_request
+
+    names = ["CheckQuery", "CreditCardChargeQuery", "JournalEntryQuery"]
+    reqs = [query_request(n, from_modified="2024-01-01T08:00:00-05:00", request_id=f"q:{n}") for n in names]
+    reqs += [query_request(n, iterator="Continue", iterator_id="{0b1d-77}", request_id=f"c:{n}") for n in names]
+    (ms,) = message_sets(reqs)
+    doc = etree.fromstring(ms.xml)
+    assert qbxml_schema.validate(doc), qbxml_schema.error_log
+    for n in names:
+        rq = doc.find(f".//{n}Rq")
+        assert rq.get("iterator") == "Start" and rq.findtext("IncludeLineItems") == "true"
+        assert rq.findtext("ModifiedDateRangeFilter/FromModifiedDate") == "2024-01-01T08:00:00-05:00"
