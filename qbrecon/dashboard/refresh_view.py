@@ -30,6 +30,9 @@ KIND_LABELS = {
     "BillPaymentCheckQuery": "Bill payments (check)",
     "BillPaymentCreditCardQuery": "Bill payments (credit card)",
     "TimeTrackingQuery": "Time tracking",
+    "CheckQuery": "Checks",
+    "CreditCardChargeQuery": "Credit card charges",
+    "JournalEntryQuery": "Journal entries",
 }
 STATE_LABELS = {
     "queued": "Waiting for the Web Connector",

@@ -64,10 +64,16 @@ KINDS: dict[str, tuple[str, str | None]] = {
     "BillPaymentCheckQuery": ("bill_payments", "\"PaymentKind\" = 'check'"),
     "BillPaymentCreditCardQuery": ("bill_payments", "\"PaymentKind\" = 'credit_card'"),
     "TimeTrackingQuery": ("time_tracking", None),
+    # job costs outside bills: lines with a customer:job (Sync Job Cost Transactions)
+    "CheckQuery": ("checks", None),
+    "CreditCardChargeQuery": ("credit_card_charges", None),
+    "JournalEntryQuery": ("journal_entries", None),
 }
 for _q, (_t, _) in KINDS.items():  # the declarations this module relies on
     assert _q in QUERIES and _t in TABLES, (_q, _t)
 
+# the query kinds QuickBooks job costs come from (Sync Job Cost Transactions)
+JOB_COST_KINDS = ("bills", "checks", "credit_card_charges", "journal_entries")
 _ORDER_SQL = "CASE query " + " ".join(f"WHEN '{q}' THEN {i}" for i, q in enumerate(KINDS)) + " END"
 STATES = ("queued", "iterating", "done", "failed")
 ACTIVE = ("queued", "iterating")
@@ -637,6 +643,7 @@ class RefreshMixin:
             refresh_queue()
         self._update_vendors_read()
         self._add_new_cost_codes_read()
+        self._sync_job_costs_read()
         wanted = con.execute(
             "SELECT DISTINCT requested_by FROM refresh_jobs WHERE import_payments AND requested_by IS NOT NULL"
         ).fetchall()
@@ -647,6 +654,34 @@ class RefreshMixin:
             except PermissionDenied:
                 pass  # the user lost the permission since asking; the payments stay in QuickBooks' tables
             con.execute("UPDATE refresh_jobs SET import_payments = false").fetchall()
+
+    def _sync_job_costs_read(self) -> None:
+        """Projects with Job Cost Transaction Syncing enabled take the QuickBooks job costs just read into their
+        budgets, each as the admin who last set the project's ERP settings (their permission checked again)."""
+        importer = getattr(self, "import_job_costs", None)
+        if not callable(importer) or not self._read_job_cost_kinds():
+            return
+        rows = self.store.execute(
+            "SELECT s.project_id, s.updated_by FROM erp_project_settings s JOIN projects p ON p.id = s.project_id "
+            "WHERE s.job_cost_sync AND p.origin_id IS NOT NULL AND s.updated_by IS NOT NULL ORDER BY 1"
+        ).fetchall()
+        for project_id, by in rows:
+            try:
+                importer(int(project_id), by=by)
+            except PermissionDenied:
+                pass  # the admin lost the permission: the costs wait for the next sync by someone allowed
+
+    def _read_job_cost_kinds(self) -> bool:
+        """The refresh that just finished read one of the job cost sources (bills, checks, credit card charges,
+        journal entries)."""
+        kinds = resolve_kinds(JOB_COST_KINDS)
+        marks = ", ".join("?" for _ in kinds)
+        return bool(
+            self.store.scalar(
+                f"SELECT count(*) FROM refresh_jobs WHERE state = 'done' AND rows_read > 0 AND query IN ({marks})",
+                kinds,
+            )
+        )
 
     def _bill_payment_sync_user(self) -> str | None:
         """With "Sync QuickBooks Bill Payments" on and a U.S. edition: the admin who turned it on (their
@@ -758,6 +793,7 @@ class RefreshMixin:
 
 
 __all__ = [
+    "JOB_COST_KINDS",
     "KINDS",
     "RefreshBatch",
     "RefreshMixin",
