@@ -30,8 +30,10 @@ Procore's OpenAPI as generated into github.com/weigandconstruction/procore_pytho
 * company users ``GET /rest/v1.0/companies/{company_id}/users`` (each with ``company_permission_template_id``,
   ``default_permission_template_id`` and ``erp_integrated_accountant``) and permission templates ``GET
   /rest/v1.0/companies/{company_id}/permission_templates?filters[type]=company_tools|project_tools
-  &view=with_permissions`` (each with ``user_access_levels`` per tool): SDK, "List company users" and "List
-  permission templates". A user's level per tool is read from their templates (``loaders.procore_shapes``).
+  &view=with_permissions`` (each with ``user_access_levels`` per tool): SDK, "List permission templates", and
+  "List company users" (the template ids are documented on the v1.3 user; ``erp_integrated_accountant`` in ref
+  4.2; that v1.0 returns the same fields is an inference). A user's level per tool is read from their templates
+  (``loaders.procore_shapes``); the numbering of the levels (0-3) is an inference from the documented examples.
 """
 
 from __future__ import annotations
