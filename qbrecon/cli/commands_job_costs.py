@@ -74,8 +74,8 @@ def sync_cmd(workspace: str, project: int | None, by: str) -> None:
     """Sync job cost transactions from QuickBooks into the budgets now (ERP 'Admin').
 
     Uses the QuickBooks data in the workspace: refresh it first (``qbrecon refresh --kind bills --kind checks
-    --kind credit_card_charges --kind journal_entries``); a Web Connector refresh that reads those kinds syncs
-    the enabled projects itself.
+    --kind credit_card_charges --kind journal_entries``). Each Web Connector session reads them by itself
+    while a project has syncing enabled, and the enabled projects take them when it finishes.
 
     \b
     Example:
