@@ -62,7 +62,12 @@ def enable_cmd(workspace: str, project: int, by: str) -> None:
 @click.option("--project", required=True, type=int, help="The Procore project id.")
 @by_option
 def disable_cmd(workspace: str, project: int, by: str) -> None:
-    """Disable Job Cost Transaction Syncing on a project (ERP 'Admin'); its budget keeps the costs it has."""
+    """Disable Job Cost Transaction Syncing on a project (ERP 'Admin'); its budget keeps the costs it has.
+
+    \b
+    Example:
+      qbrecon job-costs disable -w company.duckdb --project 598134325002 --by maria.alvarez@example-builders.com
+    """
     _switch(workspace, project, by, False)
 
 
