@@ -207,6 +207,25 @@ def test_a_web_connector_refresh_reads_them_and_syncs_enabled_projects(world, tm
     assert jtd(world, 402) == D("0.00")  # not enabled there
 
 
+
+def test_each_web_connector_session_reads_the_job_costs_while_syncing_is_enabled(world, tmp_path):
+    """Nobody asks for a refresh: with syncing enabled on a project, the session itself reads bills, checks,
+    credit card charges and journal entries (incrementally) and the project's budget takes them."""
+    path = tmp_path / "qb.xml"
+    path.write_text(RESPONSES)
+    company = QuickBooksCompany()
+    company.seed_from(path)
+    assert world.refresh_pending()["requests"] == 0  # nothing enabled: the Web Connector has nothing to do
+    world.refresh_now(company.process)
+    assert world.refresh_jobs().empty and jtd(world, 400) == D("0.00")
+    world.enable_job_cost_sync(100, by=ADMIN)
+    assert world.refresh_pending()["requests"] == 4
+    jobs = world.refresh_now(company.process).set_index("query")
+    assert set(jobs.index) == {"BillQuery", "CheckQuery", "CreditCardChargeQuery", "JournalEntryQuery"}
+    assert set(jobs["state"]) == {"done"} and set(jobs["requested_by"]) == {"adam"}
+    assert jtd(world, 400) == D("160.00")
+
+
 def test_cli_job_costs_enable_sync_transactions_disable(world, tmp_path):
     from qbrecon.cli import main
 

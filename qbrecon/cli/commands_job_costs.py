@@ -62,7 +62,12 @@ def enable_cmd(workspace: str, project: int, by: str) -> None:
 @click.option("--project", required=True, type=int, help="The Procore project id.")
 @by_option
 def disable_cmd(workspace: str, project: int, by: str) -> None:
-    """Disable Job Cost Transaction Syncing on a project (ERP 'Admin'); its budget keeps the costs it has."""
+    """Disable Job Cost Transaction Syncing on a project (ERP 'Admin'); its budget keeps the costs it has.
+
+    \b
+    Example:
+      qbrecon job-costs disable -w company.duckdb --project 598134325002 --by maria.alvarez@example-builders.com
+    """
     _switch(workspace, project, by, False)
 
 
@@ -74,8 +79,8 @@ def sync_cmd(workspace: str, project: int | None, by: str) -> None:
     """Sync job cost transactions from QuickBooks into the budgets now (ERP 'Admin').
 
     Uses the QuickBooks data in the workspace: refresh it first (``qbrecon refresh --kind bills --kind checks
-    --kind credit_card_charges --kind journal_entries``); a Web Connector refresh that reads those kinds syncs
-    the enabled projects itself.
+    --kind credit_card_charges --kind journal_entries``). Each Web Connector session reads them by itself
+    while a project has syncing enabled, and the enabled projects take them when it finishes.
 
     \b
     Example:
