@@ -79,7 +79,8 @@ class PairModule:
     - ``required_settings``: (setting, why) the build cannot do without while an item is Exporting.
     - ``reconcile``: the reconciliation rule, with its titles (report, Excel sheet).
     - ``singular``, ``columns``: the dashboard tab's words and columns.
-    - ``refresh``: (query, table) read back by ``qbrecon refresh`` (the QuickBooks model names its Ret).
+    - ``query_label``: the refresh page's words for the pair's query (``pair.query_request`` into
+      ``pair.quickbooks_table``; the QuickBooks model names its Ret).
     """
 
     pair: EntityPair
@@ -92,6 +93,7 @@ class PairModule:
     sheet_name: str
     procore_tool: str = "projects"  # where the item lives in Procore (whose level "send" needs)
     required_settings: tuple[tuple[str, str], ...] = ()
+    query_label: str = ""  # the refresh table's words for what the query reads ("Invoices")
     query_kind: str = "txn"  # the query's shape (``qbxml.build.QUERIES``): list | txn
     query_line_items: bool = True
 

@@ -338,6 +338,7 @@ MODULE = register(
             Column("amount", "Amount", "money", 130),
         ),
         procore_tool="prime_contract",
+        query_label="Invoices",
         reconcile=RULE,
         reconcile_title="Owner invoices / Invoices",
         sheet_name="Owner invoices - Invoices",
