@@ -204,10 +204,9 @@ def test_simulator_adds_and_queries_invoices():
 
 
 # -- end to end ------------------------------------------------------------------------------------------------------
-@pytest.fixture()
-def synced(tmp_path):
-    """The fixture export in a workspace, its job and cost codes and owner invoice 5001 synced to a simulated
-    company file (retainage item and owner customer created there first), and the invoices read back."""
+def _job_and_cost_codes_synced(tmp_path: Path) -> tuple[Workspace, QuickBooksCompany]:
+    """The fixture export in a workspace; its job and cost codes synced to a simulated company file (the owner
+    customer and the retainage item created there first and read back)."""
     ws = Workspace(tmp_path / "ws.duckdb")
     ws.load_procore(DATA)
     company = QuickBooksCompany(tmp_path / "qb.duckdb")
@@ -227,6 +226,13 @@ def synced(tmp_path):
     ws.send(codes, by=1)
     ws.accept(codes, by=1)
     ws.export(company.process)
+    return ws, company
+
+
+@pytest.fixture()
+def synced(tmp_path):
+    """Owner invoice 5001 synced (after its job and cost codes) and the invoices read back with InvoiceQuery."""
+    ws, company = _job_and_cost_codes_synced(tmp_path)
     ws.send([("owner_invoice", 5001)], by=1)
     ws.accept([("owner_invoice", 5001)], by=1)
     summary = ws.export(company.process)
@@ -234,6 +240,28 @@ def synced(tmp_path):
     ws.request_refresh(["InvoiceQuery"], full=True)
     ws.refresh_now(company.process)
     yield ws, company
+    company.close()
+    ws.close()
+
+
+@pytest.mark.slow
+def test_quickbooks_refusal_is_kept_with_its_status_and_message(tmp_path):
+    ws, company = _job_and_cost_codes_synced(tmp_path)
+    job = ws.frame("projects").set_index("id").loc[701, "origin_id"]
+    company.process(
+        HEAD
+        + f"<ListDelRq><ListDelType>Customer</ListDelType><ListID>{job}</ListID></ListDelRq>".encode()
+        + TAIL
+    )
+    ws.send([("owner_invoice", 5001)], by=1)
+    ws.accept([("owner_invoice", 5001)], by=1)
+    ws.export(company.process)
+    item = ws.queue(item_type="owner_invoice").set_index("procore_id").loc[5001]
+    assert item["status"] == "failed_to_export" and item["last_error_code"] == 3140
+    assert job in item["last_error_message"]
+    assert company.counts().get("invoice", 0) == 0 and pd.isna(
+        ws.frame("owner_invoices").set_index("id").loc[5001, "origin_id"]
+    )
     company.close()
     ws.close()
 

@@ -12,6 +12,9 @@ here one at a time.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from ..entities import EXPORTABLE, PAIRS
 from ..qbxml import build as _build
 from .base import Column, Field, Lines, PairModule, PairRule
@@ -46,5 +49,12 @@ def module(item_type: str) -> PairModule | None:
     return _MODULES.get(item_type)
 
 
-# the pair modules register themselves on import
-from . import owner_invoice  # noqa: E402, F401
+def _import_pair_modules() -> None:
+    """Every module of this package but ``base`` is a pair module; importing it registers it. A new pair is a
+    new file here, nothing to add to a list."""
+    for info in pkgutil.iter_modules(__path__):
+        if info.name != "base":
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+_import_pair_modules()
