@@ -31,6 +31,9 @@ KIND_LABELS = {
     "BillPaymentCheckQuery": "Bill payments (check)",
     "BillPaymentCreditCardQuery": "Bill payments (credit card)",
     "TimeTrackingQuery": "Time tracking",
+    "CheckQuery": "Checks",
+    "CreditCardChargeQuery": "Credit card charges",
+    "JournalEntryQuery": "Journal entries",
 }
 KIND_LABELS.update({m.pair.query_request: m.query_label for m in _pairs.registered()})
 STATE_LABELS = {

@@ -18,7 +18,10 @@ What it reproduces, because these are the behaviours an integration must survive
 - Adds and Mods echo the full ``*Ret`` with child elements in schema order (responses validate against the XSD);
 - bill payments by check and by credit card (``BillPaymentCheckQuery`` / ``BillPaymentCreditCardQuery``; seeded,
   queried, not added): their ``AppliedToTxnRet`` (the bills paid) are their line items, returned only with
-  ``IncludeLineItems``.
+  ``IncludeLineItems``;
+- checks, credit card charges and journal entries (``CheckQuery`` / ``CreditCardChargeQuery`` /
+  ``JournalEntryQuery``; seeded, queried, not added): their expense and item lines (a journal entry's debit and
+  credit lines) returned only with ``IncludeLineItems``.
 
 Not modelled (echoed as given, never checked): accounts, classes, terms, templates, payroll items, employees.
 Line groups (``*LineGroupAdd``) are not supported. The company file is its own DuckDB database (``path``), never
@@ -139,6 +142,18 @@ _RET_ORDER: dict[str, list[str]] = {
     "IsTaxable Other1 Other2 DataExtRet",
     "AppliedToTxnRet": "TxnID TxnType TxnDate RefNumber BalanceRemaining Amount TxnLineDetail DiscountAmount "
     "DiscountAccountRef DiscountClassRef LinkedTxn",
+    # job costs outside bills: seeded and queried, never added (``CheckQuery`` ... ``JournalEntryQuery``)
+    "CheckRet": "TxnID TimeCreated TimeModified EditSequence TxnNumber AccountRef PayeeEntityRef RefNumber TxnDate "
+    "Amount CurrencyRef ExchangeRate AmountInHomeCurrency Memo Address AddressBlock IsToBePrinted IsTaxIncluded "
+    "SalesTaxCodeRef ExternalGUID LinkedTxn ExpenseLineRet ItemLineRet ItemGroupLineRet DataExtRet",
+    "CreditCardChargeRet": "TxnID TimeCreated TimeModified EditSequence TxnNumber AccountRef PayeeEntityRef TxnDate "
+    "Amount CurrencyRef ExchangeRate AmountInHomeCurrency RefNumber Memo IsTaxIncluded SalesTaxCodeRef ExternalGUID "
+    "ExpenseLineRet ItemLineRet ItemGroupLineRet DataExtRet",
+    "JournalEntryRet": "TxnID TimeCreated TimeModified EditSequence TxnNumber TxnDate RefNumber Memo IsAdjustment "
+    "IsHomeCurrencyAdjustment IsAmountsEnteredInHomeCurrency CurrencyRef ExchangeRate ExternalGUID JournalDebitLine "
+    "JournalCreditLine DataExtRet",
+    "JournalDebitLine": "TxnLineID AccountRef Amount TaxAmount Memo EntityRef ClassRef ItemSalesTaxRef BillableStatus",
+    "JournalCreditLine": "TxnLineID AccountRef Amount TaxAmount Memo EntityRef ClassRef ItemSalesTaxRef BillableStatus",
 }
 RET_ORDER: dict[str, list[str]] = {k: v.split() for k, v in _RET_ORDER.items()}
 _ORDER_INDEX = {k: {name: i for i, name in enumerate(v)} for k, v in RET_ORDER.items()}
@@ -211,6 +226,31 @@ KINDS: dict[str, Kind] = {
             ("BillPaymentCreditCardQuery",),
             "Bill Payment",
             {"AppliedToTxn": "AppliedToTxnRet"},
+        ),
+        # job cost sources outside bills: seeded and queried, not added; lines returned with IncludeLineItems
+        Kind(
+            "check",
+            "TxnID",
+            ("CheckRet",),
+            ("CheckQuery",),
+            "Check",
+            {"ExpenseLine": "ExpenseLineRet", "ItemLine": "ItemLineRet"},
+        ),
+        Kind(
+            "credit_card_charge",
+            "TxnID",
+            ("CreditCardChargeRet",),
+            ("CreditCardChargeQuery",),
+            "Credit Card Charge",
+            {"ExpenseLine": "ExpenseLineRet", "ItemLine": "ItemLineRet"},
+        ),
+        Kind(
+            "journal_entry",
+            "TxnID",
+            ("JournalEntryRet",),
+            ("JournalEntryQuery",),
+            "Journal Entry",
+            {"JournalDebitLine": "JournalDebitLine", "JournalCreditLine": "JournalCreditLine"},
         ),
     ]
 }

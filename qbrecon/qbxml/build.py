@@ -1727,6 +1727,10 @@ QUERIES: dict[str, tuple[str, bool]] = {
     "BillPaymentCheckQuery": ("txn", True),
     "BillPaymentCreditCardQuery": ("txn", True),
     "TimeTrackingQuery": ("txn", False),
+    # job costs outside bills (Sync Job Cost Transactions)
+    "CheckQuery": ("txn", True),
+    "CreditCardChargeQuery": ("txn", True),
+    "JournalEntryQuery": ("txn", True),
 }
 
 
