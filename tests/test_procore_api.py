@@ -12,7 +12,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from qbrecon import Workspace
+from qbrecon import Workspace, pairs
 from qbrecon.cli import main
 from qbrecon.procore import open_client
 from qbrecon.procore.client import ProcoreApiError, ProcoreClient, retry_after
@@ -96,8 +96,10 @@ def test_pull_through_the_api_gives_the_tables_of_the_export(tmp_path, loopback_
         assert a.load_procore(tmp_path / "pull").ok
         b.load_procore(FIXTURE)
         pulled, direct = procore_tables(a), procore_tables(b)
+        # owner invoices (a pair module's tables) are not in the generated fixtures nor pulled yet
+        not_generated = {t for m in pairs.registered() for t in (m.pair.procore_table, m.pair.procore_lines)}
         for name in direct:
-            assert len(direct[name]) > 0, name
+            assert len(direct[name]) > 0 or name in not_generated, name
             assert pulled[name].equals(direct[name]), name
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
+from .. import pairs as _pairs
 from ..errors import QbreconError
 from .auth import DashboardUser
 from .format import for_display, when_text
@@ -34,6 +35,7 @@ KIND_LABELS = {
     "CreditCardChargeQuery": "Credit card charges",
     "JournalEntryQuery": "Journal entries",
 }
+KIND_LABELS.update({m.pair.query_request: m.query_label for m in _pairs.registered()})
 STATE_LABELS = {
     "queued": "Waiting for the Web Connector",
     "iterating": "Reading",

@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .. import links
+from .. import pairs as _pairs  # registers the pair modules (before PAIRS is read below)
 from ..entities import EXPORTABLE, PAIRS
 from ..errors import BatchRejected, InputError
 from ..qbxml import spec
@@ -250,7 +251,8 @@ _VIEWS = [
         )
     }
        FROM timecard_entries t LEFT JOIN projects p ON p.id = t.project_id
-       LEFT JOIN erp_link_state ps ON ps.item_type = 'project' AND ps.procore_id = t.project_id""",
+       LEFT JOIN erp_link_state ps ON ps.item_type = 'project' AND ps.procore_id = t.project_id"""
+    + "".join(f"\n       UNION ALL{m.details_sql}" for m in _pairs.registered()),  # pair modules' items
     # The queue as users see it (only items that have an erp_items row).
     f"""CREATE OR REPLACE VIEW erp_queue AS
        SELECT e.item_type, {_ITEM_LABEL} AS item_label, e.procore_id, d.name, d.number, d.vendor, d.vendor_id,

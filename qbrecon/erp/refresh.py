@@ -43,6 +43,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import pairs as _pairs  # registers the pair modules (their queries)
 from ..errors import InputError, PermissionDenied
 from ..qbxml import archive
 from ..qbxml.build import QUERIES, OutgoingXml, format_datetime, message_sets, query_request
@@ -69,6 +70,7 @@ KINDS: dict[str, tuple[str, str | None]] = {
     "CreditCardChargeQuery": ("credit_card_charges", None),
     "JournalEntryQuery": ("journal_entries", None),
 }
+KINDS.update({m.pair.query_request: (m.pair.quickbooks_table, None) for m in _pairs.registered()})
 for _q, (_t, _) in KINDS.items():  # the declarations this module relies on
     assert _q in QUERIES and _t in TABLES, (_q, _t)
 

@@ -42,6 +42,8 @@ LINE_PARENT_KEY = {
     "change_order_lines": "change_order_id",
     "invoice_lines": "requisition_id",
 }
+# line tables that declare their parent key in their model (``Config.metadata["parent_key"]``, pair modules)
+LINE_PARENT_KEY.update({s.table: s.meta["parent_key"] for s in TABLES.values() if "parent_key" in s.meta})
 BUDGET_CHANGE_LINES = "adjustment_line_items"
 
 

@@ -422,6 +422,40 @@ class JournalEntryLine(TableModel):
         }
 
 
+class Invoice(_Txn):
+    """An invoice to a customer (here: the owner, on the Customer:Job); ``Subtotal`` is the sum of its lines."""
+
+    CustomerRef_ListID: Text = X("CustomerRef/ListID")
+    CustomerRef_FullName: Text = X("CustomerRef/FullName")
+    ARAccountRef_FullName: Text = X("ARAccountRef/FullName")
+    DueDate: Date = X()
+    Subtotal: Money = X()
+    BalanceRemaining: Money = X()
+    IsPaid: Bool = X()
+
+    class Config:
+        metadata = {
+            "table": "qb_invoices",
+            "key": ["TxnID"],
+            "side": "quickbooks",
+            "ret": "InvoiceRet",
+            "query": "InvoiceQuery",
+        }
+
+
+class InvoiceLine(_TxnLine):
+    Rate: Quantity = X()
+
+    class Config:
+        metadata = {
+            "table": "qb_invoice_lines",
+            "key": ["TxnID", "TxnLineID"],
+            "side": "quickbooks",
+            "parent": "qb_invoices",
+            "line": ["InvoiceLineRet"],
+        }
+
+
 QUICKBOOKS_MODELS: list[type[TableModel]] = [
     Customer,
     Vendor,
@@ -441,4 +475,6 @@ QUICKBOOKS_MODELS: list[type[TableModel]] = [
     CreditCardChargeLine,
     JournalEntry,
     JournalEntryLine,
+    Invoice,
+    InvoiceLine,
 ]
