@@ -39,6 +39,7 @@ SLOW_MODULES = {
     "test_export_ledger.py",
     "test_fixtures.py",
     "test_hostile_input.py",
+    "test_ingest_parts.py",  # loads in parts on a pool of forked worker processes
     "test_notebooks.py",
     "test_qbwc_cli.py",
     "test_qbwc_e2e.py",

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, event, seed, settings
+from hypothesis import core as hypothesis_core
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from lxml import etree
@@ -574,7 +575,8 @@ class SyncModel(RuleBasedStateMachine):
 # pytest-xdist workers run them side by side: 200 examples in CI take half the wall time on two cores.
 SHARDS = max(1, int(os.environ.get("QBRECON_MODEL_SHARDS", "2")))
 PER_SHARD = -(-EXAMPLES // SHARDS)
-_SEED = os.environ.get("QBRECON_MODEL_SEED", "0")
+# pytest's --hypothesis-seed=N (set before this module is imported) seeds the shards N, N+1, ... as well
+_SEED = os.environ.get("QBRECON_MODEL_SEED", str(hypothesis_core.global_force_seed or 0))
 for _shard in range(SHARDS):
     _machine = type(f"SyncModelShard{_shard}", (SyncModel,), {"__doc__": SyncModel.__doc__})
     if _SEED != "random":
