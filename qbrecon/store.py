@@ -50,7 +50,6 @@ def register_tables(*ddl: str) -> None:
 
 
 _LOCK_PID = re.compile(r"PID (\d+)")
-_NAME = re.compile(r"\w+")  # a table or view name as ``Store.frame`` takes it (anything else is SQL)
 
 
 def connect(
@@ -284,9 +283,7 @@ class Store:
     # -- reading ---------------------------------------------------------------------------------------
     def frame(self, sql_or_table: str, params: list | None = None) -> pd.DataFrame:
         """A pandas frame with Arrow dtypes: DECIMAL stays decimal (``.df()`` would turn it into float)."""
-        # only a bare name can be a table: SQL is not checked against the catalog (a query per read)
-        is_table = _NAME.fullmatch(sql_or_table) is not None and sql_or_table in self.table_names()
-        sql = f'SELECT * FROM "{sql_or_table}"' if is_table else sql_or_table
+        sql = f'SELECT * FROM "{sql_or_table}"' if sql_or_table in self.table_names() else sql_or_table
         # A read on this thread's own cursor needs no lock: DuckDB gives it a consistent snapshot while other
         # threads write, so dashboard reads never queue behind a Web Connector transaction (nor it behind them).
         table = _arrow(self.con.execute(sql, params or []))

@@ -16,4 +16,5 @@ python3 -m pytest -q --tier fast -n auto "$@"
 echo "== import layers" >&2
 lint-imports
 echo "== slow tier" >&2
-python3 -m pytest -q --tier slow "$@"
+# also on one worker per core: the stateful model test is two shards that run side by side (servers bind port 0)
+python3 -m pytest -q --tier slow -n auto "$@"

@@ -39,6 +39,7 @@ SLOW_MODULES = {
     "test_export_ledger.py",
     "test_fixtures.py",
     "test_hostile_input.py",
+    "test_ingest_parts.py",  # loads in parts on a pool of forked worker processes
     "test_notebooks.py",
     "test_qbwc_cli.py",
     "test_qbwc_e2e.py",
@@ -118,14 +119,33 @@ def empty_workspace_file(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def small_loaded_file(tmp_path_factory) -> Path:
+    """A workspace with ``fixtures/small`` loaded on both sides, made once per test process: copy it with
+    ``copy_workspace`` instead of loading the same files again for each test."""
+    from qbrecon import Workspace
+
+    path = tmp_path_factory.mktemp("small") / "ws.duckdb"
+    ws = Workspace(path)
+    ws.load_procore(REPO / "fixtures" / "small" / "procore")
+    ws.load_quickbooks(REPO / "fixtures" / "small" / "quickbooks")
+    ws.close()
+    return path
+
+
+def copy_workspace(source: Path, directory: Path):
+    """A workspace of the test's own: a copy of ``source`` in ``directory``, opened."""
+    from qbrecon import Workspace
+
+    path = directory / "ws.duckdb"
+    shutil.copyfile(source, path)
+    path.chmod(0o600)  # as the store makes a new workspace file: the owner's only
+    return Workspace(path)
+
+
 @pytest.fixture()
 def ws(tmp_path, empty_workspace_file):
     """A new, empty workspace of this test's own (a copy of the session's new workspace file)."""
-    from qbrecon import Workspace
-
-    path = tmp_path / "ws.duckdb"
-    shutil.copyfile(empty_workspace_file, path)
-    path.chmod(0o600)  # as the store makes a new workspace file: the owner's only
-    w = Workspace(path)
+    w = copy_workspace(empty_workspace_file, tmp_path)
     yield w
     w.close()

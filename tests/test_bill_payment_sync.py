@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import copy_workspace
 
-from qbrecon import Workspace
 from qbrecon.erp.settings import SettingsMixin
 from qbrecon.errors import InputError
 from qbrecon.qbwc.service import QBWCService, ServiceConfig
@@ -18,10 +18,8 @@ PASSWORD = "bill payments password"
 
 
 @pytest.fixture()
-def world(tmp_path):
-    ws = Workspace(tmp_path / "ws.duckdb")
-    ws.load_procore(SMALL / "procore")
-    ws.load_quickbooks(SMALL / "quickbooks")
+def world(tmp_path, small_loaded_file):
+    ws = copy_workspace(small_loaded_file, tmp_path)  # fixtures/small loaded on both sides
     company = QuickBooksCompany(validate=False)
     company.seed_from(SMALL / "quickbooks")
     SettingsMixin.set_service_credentials(ws, "qbwc", PASSWORD)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -24,15 +25,30 @@ NEW_ITEM = (
 )
 
 
-@pytest.fixture()
-def world(tmp_path):
-    ws = Workspace(tmp_path / "ws.duckdb")
+@pytest.fixture(scope="module")
+def world_file(tmp_path_factory) -> Path:
+    """The Procore export loaded and the QuickBooks side read through a full refresh, once per module."""
+    path = tmp_path_factory.mktemp("budgets") / "ws.duckdb"
+    ws = Workspace(path)
     ws.load_procore(SMALL / "procore")
     company = QuickBooksCompany(validate=False)
     company.seed_from(SMALL / "quickbooks")
     ws.request_refresh(full=True, by=ADMIN)
-    ws.refresh_now(company.process)
+    ws.refresh_now(company.process)  # queries only: the company file stays as seeded
     ws.update_settings(by=ADMIN, invoice_retainage_item="Retainage")  # a Service item, but not a cost code
+    company.close()
+    ws.close()
+    return path
+
+
+@pytest.fixture()
+def world(tmp_path, world_file):
+    """A copy of that workspace and a new company file seeded as the one it was read from."""
+    path = tmp_path / "ws.duckdb"
+    shutil.copyfile(world_file, path)
+    ws = Workspace(path)
+    company = QuickBooksCompany(validate=False)
+    company.seed_from(SMALL / "quickbooks")
     yield ws, company
     company.close()
     ws.close()

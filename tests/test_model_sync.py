@@ -16,7 +16,8 @@ Invariants (written against ``qbrecon.entities.PAIRS``, so a new pair is covered
 - reconciliation reports the model's own QuickBooks edits on qbrecon's records and nothing on the others.
 
 Budget: ``QBRECON_MODEL_EXAMPLES`` examples (200 in CI, i.e. with ``CI`` set; 30 otherwise) of up to
-``QBRECON_MODEL_STEPS`` (default 6) steps; the crash rule runs with ``QBRECON_MODEL_CRASH=1``. The long run:
+``QBRECON_MODEL_STEPS`` (default 6) steps, in ``QBRECON_MODEL_SHARDS`` (default 2) tests that pytest-xdist runs
+side by side; the crash rule runs with ``QBRECON_MODEL_CRASH=1``. The long run:
 ``QBRECON_MODEL_EXAMPLES=1000 QBRECON_MODEL_CRASH=1 python -m pytest tests/test_model_sync.py -p no:cacheprovider``.
 """
 
@@ -33,7 +34,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, settings
+from hypothesis import HealthCheck, event, seed, settings
+from hypothesis import core as hypothesis_core
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from lxml import etree
@@ -568,14 +570,26 @@ class SyncModel(RuleBasedStateMachine):
                 )
 
 
-TestSyncModel = SyncModel.TestCase
-TestSyncModel.settings = settings(
-    max_examples=EXAMPLES,
-    stateful_step_count=STEPS,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
-    derandomize=os.environ.get("QBRECON_MODEL_SEED") is None,
-    database=None,
-)
+# The budget runs as SHARDS tests of EXAMPLES / SHARDS examples each, every shard from its own fixed seed (or
+# from QBRECON_MODEL_SEED + shard; QBRECON_MODEL_SEED=random for a new run each time), so that the slow tier's
+# pytest-xdist workers run them side by side: 200 examples in CI take half the wall time on two cores.
+SHARDS = max(1, int(os.environ.get("QBRECON_MODEL_SHARDS", "2")))
+PER_SHARD = -(-EXAMPLES // SHARDS)
+# pytest's --hypothesis-seed=N (set before this module is imported) seeds the shards N, N+1, ... as well
+_SEED = os.environ.get("QBRECON_MODEL_SEED", str(hypothesis_core.global_force_seed or 0))
+for _shard in range(SHARDS):
+    _machine = type(f"SyncModelShard{_shard}", (SyncModel,), {"__doc__": SyncModel.__doc__})
+    if _SEED != "random":
+        _machine = seed(int(_SEED) + _shard)(_machine)
+    _case = _machine.TestCase
+    _case.settings = settings(
+        max_examples=PER_SHARD,
+        stateful_step_count=STEPS,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+        database=None,
+    )
+    globals()[f"TestSyncModelShard{_shard}"] = _case
+del _shard, _machine, _case  # only the TestSyncModelShard* classes are tests
 # the run's length is set by the example budget, not by the suite's per-test timeout
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(max(600, EXAMPLES * STEPS * 5))]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(max(600, PER_SHARD * STEPS * 5))]

@@ -9,6 +9,7 @@ without some of its lines (or lines without their parent).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,9 +18,11 @@ from typing import Any
 
 import pandas as pd
 import pandera.errors as pandera_errors
+import pandera.pandas as pandera
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..schemas.base import TableSpec
 from ..schemas.values import Batch, CellError, convert_batch
 
 QUARANTINE_SCHEMA = pa.schema(
@@ -61,7 +64,7 @@ def check_batch(batch: Batch) -> Checked:
     if table.num_rows:
         frame = table.to_pandas(types_mapper=pd.ArrowDtype)
         try:
-            batch.spec.model.validate(frame, lazy=True)
+            _data_schema(batch.spec, table.schema).validate(frame, lazy=True)
         except pandera_errors.SchemaErrors as exc:
             seen = {(e.row, e.field) for e in cell_errors}
             fc = exc.failure_cases
@@ -79,6 +82,26 @@ def check_batch(batch: Batch) -> Checked:
     checked = Checked(batch, table, dict(problems))
     _check_duplicate_keys(checked)
     return checked
+
+
+def _data_schema(spec: TableSpec, typed: pa.Schema) -> pandera.DataFrameSchema:
+    """The table's pandera schema for a frame typed exactly as declared: only the columns with something to check
+    in their values (checks, not nullable, unique). A column's presence and dtype are what ``convert_batch``
+    made, proven here by one comparison of Arrow schemas; pandera's own per-column dtype check costs about as
+    much as the real checks of all columns together. Any other frame gets the whole schema."""
+    declared = spec.arrow_schema
+    if typed.names != declared.names or typed.types != declared.types:
+        return spec.model.to_schema()
+    return _checked_columns(spec.model)
+
+
+@functools.cache
+def _checked_columns(model: type) -> pandera.DataFrameSchema:
+    schema = model.to_schema()
+    if schema.strict:
+        return schema  # other columns would be refused as unexpected
+    plain = [n for n, c in schema.columns.items() if not (c.checks or not c.nullable or c.unique)]
+    return schema.remove_columns(plain)
 
 
 def _overlong_text(table: pa.Table) -> list[CellError]:
