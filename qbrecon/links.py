@@ -151,6 +151,7 @@ def apply_to_procore(con, load_id: int | None = None) -> int:
             else "t.origin_data"
         )
 
+    _resolve_conflicts(con, targets, load_id)
     # One query finds which targets differ at all (usually none: a re-load of what we know changes nothing).
     differs = con.execute(
         " UNION ALL ".join(
@@ -167,7 +168,8 @@ def apply_to_procore(con, load_id: int | None = None) -> int:
         params = [pair.item_type, line_table]
         scope = "l.item_type = ? AND l.line_table = ?"
         new = con.execute(
-            f"""INSERT INTO qb_link_conflicts
+            f"""INSERT INTO qb_link_conflicts (conflict_id, "at", load_id, item_type, procore_id, line_table, line_id,
+                                               linked_id, procore_id_value, detail)
                 SELECT nextval('qb_link_conflict_seq'), now(), ?, l.item_type, l.procore_id, l.line_table,
                        {line_id}, {linked}, t.origin_id,
                        'the Procore export says ' || t.origin_id || ' but qbrecon linked it to ' || {linked}
@@ -176,7 +178,8 @@ def apply_to_procore(con, load_id: int | None = None) -> int:
                 WHERE {scope} AND t.origin_id IS NOT NULL AND t.origin_id <> {linked}
                   AND NOT EXISTS (SELECT 1 FROM qb_link_conflicts c WHERE c.item_type = l.item_type
                                   AND c.procore_id = l.procore_id AND c.line_table = l.line_table
-                                  AND c.line_id = {line_id} AND c.procore_id_value = t.origin_id)
+                                  AND c.line_id = {line_id} AND c.procore_id_value = t.origin_id
+                                  AND c.resolved_at IS NULL)
                 RETURNING item_type, procore_id, detail""",
             [load_id, *params],
         ).fetchall()
@@ -197,6 +200,33 @@ def apply_to_procore(con, load_id: int | None = None) -> int:
             params,
         )
     return conflicts
+
+
+def _resolve_conflicts(con, targets: list, load_id: int | None) -> None:
+    """Open conflicts end when the link they disputed is gone or changed (unlinked, relinked), or when a Procore
+    export loaded now (``load_id``) brings the linked id again (Procore was corrected). Before the rows are made to
+    show the link, so what this load brought can still be read."""
+    if not con.execute("SELECT count(*) FROM qb_link_conflicts WHERE resolved_at IS NULL").fetchall()[0][0]:
+        return
+    con.execute(
+        """UPDATE qb_link_conflicts c SET resolved_at = now()
+           WHERE c.resolved_at IS NULL AND NOT EXISTS (
+               SELECT 1 FROM qb_links l WHERE l.item_type = c.item_type AND l.procore_id = c.procore_id
+                 AND l.line_table = c.line_table AND l.line_id = c.line_id
+                 AND CASE WHEN c.line_table = '' THEN l.quickbooks_id ELSE l.txn_line_id END = c.linked_id)"""
+    )
+    if load_id is None:
+        return
+    for pair, table, linked, join, line_table in targets:
+        line_id = "l.line_id" if line_table else "0"
+        con.execute(
+            f"""UPDATE qb_link_conflicts c SET resolved_at = now()
+                FROM qb_links l JOIN "{table}" t ON {join}
+                WHERE c.resolved_at IS NULL AND l.item_type = ? AND l.line_table = ? AND c.item_type = l.item_type
+                  AND c.procore_id = l.procore_id AND c.line_table = l.line_table AND c.line_id = {line_id}
+                  AND t."_load_id" = ? AND t.origin_id = {linked}""",
+            [pair.item_type, line_table, load_id],
+        )
 
 
 def link_from_procore(con) -> int:

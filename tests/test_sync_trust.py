@@ -628,3 +628,40 @@ def test_every_pair_sends_a_change_after_sync_as_its_mod(item_type, synced_templ
     finally:
         company.close()
         ws.close()
+
+
+# -- link conflicts are findings of the reconciliation ------------------------------------------------------------------
+def test_a_link_conflict_is_a_reconciliation_finding_in_every_report_until_procore_is_corrected(world):
+    ws, company, fx, tmp = world
+    sync_all(ws, company, item_types=["company"])
+    linked = ws.links("company")
+    pid, qb_id = int(linked["procore_id"].iloc[0]), str(linked["quickbooks_id"].iloc[0])
+    other = "80009999-1700000000"
+
+    def other_id(records):
+        for r in records:
+            if r["id"] == pid:
+                r["origin_id"] = other
+
+    ws.load_procore(edited_export(fx, tmp / "edited", "vendors", other_id))
+    rec = ws.reconcile("company")
+    found = rec.differences[rec.differences["reason"] == "link_conflict"]
+    assert len(found) == 1, rec.differences
+    row = found.iloc[0]
+    assert (row["procore_id"], row["procore_value"], row["quickbooks_value"]) == (str(pid), other, qb_id)
+    assert "different QuickBooks record than qbrecon's link" in row["reason_text"]
+    summary = rec.summary.set_index("pair").loc["company"]
+    assert summary["differences"] == len(rec.differences)
+    assert summary["matched_with_differences"] >= 1
+    html = rec.to_html()
+    assert other in html and "different QuickBooks record than qbrecon&#x27;s link" in html.replace("&#39;", "&#x27;")
+    import openpyxl
+
+    book = openpyxl.load_workbook(rec.to_excel(tmp / "rec.xlsx"))
+    cells = {str(c.value) for sheet in book for r in sheet.iter_rows() for c in r if c.value is not None}
+    assert other in cells and any("qbrecon's link" in c for c in cells)
+    # Procore is corrected: the next export brings qbrecon's id again and the finding is gone
+    ws.load_procore(fx / "procore")
+    assert ws.link_conflicts()["resolved_at"].notna().all()
+    rec = ws.reconcile("company")
+    assert "link_conflict" not in set(rec.differences["reason"])
