@@ -13,6 +13,8 @@ the fields that define "changed since sync"); nothing here names a pair.
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 from .entities import PAIRS, EntityPair, LineRelation
 from .schemas import TABLES
 from .store import register_tables
@@ -229,6 +231,93 @@ def _resolve_conflicts(con, targets: list, load_id: int | None) -> None:
         )
 
 
+def _record_word(pair: EntityPair) -> str:
+    """The QuickBooks record of a pair in QuickBooks' words: 'bill', 'purchase order', 'vendor' ..."""
+    table = pair.quickbooks_table or "record"
+    return {"customers": "job", "items": "service item", "time_tracking": "time entry"}.get(
+        table, table.replace("_", " ").removesuffix("s")
+    )
+
+
+def deleted_reason(pair: EntityPair, quickbooks_id: str, how: str) -> str:
+    """What the approver reads about a linked record gone from the QuickBooks company file."""
+    what = _record_word(pair)
+    return (
+        f"deleted in QuickBooks Desktop: the {what} {quickbooks_id} {how}. The link is kept so nothing is sent "
+        f"twice; to send it again as a new {what}, unlink it (nothing else of it is in QuickBooks), or reject it"
+    )
+
+
+def mark_deleted(con, rel: str, source: str) -> int:
+    """Links whose QuickBooks record is gone from the company file (``rel``: item_type, procore_id, detail) are
+    marked, never dropped: the link keeps its ids (a resend cannot add a second record), a Synced item goes to
+    Failed to Export with the plain reason, and the audit says how qbrecon learned it. Returns how many were new."""
+    new = con.execute(
+        f"""UPDATE qb_links l SET deleted_in_quickbooks_at = now(), deleted_detail = r.detail, updated_at = now()
+            FROM {rel} r WHERE l.item_type = r.item_type AND l.procore_id = r.procore_id AND l.line_table = ''
+              AND l.deleted_in_quickbooks_at IS NULL
+            RETURNING l.item_type, l.procore_id"""
+    ).fetchall()
+    if not new:
+        return 0
+    con.execute(
+        f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id, from_status,
+                                   to_status, detail)
+            SELECT nextval('erp_audit_seq'), now(), NULL, ?, 'deleted_in_quickbooks', e.item_type, e.procore_id,
+                   e.status, CASE WHEN e.status = 'synced' THEN 'failed_to_export' ELSE e.status END, r.detail
+            FROM {rel} r JOIN erp_items e ON e.item_type = r.item_type AND e.procore_id = r.procore_id""",
+        [source],
+    )
+    con.execute(
+        f"""UPDATE erp_items e SET status = 'failed_to_export', last_error_code = NULL, last_error_message = r.detail,
+                   error_class = 'deleted_in_quickbooks', updated_at = now()
+            FROM {rel} r WHERE e.item_type = r.item_type AND e.procore_id = r.procore_id AND e.status = 'synced'"""
+    )
+    return len(new)
+
+
+def learn_deleted(con, table: str, where: str | None, read_since) -> int:
+    """After a refresh that read *every* record of a QuickBooks table (with ``where``, the part one query reads):
+    rows stored before that read began and not read by it are gone from the company file. They leave the
+    workspace's QuickBooks tables (with their lines), so reconciliation reports the Procore side as missing in
+    QuickBooks, and the links to them are marked (``mark_deleted``). Returns how many links were marked."""
+    key = TABLES[table].key[0]
+    cond = f" AND ({where})" if where else ""
+    gone = f"""SELECT "{key}" AS quickbooks_id FROM "{table}" WHERE "_loaded_at" < ?{cond}"""
+    if not con.execute(f"SELECT count(*) FROM ({gone})", [read_since]).fetchall()[0][0]:
+        return 0
+    pairs = [p for p in PAIRS.values() if p.exportable and p.quickbooks_table == table]
+    day = con.execute("SELECT strftime(now(), '%Y-%m-%d %H:%M UTC')").fetchall()[0][0]
+    marked = 0
+    if pairs:
+        types = ", ".join(f"'{p.item_type}'" for p in pairs)
+        rows = con.execute(
+            f"""SELECT l.item_type, l.procore_id, l.quickbooks_id FROM qb_links l
+                WHERE l.line_table = '' AND l.item_type IN ({types}) AND l.deleted_in_quickbooks_at IS NULL
+                  AND l.quickbooks_id IN ({gone})""",
+            [read_since],
+        ).fetchall()
+        if rows:
+            how = f"was not in the company file when qbrecon read every one of them ({day})"
+            found = pa.table(
+                {
+                    "item_type": [r[0] for r in rows],
+                    "procore_id": pa.array([int(r[1]) for r in rows], pa.int64()),
+                    "detail": [deleted_reason(PAIRS[r[0]], r[2], how) for r in rows],
+                }
+            )
+            con.register("_links_deleted", found)
+            try:
+                marked = mark_deleted(con, "_links_deleted", "QuickBooks Desktop (full refresh)")
+            finally:
+                con.unregister("_links_deleted")
+    for child, spec in TABLES.items():
+        if spec.meta.get("parent") == table:
+            con.execute(f'DELETE FROM "{child}" WHERE "{key}" IN ({gone})', [read_since])
+    con.execute(f'DELETE FROM "{table}" WHERE "{key}" IN ({gone})', [read_since])
+    return marked
+
+
 def link_from_procore(con) -> int:
     """Links for Synced queue items that have none yet (Procore said they were linked, a link made before
     qbrecon kept links, a vendor linked by hand): the record from the queue row, the lines from their
@@ -276,6 +365,9 @@ def link_from_procore(con) -> int:
 __all__ = [
     "LINKS_VERSION",
     "apply_to_procore",
+    "deleted_reason",
+    "learn_deleted",
+    "mark_deleted",
     "fingerprint_sql",
     "fingerprints_view",
     "link_from_procore",

@@ -29,7 +29,6 @@ REASONS: dict[str, str] = {
     "job_cost_differs": "Job-to-date cost differs from QuickBooks job cost",
     "link_conflict": "A Procore export names a different QuickBooks record than qbrecon's link; the link was kept: "
     "check both records in QuickBooks, then unlink or correct Procore",
-    "deleted_in_quickbooks": "Deleted in QuickBooks after sync: the link is kept; unlink it to send it again as new",
 }
 
 

@@ -9,6 +9,7 @@ import shutil
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sync_world import admin_id, company_for, fixture_dir, open_world, sync_all, top_customer
 
@@ -665,3 +666,73 @@ def test_a_link_conflict_is_a_reconciliation_finding_in_every_report_until_proco
     assert ws.link_conflicts()["resolved_at"].notna().all()
     rec = ws.reconcile("company")
     assert "link_conflict" not in set(rec.differences["reason"])
+
+
+# -- records deleted in QuickBooks -------------------------------------------------------------------------------------
+def _delete_in_quickbooks(company, txn_id: str, kind: str = "Bill") -> None:
+    from lxml import etree
+
+    rs = etree.fromstring(
+        company.process(
+            '<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="stopOnError">'
+            f'<TxnDelRq requestID="del"><TxnDelType>{kind}</TxnDelType><TxnID>{txn_id}</TxnID></TxnDelRq>'
+            "</QBXMLMsgsRq></QBXML>".encode()
+        )
+    ).find("QBXMLMsgsRs")[0]
+    assert rs.get("statusCode") == "0", etree.tostring(rs)
+
+
+def test_a_full_refresh_learns_a_bill_deleted_in_quickbooks_and_only_an_explicit_unlink_adds_it_again(world):
+    ws, company, fx, tmp = world
+    sync_all(ws, company)
+    pid = exported_by_us(ws, "invoice")[0]
+    txn = ws.links("invoice", pid)["quickbooks_id"].iloc[0]
+    _delete_in_quickbooks(company, txn)
+    ws.request_refresh(full=True)
+    ws.refresh_now(company.process)
+    # the link is kept and marked; the approver sees the item with a plain reason
+    link = ws.links("invoice", pid).query("line_table == ''").iloc[0]
+    assert link["quickbooks_id"] == txn and pd.notna(link["deleted_in_quickbooks_at"])
+    item = ws.queue(item_type="invoice").set_index("procore_id").loc[pid]
+    assert item["status"] == "failed_to_export"
+    assert item["last_error_message"].startswith(f"deleted in QuickBooks Desktop: the bill {txn}")
+    assert "unlink" in item["last_error_message"]
+    assert "deleted_in_quickbooks" in set(ws.audit("invoice", pid)["action"])
+    # reconciliation: missing in QuickBooks, not silently fine
+    rec = ws.reconcile("invoice")
+    mine = rec.differences[rec.differences["procore_id"] == str(pid)]
+    assert list(mine["reason"]) == ["missing_in_quickbooks"], mine
+    # a retry would modify nothing and a resend must not add a second bill on its own: refused with the reason
+    with pytest.raises(BatchRejected, match="deleted in QuickBooks Desktop"):
+        ws.retry([pid], item_type="invoice", by=admin_id(ws))
+    bills = company.counts()["bill"]
+    sync_all(ws, company, item_types=["invoice"])
+    assert company.counts()["bill"] == bills
+    # the admin unlinks explicitly: then, and only then, it goes out again as a new bill
+    ws.unlink([pid], item_type="invoice", by=admin_id(ws))
+    assert ws.links("invoice", pid).empty
+    sync_all(ws, company, item_types=["invoice"])
+    assert company.counts()["bill"] == bills + 1
+    new_txn = ws.links("invoice", pid)["quickbooks_id"].iloc[0]
+    assert new_txn != txn and ws.queue(item_type="invoice").set_index("procore_id").loc[pid, "status"] == "synced"
+
+
+def test_an_update_of_a_record_deleted_in_quickbooks_is_learned_from_quickbooks_answer(world):
+    """No refresh in between: the Mod comes back 'cannot be found' (3120); the link is marked, not dropped."""
+    ws, company, fx, tmp = world
+    sync_all(ws, company)
+    pid = exported_by_us(ws, "invoice")[0]
+    txn = ws.links("invoice", pid)["quickbooks_id"].iloc[0]
+    _delete_in_quickbooks(company, txn)
+    ws.store.execute("UPDATE invoices SET payment_due_date = DATE '2030-01-31' WHERE id = ?", [pid])
+    ws.refresh_queue()
+    ws.accept([pid], item_type="invoice", by=admin_id(ws))
+    bills = company.counts()["bill"]
+    summary = ws.export(company.process)
+    assert summary.failed == 1 and company.counts()["bill"] == bills
+    item = ws.queue(item_type="invoice").set_index("procore_id").loc[pid]
+    assert item["status"] == "failed_to_export" and item["error_class"] == "deleted_in_quickbooks"
+    assert "deleted in QuickBooks Desktop" in item["last_error_message"]
+    assert ws.links("invoice", pid).query("line_table == ''")["deleted_in_quickbooks_at"].notna().all()
+    with pytest.raises(BatchRejected, match="deleted in QuickBooks Desktop"):
+        ws.retry([pid], item_type="invoice", by=admin_id(ws))

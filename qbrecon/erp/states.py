@@ -33,7 +33,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "retry": (("failed_to_export",), "exporting"),
     "export_succeeded": (("exporting",), "synced"),
     "export_failed": (("exporting",), "failed_to_export"),
-    "unlink": (("synced",), "unlinked"),
+    "unlink": (("synced", "failed_to_export"), "unlinked"),  # failed: only when deleted in QuickBooks
     "import": (("ready_to_import",), "imported"),
 }
 

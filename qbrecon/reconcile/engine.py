@@ -422,7 +422,11 @@ class Engine:
             p_reason, q_reason = "'job_cost_differs'", "'job_cost_differs'"
             p_where, q_where = "coalesce(p.amount, 0) <> 0", "coalesce(q.amount, 0) <> 0"
         else:
-            p_reason = f"""CASE WHEN p.erp_status = 'failed_to_export' THEN 'failed_to_export'
+            # linked yet not in QuickBooks is missing there, whatever the queue says (a record deleted in QuickBooks
+            # after sync leaves its item Failed to Export with the reason)
+            p_reason = f"""CASE WHEN p.link_id IS NOT NULL AND p.erp_status = 'failed_to_export'
+                                    THEN 'missing_in_quickbooks'
+                               WHEN p.erp_status = 'failed_to_export' THEN 'failed_to_export'
                                WHEN {too_long} THEN 'name_too_long'
                                WHEN p.link_id IS NOT NULL OR p.erp_status IN ('synced', 'imported')
                                     THEN 'missing_in_quickbooks'
