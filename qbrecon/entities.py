@@ -250,7 +250,8 @@ PAIRS: dict[str, EntityPair] = {
                 _coded("change_order_lines", "change_order_id"),
             ),
             export_order=40,
-            notes="A CCO becomes new lines on its commitment's purchase order.",
+            notes="A CCO becomes new lines on its commitment's purchase order; a change after sync modifies those "
+            "lines by TxnLineID (the same PurchaseOrderMod).",
             lines=(
                 LineRelation(
                     "change_order_lines", "change_order_id", ("cost_code_id", "description", "amount")

@@ -669,8 +669,9 @@ class QueueMixin(
                 f"'a ' || q.item_label || ' item cannot be unlinked (only {', '.join(_UNLINK_TYPES)})' END"
             )
             checks.append(
-                f"""CASE WHEN e.status = 'failed_to_export' AND {deleted} IS NULL
-                         THEN 'is Failed to Export; unlink needs Synced (or its QuickBooks record deleted there)' END"""
+                f"""CASE WHEN e.status IN ('failed_to_export', 'rejected') AND {deleted} IS NULL
+                         THEN 'is ' || q.status_label || '; unlink needs Synced (or its QuickBooks record deleted there)'
+                    END"""
             )
             checks.append(
                 f"""CASE WHEN e.status = 'synced' THEN coalesce({_still_in_quickbooks()})
