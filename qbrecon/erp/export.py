@@ -637,7 +637,11 @@ class ExportMixin:
                 "decision": "retry" if attempt < MAX_ATTEMPTS else "failed",
                 "outcome": "not_processed",
             }
-        gone = self._deleted_record(item_type, pid, request_name, code, message)
+        gone = (
+            self._deleted_record(item_type, pid, request_name, code, message)
+            if code == 3120 and request_name.endswith("Mod")
+            else None
+        )
         if gone is not None:
             return {**base, "decision": "failed", "error_class": "deleted_in_quickbooks", "status_message": gone}
         action = status_policy(code).action  # the one per-code policy table (qbxml.responses.STATUS_POLICY)
