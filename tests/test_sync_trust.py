@@ -432,9 +432,9 @@ def test_a_workspace_from_before_links_upgrades_on_open(tmp_path):
         ],
     )
     ws.refresh_queue()
-    # as today's main leaves it: no links, no links version
+    # as a qbrecon from before links leaves it: no links, no links version (and so another schema fingerprint)
     ws.store.execute("DELETE FROM qb_links")
-    ws.store.execute("DELETE FROM qbrecon_meta WHERE key = 'qb_links_version'")
+    ws.store.execute("DELETE FROM qbrecon_meta WHERE key IN ('qb_links_version', 'schema_fingerprint')")
     ws.close()
     ws = Workspace(tmp_path / "old.duckdb")
     try:
@@ -518,7 +518,15 @@ def test_a_timecard_entry_changed_after_sync_goes_out_as_timetrackingmod_and_bil
 
 
 # -- every pair: a change after sync has an update path (generated from entities.PAIRS) -------------------------------
-SYNCABLE = [t for t, p in PAIRS.items() if p.exportable]
+# A pair that exports but declares no Mod has no update path: listed as a known gap that fails loudly (XPASS) once
+# it gets one, so the gap cannot be forgotten (owner invoices: InvoiceAdd only, so far).
+SYNCABLE = [
+    t
+    if p.updatable
+    else pytest.param(t, marks=pytest.mark.xfail(strict=True, reason=f"{t}: no update path declared yet"))
+    for t, p in PAIRS.items()
+    if p.exportable
+]
 
 
 @pytest.fixture(scope="module")
