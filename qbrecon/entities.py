@@ -68,10 +68,9 @@ class EntityPair:
 
     @property
     def updatable(self) -> bool:
-        """Changes after the first sync go out as ``mod_request`` (needs a builder for it and the fields)."""
-        return bool(
-            self.add_request and self.mod_request and (self.changed_fields or self.lines) and self.exportable
-        )
+        """Changes after the first sync go out as ``mod_request`` (needs a builder for it and the fields). A pair
+        without an Add of its own (a CCO: lines added to its commitment's PO) is updated by the same Mod."""
+        return bool(self.mod_request and (self.changed_fields or self.lines) and self.exportable)
 
 
 # any cost code id -> the standard cost code whose service item it uses
@@ -251,7 +250,8 @@ PAIRS: dict[str, EntityPair] = {
                 _coded("change_order_lines", "change_order_id"),
             ),
             export_order=40,
-            notes="A CCO becomes new lines on its commitment's purchase order.",
+            notes="A CCO becomes new lines on its commitment's purchase order; a change after sync modifies those "
+            "lines by TxnLineID (the same PurchaseOrderMod).",
             lines=(
                 LineRelation(
                     "change_order_lines", "change_order_id", ("cost_code_id", "description", "amount")
@@ -321,12 +321,30 @@ PAIRS: dict[str, EntityPair] = {
             "timecard_entries",
             "time_tracking",
             add_request="TimeTrackingAdd",
+            mod_request="TimeTrackingMod",
             query_request="TimeTrackingQuery",
             quickbooks_id="TxnID",
             export_order=60,
             parents=(
                 ("project", "SELECT t.id, t.project_id FROM timecard_entries t"),
                 _coded("timecard_entries", "id"),
+            ),
+            changed_fields=(
+                "project_id",
+                "date",
+                "hours",
+                "description",
+                "billable",
+                "cost_code_id",
+                "party_name",
+                "payroll_item",
+            ),
+            # billed time is on a customer invoice in QuickBooks: changing it there would leave the invoice
+            # billing hours that no longer exist, so qbrecon does not send the change
+            cannot_modify=(
+                "q.\"BillableStatus\" = 'HasBeenBilled'",
+                "the time has been billed to the customer in QuickBooks Desktop (it is on an invoice): change "
+                "the invoice and the time entry there, or reject the update",
             ),
         ),
         EntityPair(

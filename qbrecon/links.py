@@ -13,6 +13,8 @@ the fields that define "changed since sync"); nothing here names a pair.
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 from .entities import PAIRS, EntityPair, LineRelation
 from .schemas import TABLES
 from .store import register_tables
@@ -151,6 +153,7 @@ def apply_to_procore(con, load_id: int | None = None) -> int:
             else "t.origin_data"
         )
 
+    _resolve_conflicts(con, targets, load_id)
     # One query finds which targets differ at all (usually none: a re-load of what we know changes nothing).
     differs = con.execute(
         " UNION ALL ".join(
@@ -167,7 +170,8 @@ def apply_to_procore(con, load_id: int | None = None) -> int:
         params = [pair.item_type, line_table]
         scope = "l.item_type = ? AND l.line_table = ?"
         new = con.execute(
-            f"""INSERT INTO qb_link_conflicts
+            f"""INSERT INTO qb_link_conflicts (conflict_id, "at", load_id, item_type, procore_id, line_table, line_id,
+                                               linked_id, procore_id_value, detail)
                 SELECT nextval('qb_link_conflict_seq'), now(), ?, l.item_type, l.procore_id, l.line_table,
                        {line_id}, {linked}, t.origin_id,
                        'the Procore export says ' || t.origin_id || ' but qbrecon linked it to ' || {linked}
@@ -176,7 +180,8 @@ def apply_to_procore(con, load_id: int | None = None) -> int:
                 WHERE {scope} AND t.origin_id IS NOT NULL AND t.origin_id <> {linked}
                   AND NOT EXISTS (SELECT 1 FROM qb_link_conflicts c WHERE c.item_type = l.item_type
                                   AND c.procore_id = l.procore_id AND c.line_table = l.line_table
-                                  AND c.line_id = {line_id} AND c.procore_id_value = t.origin_id)
+                                  AND c.line_id = {line_id} AND c.procore_id_value = t.origin_id
+                                  AND c.resolved_at IS NULL)
                 RETURNING item_type, procore_id, detail""",
             [load_id, *params],
         ).fetchall()
@@ -197,6 +202,120 @@ def apply_to_procore(con, load_id: int | None = None) -> int:
             params,
         )
     return conflicts
+
+
+def _resolve_conflicts(con, targets: list, load_id: int | None) -> None:
+    """Open conflicts end when the link they disputed is gone or changed (unlinked, relinked), or when a Procore
+    export loaded now (``load_id``) brings the linked id again (Procore was corrected). Before the rows are made to
+    show the link, so what this load brought can still be read."""
+    if not con.execute("SELECT count(*) FROM qb_link_conflicts WHERE resolved_at IS NULL").fetchall()[0][0]:
+        return
+    con.execute(
+        """UPDATE qb_link_conflicts c SET resolved_at = now()
+           WHERE c.resolved_at IS NULL AND NOT EXISTS (
+               SELECT 1 FROM qb_links l WHERE l.item_type = c.item_type AND l.procore_id = c.procore_id
+                 AND l.line_table = c.line_table AND l.line_id = c.line_id
+                 AND CASE WHEN c.line_table = '' THEN l.quickbooks_id ELSE l.txn_line_id END = c.linked_id)"""
+    )
+    if load_id is None:
+        return
+    for pair, table, linked, join, line_table in targets:
+        line_id = "l.line_id" if line_table else "0"
+        con.execute(
+            f"""UPDATE qb_link_conflicts c SET resolved_at = now()
+                FROM qb_links l JOIN "{table}" t ON {join}
+                WHERE c.resolved_at IS NULL AND l.item_type = ? AND l.line_table = ? AND c.item_type = l.item_type
+                  AND c.procore_id = l.procore_id AND c.line_table = l.line_table AND c.line_id = {line_id}
+                  AND t."_load_id" = ? AND t.origin_id = {linked}""",
+            [pair.item_type, line_table, load_id],
+        )
+
+
+def _record_word(pair: EntityPair) -> str:
+    """The QuickBooks record of a pair in QuickBooks' words: 'bill', 'purchase order', 'vendor' ..."""
+    table = pair.quickbooks_table or "record"
+    return {"customers": "job", "items": "service item", "time_tracking": "time entry"}.get(
+        table, table.replace("_", " ").removesuffix("s")
+    )
+
+
+def deleted_reason(pair: EntityPair, quickbooks_id: str, how: str) -> str:
+    """What the approver reads about a linked record gone from the QuickBooks company file."""
+    what = _record_word(pair)
+    return (
+        f"deleted in QuickBooks Desktop: the {what} {quickbooks_id} {how}. The link is kept so nothing is sent "
+        f"twice; to send it again as a new {what}, unlink it (nothing else of it is in QuickBooks), or reject it"
+    )
+
+
+def mark_deleted(con, rel: str, source: str) -> int:
+    """Links whose QuickBooks record is gone from the company file (``rel``: item_type, procore_id, detail) are
+    marked, never dropped: the link keeps its ids (a resend cannot add a second record), a Synced item goes to
+    Failed to Export with the plain reason, and the audit says how qbrecon learned it. Returns how many were new."""
+    new = con.execute(
+        f"""UPDATE qb_links l SET deleted_in_quickbooks_at = now(), deleted_detail = r.detail, updated_at = now()
+            FROM {rel} r WHERE l.item_type = r.item_type AND l.procore_id = r.procore_id AND l.line_table = ''
+              AND l.deleted_in_quickbooks_at IS NULL
+            RETURNING l.item_type, l.procore_id"""
+    ).fetchall()
+    if not new:
+        return 0
+    con.execute(
+        f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id, from_status,
+                                   to_status, detail)
+            SELECT nextval('erp_audit_seq'), now(), NULL, ?, 'deleted_in_quickbooks', e.item_type, e.procore_id,
+                   e.status, CASE WHEN e.status = 'synced' THEN 'failed_to_export' ELSE e.status END, r.detail
+            FROM {rel} r JOIN erp_items e ON e.item_type = r.item_type AND e.procore_id = r.procore_id""",
+        [source],
+    )
+    con.execute(
+        f"""UPDATE erp_items e SET status = 'failed_to_export', last_error_code = NULL, last_error_message = r.detail,
+                   error_class = 'deleted_in_quickbooks', updated_at = now()
+            FROM {rel} r WHERE e.item_type = r.item_type AND e.procore_id = r.procore_id AND e.status = 'synced'"""
+    )
+    return len(new)
+
+
+def learn_deleted(con, table: str, where: str | None, read_since) -> int:
+    """After a refresh that read *every* record of a QuickBooks table (with ``where``, the part one query reads):
+    rows stored before that read began and not read by it are gone from the company file. They leave the
+    workspace's QuickBooks tables (with their lines), so reconciliation reports the Procore side as missing in
+    QuickBooks, and the links to them are marked (``mark_deleted``). Returns how many links were marked."""
+    key = TABLES[table].key[0]
+    cond = f" AND ({where})" if where else ""
+    gone = f"""SELECT "{key}" AS quickbooks_id FROM "{table}" WHERE "_loaded_at" < ?{cond}"""
+    if not con.execute(f"SELECT count(*) FROM ({gone})", [read_since]).fetchall()[0][0]:
+        return 0
+    pairs = [p for p in PAIRS.values() if p.exportable and p.quickbooks_table == table]
+    day = con.execute("SELECT strftime(now(), '%Y-%m-%d %H:%M UTC')").fetchall()[0][0]
+    marked = 0
+    if pairs:
+        types = ", ".join(f"'{p.item_type}'" for p in pairs)
+        rows = con.execute(
+            f"""SELECT l.item_type, l.procore_id, l.quickbooks_id FROM qb_links l
+                WHERE l.line_table = '' AND l.item_type IN ({types}) AND l.deleted_in_quickbooks_at IS NULL
+                  AND l.quickbooks_id IN ({gone})""",
+            [read_since],
+        ).fetchall()
+        if rows:
+            how = f"was not in the company file when qbrecon read every one of them ({day})"
+            found = pa.table(
+                {
+                    "item_type": [r[0] for r in rows],
+                    "procore_id": pa.array([int(r[1]) for r in rows], pa.int64()),
+                    "detail": [deleted_reason(PAIRS[r[0]], r[2], how) for r in rows],
+                }
+            )
+            con.register("_links_deleted", found)
+            try:
+                marked = mark_deleted(con, "_links_deleted", "QuickBooks Desktop (full refresh)")
+            finally:
+                con.unregister("_links_deleted")
+    for child, spec in TABLES.items():
+        if spec.meta.get("parent") == table:
+            con.execute(f'DELETE FROM "{child}" WHERE "{key}" IN ({gone})', [read_since])
+    con.execute(f'DELETE FROM "{table}" WHERE "{key}" IN ({gone})', [read_since])
+    return marked
 
 
 def link_from_procore(con) -> int:
@@ -246,6 +365,9 @@ def link_from_procore(con) -> int:
 __all__ = [
     "LINKS_VERSION",
     "apply_to_procore",
+    "deleted_reason",
+    "learn_deleted",
+    "mark_deleted",
     "fingerprint_sql",
     "fingerprints_view",
     "link_from_procore",

@@ -27,6 +27,8 @@ REASONS: dict[str, str] = {
     "ambiguous_match": "More than one QuickBooks record could match; not linked automatically",
     "payment_differs": "Payment amount differs",
     "job_cost_differs": "Job-to-date cost differs from QuickBooks job cost",
+    "link_conflict": "A Procore export names a different QuickBooks record than qbrecon's link; the link was kept: "
+    "check both records in QuickBooks, then unlink or correct Procore",
 }
 
 

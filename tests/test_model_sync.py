@@ -120,7 +120,16 @@ def _edit_budget(records, n):
     r["original_budget_amount"] = float(r["original_budget_amount"]) + 250.0 * (n + 1)
 
 
+def _edit_change_order_line(records, n):
+    approved = [c for c in records if c.get("status") == "approved" and c.get("line_items")]
+    r = approved[n % len(approved)]
+    line, more = r["line_items"][0], Decimal(50 * (n + 1))
+    line["amount"] = str(Decimal(str(line["amount"])) + more)
+    r["grand_total"] = str(Decimal(str(r["grand_total"])) + more)
+
+
 PROCORE_EDITS = {
+    "commitment_change_orders": _edit_change_order_line,
     "vendors": _edit_vendor,
     "projects": _edit_project,
     "commitments": _edit_commitment_line,
@@ -248,6 +257,16 @@ class SyncModel(RuleBasedStateMachine):
         rows = self.ws.store.execute(sql + " ORDER BY 1, 2").fetchall()
         return [r for r in rows if item_type is None or r[0] == item_type]
 
+    def _deleted_links(self, unlinkable: bool = False) -> list[tuple[str, int, str]]:
+        """Items whose link qbrecon marked deleted in QuickBooks (a full refresh or a Mod found nothing);
+        ``unlinkable``: only those in a state unlink takes (Synced, Failed to Export, Rejected)."""
+        state = "AND e.status IN ('synced', 'failed_to_export', 'rejected')" if unlinkable else ""
+        return self.ws.store.execute(
+            f"""SELECT l.item_type, l.procore_id, l.quickbooks_id FROM qb_links l JOIN erp_items e
+                ON e.item_type = l.item_type AND e.procore_id = l.procore_id
+               WHERE l.line_table = '' AND l.deleted_in_quickbooks_at IS NOT NULL {state} ORDER BY 1, 2"""
+        ).fetchall()
+
     def _amounts(self, rows: list[tuple[str, int, str]]) -> dict[tuple[str, int], tuple]:
         """Per (item_type, procore_id) of ``rows`` whose pair declares an amount: the Procore amount and the amount
         field as the workspace last read it from QuickBooks (one query per pair and side, not per record)."""
@@ -334,7 +353,7 @@ class SyncModel(RuleBasedStateMachine):
 
     @rule(n=st.integers(0, 20))
     def unlink_one(self, n: int) -> None:
-        rows = [r for r in self._synced_exported() if PAIRS[r[0]].can_unlink]
+        rows = [r for r in self._synced_exported() if PAIRS[r[0]].can_unlink] + self._deleted_links(True)
         if not rows:
             return
         item_type, pid, qb_id = rows[n % len(rows)]
@@ -453,10 +472,16 @@ class SyncModel(RuleBasedStateMachine):
         assert rs.get("statusCode") == "0", etree.tostring(rs)
         self.qb_deleted.add(qb_id)
 
-    @rule()
-    def refresh_quickbooks_side(self) -> None:
-        self.ws.request_refresh()  # incremental: what changed since the newest record stored
+    @rule(full=st.booleans())
+    def refresh_quickbooks_side(self, full: bool) -> None:
+        self.ws.request_refresh(full=full)  # incremental: what changed since the newest record stored
         self.ws.refresh_now(self.company.process)
+        learned = {qb for _, _, qb in self._deleted_links()}
+        assert learned <= self.qb_deleted, f"links marked deleted that QuickBooks still has: {learned - self.qb_deleted}"
+        if full:  # a full read learns every deletion of a linked record
+            linked = {qb for _, _, qb in self._synced_exported()}
+            assert not (linked & self.qb_deleted), "a full refresh left Synced an item deleted in QuickBooks"
+            event("full refresh" + (": learned a deletion" if learned else ""))
 
     # -- invariants ---------------------------------------------------------------------------------------------------
     @invariant()
@@ -523,9 +548,21 @@ class SyncModel(RuleBasedStateMachine):
             pair = PAIRS[item_type]
             if pair.amount is None or qb_id in self.qb_changed or item_type == "change_order":
                 continue
+            if qb_id in self._shared_with_unsent():  # a PO whose CCO waits to send its change
+                continue
             ours = amounts[(item_type, pid)][0]
             theirs = self.company.ret(qb_id).findtext(pair.amount[1])
             assert Decimal(str(ours)) == Decimal(theirs), (item_type, pid, qb_id, ours, theirs)
+
+    def _shared_with_unsent(self) -> set[str]:
+        """QuickBooks records another item links to while that item has a Procore change not sent yet."""
+        return {
+            r[0]
+            for r in self.ws.store.execute(
+                """SELECT l.quickbooks_id FROM qb_links l JOIN erp_items e ON e.item_type = l.item_type
+                 AND e.procore_id = l.procore_id WHERE l.line_table = '' AND e.status <> 'synced'"""
+            ).fetchall()
+        }
 
     @rule()
     def reconcile(self) -> None:
@@ -560,6 +597,8 @@ class SyncModel(RuleBasedStateMachine):
         for item_type, pid, qb_id in synced:
             pair = PAIRS[item_type]
             if pair.amount is None or qb_id in self.qb_deleted or item_type == "change_order":
+                continue
+            if qb_id in self._shared_with_unsent():
                 continue
             ours, read = amounts[(item_type, pid)]
             ours = Decimal(str(ours))

@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 from lxml import etree
 
+from .. import links
 from .. import pairs as _pairs  # registers the pair modules (before PAIRS is read below)
 from ..entities import EXPORTABLE, PAIRS, dependencies_sql
 from ..errors import InputError, QbreconError, SettingMissing
@@ -643,6 +644,13 @@ class ExportMixin:
                 "decision": "retry" if attempt < MAX_ATTEMPTS else "failed",
                 "outcome": "not_processed",
             }
+        gone = (
+            self._deleted_record(item_type, pid, request_name, code, message)
+            if code == 3120 and request_name.endswith("Mod")
+            else None
+        )
+        if gone is not None:
+            return {**base, "decision": "failed", "error_class": "deleted_in_quickbooks", "status_message": gone}
         action = status_policy(code).action  # the one per-code policy table (qbxml.responses.STATUS_POLICY)
         if action == "retry":
             if attempt < MAX_ATTEMPTS:
@@ -659,6 +667,24 @@ class ExportMixin:
         if action == "create_parent":
             return self._missing_reference(base, attempt)
         return {**base, "decision": "failed"}
+
+    def _deleted_record(
+        self, item_type: str, pid: int, request_name: str, code: int | None, message: str | None
+    ) -> str | None:
+        """A Mod QuickBooks answers "cannot be found" (3120) naming the linked record itself: it was deleted in
+        QuickBooks. The plain reason (the link is then marked, never dropped), else None."""
+        if code != 3120 or not request_name.endswith("Mod"):
+            return None
+        row = self.store.execute(
+            "SELECT quickbooks_id FROM erp_items WHERE item_type = ? AND procore_id = ?", [item_type, pid]
+        ).fetchall()
+        qb_id = row[0][0] if row else None
+        if not qb_id or f'"{qb_id}"' not in (message or ""):
+            return None  # another object (a line, a reference) is missing: QuickBooks' own message says which
+        return links.deleted_reason(
+            PAIRS[item_type], qb_id, f"is no longer in the company file (QuickBooks answered the {request_name}: "
+            f"{message})"
+        )
 
     def _missing_reference(self, base: dict, attempt: int) -> dict:
         """3140: a referenced vendor/job/item is not in QuickBooks. If we are creating it, wait and retry;
@@ -746,11 +772,16 @@ class ExportMixin:
                         }
                     )
                 else:
+                    qb_id = _qb_id or request.findtext(".//TxnID") or request.findtext(".//ListID") or ""
                     decisions.append(
                         {
                             **base,
                             "decision": "failed",
-                            "status_message": f"{msg} -- and QuickBooks no longer has the record: reload the QuickBooks data",
+                            "error_class": "deleted_in_quickbooks",
+                            "status_message": links.deleted_reason(
+                                PAIRS[it], qb_id, "was not found when qbrecon read it again after QuickBooks "
+                                f"refused its EditSequence ({msg})"
+                            ),
                         }
                     )
                 continue

@@ -652,14 +652,28 @@ class QueueMixin(
                            WHEN cust.inactive THEN 'QuickBooks customer ' || cust.full_name || ' is inactive' END
                     END"""
             )
+        deleted = (
+            "(SELECT any_value(l.deleted_detail) FROM qb_links l WHERE l.item_type = s.item_type "
+            "AND l.procore_id = s.procore_id AND l.line_table = '' AND l.deleted_in_quickbooks_at IS NOT NULL)"
+        )
         if action in ("send", "resend", "accept", "retry"):
             checks += _cannot_modify_checks()
+            # a linked item goes out as a Mod: with its record deleted in QuickBooks only an explicit unlink (then
+            # an Add) can send it again, never a Mod of nothing nor a silent second Add
+            checks.append(f"CASE WHEN {deleted} IS NOT NULL THEN {deleted} END")
         if action == "reject":
             checks.append("CASE WHEN s.reason IS NULL THEN 'a reason is required to reject' END")
         if action == "unlink":
+            # an item whose QuickBooks record was deleted there may always be unlinked (nothing of it is left to
+            # post twice); otherwise only the types Procore unlinks, and only once Synced
             checks.append(
-                f"CASE WHEN s.item_type NOT IN ({_sql_list(_UNLINK_TYPES)}) THEN "
+                f"CASE WHEN {deleted} IS NULL AND s.item_type NOT IN ({_sql_list(_UNLINK_TYPES)}) THEN "
                 f"'a ' || q.item_label || ' item cannot be unlinked (only {', '.join(_UNLINK_TYPES)})' END"
+            )
+            checks.append(
+                f"""CASE WHEN e.status IN ('failed_to_export', 'rejected') AND {deleted} IS NULL
+                         THEN 'is ' || q.status_label || '; unlink needs Synced (or its QuickBooks record deleted there)'
+                    END"""
             )
             checks.append(
                 f"""CASE WHEN e.status = 'synced' THEN coalesce({_still_in_quickbooks()})
@@ -790,14 +804,18 @@ class QueueMixin(
             )
             if action == "unlink":
                 links.remove(con, batch)
-                for t in _UNLINK_TYPES:
+                for t in EXPORTABLE:
+                    pair = PAIRS[t]
+                    if pair.link_column is None:
+                        continue
+                    flags = "".join(
+                        f", {f.split('=')[0].strip()} = false" for f in pair.link_flags.split(",") if "=" in f
+                    )
                     con.execute(
-                        f"""UPDATE "{PAIRS[t].procore_table}" t SET origin_id = NULL, origin_data = NULL
+                        f"""UPDATE "{pair.procore_table}" t SET {pair.link_column} = NULL, origin_data = NULL{flags}
                             FROM {batch} b WHERE b.item_type = ? AND t.id = b.procore_id""",
                         [t],
                     )
-                con.execute(f"""UPDATE companies t SET synced_to_erp = false FROM {batch} b
-                                WHERE b.item_type = 'company' AND t.id = b.procore_id""")
             mails = enqueue_rejections(con, batch, user) if action == "reject" else 0
             counts = con.execute(f"SELECT to_status, count(*) FROM {batch} GROUP BY 1 ORDER BY 1").fetchall()
         finally:
@@ -916,6 +934,17 @@ class QueueMixin(
                             [t],
                         )
                     self._record_links(con, batch, request_message_id, response_message_id, line_links)
+                    gone = con.sql(
+                        f"""SELECT item_type, procore_id, status_message AS detail FROM {batch}
+                            WHERE outcome = 'failed' AND error_class = 'deleted_in_quickbooks'"""
+                    ).to_arrow_table()
+                    if gone.num_rows:  # QuickBooks said the linked record is gone: the link is marked, kept
+                        gone_name = _temp_name("gone")
+                        con.register(gone_name, gone)
+                        try:
+                            links.mark_deleted(con, gone_name, "QuickBooks Desktop")
+                        finally:
+                            con.unregister(gone_name)
                     # A CCO's PurchaseOrderMod gives the whole PO a new EditSequence: the commitment and the PO's
                     # other CCOs now hold that one, or reconciliation would call our own export "stale".
                     con.execute(

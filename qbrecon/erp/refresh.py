@@ -43,6 +43,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import links
 from .. import pairs as _pairs  # registers the pair modules (their queries)
 from ..errors import InputError, PermissionDenied
 from ..qbxml import archive
@@ -527,6 +528,13 @@ class RefreshMixin:
                     query,
                 ],
             ).fetchall()
+            if outcome.state == "done":  # a full read without a quarantined row: what it did not find is gone
+                full = con.execute(
+                    "SELECT started_at FROM refresh_jobs WHERE query = ? AND full_refresh AND rows_quarantined = 0",
+                    [query],
+                ).fetchall()
+                if full:
+                    links.learn_deleted(con, *KINDS[query], full[0][0])
             con.execute(
                 """UPDATE refresh_messages SET state = 'answered', answered_at = now(), response_message_id = ?,
                        load_id = ?, status_code = ?, status_message = ?, rows_read = ?, remaining = ?

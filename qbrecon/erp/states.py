@@ -33,7 +33,8 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "retry": (("failed_to_export",), "exporting"),
     "export_succeeded": (("exporting",), "synced"),
     "export_failed": (("exporting",), "failed_to_export"),
-    "unlink": (("synced",), "unlinked"),
+    # Failed to Export / Rejected: only an item whose QuickBooks record was deleted there (qbrecon.links)
+    "unlink": (("synced", "failed_to_export", "rejected"), "unlinked"),
     "import": (("ready_to_import",), "imported"),
 }
 

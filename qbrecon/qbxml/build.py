@@ -1293,7 +1293,25 @@ def _prepare_change_order(
     g["_label"] = _lookup(g["change_order_id"], labels, "id", "label")
     g["_job"] = _lookup(g["change_order_id"], labels, "id", "job")
     g["desc"] = (g["_label"].astype(str) + ": " + g["desc"].astype(str)).str.rstrip(": ")
-    # Keep every existing PO line (TxnLineID alone), then the new lines (TxnLineID -1).
+    # A CCO already on the PO (an update: changed in Procore after sync) modifies its own lines by TxnLineID;
+    # its lines no longer in Procore are left out (QuickBooks removes them). Every other PO line is kept
+    # (TxnLineID alone), then the CCO's lines (TxnLineID -1 when new).
+    own = _own_line_links(ctx, "change_order", "change_order_lines")
+    g["_txn_line"] = _linked_txn_lines(g["_src"], ctx, "change_order") if len(g) else []
+    update = _col(rows, "quickbooks_id").notna().to_numpy()
+    unlinked = [
+        pid for pid in _pylist(rows.loc[update, "id"]) if not any(k[0] == pid for k in own)
+    ]
+    errors += _err(
+        unlinked,
+        "change_order",
+        "line_items",
+        "the change order is on the purchase order but none of its lines is linked to a PO line, so an "
+        "update would add them all again; unlink it (after deleting its lines in QuickBooks) and export it "
+        "again, or reload a Procore export that carries the lines' QuickBooks ids",
+    )
+    rows = rows[~rows["id"].isin(unlinked).to_numpy()]
+    g = g[g["change_order_id"].isin(rows["id"].tolist())]
     keep = pd.DataFrame(columns=["change_order_id", "TxnLineID"])
     if po_lines is not None and len(rows):
         po_of = pd.DataFrame(
@@ -1301,10 +1319,17 @@ def _prepare_change_order(
         )
         pl = po_lines[["TxnID", "TxnLineID"]].astype(object)
         keep = po_of.merge(pl, on="TxnID", how="inner")[["change_order_id", "TxnLineID"]]
+        mine = {(pid, str(x)) for pid, x in own}
+        keep = keep[
+            [
+                (pid, str(x)) not in mine
+                for pid, x in zip(keep["change_order_id"], keep["TxnLineID"], strict=True)
+            ]
+        ]
     new = pd.DataFrame(
         {
             "change_order_id": g["change_order_id"].tolist(),
-            "TxnLineID": "-1",
+            "TxnLineID": g["_txn_line"].tolist(),
             "ItemRef/ListID": g["item_list_id"].tolist(),
             "ItemRef/FullName": g["item_full_name"].where(g["item_list_id"].isna(), None).tolist(),
             "Desc": g["desc"].tolist(),
@@ -1582,6 +1607,17 @@ def _linked_txn_lines(src: pd.Series, ctx: BuildContext, item_type: str) -> list
     return out
 
 
+def _own_line_links(ctx: BuildContext, item_type: str, line_table: str) -> set[tuple[int, str]]:
+    """(procore_id, TxnLineID) of every QuickBooks line qbrecon linked to a line of an item of ``item_type``."""
+    links = ctx.frame("qb_links")
+    if links is None or not len(links):
+        return set()
+    lk = links[
+        (links["item_type"] == item_type) & (links["line_table"] == line_table) & links["txn_line_id"].notna()
+    ]
+    return {(int(p), str(x)) for p, x in zip(lk["procore_id"], lk["txn_line_id"], strict=True)}
+
+
 # -- timecard entries -> time tracking ------------------------------------------------------------------------
 def duration_text(hours: pd.Series) -> list[str | None]:
     """Hours (decimal) -> xsd:duration ``PT7H30M`` (whole minutes)."""
@@ -1621,14 +1657,27 @@ def _prepare_timecard(
         "BillableStatus": billable.astype(object),
         "PayrollItemWageRef/FullName": _col(rows, "payroll_item_wage"),
     }  # (erp/payroll.py maps it)
-    prepared = _Prepared(
-        "TimeTrackingAdd",
-        "add",
-        _frame(rows["id"], cols),
-        kinds={"TxnDate": "date"},
-        sources={"EntityRef/FullName": "party_name", "Notes": "description"},
-    )
-    return [prepared], errors
+    frame = rows.assign(**{k: (v.tolist() if isinstance(v, pd.Series) else v) for k, v in cols.items()})
+    # A linked entry changed after sync is a TimeTrackingMod of its QuickBooks time (the whole entry is sent)
+    add, mod = _split_linked(frame)
+    mod, es_errors = _needs_edit_sequence(mod, "timecard_entry")
+    errors += es_errors
+    out = []
+    for part, name, action in ((add, "TimeTrackingAdd", "add"), (mod, "TimeTrackingMod", "mod")):
+        head: dict[str, Any] = {}
+        if action == "mod":
+            head.update({"TxnID": part["_qb_id"], "EditSequence": part["_edit_sequence"]})
+        head.update({k: part[k] for k in cols})
+        out.append(
+            _Prepared(
+                name,
+                action,
+                _frame(part["id"], head),
+                kinds={"TxnDate": "date"},
+                sources={"EntityRef/FullName": "party_name", "Notes": "description"},
+            )
+        )
+    return out, errors
 
 
 _PREPARE = {

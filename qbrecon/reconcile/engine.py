@@ -295,6 +295,7 @@ class Engine:
         if rule.lines is not None:
             self._line_differences(rule, M)
         self._stale(rule, P, Q, M)
+        self._link_conflicts(rule.pair, P, M)
         self._one_sided(rule, P, Q, C, M)
         self._summary(rule, P, Q, C, M)
 
@@ -391,6 +392,25 @@ class Engine:
                                       AND d.procore_id = m.procore_id AND d.quickbooks_id = m.quickbooks_id)"""
         )
 
+    def _link_conflicts(self, pair: str, P: str, M: str | None) -> None:  # noqa: N803
+        """Open link conflicts (a Procore export named another QuickBooks record than qbrecon's link; the link was
+        kept): one header finding each, Procore's value against the linked id, for the admin to decide."""
+        if "qb_link_conflicts" not in self.store.table_names():
+            return
+        match = f"LEFT JOIN {M} m ON m.procore_id = p.procore_id" if M else ""
+        self.x(
+            f"""INSERT INTO _qbr_diff ({DIFF_COLUMNS})
+                SELECT '{pair}', 'header', CAST(c.procore_id AS VARCHAR), coalesce({"m.quickbooks_id, " if M else ""}
+                       rl.quickbooks_id, c.linked_id), p.project, p.vendor, p.number, NULL,
+                       CASE WHEN c.line_table = '' THEN 'origin_id' ELSE c.line_table || ' ' || c.line_id || ' origin_id' END,
+                       c.procore_id_value, c.linked_id, NULL, 'link_conflict', 'link'
+                  FROM qb_link_conflicts c
+                  LEFT JOIN qb_links rl ON rl.item_type = c.item_type AND rl.procore_id = c.procore_id
+                       AND rl.line_table = ''
+                  LEFT JOIN {P} p ON p.procore_id = CAST(c.procore_id AS VARCHAR) {match}
+                 WHERE c.item_type = '{pair}' AND c.resolved_at IS NULL"""
+        )
+
     def _one_sided(self, rule: rules.PairRule, P: str, Q: str, C: str, M: str) -> None:  # noqa: N803
         """Records on one side only. Procore records count when QuickBooks should have them (linked, synced or
         failed) or when they can never get there (a name over QuickBooks' limit); the normal workflow (not sent,
@@ -402,7 +422,11 @@ class Engine:
             p_reason, q_reason = "'job_cost_differs'", "'job_cost_differs'"
             p_where, q_where = "coalesce(p.amount, 0) <> 0", "coalesce(q.amount, 0) <> 0"
         else:
-            p_reason = f"""CASE WHEN p.erp_status = 'failed_to_export' THEN 'failed_to_export'
+            # linked yet not in QuickBooks is missing there, whatever the queue says (a record deleted in QuickBooks
+            # after sync leaves its item Failed to Export with the reason)
+            p_reason = f"""CASE WHEN p.link_id IS NOT NULL AND p.erp_status = 'failed_to_export'
+                                    THEN 'missing_in_quickbooks'
+                               WHEN p.erp_status = 'failed_to_export' THEN 'failed_to_export'
                                WHEN {too_long} THEN 'name_too_long'
                                WHEN p.link_id IS NOT NULL OR p.erp_status IN ('synced', 'imported')
                                     THEN 'missing_in_quickbooks'
@@ -459,6 +483,7 @@ class Engine:
                        CAST(amount AS VARCHAR), NULL, amount, 'cco_not_exported', 'commitment'
                   FROM _qbr_change_order_p WHERE on_synced_commitment AND NOT exported"""
         )
+        self._link_conflicts("change_order", "_qbr_change_order_p", None)
         self.x(
             """INSERT INTO _qbr_summary (pair, label, amount, procore_records, quickbooks_records, matched_equal,
                       matched_with_differences, only_in_procore, only_in_quickbooks, ambiguous, not_exported,
@@ -468,7 +493,8 @@ class Engine:
                       count(*) FILTER (WHERE exported AND on_synced_commitment), 0,
                       count(*) FILTER (WHERE on_synced_commitment AND NOT exported), 0, 0,
                       count(*) FILTER (WHERE NOT on_synced_commitment), 0,
-                      count(*) FILTER (WHERE on_synced_commitment AND NOT exported),
+                      count(*) FILTER (WHERE on_synced_commitment AND NOT exported)
+                        + (SELECT count(*) FROM _qbr_diff WHERE pair = 'change_order' AND reason = 'link_conflict'),
                       coalesce(sum(amount), 0),
                       -- a CCO whose commitment is not in QuickBooks yet waits with its commitment
                       coalesce(sum(amount) FILTER (WHERE NOT on_synced_commitment), 0),
@@ -525,7 +551,9 @@ class Engine:
             f"""INSERT INTO _qbr_summary
                 WITH d AS (SELECT * FROM _qbr_diff WHERE pair = '{rule.pair}'),
                      counted AS (SELECT * FROM d WHERE {COUNTED_SQL}),
-                     matched_diff AS (SELECT DISTINCT procore_id, quickbooks_id FROM d WHERE level <> 'record'),
+                     matched_diff AS (SELECT DISTINCT procore_id, quickbooks_id FROM d WHERE level <> 'record'
+                                        AND EXISTS (SELECT 1 FROM {M} m WHERE m.procore_id = d.procore_id
+                                                    AND m.quickbooks_id = d.quickbooks_id)),
                      p_all AS ({p_all}),
                      mpq AS (SELECT m.procore_id, m.quickbooks_id, p.amount AS pa, q.amount AS qa
                                FROM {M} m JOIN {P} p USING (procore_id) JOIN {Q} q USING (quickbooks_id)),
