@@ -247,9 +247,7 @@ class Store:
     # -- reading ---------------------------------------------------------------------------------------
     def frame(self, sql_or_table: str, params: list | None = None) -> pd.DataFrame:
         """A pandas frame with Arrow dtypes: DECIMAL stays decimal (``.df()`` would turn it into float)."""
-        # Only a bare name can be a table: a query (it has a blank) skips the catalogue lookup (~30 ms a call).
-        is_name = not any(c.isspace() for c in sql_or_table)
-        sql = f'SELECT * FROM "{sql_or_table}"' if is_name and sql_or_table in self.table_names() else sql_or_table
+        sql = f'SELECT * FROM "{sql_or_table}"' if sql_or_table in self.table_names() else sql_or_table
         # A read on this thread's own cursor needs no lock: DuckDB gives it a consistent snapshot while other
         # threads write, so dashboard reads never queue behind a Web Connector transaction (nor it behind them).
         table = _arrow(self.con.execute(sql, params or []))
