@@ -197,7 +197,9 @@ def _loop(n: int, max_requests: int, account: TimeAccount) -> dict:
 
 class ResponseParses:
     """Counts how often a qbXML *response* document (``<QBXMLMsgsRs>``) is parsed by lxml, whoever parses it: the
-    Web Connector loop should parse each response QuickBooks sends once."""
+    Web Connector loop should parse each response QuickBooks sends once. Streams count too: a file-like source
+    is recognised by the bytes it holds (``getvalue``) or, for qbrecon's guarded reader, by the head it has
+    already read (``_head``), so a streaming ``iterparse`` of a response is one more parse."""
 
     NAMES = ("fromstring", "XML", "iterparse", "parse")
 
@@ -221,8 +223,10 @@ class ResponseParses:
             self._saved[name] = fn
 
             def counted(source, *args, __fn=fn, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-                if self._is_response(source) or (
-                    hasattr(source, "getvalue") and self._is_response(source.getvalue())
+                if (
+                    self._is_response(source)
+                    or (hasattr(source, "getvalue") and self._is_response(source.getvalue()))
+                    or self._is_response(getattr(source, "_head", None))
                 ):
                     self.parses += 1
                 return __fn(source, *args, **kwargs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import resource
 import threading
 import time
 from collections.abc import Callable
@@ -63,9 +64,14 @@ class PeakRSS:
         return round((self.peak - self.start_rss) / 2**20, 1)
 
 
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def measure(fn: Callable[[], Any], repeat: int = 1) -> dict:
     """Best-of-``repeat`` wall time (seconds) and the peak RSS seen while running, plus fn's last result."""
-    best = float("inf")
+    best = best_cpu = float("inf")
     result = None
     # The benchmark's own inputs (millions of objects) must not make the contender's garbage collections
     # slower: freeze what exists now, so the collector only scans what the contender makes.
@@ -74,13 +80,17 @@ def measure(fn: Callable[[], Any], repeat: int = 1) -> dict:
     try:
         with PeakRSS() as mem:
             for _ in range(repeat):
-                t0 = time.perf_counter()
+                c0, t0 = _cpu(), time.perf_counter()
                 result = fn()
                 best = min(best, time.perf_counter() - t0)
+                best_cpu = min(best_cpu, _cpu() - c0)
     finally:
         gc.unfreeze()
     return {
         "seconds": round(best, 4),
+        # user + system time of this process, all threads (DuckDB's too): what load on a shared machine
+        # disturbs least (wall time there is mostly waiting for a core)
+        "cpu_seconds": round(best_cpu, 4),
         "peak_rss_mb": mem.peak_mb,
         "rss_growth_mb": mem.growth_mb,
         "result": result,
@@ -115,6 +125,7 @@ def compare(
                 out[name] = m
                 continue
             best["seconds"] = min(best["seconds"], m["seconds"])
+            best["cpu_seconds"] = min(best["cpu_seconds"], m["cpu_seconds"])
             best["peak_rss_mb"] = max(best["peak_rss_mb"], m["peak_rss_mb"])
             best["rss_growth_mb"] = max(best["rss_growth_mb"], m["rss_growth_mb"])
     return out

@@ -396,3 +396,37 @@ def test_missing_setting_refuses_the_batch_before_anything_is_written(ws):
         "SELECT status, last_error_message FROM erp_items WHERE procore_id = 8"
     ).fetchall()[0]
     assert status == "failed_to_export" and "EditSequence" in error
+
+
+def test_each_response_is_parsed_once(world, monkeypatch):
+    """The apply path reads statuses, echoed Rets and request ids from one tree: the ledger parses a response
+    once, and not at all when the Web Connector service hands it the document it parsed to match requestIDs."""
+    from lxml import etree
+
+    from qbrecon.qbwc.service import read_response_document
+
+    ws, company, _, _ = world
+    parses: list[str] = []
+    for name in ("fromstring", "XML", "iterparse", "parse"):
+        original = getattr(etree, name)
+
+        def counted(*args, __name=name, __fn=original, **kwargs):
+            parses.append(__name)
+            return __fn(*args, **kwargs)
+
+        monkeypatch.setattr(etree, name, counted)
+    batch = ws.next_export_batch(max_requests=3)
+    ws.mark_batch_sent(batch.message_id)
+    response = company.process(batch.xml)
+    assert b"Ret>" in response  # adds echo their records: these are read from the same tree
+    parses.clear()
+    outcomes = ws.apply_export_response(batch.message_id, response)
+    assert (outcomes["decision"] == "synced").any() and parses == ["fromstring"]
+
+    batch = ws.next_export_batch(max_requests=3)
+    ws.mark_batch_sent(batch.message_id)
+    doc = read_response_document(company.process(batch.xml))
+    assert doc is not None and doc.request_ids()
+    parses.clear()
+    outcomes = ws.apply_export_response(batch.message_id, doc)
+    assert (outcomes["decision"] == "synced").any() and parses == []

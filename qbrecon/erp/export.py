@@ -33,7 +33,13 @@ from ..errors import InputError, QbreconError, SettingMissing
 from ..qbxml import archive
 from ..qbxml.build import BuildContext, OutgoingXml, Request, build_requests, message_sets
 from ..qbxml.parse import parse_bytes
-from ..qbxml.responses import PARSE_ERROR_HRESULT, deliver_in_process, read_response, status_policy
+from ..qbxml.responses import (
+    PARSE_ERROR_HRESULT,
+    ResponseDocument,
+    deliver_in_process,
+    read_response,
+    status_policy,
+)
 from ..schemas import TABLES
 from ..store import arrow_to_frame
 from . import ledger
@@ -537,7 +543,9 @@ class ExportMixin:
             archive.mark_sent(self.store, message_id, ticket=ticket)
 
     # -- answers ------------------------------------------------------------------------------------------
-    def apply_export_response(self, message_id: int, response_xml: bytes | str) -> pd.DataFrame:
+    def apply_export_response(
+        self, message_id: int, response_xml: bytes | str | ResponseDocument
+    ) -> pd.DataFrame:
         """Apply QuickBooks' answer to a message: Synced (with ListID/TxnID), Failed (QuickBooks' message), or
         back for another try (3170-3180, bounded), a re-read (3200), a parent first (3140), a name check (3100).
         Idempotent: a response for a message already answered, or an unknown one, changes nothing (logged).
@@ -562,12 +570,12 @@ class ExportMixin:
                 )
                 return _empty_outcomes()
             sent = self._sent_requests(message_id, purpose)
-            result = read_response(response_xml, sent, name=f"response to message {message_id}")
-            response_id = archive.archive_response(
-                self.store, response_xml, message_id, company_file=company_file
-            )
-            root = parse_bytes(response_xml, name=f"response to message {message_id}", huge_text=True)
-            rets = _rets_by_request(root)
+            # Parsed once (or already by the Web Connector service): outcomes, echoed Rets and request ids
+            # all come from this one tree.
+            doc = ResponseDocument.read(response_xml, name=f"response to message {message_id}")
+            result = read_response(doc, sent, name=f"response to message {message_id}")
+            response_id = archive.archive_response(self.store, doc.text, message_id, company_file=company_file)
+            rets = _rets_by_request(doc.root)
             self._mirror(result.rets, response_id)
             if purpose == "check":
                 outcomes = self._apply_checks(message_id, result.outcomes, rets, response_id)

@@ -916,8 +916,15 @@ class QueueMixin(
                                 error_class = CASE WHEN b.outcome = 'synced' THEN NULL ELSE b.error_class END
                             FROM {batch} b WHERE e.item_type = b.item_type AND e.procore_id = b.procore_id"""
                     )
+                    # only the item types this answer synced: each UPDATE is a DuckDB round trip per message set
+                    synced_types = {
+                        r[0]
+                        for r in con.execute(
+                            f"SELECT DISTINCT item_type FROM {batch} WHERE outcome = 'synced'"
+                        ).fetchall()
+                    }
                     for t in EXPORTABLE:
-                        if t == "budget":  # the estimate's TxnID lives in erp_items.quickbooks_id only
+                        if t == "budget" or t not in synced_types:  # budget: the TxnID is in erp_items only
                             continue
                         table = PAIRS[t].procore_table
                         extra = {

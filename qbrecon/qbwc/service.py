@@ -33,7 +33,7 @@ from typing import Any, ClassVar, Protocol
 from ..erp import settings as erp_settings
 from ..errors import InputError, QbreconError
 from ..lockout import LoginThrottle
-from ..qbxml.parse import parse_bytes
+from ..qbxml.responses import ResponseDocument
 from .sessions import QbwcSession, SessionStore
 from .soap import SoapCall
 
@@ -146,16 +146,18 @@ def _version_tuple(text: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def response_request_ids(response_xml: str | bytes) -> list[str] | None:
-    """The requestIDs of the ``*Rs`` in a qbXML response, or None when it is not readable qbXML."""
+def read_response_document(response_xml: str | bytes | ResponseDocument) -> ResponseDocument | None:
+    """The response parsed once (the ledger applies this same tree), or None when it is not readable XML."""
     try:
-        root = parse_bytes(response_xml, name="qbXML response", huge_text=True)
+        return ResponseDocument.read(response_xml, name="qbXML response")
     except InputError:
         return None
-    msgs = root.find("QBXMLMsgsRs")
-    if root.tag != "QBXML" or msgs is None:
-        return None
-    return [rs.get("requestID", "") for rs in msgs if isinstance(rs.tag, str)]
+
+
+def response_request_ids(response_xml: str | bytes | ResponseDocument) -> list[str] | None:
+    """The requestIDs of the ``*Rs`` in a qbXML response, or None when it is not readable qbXML."""
+    doc = read_response_document(response_xml)
+    return doc.request_ids() if doc is not None else None
 
 
 class QBWCService:
@@ -383,7 +385,8 @@ class QBWCService:
                 )
                 self._status(True, f"QuickBooks could not process a message ({hresult}): {message}")
                 return -1
-            ids = response_request_ids(response)
+            doc = read_response_document(response)
+            ids = doc.request_ids() if doc is not None else None
             if ids is None:
                 self._set_error(
                     session, "The response is not a readable qbXML response; nothing was applied."
@@ -403,7 +406,7 @@ class QBWCService:
             if self._is_refresh(target.message_id):
                 self.ws.apply_refresh_response(target.message_id, response)
             else:
-                self.ws.apply_export_response(target.message_id, response)
+                self.ws.apply_export_response(target.message_id, doc)
             self.sessions.record_answer(session.ticket, target.message_id, "applied", len(target.request_ids))
             session = self.sessions.by_key(session.ticket)
             remaining = self._pending()

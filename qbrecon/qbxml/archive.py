@@ -8,6 +8,7 @@ failure instead of a response); response rows are ``received`` or ``failed``.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 
 import pandas as pd
@@ -38,9 +39,19 @@ register_tables(*DDL)
 STATUSES = ("built", "sent", "received", "failed")
 
 
+# Stores whose archive tables were found in place: the catalogue is read once per store, not three times per
+# message set on the Web Connector loop. Only tables found (not just created, a transaction may still roll
+# them back) count.
+_READY: weakref.WeakSet = weakref.WeakSet()
+
+
 def _ensure(store: Store) -> None:
     """A store opened before this module was imported has not run the DDL yet (it is idempotent)."""
-    if "qbxml_messages" not in store.table_names():
+    if store in _READY:
+        return
+    if "qbxml_messages" in store.table_names():
+        _READY.add(store)
+    else:
         with store.transaction() as con:
             for statement in DDL:
                 con.execute(statement)

@@ -609,6 +609,37 @@ def _plans_by_table() -> dict[str, tuple[TableSpec, list[str], list[tuple[int, i
     return out
 
 
+def read_response_tree(root: etree._Element, *, name: str | None = None) -> QueryResult:
+    """``read_query_response`` for a response already parsed (``parse_bytes``): the same rows and statuses, read
+    from the tree without parsing the text again. The tree is left as it is (the Web Connector's apply path
+    reads the echoed Rets from it afterwards)."""
+    label = name or "<xml>"
+    msgs = root if root.tag == "QBXMLMsgsRs" else root.find("QBXMLMsgsRs")
+    if root.tag not in ("QBXML", "QBXMLMsgsRs") or msgs is None:
+        raise InputError("not a qbXML response: no <QBXMLMsgsRs> or *Ret element found", file=label)
+    plans = ret_plans()
+    result = QueryResult()
+    coll = _Collector(Path(label).name if label != "<xml>" else label)
+    ret_no = 0
+    for rs in msgs:
+        if not isinstance(rs.tag, str):
+            continue
+        status = _status(rs, coll.file)
+        result.statuses.append(status)
+        if not rs.tag.endswith("Rs"):
+            continue
+        for el in rs:
+            plan = plans.get(el.tag) if isinstance(el.tag, str) else None
+            if plan is None:
+                continue
+            ret_no += 1
+            _read_ret(el, plan, coll, ret_no, ret_no - 1)
+            status.rets += 1
+    result.batches = coll.batches(_plans_by_table())
+    result.groups = ret_no
+    return result
+
+
 def read_query_response(source: Source, *, name: str | None = None, first_group: int = 0) -> QueryResult:
     """Stream one qbXML response document into rows for the QuickBooks tables, with every response's status.
 

@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 import pyarrow as pa
+from lxml import etree
 
 from ..entities import PAIRS
 from ..errors import InputError
 from .build import Request, parse_request_id, requests_frame
-from .parse import BENIGN_STATUS, parse_bytes, read_query_response
+from .parse import BENIGN_STATUS, parse_bytes, read_response_tree
 
 OUTCOME_COLUMNS: dict[str, pa.DataType] = {
     "request_id": pa.string(),
@@ -55,6 +56,35 @@ OUTCOME_COLUMNS: dict[str, pa.DataType] = {
 }
 
 PARSE_ERROR_HRESULT = "0x80040400"
+
+
+@dataclass(frozen=True)
+class ResponseDocument:
+    """One qbXML response as the Web Connector delivered it, parsed once: ``text`` (archived verbatim) and its
+    tree (``root``; None when the text is blank -- a whole-message failure). The service reads the requestIDs
+    from it, the ledger the statuses and the echoed Rets, so each response is parsed once on the apply path."""
+
+    text: str
+    root: etree._Element | None
+
+    @classmethod
+    def read(cls, xml: bytes | str | ResponseDocument | None, *, name: str = "response") -> ResponseDocument:
+        """Parse ``xml`` under the safe policy (``InputError`` naming ``name`` if it is not XML); a document
+        already read is returned as it is."""
+        if isinstance(xml, ResponseDocument):
+            return xml
+        text = xml.decode("utf-8", "replace") if isinstance(xml, bytes) else (xml or "")
+        if not text.strip():
+            return cls(text, None)
+        return cls(text, parse_bytes(text, name=name, huge_text=True))
+
+    def request_ids(self) -> list[str] | None:
+        """The requestIDs of the ``*Rs``, or None when this is not a qbXML response."""
+        root = self.root
+        msgs = root.find("QBXMLMsgsRs") if root is not None else None
+        if root is None or root.tag != "QBXML" or msgs is None:
+            return None
+        return [rs.get("requestID", "") for rs in msgs if isinstance(rs.tag, str)]
 
 
 @dataclass(frozen=True)
@@ -191,7 +221,7 @@ def _int(value: str | None) -> int | None:
 
 
 def read_response(
-    xml: bytes | str | None,
+    xml: bytes | str | ResponseDocument | None,
     requests: pd.DataFrame | Iterable[Request] | None = None,
     *,
     hresult: str | None = None,
@@ -203,10 +233,10 @@ def read_response(
     the ones QuickBooks never answered). ``hresult``/``message``: what the Web Connector said when the
     response is empty."""
     sent = _requests(requests)
-    text = xml.decode("utf-8", "replace") if isinstance(xml, bytes) else (xml or "")
-    if not text.strip():
+    doc = ResponseDocument.read(xml, name=name)  # a document the caller parsed is not parsed again
+    root = doc.root
+    if root is None:
         return _whole_failure(sent, hresult, message)
-    root = parse_bytes(text, name=name, huge_text=True)
     msgs = root if root.tag == "QBXMLMsgsRs" else root.find("QBXMLMsgsRs")
     if msgs is None:
         raise InputError("not a qbXML response: no <QBXMLMsgsRs>", file=name)
@@ -286,7 +316,7 @@ def read_response(
                 )
     rets: dict[str, pd.DataFrame] = {}
     if read_rets and any(r["ret_count"] for r in rows):
-        result = read_query_response(text.encode("utf-8") if isinstance(xml, str) else bytes(xml), name=name)
+        result = read_response_tree(root, name=name)
         rets = {t: result.frame(t) for t in result.batches}
     return ResponseResult(_outcomes_frame(rows), rets)
 

@@ -334,9 +334,17 @@ PAYMENT = PairRule(
 # ``queued`` the part of it still in the approval queue. What is left is a difference no invoice-level finding
 # explains; the rest of total - amount - queued is money the invoice findings already explain (the summary's
 # explained_elsewhere_total), so it is never counted twice.
-_CLEAN_INVOICES = """(SELECT procore_id FROM _qbr_invoice_m WHERE procore_id NOT IN
-                        (SELECT procore_id FROM _qbr_diff WHERE pair = 'invoice' AND procore_id IS NOT NULL))"""
-_CLEAN_BILLS = """(SELECT quickbooks_id FROM _qbr_invoice_m WHERE procore_id IN """ + _CLEAN_INVOICES + ")"
+# The matched invoices with no finding, kept once (numeric id and TxnID) for both sides of the roll-up: testing
+# each of 1M lines against the nested NOT IN as text cost ~1 s a side at 1M lines.
+JOB_COST_PREPARE = (
+    (
+        "_qbr_clean_invoice",
+        """SELECT procore_num, quickbooks_id FROM _qbr_invoice_m WHERE procore_id NOT IN
+             (SELECT procore_id FROM _qbr_diff WHERE pair = 'invoice' AND procore_id IS NOT NULL)""",
+    ),
+)
+_CLEAN_INVOICES = "(SELECT procore_num FROM _qbr_clean_invoice)"
+_CLEAN_BILLS = "(SELECT quickbooks_id FROM _qbr_clean_invoice)"
 
 JOB_COST = PairRule(
     "job_cost",
@@ -344,7 +352,7 @@ JOB_COST = PairRule(
     f"""WITH jtd AS (
           SELECT i.project_id, coalesce(cc.item_id, 'code:' || coalesce(l.cost_code_full_code, cc.full_code)) AS item_key,
                  any_value(coalesce(l.cost_code_full_code, cc.full_code)) AS code, sum({INVOICE_LINE_AMOUNT}) AS total,
-                 coalesce(sum({INVOICE_LINE_AMOUNT}) FILTER (WHERE CAST(i.id AS VARCHAR) IN {_CLEAN_INVOICES}), 0)
+                 coalesce(sum({INVOICE_LINE_AMOUNT}) FILTER (WHERE i.id IN {_CLEAN_INVOICES}), 0)
                      AS amount,
                  coalesce(sum({INVOICE_LINE_AMOUNT}) FILTER (WHERE CAST(i.id AS VARCHAR) IN
                           (SELECT procore_id FROM _qbr_invoice_pending)), 0) AS queued
@@ -362,20 +370,23 @@ JOB_COST = PairRule(
                j.amount AS amount, j.total AS total, j.queued AS queued
           FROM jtd j LEFT JOIN projects pr ON pr.id = j.project_id
           LEFT JOIN _qbr_job_map jm ON jm.procore_id = CAST(j.project_id AS VARCHAR)""",
-    f"""SELECT l."CustomerRef_ListID" || '|' || coalesce(l."ItemRef_ListID", 'code:' || l."ItemRef_FullName") AS quickbooks_id,
-               NULL::VARCHAR AS bkey, any_value(l."ItemRef_FullName") AS label,
-               any_value(l."CustomerRef_FullName") AS project, NULL::VARCHAR AS vendor,
-               any_value(l."ItemRef_FullName") AS number, NULL::VARCHAR AS edit_seq,
-               coalesce(sum(l."Amount") FILTER (WHERE l."TxnID" IN {_CLEAN_BILLS}), 0) AS amount,
-               sum(l."Amount") AS total
-          FROM bill_lines l JOIN bills b ON b."TxnID" = l."TxnID"
-         WHERE l."LineKind" = 'item' AND l."CustomerRef_ListID" IS NOT NULL
-           AND l."ItemRef_ListID" IS DISTINCT FROM (SELECT retainage_item FROM _qbr_params)
-           AND ((SELECT as_of FROM _qbr_params) IS NULL OR b."TxnDate" <= (SELECT as_of FROM _qbr_params))
-         GROUP BY 1""",
+    # grouped by job and item, the key text made once per group rather than once per line
+    f"""SELECT job || '|' || item_key AS quickbooks_id, NULL::VARCHAR AS bkey, label, project,
+               NULL::VARCHAR AS vendor, label AS number, NULL::VARCHAR AS edit_seq, amount, total
+          FROM (SELECT l."CustomerRef_ListID" AS job,
+                       coalesce(l."ItemRef_ListID", 'code:' || l."ItemRef_FullName") AS item_key,
+                       any_value(l."ItemRef_FullName") AS label, any_value(l."CustomerRef_FullName") AS project,
+                       coalesce(sum(l."Amount") FILTER (WHERE l."TxnID" IN {_CLEAN_BILLS}), 0) AS amount,
+                       sum(l."Amount") AS total
+                  FROM bill_lines l JOIN bills b ON b."TxnID" = l."TxnID"
+                 WHERE l."LineKind" = 'item' AND l."CustomerRef_ListID" IS NOT NULL
+                   AND l."ItemRef_ListID" IS DISTINCT FROM (SELECT retainage_item FROM _qbr_params)
+                   AND ((SELECT as_of FROM _qbr_params) IS NULL OR b."TxnDate" <= (SELECT as_of FROM _qbr_params))
+                 GROUP BY 1, 2)""",
     (Field("amount", "money", "job_cost_differs"),),
     amount_label="job-to-date cost",
     extra={"rollup": True, "total": "total", "after": "invoice"},
+    prepare=JOB_COST_PREPARE,
 )
 
 # Lists first: their matches become the vendor/job/item maps the transactions use.
