@@ -7,6 +7,7 @@ holder's PID and what to do, after waiting ``busy_timeout`` seconds for the hold
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import threading
@@ -49,6 +50,7 @@ def register_tables(*ddl: str) -> None:
 
 
 _LOCK_PID = re.compile(r"PID (\d+)")
+_NAME = re.compile(r"\w+")  # a table or view name as ``Store.frame`` takes it (anything else is SQL)
 
 
 def connect(
@@ -140,6 +142,19 @@ class _Connection:
         return getattr(self._con, name)
 
 
+def _schema_fingerprint() -> str:
+    """A digest of everything ``ensure_schema`` would declare: the models' tables and columns, the migrations and
+    the tables and views modules registered (what is registered depends on what has been imported)."""
+    h = hashlib.sha256(str(SCHEMA_VERSION).encode())
+    for spec in TABLES.values():
+        h.update(spec.ddl().encode())  # every column with its type
+    for migration in migrations.MIGRATIONS:
+        h.update(repr(migration.statements).encode())
+    for ddl in _EXTRA_DDL:
+        h.update(ddl.encode())
+    return h.hexdigest()
+
+
 class Store:
     """A DuckDB database with the workspace schema, transactions and Arrow-exact frames.
 
@@ -184,6 +199,9 @@ class Store:
         """Create or upgrade the workspace schema in one transaction (see ``qbrecon.migrations``): the model
         tables from their models (adding columns a model gained), then the numbered migrations this file lacks,
         then the views modules register."""
+        fingerprint = _schema_fingerprint()
+        if self._schema_current(fingerprint):
+            return  # opened as this qbrecon left it: no DDL, so opening writes nothing (and costs a read)
         with self.transaction():
             self.con.execute(_EXTRA_DDL[0])  # qbrecon_meta: where the schema version is kept
             rows = self.con.execute("SELECT value FROM qbrecon_meta WHERE key = 'schema_version'").fetchall()
@@ -210,6 +228,25 @@ class Store:
                 )
             for ddl in _EXTRA_DDL:
                 self.con.execute(ddl)
+            self.con.execute(
+                "INSERT OR REPLACE INTO qbrecon_meta VALUES ('schema_fingerprint', ?)", [fingerprint]
+            )
+
+    def _schema_current(self, fingerprint: str) -> bool:
+        """The file is at this qbrecon's schema version and was last brought up to date by this same schema
+        declaration (models, migrations, registered tables and views): every idempotent step would be a no-op."""
+        try:
+            meta = dict(
+                self.con.execute(
+                    "SELECT key, value FROM qbrecon_meta WHERE key IN ('schema_version', 'schema_fingerprint')"
+                ).fetchall()
+            )
+        except duckdb.CatalogException:
+            return False  # a new file
+        return (
+            meta.get("schema_version") == str(SCHEMA_VERSION)
+            and meta.get("schema_fingerprint") == fingerprint
+        )
 
     @property
     def schema_version(self) -> int:
@@ -247,7 +284,9 @@ class Store:
     # -- reading ---------------------------------------------------------------------------------------
     def frame(self, sql_or_table: str, params: list | None = None) -> pd.DataFrame:
         """A pandas frame with Arrow dtypes: DECIMAL stays decimal (``.df()`` would turn it into float)."""
-        sql = f'SELECT * FROM "{sql_or_table}"' if sql_or_table in self.table_names() else sql_or_table
+        # only a bare name can be a table: SQL is not checked against the catalog (a query per read)
+        is_table = _NAME.fullmatch(sql_or_table) is not None and sql_or_table in self.table_names()
+        sql = f'SELECT * FROM "{sql_or_table}"' if is_table else sql_or_table
         # A read on this thread's own cursor needs no lock: DuckDB gives it a consistent snapshot while other
         # threads write, so dashboard reads never queue behind a Web Connector transaction (nor it behind them).
         table = _arrow(self.con.execute(sql, params or []))

@@ -11,7 +11,8 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 echo "== fast tier" >&2
-python3 -m pytest -q --tier fast "$@"
+# one worker per core (pytest-xdist): the unit tests share no ports or files (servers bind port 0, files in tmp_path)
+python3 -m pytest -q --tier fast -n auto "$@"
 echo "== import layers" >&2
 lint-imports
 echo "== slow tier" >&2

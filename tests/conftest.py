@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -45,8 +46,14 @@ SLOW_MODULES = {
     "test_qbwc_server.py",
     "test_reconcile.py",
     "test_refresh.py",
+    "test_sync_trust.py",  # the life of synced records end to end: generated fixtures, sync, reload, export
 }
 SLOW_TESTS = {
+    "test_filters.py::test_cli_where_refuses_read_text_with_a_clear_error",  # the CLI in a subprocess
+    "test_lockout.py::test_dashboard_sign_in_locks_out_and_an_admin_lifts_it_from_the_cli",  # server + CLI
+    "test_notify.py::test_mail_command_continues_past_a_bad_row_and_exits_1",  # the CLI in a subprocess
+    "test_secrets.py::test_settings_cli_knows_the_web_connector_settings",  # the CLI in subprocesses
+    "test_store.py::test_threads_sharing_a_store_each_get_their_own_results",  # 12 threads x 150 rounds
     "test_loaders.py::test_cli_load_exit_codes_and_formats",  # runs the CLI in subprocesses
     "test_qbxml_build.py::test_builds_from_generated_fixtures",  # generates and loads fixtures
 }
@@ -100,10 +107,25 @@ def shared_dir() -> Path:
     return SHARED
 
 
-@pytest.fixture()
-def ws(tmp_path):
+@pytest.fixture(scope="session")
+def empty_workspace_file(tmp_path_factory) -> Path:
+    """A new workspace file, made once per test process (per xdist worker): creating the schema costs several
+    times more than copying the file and opening it (an up-to-date workspace opens without DDL)."""
     from qbrecon import Workspace
 
-    w = Workspace(tmp_path / "ws.duckdb")
+    path = tmp_path_factory.mktemp("template") / "ws.duckdb"
+    Workspace(path).close()
+    return path
+
+
+@pytest.fixture()
+def ws(tmp_path, empty_workspace_file):
+    """A new, empty workspace of this test's own (a copy of the session's new workspace file)."""
+    from qbrecon import Workspace
+
+    path = tmp_path / "ws.duckdb"
+    shutil.copyfile(empty_workspace_file, path)
+    path.chmod(0o600)  # as the store makes a new workspace file: the owner's only
+    w = Workspace(path)
     yield w
     w.close()

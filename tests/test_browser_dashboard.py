@@ -476,14 +476,16 @@ def test_admin_sees_settings_with_connection_status(browser, server):
 
 
 def test_admin_queues_a_refresh_from_quickbooks(browser, server):
+    from qbrecon.erp.refresh import KINDS  # every query kind, pair modules' too
+
     page = _sign_in(browser, server, "ada@example.com")
     _tab(page, "Settings").click()
     page.get_by_role("button", name="Refresh from QuickBooks").click()
-    page.get_by_text(re.compile(r"Refresh of 9 kind\(s\) queued")).wait_for()
-    page.get_by_text("Refresh jobs: 9 waiting for the Web Connector.").wait_for()
+    page.get_by_text(re.compile(rf"Refresh of {len(KINDS)} kind\(s\) queued")).wait_for()
+    page.get_by_text(f"Refresh jobs: {len(KINDS)} waiting for the Web Connector.").wait_for()
     # the jobs table, one row per kind in words (not NaN: every cell is text from the empty table on)
     page.get_by_text("Customers and jobs").wait_for()
-    assert page.get_by_text("Waiting for the Web Connector", exact=True).count() == 9
+    assert page.get_by_text("Waiting for the Web Connector", exact=True).count() == len(KINDS)
     assert page.get_by_text("NaN", exact=True).count() == 0
     _shot(page, "19-refresh-queued")
     page.close()

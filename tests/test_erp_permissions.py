@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 from test_erp_queue import build_world, put, status
 
+from qbrecon import pairs
 from qbrecon.erp import permissions
 from qbrecon.errors import PermissionDenied
 
@@ -88,7 +89,8 @@ def test_the_module_matrix_is_the_seed_page():
             assert (rule.tool, rule.levels, rule.can_push) == ("erp_integrations", *SEED_001[rule.label]), (
                 rule.label
             )
-    assert permissions.ITEM_TOOL == ITEM_HOME
+    # pair modules declare their item's tool (``qbrecon.pairs``)
+    assert permissions.ITEM_TOOL == ITEM_HOME | {m.item_type: m.procore_tool for m in pairs.registered()}
 
 
 ERP_ROWS = [(key, r.label) for key, r in permissions.MATRIX.items() if r.label in SEED_001]

@@ -22,6 +22,7 @@ Budget: ``QBRECON_MODEL_EXAMPLES`` examples (200 in CI, i.e. with ``CI`` set; 30
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -77,6 +78,7 @@ def template() -> dict[str, Path]:
     if _TEMPLATE:
         return _TEMPLATE
     base = Path(tempfile.mkdtemp(prefix="qbrecon-model-"))
+    atexit.register(shutil.rmtree, base, True)  # the template's files (tens of MB) go with the process
     fx = fixture_dir(base, projects=1, seed=3, **SIZES)
     ws = open_world(base / "ws.duckdb", fx)
     ws.set_service_credentials(SERVICE_USER, SERVICE_PASSWORD)
@@ -165,8 +167,7 @@ class SyncModel(RuleBasedStateMachine):
         shutil.copy(tpl["base"] / "qb.duckdb", self.dir / "qb.duckdb")
         seed = json.loads((tpl["base"] / "seed.json").read_text())
         self.seed_ids, self.seed_po_lines = set(seed["ids"]), set(seed["po_lines"])
-        self.ws = Workspace(self.dir / "ws.duckdb")
-        self.company = QuickBooksCompany(self.dir / "qb.duckdb", validate=False)
+        self._open()
         self.admin = admin_id(self.ws)
         self.customer = top_customer(self.ws)
         # the model
@@ -177,8 +178,18 @@ class SyncModel(RuleBasedStateMachine):
         self.qb_deleted: set[str] = set()
         self.crashed = False
 
+    def _open(self) -> None:
+        self.ws = Workspace(self.dir / "ws.duckdb")
+        self.company = QuickBooksCompany(self.dir / "qb.duckdb", validate=False)
+        # a small company: DuckDB's second thread only adds hand-over costs to each of the many tiny statements
+        self.ws.store.execute("SET threads = 1")
+        self.company.con.execute("SET threads = 1")
+
     def teardown(self) -> None:
         if hasattr(self, "ws"):
+            # both files are deleted next: closing need not fold their logs into them first
+            self.ws.store.execute("PRAGMA disable_checkpoint_on_shutdown")
+            self.company.con.execute("PRAGMA disable_checkpoint_on_shutdown")
             self.ws.close()
             self.company.close()
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -234,6 +245,35 @@ class SyncModel(RuleBasedStateMachine):
                  WHERE e.status = 'synced' AND l.source IN ('export', 'check')"""
         rows = self.ws.store.execute(sql + " ORDER BY 1, 2").fetchall()
         return [r for r in rows if item_type is None or r[0] == item_type]
+
+    def _amounts(self, rows: list[tuple[str, int, str]]) -> dict[tuple[str, int], tuple]:
+        """Per (item_type, procore_id) of ``rows`` whose pair declares an amount: the Procore amount and the amount
+        field as the workspace last read it from QuickBooks (one query per pair and side, not per record)."""
+        ids: dict[str, list[tuple[int, str]]] = {}
+        for item_type, pid, qb_id in rows:
+            if PAIRS[item_type].amount is not None:
+                ids.setdefault(item_type, []).append((int(pid), qb_id))
+        out: dict[tuple[str, int], tuple] = {}
+        for item_type, keys in ids.items():
+            pair = PAIRS[item_type]
+            expr, field = pair.amount
+            ours = dict(
+                self.ws.store.execute(
+                    f'SELECT t.id, {expr} FROM "{pair.procore_table}" t WHERE list_contains(?, t.id)',
+                    [[pid for pid, _ in keys]],
+                ).fetchall()
+            )
+            read = dict(
+                self.ws.store.execute(
+                    f'SELECT "{pair.quickbooks_id}", "{field}" FROM "{pair.quickbooks_table}" '
+                    f'WHERE list_contains(?, "{pair.quickbooks_id}")',
+                    [[qb_id for _, qb_id in keys]],
+                ).fetchall()
+            )
+            for pid, qb_id in keys:
+                value = read.get(qb_id)
+                out[(item_type, pid)] = (ours.get(pid), value)
+        return out
 
     # -- Procore -------------------------------------------------------------------------------------------------
     @rule(
@@ -360,8 +400,7 @@ class SyncModel(RuleBasedStateMachine):
             else "crash: nothing to send"
         )
         self.crashed = True
-        self.ws = Workspace(self.dir / "ws.duckdb")
-        self.company = QuickBooksCompany(self.dir / "qb.duckdb", validate=False)
+        self._open()
 
     # -- QuickBooks, outside qbrecon ----------------------------------------------------------------------------------
     @rule(n=st.integers(0, 20), what=st.sampled_from(["memo", "amount"]))
@@ -471,16 +510,19 @@ class SyncModel(RuleBasedStateMachine):
     def synced_links_resolve_with_equal_amounts(self) -> None:
         if not hasattr(self, "ws"):
             return
-        for item_type, pid, qb_id in self._synced_exported():
+        synced = self._synced_exported()
+        amounts = self._amounts(
+            [r for r in synced if r[2] not in self.qb_deleted and r[2] in self.company._recs]
+        )
+        for item_type, pid, qb_id in synced:
             if qb_id in self.qb_deleted:
                 continue
             assert qb_id in self.company._recs, f"Synced {item_type} {pid}: QuickBooks has no {qb_id}"
             pair = PAIRS[item_type]
             if pair.amount is None or qb_id in self.qb_changed or item_type == "change_order":
                 continue
-            expr, field = pair.amount
-            ours = self.ws.store.scalar(f'SELECT {expr} FROM "{pair.procore_table}" t WHERE t.id = ?', [pid])
-            theirs = self.company.ret(qb_id).findtext(field)
+            ours = amounts[(item_type, pid)][0]
+            theirs = self.company.ret(qb_id).findtext(pair.amount[1])
             assert Decimal(str(ours)) == Decimal(theirs), (item_type, pid, qb_id, ours, theirs)
 
     @rule()
@@ -511,20 +553,15 @@ class SyncModel(RuleBasedStateMachine):
         unexpected = flagged - self.qb_changed - self.qb_deleted - waiting - unsent
         assert not unexpected, diffs[diffs["quickbooks_id"].isin(unexpected)].to_dict("records")
         # ... and no fewer: an amount that differs in the QuickBooks file, as the workspace last read it, is reported
-        for item_type, pid, qb_id in self._synced_exported():
+        synced = self._synced_exported()
+        amounts = self._amounts([r for r in synced if r[2] not in self.qb_deleted])
+        for item_type, pid, qb_id in synced:
             pair = PAIRS[item_type]
             if pair.amount is None or qb_id in self.qb_deleted or item_type == "change_order":
                 continue
-            expr, field = pair.amount
-            ours = Decimal(
-                str(
-                    self.ws.store.scalar(f'SELECT {expr} FROM "{pair.procore_table}" t WHERE t.id = ?', [pid])
-                )
-            )
-            theirs = Decimal(self.company.ret(qb_id).findtext(field))
-            read = self.ws.store.scalar(
-                f'SELECT "{field}" FROM "{pair.quickbooks_table}" WHERE "{pair.quickbooks_id}" = ?', [qb_id]
-            )
+            ours, read = amounts[(item_type, pid)]
+            ours = Decimal(str(ours))
+            theirs = Decimal(self.company.ret(qb_id).findtext(pair.amount[1]))
             if ours != theirs and read is not None and Decimal(str(read)) == theirs:
                 assert qb_id in flagged, (
                     f"{item_type} {pid}: {ours} in Procore, {theirs} in QuickBooks, not reported"

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from qbrecon import display
@@ -58,6 +58,8 @@ def test_the_name_rule_examples():
 
 
 @settings(deadline=None, max_examples=60)
+# a name that is only a legal form once lost its leading space in SQL only
+@example([".CO", " co", "Acme Co"])
 @given(st.lists(st.text(alphabet="abcAB &.,-'LlCcIiNnOo ", max_size=30), min_size=1, max_size=8))
 def test_python_frame_and_sql_shapes_of_the_rule_agree(names):
     one = [normalise_name(n) for n in names]

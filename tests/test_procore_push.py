@@ -129,7 +129,7 @@ def test_cli_dry_run_writes_the_payloads_and_changes_nothing(tmp_path):
     assert project["method"] == "PATCH" and project["params"] == {"company_id": 9}
     assert {"id", "origin_id", "origin_data", "origin_code"} <= set(project["json"]["updates"][0])
     # objects without a sync action of their own: ERP External Data by item_type
-    external = bodies["/rest/v1.0/companies/9/erp_external_data/sync"]["json"]["updates"]
+    external = bodies["/rest/v1.0/companies/9/external_data/sync"]["json"]["updates"]
     assert {u["item_type"] for u in external} >= {"requisition", "change_order", "line_item"}
     assert all(len(json.loads(f.read_text())["json"]["updates"]) <= 1000 for f in files)
     # nothing was recorded as pushed: the same payloads again

@@ -265,6 +265,28 @@ def scenario() -> tuple[BuildContext, dict[str, tuple[pd.DataFrame, object]]]:
             ),
         ],
     )
+    owner_invoices = frame(
+        "owner_invoices",
+        [
+            dict(
+                id=70,
+                project_id=1,
+                number=1,
+                invoice_number="OI-1",
+                billing_date=dt.date(2024, 3, 31),
+                status="approved",
+                contract_title="Main St Tower prime contract",
+                current_payment_due=D("855.00"),
+            )
+        ],
+    )
+    owner_invoice_lines = frame(
+        "owner_invoice_lines",
+        [
+            {**line, "id": line["id"] + 300, "payment_application_id": 70}
+            for line in invoice_lines.drop(columns=["requisition_id", "line_item_id"]).to_dict("records")
+        ],
+    )
     budget_line_items = frame(
         "budget_line_items",
         [
@@ -372,6 +394,7 @@ def scenario() -> tuple[BuildContext, dict[str, tuple[pd.DataFrame, object]]]:
         "change_order": (change_orders, change_order_lines),
         "invoice": (invoices, invoice_lines),
         "timecard_entry": (timecards, None),
+        "owner_invoice": (owner_invoices, owner_invoice_lines),
     }
     return context, inputs
 
@@ -383,7 +406,17 @@ def _xml(result) -> etree._Element:
 
 @pytest.mark.parametrize(
     "item_type",
-    ["project", "company", "cost_code", "budget", "commitment", "change_order", "invoice", "timecard_entry"],
+    [
+        "project",
+        "company",
+        "cost_code",
+        "budget",
+        "commitment",
+        "change_order",
+        "invoice",
+        "timecard_entry",
+        "owner_invoice",
+    ],
 )
 def test_every_builder_emits_schema_valid_requests(qbxml_schema, item_type):
     context, inputs = scenario()

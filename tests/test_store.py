@@ -134,3 +134,25 @@ def test_workspace_file_and_its_log_are_private(tmp_path):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     finally:
         os.umask(old)
+
+
+def test_opening_an_up_to_date_workspace_writes_nothing_and_a_new_declaration_still_applies(
+    tmp_path, monkeypatch
+):
+    import qbrecon  # noqa: F401  (every module registers its tables and views, as in real use)
+    from qbrecon import store as store_module
+
+    path = tmp_path / "w.duckdb"
+    Store(path).close()
+    before = path.read_bytes()
+    Store(path).close()  # the schema is as this qbrecon declares it: no DDL, no log, the file unchanged
+    assert path.read_bytes() == before
+    assert not path.with_name("w.duckdb.wal").exists()
+    # a module that declares one more view (a new qbrecon) gets it on the next open
+    monkeypatch.setattr(
+        store_module,
+        "_EXTRA_DDL",
+        [*store_module._EXTRA_DDL, "CREATE OR REPLACE VIEW v_new AS SELECT 1 AS a"],
+    )
+    store = Store(path)
+    assert store.scalar("SELECT a FROM v_new") == 1

@@ -37,6 +37,7 @@ COMMAND_ORDER = [
     "reconcile",
     "erp-report",
     "budget",
+    "job-costs",
     "erp-companies",
     "payroll",
     "settings",
@@ -218,6 +219,7 @@ def _register() -> None:
         commands_demo,  # noqa: F401
         commands_export,  # noqa: F401
         commands_fixtures,  # noqa: F401
+        commands_job_costs,  # noqa: F401
         commands_load,  # noqa: F401
         commands_procore,  # noqa: F401
         commands_qbwc,  # noqa: F401

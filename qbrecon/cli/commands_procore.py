@@ -57,6 +57,11 @@ def pull_group() -> None:
     is_flag=True,
     help="Sign in as a person first (authorization code): open the printed address, paste the code.",
 )
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a progress bar of the pages received (default: when stderr is a terminal).",
+)
 def pull_procore(
     workspace: Path,
     company_id: int,
@@ -67,6 +72,7 @@ def pull_procore(
     out: Path | None,
     per_page: int,
     sign_in: bool,
+    progress: bool | None,
 ) -> None:
     """Pull every resource qbrecon uses from Procore's REST API, keep each page as received (the export layout
     ``qbrecon load --procore`` reads) and load it.
@@ -95,7 +101,7 @@ def pull_procore(
                 projects=list(projects) or None,
                 since=since,
                 per_page=per_page,
-                progress=sys.stderr.isatty(),
+                progress=sys.stderr.isatty() if progress is None else progress,
             )
         finally:
             client.close()

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import pairs as _pairs
 from ..entities import PAIRS
 from ..erp import queue as _queue  # noqa: F401  (registers the erp_queue view the pages read)
 from ..erp.states import STATUSES, TRANSITIONS, item_where
@@ -26,6 +27,7 @@ TAB_ORDER: list[str] = [
     "change_order",
     "invoice",
     "timecard_entry",
+    *(m.item_type for m in _pairs.registered()),  # pair modules have their tab
 ]
 
 # The filters each tab offers (Procore's "Filter ... By" links), plus "Exporting" so an accepted item stays
@@ -73,6 +75,7 @@ _LINE_KEY: dict[str, str] = {
     "change_order_lines": "change_order_id",
     "invoice_lines": "requisition_id",
 }
+_LINE_KEY.update({table: key for m in _pairs.registered() for table, key in m.line_keys})
 
 
 def item_sql(item_type: str) -> str:

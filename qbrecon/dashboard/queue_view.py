@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
+from .. import pairs as _pairs
 from ..entities import PAIRS
 from ..errors import BatchRejected, PermissionDenied, QbreconError
 from . import queries
@@ -66,6 +67,7 @@ SINGULAR = {
     "payment": "payment issued",
 }
 PLURAL = {"timecard_entry": "time entries", "payment": "payments issued"}
+SINGULAR.update({m.item_type: m.singular for m in _pairs.registered()})
 
 
 def items_text(item_type: str, n: int) -> str:
@@ -114,6 +116,8 @@ _TYPE_COLUMNS: dict[str, list[Column]] = {
     ],
 }
 _TYPE_COLUMNS["change_order"] = _TYPE_COLUMNS["commitment"]
+for _m in _pairs.registered():  # pair modules declare their tab's columns
+    _TYPE_COLUMNS[_m.item_type] = [_c(c.key, c.title, c.kind, c.width) for c in _m.columns]
 _SENT = [_c("sent_by_name", "Sent by", width=150), _c("sent_at", "Sent", "time", 150)]
 _STATUS_COLUMNS: dict[str | None, list[Column]] = {
     "ready_to_export": [*_SENT, _c("blockers", "Blocked by", width=260)],

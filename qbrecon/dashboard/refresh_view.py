@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
+from .. import pairs as _pairs
 from ..errors import QbreconError
 from .auth import DashboardUser
 from .format import for_display, when_text
@@ -30,7 +31,11 @@ KIND_LABELS = {
     "BillPaymentCheckQuery": "Bill payments (check)",
     "BillPaymentCreditCardQuery": "Bill payments (credit card)",
     "TimeTrackingQuery": "Time tracking",
+    "CheckQuery": "Checks",
+    "CreditCardChargeQuery": "Credit card charges",
+    "JournalEntryQuery": "Journal entries",
 }
+KIND_LABELS.update({m.pair.query_request: m.query_label for m in _pairs.registered()})
 STATE_LABELS = {
     "queued": "Waiting for the Web Connector",
     "iterating": "Reading",

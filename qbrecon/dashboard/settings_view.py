@@ -13,6 +13,7 @@ from ..erp.settings import MASK, SETTINGS, Setting
 from ..errors import QbreconError
 from .auth import DashboardUser
 from .format import esc, when_text
+from .job_costs_view import JobCostsView
 from .queue_view import error_alert
 from .refresh_view import RefreshView
 
@@ -93,6 +94,8 @@ class SettingsView:
         # Refreshing the QuickBooks side: here, because the running server holds the workspace (the CLI cannot)
         self.refresh_view = RefreshView(ws, user)
         sections += [pn.pane.HTML("<hr>", sizing_mode="stretch_width"), self.refresh_view.panel]
+        self.job_costs_view = JobCostsView(ws, user)  # Sync Job Cost Transactions, per project
+        sections += [pn.pane.HTML("<hr>", sizing_mode="stretch_width"), self.job_costs_view.panel]
         self.panel = pn.Column(*sections, sizing_mode="stretch_width", max_width=1100)
         self.refresh()
 

@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 from lxml import etree
 
+from .. import pairs as _pairs  # registers the pair modules (before PAIRS is read below)
 from ..entities import EXPORTABLE, PAIRS, dependencies_sql
 from ..errors import InputError, QbreconError, SettingMissing
 from ..qbxml import archive
@@ -57,6 +58,7 @@ _LINES = {
     "invoice": [("invoice_lines", "requisition_id")],
     "budget": [("budget_line_items", "project_id"), ("budget_changes", "project_id")],
 }
+_LINES.update({m.item_type: m.line_keys for m in _pairs.registered()})
 _OPTION_FIELDS = ("parent_customer_list_id", "parent_customer_full_name", "vendor_type", "quickbooks_number")
 _LIST_ADDS = {"VendorAdd", "CustomerAdd", "ItemServiceAdd", "ItemNonInventoryAdd", "ItemOtherChargeAdd"}
 _NOT_ANSWERED = "no response to this request"
@@ -75,6 +77,11 @@ _REQUIRED_SETTINGS: list[tuple[str, str, str]] = [
         WHERE e.item_type = 'cost_code' AND e.status = 'exporting' AND coalesce(e.quickbooks_id, c.origin_id) IS NULL""",
         "accepted cost code(s) wait to be added to QuickBooks as service items, which need an account",
     ),
+]
+_REQUIRED_SETTINGS += [
+    (key, f"SELECT count(*) FROM erp_items WHERE item_type = '{m.item_type}' AND status = 'exporting'", why)
+    for m in _pairs.registered()
+    for key, why in m.required_settings
 ]
 
 

@@ -18,8 +18,9 @@ the workspace methods, and those call ``require`` / ``require_items`` here, so t
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from .. import pairs as _pairs
 from ..errors import InputError, PermissionDenied
 from ..schemas.procore import PROCORE_TOOLS
 from ..store import Store
@@ -137,6 +138,13 @@ MATRIX: dict[str, Rule] = {
     ),
     "view_archived_companies": Rule("View the Archived Companies List for ERP", ERP, READ),
 }
+# A pair module's item lives in its Procore tool, and its accept/unlink rows of the matrix apply.
+for _m in _pairs.registered():
+    ITEM_TOOL[_m.item_type] = _m.procore_tool
+    for _action in (f"accept_{_m.item_type}", f"unlink_{_m.item_type}"):
+        if _action in MATRIX:
+            MATRIX[_action] = replace(MATRIX[_action], applies="yes")
+
 _DECISION = {
     "accept": _approver("Accept or Reject items for Export to ERP"),
     "unlink": _approver("Unlink items Synced with ERP"),

@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .. import links
+from .. import pairs as _pairs  # registers the pair modules (before PAIRS is read below)
 from ..entities import EXPORTABLE, PAIRS
 from ..errors import BatchRejected, InputError
 from ..qbxml import spec
@@ -36,7 +37,7 @@ from .filters import check_filter
 from .notify import NotifyMixin, enqueue_rejections
 from .payroll import PayrollMixin
 from .preferences import PreferencesMixin
-from .reports import ReportsMixin
+from .reports import JOB_COST_LINES, ReportsMixin
 from .settings import SettingsMixin, read_settings, require_setting
 from .states import STATUSES, TRANSITIONS, item_where
 
@@ -250,7 +251,8 @@ _VIEWS = [
         )
     }
        FROM timecard_entries t LEFT JOIN projects p ON p.id = t.project_id
-       LEFT JOIN erp_link_state ps ON ps.item_type = 'project' AND ps.procore_id = t.project_id""",
+       LEFT JOIN erp_link_state ps ON ps.item_type = 'project' AND ps.procore_id = t.project_id"""
+    + "".join(f"\n       UNION ALL{m.details_sql}" for m in _pairs.registered()),  # pair modules' items
     # The queue as users see it (only items that have an erp_items row).
     f"""CREATE OR REPLACE VIEW erp_queue AS
        SELECT e.item_type, {_ITEM_LABEL} AS item_label, e.procore_id, d.name, d.number, d.vendor, d.vendor_id,
@@ -1282,24 +1284,42 @@ class QueueMixin(
                 con.unregister(name)
         return updates.num_rows
 
-    def import_job_costs(self, *, by: int | str) -> int:
-        """QuickBooks job costs (bill item lines per job and item) into the Procore budget's
-        ``job_to_date_costs`` of linked projects with Job Cost Transaction Syncing enabled (and ``direct_costs`` when the budget direct cost columns are
+    def import_job_costs(self, project_id: int | None = None, *, by: int | str) -> int:
+        """QuickBooks job costs per job and item (item lines of bills, checks and credit card charges:
+        ``reports.JOB_COST_LINES``) into the Procore budget's ``job_to_date_costs`` of linked projects with Job
+        Cost Transaction Syncing enabled, or of the one ``project_id`` (which must have it enabled); and
+        ``direct_costs`` when the budget direct cost columns are
         'read_only_from_quickbooks' and the project's Direct Costs tool is not active: then the Direct Costs tool
         fills them). Returns how many budget lines changed."""
         user = permissions.require(self.store, by, "sync_job_costs")
         direct = read_settings(self.store)["budget_direct_cost_source"] == "read_only_from_quickbooks"
+        only = ""
+        if project_id is not None:
+            on = self.store.execute(
+                "SELECT p.name, coalesce(s.job_cost_sync, false) FROM projects p "
+                "LEFT JOIN erp_project_settings s ON s.project_id = p.id WHERE p.id = ?",
+                [int(project_id)],
+            ).fetchall()
+            if not on:
+                raise InputError(f"no Procore project {project_id}", field="project")
+            if not on[0][1]:
+                raise InputError(
+                    f"Job Cost Transaction Syncing is not enabled on project {on[0][0]}; an ERP admin enables "
+                    "it first (qbrecon job-costs enable --project ...)",
+                    field="project",
+                )
+            only = f"AND p.id = {int(project_id)}"
         with self.store.transaction() as con:
             changed = con.sql(
-                """WITH qb AS (
-                       SELECT l."CustomerRef_ListID" AS job, l."ItemRef_ListID" AS item, sum(l."Amount") AS cost
-                       FROM bill_lines l WHERE l."LineKind" = 'item' GROUP BY 1, 2),
+                f"""WITH qb AS (  -- lines without an item (expense, journal entry) have no cost code to land on
+                       SELECT job_list_id AS job, item_list_id AS item, sum(amount) AS cost
+                       FROM ({JOB_COST_LINES}) WHERE item_list_id IS NOT NULL GROUP BY 1, 2),
                    target AS (
                        SELECT b.id, b.project_id, b.job_to_date_costs AS old, ps.direct_costs_tool,
                               -- one budget line per job + item takes the cost (the first, if a code has several)
                               CASE WHEN row_number() OVER (PARTITION BY b.project_id, s.item_list_id ORDER BY b.id) = 1
                                    THEN coalesce(qb.cost, 0) ELSE 0 END::DECIMAL(18,2) AS new
-                       FROM budget_line_items b JOIN projects p ON p.id = b.project_id AND p.origin_id IS NOT NULL
+                       FROM budget_line_items b JOIN projects p ON p.id = b.project_id AND p.origin_id IS NOT NULL {only}
                        JOIN erp_project_settings ps ON ps.project_id = p.id AND ps.job_cost_sync  -- per project
                        LEFT JOIN erp_cost_code_state s ON s.cost_code_id = b.cost_code_id
                        LEFT JOIN qb ON qb.job = p.origin_id AND qb.item = s.item_list_id)

@@ -43,6 +43,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import pairs as _pairs  # registers the pair modules (their queries)
 from ..errors import InputError, PermissionDenied
 from ..qbxml import archive
 from ..qbxml.build import QUERIES, OutgoingXml, format_datetime, message_sets, query_request
@@ -64,10 +65,17 @@ KINDS: dict[str, tuple[str, str | None]] = {
     "BillPaymentCheckQuery": ("bill_payments", "\"PaymentKind\" = 'check'"),
     "BillPaymentCreditCardQuery": ("bill_payments", "\"PaymentKind\" = 'credit_card'"),
     "TimeTrackingQuery": ("time_tracking", None),
+    # job costs outside bills: lines with a customer:job (Sync Job Cost Transactions)
+    "CheckQuery": ("checks", None),
+    "CreditCardChargeQuery": ("credit_card_charges", None),
+    "JournalEntryQuery": ("journal_entries", None),
 }
+KINDS.update({m.pair.query_request: (m.pair.quickbooks_table, None) for m in _pairs.registered()})
 for _q, (_t, _) in KINDS.items():  # the declarations this module relies on
     assert _q in QUERIES and _t in TABLES, (_q, _t)
 
+# the query kinds QuickBooks job costs come from (Sync Job Cost Transactions)
+JOB_COST_KINDS = ("bills", "checks", "credit_card_charges", "journal_entries")
 _ORDER_SQL = "CASE query " + " ".join(f"WHEN '{q}' THEN {i}" for i, q in enumerate(KINDS)) + " END"
 STATES = ("queued", "iterating", "done", "failed")
 ACTIVE = ("queued", "iterating")
@@ -81,6 +89,7 @@ _OFFSET_KEY = "refresh.quickbooks_utc_offset"
 _VENDORS_SEEN_KEY = "refresh.vendor_pages_seen"
 _ITEMS_SEEN_KEY = "refresh.items_seen_message_id"  # the last ItemQuery page whose new items were offered
 _PAYMENTS_TICKET_KEY = "refresh.bill_payments_ticket"  # the last session that queued the bill payment sync
+_JOB_COSTS_TICKET_KEY = "refresh.job_costs_ticket"  # the last session that queued the job cost sync
 _TIME_MODIFIED = re.compile(
     r"<TimeModified>\s*\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d([+-]\d\d:\d\d)\s*</TimeModified>"
 )
@@ -342,6 +351,8 @@ class RefreshMixin:
             requests += len(
                 resolve_kinds(["bills", "bill_payments"])
             )  # queued by the session's first request
+        if self._job_cost_sync_due():
+            requests += len(resolve_kinds(JOB_COST_KINDS))  # queued by the session's first request
         return {"jobs": len(rows), "requests": int(requests)}
 
     def is_refresh_message(self, message_id: int) -> bool:
@@ -369,6 +380,7 @@ class RefreshMixin:
             raise InputError("max_returned must be at least 1", field="max_returned")
         with self.store.transaction() as con:
             self._queue_bill_payment_sync(ticket)
+            self._queue_job_cost_sync(ticket)
             self._settle_refresh(ticket)
             row = con.execute(
                 f"""SELECT query, state, from_modified_text, max_returned, iterator_id FROM refresh_jobs
@@ -637,6 +649,7 @@ class RefreshMixin:
             refresh_queue()
         self._update_vendors_read()
         self._add_new_cost_codes_read()
+        self._sync_job_costs_read()
         wanted = con.execute(
             "SELECT DISTINCT requested_by FROM refresh_jobs WHERE import_payments AND requested_by IS NOT NULL"
         ).fetchall()
@@ -647,6 +660,34 @@ class RefreshMixin:
             except PermissionDenied:
                 pass  # the user lost the permission since asking; the payments stay in QuickBooks' tables
             con.execute("UPDATE refresh_jobs SET import_payments = false").fetchall()
+
+    def _sync_job_costs_read(self) -> None:
+        """Projects with Job Cost Transaction Syncing enabled take the QuickBooks job costs just read into their
+        budgets, each as the admin who last set the project's ERP settings (their permission checked again)."""
+        importer = getattr(self, "import_job_costs", None)
+        if not callable(importer) or not self._read_job_cost_kinds():
+            return
+        rows = self.store.execute(
+            "SELECT s.project_id, s.updated_by FROM erp_project_settings s JOIN projects p ON p.id = s.project_id "
+            "WHERE s.job_cost_sync AND p.origin_id IS NOT NULL AND s.updated_by IS NOT NULL ORDER BY 1"
+        ).fetchall()
+        for project_id, by in rows:
+            try:
+                importer(int(project_id), by=by)
+            except PermissionDenied:
+                pass  # the admin lost the permission: the costs wait for the next sync by someone allowed
+
+    def _read_job_cost_kinds(self) -> bool:
+        """The refresh that just finished read one of the job cost sources (bills, checks, credit card charges,
+        journal entries)."""
+        kinds = resolve_kinds(JOB_COST_KINDS)
+        marks = ", ".join("?" for _ in kinds)
+        return bool(
+            self.store.scalar(
+                f"SELECT count(*) FROM refresh_jobs WHERE state = 'done' AND rows_read > 0 AND query IN ({marks})",
+                kinds,
+            )
+        )
 
     def _bill_payment_sync_user(self) -> str | None:
         """With "Sync QuickBooks Bill Payments" on and a U.S. edition: the admin who turned it on (their
@@ -689,6 +730,42 @@ class RefreshMixin:
             self.request_refresh(["bills", "bill_payments"], by=by, import_payments=True)
         except PermissionDenied:
             pass  # the admin who turned it on lost the permission: nothing is imported in their name
+
+    def _job_cost_sync_user(self) -> str | None:
+        """When some integrated project has Job Cost Transaction Syncing enabled: the admin who last set one
+        (their permission is checked again when the refresh is queued and at each import); else None."""
+        by = self.store.scalar(
+            "SELECT s.updated_by FROM erp_project_settings s JOIN projects p ON p.id = s.project_id "
+            "WHERE s.job_cost_sync AND p.origin_id IS NOT NULL AND s.updated_by IS NOT NULL "
+            "ORDER BY s.updated_at DESC LIMIT 1"
+        )
+        return None if by is None else str(by)
+
+    def _job_cost_sync_due(self) -> bool:
+        """Job cost syncing is on somewhere and no Web Connector session is reading the job costs now."""
+        if self._job_cost_sync_user() is None:
+            return False
+        last = self.store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [_JOB_COSTS_TICKET_KEY])
+        if last is None or "qbwc_sessions" not in self.store.table_names():
+            return True
+        return self.store.scalar("SELECT status FROM qbwc_sessions WHERE ticket = ?", [last]) != "open"
+
+    def _queue_job_cost_sync(self, ticket: str | None) -> None:
+        """Once per Web Connector session (ticket), while a project has Job Cost Transaction Syncing enabled: an
+        incremental refresh of the job cost sources (bills, checks, credit card charges, journal entries); the
+        enabled projects take them into their budgets when it finishes (``_sync_job_costs_read``)."""
+        by = self._job_cost_sync_user()
+        if by is None or ticket is None:
+            return
+        if self.store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [_JOB_COSTS_TICKET_KEY]) == ticket:
+            return
+        self.store.execute(
+            "INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)", [_JOB_COSTS_TICKET_KEY, ticket]
+        ).fetchall()
+        try:
+            self.request_refresh(list(JOB_COST_KINDS), by=by)
+        except PermissionDenied:
+            pass  # the admin lost the permission: nothing is refreshed or synced in their name
 
     def _update_vendors_read(self) -> None:
         """Vendors read by VendorQuery pages since the last finished refresh update their linked Procore companies
@@ -758,6 +835,7 @@ class RefreshMixin:
 
 
 __all__ = [
+    "JOB_COST_KINDS",
     "KINDS",
     "RefreshBatch",
     "RefreshMixin",

@@ -42,6 +42,8 @@ LINE_PARENT_KEY = {
     "change_order_lines": "change_order_id",
     "invoice_lines": "requisition_id",
 }
+# line tables that declare their parent key in their model (``Config.metadata["parent_key"]``, pair modules)
+LINE_PARENT_KEY.update({s.table: s.meta["parent_key"] for s in TABLES.values() if "parent_key" in s.meta})
 BUDGET_CHANGE_LINES = "adjustment_line_items"
 
 
@@ -61,7 +63,16 @@ class ProcoreExport:
 def resource_files(root: Path) -> tuple[dict[str, list[Path]], list[str]]:
     """Files of each resource in an export folder (single file and/or pages), and names of ignored entries."""
     resources: dict = {spec.meta["resource"]: spec for spec in TABLES.values() if "resource" in spec.meta}
-    resources.update(dict.fromkeys([*shapes.LINE_RESOURCES, shapes.ERP_REQUESTS]))
+    resources.update(
+        dict.fromkeys(
+            [
+                *shapes.LINE_RESOURCES,
+                shapes.ERP_REQUESTS,
+                shapes.BUDGET_MODIFICATIONS,
+                shapes.PERMISSION_TEMPLATES,
+            ]
+        )
+    )
     found: dict[str, list[Path]] = {}
     ignored: list[str] = []
     if root.is_file():
@@ -373,15 +384,17 @@ class ExportReader:
                     lines.setdefault(line_resource, {}).setdefault(pid, []).extend(recs)
                 reader.notes.extend(problems)
                 self.files.append(label)
+        templates = _read_templates(found, base)
+        self.files += templates.files
         order = list(by_resource)
-        for resource in sorted(set(found) & set(by_resource) | set(erp.records), key=order.index):
+        for resource in sorted(_resources(found, by_resource, erp), key=order.index):
             spec = by_resource[resource]
-            for file in found.get(resource, []):
-                label = str(file.relative_to(base))
+            for file, label, records, context in _resource_pages(
+                resource, found, base, erp.actions, templates
+            ):
                 # JSON records hold no reference cycles: the cyclic collector would only walk them again and
                 # again while a file is turned into columns (as for qbXML in ``read_query_response``)
                 with _no_gc():
-                    records, context = read_page(file, label)
                     records = shapes.nest_lines(
                         resource, shapes.normalise_records(spec, records, context), lines
                     )
@@ -397,17 +410,82 @@ class ExportReader:
                         yield check_chunk(reader.batches, reader.has_lines)
                         reader.batches, reader.has_lines = {}, {}
                 del records
-                self.files.append(label)
+                if file is not None:
+                    self.files.append(label)
             if resource in erp.records:
                 records = shapes.normalise_records(spec, erp.records[resource], {})
                 reader.read_resource(spec, records, f"{shapes.ERP_REQUESTS} ({resource})")
         if reader.batches:
             yield check_chunk(reader.batches, reader.has_lines)
         self.notes = (
-            [f"ignored {name}: not a Procore resource file" for name in ignored] + reader.notes + erp.notes
+            [f"ignored {name}: not a Procore resource file" for name in ignored]
+            + reader.notes
+            + erp.notes
+            + templates.notes
         )
         self.notes += shapes.orphan_notes(lines)
         self.actions = erp.actions
+
+
+def _resources(found: dict, by_resource: dict, erp: shapes.ErpPayloads) -> set[str]:
+    """The table resources an export holds (budget modifications are budget changes; permission templates give
+    users' tool levels)."""
+    names = set(found) & set(by_resource) | set(erp.records)
+    if shapes.BUDGET_MODIFICATIONS in found:
+        names.add("budget_changes")
+    if shapes.PERMISSION_TEMPLATES in found and "users" in found:
+        names.add("user_tool_permissions")
+    return names
+
+
+@dataclass
+class _Templates:
+    """Permission templates of the export, and the tool levels read from them while users were read."""
+
+    by_id: dict[str, dict] = field(default_factory=dict)
+    rows: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+
+def _read_templates(found: dict[str, list[Path]], base: Path) -> _Templates:
+    t = _Templates()
+    for file in found.get(shapes.PERMISSION_TEMPLATES, []):
+        label = str(file.relative_to(base))
+        t.by_id.update(shapes.templates_by_id(read_page(file, label)[0]))
+        t.files.append(label)
+    return t
+
+
+def _resource_pages(
+    resource: str,
+    found: dict[str, list[Path]],
+    base: Path,
+    actions: list[shapes.ErpAction],
+    templates: _Templates,
+) -> Iterator[tuple[Path | None, str, list, dict]]:
+    """Each file of a resource as (file, label, records, context); budget changes also from Procore's legacy
+    budget modifications, turned into budget change records (their cost-code actions go to ``actions``); users
+    with what their permission templates say, and those tool levels after the export's own."""
+    for file in found.get(resource, []):
+        label = str(file.relative_to(base))
+        with _no_gc():  # JSON records hold no reference cycles (see ``ExportReader.chunks``)
+            records, context = read_page(file, label)
+        if resource == "users" and templates.files:
+            records, rows, notes = shapes.users_with_templates(records, templates.by_id)
+            templates.rows += rows
+            templates.notes += [n for n in notes if n not in templates.notes]
+        yield file, label, records, context
+    if resource == "user_tool_permissions" and templates.rows:
+        yield None, f"{shapes.PERMISSION_TEMPLATES} (levels of the users' templates)", templates.rows, {}
+        templates.rows = []
+    if resource == "budget_changes":
+        for file in found.get(shapes.BUDGET_MODIFICATIONS, []):
+            label = str(file.relative_to(base))
+            records, context = read_page(file, label)
+            records, more = shapes.budget_modifications_as_changes(records, label)
+            actions.extend(more)
+            yield file, label, records, context
 
 
 class _no_gc:  # noqa: N801 - used as a statement
@@ -450,18 +528,20 @@ def read_export(path: str | Path) -> ProcoreExport:
                 lines.setdefault(line_resource, {}).setdefault(pid, []).extend(recs)
             reader.notes.extend(problems)
             files.append(label)
+    templates = _read_templates(found, base)
+    files += templates.files
     order = list(by_resource)
-    for resource in sorted(set(found) & set(by_resource) | set(erp.records), key=order.index):
+    for resource in sorted(_resources(found, by_resource, erp), key=order.index):
         spec = by_resource[resource]
-        for file in found.get(resource, []):
-            label = str(file.relative_to(base))
-            records, context = read_page(file, label)
+        for file, label, records, context in _resource_pages(resource, found, base, erp.actions, templates):
             records = shapes.nest_lines(resource, shapes.normalise_records(spec, records, context), lines)
             reader.read_resource(spec, records, label)
-            files.append(label)
+            if file is not None:
+                files.append(label)
         if resource in erp.records:
             records = shapes.normalise_records(spec, erp.records[resource], {})
             reader.read_resource(spec, records, f"{shapes.ERP_REQUESTS} ({resource})")
     notes = [f"ignored {name}: not a Procore resource file" for name in ignored] + reader.notes + erp.notes
+    notes += templates.notes
     notes += shapes.orphan_notes(lines)
     return ProcoreExport(reader.batches, files, notes, reader.has_lines, erp.actions)

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from ..schemas import TABLES, TableSpec
+from ..schemas.procore import PROCORE_TOOLS
 from ..schemas.types import normalise_status
 
 # line resource folder -> (parent resource, array key in the parent record, context key naming the parent)
@@ -32,6 +35,11 @@ LINE_RESOURCES: dict[str, tuple[str, str, str]] = {
     "budget_change_adjustment_line_items": ("budget_changes", "adjustment_line_items", "budget_change_id"),
 }
 ERP_REQUESTS = "erp_requests"
+# Procore's permission templates (``GET /companies/{id}/permission_templates?view=with_permissions``): each
+# user's level per tool is read from the templates the user holds.
+PERMISSION_TEMPLATES = "permission_templates"
+# Procore's legacy budget transfers (``/rest/v1.0/projects/{id}/budget_modifications``), read as budget changes.
+BUDGET_MODIFICATIONS = "budget_modifications"
 
 # Path segments of a request URL that name a record (``/projects/7/...``, ``/requisitions/9/contract_items``).
 _PATH_IDS = {
@@ -79,7 +87,8 @@ def request_context(request: dict) -> dict:
             context["type"] = _ENDPOINT_TYPE[part]
         if part in _PATH_IDS and i + 1 < len(parts) and parts[i + 1].isdigit():
             context[_PATH_IDS[part]] = int(parts[i + 1])
-    for source in (request.get("params"), request.get("json")):
+    query = dict(parse_qsl(url.split("?", 1)[1])) if "?" in url else {}  # ids in the URL's own query too
+    for source in (request.get("params"), query, request.get("json")):
         if isinstance(source, dict):
             for k, v in source.items():
                 if k.endswith("_id") and isinstance(v, int | str) and not isinstance(v, bool):
@@ -194,7 +203,9 @@ def _set(rec: dict, path: str, value: Any) -> None:
 @dataclass(frozen=True)
 class ErpAction:
     """A change an ERP request makes to stored Procore rows: ``link`` sets origin_id, ``unlink`` clears the
-    link, ``delete`` removes the row. ``level`` narrows cost codes to 'standard' or 'project'."""
+    link, ``delete`` removes the row. ``level`` narrows cost codes to 'standard' or 'project'.
+    ``cost_code_of_budget_line`` fills a budget change row's cost code from the budget line item
+    ``budget_line_item_id`` (a legacy budget modification names budget lines, not cost codes)."""
 
     action: str
     table: str
@@ -202,6 +213,154 @@ class ErpAction:
     origin_id: str | None = None
     level: str | None = None
     request: str = ""
+    budget_line_item_id: int | str | None = None
+
+
+# -- users and their permission templates ------------------------------------------------------------------------
+# Procore's access levels by name, and by number in a template's ``user_access_levels`` (0-3 in the order of
+# Procore's UI: None, Read Only, Standard, Admin; the numbering is qbrecon's reading of the documented examples).
+_LEVELS = ["none", "read_only", "standard", "admin"]
+_TOOL_NAMES = {"prime_contracts": "prime_contract", "company_directory": "directory", "portfolio": "projects"}
+ERP_TOOL = "erp_integrations"  # kept on the user (users.erp_integrations_permission), not per tool
+_TEMPLATE_KEYS = ("company_permission_template_id", "default_permission_template_id")
+
+
+def access_level(value: Any) -> Any:
+    """A template's level (number or name, any case) as qbrecon names it; anything else as it came (reported)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and 0 <= value < len(_LEVELS):
+        return _LEVELS[value]
+    if isinstance(value, str):
+        name = normalise_status(value)
+        if name in _LEVELS:
+            return name
+        if value.strip().isdigit() and int(value) < len(_LEVELS):
+            return _LEVELS[int(value)]
+    return value
+
+
+def templates_by_id(records: list) -> dict[str, dict]:
+    """Permission templates by id (a template listed twice keeps its last copy)."""
+    return {str(t.get("id")): t for t in records if isinstance(t, dict) and t.get("id") is not None}
+
+
+def users_with_templates(users: list, templates: dict[str, dict]) -> tuple[list, list[dict], list[str]]:
+    """Procore's company users with what qbrecon reads from their templates: the ERP Integrations level and the
+    accounting privilege on the user (``erp_integrated_accountant``; the login is the email address when the
+    record has none), and one ``user_tool_permissions`` record per user and tool (the higher level where both of
+    a user's templates name a tool). Values a user already carries are kept."""
+    out: list = []
+    rows: list[dict] = []
+    missing: set[str] = set()
+    for rec in users:
+        if type(rec) is not dict:
+            out.append(rec)
+            continue
+        rec = dict(rec)
+        if rec.get("login") is None and rec.get("email_address") is not None:
+            rec["login"] = rec["email_address"]
+        if rec.get("can_push_to_accounting") is None and "erp_integrated_accountant" in rec:
+            rec["can_push_to_accounting"] = rec["erp_integrated_accountant"]
+        levels: dict[str, Any] = {}
+        for key in _TEMPLATE_KEYS:
+            tid = rec.get(key)
+            if tid is None:
+                continue
+            template = templates.get(str(tid))
+            if template is None:
+                missing.add(str(tid))
+                continue
+            access = template.get("user_access_levels")
+            for tool, raw in access.items() if isinstance(access, dict) else ():
+                name, level = _TOOL_NAMES.get(str(tool), str(tool)), access_level(raw)
+                before = levels.get(name)
+                if before is None or (
+                    level in _LEVELS
+                    and (before not in _LEVELS or _LEVELS.index(level) > _LEVELS.index(before))
+                ):
+                    levels[name] = level
+        if ERP_TOOL in levels and rec.get("erp_integrations_permission") is None:
+            rec["erp_integrations_permission"] = levels[ERP_TOOL]
+        rows += [
+            {"user": {"id": rec.get("id")}, "tool": tool, "level": level}
+            for tool, level in levels.items()
+            if tool in _PROCORE_TOOLS
+        ]
+        out.append(rec)
+    notes = (
+        [
+            f"{PERMISSION_TEMPLATES}: users name permission template(s) {', '.join(sorted(missing))} the pull does "
+            "not hold; their tool levels are not read"
+        ]
+        if missing
+        else []
+    )
+    return out, rows, notes
+
+
+_PROCORE_TOOLS = set(PROCORE_TOOLS)
+
+
+# -- legacy budget modifications ---------------------------------------------------------------------------------
+def budget_modifications_as_changes(records: list, label: str) -> tuple[list, list[ErpAction]]:
+    """Budget modifications (``{id, from_budget_line_item_id, to_budget_line_item_id, transfer_amount, notes,
+    origin_id, origin_data, ...}``) as budget change records, and the actions that give their lines a cost code.
+
+    A modification is a transfer that Procore applied when it was made (it has no status: stored as approved).
+    Procore represents the same transfer in budget changes as two adjustment lines sharing an adjustment number,
+    +amount on the receiving line and -amount on the giving one; that is what is stored. A modification has one
+    Procore id for both sides: the receiving line keeps it and the giving line is stored under its negative
+    (Procore ids are positive, so it cannot meet a real adjustment line's id). The cost code of each side is the
+    budget line item's, filled after the rows are written (``apply_erp_actions``)."""
+    out: list = []
+    actions: list[ErpAction] = []
+    for i, rec in enumerate(records):
+        if type(rec) is not dict:
+            out.append(rec)  # the reader reports it
+            continue
+        mid = rec.get("id")
+        try:
+            from_id: Any = -int(mid) if not isinstance(mid, bool) else mid
+        except (TypeError, ValueError):
+            from_id = mid  # the reader reports the id
+        amount = rec.get("transfer_amount")
+        try:
+            negative: Any = (
+                str(-Decimal(str(amount).strip())) if type(amount) in (str, int, float) else amount
+            )
+        except (InvalidOperation, ValueError):
+            negative = amount  # left as sent: the reader names the field
+        header = {k: v for k, v in rec.items() if k not in _MODIFICATION_ONLY}
+        notes = rec.get("notes")
+        header.update(
+            {
+                "title": header.get("title", notes),
+                "description": header.get("description", notes),
+                "status": header.get("status") or "approved",
+                "adjustment_line_items": [
+                    {"id": mid, "adjustment_number": 1, "amount": amount, "description": notes},
+                    {"id": from_id, "adjustment_number": 1, "amount": negative, "description": notes},
+                ],
+            }
+        )
+        out.append(header)
+        where = f"{label} row {i + 1} (budget modification {mid})"
+        for line_id, key in ((mid, "to_budget_line_item_id"), (from_id, "from_budget_line_item_id")):
+            if rec.get(key) is not None:
+                actions.append(
+                    ErpAction(
+                        "cost_code_of_budget_line",
+                        "budget_changes",
+                        line_id,
+                        request=where,
+                        budget_line_item_id=rec[key],
+                    )
+                )
+    return out, actions
+
+
+_MODIFICATION_ONLY = {"from_budget_line_item_id", "to_budget_line_item_id", "transfer_amount", "notes"}
 
 
 @dataclass
@@ -499,6 +658,9 @@ def apply_erp_actions(con: Any, actions: list[ErpAction]) -> list[str]:
 
     notes: list[str] = []
     for a in actions:
+        if a.action == "cost_code_of_budget_line":
+            notes += _cost_code_of_budget_line(con, a)
+            continue
         level = " AND cost_code_level = ?" if a.table == "cost_codes" and a.level else ""
         try:
             key = int(a.id)
@@ -533,6 +695,28 @@ def apply_erp_actions(con: Any, actions: list[ErpAction]) -> list[str]:
             _queue_follows(con, a, item_type, key)
         notes.append(f"{a.request}: {a.action} {a.table} {key}")
     return notes
+
+
+def _cost_code_of_budget_line(con: Any, a: ErpAction) -> list[str]:
+    """A budget modification's side takes the cost code of the budget line item it moves money to or from."""
+    try:
+        line_id, item_id = int(a.id), int(a.budget_line_item_id)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return []  # the row itself was reported
+    found = con.execute(
+        "SELECT cost_code_id, cost_code_full_code FROM budget_line_items WHERE id = ?", [item_id]
+    ).fetchall()
+    if not found:
+        return [
+            f"{a.request}: budget line item {item_id} is not in the workspace; the cost code of budget change "
+            f"line {line_id} is left empty (load the budget line items with or before the modifications)"
+        ]
+    con.execute(
+        "UPDATE budget_changes SET cost_code_id = ?, cost_code_full_code = coalesce(cost_code_full_code, ?) "
+        "WHERE id = ? AND cost_code_id IS NULL",
+        [found[0][0], found[0][1], line_id],
+    )
+    return []
 
 
 def _queue_follows(con: Any, a: ErpAction, item_type: str, key: int) -> None:

@@ -29,9 +29,11 @@ RETRY_STATUSES = {500, 502, 503, 504}
 
 
 class ProcoreApiError(QbreconError):
-    """Procore answered with an error (or could not be reached after the retries)."""
+    """Procore answered with an error (or could not be reached after the retries); ``status`` is the HTTP
+    status of a refusal (None when Procore could not be reached)."""
 
     exit_code = 1
+    status: int | None = None
 
 
 @dataclass
@@ -44,6 +46,7 @@ class Page:
     status: int
     headers: dict
     records: list
+    body: str | None = None  # the answer's body as received (None: ``records`` are written instead)
 
     def to_json(self) -> dict:
         """The page as kept in the export layout (``loaders.procore_shapes.unwrap_page`` reads it back)."""
@@ -52,6 +55,14 @@ class Page:
             "response": {"status": self.status, "headers": self.headers},
             "data": self.records,
         }
+
+    def to_text(self) -> str:
+        """``to_json`` as text, the body under ``data`` exactly as Procore sent it (an audit compares the
+        bytes; a number is never re-printed)."""
+        head = json.dumps({k: v for k, v in self.to_json().items() if k != "data"}, ensure_ascii=False)
+        if self.body is None:
+            return head[:-1] + ', "data": ' + json.dumps(self.records, ensure_ascii=False) + "}"
+        return head[:-1] + ', "data": ' + self.body.strip() + "}"
 
 
 class ProcoreClient:
@@ -188,9 +199,11 @@ class ProcoreClient:
                 self.sleep(self.backoff * 2**attempt)
                 continue
             if resp.status_code >= 400:
-                raise ProcoreApiError(
+                refused = ProcoreApiError(
                     f"Procore refused {method} {path}: HTTP {resp.status_code} {_brief(resp)}"
                 )
+                refused.status = resp.status_code
+                raise refused
             return resp
         raise ProcoreApiError(
             f"{method} {path}: gave up after {self.max_attempts} attempts ({last or 'rate limited'})"
@@ -215,7 +228,7 @@ class ProcoreClient:
                 for k, v in resp.headers.items()
                 if k.lower() in ("total", "per-page", "link", "x-rate-limit-limit", "x-rate-limit-remaining")
             }
-            yield Page("GET", path, query, resp.status_code, keep, records)
+            yield Page("GET", path, query, resp.status_code, keep, records, resp.text)
             seen += len(records)
             total = resp.headers.get("Total")
             has_next = 'rel="next"' in resp.headers.get("Link", "")

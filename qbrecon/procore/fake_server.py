@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from ..loaders.procore import read_json_records, resource_files
-from ..loaders.procore_shapes import LINE_RESOURCES
+from ..loaders.procore_shapes import ERP_TOOL, LINE_RESOURCES
 from .client import SYNC_LIMIT
 from .resources import ENDPOINTS, EXTERNAL_DATA_SYNC, Endpoint
 
@@ -43,7 +43,8 @@ class Faults:
     rate_limit: tuple[str, ...] = ()  # paths answered once with 429 and Retry-After
     server_error: tuple[str, ...] = ()  # paths answered once with 500
     expire_token_after: int | None = None  # after this many API calls, tokens issued so far are refused once
-    retry_after: str = "1"
+    retry_after: str | None = "1"  # None: the 429 carries only the rate-limit headers (X-Rate-Limit-Reset)
+    reset_in: int = 2  # seconds to X-Rate-Limit-Reset
     fired: list[str] = field(default_factory=list)
 
 
@@ -90,6 +91,7 @@ class FakeProcore:
         self.token_lifetime = token_lifetime
         self.faults = faults or Faults()
         self.data = _read_export(Path(export_dir))
+        self.templates = _as_procore_users(self.data)
         self.log: list[tuple[str, str, int]] = []  # (method, path, status) of every request
         self.changes = 0  # records a sync action changed
         self._tokens: dict[str, bool] = {}  # access token -> still valid
@@ -143,8 +145,10 @@ class FakeProcore:
         by_project = (
             [r for r in d.get(e.folder, []) if _project_of(r) == pid] if e.scope == "project" else None
         )
-        if e.name in ("users", "user_tool_permissions", "vendors", "projects"):
+        if e.name in ("users", "vendors", "projects"):
             return d.get(e.folder, [])
+        if e.name in ("company_permission_templates", "project_permission_templates"):
+            return self.templates[e.name.split("_")[0] + "_tools"]
         if e.name == "standard_cost_codes":
             return [r for r in d.get("cost_codes", []) if r.get("project_id") is None]
         if e.name in ("work_order_contracts", "purchase_order_contracts"):
@@ -281,7 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # the fake keeps its own log
 
     def _send(self, status: int, body: Any, headers: dict | None = None) -> None:
-        data = json.dumps(body).encode()
+        data = json.dumps(body, separators=(",", ":")).encode()  # compact, as Procore's API answers
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -390,11 +394,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         status = fake.fault_for(path)
         if status == 429:
-            self._send(
-                429,
-                {"errors": "Rate limit exceeded"},
-                {"Retry-After": fake.faults.retry_after, "X-Rate-Limit-Remaining": "0"},
-            )
+            headers = {"X-Rate-Limit-Limit": "3600", "X-Rate-Limit-Remaining": "0"}
+            if fake.faults.retry_after is not None:
+                headers["Retry-After"] = fake.faults.retry_after
+            else:
+                reset = datetime.now(UTC).timestamp() + fake.faults.reset_in
+                headers["X-Rate-Limit-Reset"] = str(int(reset))
+            self._send(429, {"errors": "Rate limit exceeded"}, headers)
             return
         if status == 500:
             self._send(500, {"errors": "Internal Server Error"})
@@ -410,7 +416,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"entities": entities, "errors": errors})
             return
         routes = _LIST_ROUTES if method == "GET" else _SYNC_ROUTES
-        found = next(((m, e) for pattern, e in routes if (m := pattern.match(path))), None)
+        matches = [(m, e) for pattern, e in routes if (m := pattern.match(path))]
+        # endpoints sharing a path differ by their fixed query (permission templates by filters[type])
+        found = next((x for x in matches if all(query.get(k) == v for k, v in x[1].query)), None)
+        found = found or next(iter(matches), None)
         if found is None:
             self._send(404, {"errors": f"no such endpoint: {method} {path}"})
             return
@@ -471,6 +480,61 @@ def _read_export(root: Path) -> dict[str, list[dict]]:
         for f in files:
             data.setdefault(resource, []).extend(copy.deepcopy(read_json_records(f, f.name)))
     return data
+
+
+# How the local Procore splits the tools between company and project permission templates.
+_COMPANY_TOOLS = {"directory", "admin", "projects", ERP_TOOL}
+
+
+def _as_procore_users(data: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """Users as Procore's company users list returns them: the ERP level and tool levels of the export (qbrecon's
+    own layout) become permission templates the users hold, the accounting privilege
+    ``erp_integrated_accountant``. The templates by type (``company_tools`` / ``project_tools``)."""
+    levels: dict[str, dict[str, str]] = {}
+    for row in data.pop("user_tool_permissions", []):
+        user = row.get("user") if isinstance(row.get("user"), dict) else {}
+        uid = user.get("id", row.get("user_id"))
+        levels.setdefault(str(uid), {})[str(row.get("tool"))] = str(row.get("level"))
+    templates: dict[str, list[dict]] = {"company_tools": [], "project_tools": []}
+    ids: dict[tuple, int] = {}
+    for user in data.get("users", []):
+        tools = dict(levels.get(str(user.get("id")), {}))
+        erp = user.pop("erp_integrations_permission", None)
+        if erp is not None:
+            tools[ERP_TOOL] = erp
+        push = user.pop("can_push_to_accounting", None)
+        if push is not None:
+            user["erp_integrated_accountant"] = push
+        for kind, key in (
+            ("company_tools", "company_permission_template_id"),
+            ("project_tools", "default_permission_template_id"),
+        ):
+            mine = {
+                t: _LEVEL_NUMBER.get(lv, lv)
+                for t, lv in tools.items()
+                if (t in _COMPANY_TOOLS) == (kind == "company_tools")
+            }
+            if not mine:
+                user[key] = None
+                continue
+            shape = (kind, tuple(sorted(mine.items())))
+            if shape not in ids:
+                ids[shape] = len(ids) + 1
+                templates[kind].append(
+                    {
+                        "id": ids[shape],
+                        "name": f"{'Company' if kind == 'company_tools' else 'Project'} template {ids[shape]}",
+                        "type": kind if kind == "company_tools" else "global",
+                        "project_specific": False,
+                        "category": "internal",
+                        "user_access_levels": mine,
+                    }
+                )
+            user[key] = ids[shape]
+    return templates
+
+
+_LEVEL_NUMBER = {"none": 0, "read_only": 1, "standard": 2, "admin": 3}
 
 
 def _project_of(rec: dict) -> int | None:

@@ -5,14 +5,13 @@ page_0001.json``, each page with its request), so a pull can be loaded, replayed
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
-from .client import Page, ProcoreClient
+from .client import Page, ProcoreApiError, ProcoreClient
 from .resources import ENDPOINTS, Endpoint, fill
 
 if TYPE_CHECKING:
@@ -82,7 +81,7 @@ def pull(
         parent_name: str | None = None,
     ) -> list[dict]:
         path = fill(e.path, company_id=client.company_id, project_id=project_id, id=parent_id)
-        params: dict = {}
+        params: dict = dict(e.query)
         if "company_id" in e.params:
             params["company_id"] = client.company_id
         if "project_id" in e.params and project_id is not None:
@@ -95,26 +94,37 @@ def pull(
         if parent_id is not None:
             folder /= f"{parent_name}_{parent_id}"
         records: list[dict] = []
-        for n, page in enumerate(client.pages(path, params, per_page), start=1):
-            _write_page(folder / f"page_{n:04d}.json", page)
-            records.extend(r for r in page.records if isinstance(r, dict))
-            if e.table:
-                result.links += [
-                    {
-                        "table_name": e.table,
-                        "procore_id": r["id"],
-                        "origin_id": r.get("origin_id"),
-                        "origin_data": r.get("origin_data"),
-                        "origin_code": r.get("origin_code"),
-                    }
-                    for r in page.records
-                    if isinstance(r, dict) and _is_id(r.get("id"))
-                ]
-            result.pages += 1
-            bar.update(1)
-            bar.set_postfix_str(e.name)
+        before = result.pages
+        try:
+            for n, page in enumerate(client.pages(path, params, per_page), start=1):
+                keep(e, folder / f"page_{n:04d}.json", page, records)
+        except ProcoreApiError as exc:
+            if not (e.optional and exc.status in (403, 404) and result.pages == before):
+                raise
+            where = f" in project {project_id}" if project_id is not None else ""
+            client.events.append(f"{e.name}: not available{where} (HTTP {exc.status}); skipped")
         result.records[e.name] = result.records.get(e.name, 0) + len(records)
         return records
+
+    def keep(e: Endpoint, file: Path, page: Page, records: list[dict]) -> None:
+        """Write a page received and note what it holds."""
+        _write_page(file, page)
+        records.extend(r for r in page.records if isinstance(r, dict))
+        if e.table:
+            result.links += [
+                {
+                    "table_name": e.table,
+                    "procore_id": r["id"],
+                    "origin_id": r.get("origin_id"),
+                    "origin_data": r.get("origin_data"),
+                    "origin_code": r.get("origin_code"),
+                }
+                for r in page.records
+                if isinstance(r, dict) and _is_id(r.get("id"))
+            ]
+        result.pages += 1
+        bar.update(1)
+        bar.set_postfix_str(e.name)
 
     try:
         for e in ENDPOINTS:
@@ -174,5 +184,5 @@ def _write_page(path: Path, page: Page) -> None:
     """Write a page whole or not at all (a pull stopped half-way leaves no half file for the loader)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.part")
-    tmp.write_text(json.dumps(page.to_json(), ensure_ascii=False), encoding="utf-8")
+    tmp.write_text(page.to_text(), encoding="utf-8")
     tmp.replace(path)

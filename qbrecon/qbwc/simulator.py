@@ -18,7 +18,10 @@ What it reproduces, because these are the behaviours an integration must survive
 - Adds and Mods echo the full ``*Ret`` with child elements in schema order (responses validate against the XSD);
 - bill payments by check and by credit card (``BillPaymentCheckQuery`` / ``BillPaymentCreditCardQuery``; seeded,
   queried, not added): their ``AppliedToTxnRet`` (the bills paid) are their line items, returned only with
-  ``IncludeLineItems``.
+  ``IncludeLineItems``;
+- checks, credit card charges and journal entries (``CheckQuery`` / ``CreditCardChargeQuery`` /
+  ``JournalEntryQuery``; seeded, queried, not added): their expense and item lines (a journal entry's debit and
+  credit lines) returned only with ``IncludeLineItems``.
 
 Not modelled (echoed as given, never checked): accounts, classes, terms, templates, payroll items, employees.
 Line groups (``*LineGroupAdd``) are not supported. The company file is its own DuckDB database (``path``), never
@@ -127,8 +130,30 @@ _RET_ORDER: dict[str, list[str]] = {
     "BillPaymentCreditCardRet": "TxnID TimeCreated TimeModified EditSequence TxnNumber PayeeEntityRef APAccountRef "
     "TxnDate CreditCardAccountRef Amount CurrencyRef ExchangeRate AmountInHomeCurrency RefNumber Memo ExternalGUID "
     "AppliedToTxnRet DataExtRet",
+    "InvoiceRet": "TxnID TimeCreated TimeModified EditSequence TxnNumber CustomerRef ClassRef ARAccountRef "
+    "TemplateRef TxnDate RefNumber BillAddress BillAddressBlock ShipAddress ShipAddressBlock IsPending IsFinanceCharge "
+    "PONumber TermsRef DueDate SalesRepRef FOB ShipDate ShipMethodRef Subtotal ItemSalesTaxRef SalesTaxPercentage "
+    "SalesTaxTotal AppliedAmount BalanceRemaining CurrencyRef ExchangeRate BalanceRemainingInHomeCurrency Memo IsPaid "
+    "CustomerMsgRef IsToBePrinted IsToBeEmailed IsTaxIncluded CustomerSalesTaxCodeRef SuggestedDiscountAmount "
+    "SuggestedDiscountDate Other ExternalGUID LinkedTxn InvoiceLineRet InvoiceLineGroupRet DiscountLineRet "
+    "SalesTaxLineRet ShippingLineRet DataExtRet",
+    "InvoiceLineRet": "TxnLineID ItemRef Desc Quantity UnitOfMeasure OverrideUOMSetRef Rate RatePercent ClassRef "
+    "Amount TaxAmount InventorySiteRef InventorySiteLocationRef SerialNumber LotNumber ServiceDate SalesTaxCodeRef "
+    "IsTaxable Other1 Other2 DataExtRet",
     "AppliedToTxnRet": "TxnID TxnType TxnDate RefNumber BalanceRemaining Amount TxnLineDetail DiscountAmount "
     "DiscountAccountRef DiscountClassRef LinkedTxn",
+    # job costs outside bills: seeded and queried, never added (``CheckQuery`` ... ``JournalEntryQuery``)
+    "CheckRet": "TxnID TimeCreated TimeModified EditSequence TxnNumber AccountRef PayeeEntityRef RefNumber TxnDate "
+    "Amount CurrencyRef ExchangeRate AmountInHomeCurrency Memo Address AddressBlock IsToBePrinted IsTaxIncluded "
+    "SalesTaxCodeRef ExternalGUID LinkedTxn ExpenseLineRet ItemLineRet ItemGroupLineRet DataExtRet",
+    "CreditCardChargeRet": "TxnID TimeCreated TimeModified EditSequence TxnNumber AccountRef PayeeEntityRef TxnDate "
+    "Amount CurrencyRef ExchangeRate AmountInHomeCurrency RefNumber Memo IsTaxIncluded SalesTaxCodeRef ExternalGUID "
+    "ExpenseLineRet ItemLineRet ItemGroupLineRet DataExtRet",
+    "JournalEntryRet": "TxnID TimeCreated TimeModified EditSequence TxnNumber TxnDate RefNumber Memo IsAdjustment "
+    "IsHomeCurrencyAdjustment IsAmountsEnteredInHomeCurrency CurrencyRef ExchangeRate ExternalGUID JournalDebitLine "
+    "JournalCreditLine DataExtRet",
+    "JournalDebitLine": "TxnLineID AccountRef Amount TaxAmount Memo EntityRef ClassRef ItemSalesTaxRef BillableStatus",
+    "JournalCreditLine": "TxnLineID AccountRef Amount TaxAmount Memo EntityRef ClassRef ItemSalesTaxRef BillableStatus",
 }
 RET_ORDER: dict[str, list[str]] = {k: v.split() for k, v in _RET_ORDER.items()}
 _ORDER_INDEX = {k: {name: i for i, name in enumerate(v)} for k, v in RET_ORDER.items()}
@@ -183,6 +208,8 @@ KINDS: dict[str, Kind] = {
             {"ExpenseLine": "ExpenseLineRet", "ItemLine": "ItemLineRet"},
         ),
         Kind("time_tracking", "TxnID", ("TimeTrackingRet",), ("TimeTrackingQuery",), "Time Tracking"),
+        # invoices to customers (owner invoices on a Customer:Job)
+        Kind("invoice", "TxnID", ("InvoiceRet",), ("InvoiceQuery",), "Invoice", {"InvoiceLine": "InvoiceLineRet"}),
         # a payment's AppliedToTxnRet (the bills it pays) are its line items: returned with IncludeLineItems
         Kind(
             "bill_payment_check",
@@ -200,6 +227,31 @@ KINDS: dict[str, Kind] = {
             "Bill Payment",
             {"AppliedToTxn": "AppliedToTxnRet"},
         ),
+        # job cost sources outside bills: seeded and queried, not added; lines returned with IncludeLineItems
+        Kind(
+            "check",
+            "TxnID",
+            ("CheckRet",),
+            ("CheckQuery",),
+            "Check",
+            {"ExpenseLine": "ExpenseLineRet", "ItemLine": "ItemLineRet"},
+        ),
+        Kind(
+            "credit_card_charge",
+            "TxnID",
+            ("CreditCardChargeRet",),
+            ("CreditCardChargeQuery",),
+            "Credit Card Charge",
+            {"ExpenseLine": "ExpenseLineRet", "ItemLine": "ItemLineRet"},
+        ),
+        Kind(
+            "journal_entry",
+            "TxnID",
+            ("JournalEntryRet",),
+            ("JournalEntryQuery",),
+            "Journal Entry",
+            {"JournalDebitLine": "JournalDebitLine", "JournalCreditLine": "JournalCreditLine"},
+        ),
     ]
 }
 RET_KIND = {ret: k.name for k in KINDS.values() for ret in k.rets}
@@ -213,6 +265,7 @@ ADD_KIND = {
     "PurchaseOrderAdd": ("purchase_order", "PurchaseOrderRet"),
     "BillAdd": ("bill", "BillRet"),
     "TimeTrackingAdd": ("time_tracking", "TimeTrackingRet"),
+    "InvoiceAdd": ("invoice", "InvoiceRet"),
 }
 MOD_KIND = {
     "CustomerMod": "customer",
@@ -864,24 +917,26 @@ class QuickBooksCompany:
             _sub(line, "Amount", _money(qty * rate))
 
     def _totals(self, kind: str, ret: etree._Element) -> None:
-        """Totals QuickBooks computes: PO/estimate TotalAmount, bill AmountDue/OpenAmount (positive only)."""
-        if kind not in ("purchase_order", "estimate", "bill"):
+        """Totals QuickBooks computes: PO/estimate TotalAmount, bill AmountDue/OpenAmount, invoice Subtotal and
+        BalanceRemaining (bills and invoices positive only)."""
+        if kind not in ("purchase_order", "estimate", "bill", "invoice"):
             return
         lines = [ln for tag in KINDS[kind].lines.values() for ln in ret.findall(tag)]
         total = sum((_dec(ln.findtext("Amount")) or Decimal(0) for ln in lines), Decimal(0))
-        if kind == "bill" and total < 0:
+        if kind in ("bill", "invoice") and total < 0:
             raise _RequestFailed(3210, "Transaction amount must be positive.")
         fields = {
             "purchase_order": ("TotalAmount",),
             "estimate": ("Subtotal", "TotalAmount"),
             "bill": ("AmountDue", "OpenAmount"),
+            "invoice": ("Subtotal", "BalanceRemaining"),
         }[kind]
         for tag in fields:
             el = ret.find(tag)
             if el is None:
                 el = _sub(ret, tag)
             el.text = _money(total)
-        if kind == "bill" and ret.find("IsPaid") is None:
+        if kind in ("bill", "invoice") and ret.find("IsPaid") is None:
             _sub(ret, "IsPaid", "false")
         if kind == "purchase_order":
             for tag in ("IsManuallyClosed", "IsFullyReceived"):

@@ -1643,6 +1643,11 @@ _PREPARE = {
 }
 
 
+def register_builder(item_type: str, prepare: Any) -> None:
+    """A pair module's build (``qbrecon.pairs``): its prepare function, run by this engine like the others."""
+    _PREPARE[item_type] = prepare
+
+
 def build_requests(
     item_type: str,
     rows: pd.DataFrame,
@@ -1722,6 +1727,10 @@ QUERIES: dict[str, tuple[str, bool]] = {
     "BillPaymentCheckQuery": ("txn", True),
     "BillPaymentCreditCardQuery": ("txn", True),
     "TimeTrackingQuery": ("txn", False),
+    # job costs outside bills (Sync Job Cost Transactions)
+    "CheckQuery": ("txn", True),
+    "CreditCardChargeQuery": ("txn", True),
+    "JournalEntryQuery": ("txn", True),
 }
 
 

@@ -372,7 +372,9 @@ def ret_plans() -> dict[str, _RetPlan]:
         parent = by_table[spec.meta["parent"]]
         parent_key = parent.spec.key[0]
         names, paths, copies = _columns(spec, _COMPUTED_LINE | {parent_key})
-        kinds = {tag: tag.removesuffix("LineRet").lower() for tag in spec.meta["line"]}
+        kinds = spec.meta.get("line_kinds") or {
+            tag: tag.removesuffix("LineRet").lower() for tag in spec.meta["line"]
+        }
         lp = _LinePlan(
             spec,
             names,

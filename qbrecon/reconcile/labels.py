@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import pairs as _pairs
 from ..formats import is_missing as missing
 
 # Pair titles (both systems' terms) and Excel sheet names (at most 31 characters, no / \ ? * [ ] :).
@@ -31,6 +32,9 @@ SHEET_NAMES = {
     "payment": "Payments - Bill payments",
     "job_cost": "Job-to-date costs",
 }
+for _m in _pairs.registered():  # pair modules name their own pair
+    PAIR_TITLES[_m.item_type] = _m.reconcile_title
+    SHEET_NAMES[_m.item_type] = _m.sheet_name
 
 SUMMARY_LABELS = {
     "label": "Pair",

@@ -19,8 +19,8 @@ The SQL reads helper tables the engine builds first (``_qbr_erp``, ``_qbr_params
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from .. import pairs as _pairs
+from ..pairs.base import EXPECTED, INVOICE_LINE_AMOUNT, Field, Lines, PairRule
 from ..qbxml.spec import max_length as _limit  # name limits come from the qbXML spec tables only
 from ..schemas.types import NORMALISE_NAME_MACRO
 
@@ -39,49 +39,8 @@ MACROS = [
 ]
 
 APPROVED_INVOICE = "('approved', 'approved_as_noted')"
-# ERP states that mean "this record is (or should already be) in QuickBooks"; Ready to Export, Rejected,
-# Exporting and Not Sent are the normal workflow, counted as pending rather than reported as differences.
-EXPECTED = "('synced', 'imported', 'failed_to_export', 'unlinked')"
 APPROVED_COMMITMENT = "('approved', 'complete')"
 SYNCED = "('synced', 'imported')"
-
-# The amount a subcontractor invoice line puts on the bill: work completed this period plus materials stored
-# (the period value); the retainage held goes on its own negative line on the retainage item.
-INVOICE_LINE_AMOUNT = (
-    "(coalesce(l.work_completed_this_period, 0) + coalesce(l.materials_presently_stored, 0))"
-)
-
-
-@dataclass(frozen=True)
-class Field:
-    """One compared field: ``kind`` is money (tolerance applies), text, date or id (exact)."""
-
-    name: str
-    kind: str
-    reason: str
-    # optional SQL CASE branches (``WHEN ... THEN 'code'``) tried before the generic explanation; may use
-    # p.*, q.* and the pair's extra columns
-    explain: str = ""
-
-
-@dataclass(frozen=True)
-class Lines:
-    procore_sql: str  # raw lines: procore_num (the header's Procore id, BIGINT), item_key, amount
-    quickbooks_sql: str  # raw lines: quickbooks_id, item_key, amount
-
-
-@dataclass(frozen=True)
-class PairRule:
-    pair: str
-    label: str
-    procore_sql: str
-    quickbooks_sql: str
-    fields: tuple[Field, ...]
-    lines: Lines | None = None
-    amount_label: str = ""  # what the summary's money totals add up (empty for lists)
-    extra: dict = field(default_factory=dict)
-    # (temp table, SELECT) built before the sides: line aggregates read once, used by headers and lines
-    prepare: tuple[tuple[str, str], ...] = ()
 
 
 # -- lists ---------------------------------------------------------------------------------------------------
@@ -433,7 +392,9 @@ ALL_PAIRS = (
     "commitment",
     "change_order",
     "invoice",
+    *(m.item_type for m in _pairs.registered()),  # pair modules declare their rule
     "payment",
     "job_cost",
 )
+RULES.update({m.item_type: m.reconcile for m in _pairs.registered()})
 LIST_PAIRS = ("company", "project", "cost_code")

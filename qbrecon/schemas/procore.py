@@ -462,6 +462,62 @@ class UserToolPermission(TableModel):
         }
 
 
+OWNER_INVOICE_STATUSES = ["draft", "under_review", "revise_and_resubmit", "approved"]
+
+
+class OwnerInvoice(_Origin):
+    """An owner invoice: a payment application on the project's prime contract (the owner is billed)."""
+
+    id: Id = F(nullable=False)
+    project_id: Id = F(nullable=False)
+    contract_id: Id = F("contract.id")  # the prime contract
+    contract_title: Text = F("contract.title")
+    number: Int = F()
+    invoice_number: Text = F()
+    billing_date: Date = F()
+    period_start: Date = F()
+    period_end: Date = F()
+    status: Text = F(nullable=False, isin=OWNER_INVOICE_STATUSES)
+    status_original: Text = F()
+    percent_complete: Quantity = F()
+    total_amount_accrued_this_period: Money = F()
+    total_amount_paid: Money = F()
+    total_retainage: Money = F("g702.total_retainage")
+    current_payment_due: Money = F("g702.current_payment_due")
+    created_by_id: Id = F("created_by.id")
+
+    class Config:
+        metadata = {"table": "owner_invoices", "key": ["id"], "side": "procore", "resource": "payment_applications"}
+
+
+class OwnerInvoiceLine(TableModel):
+    """A schedule-of-values line of an owner invoice (the ERP payload's line items, named like a subcontractor
+    invoice's contract items)."""
+
+    id: Id = F(nullable=False)
+    payment_application_id: Id = F(nullable=False)
+    cost_code_id: Id = F()
+    cost_code_full_code: Text = F("wbs_code.flat_code")
+    description_of_work: Text = F()
+    scheduled_value: Money = F()
+    work_completed_this_period: Money = F(nullable=False)
+    materials_presently_stored: Money = F()
+    work_completed_retainage_retained_this_period: Money = F()
+    work_completed_retainage_released_this_period: Money = F()
+    materials_stored_retainage_currently_retained: Money = F()
+    position: Int = F()
+
+    class Config:
+        metadata = {
+            "table": "owner_invoice_lines",
+            "key": ["id"],
+            "side": "procore",
+            "parent": "owner_invoices",
+            "nested": "line_items",
+            "parent_key": "payment_application_id",
+        }
+
+
 PROCORE_MODELS: list[type[TableModel]] = [
     Project,
     Company,
@@ -476,6 +532,8 @@ PROCORE_MODELS: list[type[TableModel]] = [
     InvoiceLine,
     PaymentIssued,
     TimecardEntry,
+    OwnerInvoice,
+    OwnerInvoiceLine,
     User,
     UserToolPermission,
 ]

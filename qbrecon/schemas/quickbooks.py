@@ -305,6 +305,157 @@ class TimeTracking(TableModel):
         }
 
 
+# -- job costs outside bills: checks, credit card charges and journal entries (Sync Job Cost Transactions) -------
+class _JobCostLine(_TxnLine):
+    """Item and expense lines of a check or credit card charge (as on a bill); ``LineKind`` says which. A line
+    with ``CustomerRef`` (a customer:job) is a job cost in QuickBooks."""
+
+    LineKind: Text = X(nullable=False, isin=["item", "expense"])
+    AccountRef_ListID: Text = X("AccountRef/ListID")
+    AccountRef_FullName: Text = X("AccountRef/FullName")
+    Cost: Quantity = X()
+    CustomerRef_ListID: Text = X("CustomerRef/ListID")
+    CustomerRef_FullName: Text = X("CustomerRef/FullName")
+    BillableStatus: Text = X()
+    Memo: Text = X()
+
+
+class Check(_Txn):
+    """Checks written from a bank account (``AccountRef``) to a payee; their lines can carry a customer:job."""
+
+    AccountRef_ListID: Text = X("AccountRef/ListID")
+    AccountRef_FullName: Text = X("AccountRef/FullName")
+    PayeeEntityRef_ListID: Text = X("PayeeEntityRef/ListID")
+    PayeeEntityRef_FullName: Text = X("PayeeEntityRef/FullName")
+    Amount: Money = X()
+    IsToBePrinted: Bool = X()
+
+    class Config:
+        metadata = {
+            "table": "checks",
+            "key": ["TxnID"],
+            "side": "quickbooks",
+            "ret": "CheckRet",
+            "query": "CheckQuery",
+        }
+
+
+class CheckLine(_JobCostLine):
+    class Config:
+        metadata = {
+            "table": "check_lines",
+            "key": ["TxnID", "TxnLineID"],
+            "side": "quickbooks",
+            "parent": "checks",
+            "line": ["ItemLineRet", "ExpenseLineRet"],
+        }
+
+
+class CreditCardCharge(_Txn):
+    """Credit card charges on a credit card account (``AccountRef``); their lines can carry a customer:job."""
+
+    AccountRef_ListID: Text = X("AccountRef/ListID")
+    AccountRef_FullName: Text = X("AccountRef/FullName")
+    PayeeEntityRef_ListID: Text = X("PayeeEntityRef/ListID")
+    PayeeEntityRef_FullName: Text = X("PayeeEntityRef/FullName")
+    Amount: Money = X()
+
+    class Config:
+        metadata = {
+            "table": "credit_card_charges",
+            "key": ["TxnID"],
+            "side": "quickbooks",
+            "ret": "CreditCardChargeRet",
+            "query": "CreditCardChargeQuery",
+        }
+
+
+class CreditCardChargeLine(_JobCostLine):
+    class Config:
+        metadata = {
+            "table": "credit_card_charge_lines",
+            "key": ["TxnID", "TxnLineID"],
+            "side": "quickbooks",
+            "parent": "credit_card_charges",
+            "line": ["ItemLineRet", "ExpenseLineRet"],
+        }
+
+
+class JournalEntry(_Txn):
+    IsAdjustment: Bool = X()
+
+    class Config:
+        metadata = {
+            "table": "journal_entries",
+            "key": ["TxnID"],
+            "side": "quickbooks",
+            "ret": "JournalEntryRet",
+            "query": "JournalEntryQuery",
+        }
+
+
+class JournalEntryLine(TableModel):
+    """Debit and credit lines of a journal entry (``LineKind``); ``EntityRef`` names the customer:job (or vendor,
+    employee ...) the line is for. ``Amount`` is as QuickBooks writes it, positive on both sides."""
+
+    TxnID: Text = X(nullable=False)
+    TxnLineID: Text = X(nullable=False)
+    LineNumber: Int = X()
+    LineKind: Text = X(nullable=False, isin=["debit", "credit"])
+    AccountRef_ListID: Text = X("AccountRef/ListID")
+    AccountRef_FullName: Text = X("AccountRef/FullName")
+    Amount: Money = X()
+    Memo: Text = X()
+    EntityRef_ListID: Text = X("EntityRef/ListID")
+    EntityRef_FullName: Text = X("EntityRef/FullName")
+    BillableStatus: Text = X()
+
+    class Config:
+        metadata = {
+            "table": "journal_entry_lines",
+            "key": ["TxnID", "TxnLineID"],
+            "side": "quickbooks",
+            "parent": "journal_entries",
+            "line": ["JournalDebitLine", "JournalCreditLine"],
+            # the line elements are not named *LineRet: the kind each stands for
+            "line_kinds": {"JournalDebitLine": "debit", "JournalCreditLine": "credit"},
+        }
+
+
+class Invoice(_Txn):
+    """An invoice to a customer (here: the owner, on the Customer:Job); ``Subtotal`` is the sum of its lines."""
+
+    CustomerRef_ListID: Text = X("CustomerRef/ListID")
+    CustomerRef_FullName: Text = X("CustomerRef/FullName")
+    ARAccountRef_FullName: Text = X("ARAccountRef/FullName")
+    DueDate: Date = X()
+    Subtotal: Money = X()
+    BalanceRemaining: Money = X()
+    IsPaid: Bool = X()
+
+    class Config:
+        metadata = {
+            "table": "qb_invoices",
+            "key": ["TxnID"],
+            "side": "quickbooks",
+            "ret": "InvoiceRet",
+            "query": "InvoiceQuery",
+        }
+
+
+class InvoiceLine(_TxnLine):
+    Rate: Quantity = X()
+
+    class Config:
+        metadata = {
+            "table": "qb_invoice_lines",
+            "key": ["TxnID", "TxnLineID"],
+            "side": "quickbooks",
+            "parent": "qb_invoices",
+            "line": ["InvoiceLineRet"],
+        }
+
+
 QUICKBOOKS_MODELS: list[type[TableModel]] = [
     Customer,
     Vendor,
@@ -318,4 +469,12 @@ QUICKBOOKS_MODELS: list[type[TableModel]] = [
     BillPayment,
     BillPaymentApplication,
     TimeTracking,
+    Check,
+    CheckLine,
+    CreditCardCharge,
+    CreditCardChargeLine,
+    JournalEntry,
+    JournalEntryLine,
+    Invoice,
+    InvoiceLine,
 ]

@@ -153,6 +153,7 @@ def normalise_names(names: pd.Series) -> list[str]:
 
 
 # The same rule in DuckDB (NULL for a name that normalises to nothing, so it never matches another).
-NORMALISE_NAME_MACRO = rf"""CREATE OR REPLACE TEMP MACRO qbr_norm_name(s) AS nullif(trim(regexp_replace(regexp_replace(
+# The spaces are trimmed before the legal form is dropped, as in Python (".CO" is "co", not "").
+NORMALISE_NAME_MACRO = rf"""CREATE OR REPLACE TEMP MACRO qbr_norm_name(s) AS nullif(trim(regexp_replace(trim(regexp_replace(
         regexp_replace(regexp_replace(lower(s), '&', ' and ', 'g'), '{_NON_ALNUM}', ' ', 'g'),
-        '\s+', ' ', 'g'), '{_LEGAL_SUFFIX}', '', 'g')), '')"""
+        '\s+', ' ', 'g')), '{_LEGAL_SUFFIX}', '', 'g')), '')"""

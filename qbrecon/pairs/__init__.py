@@ -1,0 +1,60 @@
+"""Pair modules: a Procore <-> QuickBooks pair's whole story in one module (ADR 0005).
+
+A pair module (``owner_invoice.py``) builds one ``PairModule`` and calls ``register``; the engines (the ERP
+queue's item view and blockers, the export's line tables and required settings, the qbXML build, refresh,
+reconciliation, the dashboard's tabs and columns, the simulator's record kinds) iterate ``registered()``.
+Registering also adds the pair to ``entities.PAIRS``, so everything already generic over the declarations (the
+queue's decisions, links and fingerprints, dependency order, message-set order) knows it.
+
+The pairs declared before this package (``entities.PAIRS``) still have their code in the engines; they move
+here one at a time.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from ..entities import EXPORTABLE, PAIRS
+from ..qbxml import build as _build
+from .base import Column, Field, Lines, PairModule, PairRule
+
+__all__ = ["Column", "Field", "Lines", "PairModule", "PairRule", "register", "registered", "module"]
+
+_MODULES: dict[str, PairModule] = {}
+
+
+def register(module: PairModule) -> PairModule:
+    """Declare a pair to every engine. Called once by each pair module when it is imported."""
+    pair = module.pair
+    if pair.item_type in PAIRS and pair.item_type not in _MODULES:
+        raise ValueError(f"item type {pair.item_type!r} is already declared in entities.PAIRS")
+    _MODULES[pair.item_type] = module
+    PAIRS[pair.item_type] = pair
+    EXPORTABLE[:] = [
+        p.item_type for p in sorted(PAIRS.values(), key=lambda p: p.export_order) if p.exportable
+    ]
+    _build.register_builder(pair.item_type, module.prepare)
+    if pair.query_request:
+        _build.QUERIES.setdefault(pair.query_request, (module.query_kind, module.query_line_items))
+    return module
+
+
+def registered() -> list[PairModule]:
+    """The pair modules, in export order."""
+    return sorted(_MODULES.values(), key=lambda m: m.pair.export_order)
+
+
+def module(item_type: str) -> PairModule | None:
+    return _MODULES.get(item_type)
+
+
+def _import_pair_modules() -> None:
+    """Every module of this package but ``base`` is a pair module; importing it registers it. A new pair is a
+    new file here, nothing to add to a list."""
+    for info in pkgutil.iter_modules(__path__):
+        if info.name != "base":
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+_import_pair_modules()

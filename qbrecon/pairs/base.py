@@ -1,0 +1,107 @@
+"""What a pair module declares: the pair itself (``entities.EntityPair``) and what each generic engine reads
+from it (ADR 0005). The reconciliation's rule shapes (``Field``, ``Lines``, ``PairRule``) live here so that a
+pair module can declare its rule without importing the reconciliation engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..entities import EntityPair
+
+# ERP states that mean "this record is (or should already be) in QuickBooks"; Ready to Export, Rejected,
+# Exporting and Not Sent are the normal workflow, counted as pending rather than reported as differences.
+EXPECTED = "('synced', 'imported', 'failed_to_export', 'unlinked')"
+
+# The amount an invoice line (subcontractor or owner) puts on its QuickBooks transaction: work completed this
+# period plus materials stored (the period value); the retainage held goes on its own negative line.
+INVOICE_LINE_AMOUNT = (
+    "(coalesce(l.work_completed_this_period, 0) + coalesce(l.materials_presently_stored, 0))"
+)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One compared field: ``kind`` is money (tolerance applies), text, date or id (exact)."""
+
+    name: str
+    kind: str
+    reason: str
+    # optional SQL CASE branches (``WHEN ... THEN 'code'``) tried before the generic explanation; may use
+    # p.*, q.* and the pair's extra columns
+    explain: str = ""
+
+
+@dataclass(frozen=True)
+class Lines:
+    procore_sql: str  # raw lines: procore_num (the header's Procore id, BIGINT), item_key, amount
+    quickbooks_sql: str  # raw lines: quickbooks_id, item_key, amount
+
+
+@dataclass(frozen=True)
+class PairRule:
+    pair: str
+    label: str
+    procore_sql: str
+    quickbooks_sql: str
+    fields: tuple[Field, ...]
+    lines: Lines | None = None
+    amount_label: str = ""  # what the summary's money totals add up (empty for lists)
+    extra: dict = field(default_factory=dict)
+    # (temp table, SELECT) built before the sides: line aggregates read once, used by headers and lines
+    prepare: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Column:
+    """A dashboard queue column: the ``erp_queue`` column, its title, how its cells read, its width."""
+
+    key: str
+    title: str
+    kind: str = "text"
+    width: int = 140
+
+
+# (Procore rows, their lines, BuildContext) -> (prepared message kinds, per-row errors); see ``qbxml.build``
+Prepare = Callable[[Any, Any, Any], tuple[list, list[dict]]]
+
+
+@dataclass(frozen=True)
+class PairModule:
+    """One pair's whole story; the engines iterate ``qbrecon.pairs.registered()``.
+
+    - ``pair``: tables, keys, parents (dependencies), line relations, qbXML requests, business key.
+    - ``details_sql``: one SELECT with the columns of the ``erp_item_details`` view (what users see in the ERP
+      queue and, in ``blockers``, what keeps an item from being sent).
+    - ``prepare``: the qbXML build (frames of qbXML paths; the build engine checks lengths from the spec tables
+      and writes the elements in schema order).
+    - ``required_settings``: (setting, why) the build cannot do without while an item is Exporting.
+    - ``reconcile``: the reconciliation rule, with its titles (report, Excel sheet).
+    - ``singular``, ``columns``: the dashboard tab's words and columns.
+    - ``query_label``: the refresh page's words for the pair's query (``pair.query_request`` into
+      ``pair.quickbooks_table``; the QuickBooks model names its Ret).
+    """
+
+    pair: EntityPair
+    details_sql: str
+    prepare: Prepare
+    singular: str
+    columns: tuple[Column, ...]
+    reconcile: PairRule
+    reconcile_title: str
+    sheet_name: str
+    procore_tool: str = "projects"  # where the item lives in Procore (whose level "send" needs)
+    required_settings: tuple[tuple[str, str], ...] = ()
+    query_label: str = ""  # the refresh table's words for what the query reads ("Invoices")
+    query_kind: str = "txn"  # the query's shape (``qbxml.build.QUERIES``): list | txn
+    query_line_items: bool = True
+
+    @property
+    def item_type(self) -> str:
+        return self.pair.item_type
+
+    @property
+    def line_keys(self) -> list[tuple[str, str]]:
+        """(line table, the column pointing at the item) for the build and the dashboard's details."""
+        return [(rel.table, rel.parent_key) for rel in self.pair.lines]
