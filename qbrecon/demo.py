@@ -145,6 +145,7 @@ def run_demo(
         step("Send to ERP, then accept as the accounting approver (one batch per item type)")
         customer = _first_customer(ws)
         rejected_invoice = None
+        retried: list[int] = []
         for item_type in EXPORTABLE:
             sent = _send_eligible(ws, item_type, by=approver, echo=echo)
             ids = [int(i) for i in ws.queue(status="ready_to_export", item_type=item_type)["procore_id"]]
@@ -170,6 +171,13 @@ def run_demo(
                 echo,
             )
             echo(f"  {PAIRS[item_type].label}: sent {len(sent)}, accepted {len(accepted)}")
+        # Procore says these invoices failed to export, with no QuickBooks answer of ours behind it: the approver
+        # sends them again, so what QuickBooks says about them is what the queue keeps (their purchase order is
+        # closed in QuickBooks meanwhile, below: QuickBooks refuses the bill and says why)
+        retried = _procore_failed(ws)
+        if retried:
+            ws.retry(retried, item_type="invoice", by=approver)
+            echo(f"  invoice {', '.join(map(str, retried))}: marked failed in Procore; sent again (Retry)")
         echo(queue_counts(ws).to_string(index=False))
 
         step("Export through the QuickBooks Web Connector (SOAP over loopback) to the QuickBooks simulator")
@@ -179,6 +187,8 @@ def run_demo(
         company = QuickBooksCompany(company_file, seed=seed)
         try:
             company.seed_from(fixtures / "quickbooks")
+            for number in _close_purchase_orders(ws, company, retried):
+                echo(f"  in QuickBooks, the accountant closes purchase order {number} (a bill against it is refused)")
             with start_server(ws, port=0, dashboard=False) as server:
                 echo(f"  service listening on {server.url}")
                 client = WebConnectorClient(server.url, SERVICE_USER, service_password, company)
@@ -198,7 +208,11 @@ def run_demo(
         failed = ws.queue(status="failed_to_export")
         for row in failed.head(10).itertuples():
             message = cell_text(getattr(row, "last_error_message", None)) or "(no QuickBooks message)"
-            echo(f"  failed: {row.item_type} {row.procore_id}: {message}")
+            code = cell_text(getattr(row, "last_error_code", None))
+            echo(
+                f"  failed: {row.item_type} {row.procore_id} after {int(row.attempts or 0)} attempt(s): "
+                f"{code + ': ' if code else ''}{message}"
+            )
 
         step("Reconcile Procore with QuickBooks")
         recon = ws.reconcile()
@@ -356,6 +370,37 @@ def _run_sessions(client, echo: Callable[[str], None], limit: int = 10) -> None:
         )
         if rep.auth_status == "none" or rep.messages == 0:
             break
+
+
+def _procore_failed(ws) -> list[int]:
+    """Invoices Procore reports as Failed to Export that no QuickBooks answer of ours explains."""
+    failed = ws.queue(status="failed_to_export", item_type="invoice")
+    unexplained = failed["last_error_code"].isna() & (failed["attempts"].fillna(0) == 0)  # never sent by us
+    return [int(i) for i in failed.loc[unexplained, "procore_id"]]
+
+
+def _close_purchase_orders(ws, company, invoices: list[int]) -> list[str]:
+    """Close, in the simulated QuickBooks (as an accountant would, with a PurchaseOrderMod), the purchase orders the
+    given invoices bill against; their PO numbers."""
+    if not invoices:
+        return []
+    from .qbxml import spec
+
+    rows = ws.store.frame(
+        f"""SELECT DISTINCT c.origin_id, c.number FROM invoices i JOIN commitments c ON c.id = i.commitment_id
+            WHERE i.id IN ({", ".join(str(int(i)) for i in invoices)}) AND c.origin_id IS NOT NULL ORDER BY 2"""
+    )
+    closed = []
+    for txn_id, number in zip(rows["origin_id"], rows["number"], strict=True):
+        po = company.ret(str(txn_id))
+        company.process(
+            f'<?xml version="1.0" encoding="utf-8"?><?qbxml version="{spec.QBXML_VERSION}"?><QBXML>'
+            '<QBXMLMsgsRq onError="stopOnError"><PurchaseOrderModRq><PurchaseOrderMod>'
+            f"<TxnID>{po.findtext('TxnID')}</TxnID><EditSequence>{po.findtext('EditSequence')}</EditSequence>"
+            "<IsManuallyClosed>true</IsManuallyClosed></PurchaseOrderMod></PurchaseOrderModRq></QBXMLMsgsRq></QBXML>"
+        )
+        closed.append(str(number))
+    return closed
 
 
 def _pick_user(users: pd.DataFrame, permission: str, can_push: bool) -> str:

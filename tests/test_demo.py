@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -60,9 +61,14 @@ def test_demo_runs_the_whole_flow(tmp_path):
         assert statuses.get("exporting", 0) == 0, "every accepted item ended Synced or Failed"
         assert int(result.queue_counts["Synced"].sum()) == statuses["synced"]  # the closing counts, labelled
         failed = ws.frame("erp_items", where="status = 'failed_to_export'")
-        # fixture-planted failures carry Procore's own state; our exports always carry QuickBooks' message
+        # our exports always carry QuickBooks' message
         ours = failed[failed["attempts"] > 0]
         assert ours["last_error_message"].notna().all()
+        # the invoice Procore marked failed went to QuickBooks again: its failure is QuickBooks' own answer
+        assert len(failed) >= 1 and len(ours) == len(failed)
+        assert ours["last_error_code"].notna().all()
+    assert re.search(r"failed: invoice \d+ after \d+ attempt\(s\): \d+: \S", text)
+    with Workspace(result.workspace) as ws:
         sent = ws.sql("SELECT count(*) FROM qbxml_messages WHERE direction = 'request'").fetchall()[0][0]
         assert sent > 0
         assert ws.store.count("outbox") >= 1  # the rejection e-mail is queued

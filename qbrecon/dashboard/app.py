@@ -114,15 +114,18 @@ class Session:
 
     # -- dashboard ---------------------------------------------------------------------------------------
     def show_dashboard(self) -> None:
+        """The signed-in page. Only the queue (the tab shown first) is built now; the audit log, reconciliation
+        and settings are built on their first visit, so sign-in costs one queue page, not every view."""
         assert self.user is not None
         user = self.user
-        self.audit = AuditView(self.ws)
+        self.audit: AuditView | None = None
+        self.reconciliation: ReconciliationView | None = None
+        self.settings: Any = None
         self.queue = QueueView(self.ws, user, on_change=self._changed, page_size=self.page_size)
-        views: list[tuple[str, Any]] = [
-            ("ERP Integrations", self.queue.panel),
-            ("Audit log", self.audit.panel),
-        ]
-        views += self._optional_views(user)
+        names = ["ERP Integrations", "Audit log", "Reconciliation"] + (["Settings"] if user.is_admin else [])
+        self._slots = {name: pn.Column(sizing_mode="stretch_width") for name in names[1:]}
+        views: list[tuple[str, Any]] = [("ERP Integrations", self.queue.panel)]
+        views += [(name, self._slots[name]) for name in names[1:]]
         self.tabs = pn.Tabs(*views, dynamic=False, sizing_mode="stretch_width")
         self.tabs.param.watch(self._on_tab, "active")
         sign_out = pn.widgets.Button(name="Sign out", button_type="light", width=90, align="center")
@@ -142,29 +145,38 @@ class Session:
         )
         self.root.objects = [header, self.tabs]
 
-    def _optional_views(self, user: DashboardUser) -> list[tuple[str, Any]]:
-        out: list[tuple[str, Any]] = []
-        self.reconciliation = ReconciliationView(self.ws)
-        out.append(("Reconciliation", self.reconciliation.panel))
-        if user.is_admin:
+    def _build(self, name: str) -> bool:
+        """Build the view of tab ``name`` on its first visit; True when it was built just now."""
+        assert self.user is not None
+        if name == "Audit log" and self.audit is None:
+            self.audit = AuditView(self.ws)
+            self._slots[name].objects = [self.audit.panel]
+        elif name == "Reconciliation" and self.reconciliation is None:
+            self.reconciliation = ReconciliationView(self.ws)
+            self._slots[name].objects = [self.reconciliation.panel]
+        elif name == "Settings" and self.settings is None and self.user.is_admin:
             from .settings_view import SettingsView
 
-            self.settings = SettingsView(self.ws, user)
-            out.append(("Settings", self.settings.panel))
-        return out
+            self.settings = SettingsView(self.ws, self.user)
+            self._slots[name].objects = [self.settings.panel]
+        else:
+            return False
+        return True
 
     def _on_tab(self, event: Any) -> None:
         name = self.tabs._names[event.new] if hasattr(self.tabs, "_names") else None
-        if name == "Audit log":
+        built = self._build(name) if name else False
+        if name == "Audit log" and not built and self.audit is not None:
             self.audit.refresh()
         elif name == "ERP Integrations":
             self.queue.refresh()
-        elif name == "Reconciliation" and hasattr(self, "reconciliation"):
+        elif name == "Reconciliation" and self.reconciliation is not None:
             self.reconciliation.start_once()
         self.status.object = connection_text(self.ws)
 
     def _changed(self) -> None:
-        self.audit.refresh()
+        if self.audit is not None:  # not yet visited: it reads the log when first shown
+            self.audit.refresh()
         self.status.object = connection_text(self.ws)
 
 

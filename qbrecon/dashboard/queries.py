@@ -138,30 +138,43 @@ class QueueQuery:
 
 
 def queue_page(ws: Any, query: QueueQuery) -> tuple[pd.DataFrame, int]:
-    """The rows of one page and the number of rows across all pages (for "rows 26-50 of 100,000")."""
+    """The rows of one page and the number of rows across all pages (for "rows 26-50 of 100,000").
+
+    The queue view joins every Procore table and builds each item's blockers, so a page is read in two steps:
+    the page's keys with the view's total and amount (window functions run before ``LIMIT``: keys and "of N" come
+    from one snapshot even while the Web Connector changes statuses), reading only the columns the filter, search
+    and sort need; then every column of those rows alone. Only a page past the end (the view shrank) costs a count
+    and a re-read."""
     where, params = query.where()
-    base = f"FROM ({item_sql(query.item_type)}) q{where}"
-    # one pass for the pager and the view's total amount (the queue view is a join: read it once, not twice)
-    head = ws.store.frame(f"SELECT count(*) AS n, sum(amount) AS amount {base}", params)
-    total = int(head["n"].iloc[0])
-    amount = head["amount"].iloc[0]
-    query.total_amount = None if amount is None or amount is pd.NA else amount
+    sql = item_sql(query.item_type)
     size = max(int(query.page_size), 1)
-    last_page = max((total + size - 1) // size, 1)
-    query.page = min(max(int(query.page), 1), last_page)
-    offset = (query.page - 1) * size
-    # the page carries its own total and amount (window functions run before LIMIT): rows and "of N" come from one
-    # snapshot even while the Web Connector changes statuses between the two reads
+    query.page = max(int(query.page), 1)
+    keys = _page_keys(ws, f"FROM ({sql}) q{where}", params, query, size)
+    if keys.empty and query.page > 1:
+        total = int(ws.store.scalar(f"SELECT count(*) FROM ({sql}) q{where}", params))
+        query.page = max((total + size - 1) // size, 1)
+        keys = _page_keys(ws, f"FROM ({sql}) q{where}", params, query, size)
+    total, amount = 0, None
+    if len(keys):
+        total = int(keys["_view_total"].iloc[0])
+        amount = keys["_view_amount"].iloc[0]
+    query.total_amount = None if amount is None or amount is pd.NA else amount
+    ids = [int(i) for i in keys["procore_id"].tolist()]
+    id_list = ", ".join(str(i) for i in ids) or "NULL"  # integers from the store, never user text
     frame = ws.store.frame(
-        f"SELECT *, count(*) OVER () AS _view_total, sum(amount) OVER () AS _view_amount {base}"
+        f"SELECT * FROM ({sql}) q WHERE procore_id IN ({id_list}) "
+        f"ORDER BY list_position([{id_list}]::BIGINT[], procore_id::BIGINT)"
+    )
+    return frame, total
+
+
+def _page_keys(ws: Any, base: str, params: list[Any], query: QueueQuery, size: int) -> pd.DataFrame:
+    offset = (query.page - 1) * size
+    return ws.store.frame(
+        f"SELECT procore_id, count(*) OVER () AS _view_total, sum(amount) OVER () AS _view_amount {base}"
         f"{query.order_by()} LIMIT {size} OFFSET {offset}",
         params,
     )
-    if len(frame):
-        total = int(frame["_view_total"].iloc[0])
-        amount = frame["_view_amount"].iloc[0]
-        query.total_amount = None if amount is None or amount is pd.NA else amount
-    return frame.drop(columns=["_view_total", "_view_amount"]), total
 
 
 def matching_items(ws: Any, query: QueueQuery) -> pd.DataFrame:
@@ -193,10 +206,16 @@ def status_counts(ws: Any) -> pd.DataFrame:
 
 
 def count_of(counts: pd.DataFrame, item_type: str, status: str | None = None) -> int:
-    rows = counts[counts["item_type"] == item_type]
-    if status is not None:
-        rows = rows[rows["status"] == status]
-    return int(rows["items"].sum()) if len(rows) else 0
+    """Items of ``item_type`` (under ``status``) in a ``status_counts`` frame; the frame keeps a dict of its rows,
+    so the 15 labels of a refresh cost no pandas filtering."""
+    index = counts.attrs.get("_by_key")
+    if index is None:
+        index = {}
+        for t, s, n in zip(counts["item_type"], counts["status"], counts["items"], strict=True):
+            index[(t, s)] = index.get((t, s), 0) + int(n)
+            index[(t, None)] = index.get((t, None), 0) + int(n)
+        counts.attrs["_by_key"] = index
+    return index.get((item_type, status), 0)
 
 
 def allowed_actions(status: str | None, item_type: str) -> list[str]:

@@ -263,6 +263,9 @@ def _table(columns: list[Column], selectable: Any = "checkbox", height: int = 42
         layout="fit_data_table",
         sizing_mode="stretch_width",
         height=height,
+        # every row of the page in the DOM (a page is at most 250 rows): a table filled while hidden (another tab
+        # or filter is showing) shows its rows when shown again, which the virtual renderer would leave empty
+        configuration={"renderVertical": "basic"},
         **table_options(columns),
     )
 
@@ -312,7 +315,10 @@ class QueueView:
             self.page_size.options = sorted({*PAGE_SIZES, page_size})
             self.page_size.value = page_size
         self.tables: dict[tuple[str, ...], pn.widgets.Tabulator] = {}
+        self._empty: dict[int, pd.DataFrame] = {}  # id(table) -> its columns without rows
         self.table = self._table_for(queue_columns(self.query.item_type, self.query.status))
+        # every table made so far stays in the page, the current one visible: coming back to a tab or filter
+        # changes its rows and visibility, never builds a browser table again
         self.table_area = pn.Column(self.table, sizing_mode="stretch_width")
         self.pager = Pager(self._go_to_page, page_size=page_size)
         self.view_total = pn.pane.Markdown("", margin=(8, 10))
@@ -416,7 +422,7 @@ class QueueView:
             self.dialog,
             sizing_mode="stretch_width",
         )
-        self.refresh()
+        self.refresh(recount=False)
 
     # -- labels with counts ----------------------------------------------------------------------------
     def _tab_options(self) -> dict[str, str]:
@@ -447,12 +453,14 @@ class QueueView:
             table.param.watch(self._on_sort, "sorters")
             table.param.watch(self._on_select, "selection")
             self.tables[key] = table
+            self._empty[id(table)] = table.value
         return self.tables[key]
 
     # -- reading -------------------------------------------------------------------------------------------
-    def refresh(self, keep_page: bool = True) -> None:
+    def refresh(self, keep_page: bool = True, recount: bool = True) -> None:
         """Re-read counts and the current page (after an action, or when the Web Connector changed things)."""
-        self.counts = queries.status_counts(self.ws)
+        if recount:
+            self.counts = queries.status_counts(self.ws)
         for widget, options in (
             (self.item_tabs, self._tab_options()),
             (self.filters, self._filter_options()),
@@ -465,13 +473,18 @@ class QueueView:
         self.page_frame, self.total = frame, total
         columns = self.columns
         table = self._table_for(columns)
-        if table is not self.table:
-            self.table = table
-            self.table_area.objects = [table]
         self._syncing = True
         try:
+            if table is not self.table:
+                old, self.table = self.table, table
+                old.selection = []
+                old.value = self._empty[id(old)]  # a hidden table holds no rows (no stale cells in the page)
+                old.visible = False
+            table.visible = True  # shown before its rows arrive: a hidden table would not draw them
             table.selection = []
             table.value = queue_display(frame, columns)
+            if table not in self.table_area.objects:
+                self.table_area.append(table)
             if self.all_matching:  # every page of the filter is selected
                 table.selection = list(range(len(frame)))
             elif self.picked and not frame.empty:
@@ -596,22 +609,23 @@ class QueueView:
         self._show_selection()
 
     def _show_selection(self) -> None:
-        if self.all_matching:
-            rows = self.selected()
-            count = len(rows)
+        if self.all_matching:  # the view's own count and total, read with its page (no read of every row)
+            count, total = self.total, self.query.total_amount
             prefix = f"**All {count:,} that match selected**"
+            amount = f", total {money_text(total)}" if not is_missing(total) else ""
+            rows = self.page_frame if count == 1 else None
         else:
             rows = self.selected()
             count = len(rows)
             prefix = f"**{count:,} selected**"
+            amounts = [a for a in rows["amount"].tolist() if not is_missing(a)] if "amount" in rows else []
+            amount = f", total {money_text(sum((Decimal(a) for a in amounts), Decimal(0)))}" if amounts else ""
         if not count:
             self.selection_note.object = "No items selected."
             self.details.clear()
             return
-        amounts = [a for a in rows["amount"].tolist() if not is_missing(a)] if "amount" in rows else []
-        amount = f", total {money_text(sum((Decimal(a) for a in amounts), Decimal(0)))}" if amounts else ""
         self.selection_note.object = f"{prefix}{amount}."
-        if count == 1:
+        if count == 1 and rows is not None and len(rows):
             self.show_details(int(rows["procore_id"].iloc[0]))
         else:
             self.details.clear()
