@@ -307,6 +307,23 @@ def test_differences_come_with_reasons(synced):
     assert line["delta"].iloc[0] == Decimal("100.00")
 
 
+# -- fixtures ----------------------------------------------------------------------------------------------------
+SAMPLE = Path(__file__).parent.parent / "fixtures" / "small"
+
+
+def test_generated_owner_invoices_reconcile_to_the_answer_key(ws):
+    """The generated sample's owner invoices load from both sides; reconciliation reports exactly the planted
+    one, with its reason, and the unsynced one waits as pending."""
+    assert ws.load_procore(SAMPLE / "procore").ok and ws.load_quickbooks(SAMPLE / "quickbooks").ok
+    heads = ws.frame("owner_invoices")
+    assert len(heads) == 6 and heads["origin_id"].notna().sum() == 4 and len(ws.frame("qb_invoices")) == 4
+    key = json.loads((SAMPLE / "answer_key.json").read_text())["discrepancies"]
+    planted = {(d["procore_id"], d["reason"]) for d in key if d["pair"] == "owner_invoice"}
+    diff = ws.reconcile(pair="owner_invoice").differences
+    assert planted and {(int(r.procore_id), r.reason) for r in diff.itertuples()} == planted
+    assert set(diff["field"]) == {"amount", "retainage"}
+
+
 # -- dashboard ---------------------------------------------------------------------------------------------------
 @pytest.mark.slow  # Panel
 def test_the_dashboard_has_an_owner_invoices_tab_with_its_columns(ws):
