@@ -268,6 +268,29 @@ def find_differences(root: Path) -> set[tuple[str, object]]:
             found.add(("stale_edit_sequence", inv["id"]))
     for txn in bills.keys() - seen_bills:
         found.add(("only_in_quickbooks", txn))
+    invoices = {i.findtext("TxnID"): i for i in rets(root, "InvoiceQueryRs.xml", "InvoiceRet")}
+    owner = procore(root, "payment_applications")
+    assert owner and {o["origin_id"] for o in owner if o["origin_id"]} == invoices.keys()
+    for o in owner:
+        if not o["origin_id"]:
+            continue
+        inv = invoices[o["origin_id"]]
+        assert inv.findtext("RefNumber") == o["invoice_number"] and _origin_es(o) == inv.findtext("EditSequence")
+        lines = list(inv.iterfind("InvoiceLineRet"))
+        work = [ln for ln in lines if ln.findtext("ItemRef/ListID") != retainage]
+        for ln, item in zip(work, o["line_items"], strict=True):
+            assert D(ln.findtext("Amount")) == D(item["work_completed_this_period"]) + D(
+                item["materials_presently_stored"]
+            )
+        held = sum(
+            D(i["work_completed_retainage_retained_this_period"]) + D(i["materials_stored_retainage_currently_retained"])
+            for i in o["line_items"]
+        )
+        assert D(inv.findtext("Subtotal")) == sum(D(ln.findtext("Amount")) for ln in lines)
+        if len(work) == len(lines) and held:
+            found.add(("retainage_line_missing", o["id"]))
+        else:
+            assert D(inv.findtext("Subtotal")) == D(o["g702"]["current_payment_due"])
     return found
 
 

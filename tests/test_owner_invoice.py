@@ -307,6 +307,75 @@ def test_differences_come_with_reasons(synced):
     assert line["delta"].iloc[0] == Decimal("100.00")
 
 
+# -- updates after sync ----------------------------------------------------------------------------------------------
+def _raise_line(apps):
+    """Owner invoice 5001 corrected in Procore after its sync: line 03 bills 1,000.00 more (retainage 50.00)."""
+    app = apps[0]
+    line = app["line_items"][0]
+    line["work_completed_this_period"] = "21000.00"
+    line["work_completed_retainage_retained_this_period"] = "1050.00"
+    app["g702"] = {"total_retainage": "1550.00", "current_payment_due": "29450.00"}
+
+
+@pytest.mark.slow
+def test_a_changed_owner_invoice_goes_out_as_invoice_mod_on_its_lines(synced, tmp_path):
+    ws, company = synced
+    (txn_id,) = company.records("invoice")["id"].tolist()
+    before = {ln.findtext("Desc"): ln.findtext("TxnLineID") for ln in company.ret(txn_id).iterfind("InvoiceLineRet")}
+    ws.load_procore(_export(tmp_path, _raise_line))
+    item = ws.queue("ready_to_export", item_type="owner_invoice").set_index("procore_id").loc[5001]
+    assert item["status"] == "ready_to_export"
+    ws.accept([("owner_invoice", 5001)], by=1)
+    sent: list[bytes] = []
+
+    def process(request: bytes) -> bytes:
+        sent.append(request)
+        return company.process(request)
+
+    summary = ws.export(process)
+    assert summary.synced == 1, summary
+    (request,) = [r for r in sent if b"InvoiceModRq" in r]
+    mod = etree.fromstring(request).find(".//InvoiceMod")
+    assert mod.findtext("TxnID") == txn_id and mod.findtext("EditSequence")
+    lines = {ln.findtext("Desc"): ln.findtext("TxnLineID") for ln in mod.iterfind("InvoiceLineMod")}
+    assert lines["03"] == before["03"] and lines["09"] == before["09"]  # matched by TxnLineID
+    ret = company.ret(txn_id)
+    assert ret.findtext("Subtotal") == "29450.00" and company.counts()["invoice"] == 1
+    assert ws.queue(item_type="owner_invoice").set_index("procore_id").loc[5001, "status"] == "synced"
+
+
+@pytest.mark.slow
+def test_a_paid_owner_invoice_is_refused_at_send_with_the_reason(synced, tmp_path):
+    from qbrecon.errors import BatchRejected
+
+    ws, company = synced
+    (txn_id,) = company.records("invoice")["id"].tolist()
+    # a payment received in QuickBooks, as the next InvoiceQuery reads it
+    ws.store.execute('UPDATE qb_invoices SET "BalanceRemaining" = 10000 WHERE "TxnID" = ?', [txn_id])
+    ws.load_procore(_export(tmp_path, _raise_line))
+    assert 5001 in set(ws.queue("ready_to_export", item_type="owner_invoice")["procore_id"])
+    with pytest.raises(BatchRejected, match="paid"):
+        ws.accept([("owner_invoice", 5001)], by=1)
+    assert company.ret(txn_id).findtext("Subtotal") == "28500.00"
+
+
+# -- fixtures ----------------------------------------------------------------------------------------------------
+SAMPLE = Path(__file__).parent.parent / "fixtures" / "small"
+
+
+def test_generated_owner_invoices_reconcile_to_the_answer_key(ws):
+    """The generated sample's owner invoices load from both sides; reconciliation reports exactly the planted
+    one, with its reason, and the unsynced one waits as pending."""
+    assert ws.load_procore(SAMPLE / "procore").ok and ws.load_quickbooks(SAMPLE / "quickbooks").ok
+    heads = ws.frame("owner_invoices")
+    assert len(heads) == 6 and heads["origin_id"].notna().sum() == 4 and len(ws.frame("qb_invoices")) == 4
+    key = json.loads((SAMPLE / "answer_key.json").read_text())["discrepancies"]
+    planted = {(d["procore_id"], d["reason"]) for d in key if d["pair"] == "owner_invoice"}
+    diff = ws.reconcile(pair="owner_invoice").differences
+    assert planted and {(int(r.procore_id), r.reason) for r in diff.itertuples()} == planted
+    assert set(diff["field"]) == {"amount", "retainage"}
+
+
 # -- dashboard ---------------------------------------------------------------------------------------------------
 @pytest.mark.slow  # Panel
 def test_the_dashboard_has_an_owner_invoices_tab_with_its_columns(ws):

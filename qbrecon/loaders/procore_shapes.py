@@ -33,6 +33,7 @@ LINE_RESOURCES: dict[str, tuple[str, str, str]] = {
     "commitment_change_order_line_items": ("commitment_change_orders", "line_items", "change_order_id"),
     "requisition_contract_items": ("requisitions", "contract_items", "requisition_id"),
     "budget_change_adjustment_line_items": ("budget_changes", "adjustment_line_items", "budget_change_id"),
+    "payment_application_line_items": ("payment_applications", "line_items", "payment_application_id"),
 }
 ERP_REQUESTS = "erp_requests"
 # Procore's permission templates (``GET /companies/{id}/permission_templates?view=with_permissions``): each

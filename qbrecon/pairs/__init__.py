@@ -15,8 +15,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from .. import links as _links
 from ..entities import EXPORTABLE, PAIRS
 from ..qbxml import build as _build
+from ..store import register_tables
 from .base import Column, Field, Lines, PairModule, PairRule
 
 __all__ = ["Column", "Field", "Lines", "PairModule", "PairRule", "register", "registered", "module"]
@@ -35,6 +37,9 @@ def register(module: PairModule) -> PairModule:
         p.item_type for p in sorted(PAIRS.values(), key=lambda p: p.export_order) if p.exportable
     ]
     _build.register_builder(pair.item_type, module.prepare)
+    # the fingerprints view (what "changed since sync" compares) was declared when ``links`` was imported: declare
+    # it again with this pair in it (CREATE OR REPLACE, the later statement wins)
+    register_tables(_links.fingerprints_view())
     if pair.query_request:
         _build.QUERIES.setdefault(pair.query_request, (module.query_kind, module.query_line_items))
     return module

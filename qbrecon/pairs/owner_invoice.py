@@ -9,8 +9,10 @@ line (``qb_links``); ``InvoiceQuery`` reads invoices back (table ``qb_invoices``
 total, retainage, date, job and the lines per cost code, each difference with a reason.
 
 Procore's own QuickBooks Desktop connector does not sync owner invoices; an approved owner invoice whose job and
-cost codes are synced is what can be sent. Owner invoices are not updated after the first sync (no
-``InvoiceMod``): a change is entered in QuickBooks, and reconciliation shows it.
+cost codes are synced is what can be sent. A linked owner invoice changed in Procore after its sync comes back
+to Ready to Export as an update and goes out as ``InvoiceMod`` (the generic update path: current EditSequence,
+lines matched by their linked TxnLineID, new lines -1); an invoice paid (in part) in QuickBooks is refused at
+send with the reason (``cannot_modify``).
 """
 
 from __future__ import annotations
@@ -35,11 +37,14 @@ from ..qbxml.build import (
     _frame,
     _items,
     _job_list_ids,
+    _linked_txn_lines,
     _lookup,
     _missing,
+    _needs_edit_sequence,
     _Prepared,
     _pylist,
     _ref_split,
+    _split_linked,
     _with_sources,
     group_agg,
     invoice_bill_lines,
@@ -59,6 +64,7 @@ PAIR = EntityPair(
     procore_lines=LINES,
     quickbooks_lines="qb_invoice_lines",
     add_request="InvoiceAdd",
+    mod_request="InvoiceMod",
     query_request="InvoiceQuery",
     quickbooks_id="TxnID",
     name_field="RefNumber",
@@ -130,18 +136,8 @@ def prepare(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Pr
         )
     errors: list[dict] = []
     rows = rows.assign(
-        _job=_coalesce(_col(rows, "job_list_id"), _job_list_ids(rows["project_id"], ctx)).tolist(),
-        _qb=_coalesce(_col(rows, "quickbooks_id"), _col(rows, "origin_id")).tolist(),
+        _job=_coalesce(_col(rows, "job_list_id"), _job_list_ids(rows["project_id"], ctx)).tolist()
     )
-    linked = rows["_qb"].notna().to_numpy()
-    errors += _err(
-        rows.loc[linked, "id"],
-        ITEM_TYPE,
-        "origin_id",
-        "the owner invoice is already in QuickBooks; owner invoices are not updated after their first sync: "
-        "change the invoice in QuickBooks",
-    )
-    rows = rows[~linked]
     missing = rows["_job"].isna().to_numpy()
     errors += _err(
         rows.loc[missing, "id"],
@@ -231,28 +227,47 @@ def prepare(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Pr
     all_lines = pd.concat(parts, ignore_index=True) if parts else item_lines
     all_lines = all_lines.sort_values(["procore_id", "_o"], kind="stable").drop(columns="_o")
     all_lines["Amount"] = _as_money(all_lines["Amount"])
-    header = _frame(
-        rows["id"],
-        {
-            "CustomerRef/ListID": rows["_job"],
-            "TxnDate": _col(rows, "billing_date"),
-            "RefNumber": _col(rows, "invoice_number"),
-            "Memo": _col(rows, "contract_title"),
-        },
-    )
-    prepared = _Prepared(
-        "InvoiceAdd",
-        "add",
-        header,
-        {"InvoiceLineAdd": all_lines},
-        kinds={"TxnDate": "date", "InvoiceLineAdd/Amount": "money"},
-        sources={
-            "RefNumber": "invoice_number",
-            "Memo": "contract_title",
-            "InvoiceLineAdd/Desc": "cost_code_full_code",
-        },
-    )
-    return [prepared], errors
+    # A linked owner invoice changed after sync is an InvoiceMod: header by TxnID at the current EditSequence, its
+    # lines keep their TxnLineIDs (by the owner-invoice lines they stand for), new ones are -1; the lines sent
+    # replace the invoice's, so the retainage line goes again as a new line.
+    add, mod = _split_linked(rows)
+    mod, es_errors = _needs_edit_sequence(mod, ITEM_TYPE)
+    errors += es_errors
+    out = []
+    for frame, name, action in ((add, "InvoiceAdd", "add"), (mod, "InvoiceMod", "mod")):
+        if not len(frame):
+            continue
+        cols: dict[str, Any] = {}
+        if action == "mod":
+            cols.update({"TxnID": frame["_qb_id"], "EditSequence": frame["_edit_sequence"]})
+        cols.update(
+            {
+                "CustomerRef/ListID": frame["_job"],
+                "TxnDate": _col(frame, "billing_date"),
+                "RefNumber": _col(frame, "invoice_number"),
+                "Memo": _col(frame, "contract_title"),
+            }
+        )
+        line_name = f"InvoiceLine{action.title()}"
+        fl = all_lines[all_lines["procore_id"].isin(_pylist(frame["id"]))]
+        if action == "mod":
+            fl = fl.copy()
+            fl.insert(1, "TxnLineID", _linked_txn_lines(fl["_src"], ctx, ITEM_TYPE))
+        out.append(
+            _Prepared(
+                name,
+                action,
+                _frame(frame["id"], cols),
+                {line_name: fl},
+                kinds={"TxnDate": "date", f"{line_name}/Amount": "money"},
+                sources={
+                    "RefNumber": "invoice_number",
+                    "Memo": "contract_title",
+                    f"{line_name}/Desc": "cost_code_full_code",
+                },
+            )
+        )
+    return out, errors
 
 
 # -- reconciliation ----------------------------------------------------------------------------------------------

@@ -277,6 +277,7 @@ MOD_KIND = {
     "PurchaseOrderMod": "purchase_order",
     "BillMod": "bill",
     "TimeTrackingMod": "time_tracking",
+    "InvoiceMod": "invoice",
 }
 QUERY_KIND = {q + "Rq": k.name for k in KINDS.values() for q in k.queries}
 _ITEM_QUERY_RETS = {
