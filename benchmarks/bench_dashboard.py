@@ -85,7 +85,9 @@ _SHOWN_JS = """([selector, pattern, first]) => {
 def _shown(page: Any, selector: str, pattern: str, first: bool = False) -> Any:
     """Wait until the page shows it, checked at every animation frame: Playwright's own waits poll at 0.1-0.5 s
     steps (an answer shown after 300 ms would be timed at 770 ms)."""
-    return lambda: page.wait_for_function(_SHOWN_JS, arg=[selector, pattern, first], polling="raf", timeout=120_000)
+    return lambda: page.wait_for_function(
+        _SHOWN_JS, arg=[selector, pattern, first], polling="raf", timeout=120_000
+    )
 
 
 def _timed(fn: Any, done: Any) -> float:
@@ -170,7 +172,9 @@ def measure(n: int, repeat: int = 8, accepts: int = 4) -> dict:
                     times["sort"].append(
                         _timed(
                             header.click,
-                            _shown(page, '.tabulator-cell[tabulator-field="number"]', f"^{target}$", first=True),
+                            _shown(
+                                page, '.tabulator-cell[tabulator-field="number"]', f"^{target}$", first=True
+                            ),
                         )
                     )
                 per_vendor = n // VENDORS

@@ -188,7 +188,9 @@ def run_demo(
         try:
             company.seed_from(fixtures / "quickbooks")
             for number in _close_purchase_orders(ws, company, retried):
-                echo(f"  in QuickBooks, the accountant closes purchase order {number} (a bill against it is refused)")
+                echo(
+                    f"  in QuickBooks, the accountant closes purchase order {number} (a bill against it is refused)"
+                )
             with start_server(ws, port=0, dashboard=False) as server:
                 echo(f"  service listening on {server.url}")
                 client = WebConnectorClient(server.url, SERVICE_USER, service_password, company)

@@ -28,7 +28,9 @@ def test_one_bad_invoice_fails_alone_and_the_rest_of_the_selection_is_exported(t
         int(ready["procore_id"].iloc[5]),
     )
     # caught by the builder: QuickBooks' bill Ref No allows 20 characters
-    ws.store.execute("UPDATE invoices SET invoice_number = 'INV-' || repeat('9', 30) WHERE id = ?", [too_long])
+    ws.store.execute(
+        "UPDATE invoices SET invoice_number = 'INV-' || repeat('9', 30) WHERE id = ?", [too_long]
+    )
     ws.refresh_queue()
     selection = [("invoice", i) for i in [*good, too_long, refused_by_quickbooks]]
     admin = admin_id(ws)

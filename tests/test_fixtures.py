@@ -275,7 +275,9 @@ def find_differences(root: Path) -> set[tuple[str, object]]:
         if not o["origin_id"]:
             continue
         inv = invoices[o["origin_id"]]
-        assert inv.findtext("RefNumber") == o["invoice_number"] and _origin_es(o) == inv.findtext("EditSequence")
+        assert inv.findtext("RefNumber") == o["invoice_number"] and _origin_es(o) == inv.findtext(
+            "EditSequence"
+        )
         lines = list(inv.iterfind("InvoiceLineRet"))
         work = [ln for ln in lines if ln.findtext("ItemRef/ListID") != retainage]
         for ln, item in zip(work, o["line_items"], strict=True):
@@ -283,7 +285,8 @@ def find_differences(root: Path) -> set[tuple[str, object]]:
                 item["materials_presently_stored"]
             )
         held = sum(
-            D(i["work_completed_retainage_retained_this_period"]) + D(i["materials_stored_retainage_currently_retained"])
+            D(i["work_completed_retainage_retained_this_period"])
+            + D(i["materials_stored_retainage_currently_retained"])
             for i in o["line_items"]
         )
         assert D(inv.findtext("Subtotal")) == sum(D(ln.findtext("Amount")) for ln in lines)

@@ -196,8 +196,13 @@ def test_a_web_connector_refresh_reads_them_and_syncs_enabled_projects(world, tm
     world.enable_job_cost_sync(100, by=ADMIN)
     world.request_refresh(["checks", "credit_card_charges", "journal_entries"], since="2024-01-01", by=ADMIN)
     jobs = world.refresh_now(company.process).set_index("query")
-    assert jobs.loc[["CheckQuery", "CreditCardChargeQuery", "JournalEntryQuery"], "state"].tolist() == ["done"] * 3
-    assert world.store.count("journal_entry_lines") == 4 and world.store.count("credit_card_charge_lines") == 2
+    assert (
+        jobs.loc[["CheckQuery", "CreditCardChargeQuery", "JournalEntryQuery"], "state"].tolist()
+        == ["done"] * 3
+    )
+    assert (
+        world.store.count("journal_entry_lines") == 4 and world.store.count("credit_card_charge_lines") == 2
+    )
     sent = world.store.frame(
         "SELECT xml FROM qbxml_messages WHERE direction = 'request' AND xml LIKE '%CheckQueryRq%'"
     )["xml"].iloc[0]
@@ -205,7 +210,6 @@ def test_a_web_connector_refresh_reads_them_and_syncs_enabled_projects(world, tm
     assert "<ModifiedDateRangeFilter><FromModifiedDate>" in sent and "<MaxReturned>" in sent
     assert jtd(world, 400) == D("160.00")  # synced when the refresh finished, as the admin who enabled it
     assert jtd(world, 402) == D("0.00")  # not enabled there
-
 
 
 def test_each_web_connector_session_reads_the_job_costs_while_syncing_is_enabled(world, tmp_path):
@@ -241,7 +245,9 @@ def test_cli_job_costs_enable_sync_transactions_disable(world, tmp_path):
     assert r.exit_code == 0 and "enabled on project 100" in r.output, r.output
     r = run(main, ["job-costs", "sync", "-w", path, "--project", "100", "--by", ADMIN])
     assert r.exit_code == 0 and "1 budget line(s) updated" in r.output, r.output
-    r = run(main, ["job-costs", "transactions", "-w", path, "--project", "100", "--by", ADMIN, "--format", "csv"])
+    r = run(
+        main, ["job-costs", "transactions", "-w", path, "--project", "100", "--by", ADMIN, "--format", "csv"]
+    )
     assert r.exit_code == 0 and "JE-1-3" in r.output and "-120.00" in r.output, r.output
     r = run(main, ["job-costs", "disable", "-w", path, "--project", "100", "--by", ADMIN])
     assert r.exit_code == 0, r.output
@@ -327,7 +333,9 @@ def test_the_queries_follow_the_schema(qbxml_schema):
 
     names = ["CheckQuery", "CreditCardChargeQuery", "JournalEntryQuery"]
     reqs = [query_request(n, from_modified="2024-01-01T08:00:00-05:00", request_id=f"q:{n}") for n in names]
-    reqs += [query_request(n, iterator="Continue", iterator_id="{0b1d-77}", request_id=f"c:{n}") for n in names]
+    reqs += [
+        query_request(n, iterator="Continue", iterator_id="{0b1d-77}", request_id=f"c:{n}") for n in names
+    ]
     (ms,) = message_sets(reqs)
     doc = etree.fromstring(ms.xml)
     assert qbxml_schema.validate(doc), qbxml_schema.error_log

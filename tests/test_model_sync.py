@@ -477,7 +477,9 @@ class SyncModel(RuleBasedStateMachine):
         self.ws.request_refresh(full=full)  # incremental: what changed since the newest record stored
         self.ws.refresh_now(self.company.process)
         learned = {qb for _, _, qb in self._deleted_links()}
-        assert learned <= self.qb_deleted, f"links marked deleted that QuickBooks still has: {learned - self.qb_deleted}"
+        assert learned <= self.qb_deleted, (
+            f"links marked deleted that QuickBooks still has: {learned - self.qb_deleted}"
+        )
         if full:  # a full read learns every deletion of a linked record
             linked = {qb for _, _, qb in self._synced_exported()}
             assert not (linked & self.qb_deleted), "a full refresh left Synced an item deleted in QuickBooks"

@@ -321,7 +321,9 @@ def _raise_line(apps):
 def test_a_changed_owner_invoice_goes_out_as_invoice_mod_on_its_lines(synced, tmp_path):
     ws, company = synced
     (txn_id,) = company.records("invoice")["id"].tolist()
-    before = {ln.findtext("Desc"): ln.findtext("TxnLineID") for ln in company.ret(txn_id).iterfind("InvoiceLineRet")}
+    before = {
+        ln.findtext("Desc"): ln.findtext("TxnLineID") for ln in company.ret(txn_id).iterfind("InvoiceLineRet")
+    }
     ws.load_procore(_export(tmp_path, _raise_line))
     item = ws.queue("ready_to_export", item_type="owner_invoice").set_index("procore_id").loc[5001]
     assert item["status"] == "ready_to_export"

@@ -454,7 +454,9 @@ def test_a_change_order_changed_after_sync_modifies_its_po_lines_by_txnlineid(wo
     sync_all(ws, company, item_types=ALL_BUT_INVOICES)
     cco = exported_by_us(ws, "change_order")[0]
     po_id = ws.links("change_order", cco)["quickbooks_id"].iloc[0]
-    line = ws.frame(f"SELECT id, origin_id, amount FROM change_order_lines WHERE change_order_id = {cco}").iloc[0]
+    line = ws.frame(
+        f"SELECT id, origin_id, amount FROM change_order_lines WHERE change_order_id = {cco}"
+    ).iloc[0]
     before = _po_lines(company, po_id)
     total_before = Decimal(company.ret(po_id).findtext("TotalAmount"))
 
@@ -484,7 +486,9 @@ def test_a_change_order_changed_after_sync_modifies_its_po_lines_by_txnlineid(wo
     assert company.ret(po_id).findtext("Memo") == "edited in QuickBooks"
     mod = ws.export_ledger("change_order", cco).iloc[-1]
     assert mod["request_name"] == "PurchaseOrderMod" and mod["outcome"] == "synced"
-    assert ws.links("change_order", cco).query("line_table != ''")["txn_line_id"].tolist() == [line["origin_id"]]
+    assert ws.links("change_order", cco).query("line_table != ''")["txn_line_id"].tolist() == [
+        line["origin_id"]
+    ]
 
 
 def test_a_timecard_entry_changed_after_sync_goes_out_as_timetrackingmod_and_billed_time_is_refused(world):
@@ -494,7 +498,9 @@ def test_a_timecard_entry_changed_after_sync_goes_out_as_timetrackingmod_and_bil
     assert len(ours) >= 2
     entry, billed = ours[0], ours[1]
     billed_txn = ws.links("timecard_entry", billed)["quickbooks_id"].iloc[0]
-    ws.store.execute("""UPDATE time_tracking SET "BillableStatus" = 'HasBeenBilled' WHERE "TxnID" = ?""", [billed_txn])
+    ws.store.execute(
+        """UPDATE time_tracking SET "BillableStatus" = 'HasBeenBilled' WHERE "TxnID" = ?""", [billed_txn]
+    )
     before = company.counts()["time_tracking"]
 
     def more_hours(records):
@@ -518,15 +524,8 @@ def test_a_timecard_entry_changed_after_sync_goes_out_as_timetrackingmod_and_bil
 
 
 # -- every pair: a change after sync has an update path (generated from entities.PAIRS) -------------------------------
-# A pair that exports but declares no Mod has no update path: listed as a known gap that fails loudly (XPASS) once
-# it gets one, so the gap cannot be forgotten (owner invoices: InvoiceAdd only, so far).
-SYNCABLE = [
-    t
-    if p.updatable
-    else pytest.param(t, marks=pytest.mark.xfail(strict=True, reason=f"{t}: no update path declared yet"))
-    for t, p in PAIRS.items()
-    if p.exportable
-]
+# Every pair that exports has an update path: a pair declaring no Mod fails here by name.
+SYNCABLE = [t for t, p in PAIRS.items() if p.exportable]
 
 
 @pytest.fixture(scope="module")
@@ -546,7 +545,8 @@ def _change(ws, table: str, column: str, row_id: int) -> str:
     """A Procore user's change of one declared field: a date moves a day, a number grows by one, a text gains a
     suffix. Returns what was done (for the assertion message)."""
     kind = ws.store.execute(
-        "SELECT data_type FROM information_schema.columns WHERE table_name = ? AND column_name = ?", [table, column]
+        "SELECT data_type FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
+        [table, column],
     ).fetchall()[0][0]
     if kind == "DATE":
         expr = f"coalesce({column}, DATE '2024-01-01') + 1"
@@ -563,7 +563,8 @@ def _what_to_change(ws, pair, pid: int) -> tuple[str, str, int]:
     that is not an id), else a number on one of its lines (so totals that must tie -- a bill's -- stay whole)."""
     kinds = dict(
         ws.store.execute(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [pair.procore_table]
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?",
+            [pair.procore_table],
         ).fetchall()
     )
     own = [f for f in pair.changed_fields if not f.endswith("_id") and not f.startswith("is_")]
@@ -584,7 +585,9 @@ def _what_to_change(ws, pair, pid: int) -> tuple[str, str, int]:
             and ws.store.execute(
                 "SELECT data_type FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
                 [rel.table, f],
-            ).fetchall()[0][0].startswith("DECIMAL")
+            )
+            .fetchall()[0][0]
+            .startswith("DECIMAL")
         ]
         if numbers:
             return rel.table, numbers[0], int(row)
@@ -594,7 +597,9 @@ def _what_to_change(ws, pair, pid: int) -> tuple[str, str, int]:
 @pytest.mark.parametrize("item_type", SYNCABLE)
 def test_every_pair_sends_a_change_after_sync_as_its_mod(item_type, synced_template, tmp_path):
     pair = PAIRS[item_type]
-    assert pair.updatable, f"{item_type}: a change after sync has no way to QuickBooks (declare mod_request and fields)"
+    assert pair.updatable, (
+        f"{item_type}: a change after sync has no way to QuickBooks (declare mod_request and fields)"
+    )
     for name in ("ws.duckdb", "qb.duckdb"):
         shutil.copy(synced_template / name, tmp_path / name)
     from qbrecon import Workspace
@@ -663,7 +668,9 @@ def test_a_link_conflict_is_a_reconciliation_finding_in_every_report_until_proco
     assert summary["differences"] == len(rec.differences)
     assert summary["matched_with_differences"] >= 1
     html = rec.to_html()
-    assert other in html and "different QuickBooks record than qbrecon&#x27;s link" in html.replace("&#39;", "&#x27;")
+    assert other in html and "different QuickBooks record than qbrecon&#x27;s link" in html.replace(
+        "&#39;", "&#x27;"
+    )
     import openpyxl
 
     book = openpyxl.load_workbook(rec.to_excel(tmp / "rec.xlsx"))
@@ -722,7 +729,10 @@ def test_a_full_refresh_learns_a_bill_deleted_in_quickbooks_and_only_an_explicit
     sync_all(ws, company, item_types=["invoice"])
     assert company.counts()["bill"] == bills + 1
     new_txn = ws.links("invoice", pid)["quickbooks_id"].iloc[0]
-    assert new_txn != txn and ws.queue(item_type="invoice").set_index("procore_id").loc[pid, "status"] == "synced"
+    assert (
+        new_txn != txn
+        and ws.queue(item_type="invoice").set_index("procore_id").loc[pid, "status"] == "synced"
+    )
 
 
 def test_an_update_of_a_record_deleted_in_quickbooks_is_learned_from_quickbooks_answer(world):

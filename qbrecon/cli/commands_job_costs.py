@@ -73,7 +73,9 @@ def disable_cmd(workspace: str, project: int, by: str) -> None:
 
 @job_costs_group.command("sync")
 @workspace_option
-@click.option("--project", type=int, help="One project (it must have syncing enabled); default: every enabled one.")
+@click.option(
+    "--project", type=int, help="One project (it must have syncing enabled); default: every enabled one."
+)
 @by_option
 def sync_cmd(workspace: str, project: int | None, by: str) -> None:
     """Sync job cost transactions from QuickBooks into the budgets now (ERP 'Admin').

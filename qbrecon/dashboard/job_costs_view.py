@@ -67,7 +67,8 @@ class JobCostsView:
     def refresh(self) -> None:
         projects = self.ws.job_cost_sync_projects()
         self.project.options = {
-            f"{name} ({pid})": int(pid) for pid, name in zip(projects["project_id"], projects["project"], strict=True)
+            f"{name} ({pid})": int(pid)
+            for pid, name in zip(projects["project_id"], projects["project"], strict=True)
         }
         self.table.value = projects_display(projects)
 

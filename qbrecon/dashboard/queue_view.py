@@ -619,7 +619,9 @@ class QueueView:
             count = len(rows)
             prefix = f"**{count:,} selected**"
             amounts = [a for a in rows["amount"].tolist() if not is_missing(a)] if "amount" in rows else []
-            amount = f", total {money_text(sum((Decimal(a) for a in amounts), Decimal(0)))}" if amounts else ""
+            amount = (
+                f", total {money_text(sum((Decimal(a) for a in amounts), Decimal(0)))}" if amounts else ""
+            )
         if not count:
             self.selection_note.object = "No items selected."
             self.details.clear()

@@ -574,7 +574,9 @@ class ExportMixin:
             # all come from this one tree.
             doc = ResponseDocument.read(response_xml, name=f"response to message {message_id}")
             result = read_response(doc, sent, name=f"response to message {message_id}")
-            response_id = archive.archive_response(self.store, doc.text, message_id, company_file=company_file)
+            response_id = archive.archive_response(
+                self.store, doc.text, message_id, company_file=company_file
+            )
             rets = _rets_by_request(doc.root)
             self._mirror(result.rets, response_id)
             if purpose == "check":
@@ -658,7 +660,12 @@ class ExportMixin:
             else None
         )
         if gone is not None:
-            return {**base, "decision": "failed", "error_class": "deleted_in_quickbooks", "status_message": gone}
+            return {
+                **base,
+                "decision": "failed",
+                "error_class": "deleted_in_quickbooks",
+                "status_message": gone,
+            }
         action = status_policy(code).action  # the one per-code policy table (qbxml.responses.STATUS_POLICY)
         if action == "retry":
             if attempt < MAX_ATTEMPTS:
@@ -690,8 +697,9 @@ class ExportMixin:
         if not qb_id or f'"{qb_id}"' not in (message or ""):
             return None  # another object (a line, a reference) is missing: QuickBooks' own message says which
         return links.deleted_reason(
-            PAIRS[item_type], qb_id, f"is no longer in the company file (QuickBooks answered the {request_name}: "
-            f"{message})"
+            PAIRS[item_type],
+            qb_id,
+            f"is no longer in the company file (QuickBooks answered the {request_name}: {message})",
         )
 
     def _missing_reference(self, base: dict, attempt: int) -> dict:
@@ -787,8 +795,10 @@ class ExportMixin:
                             "decision": "failed",
                             "error_class": "deleted_in_quickbooks",
                             "status_message": links.deleted_reason(
-                                PAIRS[it], qb_id, "was not found when qbrecon read it again after QuickBooks "
-                                f"refused its EditSequence ({msg})"
+                                PAIRS[it],
+                                qb_id,
+                                "was not found when qbrecon read it again after QuickBooks "
+                                f"refused its EditSequence ({msg})",
                             ),
                         }
                     )

@@ -765,7 +765,10 @@ class RefreshMixin:
         by = self._job_cost_sync_user()
         if by is None or ticket is None:
             return
-        if self.store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [_JOB_COSTS_TICKET_KEY]) == ticket:
+        if (
+            self.store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [_JOB_COSTS_TICKET_KEY])
+            == ticket
+        ):
             return
         self.store.execute(
             "INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)", [_JOB_COSTS_TICKET_KEY, ticket]

@@ -226,7 +226,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     # Owner invoices (the owner-invoice pair): payment applications on the prime contract, ref "Payment
     # application" (``/rest/v1.0/payment_applications?project_id=``); their lines are read per record like the
     # requisitions' contract items (the lines path is an inference, named after the ERP payload's line_items).
-    Endpoint("payment_applications", "payment_applications", f"{V1}/payment_applications", "project", ("project_id",)),
+    Endpoint(
+        "payment_applications",
+        "payment_applications",
+        f"{V1}/payment_applications",
+        "project",
+        ("project_id",),
+    ),
     Endpoint(
         "payment_application_line_items",
         "payment_application_line_items",

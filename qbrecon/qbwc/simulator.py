@@ -209,7 +209,14 @@ KINDS: dict[str, Kind] = {
         ),
         Kind("time_tracking", "TxnID", ("TimeTrackingRet",), ("TimeTrackingQuery",), "Time Tracking"),
         # invoices to customers (owner invoices on a Customer:Job)
-        Kind("invoice", "TxnID", ("InvoiceRet",), ("InvoiceQuery",), "Invoice", {"InvoiceLine": "InvoiceLineRet"}),
+        Kind(
+            "invoice",
+            "TxnID",
+            ("InvoiceRet",),
+            ("InvoiceQuery",),
+            "Invoice",
+            {"InvoiceLine": "InvoiceLineRet"},
+        ),
         # a payment's AppliedToTxnRet (the bills it pays) are its line items: returned with IncludeLineItems
         Kind(
             "bill_payment_check",

@@ -1299,9 +1299,7 @@ def _prepare_change_order(
     own = _own_line_links(ctx, "change_order", "change_order_lines")
     g["_txn_line"] = _linked_txn_lines(g["_src"], ctx, "change_order") if len(g) else []
     update = _col(rows, "quickbooks_id").notna().to_numpy()
-    unlinked = [
-        pid for pid in _pylist(rows.loc[update, "id"]) if not any(k[0] == pid for k in own)
-    ]
+    unlinked = [pid for pid in _pylist(rows.loc[update, "id"]) if not any(k[0] == pid for k in own)]
     errors += _err(
         unlinked,
         "change_order",

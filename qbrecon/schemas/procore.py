@@ -487,7 +487,12 @@ class OwnerInvoice(_Origin):
     created_by_id: Id = F("created_by.id")
 
     class Config:
-        metadata = {"table": "owner_invoices", "key": ["id"], "side": "procore", "resource": "payment_applications"}
+        metadata = {
+            "table": "owner_invoices",
+            "key": ["id"],
+            "side": "procore",
+            "resource": "payment_applications",
+        }
 
 
 class OwnerInvoiceLine(TableModel):
