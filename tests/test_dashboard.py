@@ -132,10 +132,13 @@ def test_counts_per_tab_and_filter(ws):
 
 def test_allowed_actions_follow_the_state_machine():
     assert queries.allowed_actions("ready_to_export", "invoice") == ["accept", "reject", "retrieve"]
-    assert queries.allowed_actions("failed_to_export", "invoice") == ["reject", "retry"]
+    # unlink from Failed to Export / Rejected is for an item whose QuickBooks record was deleted there: offered,
+    # and the library refuses it with the reason for any other item
+    assert queries.allowed_actions("failed_to_export", "invoice") == ["reject", "retry", "unlink"]
     assert queries.allowed_actions("synced", "invoice") == ["unlink"]
     assert queries.allowed_actions("synced", "project") == []  # jobs cannot be unlinked
-    assert queries.allowed_actions("rejected", "invoice") == []
+    assert queries.allowed_actions("rejected", "invoice") == ["unlink"]
+    assert queries.allowed_actions("rejected", "project") == []
 
 
 def test_item_detail_has_lines_and_quickbooks_error(ws):
