@@ -12,6 +12,7 @@ import panel as pn
 from ..erp.settings import MASK, SETTINGS, Setting
 from ..errors import QbreconError
 from .auth import DashboardUser
+from .erp_admin_view import ErpAdminView
 from .format import esc, when_text
 from .job_costs_view import JobCostsView
 from .queue_view import error_alert
@@ -96,6 +97,8 @@ class SettingsView:
         sections += [pn.pane.HTML("<hr>", sizing_mode="stretch_width"), self.refresh_view.panel]
         self.job_costs_view = JobCostsView(ws, user)  # Sync Job Cost Transactions, per project
         sections += [pn.pane.HTML("<hr>", sizing_mode="stretch_width"), self.job_costs_view.panel]
+        self.erp_admin_view = ErpAdminView(ws, user)  # archive companies, cost codes, budgets, payroll export
+        sections += [pn.pane.HTML("<hr>", sizing_mode="stretch_width"), self.erp_admin_view.panel]
         self.panel = pn.Column(*sections, sizing_mode="stretch_width", max_width=1100)
         self.refresh()
 
