@@ -489,3 +489,25 @@ def test_admin_queues_a_refresh_from_quickbooks(browser, server):
     assert page.get_by_text("NaN", exact=True).count() == 0
     _shot(page, "19-refresh-queued")
     page.close()
+
+
+def test_admin_archives_and_restores_an_erp_company_in_settings(browser, server):
+    """The Settings tab's "ERP companies, cost codes, budgets and payroll export": the admin archives a QuickBooks
+    vendor, reads it in the archived companies table, and restores it (the workspace is left as it was)."""
+    page = _sign_in(browser, server, "ada@example.com")
+    _tab(page, "Settings").click()
+    page.get_by_text("ERP companies, cost codes, budgets and payroll export").wait_for()
+    option = "Old Vendor (80000099-1)"
+    page.locator("select", has=page.locator("option", has_text=option)).first.select_option(label=option)
+    page.get_by_role("button", name="Archive", exact=True).click()
+    page.get_by_text(f"1 company archived: {option}.").wait_for()
+    _cell(page, "name", "Old Vendor").wait_for()
+    _cell(page, "archived_by", "Ada Admin").wait_for()
+    _shot(page, "20-erp-companies-archived")
+    page.locator("select", has=page.locator("option", has_text=option)).last.select_option(label=option)
+    page.get_by_role("button", name="Restore", exact=True).click()
+    page.get_by_text(f"1 company restored to Ready to Import: {option}.").wait_for()
+    from playwright.sync_api import expect
+
+    expect(_cell(page, "name", "Old Vendor")).to_have_count(0)  # the table is empty again
+    page.close()

@@ -75,7 +75,11 @@ class ErpAdminView:
         self.payroll_table = _table(pd.DataFrame(columns=list(PAYROLL_COLUMNS)), PAYROLL_COLUMNS)
         self.iif_project = pn.widgets.Select(name="Timecards of", options={}, width=360)
         self.download = pn.widgets.FileDownload(
-            filename="time_export.iif", label="Download IIF time export", button_type="success", width=240
+            filename="time_export.iif",
+            label="Download IIF time export",
+            button_type="success",
+            width=240,
+            align="end",
         )
         self.download.visible = False  # filled by "Prepare IIF time export"
 
@@ -113,7 +117,7 @@ class ErpAdminView:
         self.refresh()
 
     def _button(self, name: str, action: Callable[[], bool], kind: str = "primary") -> pn.widgets.Button:
-        button = pn.widgets.Button(name=name, button_type=kind, width=max(140, 9 * len(name)))
+        button = pn.widgets.Button(name=name, button_type=kind, width=max(140, 9 * len(name)), align="end")
         button.on_click(lambda _e: action())
         button.visible = self.can_act
         self.buttons.append(button)
