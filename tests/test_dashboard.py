@@ -457,3 +457,26 @@ def test_selection_survives_paging_and_select_all_takes_every_page(company):
     view.cancel_pending()
     view.filters.value = "synced"  # a new view: selection, banners and details are gone
     assert not view.picked and not view.all_matching and not view.messages.objects
+
+
+def test_settings_tab_is_the_whole_page_for_an_admin_and_the_erp_tools_for_an_approver(company):
+    """Archiving companies, importing budgets or assigning cost types is 'Standard' + Can Push in Procore's matrix:
+    an approver reaches them in the dashboard too; a read-only user has no Settings tab."""
+    from qbrecon.dashboard.app import Session
+    from qbrecon.dashboard.auth import sign_in
+    from qbrecon.dashboard.erp_admin_view import ErpAdminView
+    from qbrecon.dashboard.settings_view import SettingsView
+
+    built = {}
+    for login in ("ada@example.com", "ann@example.com", "vic@example.com"):
+        session = Session(company)
+        session.user = sign_in(company, login, "correct horse battery")
+        session.show_dashboard()
+        if "Settings" in session._slots:
+            session._build("Settings")
+        built[login] = type(session.settings)
+    assert built == {
+        "ada@example.com": SettingsView,
+        "ann@example.com": ErpAdminView,
+        "vic@example.com": type(None),
+    }

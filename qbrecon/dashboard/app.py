@@ -122,7 +122,10 @@ class Session:
         self.reconciliation: ReconciliationView | None = None
         self.settings: Any = None
         self.queue = QueueView(self.ws, user, on_change=self._changed, page_size=self.page_size)
-        names = ["ERP Integrations", "Audit log", "Reconciliation"] + (["Settings"] if user.is_admin else [])
+        # Settings: the whole page for an ERP admin; an approver gets its ERP tools (archive companies, budgets,
+        # cost types ...: 'Standard' + Can Push in Procore's matrix), the library checking each action
+        names = ["ERP Integrations", "Audit log", "Reconciliation"]
+        names += ["Settings"] if user.is_admin or user.can_decide else []
         self._slots = {name: pn.Column(sizing_mode="stretch_width") for name in names[1:]}
         views: list[tuple[str, Any]] = [("ERP Integrations", self.queue.panel)]
         views += [(name, self._slots[name]) for name in names[1:]]
@@ -158,6 +161,11 @@ class Session:
             from .settings_view import SettingsView
 
             self.settings = SettingsView(self.ws, self.user)
+            self._slots[name].objects = [self.settings.panel]
+        elif name == "Settings" and self.settings is None and self.user.can_decide:
+            from .erp_admin_view import ErpAdminView
+
+            self.settings = ErpAdminView(self.ws, self.user)
             self._slots[name].objects = [self.settings.panel]
         else:
             return False
