@@ -41,6 +41,9 @@ SLOW_MODULES = {
     "test_hostile_input.py",
     "test_ingest_parts.py",  # loads in parts on a pool of forked worker processes
     "test_notebooks.py",
+    "test_procore_api.py",  # the real client against a local Procore over HTTP
+    "test_procore_imports.py",
+    "test_procore_push.py",
     "test_qbwc_cli.py",
     "test_qbwc_e2e.py",
     "test_qbwc_fixtures_e2e.py",
