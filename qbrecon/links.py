@@ -362,6 +362,67 @@ def link_from_procore(con) -> int:
     return len(added)
 
 
+_RETURN_COUNTER = iter(range(1, 1 << 62))
+
+
+def return_updates(con, message_id: int | None = None) -> int:
+    """Synced items changed in Procore since their link's fingerprint -> Ready to Export (an update, audited
+    ``procore_update``), accepted as the pair's Mod request. Run after every load, and after every answer
+    applied (``message_id``: only that message's items): the link keeps the fingerprint of what was *sent*, so a
+    change that arrived while the request was out (or in doubt after a crash) comes back at once instead of
+    hiding behind Synced until the next load."""
+    from .entities import EXPORTABLE  # after the pair modules registered
+
+    updatable = [t for t in EXPORTABLE if PAIRS[t].updatable]
+    if not updatable:
+        return 0
+    types = ", ".join(f"'{t}'" for t in updatable)
+    only = ""
+    params: list = []
+    if message_id is not None:
+        only = """AND (e.item_type, e.procore_id) IN (SELECT item_type, procore_id FROM export_ledger
+                                                       WHERE message_id = ? OR check_message_id = ?)"""
+        params = [message_id, message_id]
+    rows = con.execute(
+        f"""SELECT e.item_type, e.procore_id FROM erp_items e
+            JOIN qb_links l ON l.item_type = e.item_type AND l.procore_id = e.procore_id AND l.line_table = ''
+            JOIN erp_fingerprints f ON f.item_type = e.item_type AND f.procore_id = e.procore_id
+            WHERE e.status = 'synced' AND e.item_type IN ({types}) {only}
+              AND l.fingerprint IS NOT NULL AND f.fingerprint <> l.fingerprint""",
+        params,
+    ).fetchall()
+    if not rows:
+        return 0
+    changed = pa.table(
+        {"item_type": [r[0] for r in rows], "procore_id": pa.array([r[1] for r in rows], pa.int64())}
+    )
+    name = f"_qbr_updates_{next(_RETURN_COUNTER)}"
+    con.register(name, changed)
+    try:
+        mods = (
+            "CASE u.item_type "
+            + " ".join(f"WHEN '{t}' THEN '{PAIRS[t].mod_request}'" for t in updatable)
+            + " END"
+        )
+        con.execute(
+            f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
+                                       from_status, to_status, detail)
+                SELECT nextval('erp_audit_seq'), now(), NULL, 'Procore', 'procore_update', u.item_type,
+                       u.procore_id, 'synced', 'ready_to_export',
+                       'changed in Procore since it was synced to QuickBooks ' || e.quickbooks_id
+                       || ': back for approval as an update (' || {mods} || ')'
+                FROM {name} u JOIN erp_items e ON e.item_type = u.item_type AND e.procore_id = u.procore_id"""
+        )
+        con.execute(
+            f"""UPDATE erp_items e SET status = 'ready_to_export', sent_at = now(), sent_by = NULL,
+                       decided_by = NULL, decided_at = NULL, reason = NULL, updated_at = now()
+                FROM {name} u WHERE e.item_type = u.item_type AND e.procore_id = u.procore_id"""
+        )
+    finally:
+        con.unregister(name)
+    return changed.num_rows
+
+
 __all__ = [
     "LINKS_VERSION",
     "apply_to_procore",
@@ -374,4 +435,5 @@ __all__ = [
     "record_line_links",
     "record_links",
     "remove",
+    "return_updates",
 ]

@@ -276,6 +276,38 @@ def test_a_budget_change_goes_out_as_estimatemod(world):
     assert Decimal(company.ret(txn).findtext("TotalAmount")) - before == Decimal("500.00")
 
 
+def test_a_procore_change_made_while_a_mod_was_unanswered_still_goes_out(world):
+    """QuickBooks stores an EstimateMod and its answer is lost (the process dies); Procore changes the budget
+    again. The check before resending finds the first change in QuickBooks, so the item is Synced with what was
+    sent -- and comes straight back as an update for the newer change, which then goes out (found by the model
+    test's long run with the crash rule)."""
+    ws, company, fx, tmp = world
+    sync_all(ws, company)
+    pid = int(ws.queue("synced", item_type="budget")["procore_id"].iloc[0])
+    txn = ws.links("budget", pid)["quickbooks_id"].iloc[0]
+    before = Decimal(company.ret(txn).findtext("TotalAmount"))
+
+    def bump(by: float):
+        def edit(records):
+            for r in records:
+                if r["project_id"] == pid:
+                    r["original_budget_amount"] = float(r["original_budget_amount"]) + by
+                    break
+
+        return edit
+
+    ws.load_procore(edited_export(fx, tmp / "edit1", "budget_line_items", bump(500.0)))
+    _accept_updates(ws, "budget")
+    batch = ws.next_export_batch(max_requests=50)
+    ws.mark_batch_sent(batch.message_id)
+    company.process(batch.xml)  # QuickBooks stores the EstimateMod; its answer never arrives
+    assert Decimal(company.ret(txn).findtext("TotalAmount")) - before == Decimal("500.00")
+    ws.load_procore(edited_export(fx, tmp / "edit2", "budget_line_items", bump(700.0)))
+    sync_all(ws, company)
+    assert ws.queue(item_type="budget").set_index("procore_id").loc[pid, "status"] == "synced"
+    assert Decimal(company.ret(txn).findtext("TotalAmount")) - before == Decimal("700.00")
+
+
 def test_an_unpaid_invoice_change_is_a_billmod_and_a_paid_bill_is_refused_with_the_reason(world):
     ws, company, fx, tmp = world
     sync_all(ws, company)

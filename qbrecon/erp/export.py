@@ -588,6 +588,8 @@ class ExportMixin:
                 "response_message_id = ? WHERE message_id = ?",
                 [response_id, message_id],
             )
+            # Synced with the fingerprint of what was sent: a Procore change made meanwhile is an update now
+            links.return_updates(con, message_id)
             return outcomes
 
     def _sent_requests(self, message_id: int, purpose: str) -> pd.DataFrame:

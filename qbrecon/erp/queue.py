@@ -420,37 +420,7 @@ class QueueMixin(
 
     def _return_updates(self, con) -> int:
         """Synced items changed in Procore since their link's fingerprint -> Ready to Export (an update)."""
-        updatable = _sql_list([t for t in EXPORTABLE if PAIRS[t].updatable])
-        changed = con.sql(
-            f"""SELECT e.item_type, e.procore_id FROM erp_items e
-                JOIN qb_links l ON l.item_type = e.item_type AND l.procore_id = e.procore_id AND l.line_table = ''
-                JOIN erp_fingerprints f ON f.item_type = e.item_type AND f.procore_id = e.procore_id
-                WHERE e.status = 'synced' AND e.item_type IN ({updatable})
-                  AND l.fingerprint IS NOT NULL AND f.fingerprint <> l.fingerprint"""
-        ).to_arrow_table()
-        if changed.num_rows == 0:
-            return 0
-        name = _temp_name("updates")
-        con.register(name, changed)
-        try:
-            mods = _case("u.item_type", {t: PAIRS[t].mod_request for t in EXPORTABLE if PAIRS[t].updatable})
-            con.execute(
-                f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
-                                           from_status, to_status, detail)
-                    SELECT nextval('erp_audit_seq'), now(), NULL, 'Procore', 'procore_update', u.item_type,
-                           u.procore_id, 'synced', 'ready_to_export',
-                           'changed in Procore since it was synced to QuickBooks ' || e.quickbooks_id
-                           || ': back for approval as an update (' || {mods} || ')'
-                    FROM {name} u JOIN erp_items e ON e.item_type = u.item_type AND e.procore_id = u.procore_id"""
-            )
-            con.execute(
-                f"""UPDATE erp_items e SET status = 'ready_to_export', sent_at = now(), sent_by = NULL,
-                           decided_by = NULL, decided_at = NULL, reason = NULL, updated_at = now()
-                    FROM {name} u WHERE e.item_type = u.item_type AND e.procore_id = u.procore_id"""
-            )
-        finally:
-            con.unregister(name)
-        return changed.num_rows
+        return links.return_updates(con)
 
     def _refresh_new_rows(self, con) -> int:
         """Queue rows for new Procore records; a Not Sent row whose record is now linked becomes Synced."""
