@@ -514,8 +514,9 @@ class SyncModel(RuleBasedStateMachine):
         linked = {
             r[0] for r in self.ws.store.execute("SELECT DISTINCT quickbooks_id FROM qb_links").fetchall()
         }
+        # 'sent' with no answer after a crash is in doubt too (the next export's first step says so)
         in_doubt = self.ws.store.scalar(
-            "SELECT count(*) FROM export_ledger WHERE state = 'in_doubt' OR check_state IN ('pending', 'sent')"
+            "SELECT count(*) FROM export_ledger WHERE state IN ('sent', 'in_doubt') OR check_state IN ('pending', 'sent')"
         )
         created = set(self.company._recs) - self.seed_ids
         orphans = created - linked
