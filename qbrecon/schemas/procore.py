@@ -1,4 +1,4 @@
-"""The Procore side, as the Procore REST API names it (see shared/reference/procore-data-model.md).
+"""The Procore side, as the Procore REST API names it (developers.procore.com).
 
 Nested API objects are flattened with an underscore (``vendor.id`` -> ``vendor_id``); ``source`` in a field's
 metadata is the dotted path in the API record. Statuses are stored normalised (``status``) with the string

@@ -1,4 +1,4 @@
-"""The QuickBooks Desktop side, with qbXML's own element names (see shared/reference/qbxml-and-web-connector.md).
+"""The QuickBooks Desktop side, with qbXML's own element names (Intuit's qbXML 13.0 reference).
 
 Nested elements are flattened with an underscore (``VendorRef/ListID`` -> ``VendorRef_ListID``); ``source`` is
 the XML path under the ``*Ret`` element. ``Config.metadata``: ``ret`` is the element one row comes from,
