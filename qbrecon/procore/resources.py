@@ -8,7 +8,8 @@ vendors, cost codes, standard cost codes, work order and purchase order contract
 Data sync by ``item_type``.
 
 Where each path comes from ("ref" = the Procore REST API reference, developers.procore.com, as the team's
-data-model notes summarise it; "SDK" = Procore's OpenAPI as generated into github.com/weigandconstruction/procore_python_sdk, README endpoint table;
+data-model notes summarise it; "SDK" = Procore's OpenAPI as generated into
+github.com/weigandconstruction/procore_python_sdk, README endpoint table;
 "ERP dictionary" = github.com/procore/documentation ``erp_integration/erp_events_dictionary.md``):
 
 * projects, vendors, cost_codes, standard_cost_codes, budget_line_items, budget_changes, work order / purchase
