@@ -697,6 +697,20 @@ class RefreshMixin:
             )
         )
 
+    def _no_session_reading(self, key: str) -> bool:
+        """No Web Connector session is open under the ticket last recorded at ``key`` (in ``qbrecon_meta``)."""
+        last = self.store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [key])
+        if last is None or "qbwc_sessions" not in self.store.table_names():
+            return True
+        return self.store.scalar("SELECT status FROM qbwc_sessions WHERE ticket = ?", [last]) != "open"
+
+    def _first_in_session(self, key: str, ticket: str) -> bool:
+        """Record ``ticket`` at ``key``; False when it was already recorded (once per Web Connector session)."""
+        if self.store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [key]) == ticket:
+            return False
+        self.store.execute("INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)", [key, ticket]).fetchall()
+        return True
+
     def _bill_payment_sync_user(self) -> str | None:
         """With "Sync QuickBooks Bill Payments" on and a U.S. edition: the admin who turned it on (their
         permission is checked again at each import); else None."""
@@ -715,10 +729,7 @@ class RefreshMixin:
         (so the Web Connector opens it even when nothing else waits)."""
         if self._bill_payment_sync_user() is None:
             return False
-        last = self.store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [_PAYMENTS_TICKET_KEY])
-        if last is None or "qbwc_sessions" not in self.store.table_names():
-            return True
-        return self.store.scalar("SELECT status FROM qbwc_sessions WHERE ticket = ?", [last]) != "open"
+        return self._no_session_reading(_PAYMENTS_TICKET_KEY)
 
     def _queue_bill_payment_sync(self, ticket: str | None) -> None:
         """Once per Web Connector session (ticket), when bill payment syncing is on: an incremental refresh of
@@ -726,14 +737,8 @@ class RefreshMixin:
         by = self._bill_payment_sync_user()
         if by is None or ticket is None:
             return
-        if (
-            self.store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [_PAYMENTS_TICKET_KEY])
-            == ticket
-        ):
+        if not self._first_in_session(_PAYMENTS_TICKET_KEY, ticket):
             return
-        self.store.execute(
-            "INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)", [_PAYMENTS_TICKET_KEY, ticket]
-        ).fetchall()
         try:
             self.request_refresh(["bills", "bill_payments"], by=by, import_payments=True)
         except PermissionDenied:
@@ -753,10 +758,7 @@ class RefreshMixin:
         """Job cost syncing is on somewhere and no Web Connector session is reading the job costs now."""
         if self._job_cost_sync_user() is None:
             return False
-        last = self.store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [_JOB_COSTS_TICKET_KEY])
-        if last is None or "qbwc_sessions" not in self.store.table_names():
-            return True
-        return self.store.scalar("SELECT status FROM qbwc_sessions WHERE ticket = ?", [last]) != "open"
+        return self._no_session_reading(_JOB_COSTS_TICKET_KEY)
 
     def _queue_job_cost_sync(self, ticket: str | None) -> None:
         """Once per Web Connector session (ticket), while a project has Job Cost Transaction Syncing enabled: an
@@ -765,14 +767,8 @@ class RefreshMixin:
         by = self._job_cost_sync_user()
         if by is None or ticket is None:
             return
-        if (
-            self.store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [_JOB_COSTS_TICKET_KEY])
-            == ticket
-        ):
+        if not self._first_in_session(_JOB_COSTS_TICKET_KEY, ticket):
             return
-        self.store.execute(
-            "INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)", [_JOB_COSTS_TICKET_KEY, ticket]
-        ).fetchall()
         try:
             self.request_refresh(list(JOB_COST_KINDS), by=by)
         except PermissionDenied:
