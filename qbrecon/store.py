@@ -283,7 +283,9 @@ class Store:
     # -- reading ---------------------------------------------------------------------------------------
     def frame(self, sql_or_table: str, params: list | None = None) -> pd.DataFrame:
         """A pandas frame with Arrow dtypes: DECIMAL stays decimal (``.df()`` would turn it into float)."""
-        sql = f'SELECT * FROM "{sql_or_table}"' if sql_or_table in self.table_names() else sql_or_table
+        # only a bare name can be a table (looking names up is itself a catalog query: not for every SELECT)
+        is_table = sql_or_table.isidentifier() and sql_or_table in self.table_names()
+        sql = f'SELECT * FROM "{sql_or_table}"' if is_table else sql_or_table
         # A read on this thread's own cursor needs no lock: DuckDB gives it a consistent snapshot while other
         # threads write, so dashboard reads never queue behind a Web Connector transaction (nor it behind them).
         table = _arrow(self.con.execute(sql, params or []))

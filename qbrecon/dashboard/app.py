@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import panel as pn
 from .audit_view import AuditView
 from .auth import DashboardUser, sign_in
 from .format import esc, when_text
-from .queue_view import QueueView
+from .queue_view import READS, QueueView, batched, first_read
 from .reconcile_view import ReconciliationView
 
 log = logging.getLogger(__name__)
@@ -75,10 +76,20 @@ class Session:
         if message:
             feedback.append(pn.pane.Alert(message, alert_type="info"))
 
+        @batched
         def attempt(_event: Any = None) -> None:
             if self.user is not None:
                 return
-            user = sign_in(self.ws, login.value_input or login.value, password.value_input or password.value)
+            # The queue's first page is read while the password is checked (DuckDB and scrypt both run outside
+            # Python's lock, so on two cores they overlap); nothing of it reaches the browser unless sign-in succeeds.
+            name, secret = login.value_input or login.value, password.value_input or password.value
+            first = READS.submit(first_read, self.ws, self.page_size) if name and secret else None
+            user = None
+            try:
+                user = sign_in(self.ws, name, secret)
+            finally:
+                if first is not None and (user is None or user.permission == "none"):
+                    first.cancel()
             if user is None:
                 feedback.objects = [
                     pn.pane.Alert("Sign-in failed: unknown login or wrong password.", alert_type="danger")
@@ -93,7 +104,7 @@ class Session:
                 ]
                 return
             self.user = user
-            self.show_dashboard()
+            self.show_dashboard(first)
 
         button.on_click(attempt)
         # Enter signs in: in the login field (enter_pressed), in the password field (its value is set on Enter)
@@ -113,7 +124,7 @@ class Session:
         self.show_sign_in("Signed out.")
 
     # -- dashboard ---------------------------------------------------------------------------------------
-    def show_dashboard(self) -> None:
+    def show_dashboard(self, first: Future | None = None) -> None:
         """The signed-in page. Only the queue (the tab shown first) is built now; the audit log, reconciliation
         and settings are built on their first visit, so sign-in costs one queue page, not every view."""
         assert self.user is not None
@@ -121,7 +132,7 @@ class Session:
         self.audit: AuditView | None = None
         self.reconciliation: ReconciliationView | None = None
         self.settings: Any = None
-        self.queue = QueueView(self.ws, user, on_change=self._changed, page_size=self.page_size)
+        self.queue = QueueView(self.ws, user, on_change=self._changed, page_size=self.page_size, first=first)
         # Settings: the whole page for an ERP admin; an approver gets its ERP tools (archive companies, budgets,
         # cost types ...: 'Standard' + Can Push in Procore's matrix), the library checking each action
         names = ["ERP Integrations", "Audit log", "Reconciliation"]
@@ -171,6 +182,7 @@ class Session:
             return False
         return True
 
+    @batched
     def _on_tab(self, event: Any) -> None:
         name = self.tabs._names[event.new] if hasattr(self.tabs, "_names") else None
         built = self._build(name) if name else False
@@ -182,6 +194,7 @@ class Session:
             self.reconciliation.start_once()
         self.status.object = connection_text(self.ws)
 
+    @batched
     def _changed(self) -> None:
         if self.audit is not None:  # not yet visited: it reads the log when first shown
             self.audit.refresh()

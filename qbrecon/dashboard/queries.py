@@ -160,12 +160,19 @@ def queue_page(ws: Any, query: QueueQuery) -> tuple[pd.DataFrame, int]:
         amount = keys["_view_amount"].iloc[0]
     query.total_amount = None if amount is None or amount is pd.NA else amount
     ids = [int(i) for i in keys["procore_id"].tolist()]
+    if not ids and query.item_type in _EMPTY_PAGES:  # an empty view: no second read of the queue view
+        return _EMPTY_PAGES[query.item_type].copy(), total
     id_list = ", ".join(str(i) for i in ids) or "NULL"  # integers from the store, never user text
     frame = ws.store.frame(
         f"SELECT * FROM ({sql}) q WHERE procore_id IN ({id_list}) "
         f"ORDER BY list_position([{id_list}]::BIGINT[], procore_id::BIGINT)"
     )
+    _EMPTY_PAGES.setdefault(query.item_type, frame.iloc[0:0].copy())
     return frame, total
+
+
+# item type -> a page with no rows (its columns and dtypes are the queue view's, fixed by the code, not the data)
+_EMPTY_PAGES: dict[str, pd.DataFrame] = {}
 
 
 def _page_keys(ws: Any, base: str, params: list[Any], query: QueueQuery, size: int) -> pd.DataFrame:

@@ -10,8 +10,10 @@ reports what happened. Every piece of data shown in a pane is escaped (``format.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -79,6 +81,26 @@ def items_text(item_type: str, n: int) -> str:
 
 
 NO_ERROR_RECORDED = "(no QuickBooks error recorded)"
+
+
+def batched(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a handler with the page's changes held: the browser gets them as one message (one re-layout) at the
+    end, not one message per changed widget property. (Not ``freeze=True``: models made during the hold would
+    have no document yet and point their stylesheets at the CDN.)"""
+
+    @functools.wraps(handler)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if pn.state.curdoc is None:  # not served (tests, notebooks): nothing to hold
+            return handler(*args, **kwargs)
+        with pn.io.hold():
+            return handler(*args, **kwargs)
+
+    return run
+
+
+# Reads started ahead of need or beside another read (the first queue page during sign-in, the counts beside a
+# page): a few threads, each with its own store cursor.
+READS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="qbrecon-dashboard-read")
 
 
 # -- the columns of each tab and filter --------------------------------------------------------------------
@@ -252,6 +274,13 @@ class Pager(pn.Row):
         self.next.disabled = page >= self.last_page
 
 
+def first_read(ws: Any, page_size: int = 25) -> tuple[pd.DataFrame, queries.QueueQuery, tuple[pd.DataFrame, int]]:
+    """What the queue shows first after sign-in: the tab and filter counts, and the first page of subcontractor
+    invoices Ready to Export (the same for every user; who may act on them is decided when it is shown)."""
+    query = queries.QueueQuery(item_type="invoice", status="ready_to_export", page_size=page_size)
+    return queries.status_counts(ws), query, queries.queue_page(ws, query)
+
+
 def _table(columns: list[Column], selectable: Any = "checkbox", height: int = 420) -> pn.widgets.Tabulator:
     """A browser table for exactly these columns: text cells, fixed widths, its own titles."""
     return pn.widgets.Tabulator(
@@ -274,17 +303,27 @@ class QueueView:
     """The approver's working view. ``refresh()`` re-reads counts and the current page."""
 
     def __init__(
-        self, ws: Any, user: DashboardUser, on_change: Callable[[], None] | None = None, page_size: int = 25
+        self,
+        ws: Any,
+        user: DashboardUser,
+        on_change: Callable[[], None] | None = None,
+        page_size: int = 25,
+        first: Future | None = None,
     ):
+        """``first``: the first view's counts and page being read already (``first_read``), else read here."""
         self.ws, self.user, self._on_change = ws, user, on_change or (lambda: None)
         self.query = queries.QueueQuery(item_type="invoice", status="ready_to_export", page_size=page_size)
         self.page_frame = pd.DataFrame()
-        self.counts = queries.status_counts(ws)
+        if first is None:
+            self.counts, self.query, page = first_read(ws, page_size)
+        else:
+            self.counts, self.query, page = first.result()
         self.total = 0
         # the selection across pages: procore_id -> its stored row; or every item that matches the filter
         self.picked: dict[int, dict[str, Any]] = {}
         self.all_matching = False
         self._syncing = False
+        self._recount = False  # a tab switch that clears the search: the search's re-read recounts
         self._pending: tuple[str, pd.DataFrame, dict[str, Any]] | None = None
 
         self.item_tabs = pn.widgets.RadioButtonGroup(
@@ -422,7 +461,7 @@ class QueueView:
             self.dialog,
             sizing_mode="stretch_width",
         )
-        self.refresh(recount=False)
+        self.refresh(recount=False, page=page)
 
     # -- labels with counts ----------------------------------------------------------------------------
     def _tab_options(self) -> dict[str, str]:
@@ -457,9 +496,19 @@ class QueueView:
         return self.tables[key]
 
     # -- reading -------------------------------------------------------------------------------------------
-    def refresh(self, keep_page: bool = True, recount: bool = True) -> None:
-        """Re-read counts and the current page (after an action, or when the Web Connector changed things)."""
-        if recount:
+    def refresh(
+        self, keep_page: bool = True, recount: bool = True, page: tuple[pd.DataFrame, int] | None = None
+    ) -> None:
+        """Re-read counts and the current page (after an action, or when the Web Connector changed things);
+        ``page``: the current page, read already."""
+        if recount and page is None:
+            # the counts and the page are read at once, on two cursors (DuckDB works outside Python's lock)
+            counts = READS.submit(queries.status_counts, self.ws)
+            if not keep_page:
+                self.query.page = 1
+            page = queries.queue_page(self.ws, self.query)
+            self.counts = counts.result()
+        elif recount:
             self.counts = queries.status_counts(self.ws)
         for widget, options in (
             (self.item_tabs, self._tab_options()),
@@ -469,7 +518,7 @@ class QueueView:
                 widget.options = options
         if not keep_page:
             self.query.page = 1
-        frame, total = queries.queue_page(self.ws, self.query)
+        frame, total = queries.queue_page(self.ws, self.query) if page is None else page
         self.page_frame, self.total = frame, total
         columns = self.columns
         table = self._table_for(columns)
@@ -522,38 +571,48 @@ class QueueView:
         self.empty_note.object = text
         self.empty_note.visible = True
 
+    @batched
     def _go_to_page(self, page: int) -> None:
         self.query.page = page
-        self.refresh()
+        self.refresh(recount=False)
 
-    def _new_view(self) -> None:
-        """The tab, filter or search changed: the old selection, banners and details no longer apply."""
+    def _new_view(self, recount: bool = False) -> None:
+        """The tab, filter or search changed: the old selection, banners and details no longer apply. The
+        tab and filter counts are re-read on a tab switch and after an action, not for a filter or search (the
+        page read gives the view's own count)."""
         self.picked.clear()
         self.all_matching = False
         self.messages.clear()
         self.details.clear()
-        self.refresh(keep_page=False)
+        self.refresh(keep_page=False, recount=recount)
 
+    @batched
     def _on_tab(self, event: Any) -> None:
         self.query.item_type = event.new
         self.query.sort = []
         if self.search.value:
+            self._recount = True
             self.search.value = ""  # a search is about one item type; clearing it re-reads the view
             return
-        self._new_view()
+        self._new_view(recount=True)
 
+    @batched
     def _on_filter(self, event: Any) -> None:
         self.query.status = event.new
         self._new_view()
 
+    @batched
     def _on_search(self, event: Any) -> None:
         self.query.search = event.new or ""
-        self._new_view()
+        recount, self._recount = self._recount, False
+        self._new_view(recount=recount)
 
+    @batched
     def _on_page_size(self, event: Any) -> None:
         self.query.page_size = int(event.new)
-        self.refresh(keep_page=False)
+        self.refresh(keep_page=False, recount=False)
 
+    @batched
     def _on_sort(self, event: Any) -> None:
         sort = []
         for s in event.new or []:
@@ -562,7 +621,7 @@ class QueueView:
                 sort.append((column, s.get("dir") == "desc"))
         if sort != self.query.sort:
             self.query.sort = sort
-            self.refresh(keep_page=False)
+            self.refresh(keep_page=False, recount=False)
 
     # -- selection and details --------------------------------------------------------------------------
     def selected(self) -> pd.DataFrame:
@@ -573,6 +632,7 @@ class QueueView:
             return self.page_frame.iloc[0:0]
         return pd.DataFrame(list(self.picked.values()))
 
+    @batched
     def _on_select(self, *_events: Any) -> None:
         if self._syncing or self.page_frame.empty:
             return
@@ -588,6 +648,7 @@ class QueueView:
                 self.picked.pop(pid, None)
         self._show_selection()
 
+    @batched
     def select_all_matching(self) -> None:
         self.all_matching = True
         self.picked.clear()
@@ -598,6 +659,7 @@ class QueueView:
             self._syncing = False
         self._show_selection()
 
+    @batched
     def clear_picked(self) -> None:
         self.all_matching = False
         self.picked.clear()
@@ -750,6 +812,7 @@ class QueueView:
             options["quickbooks_number"] = number
         return options
 
+    @batched
     def ask(self, action: str) -> bool:
         """A button was pressed: check the selection and options, then act at once (one item) or open the
         dialog (a reason to reject, a confirmation for a batch). True when the action ran or the dialog opened."""
@@ -781,6 +844,7 @@ class QueueView:
         self.confirm.button_type = "danger" if action in ("reject", "unlink") else "primary"
         self.dialog.open = True
 
+    @batched
     def confirm_pending(self) -> bool:
         if self._pending is None:
             return False
@@ -797,6 +861,7 @@ class QueueView:
         self.dialog.open = False
         return self.run_action(action, rows=rows, **options)
 
+    @batched
     def cancel_pending(self) -> None:
         self._pending = None
         self.dialog.open = False
