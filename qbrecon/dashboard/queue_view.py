@@ -393,28 +393,7 @@ class QueueView:
         self.messages = pn.Column(sizing_mode="stretch_width")
         self.details = pn.Column(sizing_mode="stretch_width")
 
-        # the dialog: a reason to reject, or a confirmation for a batch
-        self.reason = pn.widgets.TextAreaInput(
-            name="Reason (required; it is e-mailed to the sender)",
-            placeholder="Why is it rejected? Say what needs fixing.",
-            width=460,
-            height=110,
-        )
-        self.dialog_text = pn.pane.Markdown("")
-        self.dialog_note = pn.Column()
-        self.confirm = pn.widgets.Button(name="Confirm", button_type="primary", width=160)
-        self.cancel = pn.widgets.Button(name="Cancel", button_type="light", width=100)
-        self.confirm.on_click(lambda _e: self.confirm_pending())
-        self.cancel.on_click(lambda _e: self.cancel_pending())
-        self.dialog = pn.Modal(
-            self.dialog_text,
-            self.reason,
-            self.dialog_note,
-            pn.Row(self.confirm, self.cancel),
-            show_close_button=False,
-            background_close=False,
-            width=520,
-        )
+        self.dialog: pn.Modal | None = None  # made on first use (read-only users never need it)
 
         self.item_tabs.param.watch(self._on_tab, "value")
         self.filters.param.watch(self._on_filter, "value")
@@ -458,10 +437,38 @@ class QueueView:
             pn.Row(self.pager, self.view_total, sizing_mode="stretch_width"),
             pn.pane.HTML("<hr>", sizing_mode="stretch_width"),
             self.details,
-            self.dialog,
             sizing_mode="stretch_width",
         )
         self.refresh(recount=False, page=page)
+
+    def _make_dialog(self) -> pn.Modal:
+        """The dialog: a reason to reject, or a confirmation for a batch. Made when first needed, so sign-in
+        builds (and the browser draws) no dialog."""
+        if self.dialog is not None:
+            return self.dialog
+        self.reason = pn.widgets.TextAreaInput(
+            name="Reason (required; it is e-mailed to the sender)",
+            placeholder="Why is it rejected? Say what needs fixing.",
+            width=460,
+            height=110,
+        )
+        self.dialog_text = pn.pane.Markdown("")
+        self.dialog_note = pn.Column()
+        self.confirm = pn.widgets.Button(name="Confirm", button_type="primary", width=160)
+        self.cancel = pn.widgets.Button(name="Cancel", button_type="light", width=100)
+        self.confirm.on_click(lambda _e: self.confirm_pending())
+        self.cancel.on_click(lambda _e: self.cancel_pending())
+        self.dialog = pn.Modal(
+            self.dialog_text,
+            self.reason,
+            self.dialog_note,
+            pn.Row(self.confirm, self.cancel),
+            show_close_button=False,
+            background_close=False,
+            width=520,
+        )
+        self.panel.append(self.dialog)
+        return self.dialog
 
     # -- labels with counts ----------------------------------------------------------------------------
     def _tab_options(self) -> dict[str, str]:
@@ -831,6 +838,7 @@ class QueueView:
         return self.run_action(action, rows=rows, **options)
 
     def _open_dialog(self, action: str, rows: pd.DataFrame, options: dict[str, Any]) -> None:
+        dialog = self._make_dialog()
         self._pending = (action, rows, options)
         what = self._what(rows)
         amounts = [a for a in rows["amount"].tolist() if not is_missing(a)] if "amount" in rows else []
@@ -842,7 +850,7 @@ class QueueView:
         self.dialog_note.objects = []
         self.confirm.name = f"{verb} {len(rows):,}" if len(rows) > 1 else verb
         self.confirm.button_type = "danger" if action in ("reject", "unlink") else "primary"
-        self.dialog.open = True
+        dialog.open = True
 
     @batched
     def confirm_pending(self) -> bool:
@@ -864,7 +872,8 @@ class QueueView:
     @batched
     def cancel_pending(self) -> None:
         self._pending = None
-        self.dialog.open = False
+        if self.dialog is not None:
+            self.dialog.open = False
 
     def _what(self, rows: pd.DataFrame) -> str:
         return items_text(self.query.item_type, len(rows))
