@@ -259,63 +259,6 @@ PAIRS: dict[str, EntityPair] = {
             ),
         ),
         EntityPair(
-            "invoice",
-            "Subcontractor Invoices",
-            "invoices",
-            "bills",
-            procore_lines="invoice_lines",
-            quickbooks_lines="bill_lines",
-            add_request="BillAdd",
-            mod_request="BillMod",
-            query_request="BillQuery",
-            quickbooks_id="TxnID",
-            name_field="RefNumber",
-            parents=(
-                ("commitment", "SELECT i.id, i.commitment_id FROM invoices i"),
-                ("project", "SELECT i.id, i.project_id FROM invoices i"),
-                (
-                    "company",
-                    "SELECT i.id, coalesce(i.vendor_id, c.vendor_id) FROM invoices i "
-                    "LEFT JOIN commitments c ON c.id = i.commitment_id",
-                ),
-                _coded("invoice_lines", "requisition_id"),
-            ),
-            direct_export=True,
-            can_unlink=True,
-            export_order=50,
-            business_key=("invoice_number", "RefNumber"),
-            notes="Bill total = current_payment_due; retainage is a negative line on the retainage service item.",
-            changed_fields=(
-                "vendor_id",
-                "billing_date",
-                "payment_due_date",
-                "invoice_number",
-                "contract_name",
-                "current_payment_due",
-            ),
-            lines=(
-                LineRelation(
-                    "invoice_lines",
-                    "requisition_id",
-                    (
-                        "cost_code_id",
-                        "line_item_id",
-                        "work_completed_this_period",
-                        "materials_presently_stored",
-                        "work_completed_retainage_retained_this_period",
-                        "work_completed_retainage_released_this_period",
-                        "materials_stored_retainage_currently_retained",
-                    ),
-                ),
-            ),
-            cannot_modify=(
-                'coalesce(q."IsPaid", false) OR q."OpenAmount" < q."AmountDue"',
-                "the bill is paid (in part) in QuickBooks Desktop, which cannot modify a paid bill: "
-                "enter the change in QuickBooks (e.g. a vendor credit) or void the payment first",
-            ),
-            amount=("t.current_payment_due", "AmountDue"),
-        ),
-        EntityPair(
             "timecard_entry",
             "Time",
             "timecard_entries",

@@ -62,7 +62,6 @@ SINGULAR = {
     "budget": "budget",
     "commitment": "commitment",
     "change_order": "change order",
-    "invoice": "subcontractor invoice",
     "timecard_entry": "time entry",
     "payment": "payment issued",
 }
@@ -101,13 +100,6 @@ _TYPE_COLUMNS: dict[str, list[Column]] = {
         _c("amount", "Amount", "money", 130),
     ],
     "change_order": [],  # a CCO reads like its commitment: filled in below
-    "invoice": [
-        _ID,
-        _c("number", "Invoice #", width=110),
-        _c("vendor", "Vendor", width=190),
-        _c("project", "Project", width=190),
-        _c("amount", "Amount", "money", 130),
-    ],
     "timecard_entry": [
         _ID,
         _c("name", "Who and date", width=240),

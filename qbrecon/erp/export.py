@@ -62,7 +62,6 @@ _DEPS_SQL = dependencies_sql()
 _LINES = {
     "commitment": [("commitment_lines", "commitment_id")],
     "change_order": [("change_order_lines", "change_order_id")],
-    "invoice": [("invoice_lines", "requisition_id")],
     "budget": [("budget_line_items", "project_id"), ("budget_changes", "project_id")],
 }
 _LINES.update({m.item_type: m.line_keys for m in _pairs.registered()})
@@ -73,22 +72,17 @@ _NOT_ANSWERED = "no response to this request"
 # Settings a builder cannot do without, and the accepted (Exporting) items that need them: without the setting
 # the builder raises SettingMissing half-way through a batch, so ``next_export_batch`` checks them first.
 _REQUIRED_SETTINGS: list[tuple[str, str, str]] = [
-    (
-        "invoice_retainage_item",
-        "SELECT count(*) FROM erp_items WHERE item_type = 'invoice' AND status = 'exporting'",
-        "accepted invoice(s) wait to be exported as bills, and every bill carries its retainage on that item",
-    ),
+    (key, f"SELECT count(*) FROM erp_items WHERE item_type = '{m.item_type}' AND status = 'exporting'", why)
+    for m in _pairs.registered()
+    for key, why in m.required_settings
+]
+_REQUIRED_SETTINGS += [
     (
         "service_item_expense_account",
         """SELECT count(*) FROM erp_items e JOIN cost_codes c ON c.id = e.procore_id AND c.cost_code_level = 'standard'
         WHERE e.item_type = 'cost_code' AND e.status = 'exporting' AND coalesce(e.quickbooks_id, c.origin_id) IS NULL""",
         "accepted cost code(s) wait to be added to QuickBooks as service items, which need an account",
     ),
-]
-_REQUIRED_SETTINGS += [
-    (key, f"SELECT count(*) FROM erp_items WHERE item_type = '{m.item_type}' AND status = 'exporting'", why)
-    for m in _pairs.registered()
-    for key, why in m.required_settings
 ]
 
 

@@ -50,7 +50,6 @@ ITEM_TOOL = {
     "budget": "budget",
     "commitment": "commitments",
     "change_order": "commitments",
-    "invoice": "commitments",
     "timecard_entry": "timesheets",
 }
 

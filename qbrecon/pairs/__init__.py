@@ -6,8 +6,7 @@ reconciliation, the dashboard's tabs and columns, the simulator's record kinds) 
 Registering also adds the pair to ``entities.PAIRS``, so everything already generic over the declarations (the
 queue's decisions, links and fingerprints, dependency order, message-set order) knows it.
 
-The pairs declared before this package (``entities.PAIRS``) still have their code in the engines; they move
-here one at a time.
+The pairs still declared in ``entities.PAIRS`` have their code in the engines; they move here one at a time.
 """
 
 from __future__ import annotations
@@ -19,9 +18,9 @@ from .. import links as _links
 from ..entities import EXPORTABLE, PAIRS
 from ..qbxml import build as _build
 from ..store import register_tables
-from .base import Column, Field, Lines, PairModule, PairRule
+from .base import Column, Field, Lines, PairModule, PairRule, Rollup
 
-__all__ = ["Column", "Field", "Lines", "PairModule", "PairRule", "register", "registered", "module"]
+__all__ = ["Column", "Field", "Lines", "PairModule", "PairRule", "Rollup", "register", "registered", "module"]
 
 _MODULES: dict[str, PairModule] = {}
 
@@ -33,6 +32,11 @@ def register(module: PairModule) -> PairModule:
         raise ValueError(f"item type {pair.item_type!r} is already declared in entities.PAIRS")
     _MODULES[pair.item_type] = module
     PAIRS[pair.item_type] = pair
+    # PAIRS stays in export order (exportable pairs first, ties in the order declared), whatever the order the
+    # modules are imported in
+    ordered = sorted(PAIRS.values(), key=lambda p: (not p.exportable, p.export_order))
+    PAIRS.clear()
+    PAIRS.update({p.item_type: p for p in ordered})
     EXPORTABLE[:] = [
         p.item_type for p in sorted(PAIRS.values(), key=lambda p: p.export_order) if p.exportable
     ]

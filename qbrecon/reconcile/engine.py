@@ -126,8 +126,12 @@ class Engine:
                     if name in wanted and progress:
                         progress(name)
                 self._maps()
-                # job-to-date costs are a roll-up of the invoice findings: invoices run first whenever needed
-                needed = set(wanted) | ({"invoice"} if "job_cost" in wanted else set())
+                # a roll-up (job-to-date costs) is built on a pair's findings: that pair runs first whenever needed
+                needed = set(wanted) | {
+                    rules.RULES[n].extra["after"]
+                    for n in wanted
+                    if rules.RULES.get(n) and "after" in rules.RULES[n].extra
+                }
                 for name in rules.ALL_PAIRS:
                     if name in rules.LIST_PAIRS or name not in needed:
                         continue

@@ -17,9 +17,7 @@ PAIR_TITLES = {
     "budget": "Budgets / Estimates",
     "commitment": "Commitments / Purchase orders",
     "change_order": "Change orders / PO lines",
-    "invoice": "Subcontractor invoices / Bills",
     "payment": "Payments issued / Bill payments",
-    "job_cost": "Job-to-date costs / Job costs",
 }
 SHEET_NAMES = {
     "company": "Companies - Vendors",
@@ -28,13 +26,14 @@ SHEET_NAMES = {
     "budget": "Budgets - Estimates",
     "commitment": "Commitments - POs",
     "change_order": "Change orders - PO lines",
-    "invoice": "Invoices - Bills",
     "payment": "Payments - Bill payments",
-    "job_cost": "Job-to-date costs",
 }
 for _m in _pairs.registered():  # pair modules name their own pair
     PAIR_TITLES[_m.item_type] = _m.reconcile_title
     SHEET_NAMES[_m.item_type] = _m.sheet_name
+    for _r in _m.rollups:
+        PAIR_TITLES[_r.rule.pair] = _r.title
+        SHEET_NAMES[_r.rule.pair] = _r.sheet_name
 
 SUMMARY_LABELS = {
     "label": "Pair",

@@ -20,7 +20,7 @@ The SQL reads helper tables the engine builds first (``_qbr_erp``, ``_qbr_params
 from __future__ import annotations
 
 from .. import pairs as _pairs
-from ..pairs.base import EXPECTED, INVOICE_LINE_AMOUNT, Field, Lines, PairRule
+from ..pairs.base import EXPECTED, Field, Lines, PairRule
 from ..qbxml.spec import max_length as _limit  # name limits come from the qbXML spec tables only
 from ..schemas.types import NORMALISE_NAME_MACRO
 
@@ -38,7 +38,6 @@ MACROS = [
         coalesce(TRY_CAST(q AS HUGEINT) > TRY_CAST(p AS HUGEINT), false)""",
 ]
 
-APPROVED_INVOICE = "('approved', 'approved_as_noted')"
 APPROVED_COMMITMENT = "('approved', 'complete')"
 SYNCED = "('synced', 'imported')"
 
@@ -207,98 +206,6 @@ COMMITMENT = PairRule(
     amount_label="grand total + exported approved CCOs",
 )
 
-# -- subcontractor invoices <-> bills ---------------------------------------------------------------------------
-# Per-header aggregates (100k rows for 1M lines) are kept for the header checks (gross, retainage, job); the
-# 1M-row line aggregates stay inside the one line-comparison statement (materialising them costs more).
-INVOICE_PREPARE = (
-    (
-        "_qbr_invoice_pg",
-        f"""
-        SELECT l.requisition_id AS procore_num, sum({INVOICE_LINE_AMOUNT}) AS gross
-          FROM invoice_lines l GROUP BY l.requisition_id""",
-    ),
-    (
-        "_qbr_invoice_qg",
-        """
-        SELECT l."TxnID" AS quickbooks_id,
-               -sum(l."Amount") FILTER (WHERE l."ItemRef_ListID" = (SELECT retainage_item FROM _qbr_params)) AS retainage,
-               count(*) FILTER (WHERE l."ItemRef_ListID" = (SELECT retainage_item FROM _qbr_params)) AS retainage_lines,
-               min(l."CustomerRef_ListID") AS job_min, max(l."CustomerRef_ListID") AS job_max
-          FROM bill_lines l WHERE l."LineKind" = 'item'
-         GROUP BY l."TxnID"
-    """,
-    ),
-)
-
-INVOICE = PairRule(
-    "invoice",
-    "Subcontractor invoices <-> Bills",
-    f"""SELECT CAST(p.id AS VARCHAR) AS procore_id, nullif(trim(p.origin_id), '') AS link_id,
-           qbr_norm_ref(p.invoice_number) || '|' || coalesce(vm.quickbooks_id, '') AS bkey,
-           coalesce(p.invoice_number, CAST(p.number AS VARCHAR)) AS label, pr.name AS project,
-           coalesce(c.name, p.vendor_name) AS vendor, p.invoice_number AS number,
-           (p.origin_id IS NOT NULL OR coalesce(coalesce(e.status, p.erp_status) IN {EXPECTED}, false)) AS expected,
-           (p.status IN {APPROVED_INVOICE} AND coalesce(p.current_payment_due, 0) >= 0) AS eligible,
-           coalesce(e.status, p.erp_status) AS erp_status, {_limit("BillAdd/RefNumber")} AS name_limit, p.invoice_number AS limit_value,
-           qbr_edit_seq(p.origin_data) AS edit_seq,
-           p.current_payment_due AS amount, p.billing_date AS date, vm.quickbooks_id AS vendor_id,
-           jm.quickbooks_id AS job_id,
-           coalesce(g.gross - p.current_payment_due, p.total_retainage, 0) AS retainage
-       FROM invoices p
-       LEFT JOIN _qbr_invoice_pg g ON g.procore_num = p.id
-       LEFT JOIN projects pr ON pr.id = p.project_id
-       LEFT JOIN commitments k ON k.id = p.commitment_id
-       LEFT JOIN companies c ON c.id = coalesce(p.vendor_id, k.vendor_id)
-       LEFT JOIN _qbr_vendor_map vm ON vm.procore_id = CAST(coalesce(p.vendor_id, k.vendor_id) AS VARCHAR)
-       LEFT JOIN _qbr_job_map jm ON jm.procore_id = CAST(p.project_id AS VARCHAR)
-       LEFT JOIN _qbr_erp e ON e.item_type = 'invoice' AND e.procore_id = CAST(p.id AS VARCHAR)
-       WHERE (SELECT as_of FROM _qbr_params) IS NULL OR p.billing_date IS NULL
-          OR p.billing_date <= (SELECT as_of FROM _qbr_params)""",
-    # the job of a bill is on its lines: one job, or "several" when the lines disagree
-    """WITH bl AS (
-          SELECT quickbooks_id, retainage, retainage_lines,
-                 CASE WHEN job_min = job_max THEN job_min ELSE 'several: ' || job_min || ' .. ' || job_max END AS job_id
-            FROM _qbr_invoice_qg)
-       SELECT t."TxnID" AS quickbooks_id, qbr_norm_ref(t."RefNumber") || '|' || coalesce(t."VendorRef_ListID", '') AS bkey,
-           t."RefNumber" AS label, NULL::VARCHAR AS project, t."VendorRef_FullName" AS vendor,
-           t."RefNumber" AS number, t."EditSequence" AS edit_seq, t."AmountDue" AS amount, t."TxnDate" AS date,
-           t."VendorRef_ListID" AS vendor_id, bl.job_id AS job_id, coalesce(bl.retainage, 0) AS retainage,
-           coalesce(bl.retainage_lines, 0) AS retainage_lines
-       FROM bills t LEFT JOIN bl ON bl.quickbooks_id = t."TxnID"
-       WHERE (SELECT as_of FROM _qbr_params) IS NULL OR t."TxnDate" <= (SELECT as_of FROM _qbr_params)""",
-    (
-        # a bill without its retainage line carries the gross amount: the whole difference is the retainage
-        Field(
-            "amount",
-            "money",
-            "amount_differs",
-            explain="WHEN q.retainage_lines = 0 AND p.retainage <> 0 AND q.amount - p.amount = p.retainage "
-            "THEN 'retainage_line_missing'",
-        ),
-        Field(
-            "retainage",
-            "money",
-            "retainage_differs",
-            explain="WHEN q.retainage_lines = 0 AND p.retainage <> 0 THEN 'retainage_line_missing'",
-        ),
-        Field("date", "date", "date_differs"),
-        Field("vendor_id", "id", "vendor_differs"),
-        Field("job_id", "id", "job_differs"),
-    ),
-    Lines(
-        f"""SELECT l.requisition_id AS procore_num,
-                   coalesce(cc.item_id, 'code:' || coalesce(l.cost_code_full_code, cc.full_code)) AS item_key,
-                   {INVOICE_LINE_AMOUNT} AS amount
-              FROM invoice_lines l LEFT JOIN _qbr_cc_item cc ON cc.cost_code_id = l.cost_code_id""",
-        """SELECT l."TxnID" AS quickbooks_id, coalesce(l."ItemRef_ListID", 'code:' || l."ItemRef_FullName") AS item_key,
-                  l."Amount" AS amount
-             FROM bill_lines l
-            WHERE l."LineKind" = 'item' AND l."ItemRef_ListID" IS DISTINCT FROM (SELECT retainage_item FROM _qbr_params)""",
-    ),
-    amount_label="current payment due",
-    prepare=INVOICE_PREPARE,
-)
-
 # -- payments issued <-> bill payments ------------------------------------------------------------------------
 PAYMENT = PairRule(
     "payment",
@@ -328,71 +235,8 @@ PAYMENT = PairRule(
     amount_label="applied amount",
 )
 
-# -- job-to-date costs: approved invoices per project + cost code <-> bill item lines per job + item ----------
-# A roll-up: every invoice/bill finding already moves it, so the compared ``amount`` counts only invoices
-# matched to a bill with no finding of their own (and those bills); ``total`` is the whole job-to-date cost and
-# ``queued`` the part of it still in the approval queue. What is left is a difference no invoice-level finding
-# explains; the rest of total - amount - queued is money the invoice findings already explain (the summary's
-# explained_elsewhere_total), so it is never counted twice.
-# The matched invoices with no finding, kept once (numeric id and TxnID) for both sides of the roll-up: testing
-# each of 1M lines against the nested NOT IN as text cost ~1 s a side at 1M lines.
-JOB_COST_PREPARE = (
-    (
-        "_qbr_clean_invoice",
-        """SELECT procore_num, quickbooks_id FROM _qbr_invoice_m WHERE procore_id NOT IN
-             (SELECT procore_id FROM _qbr_diff WHERE pair = 'invoice' AND procore_id IS NOT NULL)""",
-    ),
-)
-_CLEAN_INVOICES = "(SELECT procore_num FROM _qbr_clean_invoice)"
-_CLEAN_BILLS = "(SELECT quickbooks_id FROM _qbr_clean_invoice)"
-
-JOB_COST = PairRule(
-    "job_cost",
-    "Job-to-date costs <-> QuickBooks job costs",
-    f"""WITH jtd AS (
-          SELECT i.project_id, coalesce(cc.item_id, 'code:' || coalesce(l.cost_code_full_code, cc.full_code)) AS item_key,
-                 any_value(coalesce(l.cost_code_full_code, cc.full_code)) AS code, sum({INVOICE_LINE_AMOUNT}) AS total,
-                 coalesce(sum({INVOICE_LINE_AMOUNT}) FILTER (WHERE i.id IN {_CLEAN_INVOICES}), 0)
-                     AS amount,
-                 coalesce(sum({INVOICE_LINE_AMOUNT}) FILTER (WHERE CAST(i.id AS VARCHAR) IN
-                          (SELECT procore_id FROM _qbr_invoice_pending)), 0) AS queued
-            FROM invoice_lines l JOIN invoices i ON i.id = l.requisition_id
-            LEFT JOIN _qbr_cc_item cc ON cc.cost_code_id = l.cost_code_id
-           WHERE i.status IN {APPROVED_INVOICE} AND coalesce(i.current_payment_due, 0) >= 0
-             AND ((SELECT as_of FROM _qbr_params) IS NULL OR i.billing_date IS NULL
-                  OR i.billing_date <= (SELECT as_of FROM _qbr_params))
-           GROUP BY ALL)
-        SELECT CAST(j.project_id AS VARCHAR) || '|' || j.item_key AS procore_id,
-               jm.quickbooks_id || '|' || j.item_key AS link_id, NULL::VARCHAR AS bkey, j.code AS label,
-               pr.name AS project, NULL::VARCHAR AS vendor, j.code AS number,
-               jm.quickbooks_id IS NOT NULL AS expected, false AS eligible, NULL::VARCHAR AS erp_status,
-               NULL::INTEGER AS name_limit, NULL::VARCHAR AS limit_value, NULL::VARCHAR AS edit_seq,
-               j.amount AS amount, j.total AS total, j.queued AS queued
-          FROM jtd j LEFT JOIN projects pr ON pr.id = j.project_id
-          LEFT JOIN _qbr_job_map jm ON jm.procore_id = CAST(j.project_id AS VARCHAR)""",
-    # grouped by job and item, the key text made once per group rather than once per line
-    f"""SELECT job || '|' || item_key AS quickbooks_id, NULL::VARCHAR AS bkey, label, project,
-               NULL::VARCHAR AS vendor, label AS number, NULL::VARCHAR AS edit_seq, amount, total
-          FROM (SELECT l."CustomerRef_ListID" AS job,
-                       coalesce(l."ItemRef_ListID", 'code:' || l."ItemRef_FullName") AS item_key,
-                       any_value(l."ItemRef_FullName") AS label, any_value(l."CustomerRef_FullName") AS project,
-                       coalesce(sum(l."Amount") FILTER (WHERE l."TxnID" IN {_CLEAN_BILLS}), 0) AS amount,
-                       sum(l."Amount") AS total
-                  FROM bill_lines l JOIN bills b ON b."TxnID" = l."TxnID"
-                 WHERE l."LineKind" = 'item' AND l."CustomerRef_ListID" IS NOT NULL
-                   AND l."ItemRef_ListID" IS DISTINCT FROM (SELECT retainage_item FROM _qbr_params)
-                   AND ((SELECT as_of FROM _qbr_params) IS NULL OR b."TxnDate" <= (SELECT as_of FROM _qbr_params))
-                 GROUP BY 1, 2)""",
-    (Field("amount", "money", "job_cost_differs"),),
-    amount_label="job-to-date cost",
-    extra={"rollup": True, "total": "total", "after": "invoice"},
-    prepare=JOB_COST_PREPARE,
-)
-
 # Lists first: their matches become the vendor/job/item maps the transactions use.
-RULES: dict[str, PairRule] = {
-    r.pair: r for r in [COMPANY, PROJECT, COST_CODE, BUDGET, COMMITMENT, INVOICE, PAYMENT, JOB_COST]
-}
+RULES: dict[str, PairRule] = {r.pair: r for r in [COMPANY, PROJECT, COST_CODE, BUDGET, COMMITMENT, PAYMENT]}
 # Pairs reported by their own SQL in the engine rather than by a PairRule.
 CHANGE_ORDER_LABEL = "Approved CCOs <-> Purchase order lines"
 ALL_PAIRS = (
@@ -402,10 +246,10 @@ ALL_PAIRS = (
     "budget",
     "commitment",
     "change_order",
-    "invoice",
     *(m.item_type for m in _pairs.registered()),  # pair modules declare their rule
     "payment",
-    "job_cost",
+    *(r.rule.pair for m in _pairs.registered() for r in m.rollups),  # roll-ups of a pair's findings come last
 )
 RULES.update({m.item_type: m.reconcile for m in _pairs.registered()})
+RULES.update({r.rule.pair: r.rule for m in _pairs.registered() for r in m.rollups})
 LIST_PAIRS = ("company", "project", "cost_code")
