@@ -199,40 +199,6 @@ PAIRS: dict[str, EntityPair] = {
             ),
         ),
         EntityPair(
-            "commitment",
-            "Commitments",
-            "commitments",
-            "purchase_orders",
-            procore_lines="commitment_lines",
-            quickbooks_lines="purchase_order_lines",
-            add_request="PurchaseOrderAdd",
-            mod_request="PurchaseOrderMod",
-            query_request="PurchaseOrderQuery",
-            quickbooks_id="TxnID",
-            name_field="RefNumber",
-            direct_export=True,
-            can_unlink=True,
-            export_order=30,
-            business_key=("number", "RefNumber"),
-            parents=(
-                ("company", "SELECT c.id, c.vendor_id FROM commitments c"),
-                ("project", "SELECT c.id, c.project_id FROM commitments c"),
-                _coded("commitment_lines", "commitment_id"),
-            ),
-            changed_fields=("vendor_id", "contract_date", "number", "title", "description"),
-            lines=(
-                LineRelation("commitment_lines", "commitment_id", ("cost_code_id", "description", "amount")),
-            ),
-            # the PO carries the commitment's lines and those of its Synced CCOs
-            amount=(
-                "(SELECT coalesce(sum(amount), 0) FROM commitment_lines l WHERE l.commitment_id = t.id)"
-                " + (SELECT coalesce(sum(l.amount), 0) FROM change_order_lines l"
-                " JOIN change_orders o ON o.id = l.change_order_id JOIN erp_items e ON e.item_type = 'change_order'"
-                " AND e.procore_id = o.id AND e.status = 'synced' WHERE o.contract_id = t.id)",
-                "TotalAmount",
-            ),
-        ),
-        EntityPair(
             "change_order",
             "Change Orders",
             "change_orders",

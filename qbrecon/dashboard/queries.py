@@ -23,7 +23,6 @@ _TABS = {
     "company": 20,
     "cost_code": 30,
     "budget": 40,
-    "commitment": 50,
     "change_order": 60,
     "timecard_entry": 80,
 }
@@ -71,7 +70,6 @@ QUEUE_COLUMNS: list[str] = [
 # Line tables and the column that points at the item (the item id for a budget is the project id).
 _LINE_KEY: dict[str, str] = {
     "budget_line_items": "project_id",
-    "commitment_lines": "commitment_id",
     "change_order_lines": "change_order_id",
 }
 _LINE_KEY.update({table: key for m in _pairs.registered() for table, key in m.line_keys})

@@ -101,15 +101,7 @@ _VIEWS = [
        FROM commitments c LEFT JOIN erp_items e ON e.item_type = 'commitment' AND e.procore_id = c.id""",
     # Every exportable Procore record: what users see, and what blocks sending it (NULL = nothing).
     f"""CREATE OR REPLACE VIEW erp_item_details AS
-       WITH cm_codes AS (
-           SELECT l.commitment_id AS id,
-                  count(*) FILTER (WHERE l.cost_code_id IS NOT NULL) AS coded_lines,
-                  count(*) FILTER (WHERE l.cost_code_id IS NOT NULL AND NOT coalesce(s.accepted, false)) AS unsynced,
-                  string_agg(DISTINCT coalesce(l.cost_code_full_code, s.full_code, l.cost_code_id::VARCHAR), ', ')
-                      FILTER (WHERE l.cost_code_id IS NOT NULL AND NOT coalesce(s.accepted, false)) AS unsynced_codes
-           FROM commitment_lines l LEFT JOIN erp_cost_code_state s ON s.cost_code_id = l.cost_code_id
-           GROUP BY 1),
-       bl AS (
+       WITH bl AS (
            SELECT b.project_id AS id, count(*) AS lines, sum(b.original_budget_amount) AS original,
                   max(b.origin_id) AS origin_id,
                   count(*) FILTER (WHERE NOT coalesce(s.accepted, false)) AS unsynced,
@@ -163,24 +155,6 @@ _VIEWS = [
     }
        FROM projects p JOIN bl ON bl.id = p.id LEFT JOIN bc ON bc.id = p.id
        LEFT JOIN erp_link_state ls ON ls.item_type = 'project' AND ls.procore_id = p.id
-       UNION ALL
-       SELECT 'commitment', c.id, coalesce(c.title, c.number), c.number, coalesce(v.name, c.vendor_company),
-              c.vendor_id, p.name, c.project_id, c.grand_total, c.status, c.origin_id, NULL, c.created_by_id,
-              coalesce(vs.synced, false), coalesce(ps.synced, false), c.id, coalesce(cs.synced, false),
-              {
-        blockers_sql(
-            "CASE WHEN c.status <> 'approved' THEN 'status is ' || c.status || '; only Approved commitments export' END",
-            "CASE WHEN c.vendor_id IS NULL THEN 'no contract company' WHEN NOT coalesce(vs.accepted, false) THEN 'vendor ' || coalesce(v.name, c.vendor_company, c.vendor_id::VARCHAR) || ' is not synced' END",
-            "CASE WHEN NOT coalesce(ps.accepted, false) THEN 'project ' || coalesce(p.name, c.project_id::VARCHAR) || ' is not synced' END",
-            "CASE WHEN coalesce(k.coded_lines, 0) = 0 THEN 'no schedule-of-values line has a cost code' END",
-            "CASE WHEN k.unsynced > 0 THEN 'cost code(s) not synced: ' || k.unsynced_codes END",
-        )
-    }
-       FROM commitments c LEFT JOIN companies v ON v.id = c.vendor_id LEFT JOIN projects p ON p.id = c.project_id
-       LEFT JOIN erp_link_state vs ON vs.item_type = 'company' AND vs.procore_id = c.vendor_id
-       LEFT JOIN erp_link_state ps ON ps.item_type = 'project' AND ps.procore_id = c.project_id
-       LEFT JOIN erp_link_state cs ON cs.item_type = 'commitment' AND cs.procore_id = c.id
-       LEFT JOIN cm_codes k ON k.id = c.id
        UNION ALL
        SELECT 'change_order', o.id, coalesce(o.title, o.number), o.number, coalesce(v.name, c.vendor_company),
               c.vendor_id, p.name, o.project_id, o.grand_total, o.status, o.origin_id, NULL, o.created_by_id,

@@ -15,7 +15,6 @@ PAIR_TITLES = {
     "project": "Projects / Jobs",
     "cost_code": "Cost codes / Service items",
     "budget": "Budgets / Estimates",
-    "commitment": "Commitments / Purchase orders",
     "change_order": "Change orders / PO lines",
     "payment": "Payments issued / Bill payments",
 }
@@ -24,7 +23,6 @@ SHEET_NAMES = {
     "project": "Projects - Jobs",
     "cost_code": "Cost codes - Items",
     "budget": "Budgets - Estimates",
-    "commitment": "Commitments - POs",
     "change_order": "Change orders - PO lines",
     "payment": "Payments - Bill payments",
 }

@@ -20,7 +20,9 @@ The SQL reads helper tables the engine builds first (``_qbr_erp``, ``_qbr_params
 from __future__ import annotations
 
 from .. import pairs as _pairs
+from ..entities import PAIRS
 from ..pairs.base import EXPECTED, Field, Lines, PairRule
+from ..pairs.commitment import CCO_LINES  # noqa: F401  (the engine's change-order report reads them)
 from ..qbxml.spec import max_length as _limit  # name limits come from the qbXML spec tables only
 from ..schemas.types import NORMALISE_NAME_MACRO
 
@@ -38,7 +40,6 @@ MACROS = [
         coalesce(TRY_CAST(q AS HUGEINT) > TRY_CAST(p AS HUGEINT), false)""",
 ]
 
-APPROVED_COMMITMENT = "('approved', 'complete')"
 SYNCED = "('synced', 'imported')"
 
 
@@ -145,67 +146,6 @@ BUDGET = PairRule(
     amount_label="budget (original + approved changes)",
 )
 
-# -- commitments (+ approved CCOs) <-> purchase orders ---------------------------------------------------------
-# Approved CCO lines; a CCO counts as exported once it carries an origin_id or its ERP state says synced.
-CCO_LINES = """
-    SELECT co.contract_id, co.id AS change_order_id, cl.cost_code_id, cl.cost_code_full_code, cl.amount,
-           (co.origin_id IS NOT NULL OR coalesce(e.status, '') IN ('synced', 'imported')) AS exported
-      FROM change_orders co JOIN change_order_lines cl ON cl.change_order_id = co.id
-      LEFT JOIN _qbr_erp e ON e.item_type = 'change_order' AND e.procore_id = CAST(co.id AS VARCHAR)
-     WHERE co.status = 'approved'"""
-
-_COMMITMENT_LINES_P = f"""
-    SELECT l.commitment_id AS procore_num,
-           coalesce(cc.item_id, 'code:' || coalesce(l.cost_code_full_code, cc.full_code)) AS item_key,
-           coalesce(l.cost_code_full_code, cc.full_code) AS code, l.amount AS amount
-      FROM commitment_lines l LEFT JOIN _qbr_cc_item cc ON cc.cost_code_id = l.cost_code_id
-    UNION ALL
-    SELECT l.contract_id,
-           coalesce(cc.item_id, 'code:' || coalesce(l.cost_code_full_code, cc.full_code)),
-           coalesce(l.cost_code_full_code, cc.full_code), l.amount
-      FROM ({CCO_LINES}) l LEFT JOIN _qbr_cc_item cc ON cc.cost_code_id = l.cost_code_id
-     WHERE l.exported"""
-
-COMMITMENT = PairRule(
-    "commitment",
-    "Commitments (+ approved CCOs) <-> Purchase orders",
-    f"""WITH cco AS (SELECT contract_id, sum(amount) FILTER (WHERE exported) AS approved
-                       FROM ({CCO_LINES}) GROUP BY contract_id)
-        SELECT CAST(p.id AS VARCHAR) AS procore_id, nullif(trim(p.origin_id), '') AS link_id,
-           qbr_norm_ref(p.number) || '|' || coalesce(vm.quickbooks_id, '') AS bkey,
-           p.title AS label, pr.name AS project, coalesce(c.name, p.vendor_company) AS vendor, p.number AS number,
-           (p.origin_id IS NOT NULL OR coalesce(e.status IN {EXPECTED}, false)) AS expected,
-           (p.status IN {APPROVED_COMMITMENT}) AS eligible,
-           e.status AS erp_status, {_limit("PurchaseOrderAdd/RefNumber")} AS name_limit, p.number AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
-           coalesce(p.grand_total, 0) + coalesce(cco.approved, 0) AS amount,
-           vm.quickbooks_id AS vendor_id
-       FROM commitments p
-       LEFT JOIN projects pr ON pr.id = p.project_id
-       LEFT JOIN companies c ON c.id = p.vendor_id
-       LEFT JOIN _qbr_vendor_map vm ON vm.procore_id = CAST(p.vendor_id AS VARCHAR)
-       LEFT JOIN cco ON cco.contract_id = p.id
-       LEFT JOIN _qbr_erp e ON e.item_type = 'commitment' AND e.procore_id = CAST(p.id AS VARCHAR)
-       WHERE (SELECT as_of FROM _qbr_params) IS NULL OR p.contract_date IS NULL
-          OR p.contract_date <= (SELECT as_of FROM _qbr_params)""",
-    """SELECT t."TxnID" AS quickbooks_id, qbr_norm_ref(t."RefNumber") || '|' || coalesce(t."VendorRef_ListID", '') AS bkey,
-           t."RefNumber" AS label, t."ShipToEntityRef_FullName" AS project, t."VendorRef_FullName" AS vendor,
-           t."RefNumber" AS number, t."EditSequence" AS edit_seq, t."TotalAmount" AS amount,
-           t."VendorRef_ListID" AS vendor_id
-       FROM purchase_orders t
-       WHERE (SELECT as_of FROM _qbr_params) IS NULL OR t."TxnDate" <= (SELECT as_of FROM _qbr_params)""",
-    (
-        Field("amount", "money", "amount_differs"),
-        Field("vendor_id", "id", "vendor_differs"),
-    ),
-    Lines(
-        f"SELECT procore_num, item_key, amount FROM ({_COMMITMENT_LINES_P})",
-        """SELECT l."TxnID" AS quickbooks_id, coalesce(l."ItemRef_ListID", 'code:' || l."ItemRef_FullName") AS item_key,
-                  l."Amount" AS amount
-             FROM purchase_order_lines l""",
-    ),
-    amount_label="grand total + exported approved CCOs",
-)
-
 # -- payments issued <-> bill payments ------------------------------------------------------------------------
 PAYMENT = PairRule(
     "payment",
@@ -236,17 +176,19 @@ PAYMENT = PairRule(
 )
 
 # Lists first: their matches become the vendor/job/item maps the transactions use.
-RULES: dict[str, PairRule] = {r.pair: r for r in [COMPANY, PROJECT, COST_CODE, BUDGET, COMMITMENT, PAYMENT]}
+RULES: dict[str, PairRule] = {r.pair: r for r in [COMPANY, PROJECT, COST_CODE, BUDGET, PAYMENT]}
 # Pairs reported by their own SQL in the engine rather than by a PairRule.
 CHANGE_ORDER_LABEL = "Approved CCOs <-> Purchase order lines"
+# transactions in export order (a change order's report reads its commitment's tables), after the lists
+_TRANSACTIONS = sorted(
+    ["budget", "change_order", *(m.item_type for m in _pairs.registered())],  # pair modules declare their rule
+    key=lambda t: PAIRS[t].export_order,
+)
 ALL_PAIRS = (
     "company",
     "project",
     "cost_code",
-    "budget",
-    "commitment",
-    "change_order",
-    *(m.item_type for m in _pairs.registered()),  # pair modules declare their rule
+    *_TRANSACTIONS,
     "payment",
     *(r.rule.pair for m in _pairs.registered() for r in m.rollups),  # roll-ups of a pair's findings come last
 )
