@@ -199,32 +199,6 @@ PAIRS: dict[str, EntityPair] = {
             ),
         ),
         EntityPair(
-            "change_order",
-            "Change Orders",
-            "change_orders",
-            "purchase_orders",
-            procore_lines="change_order_lines",
-            quickbooks_lines="purchase_order_lines",
-            add_request=None,
-            mod_request="PurchaseOrderMod",
-            query_request="PurchaseOrderQuery",
-            quickbooks_id="TxnID",
-            direct_export=True,
-            can_unlink=True,
-            parents=(
-                ("commitment", "SELECT o.id, o.contract_id FROM change_orders o"),
-                _coded("change_order_lines", "change_order_id"),
-            ),
-            export_order=40,
-            notes="A CCO becomes new lines on its commitment's purchase order; a change after sync modifies those "
-            "lines by TxnLineID (the same PurchaseOrderMod).",
-            lines=(
-                LineRelation(
-                    "change_order_lines", "change_order_id", ("cost_code_id", "description", "amount")
-                ),
-            ),
-        ),
-        EntityPair(
             "timecard_entry",
             "Time",
             "timecard_entries",

@@ -23,7 +23,6 @@ _TABS = {
     "company": 20,
     "cost_code": 30,
     "budget": 40,
-    "change_order": 60,
     "timecard_entry": 80,
 }
 _TABS.update({m.item_type: m.tab_order for m in _pairs.registered()})  # pair modules place their tab
@@ -70,7 +69,6 @@ QUEUE_COLUMNS: list[str] = [
 # Line tables and the column that points at the item (the item id for a budget is the project id).
 _LINE_KEY: dict[str, str] = {
     "budget_line_items": "project_id",
-    "change_order_lines": "change_order_id",
 }
 _LINE_KEY.update({table: key for m in _pairs.registered() for table, key in m.line_keys})
 

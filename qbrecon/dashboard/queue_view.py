@@ -60,7 +60,6 @@ SINGULAR = {
     "project": "job",
     "cost_code": "cost code",
     "budget": "budget",
-    "change_order": "change order",
     "timecard_entry": "time entry",
     "payment": "payment issued",
 }
@@ -90,7 +89,6 @@ _TYPE_COLUMNS: dict[str, list[Column]] = {
     "company": [_ID, _c("name", "Company", width=280)],
     "cost_code": [_ID, _c("number", "Cost code", width=110), _c("name", "Description", width=260)],
     "budget": [_ID, _c("project", "Project", width=240), _c("amount", "Budget amount", "money", 140)],
-    "change_order": [],  # a CCO reads like its commitment: filled in below
     "timecard_entry": [
         _ID,
         _c("name", "Who and date", width=240),
@@ -100,7 +98,6 @@ _TYPE_COLUMNS: dict[str, list[Column]] = {
 }
 for _m in _pairs.registered():  # pair modules declare their tab's columns
     _TYPE_COLUMNS[_m.item_type] = [_c(c.key, c.title, c.kind, c.width) for c in _m.columns]
-_TYPE_COLUMNS["change_order"] = _TYPE_COLUMNS["commitment"]
 _SENT = [_c("sent_by_name", "Sent by", width=150), _c("sent_at", "Sent", "time", 150)]
 _STATUS_COLUMNS: dict[str | None, list[Column]] = {
     "ready_to_export": [*_SENT, _c("blockers", "Blocked by", width=260)],

@@ -60,7 +60,6 @@ _DEPS_SQL = dependencies_sql()
 
 # line tables each item type's builder needs, keyed by the column that points at the item
 _LINES = {
-    "change_order": [("change_order_lines", "change_order_id")],
     "budget": [("budget_line_items", "project_id"), ("budget_changes", "project_id")],
 }
 _LINES.update({m.item_type: m.line_keys for m in _pairs.registered()})

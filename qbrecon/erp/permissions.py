@@ -48,7 +48,6 @@ ITEM_TOOL = {
     "project": "projects",
     "cost_code": "admin",
     "budget": "budget",
-    "change_order": "commitments",
     "timecard_entry": "timesheets",
 }
 

@@ -156,23 +156,6 @@ _VIEWS = [
        FROM projects p JOIN bl ON bl.id = p.id LEFT JOIN bc ON bc.id = p.id
        LEFT JOIN erp_link_state ls ON ls.item_type = 'project' AND ls.procore_id = p.id
        UNION ALL
-       SELECT 'change_order', o.id, coalesce(o.title, o.number), o.number, coalesce(v.name, c.vendor_company),
-              c.vendor_id, p.name, o.project_id, o.grand_total, o.status, o.origin_id, NULL, o.created_by_id,
-              coalesce(vs.synced, false), coalesce(ps.synced, false), o.contract_id, coalesce(cs.synced, false),
-              {
-        blockers_sql(
-            "CASE WHEN o.status <> 'approved' THEN 'status is ' || o.status || '; only Approved CCOs export' END",
-            "CASE WHEN NOT coalesce(cs.accepted, false) THEN 'commitment ' || coalesce(c.number, o.contract_id::VARCHAR) || ' is not synced' END",
-            "CASE WHEN length(o.number) > 12 THEN 'CCO number is longer than 12 characters' END",
-            "CASE WHEN length(o.title) > 30 THEN 'CCO title is longer than 30 characters' END",
-        )
-    }
-       FROM change_orders o LEFT JOIN commitments c ON c.id = o.contract_id
-       LEFT JOIN companies v ON v.id = c.vendor_id LEFT JOIN projects p ON p.id = o.project_id
-       LEFT JOIN erp_link_state vs ON vs.item_type = 'company' AND vs.procore_id = c.vendor_id
-       LEFT JOIN erp_link_state ps ON ps.item_type = 'project' AND ps.procore_id = o.project_id
-       LEFT JOIN erp_link_state cs ON cs.item_type = 'commitment' AND cs.procore_id = o.contract_id
-       UNION ALL
        SELECT 'timecard_entry', t.id, concat_ws(' ', t.party_name, t.date::VARCHAR), NULL, NULL, NULL, p.name,
               t.project_id, NULL, t.approval_status, t.origin_id, NULL, t.created_by_id, NULL,
               coalesce(ps.synced, false), NULL, NULL,

@@ -83,6 +83,21 @@ class PairRule:
 
 
 @dataclass(frozen=True)
+class OwnReport:
+    """A pair the reconciliation reports by its own SQL rather than by matching two sides (a CCO: new lines on
+    its commitment's purchase order). ``prepare``: (temp table, SELECT) built in order, the first being the
+    pair's Procore side (``procore_id``, ``project``, ``vendor``, ``number``: link conflicts are reported
+    against it); ``findings_sql``: a SELECT of the ``_qbr_diff`` columns; ``summary_sql``: the
+    ``(column list) SELECT`` of its ``_qbr_summary`` row, ``$1`` being ``label``."""
+
+    pair: str
+    label: str
+    prepare: tuple[tuple[str, str], ...]
+    findings_sql: str
+    summary_sql: str
+
+
+@dataclass(frozen=True)
 class Rollup:
     """A reconciliation report built on a pair's findings (job-to-date costs on the invoice/bill findings): its
     rule (``extra["after"]`` names the pair that runs first), its report title and Excel sheet name."""
@@ -131,7 +146,7 @@ class PairModule:
     prepare: Prepare
     singular: str
     columns: tuple[Column, ...]
-    reconcile: PairRule
+    reconcile: PairRule | OwnReport
     reconcile_title: str
     sheet_name: str
     procore_tool: str = "projects"  # where the item lives in Procore (whose level "send" needs)

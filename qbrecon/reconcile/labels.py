@@ -15,7 +15,6 @@ PAIR_TITLES = {
     "project": "Projects / Jobs",
     "cost_code": "Cost codes / Service items",
     "budget": "Budgets / Estimates",
-    "change_order": "Change orders / PO lines",
     "payment": "Payments issued / Bill payments",
 }
 SHEET_NAMES = {
@@ -23,7 +22,6 @@ SHEET_NAMES = {
     "project": "Projects - Jobs",
     "cost_code": "Cost codes - Items",
     "budget": "Budgets - Estimates",
-    "change_order": "Change orders - PO lines",
     "payment": "Payments - Bill payments",
 }
 for _m in _pairs.registered():  # pair modules name their own pair

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 from .. import pairs as _pairs
 from ..entities import PAIRS
-from ..pairs.base import EXPECTED, Field, Lines, PairRule
-from ..pairs.commitment import CCO_LINES  # noqa: F401  (the engine's change-order report reads them)
+from ..pairs.base import EXPECTED, Field, Lines, OwnReport, PairRule
 from ..qbxml.spec import max_length as _limit  # name limits come from the qbXML spec tables only
 from ..schemas.types import NORMALISE_NAME_MACRO
 
@@ -176,12 +175,10 @@ PAYMENT = PairRule(
 )
 
 # Lists first: their matches become the vendor/job/item maps the transactions use.
-RULES: dict[str, PairRule] = {r.pair: r for r in [COMPANY, PROJECT, COST_CODE, BUDGET, PAYMENT]}
-# Pairs reported by their own SQL in the engine rather than by a PairRule.
-CHANGE_ORDER_LABEL = "Approved CCOs <-> Purchase order lines"
+RULES: dict[str, PairRule | OwnReport] = {r.pair: r for r in [COMPANY, PROJECT, COST_CODE, BUDGET, PAYMENT]}
 # transactions in export order (a change order's report reads its commitment's tables), after the lists
 _TRANSACTIONS = sorted(
-    ["budget", "change_order", *(m.item_type for m in _pairs.registered())],  # pair modules declare their rule
+    ["budget", *(m.item_type for m in _pairs.registered())],  # pair modules declare their rule
     key=lambda t: PAIRS[t].export_order,
 )
 ALL_PAIRS = (
