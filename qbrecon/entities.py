@@ -159,46 +159,6 @@ PAIRS: dict[str, EntityPair] = {
             changed_fields=("full_code", "name"),
         ),
         EntityPair(
-            "budget",
-            "Budgets",
-            "projects",
-            "estimates",
-            procore_lines="budget_line_items",
-            quickbooks_lines="estimate_lines",
-            add_request="EstimateAdd",
-            mod_request="EstimateMod",
-            query_request="EstimateQuery",
-            quickbooks_id="TxnID",
-            export_order=20,
-            parents=(
-                ("project", "SELECT p.id, p.id FROM projects p"),
-                _coded("budget_line_items", "project_id"),
-            ),
-            notes="One budget per project (the item id is the project id); budget changes become further lines.",
-            link_column=None,  # the project's origin_id is its job; the estimate's TxnID lives in the link
-            lines=(
-                LineRelation(
-                    "budget_line_items",
-                    "project_id",
-                    ("cost_code_id", "original_budget_amount"),
-                    linked=False,
-                ),
-                LineRelation(
-                    "budget_changes",
-                    "project_id",
-                    ("budget_change_id", "cost_code_id", "amount"),
-                    linked=False,
-                    where="status = 'approved'",
-                ),
-            ),
-            amount=(
-                "(SELECT coalesce(sum(original_budget_amount), 0) FROM budget_line_items b WHERE b.project_id = t.id)"
-                " + (SELECT coalesce(sum(amount), 0) FROM budget_changes b WHERE b.project_id = t.id"
-                " AND b.status = 'approved')",
-                "TotalAmount",
-            ),
-        ),
-        EntityPair(
             "timecard_entry",
             "Time",
             "timecard_entries",

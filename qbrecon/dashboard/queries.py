@@ -22,7 +22,6 @@ _TABS = {
     "project": 10,
     "company": 20,
     "cost_code": 30,
-    "budget": 40,
     "timecard_entry": 80,
 }
 _TABS.update({m.item_type: m.tab_order for m in _pairs.registered()})  # pair modules place their tab
@@ -68,7 +67,6 @@ QUEUE_COLUMNS: list[str] = [
 
 # Line tables and the column that points at the item (the item id for a budget is the project id).
 _LINE_KEY: dict[str, str] = {
-    "budget_line_items": "project_id",
 }
 _LINE_KEY.update({table: key for m in _pairs.registered() for table, key in m.line_keys})
 

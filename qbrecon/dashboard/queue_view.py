@@ -59,7 +59,6 @@ SINGULAR = {
     "company": "company",
     "project": "job",
     "cost_code": "cost code",
-    "budget": "budget",
     "timecard_entry": "time entry",
     "payment": "payment issued",
 }
@@ -88,7 +87,6 @@ _TYPE_COLUMNS: dict[str, list[Column]] = {
     "project": [_ID, _c("number", "Project #", width=100), _c("name", "Project", width=240)],
     "company": [_ID, _c("name", "Company", width=280)],
     "cost_code": [_ID, _c("number", "Cost code", width=110), _c("name", "Description", width=260)],
-    "budget": [_ID, _c("project", "Project", width=240), _c("amount", "Budget amount", "money", 140)],
     "timecard_entry": [
         _ID,
         _c("name", "Who and date", width=240),

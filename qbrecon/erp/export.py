@@ -59,10 +59,7 @@ _ORDER_SQL = (
 _DEPS_SQL = dependencies_sql()
 
 # line tables each item type's builder needs, keyed by the column that points at the item
-_LINES = {
-    "budget": [("budget_line_items", "project_id"), ("budget_changes", "project_id")],
-}
-_LINES.update({m.item_type: m.line_keys for m in _pairs.registered()})
+_LINES = {m.item_type: m.line_keys for m in _pairs.registered()}
 _OPTION_FIELDS = ("parent_customer_list_id", "parent_customer_full_name", "vendor_type", "quickbooks_number")
 _LIST_ADDS = {"VendorAdd", "CustomerAdd", "ItemServiceAdd", "ItemNonInventoryAdd", "ItemOtherChargeAdd"}
 _NOT_ANSWERED = "no response to this request"

@@ -47,7 +47,6 @@ ITEM_TOOL = {
     "company": "directory",
     "project": "projects",
     "cost_code": "admin",
-    "budget": "budget",
     "timecard_entry": "timesheets",
 }
 

@@ -24,7 +24,7 @@ from .. import links
 from .. import pairs as _pairs  # registers the pair modules (before PAIRS is read below)
 from ..entities import EXPORTABLE, PAIRS
 from ..errors import BatchRejected, InputError
-from ..pairs.base import blockers_sql, case_sql, erp_status_sql
+from ..pairs.base import blockers_sql, case_sql
 from ..qbxml import spec
 from ..schemas import TABLES
 from ..schemas.types import normalise_name, normalise_names
@@ -101,18 +101,6 @@ _VIEWS = [
        FROM commitments c LEFT JOIN erp_items e ON e.item_type = 'commitment' AND e.procore_id = c.id""",
     # Every exportable Procore record: what users see, and what blocks sending it (NULL = nothing).
     f"""CREATE OR REPLACE VIEW erp_item_details AS
-       WITH bl AS (
-           SELECT b.project_id AS id, count(*) AS lines, sum(b.original_budget_amount) AS original,
-                  max(b.origin_id) AS origin_id,
-                  count(*) FILTER (WHERE NOT coalesce(s.accepted, false)) AS unsynced,
-                  string_agg(DISTINCT coalesce(b.cost_code_full_code, s.full_code, b.cost_code_id::VARCHAR), ', ')
-                      FILTER (WHERE NOT coalesce(s.accepted, false)) AS unsynced_codes
-           FROM budget_line_items b LEFT JOIN erp_cost_code_state s ON s.cost_code_id = b.cost_code_id
-           GROUP BY 1),
-       bc AS (
-           SELECT project_id AS id, sum(amount) FILTER (WHERE status = 'approved') AS approved,
-                  arg_max(erp_status, coalesce(updated_at, created_at)) AS erp_status
-           FROM budget_changes GROUP BY 1)
        SELECT 'company' AS item_type, c.id AS procore_id, c.name AS name, c.origin_code AS number,
               c.name AS vendor, c.id AS vendor_id, NULL::VARCHAR AS project, NULL::BIGINT AS project_id,
               NULL::DECIMAL(18,2) AS amount, CASE WHEN c.is_active = false THEN 'inactive' ELSE 'active' END AS item_status,
@@ -141,20 +129,6 @@ _VIEWS = [
        SELECT 'cost_code', cc.id, coalesce(cc.name, cc.full_code), cc.full_code, NULL, NULL, NULL, NULL, NULL,
               'standard', cc.origin_id, NULL, cc.created_by_id, NULL, NULL, NULL, NULL, NULL
        FROM cost_codes cc WHERE cc.cost_code_level = 'standard'
-       UNION ALL
-       SELECT 'budget', p.id, p.name || ' budget', p.project_number, NULL, NULL, p.name, p.id,
-              coalesce(bl.original, 0) + coalesce(bc.approved, 0),
-              CASE WHEN p.budget_locked THEN 'locked' ELSE 'unlocked' END, bl.origin_id,
-              {erp_status_sql("bc.erp_status")}, p.created_by_id, NULL, ls.synced, NULL, NULL,
-              {
-        blockers_sql(
-            "CASE WHEN NOT coalesce(p.budget_locked, false) THEN 'budget is not locked' END",
-            "CASE WHEN NOT coalesce(ls.accepted, false) THEN 'project ' || p.name || ' is not synced' END",
-            "CASE WHEN bl.unsynced > 0 THEN 'cost code(s) not synced: ' || bl.unsynced_codes END",
-        )
-    }
-       FROM projects p JOIN bl ON bl.id = p.id LEFT JOIN bc ON bc.id = p.id
-       LEFT JOIN erp_link_state ls ON ls.item_type = 'project' AND ls.procore_id = p.id
        UNION ALL
        SELECT 'timecard_entry', t.id, concat_ws(' ', t.party_name, t.date::VARCHAR), NULL, NULL, NULL, p.name,
               t.project_id, NULL, t.approval_status, t.origin_id, NULL, t.created_by_id, NULL,

@@ -882,150 +882,11 @@ def _prepare_cost_code(
     return out, errors
 
 
-# -- budgets -> estimates --------------------------------------------------------------------------------------
+# -- a pair's line tables (one frame, or a mapping of line table -> frame) --------------------------------
 def _lines_arg(lines: Any, name: str) -> pd.DataFrame | None:
     if isinstance(lines, Mapping):
         return lines.get(name)
     return lines
-
-
-def budget_lines(budget_line_items: pd.DataFrame | None, budget_changes: pd.DataFrame | None) -> pd.DataFrame:
-    """The estimate lines of each project's budget: one original-budget line per cost code, then one line per
-    approved budget change and cost code (modifications become further lines)."""
-    parts = []
-    if budget_line_items is not None and len(budget_line_items):
-        b = budget_line_items
-        g = group_agg(
-            b,
-            ["project_id", "cost_code_id"],
-            amount=("original_budget_amount", "sum"),
-            full_code=("cost_code_full_code", "first"),
-        )
-        g["desc"] = "Original budget " + g["full_code"].astype("string").fillna("")
-        g["order"] = 0
-        g["budget_change_id"] = None
-        parts.append(g)
-    if budget_changes is not None and len(budget_changes):
-        c = budget_changes[_col(budget_changes, "status").astype(object) == "approved"]
-        if len(c):
-            g = group_agg(
-                c,
-                ["project_id", "budget_change_id", "cost_code_id"],
-                amount=("amount", "sum"),
-                number=("number", "first"),
-                title=("title", "first"),
-                full_code=("cost_code_full_code", "first"),
-            )
-            g["desc"] = (
-                "Budget change #"
-                + g["number"].astype("string").fillna("")
-                + " "
-                + g["title"].astype("string").fillna("")
-                + " "
-                + g["full_code"].astype("string").fillna("")
-            )
-            g["desc"] = g["desc"].str.replace(r"\s+", " ", regex=True).str.strip()
-            g["order"] = 1
-            parts.append(g)
-    cols = ["project_id", "cost_code_id", "amount", "desc", "order", "budget_change_id"]
-    if not parts:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
-    out = pd.concat([p.reindex(columns=cols) for p in parts], ignore_index=True)
-    out["amount"] = _as_money(out["amount"])
-    return out.sort_values(
-        ["project_id", "order", "budget_change_id", "cost_code_id"], kind="stable", na_position="first"
-    ).reset_index(drop=True)
-
-
-def _prepare_budget(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Prepared], list[dict]]:
-    errors: list[dict] = []
-    bl = budget_lines(_lines_arg(lines, "budget_line_items"), _lines_arg(lines, "budget_changes"))
-    rows = rows.assign(_job=_coalesce(_col(rows, "job_list_id"), _col(rows, "origin_id")).tolist())
-    no_job = rows["_job"].isna().to_numpy()
-    errors += _err(
-        rows.loc[no_job, "id"],
-        "budget",
-        "project",
-        "the project is not synced to QuickBooks (no job); export the job first",
-    )
-    rows = rows[~no_job]
-    bl = bl[bl["project_id"].isin(rows["id"].tolist())].copy()
-    bl["item_list_id"], bl["item_full_name"] = _items(bl["cost_code_id"], ctx)
-    no_item = bl["item_list_id"].isna() & bl["item_full_name"].isna()
-    errors += _err(
-        sorted(set(bl.loc[no_item, "project_id"].tolist())),
-        "budget",
-        "cost_code",
-        "a budget line's cost code has no QuickBooks service item; sync the cost code first",
-    )
-    bad = set(bl.loc[no_item, "project_id"].tolist())
-    no_lines = ~rows["id"].isin(bl["project_id"].tolist())
-    errors += _err(
-        rows.loc[no_lines.to_numpy(), "id"], "budget", "budget_line_items", "the budget has no lines"
-    )
-    rows = rows[~(rows["id"].isin(bad) | no_lines).to_numpy()]
-    bl = bl[~bl["project_id"].isin(bad)]
-    # "quickbooks_id" on a budget row is the estimate's TxnID (a project's origin_id is its job).
-    with_estimate = _col(rows, "quickbooks_id").notna().to_numpy()
-    add, mod = rows[~with_estimate], rows[with_estimate]
-    mod = mod.assign(
-        _qb_id=_col(mod, "quickbooks_id").tolist(), _edit_sequence=_col(mod, "edit_sequence").tolist()
-    )
-    mod, es_errors = _needs_edit_sequence(mod, "budget")
-    errors += es_errors
-    out = []
-    for frame, name, action in ((add, "EstimateAdd", "add"), (mod, "EstimateMod", "mod")):
-        cols: dict[str, Any] = {}
-        if action == "mod":
-            cols.update({"TxnID": frame["_qb_id"], "EditSequence": frame["_edit_sequence"]})
-        cols["CustomerRef/ListID"] = frame["_job"]
-        cols["Memo"] = "Procore budget: " + frame["name"].astype("string")
-        header = _frame(frame["id"], cols)
-        ln = bl[bl["project_id"].isin(frame["id"].tolist())]
-        line_name = "EstimateLineAdd" if action == "add" else "EstimateLineMod"
-        lcols: dict[str, Any] = {}
-        if action == "mod":
-            lcols["TxnLineID"] = _existing_estimate_lines(ln, frame, ctx)
-        lcols.update(
-            {
-                "ItemRef/ListID": ln["item_list_id"],
-                "ItemRef/FullName": ln["item_full_name"].where(ln["item_list_id"].isna(), None),
-                "Desc": ln["desc"],
-                "Amount": ln["amount"],
-            }
-        )
-        kinds = {f"{line_name}/Amount": "money"}
-        out.append(
-            _Prepared(
-                name,
-                action,
-                header,
-                {line_name: _frame(ln["project_id"], lcols)},
-                kinds=kinds,
-                sources={"Memo": "name", f"{line_name}/Desc": "title"},
-            )
-        )
-    return out, errors
-
-
-def _existing_estimate_lines(ln: pd.DataFrame, rows: pd.DataFrame, ctx: BuildContext) -> pd.Series:
-    """On an EstimateMod, keep a QuickBooks line (by TxnLineID) whose item and description match; else -1 (new).
-
-    The submitted lines replace the stored ones, so every line is sent."""
-    existing = ctx.frame("estimate_lines")
-    if existing is None or existing.empty or ln.empty:
-        return pd.Series(["-1"] * len(ln), index=ln.index, dtype=object)
-    txn = pd.DataFrame({"project_id": rows["id"].tolist(), "TxnID": rows["_qb_id"].tolist()})
-    left = ln[["project_id", "item_list_id", "desc"]].reset_index().merge(txn, on="project_id", how="left")
-    right = (
-        existing[["TxnID", "TxnLineID", "ItemRef_ListID", "Desc"]]
-        .astype(object)
-        .rename(columns={"ItemRef_ListID": "item_list_id", "Desc": "desc"})
-        .drop_duplicates(["TxnID", "item_list_id", "desc"])
-    )
-    left = left.astype({"item_list_id": object, "desc": object, "TxnID": object})
-    merged = left.merge(right, on=["TxnID", "item_list_id", "desc"], how="left").set_index("index")
-    return merged["TxnLineID"].where(merged["TxnLineID"].notna(), "-1").reindex(ln.index)
 
 
 # -- lines linked one by one (change orders, invoices) ---------------------------------------------------
@@ -1152,7 +1013,6 @@ _PREPARE = {
     "project": _prepare_project,
     "company": _prepare_company,
     "cost_code": _prepare_cost_code,
-    "budget": _prepare_budget,
     "timecard_entry": _prepare_timecard,
 }
 

@@ -14,14 +14,12 @@ PAIR_TITLES = {
     "company": "Companies / Vendors",
     "project": "Projects / Jobs",
     "cost_code": "Cost codes / Service items",
-    "budget": "Budgets / Estimates",
     "payment": "Payments issued / Bill payments",
 }
 SHEET_NAMES = {
     "company": "Companies - Vendors",
     "project": "Projects - Jobs",
     "cost_code": "Cost codes - Items",
-    "budget": "Budgets - Estimates",
     "payment": "Payments - Bill payments",
 }
 for _m in _pairs.registered():  # pair modules name their own pair

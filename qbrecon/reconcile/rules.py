@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from .. import pairs as _pairs
 from ..entities import PAIRS
-from ..pairs.base import EXPECTED, Field, Lines, OwnReport, PairRule
+from ..pairs.base import EXPECTED, Field, OwnReport, PairRule
 from ..qbxml.spec import max_length as _limit  # name limits come from the qbXML spec tables only
 from ..schemas.types import NORMALISE_NAME_MACRO
 
@@ -101,50 +101,6 @@ COST_CODE = PairRule(
     (Field("name", "text", "name_differs"),),
 )
 
-# -- budgets <-> estimates -----------------------------------------------------------------------------------
-_BUDGET_LINES_P = """
-    SELECT b.project_id AS procore_num,
-           coalesce(cc.item_id, 'code:' || coalesce(b.cost_code_full_code, cc.full_code)) AS item_key,
-           coalesce(b.cost_code_full_code, cc.full_code) AS code, b.original_budget_amount AS amount
-      FROM budget_line_items b LEFT JOIN _qbr_cc_item cc ON cc.cost_code_id = b.cost_code_id
-    UNION ALL
-    SELECT b.project_id, coalesce(cc.item_id, 'code:' || coalesce(b.cost_code_full_code, cc.full_code)),
-           coalesce(b.cost_code_full_code, cc.full_code), b.amount
-      FROM budget_changes b LEFT JOIN _qbr_cc_item cc ON cc.cost_code_id = b.cost_code_id
-     WHERE b.status = 'approved'  -- only synced budget changes are lines on the estimate (the rest are pending)
-       AND (b.origin_id IS NOT NULL OR b.erp_status IN ('synced', 'imported'))
-       AND ((SELECT as_of FROM _qbr_params) IS NULL OR b.created_at IS NULL
-            OR CAST(b.created_at AS DATE) <= (SELECT as_of FROM _qbr_params))"""
-
-BUDGET = PairRule(
-    "budget",
-    "Budgets <-> Estimates",
-    f"""WITH lines AS (SELECT CAST(procore_num AS VARCHAR) AS procore_id, sum(amount) AS amount
-                         FROM ({_BUDGET_LINES_P}) GROUP BY procore_num)
-        SELECT CAST(p.id AS VARCHAR) AS procore_id, e.quickbooks_id AS link_id, j.quickbooks_id AS bkey,
-           p.name AS label, p.name AS project, NULL::VARCHAR AS vendor, NULL::VARCHAR AS number,
-           (e.quickbooks_id IS NOT NULL OR coalesce(e.status IN {EXPECTED}, false)) AS expected,
-           (coalesce(p.budget_locked, false) AND j.quickbooks_id IS NOT NULL) AS eligible, e.status AS erp_status,
-           NULL::INTEGER AS name_limit, NULL::VARCHAR AS limit_value, NULL::VARCHAR AS edit_seq,
-           l.amount AS amount
-       FROM projects p JOIN lines l ON l.procore_id = CAST(p.id AS VARCHAR)
-       LEFT JOIN _qbr_erp e ON e.item_type = 'budget' AND e.procore_id = CAST(p.id AS VARCHAR)
-       LEFT JOIN _qbr_job_map j ON j.procore_id = CAST(p.id AS VARCHAR)""",
-    """SELECT t."TxnID" AS quickbooks_id, t."CustomerRef_ListID" AS bkey, t."CustomerRef_FullName" AS label,
-           t."CustomerRef_FullName" AS project, NULL::VARCHAR AS vendor, t."RefNumber" AS number,
-           t."EditSequence" AS edit_seq, t."TotalAmount" AS amount
-       FROM estimates t
-       WHERE (SELECT as_of FROM _qbr_params) IS NULL OR t."TxnDate" <= (SELECT as_of FROM _qbr_params)""",
-    (Field("amount", "money", "amount_differs"),),
-    Lines(
-        f"SELECT procore_num, item_key, amount FROM ({_BUDGET_LINES_P})",
-        """SELECT l."TxnID" AS quickbooks_id, coalesce(l."ItemRef_ListID", 'code:' || l."ItemRef_FullName") AS item_key,
-                  l."Amount" AS amount
-             FROM estimate_lines l""",
-    ),
-    amount_label="budget (original + approved changes)",
-)
-
 # -- payments issued <-> bill payments ------------------------------------------------------------------------
 PAYMENT = PairRule(
     "payment",
@@ -175,10 +131,10 @@ PAYMENT = PairRule(
 )
 
 # Lists first: their matches become the vendor/job/item maps the transactions use.
-RULES: dict[str, PairRule | OwnReport] = {r.pair: r for r in [COMPANY, PROJECT, COST_CODE, BUDGET, PAYMENT]}
+RULES: dict[str, PairRule | OwnReport] = {r.pair: r for r in [COMPANY, PROJECT, COST_CODE, PAYMENT]}
 # transactions in export order (a change order's report reads its commitment's tables), after the lists
 _TRANSACTIONS = sorted(
-    ["budget", *(m.item_type for m in _pairs.registered())],  # pair modules declare their rule
+    [m.item_type for m in _pairs.registered()],  # pair modules declare their rule
     key=lambda t: PAIRS[t].export_order,
 )
 ALL_PAIRS = (
