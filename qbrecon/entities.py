@@ -159,38 +159,6 @@ PAIRS: dict[str, EntityPair] = {
             changed_fields=("full_code", "name"),
         ),
         EntityPair(
-            "timecard_entry",
-            "Time",
-            "timecard_entries",
-            "time_tracking",
-            add_request="TimeTrackingAdd",
-            mod_request="TimeTrackingMod",
-            query_request="TimeTrackingQuery",
-            quickbooks_id="TxnID",
-            export_order=60,
-            parents=(
-                ("project", "SELECT t.id, t.project_id FROM timecard_entries t"),
-                _coded("timecard_entries", "id"),
-            ),
-            changed_fields=(
-                "project_id",
-                "date",
-                "hours",
-                "description",
-                "billable",
-                "cost_code_id",
-                "party_name",
-                "payroll_item",
-            ),
-            # billed time is on a customer invoice in QuickBooks: changing it there would leave the invoice
-            # billing hours that no longer exist, so qbrecon does not send the change
-            cannot_modify=(
-                "q.\"BillableStatus\" = 'HasBeenBilled'",
-                "the time has been billed to the customer in QuickBooks Desktop (it is on an invoice): change "
-                "the invoice and the time entry there, or reject the update",
-            ),
-        ),
-        EntityPair(
             "payment",
             "Payments Issued",
             "payments_issued",

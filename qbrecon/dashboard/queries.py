@@ -22,7 +22,6 @@ _TABS = {
     "project": 10,
     "company": 20,
     "cost_code": 30,
-    "timecard_entry": 80,
 }
 _TABS.update({m.item_type: m.tab_order for m in _pairs.registered()})  # pair modules place their tab
 TAB_ORDER: list[str] = sorted(_TABS, key=_TABS.__getitem__)

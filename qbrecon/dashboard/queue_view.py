@@ -59,7 +59,6 @@ SINGULAR = {
     "company": "company",
     "project": "job",
     "cost_code": "cost code",
-    "timecard_entry": "time entry",
     "payment": "payment issued",
 }
 PLURAL = {"timecard_entry": "time entries", "payment": "payments issued"}
@@ -87,12 +86,6 @@ _TYPE_COLUMNS: dict[str, list[Column]] = {
     "project": [_ID, _c("number", "Project #", width=100), _c("name", "Project", width=240)],
     "company": [_ID, _c("name", "Company", width=280)],
     "cost_code": [_ID, _c("number", "Cost code", width=110), _c("name", "Description", width=260)],
-    "timecard_entry": [
-        _ID,
-        _c("name", "Who and date", width=240),
-        _c("project", "Project", width=200),
-        _c("hours", "Hours", "hours", 90),
-    ],
 }
 for _m in _pairs.registered():  # pair modules declare their tab's columns
     _TYPE_COLUMNS[_m.item_type] = [_c(c.key, c.title, c.kind, c.width) for c in _m.columns]

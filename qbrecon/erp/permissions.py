@@ -47,7 +47,6 @@ ITEM_TOOL = {
     "company": "directory",
     "project": "projects",
     "cost_code": "admin",
-    "timecard_entry": "timesheets",
 }
 
 ANY = ("none", "read_only", "standard", "admin")

@@ -128,19 +128,7 @@ _VIEWS = [
        UNION ALL
        SELECT 'cost_code', cc.id, coalesce(cc.name, cc.full_code), cc.full_code, NULL, NULL, NULL, NULL, NULL,
               'standard', cc.origin_id, NULL, cc.created_by_id, NULL, NULL, NULL, NULL, NULL
-       FROM cost_codes cc WHERE cc.cost_code_level = 'standard'
-       UNION ALL
-       SELECT 'timecard_entry', t.id, concat_ws(' ', t.party_name, t.date::VARCHAR), NULL, NULL, NULL, p.name,
-              t.project_id, NULL, t.approval_status, t.origin_id, NULL, t.created_by_id, NULL,
-              coalesce(ps.synced, false), NULL, NULL,
-              {
-        blockers_sql(
-            "CASE WHEN coalesce(t.approval_status, '') NOT IN ('approved', 'completed') THEN 'timecard is ' || coalesce(t.approval_status, 'not approved') || '; only approved time exports' END",
-            "CASE WHEN t.project_id IS NULL THEN 'no project' WHEN NOT coalesce(ps.accepted, false) THEN 'project ' || coalesce(p.name, t.project_id::VARCHAR) || ' is not synced' END",
-        )
-    }
-       FROM timecard_entries t LEFT JOIN projects p ON p.id = t.project_id
-       LEFT JOIN erp_link_state ps ON ps.item_type = 'project' AND ps.procore_id = t.project_id"""
+       FROM cost_codes cc WHERE cc.cost_code_level = 'standard'"""
     + "".join(f"\n       UNION ALL{m.details_sql}" for m in _pairs.registered()),  # pair modules' items
     # The queue as users see it (only items that have an erp_items row).
     f"""CREATE OR REPLACE VIEW erp_queue AS

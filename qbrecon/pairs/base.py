@@ -146,9 +146,10 @@ class PairModule:
     prepare: Prepare
     singular: str
     columns: tuple[Column, ...]
-    reconcile: PairRule | OwnReport
-    reconcile_title: str
-    sheet_name: str
+    # the reconciliation (None: the pair is not reconciled, e.g. time) and its report title and Excel sheet name
+    reconcile: PairRule | OwnReport | None = None
+    reconcile_title: str = ""
+    sheet_name: str = ""
     procore_tool: str = "projects"  # where the item lives in Procore (whose level "send" needs)
     required_settings: tuple[tuple[str, str], ...] = ()
     accept_requires: tuple[tuple[str, str], ...] = ()

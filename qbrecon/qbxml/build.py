@@ -947,73 +947,10 @@ def _own_line_links(ctx: BuildContext, item_type: str, line_table: str) -> set[t
     return {(int(p), str(x)) for p, x in zip(lk["procore_id"], lk["txn_line_id"], strict=True)}
 
 
-# -- timecard entries -> time tracking ------------------------------------------------------------------------
-def duration_text(hours: pd.Series) -> list[str | None]:
-    """Hours (decimal) -> xsd:duration ``PT7H30M`` (whole minutes)."""
-    out = []
-    for h in hours.tolist():
-        if _missing(h):
-            out.append(None)
-            continue
-        minutes = int((Decimal(h) * 60).quantize(Decimal(1)))
-        out.append(f"PT{minutes // 60}H{minutes % 60}M")
-    return out
-
-
-def _prepare_timecard(
-    rows: pd.DataFrame, lines: Any, ctx: BuildContext
-) -> tuple[list[_Prepared], list[dict]]:
-    errors = _err(
-        rows.loc[_col(rows, "party_name").isna().to_numpy(), "id"],
-        "timecard_entry",
-        "party_name",
-        "the timecard entry has no employee (party) to record the time for",
-    )
-    rows = rows[_col(rows, "party_name").notna().to_numpy()]
-    job = _coalesce(_col(rows, "job_list_id"), _job_list_ids(_col(rows, "project_id"), ctx))
-    item_id, item_name = _items(_col(rows, "cost_code_id"), ctx)
-    billable = _col(rows, "billable").map(
-        lambda b: None if _missing(b) else ("Billable" if b else "NotBillable")
-    )
-    cols = {
-        "TxnDate": rows["date"],
-        "EntityRef/FullName": rows["party_name"],
-        "CustomerRef/ListID": job,
-        "ItemServiceRef/ListID": item_id,
-        "ItemServiceRef/FullName": item_name.where(item_id.isna(), None),
-        "Duration": pd.Series(duration_text(rows["hours"]), index=rows.index, dtype=object),
-        "Notes": _col(rows, "description"),
-        "BillableStatus": billable.astype(object),
-        "PayrollItemWageRef/FullName": _col(rows, "payroll_item_wage"),
-    }  # (erp/payroll.py maps it)
-    frame = rows.assign(**{k: (v.tolist() if isinstance(v, pd.Series) else v) for k, v in cols.items()})
-    # A linked entry changed after sync is a TimeTrackingMod of its QuickBooks time (the whole entry is sent)
-    add, mod = _split_linked(frame)
-    mod, es_errors = _needs_edit_sequence(mod, "timecard_entry")
-    errors += es_errors
-    out = []
-    for part, name, action in ((add, "TimeTrackingAdd", "add"), (mod, "TimeTrackingMod", "mod")):
-        head: dict[str, Any] = {}
-        if action == "mod":
-            head.update({"TxnID": part["_qb_id"], "EditSequence": part["_edit_sequence"]})
-        head.update({k: part[k] for k in cols})
-        out.append(
-            _Prepared(
-                name,
-                action,
-                _frame(part["id"], head),
-                kinds={"TxnDate": "date"},
-                sources={"EntityRef/FullName": "party_name", "Notes": "description"},
-            )
-        )
-    return out, errors
-
-
 _PREPARE = {
     "project": _prepare_project,
     "company": _prepare_company,
     "cost_code": _prepare_cost_code,
-    "timecard_entry": _prepare_timecard,
 }
 
 

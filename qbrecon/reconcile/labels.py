@@ -23,8 +23,9 @@ SHEET_NAMES = {
     "payment": "Payments - Bill payments",
 }
 for _m in _pairs.registered():  # pair modules name their own pair
-    PAIR_TITLES[_m.item_type] = _m.reconcile_title
-    SHEET_NAMES[_m.item_type] = _m.sheet_name
+    if _m.reconcile:
+        PAIR_TITLES[_m.item_type] = _m.reconcile_title
+        SHEET_NAMES[_m.item_type] = _m.sheet_name
     for _r in _m.rollups:
         PAIR_TITLES[_r.rule.pair] = _r.title
         SHEET_NAMES[_r.rule.pair] = _r.sheet_name

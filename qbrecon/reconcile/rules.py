@@ -134,7 +134,7 @@ PAYMENT = PairRule(
 RULES: dict[str, PairRule | OwnReport] = {r.pair: r for r in [COMPANY, PROJECT, COST_CODE, PAYMENT]}
 # transactions in export order (a change order's report reads its commitment's tables), after the lists
 _TRANSACTIONS = sorted(
-    [m.item_type for m in _pairs.registered()],  # pair modules declare their rule
+    [m.item_type for m in _pairs.registered() if m.reconcile],  # pair modules declare their rule
     key=lambda t: PAIRS[t].export_order,
 )
 ALL_PAIRS = (
@@ -145,6 +145,6 @@ ALL_PAIRS = (
     "payment",
     *(r.rule.pair for m in _pairs.registered() for r in m.rollups),  # roll-ups of a pair's findings come last
 )
-RULES.update({m.item_type: m.reconcile for m in _pairs.registered()})
+RULES.update({m.item_type: m.reconcile for m in _pairs.registered() if m.reconcile})
 RULES.update({r.rule.pair: r.rule for m in _pairs.registered() for r in m.rollups})
 LIST_PAIRS = ("company", "project", "cost_code")
