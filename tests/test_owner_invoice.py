@@ -81,8 +81,9 @@ def test_each_pair_module_is_consistent_with_the_spec_and_the_queue(m):
     for request in (p.add_request, p.mod_request):  # a CCO has no Add: it is a Mod of its commitment's PO
         assert request is None or request in spec.ORDER, f"{request} has no element order"
     assert f"{p.query_request}Rq" in spec.ORDER, f"{p.query_request} has no element order"
-    if p.name_field:
-        assert spec.max_length(f"{p.add_request}/{p.name_field}") is not None  # the name field has its limit
+    if p.name_field:  # the name field has its limit (a FullName is built from the Add's Name and its parents)
+        leaf = "Name" if p.name_field == "FullName" else p.name_field
+        assert spec.max_length(f"{p.add_request}/{leaf}") is not None
     if m.reconcile is not None:  # time is not reconciled
         assert m.reconcile.pair == p.item_type
         assert m.reconcile_title and len(m.sheet_name) <= 31

@@ -18,13 +18,7 @@ from ..erp import queue as _queue  # noqa: F401  (registers the erp_queue view t
 from ..erp.states import STATUSES, TRANSITIONS, item_where
 
 # The item types the ERP Integrations tool has a tab for, in Procore's tab order.
-_TABS = {
-    "project": 10,
-    "company": 20,
-    "cost_code": 30,
-}
-_TABS.update({m.item_type: m.tab_order for m in _pairs.registered()})  # pair modules place their tab
-TAB_ORDER: list[str] = sorted(_TABS, key=_TABS.__getitem__)
+TAB_ORDER: list[str] = [m.item_type for m in sorted(_pairs.registered(), key=lambda m: m.tab_order)]
 
 # The filters each tab offers (Procore's "Filter ... By" links), plus "Exporting" so an accepted item stays
 # visible while the Web Connector delivers it, and "Unlinked" after an unlink.

@@ -66,19 +66,20 @@ _NOT_ANSWERED = "no response to this request"
 
 # Settings a builder cannot do without, and the accepted (Exporting) items that need them: without the setting
 # the builder raises SettingMissing half-way through a batch, so ``next_export_batch`` checks them first.
-_REQUIRED_SETTINGS: list[tuple[str, str, str]] = [
-    (key, f"SELECT count(*) FROM erp_items WHERE item_type = '{m.item_type}' AND status = 'exporting'", why)
-    for m in _pairs.registered()
-    for key, why in m.required_settings
-]
-_REQUIRED_SETTINGS += [
+# (setting, SQL counting the items that need it, why), in the order of the settings' names (the message names them
+# in that order)
+_REQUIRED_SETTINGS: list[tuple[str, str, str]] = sorted(
     (
-        "service_item_expense_account",
-        """SELECT count(*) FROM erp_items e JOIN cost_codes c ON c.id = e.procore_id AND c.cost_code_level = 'standard'
-        WHERE e.item_type = 'cost_code' AND e.status = 'exporting' AND coalesce(e.quickbooks_id, c.origin_id) IS NULL""",
-        "accepted cost code(s) wait to be added to QuickBooks as service items, which need an account",
+        (
+            key,
+            sql[0] if sql else f"SELECT count(*) FROM erp_items WHERE item_type = '{m.item_type}' AND status = 'exporting'",
+            why,
+        )
+        for m in _pairs.registered()
+        for key, why, *sql in m.required_settings
     ),
-]
+    key=lambda r: r[0],
+)
 
 
 @dataclass

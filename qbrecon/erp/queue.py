@@ -24,7 +24,7 @@ from .. import links
 from .. import pairs as _pairs  # registers the pair modules (before PAIRS is read below)
 from ..entities import EXPORTABLE, PAIRS
 from ..errors import BatchRejected, InputError
-from ..pairs.base import blockers_sql, case_sql
+from ..pairs.base import case_sql
 from ..qbxml import spec
 from ..schemas import TABLES
 from ..schemas.types import normalise_name, normalise_names
@@ -43,8 +43,6 @@ from .settings import SettingsMixin, read_settings, require_setting
 from .states import STATUSES, TRANSITIONS, item_where
 
 # QuickBooks' limits on the names a pair is identified by, from the qbXML spec tables (the one source)
-_VENDOR_NAME_MAX = spec.max_length("VendorAdd/Name")
-_JOB_NAME_MAX = spec.max_length("CustomerAdd/Name")
 _PO_NUMBER_MAX = spec.max_length("PurchaseOrderAdd/RefNumber")
 
 # Additive: direct export (send straight to exporting) and linking a vendor to an existing company.
@@ -100,35 +98,14 @@ _VIEWS = [
               c.origin_id IS NOT NULL OR coalesce(e.status IN ('synced', 'exporting'), false)
        FROM commitments c LEFT JOIN erp_items e ON e.item_type = 'commitment' AND e.procore_id = c.id""",
     # Every exportable Procore record: what users see, and what blocks sending it (NULL = nothing).
-    f"""CREATE OR REPLACE VIEW erp_item_details AS
-       SELECT 'company' AS item_type, c.id AS procore_id, c.name AS name, c.origin_code AS number,
-              c.name AS vendor, c.id AS vendor_id, NULL::VARCHAR AS project, NULL::BIGINT AS project_id,
-              NULL::DECIMAL(18,2) AS amount, CASE WHEN c.is_active = false THEN 'inactive' ELSE 'active' END AS item_status,
-              c.origin_id, NULL::VARCHAR AS procore_erp_status, c.created_by_id,
-              ls.synced AS vendor_synced, NULL::BOOLEAN AS project_synced, NULL::BIGINT AS commitment_id,
-              NULL::BOOLEAN AS commitment_synced,
-              {
-        blockers_sql(
-            f"CASE WHEN length(c.name) > {_VENDOR_NAME_MAX} THEN 'company name is longer than {_VENDOR_NAME_MAX} characters (QuickBooks vendor name limit)' END",
-            "CASE WHEN c.is_active = false THEN 'company is inactive' END",
-        )
-    } AS blockers
-       FROM companies c LEFT JOIN erp_link_state ls ON ls.item_type = 'company' AND ls.procore_id = c.id
-       UNION ALL
-       SELECT 'project', p.id, p.name, p.project_number, NULL, NULL, p.name, p.id, p.total_value,
-              CASE WHEN p.active = false THEN 'inactive' ELSE 'active' END, p.origin_id, NULL, p.created_by_id,
-              NULL, ls.synced, NULL, NULL,
-              {
-        blockers_sql(
-            f"CASE WHEN length(p.name) > {_JOB_NAME_MAX} THEN 'project name is longer than {_JOB_NAME_MAX} characters (QuickBooks job name limit)' END",
-            "CASE WHEN p.address LIKE '%,%' THEN 'project address contains a comma (not allowed by the QuickBooks Desktop connector)' END",
-        )
-    }
-       FROM projects p LEFT JOIN erp_link_state ls ON ls.item_type = 'project' AND ls.procore_id = p.id
-       UNION ALL
-       SELECT 'cost_code', cc.id, coalesce(cc.name, cc.full_code), cc.full_code, NULL, NULL, NULL, NULL, NULL,
-              'standard', cc.origin_id, NULL, cc.created_by_id, NULL, NULL, NULL, NULL, NULL
-       FROM cost_codes cc WHERE cc.cost_code_level = 'standard'"""
+    """CREATE OR REPLACE VIEW erp_item_details AS
+       SELECT NULL::VARCHAR AS item_type, NULL::BIGINT AS procore_id, NULL::VARCHAR AS name,
+              NULL::VARCHAR AS number, NULL::VARCHAR AS vendor, NULL::BIGINT AS vendor_id, NULL::VARCHAR AS project,
+              NULL::BIGINT AS project_id, NULL::DECIMAL(18,2) AS amount, NULL::VARCHAR AS item_status,
+              NULL::VARCHAR AS origin_id, NULL::VARCHAR AS procore_erp_status, NULL::BIGINT AS created_by_id,
+              NULL::BOOLEAN AS vendor_synced, NULL::BOOLEAN AS project_synced, NULL::BIGINT AS commitment_id,
+              NULL::BOOLEAN AS commitment_synced, NULL::VARCHAR AS blockers
+       WHERE false  -- the columns; every row comes from a pair module"""
     + "".join(f"\n       UNION ALL{m.details_sql}" for m in _pairs.registered()),  # pair modules' items
     # The queue as users see it (only items that have an erp_items row).
     f"""CREATE OR REPLACE VIEW erp_queue AS

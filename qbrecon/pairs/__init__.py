@@ -17,7 +17,7 @@ import pkgutil
 from .. import links as _links
 from ..entities import EXPORTABLE, PAIRS
 from ..qbxml import build as _build
-from ..store import register_tables
+from ..store import redeclare
 from .base import Column, Field, Lines, PairModule, PairRule, Rollup
 
 __all__ = ["Column", "Field", "Lines", "PairModule", "PairRule", "Rollup", "register", "registered", "module"]
@@ -41,9 +41,9 @@ def register(module: PairModule) -> PairModule:
         p.item_type for p in sorted(PAIRS.values(), key=lambda p: p.export_order) if p.exportable
     ]
     _build.register_builder(pair.item_type, module.prepare)
-    # the fingerprints view (what "changed since sync" compares) was declared when ``links`` was imported: declare
-    # it again with this pair in it (CREATE OR REPLACE, the later statement wins)
-    register_tables(_links.fingerprints_view())
+    # the fingerprints view (what "changed since sync" compares) was declared when ``links`` was imported (with
+    # the pairs known then, maybe none): declare it again, in its place, with this pair in it
+    redeclare("CREATE OR REPLACE VIEW erp_fingerprints AS", _links.fingerprints_view())
     if pair.query_request:
         _build.QUERIES.setdefault(pair.query_request, (module.query_kind, module.query_line_items))
     return module

@@ -43,6 +43,15 @@ def blockers_sql(*parts: str) -> str:
     return "NULLIF(concat_ws('; ', {}), '')".format(", ".join(parts))
 
 
+# Procore address column <- the leaf of a QuickBooks address (BillAddress, VendorAddress)
+ADDRESS_FIELDS = {
+    "Addr1": "address",
+    "City": "city",
+    "State": "state_code",
+    "PostalCode": "zip",
+    "Country": "country_code",
+}
+
 # The amount an invoice line (subcontractor or owner) puts on its QuickBooks transaction: work completed this
 # period plus materials stored (the period value); the retainage held goes on its own negative line.
 INVOICE_LINE_AMOUNT = (
@@ -130,7 +139,8 @@ class PairModule:
       queue and, in ``blockers``, what keeps an item from being sent).
     - ``prepare``: the qbXML build (frames of qbXML paths; the build engine checks lengths from the spec tables
       and writes the elements in schema order).
-    - ``required_settings``: (setting, why) the build cannot do without while an item is Exporting;
+    - ``required_settings``: (setting, why[, SQL counting the items that need it; default: the pair's Exporting
+      items]) the build cannot do without;
       ``accept_requires``: (setting, what cannot export without it) checked when items are accepted, retried or
       directly exported.
     - ``reconcile``: the reconciliation rule, with its titles (report, Excel sheet).
@@ -151,7 +161,7 @@ class PairModule:
     reconcile_title: str = ""
     sheet_name: str = ""
     procore_tool: str = "projects"  # where the item lives in Procore (whose level "send" needs)
-    required_settings: tuple[tuple[str, str], ...] = ()
+    required_settings: tuple[tuple[str, ...], ...] = ()
     accept_requires: tuple[tuple[str, str], ...] = ()
     query_label: str = ""  # the refresh table's words for what the query reads ("Invoices")
     query_kind: str = "txn"  # the query's shape (``qbxml.build.QUERIES``): list | txn

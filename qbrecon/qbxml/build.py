@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from lxml import etree
 
 from ..entities import PAIRS
-from ..errors import InputError, SettingMissing
+from ..errors import InputError
 from ..schemas.types import MONEY_TYPE
 from . import spec
 
@@ -738,150 +738,6 @@ def _needs_edit_sequence(rows: pd.DataFrame, item_type: str) -> tuple[pd.DataFra
     return rows[~missing], errors
 
 
-# -- projects -> jobs ------------------------------------------------------------------------------------
-_ADDRESS_FIELDS = {
-    "Addr1": "address",
-    "City": "city",
-    "State": "state_code",
-    "PostalCode": "zip",
-    "Country": "country_code",
-}
-
-
-def _prepare_project(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Prepared], list[dict]]:
-    errors: list[dict] = []
-    comma = pd.Series(False, index=rows.index)
-    for col in _ADDRESS_FIELDS.values():
-        has = _col(rows, col).astype(object).map(lambda v: isinstance(v, str) and "," in v)
-        for pid in rows.loc[has.to_numpy(), "id"]:
-            errors += _err(
-                [pid],
-                "project",
-                col,
-                "QuickBooks job addresses may not contain commas; "
-                "remove the comma from the project address in Procore",
-            )
-        comma |= has
-    rows = rows[~comma.to_numpy()]
-    add, mod = _split_linked(rows)
-    cust_id, cust_name = _ref_split(_col(add, "customer"))
-    parent_id = _coalesce(_col(add, "parent_customer_list_id"), cust_id)
-    parent_name = _coalesce(_col(add, "parent_customer_full_name"), cust_name).where(parent_id.isna(), None)
-    if not ctx.customers_are_jobs:
-        no_parent = (parent_id.isna() & parent_name.isna()).to_numpy()
-        errors += _err(
-            add.loc[no_parent, "id"],
-            "project",
-            "customer",
-            "choose the QuickBooks customer this job belongs to (the job's parent) when accepting",
-        )
-        add, parent_id, parent_name = add[~no_parent], parent_id[~no_parent], parent_name[~no_parent]
-    mod, es_errors = _needs_edit_sequence(mod, "project")
-    errors += es_errors
-    out = []
-    for frame, name, action in ((add, "CustomerAdd", "add"), (mod, "CustomerMod", "mod")):
-        cols: dict[str, Any] = {}
-        if action == "mod":
-            cols.update({"ListID": frame["_qb_id"], "EditSequence": frame["_edit_sequence"]})
-        cols["Name"] = frame["name"]
-        cols["IsActive"] = _col(frame, "active")
-        if action == "add":
-            cols["ParentRef/ListID"], cols["ParentRef/FullName"] = parent_id, parent_name
-        for leaf, col in _ADDRESS_FIELDS.items():
-            cols[f"BillAddress/{leaf}"] = _col(frame, col)
-        cols["JobStartDate"] = _col(frame, "start_date")
-        cols["JobProjectedEndDate"] = _col(frame, "completion_date")
-        sources = {
-            "Name": "name",
-            "ParentRef/FullName": "customer",
-            "ParentRef/ListID": "customer",
-            **{f"BillAddress/{k}": v for k, v in _ADDRESS_FIELDS.items()},
-        }
-        kinds = {"IsActive": "bool", "JobStartDate": "date", "JobProjectedEndDate": "date"}
-        out.append(_Prepared(name, action, _frame(frame["id"], cols), kinds=kinds, sources=sources))
-    return out, errors
-
-
-# -- companies -> vendors ------------------------------------------------------------------------------
-def _prepare_company(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Prepared], list[dict]]:
-    add, mod = _split_linked(rows)
-    mod, errors = _needs_edit_sequence(mod, "company")
-    out = []
-    for frame, name, action in ((add, "VendorAdd", "add"), (mod, "VendorMod", "mod")):
-        cols: dict[str, Any] = {}
-        if action == "mod":
-            cols.update({"ListID": frame["_qb_id"], "EditSequence": frame["_edit_sequence"]})
-        cols["Name"] = frame["name"]
-        cols["IsActive"] = _col(frame, "is_active")
-        cols["CompanyName"] = _coalesce(_col(frame, "legal_name"), frame["name"])
-        for leaf, col in _ADDRESS_FIELDS.items():
-            cols[f"VendorAddress/{leaf}"] = _col(frame, col)
-        cols["Phone"] = _col(frame, "business_phone")
-        cols["Fax"] = _col(frame, "fax_number")
-        cols["Email"] = _col(frame, "email_address")
-        vtype_id, vtype_name = _ref_split(
-            _coalesce(_col(frame, "vendor_type"), pd.Series(ctx.vendor_type, index=frame.index, dtype=object))
-        )
-        cols["VendorTypeRef/ListID"], cols["VendorTypeRef/FullName"] = vtype_id, vtype_name
-        sources = {
-            "Name": "name",
-            "CompanyName": "legal_name",
-            "Phone": "business_phone",
-            "Fax": "fax_number",
-            "Email": "email_address",
-            "VendorTypeRef/FullName": "vendor_type",
-            **{f"VendorAddress/{k}": v for k, v in _ADDRESS_FIELDS.items()},
-        }
-        out.append(
-            _Prepared(name, action, _frame(frame["id"], cols), kinds={"IsActive": "bool"}, sources=sources)
-        )
-    return out, errors
-
-
-# -- standard cost codes -> service items --------------------------------------------------------------------
-def _prepare_cost_code(
-    rows: pd.DataFrame, lines: Any, ctx: BuildContext
-) -> tuple[list[_Prepared], list[dict]]:
-    level = _col(rows, "cost_code_level", "standard").astype(object)
-    project_level = (level == "project").to_numpy()
-    errors = _err(
-        rows.loc[project_level, "id"],
-        "cost_code",
-        "cost_code_level",
-        "only standard cost codes export to QuickBooks (as service items)",
-    )
-    rows = rows[~project_level]
-    add, mod = _split_linked(rows)
-    if len(add) and not ctx.service_item_account:
-        raise SettingMissing(
-            "setting 'service_item_expense_account' (Expense account for new service items) is "
-            "not set: new service items need an account. An ERP admin sets it with: "
-            "qbrecon settings set service_item_expense_account=..."
-        )
-    mod, es_errors = _needs_edit_sequence(mod, "cost_code")
-    errors += es_errors
-    acct_id, acct_name = _ref_split(
-        pd.Series([ctx.service_item_account] * len(add), index=add.index, dtype=object)
-    )
-    out = []
-    add_cols = {
-        "Name": add["full_code"],
-        "SalesOrPurchase/Desc": _col(add, "name"),
-        "SalesOrPurchase/AccountRef/ListID": acct_id,
-        "SalesOrPurchase/AccountRef/FullName": acct_name,
-    }
-    mod_cols = {
-        "ListID": mod["_qb_id"],
-        "EditSequence": mod["_edit_sequence"],
-        "Name": mod["full_code"],
-        "SalesOrPurchaseMod/Desc": _col(mod, "name"),
-    }
-    sources = {"Name": "full_code", "SalesOrPurchase/Desc": "name", "SalesOrPurchaseMod/Desc": "name"}
-    out.append(_Prepared("ItemServiceAdd", "add", _frame(add["id"], add_cols), sources=sources))
-    out.append(_Prepared("ItemServiceMod", "mod", _frame(mod["id"], mod_cols), sources=sources))
-    return out, errors
-
-
 # -- a pair's line tables (one frame, or a mapping of line table -> frame) --------------------------------
 def _lines_arg(lines: Any, name: str) -> pd.DataFrame | None:
     if isinstance(lines, Mapping):
@@ -948,9 +804,6 @@ def _own_line_links(ctx: BuildContext, item_type: str, line_table: str) -> set[t
 
 
 _PREPARE = {
-    "project": _prepare_project,
-    "company": _prepare_company,
-    "cost_code": _prepare_cost_code,
 }
 
 

@@ -11,15 +11,9 @@ from ..formats import is_missing as missing
 
 # Pair titles (both systems' terms) and Excel sheet names (at most 31 characters, no / \ ? * [ ] :).
 PAIR_TITLES = {
-    "company": "Companies / Vendors",
-    "project": "Projects / Jobs",
-    "cost_code": "Cost codes / Service items",
     "payment": "Payments issued / Bill payments",
 }
 SHEET_NAMES = {
-    "company": "Companies - Vendors",
-    "project": "Projects - Jobs",
-    "cost_code": "Cost codes - Items",
     "payment": "Payments - Bill payments",
 }
 for _m in _pairs.registered():  # pair modules name their own pair

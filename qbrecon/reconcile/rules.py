@@ -22,7 +22,6 @@ from __future__ import annotations
 from .. import pairs as _pairs
 from ..entities import PAIRS
 from ..pairs.base import EXPECTED, Field, OwnReport, PairRule
-from ..qbxml.spec import max_length as _limit  # name limits come from the qbXML spec tables only
 from ..schemas.types import NORMALISE_NAME_MACRO
 
 MACROS = [
@@ -41,65 +40,6 @@ MACROS = [
 
 SYNCED = "('synced', 'imported')"
 
-
-# -- lists ---------------------------------------------------------------------------------------------------
-PROJECT = PairRule(
-    "project",
-    "Projects <-> Jobs",
-    f"""SELECT CAST(p.id AS VARCHAR) AS procore_id, nullif(trim(p.origin_id), '') AS link_id,
-           qbr_norm_name(p.name) AS bkey, p.name AS label, p.name AS project, NULL::VARCHAR AS vendor,
-           p.project_number AS number,
-           (p.origin_id IS NOT NULL OR coalesce(e.status IN {EXPECTED}, false)) AS expected,
-           (coalesce(p.is_erp_integrated, false) OR coalesce(p.active, true)) AS eligible,
-           e.status AS erp_status, {_limit("CustomerAdd/Name")} AS name_limit, p.name AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
-           NULL::DECIMAL(18,2) AS amount, p.name AS name
-       FROM projects p LEFT JOIN _qbr_erp e ON e.item_type = 'project' AND e.procore_id = CAST(p.id AS VARCHAR)""",
-    """SELECT c."ListID" AS quickbooks_id, qbr_norm_name(c."Name") AS bkey, c."FullName" AS label,
-           c."Name" AS project, NULL::VARCHAR AS vendor, NULL::VARCHAR AS number, c."EditSequence" AS edit_seq,
-           NULL::DECIMAL(18,2) AS amount, c."Name" AS name
-       FROM customers c WHERE coalesce(c."Sublevel", 0) >= 1""",
-    (Field("name", "text", "name_differs"),),
-)
-
-COMPANY = PairRule(
-    "company",
-    "Companies <-> Vendors",
-    f"""SELECT CAST(p.id AS VARCHAR) AS procore_id, nullif(trim(p.origin_id), '') AS link_id,
-           qbr_norm_name(p.name) AS bkey, p.name AS label, NULL::VARCHAR AS project, p.name AS vendor,
-           NULL::VARCHAR AS number,
-           (p.origin_id IS NOT NULL OR coalesce(p.synced_to_erp, false) OR coalesce(e.status IN {EXPECTED}, false)) AS expected,
-           coalesce(p.is_active, true) AS eligible, e.status AS erp_status, {_limit("VendorAdd/Name")} AS name_limit, p.name AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
-           NULL::DECIMAL(18,2) AS amount, p.name AS name
-       FROM companies p LEFT JOIN _qbr_erp e ON e.item_type = 'company' AND e.procore_id = CAST(p.id AS VARCHAR)""",
-    """SELECT v."ListID" AS quickbooks_id, qbr_norm_name(v."Name") AS bkey, v."Name" AS label,
-           NULL::VARCHAR AS project, v."Name" AS vendor, NULL::VARCHAR AS number, v."EditSequence" AS edit_seq,
-           NULL::DECIMAL(18,2) AS amount, v."Name" AS name
-       FROM vendors v""",
-    # a linked vendor whose name differs was renamed in QuickBooks (renames do not sync back to Procore)
-    (Field("name", "text", "name_differs", explain="WHEN m.matched_by = 'link' THEN 'vendor_renamed'"),),
-)
-
-COST_CODE = PairRule(
-    "cost_code",
-    "Standard cost codes <-> Service items",
-    f"""SELECT CAST(p.id AS VARCHAR) AS procore_id, qbr_item_part(p.origin_id) AS link_id,
-           qbr_norm_ref(p.full_code) AS bkey, p.full_code AS label, NULL::VARCHAR AS project,
-           NULL::VARCHAR AS vendor, p.full_code AS number,
-           (p.origin_id IS NOT NULL OR coalesce(e.status IN {EXPECTED}, false)) AS expected, true AS eligible, e.status AS erp_status,
-           {_limit("ItemServiceAdd/Name")} AS name_limit, p.full_code AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
-           NULL::DECIMAL(18,2) AS amount, p.full_code AS name
-       FROM cost_codes p
-       LEFT JOIN _qbr_erp e ON e.item_type = 'cost_code' AND e.procore_id = CAST(p.id AS VARCHAR)
-       WHERE p.cost_code_level = 'standard'""",
-    # the retainage item is a plain service item on purpose: it is not a cost code
-    """SELECT i."ListID" AS quickbooks_id, qbr_norm_ref(i."Name") AS bkey, i."FullName" AS label,
-           NULL::VARCHAR AS project, NULL::VARCHAR AS vendor, i."Name" AS number, i."EditSequence" AS edit_seq,
-           NULL::DECIMAL(18,2) AS amount, i."Name" AS name
-       FROM items i
-       WHERE lower(replace(i."ItemType", 'Item', '')) = 'service'
-         AND i."ListID" IS DISTINCT FROM (SELECT retainage_item FROM _qbr_params)""",
-    (Field("name", "text", "name_differs"),),
-)
 
 # -- payments issued <-> bill payments ------------------------------------------------------------------------
 PAYMENT = PairRule(
@@ -130,21 +70,17 @@ PAYMENT = PairRule(
     amount_label="applied amount",
 )
 
-# Lists first: their matches become the vendor/job/item maps the transactions use.
-RULES: dict[str, PairRule | OwnReport] = {r.pair: r for r in [COMPANY, PROJECT, COST_CODE, PAYMENT]}
-# transactions in export order (a change order's report reads its commitment's tables), after the lists
-_TRANSACTIONS = sorted(
-    [m.item_type for m in _pairs.registered() if m.reconcile],  # pair modules declare their rule
-    key=lambda t: PAIRS[t].export_order,
-)
-ALL_PAIRS = (
-    "company",
-    "project",
-    "cost_code",
-    *_TRANSACTIONS,
-    "payment",
-    *(r.rule.pair for m in _pairs.registered() for r in m.rollups),  # roll-ups of a pair's findings come last
-)
-RULES.update({m.item_type: m.reconcile for m in _pairs.registered() if m.reconcile})
+# Lists first: their matches become the vendor/job/item maps the transactions use. Then the transactions in
+# export order (a change order's report reads its commitment's tables), the payments, and the roll-ups of a pair's
+# findings last. Pair modules declare their rule.
+_RECONCILED = [m for m in _pairs.registered() if m.reconcile]
+LIST_PAIRS = tuple(m.item_type for m in _RECONCILED if m.pair.quickbooks_id == "ListID")
+RULES: dict[str, PairRule | OwnReport] = {m.item_type: m.reconcile for m in _RECONCILED}
+RULES.update({r.pair: r for r in [PAYMENT]})
 RULES.update({r.rule.pair: r.rule for m in _pairs.registered() for r in m.rollups})
-LIST_PAIRS = ("company", "project", "cost_code")
+ALL_PAIRS = (
+    *LIST_PAIRS,
+    *sorted((m.item_type for m in _RECONCILED if m.item_type not in LIST_PAIRS), key=lambda t: PAIRS[t].export_order),
+    "payment",
+    *(r.rule.pair for m in _pairs.registered() for r in m.rollups),
+)
