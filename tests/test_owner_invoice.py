@@ -271,6 +271,21 @@ def test_quickbooks_refusal_is_kept_with_its_status_and_message(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_rejected_owner_invoice_mails_its_creator_naming_it(tmp_path):
+    # the rejection mail names the item by the pair's word; before, owner invoices had none, the mail's body was
+    # NULL and the whole rejection failed
+    ws, company = _job_and_cost_codes_synced(tmp_path)
+    ws.store.con.execute("UPDATE users SET email_address = 'ada@example-builders.com' WHERE id = 1")
+    ws.send([("owner_invoice", 5001)], by=1)
+    ws.reject([("owner_invoice", 5001)], by=1, reason="wrong billing period")
+    assert ws.queue(item_type="owner_invoice").set_index("procore_id").loc[5001, "status"] == "rejected"
+    mail = ws.frame("outbox").set_index("item_type").loc["owner_invoice"]
+    assert mail["body"].startswith('Your owner invoice "OI-0001"') and "wrong billing period" in mail["body"]
+    company.close()
+    ws.close()
+
+
+@pytest.mark.slow
 def test_synced_owner_invoice_is_linked_read_back_and_reconciles(synced):
     ws, company = synced
     item = ws.queue(item_type="owner_invoice").set_index("procore_id").loc[5001]
