@@ -1,8 +1,10 @@
-"""Each Procore <-> QuickBooks Desktop pair, declared once.
+"""What a Procore <-> QuickBooks Desktop pair is (``EntityPair``), and the pairs known (``PAIRS``).
 
-Everything that needs to know "a commitment becomes a purchase order" reads it from here: the ERP queue
+Everything that needs to know "a commitment becomes a purchase order" reads it from ``PAIRS``: the ERP queue
 (item types, prerequisites, dependency order), the qbXML builders and parsers (request names), the Web
-Connector service (what to send first) and reconciliation (which tables and keys to compare).
+Connector service (what to send first) and reconciliation (which tables and keys to compare). Each exported pair
+is declared in its pair module (``qbrecon/pairs/<pair>.py``), which registers it here; only the import-only
+payments pair is declared below.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ reconciliation, the dashboard's tabs and columns, the simulator's record kinds) 
 Registering also adds the pair to ``entities.PAIRS``, so everything already generic over the declarations (the
 queue's decisions, links and fingerprints, dependency order, message-set order) knows it.
 
-The pairs still declared in ``entities.PAIRS`` have their code in the engines; they move here one at a time.
+Every exported pair is a module here; ``entities.PAIRS`` itself declares only the import-only payments pair.
 """
 
 from __future__ import annotations
