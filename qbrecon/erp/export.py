@@ -425,7 +425,7 @@ class ExportMixin:
                 table: self._frame(f'SELECT l.* FROM "{table}" l JOIN _exp_sel s ON l."{col}" = s.procore_id')
                 for table, col in specs
             }
-            if item_type == "budget":
+            if len(frames) > 1:  # several line tables (a budget's lines and changes): the builder takes them by name
                 lines = frames
             elif frames:
                 lines = next(iter(frames.values()))
