@@ -94,9 +94,12 @@ def template() -> dict[str, Path]:
     seed_ids = set(company._recs)
     seed_lines = set(company.lines("purchase_order").get("TxnLineID", []))
     sync_all(ws, company)
+    people = {"admin": admin_id(ws), "customer": top_customer(ws)}  # the same in every copy: read once
     ws.close()
     company.close()
-    (base / "seed.json").write_text(json.dumps({"ids": sorted(seed_ids), "po_lines": sorted(seed_lines)}))
+    (base / "seed.json").write_text(
+        json.dumps({"ids": sorted(seed_ids), "po_lines": sorted(seed_lines), **people})
+    )
     _TEMPLATE.update(base=base, fx=fx)
     return _TEMPLATE
 
@@ -225,8 +228,7 @@ class SyncModel(RuleBasedStateMachine):
         seed = json.loads((tpl["base"] / "seed.json").read_text())
         self.seed_ids, self.seed_po_lines = set(seed["ids"]), set(seed["po_lines"])
         self._open()
-        self.admin = admin_id(self.ws)
-        self.customer = top_customer(self.ws)
+        self.admin, self.customer = seed["admin"], seed["customer"]
         # the model
         self.export_edits: dict[
             str, int
@@ -388,7 +390,7 @@ class SyncModel(RuleBasedStateMachine):
     def send_and_accept(self) -> None:
         from sync_world import approve
 
-        approve(self.ws)
+        approve(self.ws, admin=self.admin, customer=self.customer)
 
     @rule(n=st.integers(0, 5))
     def reject_one(self, n: int) -> None:
@@ -471,7 +473,7 @@ class SyncModel(RuleBasedStateMachine):
         from sync_world import approve
 
         self.load_edited_export("vendors")  # something to send: a vendor update
-        approve(self.ws)
+        approve(self.ws, admin=self.admin, customer=self.customer)
         self.ws.close()
         self.company.close()
         code = crash_export(self.dir / "ws.duckdb", self.dir / "qb.duckdb")
@@ -637,6 +639,7 @@ class SyncModel(RuleBasedStateMachine):
         amounts = self._amounts(
             [r for r in synced if r[2] not in self.qb_deleted and r[2] in self.company._recs]
         )
+        shared = self._shared_with_unsent()  # a PO whose CCO waits to send its change
         for item_type, pid, qb_id in synced:
             if qb_id in self.qb_deleted:
                 continue
@@ -644,7 +647,7 @@ class SyncModel(RuleBasedStateMachine):
             pair = PAIRS[item_type]
             if pair.amount is None or qb_id in self.qb_changed or item_type == "change_order":
                 continue
-            if qb_id in self._shared_with_unsent():  # a PO whose CCO waits to send its change
+            if qb_id in shared:
                 continue
             ours = amounts[(item_type, pid)][0]
             theirs = self.company.ret(qb_id).findtext(pair.amount[1])
@@ -715,11 +718,12 @@ class SyncModel(RuleBasedStateMachine):
         # ... and no fewer: an amount that differs in the QuickBooks file, as the workspace last read it, is reported
         synced = self._synced_exported()
         amounts = self._amounts([r for r in synced if r[2] not in self.qb_deleted])
+        shared = self._shared_with_unsent()
         for item_type, pid, qb_id in synced:
             pair = PAIRS[item_type]
             if pair.amount is None or qb_id in self.qb_deleted or item_type == "change_order":
                 continue
-            if qb_id in self._shared_with_unsent():
+            if qb_id in shared:
                 continue
             ours, read = amounts[(item_type, pid)]
             ours = Decimal(str(ours))
