@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -56,6 +57,8 @@ EXAMPLES = int(os.environ.get("QBRECON_MODEL_EXAMPLES", "200" if os.environ.get(
 STEPS = int(os.environ.get("QBRECON_MODEL_STEPS", "6"))
 # the crash rule (a forked process killed mid-export, well under a second) is on unless QBRECON_MODEL_CRASH=0
 CRASH = os.environ.get("QBRECON_MODEL_CRASH", "1") == "1"
+# QBRECON_MODEL_PROGRESS=FILE appends a JSON line per example run (shard, steps, crashed, time)
+PROGRESS = os.environ.get("QBRECON_MODEL_PROGRESS")
 SERVICE_USER, SERVICE_PASSWORD = "qbwc", "model test password"
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {
@@ -237,6 +240,7 @@ class SyncModel(RuleBasedStateMachine):
         self.qb_deleted: set[str] = set()
         self.qb_deleted_lines: set[str] = set()  # TxnLineIDs the model removed from records that stay
         self.crashed = False
+        self.checks = 0  # invariant rounds: one after the start, one after every step
 
     def _open(self) -> None:
         self.ws = Workspace(self.dir / "ws.duckdb")
@@ -248,6 +252,10 @@ class SyncModel(RuleBasedStateMachine):
     def teardown(self) -> None:
         if not hasattr(self, "ws"):
             return
+        if PROGRESS:  # one line per example, so a long run shows how far it got
+            with open(PROGRESS, "a") as log:
+                line = {"shard": type(self).__name__, "steps": getattr(self, "checks", 1) - 1, "crashed": self.crashed}
+                log.write(json.dumps({**line, "at": round(time.time(), 1)}) + "\n")
         try:
             if self._in_doubt():  # a crash left requests unanswered: the next export's check must settle them
                 self.ws.export(self.company.process)
@@ -584,6 +592,7 @@ class SyncModel(RuleBasedStateMachine):
     def each_procore_record_and_line_linked_once(self) -> None:
         if not hasattr(self, "ws"):
             return
+        self.checks += 1
         twice = self.ws.store.execute(
             """SELECT item_type, quickbooks_id, count(*) FROM qb_links WHERE line_table = ''
                GROUP BY 1, 2 HAVING count(*) > 1 AND item_type <> 'change_order'"""
