@@ -776,6 +776,7 @@ def _linked_txn_lines(src: pd.Series, ctx: BuildContext, item_type: str) -> list
         lk = links[
             (links["item_type"] == item_type) & (links["line_table"] != "") & links["txn_line_id"].notna()
         ]
+        lk = _live(lk)  # a line deleted in QuickBooks goes out as a new line
         found = {
             (str(t), int(i)): str(x)
             for t, i, x in zip(lk["line_table"], lk["line_id"], lk["txn_line_id"], strict=True)
@@ -790,6 +791,13 @@ def _linked_txn_lines(src: pd.Series, ctx: BuildContext, item_type: str) -> list
             )
         out.append(txn_line or "-1")
     return out
+
+
+def _live(lk: pd.DataFrame) -> pd.DataFrame:
+    """Line links not marked deleted in QuickBooks (their line is gone: a Mod adds it again as a new line)."""
+    if "deleted_in_quickbooks_at" not in lk.columns:
+        return lk
+    return lk[lk["deleted_in_quickbooks_at"].isna()]
 
 
 def _own_line_links(ctx: BuildContext, item_type: str, line_table: str) -> set[tuple[int, str]]:
