@@ -78,3 +78,26 @@ def test_a_bad_last_page_writes_nothing(export, tmp_path, monkeypatch):
         ws.load_procore(bad)
     assert all(ws.store.count(t) == 0 for t in TABLES)
     assert ws.store.count("load_runs") == 0
+
+
+def test_written_chunks_are_not_held_until_the_load_commits(export, tmp_path, monkeypatch):
+    """Memory grows with the chunk, not the load: once a chunk is written, nothing of it stays in memory while the
+    load's transaction is still open (a view ``register``-ed inside a transaction kept each chunk's Arrow rows in
+    DuckDB's catalog until the commit)."""
+    import pyarrow as pa
+
+    monkeypatch.setattr(procore_reader, "CHUNK_ROWS", 40)
+    ws = Workspace(tmp_path / "w.duckdb")
+    held = []
+    chunks = procore_reader.ExportReader.chunks
+
+    def watched(self):
+        for chunk in chunks(self):
+            yield chunk
+            held.append(pa.total_allocated_bytes())  # the chunk has been written
+
+    monkeypatch.setattr(procore_reader.ExportReader, "chunks", watched)
+    ws.load_procore(export)
+    assert len(held) > 10
+    # a written chunk's rows are a few KB here; with every chunk kept, the last count is many times the first
+    assert held[-1] < 2 * max(held[:3]) + 64 * 1024, held
