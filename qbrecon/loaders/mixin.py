@@ -175,6 +175,8 @@ class LoadingMixin:
                     if len(report.quarantine_sample) < 10:
                         sample = outcome.quarantine.slice(0, 10 - len(report.quarantine_sample))
                         report.quarantine_sample += sample.drop_columns(["source_record"]).to_pylist()
+                # nothing of a written chunk is held while the next one is read (the loop would keep it)
+                chunk = checked = outcome = good = None
             report.tables = {name: report.tables[name] for name in sorted(report.tables, key=_ORDER.index)}
             report.files = list(info.files)
             report.notes = list(info.notes)
