@@ -272,7 +272,9 @@ def summary_markdown(results: dict) -> str:
             "procore_load",
             f"{p['rows']['invoice_lines']} invoice lines: streaming {p['stream']['seconds']} s "
             f"({p['stream']['peak_rss_mb']} MB); export in memory first {p['in_memory']['seconds']} s "
-            f"({p['in_memory']['peak_rss_mb']} MB) -> {p['speedup']}x",
+            f"({p['in_memory']['peak_rss_mb']} MB) -> {p['speedup']}x; CPU-s {p['stream']['cpu_s']} "
+            f"(workers {p['stream']['cpu_workers_s']}) vs {p['in_memory']['cpu_s']} -> {p['cpu_ratio']}x; "
+            f"read in one process {p['stream_one_process']['seconds']} s -> {p['speedup_one_process']}x",
             ">= 2x, < 1 GB",
             p["targets_met"],
         )

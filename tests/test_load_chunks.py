@@ -3,6 +3,8 @@ the same as one chunk, and the load stays atomic when a late page is bad."""
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -75,6 +77,90 @@ def test_a_bad_last_page_writes_nothing(export, tmp_path, monkeypatch):
     monkeypatch.setattr(procore_reader, "CHUNK_ROWS", 40)
     ws = Workspace(tmp_path / "ws.duckdb")
     with pytest.raises(InputError, match="page_9999"):
+        ws.load_procore(bad)
+    assert all(ws.store.count(t) == 0 for t in TABLES)
+    assert ws.store.count("load_runs") == 0
+
+
+def test_written_chunks_are_not_held_until_the_load_commits(export, tmp_path, monkeypatch):
+    """Memory grows with the chunk, not the load: once a chunk is written, nothing of it stays in memory while the
+    load's transaction is still open (a view ``register``-ed inside a transaction kept each chunk's Arrow rows in
+    DuckDB's catalog until the commit)."""
+    import pyarrow as pa
+
+    monkeypatch.setattr(procore_reader, "CHUNK_ROWS", 40)
+    ws = Workspace(tmp_path / "w.duckdb")
+    held = []
+    chunks = procore_reader.ExportReader.chunks
+
+    def watched(self):
+        for chunk in chunks(self):
+            yield chunk
+            held.append(pa.total_allocated_bytes())  # the chunk has been written
+
+    monkeypatch.setattr(procore_reader.ExportReader, "chunks", watched)
+    ws.load_procore(export)
+    assert len(held) > 10
+    # a written chunk's rows are a few KB here; with every chunk kept, the last count is many times the first
+    assert held[-1] < 2 * max(held[:3]) + 64 * 1024, held
+
+
+def _quarantine(ws: Workspace) -> pd.DataFrame:
+    q = ws.quarantine().drop(columns=["load_id", "quarantined_at"])
+    return q.sort_values(list(q.columns)).reset_index(drop=True)
+
+
+def test_pages_read_in_worker_processes_load_what_one_process_loads(export, tmp_path, monkeypatch):
+    """A large page folder is read, converted and validated in worker processes: the same rows, counts, files,
+    notes and quarantine (a bad line's whole invoice, with its source record) as reading every page here."""
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(export, bad)
+    page = bad / "requisitions" / "page_0002.json"
+    records = json.loads(page.read_text(encoding="utf-8"))
+    records[0]["contract_items"][0]["scheduled_value"] = "12,5x"
+    page.write_text(json.dumps(records), encoding="utf-8")
+    monkeypatch.setattr(procore_reader, "CHUNK_ROWS", 40)
+    monkeypatch.setattr(procore_reader, "PART_BYTES", 3_000)  # a page or two per part
+
+    monkeypatch.setattr(procore_reader, "_workers", lambda: 0)
+    one = Workspace(tmp_path / "one.duckdb")
+    r_one = one.load_procore(bad)
+
+    monkeypatch.setattr(procore_reader, "_workers", lambda: 2)
+    used = []
+    in_workers = procore_reader.ExportReader._pages_in_workers
+
+    def spied(self, spec, files, base, reader):
+        used.append((spec.table, len(files)))
+        yield from in_workers(self, spec, files, base, reader)
+
+    monkeypatch.setattr(procore_reader.ExportReader, "_pages_in_workers", spied)
+    many = Workspace(tmp_path / "many.duckdb")
+    r_many = many.load_procore(bad)
+    assert dict(used).get("invoices", 0) > 3
+    assert r_one.tables == r_many.tables and r_one.files == r_many.files and r_one.notes == r_many.notes
+    assert r_many.tables["invoices"].quarantined == 1 and r_many.tables["invoice_lines"].loaded > 100
+    a, b = _frames(one), _frames(many)
+    for t in TABLES:
+        pd.testing.assert_frame_equal(a[t], b[t], obj=t)
+    qa, qb = _quarantine(one), _quarantine(many)
+    assert (qb["source_file"] == "requisitions/page_0002.json").all() and "12,5x" in " ".join(qb["source_record"])
+    pd.testing.assert_frame_equal(qa, qb)
+
+
+def test_a_bad_page_read_in_a_worker_writes_nothing_and_names_its_file(export, tmp_path, monkeypatch):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(export, bad)
+    (bad / "requisitions" / "page_0003.json").write_text('[{"id": 1, ', encoding="utf-8")
+    monkeypatch.setattr(procore_reader, "CHUNK_ROWS", 40)
+    monkeypatch.setattr(procore_reader, "PART_BYTES", 3_000)
+    monkeypatch.setattr(procore_reader, "_workers", lambda: 2)
+    ws = Workspace(tmp_path / "ws.duckdb")
+    with pytest.raises(InputError, match=r"file requisitions/page_0003\.json: not valid JSON at line 1"):
         ws.load_procore(bad)
     assert all(ws.store.count(t) == 0 for t in TABLES)
     assert ws.store.count("load_runs") == 0

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from .. import links
 from ..schemas import TABLES, TableSpec
 from ..schemas.values import Batch, CellError
+from ..store import ARROW_ROWS, execute_on_rows
 from . import procore as procore_reader
 from . import procore_shapes
 from . import quickbooks as quickbooks_reader
@@ -168,14 +169,14 @@ class LoadingMixin:
                         con, spec, checked, outcome.good, chunk.has_lines, load_id
                     )
                 if outcome.quarantine.num_rows:
-                    con.register("_qbrecon_quarantine", outcome.quarantine)
-                    try:
-                        con.execute("INSERT INTO quarantine SELECT * FROM _qbrecon_quarantine").fetchall()
-                    finally:
-                        con.unregister("_qbrecon_quarantine")
+                    execute_on_rows(
+                        con, f"INSERT INTO quarantine SELECT * FROM {ARROW_ROWS}", outcome.quarantine
+                    ).fetchall()
                     if len(report.quarantine_sample) < 10:
                         sample = outcome.quarantine.slice(0, 10 - len(report.quarantine_sample))
                         report.quarantine_sample += sample.drop_columns(["source_record"]).to_pylist()
+                # nothing of a written chunk is held while the next one is read (the loop would keep it)
+                chunk = checked = outcome = good = None
             report.tables = {name: report.tables[name] for name in sorted(report.tables, key=_ORDER.index)}
             report.files = list(info.files)
             report.notes = list(info.notes)
@@ -240,16 +241,13 @@ class LoadingMixin:
             parent_ids = pc.unique(lines.column(fk))
         if len(parent_ids) == 0:
             return 0
-        con.register("_qbrecon_parents", pa.table({"pid": parent_ids}))
-        try:
-            # one pass: DELETE reports how many rows it removed
-            removed = con.execute(
-                f'DELETE FROM "{spec.table}" WHERE "{fk}" IN (SELECT pid FROM _qbrecon_parents) '
-                "AND _load_id IS DISTINCT FROM ?",
-                [load_id],
-            ).fetchall()[0][0]
-        finally:
-            con.unregister("_qbrecon_parents")
+        # one pass: DELETE reports how many rows it removed
+        removed = execute_on_rows(
+            con,
+            f'DELETE FROM "{spec.table}" WHERE "{fk}" IN (SELECT pid FROM {ARROW_ROWS}) '
+            f"AND _load_id IS DISTINCT FROM {int(load_id)}",
+            pa.table({"pid": parent_ids}),
+        ).fetchall()[0][0]
         return int(removed)
 
 
@@ -279,16 +277,12 @@ def _check_earlier_copies(con, load_id: int, c: Checked) -> bool:  # noqa: ANN00
     key = list(spec.key)
     on = " AND ".join(f's."{k}" = t."{k}"' for k in key)
     differs = " OR ".join(f's."{n}" IS DISTINCT FROM t."{n}"' for n in spec.column_names)
-    con.register(
-        "_qbrecon_chunk", c.table.append_column("_row", pa.array(range(c.table.num_rows), pa.int64()))
-    )
-    try:
-        rows = con.execute(
-            f'SELECT s._row, {differs} FROM _qbrecon_chunk s JOIN "{spec.table}" t ON {on} WHERE t._load_id = ?',
-            [load_id],
-        ).fetchall()
-    finally:
-        con.unregister("_qbrecon_chunk")
+    rows = execute_on_rows(
+        con,
+        f'SELECT s._row, {differs} FROM {ARROW_ROWS} s JOIN "{spec.table}" t ON {on} '
+        f"WHERE t._load_id = {int(load_id)}",
+        c.table.append_column("_row", pa.array(range(c.table.num_rows), pa.int64())),
+    ).fetchall()
     for row, different in rows:
         if row in c.problems or row in c.drop:
             continue

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import gc
 import json
+import multiprocessing
+import os
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +25,7 @@ from ..schemas import TABLES, TableSpec
 from ..schemas.types import normalise_status
 from ..schemas.values import Batch, CellError, NotAnObject
 from . import procore_shapes as shapes
-from .validate import LoadChunk, check_chunk
+from .validate import LoadChunk, Packed, check_chunk, pack_chunk, unpack_chunk
 
 try:  # orjson reads large exports several times faster; the standard library is the fallback
     import orjson
@@ -154,9 +159,8 @@ def _kind(value: Any) -> str:
 def column_values(records: list[dict], path: str) -> list:
     """The values at a dotted path in each record, in one pass per column (``NotAnObject`` marks a bad hop)."""
     parts = path.split(".")
-    if len(parts) == 1:
-        k = parts[0]
-        return [r.get(k) for r in records]
+    if len(parts) == 1:  # one C loop (records are dicts: ``read_page`` checks it)
+        return list(map(dict.get, records, repeat(parts[0])))
     out: list = []
     append = out.append
     for r in records:
@@ -345,18 +349,34 @@ class _Reader:
         self._append(spec, merged, label, rows, groups, errors)
 
 
-CHUNK_ROWS = 50_000  # rows (records and their lines) gathered before a chunk is checked and written
+CHUNK_ROWS = 20_000  # rows (records and their lines) gathered before a chunk is checked and written
+PART_BYTES = 8 * 2**20  # page files handed to one worker process at a time (read into chunks of CHUNK_ROWS)
+# resources whose pages need what other files say (users: permission templates; budget changes: legacy budget
+# modifications), always read by the writing process
+_SERIAL_RESOURCES = {"users", "user_tool_permissions", "budget_changes"}
 
 
 class ExportReader:
     """Streams an export folder as checked chunks, file by file (a page folder page by page, a large file slice
     by slice): whole files are gathered until ``chunk_rows`` rows, so memory grows with the largest file and the
     chunk, not the export. The same reading as ``read_export``; ``files``, ``notes`` and ``actions`` are complete
-    once ``chunks()`` is exhausted."""
+    once ``chunks()`` is exhausted.
 
-    def __init__(self, path: str | Path, *, chunk_rows: int | None = None):
+    A resource's page folder larger than two parts (``part_bytes``) is read, converted and validated in worker
+    processes (one per core), at most ``workers + 1`` parts ahead of the writer, and taken in order."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        chunk_rows: int | None = None,
+        part_bytes: int | None = None,
+        workers: int | None = None,
+    ):
         self.root = Path(path)
         self.chunk_rows = chunk_rows or CHUNK_ROWS
+        self.part_bytes = part_bytes or PART_BYTES
+        self.workers = _workers() if workers is None else workers
         self.files: list[str] = []
         self.notes: list[str] = []
         self.statuses: list = []
@@ -389,29 +409,19 @@ class ExportReader:
         order = list(by_resource)
         for resource in sorted(_resources(found, by_resource, erp), key=order.index):
             spec = by_resource[resource]
-            for file, label, records, context in _resource_pages(
-                resource, found, base, erp.actions, templates
-            ):
-                # JSON records hold no reference cycles: the cyclic collector would only walk them again and
-                # again while a file is turned into columns (as for qbXML in ``read_query_response``)
-                with _no_gc():
-                    records = shapes.nest_lines(
-                        resource, shapes.normalise_records(spec, records, context), lines
-                    )
-                # a large file goes in slices of records, each slice's dicts dropped once read
-                step = max(1, self.chunk_rows // 25)
-                for start in range(0, len(records), step):
-                    with _no_gc():
-                        part = records[start : start + step]
-                        reader.read_resource(spec, part, label, first_row=start + 1)
-                        records[start : start + step] = [None] * len(part)
-                        del part
-                    if sum(len(b) for b in reader.batches.values()) >= self.chunk_rows:
-                        yield check_chunk(reader.batches, reader.has_lines)
-                        reader.batches, reader.has_lines = {}, {}
-                del records
-                if file is not None:
-                    self.files.append(label)
+            if self._in_workers(resource, found.get(resource, []), lines):
+                if reader.batches:
+                    yield check_chunk(reader.batches, reader.has_lines)
+                    reader.batches, reader.has_lines = {}, {}
+                yield from self._pages_in_workers(spec, found[resource], base, reader)
+            else:
+                for file, label, records, context in _resource_pages(
+                    resource, found, base, erp.actions, templates
+                ):
+                    yield from self._file_rows(reader, spec, records, context, label, lines)
+                    del records
+                    if file is not None:
+                        self.files.append(label)
             if resource in erp.records:
                 records = shapes.normalise_records(spec, erp.records[resource], {})
                 reader.read_resource(spec, records, f"{shapes.ERP_REQUESTS} ({resource})")
@@ -425,6 +435,113 @@ class ExportReader:
         )
         self.notes += shapes.orphan_notes(lines)
         self.actions = erp.actions
+
+    def _file_rows(
+        self, reader: _Reader, spec: TableSpec, records: list, context: dict, label: str, lines: dict
+    ) -> Iterator[LoadChunk]:
+        """One file's records into ``reader``, yielding a checked chunk whenever ``chunk_rows`` rows are in."""
+        resource = spec.meta["resource"]
+        # JSON records hold no reference cycles: the cyclic collector would only walk them again and
+        # again while a file is turned into columns (as for qbXML in ``read_query_response``)
+        with _no_gc():
+            records = shapes.nest_lines(resource, shapes.normalise_records(spec, records, context), lines)
+        # a large file goes in slices of records, each slice's dicts dropped once read
+        step = max(1, self.chunk_rows // 25)
+        for start in range(0, len(records), step):
+            with _no_gc():
+                part = records[start : start + step]
+                reader.read_resource(spec, part, label, first_row=start + 1)
+                records[start : start + step] = [None] * len(part)
+                del part
+            if sum(len(b) for b in reader.batches.values()) >= self.chunk_rows:
+                yield check_chunk(reader.batches, reader.has_lines)
+                reader.batches, reader.has_lines = {}, {}
+
+    def _in_workers(self, resource: str, files: list[Path], lines: dict) -> bool:
+        """Whether a resource's pages go to worker processes: pages that need nothing from other files, more
+        than two parts of them, and more than one core."""
+        if not self.workers or len(files) < 2 or resource in _SERIAL_RESOURCES:
+            return False
+        if any(parent == resource and lr in lines for lr, (parent, *_) in shapes.LINE_RESOURCES.items()):
+            return False  # line pages to nest into these records
+        return sum(f.stat().st_size for f in files) > 2 * self.part_bytes
+
+    def _pages_in_workers(
+        self, spec: TableSpec, files: list[Path], base: Path, reader: _Reader
+    ) -> Iterator[LoadChunk]:
+        """A resource's pages read, converted and validated in worker processes, part by part, in order."""
+        parts: list[list[tuple[str, str]]] = [[]]
+        size = 0
+        for f in files:
+            if size >= self.part_bytes:
+                parts.append([])
+                size = 0
+            parts[-1].append((str(f), str(f.relative_to(base))))
+            size += f.stat().st_size
+        # fork: the workers start at once with everything imported; they touch no database connection
+        pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
+            self.workers, mp_context=multiprocessing.get_context("fork")
+        )
+        queue: deque[tuple[list[tuple[str, str]], Future]] = deque()
+        todo = iter(parts)
+        try:
+            for part in todo:
+                queue.append((part, pool.submit(_check_pages, spec.table, part, self.chunk_rows)))
+                if len(queue) > self.workers:
+                    break
+            while queue:
+                part, future = queue.popleft()
+                try:
+                    packed, groups, notes = future.result()
+                except InputError:
+                    # read the rest here: the file's own error (with its row), as the serial reading gives it
+                    pool.shutdown(cancel_futures=True)
+                    pool = None
+                    rest = [part, *(p for p, _ in queue), *todo]
+                    queue.clear()
+                    for path, label in (f for p in rest for f in p):
+                        records, context = read_page(Path(path), label)
+                        yield from self._file_rows(reader, spec, records, context, label, {})
+                        self.files.append(label)
+                    return
+                first_group = reader.group
+                for tables, has_lines in packed:
+                    yield unpack_chunk(tables, has_lines, first_group)
+                reader.group += groups
+                reader.notes.extend(notes)
+                self.files.extend(label for _, label in part)
+                nxt = next(todo, None)
+                if nxt is not None:
+                    queue.append((nxt, pool.submit(_check_pages, spec.table, nxt, self.chunk_rows)))
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+
+
+def _workers() -> int:
+    """Worker processes for a large page folder: one per core, none on a single core."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return n if n > 1 else 0
+
+
+def _check_pages(
+    table: str, files: list[tuple[str, str]], chunk_rows: int
+) -> tuple[list[tuple[Packed, dict | None]], int, list[str]]:
+    """Read, convert and validate some page files of one resource (in a worker process), as the writing process
+    would: the packed chunks, the groups they used (numbered from 0) and the reading notes."""
+    spec = TABLES[table]
+    reader = _Reader()
+    rows = ExportReader(".", chunk_rows=chunk_rows, workers=0)
+    packed = []
+    for path, label in files:
+        with _no_gc():
+            records, context = read_page(Path(path), label)
+        for chunk in rows._file_rows(reader, spec, records, context, label, {}):
+            packed.append(pack_chunk(chunk))
+        del records
+    if reader.batches:
+        packed.append(pack_chunk(check_chunk(reader.batches, reader.has_lines)))
+    return packed, reader.group, reader.notes
 
 
 def _resources(found: dict, by_resource: dict, erp: shapes.ErpPayloads) -> set[str]:

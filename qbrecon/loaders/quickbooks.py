@@ -21,7 +21,7 @@ from ..errors import InputError
 from ..qbxml import parse as qbxml_parse
 from ..schemas import TABLES
 from ..schemas.values import Batch
-from .validate import Checked, LoadChunk, check_chunk, failing_groups
+from .validate import Checked, LoadChunk, SourceRecords, check_chunk, failing_groups
 
 XML_SUFFIXES = {".xml", ".qbxml"}
 
@@ -99,19 +99,6 @@ def _check_part(path: str, part: qbxml_parse.ResponsePart) -> Packed:
     return tables, result.statuses, result.groups
 
 
-class _Records(dict):
-    """Source records of the rows a worker saw failing; any other row (held back later, as a conflicting copy of
-    a record an earlier part stored) is shown by its typed values."""
-
-    def __init__(self, records: dict, table: Any):
-        super().__init__(records)
-        self.table = table
-
-    def __missing__(self, i: int) -> dict:
-        row = self.table.slice(i, 1).to_pylist()[0]
-        return {k: v for k, v in row.items() if v is not None}
-
-
 def _unpack(packed: Packed, label: str, first_group: int) -> tuple[LoadChunk, list, int]:
     tables, statuses, groups = packed
     checked: dict[str, Checked] = {}
@@ -119,7 +106,7 @@ def _unpack(packed: Packed, label: str, first_group: int) -> tuple[LoadChunk, li
         if first_group:
             group = [g + first_group for g in group]
         batch = Batch(
-            TABLES[name], {}, [label] * len(source_row), source_row, group, _Records(records, table)
+            TABLES[name], {}, [label] * len(source_row), source_row, group, SourceRecords(records, table)
         )
         checked[name] = Checked(batch, table, problems, merged, drop)
     return LoadChunk(checked), statuses, groups

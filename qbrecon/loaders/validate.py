@@ -22,6 +22,7 @@ import pandera.pandas as pandera
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..schemas import TABLES
 from ..schemas.base import TableSpec
 from ..schemas.values import Batch, CellError, convert_batch
 
@@ -257,3 +258,52 @@ def _record_json(record: Any) -> str:
     except (TypeError, ValueError, RecursionError):
         text = repr(record)
     return text if len(text) <= _RECORD_LIMIT else text[:_RECORD_LIMIT] + f"... ({len(text)} chars)"
+
+
+# -- chunks checked in worker processes ---------------------------------------------------------------------------
+Packed = dict[str, tuple]  # table -> what the writer needs of its ``Checked`` (see ``pack_chunk``)
+
+
+def pack_chunk(chunk: LoadChunk) -> tuple[Packed, dict[str, list[bool]] | None]:
+    """What a worker process sends back of a checked chunk: typed tables, problems, and the source records of the
+    rows that will be held back (the others' raw values and records stay in the worker)."""
+    bad = failing_groups(chunk.checked)
+    tables: Packed = {}
+    for name, c in chunk.checked.items():
+        b = c.batch
+        records = {i: b.record(i) for i, g in enumerate(b.group) if g in bad} if bad else {}
+        tables[name] = (
+            c.table,
+            c.problems,
+            c.merged_duplicates,
+            c.drop,
+            b.source_file,
+            b.source_row,
+            b.group,
+            records,
+        )
+    return tables, chunk.has_lines
+
+
+def unpack_chunk(packed: Packed, has_lines: dict[str, list[bool]] | None, first_group: int) -> LoadChunk:
+    """A packed chunk back as a ``LoadChunk``, its groups numbered from ``first_group`` on."""
+    checked: dict[str, Checked] = {}
+    for name, (table, problems, merged, drop, source_file, source_row, group, records) in packed.items():
+        if first_group:
+            group = [g + first_group for g in group]
+        batch = Batch(TABLES[name], {}, source_file, source_row, group, SourceRecords(records, table))
+        checked[name] = Checked(batch, table, problems, merged, drop)
+    return LoadChunk(checked, has_lines)
+
+
+class SourceRecords(dict):
+    """Source records of the rows a worker saw failing; any other row (held back later, as a conflicting copy of
+    a record an earlier chunk stored) is shown by its typed values."""
+
+    def __init__(self, records: dict, table: Any):
+        super().__init__(records)
+        self.table = table
+
+    def __missing__(self, i: int) -> dict:
+        row = self.table.slice(i, 1).to_pylist()[0]
+        return {k: v for k, v in row.items() if v is not None}
