@@ -139,6 +139,35 @@ class ExportError(QbreconError):
     """An export step that cannot be done (e.g. sending a message the ledger discarded)."""
 
 
+class ExportJob:
+    """The export as a Web Connector job (``qbrecon.erp.jobs.WebConnectorJob``) over the ledger's methods:
+    accepted items and the checks of in-doubt ones, ``max_requests`` requests per message set."""
+
+    name = "export"
+
+    def __init__(self, ws: Any, max_requests: int):
+        self.ws, self.max_requests = ws, int(max_requests)
+
+    def pending(self) -> int:
+        counts = self.ws.export_pending()
+        return int(counts["exporting"]) + int(counts["checks"])
+
+    def next_request(self, *, ticket: str, company_file: str | None) -> ExportBatch | None:
+        batch = self.ws.next_export_batch(self.max_requests, company_file)
+        if batch is not None:  # recorded as sent before it leaves: it may reach QuickBooks from now on
+            self.ws.mark_batch_sent(batch.message_id, ticket=ticket)
+        return batch
+
+    def owns(self, message_id: int) -> bool:
+        return bool(self.ws.is_export_message(message_id))
+
+    def apply_response(self, message_id: int, response: ResponseDocument) -> pd.DataFrame:
+        return self.ws.apply_export_response(message_id, response)
+
+    def fail(self, message_id: int, hresult: str, message: str) -> pd.DataFrame:
+        return self.ws.fail_export_batch(message_id, hresult, message)
+
+
 class ExportMixin:
     """Export ledger and orchestration on a workspace (needs ``QueueMixin.apply_export_outcomes``)."""
 
@@ -152,6 +181,14 @@ class ExportMixin:
             f"SELECT * EXCLUDE (request_xml) FROM export_ledger {where} "
             "ORDER BY built_at, item_type, procore_id, attempt",
             params,
+        )
+
+    def is_export_message(self, message_id: int) -> bool:
+        """True when the export ledger built the message (the Web Connector service routes its answer here)."""
+        return bool(
+            self.store.execute(
+                "SELECT 1 FROM export_messages WHERE message_id = ?", [int(message_id)]
+            ).fetchall()
         )
 
     def export_pending(self) -> dict[str, int]:
@@ -1397,4 +1434,4 @@ def _with_decisions(outcomes: pd.DataFrame, decisions: list[dict], by: str = "ex
     return out
 
 
-__all__ = ["ExportBatch", "ExportError", "ExportMixin", "ExportSummary"]
+__all__ = ["ExportBatch", "ExportError", "ExportJob", "ExportMixin", "ExportSummary"]
