@@ -87,10 +87,12 @@ def fingerprints_of(items: str, item_types: Iterable[str] | None = None) -> str:
     return "(" + "\nUNION ALL\n".join(selects) + ")"
 
 
-def record_links(con, rel: str, source: str) -> None:
+def record_links(con, rel: str, source: str, item_types: Iterable[str] | None = None) -> None:
     """Upsert record links from the relation ``rel`` (item_type, procore_id, quickbooks_id, edit_sequence,
     fingerprint, request_message_id, response_message_id); a NULL fingerprint keeps the stored one. Every other
-    link to the same QuickBooks record takes its EditSequence (a CCO's PurchaseOrderMod moves the whole PO on)."""
+    link to the same QuickBooks record takes its EditSequence (a CCO's PurchaseOrderMod moves the whole PO on);
+    ``item_types``, when given, the types ``rel`` holds: no other link can share a record of types whose
+    QuickBooks table no other pair uses."""
     # Links already there are updated, new ones inserted: two plain statements cost DuckDB a fraction of one
     # INSERT ... ON CONFLICT DO UPDATE (the usual answer only adds links).
     con.execute(
@@ -110,6 +112,8 @@ def record_links(con, rel: str, source: str) -> None:
                               AND l.line_table = '' AND l.line_id = 0)""",
         [source],
     )
+    if item_types is not None and not any(shares_records(t) for t in item_types):
+        return
     con.execute(
         f"""UPDATE qb_links l SET edit_sequence = r.edit_sequence, updated_at = now()
             FROM {rel} r WHERE l.quickbooks_id = r.quickbooks_id AND l.line_table = ''
@@ -204,12 +208,14 @@ def apply_to_procore(
             f" OR l.quickbooks_id IN (SELECT quickbooks_id FROM {items}))"
         )
 
-    _resolve_conflicts(con, targets, load_id)
     if not targets:
+        _resolve_conflicts(con, targets, load_id)
         return 0
-    # One query finds which targets differ at all (usually none: a re-load of what we know changes nothing).
+    # One query finds which targets differ at all (usually none: a re-load of what we know changes nothing) and
+    # whether any conflict is open (-1); the open conflicts are settled before anything is written.
     differs = con.execute(
-        " UNION ALL ".join(
+        "SELECT -1 FROM (SELECT 1 FROM qb_link_conflicts WHERE resolved_at IS NULL LIMIT 1) UNION ALL "
+        + " UNION ALL ".join(
             f"""SELECT {n} FROM (SELECT 1 FROM qb_links l JOIN "{table}" t ON {join}
                 WHERE l.item_type = '{pair.item_type}' AND l.line_table = '{line_table}'{only(pair)}
                   AND (t.origin_id IS DISTINCT FROM {linked} OR t.origin_data IS DISTINCT FROM {data_of(line_table)})
@@ -217,7 +223,11 @@ def apply_to_procore(
             for n, (pair, table, linked, join, line_table) in enumerate(targets)
         )
     ).fetchall()
-    for (n,) in differs:
+    if (-1,) in differs:
+        _resolve_conflicts(con, targets, load_id, known_open=True)
+    for (n,) in sorted(differs):
+        if n < 0:
+            continue
         pair, table, linked, join, line_table = targets[n]
         line_id = "l.line_id" if line_table else "0"
         params = [pair.item_type, line_table]
@@ -265,11 +275,20 @@ def _shares_records(pair: EntityPair, types: set[str]) -> bool:
     )
 
 
-def _resolve_conflicts(con, targets: list, load_id: int | None) -> None:
+def shares_records(item_type: str) -> bool:
+    """Can another pair's link point at the same QuickBooks record as one of ``item_type`` (a CCO's PO is its
+    commitment's)? Only then does an answer for it move other links' EditSequence."""
+    return _shares_records(PAIRS[item_type], set(PAIRS) - {item_type})
+
+
+def _resolve_conflicts(con, targets: list, load_id: int | None, known_open: bool = False) -> None:
     """Open conflicts end when the link they disputed is gone or changed (unlinked, relinked), or when a Procore
     export loaded now (``load_id``) brings the linked id again (Procore was corrected). Before the rows are made to
-    show the link, so what this load brought can still be read."""
-    if not con.execute("SELECT count(*) FROM qb_link_conflicts WHERE resolved_at IS NULL").fetchall()[0][0]:
+    show the link, so what this load brought can still be read. ``known_open``: the caller saw an open one."""
+    if (
+        not known_open
+        and not con.execute("SELECT count(*) FROM qb_link_conflicts WHERE resolved_at IS NULL").fetchall()[0][0]
+    ):
         return
     con.execute(
         """UPDATE qb_link_conflicts c SET resolved_at = now()
@@ -426,34 +445,34 @@ def link_from_procore(con) -> int:
 _RETURN_COUNTER = iter(range(1, 1 << 62))
 
 
-def return_updates(con, message_id: int | None = None) -> int:
+def return_updates(con, moved: str | None = None) -> int:
     """Synced items changed in Procore since their link's fingerprint -> Ready to Export (an update, audited
-    ``procore_update``), accepted as the pair's Mod request. Run after every load, and after every answer
-    applied (``message_id``: only that message's items): the link keeps the fingerprint of what was *sent*, so a
-    change that arrived while the request was out (or in doubt after a crash) comes back at once instead of
-    hiding behind Synced until the next load."""
+    ``procore_update``), accepted as the pair's Mod request. Run after every load, and for every answer applied:
+    the link keeps the fingerprint of what was *sent*, so a change that arrived while the request was out (or in
+    doubt after a crash) comes back at once instead of hiding behind Synced until the next load. ``moved``: a
+    relation (item_type, procore_id) of the items an answer just synced whose Procore record no longer has the
+    fingerprint the request was built from (the export ledger compares them while it links them), so only those
+    are looked at."""
     from .entities import EXPORTABLE  # after the pair modules registered
 
     updatable = [t for t in EXPORTABLE if PAIRS[t].updatable]
     if not updatable:
         return 0
     types = ", ".join(f"'{t}'" for t in updatable)
-    only = ""
-    params: list = []
-    fingerprints = "erp_fingerprints"
-    if message_id is not None:
-        mine = f"""(SELECT item_type, procore_id FROM export_ledger
-                    WHERE message_id = {int(message_id)} OR check_message_id = {int(message_id)})"""
-        only = f"AND (e.item_type, e.procore_id) IN {mine}"
-        fingerprints = fingerprints_of(mine, updatable)  # that message's items only, not every Procore row
-    rows = con.execute(
-        f"""SELECT e.item_type, e.procore_id FROM erp_items e
-            JOIN qb_links l ON l.item_type = e.item_type AND l.procore_id = e.procore_id AND l.line_table = ''
-            JOIN {fingerprints} f ON f.item_type = e.item_type AND f.procore_id = e.procore_id
-            WHERE e.status = 'synced' AND e.item_type IN ({types}) {only}
-              AND l.fingerprint IS NOT NULL AND f.fingerprint <> l.fingerprint""",
-        params,
-    ).fetchall()
+    if moved is not None:
+        rows = con.execute(
+            f"""SELECT e.item_type, e.procore_id FROM {moved} m
+                JOIN erp_items e ON e.item_type = m.item_type AND e.procore_id = m.procore_id
+                WHERE e.status = 'synced' AND e.item_type IN ({types})"""
+        ).fetchall()
+    else:
+        rows = con.execute(
+            f"""SELECT e.item_type, e.procore_id FROM erp_items e
+                JOIN qb_links l ON l.item_type = e.item_type AND l.procore_id = e.procore_id AND l.line_table = ''
+                JOIN erp_fingerprints f ON f.item_type = e.item_type AND f.procore_id = e.procore_id
+                WHERE e.status = 'synced' AND e.item_type IN ({types})
+                  AND l.fingerprint IS NOT NULL AND f.fingerprint <> l.fingerprint"""
+        ).fetchall()
     if not rows:
         return 0
     changed = pa.table(
@@ -499,4 +518,5 @@ __all__ = [
     "record_links",
     "remove",
     "return_updates",
+    "shares_records",
 ]

@@ -648,8 +648,7 @@ class ExportMixin:
                 "response_message_id = ? WHERE message_id = ?",
                 [response_id, message_id],
             )
-            # Synced with the fingerprint of what was sent: a Procore change made meanwhile is an update now
-            links.return_updates(con, message_id)
+            # (a Procore change made while the request was out comes back as an update: apply_export_outcomes)
             return outcomes
 
     def _sent_requests(self, message_id: int, purpose: str) -> pd.DataFrame:
@@ -1081,13 +1080,18 @@ class ExportMixin:
                 # usual case) take a plain INSERT, which costs DuckDB a fraction of INSERT OR REPLACE
                 on = " AND ".join(f'k."{c}" = m."{c}"' for c in spec.key)
                 picked = ", ".join(f'm."{c}"' for c in [*cols, "_source_file", "_loaded_at"])
-                con.execute(
-                    f'INSERT OR REPLACE INTO "{table}" ({names}) SELECT {picked} FROM _exp_mirror m '
-                    f'SEMI JOIN "{table}" k ON {on}'
-                )
-                con.execute(
-                    f'INSERT INTO "{table}" ({names}) SELECT {picked} FROM _exp_mirror m ANTI JOIN "{table}" k ON {on}'
-                )
+                stored = con.execute(f'SELECT count(*) FROM _exp_mirror m SEMI JOIN "{table}" k ON {on}').fetchall()
+                if stored[0][0]:  # (even with no row to replace, INSERT OR REPLACE costs DuckDB several INSERTs)
+                    con.execute(
+                        f'INSERT OR REPLACE INTO "{table}" ({names}) SELECT {picked} FROM _exp_mirror m '
+                        f'SEMI JOIN "{table}" k ON {on}'
+                    )
+                    con.execute(
+                        f'INSERT INTO "{table}" ({names}) SELECT {picked} FROM _exp_mirror m '
+                        f'ANTI JOIN "{table}" k ON {on}'
+                    )
+                else:
+                    con.execute(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM _exp_mirror')
             finally:
                 con.unregister("_exp_mirror")
 

@@ -862,28 +862,36 @@ class QueueMixin(
         with self.store.transaction() as con:
             con.register(name, arrow)
             try:
-                problems = con.sql(
-                    f"""SELECT item_type, procore_id, problem FROM (
-                          SELECT o.item_type, o.procore_id, unnest([
-                            CASE WHEN o.outcome NOT IN ('synced', 'failed') THEN 'outcome must be synced or failed, got ' || coalesce(o.outcome, 'nothing') END,
-                            CASE WHEN o.outcome = 'synced' AND o.quickbooks_id IS NULL THEN 'a synced outcome needs the QuickBooks id' END,
-                            CASE WHEN e.status IS NULL THEN 'not in the ERP queue' END,
-                            CASE WHEN e.status IS NOT NULL AND e.status <> 'exporting'
-                                  AND NOT (o.outcome = 'synced' AND e.status = 'synced' AND e.quickbooks_id = o.quickbooks_id)
-                                  AND NOT (o.outcome = 'failed' AND e.status = 'failed_to_export')
-                                 THEN 'is ' || e.status || ', not exporting' END]) AS problem
-                          FROM {name} o LEFT JOIN erp_items e ON e.item_type = o.item_type AND e.procore_id = o.procore_id)
-                        WHERE problem IS NOT NULL"""
-                ).to_arrow_table()
-                if problems.num_rows:
-                    raise BatchRejected("apply_export_outcomes", problems.to_pylist())
-                batch_arrow = con.sql(
+                # what is wrong with each row and the rows to apply, in one read (a round trip per answer)
+                checked = con.sql(
                     f"""SELECT o.*, e.status AS from_status,
                                CASE o.outcome WHEN 'synced' THEN 'synced' ELSE 'failed_to_export' END AS to_status,
-                               CASE o.outcome WHEN 'synced' THEN 'export_succeeded' ELSE 'export_failed' END AS action
-                        FROM {name} o JOIN erp_items e ON e.item_type = o.item_type AND e.procore_id = o.procore_id
-                        WHERE e.status = 'exporting'"""
+                               CASE o.outcome WHEN 'synced' THEN 'export_succeeded' ELSE 'export_failed' END AS action,
+                               list_filter([
+                                 CASE WHEN o.outcome NOT IN ('synced', 'failed') THEN 'outcome must be synced or failed, got ' || coalesce(o.outcome, 'nothing') END,
+                                 CASE WHEN o.outcome = 'synced' AND o.quickbooks_id IS NULL THEN 'a synced outcome needs the QuickBooks id' END,
+                                 CASE WHEN e.status IS NULL THEN 'not in the ERP queue' END,
+                                 CASE WHEN e.status IS NOT NULL AND e.status <> 'exporting'
+                                       AND NOT (o.outcome = 'synced' AND e.status = 'synced' AND e.quickbooks_id = o.quickbooks_id)
+                                       AND NOT (o.outcome = 'failed' AND e.status = 'failed_to_export')
+                                      THEN 'is ' || e.status || ', not exporting' END], lambda p: p IS NOT NULL) AS problems
+                        FROM {name} o LEFT JOIN erp_items e ON e.item_type = o.item_type AND e.procore_id = o.procore_id"""
                 ).to_arrow_table()
+                problems = [
+                    {"item_type": it, "procore_id": pid, "problem": problem}
+                    for it, pid, listed in zip(
+                        checked["item_type"].to_pylist(),
+                        checked["procore_id"].to_pylist(),
+                        checked["problems"].to_pylist(),
+                        strict=True,
+                    )
+                    for problem in listed or ()
+                ]
+                if problems:
+                    raise BatchRejected("apply_export_outcomes", problems)
+                batch_arrow = checked.filter(pc.equal(checked["from_status"], "exporting")).drop_columns(
+                    ["problems"]
+                )
                 batch = _temp_name("applied")
                 con.register(batch, batch_arrow)
                 try:
@@ -983,7 +991,8 @@ class QueueMixin(
         synced = con.sql(
             f"""SELECT b.item_type, b.procore_id, b.quickbooks_id, b.edit_sequence,
                        coalesce(lf.fingerprint, f.fingerprint) AS fingerprint,
-                       ?::BIGINT AS request_message_id, ?::BIGINT AS response_message_id
+                       ?::BIGINT AS request_message_id, ?::BIGINT AS response_message_id,
+                       coalesce(lf.fingerprint IS NOT NULL AND f.fingerprint <> lf.fingerprint, false) AS moved
                 FROM {batch} b
                 LEFT JOIN (SELECT l.item_type, l.procore_id, arg_max(l.fingerprint, l.attempt) AS fingerprint
                            FROM export_ledger l SEMI JOIN {batch} s
@@ -999,11 +1008,22 @@ class QueueMixin(
             return
         name = _temp_name("links")
         con.register(name, synced)
+        types = set(synced["item_type"].to_pylist())
         try:
-            links.record_links(con, name, "export")
+            links.record_links(con, name, "export", item_types=types)
             QueueMixin._record_line_links(con, batch, request_message_id, response_message_id, line_links)
-            # only these items' links and the links to the same QuickBooks records (a CCO moves its PO)
-            links.apply_to_procore(con, items=name, item_types=set(synced["item_type"].to_pylist()))
+            # The records' Procore rows already show the new links (the UPDATE above); only line links, links
+            # sharing a QuickBooks record (a CCO moves its PO) and open conflicts need apply_to_procore, and then
+            # only for these items' links and the links to the same QuickBooks records.
+            if (
+                line_links
+                or any(links.shares_records(t) for t in types)
+                or con.execute("SELECT 1 FROM qb_link_conflicts WHERE resolved_at IS NULL LIMIT 1").fetchall()
+            ):
+                links.apply_to_procore(con, items=name, item_types=types)
+            # Synced with the fingerprint of what was sent: a Procore change made meanwhile is an update now
+            if any(synced["moved"].to_pylist()):
+                links.return_updates(con, moved=f"(SELECT item_type, procore_id FROM {name} WHERE moved)")
         finally:
             con.unregister(name)
 
