@@ -157,6 +157,9 @@ def remove(con, rel: str) -> None:
     )
 
 
+_LIVE_LINE = "CASE WHEN l.deleted_in_quickbooks_at IS NULL THEN l.txn_line_id END"
+
+
 def apply_to_procore(
     con, load_id: int | None = None, items: str | None = None, item_types: Iterable[str] | None = None
 ) -> int:
@@ -184,8 +187,8 @@ def apply_to_procore(
         filt = f" AND t.{pair.row_filter}" if pair.row_filter else ""
         targets.append((pair, pair.procore_table, "l.quickbooks_id", f"t.id = l.procore_id{filt}", ""))
         for line in pair.lines:
-            if shows_link(line):
-                targets.append((pair, line.table, "l.txn_line_id", "t.id = l.line_id", line.table))
+            if shows_link(line):  # a line deleted in QuickBooks shows none: the next Mod adds it again
+                targets.append((pair, line.table, _LIVE_LINE, "t.id = l.line_id", line.table))
 
     # The record's EditSequence is qbrecon's; any other key Procore keeps in origin_data for the same link (a
     # CCO's ``txn_id``: its PO's TxnID) stays, so a re-load of what Procore holds differs in nothing and the
@@ -356,6 +359,115 @@ def mark_deleted(con, rel: str, source: str) -> int:
     return len(new)
 
 
+def deleted_line_reason(pair: EntityPair, quickbooks_id: str, txn_line_ids: list[str], how: str) -> str:
+    """What the approver reads about lines of a linked record deleted in QuickBooks (the record stays)."""
+    what = _record_word(pair)
+    ids = ", ".join(sorted(set(txn_line_ids)))
+    which = f"line {ids} was" if len(set(txn_line_ids)) == 1 else f"lines {ids} were"
+    return (
+        f"a line was deleted in QuickBooks Desktop: {which} removed from the {what} {quickbooks_id} ({how}). "
+        f"Retry sends the {what} again with the line added back as a new line (nothing is added twice), "
+        "or reject it"
+    )
+
+
+def mark_lines_deleted(con, rel: str, source: str) -> int:
+    """Line links whose QuickBooks line is gone while its record stays (``rel``: item_type, procore_id, line_table,
+    line_id, detail) are marked like records: the link keeps its ids for the audit trail, the Procore line shows
+    no ``origin_id`` (the next Mod sends it as a new line, never a Mod of a line QuickBooks no longer has), a
+    Synced item goes to Failed to Export with the plain reason, and the audit says how qbrecon learned it.
+    Returns how many line links were newly marked."""
+    new = con.execute(
+        f"""UPDATE qb_links l SET deleted_in_quickbooks_at = now(), deleted_detail = r.detail, updated_at = now()
+            FROM {rel} r WHERE l.item_type = r.item_type AND l.procore_id = r.procore_id
+              AND l.line_table = r.line_table AND l.line_id = r.line_id AND l.line_table <> ''
+              AND l.deleted_in_quickbooks_at IS NULL
+            RETURNING l.item_type, l.procore_id"""
+    ).fetchall()
+    if not new:
+        return 0
+    for pair in PAIRS.values():
+        for line in pair.lines:
+            if shows_link(line):
+                con.execute(
+                    f"""UPDATE "{line.table}" t SET origin_id = NULL FROM {rel} r
+                        WHERE r.item_type = ? AND r.line_table = ? AND t.id = r.line_id""",
+                    [pair.item_type, line.table],
+                )
+    items = f"(SELECT item_type, procore_id, any_value(detail) AS detail FROM {rel} GROUP BY 1, 2)"
+    con.execute(
+        f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id, from_status,
+                                   to_status, detail)
+            SELECT nextval('erp_audit_seq'), now(), NULL, ?, 'line_deleted_in_quickbooks', e.item_type,
+                   e.procore_id, e.status, CASE WHEN e.status = 'synced' THEN 'failed_to_export' ELSE e.status END,
+                   r.detail
+            FROM {items} r JOIN erp_items e ON e.item_type = r.item_type AND e.procore_id = r.procore_id""",
+        [source],
+    )
+    con.execute(
+        f"""UPDATE erp_items e SET status = 'failed_to_export', last_error_code = NULL, last_error_message = r.detail,
+                   error_class = 'line_deleted_in_quickbooks', updated_at = now()
+            FROM {items} r WHERE e.item_type = r.item_type AND e.procore_id = r.procore_id AND e.status = 'synced'"""
+    )
+    return len(new)
+
+
+def live_line_links(con, item_type: str, procore_id: int) -> list[tuple[str, int, str]]:
+    """(line_table, line_id, TxnLineID) of the item's line links not marked deleted."""
+    return con.execute(
+        """SELECT line_table, line_id, txn_line_id FROM qb_links WHERE item_type = ? AND procore_id = ?
+             AND line_table <> '' AND txn_line_id IS NOT NULL AND deleted_in_quickbooks_at IS NULL""",
+        [item_type, procore_id],
+    ).fetchall()
+
+
+def learn_deleted_lines(con, load_id: int, source: str, tables: Iterable[str] | None = None) -> int:
+    """After a read of QuickBooks records with their lines (load ``load_id``, which wrote ``tables``): a linked
+    line missing from a record whose lines that read stored is gone from the company file while the record
+    stays. Marked with ``mark_lines_deleted``; returns how many line links were marked."""
+    rows = []
+    read = None if tables is None else set(tables)
+    for pair in PAIRS.values():
+        if not (pair.exportable and pair.quickbooks_lines and any(x.linked for x in pair.lines)):
+            continue
+        if read is not None and pair.quickbooks_lines not in read:
+            continue
+        child, spec = pair.quickbooks_lines, TABLES[pair.quickbooks_lines]
+        txn, txn_line = spec.key[0], spec.key[1]
+        found = con.execute(
+            f"""SELECT l.item_type, l.procore_id, l.line_table, l.line_id, l.quickbooks_id, l.txn_line_id
+                FROM qb_links l JOIN qb_links r ON r.item_type = l.item_type AND r.procore_id = l.procore_id
+                     AND r.line_table = '' AND r.deleted_in_quickbooks_at IS NULL
+                WHERE l.item_type = ? AND l.line_table <> '' AND l.txn_line_id IS NOT NULL
+                  AND l.deleted_in_quickbooks_at IS NULL
+                  AND l.quickbooks_id IN (SELECT "{txn}" FROM "{child}" WHERE "_load_id" = ?)
+                  AND NOT EXISTS (SELECT 1 FROM "{child}" c WHERE c."{txn}" = l.quickbooks_id
+                                  AND c."{txn_line}" = l.txn_line_id)""",
+            [pair.item_type, load_id],
+        ).fetchall()
+        rows += [(pair, *r) for r in found]
+    if not rows:
+        return 0
+    gone: dict[tuple[str, int], list[str]] = {}
+    for _pair, item_type, pid, _t, _i, _qb, txn_line_id in rows:
+        gone.setdefault((item_type, int(pid)), []).append(txn_line_id)
+    how = "QuickBooks no longer lists it when qbrecon read the record again"
+    found = pa.table(
+        {
+            "item_type": [r[1] for r in rows],
+            "procore_id": pa.array([int(r[2]) for r in rows], pa.int64()),
+            "line_table": [r[3] for r in rows],
+            "line_id": pa.array([int(r[4]) for r in rows], pa.int64()),
+            "detail": [deleted_line_reason(r[0], r[5], gone[(r[1], int(r[2]))], how) for r in rows],
+        }
+    )
+    con.register("_lines_deleted", found)
+    try:
+        return mark_lines_deleted(con, "_lines_deleted", source)
+    finally:
+        con.unregister("_lines_deleted")
+
+
 def learn_deleted(con, table: str, where: str | None, read_since) -> int:
     """After a refresh that read *every* record of a QuickBooks table (with ``where``, the part one query reads):
     rows stored before that read began and not read by it are gone from the company file. They leave the
@@ -508,9 +620,13 @@ def return_updates(con, moved: str | None = None) -> int:
 __all__ = [
     "LINKS_VERSION",
     "apply_to_procore",
+    "deleted_line_reason",
     "deleted_reason",
     "learn_deleted",
+    "learn_deleted_lines",
+    "live_line_links",
     "mark_deleted",
+    "mark_lines_deleted",
     "fingerprint_sql",
     "fingerprints_view",
     "link_from_procore",

@@ -49,6 +49,16 @@ def register_tables(*ddl: str) -> None:
             _EXTRA_DDL.append(statement)
 
 
+def redeclare(prefix: str, statement: str) -> None:
+    """Replace the registered statement that starts with ``prefix`` by ``statement``, in its place (a view declared
+    again with more in it, e.g. ``erp_fingerprints`` as each pair module registers); register it if none does."""
+    for i, ddl in enumerate(_EXTRA_DDL):
+        if ddl.startswith(prefix):
+            _EXTRA_DDL[i] = statement
+            return
+    _EXTRA_DDL.append(statement)
+
+
 _LOCK_PID = re.compile(r"PID (\d+)")
 
 

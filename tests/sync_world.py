@@ -81,16 +81,20 @@ def tolerant(fn, frame: pd.DataFrame, **kw) -> int:
     return 0
 
 
-def approve(ws, item_types: list[str] | None = None) -> int:
-    """Send what can be sent and accept what is Ready to Export (of ``item_types``, default all)."""
-    admin = admin_id(ws)
+def approve(
+    ws, item_types: list[str] | None = None, admin: int | None = None, customer: str | None = None
+) -> int:
+    """Send what can be sent and accept what is Ready to Export (of ``item_types``, default all), as ``admin``
+    naming ``customer`` for jobs (read from the workspace when not given)."""
+    admin = admin_id(ws) if admin is None else admin
     types = item_types or EXPORTABLE
     q = ws.queue(item_type=types)
     n = tolerant(
         ws.send, q[(q["status"].isin(["not_sent", "unlinked"])) & q["can_send"].fillna(False)], by=admin
     )
     q = ws.queue("ready_to_export", item_type=types)
-    return n + tolerant(ws.accept, q, by=admin, customer=top_customer(ws))
+    customer = top_customer(ws) if customer is None else customer
+    return n + tolerant(ws.accept, q, by=admin, customer=customer)
 
 
 def sync_all(ws, company, rounds: int = 8, item_types: list[str] | None = None) -> None:

@@ -3,22 +3,26 @@ users and QuickBooks do, and after every step the workspace and the simulated Qu
 against a plain-Python model of what must be true.
 
 Steps: load a Procore export (the same again, an older one, one edited in Procore), send + accept, reject, export
-in process and through the Web Connector service (its SOAP operations, in process), edit or delete a record
-directly in the QuickBooks file (another QuickBooks user), refresh the QuickBooks side, unlink, resend, retry, and
-a crash: a separate process killed after QuickBooks stored its message and before the answer was applied.
+in process and through the Web Connector service (its SOAP operations, in process), edit or delete a record, or
+delete one line of a record, directly in the QuickBooks file (another QuickBooks user), refresh the QuickBooks
+side, unlink, resend, retry, and a crash: a separate process killed (SIGKILL) after QuickBooks stored its message
+and before the answer was applied.
 
 Invariants (written against ``qbrecon.entities.PAIRS``, so a new pair is covered by declaring it):
 - each Procore record / line is linked to at most one QuickBooks record / line, and every record or PO line
-  qbrecon created in QuickBooks is linked to exactly one Procore record / line (nothing posted twice);
+  qbrecon created in QuickBooks is linked to exactly one Procore record / line (nothing posted twice); while a
+  crash leaves requests in doubt, no more records are unlinked than Adds in doubt, and the next export links them
+  (checked at the end of every example that crashed);
 - every Synced item's link resolves in the QuickBooks file, with the amount its pair declares equal on both
-  sides, unless the model changed it in QuickBooks;
+  sides, unless the model changed it in QuickBooks; so does every line link, unless the model deleted the line and
+  qbrecon has not read it since (a full refresh marks it);
 - re-loads never change a link;
 - reconciliation reports the model's own QuickBooks edits on qbrecon's records and nothing on the others.
 
 Budget: ``QBRECON_MODEL_EXAMPLES`` examples (200 in CI, i.e. with ``CI`` set; 30 otherwise) of up to
 ``QBRECON_MODEL_STEPS`` (default 6) steps, in ``QBRECON_MODEL_SHARDS`` (default 2) tests that pytest-xdist runs
-side by side; the crash rule runs with ``QBRECON_MODEL_CRASH=1``. The long run:
-``QBRECON_MODEL_EXAMPLES=1000 QBRECON_MODEL_CRASH=1 python -m pytest tests/test_model_sync.py -p no:cacheprovider``.
+side by side; the crash rule is on unless ``QBRECON_MODEL_CRASH=0``. The long run:
+``QBRECON_MODEL_EXAMPLES=1000 python -m pytest tests/test_model_sync.py -n 2 -p no:cacheprovider``.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -41,7 +46,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from lxml import etree
 from sync_world import admin_id, company_for, fixture_dir, open_world, sync_all, top_customer
 
-from qbrecon import Workspace
+from qbrecon import Workspace, links
 from qbrecon.entities import PAIRS
 from qbrecon.errors import BatchRejected
 from qbrecon.qbwc.service import QBWCService, ServiceConfig
@@ -50,8 +55,10 @@ from qbrecon.qbwc.simulator import KINDS, QuickBooksCompany
 # CI (``CI`` set) runs 200 examples; a developer's run 30; the long run sets QBRECON_MODEL_EXAMPLES=1000
 EXAMPLES = int(os.environ.get("QBRECON_MODEL_EXAMPLES", "200" if os.environ.get("CI") else "30"))
 STEPS = int(os.environ.get("QBRECON_MODEL_STEPS", "6"))
-# a killed process costs seconds (a new interpreter): on in the long run, off by default
-CRASH = os.environ.get("QBRECON_MODEL_CRASH", "0") == "1"
+# the crash rule (a forked process killed mid-export, well under a second) is on unless QBRECON_MODEL_CRASH=0
+CRASH = os.environ.get("QBRECON_MODEL_CRASH", "1") == "1"
+# QBRECON_MODEL_PROGRESS=FILE appends a JSON line per example run (shard, steps, crashed, time)
+PROGRESS = os.environ.get("QBRECON_MODEL_PROGRESS")
 SERVICE_USER, SERVICE_PASSWORD = "qbwc", "model test password"
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {
@@ -71,6 +78,8 @@ _KIND_OF_TABLE = {
     "time_tracking": "time_tracking",
 }
 
+PAIR_TABLES = sorted({p.quickbooks_table for p in PAIRS.values() if p.exportable and p.quickbooks_table})
+
 _TEMPLATE: dict[str, Path] = {}
 
 
@@ -88,9 +97,12 @@ def template() -> dict[str, Path]:
     seed_ids = set(company._recs)
     seed_lines = set(company.lines("purchase_order").get("TxnLineID", []))
     sync_all(ws, company)
+    people = {"admin": admin_id(ws), "customer": top_customer(ws)}  # the same in every copy: read once
     ws.close()
     company.close()
-    (base / "seed.json").write_text(json.dumps({"ids": sorted(seed_ids), "po_lines": sorted(seed_lines)}))
+    (base / "seed.json").write_text(
+        json.dumps({"ids": sorted(seed_ids), "po_lines": sorted(seed_lines), **people})
+    )
     _TEMPLATE.update(base=base, fx=fx)
     return _TEMPLATE
 
@@ -154,19 +166,59 @@ def _mod_request(kind: str, rid: str, edit_sequence: str, body: str) -> bytes:
     ).encode()
 
 
-_CRASH_SCRIPT = """
-import os, signal, sys
+# The crash: a real process, killed (SIGKILL) after QuickBooks stored its message and before the answer was applied.
+# A new interpreter per crash would cost seconds of imports, so one helper process per test process imports qbrecon
+# once and forks a fresh child for each crash; the helper itself never opens a workspace (nothing to share across
+# the fork) and only reports each child's exit (-9: killed as planned; 3: nothing to send).
+_CRASH_SERVER = """
+import os, signal, sys, traceback
 from qbrecon import Workspace
 from qbrecon.qbwc.simulator import QuickBooksCompany
-ws = Workspace(sys.argv[1]); company = QuickBooksCompany(sys.argv[2], validate=False)
-batch = ws.next_export_batch(max_requests=50)
-if batch is None:
-    sys.exit(3)
-ws.mark_batch_sent(batch.message_id)
-company.process(batch.xml)   # QuickBooks stores it ...
-company.close()
-os.kill(os.getpid(), signal.SIGKILL)   # ... and the process dies before the answer is applied
+
+def export_and_die(ws_path, qb_path):
+    ws = Workspace(ws_path)
+    company = QuickBooksCompany(qb_path, validate=False)
+    batch = ws.next_export_batch(max_requests=50)
+    if batch is None:
+        os._exit(3)
+    ws.mark_batch_sent(batch.message_id)
+    company.process(batch.xml)  # QuickBooks stores it ...
+    company.close()
+    os.kill(os.getpid(), signal.SIGKILL)  # ... and the process dies before the answer is applied
+
+for line in sys.stdin:
+    ws_path, qb_path = line.rstrip("\\n").split("\\t")
+    child = os.fork()
+    if child == 0:
+        try:
+            export_and_die(ws_path, qb_path)
+        except BaseException:
+            traceback.print_exc()
+        os._exit(4)
+    _, status = os.waitpid(child, 0)
+    code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    print(code, flush=True)
 """
+_CRASHER: list[subprocess.Popen] = []
+
+
+def crash_export(ws_path: Path, qb_path: Path) -> int:
+    """Run one export in a forked process that is killed mid-way; its exit code (-9 killed, 3 nothing to send)."""
+    if not _CRASHER or _CRASHER[0].poll() is not None:
+        _CRASHER[:] = [
+            subprocess.Popen(
+                [sys.executable, "-c", _CRASH_SERVER],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "PYTHONPATH": str(REPO)},
+            )
+        ]
+        atexit.register(_CRASHER[0].kill)
+    server = _CRASHER[0]
+    server.stdin.write(f"{ws_path}\t{qb_path}\n")
+    server.stdin.flush()
+    return int(server.stdout.readline())
 
 
 class SyncModel(RuleBasedStateMachine):
@@ -179,15 +231,16 @@ class SyncModel(RuleBasedStateMachine):
         seed = json.loads((tpl["base"] / "seed.json").read_text())
         self.seed_ids, self.seed_po_lines = set(seed["ids"]), set(seed["po_lines"])
         self._open()
-        self.admin = admin_id(self.ws)
-        self.customer = top_customer(self.ws)
+        self.admin, self.customer = seed["admin"], seed["customer"]
         # the model
         self.export_edits: dict[
             str, int
         ] = {}  # Procore resource -> how many edits the current export carries
         self.qb_changed: set[str] = set()  # QuickBooks records the model changed (amount or other fields)
         self.qb_deleted: set[str] = set()
+        self.qb_deleted_lines: set[str] = set()  # TxnLineIDs the model removed from records that stay
         self.crashed = False
+        self.checks = 0  # invariant rounds: one after the start, one after every step
 
     def _open(self) -> None:
         self.ws = Workspace(self.dir / "ws.duckdb")
@@ -197,7 +250,19 @@ class SyncModel(RuleBasedStateMachine):
         self.company.con.execute("SET threads = 1")
 
     def teardown(self) -> None:
-        if hasattr(self, "ws"):
+        if not hasattr(self, "ws"):
+            return
+        if PROGRESS:  # one line per example, so a long run shows how far it got
+            with open(PROGRESS, "a") as log:
+                line = {"shard": type(self).__name__, "steps": getattr(self, "checks", 1) - 1, "crashed": self.crashed}
+                log.write(json.dumps({**line, "at": round(time.time(), 1)}) + "\n")
+        try:
+            if self._in_doubt():  # a crash left requests unanswered: the next export's check must settle them
+                self.ws.export(self.company.process)
+                assert not self._in_doubt(), "the export after a crash left requests in doubt"
+                self.nothing_posted_twice()  # now with nothing in doubt: every record it stored is linked
+                event("after a crash, the next export linked what QuickBooks stored")
+        finally:
             # both files are deleted next: closing need not fold their logs into them first
             self.ws.store.execute("PRAGMA disable_checkpoint_on_shutdown")
             self.company.con.execute("PRAGMA disable_checkpoint_on_shutdown")
@@ -206,6 +271,16 @@ class SyncModel(RuleBasedStateMachine):
             shutil.rmtree(self.dir, ignore_errors=True)
 
     # -- helpers ------------------------------------------------------------------------------------------------
+    def _in_doubt(self, adds: bool = False) -> int:
+        """Requests a crash left unanswered (``sent``: the next export's first step makes them in doubt) or
+        whose check has not answered yet; ``adds``: only Adds (each may have stored one record)."""
+        return int(
+            self.ws.store.scalar(
+                "SELECT count(*) FROM export_ledger WHERE (state IN ('sent', 'in_doubt') "
+                "OR check_state IN ('pending', 'sent'))" + (" AND action = 'add'" if adds else "")
+            )
+        )
+
     def _links(self) -> set[tuple]:
         return set(
             self.ws.store.execute(
@@ -246,7 +321,8 @@ class SyncModel(RuleBasedStateMachine):
         assert self._links() == before, "a Procore load changed a link"
         shown = self.ws.store.execute(
             """SELECT l.item_type, l.procore_id FROM qb_links l JOIN commitment_lines t ON t.id = l.line_id
-               WHERE l.line_table = 'commitment_lines' AND t.origin_id IS DISTINCT FROM l.txn_line_id"""
+               WHERE l.line_table = 'commitment_lines' AND t.origin_id IS DISTINCT FROM
+                     CASE WHEN l.deleted_in_quickbooks_at IS NULL THEN l.txn_line_id END"""
         ).fetchall()
         assert not shown, f"commitment lines do not show their links after a load: {shown}"
 
@@ -322,7 +398,7 @@ class SyncModel(RuleBasedStateMachine):
     def send_and_accept(self) -> None:
         from sync_world import approve
 
-        approve(self.ws)
+        approve(self.ws, admin=self.admin, customer=self.customer)
 
     @rule(n=st.integers(0, 5))
     def reject_one(self, n: int) -> None:
@@ -405,21 +481,12 @@ class SyncModel(RuleBasedStateMachine):
         from sync_world import approve
 
         self.load_edited_export("vendors")  # something to send: a vendor update
-        approve(self.ws)
+        approve(self.ws, admin=self.admin, customer=self.customer)
         self.ws.close()
         self.company.close()
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        done = subprocess.run(
-            [sys.executable, "-c", _CRASH_SCRIPT, str(self.dir / "ws.duckdb"), str(self.dir / "qb.duckdb")],
-            env=env,
-            timeout=120,
-        )
-        assert done.returncode in (-9, 3), done
-        event(
-            "crash: killed after QuickBooks stored the message"
-            if done.returncode == -9
-            else "crash: nothing to send"
-        )
+        code = crash_export(self.dir / "ws.duckdb", self.dir / "qb.duckdb")
+        assert code in (-9, 3), f"the exporting process ended with {code}, not killed"
+        event("crash: killed after QuickBooks stored the message" if code == -9 else "crash: nothing to send")
         self.crashed = True
         self._open()
 
@@ -472,17 +539,52 @@ class SyncModel(RuleBasedStateMachine):
         assert rs.get("statusCode") == "0", etree.tostring(rs)
         self.qb_deleted.add(qb_id)
 
+    @rule(n=st.integers(0, 20))
+    def delete_bill_line_in_quickbooks(self, n: int) -> None:
+        """Another QuickBooks user removes one linked line of a bill qbrecon made (the bill stays)."""
+        rows = [r for r in self._synced_exported("invoice") if r[2] not in self.qb_deleted]
+        if not rows:
+            return
+        _, pid, qb_id = rows[n % len(rows)]
+        live = {r[2] for r in links.live_line_links(self.ws.store.con, "invoice", pid)}
+        ret = self.company.ret(qb_id)
+        lines = ret.findall("ItemLineRet")
+        gone = next((x for x in lines if x.findtext("TxnLineID") in live), None)
+        if gone is None or len(lines) < 2:
+            return
+        body = "".join(
+            f"<ItemLineMod><TxnLineID>{x.findtext('TxnLineID')}</TxnLineID></ItemLineMod>"
+            for x in lines
+            if x is not gone
+        )  # a BillMod keeps only the lines it lists
+        request = _mod_request("bill", qb_id, ret.findtext("EditSequence"), body)
+        rs = etree.fromstring(self.company.process(request)).find("QBXMLMsgsRs")[0]
+        assert rs.get("statusCode") == "0", etree.tostring(rs)
+        self.qb_changed.add(qb_id)
+        self.qb_deleted_lines.add(gone.findtext("TxnLineID"))
+        event("a bill line deleted in QuickBooks")
+
     @rule(full=st.booleans())
     def refresh_quickbooks_side(self, full: bool) -> None:
-        self.ws.request_refresh(full=full)  # incremental: what changed since the newest record stored
+        # the QuickBooks tables the pairs export to (the other kinds hold nothing qbrecon makes: not read, to save
+        # time); incremental: what changed since the newest record stored
+        self.ws.request_refresh(PAIR_TABLES, full=full)
         self.ws.refresh_now(self.company.process)
         learned = {qb for _, _, qb in self._deleted_links()}
         assert learned <= self.qb_deleted, (
             f"links marked deleted that QuickBooks still has: {learned - self.qb_deleted}"
         )
-        if full:  # a full read learns every deletion of a linked record
+        if full:  # a full read learns every deletion of a linked record, and of a linked line of a record that stays
             linked = {qb for _, _, qb in self._synced_exported()}
             assert not (linked & self.qb_deleted), "a full refresh left Synced an item deleted in QuickBooks"
+            live = self.ws.store.scalar(
+                """SELECT count(*) FROM qb_links WHERE line_table <> '' AND deleted_in_quickbooks_at IS NULL
+                   AND list_contains(?, txn_line_id)""",
+                [sorted(self.qb_deleted_lines)],
+            )
+            assert not live, "a full refresh left a line link to a line deleted in QuickBooks"
+            if self.qb_deleted_lines:
+                event("full refresh: learned a line deletion")
             event("full refresh" + (": learned a deletion" if learned else ""))
 
     # -- invariants ---------------------------------------------------------------------------------------------------
@@ -490,6 +592,7 @@ class SyncModel(RuleBasedStateMachine):
     def each_procore_record_and_line_linked_once(self) -> None:
         if not hasattr(self, "ws"):
             return
+        self.checks += 1
         twice = self.ws.store.execute(
             """SELECT item_type, quickbooks_id, count(*) FROM qb_links WHERE line_table = ''
                GROUP BY 1, 2 HAVING count(*) > 1 AND item_type <> 'change_order'"""
@@ -514,13 +617,14 @@ class SyncModel(RuleBasedStateMachine):
         linked = {
             r[0] for r in self.ws.store.execute("SELECT DISTINCT quickbooks_id FROM qb_links").fetchall()
         }
-        # 'sent' with no answer after a crash is in doubt too (the next export's first step says so)
-        in_doubt = self.ws.store.scalar(
-            "SELECT count(*) FROM export_ledger WHERE state IN ('sent', 'in_doubt') OR check_state IN ('pending', 'sent')"
-        )
         created = set(self.company._recs) - self.seed_ids
         orphans = created - linked
-        if in_doubt:  # a crash left a message whose answer was never applied: the next export checks it
+        if self._in_doubt():
+            # a crash left a message whose answer was never applied: each unanswered Add may have stored one record,
+            # which the next export's check links (teardown exports once more and checks it)
+            assert len(orphans) <= self._in_doubt(adds=True), (
+                f"more unlinked QuickBooks records than Adds in doubt: {orphans}"
+            )
             return
         assert not orphans, (
             f"QuickBooks records qbrecon created that no Procore record is linked to: {orphans}"
@@ -544,6 +648,7 @@ class SyncModel(RuleBasedStateMachine):
         amounts = self._amounts(
             [r for r in synced if r[2] not in self.qb_deleted and r[2] in self.company._recs]
         )
+        shared = self._shared_with_unsent()  # a PO whose CCO waits to send its change
         for item_type, pid, qb_id in synced:
             if qb_id in self.qb_deleted:
                 continue
@@ -551,11 +656,36 @@ class SyncModel(RuleBasedStateMachine):
             pair = PAIRS[item_type]
             if pair.amount is None or qb_id in self.qb_changed or item_type == "change_order":
                 continue
-            if qb_id in self._shared_with_unsent():  # a PO whose CCO waits to send its change
+            if qb_id in shared:
                 continue
             ours = amounts[(item_type, pid)][0]
             theirs = self.company.ret(qb_id).findtext(pair.amount[1])
             assert Decimal(str(ours)) == Decimal(theirs), (item_type, pid, qb_id, ours, theirs)
+
+    @invariant()
+    def synced_line_links_resolve(self) -> None:
+        """Every line link of a Synced item names a line its QuickBooks record still has, unless the model deleted
+        that line and qbrecon has not read it since (then the link is marked once it does)."""
+        if not hasattr(self, "ws"):
+            return
+        rows = self.ws.store.execute(
+            """SELECT l.item_type, l.procore_id, l.quickbooks_id, l.txn_line_id FROM qb_links l
+               JOIN erp_items e ON e.item_type = l.item_type AND e.procore_id = l.procore_id
+               WHERE e.status = 'synced' AND l.line_table <> '' AND l.txn_line_id IS NOT NULL
+                 AND l.deleted_in_quickbooks_at IS NULL"""
+        ).fetchall()
+        have: dict[str, set[str]] = {}
+        for item_type, pid, qb_id, txn_line in rows:
+            if qb_id in self.qb_deleted or txn_line in self.qb_deleted_lines:
+                continue
+            if qb_id not in have:
+                ret = self.company.ret(qb_id) if qb_id in self.company._recs else None
+                have[qb_id] = (
+                    set()
+                    if ret is None
+                    else {x.findtext("TxnLineID") for x in ret.iter() if str(x.tag).endswith("LineRet")}
+                )
+            assert txn_line in have[qb_id], f"Synced {item_type} {pid}: {qb_id} has no line {txn_line}"
 
     def _shared_with_unsent(self) -> set[str]:
         """QuickBooks records another item links to while that item has a Procore change not sent yet."""
@@ -597,11 +727,12 @@ class SyncModel(RuleBasedStateMachine):
         # ... and no fewer: an amount that differs in the QuickBooks file, as the workspace last read it, is reported
         synced = self._synced_exported()
         amounts = self._amounts([r for r in synced if r[2] not in self.qb_deleted])
+        shared = self._shared_with_unsent()
         for item_type, pid, qb_id in synced:
             pair = PAIRS[item_type]
             if pair.amount is None or qb_id in self.qb_deleted or item_type == "change_order":
                 continue
-            if qb_id in self._shared_with_unsent():
+            if qb_id in shared:
                 continue
             ours, read = amounts[(item_type, pid)]
             ours = Decimal(str(ours))

@@ -4,11 +4,14 @@ checked here against the schema, the builders and the queue, one test per pair."
 from __future__ import annotations
 
 import pytest
+from lxml import etree
 
-from qbrecon import links
+from qbrecon import links, pairs
 from qbrecon.entities import EXPORTABLE, PAIRS, dependencies_sql
+from qbrecon.erp import permissions
 from qbrecon.qbxml import spec
-from qbrecon.qbxml.build import _PREPARE
+from qbrecon.qbxml.build import _PREPARE, build_requests, message_sets
+from qbrecon.reconcile import rules
 from qbrecon.schemas import TABLES
 
 EXPORT_PAIRS = [PAIRS[t] for t in EXPORTABLE]
@@ -56,3 +59,84 @@ def test_dependencies_are_the_declared_parents(ws):
     assert declared == {(p.item_type, t) for p in PAIRS.values() for t in p.depends_on}
     for p in PAIRS.values():
         assert all(t in PAIRS and PAIRS[t].export_order < p.export_order for t in p.depends_on), p.item_type
+
+
+# -- generated per pair module (``qbrecon.pairs``): a changed declaration fails here ----------------------------
+# What each pair is, in QuickBooks' and Procore's terms: its messages, its id kind, the pairs it waits for (Procore's
+# ERP dependencies: an invoice needs its commitment, vendor, job and cost codes synced first). Changing one of these
+# in a pair module is a change of behaviour; this table says so.
+DECLARED = {
+    "company": ("VendorAdd", "VendorMod", "VendorQuery", "ListID", ()),
+    "project": ("CustomerAdd", "CustomerMod", "CustomerQuery", "ListID", ()),
+    "cost_code": ("ItemServiceAdd", "ItemServiceMod", "ItemQuery", "ListID", ()),
+    "budget": ("EstimateAdd", "EstimateMod", "EstimateQuery", "TxnID", ("cost_code", "project")),
+    "commitment": (
+        "PurchaseOrderAdd",
+        "PurchaseOrderMod",
+        "PurchaseOrderQuery",
+        "TxnID",
+        ("company", "cost_code", "project"),
+    ),
+    "change_order": (None, "PurchaseOrderMod", "PurchaseOrderQuery", "TxnID", ("commitment", "cost_code")),
+    "invoice": (
+        "BillAdd",
+        "BillMod",
+        "BillQuery",
+        "TxnID",
+        ("commitment", "company", "cost_code", "project"),
+    ),
+    "owner_invoice": ("InvoiceAdd", "InvoiceMod", "InvoiceQuery", "TxnID", ("cost_code", "project")),
+    "timecard_entry": (
+        "TimeTrackingAdd",
+        "TimeTrackingMod",
+        "TimeTrackingQuery",
+        "TxnID",
+        ("cost_code", "project"),
+    ),
+}
+MODULES = pairs.registered()
+
+
+def test_every_exportable_pair_is_a_pair_module_with_its_declaration_pinned():
+    assert sorted(m.item_type for m in MODULES) == sorted(EXPORTABLE) == sorted(DECLARED)
+
+
+@pytest.mark.parametrize("m", MODULES, ids=lambda m: m.item_type)
+def test_each_pair_module_declares_its_messages_and_dependencies(m):
+    p = m.pair
+    declared = (p.add_request, p.mod_request, p.query_request, p.quickbooks_id, tuple(sorted(p.depends_on)))
+    assert declared == DECLARED[m.item_type]
+    assert _PREPARE[m.item_type] is m.prepare  # the build engine runs the module's own build
+
+
+@pytest.mark.parametrize("m", MODULES, ids=lambda m: m.item_type)
+def test_each_pair_module_builds_what_quickbooks_accepts_by_the_spec_tables(m):
+    """Every pair's build over the small company of ``test_qbxml_build.scenario``: its requests are its own
+    messages, and QuickBooks' own rules (element order, required elements, lengths: ``spec.check_request``, no XSD
+    needed) find nothing wrong. A field map naming a wrong element, or writing elements out of order, fails."""
+    from test_qbxml_build import scenario
+
+    context, inputs = scenario()
+    assert m.item_type in inputs, "a new pair module adds its rows to test_qbxml_build.scenario"
+    rows, lines = inputs[m.item_type]
+    result = build_requests(m.item_type, rows, lines, context)
+    assert result.errors.empty, result.errors.to_dict("records")
+    assert result.requests and {r.request_name for r in result.requests} <= {
+        m.pair.add_request,
+        m.pair.mod_request,
+    }
+    for ms in message_sets(result.requests, max_requests=1000):
+        found = spec.check_request(etree.fromstring(ms.xml))
+        assert found.fatal == [] and found.too_long == {}, (found.fatal, found.too_long)
+
+
+@pytest.mark.parametrize("m", MODULES, ids=lambda m: m.item_type)
+def test_each_pair_module_has_its_queue_row_tab_and_tool(m, ws):
+    # its rows in the ERP queue's item view, with the view's columns; its dashboard tab, columns and Procore tool
+    con = ws.store.con
+    names = [d[0] for d in con.execute("SELECT * FROM erp_item_details LIMIT 0").description]
+    assert len(con.execute(f"SELECT * FROM ({m.details_sql}) LIMIT 0").description) == len(names)
+    assert m.columns and m.columns[0].key == "procore_id" and m.singular
+    assert m.procore_tool in permissions.TOOLS
+    if m.reconcile is not None:
+        assert rules.RULES[m.item_type] is m.reconcile and m.item_type in rules.ALL_PAIRS

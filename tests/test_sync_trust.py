@@ -786,3 +786,78 @@ def test_an_update_of_a_record_deleted_in_quickbooks_is_learned_from_quickbooks_
     assert ws.links("invoice", pid).query("line_table == ''")["deleted_in_quickbooks_at"].notna().all()
     with pytest.raises(BatchRejected, match="deleted in QuickBooks Desktop"):
         ws.retry([pid], item_type="invoice", by=admin_id(ws))
+
+
+# -- a single line deleted in QuickBooks (its record stays) ---------------------------------------------------------
+def _delete_first_line_in_quickbooks(company, txn_id: str) -> str:
+    """Another QuickBooks user removes the bill's first line (a BillMod that lists every other line)."""
+    from lxml import etree
+
+    ret = company.ret(txn_id)
+    lines = ret.findall("ItemLineRet")
+    keep = "".join(
+        f"<ItemLineMod><TxnLineID>{x.findtext('TxnLineID')}</TxnLineID></ItemLineMod>" for x in lines[1:]
+    )
+    rs = etree.fromstring(
+        company.process(
+            '<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="stopOnError">'
+            f'<BillModRq requestID="m"><BillMod><TxnID>{txn_id}</TxnID><EditSequence>{ret.findtext("EditSequence")}'
+            f"</EditSequence>{keep}</BillMod></BillModRq></QBXMLMsgsRq></QBXML>".encode()
+        )
+    ).find("QBXMLMsgsRs")[0]
+    assert rs.get("statusCode") == "0", etree.tostring(rs)
+    return lines[0].findtext("TxnLineID")
+
+
+def _bill_lines(company, txn_id: str) -> list[tuple[str, Decimal]]:
+    return [
+        (x.findtext("TxnLineID"), Decimal(x.findtext("Amount"))) for x in company.ret(txn_id).findall("ItemLineRet")
+    ]
+
+
+@pytest.mark.parametrize("learned_by", ["refresh", "re-read", "quickbooks-answer"])
+def test_a_line_deleted_in_quickbooks_is_marked_shown_plainly_and_retry_adds_it_back_once(world, learned_by):
+    ws, company, fx, tmp = world
+    sync_all(ws, company)
+    pid = exported_by_us(ws, "invoice")[0]
+    txn = ws.links("invoice", pid).query("line_table == ''")["quickbooks_id"].iloc[0]
+    before = _bill_lines(company, txn)
+    gone = _delete_first_line_in_quickbooks(company, txn)
+    lk = ws.links("invoice", pid)
+    line_id = int(lk[lk["txn_line_id"] == gone]["line_id"].iloc[0])
+    if learned_by == "refresh":  # the next refresh reads the bill with its lines: the line is not among them
+        ws.request_refresh()
+        ws.refresh_now(company.process)
+    else:  # no refresh: a Procore change goes out as a BillMod; QuickBooks moved on, so qbrecon reads the bill again
+        if learned_by == "quickbooks-answer":  # ... unless qbrecon already knew the current EditSequence: 3120
+            es = company.ret(txn).findtext("EditSequence")
+            for table in ("erp_items", "qb_links"):
+                ws.store.execute(
+                    f"UPDATE {table} SET edit_sequence = ? WHERE item_type = 'invoice' AND procore_id = ?", [es, pid]
+                )
+        ws.store.execute("UPDATE invoices SET payment_due_date = DATE '2030-01-31' WHERE id = ?", [pid])
+        ws.refresh_queue()
+        ws.accept([pid], item_type="invoice", by=admin_id(ws))
+        ws.export(company.process)
+        assert [t for t, _ in _bill_lines(company, txn)] == [t for t, _ in before[1:]], "nothing was sent"
+    item = ws.queue(item_type="invoice").set_index("procore_id").loc[pid]
+    assert item["status"] == "failed_to_export" and item["error_class"] == "line_deleted_in_quickbooks"
+    assert item["last_error_message"].startswith(
+        f"a line was deleted in QuickBooks Desktop: line {gone} was removed from the bill {txn}"
+    ), item["last_error_message"]
+    if learned_by != "quickbooks-answer":  # QuickBooks' own 3120 text only where it is how qbrecon learned it
+        assert "Object" not in item["last_error_message"]
+    lk = ws.links("invoice", pid)
+    line_link = lk[lk["line_id"] == line_id].iloc[0]
+    assert line_link["txn_line_id"] == gone and pd.notna(line_link["deleted_in_quickbooks_at"])
+    assert "line_deleted_in_quickbooks" in set(ws.audit("invoice", pid)["action"])
+    # the approver retries: the BillMod adds the line again, once, and the bill is whole
+    ws.retry([pid], item_type="invoice", by=admin_id(ws))
+    ws.export(company.process)
+    assert ws.queue(item_type="invoice").set_index("procore_id").loc[pid, "status"] == "synced"
+    after = _bill_lines(company, txn)
+    assert len(after) == len(before) and gone not in {t for t, _ in after}
+    assert sum(a for _, a in after) == sum(a for _, a in before)
+    lk = ws.links("invoice", pid)
+    new = lk[lk["line_id"] == line_id].iloc[0]
+    assert new["txn_line_id"] in {t for t, _ in after} and pd.isna(new["deleted_in_quickbooks_at"])

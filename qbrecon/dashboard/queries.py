@@ -18,17 +18,7 @@ from ..erp import queue as _queue  # noqa: F401  (registers the erp_queue view t
 from ..erp.states import STATUSES, TRANSITIONS, item_where
 
 # The item types the ERP Integrations tool has a tab for, in Procore's tab order.
-TAB_ORDER: list[str] = [
-    "project",
-    "company",
-    "cost_code",
-    "budget",
-    "commitment",
-    "change_order",
-    "invoice",
-    "timecard_entry",
-    *(m.item_type for m in _pairs.registered()),  # pair modules have their tab
-]
+TAB_ORDER: list[str] = [m.item_type for m in sorted(_pairs.registered(), key=lambda m: m.tab_order)]
 
 # The filters each tab offers (Procore's "Filter ... By" links), plus "Exporting" so an accepted item stays
 # visible while the Web Connector delivers it, and "Unlinked" after an unlink.
@@ -70,10 +60,6 @@ QUEUE_COLUMNS: list[str] = [
 
 # Line tables and the column that points at the item (the item id for a budget is the project id).
 _LINE_KEY: dict[str, str] = {
-    "budget_line_items": "project_id",
-    "commitment_lines": "commitment_id",
-    "change_order_lines": "change_order_id",
-    "invoice_lines": "requisition_id",
 }
 _LINE_KEY.update({table: key for m in _pairs.registered() for table, key in m.line_keys})
 

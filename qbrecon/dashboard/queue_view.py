@@ -56,14 +56,6 @@ PAGE_SIZES = [25, 50, 100, 250]
 NAMES_SHOWN = 20  # records named in the "done" message; the rest are counted ("and N more")
 # one item and several, in Procore's words ("Accepted 1 job", "Rejected 3 subcontractor invoices")
 SINGULAR = {
-    "company": "company",
-    "project": "job",
-    "cost_code": "cost code",
-    "budget": "budget",
-    "commitment": "commitment",
-    "change_order": "change order",
-    "invoice": "subcontractor invoice",
-    "timecard_entry": "time entry",
     "payment": "payment issued",
 }
 PLURAL = {"timecard_entry": "time entries", "payment": "payments issued"}
@@ -87,37 +79,9 @@ def _c(key: str, title: str, kind: str = "text", width: int = 140) -> Column:
 
 
 _ID = _c("procore_id", "Procore ID", "id", 115)
-_TYPE_COLUMNS: dict[str, list[Column]] = {
-    "project": [_ID, _c("number", "Project #", width=100), _c("name", "Project", width=240)],
-    "company": [_ID, _c("name", "Company", width=280)],
-    "cost_code": [_ID, _c("number", "Cost code", width=110), _c("name", "Description", width=260)],
-    "budget": [_ID, _c("project", "Project", width=240), _c("amount", "Budget amount", "money", 140)],
-    "commitment": [
-        _ID,
-        _c("number", "Number", width=100),
-        _c("name", "Title", width=200),
-        _c("vendor", "Vendor", width=180),
-        _c("project", "Project", width=180),
-        _c("amount", "Amount", "money", 130),
-    ],
-    "change_order": [],  # a CCO reads like its commitment: filled in below
-    "invoice": [
-        _ID,
-        _c("number", "Invoice #", width=110),
-        _c("vendor", "Vendor", width=190),
-        _c("project", "Project", width=190),
-        _c("amount", "Amount", "money", 130),
-    ],
-    "timecard_entry": [
-        _ID,
-        _c("name", "Who and date", width=240),
-        _c("project", "Project", width=200),
-        _c("hours", "Hours", "hours", 90),
-    ],
+_TYPE_COLUMNS: dict[str, list[Column]] = {  # pair modules declare their tab's columns
+    m.item_type: [_c(c.key, c.title, c.kind, c.width) for c in m.columns] for m in _pairs.registered()
 }
-_TYPE_COLUMNS["change_order"] = _TYPE_COLUMNS["commitment"]
-for _m in _pairs.registered():  # pair modules declare their tab's columns
-    _TYPE_COLUMNS[_m.item_type] = [_c(c.key, c.title, c.kind, c.width) for c in _m.columns]
 _SENT = [_c("sent_by_name", "Sent by", width=150), _c("sent_at", "Sent", "time", 150)]
 _STATUS_COLUMNS: dict[str | None, list[Column]] = {
     "ready_to_export": [*_SENT, _c("blockers", "Blocked by", width=260)],

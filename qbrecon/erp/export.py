@@ -60,37 +60,27 @@ _ORDER_SQL = (
 _DEPS_SQL = dependencies_sql()
 
 # line tables each item type's builder needs, keyed by the column that points at the item
-_LINES = {
-    "commitment": [("commitment_lines", "commitment_id")],
-    "change_order": [("change_order_lines", "change_order_id")],
-    "invoice": [("invoice_lines", "requisition_id")],
-    "budget": [("budget_line_items", "project_id"), ("budget_changes", "project_id")],
-}
-_LINES.update({m.item_type: m.line_keys for m in _pairs.registered()})
+_LINES = {m.item_type: m.line_keys for m in _pairs.registered()}
 _OPTION_FIELDS = ("parent_customer_list_id", "parent_customer_full_name", "vendor_type", "quickbooks_number")
 _LIST_ADDS = {"VendorAdd", "CustomerAdd", "ItemServiceAdd", "ItemNonInventoryAdd", "ItemOtherChargeAdd"}
 _NOT_ANSWERED = "no response to this request"
 
 # Settings a builder cannot do without, and the accepted (Exporting) items that need them: without the setting
 # the builder raises SettingMissing half-way through a batch, so ``next_export_batch`` checks them first.
-_REQUIRED_SETTINGS: list[tuple[str, str, str]] = [
+# (setting, SQL counting the items that need it, why), in the order of the settings' names (the message names them
+# in that order)
+_REQUIRED_SETTINGS: list[tuple[str, str, str]] = sorted(
     (
-        "invoice_retainage_item",
-        "SELECT count(*) FROM erp_items WHERE item_type = 'invoice' AND status = 'exporting'",
-        "accepted invoice(s) wait to be exported as bills, and every bill carries its retainage on that item",
+        (
+            key,
+            sql[0] if sql else f"SELECT count(*) FROM erp_items WHERE item_type = '{m.item_type}' AND status = 'exporting'",
+            why,
+        )
+        for m in _pairs.registered()
+        for key, why, *sql in m.required_settings
     ),
-    (
-        "service_item_expense_account",
-        """SELECT count(*) FROM erp_items e JOIN cost_codes c ON c.id = e.procore_id AND c.cost_code_level = 'standard'
-        WHERE e.item_type = 'cost_code' AND e.status = 'exporting' AND coalesce(e.quickbooks_id, c.origin_id) IS NULL""",
-        "accepted cost code(s) wait to be added to QuickBooks as service items, which need an account",
-    ),
-]
-_REQUIRED_SETTINGS += [
-    (key, f"SELECT count(*) FROM erp_items WHERE item_type = '{m.item_type}' AND status = 'exporting'", why)
-    for m in _pairs.registered()
-    for key, why in m.required_settings
-]
+    key=lambda r: r[0],
+)
 
 
 @dataclass
@@ -495,7 +485,7 @@ class ExportMixin:
                 table: self._frame(f'SELECT l.* FROM "{table}" l JOIN _exp_sel s ON l."{col}" = s.procore_id')
                 for table, col in specs
             }
-            if item_type == "budget":
+            if len(frames) > 1:  # several line tables (a budget's lines and changes): the builder takes them by name
                 lines = frames
             elif frames:
                 lines = next(iter(frames.values()))
@@ -691,6 +681,7 @@ class ExportMixin:
                 decision["line_links"] = _line_links(str(it), int(pid), sources, found[0] if found else None)
             decisions.append(decision)
         self._record(decisions, message_id, response_id)
+        self._mark_deleted_lines(decisions)
         return _with_decisions(outcomes, decisions)
 
     def _decide_export(self, item_type: str, pid: int, attempt: int, request_name: str, o: dict) -> dict:
@@ -728,6 +719,11 @@ class ExportMixin:
                 "error_class": "deleted_in_quickbooks",
                 "status_message": gone,
             }
+        lines = self._deleted_lines(item_type, pid, None, message) if code == 3120 else []
+        if lines and request_name.endswith("Mod"):
+            return self._lines_gone(
+                base, lines, f"QuickBooks answered the {request_name}: {message}"
+            )
         action = status_policy(code).action  # the one per-code policy table (qbxml.responses.STATUS_POLICY)
         if action == "retry":
             if attempt < MAX_ATTEMPTS:
@@ -763,6 +759,55 @@ class ExportMixin:
             qb_id,
             f"is no longer in the company file (QuickBooks answered the {request_name}: {message})",
         )
+
+    def _deleted_lines(
+        self, item_type: str, pid: int, present: set[str] | None, message: str | None = None
+    ) -> list[tuple[str, int, str]]:
+        """The item's live line links QuickBooks no longer has: those not in ``present`` (the TxnLineIDs of the
+        record as just read), or those QuickBooks' "cannot be found" ``message`` names."""
+        live = links.live_line_links(self.store.con, item_type, pid)
+        if present is not None:
+            return [x for x in live if x[2] not in present]
+        return [x for x in live if f'"{x[2]}"' in (message or "")]
+
+    def _lines_gone(self, base: dict, lines: list[tuple[str, int, str]], how: str) -> dict:
+        """Failed to Export with the plain reason; the line links are marked once the decision is recorded."""
+        row = self.store.execute(
+            "SELECT quickbooks_id FROM erp_items WHERE item_type = ? AND procore_id = ?",
+            [base["item_type"], base["procore_id"]],
+        ).fetchall()
+        qb_id = (row[0][0] if row else None) or ""
+        reason = links.deleted_line_reason(PAIRS[base["item_type"]], qb_id, [x[2] for x in lines], how)
+        return {
+            **base,
+            "decision": "failed",
+            "error_class": "line_deleted_in_quickbooks",
+            "status_message": reason,
+            "deleted_lines": [(t, int(i)) for t, i, _ in lines],
+        }
+
+    def _mark_deleted_lines(self, decisions: list[dict]) -> None:
+        rows = [
+            (d["item_type"], int(d["procore_id"]), t, i, d["status_message"])
+            for d in decisions
+            for t, i in d.get("deleted_lines") or ()
+        ]
+        if not rows:
+            return
+        found = pa.table(
+            {
+                "item_type": [r[0] for r in rows],
+                "procore_id": pa.array([r[1] for r in rows], pa.int64()),
+                "line_table": [r[2] for r in rows],
+                "line_id": pa.array([r[3] for r in rows], pa.int64()),
+                "detail": [r[4] for r in rows],
+            }
+        )
+        self._register(found, "_exp_lines_gone")
+        try:
+            links.mark_lines_deleted(self.store.con, "_exp_lines_gone", "QuickBooks Desktop")
+        finally:
+            self.store.con.unregister("_exp_lines_gone")
 
     def _missing_reference(self, base: dict, attempt: int) -> dict:
         """3140: a referenced vendor/job/item is not in QuickBooks. If we are creating it, wait and retry;
@@ -838,8 +883,22 @@ class ExportMixin:
             request = etree.fromstring(request_xml.encode())
             found = rets.get(rid, [])
             if reason == "refresh":
-                if found:
-                    ret = found[0]
+                ret = found[0] if found else None
+                present = (
+                    {x.findtext("TxnLineID") for x in ret.iter() if str(x.tag).endswith("LineRet")}
+                    if ret is not None
+                    else set()
+                )
+                gone_lines = self._deleted_lines(it, int(pid), present) if present else []
+                if gone_lines:  # the record is there, a line qbrecon linked is not: deleted in QuickBooks
+                    decisions.append(
+                        self._lines_gone(
+                            base,
+                            gone_lines,
+                            "not in it when qbrecon read it again after QuickBooks refused its EditSequence",
+                        )
+                    )
+                elif found:
                     decisions.append(
                         {
                             **base,
@@ -900,6 +959,7 @@ class ExportMixin:
                     }
                 )
         self._record(decisions, message_id, response_id)
+        self._mark_deleted_lines(decisions)
         return _with_decisions(outcomes, decisions, by="check")
 
     def _matching_record(

@@ -18,6 +18,7 @@ from email.utils import formatdate, make_msgid
 import duckdb
 import pandas as pd
 
+from .. import pairs as _pairs
 from ..store import Store, register_tables
 from .settings import read_settings, require_setting
 from .states import STATUSES  # noqa: F401  (erp tables are registered first)
@@ -38,15 +39,11 @@ register_tables(
 DAILY_SUMMARY_SUBJECT = "ERP Integrations Daily Summary"
 SUMMARY_MAX_LINES = 500  # a summary lists at most this many items, then "... and N more"
 
-_NOUNS = {
-    "company": "company",
+# the item in a rejection mail, in Procore's words: each pair module's own (its dashboard's singular), but for a
+# project and a CCO, which Procore's mails name so rather than as on the ERP tab
+_NOUNS = {m.item_type: m.singular for m in _pairs.registered()} | {
     "project": "project",
-    "cost_code": "cost code",
-    "budget": "budget",
-    "commitment": "commitment",
     "change_order": "commitment change order",
-    "invoice": "subcontractor invoice",
-    "timecard_entry": "time entry",
 }
 _NOUN_SQL = "CASE b.item_type " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in _NOUNS.items()) + " END"
 

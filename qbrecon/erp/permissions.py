@@ -43,16 +43,7 @@ TOOLS = {
 }
 assert set(TOOLS) - {ERP} == set(PROCORE_TOOLS)
 # The Procore tool each exportable item lives in (where "send to ERP" is done).
-ITEM_TOOL = {
-    "company": "directory",
-    "project": "projects",
-    "cost_code": "admin",
-    "budget": "budget",
-    "commitment": "commitments",
-    "change_order": "commitments",
-    "invoice": "commitments",
-    "timecard_entry": "timesheets",
-}
+ITEM_TOOL: dict[str, str] = {}  # filled from the pair modules below
 
 ANY = ("none", "read_only", "standard", "admin")
 READ = ("read_only", "standard", "admin")

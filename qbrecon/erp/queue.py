@@ -25,6 +25,7 @@ from .. import links
 from .. import pairs as _pairs  # registers the pair modules (before PAIRS is read below)
 from ..entities import EXPORTABLE, PAIRS
 from ..errors import BatchRejected, InputError
+from ..pairs.base import case_sql
 from ..qbxml import spec
 from ..schemas import TABLES
 from ..schemas.types import normalise_name, normalise_names
@@ -43,8 +44,6 @@ from .settings import SettingsMixin, read_settings, require_setting
 from .states import STATUSES, TRANSITIONS, item_where
 
 # QuickBooks' limits on the names a pair is identified by, from the qbXML spec tables (the one source)
-_VENDOR_NAME_MAX = spec.max_length("VendorAdd/Name")
-_JOB_NAME_MAX = spec.max_length("CustomerAdd/Name")
 _PO_NUMBER_MAX = spec.max_length("PurchaseOrderAdd/RefNumber")
 
 # Additive: direct export (send straight to exporting) and linking a vendor to an existing company.
@@ -63,37 +62,11 @@ _VENDOR_FIELDS = {
     "business_phone": '"Phone"',
 }
 
-# erp_status strings Procore puts on requisitions and budget changes -> our status
-_ERP_STATUS_MAP = {
-    "synced": "synced",
-    "ready_to_export": "ready_to_export",
-    "exporting": "exporting",
-    "exportging": "exporting",
-    "failed_to_export": "failed_to_export",
-    "rejected": "rejected",
-    "retrieved": "retrieved",
-}
-
-
-def _case(expr: str, mapping: dict[str, str], default: str = "NULL") -> str:
-    whens = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in mapping.items())
-    return f"CASE {expr} {whens} ELSE {default} END"
-
-
-def _erp_status(expr: str) -> str:
-    return _case(f"regexp_replace(lower(trim({expr})), '[^0-9a-z]+', '_', 'g')", _ERP_STATUS_MAP)
-
-
 # what is true of an item Procore reports as Failed to Export when no QuickBooks answer of ours says why
 _MARKED_FAILED = "marked failed in Procore; no QuickBooks error recorded: retry or reject"
 
-_ITEM_LABEL = _case("e.item_type", {t: PAIRS[t].label for t in EXPORTABLE})
-_STATUS_LABEL = _case("e.status", STATUSES)
-_BLOCK = "NULLIF(concat_ws('; ', {}), '')"
-
-
-def _blockers(*parts: str) -> str:
-    return _BLOCK.format(", ".join(parts))
+_ITEM_LABEL = case_sql("e.item_type", {t: PAIRS[t].label for t in EXPORTABLE})
+_STATUS_LABEL = case_sql("e.status", STATUSES)
 
 
 _VIEWS = [
@@ -126,133 +99,14 @@ _VIEWS = [
               c.origin_id IS NOT NULL OR coalesce(e.status IN ('synced', 'exporting'), false)
        FROM commitments c LEFT JOIN erp_items e ON e.item_type = 'commitment' AND e.procore_id = c.id""",
     # Every exportable Procore record: what users see, and what blocks sending it (NULL = nothing).
-    f"""CREATE OR REPLACE VIEW erp_item_details AS
-       WITH cm_codes AS (
-           SELECT l.commitment_id AS id,
-                  count(*) FILTER (WHERE l.cost_code_id IS NOT NULL) AS coded_lines,
-                  count(*) FILTER (WHERE l.cost_code_id IS NOT NULL AND NOT coalesce(s.accepted, false)) AS unsynced,
-                  string_agg(DISTINCT coalesce(l.cost_code_full_code, s.full_code, l.cost_code_id::VARCHAR), ', ')
-                      FILTER (WHERE l.cost_code_id IS NOT NULL AND NOT coalesce(s.accepted, false)) AS unsynced_codes
-           FROM commitment_lines l LEFT JOIN erp_cost_code_state s ON s.cost_code_id = l.cost_code_id
-           GROUP BY 1),
-       bl AS (
-           SELECT b.project_id AS id, count(*) AS lines, sum(b.original_budget_amount) AS original,
-                  max(b.origin_id) AS origin_id,
-                  count(*) FILTER (WHERE NOT coalesce(s.accepted, false)) AS unsynced,
-                  string_agg(DISTINCT coalesce(b.cost_code_full_code, s.full_code, b.cost_code_id::VARCHAR), ', ')
-                      FILTER (WHERE NOT coalesce(s.accepted, false)) AS unsynced_codes
-           FROM budget_line_items b LEFT JOIN erp_cost_code_state s ON s.cost_code_id = b.cost_code_id
-           GROUP BY 1),
-       bc AS (
-           SELECT project_id AS id, sum(amount) FILTER (WHERE status = 'approved') AS approved,
-                  arg_max(erp_status, coalesce(updated_at, created_at)) AS erp_status
-           FROM budget_changes GROUP BY 1)
-       SELECT 'company' AS item_type, c.id AS procore_id, c.name AS name, c.origin_code AS number,
-              c.name AS vendor, c.id AS vendor_id, NULL::VARCHAR AS project, NULL::BIGINT AS project_id,
-              NULL::DECIMAL(18,2) AS amount, CASE WHEN c.is_active = false THEN 'inactive' ELSE 'active' END AS item_status,
-              c.origin_id, NULL::VARCHAR AS procore_erp_status, c.created_by_id,
-              ls.synced AS vendor_synced, NULL::BOOLEAN AS project_synced, NULL::BIGINT AS commitment_id,
-              NULL::BOOLEAN AS commitment_synced,
-              {
-        _blockers(
-            f"CASE WHEN length(c.name) > {_VENDOR_NAME_MAX} THEN 'company name is longer than {_VENDOR_NAME_MAX} characters (QuickBooks vendor name limit)' END",
-            "CASE WHEN c.is_active = false THEN 'company is inactive' END",
-        )
-    } AS blockers
-       FROM companies c LEFT JOIN erp_link_state ls ON ls.item_type = 'company' AND ls.procore_id = c.id
-       UNION ALL
-       SELECT 'project', p.id, p.name, p.project_number, NULL, NULL, p.name, p.id, p.total_value,
-              CASE WHEN p.active = false THEN 'inactive' ELSE 'active' END, p.origin_id, NULL, p.created_by_id,
-              NULL, ls.synced, NULL, NULL,
-              {
-        _blockers(
-            f"CASE WHEN length(p.name) > {_JOB_NAME_MAX} THEN 'project name is longer than {_JOB_NAME_MAX} characters (QuickBooks job name limit)' END",
-            "CASE WHEN p.address LIKE '%,%' THEN 'project address contains a comma (not allowed by the QuickBooks Desktop connector)' END",
-        )
-    }
-       FROM projects p LEFT JOIN erp_link_state ls ON ls.item_type = 'project' AND ls.procore_id = p.id
-       UNION ALL
-       SELECT 'cost_code', cc.id, coalesce(cc.name, cc.full_code), cc.full_code, NULL, NULL, NULL, NULL, NULL,
-              'standard', cc.origin_id, NULL, cc.created_by_id, NULL, NULL, NULL, NULL, NULL
-       FROM cost_codes cc WHERE cc.cost_code_level = 'standard'
-       UNION ALL
-       SELECT 'budget', p.id, p.name || ' budget', p.project_number, NULL, NULL, p.name, p.id,
-              coalesce(bl.original, 0) + coalesce(bc.approved, 0),
-              CASE WHEN p.budget_locked THEN 'locked' ELSE 'unlocked' END, bl.origin_id,
-              {_erp_status("bc.erp_status")}, p.created_by_id, NULL, ls.synced, NULL, NULL,
-              {
-        _blockers(
-            "CASE WHEN NOT coalesce(p.budget_locked, false) THEN 'budget is not locked' END",
-            "CASE WHEN NOT coalesce(ls.accepted, false) THEN 'project ' || p.name || ' is not synced' END",
-            "CASE WHEN bl.unsynced > 0 THEN 'cost code(s) not synced: ' || bl.unsynced_codes END",
-        )
-    }
-       FROM projects p JOIN bl ON bl.id = p.id LEFT JOIN bc ON bc.id = p.id
-       LEFT JOIN erp_link_state ls ON ls.item_type = 'project' AND ls.procore_id = p.id
-       UNION ALL
-       SELECT 'commitment', c.id, coalesce(c.title, c.number), c.number, coalesce(v.name, c.vendor_company),
-              c.vendor_id, p.name, c.project_id, c.grand_total, c.status, c.origin_id, NULL, c.created_by_id,
-              coalesce(vs.synced, false), coalesce(ps.synced, false), c.id, coalesce(cs.synced, false),
-              {
-        _blockers(
-            "CASE WHEN c.status <> 'approved' THEN 'status is ' || c.status || '; only Approved commitments export' END",
-            "CASE WHEN c.vendor_id IS NULL THEN 'no contract company' WHEN NOT coalesce(vs.accepted, false) THEN 'vendor ' || coalesce(v.name, c.vendor_company, c.vendor_id::VARCHAR) || ' is not synced' END",
-            "CASE WHEN NOT coalesce(ps.accepted, false) THEN 'project ' || coalesce(p.name, c.project_id::VARCHAR) || ' is not synced' END",
-            "CASE WHEN coalesce(k.coded_lines, 0) = 0 THEN 'no schedule-of-values line has a cost code' END",
-            "CASE WHEN k.unsynced > 0 THEN 'cost code(s) not synced: ' || k.unsynced_codes END",
-        )
-    }
-       FROM commitments c LEFT JOIN companies v ON v.id = c.vendor_id LEFT JOIN projects p ON p.id = c.project_id
-       LEFT JOIN erp_link_state vs ON vs.item_type = 'company' AND vs.procore_id = c.vendor_id
-       LEFT JOIN erp_link_state ps ON ps.item_type = 'project' AND ps.procore_id = c.project_id
-       LEFT JOIN erp_link_state cs ON cs.item_type = 'commitment' AND cs.procore_id = c.id
-       LEFT JOIN cm_codes k ON k.id = c.id
-       UNION ALL
-       SELECT 'change_order', o.id, coalesce(o.title, o.number), o.number, coalesce(v.name, c.vendor_company),
-              c.vendor_id, p.name, o.project_id, o.grand_total, o.status, o.origin_id, NULL, o.created_by_id,
-              coalesce(vs.synced, false), coalesce(ps.synced, false), o.contract_id, coalesce(cs.synced, false),
-              {
-        _blockers(
-            "CASE WHEN o.status <> 'approved' THEN 'status is ' || o.status || '; only Approved CCOs export' END",
-            "CASE WHEN NOT coalesce(cs.accepted, false) THEN 'commitment ' || coalesce(c.number, o.contract_id::VARCHAR) || ' is not synced' END",
-            "CASE WHEN length(o.number) > 12 THEN 'CCO number is longer than 12 characters' END",
-            "CASE WHEN length(o.title) > 30 THEN 'CCO title is longer than 30 characters' END",
-        )
-    }
-       FROM change_orders o LEFT JOIN commitments c ON c.id = o.contract_id
-       LEFT JOIN companies v ON v.id = c.vendor_id LEFT JOIN projects p ON p.id = o.project_id
-       LEFT JOIN erp_link_state vs ON vs.item_type = 'company' AND vs.procore_id = c.vendor_id
-       LEFT JOIN erp_link_state ps ON ps.item_type = 'project' AND ps.procore_id = o.project_id
-       LEFT JOIN erp_link_state cs ON cs.item_type = 'commitment' AND cs.procore_id = o.contract_id
-       UNION ALL
-       SELECT 'invoice', i.id, coalesce(i.invoice_number, '#' || i.number::VARCHAR), i.invoice_number,
-              coalesce(v.name, i.vendor_name), coalesce(i.vendor_id, c.vendor_id), p.name, i.project_id,
-              i.current_payment_due, i.status, i.origin_id, {_erp_status("i.erp_status")}, i.created_by_id,
-              coalesce(vs.synced, false), coalesce(ps.synced, false), i.commitment_id, coalesce(cs.synced, false),
-              {
-        _blockers(
-            "CASE WHEN i.status NOT IN ('approved', 'approved_as_noted') THEN 'status is ' || i.status || '; only Approved invoices export' END",
-            "CASE WHEN NOT coalesce(cs.synced, false) THEN 'commitment ' || coalesce(c.number, i.commitment_id::VARCHAR) || ' is not synced' END",
-            "CASE WHEN i.current_payment_due < 0 THEN 'negative-value invoices do not sync' END",
-        )
-    }
-       FROM invoices i LEFT JOIN commitments c ON c.id = i.commitment_id
-       LEFT JOIN companies v ON v.id = coalesce(i.vendor_id, c.vendor_id) LEFT JOIN projects p ON p.id = i.project_id
-       LEFT JOIN erp_link_state vs ON vs.item_type = 'company' AND vs.procore_id = coalesce(i.vendor_id, c.vendor_id)
-       LEFT JOIN erp_link_state ps ON ps.item_type = 'project' AND ps.procore_id = i.project_id
-       LEFT JOIN erp_link_state cs ON cs.item_type = 'commitment' AND cs.procore_id = i.commitment_id
-       UNION ALL
-       SELECT 'timecard_entry', t.id, concat_ws(' ', t.party_name, t.date::VARCHAR), NULL, NULL, NULL, p.name,
-              t.project_id, NULL, t.approval_status, t.origin_id, NULL, t.created_by_id, NULL,
-              coalesce(ps.synced, false), NULL, NULL,
-              {
-        _blockers(
-            "CASE WHEN coalesce(t.approval_status, '') NOT IN ('approved', 'completed') THEN 'timecard is ' || coalesce(t.approval_status, 'not approved') || '; only approved time exports' END",
-            "CASE WHEN t.project_id IS NULL THEN 'no project' WHEN NOT coalesce(ps.accepted, false) THEN 'project ' || coalesce(p.name, t.project_id::VARCHAR) || ' is not synced' END",
-        )
-    }
-       FROM timecard_entries t LEFT JOIN projects p ON p.id = t.project_id
-       LEFT JOIN erp_link_state ps ON ps.item_type = 'project' AND ps.procore_id = t.project_id"""
+    """CREATE OR REPLACE VIEW erp_item_details AS
+       SELECT NULL::VARCHAR AS item_type, NULL::BIGINT AS procore_id, NULL::VARCHAR AS name,
+              NULL::VARCHAR AS number, NULL::VARCHAR AS vendor, NULL::BIGINT AS vendor_id, NULL::VARCHAR AS project,
+              NULL::BIGINT AS project_id, NULL::DECIMAL(18,2) AS amount, NULL::VARCHAR AS item_status,
+              NULL::VARCHAR AS origin_id, NULL::VARCHAR AS procore_erp_status, NULL::BIGINT AS created_by_id,
+              NULL::BOOLEAN AS vendor_synced, NULL::BOOLEAN AS project_synced, NULL::BIGINT AS commitment_id,
+              NULL::BOOLEAN AS commitment_synced, NULL::VARCHAR AS blockers
+       WHERE false  -- the columns; every row comes from a pair module"""
     + "".join(f"\n       UNION ALL{m.details_sql}" for m in _pairs.registered()),  # pair modules' items
     # The queue as users see it (only items that have an erp_items row).
     f"""CREATE OR REPLACE VIEW erp_queue AS
@@ -505,7 +359,7 @@ class QueueMixin(
                 keys.append(key)
             where.append(f"{col} IN ({', '.join('?' for _ in keys)})")
             params += keys
-        order = _case("item_type", {t: str(PAIRS[t].export_order) for t in EXPORTABLE}, "99")
+        order = case_sql("item_type", {t: str(PAIRS[t].export_order) for t in EXPORTABLE}, "99")
         frame = self.store.frame(
             f"SELECT * FROM erp_queue {'WHERE ' + ' AND '.join(where) if where else ''} "
             f"ORDER BY {order}::INTEGER, item_type, procore_id",
@@ -728,17 +582,17 @@ class QueueMixin(
                 action, [{k: v for k, v in row.items() if v is not None} for row in problems.to_pylist()]
             )
 
-        # Rows are fine; accepting, directly exporting or retrying an invoice needs the retainage item.
+        # Rows are fine; accepting, directly exporting or retrying an item may need a setting (a subcontractor
+        # invoice needs the retainage item): the pair modules say which.
         if action in ("accept", "retry") or direct:
-            invoices = con.execute(
-                f"SELECT count(*) FROM {sel} s WHERE s.item_type = 'invoice' AND ({'true' if not direct else is_direct})"
-            ).fetchall()[0][0]
-            if invoices:
-                require_setting(
-                    self.store,
-                    "invoice_retainage_item",
-                    f"{invoices} subcontractor invoice(s) cannot export without a retainage line item",
-                )
+            for m in _pairs.registered():
+                for key, why in m.accept_requires:
+                    n = con.execute(
+                        f"SELECT count(*) FROM {sel} s WHERE s.item_type = '{m.item_type}' "
+                        f"AND ({'true' if not direct else is_direct})"
+                    ).fetchall()[0][0]
+                    if n:
+                        require_setting(self.store, key, f"{n} {why}")
 
         # The batch: one row per item with from/to status and what to store.
         options_sql = (

@@ -523,6 +523,8 @@ class RefreshMixin:
                     outcome.loaded, outcome.updated = counts.loaded, counts.updated
                     outcome.quarantined = counts.quarantined
                 outcome.load_id = report.load_id
+                # a linked line this read no longer lists (its record stays) was deleted in QuickBooks
+                links.learn_deleted_lines(con, report.load_id, "QuickBooks Desktop (refresh)", report.tables)
                 offset = _TIME_MODIFIED.search(data.decode("utf-8", "replace"))
                 if offset:
                     con.execute(

@@ -6,8 +6,7 @@ reconciliation, the dashboard's tabs and columns, the simulator's record kinds) 
 Registering also adds the pair to ``entities.PAIRS``, so everything already generic over the declarations (the
 queue's decisions, links and fingerprints, dependency order, message-set order) knows it.
 
-The pairs declared before this package (``entities.PAIRS``) still have their code in the engines; they move
-here one at a time.
+Every exported pair is a module here; ``entities.PAIRS`` itself declares only the import-only payments pair.
 """
 
 from __future__ import annotations
@@ -18,10 +17,10 @@ import pkgutil
 from .. import links as _links
 from ..entities import EXPORTABLE, PAIRS
 from ..qbxml import build as _build
-from ..store import register_tables
-from .base import Column, Field, Lines, PairModule, PairRule
+from ..store import redeclare
+from .base import Column, Field, Lines, PairModule, PairRule, Rollup
 
-__all__ = ["Column", "Field", "Lines", "PairModule", "PairRule", "register", "registered", "module"]
+__all__ = ["Column", "Field", "Lines", "PairModule", "PairRule", "Rollup", "register", "registered", "module"]
 
 _MODULES: dict[str, PairModule] = {}
 
@@ -33,13 +32,18 @@ def register(module: PairModule) -> PairModule:
         raise ValueError(f"item type {pair.item_type!r} is already declared in entities.PAIRS")
     _MODULES[pair.item_type] = module
     PAIRS[pair.item_type] = pair
+    # PAIRS stays in export order (exportable pairs first, ties in the order declared), whatever the order the
+    # modules are imported in
+    ordered = sorted(PAIRS.values(), key=lambda p: (not p.exportable, p.export_order))
+    PAIRS.clear()
+    PAIRS.update({p.item_type: p for p in ordered})
     EXPORTABLE[:] = [
         p.item_type for p in sorted(PAIRS.values(), key=lambda p: p.export_order) if p.exportable
     ]
     _build.register_builder(pair.item_type, module.prepare)
-    # the fingerprints view (what "changed since sync" compares) was declared when ``links`` was imported: declare
-    # it again with this pair in it (CREATE OR REPLACE, the later statement wins)
-    register_tables(_links.fingerprints_view())
+    # the fingerprints view (what "changed since sync" compares) was declared when ``links`` was imported (with
+    # the pairs known then, maybe none): declare it again, in its place, with this pair in it
+    redeclare("CREATE OR REPLACE VIEW erp_fingerprints AS", _links.fingerprints_view())
     if pair.query_request:
         _build.QUERIES.setdefault(pair.query_request, (module.query_kind, module.query_line_items))
     return module

@@ -47,10 +47,10 @@ from ..qbxml.build import (
     _split_linked,
     _with_sources,
     group_agg,
-    invoice_bill_lines,
 )
 from . import register
 from .base import EXPECTED, INVOICE_LINE_AMOUNT, Column, Field, Lines, PairModule, PairRule
+from .invoice import invoice_bill_lines
 
 ITEM_TYPE = "owner_invoice"
 LINES = "owner_invoice_lines"

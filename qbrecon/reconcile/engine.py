@@ -126,15 +126,20 @@ class Engine:
                     if name in wanted and progress:
                         progress(name)
                 self._maps()
-                # job-to-date costs are a roll-up of the invoice findings: invoices run first whenever needed
-                needed = set(wanted) | ({"invoice"} if "job_cost" in wanted else set())
+                # a roll-up (job-to-date costs) is built on a pair's findings: that pair runs first whenever needed
+                needed = set(wanted) | {
+                    rules.RULES[n].extra["after"]
+                    for n in wanted
+                    if isinstance(rules.RULES.get(n), rules.PairRule) and "after" in rules.RULES[n].extra
+                }
                 for name in rules.ALL_PAIRS:
                     if name in rules.LIST_PAIRS or name not in needed:
                         continue
-                    if name == "change_order":
-                        self._change_orders()
+                    rule = rules.RULES[name]
+                    if isinstance(rule, rules.OwnReport):
+                        self._own_report(rule)
                     else:
-                        self.run_pair(rules.RULES[name], report=True)
+                        self.run_pair(rule, report=True)
                     if progress and name in wanted:
                         progress(name)
                 keep = ", ".join(f"'{p}'" for p in wanted)
@@ -463,47 +468,14 @@ class Engine:
                    AND q.quickbooks_id NOT IN (SELECT quickbooks_id FROM amb)"""
         )
 
-    def _change_orders(self) -> None:
-        """An approved CCO becomes new lines on its commitment's purchase order. One that is approved on a
-        commitment that reached QuickBooks but was never exported leaves the purchase order short."""
-        self.temp(
-            "_qbr_change_order_p",
-            f"""SELECT CAST(l.change_order_id AS VARCHAR) AS procore_id, any_value(m.quickbooks_id) AS quickbooks_id,
-                       any_value(k.project) AS project, any_value(k.vendor) AS vendor,
-                       any_value(co.number) AS number, bool_and(l.exported) AS exported, sum(l.amount) AS amount,
-                       m.quickbooks_id IS NOT NULL AS on_synced_commitment
-                  FROM ({rules.CCO_LINES}) l JOIN change_orders co ON co.id = l.change_order_id
-                  LEFT JOIN _qbr_commitment_p k ON k.procore_id = CAST(l.contract_id AS VARCHAR)
-                  LEFT JOIN _qbr_commitment_m m ON m.procore_id = CAST(l.contract_id AS VARCHAR)
-                 GROUP BY l.change_order_id, m.quickbooks_id IS NOT NULL""",
-        )
-        self.x(
-            f"""INSERT INTO _qbr_diff ({DIFF_COLUMNS})
-                SELECT 'change_order', 'record', procore_id, quickbooks_id, project, vendor, number, NULL, 'amount',
-                       CAST(amount AS VARCHAR), NULL, amount, 'cco_not_exported', 'commitment'
-                  FROM _qbr_change_order_p WHERE on_synced_commitment AND NOT exported"""
-        )
-        self._link_conflicts("change_order", "_qbr_change_order_p", None)
-        self.x(
-            """INSERT INTO _qbr_summary (pair, label, amount, procore_records, quickbooks_records, matched_equal,
-                      matched_with_differences, only_in_procore, only_in_quickbooks, ambiguous, not_exported,
-                      explained_elsewhere, differences, procore_total, in_queue_total, quickbooks_total,
-                      explained_elsewhere_total, within_tolerance_total, delta, abs_delta)
-               SELECT 'change_order', $1, 'approved CCO amount', count(*), count(*) FILTER (WHERE exported),
-                      count(*) FILTER (WHERE exported AND on_synced_commitment), 0,
-                      count(*) FILTER (WHERE on_synced_commitment AND NOT exported), 0, 0,
-                      count(*) FILTER (WHERE NOT on_synced_commitment), 0,
-                      count(*) FILTER (WHERE on_synced_commitment AND NOT exported)
-                        + (SELECT count(*) FROM _qbr_diff WHERE pair = 'change_order' AND reason = 'link_conflict'),
-                      coalesce(sum(amount), 0),
-                      -- a CCO whose commitment is not in QuickBooks yet waits with its commitment
-                      coalesce(sum(amount) FILTER (WHERE NOT on_synced_commitment), 0),
-                      coalesce(sum(amount) FILTER (WHERE exported AND on_synced_commitment), 0), 0, 0,
-                      coalesce(sum(amount) FILTER (WHERE on_synced_commitment AND NOT exported), 0),
-                      coalesce(sum(abs(amount)) FILTER (WHERE on_synced_commitment AND NOT exported), 0)
-                 FROM _qbr_change_order_p""",
-            [rules.CHANGE_ORDER_LABEL],
-        )
+    def _own_report(self, report: rules.OwnReport) -> None:
+        """A pair reported by its own SQL (a CCO: new lines on its commitment's purchase order): its temp tables
+        (the first is its Procore side), its findings, its open link conflicts and its summary row."""
+        for name, select in report.prepare:
+            self.temp(name, select)
+        self.x(f"INSERT INTO _qbr_diff ({DIFF_COLUMNS}) {report.findings_sql}")
+        self._link_conflicts(report.pair, report.prepare[0][0], None)
+        self.x(f"INSERT INTO _qbr_summary {report.summary_sql}", [report.label])
 
     def _summary(self, rule: rules.PairRule, P: str, Q: str, C: str, M: str) -> None:  # noqa: N803
         """One summary row; see ``SUMMARY_DDL`` for how its counts and money tie out.

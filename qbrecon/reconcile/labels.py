@@ -11,30 +11,18 @@ from ..formats import is_missing as missing
 
 # Pair titles (both systems' terms) and Excel sheet names (at most 31 characters, no / \ ? * [ ] :).
 PAIR_TITLES = {
-    "company": "Companies / Vendors",
-    "project": "Projects / Jobs",
-    "cost_code": "Cost codes / Service items",
-    "budget": "Budgets / Estimates",
-    "commitment": "Commitments / Purchase orders",
-    "change_order": "Change orders / PO lines",
-    "invoice": "Subcontractor invoices / Bills",
     "payment": "Payments issued / Bill payments",
-    "job_cost": "Job-to-date costs / Job costs",
 }
 SHEET_NAMES = {
-    "company": "Companies - Vendors",
-    "project": "Projects - Jobs",
-    "cost_code": "Cost codes - Items",
-    "budget": "Budgets - Estimates",
-    "commitment": "Commitments - POs",
-    "change_order": "Change orders - PO lines",
-    "invoice": "Invoices - Bills",
     "payment": "Payments - Bill payments",
-    "job_cost": "Job-to-date costs",
 }
 for _m in _pairs.registered():  # pair modules name their own pair
-    PAIR_TITLES[_m.item_type] = _m.reconcile_title
-    SHEET_NAMES[_m.item_type] = _m.sheet_name
+    if _m.reconcile:
+        PAIR_TITLES[_m.item_type] = _m.reconcile_title
+        SHEET_NAMES[_m.item_type] = _m.sheet_name
+    for _r in _m.rollups:
+        PAIR_TITLES[_r.rule.pair] = _r.title
+        SHEET_NAMES[_r.rule.pair] = _r.sheet_name
 
 SUMMARY_LABELS = {
     "label": "Pair",

@@ -1,0 +1,150 @@
+"""Companies -> QuickBooks vendors: the whole pair in one module.
+
+A Procore directory company becomes a QuickBooks ``VendorAdd`` (name, legal name as company name, address, phone,
+fax, email, the vendor type the approver chose or the default); a linked company changed after its sync goes out
+as ``VendorMod``. ``VendorQuery`` reads vendors back; reconciliation matches by link, else by normalised name, and
+a linked vendor whose name differs was renamed in QuickBooks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from ..entities import EntityPair
+from ..qbxml import spec
+from ..qbxml.build import (
+    BuildContext,
+    _coalesce,
+    _col,
+    _frame,
+    _needs_edit_sequence,
+    _Prepared,
+    _ref_split,
+    _split_linked,
+)
+from . import register
+from .base import ADDRESS_FIELDS, EXPECTED, Column, Field, PairModule, PairRule, blockers_sql
+
+ITEM_TYPE = "company"
+_NAME_MAX = spec.max_length("VendorAdd/Name")  # QuickBooks' limit, from the qbXML spec tables
+
+PAIR = EntityPair(
+    ITEM_TYPE,
+    "Companies",
+    "companies",
+    "vendors",
+    add_request="VendorAdd",
+    mod_request="VendorMod",
+    query_request="VendorQuery",
+    name_field="Name",
+    can_unlink=True,
+    export_order=10,
+    business_key=("name", "Name"),
+    link_flags="synced_to_erp = true",
+    changed_fields=(
+        "name",
+        "legal_name",
+        "address",
+        "city",
+        "state_code",
+        "zip",
+        "country_code",
+        "business_phone",
+        "fax_number",
+        "email_address",
+        "business_id",
+        "is_active",
+    ),
+)
+
+# -- the ERP queue: what users see and what blocks sending (the columns of ``erp_item_details``) -------------
+DETAILS_SQL = f"""
+       SELECT '{ITEM_TYPE}' AS item_type, c.id AS procore_id, c.name AS name, c.origin_code AS number,
+              c.name AS vendor, c.id AS vendor_id, NULL::VARCHAR AS project, NULL::BIGINT AS project_id,
+              NULL::DECIMAL(18,2) AS amount, CASE WHEN c.is_active = false THEN 'inactive' ELSE 'active' END AS item_status,
+              c.origin_id, NULL::VARCHAR AS procore_erp_status, c.created_by_id,
+              ls.synced AS vendor_synced, NULL::BOOLEAN AS project_synced, NULL::BIGINT AS commitment_id,
+              NULL::BOOLEAN AS commitment_synced,
+              {
+    blockers_sql(
+        f"CASE WHEN length(c.name) > {_NAME_MAX} THEN 'company name is longer than {_NAME_MAX} characters (QuickBooks vendor name limit)' END",
+        "CASE WHEN c.is_active = false THEN 'company is inactive' END",
+    )
+} AS blockers
+       FROM companies c LEFT JOIN erp_link_state ls ON ls.item_type = 'company' AND ls.procore_id = c.id"""
+
+
+# -- qbXML: VendorAdd / VendorMod ----------------------------------------------------------------------------
+def prepare(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Prepared], list[dict]]:
+    add, mod = _split_linked(rows)
+    mod, errors = _needs_edit_sequence(mod, ITEM_TYPE)
+    out = []
+    for frame, name, action in ((add, "VendorAdd", "add"), (mod, "VendorMod", "mod")):
+        cols: dict[str, Any] = {}
+        if action == "mod":
+            cols.update({"ListID": frame["_qb_id"], "EditSequence": frame["_edit_sequence"]})
+        cols["Name"] = frame["name"]
+        cols["IsActive"] = _col(frame, "is_active")
+        cols["CompanyName"] = _coalesce(_col(frame, "legal_name"), frame["name"])
+        for leaf, col in ADDRESS_FIELDS.items():
+            cols[f"VendorAddress/{leaf}"] = _col(frame, col)
+        cols["Phone"] = _col(frame, "business_phone")
+        cols["Fax"] = _col(frame, "fax_number")
+        cols["Email"] = _col(frame, "email_address")
+        vtype_id, vtype_name = _ref_split(
+            _coalesce(_col(frame, "vendor_type"), pd.Series(ctx.vendor_type, index=frame.index, dtype=object))
+        )
+        cols["VendorTypeRef/ListID"], cols["VendorTypeRef/FullName"] = vtype_id, vtype_name
+        sources = {
+            "Name": "name",
+            "CompanyName": "legal_name",
+            "Phone": "business_phone",
+            "Fax": "fax_number",
+            "Email": "email_address",
+            "VendorTypeRef/FullName": "vendor_type",
+            **{f"VendorAddress/{k}": v for k, v in ADDRESS_FIELDS.items()},
+        }
+        out.append(
+            _Prepared(name, action, _frame(frame["id"], cols), kinds={"IsActive": "bool"}, sources=sources)
+        )
+    return out, errors
+
+
+# -- reconciliation: companies <-> vendors ----------------------------------------------------------------------
+RULE = PairRule(
+    ITEM_TYPE,
+    "Companies <-> Vendors",
+    f"""SELECT CAST(p.id AS VARCHAR) AS procore_id, nullif(trim(p.origin_id), '') AS link_id,
+           qbr_norm_name(p.name) AS bkey, p.name AS label, NULL::VARCHAR AS project, p.name AS vendor,
+           NULL::VARCHAR AS number,
+           (p.origin_id IS NOT NULL OR coalesce(p.synced_to_erp, false) OR coalesce(e.status IN {EXPECTED}, false)) AS expected,
+           coalesce(p.is_active, true) AS eligible, e.status AS erp_status, {spec.max_length("VendorAdd/Name")} AS name_limit, p.name AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
+           NULL::DECIMAL(18,2) AS amount, p.name AS name
+       FROM companies p LEFT JOIN _qbr_erp e ON e.item_type = '{ITEM_TYPE}' AND e.procore_id = CAST(p.id AS VARCHAR)""",
+    """SELECT v."ListID" AS quickbooks_id, qbr_norm_name(v."Name") AS bkey, v."Name" AS label,
+           NULL::VARCHAR AS project, v."Name" AS vendor, NULL::VARCHAR AS number, v."EditSequence" AS edit_seq,
+           NULL::DECIMAL(18,2) AS amount, v."Name" AS name
+       FROM vendors v""",
+    # a linked vendor whose name differs was renamed in QuickBooks (renames do not sync back to Procore)
+    (Field("name", "text", "name_differs", explain="WHEN m.matched_by = 'link' THEN 'vendor_renamed'"),),
+)
+
+MODULE = register(
+    PairModule(
+        pair=PAIR,
+        details_sql=DETAILS_SQL,
+        prepare=prepare,
+        singular="company",
+        columns=(Column("procore_id", "Procore ID", "id", 115), Column("name", "Company", width=280)),
+        procore_tool="directory",
+        query_label="Vendors",
+        query_kind="list",
+        query_line_items=False,
+        reconcile=RULE,
+        reconcile_title="Companies / Vendors",
+        sheet_name="Companies - Vendors",
+        tab_order=20,
+    )
+)

@@ -1,0 +1,169 @@
+"""Projects -> QuickBooks jobs: the whole pair in one module.
+
+A Procore project becomes a QuickBooks ``CustomerAdd``: a job whose ParentRef is the customer the approver chose
+when accepting (or, with "customers are jobs", none), with its address (QuickBooks' connector refuses commas) and
+start and projected end dates; a linked project changed after its sync goes out as ``CustomerMod``.
+``CustomerQuery`` reads customers and jobs back; reconciliation compares jobs (sub-level customers) by link, else
+by normalised name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from ..entities import EntityPair
+from ..qbxml import spec
+from ..qbxml.build import (
+    BuildContext,
+    _coalesce,
+    _col,
+    _err,
+    _frame,
+    _needs_edit_sequence,
+    _Prepared,
+    _ref_split,
+    _split_linked,
+)
+from . import register
+from .base import ADDRESS_FIELDS, EXPECTED, Column, Field, PairModule, PairRule, blockers_sql
+
+ITEM_TYPE = "project"
+_NAME_MAX = spec.max_length("CustomerAdd/Name")  # QuickBooks' limit, from the qbXML spec tables
+
+PAIR = EntityPair(
+    ITEM_TYPE,
+    "Jobs",
+    "projects",
+    "customers",
+    add_request="CustomerAdd",
+    mod_request="CustomerMod",
+    query_request="CustomerQuery",
+    name_field="FullName",
+    export_order=10,
+    business_key=("name", "Name"),
+    notes="A job is a QuickBooks customer whose ParentRef is the customer the approver chose.",
+    link_flags="is_erp_integrated = true",
+    changed_fields=(
+        "name",
+        "active",
+        "address",
+        "city",
+        "state_code",
+        "zip",
+        "country_code",
+        "start_date",
+        "completion_date",
+    ),
+)
+
+# -- the ERP queue: what users see and what blocks sending (the columns of ``erp_item_details``) -------------
+DETAILS_SQL = f"""
+       SELECT '{ITEM_TYPE}', p.id, p.name, p.project_number, NULL, NULL, p.name, p.id, p.total_value,
+              CASE WHEN p.active = false THEN 'inactive' ELSE 'active' END, p.origin_id, NULL, p.created_by_id,
+              NULL, ls.synced, NULL, NULL,
+              {
+    blockers_sql(
+        f"CASE WHEN length(p.name) > {_NAME_MAX} THEN 'project name is longer than {_NAME_MAX} characters (QuickBooks job name limit)' END",
+        "CASE WHEN p.address LIKE '%,%' THEN 'project address contains a comma (not allowed by the QuickBooks Desktop connector)' END",
+    )
+}
+       FROM projects p LEFT JOIN erp_link_state ls ON ls.item_type = 'project' AND ls.procore_id = p.id"""
+
+
+# -- qbXML: CustomerAdd / CustomerMod (a job under its customer) ----------------------------------------------
+def prepare(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Prepared], list[dict]]:
+    errors: list[dict] = []
+    comma = pd.Series(False, index=rows.index)
+    for col in ADDRESS_FIELDS.values():
+        has = _col(rows, col).astype(object).map(lambda v: isinstance(v, str) and "," in v)
+        for pid in rows.loc[has.to_numpy(), "id"]:
+            errors += _err(
+                [pid],
+                ITEM_TYPE,
+                col,
+                "QuickBooks job addresses may not contain commas; "
+                "remove the comma from the project address in Procore",
+            )
+        comma |= has
+    rows = rows[~comma.to_numpy()]
+    add, mod = _split_linked(rows)
+    cust_id, cust_name = _ref_split(_col(add, "customer"))
+    parent_id = _coalesce(_col(add, "parent_customer_list_id"), cust_id)
+    parent_name = _coalesce(_col(add, "parent_customer_full_name"), cust_name).where(parent_id.isna(), None)
+    if not ctx.customers_are_jobs:
+        no_parent = (parent_id.isna() & parent_name.isna()).to_numpy()
+        errors += _err(
+            add.loc[no_parent, "id"],
+            ITEM_TYPE,
+            "customer",
+            "choose the QuickBooks customer this job belongs to (the job's parent) when accepting",
+        )
+        add, parent_id, parent_name = add[~no_parent], parent_id[~no_parent], parent_name[~no_parent]
+    mod, es_errors = _needs_edit_sequence(mod, ITEM_TYPE)
+    errors += es_errors
+    out = []
+    for frame, name, action in ((add, "CustomerAdd", "add"), (mod, "CustomerMod", "mod")):
+        cols: dict[str, Any] = {}
+        if action == "mod":
+            cols.update({"ListID": frame["_qb_id"], "EditSequence": frame["_edit_sequence"]})
+        cols["Name"] = frame["name"]
+        cols["IsActive"] = _col(frame, "active")
+        if action == "add":
+            cols["ParentRef/ListID"], cols["ParentRef/FullName"] = parent_id, parent_name
+        for leaf, col in ADDRESS_FIELDS.items():
+            cols[f"BillAddress/{leaf}"] = _col(frame, col)
+        cols["JobStartDate"] = _col(frame, "start_date")
+        cols["JobProjectedEndDate"] = _col(frame, "completion_date")
+        sources = {
+            "Name": "name",
+            "ParentRef/FullName": "customer",
+            "ParentRef/ListID": "customer",
+            **{f"BillAddress/{k}": v for k, v in ADDRESS_FIELDS.items()},
+        }
+        kinds = {"IsActive": "bool", "JobStartDate": "date", "JobProjectedEndDate": "date"}
+        out.append(_Prepared(name, action, _frame(frame["id"], cols), kinds=kinds, sources=sources))
+    return out, errors
+
+
+# -- reconciliation: projects <-> jobs --------------------------------------------------------------------------
+RULE = PairRule(
+    ITEM_TYPE,
+    "Projects <-> Jobs",
+    f"""SELECT CAST(p.id AS VARCHAR) AS procore_id, nullif(trim(p.origin_id), '') AS link_id,
+           qbr_norm_name(p.name) AS bkey, p.name AS label, p.name AS project, NULL::VARCHAR AS vendor,
+           p.project_number AS number,
+           (p.origin_id IS NOT NULL OR coalesce(e.status IN {EXPECTED}, false)) AS expected,
+           (coalesce(p.is_erp_integrated, false) OR coalesce(p.active, true)) AS eligible,
+           e.status AS erp_status, {spec.max_length("CustomerAdd/Name")} AS name_limit, p.name AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
+           NULL::DECIMAL(18,2) AS amount, p.name AS name
+       FROM projects p LEFT JOIN _qbr_erp e ON e.item_type = '{ITEM_TYPE}' AND e.procore_id = CAST(p.id AS VARCHAR)""",
+    """SELECT c."ListID" AS quickbooks_id, qbr_norm_name(c."Name") AS bkey, c."FullName" AS label,
+           c."Name" AS project, NULL::VARCHAR AS vendor, NULL::VARCHAR AS number, c."EditSequence" AS edit_seq,
+           NULL::DECIMAL(18,2) AS amount, c."Name" AS name
+       FROM customers c WHERE coalesce(c."Sublevel", 0) >= 1""",
+    (Field("name", "text", "name_differs"),),
+)
+
+MODULE = register(
+    PairModule(
+        pair=PAIR,
+        details_sql=DETAILS_SQL,
+        prepare=prepare,
+        singular="job",
+        columns=(
+            Column("procore_id", "Procore ID", "id", 115),
+            Column("number", "Project #", width=100),
+            Column("name", "Project", width=240),
+        ),
+        procore_tool="projects",
+        query_label="Customers and jobs",
+        query_kind="list",
+        query_line_items=False,
+        reconcile=RULE,
+        reconcile_title="Projects / Jobs",
+        sheet_name="Projects - Jobs",
+        tab_order=10,
+    )
+)

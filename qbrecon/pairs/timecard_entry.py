@@ -1,0 +1,162 @@
+"""Timecard entries -> QuickBooks time tracking: the whole pair in one module.
+
+An approved Procore timecard entry becomes a QuickBooks ``TimeTrackingAdd``: the employee (party) by name, the
+project's Customer:Job, the cost code's service item, the hours as a duration, billable or not, and the payroll
+wage item ("Set Up Your Payroll Export", ``erp/payroll.py``). A linked entry changed after its sync goes out as
+``TimeTrackingMod`` (the whole entry); time already billed to the customer in QuickBooks is refused at send.
+``TimeTrackingQuery`` reads time back.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from ..entities import EntityPair, _coded
+from ..qbxml.build import (
+    BuildContext,
+    _coalesce,
+    _col,
+    _err,
+    _frame,
+    _items,
+    _job_list_ids,
+    _missing,
+    _needs_edit_sequence,
+    _Prepared,
+    _split_linked,
+)
+from . import register
+from .base import Column, PairModule, blockers_sql
+
+ITEM_TYPE = "timecard_entry"
+
+PAIR = EntityPair(
+    ITEM_TYPE,
+    "Time",
+    "timecard_entries",
+    "time_tracking",
+    add_request="TimeTrackingAdd",
+    mod_request="TimeTrackingMod",
+    query_request="TimeTrackingQuery",
+    quickbooks_id="TxnID",
+    export_order=60,
+    parents=(
+        ("project", "SELECT t.id, t.project_id FROM timecard_entries t"),
+        _coded("timecard_entries", "id"),
+    ),
+    changed_fields=(
+        "project_id",
+        "date",
+        "hours",
+        "description",
+        "billable",
+        "cost_code_id",
+        "party_name",
+        "payroll_item",
+    ),
+    # billed time is on a customer invoice in QuickBooks: changing it there would leave the invoice
+    # billing hours that no longer exist, so qbrecon does not send the change
+    cannot_modify=(
+        "q.\"BillableStatus\" = 'HasBeenBilled'",
+        "the time has been billed to the customer in QuickBooks Desktop (it is on an invoice): change "
+        "the invoice and the time entry there, or reject the update",
+    ),
+)
+
+# -- the ERP queue: what users see and what blocks sending (the columns of ``erp_item_details``) -------------
+DETAILS_SQL = f"""
+       SELECT '{ITEM_TYPE}', t.id, concat_ws(' ', t.party_name, t.date::VARCHAR), NULL, NULL, NULL, p.name,
+              t.project_id, NULL, t.approval_status, t.origin_id, NULL, t.created_by_id, NULL,
+              coalesce(ps.synced, false), NULL, NULL,
+              {
+    blockers_sql(
+        "CASE WHEN coalesce(t.approval_status, '') NOT IN ('approved', 'completed') THEN 'timecard is ' || coalesce(t.approval_status, 'not approved') || '; only approved time exports' END",
+        "CASE WHEN t.project_id IS NULL THEN 'no project' WHEN NOT coalesce(ps.accepted, false) THEN 'project ' || coalesce(p.name, t.project_id::VARCHAR) || ' is not synced' END",
+    )
+}
+       FROM timecard_entries t LEFT JOIN projects p ON p.id = t.project_id
+       LEFT JOIN erp_link_state ps ON ps.item_type = 'project' AND ps.procore_id = t.project_id"""
+
+
+# -- qbXML: TimeTrackingAdd / TimeTrackingMod -------------------------------------------------------------------
+def duration_text(hours: pd.Series) -> list[str | None]:
+    """Hours (decimal) -> xsd:duration ``PT7H30M`` (whole minutes)."""
+    out = []
+    for h in hours.tolist():
+        if _missing(h):
+            out.append(None)
+            continue
+        minutes = int((Decimal(h) * 60).quantize(Decimal(1)))
+        out.append(f"PT{minutes // 60}H{minutes % 60}M")
+    return out
+
+
+def prepare(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Prepared], list[dict]]:
+    errors = _err(
+        rows.loc[_col(rows, "party_name").isna().to_numpy(), "id"],
+        ITEM_TYPE,
+        "party_name",
+        "the timecard entry has no employee (party) to record the time for",
+    )
+    rows = rows[_col(rows, "party_name").notna().to_numpy()]
+    job = _coalesce(_col(rows, "job_list_id"), _job_list_ids(_col(rows, "project_id"), ctx))
+    item_id, item_name = _items(_col(rows, "cost_code_id"), ctx)
+    billable = _col(rows, "billable").map(
+        lambda b: None if _missing(b) else ("Billable" if b else "NotBillable")
+    )
+    cols = {
+        "TxnDate": rows["date"],
+        "EntityRef/FullName": rows["party_name"],
+        "CustomerRef/ListID": job,
+        "ItemServiceRef/ListID": item_id,
+        "ItemServiceRef/FullName": item_name.where(item_id.isna(), None),
+        "Duration": pd.Series(duration_text(rows["hours"]), index=rows.index, dtype=object),
+        "Notes": _col(rows, "description"),
+        "BillableStatus": billable.astype(object),
+        "PayrollItemWageRef/FullName": _col(rows, "payroll_item_wage"),
+    }  # (erp/payroll.py maps it)
+    frame = rows.assign(**{k: (v.tolist() if isinstance(v, pd.Series) else v) for k, v in cols.items()})
+    # A linked entry changed after sync is a TimeTrackingMod of its QuickBooks time (the whole entry is sent)
+    add, mod = _split_linked(frame)
+    mod, es_errors = _needs_edit_sequence(mod, ITEM_TYPE)
+    errors += es_errors
+    out = []
+    for part, name, action in ((add, "TimeTrackingAdd", "add"), (mod, "TimeTrackingMod", "mod")):
+        head: dict[str, Any] = {}
+        if action == "mod":
+            head.update({"TxnID": part["_qb_id"], "EditSequence": part["_edit_sequence"]})
+        head.update({k: part[k] for k in cols})
+        out.append(
+            _Prepared(
+                name,
+                action,
+                _frame(part["id"], head),
+                kinds={"TxnDate": "date"},
+                sources={"EntityRef/FullName": "party_name", "Notes": "description"},
+            )
+        )
+    return out, errors
+
+
+MODULE = register(
+    PairModule(
+        pair=PAIR,
+        details_sql=DETAILS_SQL,
+        prepare=prepare,
+        singular="time entry",
+        columns=(
+            Column("procore_id", "Procore ID", "id", 115),
+            Column("name", "Who and date", width=240),
+            Column("project", "Project", width=200),
+            Column("hours", "Hours", "hours", 90),
+        ),
+        procore_tool="timesheets",
+        query_label="Time tracking",
+        query_kind="txn",
+        query_line_items=False,
+        tab_order=80,
+    )
+)
