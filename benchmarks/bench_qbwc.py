@@ -61,6 +61,64 @@ def queue_companies(ws, n: int) -> None:
     ws.accept(ids, by=1)
 
 
+class Statements:
+    """DuckDB statements (``execute`` and ``sql`` on the store's connections) made inside the ledger calls, counted
+    per ledger call name: the ledger's cost is statements per message set, so the benchmark reports them."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._saved: dict[str, object] = {}
+
+    def inside(self, name: str):  # noqa: ANN201
+        stats = self
+
+        class _Inside:
+            def __enter__(self_inner) -> None:  # noqa: N805
+                stack = getattr(stats._local, "stack", None)
+                if stack is None:
+                    stack = stats._local.stack = []
+                stack.append(name)
+
+            def __exit__(self_inner, *exc: object) -> None:  # noqa: N805
+                stats._local.stack.pop()
+
+        return _Inside()
+
+    def _count(self) -> None:
+        stack = getattr(self._local, "stack", None)
+        if stack:
+            with self._lock:
+                self.counts[stack[0]] = self.counts.get(stack[0], 0) + 1
+
+    def __enter__(self) -> Statements:
+        from qbrecon.store import _Connection
+
+        stats = self
+        for attr in ("execute", "sql"):
+            original = _Connection.__dict__.get(attr)
+            self._saved[attr] = original
+
+            def counted(con, *args, __attr=attr, __original=original, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+                stats._count()
+                if __original is not None:
+                    return __original(con, *args, **kwargs)
+                return getattr(con._con, __attr)(*args, **kwargs)
+
+            setattr(_Connection, attr, counted)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from qbrecon.store import _Connection
+
+        for attr, original in self._saved.items():
+            if original is None:
+                delattr(_Connection, attr)
+            else:
+                setattr(_Connection, attr, original)
+
+
 class TimeAccount:
     """Wall time spent inside chosen methods, whichever thread calls them (the SOAP handler runs on the
     server's pool): the benchmark's own instrumentation, patched in for one run and removed afterwards.
@@ -68,7 +126,13 @@ class TimeAccount:
     With ``profile=True`` the ledger calls also run under cProfile (in the thread that makes them), for the
     profile summary; that slows them, so the timed run is made without it."""
 
-    def __init__(self, targets: dict[str, tuple[type, str]], profile: bool = False):
+    def __init__(
+        self,
+        targets: dict[str, tuple[type, str]],
+        profile: bool = False,
+        statements: Statements | None = None,
+    ):
+        self.statements = statements
         self.targets, self.seconds, self.calls = (
             targets,
             dict.fromkeys(targets, 0.0),
@@ -99,7 +163,11 @@ class TimeAccount:
             if profiled:
                 with account._lock:
                     account.profile.enable()
+            counting = account.statements is not None and name.startswith("ledger")
             try:
+                if counting:
+                    with account.statements.inside(name):
+                        return fn(*args, **kwargs)
                 return fn(*args, **kwargs)
             finally:
                 if profiled:
@@ -247,14 +315,22 @@ def run(n: int = 10_000, max_requests: int = 100, profile_items: int | None = No
     The time account splits the loop into: the export ledger (build and apply), the service's own work
     (SOAP operation minus ledger), the QuickBooks simulator, and the rest (zeep client, HTTP, Tornado, SOAP
     envelopes). A second, smaller run (``profile_items``, default n/5) profiles the ledger calls."""
-    account = TimeAccount(_targets())
-    out = _loop(n, max_requests, account)
+    statements = Statements()
+    account = TimeAccount(_targets(), statements=statements)
+    with statements:
+        out = _loop(n, max_requests, account)
     total = out["seconds"]
     sec = account.seconds
     ledger = sum(v for k, v in sec.items() if k.startswith("ledger"))
     service_own = sec["service"] - ledger
     rest = total - sec["service"] - sec["quickbooks_simulator"]
     out["time_account"] = {k: round(v, 2) for k, v in sec.items()} | {"calls": account.calls}
+    sets = max(1, out["message_sets"])
+    out["ledger_statements"] = {
+        "total": sum(statements.counts.values()),
+        "per_message_set": round(sum(statements.counts.values()) / sets, 1),
+        "by_call_per_message_set": {k: round(v / sets, 1) for k, v in sorted(statements.counts.items())},
+    }
     out["shares"] = {
         "export_ledger": round(ledger / total, 3),
         "service_own": round(service_own / total, 3),

@@ -336,6 +336,7 @@ def summary_markdown(results: dict) -> str:
             f"{w['items']} items in {w['seconds']} s: {w['items_per_second']} requests/s, "
             f"{w['message_sets_per_second']} message sets/s; synced {w['synced']}; service share "
             f"{get('qbwc', 'profile', 'service_share')}; export ledger share {w['shares']['export_ledger']}; "
+            f"ledger statements per message set {get('qbwc', 'ledger_statements', 'per_message_set')}; "
             f"response parses {w['response_parses']}",
             "ledger <= 30%, 1 parse per response",
             w["targets_met"],

@@ -9,6 +9,7 @@ payments pair is declared below.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -107,14 +108,20 @@ PAIRS: dict[str, EntityPair] = {
 }
 
 
-def dependencies_sql() -> str:
-    """``(item_type, procore_id, parent_type, parent_id)`` for every declared parent of every item."""
-    return "\nUNION ALL ".join(
+def dependencies_sql(types: Iterable[str] | None = None) -> str:
+    """``(item_type, procore_id, parent_type, parent_id)`` for every declared parent of every item (``types``:
+    only where both the item and its parent are of these types; a query of no rows when none is)."""
+    only = set(types) if types is not None else None
+    parts = [
         f"SELECT '{p.item_type}' AS item_type, d.procore_id, '{parent}' AS parent_type, d.parent_id "
         f"FROM ({sql}) AS d(procore_id, parent_id)"
         for p in PAIRS.values()
         for parent, sql in p.parents
-    )
+        if only is None or (p.item_type in only and parent in only)
+    ]
+    if not parts:
+        return "SELECT NULL::VARCHAR AS item_type, NULL::BIGINT AS procore_id, NULL::VARCHAR AS parent_type, NULL::BIGINT AS parent_id WHERE false"
+    return "\nUNION ALL ".join(parts)
 
 
 EXPORTABLE = [p.item_type for p in sorted(PAIRS.values(), key=lambda p: p.export_order) if p.exportable]

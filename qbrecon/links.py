@@ -33,11 +33,14 @@ def _null_safe(expr: str) -> str:
     return f"coalesce(({expr})::VARCHAR, '<null>')"
 
 
-def fingerprint_sql(pair: EntityPair) -> str | None:
-    """``SELECT item_type, procore_id, fingerprint`` for every item of ``pair``: an md5 of the declared fields
-    and of its lines' declared fields (None when the pair declares none)."""
+def fingerprint_sql(pair: EntityPair, items: str | None = None) -> str | None:
+    """``SELECT item_type, procore_id, fingerprint`` for every item of ``pair`` (or only those in the relation
+    ``items``: item_type, procore_id): an md5 of the declared fields and of its lines' declared fields (None when
+    the pair declares none). Scoped, it reads only those items' rows and lines: the export ledger asks per
+    message set, and the whole view costs a scan of every Procore table."""
     if not (pair.changed_fields or pair.lines):
         return None
+    ids = f"(SELECT procore_id FROM {items} WHERE item_type = '{pair.item_type}')" if items else None
     parts = [
         f"md5(concat_ws('|', {', '.join(_null_safe('t.' + f) for f in pair.changed_fields)}))"
         if pair.changed_fields
@@ -45,7 +48,8 @@ def fingerprint_sql(pair: EntityPair) -> str | None:
     ]
     joins = []
     for n, rel in enumerate(pair.lines):
-        where = f"WHERE {rel.where}" if rel.where else ""
+        conds = [c for c in (rel.where, f"{rel.parent_key} IN {ids}" if ids else None) if c]
+        where = f"WHERE {' AND '.join(conds)}" if conds else ""
         fields = ", ".join(_null_safe(f) for f in rel.fields)
         joins.append(
             f"""LEFT JOIN (SELECT {rel.parent_key} AS pid,
@@ -54,7 +58,8 @@ def fingerprint_sql(pair: EntityPair) -> str | None:
                            FROM "{rel.table}" {where} GROUP BY 1) l{n} ON l{n}.pid = t.id"""
         )
         parts.append(f"coalesce(l{n}.fp, '')")
-    where = f"WHERE t.{pair.row_filter}" if pair.row_filter else ""
+    conds = [c for c in (f"t.{pair.row_filter}" if pair.row_filter else None, f"t.id IN {ids}" if ids else None) if c]
+    where = f"WHERE {' AND '.join(conds)}" if conds else ""
     return f"""SELECT '{pair.item_type}' AS item_type, t.id AS procore_id,
                        md5(concat_ws('#', {", ".join(parts)})) AS fingerprint
                 FROM "{pair.procore_table}" t {" ".join(joins)} {where}"""
@@ -68,22 +73,47 @@ def fingerprints_view() -> str:
 register_tables(fingerprints_view())
 
 
-def record_links(con, rel: str, source: str) -> None:
+def fingerprints_of(items: str, item_types: Iterable[str] | None = None) -> str:
+    """``erp_fingerprints`` for the items in the relation ``items`` (item_type, procore_id) only, as a
+    parenthesised query to join (``item_types``: the types it may hold, when known)."""
+    types = set(item_types) if item_types is not None else None
+    selects = [
+        sql
+        for p in PAIRS.values()
+        if p.exportable and (types is None or p.item_type in types) and (sql := fingerprint_sql(p, items))
+    ]
+    if not selects:
+        return "(SELECT NULL::VARCHAR AS item_type, NULL::BIGINT AS procore_id, NULL::VARCHAR AS fingerprint WHERE false)"
+    return "(" + "\nUNION ALL\n".join(selects) + ")"
+
+
+def record_links(con, rel: str, source: str, item_types: Iterable[str] | None = None) -> None:
     """Upsert record links from the relation ``rel`` (item_type, procore_id, quickbooks_id, edit_sequence,
     fingerprint, request_message_id, response_message_id); a NULL fingerprint keeps the stored one. Every other
-    link to the same QuickBooks record takes its EditSequence (a CCO's PurchaseOrderMod moves the whole PO on)."""
+    link to the same QuickBooks record takes its EditSequence (a CCO's PurchaseOrderMod moves the whole PO on);
+    ``item_types``, when given, the types ``rel`` holds: no other link can share a record of types whose
+    QuickBooks table no other pair uses."""
+    # Links already there are updated, new ones inserted: two plain statements cost DuckDB a fraction of one
+    # INSERT ... ON CONFLICT DO UPDATE (the usual answer only adds links).
+    con.execute(
+        f"""UPDATE qb_links l SET quickbooks_id = r.quickbooks_id, edit_sequence = r.edit_sequence,
+                fingerprint = coalesce(r.fingerprint, l.fingerprint), source = ?, updated_at = now(),
+                request_message_id = r.request_message_id, response_message_id = r.response_message_id
+            FROM {rel} r WHERE l.item_type = r.item_type AND l.procore_id = r.procore_id AND l.line_table = ''
+              AND l.line_id = 0""",
+        [source],
+    )
     con.execute(
         f"""INSERT INTO qb_links (item_type, procore_id, line_table, line_id, quickbooks_id, edit_sequence,
                                   fingerprint, source, linked_at, updated_at, request_message_id, response_message_id)
             SELECT r.item_type, r.procore_id, '', 0, r.quickbooks_id, r.edit_sequence, r.fingerprint, ?, now(), now(),
                    r.request_message_id, r.response_message_id FROM {rel} r
-            ON CONFLICT (item_type, procore_id, line_table, line_id) DO UPDATE SET
-                quickbooks_id = excluded.quickbooks_id, edit_sequence = excluded.edit_sequence,
-                fingerprint = coalesce(excluded.fingerprint, qb_links.fingerprint), source = excluded.source,
-                updated_at = now(), request_message_id = excluded.request_message_id,
-                response_message_id = excluded.response_message_id""",
+            WHERE NOT EXISTS (SELECT 1 FROM qb_links l WHERE l.item_type = r.item_type AND l.procore_id = r.procore_id
+                              AND l.line_table = '' AND l.line_id = 0)""",
         [source],
     )
+    if item_types is not None and not any(shares_records(t) for t in item_types):
+        return
     con.execute(
         f"""UPDATE qb_links l SET edit_sequence = r.edit_sequence, updated_at = now()
             FROM {rel} r WHERE l.quickbooks_id = r.quickbooks_id AND l.line_table = ''
@@ -130,14 +160,29 @@ def remove(con, rel: str) -> None:
 _LIVE_LINE = "CASE WHEN l.deleted_in_quickbooks_at IS NULL THEN l.txn_line_id END"
 
 
-def apply_to_procore(con, load_id: int | None = None) -> int:
+def apply_to_procore(
+    con, load_id: int | None = None, items: str | None = None, item_types: Iterable[str] | None = None
+) -> int:
     """Make every Procore row (and line) show its link as qbrecon knows it. A row whose ``origin_id`` names a
     different QuickBooks record than the link is a conflict: recorded (once per value) and audited, and the link
-    wins. Returns the number of new conflicts. Run inside the caller's transaction (a load's)."""
+    wins. Returns the number of new conflicts. Run inside the caller's transaction (a load's).
+
+    ``items`` (a relation: item_type, procore_id, quickbooks_id) limits it to the links an answer just wrote:
+    those items' links and every link to the same QuickBooks records (whose EditSequence moved with them);
+    ``item_types``, when given, the types ``items`` holds."""
     conflicts = 0
     targets = []
+    types = None
+    if items is not None:
+        types = (
+            set(item_types)
+            if item_types is not None
+            else {r[0] for r in con.execute(f"SELECT DISTINCT item_type FROM {items}").fetchall()}
+        )
     for pair in PAIRS.values():
         if not pair.exportable or pair.link_column is None:
+            continue
+        if types is not None and pair.item_type not in types and not _shares_records(pair, types):
             continue
         filt = f" AND t.{pair.row_filter}" if pair.row_filter else ""
         targets.append((pair, pair.procore_table, "l.quickbooks_id", f"t.id = l.procore_id{filt}", ""))
@@ -158,22 +203,38 @@ def apply_to_procore(con, load_id: int | None = None) -> int:
             else "t.origin_data"
         )
 
-    _resolve_conflicts(con, targets, load_id)
-    # One query finds which targets differ at all (usually none: a re-load of what we know changes nothing).
+    def only(pair: EntityPair) -> str:
+        if items is None:
+            return ""
+        return (
+            f" AND (l.procore_id IN (SELECT procore_id FROM {items} WHERE item_type = '{pair.item_type}')"
+            f" OR l.quickbooks_id IN (SELECT quickbooks_id FROM {items}))"
+        )
+
+    if not targets:
+        _resolve_conflicts(con, targets, load_id)
+        return 0
+    # One query finds which targets differ at all (usually none: a re-load of what we know changes nothing) and
+    # whether any conflict is open (-1); the open conflicts are settled before anything is written.
     differs = con.execute(
-        " UNION ALL ".join(
+        "SELECT -1 FROM (SELECT 1 FROM qb_link_conflicts WHERE resolved_at IS NULL LIMIT 1) UNION ALL "
+        + " UNION ALL ".join(
             f"""SELECT {n} FROM (SELECT 1 FROM qb_links l JOIN "{table}" t ON {join}
-                WHERE l.item_type = '{pair.item_type}' AND l.line_table = '{line_table}'
+                WHERE l.item_type = '{pair.item_type}' AND l.line_table = '{line_table}'{only(pair)}
                   AND (t.origin_id IS DISTINCT FROM {linked} OR t.origin_data IS DISTINCT FROM {data_of(line_table)})
                 LIMIT 1)"""
             for n, (pair, table, linked, join, line_table) in enumerate(targets)
         )
     ).fetchall()
-    for (n,) in differs:
+    if (-1,) in differs:
+        _resolve_conflicts(con, targets, load_id, known_open=True)
+    for (n,) in sorted(differs):
+        if n < 0:
+            continue
         pair, table, linked, join, line_table = targets[n]
         line_id = "l.line_id" if line_table else "0"
         params = [pair.item_type, line_table]
-        scope = "l.item_type = ? AND l.line_table = ?"
+        scope = "l.item_type = ? AND l.line_table = ?" + only(pair)
         new = con.execute(
             f"""INSERT INTO qb_link_conflicts (conflict_id, "at", load_id, item_type, procore_id, line_table, line_id,
                                                linked_id, procore_id_value, detail)
@@ -209,11 +270,28 @@ def apply_to_procore(con, load_id: int | None = None) -> int:
     return conflicts
 
 
-def _resolve_conflicts(con, targets: list, load_id: int | None) -> None:
+def _shares_records(pair: EntityPair, types: set[str]) -> bool:
+    """Can a link of ``pair`` point at the same QuickBooks record as one of ``types`` (a CCO's PO is its
+    commitment's)? Then its Procore rows follow that record's EditSequence too."""
+    return any(
+        p.quickbooks_table == pair.quickbooks_table for p in PAIRS.values() if p.item_type in types
+    )
+
+
+def shares_records(item_type: str) -> bool:
+    """Can another pair's link point at the same QuickBooks record as one of ``item_type`` (a CCO's PO is its
+    commitment's)? Only then does an answer for it move other links' EditSequence."""
+    return _shares_records(PAIRS[item_type], set(PAIRS) - {item_type})
+
+
+def _resolve_conflicts(con, targets: list, load_id: int | None, known_open: bool = False) -> None:
     """Open conflicts end when the link they disputed is gone or changed (unlinked, relinked), or when a Procore
     export loaded now (``load_id``) brings the linked id again (Procore was corrected). Before the rows are made to
-    show the link, so what this load brought can still be read."""
-    if not con.execute("SELECT count(*) FROM qb_link_conflicts WHERE resolved_at IS NULL").fetchall()[0][0]:
+    show the link, so what this load brought can still be read. ``known_open``: the caller saw an open one."""
+    if (
+        not known_open
+        and not con.execute("SELECT count(*) FROM qb_link_conflicts WHERE resolved_at IS NULL").fetchall()[0][0]
+    ):
         return
     con.execute(
         """UPDATE qb_link_conflicts c SET resolved_at = now()
@@ -479,32 +557,34 @@ def link_from_procore(con) -> int:
 _RETURN_COUNTER = iter(range(1, 1 << 62))
 
 
-def return_updates(con, message_id: int | None = None) -> int:
+def return_updates(con, moved: str | None = None) -> int:
     """Synced items changed in Procore since their link's fingerprint -> Ready to Export (an update, audited
-    ``procore_update``), accepted as the pair's Mod request. Run after every load, and after every answer
-    applied (``message_id``: only that message's items): the link keeps the fingerprint of what was *sent*, so a
-    change that arrived while the request was out (or in doubt after a crash) comes back at once instead of
-    hiding behind Synced until the next load."""
+    ``procore_update``), accepted as the pair's Mod request. Run after every load, and for every answer applied:
+    the link keeps the fingerprint of what was *sent*, so a change that arrived while the request was out (or in
+    doubt after a crash) comes back at once instead of hiding behind Synced until the next load. ``moved``: a
+    relation (item_type, procore_id) of the items an answer just synced whose Procore record no longer has the
+    fingerprint the request was built from (the export ledger compares them while it links them), so only those
+    are looked at."""
     from .entities import EXPORTABLE  # after the pair modules registered
 
     updatable = [t for t in EXPORTABLE if PAIRS[t].updatable]
     if not updatable:
         return 0
     types = ", ".join(f"'{t}'" for t in updatable)
-    only = ""
-    params: list = []
-    if message_id is not None:
-        only = """AND (e.item_type, e.procore_id) IN (SELECT item_type, procore_id FROM export_ledger
-                                                       WHERE message_id = ? OR check_message_id = ?)"""
-        params = [message_id, message_id]
-    rows = con.execute(
-        f"""SELECT e.item_type, e.procore_id FROM erp_items e
-            JOIN qb_links l ON l.item_type = e.item_type AND l.procore_id = e.procore_id AND l.line_table = ''
-            JOIN erp_fingerprints f ON f.item_type = e.item_type AND f.procore_id = e.procore_id
-            WHERE e.status = 'synced' AND e.item_type IN ({types}) {only}
-              AND l.fingerprint IS NOT NULL AND f.fingerprint <> l.fingerprint""",
-        params,
-    ).fetchall()
+    if moved is not None:
+        rows = con.execute(
+            f"""SELECT e.item_type, e.procore_id FROM {moved} m
+                JOIN erp_items e ON e.item_type = m.item_type AND e.procore_id = m.procore_id
+                WHERE e.status = 'synced' AND e.item_type IN ({types})"""
+        ).fetchall()
+    else:
+        rows = con.execute(
+            f"""SELECT e.item_type, e.procore_id FROM erp_items e
+                JOIN qb_links l ON l.item_type = e.item_type AND l.procore_id = e.procore_id AND l.line_table = ''
+                JOIN erp_fingerprints f ON f.item_type = e.item_type AND f.procore_id = e.procore_id
+                WHERE e.status = 'synced' AND e.item_type IN ({types})
+                  AND l.fingerprint IS NOT NULL AND f.fingerprint <> l.fingerprint"""
+        ).fetchall()
     if not rows:
         return 0
     changed = pa.table(
@@ -554,4 +634,5 @@ __all__ = [
     "record_links",
     "remove",
     "return_updates",
+    "shares_records",
 ]

@@ -52,6 +52,9 @@ class LedgerDouble:
         self.calls.append(("fail", message_id, hresult, message))
         self.in_flight.pop(message_id)
 
+    def is_export_message(self, message_id: int) -> bool:
+        return any(c[0] == "next" and c[1] == message_id for c in self.calls)
+
     def export_pending(self) -> dict[str, int]:
         return {"exporting": len(self.waiting), "checks": 0}
 

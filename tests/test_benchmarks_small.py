@@ -73,6 +73,8 @@ def test_small_scale_run_produces_every_figure(tmp_path):
     assert qbwc["profile"]["ledger_top"]
     assert qbwc["response_parses"]["message_sets"] > 0
     assert qbwc["response_parses"]["per_response"] == 1  # each response parsed once on the apply path
+    # the ledger's DuckDB statements are counted per message set (its cost is statements, not rows)
+    assert 0 < qbwc["ledger_statements"]["per_message_set"] <= 40  # 50.5 before issue 17's third pass
 
     md = out.with_suffix(".md").read_text()
     assert "| reconcile |" in md and "ERROR" not in md

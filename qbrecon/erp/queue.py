@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import links
 from .. import pairs as _pairs  # registers the pair modules (before PAIRS is read below)
@@ -244,6 +245,25 @@ class BatchResult:
     def __repr__(self) -> str:
         moved = ", ".join(f"{n} -> {STATUSES.get(s, s)}" for s, n in self.to_status.items()) or "nothing"
         return f"<{self.action} by {self.by}: {self.count} item(s): {moved}>"
+
+
+# A CCO's PurchaseOrderMod moves its PO's EditSequence: the commitment and the PO's other CCOs take it.
+_CCO_EDIT_SEQUENCE_SQL = (
+    """UPDATE commitments t SET origin_data = json_object('edit_sequence', b.edit_sequence)::VARCHAR
+       FROM {batch} b WHERE b.item_type = 'change_order' AND b.outcome = 'synced'
+         AND t.origin_id = b.quickbooks_id""",
+    """UPDATE change_orders t SET origin_data = json_object('edit_sequence', b.edit_sequence)::VARCHAR
+       FROM {batch} b WHERE b.item_type = 'change_order' AND b.outcome = 'synced'
+         AND t.origin_id = b.quickbooks_id""",
+    """UPDATE erp_items e SET edit_sequence = b.edit_sequence
+       FROM {batch} b WHERE b.item_type = 'change_order' AND b.outcome = 'synced'
+         AND e.item_type IN ('commitment', 'change_order') AND e.quickbooks_id = b.quickbooks_id""",
+)
+
+
+def pc_counts(column: pa.ChunkedArray) -> list[tuple[str, int]]:
+    """(value, count) pairs of an Arrow column, without a round trip to DuckDB."""
+    return [(r["values"], r["counts"]) for r in pc.value_counts(column).to_pylist()]
 
 
 class QueueMixin(
@@ -696,28 +716,36 @@ class QueueMixin(
         with self.store.transaction() as con:
             con.register(name, arrow)
             try:
-                problems = con.sql(
-                    f"""SELECT item_type, procore_id, problem FROM (
-                          SELECT o.item_type, o.procore_id, unnest([
-                            CASE WHEN o.outcome NOT IN ('synced', 'failed') THEN 'outcome must be synced or failed, got ' || coalesce(o.outcome, 'nothing') END,
-                            CASE WHEN o.outcome = 'synced' AND o.quickbooks_id IS NULL THEN 'a synced outcome needs the QuickBooks id' END,
-                            CASE WHEN e.status IS NULL THEN 'not in the ERP queue' END,
-                            CASE WHEN e.status IS NOT NULL AND e.status <> 'exporting'
-                                  AND NOT (o.outcome = 'synced' AND e.status = 'synced' AND e.quickbooks_id = o.quickbooks_id)
-                                  AND NOT (o.outcome = 'failed' AND e.status = 'failed_to_export')
-                                 THEN 'is ' || e.status || ', not exporting' END]) AS problem
-                          FROM {name} o LEFT JOIN erp_items e ON e.item_type = o.item_type AND e.procore_id = o.procore_id)
-                        WHERE problem IS NOT NULL"""
-                ).to_arrow_table()
-                if problems.num_rows:
-                    raise BatchRejected("apply_export_outcomes", problems.to_pylist())
-                batch_arrow = con.sql(
+                # what is wrong with each row and the rows to apply, in one read (a round trip per answer)
+                checked = con.sql(
                     f"""SELECT o.*, e.status AS from_status,
                                CASE o.outcome WHEN 'synced' THEN 'synced' ELSE 'failed_to_export' END AS to_status,
-                               CASE o.outcome WHEN 'synced' THEN 'export_succeeded' ELSE 'export_failed' END AS action
-                        FROM {name} o JOIN erp_items e ON e.item_type = o.item_type AND e.procore_id = o.procore_id
-                        WHERE e.status = 'exporting'"""
+                               CASE o.outcome WHEN 'synced' THEN 'export_succeeded' ELSE 'export_failed' END AS action,
+                               list_filter([
+                                 CASE WHEN o.outcome NOT IN ('synced', 'failed') THEN 'outcome must be synced or failed, got ' || coalesce(o.outcome, 'nothing') END,
+                                 CASE WHEN o.outcome = 'synced' AND o.quickbooks_id IS NULL THEN 'a synced outcome needs the QuickBooks id' END,
+                                 CASE WHEN e.status IS NULL THEN 'not in the ERP queue' END,
+                                 CASE WHEN e.status IS NOT NULL AND e.status <> 'exporting'
+                                       AND NOT (o.outcome = 'synced' AND e.status = 'synced' AND e.quickbooks_id = o.quickbooks_id)
+                                       AND NOT (o.outcome = 'failed' AND e.status = 'failed_to_export')
+                                      THEN 'is ' || e.status || ', not exporting' END], lambda p: p IS NOT NULL) AS problems
+                        FROM {name} o LEFT JOIN erp_items e ON e.item_type = o.item_type AND e.procore_id = o.procore_id"""
                 ).to_arrow_table()
+                problems = [
+                    {"item_type": it, "procore_id": pid, "problem": problem}
+                    for it, pid, listed in zip(
+                        checked["item_type"].to_pylist(),
+                        checked["procore_id"].to_pylist(),
+                        checked["problems"].to_pylist(),
+                        strict=True,
+                    )
+                    for problem in listed or ()
+                ]
+                if problems:
+                    raise BatchRejected("apply_export_outcomes", problems)
+                batch_arrow = checked.filter(pc.equal(checked["from_status"], "exporting")).drop_columns(
+                    ["problems"]
+                )
                 batch = _temp_name("applied")
                 con.register(batch, batch_arrow)
                 try:
@@ -742,10 +770,11 @@ class QueueMixin(
                     )
                     # only the item types this answer synced: each UPDATE is a DuckDB round trip per message set
                     synced_types = {
-                        r[0]
-                        for r in con.execute(
-                            f"SELECT DISTINCT item_type FROM {batch} WHERE outcome = 'synced'"
-                        ).fetchall()
+                        t
+                        for t, o in zip(
+                            batch_arrow["item_type"].to_pylist(), batch_arrow["outcome"].to_pylist(), strict=True
+                        )
+                        if o == "synced"
                     }
                     for t in EXPORTABLE:
                         if t == "budget" or t not in synced_types:  # budget: the TxnID is in erp_items only
@@ -764,12 +793,18 @@ class QueueMixin(
                                   AND t.id = b.procore_id{level}""",
                             [t],
                         )
-                    self._record_links(con, batch, request_message_id, response_message_id, line_links)
-                    gone = con.sql(
-                        f"""SELECT item_type, procore_id, status_message AS detail FROM {batch}
-                            WHERE outcome = 'failed' AND error_class = 'deleted_in_quickbooks'"""
-                    ).to_arrow_table()
-                    if gone.num_rows:  # QuickBooks said the linked record is gone: the link is marked, kept
+                    self._record_links(
+                        con, batch, request_message_id, response_message_id, line_links, synced_types
+                    )
+                    gone = (
+                        con.sql(
+                            f"""SELECT item_type, procore_id, status_message AS detail FROM {batch}
+                                WHERE outcome = 'failed' AND error_class = 'deleted_in_quickbooks'"""
+                        ).to_arrow_table()
+                        if "deleted_in_quickbooks" in batch_arrow["error_class"].to_pylist()
+                        else None
+                    )
+                    if gone is not None and gone.num_rows:  # the linked record is gone: the link is marked, kept
                         gone_name = _temp_name("gone")
                         con.register(gone_name, gone)
                         try:
@@ -778,22 +813,10 @@ class QueueMixin(
                             con.unregister(gone_name)
                     # A CCO's PurchaseOrderMod gives the whole PO a new EditSequence: the commitment and the PO's
                     # other CCOs now hold that one, or reconciliation would call our own export "stale".
-                    con.execute(
-                        f"""UPDATE commitments t SET origin_data = json_object('edit_sequence', b.edit_sequence)::VARCHAR
-                            FROM {batch} b WHERE b.item_type = 'change_order' AND b.outcome = 'synced'
-                              AND t.origin_id = b.quickbooks_id"""
-                    )
-                    con.execute(
-                        f"""UPDATE change_orders t SET origin_data = json_object('edit_sequence', b.edit_sequence)::VARCHAR
-                            FROM {batch} b WHERE b.item_type = 'change_order' AND b.outcome = 'synced'
-                              AND t.origin_id = b.quickbooks_id"""
-                    )
-                    con.execute(
-                        f"""UPDATE erp_items e SET edit_sequence = b.edit_sequence
-                            FROM {batch} b WHERE b.item_type = 'change_order' AND b.outcome = 'synced'
-                              AND e.item_type IN ('commitment', 'change_order') AND e.quickbooks_id = b.quickbooks_id"""
-                    )
-                    counts = con.execute(f"SELECT to_status, count(*) FROM {batch} GROUP BY 1").fetchall()
+                    if "change_order" in synced_types:
+                        for sql in _CCO_EDIT_SEQUENCE_SQL:
+                            con.execute(sql.format(batch=batch))
+                    counts = pc_counts(batch_arrow["to_status"])
                 finally:
                     con.unregister(batch)
             finally:
@@ -812,18 +835,26 @@ class QueueMixin(
         request_message_id: int | None,
         response_message_id: int | None,
         line_links: list[dict] | None,
+        synced_types: set[str] | None = None,
     ) -> None:
         """The links of the items just Synced (``batch``), in the transaction that applies the answer: the record
-        (with the fingerprint of what was built), its lines, and what the Procore rows show of them."""
+        (with the fingerprint of what was built), its lines, and what the Procore rows show of them. Everything is
+        read for the answer's items only (not the whole ledger, links or Procore tables)."""
+        if synced_types is not None and not synced_types:
+            return
         synced = con.sql(
             f"""SELECT b.item_type, b.procore_id, b.quickbooks_id, b.edit_sequence,
                        coalesce(lf.fingerprint, f.fingerprint) AS fingerprint,
-                       ?::BIGINT AS request_message_id, ?::BIGINT AS response_message_id
+                       ?::BIGINT AS request_message_id, ?::BIGINT AS response_message_id,
+                       coalesce(lf.fingerprint IS NOT NULL AND f.fingerprint <> lf.fingerprint, false) AS moved
                 FROM {batch} b
-                LEFT JOIN (SELECT item_type, procore_id, arg_max(fingerprint, attempt) AS fingerprint
-                           FROM export_ledger WHERE fingerprint IS NOT NULL GROUP BY 1, 2) lf
+                LEFT JOIN (SELECT l.item_type, l.procore_id, arg_max(l.fingerprint, l.attempt) AS fingerprint
+                           FROM export_ledger l SEMI JOIN {batch} s
+                                ON s.item_type = l.item_type AND s.procore_id = l.procore_id
+                           WHERE l.fingerprint IS NOT NULL GROUP BY 1, 2) lf
                        ON lf.item_type = b.item_type AND lf.procore_id = b.procore_id
-                LEFT JOIN erp_fingerprints f ON f.item_type = b.item_type AND f.procore_id = b.procore_id
+                LEFT JOIN {links.fingerprints_of(batch, synced_types)} f
+                       ON f.item_type = b.item_type AND f.procore_id = b.procore_id
                 WHERE b.outcome = 'synced'""",
             params=[request_message_id, response_message_id],
         ).to_arrow_table()
@@ -831,10 +862,34 @@ class QueueMixin(
             return
         name = _temp_name("links")
         con.register(name, synced)
+        types = set(synced["item_type"].to_pylist())
         try:
-            links.record_links(con, name, "export")
+            links.record_links(con, name, "export", item_types=types)
+            QueueMixin._record_line_links(con, batch, request_message_id, response_message_id, line_links)
+            # The records' Procore rows already show the new links (the UPDATE above); only line links, links
+            # sharing a QuickBooks record (a CCO moves its PO) and open conflicts need apply_to_procore, and then
+            # only for these items' links and the links to the same QuickBooks records.
+            if (
+                line_links
+                or any(links.shares_records(t) for t in types)
+                or con.execute("SELECT 1 FROM qb_link_conflicts WHERE resolved_at IS NULL LIMIT 1").fetchall()
+            ):
+                links.apply_to_procore(con, items=name, item_types=types)
+            # Synced with the fingerprint of what was sent: a Procore change made meanwhile is an update now
+            if any(synced["moved"].to_pylist()):
+                links.return_updates(con, moved=f"(SELECT item_type, procore_id FROM {name} WHERE moved)")
         finally:
             con.unregister(name)
+
+    @staticmethod
+    def _record_line_links(
+        con,
+        batch: str,
+        request_message_id: int | None,
+        response_message_id: int | None,
+        line_links: list[dict] | None,
+    ) -> None:
+        """The line links an answer made (of the items it synced), replacing those items' earlier ones."""
         if line_links:
             lines = pa.Table.from_pylist(
                 [
@@ -861,19 +916,11 @@ class QueueMixin(
             name = _temp_name("line_links")
             con.register(name, lines)
             try:
-                applied = con.sql(
-                    f"""SELECT n.* FROM {name} n SEMI JOIN {batch} b ON b.item_type = n.item_type
-                          AND b.procore_id = n.procore_id AND b.outcome = 'synced'"""
-                ).to_arrow_table()
+                applied = f"""(SELECT n.* FROM {name} n SEMI JOIN {batch} b ON b.item_type = n.item_type
+                                AND b.procore_id = n.procore_id AND b.outcome = 'synced')"""
+                links.record_line_links(con, applied, "export")
             finally:
                 con.unregister(name)
-            name = _temp_name("line_links")
-            con.register(name, applied)
-            try:
-                links.record_line_links(con, name, "export")
-            finally:
-                con.unregister(name)
-        links.apply_to_procore(con)
 
     def link_conflicts(self) -> pd.DataFrame:
         """Loads that brought a different origin_id than qbrecon's link (the link was kept), newest first."""

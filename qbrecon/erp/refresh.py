@@ -172,6 +172,33 @@ class RefreshOutcome:
     load_id: int | None = None
 
 
+class RefreshJob:
+    """The QuickBooks refresh as a Web Connector job (``qbrecon.erp.jobs.WebConnectorJob``): queued query kinds,
+    one page of ``max_returned`` records per message set."""
+
+    name = "refresh"
+
+    def __init__(self, ws: Any, max_returned: int):
+        self.ws, self.max_returned = ws, int(max_returned)
+
+    def pending(self) -> int:
+        return int(self.ws.refresh_pending(self.max_returned)["requests"])
+
+    def next_request(self, *, ticket: str, company_file: str | None) -> RefreshBatch | None:
+        # archived as sent when built (a page is only ever built to go out at once)
+        return self.ws.next_refresh_batch(self.max_returned, ticket=ticket, company_file=company_file)
+
+    def owns(self, message_id: int) -> bool:
+        return bool(self.ws.is_refresh_message(message_id))
+
+    def apply_response(self, message_id: int, response: Any) -> RefreshOutcome:
+        text = getattr(response, "text", response)  # the verbatim answer: the loader reads the page itself
+        return self.ws.apply_refresh_response(message_id, text)
+
+    def fail(self, message_id: int, hresult: str, message: str) -> RefreshOutcome:
+        return self.ws.fail_refresh_batch(message_id, hresult, message)
+
+
 def resolve_kinds(kinds: Iterable[str] | str | None) -> list[str]:
     """Query kinds from query names (``BillQuery``, ``BillQueryRq``, ``Bill``) or table names (``bills``);
     ``bill_payments`` means both bill payment queries. Returned in refresh order."""
@@ -847,6 +874,7 @@ __all__ = [
     "JOB_COST_KINDS",
     "KINDS",
     "RefreshBatch",
+    "RefreshJob",
     "RefreshMixin",
     "RefreshOutcome",
     "filter_text",

@@ -7,9 +7,11 @@ conversation the Web Connector expects and keeps each session's state in the sto
                                                        getLastError after a negative result / an empty request
                                                        connectionError when QuickBooks could not be opened
 
-When a session's export batches are exhausted, sendRequestXML hands out the pages of a queued QuickBooks refresh
-(``qbrecon.erp.refresh``: queries with iterators and modified-date filters) and receiveResponseXML routes their
-answers to ``apply_refresh_response``; percent done counts both.
+The work itself is a list of *jobs* (``qbrecon.erp.jobs.WebConnectorJob``: pending, next request set, apply a
+response, fail), as the qbwc gem splits session / job / worker: the export (accepted items, through the export
+ledger), then the QuickBooks refresh (queued queries with iterators and modified-date filters). sendRequestXML
+asks each job in turn for its next message set, receiveResponseXML hands an answer to the job that sent the
+message, and percent done counts what every job has pending. The service names no job.
 
 Guarantees:
 - a message is recorded as sent (ledger + session) before its qbXML leaves the process, in one transaction;
@@ -26,11 +28,12 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from ..erp import settings as erp_settings
+from ..erp.jobs import WebConnectorJob, web_connector_jobs
 from ..errors import InputError, QbreconError
 from ..lockout import LoginThrottle
 from ..qbxml.responses import ResponseDocument
@@ -41,14 +44,6 @@ log = logging.getLogger(__name__)
 
 SERVER_VERSION = "qbrecon Web Connector service 1.0"
 QBXML_VERSION = (13, 0)  # what the export builders write in <?qbxml version?>
-
-
-class ExportBatch(Protocol):
-    """What ``sendRequestXML`` hands over: ``erp.export.ExportBatch`` or ``erp.refresh.RefreshBatch``."""
-
-    message_id: int
-    xml: bytes
-    request_ids: Sequence[str]
 
 
 # Service settings join the ERP settings registry (Connection Settings), so the settings CLI and the
@@ -164,10 +159,20 @@ class QBWCService:
     """The Web Connector conversation for one workspace. Thread-safe: every step that reads and then writes
     session state runs inside one store transaction (the store's lock serialises the process's threads)."""
 
-    def __init__(self, ws: Any, config: ServiceConfig | None = None):
+    def __init__(
+        self, ws: Any, config: ServiceConfig | None = None, jobs: Iterable[WebConnectorJob] | None = None
+    ):
         self.ws = ws
         self.config = config or ServiceConfig.from_workspace(ws)
         self.sessions = SessionStore(ws.store, ttl=self.config.ticket_ttl)
+        # the work of a session, in the order it runs: export, then refresh (``erp.jobs``)
+        self.jobs: list[WebConnectorJob] = (
+            list(jobs)
+            if jobs is not None
+            else web_connector_jobs(
+                ws, max_requests=self.config.max_requests, refresh_max_returned=self.config.refresh_max_returned
+            )
+        )
 
     # -- dispatch ---------------------------------------------------------------------------------------------
     def handle(self, call: SoapCall, remote_addr: str | None = None) -> str | int | list[str]:
@@ -340,19 +345,15 @@ class QBWCService:
                 return ""
             if session.messages_sent >= self.config.max_messages_per_session:
                 return self._refuse(session, "message limit for one session reached; the next run continues")
-            batch = self.ws.next_export_batch(self.config.max_requests, bound or None)
-            if batch is not None:
-                self.ws.mark_batch_sent(batch.message_id, ticket=session.ticket)
-            else:
-                # Exports first (a refresh then reads what they wrote); then the QuickBooks refresh pages, if the
-                # workspace has a refresh queued (``erp/refresh.py``; archived as sent when built).
-                next_refresh = getattr(self.ws, "next_refresh_batch", None)
-                if callable(next_refresh):
-                    batch = next_refresh(
-                        self.config.refresh_max_returned, ticket=session.ticket, company_file=bound or None
-                    )
-                if batch is None:
-                    return self._refuse(session, "No requests are waiting to be sent.")
+            # each job in turn (exports first: a refresh then reads what they wrote); the batch comes back
+            # already recorded as sent to this session's ticket
+            batch = None
+            for job in self.jobs:
+                batch = job.next_request(ticket=session.ticket, company_file=bound or None)
+                if batch is not None:
+                    break
+            if batch is None:
+                return self._refuse(session, "No requests are waiting to be sent.")
             self.sessions.record_sent(session.ticket, bound, int(batch.message_id), list(batch.request_ids))
             if major:
                 self.sessions.touch(session.ticket, qbxml_version=f"{major}.{minor}")
@@ -372,12 +373,12 @@ class QBWCService:
                 )
                 return -1
             if hresult:
-                # Whole-message failure: QuickBooks processed none of it. The ledger keeps the item list.
+                # Whole-message failure: QuickBooks processed none of it. The job keeps the item list.
                 target = unanswered[0]
-                if self._is_refresh(target.message_id):
-                    self.ws.fail_refresh_batch(target.message_id, hresult, message)
-                else:
-                    self.ws.fail_export_batch(target.message_id, hresult, message)
+                job = self._job_of(target.message_id)
+                if job is None:
+                    return self._no_job(session, target.message_id)
+                job.fail(target.message_id, hresult, message)
                 self.sessions.record_answer(session.ticket, target.message_id, "failed")
                 self._set_error(
                     session,
@@ -403,10 +404,10 @@ class QBWCService:
                     why = "its requestIDs match no request this session has in flight"
                 self._set_error(session, f"Response refused: {why}; nothing was applied.")
                 return -1
-            if self._is_refresh(target.message_id):
-                self.ws.apply_refresh_response(target.message_id, response)
-            else:
-                self.ws.apply_export_response(target.message_id, doc)
+            job = self._job_of(target.message_id)
+            if job is None:
+                return self._no_job(session, target.message_id)
+            job.apply_response(target.message_id, doc)  # the tree parsed above: each response parsed once
             self.sessions.record_answer(session.ticket, target.message_id, "applied", len(target.request_ids))
             session = self.sessions.by_key(session.ticket)
             remaining = self._pending()
@@ -505,19 +506,20 @@ class QBWCService:
         return None
 
     def _pending(self) -> int:
-        """Work left for QuickBooks, in requests: accepted items still Exporting, checks of in-doubt items, and the
-        refresh pages still to read (an estimate until QuickBooks reports iteratorRemainingCount)."""
-        counts = self.ws.export_pending()
-        pending = int(counts["exporting"]) + int(counts["checks"])
-        refresh = getattr(self.ws, "refresh_pending", None)
-        if callable(refresh):
-            pending += int(refresh(self.config.refresh_max_returned)["requests"])
-        return pending
+        """Work left for QuickBooks, in requests, over every job: accepted items still Exporting, checks of
+        in-doubt items, and the refresh pages still to read (an estimate until QuickBooks reports
+        iteratorRemainingCount)."""
+        return sum(int(job.pending()) for job in self.jobs)
 
-    def _is_refresh(self, message_id: int) -> bool:
-        """A refresh page (answered by ``apply_refresh_response``) rather than an export message."""
-        check = getattr(self.ws, "is_refresh_message", None)
-        return bool(callable(check) and check(message_id))
+    def _job_of(self, message_id: int) -> WebConnectorJob | None:
+        """The job that sent the message (its answer is that job's to apply)."""
+        return next((job for job in self.jobs if job.owns(message_id)), None)
+
+    def _no_job(self, session: QbwcSession, message_id: int) -> int:
+        self._set_error(
+            session, f"Message {message_id} was sent by no job this service runs; nothing was applied."
+        )
+        return -1
 
 
 def unexpected_error(exc: BaseException) -> str:

@@ -57,11 +57,6 @@ def _ensure(store: Store) -> None:
                 con.execute(statement)
 
 
-def _next_id(store: Store) -> int:
-    # fetchall, not fetchone: DuckDB 2.0 keeps a half-read result pending on the connection
-    return int(store.execute("SELECT nextval('qbxml_message_seq')").fetchall()[0][0])
-
-
 def archive_request(
     store: Store,
     message_set: MessageSet,
@@ -75,13 +70,12 @@ def archive_request(
         raise InputError(f"a request is archived as built or sent, not {status!r}", field="status")
     _ensure(store)
     with store.transaction() as con:
-        message_id = _next_id(store)
-        con.execute(
+        message_id = con.execute(  # the id from the sequence in the same statement: one round trip
             """INSERT INTO qbxml_messages (message_id, direction, created_at, updated_at, request_ids, status,
                    company_file, ticket, qbxml_version, xml)
-               VALUES (?, 'request', now(), now(), ?, ?, ?, ?, ?, ?)""",
+               VALUES (nextval('qbxml_message_seq'), 'request', now(), now(), ?, ?, ?, ?, ?, ?)
+               RETURNING message_id""",
             [
-                message_id,
                 list(message_set.request_ids),
                 status,
                 company_file,
@@ -89,8 +83,8 @@ def archive_request(
                 message_set.version,
                 message_set.xml.decode("ascii"),
             ],
-        )
-    return message_id
+        ).fetchall()[0][0]
+    return int(message_id)
 
 
 def mark_sent(
@@ -103,16 +97,13 @@ def mark_sent(
 def _set_status(store: Store, message_id: int, status: str, **values: str | None) -> None:
     _ensure(store)
     with store.transaction() as con:
-        row = con.execute(
-            "SELECT direction FROM qbxml_messages WHERE message_id = ?", [message_id]
-        ).fetchall()
-        if not row:
-            raise InputError(f"no archived qbXML message {message_id}", field="message_id")
-        con.execute(
+        changed = con.execute(
             """UPDATE qbxml_messages SET status = ?, updated_at = now(), ticket = coalesce(?, ticket),
-                   company_file = coalesce(?, company_file) WHERE message_id = ?""",
+                   company_file = coalesce(?, company_file) WHERE message_id = ? RETURNING 1""",
             [status, values.get("ticket"), values.get("company_file"), message_id],
-        )
+        ).fetchall()
+        if not changed:  # nothing was written: the transaction has nothing to undo
+            raise InputError(f"no archived qbXML message {message_id}", field="message_id")
 
 
 def archive_response(
@@ -139,26 +130,22 @@ def archive_response(
         ids = list(request_ids) if request_ids is not None else None
         if request_message_id is not None:
             row = con.execute(
-                "SELECT request_ids, direction FROM qbxml_messages WHERE message_id = ?", [request_message_id]
+                "UPDATE qbxml_messages SET status = ?, updated_at = now() WHERE message_id = ? "
+                "AND direction = 'request' RETURNING request_ids",
+                [status, request_message_id],
             ).fetchall()
-            row = row[0] if row else None
-            if row is None or row[1] != "request":
+            if not row:  # nothing was written
                 raise InputError(
                     f"no archived qbXML request {request_message_id}", field="request_message_id"
                 )
             if ids is None:
-                ids = list(row[0] or [])
-            con.execute(
-                "UPDATE qbxml_messages SET status = ?, updated_at = now() WHERE message_id = ?",
-                [status, request_message_id],
-            )
-        message_id = _next_id(store)
-        con.execute(
+                ids = list(row[0][0] or [])
+        message_id = con.execute(
             """INSERT INTO qbxml_messages (message_id, direction, created_at, updated_at, request_ids, status,
                    company_file, ticket, hresult, message, xml, related_message_id)
-               VALUES (?, 'response', now(), now(), ?, ?, ?, ?, ?, ?, ?, ?)""",
+               VALUES (nextval('qbxml_message_seq'), 'response', now(), now(), ?, ?, ?, ?, ?, ?, ?, ?)
+               RETURNING message_id""",
             [
-                message_id,
                 ids,
                 status,
                 company_file,
@@ -168,8 +155,8 @@ def archive_response(
                 text or None,
                 request_message_id,
             ],
-        )
-    return message_id
+        ).fetchall()[0][0]
+    return int(message_id)
 
 
 def messages(store: Store, *, request_id: str | None = None, direction: str | None = None) -> pd.DataFrame:
