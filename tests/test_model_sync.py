@@ -202,6 +202,11 @@ for line in sys.stdin:
 _CRASHER: list[subprocess.Popen] = []
 
 
+def _stop_crasher(server: subprocess.Popen) -> None:
+    server.stdin.close()  # its loop ends; waiting reaps it (its CPU time counts in the run's)
+    server.wait(timeout=30)
+
+
 def crash_export(ws_path: Path, qb_path: Path) -> int:
     """Run one export in a forked process that is killed mid-way; its exit code (-9 killed, 3 nothing to send)."""
     if not _CRASHER or _CRASHER[0].poll() is not None:
@@ -214,7 +219,7 @@ def crash_export(ws_path: Path, qb_path: Path) -> int:
                 env={**os.environ, "PYTHONPATH": str(REPO)},
             )
         ]
-        atexit.register(_CRASHER[0].kill)
+        atexit.register(_stop_crasher, _CRASHER[0])
     server = _CRASHER[0]
     server.stdin.write(f"{ws_path}\t{qb_path}\n")
     server.stdin.flush()
