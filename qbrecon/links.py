@@ -58,7 +58,11 @@ def fingerprint_sql(pair: EntityPair, items: str | None = None) -> str | None:
                            FROM "{rel.table}" {where} GROUP BY 1) l{n} ON l{n}.pid = t.id"""
         )
         parts.append(f"coalesce(l{n}.fp, '')")
-    conds = [c for c in (f"t.{pair.row_filter}" if pair.row_filter else None, f"t.id IN {ids}" if ids else None) if c]
+    conds = [
+        c
+        for c in (f"t.{pair.row_filter}" if pair.row_filter else None, f"t.id IN {ids}" if ids else None)
+        if c
+    ]
     where = f"WHERE {' AND '.join(conds)}" if conds else ""
     return f"""SELECT '{pair.item_type}' AS item_type, t.id AS procore_id,
                        md5(concat_ws('#', {", ".join(parts)})) AS fingerprint
@@ -273,9 +277,7 @@ def apply_to_procore(
 def _shares_records(pair: EntityPair, types: set[str]) -> bool:
     """Can a link of ``pair`` point at the same QuickBooks record as one of ``types`` (a CCO's PO is its
     commitment's)? Then its Procore rows follow that record's EditSequence too."""
-    return any(
-        p.quickbooks_table == pair.quickbooks_table for p in PAIRS.values() if p.item_type in types
-    )
+    return any(p.quickbooks_table == pair.quickbooks_table for p in PAIRS.values() if p.item_type in types)
 
 
 def shares_records(item_type: str) -> bool:
@@ -290,7 +292,9 @@ def _resolve_conflicts(con, targets: list, load_id: int | None, known_open: bool
     show the link, so what this load brought can still be read. ``known_open``: the caller saw an open one."""
     if (
         not known_open
-        and not con.execute("SELECT count(*) FROM qb_link_conflicts WHERE resolved_at IS NULL").fetchall()[0][0]
+        and not con.execute("SELECT count(*) FROM qb_link_conflicts WHERE resolved_at IS NULL").fetchall()[0][
+            0
+        ]
     ):
         return
     con.execute(

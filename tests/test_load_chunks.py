@@ -146,7 +146,9 @@ def test_pages_read_in_worker_processes_load_what_one_process_loads(export, tmp_
     for t in TABLES:
         pd.testing.assert_frame_equal(a[t], b[t], obj=t)
     qa, qb = _quarantine(one), _quarantine(many)
-    assert (qb["source_file"] == "requisitions/page_0002.json").all() and "12,5x" in " ".join(qb["source_record"])
+    assert (qb["source_file"] == "requisitions/page_0002.json").all() and "12,5x" in " ".join(
+        qb["source_record"]
+    )
     pd.testing.assert_frame_equal(qa, qb)
 
 

@@ -259,7 +259,11 @@ class SyncModel(RuleBasedStateMachine):
             return
         if PROGRESS:  # one line per example, so a long run shows how far it got
             with open(PROGRESS, "a") as log:
-                line = {"shard": type(self).__name__, "steps": getattr(self, "checks", 1) - 1, "crashed": self.crashed}
+                line = {
+                    "shard": type(self).__name__,
+                    "steps": getattr(self, "checks", 1) - 1,
+                    "crashed": self.crashed,
+                }
                 log.write(json.dumps({**line, "at": round(time.time(), 1)}) + "\n")
         try:
             if self._in_doubt():  # a crash left requests unanswered: the next export's check must settle them

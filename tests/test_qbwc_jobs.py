@@ -97,7 +97,9 @@ def test_a_failing_job_reaches_get_last_error_and_the_other_job_keeps_its_work(w
     assert ws.store.execute("SELECT count(*) FROM erp_items WHERE status = 'synced'").fetchone()[0] == N
     assert "could not process message" in report.last_error
     assert "0x80040408" in report.last_error and "QuickBooks is busy" in report.last_error
-    assert ws.refresh_jobs().set_index("query").loc["VendorQuery", "state"] == "queued"  # tried again next time
+    assert (
+        ws.refresh_jobs().set_index("query").loc["VendorQuery", "state"] == "queued"
+    )  # tried again next time
     # the next session (QuickBooks free again) finishes the refresh and has nothing to export
     report = run_once(ws, company)
     assert report.ok, report.last_error

@@ -811,7 +811,8 @@ def _delete_first_line_in_quickbooks(company, txn_id: str) -> str:
 
 def _bill_lines(company, txn_id: str) -> list[tuple[str, Decimal]]:
     return [
-        (x.findtext("TxnLineID"), Decimal(x.findtext("Amount"))) for x in company.ret(txn_id).findall("ItemLineRet")
+        (x.findtext("TxnLineID"), Decimal(x.findtext("Amount")))
+        for x in company.ret(txn_id).findall("ItemLineRet")
     ]
 
 
@@ -829,11 +830,14 @@ def test_a_line_deleted_in_quickbooks_is_marked_shown_plainly_and_retry_adds_it_
         ws.request_refresh()
         ws.refresh_now(company.process)
     else:  # no refresh: a Procore change goes out as a BillMod; QuickBooks moved on, so qbrecon reads the bill again
-        if learned_by == "quickbooks-answer":  # ... unless qbrecon already knew the current EditSequence: 3120
+        if (
+            learned_by == "quickbooks-answer"
+        ):  # ... unless qbrecon already knew the current EditSequence: 3120
             es = company.ret(txn).findtext("EditSequence")
             for table in ("erp_items", "qb_links"):
                 ws.store.execute(
-                    f"UPDATE {table} SET edit_sequence = ? WHERE item_type = 'invoice' AND procore_id = ?", [es, pid]
+                    f"UPDATE {table} SET edit_sequence = ? WHERE item_type = 'invoice' AND procore_id = ?",
+                    [es, pid],
                 )
         ws.store.execute("UPDATE invoices SET payment_due_date = DATE '2030-01-31' WHERE id = ?", [pid])
         ws.refresh_queue()

@@ -59,8 +59,7 @@ QUEUE_COLUMNS: list[str] = [
 ]
 
 # Line tables and the column that points at the item (the item id for a budget is the project id).
-_LINE_KEY: dict[str, str] = {
-}
+_LINE_KEY: dict[str, str] = {}
 _LINE_KEY.update({table: key for m in _pairs.registered() for table, key in m.line_keys})
 
 

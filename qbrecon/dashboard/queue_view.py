@@ -238,7 +238,9 @@ class Pager(pn.Row):
         self.next.disabled = page >= self.last_page
 
 
-def first_read(ws: Any, page_size: int = 25) -> tuple[pd.DataFrame, queries.QueueQuery, tuple[pd.DataFrame, int]]:
+def first_read(
+    ws: Any, page_size: int = 25
+) -> tuple[pd.DataFrame, queries.QueueQuery, tuple[pd.DataFrame, int]]:
     """What the queue shows first after sign-in: the tab and filter counts, and the first page of subcontractor
     invoices Ready to Export (the same for every user; who may act on them is decided when it is shown)."""
     query = queries.QueueQuery(item_type="invoice", status="ready_to_export", page_size=page_size)

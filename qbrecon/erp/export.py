@@ -73,7 +73,9 @@ _REQUIRED_SETTINGS: list[tuple[str, str, str]] = sorted(
     (
         (
             key,
-            sql[0] if sql else f"SELECT count(*) FROM erp_items WHERE item_type = '{m.item_type}' AND status = 'exporting'",
+            sql[0]
+            if sql
+            else f"SELECT count(*) FROM erp_items WHERE item_type = '{m.item_type}' AND status = 'exporting'",
             why,
         )
         for m in _pairs.registered()
@@ -485,7 +487,9 @@ class ExportMixin:
                 table: self._frame(f'SELECT l.* FROM "{table}" l JOIN _exp_sel s ON l."{col}" = s.procore_id')
                 for table, col in specs
             }
-            if len(frames) > 1:  # several line tables (a budget's lines and changes): the builder takes them by name
+            if (
+                len(frames) > 1
+            ):  # several line tables (a budget's lines and changes): the builder takes them by name
                 lines = frames
             elif frames:
                 lines = next(iter(frames.values()))
@@ -721,9 +725,7 @@ class ExportMixin:
             }
         lines = self._deleted_lines(item_type, pid, None, message) if code == 3120 else []
         if lines and request_name.endswith("Mod"):
-            return self._lines_gone(
-                base, lines, f"QuickBooks answered the {request_name}: {message}"
-            )
+            return self._lines_gone(base, lines, f"QuickBooks answered the {request_name}: {message}")
         action = status_policy(code).action  # the one per-code policy table (qbxml.responses.STATUS_POLICY)
         if action == "retry":
             if attempt < MAX_ATTEMPTS:
@@ -1066,11 +1068,33 @@ class ExportMixin:
         finally:
             con.unregister("_exp_decided")
         # the final answers (Synced / Failed) straight from the decisions, in their order
-        final = table.filter(pc.is_in(table["decision"], pa.array(["synced", "failed"]))).select(
-            ["item_type", "procore_id", "decision", "quickbooks_id", "edit_sequence", "status_code",
-             "status_message", "error_class"]
-        ).rename_columns(["item_type", "procore_id", "outcome", "quickbooks_id", "edit_sequence", "status_code",
-                          "status_message", "error_class"])
+        final = (
+            table.filter(pc.is_in(table["decision"], pa.array(["synced", "failed"])))
+            .select(
+                [
+                    "item_type",
+                    "procore_id",
+                    "decision",
+                    "quickbooks_id",
+                    "edit_sequence",
+                    "status_code",
+                    "status_message",
+                    "error_class",
+                ]
+            )
+            .rename_columns(
+                [
+                    "item_type",
+                    "procore_id",
+                    "outcome",
+                    "quickbooks_id",
+                    "edit_sequence",
+                    "status_code",
+                    "status_message",
+                    "error_class",
+                ]
+            )
+        )
         if final.num_rows:
             line_links = [
                 ln for d in decisions if d["decision"] == "synced" for ln in d.get("line_links") or ()
@@ -1140,8 +1164,12 @@ class ExportMixin:
                 # usual case) take a plain INSERT, which costs DuckDB a fraction of INSERT OR REPLACE
                 on = " AND ".join(f'k."{c}" = m."{c}"' for c in spec.key)
                 picked = ", ".join(f'm."{c}"' for c in [*cols, "_source_file", "_loaded_at"])
-                stored = con.execute(f'SELECT count(*) FROM _exp_mirror m SEMI JOIN "{table}" k ON {on}').fetchall()
-                if stored[0][0]:  # (even with no row to replace, INSERT OR REPLACE costs DuckDB several INSERTs)
+                stored = con.execute(
+                    f'SELECT count(*) FROM _exp_mirror m SEMI JOIN "{table}" k ON {on}'
+                ).fetchall()
+                if stored[0][
+                    0
+                ]:  # (even with no row to replace, INSERT OR REPLACE costs DuckDB several INSERTs)
                     con.execute(
                         f'INSERT OR REPLACE INTO "{table}" ({names}) SELECT {picked} FROM _exp_mirror m '
                         f'SEMI JOIN "{table}" k ON {on}'

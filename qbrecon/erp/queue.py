@@ -772,7 +772,9 @@ class QueueMixin(
                     synced_types = {
                         t
                         for t, o in zip(
-                            batch_arrow["item_type"].to_pylist(), batch_arrow["outcome"].to_pylist(), strict=True
+                            batch_arrow["item_type"].to_pylist(),
+                            batch_arrow["outcome"].to_pylist(),
+                            strict=True,
                         )
                         if o == "synced"
                     }
@@ -804,7 +806,9 @@ class QueueMixin(
                         if "deleted_in_quickbooks" in batch_arrow["error_class"].to_pylist()
                         else None
                     )
-                    if gone is not None and gone.num_rows:  # the linked record is gone: the link is marked, kept
+                    if (
+                        gone is not None and gone.num_rows
+                    ):  # the linked record is gone: the link is marked, kept
                         gone_name = _temp_name("gone")
                         con.register(gone_name, gone)
                         try:

@@ -170,7 +170,9 @@ class QBWCService:
             list(jobs)
             if jobs is not None
             else web_connector_jobs(
-                ws, max_requests=self.config.max_requests, refresh_max_returned=self.config.refresh_max_returned
+                ws,
+                max_requests=self.config.max_requests,
+                refresh_max_returned=self.config.refresh_max_returned,
             )
         )
 

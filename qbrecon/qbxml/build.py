@@ -811,8 +811,7 @@ def _own_line_links(ctx: BuildContext, item_type: str, line_table: str) -> set[t
     return {(int(p), str(x)) for p, x in zip(lk["procore_id"], lk["txn_line_id"], strict=True)}
 
 
-_PREPARE = {
-}
+_PREPARE = {}
 
 
 def register_builder(item_type: str, prepare: Any) -> None:

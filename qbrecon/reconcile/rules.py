@@ -80,7 +80,10 @@ RULES.update({r.pair: r for r in [PAYMENT]})
 RULES.update({r.rule.pair: r.rule for m in _pairs.registered() for r in m.rollups})
 ALL_PAIRS = (
     *LIST_PAIRS,
-    *sorted((m.item_type for m in _RECONCILED if m.item_type not in LIST_PAIRS), key=lambda t: PAIRS[t].export_order),
+    *sorted(
+        (m.item_type for m in _RECONCILED if m.item_type not in LIST_PAIRS),
+        key=lambda t: PAIRS[t].export_order,
+    ),
     "payment",
     *(r.rule.pair for m in _pairs.registered() for r in m.rollups),
 )
