@@ -294,6 +294,24 @@ class Store:
                 if self.path is not None:
                     restrict(self.path)
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Several reads that see one state of the workspace: one DuckDB transaction on this thread's cursor,
+        without the store's lock, so writers on other threads go on (a dashboard page's keys and rows then agree
+        even while the Web Connector changes statuses between the two reads)."""
+        con = self.con
+        try:
+            con.execute("BEGIN TRANSACTION")
+        except (
+            duckdb.TransactionException
+        ):  # already inside this thread's transaction: its state is one state
+            yield con
+            return
+        try:
+            yield con
+        finally:
+            con.execute("ROLLBACK")  # reads only: nothing to keep
+
     # -- reading ---------------------------------------------------------------------------------------
     def frame(self, sql_or_table: str, params: list | None = None) -> pd.DataFrame:
         """A pandas frame with Arrow dtypes: DECIMAL stays decimal (``.df()`` would turn it into float)."""

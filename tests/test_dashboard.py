@@ -108,6 +108,33 @@ def test_queue_page_reads_one_page_with_names_and_exact_amounts(ws):
     assert q.page == 3
 
 
+def test_a_page_s_rows_agree_with_its_filter_while_another_thread_changes_statuses(ws, monkeypatch):
+    """The keys and the rows of a page are two reads; a Web Connector thread that moves items between them must
+    not put rows of another status on the page (found by the load test: 'queue page for exporting')."""
+    import threading
+
+    seed(ws, invoices=30)
+    read_keys = queries._page_keys
+
+    def keys_then_export(*args, **kwargs):
+        keys = read_keys(*args, **kwargs)
+        # another thread (its own cursor) moves every Ready to Export invoice on, committed before the rows read
+        mover = threading.Thread(
+            target=lambda: ws.store.execute(
+                "UPDATE erp_items SET status = 'exporting' WHERE status = 'ready_to_export'"
+            )
+        )
+        mover.start()
+        mover.join()
+        return keys
+
+    monkeypatch.setattr(queries, "_page_keys", keys_then_export)
+    q = queries.QueueQuery(item_type="invoice", status="ready_to_export", page_size=25)
+    frame, total = queries.queue_page(ws, q)
+    assert len(frame) == 25 and total == 29
+    assert set(frame["status_label"]) == {"Ready to Export"}  # the rows as they were when the keys were read
+
+
 def test_queue_search_sort_and_filters(ws):
     seed(ws, invoices=10)
     q = queries.QueueQuery(item_type="invoice", status=None, search="bolt", sort=[("amount", True)])

@@ -134,24 +134,25 @@ def queue_page(ws: Any, query: QueueQuery) -> tuple[pd.DataFrame, int]:
     sql = item_sql(query.item_type)
     size = max(int(query.page_size), 1)
     query.page = max(int(query.page), 1)
-    keys = _page_keys(ws, f"FROM ({sql}) q{where}", params, query, size)
-    if keys.empty and query.page > 1:
-        total = int(ws.store.scalar(f"SELECT count(*) FROM ({sql}) q{where}", params))
-        query.page = max((total + size - 1) // size, 1)
+    with ws.store.snapshot():  # keys, total and rows from one state of the queue
         keys = _page_keys(ws, f"FROM ({sql}) q{where}", params, query, size)
-    total, amount = 0, None
-    if len(keys):
-        total = int(keys["_view_total"].iloc[0])
-        amount = keys["_view_amount"].iloc[0]
-    query.total_amount = None if amount is None or amount is pd.NA else amount
-    ids = [int(i) for i in keys["procore_id"].tolist()]
-    if not ids and query.item_type in _EMPTY_PAGES:  # an empty view: no second read of the queue view
-        return _EMPTY_PAGES[query.item_type].copy(), total
-    id_list = ", ".join(str(i) for i in ids) or "NULL"  # integers from the store, never user text
-    frame = ws.store.frame(
-        f"SELECT * FROM ({sql}) q WHERE procore_id IN ({id_list}) "
-        f"ORDER BY list_position([{id_list}]::BIGINT[], procore_id::BIGINT)"
-    )
+        if keys.empty and query.page > 1:
+            total = int(ws.store.scalar(f"SELECT count(*) FROM ({sql}) q{where}", params))
+            query.page = max((total + size - 1) // size, 1)
+            keys = _page_keys(ws, f"FROM ({sql}) q{where}", params, query, size)
+        total, amount = 0, None
+        if len(keys):
+            total = int(keys["_view_total"].iloc[0])
+            amount = keys["_view_amount"].iloc[0]
+        query.total_amount = None if amount is None or amount is pd.NA else amount
+        ids = [int(i) for i in keys["procore_id"].tolist()]
+        if not ids and query.item_type in _EMPTY_PAGES:  # an empty view: no second read of the queue view
+            return _EMPTY_PAGES[query.item_type].copy(), total
+        id_list = ", ".join(str(i) for i in ids) or "NULL"  # integers from the store, never user text
+        frame = ws.store.frame(
+            f"SELECT * FROM ({sql}) q WHERE procore_id IN ({id_list}) "
+            f"ORDER BY list_position([{id_list}]::BIGINT[], procore_id::BIGINT)"
+        )
     _EMPTY_PAGES.setdefault(query.item_type, frame.iloc[0:0].copy())
     return frame, total
 
