@@ -568,6 +568,9 @@ class SyncModel(RuleBasedStateMachine):
         )  # a BillMod keeps only the lines it lists
         request = _mod_request("bill", qb_id, ret.findtext("EditSequence"), body)
         rs = etree.fromstring(self.company.process(request)).find("QBXMLMsgsRs")[0]
+        if rs.get("statusCode") == "3210":  # QuickBooks refuses a bill whose total would not be positive
+            event("a bill line deletion refused by QuickBooks (total not positive)")
+            return
         assert rs.get("statusCode") == "0", etree.tostring(rs)
         self.qb_changed.add(qb_id)
         self.qb_deleted_lines.add(gone.findtext("TxnLineID"))
