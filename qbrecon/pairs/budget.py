@@ -27,6 +27,7 @@ from ..qbxml.build import (
     _lines_arg,
     _needs_edit_sequence,
     _Prepared,
+    _refuse,
     group_agg,
 )
 from . import register
@@ -159,13 +160,14 @@ def prepare(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Pr
     bl = budget_lines(_lines_arg(lines, "budget_line_items"), _lines_arg(lines, "budget_changes"))
     rows = rows.assign(_job=_coalesce(_col(rows, "job_list_id"), _col(rows, "origin_id")).tolist())
     no_job = rows["_job"].isna().to_numpy()
-    errors += _err(
-        rows.loc[no_job, "id"],
+    rows = _refuse(
+        rows,
+        no_job,
         ITEM_TYPE,
         "project",
         "the project is not synced to QuickBooks (no job); export the job first",
+        errors,
     )
-    rows = rows[~no_job]
     bl = bl[bl["project_id"].isin(rows["id"].tolist())].copy()
     bl["item_list_id"], bl["item_full_name"] = _items(bl["cost_code_id"], ctx)
     no_item = bl["item_list_id"].isna() & bl["item_full_name"].isna()

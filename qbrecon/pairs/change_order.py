@@ -31,6 +31,7 @@ from ..qbxml.build import (
     _own_line_links,
     _Prepared,
     _pylist,
+    _refuse,
     _with_sources,
     group_agg,
 )
@@ -99,21 +100,23 @@ def prepare(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Pr
         _job=_coalesce(_col(rows, "job_list_id"), _job_list_ids(rows["project_id"], ctx)).tolist(),
     )
     no_po = rows["_po"].isna().to_numpy()
-    errors += _err(
-        rows.loc[no_po, "id"],
+    rows = _refuse(
+        rows,
+        no_po,
         ITEM_TYPE,
         "contract_id",
         "the commitment is not synced to a QuickBooks purchase order; export it first",
+        errors,
     )
-    rows = rows[~no_po]
     dup = rows["contract_id"].duplicated(keep="first").to_numpy()
-    errors += _err(
-        rows.loc[dup, "id"],
+    rows = _refuse(
+        rows,
+        dup,
         ITEM_TYPE,
         "contract_id",
         "another change order for the same commitment is in this export; export them one at a time",
+        errors,
     )
-    rows = rows[~dup]
     pos = ctx.frame("purchase_orders")
     rows = rows.assign(
         _edit_sequence=_coalesce(
@@ -121,13 +124,14 @@ def prepare(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Pr
         ).tolist()
     )
     no_es = rows["_edit_sequence"].isna().to_numpy()
-    errors += _err(
-        rows.loc[no_es, "id"],
+    rows = _refuse(
+        rows,
+        no_es,
         ITEM_TYPE,
         "edit_sequence",
         "the purchase order's current EditSequence is unknown; refresh QuickBooks purchase orders first",
+        errors,
     )
-    rows = rows[~no_es]
     po_lines = ctx.frame("purchase_order_lines")
     if po_lines is None:
         errors += _err(

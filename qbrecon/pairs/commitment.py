@@ -30,6 +30,7 @@ from ..qbxml.build import (
     _needs_edit_sequence,
     _Prepared,
     _pylist,
+    _refuse,
     _split_linked,
     _vendor_list_ids,
 )
@@ -135,25 +136,27 @@ def prepare(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Pr
         rows = rows.assign(_ref=_col(rows, "quickbooks_number").tolist())
         ref_source = "quickbooks_number"
         no_ref = rows["_ref"].isna().to_numpy()
-        errors += _err(
-            rows.loc[no_ref, "id"],
+        rows = _refuse(
+            rows,
+            no_ref,
             ITEM_TYPE,
             "quickbooks_number",
             '"Use Procore Contract #" is off: give the QuickBooks PO number when accepting',
+            errors,
         )
-        rows = rows[~no_ref]
     for col, what in (
         ("_vendor", "the contract company is not synced to a QuickBooks vendor"),
         ("_job", "the project is not synced to a QuickBooks job"),
     ):
         missing = rows[col].isna().to_numpy()
-        errors += _err(
-            rows.loc[missing, "id"],
+        rows = _refuse(
+            rows,
+            missing,
             ITEM_TYPE,
             "vendor_id" if col == "_vendor" else "project_id",
             what + "; sync it first",
+            errors,
         )
-        rows = rows[~missing]
     ln = lines if lines is not None else pd.DataFrame(columns=["commitment_id"])
     ln = ln[ln["commitment_id"].isin(rows["id"].tolist())].copy()
     if "position" in ln.columns:

@@ -43,6 +43,7 @@ from ..qbxml.build import (
     _Prepared,
     _pylist,
     _ref_split,
+    _refuse,
     _split_linked,
     _vendor_list_ids,
     _with_sources,
@@ -224,8 +225,7 @@ def prepare(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Pr
         ("_po", "commitment_id", "the commitment is not synced to a QuickBooks purchase order"),
     ):
         missing = rows[col].isna().to_numpy()
-        errors += _err(rows.loc[missing, "id"], ITEM_TYPE, fld, what + "; sync it first")
-        rows = rows[~missing]
+        rows = _refuse(rows, missing, ITEM_TYPE, fld, what + "; sync it first", errors)
     il = (
         lines if lines is not None else pd.DataFrame(columns=["requisition_id", "work_completed_this_period"])
     )

@@ -44,6 +44,7 @@ from ..qbxml.build import (
     _Prepared,
     _pylist,
     _ref_split,
+    _refuse,
     _split_linked,
     _with_sources,
     group_agg,
@@ -139,13 +140,14 @@ def prepare(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Pr
         _job=_coalesce(_col(rows, "job_list_id"), _job_list_ids(rows["project_id"], ctx)).tolist()
     )
     missing = rows["_job"].isna().to_numpy()
-    errors += _err(
-        rows.loc[missing, "id"],
+    rows = _refuse(
+        rows,
+        missing,
         ITEM_TYPE,
         "project_id",
         "the project is not synced to a QuickBooks job; sync it first",
+        errors,
     )
-    rows = rows[~missing]
     ol = (
         lines if lines is not None else pd.DataFrame(columns=["id", PARENT_KEY, "work_completed_this_period"])
     )

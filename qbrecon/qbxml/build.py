@@ -26,6 +26,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -597,6 +598,15 @@ def _err(ids: Iterable, item_type: str, field_name: str, message: str) -> list[d
         }
         for i in ids
     ]
+
+
+def _refuse(
+    rows: pd.DataFrame, mask: Any, item_type: str, field_name: str, message: str, errors: list[dict]
+) -> pd.DataFrame:
+    """Record ``message`` for each row where ``mask`` holds and return the other rows (those still to build)."""
+    mask = np.asarray(mask, dtype=bool)
+    errors += _err(rows.loc[mask, "id"], item_type, field_name, message)
+    return rows[~mask]
 
 
 def _ref_split(value: pd.Series) -> tuple[pd.Series, pd.Series]:
