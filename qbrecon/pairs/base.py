@@ -126,6 +126,9 @@ class Column:
     width: int = 140
 
 
+# every queue tab starts with the item's Procore id
+PROCORE_ID = Column("procore_id", "Procore ID", "id", 115)
+
 # (Procore rows, their lines, BuildContext) -> (prepared message kinds, per-row errors); see ``qbxml.build``
 Prepare = Callable[[Any, Any, Any], tuple[list, list[dict]]]
 

@@ -31,7 +31,17 @@ from ..qbxml.build import (
     group_agg,
 )
 from . import register
-from .base import EXPECTED, Column, Field, Lines, PairModule, PairRule, blockers_sql, erp_status_sql
+from .base import (
+    EXPECTED,
+    PROCORE_ID,
+    Column,
+    Field,
+    Lines,
+    PairModule,
+    PairRule,
+    blockers_sql,
+    erp_status_sql,
+)
 
 ITEM_TYPE = "budget"
 
@@ -299,7 +309,7 @@ MODULE = register(
         prepare=prepare,
         singular="budget",
         columns=(
-            Column("procore_id", "Procore ID", "id", 115),
+            PROCORE_ID,
             Column("project", "Project", width=240),
             Column("amount", "Budget amount", "money", 140),
         ),

@@ -35,7 +35,7 @@ from ..qbxml.build import (
     _vendor_list_ids,
 )
 from . import register
-from .base import EXPECTED, Column, Field, Lines, PairModule, PairRule, blockers_sql
+from .base import EXPECTED, PROCORE_ID, Column, Field, Lines, PairModule, PairRule, blockers_sql
 
 ITEM_TYPE = "commitment"
 LINES = "commitment_lines"
@@ -104,7 +104,7 @@ DETAILS_SQL = f"""
 
 # the dashboard tab's columns (a change order's tab reads like its commitment's)
 COLUMNS = (
-    Column("procore_id", "Procore ID", "id", 115),
+    PROCORE_ID,
     Column("number", "Number", width=100),
     Column("name", "Title", width=200),
     Column("vendor", "Vendor", width=180),

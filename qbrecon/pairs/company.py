@@ -25,7 +25,7 @@ from ..qbxml.build import (
     _split_linked,
 )
 from . import register
-from .base import ADDRESS_FIELDS, EXPECTED, Column, Field, PairModule, PairRule, blockers_sql
+from .base import ADDRESS_FIELDS, EXPECTED, PROCORE_ID, Column, Field, PairModule, PairRule, blockers_sql
 
 ITEM_TYPE = "company"
 _NAME_MAX = spec.max_length("VendorAdd/Name")  # QuickBooks' limit, from the qbXML spec tables
@@ -137,7 +137,7 @@ MODULE = register(
         details_sql=DETAILS_SQL,
         prepare=prepare,
         singular="company",
-        columns=(Column("procore_id", "Procore ID", "id", 115), Column("name", "Company", width=280)),
+        columns=(PROCORE_ID, Column("name", "Company", width=280)),
         procore_tool="directory",
         query_label="Vendors",
         query_kind="list",

@@ -27,7 +27,7 @@ from ..qbxml.build import (
     _split_linked,
 )
 from . import register
-from .base import EXPECTED, Column, Field, PairModule, PairRule
+from .base import EXPECTED, PROCORE_ID, Column, Field, PairModule, PairRule
 
 ITEM_TYPE = "cost_code"
 
@@ -126,7 +126,7 @@ MODULE = register(
         prepare=prepare,
         singular="cost code",
         columns=(
-            Column("procore_id", "Procore ID", "id", 115),
+            PROCORE_ID,
             Column("number", "Cost code", width=110),
             Column("name", "Description", width=260),
         ),

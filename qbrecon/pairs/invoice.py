@@ -55,6 +55,7 @@ from . import register
 from .base import (
     EXPECTED,
     INVOICE_LINE_AMOUNT,
+    PROCORE_ID,
     Column,
     Field,
     Lines,
@@ -515,7 +516,7 @@ MODULE = register(
         prepare=prepare,
         singular="subcontractor invoice",
         columns=(
-            Column("procore_id", "Procore ID", "id", 115),
+            PROCORE_ID,
             Column("number", "Invoice #", width=110),
             Column("vendor", "Vendor", width=190),
             Column("project", "Project", width=190),

@@ -50,7 +50,7 @@ from ..qbxml.build import (
     group_agg,
 )
 from . import register
-from .base import EXPECTED, INVOICE_LINE_AMOUNT, Column, Field, Lines, PairModule, PairRule
+from .base import EXPECTED, INVOICE_LINE_AMOUNT, PROCORE_ID, Column, Field, Lines, PairModule, PairRule
 from .invoice import invoice_bill_lines
 
 ITEM_TYPE = "owner_invoice"
@@ -348,7 +348,7 @@ MODULE = register(
         prepare=prepare,
         singular="owner invoice",
         columns=(
-            Column("procore_id", "Procore ID", "id", 115),
+            PROCORE_ID,
             Column("number", "Invoice #", width=110),
             Column("name", "Owner invoice", width=190),
             Column("project", "Project", width=190),

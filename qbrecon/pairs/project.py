@@ -27,7 +27,7 @@ from ..qbxml.build import (
     _split_linked,
 )
 from . import register
-from .base import ADDRESS_FIELDS, EXPECTED, Column, Field, PairModule, PairRule, blockers_sql
+from .base import ADDRESS_FIELDS, EXPECTED, PROCORE_ID, Column, Field, PairModule, PairRule, blockers_sql
 
 ITEM_TYPE = "project"
 _NAME_MAX = spec.max_length("CustomerAdd/Name")  # QuickBooks' limit, from the qbXML spec tables
@@ -153,7 +153,7 @@ MODULE = register(
         prepare=prepare,
         singular="job",
         columns=(
-            Column("procore_id", "Procore ID", "id", 115),
+            PROCORE_ID,
             Column("number", "Project #", width=100),
             Column("name", "Project", width=240),
         ),

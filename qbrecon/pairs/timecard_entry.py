@@ -29,7 +29,7 @@ from ..qbxml.build import (
     _split_linked,
 )
 from . import register
-from .base import Column, PairModule, blockers_sql
+from .base import PROCORE_ID, Column, PairModule, blockers_sql
 
 ITEM_TYPE = "timecard_entry"
 
@@ -148,7 +148,7 @@ MODULE = register(
         prepare=prepare,
         singular="time entry",
         columns=(
-            Column("procore_id", "Procore ID", "id", 115),
+            PROCORE_ID,
             Column("name", "Who and date", width=240),
             Column("project", "Project", width=200),
             Column("hours", "Hours", "hours", 90),
