@@ -17,7 +17,6 @@ import pytest
 from click.testing import CliRunner
 
 from qbrecon.erp.refresh import KINDS, filter_text, resolve_kinds
-from qbrecon.erp.settings import SettingsMixin
 from qbrecon.errors import InputError, PermissionDenied
 from qbrecon.qbwc.connector import ConnectorFaults, WebConnectorClient
 from qbrecon.qbwc.service import QBWCService, ServiceConfig
@@ -70,7 +69,7 @@ def world(tmp_path, fixtures_dir):
     ws.load_procore(fixtures_dir / "procore")
     company = QuickBooksCompany(validate=True)
     company.seed_from(fixtures_dir / "quickbooks")
-    SettingsMixin.set_service_credentials(ws, "qbwc", PASSWORD)
+    ws.set_service_credentials("qbwc", PASSWORD)
     yield ws, company
     company.close()
     ws.close()

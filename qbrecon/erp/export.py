@@ -42,11 +42,12 @@ from ..qbxml.responses import (
     status_policy,
 )
 from ..schemas import TABLES
-from ..store import arrow_to_frame
+from ..store import Store, arrow_to_frame
 from . import ledger
 from .ledger import IN_FLIGHT_SQL, MAX_ATTEMPTS
 from .payroll import with_payroll_items
 from .preferences import refuse_purchase_orders
+from .queue import QueueService
 from .settings import SETTINGS, read_settings
 from .states import item_where
 
@@ -160,10 +161,13 @@ class ExportJob:
         return self.ws.fail_export_batch(message_id, hresult, message)
 
 
-class ExportMixin:
-    """Export ledger and orchestration on a workspace (needs ``QueueMixin.apply_export_outcomes``)."""
+class ExportService:
+    """Export ledger and orchestration over the workspace's store (``ws.export_service``). The export stage: it
+    hands every outcome to the ERP queue (``queue.apply_export_outcomes``), the stage before it."""
 
-    store: Any
+    def __init__(self, store: Store, *, queue: QueueService) -> None:
+        self.store = store
+        self.queue = queue
 
     # -- reading ------------------------------------------------------------------------------------------
     def export_ledger(self, item_type: str | None = None, procore_id: int | None = None) -> pd.DataFrame:
@@ -560,7 +564,7 @@ class ExportMixin:
                 "error_class": "validation",
             }
         )
-        self.apply_export_outcomes(outcomes)  # type: ignore[attr-defined]
+        self.queue.apply_export_outcomes(outcomes)
 
     # -- sending ------------------------------------------------------------------------------------------
     def mark_batch_sent(self, message_id: int, *, ticket: str | None = None) -> None:
@@ -1099,10 +1103,10 @@ class ExportMixin:
             line_links = [
                 ln for d in decisions if d["decision"] == "synced" for ln in d.get("line_links") or ()
             ]
-            self.apply_export_outcomes(
+            self.queue.apply_export_outcomes(
                 arrow_to_frame(final),
                 message_id,
-                response_id,  # type: ignore[attr-defined]
+                response_id,
                 line_links=line_links,
             )
         if later is not None and later.num_rows:
@@ -1408,7 +1412,7 @@ class _LazyFrames(dict):
         "qb_links",
     )
 
-    def __init__(self, ws: ExportMixin):
+    def __init__(self, ws: ExportService):
         super().__init__()
         self._ws = ws
 
@@ -1526,4 +1530,4 @@ def _with_decisions(outcomes: pd.DataFrame, decisions: list[dict], by: str = "ex
     return out
 
 
-__all__ = ["ExportBatch", "ExportError", "ExportJob", "ExportMixin", "ExportSummary"]
+__all__ = ["ExportBatch", "ExportError", "ExportJob", "ExportService", "ExportSummary"]

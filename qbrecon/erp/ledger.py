@@ -22,7 +22,7 @@ A row may also carry a pending *check*: a query that must be answered before the
 (3200: read the current EditSequence). ``check_state`` is ``pending`` -> ``sent`` -> ``done``.
 
 This module holds the tables and the pure helpers (check queries, record matching); the orchestration is
-``qbrecon.erp.export.ExportMixin``.
+``qbrecon.erp.export.ExportService``.
 """
 
 from __future__ import annotations

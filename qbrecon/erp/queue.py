@@ -33,14 +33,10 @@ from ..store import Store, register_tables
 from . import imports as _imports  # Ready to Import (and its procore_imports table)
 from . import ledger as _ledger  # noqa: F401 - its tables first: the links migration below reads them
 from . import permissions
-from .budgets import BudgetsMixin
-from .companies import CompaniesMixin
 from .filters import check_filter
-from .notify import NotifyMixin, enqueue_rejections
-from .payroll import PayrollMixin
-from .preferences import PreferencesMixin
-from .reports import JOB_COST_LINES, ReportsMixin
-from .settings import SettingsMixin, read_settings, require_setting
+from .notify import enqueue_rejections
+from .reports import JOB_COST_LINES
+from .settings import read_settings, require_setting
 from .states import STATUSES, TRANSITIONS, item_where
 
 # QuickBooks' limits on the names a pair is identified by, from the qbXML spec tables (the one source)
@@ -266,12 +262,12 @@ def pc_counts(column: pa.ChunkedArray) -> list[tuple[str, int]]:
     return [(r["values"], r["counts"]) for r in pc.value_counts(column).to_pylist()]
 
 
-class QueueMixin(
-    SettingsMixin, NotifyMixin, ReportsMixin, BudgetsMixin, CompaniesMixin, PayrollMixin, PreferencesMixin
-):
-    """The ERP Integrations tool on a workspace: queue, decisions, export outcomes, imports."""
+class QueueService:
+    """The ERP Integrations tool over the workspace's store (``ws.erp_queue``): queue, decisions, export outcomes,
+    imports. The decide stage of the pipeline: it needs nothing but the store."""
 
-    store: Store
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     # -- the queue ------------------------------------------------------------------------------------
     def refresh_queue(self) -> int:
@@ -869,7 +865,7 @@ class QueueMixin(
         types = set(synced["item_type"].to_pylist())
         try:
             links.record_links(con, name, "export", item_types=types)
-            QueueMixin._record_line_links(con, batch, request_message_id, response_message_id, line_links)
+            QueueService._record_line_links(con, batch, request_message_id, response_message_id, line_links)
             # The records' Procore rows already show the new links (the UPDATE above); only line links, links
             # sharing a QuickBooks record (a CCO moves its PO) and open conflicts need apply_to_procore, and then
             # only for these items' links and the links to the same QuickBooks records.
