@@ -683,7 +683,14 @@ class QueueMixin(
         message). One transaction, audited with the qbXML message ids. Replaying an outcome already applied is a
         no-op."""
         needed = ["item_type", "procore_id", "outcome"]
-        cols = needed + ["quickbooks_id", "edit_sequence", "status_code", "status_message", "error_class"]
+        cols = needed + [
+            "quickbooks_id",
+            "edit_sequence",
+            "status_code",
+            "status_message",
+            "error_class",
+            "attempt",  # the export ledger's send number; without it an answer counts as one more attempt
+        ]
         missing_cols = [c for c in needed if c not in outcomes.columns]
         if missing_cols:
             raise InputError(
@@ -710,6 +717,7 @@ class QueueMixin(
                 "error_class": pa.array(
                     [None if pd.isna(x) else str(x) for x in frame["error_class"]], pa.string()
                 ),
+                "attempt": pa.array([None if pd.isna(x) else int(x) for x in frame["attempt"]], pa.int64()),
             }
         )
         name = _temp_name("outcomes")
@@ -760,7 +768,9 @@ class QueueMixin(
                         [request_message_id, response_message_id],
                     )
                     con.execute(
-                        f"""UPDATE erp_items e SET status = b.to_status, updated_at = now(), attempts = e.attempts + 1,
+                        f"""UPDATE erp_items e SET status = b.to_status, updated_at = now(),
+                                attempts = CASE WHEN b.attempt IS NULL THEN e.attempts + 1
+                                                ELSE greatest(e.attempts, b.attempt) END,
                                 quickbooks_id = CASE WHEN b.outcome = 'synced' THEN b.quickbooks_id ELSE e.quickbooks_id END,
                                 edit_sequence = CASE WHEN b.outcome = 'synced' THEN b.edit_sequence ELSE e.edit_sequence END,
                                 last_error_code = CASE WHEN b.outcome = 'synced' THEN NULL ELSE b.status_code END,
