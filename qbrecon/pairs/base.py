@@ -89,6 +89,9 @@ class PairRule:
     extra: dict = field(default_factory=dict)
     # (temp table, SELECT) built before the sides: line aggregates read once, used by headers and lines
     prepare: tuple[tuple[str, str], ...] = ()
+    # (temp table, SELECT) built from a list pair's matches (``_qbr_<pair>_m``) once every list pair has run:
+    # the vendor / job / item maps transaction pairs are matched and compared with
+    maps: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

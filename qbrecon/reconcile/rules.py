@@ -13,8 +13,9 @@ QuickBooks side: ``quickbooks_id, bkey, label, project, vendor, number, edit_seq
 Line comparisons (budget, commitment, invoice) aggregate both sides per QuickBooks item (cost code) under a
 matched header: ``procore_id|quickbooks_id, item_key, code, amount``.
 
-The SQL reads helper tables the engine builds first (``_qbr_erp``, ``_qbr_params``, ``_qbr_vendor_map``,
-``_qbr_job_map``, ``_qbr_cc_item``) and the macros in ``MACROS``.
+The SQL reads helper tables the engine builds first (``_qbr_erp``, ``_qbr_params``), the maps the list pairs
+declare (``PairRule.maps``: ``_qbr_vendor_map``, ``_qbr_job_map``, ``_qbr_cc_item``, ``_qbr_item_label``), built
+after every list pair has run, and the macros in ``MACROS``.
 """
 
 from __future__ import annotations
