@@ -95,6 +95,23 @@ class PairRule:
 
 
 @dataclass(frozen=True)
+class ImportedPair:
+    """A pair QuickBooks feeds into Procore and qbrecon never exports (bill payments -> payments issued): the
+    pair, its reconciliation rule and titles, and its words for the dashboard. Its import is its module's code."""
+
+    pair: EntityPair
+    reconcile: PairRule
+    reconcile_title: str
+    sheet_name: str
+    singular: str
+    plural: str
+
+    @property
+    def item_type(self) -> str:
+        return self.pair.item_type
+
+
+@dataclass(frozen=True)
 class OwnReport:
     """A pair the reconciliation reports by its own SQL rather than by matching two sides (a CCO: new lines on
     its commitment's purchase order). ``prepare``: (temp table, SELECT) built in order, the first being the
