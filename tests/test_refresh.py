@@ -336,7 +336,8 @@ def test_service_routes_refresh_answers_and_whole_message_failures(world):
 def test_kinds_users_and_cli(world, tmp_path):
     ws, _ = world
     assert resolve_kinds(["bill_payments"]) == ["BillPaymentCheckQuery", "BillPaymentCreditCardQuery"]
-    assert resolve_kinds(["Vendor", "CustomerQueryRq"]) == ["CustomerQuery", "VendorQuery"]
+    # returned in refresh order: the pairs' export order (vendors, items, then customer:jobs)
+    assert resolve_kinds(["Vendor", "CustomerQueryRq"]) == ["VendorQuery", "CustomerQuery"]
     with pytest.raises(InputError, match="unknown refresh kind 'nope'"):
         ws.request_refresh(["nope"])
     with pytest.raises(PermissionDenied):

@@ -831,6 +831,11 @@ class ExportService:
                 return {**base, "decision": "retry"}
             label = parent_type.replace("_", " ")  # the item type in Procore's words, singular
             synced = [r for r in rows if r[0] == "synced"]
+            named = [r for r in synced if r[2] == name]
+            if synced and not named:
+                # QuickBooks names a record no Procore parent of this item is linked to: one an ERP setting
+                # names (the retainage item, an account), so the parent hints below would point elsewhere
+                return self._missing_setting_reference(base, kind, name)
             if not rows:  # nothing in Procore creates it (a job's parent customer): QuickBooks must have it
                 whose = (
                     "a job's parent customer" if base["item_type"] == parent_type else f"this {kind.lower()}"
@@ -840,9 +845,9 @@ class ExportService:
                     "Procore: create it in QuickBooks Desktop, reload the QuickBooks data, then retry (or reject "
                     "and accept again naming an existing one)"
                 )
-            elif synced:
+            elif named:
                 hint = (
-                    f"qbrecon has the {label} linked to QuickBooks id {synced[0][2]}, but QuickBooks does not "
+                    f"qbrecon has the {label} linked to QuickBooks id {named[0][2]}, but QuickBooks does not "
                     "have it (deleted or merged there?): reload the QuickBooks data, unlink and export it again, "
                     "then retry"
                 )
@@ -851,6 +856,10 @@ class ExportService:
                     f"send and accept the {label} ({name}) so it is created in QuickBooks first, then retry"
                 )
             return {**base, "decision": "failed", "status_message": f"{base['status_message']} -- {hint}"}
+        return self._missing_setting_reference(base, kind, name)
+
+    @staticmethod
+    def _missing_setting_reference(base: dict, kind: str | None, name: str | None) -> dict:
         hint = (
             f"QuickBooks has no {kind or 'record'} {name!r}: create it in QuickBooks (or correct the "
             "ERP setting that names it), then retry"
@@ -1084,6 +1093,7 @@ class ExportService:
                     "status_code",
                     "status_message",
                     "error_class",
+                    "attempt",
                 ]
             )
             .rename_columns(
@@ -1096,6 +1106,7 @@ class ExportService:
                     "status_code",
                     "status_message",
                     "error_class",
+                    "attempt",
                 ]
             )
         )
@@ -1129,7 +1140,7 @@ class ExportService:
                 [message_id, response_id],
             )
             con.execute(
-                """UPDATE erp_items e SET updated_at = now(),
+                """UPDATE erp_items e SET updated_at = now(), attempts = greatest(e.attempts, l.attempt),
                        last_error_code = coalesce(l.status_code, e.last_error_code),
                        last_error_message = coalesce(l.status_message, e.last_error_message),
                        error_class = coalesce(l.error_class, e.error_class),

@@ -25,6 +25,7 @@ from .. import links
 from .. import pairs as _pairs  # registers the pair modules (before PAIRS is read below)
 from ..entities import EXPORTABLE, PAIRS
 from ..errors import BatchRejected, InputError
+from ..pairs import payment
 from ..pairs.base import case_sql
 from ..qbxml import spec
 from ..schemas import TABLES
@@ -679,7 +680,14 @@ class QueueService:
         message). One transaction, audited with the qbXML message ids. Replaying an outcome already applied is a
         no-op."""
         needed = ["item_type", "procore_id", "outcome"]
-        cols = needed + ["quickbooks_id", "edit_sequence", "status_code", "status_message", "error_class"]
+        cols = needed + [
+            "quickbooks_id",
+            "edit_sequence",
+            "status_code",
+            "status_message",
+            "error_class",
+            "attempt",  # the export ledger's send number; without it an answer counts as one more attempt
+        ]
         missing_cols = [c for c in needed if c not in outcomes.columns]
         if missing_cols:
             raise InputError(
@@ -706,6 +714,7 @@ class QueueService:
                 "error_class": pa.array(
                     [None if pd.isna(x) else str(x) for x in frame["error_class"]], pa.string()
                 ),
+                "attempt": pa.array([None if pd.isna(x) else int(x) for x in frame["attempt"]], pa.int64()),
             }
         )
         name = _temp_name("outcomes")
@@ -756,7 +765,9 @@ class QueueService:
                         [request_message_id, response_message_id],
                     )
                     con.execute(
-                        f"""UPDATE erp_items e SET status = b.to_status, updated_at = now(), attempts = e.attempts + 1,
+                        f"""UPDATE erp_items e SET status = b.to_status, updated_at = now(),
+                                attempts = CASE WHEN b.attempt IS NULL THEN e.attempts + 1
+                                                ELSE greatest(e.attempts, b.attempt) END,
                                 quickbooks_id = CASE WHEN b.outcome = 'synced' THEN b.quickbooks_id ELSE e.quickbooks_id END,
                                 edit_sequence = CASE WHEN b.outcome = 'synced' THEN b.edit_sequence ELSE e.edit_sequence END,
                                 last_error_code = CASE WHEN b.outcome = 'synced' THEN NULL ELSE b.status_code END,
@@ -1071,47 +1082,7 @@ class QueueService:
         TxnID), one per bill paid. Payments already imported are skipped. Returns how many were added."""
         user = permissions.require(self.store, by, "sync_paid_invoices")
         with self.store.transaction() as con:
-            new = con.sql(
-                """SELECT bp."TxnID" AS origin_id, i.id AS requisition_id, i.project_id, i.commitment_id AS contract_id,
-                          pl."Amount" AS amount, bp."TxnDate" AS date, bp."RefNumber" AS check_number,
-                          i.invoice_number, bp."PaymentKind" AS payment_method, bp."Memo" AS notes,
-                          json_object('edit_sequence', bp."EditSequence")::VARCHAR AS origin_data
-                   FROM bill_payment_lines pl
-                   JOIN bill_payments bp ON bp."TxnID" = pl."TxnID"
-                   JOIN erp_items e ON e.item_type = 'invoice' AND e.status = 'synced' AND e.quickbooks_id = pl."AppliedTxnID"
-                   JOIN invoices i ON i.id = e.procore_id
-                   WHERE NOT EXISTS (SELECT 1 FROM payments_issued p
-                                     WHERE p.origin_id = bp."TxnID" AND p.requisition_id IS NOT DISTINCT FROM i.id)
-                   ORDER BY bp."TxnDate", bp."TxnID", i.id"""
-            ).to_arrow_table()
-            if new.num_rows == 0:
-                return 0
-            name = _temp_name("payments")
-            con.register(name, new)
-            try:
-                base = con.execute("SELECT coalesce(max(id), 0) FROM payments_issued").fetchall()[0][0]
-                con.execute(
-                    f"""INSERT INTO payments_issued (id, project_id, contract_id, requisition_id, amount, date,
-                               check_number, invoice_number, payment_method, notes, status, origin_id, origin_data,
-                               created_at, updated_at, _source_file, _loaded_at)
-                        SELECT {int(base)} + row_number() OVER (ORDER BY date, origin_id, requisition_id),
-                               project_id, contract_id, requisition_id, amount, date, check_number, invoice_number,
-                               payment_method, notes, 'synced', origin_id, origin_data, now(), now(),
-                               'quickbooks:bill_payments', now()
-                        FROM {name}"""
-                )
-                con.execute(
-                    f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
-                                               to_status, detail)
-                        SELECT nextval('erp_audit_seq'), now(), ?, ?, 'import', 'payment', p.id, 'imported',
-                               'bill payment ' || p.origin_id || ' on invoice ' || p.requisition_id
-                        FROM payments_issued p JOIN {name} n ON n.origin_id = p.origin_id
-                             AND n.requisition_id = p.requisition_id""",
-                    [user["id"], user["name"]],
-                )
-            finally:
-                con.unregister(name)
-        return new.num_rows
+            return payment.import_payments(con, user, _temp_name("payments"))
 
     def auto_update_vendors(self, load_ids: Iterable[int] | None = None) -> int:
         """Procore's "Vendors will be Automatically Updated" (setting ``vendor_auto_update``): linked Procore companies take

@@ -56,24 +56,21 @@ from . import permissions
 from .budgets import BudgetsService
 from .queue import QueueService
 
-# query kind -> (table, extra condition on that table selecting this kind's rows), in the order refreshed:
-# lists before the transactions that reference them.
+# query kind -> (table, extra condition on that table selecting this kind's rows), in the order refreshed: the
+# pairs' own queries in export order (lists before the transactions that reference them), then the bill
+# payments that apply to bills, then the job costs outside bills (Sync Job Cost Transactions).
 KINDS: dict[str, tuple[str, str | None]] = {
-    "CustomerQuery": ("customers", None),
-    "VendorQuery": ("vendors", None),
-    "ItemQuery": ("items", None),
-    "EstimateQuery": ("estimates", None),
-    "PurchaseOrderQuery": ("purchase_orders", None),
-    "BillQuery": ("bills", None),
-    "BillPaymentCheckQuery": ("bill_payments", "\"PaymentKind\" = 'check'"),
-    "BillPaymentCreditCardQuery": ("bill_payments", "\"PaymentKind\" = 'credit_card'"),
-    "TimeTrackingQuery": ("time_tracking", None),
-    # job costs outside bills: lines with a customer:job (Sync Job Cost Transactions)
-    "CheckQuery": ("checks", None),
-    "CreditCardChargeQuery": ("credit_card_charges", None),
-    "JournalEntryQuery": ("journal_entries", None),
+    m.pair.query_request: (m.pair.quickbooks_table, None) for m in _pairs.registered() if m.pair.query_request
 }
-KINDS.update({m.pair.query_request: (m.pair.quickbooks_table, None) for m in _pairs.registered()})
+KINDS.update(
+    {
+        "BillPaymentCheckQuery": ("bill_payments", "\"PaymentKind\" = 'check'"),
+        "BillPaymentCreditCardQuery": ("bill_payments", "\"PaymentKind\" = 'credit_card'"),
+        "CheckQuery": ("checks", None),
+        "CreditCardChargeQuery": ("credit_card_charges", None),
+        "JournalEntryQuery": ("journal_entries", None),
+    }
+)
 for _q, (_t, _) in KINDS.items():  # the declarations this module relies on
     assert _q in QUERIES and _t in TABLES, (_q, _t)
 
