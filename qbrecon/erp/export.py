@@ -671,12 +671,16 @@ class ExportMixin:
         cols = ["item_type", "procore_id", "attempt", "request_id", "request_name", "state", "line_sources"]
         if sent is None:
             sent = self._sent_requests(message_id, "export")
-        live = sent.loc[sent["state"].isin(["sent", "in_doubt", "built"]).to_numpy(), cols]
-        records = outcomes.to_dict("records")
+        # row by row through Arrow's Python lists (pandas' to_dict / itertuples cost more than deciding)
+        wanted = ["request_id", "outcome", "status_code", "status_message", "error_class", "quickbooks_id"]
+        wanted += ["edit_sequence", "txn_id"]
+        columns = _pylists(outcomes, wanted)
+        records = [dict(zip(wanted, row, strict=True)) for row in zip(*columns.values(), strict=True)]
         by_rid = {r["request_id"]: i for i, r in enumerate(records)}
         decisions: list[dict] = []
-        for it, pid, attempt, rid, rname, _, sources in live.itertuples(index=False):
-            if rid not in by_rid:
+        live = _pylists(sent, cols)
+        for it, pid, attempt, rid, rname, state, sources in zip(*live.values(), strict=True):
+            if state not in ("sent", "in_doubt", "built") or rid not in by_rid:
                 continue
             o = records[by_rid[rid]]
             decision = self._decide_export(str(it), int(pid), int(attempt), str(rname), o)
@@ -986,11 +990,12 @@ class ExportMixin:
         """Write the decisions: ledger rows, erp_items (through apply_export_outcomes for synced/failed), audit."""
         if not decisions:
             return
-        frame = pd.DataFrame(decisions)
-        for col in ("outcome", "check_reason", "check", "error_class", "quickbooks_id", "edit_sequence"):
-            if col not in frame.columns:
-                frame[col] = None
-        frame["ledger_outcome"] = [
+        # straight from the decisions into Arrow (no pandas frame per answer)
+        def col(name: str) -> list:
+            return [_none(d.get(name)) for d in decisions]
+
+        decided = [str(d["decision"]) for d in decisions]
+        ledger_outcome = [
             o
             if isinstance(o, str)
             else {
@@ -1000,31 +1005,26 @@ class ExportMixin:
                 "check": "check",
                 "check_again": None,
             }[d]
-            for o, d in zip(frame["outcome"], frame["decision"], strict=True)
+            for o, d in zip(col("outcome"), decided, strict=True)
         ]
         table = pa.table(
             {
-                "item_type": frame["item_type"].astype(str).tolist(),
-                "procore_id": pa.array(frame["procore_id"].astype("int64").tolist(), pa.int64()),
-                "attempt": pa.array(frame["attempt"].astype("int64").tolist(), pa.int32()),
-                "decision": frame["decision"].astype(str).tolist(),
-                "outcome": pa.array([_none(x) for x in frame["ledger_outcome"]], pa.string()),
-                "status_code": pa.array(
-                    [None if _none(x) is None else int(x) for x in frame["status_code"]], pa.int32()
-                ),
-                "status_message": pa.array([_none(x) for x in frame["status_message"]], pa.string()),
-                "error_class": pa.array([_none(x) for x in frame["error_class"]], pa.string()),
-                "quickbooks_id": pa.array([_none(x) for x in frame["quickbooks_id"]], pa.string()),
-                "edit_sequence": pa.array([_none(x) for x in frame["edit_sequence"]], pa.string()),
-                "check_reason": pa.array([_none(x) for x in frame["check_reason"]], pa.string()),
-                "is_check": pa.array(
-                    [bool(x) if _none(x) is not None else False for x in frame["check"]], pa.bool_()
-                ),
+                "item_type": pa.array([str(d["item_type"]) for d in decisions], pa.string()),
+                "procore_id": pa.array([int(d["procore_id"]) for d in decisions], pa.int64()),
+                "attempt": pa.array([int(d["attempt"]) for d in decisions], pa.int32()),
+                "decision": pa.array(decided, pa.string()),
+                "outcome": pa.array(ledger_outcome, pa.string()),
+                "status_code": pa.array([None if x is None else int(x) for x in col("status_code")], pa.int32()),
+                "status_message": pa.array(col("status_message"), pa.string()),
+                "error_class": pa.array(col("error_class"), pa.string()),
+                "quickbooks_id": pa.array(col("quickbooks_id"), pa.string()),
+                "edit_sequence": pa.array(col("edit_sequence"), pa.string()),
+                "check_reason": pa.array(col("check_reason"), pa.string()),
+                "is_check": pa.array([bool(x) if x is not None else False for x in col("check")], pa.bool_()),
             }
         )
         con = self.store.con
         is_check = table["is_check"].to_pylist()
-        decided = table["decision"].to_pylist()
         self._register(table, "_exp_decided")
         try:
             # export answers: the row is answered; a 3100/3200 opens a check on the same row
@@ -1100,7 +1100,7 @@ class ExportMixin:
                 ln for d in decisions if d["decision"] == "synced" for ln in d.get("line_links") or ()
             ]
             self.apply_export_outcomes(
-                arrow_to_frame(final),
+                final,  # Arrow as it is: no pandas round trip
                 message_id,
                 response_id,  # type: ignore[attr-defined]
                 line_links=line_links,
@@ -1145,12 +1145,15 @@ class ExportMixin:
                 continue
             spec = TABLES[table]
             cols = [c for c in spec.column_names if c in frame.columns]
-            frame = frame[cols].drop_duplicates(subset=list(spec.key), keep="last")
-            data = pa.Table.from_pandas(frame, preserve_index=False)
-            data = data.append_column("_source_file", pa.array([f"qbxml message {response_id}"] * len(frame)))
+            keys = list(spec.key)
+            if frame.duplicated(subset=keys, keep="last").any():  # the same record echoed twice: the last wins
+                frame = frame.drop_duplicates(subset=keys, keep="last")
+            data = pa.table({c: pa.array(frame[c], from_pandas=True) for c in cols})  # no pandas metadata
+            n = data.num_rows
+            data = data.append_column("_source_file", pa.array([f"qbxml message {response_id}"] * n))
             data = data.append_column(
                 "_loaded_at",
-                pa.array([pd.Timestamp.now(tz="UTC")] * len(frame), pa.timestamp("us", tz="UTC")),
+                pa.array([pd.Timestamp.now(tz="UTC")] * n, pa.timestamp("us", tz="UTC")),
             )
             parent = spec.meta.get("parent")
             self._register(data, "_exp_mirror")
@@ -1473,6 +1476,12 @@ def _rets_by_request(root: etree._Element) -> dict[str, list[etree._Element]]:
     return out
 
 
+def _pylists(frame: pd.DataFrame, cols: list[str]) -> dict[str, list]:
+    """Columns as Python lists with None for missing, each in one Arrow call (pandas converts element by
+    element)."""
+    return {c: pa.array(frame[c], from_pandas=True).to_pylist() for c in cols}
+
+
 def _none(x: Any) -> Any:
     if x is None:
         return None
@@ -1496,7 +1505,7 @@ def _empty_outcomes() -> pd.DataFrame:
 
 def _with_decisions(outcomes: pd.DataFrame, decisions: list[dict], by: str = "export") -> pd.DataFrame:
     """The response outcomes with what the ledger decided for each request (``decision``, ``ledger_outcome``)."""
-    out = outcomes.copy()
+    out = outcomes.copy(deep=False)  # columns are added or replaced, never changed in place
     if not decisions:
         out["decision"] = pd.Series([None] * len(out), dtype=pd.ArrowDtype(pa.string()))
         out["ledger_outcome"] = out["decision"]

@@ -671,7 +671,7 @@ class QueueMixin(
     # -- export outcomes (called by the export ledger) ---------------------------------------------------
     def apply_export_outcomes(
         self,
-        outcomes: pd.DataFrame,
+        outcomes: pd.DataFrame | pa.Table,
         request_message_id: int | None = None,
         response_message_id: int | None = None,
         *,
@@ -684,34 +684,54 @@ class QueueMixin(
         no-op."""
         needed = ["item_type", "procore_id", "outcome"]
         cols = needed + ["quickbooks_id", "edit_sequence", "status_code", "status_message", "error_class"]
-        missing_cols = [c for c in needed if c not in outcomes.columns]
+        have = outcomes.column_names if isinstance(outcomes, pa.Table) else outcomes.columns
+        missing_cols = [c for c in needed if c not in have]
         if missing_cols:
             raise InputError(
                 f"export outcomes lack column(s) {', '.join(missing_cols)}", field=missing_cols[0]
             )
-        frame = pd.DataFrame({c: outcomes[c] if c in outcomes.columns else None for c in cols})
-        arrow = pa.table(
-            {
-                "item_type": pa.array(frame["item_type"].astype("string").tolist(), pa.string()),
-                "procore_id": pa.array([int(x) for x in frame["procore_id"]], pa.int64()),
-                "outcome": pa.array(frame["outcome"].astype("string").str.lower().tolist(), pa.string()),
-                "quickbooks_id": pa.array(
-                    [None if pd.isna(x) else str(x) for x in frame["quickbooks_id"]], pa.string()
-                ),
-                "edit_sequence": pa.array(
-                    [None if pd.isna(x) else str(x) for x in frame["edit_sequence"]], pa.string()
-                ),
-                "status_code": pa.array(
-                    [None if pd.isna(x) else int(x) for x in frame["status_code"]], pa.int64()
-                ),
-                "status_message": pa.array(
-                    [None if pd.isna(x) else str(x) for x in frame["status_message"]], pa.string()
-                ),
-                "error_class": pa.array(
-                    [None if pd.isna(x) else str(x) for x in frame["error_class"]], pa.string()
-                ),
-            }
-        )
+        if isinstance(outcomes, pa.Table):  # the export ledger's own typed outcomes: cast, no pandas round trip
+            n = outcomes.num_rows
+
+            def typed(c: str, t: pa.DataType) -> Any:
+                return pc.cast(outcomes[c], t) if c in have else pa.nulls(n, t)
+
+            arrow = pa.table(
+                {
+                    "item_type": typed("item_type", pa.string()),
+                    "procore_id": typed("procore_id", pa.int64()),
+                    "outcome": pc.utf8_lower(typed("outcome", pa.string())),
+                    "quickbooks_id": typed("quickbooks_id", pa.string()),
+                    "edit_sequence": typed("edit_sequence", pa.string()),
+                    "status_code": typed("status_code", pa.int64()),
+                    "status_message": typed("status_message", pa.string()),
+                    "error_class": typed("error_class", pa.string()),
+                }
+            )
+        else:
+            frame = pd.DataFrame({c: outcomes[c] if c in outcomes.columns else None for c in cols})
+            arrow = pa.table(
+                {
+                    "item_type": pa.array(frame["item_type"].astype("string").tolist(), pa.string()),
+                    "procore_id": pa.array([int(x) for x in frame["procore_id"]], pa.int64()),
+                    "outcome": pa.array(frame["outcome"].astype("string").str.lower().tolist(), pa.string()),
+                    "quickbooks_id": pa.array(
+                        [None if pd.isna(x) else str(x) for x in frame["quickbooks_id"]], pa.string()
+                    ),
+                    "edit_sequence": pa.array(
+                        [None if pd.isna(x) else str(x) for x in frame["edit_sequence"]], pa.string()
+                    ),
+                    "status_code": pa.array(
+                        [None if pd.isna(x) else int(x) for x in frame["status_code"]], pa.int64()
+                    ),
+                    "status_message": pa.array(
+                        [None if pd.isna(x) else str(x) for x in frame["status_message"]], pa.string()
+                    ),
+                    "error_class": pa.array(
+                        [None if pd.isna(x) else str(x) for x in frame["error_class"]], pa.string()
+                    ),
+                }
+            )
         name = _temp_name("outcomes")
         with self.store.transaction() as con:
             con.register(name, arrow)
