@@ -212,11 +212,12 @@ class ExportMixin:
         if max_requests < 1:
             raise InputError("max_requests must be at least 1", field="max_requests")
         with self.store.transaction():
-            settings, exporting = self._require_settings()  # before anything is written
-            self._settle_unanswered()
-            batch = self._check_batch(max_requests, company_file, transport)
-            if batch is not None:
-                return batch
+            settings, exporting, waiting = self._require_settings()  # before anything is written
+            if waiting:  # messages left unanswered or checks pending (read with the settings' counts)
+                self._settle_unanswered()
+                batch = self._check_batch(max_requests, company_file, transport)
+                if batch is not None:
+                    return batch
             for _ in range(len(EXPORTABLE) * 4 + 10):  # each pass either builds or fails what it picked
                 picked = self._ready_items(max_requests, exporting)
                 if picked.empty:
@@ -226,10 +227,11 @@ class ExportMixin:
                     return batch
         return None
 
-    def _require_settings(self) -> tuple[dict, set[str]]:
+    def _require_settings(self) -> tuple[dict, set[str], bool]:
         """``SettingMissing`` (nothing written) when accepted items need a setting that is not set, naming the
         setting, how many items wait on it and how to set it; the Web Connector shows it to the user. Returns
-        the settings (unmasked), which the builders use, and the item types that have items Exporting."""
+        the settings (unmasked), which the builders use, the item types that have items Exporting, and whether
+        anything is left to settle or check first (messages built or sent without an answer, pending checks)."""
         values = read_settings(self.store, mask=False)
         problems: dict[str, str] = {}
         unset = []
@@ -239,13 +241,16 @@ class ExportMixin:
                 value = value.get("ListID") or value.get("FullName")
             if value in (None, ""):
                 unset.append((name, count_sql, why))
-        # every unset setting's waiting items counted, and the item types Exporting read, in one statement
+        # every unset setting's waiting items counted, the item types Exporting and whether anything waits to be
+        # settled or checked read in one statement (a round trip per message set each otherwise)
         row = self.store.execute(
             "SELECT "
             + "".join(f"({sql}), " for _, sql, _ in unset)
-            + "(SELECT list(DISTINCT item_type) FROM erp_items WHERE status = 'exporting')"
+            + "(SELECT list(DISTINCT item_type) FROM erp_items WHERE status = 'exporting'), "
+            + "EXISTS (SELECT 1 FROM export_messages WHERE state = 'built' OR (state = 'sent' AND transport <> 'file'))"
+            + " OR EXISTS (SELECT 1 FROM export_ledger WHERE check_state = 'pending')"
         ).fetchall()[0]
-        counts, exporting = row[:-1], set(row[-1] or ())
+        counts, exporting, unsettled = row[:-2], set(row[-2] or ()), bool(row[-1])
         for (name, _, why), waiting in zip(unset, counts, strict=True):
             if waiting:
                 problems[name] = f"setting {name!r} ({SETTINGS[name].label}) is not set: {waiting} {why}"
@@ -256,7 +261,7 @@ class ExportMixin:
                 + "qbrecon settings set "
                 + " ".join(f"{n}=..." for n in problems)
             )
-        return values, exporting
+        return values, exporting, unsettled
 
     def _settle_unanswered(self) -> None:
         con = self.store.con
@@ -1167,22 +1172,17 @@ class ExportMixin:
                 # usual case) take a plain INSERT, which costs DuckDB a fraction of INSERT OR REPLACE
                 on = " AND ".join(f'k."{c}" = m."{c}"' for c in spec.key)
                 picked = ", ".join(f'm."{c}"' for c in [*cols, "_source_file", "_loaded_at"])
-                stored = con.execute(
-                    f'SELECT count(*) FROM _exp_mirror m SEMI JOIN "{table}" k ON {on}'
+                # new ones first, counted as they go in: only when some were stored already does the dearer
+                # INSERT OR REPLACE run (then over every echoed row: those just inserted get the same values)
+                inserted = con.execute(
+                    f'INSERT INTO "{table}" ({names}) SELECT {picked} FROM _exp_mirror m '
+                    f'ANTI JOIN "{table}" k ON {on} RETURNING 1'
                 ).fetchall()
-                if stored[0][
-                    0
-                ]:  # (even with no row to replace, INSERT OR REPLACE costs DuckDB several INSERTs)
+                if len(inserted) < n:
                     con.execute(
                         f'INSERT OR REPLACE INTO "{table}" ({names}) SELECT {picked} FROM _exp_mirror m '
                         f'SEMI JOIN "{table}" k ON {on}'
                     )
-                    con.execute(
-                        f'INSERT INTO "{table}" ({names}) SELECT {picked} FROM _exp_mirror m '
-                        f'ANTI JOIN "{table}" k ON {on}'
-                    )
-                else:
-                    con.execute(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM _exp_mirror')
             finally:
                 con.unregister("_exp_mirror")
 

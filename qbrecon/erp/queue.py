@@ -870,7 +870,8 @@ class QueueMixin(
             f"""SELECT b.item_type, b.procore_id, b.quickbooks_id, b.edit_sequence,
                        coalesce(lf.fingerprint, f.fingerprint) AS fingerprint,
                        ?::BIGINT AS request_message_id, ?::BIGINT AS response_message_id,
-                       coalesce(lf.fingerprint IS NOT NULL AND f.fingerprint <> lf.fingerprint, false) AS moved
+                       coalesce(lf.fingerprint IS NOT NULL AND f.fingerprint <> lf.fingerprint, false) AS moved,
+                       EXISTS (SELECT 1 FROM qb_link_conflicts WHERE resolved_at IS NULL) AS open_conflicts
                 FROM {batch} b
                 LEFT JOIN (SELECT l.item_type, l.procore_id, arg_max(l.fingerprint, l.attempt) AS fingerprint
                            FROM export_ledger l SEMI JOIN {batch} s
@@ -888,7 +889,7 @@ class QueueMixin(
         con.register(name, synced)
         types = set(synced["item_type"].to_pylist())
         try:
-            links.record_links(con, name, "export", item_types=types)
+            links.record_links(con, name, "export", item_types=types, rows=synced.num_rows)
             QueueMixin._record_line_links(con, batch, request_message_id, response_message_id, line_links)
             # The records' Procore rows already show the new links (the UPDATE above); only line links, links
             # sharing a QuickBooks record (a CCO moves its PO) and open conflicts need apply_to_procore, and then
@@ -896,7 +897,7 @@ class QueueMixin(
             if (
                 line_links
                 or any(links.shares_records(t) for t in types)
-                or con.execute("SELECT 1 FROM qb_link_conflicts WHERE resolved_at IS NULL LIMIT 1").fetchall()
+                or synced["open_conflicts"][0].as_py()  # read with the rows (record_links opens none)
             ):
                 links.apply_to_procore(con, items=name, item_types=types)
             # Synced with the fingerprint of what was sent: a Procore change made meanwhile is an update now
