@@ -91,31 +91,36 @@ def fingerprints_of(items: str, item_types: Iterable[str] | None = None) -> str:
     return "(" + "\nUNION ALL\n".join(selects) + ")"
 
 
-def record_links(con, rel: str, source: str, item_types: Iterable[str] | None = None) -> None:
+def record_links(
+    con, rel: str, source: str, item_types: Iterable[str] | None = None, rows: int | None = None
+) -> None:
     """Upsert record links from the relation ``rel`` (item_type, procore_id, quickbooks_id, edit_sequence,
     fingerprint, request_message_id, response_message_id); a NULL fingerprint keeps the stored one. Every other
     link to the same QuickBooks record takes its EditSequence (a CCO's PurchaseOrderMod moves the whole PO on);
     ``item_types``, when given, the types ``rel`` holds: no other link can share a record of types whose
-    QuickBooks table no other pair uses."""
-    # Links already there are updated, new ones inserted: two plain statements cost DuckDB a fraction of one
-    # INSERT ... ON CONFLICT DO UPDATE (the usual answer only adds links).
-    con.execute(
-        f"""UPDATE qb_links l SET quickbooks_id = r.quickbooks_id, edit_sequence = r.edit_sequence,
-                fingerprint = coalesce(r.fingerprint, l.fingerprint), source = ?, updated_at = now(),
-                request_message_id = r.request_message_id, response_message_id = r.response_message_id
-            FROM {rel} r WHERE l.item_type = r.item_type AND l.procore_id = r.procore_id AND l.line_table = ''
-              AND l.line_id = 0""",
-        [source],
-    )
-    con.execute(
+    QuickBooks table no other pair uses; ``rows``, when given, how many rows ``rel`` holds."""
+    # New links inserted, links already there updated: two plain statements cost DuckDB a fraction of one
+    # INSERT ... ON CONFLICT DO UPDATE. The usual answer only adds links, so the UPDATE runs only when some row of
+    # ``rel`` was not new (it then also rewrites the rows just inserted, with the same values).
+    inserted = con.execute(
         f"""INSERT INTO qb_links (item_type, procore_id, line_table, line_id, quickbooks_id, edit_sequence,
                                   fingerprint, source, linked_at, updated_at, request_message_id, response_message_id)
             SELECT r.item_type, r.procore_id, '', 0, r.quickbooks_id, r.edit_sequence, r.fingerprint, ?, now(), now(),
                    r.request_message_id, r.response_message_id FROM {rel} r
             WHERE NOT EXISTS (SELECT 1 FROM qb_links l WHERE l.item_type = r.item_type AND l.procore_id = r.procore_id
-                              AND l.line_table = '' AND l.line_id = 0)""",
+                              AND l.line_table = '' AND l.line_id = 0)
+            RETURNING 1""",
         [source],
-    )
+    ).fetchall()
+    if rows is None or len(inserted) < rows:
+        con.execute(
+            f"""UPDATE qb_links l SET quickbooks_id = r.quickbooks_id, edit_sequence = r.edit_sequence,
+                    fingerprint = coalesce(r.fingerprint, l.fingerprint), source = ?, updated_at = now(),
+                    request_message_id = r.request_message_id, response_message_id = r.response_message_id
+                FROM {rel} r WHERE l.item_type = r.item_type AND l.procore_id = r.procore_id AND l.line_table = ''
+                  AND l.line_id = 0""",
+            [source],
+        )
     if item_types is not None and not any(shares_records(t) for t in item_types):
         return
     con.execute(

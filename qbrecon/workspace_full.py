@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     import duckdb
     import pandas as pd
+    import pyarrow as pa
 
     from .erp.export import ExportBatch, ExportSummary
     from .erp.queue import BatchResult
@@ -166,7 +167,7 @@ class Workspace:
 
     def apply_export_outcomes(
         self,
-        outcomes: pd.DataFrame,
+        outcomes: pd.DataFrame | pa.Table,
         request_message_id: int | None = None,
         response_message_id: int | None = None,
         *,

@@ -216,11 +216,12 @@ class ExportService:
         if max_requests < 1:
             raise InputError("max_requests must be at least 1", field="max_requests")
         with self.store.transaction():
-            settings, exporting = self._require_settings()  # before anything is written
-            self._settle_unanswered()
-            batch = self._check_batch(max_requests, company_file, transport)
-            if batch is not None:
-                return batch
+            settings, exporting, waiting = self._require_settings()  # before anything is written
+            if waiting:  # messages left unanswered or checks pending (read with the settings' counts)
+                self._settle_unanswered()
+                batch = self._check_batch(max_requests, company_file, transport)
+                if batch is not None:
+                    return batch
             for _ in range(len(EXPORTABLE) * 4 + 10):  # each pass either builds or fails what it picked
                 picked = self._ready_items(max_requests, exporting)
                 if picked.empty:
@@ -230,10 +231,11 @@ class ExportService:
                     return batch
         return None
 
-    def _require_settings(self) -> tuple[dict, set[str]]:
+    def _require_settings(self) -> tuple[dict, set[str], bool]:
         """``SettingMissing`` (nothing written) when accepted items need a setting that is not set, naming the
         setting, how many items wait on it and how to set it; the Web Connector shows it to the user. Returns
-        the settings (unmasked), which the builders use, and the item types that have items Exporting."""
+        the settings (unmasked), which the builders use, the item types that have items Exporting, and whether
+        anything is left to settle or check first (messages built or sent without an answer, pending checks)."""
         values = read_settings(self.store, mask=False)
         problems: dict[str, str] = {}
         unset = []
@@ -243,13 +245,16 @@ class ExportService:
                 value = value.get("ListID") or value.get("FullName")
             if value in (None, ""):
                 unset.append((name, count_sql, why))
-        # every unset setting's waiting items counted, and the item types Exporting read, in one statement
+        # every unset setting's waiting items counted, the item types Exporting and whether anything waits to be
+        # settled or checked read in one statement (a round trip per message set each otherwise)
         row = self.store.execute(
             "SELECT "
             + "".join(f"({sql}), " for _, sql, _ in unset)
-            + "(SELECT list(DISTINCT item_type) FROM erp_items WHERE status = 'exporting')"
+            + "(SELECT list(DISTINCT item_type) FROM erp_items WHERE status = 'exporting'), "
+            + "EXISTS (SELECT 1 FROM export_messages WHERE state = 'built' OR (state = 'sent' AND transport <> 'file'))"
+            + " OR EXISTS (SELECT 1 FROM export_ledger WHERE check_state = 'pending')"
         ).fetchall()[0]
-        counts, exporting = row[:-1], set(row[-1] or ())
+        counts, exporting, unsettled = row[:-2], set(row[-2] or ()), bool(row[-1])
         for (name, _, why), waiting in zip(unset, counts, strict=True):
             if waiting:
                 problems[name] = f"setting {name!r} ({SETTINGS[name].label}) is not set: {waiting} {why}"
@@ -260,7 +265,7 @@ class ExportService:
                 + "qbrecon settings set "
                 + " ".join(f"{n}=..." for n in problems)
             )
-        return values, exporting
+        return values, exporting, unsettled
 
     def _settle_unanswered(self) -> None:
         con = self.store.con
@@ -675,12 +680,16 @@ class ExportService:
         cols = ["item_type", "procore_id", "attempt", "request_id", "request_name", "state", "line_sources"]
         if sent is None:
             sent = self._sent_requests(message_id, "export")
-        live = sent.loc[sent["state"].isin(["sent", "in_doubt", "built"]).to_numpy(), cols]
-        records = outcomes.to_dict("records")
+        # row by row through Arrow's Python lists (pandas' to_dict / itertuples cost more than deciding)
+        wanted = ["request_id", "outcome", "status_code", "status_message", "error_class", "quickbooks_id"]
+        wanted += ["edit_sequence", "txn_id"]
+        columns = _pylists(outcomes, wanted)
+        records = [dict(zip(wanted, row, strict=True)) for row in zip(*columns.values(), strict=True)]
         by_rid = {r["request_id"]: i for i, r in enumerate(records)}
         decisions: list[dict] = []
-        for it, pid, attempt, rid, rname, _, sources in live.itertuples(index=False):
-            if rid not in by_rid:
+        live = _pylists(sent, cols)
+        for it, pid, attempt, rid, rname, state, sources in zip(*live.values(), strict=True):
+            if state not in ("sent", "in_doubt", "built") or rid not in by_rid:
                 continue
             o = records[by_rid[rid]]
             decision = self._decide_export(str(it), int(pid), int(attempt), str(rname), o)
@@ -999,11 +1008,12 @@ class ExportService:
         """Write the decisions: ledger rows, erp_items (through apply_export_outcomes for synced/failed), audit."""
         if not decisions:
             return
-        frame = pd.DataFrame(decisions)
-        for col in ("outcome", "check_reason", "check", "error_class", "quickbooks_id", "edit_sequence"):
-            if col not in frame.columns:
-                frame[col] = None
-        frame["ledger_outcome"] = [
+        # straight from the decisions into Arrow (no pandas frame per answer)
+        def col(name: str) -> list:
+            return [_none(d.get(name)) for d in decisions]
+
+        decided = [str(d["decision"]) for d in decisions]
+        ledger_outcome = [
             o
             if isinstance(o, str)
             else {
@@ -1013,31 +1023,26 @@ class ExportService:
                 "check": "check",
                 "check_again": None,
             }[d]
-            for o, d in zip(frame["outcome"], frame["decision"], strict=True)
+            for o, d in zip(col("outcome"), decided, strict=True)
         ]
         table = pa.table(
             {
-                "item_type": frame["item_type"].astype(str).tolist(),
-                "procore_id": pa.array(frame["procore_id"].astype("int64").tolist(), pa.int64()),
-                "attempt": pa.array(frame["attempt"].astype("int64").tolist(), pa.int32()),
-                "decision": frame["decision"].astype(str).tolist(),
-                "outcome": pa.array([_none(x) for x in frame["ledger_outcome"]], pa.string()),
-                "status_code": pa.array(
-                    [None if _none(x) is None else int(x) for x in frame["status_code"]], pa.int32()
-                ),
-                "status_message": pa.array([_none(x) for x in frame["status_message"]], pa.string()),
-                "error_class": pa.array([_none(x) for x in frame["error_class"]], pa.string()),
-                "quickbooks_id": pa.array([_none(x) for x in frame["quickbooks_id"]], pa.string()),
-                "edit_sequence": pa.array([_none(x) for x in frame["edit_sequence"]], pa.string()),
-                "check_reason": pa.array([_none(x) for x in frame["check_reason"]], pa.string()),
-                "is_check": pa.array(
-                    [bool(x) if _none(x) is not None else False for x in frame["check"]], pa.bool_()
-                ),
+                "item_type": pa.array([str(d["item_type"]) for d in decisions], pa.string()),
+                "procore_id": pa.array([int(d["procore_id"]) for d in decisions], pa.int64()),
+                "attempt": pa.array([int(d["attempt"]) for d in decisions], pa.int32()),
+                "decision": pa.array(decided, pa.string()),
+                "outcome": pa.array(ledger_outcome, pa.string()),
+                "status_code": pa.array([None if x is None else int(x) for x in col("status_code")], pa.int32()),
+                "status_message": pa.array(col("status_message"), pa.string()),
+                "error_class": pa.array(col("error_class"), pa.string()),
+                "quickbooks_id": pa.array(col("quickbooks_id"), pa.string()),
+                "edit_sequence": pa.array(col("edit_sequence"), pa.string()),
+                "check_reason": pa.array(col("check_reason"), pa.string()),
+                "is_check": pa.array([bool(x) if x is not None else False for x in col("check")], pa.bool_()),
             }
         )
         con = self.store.con
         is_check = table["is_check"].to_pylist()
-        decided = table["decision"].to_pylist()
         self._register(table, "_exp_decided")
         try:
             # export answers: the row is answered; a 3100/3200 opens a check on the same row
@@ -1115,7 +1120,7 @@ class ExportService:
                 ln for d in decisions if d["decision"] == "synced" for ln in d.get("line_links") or ()
             ]
             self.queue.apply_export_outcomes(
-                arrow_to_frame(final),
+                final,  # Arrow as it is: no pandas round trip
                 message_id,
                 response_id,
                 line_links=line_links,
@@ -1160,12 +1165,15 @@ class ExportService:
                 continue
             spec = TABLES[table]
             cols = [c for c in spec.column_names if c in frame.columns]
-            frame = frame[cols].drop_duplicates(subset=list(spec.key), keep="last")
-            data = pa.Table.from_pandas(frame, preserve_index=False)
-            data = data.append_column("_source_file", pa.array([f"qbxml message {response_id}"] * len(frame)))
+            keys = list(spec.key)
+            if frame.duplicated(subset=keys, keep="last").any():  # the same record echoed twice: the last wins
+                frame = frame.drop_duplicates(subset=keys, keep="last")
+            data = pa.table({c: pa.array(frame[c], from_pandas=True) for c in cols})  # no pandas metadata
+            n = data.num_rows
+            data = data.append_column("_source_file", pa.array([f"qbxml message {response_id}"] * n))
             data = data.append_column(
                 "_loaded_at",
-                pa.array([pd.Timestamp.now(tz="UTC")] * len(frame), pa.timestamp("us", tz="UTC")),
+                pa.array([pd.Timestamp.now(tz="UTC")] * n, pa.timestamp("us", tz="UTC")),
             )
             parent = spec.meta.get("parent")
             self._register(data, "_exp_mirror")
@@ -1179,22 +1187,17 @@ class ExportService:
                 # usual case) take a plain INSERT, which costs DuckDB a fraction of INSERT OR REPLACE
                 on = " AND ".join(f'k."{c}" = m."{c}"' for c in spec.key)
                 picked = ", ".join(f'm."{c}"' for c in [*cols, "_source_file", "_loaded_at"])
-                stored = con.execute(
-                    f'SELECT count(*) FROM _exp_mirror m SEMI JOIN "{table}" k ON {on}'
+                # new ones first, counted as they go in: only when some were stored already does the dearer
+                # INSERT OR REPLACE run (then over every echoed row: those just inserted get the same values)
+                inserted = con.execute(
+                    f'INSERT INTO "{table}" ({names}) SELECT {picked} FROM _exp_mirror m '
+                    f'ANTI JOIN "{table}" k ON {on} RETURNING 1'
                 ).fetchall()
-                if stored[0][
-                    0
-                ]:  # (even with no row to replace, INSERT OR REPLACE costs DuckDB several INSERTs)
+                if len(inserted) < n:
                     con.execute(
                         f'INSERT OR REPLACE INTO "{table}" ({names}) SELECT {picked} FROM _exp_mirror m '
                         f'SEMI JOIN "{table}" k ON {on}'
                     )
-                    con.execute(
-                        f'INSERT INTO "{table}" ({names}) SELECT {picked} FROM _exp_mirror m '
-                        f'ANTI JOIN "{table}" k ON {on}'
-                    )
-                else:
-                    con.execute(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM _exp_mirror')
             finally:
                 con.unregister("_exp_mirror")
 
@@ -1488,6 +1491,12 @@ def _rets_by_request(root: etree._Element) -> dict[str, list[etree._Element]]:
     return out
 
 
+def _pylists(frame: pd.DataFrame, cols: list[str]) -> dict[str, list]:
+    """Columns as Python lists with None for missing, each in one Arrow call (pandas converts element by
+    element)."""
+    return {c: pa.array(frame[c], from_pandas=True).to_pylist() for c in cols}
+
+
 def _none(x: Any) -> Any:
     if x is None:
         return None
@@ -1511,7 +1520,7 @@ def _empty_outcomes() -> pd.DataFrame:
 
 def _with_decisions(outcomes: pd.DataFrame, decisions: list[dict], by: str = "export") -> pd.DataFrame:
     """The response outcomes with what the ledger decided for each request (``decision``, ``ledger_outcome``)."""
-    out = outcomes.copy()
+    out = outcomes.copy(deep=False)  # columns are added or replaced, never changed in place
     if not decisions:
         out["decision"] = pd.Series([None] * len(out), dtype=pd.ArrowDtype(pa.string()))
         out["ledger_outcome"] = out["decision"]

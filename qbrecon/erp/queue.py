@@ -668,7 +668,7 @@ class QueueService:
     # -- export outcomes (called by the export ledger) ---------------------------------------------------
     def apply_export_outcomes(
         self,
-        outcomes: pd.DataFrame,
+        outcomes: pd.DataFrame | pa.Table,
         request_message_id: int | None = None,
         response_message_id: int | None = None,
         *,
@@ -688,35 +688,58 @@ class QueueService:
             "error_class",
             "attempt",  # the export ledger's send number; without it an answer counts as one more attempt
         ]
-        missing_cols = [c for c in needed if c not in outcomes.columns]
+        have = outcomes.column_names if isinstance(outcomes, pa.Table) else outcomes.columns
+        missing_cols = [c for c in needed if c not in have]
         if missing_cols:
             raise InputError(
                 f"export outcomes lack column(s) {', '.join(missing_cols)}", field=missing_cols[0]
             )
-        frame = pd.DataFrame({c: outcomes[c] if c in outcomes.columns else None for c in cols})
-        arrow = pa.table(
-            {
-                "item_type": pa.array(frame["item_type"].astype("string").tolist(), pa.string()),
-                "procore_id": pa.array([int(x) for x in frame["procore_id"]], pa.int64()),
-                "outcome": pa.array(frame["outcome"].astype("string").str.lower().tolist(), pa.string()),
-                "quickbooks_id": pa.array(
-                    [None if pd.isna(x) else str(x) for x in frame["quickbooks_id"]], pa.string()
-                ),
-                "edit_sequence": pa.array(
-                    [None if pd.isna(x) else str(x) for x in frame["edit_sequence"]], pa.string()
-                ),
-                "status_code": pa.array(
-                    [None if pd.isna(x) else int(x) for x in frame["status_code"]], pa.int64()
-                ),
-                "status_message": pa.array(
-                    [None if pd.isna(x) else str(x) for x in frame["status_message"]], pa.string()
-                ),
-                "error_class": pa.array(
-                    [None if pd.isna(x) else str(x) for x in frame["error_class"]], pa.string()
-                ),
-                "attempt": pa.array([None if pd.isna(x) else int(x) for x in frame["attempt"]], pa.int64()),
-            }
-        )
+        if isinstance(outcomes, pa.Table):  # the export ledger's own typed outcomes: cast, no pandas round trip
+            n = outcomes.num_rows
+
+            def typed(c: str, t: pa.DataType) -> Any:
+                return pc.cast(outcomes[c], t) if c in have else pa.nulls(n, t)
+
+            arrow = pa.table(
+                {
+                    "item_type": typed("item_type", pa.string()),
+                    "procore_id": typed("procore_id", pa.int64()),
+                    "outcome": pc.utf8_lower(typed("outcome", pa.string())),
+                    "quickbooks_id": typed("quickbooks_id", pa.string()),
+                    "edit_sequence": typed("edit_sequence", pa.string()),
+                    "status_code": typed("status_code", pa.int64()),
+                    "status_message": typed("status_message", pa.string()),
+                    "error_class": typed("error_class", pa.string()),
+                    "attempt": typed("attempt", pa.int64()),
+                }
+            )
+        else:
+            frame = pd.DataFrame({c: outcomes[c] if c in outcomes.columns else None for c in cols})
+            arrow = pa.table(
+                {
+                    "item_type": pa.array(frame["item_type"].astype("string").tolist(), pa.string()),
+                    "procore_id": pa.array([int(x) for x in frame["procore_id"]], pa.int64()),
+                    "outcome": pa.array(frame["outcome"].astype("string").str.lower().tolist(), pa.string()),
+                    "quickbooks_id": pa.array(
+                        [None if pd.isna(x) else str(x) for x in frame["quickbooks_id"]], pa.string()
+                    ),
+                    "edit_sequence": pa.array(
+                        [None if pd.isna(x) else str(x) for x in frame["edit_sequence"]], pa.string()
+                    ),
+                    "status_code": pa.array(
+                        [None if pd.isna(x) else int(x) for x in frame["status_code"]], pa.int64()
+                    ),
+                    "status_message": pa.array(
+                        [None if pd.isna(x) else str(x) for x in frame["status_message"]], pa.string()
+                    ),
+                    "error_class": pa.array(
+                        [None if pd.isna(x) else str(x) for x in frame["error_class"]], pa.string()
+                    ),
+                    "attempt": pa.array(
+                        [None if pd.isna(x) else int(x) for x in frame["attempt"]], pa.int64()
+                    ),
+                }
+            )
         name = _temp_name("outcomes")
         with self.store.transaction() as con:
             con.register(name, arrow)
@@ -857,7 +880,8 @@ class QueueService:
             f"""SELECT b.item_type, b.procore_id, b.quickbooks_id, b.edit_sequence,
                        coalesce(lf.fingerprint, f.fingerprint) AS fingerprint,
                        ?::BIGINT AS request_message_id, ?::BIGINT AS response_message_id,
-                       coalesce(lf.fingerprint IS NOT NULL AND f.fingerprint <> lf.fingerprint, false) AS moved
+                       coalesce(lf.fingerprint IS NOT NULL AND f.fingerprint <> lf.fingerprint, false) AS moved,
+                       EXISTS (SELECT 1 FROM qb_link_conflicts WHERE resolved_at IS NULL) AS open_conflicts
                 FROM {batch} b
                 LEFT JOIN (SELECT l.item_type, l.procore_id, arg_max(l.fingerprint, l.attempt) AS fingerprint
                            FROM export_ledger l SEMI JOIN {batch} s
@@ -875,7 +899,7 @@ class QueueService:
         con.register(name, synced)
         types = set(synced["item_type"].to_pylist())
         try:
-            links.record_links(con, name, "export", item_types=types)
+            links.record_links(con, name, "export", item_types=types, rows=synced.num_rows)
             QueueService._record_line_links(con, batch, request_message_id, response_message_id, line_links)
             # The records' Procore rows already show the new links (the UPDATE above); only line links, links
             # sharing a QuickBooks record (a CCO moves its PO) and open conflicts need apply_to_procore, and then
@@ -883,7 +907,7 @@ class QueueService:
             if (
                 line_links
                 or any(links.shares_records(t) for t in types)
-                or con.execute("SELECT 1 FROM qb_link_conflicts WHERE resolved_at IS NULL LIMIT 1").fetchall()
+                or synced["open_conflicts"][0].as_py()  # read with the rows (record_links opens none)
             ):
                 links.apply_to_procore(con, items=name, item_types=types)
             # Synced with the fingerprint of what was sent: a Procore change made meanwhile is an update now

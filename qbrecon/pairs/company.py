@@ -11,18 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..entities import EntityPair
 from ..qbxml import spec
 from ..qbxml.build import (
     BuildContext,
-    _coalesce,
-    _col,
-    _frame,
-    _needs_edit_sequence,
+    _aref_split,
+    _atext,
+    _linked_need_edit_sequence,
+    _linked_split,
     _Prepared,
-    _ref_split,
-    _split_linked,
 )
 from . import register
 from .base import ADDRESS_FIELDS, EXPECTED, PROCORE_ID, Column, Field, PairModule, PairRule, blockers_sql
@@ -78,25 +78,27 @@ DETAILS_SQL = f"""
 
 # -- qbXML: VendorAdd / VendorMod ----------------------------------------------------------------------------
 def prepare(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Prepared], list[dict]]:
-    add, mod = _split_linked(rows)
-    mod, errors = _needs_edit_sequence(mod, ITEM_TYPE)
+    # Arrow columns throughout: every field maps one to one, so a message set's build needs no pandas per field
+    fields = ["legal_name", *ADDRESS_FIELDS.values(), "business_phone", "fax_number", "email_address"]
+    add, mod = _linked_split(rows, ["id", "name", "is_active", "vendor_type", *fields])
+    mod, errors = _linked_need_edit_sequence(mod, ITEM_TYPE)
     out = []
     for frame, name, action in ((add, "VendorAdd", "add"), (mod, "VendorMod", "mod")):
-        cols: dict[str, Any] = {}
+        cols: dict[str, Any] = {"procore_id": frame["id"]}
         if action == "mod":
             cols.update({"ListID": frame["_qb_id"], "EditSequence": frame["_edit_sequence"]})
         cols["Name"] = frame["name"]
-        cols["IsActive"] = _col(frame, "is_active")
-        cols["CompanyName"] = _coalesce(_col(frame, "legal_name"), frame["name"])
+        cols["IsActive"] = frame["is_active"]
+        cols["CompanyName"] = pc.coalesce(_atext(frame["legal_name"]), _atext(frame["name"]))
         for leaf, col in ADDRESS_FIELDS.items():
-            cols[f"VendorAddress/{leaf}"] = _col(frame, col)
-        cols["Phone"] = _col(frame, "business_phone")
-        cols["Fax"] = _col(frame, "fax_number")
-        cols["Email"] = _col(frame, "email_address")
-        vtype_id, vtype_name = _ref_split(
-            _coalesce(_col(frame, "vendor_type"), pd.Series(ctx.vendor_type, index=frame.index, dtype=object))
-        )
-        cols["VendorTypeRef/ListID"], cols["VendorTypeRef/FullName"] = vtype_id, vtype_name
+            cols[f"VendorAddress/{leaf}"] = frame[col]
+        cols["Phone"] = frame["business_phone"]
+        cols["Fax"] = frame["fax_number"]
+        cols["Email"] = frame["email_address"]
+        vtype = _atext(frame["vendor_type"])
+        if ctx.vendor_type is not None:
+            vtype = pc.coalesce(vtype, pa.scalar(str(ctx.vendor_type), pa.string()))
+        cols["VendorTypeRef/ListID"], cols["VendorTypeRef/FullName"] = _aref_split(vtype)
         sources = {
             "Name": "name",
             "CompanyName": "legal_name",
@@ -106,9 +108,7 @@ def prepare(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Pr
             "VendorTypeRef/FullName": "vendor_type",
             **{f"VendorAddress/{k}": v for k, v in ADDRESS_FIELDS.items()},
         }
-        out.append(
-            _Prepared(name, action, _frame(frame["id"], cols), kinds={"IsActive": "bool"}, sources=sources)
-        )
+        out.append(_Prepared(name, action, pa.table(cols), kinds={"IsActive": "bool"}, sources=sources))
     return out, errors
 
 

@@ -188,6 +188,11 @@ def to_text(values: Any, kind: str = "text") -> list[str | None]:
 
     Empty strings become missing (no element), control characters are stripped.
     """
+    return _text_array(values, kind).to_pylist()
+
+
+def _text_array(values: Any, kind: str = "text") -> pa.Array | pa.ChunkedArray:
+    """``to_text`` kept as an Arrow string array (the engine checks lengths and escapes it without Python)."""
     arr = _arrow(values)
     if kind == "money":
         arr = _money_array(arr)
@@ -210,7 +215,7 @@ def to_text(values: Any, kind: str = "text") -> list[str | None]:
         )
         out = pc.replace_substring_regex(out, CONTROL_CHARS, "")
         out = pc.if_else(pc.equal(pc.utf8_trim_whitespace(out), ""), pa.scalar(None, out.type), out)
-    return out.to_pylist()
+    return out
 
 
 def _money_array(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -336,10 +341,19 @@ def _compile_text(steps: list[tuple]) -> list[tuple] | None:
     return out
 
 
-def _escape(values: list) -> pa.Array:
+def _string_array(values: Any) -> pa.Array:
+    """A text column (list or Arrow array) as one Arrow string array."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values if values.type == pa.string() else pc.cast(values, pa.string())
+    return pa.array(values, pa.string())
+
+
+def _escape(values: Any) -> pa.Array:
     """XML character data for a text column (what lxml writes for ``.text``), in a few vectorised passes:
     ``&``, ``<``, ``>``, and carriage returns as ``&#13;`` so that parsing keeps them."""
-    arr = pa.array(values, pa.string())
+    arr = _string_array(values)
     for raw, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;")):
         arr = pc.replace_substring(arr, raw, entity)
     return arr
@@ -377,18 +391,21 @@ class _Prepared:
 
     request_name: str  # CustomerAdd ...
     action: str
-    header: pd.DataFrame  # procore_id + path columns
+    header: pd.DataFrame | pa.Table  # procore_id + path columns (pandas, or Arrow when every field is 1:1)
     lines: dict[str, pd.DataFrame] = field(default_factory=dict)  # line element -> procore_id + path columns
     kinds: dict[str, str] = field(default_factory=dict)  # path -> money|quantity|date|bool|text
     sources: dict[str, str] = field(default_factory=dict)  # path -> the Procore field it came from
 
 
-def _text_frame(frame: pd.DataFrame, kinds: Mapping[str, str], prefix: str = "") -> dict[str, list]:
-    """qbXML path columns as text; ``procore_id`` and ``_``-columns (e.g. ``_src``, the Procore lines a line
-    stands for) are not sent."""
+def _text_frame(
+    frame: pd.DataFrame | pa.Table, kinds: Mapping[str, str], prefix: str = ""
+) -> dict[str, pa.Array]:
+    """qbXML path columns as text (Arrow string arrays); ``procore_id`` and ``_``-columns (e.g. ``_src``, the
+    Procore lines a line stands for) are not sent."""
+    names = frame.column_names if isinstance(frame, pa.Table) else frame.columns
     return {
-        c: to_text(frame[c], kinds.get(prefix + c, "text"))
-        for c in frame.columns
+        c: _string_array(_text_array(frame[c], kinds.get(prefix + c, "text")))
+        for c in names
         if c != "procore_id" and not c.startswith("_")
     }
 
@@ -397,7 +414,7 @@ def _length_errors(
     item_type: str,
     message: str,
     procore_ids: list,
-    texts: Mapping[str, list],
+    texts: Mapping[str, pa.Array],
     sources: Mapping[str, str],
     prefix: str = "",
 ) -> list[dict]:
@@ -406,10 +423,10 @@ def _length_errors(
         limit = spec.max_length(f"{message}/{prefix}{path}")
         if limit is None:
             continue
-        lengths = pc.utf8_length(pa.array(values, pa.string()))
+        lengths = pc.utf8_length(_string_array(values))
         too_long = pc.fill_null(pc.greater(lengths, limit), False)
         for idx in pc.indices_nonzero(too_long).to_pylist():
-            value = values[idx]
+            value = values[idx].as_py() if isinstance(values, pa.Array) else values[idx]
             errors.append(
                 {
                     "procore_id": procore_ids[idx],
@@ -424,11 +441,15 @@ def _length_errors(
 
 
 def _assemble(
-    item_type: str, prepared: _Prepared, attempts: pd.Series | int
+    item_type: str, prepared: _Prepared, attempts: pd.Series | list | int
 ) -> tuple[list[Request], list[dict]]:
     msg = prepared.request_name
-    header = prepared.header.reset_index(drop=True)
-    ids = [None if _missing(v) else int(v) for v in _objects(header["procore_id"]).tolist()]
+    header = prepared.header
+    if isinstance(header, pa.Table):  # a pair that prepares Arrow columns (no pandas per field)
+        ids = [None if v is None else int(v) for v in header["procore_id"].to_pylist()]
+    else:
+        header = header.reset_index(drop=True)
+        ids = [None if _missing(v) else int(v) for v in _objects(header["procore_id"]).tolist()]
     texts = _text_frame(header, prepared.kinds)
     errors = _length_errors(item_type, msg, ids, texts, prepared.sources)
     line_texts: dict[str, tuple[list, dict[str, list]]] = {}
@@ -463,7 +484,7 @@ def _assemble(
                 if pid not in bad:
                     grouped.setdefault(pid, {}).setdefault(name, []).append(open_tag + text + close_tag)
             continue
-        cols = [lt[p] for p in line_paths]
+        cols = [lt[p].to_pylist() for p in line_paths]
         make = etree.Element
         for pid, values in zip(lids, zip(*cols, strict=True) if cols else [() for _ in lids], strict=True):
             if pid in bad:
@@ -475,7 +496,7 @@ def _assemble(
     if isinstance(attempts, int):
         attempt_list = [attempts] * len(ids)
     else:
-        attempt_list = [int(a) for a in attempts.tolist()]
+        attempt_list = [int(a) for a in (attempts if isinstance(attempts, list) else attempts.tolist())]
     action = prepared.action
     rq_name = msg + "Rq"
     requests: list[Request] = []
@@ -501,7 +522,7 @@ def _assemble(
             requests.append(Request(rid, item_type, pid, action, msg, rq, tuple(sources.get(pid, ()))))
         return requests, errors
 
-    cols = [texts[p] for p in paths]
+    cols = [texts[p].to_pylist() for p in paths]
     make = etree.Element
     sub = etree.SubElement
     rows_values = zip(*cols, strict=True) if cols else [() for _ in ids]
@@ -736,16 +757,66 @@ def _split_linked(rows: pd.DataFrame, id_col: str = "origin_id") -> tuple[pd.Dat
     return rows[~linked.to_numpy()], rows[linked.to_numpy()]
 
 
+_EDIT_SEQUENCE_UNKNOWN = (
+    "linked to QuickBooks but its current EditSequence is unknown; refresh the QuickBooks data "
+    "(import) before updating it"
+)
+
+
 def _needs_edit_sequence(rows: pd.DataFrame, item_type: str) -> tuple[pd.DataFrame, list[dict]]:
     missing = rows["_edit_sequence"].isna().to_numpy()
-    errors = _err(
-        rows.loc[missing, "id"],
-        item_type,
-        "edit_sequence",
-        "linked to QuickBooks but its current EditSequence is unknown; refresh the QuickBooks data "
-        "(import) before updating it",
-    )
+    errors = _err(rows.loc[missing, "id"], item_type, "edit_sequence", _EDIT_SEQUENCE_UNKNOWN)
     return rows[~missing], errors
+
+
+# -- the same helpers on Arrow columns (pairs whose fields map one to one: no pandas per field) -------------
+def _acol(frame: pd.DataFrame, name: str) -> pa.Array:
+    """A column as one Arrow array; all missing (text) when the frame lacks it."""
+    if name not in frame.columns:
+        return pa.nulls(len(frame), pa.string())
+    return _flat(_arrow(frame[name]))
+
+
+def _atext(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    return arr if arr.type == pa.string() else pc.cast(arr, pa.string())
+
+
+def _linked_split(
+    rows: pd.DataFrame, columns: Iterable[str], id_col: str = "origin_id"
+) -> tuple[pa.Table, pa.Table]:
+    """``_split_linked`` on Arrow columns: ``columns`` (missing ones all null) plus ``_qb_id`` and
+    ``_edit_sequence``, split into rows not linked yet (adds) and linked rows (mods)."""
+    n = len(rows)
+    qb_id = pc.coalesce(_atext(_acol(rows, "quickbooks_id")), _atext(_acol(rows, id_col)))
+    data = _acol(rows, "origin_data")
+    if data.null_count == n:
+        from_data = pa.nulls(n, pa.string())
+    else:  # only linked rows carry origin_data: few JSON texts to read
+        from_data = pa.array([_origin_edit_sequence(v) for v in data.to_pylist()], pa.string())
+    table = pa.table(
+        {
+            **{c: _acol(rows, c) for c in columns},
+            "_qb_id": qb_id,
+            "_edit_sequence": pc.coalesce(_atext(_acol(rows, "edit_sequence")), from_data),
+        }
+    )
+    linked = pc.is_valid(qb_id)
+    return table.filter(pc.invert(linked)), table.filter(linked)
+
+
+def _linked_need_edit_sequence(rows: pa.Table, item_type: str) -> tuple[pa.Table, list[dict]]:
+    """``_needs_edit_sequence`` on an Arrow table from ``_linked_split``."""
+    missing = pc.is_null(rows["_edit_sequence"])
+    errors = _err(rows.filter(missing)["id"].to_pylist(), item_type, "edit_sequence", _EDIT_SEQUENCE_UNKNOWN)
+    return rows.filter(pc.invert(missing)), errors
+
+
+def _aref_split(value: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
+    """``_ref_split`` on an Arrow column: (ListID, FullName)."""
+    value = _atext(value)
+    is_id = pc.fill_null(pc.match_substring_regex(value, _LIST_ID.pattern), False)
+    empty = pa.scalar(None, pa.string())
+    return pc.if_else(is_id, value, empty), pc.if_else(is_id, empty, value)
 
 
 # -- a pair's line tables (one frame, or a mapping of line table -> frame) --------------------------------
@@ -850,32 +921,54 @@ def build_requests(
     if "id" not in rows.columns:
         raise InputError(f"{item_type} rows need the Procore 'id' column", field="id")
     prepared, errors = _PREPARE[item_type](rows, lines, ctx)
-    attempts_by_id = None
-    if "attempt" in rows.columns:
-        attempts_by_id = pd.DataFrame({"id": rows["id"].tolist(), "a": rows["attempt"].tolist()})
     requests: list[Request] = []
     for p in prepared:
-        if p.header.empty:
+        if not _num_rows(p.header):
             continue
-        attempts: pd.Series | int = ctx.attempt
-        if attempts_by_id is not None:
-            attempts = _lookup(p.header["procore_id"], attempts_by_id, "id", "a").fillna(ctx.attempt)
+        attempts: list | int = ctx.attempt
+        if "attempt" in rows.columns:
+            attempts = _attempts(p.header["procore_id"], rows, ctx.attempt)
         reqs, errs = _assemble(item_type, p, attempts)
         requests += reqs
         errors += errs
     return BuildResult(requests, _errors_frame(errors))
 
 
+_ERRORS_SCHEMA = pa.schema(
+    [("procore_id", pa.int64()), ("item_type", pa.string()), ("field", pa.string()), ("message", pa.string())]
+)
+
+
 def _errors_frame(errors: list[dict]) -> pd.DataFrame:
-    frame = pd.DataFrame(errors, columns=ERROR_COLUMNS)
-    return frame.astype(
-        {
-            "procore_id": pd.ArrowDtype(pa.int64()),
-            "item_type": pd.ArrowDtype(pa.string()),
-            "field": pd.ArrowDtype(pa.string()),
-            "message": pd.ArrowDtype(pa.string()),
-        }
-    )
+    # straight from Arrow: building it through pandas and astype cost more than the rest of a small build
+    columns = {
+        "procore_id": [None if _missing(e.get("procore_id")) else int(e["procore_id"]) for e in errors],
+        **{c: [_none_text(e.get(c)) for e in errors] for c in ERROR_COLUMNS[1:]},
+    }
+    return pa.table(columns, schema=_ERRORS_SCHEMA).to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def _none_text(value: Any) -> str | None:
+    return None if _missing(value) else str(value)
+
+
+def _num_rows(header: pd.DataFrame | pa.Table) -> int:
+    return header.num_rows if isinstance(header, pa.Table) else len(header)
+
+
+def _attempts(header_ids: Any, rows: pd.DataFrame, default: int) -> list[int]:
+    """Each header row's attempt (from the accepted rows' ``attempt`` by Procore id; the last row wins, as a
+    left merge would), ``default`` where the id is not among them. Arrow lookups, no pandas merge."""
+    keys = _flat(_arrow(header_ids))
+    rk = _flat(_arrow(rows["id"]))[::-1]  # reversed: index_in finds the first match, i.e. the last row
+    rv = _flat(_arrow(rows["attempt"]))[::-1]
+    if keys.type != rk.type:
+        try:
+            keys = pc.cast(keys, rk.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            keys, rk = pc.cast(keys, pa.string()), pc.cast(rk, pa.string())
+    found = pc.take(rv, pc.index_in(keys, value_set=rk, skip_nulls=True)).to_pylist()
+    return [default if _missing(a) else int(a) for a in found]
 
 
 def _concat_errors(frames: list[pd.DataFrame]) -> pd.DataFrame:
