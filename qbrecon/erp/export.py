@@ -69,7 +69,7 @@ _NOT_ANSWERED = "no response to this request"
 # the builder raises SettingMissing half-way through a batch, so ``next_export_batch`` checks them first.
 # (setting, SQL counting the items that need it, why), in the order of the settings' names (the message names them
 # in that order)
-_REQUIRED_SETTINGS: list[tuple[str, str, str]] = sorted(
+_REQUIRED_SETTINGS: list[tuple[str, str, str, str]] = sorted(
     (
         (
             key,
@@ -77,6 +77,7 @@ _REQUIRED_SETTINGS: list[tuple[str, str, str]] = sorted(
             if sql
             else f"SELECT count(*) FROM erp_items WHERE item_type = '{m.item_type}' AND status = 'exporting'",
             why,
+            m.item_type,  # the pair whose Exporting items need it (its count is of those items)
         )
         for m in _pairs.registered()
         for key, why, *sql in m.required_settings
@@ -235,22 +236,27 @@ class ExportMixin:
         values = read_settings(self.store, mask=False)
         problems: dict[str, str] = {}
         unset = []
-        for name, count_sql, why in _REQUIRED_SETTINGS:
+        # the item types Exporting and whether anything waits to be settled or checked, in one statement
+        exporting_list, unsettled = self.store.execute(
+            "SELECT (SELECT list(DISTINCT item_type) FROM erp_items WHERE status = 'exporting'), "
+            "EXISTS (SELECT 1 FROM export_messages WHERE state = 'built' OR (state = 'sent' AND transport <> 'file'))"
+            " OR EXISTS (SELECT 1 FROM export_ledger WHERE check_state = 'pending')"
+        ).fetchall()[0]
+        exporting, unsettled = set(exporting_list or ()), bool(unsettled)
+        for name, count_sql, why, item_type in _REQUIRED_SETTINGS:
+            if item_type not in exporting:  # a setting a pair needs only while it has items Exporting
+                continue
             value = values.get(name)
             if isinstance(value, dict):  # an item setting stores {ListID, FullName}
                 value = value.get("ListID") or value.get("FullName")
             if value in (None, ""):
                 unset.append((name, count_sql, why))
-        # every unset setting's waiting items counted, the item types Exporting and whether anything waits to be
-        # settled or checked read in one statement (a round trip per message set each otherwise)
-        row = self.store.execute(
-            "SELECT "
-            + "".join(f"({sql}), " for _, sql, _ in unset)
-            + "(SELECT list(DISTINCT item_type) FROM erp_items WHERE status = 'exporting'), "
-            + "EXISTS (SELECT 1 FROM export_messages WHERE state = 'built' OR (state = 'sent' AND transport <> 'file'))"
-            + " OR EXISTS (SELECT 1 FROM export_ledger WHERE check_state = 'pending')"
-        ).fetchall()[0]
-        counts, exporting, unsettled = row[:-2], set(row[-2] or ()), bool(row[-1])
+        # every unset setting's waiting items counted in one statement (none in the usual case: all are set)
+        counts = (
+            self.store.execute("SELECT " + ", ".join(f"({sql})" for _, sql, _ in unset)).fetchall()[0]
+            if unset
+            else ()
+        )
         for (name, _, why), waiting in zip(unset, counts, strict=True):
             if waiting:
                 problems[name] = f"setting {name!r} ({SETTINGS[name].label}) is not set: {waiting} {why}"
