@@ -33,7 +33,7 @@ from ..entities import EXPORTABLE, PAIRS, dependencies_sql
 from ..errors import InputError, QbreconError, SettingMissing
 from ..qbxml import archive
 from ..qbxml.build import BuildContext, OutgoingXml, Request, build_requests, message_sets
-from ..qbxml.parse import parse_bytes
+from ..qbxml.parse import parse_bytes, read_response_tree
 from ..qbxml.responses import (
     PARSE_ERROR_HRESULT,
     ResponseDocument,
@@ -70,7 +70,7 @@ _NOT_ANSWERED = "no response to this request"
 # the builder raises SettingMissing half-way through a batch, so ``next_export_batch`` checks them first.
 # (setting, SQL counting the items that need it, why), in the order of the settings' names (the message names them
 # in that order)
-_REQUIRED_SETTINGS: list[tuple[str, str, str]] = sorted(
+_REQUIRED_SETTINGS: list[tuple[str, str, str, str]] = sorted(
     (
         (
             key,
@@ -78,6 +78,7 @@ _REQUIRED_SETTINGS: list[tuple[str, str, str]] = sorted(
             if sql
             else f"SELECT count(*) FROM erp_items WHERE item_type = '{m.item_type}' AND status = 'exporting'",
             why,
+            m.item_type,  # the pair whose Exporting items need it (its count is of those items)
         )
         for m in _pairs.registered()
         for key, why, *sql in m.required_settings
@@ -239,22 +240,27 @@ class ExportService:
         values = read_settings(self.store, mask=False)
         problems: dict[str, str] = {}
         unset = []
-        for name, count_sql, why in _REQUIRED_SETTINGS:
+        # the item types Exporting and whether anything waits to be settled or checked, in one statement
+        exporting_list, unsettled = self.store.execute(
+            "SELECT (SELECT list(DISTINCT item_type) FROM erp_items WHERE status = 'exporting'), "
+            "EXISTS (SELECT 1 FROM export_messages WHERE state = 'built' OR (state = 'sent' AND transport <> 'file'))"
+            " OR EXISTS (SELECT 1 FROM export_ledger WHERE check_state = 'pending')"
+        ).fetchall()[0]
+        exporting, unsettled = set(exporting_list or ()), bool(unsettled)
+        for name, count_sql, why, item_type in _REQUIRED_SETTINGS:
+            if item_type not in exporting:  # a setting a pair needs only while it has items Exporting
+                continue
             value = values.get(name)
             if isinstance(value, dict):  # an item setting stores {ListID, FullName}
                 value = value.get("ListID") or value.get("FullName")
             if value in (None, ""):
                 unset.append((name, count_sql, why))
-        # every unset setting's waiting items counted, the item types Exporting and whether anything waits to be
-        # settled or checked read in one statement (a round trip per message set each otherwise)
-        row = self.store.execute(
-            "SELECT "
-            + "".join(f"({sql}), " for _, sql, _ in unset)
-            + "(SELECT list(DISTINCT item_type) FROM erp_items WHERE status = 'exporting'), "
-            + "EXISTS (SELECT 1 FROM export_messages WHERE state = 'built' OR (state = 'sent' AND transport <> 'file'))"
-            + " OR EXISTS (SELECT 1 FROM export_ledger WHERE check_state = 'pending')"
-        ).fetchall()[0]
-        counts, exporting, unsettled = row[:-2], set(row[-2] or ()), bool(row[-1])
+        # every unset setting's waiting items counted in one statement (none in the usual case: all are set)
+        counts = (
+            self.store.execute("SELECT " + ", ".join(f"({sql})" for _, sql, _ in unset)).fetchall()[0]
+            if unset
+            else ()
+        )
         for (name, _, why), waiting in zip(unset, counts, strict=True):
             if waiting:
                 problems[name] = f"setting {name!r} ({SETTINGS[name].label}) is not set: {waiting} {why}"
@@ -636,12 +642,13 @@ class ExportService:
             # Parsed once (or already by the Web Connector service): outcomes, echoed Rets and request ids
             # all come from this one tree.
             doc = ResponseDocument.read(response_xml, name=f"response to message {message_id}")
-            result = read_response(doc, sent, name=f"response to message {message_id}")
+            name = f"response to message {message_id}"
+            result = read_response(doc, sent, name=name, read_rets=False)
             response_id = archive.archive_response(
                 self.store, doc.text, message_id, company_file=company_file
             )
             rets = _rets_by_request(doc.root)
-            self._mirror(result.rets, response_id)
+            self._mirror(_echoed_tables(doc, result.outcomes, name), response_id)
             if purpose == "check":
                 outcomes = self._apply_checks(message_id, result.outcomes, rets, response_id)
             else:
@@ -1156,19 +1163,20 @@ class ExportService:
         finally:
             con.unregister("_exp_later")
 
-    def _mirror(self, rets: dict[str, pd.DataFrame], response_id: int) -> None:
+    def _mirror(self, rets: dict[str, pa.Table], response_id: int) -> None:
         """Records QuickBooks echoed (adds, mods, check queries) go into the workspace's QuickBooks tables, so a
         CCO's PurchaseOrderMod sees the PO's current EditSequence and lines, and reconciliation sees them."""
         con = self.store.con
-        for table, frame in rets.items():
-            if table not in TABLES or frame.empty:
+        for table, data in rets.items():
+            if table not in TABLES or not data.num_rows:
                 continue
             spec = TABLES[table]
-            cols = [c for c in spec.column_names if c in frame.columns]
+            cols = [c for c in spec.column_names if c in data.column_names]
             keys = list(spec.key)
-            if frame.duplicated(subset=keys, keep="last").any():  # the same record echoed twice: the last wins
-                frame = frame.drop_duplicates(subset=keys, keep="last")
-            data = pa.table({c: pa.array(frame[c], from_pandas=True) for c in cols})  # no pandas metadata
+            data = data.select(cols)
+            if data.group_by(keys).aggregate([]).num_rows < data.num_rows:  # echoed twice: the last one wins
+                frame = data.to_pandas(types_mapper=pd.ArrowDtype).drop_duplicates(subset=keys, keep="last")
+                data = pa.Table.from_pandas(frame, preserve_index=False)
             n = data.num_rows
             data = data.append_column("_source_file", pa.array([f"qbxml message {response_id}"] * n))
             data = data.append_column(
@@ -1477,6 +1485,15 @@ def _line_links(
                 }
             )
     return out
+
+
+def _echoed_tables(doc: ResponseDocument, outcomes: pd.DataFrame, name: str) -> dict[str, pa.Table]:
+    """The records an answer echoed (its Rets), as Arrow tables per QuickBooks table, read from the tree
+    already parsed (no pandas frames: they go straight into the workspace)."""
+    if doc.root is None or not len(outcomes) or not pc.max(pa.array(outcomes["ret_count"])).as_py():
+        return {}
+    tree = read_response_tree(doc.root, name=name)
+    return {t: tree.table(t) for t in tree.batches}
 
 
 def _rets_by_request(root: etree._Element) -> dict[str, list[etree._Element]]:

@@ -694,52 +694,31 @@ class QueueService:
             raise InputError(
                 f"export outcomes lack column(s) {', '.join(missing_cols)}", field=missing_cols[0]
             )
-        if isinstance(outcomes, pa.Table):  # the export ledger's own typed outcomes: cast, no pandas round trip
-            n = outcomes.num_rows
-
-            def typed(c: str, t: pa.DataType) -> Any:
-                return pc.cast(outcomes[c], t) if c in have else pa.nulls(n, t)
-
-            arrow = pa.table(
-                {
-                    "item_type": typed("item_type", pa.string()),
-                    "procore_id": typed("procore_id", pa.int64()),
-                    "outcome": pc.utf8_lower(typed("outcome", pa.string())),
-                    "quickbooks_id": typed("quickbooks_id", pa.string()),
-                    "edit_sequence": typed("edit_sequence", pa.string()),
-                    "status_code": typed("status_code", pa.int64()),
-                    "status_message": typed("status_message", pa.string()),
-                    "error_class": typed("error_class", pa.string()),
-                    "attempt": typed("attempt", pa.int64()),
-                }
-            )
-        else:
-            frame = pd.DataFrame({c: outcomes[c] if c in outcomes.columns else None for c in cols})
-            arrow = pa.table(
-                {
-                    "item_type": pa.array(frame["item_type"].astype("string").tolist(), pa.string()),
-                    "procore_id": pa.array([int(x) for x in frame["procore_id"]], pa.int64()),
-                    "outcome": pa.array(frame["outcome"].astype("string").str.lower().tolist(), pa.string()),
-                    "quickbooks_id": pa.array(
-                        [None if pd.isna(x) else str(x) for x in frame["quickbooks_id"]], pa.string()
-                    ),
-                    "edit_sequence": pa.array(
-                        [None if pd.isna(x) else str(x) for x in frame["edit_sequence"]], pa.string()
-                    ),
-                    "status_code": pa.array(
-                        [None if pd.isna(x) else int(x) for x in frame["status_code"]], pa.int64()
-                    ),
-                    "status_message": pa.array(
-                        [None if pd.isna(x) else str(x) for x in frame["status_message"]], pa.string()
-                    ),
-                    "error_class": pa.array(
-                        [None if pd.isna(x) else str(x) for x in frame["error_class"]], pa.string()
-                    ),
-                    "attempt": pa.array(
-                        [None if pd.isna(x) else int(x) for x in frame["attempt"]], pa.int64()
-                    ),
-                }
-            )
+        arrow = _typed_outcomes(outcomes) if isinstance(outcomes, pa.Table) else None  # the ledger's own
+        frame = None if arrow is not None else pd.DataFrame({c: outcomes[c] if c in have else None for c in cols})
+        arrow = arrow if arrow is not None else pa.table(
+            {
+                "item_type": pa.array(frame["item_type"].astype("string").tolist(), pa.string()),
+                "procore_id": pa.array([int(x) for x in frame["procore_id"]], pa.int64()),
+                "outcome": pa.array(frame["outcome"].astype("string").str.lower().tolist(), pa.string()),
+                "quickbooks_id": pa.array(
+                    [None if pd.isna(x) else str(x) for x in frame["quickbooks_id"]], pa.string()
+                ),
+                "edit_sequence": pa.array(
+                    [None if pd.isna(x) else str(x) for x in frame["edit_sequence"]], pa.string()
+                ),
+                "status_code": pa.array(
+                    [None if pd.isna(x) else int(x) for x in frame["status_code"]], pa.int64()
+                ),
+                "status_message": pa.array(
+                    [None if pd.isna(x) else str(x) for x in frame["status_message"]], pa.string()
+                ),
+                "error_class": pa.array(
+                    [None if pd.isna(x) else str(x) for x in frame["error_class"]], pa.string()
+                ),
+                "attempt": pa.array([None if pd.isna(x) else int(x) for x in frame["attempt"]], pa.int64()),
+            }
+        )
         name = _temp_name("outcomes")
         with self.store.transaction() as con:
             con.register(name, arrow)
@@ -1349,6 +1328,29 @@ def _status_key(value: str) -> str:
 
 _counter = iter(range(1, 1 << 62))
 _counter_lock = threading.Lock()
+
+
+def _typed_outcomes(outcomes: pa.Table) -> pa.Table:
+    """The export ledger's own (already typed) outcomes as ``apply_export_outcomes`` reads them: cast, no pandas
+    round trip per answer."""
+    n = outcomes.num_rows
+
+    def typed(c: str, t: pa.DataType) -> Any:
+        return pc.cast(outcomes[c], t) if c in outcomes.column_names else pa.nulls(n, t)
+
+    return pa.table(
+        {
+            "item_type": typed("item_type", pa.string()),
+            "procore_id": typed("procore_id", pa.int64()),
+            "outcome": pc.utf8_lower(typed("outcome", pa.string())),
+            "quickbooks_id": typed("quickbooks_id", pa.string()),
+            "edit_sequence": typed("edit_sequence", pa.string()),
+            "status_code": typed("status_code", pa.int64()),
+            "status_message": typed("status_message", pa.string()),
+            "error_class": typed("error_class", pa.string()),
+            "attempt": typed("attempt", pa.int64()),  # the ledger's send number (erp_items.attempts)
+        }
+    )
 
 
 def _temp_name(kind: str) -> str:
