@@ -87,14 +87,31 @@ def approve(
     """Send what can be sent and accept what is Ready to Export (of ``item_types``, default all), as ``admin``
     naming ``customer`` for jobs (read from the workspace when not given)."""
     admin = admin_id(ws) if admin is None else admin
-    types = item_types or EXPORTABLE
-    q = ws.queue(item_type=types)
-    n = tolerant(
-        ws.send, q[(q["status"].isin(["not_sent", "unlinked"])) & q["can_send"].fillna(False)], by=admin
+    types = list(item_types or EXPORTABLE)
+    # The queue view (every pair's details and blockers) costs tens of milliseconds even for a small company: it
+    # is read only for the items in a status send takes; what accept takes is read from the items' status alone.
+    n = 0
+    if _count(ws, ["not_sent", "unlinked"], types):
+        q = ws.queue(["not_sent", "unlinked"], item_type=types)
+        n = tolerant(ws.send, q[q["can_send"].fillna(False)], by=admin)
+    if not _count(ws, ["ready_to_export"], types):
+        return n
+    ready = ws.store.frame(
+        "SELECT item_type, procore_id FROM erp_items WHERE status = 'ready_to_export' AND list_contains(?, item_type) "
+        "ORDER BY item_type, procore_id",
+        [types],
     )
-    q = ws.queue("ready_to_export", item_type=types)
     customer = top_customer(ws) if customer is None else customer
-    return n + tolerant(ws.accept, q, by=admin, customer=customer)
+    return n + tolerant(ws.accept, ready, by=admin, customer=customer)
+
+
+def _count(ws, statuses: list[str], item_types: list[str]) -> int:
+    return int(
+        ws.store.scalar(
+            "SELECT count(*) FROM erp_items WHERE list_contains(?, status) AND list_contains(?, item_type)",
+            [statuses, item_types],
+        )
+    )
 
 
 def sync_all(ws, company, rounds: int = 8, item_types: list[str] | None = None) -> None:

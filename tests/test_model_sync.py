@@ -80,6 +80,53 @@ _KIND_OF_TABLE = {
 
 PAIR_TABLES = sorted({p.quickbooks_table for p in PAIRS.values() if p.exportable and p.quickbooks_table})
 
+
+def _synced_with_amounts_sql() -> str:
+    """Every Synced item qbrecon exported (item_type, procore_id, quickbooks_id) with, from the pair declarations,
+    the Procore amount, the amount field as the workspace last read it from QuickBooks, and whether its QuickBooks
+    record is shared with an item that has a Procore change not sent yet: one statement for all pairs."""
+    amount_pairs = [(t, p) for t, p in PAIRS.items() if p.exportable and p.amount is not None]
+    ours = " UNION ALL ".join(
+        f"SELECT '{t}' AS item_type, t.id AS procore_id, ({p.amount[0]})::VARCHAR AS amount "
+        f'FROM "{p.procore_table}" t'
+        for t, p in amount_pairs
+    )
+    read = " UNION ALL ".join(
+        f"""SELECT '{t}' AS item_type, q."{p.quickbooks_id}" AS quickbooks_id, q."{p.amount[1]}"::VARCHAR AS amount
+            FROM "{p.quickbooks_table}" q"""
+        for t, p in amount_pairs
+    )
+    return f"""
+        WITH synced AS (
+            SELECT e.item_type, e.procore_id, l.quickbooks_id FROM erp_items e
+            JOIN qb_links l ON l.item_type = e.item_type AND l.procore_id = e.procore_id AND l.line_table = ''
+            WHERE e.status = 'synced' AND l.source IN ('export', 'check')),
+        shared AS (
+            SELECT DISTINCT l.quickbooks_id FROM qb_links l JOIN erp_items e ON e.item_type = l.item_type
+            AND e.procore_id = l.procore_id WHERE l.line_table = '' AND e.status <> 'synced'),
+        ours AS ({ours}),
+        read AS ({read})
+        SELECT s.item_type, s.procore_id, s.quickbooks_id, o.amount, r.amount,
+               s.quickbooks_id IN (SELECT quickbooks_id FROM shared)
+        FROM synced s
+        LEFT JOIN ours o ON o.item_type = s.item_type AND o.procore_id = s.procore_id
+        LEFT JOIN read r ON r.item_type = s.item_type AND r.quickbooks_id = s.quickbooks_id
+        ORDER BY 1, 2"""
+
+
+_SYNCED_WITH_AMOUNTS = _synced_with_amounts_sql()
+
+
+def _line_ids(company: QuickBooksCompany, kind: str) -> set[str]:
+    """The TxnLineIDs of every transaction of ``kind`` in the company file (``company.lines`` without the frame)."""
+    tags = tuple(KINDS[kind].lines.values())
+    return {
+        line.findtext("TxnLineID")
+        for rid in company._by_kind[KINDS[kind].name]
+        for tag in tags
+        for line in company._recs[rid].iter(tag)
+    }
+
 _TEMPLATE: dict[str, Path] = {}
 
 
@@ -352,34 +399,12 @@ class SyncModel(RuleBasedStateMachine):
                WHERE l.line_table = '' AND l.deleted_in_quickbooks_at IS NOT NULL {state} ORDER BY 1, 2"""
         ).fetchall()
 
-    def _amounts(self, rows: list[tuple[str, int, str]]) -> dict[tuple[str, int], tuple]:
-        """Per (item_type, procore_id) of ``rows`` whose pair declares an amount: the Procore amount and the amount
-        field as the workspace last read it from QuickBooks (one query per pair and side, not per record)."""
-        ids: dict[str, list[tuple[int, str]]] = {}
-        for item_type, pid, qb_id in rows:
-            if PAIRS[item_type].amount is not None:
-                ids.setdefault(item_type, []).append((int(pid), qb_id))
-        out: dict[tuple[str, int], tuple] = {}
-        for item_type, keys in ids.items():
-            pair = PAIRS[item_type]
-            expr, field = pair.amount
-            ours = dict(
-                self.ws.store.execute(
-                    f'SELECT t.id, {expr} FROM "{pair.procore_table}" t WHERE list_contains(?, t.id)',
-                    [[pid for pid, _ in keys]],
-                ).fetchall()
-            )
-            read = dict(
-                self.ws.store.execute(
-                    f'SELECT "{pair.quickbooks_id}", "{field}" FROM "{pair.quickbooks_table}" '
-                    f'WHERE list_contains(?, "{pair.quickbooks_id}")',
-                    [[qb_id for _, qb_id in keys]],
-                ).fetchall()
-            )
-            for pid, qb_id in keys:
-                value = read.get(qb_id)
-                out[(item_type, pid)] = (ours.get(pid), value)
-        return out
+    def _synced_with_amounts(self) -> list[tuple]:
+        """``_synced_exported`` in one query, each row with the amount its pair declares (None for a pair without
+        one): Procore's, and the QuickBooks field as the workspace last read it (text, so any numeric type
+        compares as a Decimal), and whether another item shares its QuickBooks record while that item waits to
+        send a Procore change (a PO whose CCO is not sent yet)."""
+        return self.ws.store.execute(_SYNCED_WITH_AMOUNTS).fetchall()
 
     # -- Procore -------------------------------------------------------------------------------------------------
     @rule(
@@ -600,78 +625,72 @@ class SyncModel(RuleBasedStateMachine):
             event("full refresh" + (": learned a deletion" if learned else ""))
 
     # -- invariants ---------------------------------------------------------------------------------------------------
+    # Each is a few set-based queries over the workspace (one statement per invariant) and a look at the simulated
+    # company file's records in memory: checked after every step, so their cost is paid ~7 times per example.
     @invariant()
     def each_procore_record_and_line_linked_once(self) -> None:
         if not hasattr(self, "ws"):
             return
         self.checks += 1
-        twice = self.ws.store.execute(
-            """SELECT item_type, quickbooks_id, count(*) FROM qb_links WHERE line_table = ''
-               GROUP BY 1, 2 HAVING count(*) > 1 AND item_type <> 'change_order'"""
-        ).fetchall()
+        twice, lines, unlinked_synced = self.ws.store.execute(
+            """SELECT
+                 (SELECT list((item_type, quickbooks_id, n)) FROM (
+                    SELECT item_type, quickbooks_id, count(*) AS n FROM qb_links WHERE line_table = ''
+                    GROUP BY 1, 2 HAVING count(*) > 1 AND item_type <> 'change_order')),
+                 (SELECT list((txn_line_id, n)) FROM (
+                    SELECT txn_line_id, count(DISTINCT (item_type, procore_id)) AS n FROM qb_links
+                    WHERE line_table <> '' GROUP BY 1 HAVING count(DISTINCT (item_type, procore_id)) > 1)),
+                 (SELECT list((e.item_type, e.procore_id)) FROM erp_items e
+                  WHERE e.status = 'synced' AND e.quickbooks_id IS NOT NULL
+                    AND NOT EXISTS (SELECT 1 FROM qb_links l WHERE l.item_type = e.item_type
+                                    AND l.procore_id = e.procore_id AND l.line_table = ''))"""
+        ).fetchall()[0]
         assert not twice, f"one QuickBooks record linked to several Procore records: {twice}"
-        lines = self.ws.store.execute(
-            """SELECT txn_line_id, count(DISTINCT (item_type, procore_id)) FROM qb_links
-               WHERE line_table <> '' GROUP BY 1 HAVING count(DISTINCT (item_type, procore_id)) > 1"""
-        ).fetchall()
         assert not lines, f"one QuickBooks line linked to several Procore records: {lines}"
-        unlinked_synced = self.ws.store.execute(
-            """SELECT e.item_type, e.procore_id FROM erp_items e WHERE e.status = 'synced' AND e.quickbooks_id IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM qb_links l WHERE l.item_type = e.item_type AND l.procore_id = e.procore_id
-                               AND l.line_table = '')"""
-        ).fetchall()
         assert not unlinked_synced, f"Synced without a link: {unlinked_synced}"
 
     @invariant()
     def nothing_posted_twice(self) -> None:
         if not hasattr(self, "ws"):
             return
-        linked = {
-            r[0] for r in self.ws.store.execute("SELECT DISTINCT quickbooks_id FROM qb_links").fetchall()
-        }
+        linked, line_links, in_doubt, adds_in_doubt = self.ws.store.execute(
+            """SELECT
+                 (SELECT list(DISTINCT quickbooks_id) FROM qb_links),
+                 (SELECT list(DISTINCT txn_line_id) FROM qb_links
+                  WHERE line_table IN ('commitment_lines', 'change_order_lines')),
+                 count(*), count(*) FILTER (WHERE action = 'add')
+               FROM export_ledger WHERE state IN ('sent', 'in_doubt') OR check_state IN ('pending', 'sent')"""
+        ).fetchall()[0]
         created = set(self.company._recs) - self.seed_ids
-        orphans = created - linked
-        if self._in_doubt():
+        orphans = created - set(linked or ())
+        if in_doubt:
             # a crash left a message whose answer was never applied: each unanswered Add may have stored one record,
             # which the next export's check links (teardown exports once more and checks it)
-            assert len(orphans) <= self._in_doubt(adds=True), (
+            assert len(orphans) <= adds_in_doubt, (
                 f"more unlinked QuickBooks records than Adds in doubt: {orphans}"
             )
             return
         assert not orphans, (
             f"QuickBooks records qbrecon created that no Procore record is linked to: {orphans}"
         )
-        line_links = {
-            r[0]
-            for r in self.ws.store.execute(
-                "SELECT txn_line_id FROM qb_links WHERE line_table IN ('commitment_lines', 'change_order_lines')"
-            ).fetchall()
-        }
-        po_lines = self.company.lines("purchase_order")
-        new_lines = set(po_lines.get("TxnLineID", [])) - self.seed_po_lines
-        stray = new_lines - line_links
+        stray = _line_ids(self.company, "purchase_order") - self.seed_po_lines - set(line_links or ())
         assert not stray, f"purchase order lines qbrecon added that no Procore line is linked to: {stray}"
 
     @invariant()
     def synced_links_resolve_with_equal_amounts(self) -> None:
         if not hasattr(self, "ws"):
             return
-        synced = self._synced_exported()
-        amounts = self._amounts(
-            [r for r in synced if r[2] not in self.qb_deleted and r[2] in self.company._recs]
-        )
-        shared = self._shared_with_unsent()  # a PO whose CCO waits to send its change
-        for item_type, pid, qb_id in synced:
+        recs = self.company._recs  # read, never changed: the records as the company file holds them
+        for item_type, pid, qb_id, ours, _read, shared in self._synced_with_amounts():
             if qb_id in self.qb_deleted:
                 continue
-            assert qb_id in self.company._recs, f"Synced {item_type} {pid}: QuickBooks has no {qb_id}"
+            assert qb_id in recs, f"Synced {item_type} {pid}: QuickBooks has no {qb_id}"
             pair = PAIRS[item_type]
             if pair.amount is None or qb_id in self.qb_changed or item_type == "change_order":
                 continue
-            if qb_id in shared:
+            if shared:  # a PO whose CCO waits to send its change
                 continue
-            ours = amounts[(item_type, pid)][0]
-            theirs = self.company.ret(qb_id).findtext(pair.amount[1])
+            theirs = recs[qb_id].findtext(pair.amount[1])
             assert Decimal(str(ours)) == Decimal(theirs), (item_type, pid, qb_id, ours, theirs)
 
     @invariant()
@@ -686,12 +705,13 @@ class SyncModel(RuleBasedStateMachine):
                WHERE e.status = 'synced' AND l.line_table <> '' AND l.txn_line_id IS NOT NULL
                  AND l.deleted_in_quickbooks_at IS NULL"""
         ).fetchall()
+        recs = self.company._recs
         have: dict[str, set[str]] = {}
         for item_type, pid, qb_id, txn_line in rows:
             if qb_id in self.qb_deleted or txn_line in self.qb_deleted_lines:
                 continue
             if qb_id not in have:
-                ret = self.company.ret(qb_id) if qb_id in self.company._recs else None
+                ret = recs.get(qb_id)
                 have[qb_id] = (
                     set()
                     if ret is None
@@ -699,22 +719,13 @@ class SyncModel(RuleBasedStateMachine):
                 )
             assert txn_line in have[qb_id], f"Synced {item_type} {pid}: {qb_id} has no line {txn_line}"
 
-    def _shared_with_unsent(self) -> set[str]:
-        """QuickBooks records another item links to while that item has a Procore change not sent yet."""
-        return {
-            r[0]
-            for r in self.ws.store.execute(
-                """SELECT l.quickbooks_id FROM qb_links l JOIN erp_items e ON e.item_type = l.item_type
-                 AND e.procore_id = l.procore_id WHERE l.line_table = '' AND e.status <> 'synced'"""
-            ).fetchall()
-        }
-
     @rule()
     def reconcile(self) -> None:
         """Reconciliation names the model's QuickBooks edits on qbrecon's records and nothing else of them."""
         rec = self.ws.reconcile()
         diffs = rec.differences
-        ours = {qb for _, _, qb in self._synced_exported()}
+        synced = self._synced_with_amounts()
+        ours = {qb for _, _, qb, *_ in synced}
         flagged = set(diffs["quickbooks_id"].dropna().astype(str)) & ours
         # a purchase order still waits for an approved CCO's lines: a Procore change not sent yet, rightly reported
         waiting = {
@@ -727,28 +738,19 @@ class SyncModel(RuleBasedStateMachine):
             ).fetchall()
         }
         # a record another item shares (a PO: its commitment and CCOs) with a Procore change not sent yet
-        unsent = {
-            r[0]
-            for r in self.ws.store.execute(
-                """SELECT l.quickbooks_id FROM qb_links l JOIN erp_items e ON e.item_type = l.item_type
-                 AND e.procore_id = l.procore_id WHERE l.line_table = '' AND e.status <> 'synced'"""
-            ).fetchall()
-        }
+        unsent = {qb for _, _, qb, _, _, shared in synced if shared}
         unexpected = flagged - self.qb_changed - self.qb_deleted - waiting - unsent
         assert not unexpected, diffs[diffs["quickbooks_id"].isin(unexpected)].to_dict("records")
         # ... and no fewer: an amount that differs in the QuickBooks file, as the workspace last read it, is reported
-        synced = self._synced_exported()
-        amounts = self._amounts([r for r in synced if r[2] not in self.qb_deleted])
-        shared = self._shared_with_unsent()
-        for item_type, pid, qb_id in synced:
+        recs = self.company._recs
+        for item_type, pid, qb_id, ours, read, shared in synced:
             pair = PAIRS[item_type]
             if pair.amount is None or qb_id in self.qb_deleted or item_type == "change_order":
                 continue
-            if qb_id in shared:
+            if shared:
                 continue
-            ours, read = amounts[(item_type, pid)]
             ours = Decimal(str(ours))
-            theirs = Decimal(self.company.ret(qb_id).findtext(pair.amount[1]))
+            theirs = Decimal(recs[qb_id].findtext(pair.amount[1]))
             if ours != theirs and read is not None and Decimal(str(read)) == theirs:
                 assert qb_id in flagged, (
                     f"{item_type} {pid}: {ours} in Procore, {theirs} in QuickBooks, not reported"

@@ -454,6 +454,7 @@ class QuickBooksCompany:
             "SELECT id, kind, xml FROM qb_records ORDER BY seq"
         ).fetchall():
             self._index(etree.fromstring(xml.encode(), _PARSER), kind)
+        self._dirty.clear()  # read from the file, not changed: the next message set writes only what it changes
 
     def _index(self, ret: etree._Element, kind: str) -> str:
         rid = ret.findtext(KINDS[kind].id_field)
