@@ -8,6 +8,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
+from qbrecon.entities import EXPORTABLE
 from qbrecon.erp import permissions
 from qbrecon.errors import BatchRejected, InputError, PermissionDenied, SettingMissing
 
@@ -367,6 +368,22 @@ def test_queue_view_columns_and_blockers(world):
     long_project = q[(q.item_type == "project") & (q.procore_id == 102)].iloc[0]
     assert "41 characters" in long_project["blockers"] and "comma" in long_project["blockers"]
     assert str(q["amount"].dtype) == "decimal128(18, 2)[pyarrow]"
+
+
+def test_one_item_type_reads_the_same_rows_as_the_queue_view(world):
+    """``queue_sql(t)`` (what the dashboard pages and a one-type batch read) is ``erp_queue`` of item type t: same
+    columns, types and values, for every pair."""
+    from qbrecon.erp.queue import queue_sql
+
+    for item_type in EXPORTABLE:
+        whole = world.store.frame(
+            f"SELECT * FROM erp_queue WHERE item_type = '{item_type}' ORDER BY procore_id"
+        )
+        one = world.store.frame(f"SELECT * FROM ({queue_sql(item_type)}) q ORDER BY procore_id")
+        pd.testing.assert_frame_equal(one, whole, check_exact=True)
+    assert len(world.store.frame(f"SELECT * FROM ({queue_sql('commitment')}) q")) > 0
+    with pytest.raises(KeyError, match="no ERP queue"):
+        queue_sql("payment")
 
 
 def test_commitment_full_walk_send_accept_synced(world):

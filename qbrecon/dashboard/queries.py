@@ -14,7 +14,7 @@ import pandas as pd
 
 from .. import pairs as _pairs
 from ..entities import PAIRS
-from ..erp import queue as _queue  # noqa: F401  (registers the erp_queue view the pages read)
+from ..erp import queue as _queue  # the queue's SQL (and the erp_queue view it registers)
 from ..erp.states import STATUSES, TRANSITIONS, item_where
 
 # The item types the ERP Integrations tool has a tab for, in Procore's tab order.
@@ -63,10 +63,10 @@ _LINE_KEY: dict[str, str] = {}
 _LINE_KEY.update({table: key for m in _pairs.registered() for table, key in m.line_keys})
 
 
-def item_sql(item_type: str) -> str:
-    """One row per queued item of ``item_type``: the ERP queue's own view (``erp_queue``, defined with the
-    queue in ``qbrecon.erp.queue``), so the dashboard shows exactly what ``ws.queue()`` returns; time entries
-    add their hours."""
+def item_sql(item_type: str, procore_ids: list[int] | None = None) -> str:
+    """One row per queued item of ``item_type``: the ERP queue's own rows (``queue_sql``, the ``erp_queue`` view's
+    SELECT for one item type, defined with the queue in ``qbrecon.erp.queue``), so the dashboard shows exactly what
+    ``ws.queue()`` returns; time entries add their hours. ``procore_ids``: only those items (a page's rows)."""
     if item_type not in PAIRS:
         raise KeyError(f"unknown item type {item_type!r}; known: {', '.join(PAIRS)}")
     special = {
@@ -79,7 +79,8 @@ def item_sql(item_type: str) -> str:
         ["e.item_type"] + [special.get(c, f'e."{c}"') for c in QUEUE_COLUMNS] + ["e.status_label"]
     )
     join = " LEFT JOIN timecard_entries t ON t.id = e.procore_id" if item_type == "timecard_entry" else ""
-    return f"SELECT {columns} FROM erp_queue e{join} WHERE e.item_type = '{item_type}'"
+    # the tab's own pair only: reading the whole view costs ~45 ms of binding per read before any row
+    return f"SELECT {columns} FROM ({_queue.queue_sql(item_type, procore_ids)}) e{join}"
 
 
 @dataclass
@@ -150,7 +151,7 @@ def queue_page(ws: Any, query: QueueQuery) -> tuple[pd.DataFrame, int]:
             return _EMPTY_PAGES[query.item_type].copy(), total
         id_list = ", ".join(str(i) for i in ids) or "NULL"  # integers from the store, never user text
         frame = ws.store.frame(
-            f"SELECT * FROM ({sql}) q WHERE procore_id IN ({id_list}) "
+            f"SELECT * FROM ({item_sql(query.item_type, ids)}) q "
             f"ORDER BY list_position([{id_list}]::BIGINT[], procore_id::BIGINT)"
         )
     _EMPTY_PAGES.setdefault(query.item_type, frame.iloc[0:0].copy())

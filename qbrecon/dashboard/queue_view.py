@@ -356,7 +356,7 @@ class QueueView:
         self.messages = pn.Column(sizing_mode="stretch_width")
         self.details = pn.Column(sizing_mode="stretch_width")
 
-        self.dialog: pn.Modal | None = None  # made on first use (read-only users never need it)
+        self.dialog: pn.Modal | None = None  # made at the first selection (read-only users never need it)
 
         self.item_tabs.param.watch(self._on_tab, "value")
         self.filters.param.watch(self._on_filter, "value")
@@ -405,8 +405,8 @@ class QueueView:
         self.refresh(recount=False, page=page)
 
     def _make_dialog(self) -> pn.Modal:
-        """The dialog: a reason to reject, or a confirmation for a batch. Made when first needed, so sign-in
-        builds (and the browser draws) no dialog."""
+        """The dialog: a reason to reject, or a confirmation for a batch. Made with the first selection (the step
+        before an action), so neither sign-in nor the action's click builds it."""
         if self.dialog is not None:
             return self.dialog
         self.reason = pn.widgets.TextAreaInput(
@@ -659,6 +659,8 @@ class QueueView:
             self.details.clear()
             return
         self.selection_note.object = f"{prefix}{amount}."
+        if self.user.can_decide:  # the Accept/Reject click that follows then opens a dialog the browser has
+            self._make_dialog()
         if count == 1 and rows is not None and len(rows):
             self.show_details(int(rows["procore_id"].iloc[0]))
         else:
