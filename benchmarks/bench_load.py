@@ -87,7 +87,7 @@ def in_memory(path: str, workspace: str) -> dict:
         started = datetime.now(UTC)
         with ws.store.transaction():
             export = procore_reader.read_export(path)
-            ws._apply_load(
+            ws.loading._apply_load(
                 "procore",
                 path,
                 export.batches,

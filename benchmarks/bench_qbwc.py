@@ -199,22 +199,21 @@ class TimeAccount:
 
 
 def _targets() -> dict[str, tuple[type, str]]:
-    from qbrecon.erp.export import ExportMixin
+    from qbrecon.erp.export import ExportService
     from qbrecon.qbwc.service import QBWCService
     from qbrecon.qbwc.simulator import QuickBooksCompany
 
     return {
         "service": (QBWCService, "handle"),  # the whole SOAP operation, ledger included
-        "ledger_next_export_batch": (ExportMixin, "next_export_batch"),
-        "ledger_apply_export_response": (ExportMixin, "apply_export_response"),
-        "ledger_mark_batch_sent": (ExportMixin, "mark_batch_sent"),
+        "ledger_next_export_batch": (ExportService, "next_export_batch"),
+        "ledger_apply_export_response": (ExportService, "apply_export_response"),
+        "ledger_mark_batch_sent": (ExportService, "mark_batch_sent"),
         "quickbooks_simulator": (QuickBooksCompany, "process"),
     }
 
 
 def _loop(n: int, max_requests: int, account: TimeAccount) -> dict:
     from qbrecon import Workspace
-    from qbrecon.erp.settings import SettingsMixin
     from qbrecon.qbwc.connector import WebConnectorClient
     from qbrecon.qbwc.service import ServiceConfig
     from qbrecon.qbwc.simulator import QuickBooksCompany
@@ -222,7 +221,7 @@ def _loop(n: int, max_requests: int, account: TimeAccount) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace(Path(tmp) / "bench.duckdb")
-        SettingsMixin.set_service_credentials(ws, "qbwc", PASSWORD)
+        ws.set_service_credentials("qbwc", PASSWORD)
         t0 = time.perf_counter()
         queue_companies(ws, n)
         setup = time.perf_counter() - t0

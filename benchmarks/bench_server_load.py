@@ -253,7 +253,6 @@ def run(
 ) -> dict:
     """Run the load for ``seconds`` and return errors, counts and latency percentiles (seconds)."""
     from qbrecon import Workspace
-    from qbrecon.erp.settings import SettingsMixin
     from qbrecon.qbwc.service import ServiceConfig
     from qbrecon.qbwc.simulator import QuickBooksCompany
     from qbrecon.server import start_server
@@ -262,7 +261,7 @@ def run(
     rec = Recorder()
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace(Path(tmp) / "load.duckdb")
-        SettingsMixin.set_service_credentials(ws, "qbwc", PASSWORD)
+        ws.set_service_credentials("qbwc", PASSWORD)
         queue_companies(ws, items)
         ws.set_user_password("bench", USER_PASSWORD)
         cfg = ServiceConfig.from_workspace(ws, max_requests=25, max_messages_per_session=10**6)

@@ -86,7 +86,7 @@ def workspace_html(ws: Any) -> str:
     """The workspace at a glance: rows per table on both sides, loads and quarantine, the ERP queue by status,
     and the qbXML messages archived."""
     present = set(ws.store.table_names())
-    where = html.escape(str(ws.path) if getattr(ws, "path", None) else ":memory:")
+    where = html.escape(str(ws.path) if ws.path else ":memory:")
     parts = [f"<div class='qbrecon-workspace'><p><b>qbrecon workspace</b> <code>{where}</code></p>"]
     counts = workspace_counts(ws)
     if counts.empty or int(counts["rows"].sum()) == 0:

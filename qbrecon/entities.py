@@ -90,22 +90,8 @@ def _coded(table: str, item_col: str) -> tuple[str, str]:
     )
 
 
-PAIRS: dict[str, EntityPair] = {
-    p.item_type: p
-    for p in [
-        EntityPair(
-            "payment",
-            "Payments Issued",
-            "payments_issued",
-            "bill_payments",
-            quickbooks_lines="bill_payment_lines",
-            query_request="BillPaymentCheckQuery",
-            quickbooks_id="TxnID",
-            exportable=False,
-            notes="Imported: QuickBooks bill payments become Procore payments issued.",
-        ),
-    ]
-}
+# Filled by the pair modules (``qbrecon.pairs``) as they are imported, in export order.
+PAIRS: dict[str, EntityPair] = {}
 
 
 def dependencies_sql(types: Iterable[str] | None = None) -> str:

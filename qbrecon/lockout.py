@@ -151,10 +151,11 @@ def clear_login_lockouts(store: Store, who: str | None = None, channel: str | No
     return int(n)
 
 
-class LockoutMixin:
+class LockoutService:
     """``ws.login_lockouts()`` and ``ws.clear_login_lockouts()`` for the library, the CLI and the dashboard."""
 
-    store: Store
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def login_lockouts(self, include_expired: bool = False) -> pd.DataFrame:
         """Accounts and addresses locked out after repeated failed sign-ins (dashboard) or logins (Web Connector)."""

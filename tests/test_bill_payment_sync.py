@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from conftest import copy_workspace
 
-from qbrecon.erp.settings import SettingsMixin
 from qbrecon.errors import InputError
 from qbrecon.qbwc.service import QBWCService, ServiceConfig
 from qbrecon.qbwc.simulator import QuickBooksCompany
@@ -22,7 +21,7 @@ def world(tmp_path, small_loaded_file):
     ws = copy_workspace(small_loaded_file, tmp_path)  # fixtures/small loaded on both sides
     company = QuickBooksCompany(validate=False)
     company.seed_from(SMALL / "quickbooks")
-    SettingsMixin.set_service_credentials(ws, "qbwc", PASSWORD)
+    ws.set_service_credentials("qbwc", PASSWORD)
     yield ws, company
     company.close()
     ws.close()

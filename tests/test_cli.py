@@ -203,7 +203,7 @@ def test_reconcile_threshold_exit_3(ws_file, tmp_path):
 
 
 def test_busy_workspace_exits_75(ws_file, monkeypatch):
-    import qbrecon.workspace as workspace_module
+    import qbrecon.workspace_full as workspace_module
 
     real_store = workspace_module.Store
     monkeypatch.setattr(

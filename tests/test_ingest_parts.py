@@ -59,7 +59,7 @@ def _tables(ws: Workspace) -> dict[str, pd.DataFrame]:
 def _load(tmp_path: Path, name: str, path: Path, workers: int | None, part: int | None):
     ws = Workspace(tmp_path / f"{name}.duckdb")
     reader = qb_reader.ResponseReader(path, part_bytes=part, workers=workers)
-    report = ws._write_load("quickbooks", str(path), reader.chunks(), pd.Timestamp.now(tz="UTC"), reader)
+    report = ws.loading._write_load("quickbooks", str(path), reader.chunks(), pd.Timestamp.now(tz="UTC"), reader)
     return ws, report
 
 
@@ -148,7 +148,7 @@ def test_a_malformed_part_writes_nothing_and_names_the_true_line(tmp_path, worke
     ws = Workspace(tmp_path / "ws.duckdb")
     reader = qb_reader.ResponseReader(path, part_bytes=PART, workers=workers)
     with pytest.raises(InputError) as parts_error:
-        ws._write_load("quickbooks", str(path), reader.chunks(), pd.Timestamp.now(tz="UTC"), reader)
+        ws.loading._write_load("quickbooks", str(path), reader.chunks(), pd.Timestamp.now(tz="UTC"), reader)
     assert str(parts_error.value) == str(whole_error.value)
     assert f"line {at + 1}" in str(parts_error.value)
     assert ws.store.count("bills") == ws.store.count("bill_lines") == ws.store.count("load_runs") == 0
@@ -163,5 +163,5 @@ def test_a_doctype_is_refused_before_any_part_is_read(tmp_path):
     ws = Workspace(tmp_path / "ws.duckdb")
     reader = qb_reader.ResponseReader(path, part_bytes=PART, workers=2)
     with pytest.raises(InputError, match="DOCTYPE"):
-        ws._write_load("quickbooks", str(path), reader.chunks(), pd.Timestamp.now(tz="UTC"), reader)
+        ws.loading._write_load("quickbooks", str(path), reader.chunks(), pd.Timestamp.now(tz="UTC"), reader)
     assert ws.store.count("bills") == 0

@@ -429,3 +429,29 @@ def test_the_dashboard_has_an_owner_invoices_tab_with_its_columns(ws):
     assert row["amount"] == "28,500.00" and row["sent_by_name"] == "Ada Controller"
     detail = queries.item_detail(ws, "owner_invoice", 5001)
     assert detail.lines["payment_application_id"].tolist() == [5001, 5001]
+
+
+@pytest.mark.slow
+def test_an_owner_invoice_whose_answer_was_lost_is_found_and_linked_never_sent_twice(tmp_path):
+    """QuickBooks stored the InvoiceAdd but the answer never came back: the next export asks QuickBooks (an
+    InvoiceQuery by its number, with lines), finds the invoice and links it, and a changed invoice then reads its
+    current EditSequence by TxnID: one QuickBooks invoice, ever."""
+    ws, company = _job_and_cost_codes_synced(tmp_path)
+    ws.send([("owner_invoice", 5001)], by=1)
+    ws.accept([("owner_invoice", 5001)], by=1)
+
+    def lost(xml: bytes) -> bytes:
+        company.process(xml)
+        raise ConnectionError("connection reset after QuickBooks processed the message")
+
+    with pytest.raises(ConnectionError):
+        ws.export(lost)
+    assert company.counts()["invoice"] == 1
+    summary = ws.export(company.process)
+    assert summary.linked_after_check == 1
+    item = ws.queue(item_type="owner_invoice").set_index("procore_id").loc[5001]
+    assert item["status"] == "synced"
+    assert item["quickbooks_id"] == company.records("invoice")["id"].iloc[0]
+    assert company.counts()["invoice"] == 1
+    ws.close()
+    company.close()

@@ -140,3 +140,20 @@ def test_each_pair_module_has_its_queue_row_tab_and_tool(m, ws):
     assert m.procore_tool in permissions.TOOLS
     if m.reconcile is not None:
         assert rules.RULES[m.item_type] is m.reconcile and m.item_type in rules.ALL_PAIRS
+
+
+def test_procore_s_cco_number_and_title_rules_block_sending(ws):
+    """Procore exports a CCO only with a number of at most 12 characters and a title of at most 30: one character
+    over blocks it with the reason, the limit itself does not."""
+    rows = [
+        dict(id=1, contract_id=9, project_id=3, number="N" * 12, title="T" * 30, status="approved"),
+        dict(id=2, contract_id=9, project_id=3, number="N" * 13, title="T" * 30, status="approved"),
+        dict(id=3, contract_id=9, project_id=3, number="N" * 12, title="T" * 31, status="approved"),
+    ]
+    ws.store.put_rows("change_orders", rows)
+    ws.refresh_queue()
+    queue = ws.queue(item_type="change_order").set_index("procore_id")
+    blockers = {pid: str(queue.loc[pid, "blockers"]) for pid in (1, 2, 3)}
+    assert "longer than" not in blockers[1]
+    assert "CCO number is longer than 12 characters" in blockers[2]
+    assert "CCO title is longer than 30 characters" in blockers[3]

@@ -7,7 +7,6 @@ from click.testing import CliRunner
 from lxml import etree
 
 from qbrecon import Workspace
-from qbrecon.erp.settings import SettingsMixin
 
 cli = pytest.importorskip("qbrecon.cli")
 
@@ -23,12 +22,12 @@ def test_service_user_from_stdin_and_env(tmp_path, monkeypatch):
     r = run(["service-user", "set", "--workspace", path, "--user", "qbwc"], input="stdin secret 1\n")
     assert r.exit_code == 0, r.output
     with Workspace(path) as ws:
-        assert SettingsMixin.check_service_password(ws, "qbwc", "stdin secret 1")
-        assert not SettingsMixin.check_service_password(ws, "qbwc", "stdin secret")
+        assert ws.check_service_password("qbwc", "stdin secret 1")
+        assert not ws.check_service_password("qbwc", "stdin secret")
     monkeypatch.setenv("QBRECON_SERVICE_PASSWORD", "env secret 22")
     assert run(["service-user", "set", "-w", path, "-u", "other"], input="").exit_code == 0
     with Workspace(path) as ws:
-        assert SettingsMixin.check_service_password(ws, "other", "env secret 22")
+        assert ws.check_service_password("other", "env secret 22")
         row = ws.store.execute("SELECT value FROM erp_settings WHERE key = 'service_password'").fetchone()
         stored = row[0]
         assert "env secret" not in stored
@@ -71,7 +70,7 @@ def test_simulate_against_a_server_with_nothing_queued(tmp_path, monkeypatch):
 
     path = tmp_path / "w.duckdb"
     with Workspace(path) as ws:
-        SettingsMixin.set_service_credentials(ws, "qbwc", "a long password")
+        ws.set_service_credentials("qbwc", "a long password")
         with start_server(ws, port=0) as srv:
             monkeypatch.setenv("QBRECON_SERVICE_PASSWORD", "a long password")
             r = run(["simulate", "--url", srv.url, "--user", "qbwc", "--until-idle"])

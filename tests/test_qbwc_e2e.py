@@ -11,7 +11,6 @@ import pytest
 from qbwc_doubles import queue_companies
 
 from qbrecon import Workspace
-from qbrecon.erp.settings import SettingsMixin
 from qbrecon.qbwc.connector import BINDING, ConnectorFaults, WebConnectorClient, wsdl_path
 from qbrecon.qbwc.service import ServiceConfig
 from qbrecon.server import start_server
@@ -29,7 +28,7 @@ N = 12
 def world(tmp_path):
     path = tmp_path / "ws.duckdb"
     ws = Workspace(path)
-    SettingsMixin.set_service_credentials(ws, "qbwc", PASSWORD)
+    ws.set_service_credentials("qbwc", PASSWORD)
     queue_companies(ws, N)
     company = simulator.QuickBooksCompany(tmp_path / "qb.duckdb")
     yield ws, company, path
@@ -214,14 +213,14 @@ def test_an_error_while_building_rolls_back_what_the_step_wrote(world, monkeypat
     from qbrecon.errors import SettingMissing
 
     ws, company, _ = world
-    real = ws.next_export_batch
+    real = ws.export_service.next_export_batch  # the export job calls the service
 
     def half_written(*args, **kwargs):
         ws.store.execute("INSERT INTO qbrecon_meta VALUES ('half written', 'by the failed step')")
         real(*args, **kwargs)  # a real batch is built and archived too, then the step fails
         raise SettingMissing("setting 'x' is not set")
 
-    monkeypatch.setattr(ws, "next_export_batch", half_written)
+    monkeypatch.setattr(ws.export_service, "next_export_batch", half_written)
     with start_server(ws, port=0, config=config(ws)) as srv:
         report = WebConnectorClient(srv.url, "qbwc", PASSWORD, company).run_once()
     assert report.messages == 0

@@ -13,7 +13,6 @@ import pytest
 pytest.importorskip("qbrecon.fixtures")
 from test_export_ledger import assert_exactly_once, world  # noqa: E402,F401  (fixture)
 
-from qbrecon.erp.settings import SettingsMixin  # noqa: E402
 from qbrecon.qbwc.connector import WebConnectorClient  # noqa: E402
 from qbrecon.qbwc.service import ServiceConfig  # noqa: E402
 from qbrecon.server import start_server  # noqa: E402
@@ -24,7 +23,7 @@ PASSWORD = "fixtures password"
 @pytest.mark.slow
 def test_fixtures_through_the_web_connector(world):  # noqa: F811
     ws, company, _, before = world
-    SettingsMixin.set_service_credentials(ws, "qbwc", PASSWORD)
+    ws.set_service_credentials("qbwc", PASSWORD)
     exporting = ws.store.execute("SELECT count(*) FROM erp_items WHERE status = 'exporting'").fetchone()[0]
     with start_server(ws, port=0, config=ServiceConfig.from_workspace(ws, max_requests=5)) as srv:
         client = WebConnectorClient(srv.url, "qbwc", PASSWORD, company)

@@ -11,7 +11,6 @@ from qbrecon import Workspace
 from qbrecon.erp.export import ExportJob
 from qbrecon.erp.jobs import WebConnectorJob, web_connector_jobs
 from qbrecon.erp.refresh import RefreshJob
-from qbrecon.erp.settings import SettingsMixin
 from qbrecon.qbwc.connector import WebConnectorClient
 from qbrecon.qbwc.service import QBWCService, ServiceConfig
 from qbrecon.qbwc.simulator import QuickBooksCompany, RequestProcessorError
@@ -26,7 +25,7 @@ N = 7
 @pytest.fixture()
 def world(tmp_path):
     ws = Workspace(tmp_path / "ws.duckdb")
-    SettingsMixin.set_service_credentials(ws, "qbwc", PASSWORD)
+    ws.set_service_credentials("qbwc", PASSWORD)
     queue_companies(ws, N)
     company = QuickBooksCompany(tmp_path / "qb.duckdb")
     yield ws, company
@@ -108,19 +107,12 @@ def test_a_failing_job_reaches_get_last_error_and_the_other_job_keeps_its_work(w
 
 
 def test_jobs_of_a_workspace_without_a_refresh(world):
-    """A stand-in ledger (the protocol tests' double) has no refresh: the service runs the export job alone."""
+    """Without a refresh (the protocol tests' stand-in ledger has none) a session runs the export job alone; a
+    workspace's services give both, export first."""
     ws, _ = world
 
-    class ExportOnly:
-        store = ws.store
-
-        def __getattr__(self, name: str):  # noqa: ANN204
-            if "refresh" in name:
-                raise AttributeError(name)
-            return getattr(ws, name)
-
-    jobs = web_connector_jobs(ExportOnly(), max_requests=5, refresh_max_returned=10)
+    jobs = web_connector_jobs(ws.export_service, max_requests=5, refresh_max_returned=10)
     assert [type(j) for j in jobs] == [ExportJob]
-    both = web_connector_jobs(ws, max_requests=5, refresh_max_returned=10)
+    both = web_connector_jobs(ws.export_service, ws.refresh_service, max_requests=5, refresh_max_returned=10)
     assert [type(j) for j in both] == [ExportJob, RefreshJob]
     assert both[0].pending() == N and both[1].pending() == 0

@@ -13,6 +13,7 @@ import pytest
 from qbwc_doubles import LedgerDouble, response_for
 
 from qbrecon.erp import settings as erp_settings
+from qbrecon.erp.export import ExportJob
 from qbrecon.qbwc.service import QBWCService, ServiceConfig, response_request_ids
 from qbrecon.store import Store
 
@@ -31,7 +32,7 @@ def store(tmp_path):
 def make(store: Store, items: int = 5, **config) -> tuple[QBWCService, LedgerDouble]:
     ledger = LedgerDouble(store, items)
     cfg = ServiceConfig(**{"max_requests": 2, **config})
-    return QBWCService(ledger, cfg), ledger
+    return QBWCService(ledger, cfg, jobs=[ExportJob(ledger, cfg.max_requests)]), ledger
 
 
 def login(svc: QBWCService, addr: str = "10.0.0.1") -> list[str]:

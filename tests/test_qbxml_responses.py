@@ -196,7 +196,7 @@ def test_one_status_policy_table_drives_classification_and_the_export():
     assert responses.classify(3175, "Error", "add", False) == ("failed", "retryable")
     assert responses.classify(3200, "Error", "mod", False) == ("failed", "reread_then_retry")
     assert responses.classify(9999, "Error", "add", False) == ("failed", "fatal")
-    decide = export.ExportMixin._decide_export
+    decide = export.ExportService._decide_export
     base = {
         "status_message": "x",
         "error_class": None,

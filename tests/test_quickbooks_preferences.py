@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from conftest import copy_workspace
 
-from qbrecon.erp.settings import SettingsMixin
 from qbrecon.qbwc.service import QBWCService, ServiceConfig
 from qbrecon.qbwc.simulator import QuickBooksCompany
 
@@ -35,7 +34,7 @@ def world(tmp_path, small_loaded_file):
     ws = copy_workspace(small_loaded_file, tmp_path)  # fixtures/small loaded on both sides
     company = QuickBooksCompany(validate=False)
     company.seed_from(SMALL / "quickbooks")
-    SettingsMixin.set_service_credentials(ws, "qbwc", PASSWORD)
+    ws.set_service_credentials("qbwc", PASSWORD)
     ws.update_settings(
         by="maria.alvarez@example-builders.com",
         invoice_retainage_item="Retainage",

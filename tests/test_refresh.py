@@ -17,7 +17,6 @@ import pytest
 from click.testing import CliRunner
 
 from qbrecon.erp.refresh import KINDS, filter_text, resolve_kinds
-from qbrecon.erp.settings import SettingsMixin
 from qbrecon.errors import InputError, PermissionDenied
 from qbrecon.qbwc.connector import ConnectorFaults, WebConnectorClient
 from qbrecon.qbwc.service import QBWCService, ServiceConfig
@@ -70,7 +69,7 @@ def world(tmp_path, fixtures_dir):
     ws.load_procore(fixtures_dir / "procore")
     company = QuickBooksCompany(validate=True)
     company.seed_from(fixtures_dir / "quickbooks")
-    SettingsMixin.set_service_credentials(ws, "qbwc", PASSWORD)
+    ws.set_service_credentials("qbwc", PASSWORD)
     yield ws, company
     company.close()
     ws.close()
@@ -337,7 +336,8 @@ def test_service_routes_refresh_answers_and_whole_message_failures(world):
 def test_kinds_users_and_cli(world, tmp_path):
     ws, _ = world
     assert resolve_kinds(["bill_payments"]) == ["BillPaymentCheckQuery", "BillPaymentCreditCardQuery"]
-    assert resolve_kinds(["Vendor", "CustomerQueryRq"]) == ["CustomerQuery", "VendorQuery"]
+    # returned in refresh order: the pairs' export order (vendors, items, then customer:jobs)
+    assert resolve_kinds(["Vendor", "CustomerQueryRq"]) == ["VendorQuery", "CustomerQuery"]
     with pytest.raises(InputError, match="unknown refresh kind 'nope'"):
         ws.request_refresh(["nope"])
     with pytest.raises(PermissionDenied):

@@ -44,10 +44,8 @@ def test_smtp_password_is_encrypted_with_a_key_outside_the_workspace(ws, key_fil
 
 
 def test_tickets_are_kept_only_as_hashes(ws):
-    from qbrecon.erp.settings import SettingsMixin
-
     build_world(ws)
-    SettingsMixin.set_service_credentials(ws, "qbwc", "service password")
+    ws.set_service_credentials("qbwc", "service password")
     ws.store.execute("UPDATE erp_items SET status = 'exporting' WHERE procore_id = 201")
     svc = QBWCService(ws, ServiceConfig())
     ticket, company = svc.authenticate("qbwc", "service password", "127.0.0.1")[:2]

@@ -182,11 +182,9 @@ def service_user_set(workspace: str, user: str, by: str | None) -> None:
     Example:
       printf '%s\\n' "$PW" | qbrecon service-user set --workspace company.duckdb --user qbwc
     """
-    from ..erp.settings import SettingsMixin
-
     password = read_password(confirm=True)
     with _workspace(workspace) as ws:
-        SettingsMixin.set_service_credentials(ws, user, password, by=by)
+        ws.set_service_credentials(user, password, by=by)
     click.echo(f"service user {user!r} set; the password is stored as a salted scrypt hash")
 
 

@@ -90,7 +90,7 @@ def queue_cmd(
         frame = ws.queue(status=list(status) or None, item_type=list(item_type) or None)
         if where:
             # the same (guarded) filter as the decisions' --where, so both select the same rows
-            chosen = ws._filter(where, None)
+            chosen = ws.erp_queue._filter(where, None)
             keys = set(zip(chosen["item_type"].tolist(), chosen["procore_id"].tolist(), strict=True))
             mask = [
                 k in keys for k in zip(frame["item_type"].tolist(), frame["procore_id"].tolist(), strict=True)

@@ -11,7 +11,6 @@ from decimal import Decimal, InvalidOperation
 
 import click
 
-from ..errors import InputError
 from . import main, open_workspace
 
 EXIT_DIFFERENCES = 3
@@ -129,8 +128,6 @@ def reconcile_cmd(
 
     wanted = _pairs(list(pairs) or None)
     with open_workspace(workspace) as ws:
-        if not hasattr(ws, "reconcile"):
-            raise InputError("this qbrecon has no reconciliation capability installed")
         with tqdm(total=len(wanted), desc="reconcile", unit="pair", disable=quiet, file=sys.stderr) as bar:
 
             def progress(name: str) -> None:

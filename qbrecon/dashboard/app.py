@@ -42,8 +42,7 @@ def connection_text(ws: Any) -> str:
     """The header's QuickBooks status: "Connected" only while a Web Connector session is live, the last contact
     as a local time, and the last error escaped (a remote caller can write it)."""
     try:
-        status_fn = getattr(ws, "connection_status", None)
-        status = status_fn() if callable(status_fn) else ws.settings
+        status = ws.connection_status()
     except Exception as exc:  # the status line must never take the page down
         log.warning("connection status unavailable: %s", exc)
         return "QuickBooks: status unavailable"

@@ -57,11 +57,8 @@ ACTION_DONE = {
 PAGE_SIZES = [25, 50, 100, 250]
 NAMES_SHOWN = 20  # records named in the "done" message; the rest are counted ("and N more")
 # one item and several, in Procore's words ("Accepted 1 job", "Rejected 3 subcontractor invoices")
-SINGULAR = {
-    "payment": "payment issued",
-}
-PLURAL = {"timecard_entry": "time entries", "payment": "payments issued"}
-SINGULAR.update({m.item_type: m.singular for m in _pairs.registered()})
+SINGULAR = {m.item_type: m.singular for m in [*_pairs.registered(), *_pairs.imported()]}
+PLURAL = {"timecard_entry": "time entries"} | {m.item_type: m.plural for m in _pairs.imported()}
 
 
 def items_text(item_type: str, n: int) -> str:

@@ -106,12 +106,8 @@ def differences_display(diff: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_reconciliation(ws: Any) -> Any:
-    """``ws.reconcile()`` (the workspace's reconciliation capability), else the engine on the same store."""
-    if callable(getattr(ws, "reconcile", None)):
-        return ws.reconcile()
-    from ..reconcile.engine import reconcile
-
-    return reconcile(ws.store)
+    """``ws.reconcile()``: the workspace's reconciliation service."""
+    return ws.reconcile()
 
 
 class ReconciliationView:

@@ -128,8 +128,7 @@ class SettingsView:
     def refresh(self) -> None:
         values = self.ws.settings
         self._shown = values
-        status_fn = getattr(self.ws, "connection_status", None)
-        self.status.object = connection_rows({**values, **(status_fn() if callable(status_fn) else {})})
+        self.status.object = connection_rows({**values, **self.ws.connection_status()})
         for name, widget in self.widgets.items():
             value = values.get(name)
             s = SETTINGS[name]

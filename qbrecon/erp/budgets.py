@@ -127,11 +127,12 @@ def _add_budget_lines(con: Any, lines_sql: str, params: list) -> pa.Table:
     return add
 
 
-class BudgetsMixin:
+class BudgetsService:
     """``ws.refresh_project_cost_codes``, ``ws.import_budget``, ``ws.assign_default_cost_types``,
     ``ws.add_new_cost_codes_to_budgets``, ``ws.enable_job_cost_sync``."""
 
-    store: Store
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def add_new_cost_codes_to_budgets(self, load_ids: list[int] | None = None) -> int:
         """With ``auto_add_cost_codes_to_budgets`` on: new QuickBooks Service items (of these item loads, or all)

@@ -21,10 +21,11 @@ from .states import STATUSES  # noqa: F401  (erp_audit is registered there)
 # its tables: qbrecon/migrations/0004_seed_rules.sql
 
 
-class CompaniesMixin:
+class CompaniesService:
     """``ws.archive_erp_companies``, ``ws.restore_erp_companies``, ``ws.archived_erp_companies``, ``ws.sub_jobs``."""
 
-    store: Store
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def archive_erp_companies(self, list_ids: Iterable[str], *, by: int | str) -> int:
         """Archive QuickBooks vendors linked to no Procore company: they leave "Ready to Import" (accounting

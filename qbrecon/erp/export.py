@@ -42,11 +42,12 @@ from ..qbxml.responses import (
     status_policy,
 )
 from ..schemas import TABLES
-from ..store import arrow_to_frame
+from ..store import Store, arrow_to_frame
 from . import ledger
 from .ledger import IN_FLIGHT_SQL, MAX_ATTEMPTS
 from .payroll import with_payroll_items
 from .preferences import refuse_purchase_orders
+from .queue import QueueService
 from .settings import SETTINGS, read_settings
 from .states import item_where
 
@@ -161,10 +162,13 @@ class ExportJob:
         return self.ws.fail_export_batch(message_id, hresult, message)
 
 
-class ExportMixin:
-    """Export ledger and orchestration on a workspace (needs ``QueueMixin.apply_export_outcomes``)."""
+class ExportService:
+    """Export ledger and orchestration over the workspace's store (``ws.export_service``). The export stage: it
+    hands every outcome to the ERP queue (``queue.apply_export_outcomes``), the stage before it."""
 
-    store: Any
+    def __init__(self, store: Store, *, queue: QueueService) -> None:
+        self.store = store
+        self.queue = queue
 
     # -- reading ------------------------------------------------------------------------------------------
     def export_ledger(self, item_type: str | None = None, procore_id: int | None = None) -> pd.DataFrame:
@@ -571,7 +575,7 @@ class ExportMixin:
                 "error_class": "validation",
             }
         )
-        self.apply_export_outcomes(outcomes)  # type: ignore[attr-defined]
+        self.queue.apply_export_outcomes(outcomes)
 
     # -- sending ------------------------------------------------------------------------------------------
     def mark_batch_sent(self, message_id: int, *, ticket: str | None = None) -> None:
@@ -843,6 +847,11 @@ class ExportMixin:
                 return {**base, "decision": "retry"}
             label = parent_type.replace("_", " ")  # the item type in Procore's words, singular
             synced = [r for r in rows if r[0] == "synced"]
+            named = [r for r in synced if r[2] == name]
+            if synced and not named:
+                # QuickBooks names a record no Procore parent of this item is linked to: one an ERP setting
+                # names (the retainage item, an account), so the parent hints below would point elsewhere
+                return self._missing_setting_reference(base, kind, name)
             if not rows:  # nothing in Procore creates it (a job's parent customer): QuickBooks must have it
                 whose = (
                     "a job's parent customer" if base["item_type"] == parent_type else f"this {kind.lower()}"
@@ -852,9 +861,9 @@ class ExportMixin:
                     "Procore: create it in QuickBooks Desktop, reload the QuickBooks data, then retry (or reject "
                     "and accept again naming an existing one)"
                 )
-            elif synced:
+            elif named:
                 hint = (
-                    f"qbrecon has the {label} linked to QuickBooks id {synced[0][2]}, but QuickBooks does not "
+                    f"qbrecon has the {label} linked to QuickBooks id {named[0][2]}, but QuickBooks does not "
                     "have it (deleted or merged there?): reload the QuickBooks data, unlink and export it again, "
                     "then retry"
                 )
@@ -863,6 +872,10 @@ class ExportMixin:
                     f"send and accept the {label} ({name}) so it is created in QuickBooks first, then retry"
                 )
             return {**base, "decision": "failed", "status_message": f"{base['status_message']} -- {hint}"}
+        return self._missing_setting_reference(base, kind, name)
+
+    @staticmethod
+    def _missing_setting_reference(base: dict, kind: str | None, name: str | None) -> dict:
         hint = (
             f"QuickBooks has no {kind or 'record'} {name!r}: create it in QuickBooks (or correct the "
             "ERP setting that names it), then retry"
@@ -1092,6 +1105,7 @@ class ExportMixin:
                     "status_code",
                     "status_message",
                     "error_class",
+                    "attempt",
                 ]
             )
             .rename_columns(
@@ -1104,6 +1118,7 @@ class ExportMixin:
                     "status_code",
                     "status_message",
                     "error_class",
+                    "attempt",
                 ]
             )
         )
@@ -1111,10 +1126,10 @@ class ExportMixin:
             line_links = [
                 ln for d in decisions if d["decision"] == "synced" for ln in d.get("line_links") or ()
             ]
-            self.apply_export_outcomes(
+            self.queue.apply_export_outcomes(
                 final,  # Arrow as it is: no pandas round trip
                 message_id,
-                response_id,  # type: ignore[attr-defined]
+                response_id,
                 line_links=line_links,
             )
         if later is not None and later.num_rows:
@@ -1137,7 +1152,7 @@ class ExportMixin:
                 [message_id, response_id],
             )
             con.execute(
-                """UPDATE erp_items e SET updated_at = now(),
+                """UPDATE erp_items e SET updated_at = now(), attempts = greatest(e.attempts, l.attempt),
                        last_error_code = coalesce(l.status_code, e.last_error_code),
                        last_error_message = coalesce(l.status_message, e.last_error_message),
                        error_class = coalesce(l.error_class, e.error_class),
@@ -1419,7 +1434,7 @@ class _LazyFrames(dict):
         "qb_links",
     )
 
-    def __init__(self, ws: ExportMixin):
+    def __init__(self, ws: ExportService):
         super().__init__()
         self._ws = ws
 
@@ -1552,4 +1567,4 @@ def _with_decisions(outcomes: pd.DataFrame, decisions: list[dict], by: str = "ex
     return out
 
 
-__all__ = ["ExportBatch", "ExportError", "ExportJob", "ExportMixin", "ExportSummary"]
+__all__ = ["ExportBatch", "ExportError", "ExportJob", "ExportService", "ExportSummary"]

@@ -55,15 +55,18 @@ class WebConnectorJob(Protocol):
         ...
 
 
-def web_connector_jobs(ws: Any, *, max_requests: int, refresh_max_returned: int) -> list[WebConnectorJob]:
+def web_connector_jobs(
+    export: Any, refresh: Any | None = None, *, max_requests: int, refresh_max_returned: int
+) -> list[WebConnectorJob]:
     """The jobs a session runs, in order: exports first (a refresh then reads what they wrote), then the
-    QuickBooks refresh when the workspace has one (a stand-in ledger in the protocol tests has none)."""
+    QuickBooks refresh when one is given (``ws.export_service``, ``ws.refresh_service``; a stand-in ledger in the
+    protocol tests gives the export alone)."""
     from .export import ExportJob
     from .refresh import RefreshJob
 
-    jobs: list[WebConnectorJob] = [ExportJob(ws, max_requests)]
-    if callable(getattr(ws, "next_refresh_batch", None)):
-        jobs.append(RefreshJob(ws, refresh_max_returned))
+    jobs: list[WebConnectorJob] = [ExportJob(export, max_requests)]
+    if refresh is not None:
+        jobs.append(RefreshJob(refresh, refresh_max_returned))
     return jobs
 
 

@@ -22,7 +22,7 @@ A row may also carry a pending *check*: a query that must be answered before the
 (3200: read the current EditSequence). ``check_state`` is ``pending`` -> ``sent`` -> ``done``.
 
 This module holds the tables and the pure helpers (check queries, record matching); the orchestration is
-``qbrecon.erp.export.ExportMixin``.
+``qbrecon.erp.export.ExportService``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
+from ..entities import PAIRS, EntityPair
+from ..qbxml.build import QUERIES
 from ..qbxml.responses import RETRYABLE
 from ..store import register_tables
 
@@ -75,16 +77,6 @@ MAX_ATTEMPTS = 5  # sends of one item before a retryable error (3170-3180, lost 
 RETRYABLE_CODES = RETRYABLE  # from the one status-code policy table (qbxml.responses.STATUS_POLICY)
 CHECK_PREFIX = "check"
 
-_LINE_RET = {
-    "PurchaseOrderLineAdd": "PurchaseOrderLineRet",
-    "PurchaseOrderLineMod": "PurchaseOrderLineRet",
-    "ItemLineAdd": "ItemLineRet",
-    "ItemLineMod": "ItemLineRet",
-    "ExpenseLineAdd": "ExpenseLineRet",
-    "ExpenseLineMod": "ExpenseLineRet",
-    "EstimateLineAdd": "EstimateLineRet",
-    "EstimateLineMod": "EstimateLineRet",
-}
 _NOT_ECHOED = {"LinkToTxn", "LinkToTxnID", "OverrideItemAccountRef", "DataExt", "ExternalGUID", "TxnLineID"}
 _DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?$")
 _REF_MESSAGE = re.compile(r'invalid reference to QuickBooks (.+?) "(.*?)"', re.IGNORECASE)
@@ -118,6 +110,11 @@ def lookup_full_name(body: etree._Element, parent_full_name: str | None = None) 
     return f"{parent_name}:{name}" if parent_name else None
 
 
+def _pair_for(request_name: str) -> EntityPair | None:
+    """The pair whose Add or Mod ``request_name`` is (a change order's PurchaseOrderMod: its commitment's query)."""
+    return next((p for p in PAIRS.values() if request_name in (p.add_request, p.mod_request)), None)
+
+
 def check_query(
     request: etree._Element,
     request_id: str,
@@ -127,25 +124,20 @@ def check_query(
     parent_full_name: str | None = None,
 ) -> etree._Element:
     """The query that tells whether ``request`` (an Add/Mod we sent) is in QuickBooks, or reads the current
-    record (``refresh``). Built in schema order; the caller matches the answer with ``record_matches``."""
+    record (``refresh``), from the pair the request belongs to: its query, its id kind (ListID / TxnID), its
+    lines. Built in schema order; the caller matches the answer with ``record_matches``."""
     body = _body(request)
     name = body.tag
-
-    def rq(tag: str) -> etree._Element:
-        return etree.Element(tag + "Rq", requestID=request_id)
-
+    pair = _pair_for(name)
+    if pair is None or pair.query_request is None:
+        raise ValueError(f"no check query for {name}: no pair declares it")
+    query = pair.query_request
+    kind, line_items = QUERIES.get(query, ("list" if pair.quickbooks_id == "ListID" else "txn", False))
+    el = etree.Element(query + "Rq", requestID=request_id)
     if name.endswith("Mod") or reason == "refresh":
-        target = quickbooks_id or body.findtext("TxnID") or body.findtext("ListID")
-        kind = name[:-3]
-        query = {"ItemService": "Item", "ItemNonInventory": "Item", "ItemOtherCharge": "Item"}.get(kind, kind)
-        el = rq(query + "Query")
-        _sub(el, "TxnID" if body.find("TxnID") is not None or query in _TXN_QUERIES else "ListID", target)
-        if query in _LINES_QUERIES:
-            _sub(el, "IncludeLineItems", "true")
-        return el
-    if name in ("VendorAdd", "CustomerAdd", "ItemServiceAdd", "ItemNonInventoryAdd", "ItemOtherChargeAdd"):
-        query = {"VendorAdd": "VendorQuery", "CustomerAdd": "CustomerQuery"}.get(name, "ItemQuery")
-        el = rq(query)
+        target = quickbooks_id or body.findtext(pair.quickbooks_id)
+        _sub(el, pair.quickbooks_id, target)
+    elif kind == "list":  # a list element is found by its full name (a job: "Customer:Job")
         full = lookup_full_name(body, parent_full_name)
         if full is not None:
             _sub(el, "FullName", full)
@@ -155,33 +147,20 @@ def check_query(
             _sub(nf, "MatchCriterion", "EndsWith")
             _sub(nf, "Name", ":" + (body.findtext("Name") or ""))
         return el
-    if name in ("PurchaseOrderAdd", "BillAdd"):
-        el = rq(name[:-3] + "Query")
-        ref = body.findtext("RefNumber")
-        if ref:
-            _sub(el, "RefNumber", ref)
-        else:
-            _sub(el, "EntityFilter").append(_ref_copy(body.find("VendorRef")))
-        _sub(el, "IncludeLineItems", "true")
-        return el
-    if name == "EstimateAdd":
-        el = rq("EstimateQuery")
-        _sub(el, "EntityFilter").append(_ref_copy(body.find("CustomerRef")))
-        _sub(el, "IncludeLineItems", "true")
-        return el
-    if name == "TimeTrackingAdd":
-        el = rq("TimeTrackingQuery")
+    elif body.findtext("RefNumber"):  # a transaction with a number (PO, bill, invoice): by that number
+        _sub(el, "RefNumber", body.findtext("RefNumber"))
+    elif name == "TimeTrackingAdd":  # time has no number: the day's entries, matched field by field
         day = body.findtext("TxnDate")
         if day:
             dr = _sub(el, "TxnDateRangeFilter")
             _sub(dr, "FromTxnDate", day)
             _sub(dr, "ToTxnDate", day)
-        return el
-    raise ValueError(f"no check query for {name}")
-
-
-_TXN_QUERIES = {"Estimate", "PurchaseOrder", "Bill", "TimeTracking"}
-_LINES_QUERIES = {"Estimate", "PurchaseOrder", "Bill"}
+    else:  # no number: every transaction of its vendor / customer, matched field by field
+        ref = next((r for r in (body.find("VendorRef"), body.find("CustomerRef")) if r is not None), None)
+        _sub(el, "EntityFilter").append(_ref_copy(ref))
+    if line_items and pair.quickbooks_lines:
+        _sub(el, "IncludeLineItems", "true")
+    return el
 
 
 def _ref_copy(ref: etree._Element | None) -> etree._Element:
@@ -213,9 +192,14 @@ def _norm(text: str | None) -> object:
     return t.casefold()
 
 
+def _is_line(tag: str) -> bool:
+    """A transaction line element of a request (``ItemLineAdd``, ``InvoiceLineMod`` ...)."""
+    return tag.endswith(("LineAdd", "LineMod"))
+
+
 def _leaves(el: etree._Element, prefix: str = "") -> Iterable[tuple[str, str | None]]:
     for child in el:
-        if not isinstance(child.tag, str) or child.tag in _NOT_ECHOED or child.tag in _LINE_RET:
+        if not isinstance(child.tag, str) or child.tag in _NOT_ECHOED or _is_line(child.tag):
             continue
         path = f"{prefix}{child.tag}"
         if len(child):
@@ -247,7 +231,8 @@ def record_matches(request: etree._Element, found: etree._Element) -> bool:
     is_mod = body.tag.endswith("Mod")
     if not is_mod and not _fields_match(body, found):
         return False
-    for line_tag, ret_tag in _LINE_RET.items():
+    for line_tag in dict.fromkeys(c.tag for c in body if isinstance(c.tag, str) and _is_line(c.tag)):
+        ret_tag = line_tag[:-3] + "Ret"  # PurchaseOrderLineAdd / ...LineMod -> PurchaseOrderLineRet
         sent_lines = body.findall(line_tag)
         if is_mod:
             sent_lines = [ln for ln in sent_lines if ln.findtext("TxnLineID") == "-1"]

@@ -235,10 +235,12 @@ def deliver_mail(store: Store, limit: int | None = None, max_attempts: int = 50)
     return result
 
 
-class NotifyMixin:
-    """``ws.outbox()``, ``ws.queue_daily_summaries()``, ``ws.deliver_mail()``."""
+class NotificationService:
+    """The outbox (``ws.notifications``; the Workspace delegates ``ws.outbox()``, ``ws.queue_daily_summaries()``,
+    ``ws.deliver_mail()``)."""
 
-    store: Store
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def outbox(self, status: str | None = None) -> pd.DataFrame:
         """Outgoing mail, newest first (optionally only 'queued', 'sent' or 'failed')."""

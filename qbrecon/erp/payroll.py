@@ -59,10 +59,11 @@ def with_payroll_items(store: Store, rows: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(payroll_item_wage=[item for _, item in found])
 
 
-class PayrollMixin:
+class PayrollService:
     """``ws.map_payroll_items``, ``ws.payroll_item_map``, ``ws.time_export_iif``."""
 
-    store: Store
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def map_payroll_items(
         self, mapping: Mapping[tuple[str, str], str] | pd.DataFrame, *, by: int | str

@@ -72,10 +72,11 @@ def refuse_purchase_orders(
     return kept, errors
 
 
-class PreferencesMixin:
+class PreferencesService:
     """``ws.record_host_response`` (called by the Web Connector service), ``ws.quickbooks_preferences``."""
 
-    store: Store
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def record_host_response(self, hcp_response: str | bytes | None) -> dict[str, str]:
         return record_host_response(self.store, hcp_response)

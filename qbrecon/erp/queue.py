@@ -25,6 +25,7 @@ from .. import links
 from .. import pairs as _pairs  # registers the pair modules (before PAIRS is read below)
 from ..entities import EXPORTABLE, PAIRS
 from ..errors import BatchRejected, InputError
+from ..pairs import payment
 from ..pairs.base import case_sql
 from ..qbxml import spec
 from ..schemas import TABLES
@@ -33,14 +34,10 @@ from ..store import Store, register_tables
 from . import imports as _imports  # Ready to Import (and its procore_imports table)
 from . import ledger as _ledger  # noqa: F401 - its tables first: the links migration below reads them
 from . import permissions
-from .budgets import BudgetsMixin
-from .companies import CompaniesMixin
 from .filters import check_filter
-from .notify import NotifyMixin, enqueue_rejections
-from .payroll import PayrollMixin
-from .preferences import PreferencesMixin
-from .reports import JOB_COST_LINES, ReportsMixin
-from .settings import SettingsMixin, read_settings, require_setting
+from .notify import enqueue_rejections
+from .reports import JOB_COST_LINES
+from .settings import read_settings, require_setting
 from .states import STATUSES, TRANSITIONS, item_where
 
 # QuickBooks' limits on the names a pair is identified by, from the qbXML spec tables (the one source)
@@ -266,12 +263,12 @@ def pc_counts(column: pa.ChunkedArray) -> list[tuple[str, int]]:
     return [(r["values"], r["counts"]) for r in pc.value_counts(column).to_pylist()]
 
 
-class QueueMixin(
-    SettingsMixin, NotifyMixin, ReportsMixin, BudgetsMixin, CompaniesMixin, PayrollMixin, PreferencesMixin
-):
-    """The ERP Integrations tool on a workspace: queue, decisions, export outcomes, imports."""
+class QueueService:
+    """The ERP Integrations tool over the workspace's store (``ws.erp_queue``): queue, decisions, export outcomes,
+    imports. The decide stage of the pipeline: it needs nothing but the store."""
 
-    store: Store
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     # -- the queue ------------------------------------------------------------------------------------
     def refresh_queue(self) -> int:
@@ -683,37 +680,66 @@ class QueueMixin(
         message). One transaction, audited with the qbXML message ids. Replaying an outcome already applied is a
         no-op."""
         needed = ["item_type", "procore_id", "outcome"]
-        cols = needed + ["quickbooks_id", "edit_sequence", "status_code", "status_message", "error_class"]
+        cols = needed + [
+            "quickbooks_id",
+            "edit_sequence",
+            "status_code",
+            "status_message",
+            "error_class",
+            "attempt",  # the export ledger's send number; without it an answer counts as one more attempt
+        ]
         have = outcomes.column_names if isinstance(outcomes, pa.Table) else outcomes.columns
         missing_cols = [c for c in needed if c not in have]
         if missing_cols:
             raise InputError(
                 f"export outcomes lack column(s) {', '.join(missing_cols)}", field=missing_cols[0]
             )
-        arrow = _typed_outcomes(outcomes) if isinstance(outcomes, pa.Table) else None  # the ledger's own
-        frame = None if arrow is not None else pd.DataFrame({c: outcomes[c] if c in have else None for c in cols})
-        arrow = arrow if arrow is not None else pa.table(
-            {
-                "item_type": pa.array(frame["item_type"].astype("string").tolist(), pa.string()),
-                "procore_id": pa.array([int(x) for x in frame["procore_id"]], pa.int64()),
-                "outcome": pa.array(frame["outcome"].astype("string").str.lower().tolist(), pa.string()),
-                "quickbooks_id": pa.array(
-                    [None if pd.isna(x) else str(x) for x in frame["quickbooks_id"]], pa.string()
-                ),
-                "edit_sequence": pa.array(
-                    [None if pd.isna(x) else str(x) for x in frame["edit_sequence"]], pa.string()
-                ),
-                "status_code": pa.array(
-                    [None if pd.isna(x) else int(x) for x in frame["status_code"]], pa.int64()
-                ),
-                "status_message": pa.array(
-                    [None if pd.isna(x) else str(x) for x in frame["status_message"]], pa.string()
-                ),
-                "error_class": pa.array(
-                    [None if pd.isna(x) else str(x) for x in frame["error_class"]], pa.string()
-                ),
-            }
-        )
+        if isinstance(outcomes, pa.Table):  # the export ledger's own typed outcomes: cast, no pandas round trip
+            n = outcomes.num_rows
+
+            def typed(c: str, t: pa.DataType) -> Any:
+                return pc.cast(outcomes[c], t) if c in have else pa.nulls(n, t)
+
+            arrow = pa.table(
+                {
+                    "item_type": typed("item_type", pa.string()),
+                    "procore_id": typed("procore_id", pa.int64()),
+                    "outcome": pc.utf8_lower(typed("outcome", pa.string())),
+                    "quickbooks_id": typed("quickbooks_id", pa.string()),
+                    "edit_sequence": typed("edit_sequence", pa.string()),
+                    "status_code": typed("status_code", pa.int64()),
+                    "status_message": typed("status_message", pa.string()),
+                    "error_class": typed("error_class", pa.string()),
+                    "attempt": typed("attempt", pa.int64()),
+                }
+            )
+        else:
+            frame = pd.DataFrame({c: outcomes[c] if c in outcomes.columns else None for c in cols})
+            arrow = pa.table(
+                {
+                    "item_type": pa.array(frame["item_type"].astype("string").tolist(), pa.string()),
+                    "procore_id": pa.array([int(x) for x in frame["procore_id"]], pa.int64()),
+                    "outcome": pa.array(frame["outcome"].astype("string").str.lower().tolist(), pa.string()),
+                    "quickbooks_id": pa.array(
+                        [None if pd.isna(x) else str(x) for x in frame["quickbooks_id"]], pa.string()
+                    ),
+                    "edit_sequence": pa.array(
+                        [None if pd.isna(x) else str(x) for x in frame["edit_sequence"]], pa.string()
+                    ),
+                    "status_code": pa.array(
+                        [None if pd.isna(x) else int(x) for x in frame["status_code"]], pa.int64()
+                    ),
+                    "status_message": pa.array(
+                        [None if pd.isna(x) else str(x) for x in frame["status_message"]], pa.string()
+                    ),
+                    "error_class": pa.array(
+                        [None if pd.isna(x) else str(x) for x in frame["error_class"]], pa.string()
+                    ),
+                    "attempt": pa.array(
+                        [None if pd.isna(x) else int(x) for x in frame["attempt"]], pa.int64()
+                    ),
+                }
+            )
         name = _temp_name("outcomes")
         with self.store.transaction() as con:
             con.register(name, arrow)
@@ -762,7 +788,9 @@ class QueueMixin(
                         [request_message_id, response_message_id],
                     )
                     con.execute(
-                        f"""UPDATE erp_items e SET status = b.to_status, updated_at = now(), attempts = e.attempts + 1,
+                        f"""UPDATE erp_items e SET status = b.to_status, updated_at = now(),
+                                attempts = CASE WHEN b.attempt IS NULL THEN e.attempts + 1
+                                                ELSE greatest(e.attempts, b.attempt) END,
                                 quickbooks_id = CASE WHEN b.outcome = 'synced' THEN b.quickbooks_id ELSE e.quickbooks_id END,
                                 edit_sequence = CASE WHEN b.outcome = 'synced' THEN b.edit_sequence ELSE e.edit_sequence END,
                                 last_error_code = CASE WHEN b.outcome = 'synced' THEN NULL ELSE b.status_code END,
@@ -872,7 +900,7 @@ class QueueMixin(
         types = set(synced["item_type"].to_pylist())
         try:
             links.record_links(con, name, "export", item_types=types, rows=synced.num_rows)
-            QueueMixin._record_line_links(con, batch, request_message_id, response_message_id, line_links)
+            QueueService._record_line_links(con, batch, request_message_id, response_message_id, line_links)
             # The records' Procore rows already show the new links (the UPDATE above); only line links, links
             # sharing a QuickBooks record (a CCO moves its PO) and open conflicts need apply_to_procore, and then
             # only for these items' links and the links to the same QuickBooks records.
@@ -1078,47 +1106,7 @@ class QueueMixin(
         TxnID), one per bill paid. Payments already imported are skipped. Returns how many were added."""
         user = permissions.require(self.store, by, "sync_paid_invoices")
         with self.store.transaction() as con:
-            new = con.sql(
-                """SELECT bp."TxnID" AS origin_id, i.id AS requisition_id, i.project_id, i.commitment_id AS contract_id,
-                          pl."Amount" AS amount, bp."TxnDate" AS date, bp."RefNumber" AS check_number,
-                          i.invoice_number, bp."PaymentKind" AS payment_method, bp."Memo" AS notes,
-                          json_object('edit_sequence', bp."EditSequence")::VARCHAR AS origin_data
-                   FROM bill_payment_lines pl
-                   JOIN bill_payments bp ON bp."TxnID" = pl."TxnID"
-                   JOIN erp_items e ON e.item_type = 'invoice' AND e.status = 'synced' AND e.quickbooks_id = pl."AppliedTxnID"
-                   JOIN invoices i ON i.id = e.procore_id
-                   WHERE NOT EXISTS (SELECT 1 FROM payments_issued p
-                                     WHERE p.origin_id = bp."TxnID" AND p.requisition_id IS NOT DISTINCT FROM i.id)
-                   ORDER BY bp."TxnDate", bp."TxnID", i.id"""
-            ).to_arrow_table()
-            if new.num_rows == 0:
-                return 0
-            name = _temp_name("payments")
-            con.register(name, new)
-            try:
-                base = con.execute("SELECT coalesce(max(id), 0) FROM payments_issued").fetchall()[0][0]
-                con.execute(
-                    f"""INSERT INTO payments_issued (id, project_id, contract_id, requisition_id, amount, date,
-                               check_number, invoice_number, payment_method, notes, status, origin_id, origin_data,
-                               created_at, updated_at, _source_file, _loaded_at)
-                        SELECT {int(base)} + row_number() OVER (ORDER BY date, origin_id, requisition_id),
-                               project_id, contract_id, requisition_id, amount, date, check_number, invoice_number,
-                               payment_method, notes, 'synced', origin_id, origin_data, now(), now(),
-                               'quickbooks:bill_payments', now()
-                        FROM {name}"""
-                )
-                con.execute(
-                    f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
-                                               to_status, detail)
-                        SELECT nextval('erp_audit_seq'), now(), ?, ?, 'import', 'payment', p.id, 'imported',
-                               'bill payment ' || p.origin_id || ' on invoice ' || p.requisition_id
-                        FROM payments_issued p JOIN {name} n ON n.origin_id = p.origin_id
-                             AND n.requisition_id = p.requisition_id""",
-                    [user["id"], user["name"]],
-                )
-            finally:
-                con.unregister(name)
-        return new.num_rows
+            return payment.import_payments(con, user, _temp_name("payments"))
 
     def auto_update_vendors(self, load_ids: Iterable[int] | None = None) -> int:
         """Procore's "Vendors will be Automatically Updated" (setting ``vendor_auto_update``): linked Procore companies take
@@ -1362,27 +1350,6 @@ def _status_key(value: str) -> str:
 _counter = iter(range(1, 1 << 62))
 _counter_lock = threading.Lock()
 
-
-def _typed_outcomes(outcomes: pa.Table) -> pa.Table:
-    """The export ledger's own (already typed) outcomes as ``apply_export_outcomes`` reads them: cast, no pandas
-    round trip per answer."""
-    n = outcomes.num_rows
-
-    def typed(c: str, t: pa.DataType) -> Any:
-        return pc.cast(outcomes[c], t) if c in outcomes.column_names else pa.nulls(n, t)
-
-    return pa.table(
-        {
-            "item_type": typed("item_type", pa.string()),
-            "procore_id": typed("procore_id", pa.int64()),
-            "outcome": pc.utf8_lower(typed("outcome", pa.string())),
-            "quickbooks_id": typed("quickbooks_id", pa.string()),
-            "edit_sequence": typed("edit_sequence", pa.string()),
-            "status_code": typed("status_code", pa.int64()),
-            "status_message": typed("status_message", pa.string()),
-            "error_class": typed("error_class", pa.string()),
-        }
-    )
 
 def _temp_name(kind: str) -> str:
     with _counter_lock:

@@ -39,7 +39,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -51,27 +51,26 @@ from ..qbxml.build import QUERIES, OutgoingXml, format_datetime, message_sets, q
 from ..qbxml.parse import BENIGN_STATUS, read_query_response
 from ..qbxml.responses import PARSE_ERROR_HRESULT, deliver_in_process
 from ..schemas import TABLES
-from ..store import register_tables
+from ..store import Store, register_tables
 from . import permissions
+from .budgets import BudgetsService
+from .queue import QueueService
 
-# query kind -> (table, extra condition on that table selecting this kind's rows), in the order refreshed:
-# lists before the transactions that reference them.
+# query kind -> (table, extra condition on that table selecting this kind's rows), in the order refreshed: the
+# pairs' own queries in export order (lists before the transactions that reference them), then the bill
+# payments that apply to bills, then the job costs outside bills (Sync Job Cost Transactions).
 KINDS: dict[str, tuple[str, str | None]] = {
-    "CustomerQuery": ("customers", None),
-    "VendorQuery": ("vendors", None),
-    "ItemQuery": ("items", None),
-    "EstimateQuery": ("estimates", None),
-    "PurchaseOrderQuery": ("purchase_orders", None),
-    "BillQuery": ("bills", None),
-    "BillPaymentCheckQuery": ("bill_payments", "\"PaymentKind\" = 'check'"),
-    "BillPaymentCreditCardQuery": ("bill_payments", "\"PaymentKind\" = 'credit_card'"),
-    "TimeTrackingQuery": ("time_tracking", None),
-    # job costs outside bills: lines with a customer:job (Sync Job Cost Transactions)
-    "CheckQuery": ("checks", None),
-    "CreditCardChargeQuery": ("credit_card_charges", None),
-    "JournalEntryQuery": ("journal_entries", None),
+    m.pair.query_request: (m.pair.quickbooks_table, None) for m in _pairs.registered() if m.pair.query_request
 }
-KINDS.update({m.pair.query_request: (m.pair.quickbooks_table, None) for m in _pairs.registered()})
+KINDS.update(
+    {
+        "BillPaymentCheckQuery": ("bill_payments", "\"PaymentKind\" = 'check'"),
+        "BillPaymentCreditCardQuery": ("bill_payments", "\"PaymentKind\" = 'credit_card'"),
+        "CheckQuery": ("checks", None),
+        "CreditCardChargeQuery": ("credit_card_charges", None),
+        "JournalEntryQuery": ("journal_entries", None),
+    }
+)
 for _q, (_t, _) in KINDS.items():  # the declarations this module relies on
     assert _q in QUERIES and _t in TABLES, (_q, _t)
 
@@ -254,10 +253,27 @@ def filter_text(start: datetime, qb_offset: str | None) -> str:
     return format_datetime(start.astimezone(tz))
 
 
-class RefreshMixin:
-    """QuickBooks refresh through the Web Connector (see module docstring). Needs ``LoadingMixin``."""
+class QueryLoader(Protocol):
+    """What the refresh needs from the load stage (``loaders.LoadingService``, which sits above ``erp`` in the
+    package layers, so it is passed in rather than imported)."""
 
-    store: Any
+    def load_query_result(
+        self, result: Any, *, source: str, files: Any = None, started: datetime | None = None
+    ) -> Any: ...
+
+
+class RefreshService:
+    """QuickBooks refresh through the Web Connector (see module docstring), over the workspace's store
+    (``ws.refresh_service``). Pages are written by the load stage (``loading``); a finished refresh brings the
+    ERP queue up to date and runs its imports (``queue``, ``budgets``): all earlier stages, passed in."""
+
+    def __init__(
+        self, store: Store, *, loading: QueryLoader, queue: QueueService, budgets: BudgetsService
+    ) -> None:
+        self.store = store
+        self.loading = loading
+        self.queue = queue
+        self.budgets = budgets
 
     # -- scheduling ---------------------------------------------------------------------------------------------
     def request_refresh(
@@ -513,7 +529,7 @@ class RefreshMixin:
                 return self._page_failed(message_id, query, response_id, code, status.statusMessage)
             outcome = RefreshOutcome(message_id, query, True, "", code, status.statusMessage, status.rets)
             if result.batches:
-                report = self.load_query_result(  # type: ignore[attr-defined]  # LoadingMixin
+                report = self.loading.load_query_result(
                     result,
                     source=f"Web Connector refresh: {query} page (qbxml message {message_id})",
                     files=[label],
@@ -681,19 +697,16 @@ class RefreshMixin:
             0
         ][0]:
             return
-        refresh_queue = getattr(self, "refresh_queue", None)
-        if callable(refresh_queue):
-            refresh_queue()
+        self.queue.refresh_queue()
         self._update_vendors_read()
         self._add_new_cost_codes_read()
         self._sync_job_costs_read()
         wanted = con.execute(
             "SELECT DISTINCT requested_by FROM refresh_jobs WHERE import_payments AND requested_by IS NOT NULL"
         ).fetchall()
-        importer = getattr(self, "import_bill_payments", None)
-        if wanted and callable(importer):
+        if wanted:
             try:
-                importer(by=wanted[0][0])
+                self.queue.import_bill_payments(by=wanted[0][0])
             except PermissionDenied:
                 pass  # the user lost the permission since asking; the payments stay in QuickBooks' tables
             con.execute("UPDATE refresh_jobs SET import_payments = false").fetchall()
@@ -701,8 +714,7 @@ class RefreshMixin:
     def _sync_job_costs_read(self) -> None:
         """Projects with Job Cost Transaction Syncing enabled take the QuickBooks job costs just read into their
         budgets, each as the admin who last set the project's ERP settings (their permission checked again)."""
-        importer = getattr(self, "import_job_costs", None)
-        if not callable(importer) or not self._read_job_cost_kinds():
+        if not self._read_job_cost_kinds():
             return
         rows = self.store.execute(
             "SELECT s.project_id, s.updated_by FROM erp_project_settings s JOIN projects p ON p.id = s.project_id "
@@ -710,7 +722,7 @@ class RefreshMixin:
         ).fetchall()
         for project_id, by in rows:
             try:
-                importer(int(project_id), by=by)
+                self.queue.import_job_costs(int(project_id), by=by)
             except PermissionDenied:
                 pass  # the admin lost the permission: the costs wait for the next sync by someone allowed
 
@@ -805,11 +817,8 @@ class RefreshMixin:
 
     def _update_vendors_read(self) -> None:
         """Vendors read by VendorQuery pages since the last finished refresh update their linked Procore companies
-        when the ``vendor_auto_update`` setting is on (``QueueMixin.auto_update_vendors``). The pages count as
+        when the ``vendor_auto_update`` setting is on (``QueueService.auto_update_vendors``). The pages count as
         seen either way: vendors read while the setting was off are not applied later, over newer Procore edits."""
-        updater = getattr(self, "auto_update_vendors", None)
-        if not callable(updater):
-            return
         seen = int(
             self.store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [_VENDORS_SEEN_KEY]) or 0
         )
@@ -820,7 +829,7 @@ class RefreshMixin:
         ).fetchall()
         if not pages:
             return
-        updater(load_ids=[load_id for _, load_id in pages if load_id is not None])
+        self.queue.auto_update_vendors(load_ids=[load_id for _, load_id in pages if load_id is not None])
         self.store.execute(
             "INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)",
             [_VENDORS_SEEN_KEY, str(max(m for m, _ in pages))],
@@ -829,10 +838,7 @@ class RefreshMixin:
     def _add_new_cost_codes_read(self) -> None:
         """Items read by ItemQuery pages since the last finished refresh: with the setting
         ``auto_add_cost_codes_to_budgets`` on, new Service items become cost codes and budget lines on the
-        integrated projects (``BudgetsMixin.add_new_cost_codes_to_budgets``). The pages count as seen either way."""
-        adder = getattr(self, "add_new_cost_codes_to_budgets", None)
-        if not callable(adder):
-            return
+        integrated projects (``BudgetsService.add_new_cost_codes_to_budgets``). The pages count as seen either way."""
         seen = int(self.store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [_ITEMS_SEEN_KEY]) or 0)
         pages = self.store.execute(
             "SELECT message_id, load_id FROM refresh_messages WHERE query = 'ItemQuery' AND state = 'answered' "
@@ -841,7 +847,7 @@ class RefreshMixin:
         ).fetchall()
         if not pages:
             return
-        adder(load_ids=[load_id for _, load_id in pages if load_id is not None])
+        self.budgets.add_new_cost_codes_to_budgets(load_ids=[load_id for _, load_id in pages if load_id is not None])
         self.store.execute(
             "INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)",
             [_ITEMS_SEEN_KEY, str(max(m for m, _ in pages))],
@@ -875,7 +881,7 @@ __all__ = [
     "KINDS",
     "RefreshBatch",
     "RefreshJob",
-    "RefreshMixin",
+    "RefreshService",
     "RefreshOutcome",
     "filter_text",
     "resolve_kinds",

@@ -169,11 +169,12 @@ def unsyncable_direct_costs(store: Store, project_id: int | None = None) -> pd.D
     )
 
 
-class ReportsMixin:
+class ReportsService:
     """``ws.accountant_report``, ``ws.erp_job_costs``, ``ws.unsyncable_direct_costs``; each checks the viewer
     against the permissions matrix (the module functions above are the unchecked SQL)."""
 
-    store: Store
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def accountant_report(
         self,

@@ -300,10 +300,12 @@ def _store_values(store: Store, coerced: dict[str, Any], actor: dict | None, act
     return shown
 
 
-class SettingsMixin:
-    """``ws.settings``, ``ws.update_settings``, service and dashboard credentials."""
+class SettingsService:
+    """ERP settings, the Web Connector service account and dashboard sign-ins over one store (``ws.erp_settings``;
+    the Workspace delegates ``ws.settings``, ``ws.update_settings``...)."""
 
-    store: Store
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     @property
     def settings(self) -> dict[str, Any]:

@@ -41,14 +41,9 @@ except ImportError:  # pragma: no cover - depends on the environment
 
     _DecodeError = (json.JSONDecodeError, ValueError)
 
-# The foreign key of each nested line table to its parent, filled from the parent's id when the line lacks it.
-LINE_PARENT_KEY = {
-    "commitment_lines": "commitment_id",
-    "change_order_lines": "change_order_id",
-    "invoice_lines": "requisition_id",
-}
-# line tables that declare their parent key in their model (``Config.metadata["parent_key"]``, pair modules)
-LINE_PARENT_KEY.update({s.table: s.meta["parent_key"] for s in TABLES.values() if "parent_key" in s.meta})
+# The foreign key of each nested line table to its parent (its model's ``Config.metadata["parent_key"]``),
+# filled from the parent's id when the line lacks it.
+LINE_PARENT_KEY = {s.table: s.meta["parent_key"] for s in TABLES.values() if "parent_key" in s.meta}
 BUDGET_CHANGE_LINES = "adjustment_line_items"
 
 

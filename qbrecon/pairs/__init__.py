@@ -6,7 +6,8 @@ reconciliation, the dashboard's tabs and columns, the simulator's record kinds) 
 Registering also adds the pair to ``entities.PAIRS``, so everything already generic over the declarations (the
 queue's decisions, links and fingerprints, dependency order, message-set order) knows it.
 
-Every exported pair is a module here; ``entities.PAIRS`` itself declares only the import-only payments pair.
+Every pair is a module here, the import-only payments pair too (``register_imported``: reconciled and shown,
+never exported); ``entities.PAIRS`` declares none itself.
 """
 
 from __future__ import annotations
@@ -15,28 +16,46 @@ import importlib
 import pkgutil
 
 from .. import links as _links
-from ..entities import EXPORTABLE, PAIRS
+from ..entities import EXPORTABLE, PAIRS, EntityPair
 from ..qbxml import build as _build
 from ..store import redeclare
-from .base import Column, Field, Lines, PairModule, PairRule, Rollup
+from .base import Column, Field, ImportedPair, Lines, PairModule, PairRule, Rollup
 
-__all__ = ["Column", "Field", "Lines", "PairModule", "PairRule", "Rollup", "register", "registered", "module"]
+__all__ = [
+    "Column",
+    "Field",
+    "ImportedPair",
+    "Lines",
+    "PairModule",
+    "PairRule",
+    "Rollup",
+    "imported",
+    "module",
+    "register",
+    "register_imported",
+    "registered",
+]
 
 _MODULES: dict[str, PairModule] = {}
+_IMPORTED: dict[str, ImportedPair] = {}
+
+
+def _declare(pair: EntityPair) -> None:
+    """Add a pair to ``entities.PAIRS``, which stays in export order (exportable pairs first, ties in the order
+    declared) whatever the order the modules are imported in."""
+    if pair.item_type in PAIRS and pair.item_type not in _MODULES and pair.item_type not in _IMPORTED:
+        raise ValueError(f"item type {pair.item_type!r} is already declared in entities.PAIRS")
+    PAIRS[pair.item_type] = pair
+    ordered = sorted(PAIRS.values(), key=lambda p: (not p.exportable, p.export_order))
+    PAIRS.clear()
+    PAIRS.update({p.item_type: p for p in ordered})
 
 
 def register(module: PairModule) -> PairModule:
     """Declare a pair to every engine. Called once by each pair module when it is imported."""
     pair = module.pair
-    if pair.item_type in PAIRS and pair.item_type not in _MODULES:
-        raise ValueError(f"item type {pair.item_type!r} is already declared in entities.PAIRS")
+    _declare(pair)
     _MODULES[pair.item_type] = module
-    PAIRS[pair.item_type] = pair
-    # PAIRS stays in export order (exportable pairs first, ties in the order declared), whatever the order the
-    # modules are imported in
-    ordered = sorted(PAIRS.values(), key=lambda p: (not p.exportable, p.export_order))
-    PAIRS.clear()
-    PAIRS.update({p.item_type: p for p in ordered})
     EXPORTABLE[:] = [
         p.item_type for p in sorted(PAIRS.values(), key=lambda p: p.export_order) if p.exportable
     ]
@@ -47,6 +66,19 @@ def register(module: PairModule) -> PairModule:
     if pair.query_request:
         _build.QUERIES.setdefault(pair.query_request, (module.query_kind, module.query_line_items))
     return module
+
+
+def register_imported(module: ImportedPair) -> ImportedPair:
+    """Declare an import-only pair (QuickBooks -> Procore): known to ``entities.PAIRS``, reconciled, shown; the
+    export engines never see it."""
+    _declare(module.pair)
+    _IMPORTED[module.item_type] = module
+    return module
+
+
+def imported() -> list[ImportedPair]:
+    """The import-only pairs, in declaration order."""
+    return list(_IMPORTED.values())
 
 
 def registered() -> list[PairModule]:

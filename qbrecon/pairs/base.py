@@ -89,6 +89,26 @@ class PairRule:
     extra: dict = field(default_factory=dict)
     # (temp table, SELECT) built before the sides: line aggregates read once, used by headers and lines
     prepare: tuple[tuple[str, str], ...] = ()
+    # (temp table, SELECT) built from a list pair's matches (``_qbr_<pair>_m``) once every list pair has run:
+    # the vendor / job / item maps transaction pairs are matched and compared with
+    maps: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ImportedPair:
+    """A pair QuickBooks feeds into Procore and qbrecon never exports (bill payments -> payments issued): the
+    pair, its reconciliation rule and titles, and its words for the dashboard. Its import is its module's code."""
+
+    pair: EntityPair
+    reconcile: PairRule
+    reconcile_title: str
+    sheet_name: str
+    singular: str
+    plural: str
+
+    @property
+    def item_type(self) -> str:
+        return self.pair.item_type
 
 
 @dataclass(frozen=True)

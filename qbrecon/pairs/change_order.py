@@ -67,6 +67,11 @@ PAIR = EntityPair(
 )
 
 # -- the ERP queue: what users see and what blocks sending (the columns of ``erp_item_details``) -------------
+# Procore's own rules for exporting a CCO ("Export a CCO to QuickBooks"), not QuickBooks field limits: the
+# number and title go into the PO lines' descriptions, whose limit the spec tables hold.
+NUMBER_MAX = 12
+TITLE_MAX = 30
+
 DETAILS_SQL = f"""
        SELECT '{ITEM_TYPE}', o.id, coalesce(o.title, o.number), o.number, coalesce(v.name, c.vendor_company),
               c.vendor_id, p.name, o.project_id, o.grand_total, o.status, o.origin_id, NULL, o.created_by_id,
@@ -75,8 +80,8 @@ DETAILS_SQL = f"""
     blockers_sql(
         "CASE WHEN o.status <> 'approved' THEN 'status is ' || o.status || '; only Approved CCOs export' END",
         "CASE WHEN NOT coalesce(cs.accepted, false) THEN 'commitment ' || coalesce(c.number, o.contract_id::VARCHAR) || ' is not synced' END",
-        "CASE WHEN length(o.number) > 12 THEN 'CCO number is longer than 12 characters' END",
-        "CASE WHEN length(o.title) > 30 THEN 'CCO title is longer than 30 characters' END",
+        f"CASE WHEN length(o.number) > {NUMBER_MAX} THEN 'CCO number is longer than {NUMBER_MAX} characters' END",
+        f"CASE WHEN length(o.title) > {TITLE_MAX} THEN 'CCO title is longer than {TITLE_MAX} characters' END",
     )
 }
        FROM change_orders o LEFT JOIN commitments c ON c.id = o.contract_id

@@ -129,6 +129,7 @@ RULE = PairRule(
        FROM vendors v""",
     # a linked vendor whose name differs was renamed in QuickBooks (renames do not sync back to Procore)
     (Field("name", "text", "name_differs", explain="WHEN m.matched_by = 'link' THEN 'vendor_renamed'"),),
+    maps=(("_qbr_vendor_map", f"SELECT procore_id, quickbooks_id FROM _qbr_{ITEM_TYPE}_m"),),
 )
 
 MODULE = register(

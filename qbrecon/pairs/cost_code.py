@@ -117,6 +117,35 @@ RULE = PairRule(
        WHERE lower(replace(i."ItemType", 'Item', '')) = 'service'
          AND i."ListID" IS DISTINCT FROM (SELECT retainage_item FROM _qbr_params)""",
     (Field("name", "text", "name_differs"),),
+    maps=(
+        # every cost code (standard or project) -> its QuickBooks item: its own link, its standard code's, or the
+        # item matched by full code
+        (
+            "_qbr_cc_item",
+            f"""WITH std AS (SELECT c.full_code, any_value(m.quickbooks_id) AS item_id
+                              FROM _qbr_{ITEM_TYPE}_m m JOIN cost_codes c
+                                ON c.cost_code_level = 'standard' AND CAST(c.id AS VARCHAR) = m.procore_id
+                             GROUP BY c.full_code)
+               SELECT DISTINCT ON (c.id) c.id AS cost_code_id, c.full_code,
+                      coalesce(own.quickbooks_id, qbr_item_part(c.origin_id), via_std.quickbooks_id, std.item_id)
+                          AS item_id
+                 FROM cost_codes c
+                 LEFT JOIN _qbr_{ITEM_TYPE}_m own
+                   ON c.cost_code_level = 'standard' AND own.procore_id = CAST(c.id AS VARCHAR)
+                 LEFT JOIN _qbr_{ITEM_TYPE}_m via_std ON via_std.procore_id = CAST(c.standard_cost_code_id AS VARCHAR)
+                 LEFT JOIN std ON std.full_code = c.full_code
+                ORDER BY c.id, (c.cost_code_level = 'project') DESC""",
+        ),
+        # what a line's item is called in findings: the cost code, else the item's name
+        (
+            "_qbr_item_label",
+            """SELECT hash(item_key) AS ih, min(code) AS code FROM (
+                   SELECT coalesce(item_id, 'code:' || full_code) AS item_key, full_code AS code FROM _qbr_cc_item
+                   UNION ALL SELECT 'code:' || full_code, full_code FROM cost_codes
+                   UNION ALL SELECT "ListID", "Name" FROM items
+                   UNION ALL SELECT 'code:' || "FullName", "FullName" FROM items) GROUP BY 1""",
+        ),
+    ),
 )
 
 MODULE = register(

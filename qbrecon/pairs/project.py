@@ -144,6 +144,7 @@ RULE = PairRule(
            NULL::DECIMAL(18,2) AS amount, c."Name" AS name
        FROM customers c WHERE coalesce(c."Sublevel", 0) >= 1""",
     (Field("name", "text", "name_differs"),),
+    maps=(("_qbr_job_map", f"SELECT procore_id, quickbooks_id FROM _qbr_{ITEM_TYPE}_m"),),
 )
 
 MODULE = register(

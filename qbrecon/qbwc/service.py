@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 
 from ..erp import settings as erp_settings
 from ..erp.jobs import WebConnectorJob, web_connector_jobs
+from ..erp.preferences import PreferencesService
 from ..errors import InputError, QbreconError
 from ..lockout import LoginThrottle
 from ..qbxml.responses import ResponseDocument
@@ -165,12 +166,17 @@ class QBWCService:
         self.ws = ws
         self.config = config or ServiceConfig.from_workspace(ws)
         self.sessions = SessionStore(ws.store, ttl=self.config.ticket_ttl)
+        # the service account, the connection status and the company's preferences: store-only services over the
+        # workspace's store (the protocol tests' stand-in ledger has a store and the export methods, no more)
+        self.settings = erp_settings.SettingsService(ws.store)
+        self.preferences = PreferencesService(ws.store)
         # the work of a session, in the order it runs: export, then refresh (``erp.jobs``)
         self.jobs: list[WebConnectorJob] = (
             list(jobs)
             if jobs is not None
             else web_connector_jobs(
-                ws,
+                ws.export_service,
+                ws.refresh_service,
                 max_requests=self.config.max_requests,
                 refresh_max_returned=self.config.refresh_max_returned,
             )
@@ -213,7 +219,7 @@ class QBWCService:
     def _status(self, ok: bool, error: str | None = None) -> None:
         """Record the contact in the settings' connection fields (read by library, CLI and dashboard)."""
         try:
-            erp_settings.SettingsMixin.record_service_contact(self.ws, ok, error)
+            self.settings.record_service_contact(ok, error)
         except Exception:  # status bookkeeping must never break the conversation
             log.exception("could not record Web Connector connection status")
 
@@ -252,7 +258,7 @@ class QBWCService:
             "qbwc",
             user,
             remote_addr,
-            lambda: erp_settings.SettingsMixin.check_service_password(self.ws, user, password),
+            lambda: self.settings.check_service_password(user, password),
         )
         if not ok:
             log.info("Web Connector login refused for user %r from %s", user[:64], remote_addr)
@@ -332,10 +338,8 @@ class QBWCService:
             session = self._session(ticket)
             if session is None:
                 return ""
-            getattr(self.ws, "record_quickbooks_country", lambda _c: None)(country)  # for US-only features
-            getattr(self.ws, "record_host_response", lambda _h: None)(
-                hcp_response
-            )  # the company's preferences
+            self.settings.record_quickbooks_country(country)  # for US-only features
+            self.preferences.record_host_response(hcp_response)  # the company's preferences
             if major and (int(major), int(minor)) < QBXML_VERSION:
                 return self._refuse(
                     session,

@@ -21,7 +21,6 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from ..lockout import LockoutMixin
 from ..store import Store, register_tables
 
 register_tables(
@@ -284,11 +283,12 @@ class SessionStore:
         ]
 
 
-class QbwcMixin(LockoutMixin):
-    """``ws.connection_status()`` and ``ws.qbwc_sessions()`` for the library, the CLI and the dashboard (and the
-    login lockouts of ``qbrecon.lockout``, which the Web Connector's authenticate shares with the sign-in)."""
+class ConnectionService:
+    """``ws.connection_status()`` and ``ws.qbwc_sessions()`` (``ws.web_connector``) for the library, the CLI and
+    the dashboard: what the settings and the session table say about the Web Connector right now."""
 
-    store: Store
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def connection_status(self) -> dict:
         """Connection fields from the settings plus what the session table knows right now."""

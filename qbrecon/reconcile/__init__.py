@@ -17,10 +17,11 @@ from .matching import normalise_name, suggest
 from .result import Reconciliation
 
 
-class ReconcileMixin:
-    """``ws.reconcile()``: the Workspace capability."""
+class ReconciliationService:
+    """``ws.reconcile()`` (``ws.reconciliation``): the last stage of the pipeline, it reads the store only."""
 
-    store: Store
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def reconcile(
         self,
@@ -39,7 +40,7 @@ class ReconcileMixin:
 
 
 __all__ = [
-    "ReconcileMixin",
+    "ReconciliationService",
     "Reconciliation",
     "Engine",
     "reconcile",

@@ -214,14 +214,6 @@ class Engine:
                 """SELECT NULL::VARCHAR AS item_type, NULL::VARCHAR AS procore_id,
                                             NULL::VARCHAR AS status, NULL::VARCHAR AS quickbooks_id WHERE false""",
             )
-        # placeholders so the list pairs' SQL can reference the maps before they exist
-        for name in ("_qbr_vendor_map", "_qbr_job_map"):
-            self.temp(name, "SELECT NULL::VARCHAR AS procore_id, NULL::VARCHAR AS quickbooks_id WHERE false")
-        self.temp(
-            "_qbr_cc_item",
-            "SELECT NULL::BIGINT AS cost_code_id, NULL::VARCHAR AS full_code, "
-            "NULL::VARCHAR AS item_id WHERE false",
-        )
         self.x(DIFF_DDL)
         self.x(SUMMARY_DDL)
         self._temp += ["_qbr_diff", "_qbr_summary"]
@@ -231,33 +223,11 @@ class Engine:
         return rows[0] if rows else None
 
     def _maps(self) -> None:
-        """Matched companies/projects/cost codes become the maps transactions are matched and compared with."""
-        self.temp("_qbr_vendor_map", "SELECT procore_id, quickbooks_id FROM _qbr_company_m")
-        self.temp("_qbr_job_map", "SELECT procore_id, quickbooks_id FROM _qbr_project_m")
-        self.temp(
-            "_qbr_cc_item",
-            """WITH std AS (SELECT c.full_code, any_value(m.quickbooks_id) AS item_id
-                              FROM _qbr_cost_code_m m JOIN cost_codes c
-                                ON c.cost_code_level = 'standard' AND CAST(c.id AS VARCHAR) = m.procore_id
-                             GROUP BY c.full_code)
-               SELECT DISTINCT ON (c.id) c.id AS cost_code_id, c.full_code,
-                      coalesce(own.quickbooks_id, qbr_item_part(c.origin_id), via_std.quickbooks_id, std.item_id)
-                          AS item_id
-                 FROM cost_codes c
-                 LEFT JOIN _qbr_cost_code_m own
-                   ON c.cost_code_level = 'standard' AND own.procore_id = CAST(c.id AS VARCHAR)
-                 LEFT JOIN _qbr_cost_code_m via_std ON via_std.procore_id = CAST(c.standard_cost_code_id AS VARCHAR)
-                 LEFT JOIN std ON std.full_code = c.full_code
-                ORDER BY c.id, (c.cost_code_level = 'project') DESC""",
-        )
-        self.temp(
-            "_qbr_item_label",
-            """SELECT hash(item_key) AS ih, min(code) AS code FROM (
-                   SELECT coalesce(item_id, 'code:' || full_code) AS item_key, full_code AS code FROM _qbr_cc_item
-                   UNION ALL SELECT 'code:' || full_code, full_code FROM cost_codes
-                   UNION ALL SELECT "ListID", "Name" FROM items
-                   UNION ALL SELECT 'code:' || "FullName", "FullName" FROM items) GROUP BY 1""",
-        )
+        """The list pairs' matches become the maps transactions are matched and compared with (each list pair
+        declares its own: ``PairRule.maps``)."""
+        for name in rules.LIST_PAIRS:
+            for table, select in rules.RULES[name].maps:
+                self.temp(table, select)
 
     def _cleanup(self) -> None:
         for name in reversed(self._temp):

@@ -10,17 +10,13 @@ from .. import pairs as _pairs
 from ..formats import is_missing as missing
 
 # Pair titles (both systems' terms) and Excel sheet names (at most 31 characters, no / \ ? * [ ] :).
-PAIR_TITLES = {
-    "payment": "Payments issued / Bill payments",
-}
-SHEET_NAMES = {
-    "payment": "Payments - Bill payments",
-}
-for _m in _pairs.registered():  # pair modules name their own pair
+PAIR_TITLES: dict[str, str] = {}
+SHEET_NAMES: dict[str, str] = {}
+for _m in [*_pairs.registered(), *_pairs.imported()]:  # pair modules name their own pair
     if _m.reconcile:
         PAIR_TITLES[_m.item_type] = _m.reconcile_title
         SHEET_NAMES[_m.item_type] = _m.sheet_name
-    for _r in _m.rollups:
+    for _r in getattr(_m, "rollups", ()):
         PAIR_TITLES[_r.rule.pair] = _r.title
         SHEET_NAMES[_r.rule.pair] = _r.sheet_name
 

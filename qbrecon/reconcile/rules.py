@@ -13,15 +13,16 @@ QuickBooks side: ``quickbooks_id, bkey, label, project, vendor, number, edit_seq
 Line comparisons (budget, commitment, invoice) aggregate both sides per QuickBooks item (cost code) under a
 matched header: ``procore_id|quickbooks_id, item_key, code, amount``.
 
-The SQL reads helper tables the engine builds first (``_qbr_erp``, ``_qbr_params``, ``_qbr_vendor_map``,
-``_qbr_job_map``, ``_qbr_cc_item``) and the macros in ``MACROS``.
+The SQL reads helper tables the engine builds first (``_qbr_erp``, ``_qbr_params``), the maps the list pairs
+declare (``PairRule.maps``: ``_qbr_vendor_map``, ``_qbr_job_map``, ``_qbr_cc_item``, ``_qbr_item_label``), built
+after every list pair has run, and the macros in ``MACROS``.
 """
 
 from __future__ import annotations
 
 from .. import pairs as _pairs
 from ..entities import PAIRS
-from ..pairs.base import EXPECTED, Field, OwnReport, PairRule
+from ..pairs.base import OwnReport, PairRule
 from ..schemas.types import NORMALISE_NAME_MACRO
 
 MACROS = [
@@ -41,42 +42,13 @@ MACROS = [
 SYNCED = "('synced', 'imported')"
 
 
-# -- payments issued <-> bill payments ------------------------------------------------------------------------
-PAYMENT = PairRule(
-    "payment",
-    "Payments issued <-> Bill payments",
-    f"""SELECT CAST(p.id AS VARCHAR) AS procore_id, nullif(trim(p.origin_id), '') AS link_id,
-           qbr_norm_ref(p.check_number) || '|' || coalesce(vm.quickbooks_id, '') AS bkey,
-           coalesce(p.check_number, CAST(p.payment_number AS VARCHAR)) AS label, pr.name AS project,
-           c.name AS vendor, p.check_number AS number,
-           (p.origin_id IS NOT NULL OR coalesce(e.status IN {EXPECTED}, false)) AS expected, true AS eligible, e.status AS erp_status,
-           NULL::INTEGER AS name_limit, NULL::VARCHAR AS limit_value, qbr_edit_seq(p.origin_data) AS edit_seq,
-           p.amount AS amount
-       FROM payments_issued p
-       LEFT JOIN commitments k ON k.id = p.contract_id
-       LEFT JOIN projects pr ON pr.id = coalesce(p.project_id, k.project_id)
-       LEFT JOIN companies c ON c.id = k.vendor_id
-       LEFT JOIN _qbr_vendor_map vm ON vm.procore_id = CAST(k.vendor_id AS VARCHAR)
-       LEFT JOIN _qbr_erp e ON e.item_type = 'payment' AND e.procore_id = CAST(p.id AS VARCHAR)
-       WHERE (SELECT as_of FROM _qbr_params) IS NULL OR p.date IS NULL OR p.date <= (SELECT as_of FROM _qbr_params)""",
-    # what a bill payment applied to bills is what Procore records as paid
-    """WITH applied AS (SELECT "TxnID", sum("Amount") AS applied FROM bill_payment_lines GROUP BY "TxnID")
-       SELECT t."TxnID" AS quickbooks_id, qbr_norm_ref(t."RefNumber") || '|' || coalesce(t."PayeeEntityRef_ListID", '') AS bkey,
-           t."RefNumber" AS label, NULL::VARCHAR AS project, t."PayeeEntityRef_FullName" AS vendor,
-           t."RefNumber" AS number, t."EditSequence" AS edit_seq, coalesce(a.applied, t."Amount") AS amount
-       FROM bill_payments t LEFT JOIN applied a ON a."TxnID" = t."TxnID"
-       WHERE (SELECT as_of FROM _qbr_params) IS NULL OR t."TxnDate" <= (SELECT as_of FROM _qbr_params)""",
-    (Field("amount", "money", "payment_differs"),),
-    amount_label="applied amount",
-)
-
 # Lists first: their matches become the vendor/job/item maps the transactions use. Then the transactions in
 # export order (a change order's report reads its commitment's tables), the payments, and the roll-ups of a pair's
 # findings last. Pair modules declare their rule.
 _RECONCILED = [m for m in _pairs.registered() if m.reconcile]
 LIST_PAIRS = tuple(m.item_type for m in _RECONCILED if m.pair.quickbooks_id == "ListID")
 RULES: dict[str, PairRule | OwnReport] = {m.item_type: m.reconcile for m in _RECONCILED}
-RULES.update({r.pair: r for r in [PAYMENT]})
+RULES.update({m.item_type: m.reconcile for m in _pairs.imported()})
 RULES.update({r.rule.pair: r.rule for m in _pairs.registered() for r in m.rollups})
 ALL_PAIRS = (
     *LIST_PAIRS,
@@ -84,6 +56,6 @@ ALL_PAIRS = (
         (m.item_type for m in _RECONCILED if m.item_type not in LIST_PAIRS),
         key=lambda t: PAIRS[t].export_order,
     ),
-    "payment",
+    *(m.item_type for m in _pairs.imported()),
     *(r.rule.pair for m in _pairs.registered() for r in m.rollups),
 )

@@ -219,6 +219,7 @@ class CommitmentLine(TableModel):
             "side": "procore",
             "parent": "commitments",
             "nested": "line_items",
+            "parent_key": "commitment_id",
         }
 
 
@@ -284,6 +285,7 @@ class ChangeOrderLine(TableModel):
             "side": "procore",
             "parent": "change_orders",
             "nested": "line_items",
+            "parent_key": "change_order_id",
         }
 
 
@@ -353,6 +355,7 @@ class InvoiceLine(TableModel):
             "side": "procore",
             "parent": "invoices",
             "nested": "contract_items",
+            "parent_key": "requisition_id",
         }
 
 

@@ -1,5 +1,5 @@
-"""``LoadingMixin``: ``Workspace.load_procore(path)``, ``Workspace.load_quickbooks(path)`` and
-``Workspace.load_query_result(result, source=...)`` (qbXML already read, e.g. a Web Connector refresh page).
+"""``LoadingService`` (``ws.loading``): ``load_procore(path)``, ``load_quickbooks(path)`` and
+``load_query_result(result, source=...)`` (qbXML already read, e.g. a Web Connector refresh page).
 
 A load reads and checks its rows chunk by chunk (``validate.LoadChunk``: a folder of small files is one chunk,
 a large file one chunk per part) and writes them in one transaction: upserts by each table's key, the quarantine
@@ -41,10 +41,12 @@ class QueryRows(Protocol):
     statuses: list
 
 
-class LoadingMixin:
-    """Loading both sides into the workspace (see ``qbrecon/loaders``)."""
+class LoadingService:
+    """Loading both sides into the workspace's store (see ``qbrecon/loaders``): the first stage of the pipeline,
+    it needs nothing but the store."""
 
-    store: Store
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def load_procore(self, path: str | Path) -> LoadReport:
         """Load a Procore export folder (one JSON file or page folder per API resource). Upserts by key.
