@@ -125,6 +125,9 @@ def queue_sql(item_type: str, procore_ids: Iterable[int] | None = None) -> str:
     )
 
 
+# the item types other pairs name as parents, whose link state their blockers read (``erp_link_state``)
+_LINK_STATE_TYPES = sorted({parent for p in PAIRS.values() for parent, _ in p.parents} - {"cost_code"})
+
 _VIEWS = [
     # Each cost code id (standard or project level) -> its standard cost code's QuickBooks item state.
     """CREATE OR REPLACE VIEW erp_cost_code_state AS
@@ -140,20 +143,16 @@ _VIEWS = [
             AND std.id = CASE WHEN cc.cost_code_level = 'standard' THEN cc.id ELSE cc.standard_cost_code_id END
        LEFT JOIN erp_items e ON e.item_type = 'cost_code' AND e.procore_id = std.id
        GROUP BY cc.id""",
-    # Is a company / project / commitment synced (linked), or at least accepted (on its way)?
-    """CREATE OR REPLACE VIEW erp_link_state AS
-       SELECT 'company' AS item_type, c.id AS procore_id,
-              c.origin_id IS NOT NULL OR coalesce(e.status = 'synced', false) AS synced,
-              c.origin_id IS NOT NULL OR coalesce(e.status IN ('synced', 'exporting'), false) AS accepted
-       FROM companies c LEFT JOIN erp_items e ON e.item_type = 'company' AND e.procore_id = c.id
-       UNION ALL
-       SELECT 'project', p.id, p.origin_id IS NOT NULL OR coalesce(e.status = 'synced', false),
-              p.origin_id IS NOT NULL OR coalesce(e.status IN ('synced', 'exporting'), false)
-       FROM projects p LEFT JOIN erp_items e ON e.item_type = 'project' AND e.procore_id = p.id
-       UNION ALL
-       SELECT 'commitment', c.id, c.origin_id IS NOT NULL OR coalesce(e.status = 'synced', false),
-              c.origin_id IS NOT NULL OR coalesce(e.status IN ('synced', 'exporting'), false)
-       FROM commitments c LEFT JOIN erp_items e ON e.item_type = 'commitment' AND e.procore_id = c.id""",
+    # Is a parent (a company, project, commitment: whatever the pairs name as a parent) synced (linked), or at
+    # least accepted (on its way)? Cost codes have their own view above (a project code goes by its standard code).
+    "CREATE OR REPLACE VIEW erp_link_state AS\n"
+    + "\nUNION ALL\n".join(
+        f"""SELECT '{t}' AS item_type, r.id AS procore_id,
+              r.origin_id IS NOT NULL OR coalesce(e.status = 'synced', false) AS synced,
+              r.origin_id IS NOT NULL OR coalesce(e.status IN ('synced', 'exporting'), false) AS accepted
+           FROM {PAIRS[t].procore_table} r LEFT JOIN erp_items e ON e.item_type = '{t}' AND e.procore_id = r.id"""
+        for t in _LINK_STATE_TYPES
+    ),
     # Every exportable Procore record: what users see, and what blocks sending it (NULL = nothing).
     """CREATE OR REPLACE VIEW erp_item_details AS
        SELECT NULL::VARCHAR AS item_type, NULL::BIGINT AS procore_id, NULL::VARCHAR AS name,
