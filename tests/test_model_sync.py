@@ -37,6 +37,7 @@ import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, event, seed, settings
@@ -48,6 +49,7 @@ from sync_world import admin_id, company_for, fixture_dir, open_world, sync_all,
 
 from qbrecon import Workspace, links
 from qbrecon.entities import PAIRS
+from qbrecon.erp import settings as qbrecon_settings
 from qbrecon.errors import BatchRejected
 from qbrecon.qbwc.service import QBWCService, ServiceConfig
 from qbrecon.qbwc.simulator import KINDS, QuickBooksCompany
@@ -127,6 +129,7 @@ def _line_ids(company: QuickBooksCompany, kind: str) -> set[str]:
         for line in company._recs[rid].iter(tag)
     }
 
+
 _TEMPLATE: dict[str, Path] = {}
 
 
@@ -139,7 +142,11 @@ def template() -> dict[str, Path]:
     atexit.register(shutil.rmtree, base, True)  # the template's files (tens of MB) go with the process
     fx = fixture_dir(base, projects=1, seed=3, **SIZES)
     ws = open_world(base / "ws.duckdb", fx)
-    ws.set_service_credentials(SERVICE_USER, SERVICE_PASSWORD)
+    # The service password's scrypt hash with a small work factor (the hash names its parameters, and the check
+    # uses those): each Web Connector session of the model signs in through the same code, without the ~0.1 s of
+    # CPU a production-strength hash costs on purpose.
+    with mock.patch.dict(qbrecon_settings._SCRYPT, n=2**4):
+        ws.set_service_credentials(SERVICE_USER, SERVICE_PASSWORD)
     company = company_for(base / "qb.duckdb", fx)
     seed_ids = set(company._recs)
     seed_lines = set(company.lines("purchase_order").get("TxnLineID", []))
