@@ -115,7 +115,16 @@ def measure(n: int, repeat: int = 8, accepts: int = 4) -> dict:
         server = start_server(ws, port=0, dashboard=True)
         times: dict[str, list[float]] = {
             k: []
-            for k in ("sign_in", "tab", "filter", "search", "sort", "accept", "accept_dialog", "accept_confirm")
+            for k in (
+                "sign_in",
+                "tab",
+                "filter",
+                "search",
+                "sort",
+                "accept",
+                "accept_dialog",
+                "accept_confirm",
+            )
         }
         try:
             with sync_playwright() as p:

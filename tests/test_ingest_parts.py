@@ -59,7 +59,9 @@ def _tables(ws: Workspace) -> dict[str, pd.DataFrame]:
 def _load(tmp_path: Path, name: str, path: Path, workers: int | None, part: int | None):
     ws = Workspace(tmp_path / f"{name}.duckdb")
     reader = qb_reader.ResponseReader(path, part_bytes=part, workers=workers)
-    report = ws.loading._write_load("quickbooks", str(path), reader.chunks(), pd.Timestamp.now(tz="UTC"), reader)
+    report = ws.loading._write_load(
+        "quickbooks", str(path), reader.chunks(), pd.Timestamp.now(tz="UTC"), reader
+    )
     return ws, report
 
 

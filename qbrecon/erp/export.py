@@ -1015,6 +1015,7 @@ class ExportService:
         """Write the decisions: ledger rows, erp_items (through apply_export_outcomes for synced/failed), audit."""
         if not decisions:
             return
+
         # straight from the decisions into Arrow (no pandas frame per answer)
         def col(name: str) -> list:
             return [_none(d.get(name)) for d in decisions]
@@ -1039,7 +1040,9 @@ class ExportService:
                 "attempt": pa.array([int(d["attempt"]) for d in decisions], pa.int32()),
                 "decision": pa.array(decided, pa.string()),
                 "outcome": pa.array(ledger_outcome, pa.string()),
-                "status_code": pa.array([None if x is None else int(x) for x in col("status_code")], pa.int32()),
+                "status_code": pa.array(
+                    [None if x is None else int(x) for x in col("status_code")], pa.int32()
+                ),
                 "status_message": pa.array(col("status_message"), pa.string()),
                 "error_class": pa.array(col("error_class"), pa.string()),
                 "quickbooks_id": pa.array(col("quickbooks_id"), pa.string()),

@@ -164,7 +164,8 @@ _VIEWS = [
        WHERE false  -- the columns; every row comes from a pair module"""
     + "".join(f"\n       UNION ALL{m.details_sql}" for m in _pairs.registered()),  # pair modules' items
     # The queue as users see it (only items that have an erp_items row).
-    "CREATE OR REPLACE VIEW erp_queue AS " + _QUEUE_SQL.format(items="erp_items", details="erp_item_details d"),
+    "CREATE OR REPLACE VIEW erp_queue AS "
+    + _QUEUE_SQL.format(items="erp_items", details="erp_item_details d"),
 ]
 register_tables(*_VIEWS)
 
@@ -742,29 +743,37 @@ class QueueService:
                 f"export outcomes lack column(s) {', '.join(missing_cols)}", field=missing_cols[0]
             )
         arrow = _typed_outcomes(outcomes) if isinstance(outcomes, pa.Table) else None  # the ledger's own
-        frame = None if arrow is not None else pd.DataFrame({c: outcomes[c] if c in have else None for c in cols})
-        arrow = arrow if arrow is not None else pa.table(
-            {
-                "item_type": pa.array(frame["item_type"].astype("string").tolist(), pa.string()),
-                "procore_id": pa.array([int(x) for x in frame["procore_id"]], pa.int64()),
-                "outcome": pa.array(frame["outcome"].astype("string").str.lower().tolist(), pa.string()),
-                "quickbooks_id": pa.array(
-                    [None if pd.isna(x) else str(x) for x in frame["quickbooks_id"]], pa.string()
-                ),
-                "edit_sequence": pa.array(
-                    [None if pd.isna(x) else str(x) for x in frame["edit_sequence"]], pa.string()
-                ),
-                "status_code": pa.array(
-                    [None if pd.isna(x) else int(x) for x in frame["status_code"]], pa.int64()
-                ),
-                "status_message": pa.array(
-                    [None if pd.isna(x) else str(x) for x in frame["status_message"]], pa.string()
-                ),
-                "error_class": pa.array(
-                    [None if pd.isna(x) else str(x) for x in frame["error_class"]], pa.string()
-                ),
-                "attempt": pa.array([None if pd.isna(x) else int(x) for x in frame["attempt"]], pa.int64()),
-            }
+        frame = (
+            None if arrow is not None else pd.DataFrame({c: outcomes[c] if c in have else None for c in cols})
+        )
+        arrow = (
+            arrow
+            if arrow is not None
+            else pa.table(
+                {
+                    "item_type": pa.array(frame["item_type"].astype("string").tolist(), pa.string()),
+                    "procore_id": pa.array([int(x) for x in frame["procore_id"]], pa.int64()),
+                    "outcome": pa.array(frame["outcome"].astype("string").str.lower().tolist(), pa.string()),
+                    "quickbooks_id": pa.array(
+                        [None if pd.isna(x) else str(x) for x in frame["quickbooks_id"]], pa.string()
+                    ),
+                    "edit_sequence": pa.array(
+                        [None if pd.isna(x) else str(x) for x in frame["edit_sequence"]], pa.string()
+                    ),
+                    "status_code": pa.array(
+                        [None if pd.isna(x) else int(x) for x in frame["status_code"]], pa.int64()
+                    ),
+                    "status_message": pa.array(
+                        [None if pd.isna(x) else str(x) for x in frame["status_message"]], pa.string()
+                    ),
+                    "error_class": pa.array(
+                        [None if pd.isna(x) else str(x) for x in frame["error_class"]], pa.string()
+                    ),
+                    "attempt": pa.array(
+                        [None if pd.isna(x) else int(x) for x in frame["attempt"]], pa.int64()
+                    ),
+                }
+            )
         )
         name = _temp_name("outcomes")
         with self.store.transaction() as con:

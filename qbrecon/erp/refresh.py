@@ -847,7 +847,9 @@ class RefreshService:
         ).fetchall()
         if not pages:
             return
-        self.budgets.add_new_cost_codes_to_budgets(load_ids=[load_id for _, load_id in pages if load_id is not None])
+        self.budgets.add_new_cost_codes_to_budgets(
+            load_ids=[load_id for _, load_id in pages if load_id is not None]
+        )
         self.store.execute(
             "INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)",
             [_ITEMS_SEEN_KEY, str(max(m for m, _ in pages))],
