@@ -113,6 +113,11 @@ def dependencies_sql(types: Iterable[str] | None = None) -> str:
 EXPORTABLE = [p.item_type for p in sorted(PAIRS.values(), key=lambda p: p.export_order) if p.exportable]
 
 
+def pairs_of_request(request_name: str) -> list[EntityPair]:
+    """The pairs whose Add or Mod ``request_name`` is (``PurchaseOrderMod``: a commitment's and a change order's)."""
+    return [p for p in PAIRS.values() if request_name in (p.add_request, p.mod_request)]
+
+
 def pair(item_type: str) -> EntityPair:
     try:
         return PAIRS[item_type]

@@ -38,6 +38,39 @@ def fixture_dir(base: Path, projects: int = 1, seed: int = 3, **sizes: int) -> P
     return _FIXTURES[key]
 
 
+def put_admin(ws) -> None:
+    """User 1, "ada": an ERP admin who can push to accounting (may send, accept and export)."""
+    ws.store.put_rows(
+        "users",
+        [
+            dict(
+                id=1,
+                name="Ada",
+                login="ada",
+                is_active=True,
+                erp_integrations_permission="admin",
+                can_push_to_accounting=True,
+            )
+        ],
+    )
+    ws.store.put_rows(
+        "user_tool_permissions",
+        [
+            dict(user_id=1, tool=t, level="admin")
+            for t in ("directory", "admin", "projects", "budget", "commitments", "timesheets")
+        ],
+    )
+
+
+def synced_but_invoices(base: Path, fx: Path) -> tuple[Workspace, QuickBooksCompany, pd.DataFrame]:
+    """The fixture world with everything but subcontractor invoices synced, and the invoices that can be sent."""
+    ws = open_world(base / "ws.duckdb", fx)
+    company = company_for(base / "company.duckdb", fx)
+    sync_all(ws, company, item_types=[t for t in EXPORTABLE if t != "invoice"])
+    queue = ws.queue(item_type="invoice")
+    return ws, company, queue[(queue["status"] == "not_sent") & queue["can_send"].fillna(False)]
+
+
 def admin_id(ws) -> int:
     users = ws.frame("users")
     return int(users[users["erp_integrations_permission"] == "admin"]["id"].iloc[0])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from sync_world import admin_id, put_admin
 
 from qbrecon import Workspace
 from qbrecon.entities import PAIRS
@@ -28,37 +29,6 @@ KIND = {
 
 def put(ws, table: str, rows: list[dict]) -> None:
     ws.store.put_rows(table, rows)
-
-
-def put_admin(ws) -> None:
-    """User 1, "ada": an ERP admin who can push to accounting (may send, accept and export)."""
-    put(
-        ws,
-        "users",
-        [
-            dict(
-                id=1,
-                name="Ada",
-                login="ada",
-                is_active=True,
-                erp_integrations_permission="admin",
-                can_push_to_accounting=True,
-            )
-        ],
-    )
-    put(
-        ws,
-        "user_tool_permissions",
-        [
-            dict(user_id=1, tool=t, level="admin")
-            for t in ("directory", "admin", "projects", "budget", "commitments", "timesheets")
-        ],
-    )
-
-
-def admin_id(ws) -> int:
-    users = ws.frame("users")
-    return int(users[users["erp_integrations_permission"] == "admin"]["id"].iloc[0])
 
 
 def accept_everything(ws) -> int:

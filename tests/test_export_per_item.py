@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import pytest
 from lxml import etree
-from sync_world import admin_id, company_for, fixture_dir, open_world, sync_all
-
-from qbrecon.entities import EXPORTABLE
+from sync_world import admin_id, fixture_dir, synced_but_invoices
 
 pytestmark = pytest.mark.slow  # a synced fixture world: vendors, jobs, items, commitments exported first
 
@@ -17,11 +15,7 @@ pytestmark = pytest.mark.slow  # a synced fixture world: vendors, jobs, items, c
 def test_one_bad_invoice_fails_alone_and_the_rest_of_the_selection_is_exported(tmp_path_factory):
     base = tmp_path_factory.mktemp("per-item")
     fx = fixture_dir(tmp_path_factory.getbasetemp(), projects=1, seed=3)
-    ws = open_world(base / "ws.duckdb", fx)
-    company = company_for(base / "company.duckdb", fx)
-    sync_all(ws, company, item_types=[t for t in EXPORTABLE if t != "invoice"])
-    queue = ws.queue(item_type="invoice")
-    ready = queue[(queue["status"] == "not_sent") & queue["can_send"].fillna(False)]
+    ws, company, ready = synced_but_invoices(base, fx)
     good, too_long, refused_by_quickbooks = (
         [int(i) for i in ready["procore_id"][:2]],
         int(ready["procore_id"].iloc[2]),

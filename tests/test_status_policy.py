@@ -6,36 +6,17 @@ from __future__ import annotations
 
 import pytest
 from lxml import etree
+from sync_world import put_admin
 
 from qbrecon import Workspace
 from qbrecon.erp.ledger import MAX_ATTEMPTS
 from qbrecon.qbwc.simulator import QuickBooksCompany
 
 
-def _admin(ws: Workspace) -> None:
-    ws.store.put_rows(
-        "users",
-        [
-            dict(
-                id=1,
-                name="Ada",
-                login="ada",
-                is_active=True,
-                erp_integrations_permission="admin",
-                can_push_to_accounting=True,
-            )
-        ],
-    )
-    ws.store.put_rows(
-        "user_tool_permissions",
-        [dict(user_id=1, tool=t, level="admin") for t in ("directory", "admin", "projects", "commitments")],
-    )
-
-
 @pytest.fixture()
 def ws():
     ws = Workspace()
-    _admin(ws)
+    put_admin(ws)
     yield ws
     ws.close()
 
@@ -104,17 +85,11 @@ def test_3140_names_what_is_missing_and_what_to_do(tmp_path_factory):
     """In a synced fixture world, QuickBooks answers two BillAdds with 3140: one whose vendor qbrecon synced is
     gone from the company file, one naming an item no Procore parent of the bill is linked to (e.g. the retainage
     item an ERP setting names): the advice must not blame the bill's synced cost codes."""
-    from sync_world import admin_id, company_for, fixture_dir, open_world, sync_all
-
-    from qbrecon.entities import EXPORTABLE
+    from sync_world import admin_id, fixture_dir, synced_but_invoices
 
     base = tmp_path_factory.mktemp("s3140")
     fx = fixture_dir(tmp_path_factory.getbasetemp(), projects=1, seed=3)
-    ws = open_world(base / "ws.duckdb", fx)
-    company = company_for(base / "company.duckdb", fx)
-    sync_all(ws, company, item_types=[t for t in EXPORTABLE if t != "invoice"])
-    queue = ws.queue(item_type="invoice")
-    ready = queue[(queue["status"] == "not_sent") & queue["can_send"].fillna(False)]
+    ws, company, ready = synced_but_invoices(base, fx)
     vendor_gone, item_gone = int(ready["procore_id"].iloc[0]), int(ready["procore_id"].iloc[1])
     refs = dict(
         ws.store.execute(

@@ -33,7 +33,7 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-from ..entities import PAIRS, EntityPair
+from ..entities import pairs_of_request
 from ..qbxml.build import QUERIES
 from ..qbxml.responses import RETRYABLE
 from ..store import register_tables
@@ -110,11 +110,6 @@ def lookup_full_name(body: etree._Element, parent_full_name: str | None = None) 
     return f"{parent_name}:{name}" if parent_name else None
 
 
-def _pair_for(request_name: str) -> EntityPair | None:
-    """The pair whose Add or Mod ``request_name`` is (a change order's PurchaseOrderMod: its commitment's query)."""
-    return next((p for p in PAIRS.values() if request_name in (p.add_request, p.mod_request)), None)
-
-
 def check_query(
     request: etree._Element,
     request_id: str,
@@ -128,11 +123,11 @@ def check_query(
     lines. Built in schema order; the caller matches the answer with ``record_matches``."""
     body = _body(request)
     name = body.tag
-    pair = _pair_for(name)
+    pair = next(iter(pairs_of_request(name)), None)  # a CCO's PurchaseOrderMod: its commitment's query
     if pair is None or pair.query_request is None:
         raise ValueError(f"no check query for {name}: no pair declares it")
     query = pair.query_request
-    kind, line_items = QUERIES.get(query, ("list" if pair.quickbooks_id == "ListID" else "txn", False))
+    kind, line_items = QUERIES[query]  # every pair's query is declared there (``pairs.register``)
     el = etree.Element(query + "Rq", requestID=request_id)
     if name.endswith("Mod") or reason == "refresh":
         target = quickbooks_id or body.findtext(pair.quickbooks_id)

@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 from lxml import etree
 
-from ..entities import PAIRS
+from ..entities import pairs_of_request
 from ..errors import InputError
 from .build import Request, parse_request_id, requests_frame
 from .parse import BENIGN_STATUS, parse_bytes, read_response_tree
@@ -188,7 +188,7 @@ def _infer(request_name: str, request_id: str | None) -> tuple[str | None, int |
         return item_type or "query", procore_id, "query"
     action = "add" if request_name.endswith("Add") else "mod" if request_name.endswith("Mod") else "other"
     if item_type is None:
-        matches = [p.item_type for p in PAIRS.values() if request_name in (p.add_request, p.mod_request)]
+        matches = [p.item_type for p in pairs_of_request(request_name)]
         item_type = matches[0] if len(matches) == 1 else None
     return item_type, procore_id, action
 

@@ -16,9 +16,9 @@ for _m in [*_pairs.registered(), *_pairs.imported()]:  # pair modules name their
     if _m.reconcile:
         PAIR_TITLES[_m.item_type] = _m.reconcile_title
         SHEET_NAMES[_m.item_type] = _m.sheet_name
-    for _r in getattr(_m, "rollups", ()):
-        PAIR_TITLES[_r.rule.pair] = _r.title
-        SHEET_NAMES[_r.rule.pair] = _r.sheet_name
+for _r in (r for m in _pairs.registered() for r in m.rollups):  # reports built on a pair's findings
+    PAIR_TITLES[_r.rule.pair] = _r.title
+    SHEET_NAMES[_r.rule.pair] = _r.sheet_name
 
 SUMMARY_LABELS = {
     "label": "Pair",
