@@ -162,6 +162,23 @@ class ExportJob:
         return self.ws.fail_export_batch(message_id, hresult, message)
 
 
+# a final decision's columns as ``apply_export_outcomes`` reads them (the decision is the outcome)
+_FINAL_COLUMNS = {
+    c: ("outcome" if c == "decision" else c)
+    for c in (
+        "item_type",
+        "procore_id",
+        "decision",
+        "quickbooks_id",
+        "edit_sequence",
+        "status_code",
+        "status_message",
+        "error_class",
+        "attempt",
+    )
+}
+
+
 class ExportService:
     """Export ledger and orchestration over the workspace's store (``ws.export_service``). The export stage: it
     hands every outcome to the ERP queue (``queue.apply_export_outcomes``), the stage before it."""
@@ -1098,32 +1115,8 @@ class ExportService:
         # the final answers (Synced / Failed) straight from the decisions, in their order
         final = (
             table.filter(pc.is_in(table["decision"], pa.array(["synced", "failed"])))
-            .select(
-                [
-                    "item_type",
-                    "procore_id",
-                    "decision",
-                    "quickbooks_id",
-                    "edit_sequence",
-                    "status_code",
-                    "status_message",
-                    "error_class",
-                    "attempt",
-                ]
-            )
-            .rename_columns(
-                [
-                    "item_type",
-                    "procore_id",
-                    "outcome",
-                    "quickbooks_id",
-                    "edit_sequence",
-                    "status_code",
-                    "status_message",
-                    "error_class",
-                    "attempt",
-                ]
-            )
+            .select(list(_FINAL_COLUMNS))
+            .rename_columns(list(_FINAL_COLUMNS.values()))
         )
         if final.num_rows:
             line_links = [
