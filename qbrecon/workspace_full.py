@@ -147,23 +147,11 @@ class Workspace:
 
     # -- erp_queue -------------------------------------------------------------------------------------------
     def accept(
-        self,
-        selection: Any,
-        *,
-        by: int | str,
-        item_type: str | None = None,
-        customer: str | None = None,
-        vendor_type: str | None = None,
-        quickbooks_number: str | None = None,
+        self, selection: Any, *, by: int | str, item_type: str | None = None, **options: str | None
     ) -> BatchResult:
-        return self.erp_queue.accept(
-            selection,
-            by=by,
-            item_type=item_type,
-            customer=customer,
-            vendor_type=vendor_type,
-            quickbooks_number=quickbooks_number,
-        )
+        """Accept for export, with the accept options the pairs declare (``customer=`` for a job's parent,
+        ``vendor_type=``, ``quickbooks_number=``; see ``QueueService.accept``)."""
+        return self.erp_queue.accept(selection, by=by, item_type=item_type, **options)
 
     def apply_export_outcomes(
         self,

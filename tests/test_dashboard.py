@@ -180,7 +180,9 @@ def test_item_detail_has_lines_and_quickbooks_error(ws):
 
 def test_customers_offered_for_jobs_are_top_level_only(ws):
     seed(ws, invoices=1)
-    assert queries.quickbooks_customers(ws) == ["City Schools", "Harbor Holdings"]
+    from qbrecon.pairs.project import PARENT_CUSTOMER
+
+    assert queries.option_values(ws, PARENT_CUSTOMER.choices_sql) == ["City Schools", "Harbor Holdings"]
 
 
 def test_display_keeps_money_exact_and_merges_errors(ws):
@@ -300,12 +302,13 @@ def test_read_only_user_gets_disabled_actions_and_the_library_refuses(company):
 def test_accepting_a_job_needs_a_quickbooks_customer(company):
     view = _view(company, "ann@example.com")
     view.item_tabs.value = "project"
-    assert view.customer.visible and view.customer.options == ["City Schools", "Harbor Holdings"]
+    customer = view.accept_inputs["project", "customer"]
+    assert customer.visible and customer.options == ["City Schools", "Harbor Holdings"]
     view.table.selection = [0]
-    view.customer.value = None
+    customer.value = None
     assert not view.ask("accept")
     assert "Choose the QuickBooks customer" in _alerts(view)[0][1]
-    view.customer.value = "Harbor Holdings"
+    customer.value = "Harbor Holdings"
     assert view.ask("accept")
     assert company.queue(item_type="project", status="exporting")["procore_id"].tolist() == [1]
 

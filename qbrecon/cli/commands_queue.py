@@ -208,23 +208,23 @@ def _item_types() -> list[str]:
     return EXPORTABLE
 
 
+def _accept_options() -> list[click.Option]:
+    """One flag per accept option the pairs declare (``--customer``, ``--vendor-type``, ...)."""
+    from ..pairs import accept_options
+
+    return [
+        click.Option([declared[0][1].flag, name], help=" ".join(dict.fromkeys(o.help for _, o in declared)))
+        for name, declared in accept_options().items()
+    ]
+
+
 _decision("send", "Send items to ERP (Ready to Export; Exporting with direct export).")
 _decision("resend", "Re-send corrected, rejected items.")
 _decision("retrieve", "Retrieve items from ERP before a decision.")
 _decision(
     "accept",
     "Accept items for export to QuickBooks (accounting approvers).",
-    [
-        click.Option(
-            ["--customer"],
-            help="Projects: the QuickBooks customer (ListID or FullName) that becomes the parent.",
-        ),
-        click.Option(["--vendor-type", "vendor_type"], help="Companies: the QuickBooks vendor type."),
-        click.Option(
-            ["--quickbooks-number", "quickbooks_number"],
-            help="Commitments: the QuickBooks PO number (when 'Use Procore Contract #' is off).",
-        ),
-    ],
+    _accept_options(),
 )
 _decision(
     "reject",

@@ -349,18 +349,7 @@ def audit_actions(ws: Any) -> list[str]:
     return [str(x) for x in ws.store.frame("SELECT DISTINCT action FROM erp_audit ORDER BY 1")["action"]]
 
 
-def quickbooks_customers(ws: Any) -> list[str]:
-    """Customers a new job can go under: active top-level QuickBooks customers (jobs themselves excluded)."""
-    frame = ws.store.frame(
-        "SELECT FullName FROM customers WHERE coalesce(Sublevel, 0) = 0 AND coalesce(IsActive, true) "
-        "ORDER BY FullName"
-    )
-    return [str(x) for x in frame["FullName"]]
-
-
-def quickbooks_vendor_types(ws: Any) -> list[str]:
-    """Vendor types already used in QuickBooks, offered when accepting a company."""
-    frame = ws.store.frame(
-        "SELECT DISTINCT VendorTypeRef_FullName AS t FROM vendors WHERE VendorTypeRef_FullName IS NOT NULL ORDER BY t"
-    )
-    return [str(x) for x in frame["t"]]
+def option_values(ws: Any, sql: str) -> list[str]:
+    """The values an accept option offers (a pair's ``choices_sql`` / ``examples_sql``: one column)."""
+    frame = ws.store.frame(sql)
+    return [str(x) for x in frame.iloc[:, 0]]

@@ -327,15 +327,16 @@ class QueueView:
         self.empty_note = pn.pane.Markdown("", margin=(5, 10), visible=False)
 
         # actions (only for accounting approvers: read-only users get none of these controls)
-        self.customer = pn.widgets.Select(
-            name="QuickBooks customer (parent of the job)", options=[], width=280
-        )
-        self.vendor_type = pn.widgets.TextInput(
-            name="QuickBooks vendor type (optional)", placeholder="e.g. Subcontractor", width=260
-        )
-        self.quickbooks_number = pn.widgets.TextInput(
-            name="QuickBooks PO number (max. 11 characters)", placeholder="empty: Procore's number", width=260
-        )
+        # one field per accept option a pair declares, shown on its tab: (item type, option name) -> widget
+        self.accept_inputs: dict[tuple[str, str], Any] = {
+            (m.item_type, o.name): (
+                pn.widgets.Select(name=o.label, options=[], width=280)
+                if o.choices_sql
+                else pn.widgets.TextInput(name=o.label, placeholder=o.placeholder, width=260)
+            )
+            for m in _pairs.registered()
+            for o in m.accept_options
+        }
         self.buttons = {
             a: pn.widgets.Button(name=ACTION_LABELS[a], button_type=bt, width=100, align="end")
             for a, bt in [
@@ -366,9 +367,7 @@ class QueueView:
         controls: list[Any] = []
         if user.can_decide:
             self.action_row = pn.Row(
-                self.customer,
-                self.vendor_type,
-                self.quickbooks_number,
+                *self.accept_inputs.values(),
                 *self.buttons.values(),
                 sizing_mode="stretch_width",
             )
@@ -754,14 +753,13 @@ class QueueView:
             button.visible = self.user.can_decide and action in allowed
             button.disabled = not self.user.can_decide
         accepting = self.user.can_decide and "accept" in allowed
-        self.customer.visible = accepting and self.query.item_type == "project"
-        if self.customer.visible:
-            self.customer.options = queries.quickbooks_customers(self.ws)
-        self.vendor_type.visible = accepting and self.query.item_type == "company"
-        if self.vendor_type.visible:
-            known = queries.quickbooks_vendor_types(self.ws)
-            self.vendor_type.placeholder = "e.g. " + ", ".join(known[:3]) if known else "e.g. Subcontractor"
-        self.quickbooks_number.visible = accepting and self.query.item_type == "commitment"
+        for (item_type, _name), widget, option in self._accept_fields():
+            widget.visible = accepting and self.query.item_type == item_type
+            if widget.visible and option.choices_sql:
+                widget.options = queries.option_values(self.ws, option.choices_sql)
+            elif widget.visible and option.examples_sql:
+                known = queries.option_values(self.ws, option.examples_sql)
+                widget.placeholder = "e.g. " + ", ".join(known[:3]) if known else option.placeholder
         self.select_all.visible = self.user.can_decide and bool(allowed) and self.total > 0
         self.select_all.name = f"Select all {self.total:,} that match"
 
@@ -770,19 +768,24 @@ class QueueView:
         options: dict[str, Any] = {}
         if action != "accept":
             return options
-        if self.query.item_type == "project":
-            if not self.customer.value:
-                return "Choose the QuickBooks customer the job goes under."
-            options["customer"] = self.customer.value
-        vendor_type = (self.vendor_type.value_input or self.vendor_type.value or "").strip()
-        if self.query.item_type == "company" and vendor_type:
-            options["vendor_type"] = vendor_type
-        number = (self.quickbooks_number.value_input or self.quickbooks_number.value or "").strip()
-        if self.query.item_type == "commitment" and number:
-            if len(rows) > 1:
-                return "A QuickBooks PO number is for one commitment: select only the commitment it is for."
-            options["quickbooks_number"] = number
+        for (item_type, name), widget, option in self._accept_fields():
+            if item_type != self.query.item_type:
+                continue
+            typed = getattr(widget, "value_input", None)
+            value = str(typed or widget.value or "").strip()
+            if not value:
+                if option.required:
+                    return option.required
+                continue
+            if option.one_item and len(rows) > 1:
+                return option.one_item
+            options[name] = value
         return options
+
+    def _accept_fields(self) -> list[tuple[tuple[str, str], Any, _pairs.AcceptOption]]:
+        """(key, widget, declared option) of every accept field."""
+        declared = {(m.item_type, o.name): o for m in _pairs.registered() for o in m.accept_options}
+        return [(key, widget, declared[key]) for key, widget in self.accept_inputs.items()]
 
     @batched
     def ask(self, action: str) -> bool:
@@ -874,8 +877,10 @@ class QueueView:
             text += f" and {len(rows) - len(names):,} more" if len(rows) > len(names) else ""
         self.picked.clear()
         self.all_matching = False
-        if action == "accept":
-            self.quickbooks_number.value = self.quickbooks_number.value_input = ""
+        if action == "accept":  # a value for one item is not offered again for the next
+            for _key, widget, option in self._accept_fields():
+                if option.one_item:
+                    widget.value = widget.value_input = ""
         self.refresh()
         self.messages.append(alert(text + ".", "success"))
         self._on_change()

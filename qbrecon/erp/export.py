@@ -62,7 +62,10 @@ _DEPS_SQL = dependencies_sql()
 
 # line tables each item type's builder needs, keyed by the column that points at the item
 _LINES = {m.item_type: m.line_keys for m in _pairs.registered()}
-_OPTION_FIELDS = ("parent_customer_list_id", "parent_customer_full_name", "vendor_type", "quickbooks_number")
+# what the accept options store for the build (erp_items.export_options), read back as columns of the rows
+_OPTION_FIELDS = tuple(
+    dict.fromkeys(key for m in _pairs.registered() for o in m.accept_options for key, _ in o.stored_members)
+)
 _LIST_ADDS = {"VendorAdd", "CustomerAdd", "ItemServiceAdd", "ItemNonInventoryAdd", "ItemOtherChargeAdd"}
 _NOT_ANSWERED = "no response to this request"
 

@@ -27,7 +27,6 @@ from ..entities import EXPORTABLE, PAIRS
 from ..errors import BatchRejected, InputError
 from ..pairs import payment
 from ..pairs.base import case_sql
-from ..qbxml import spec
 from ..schemas import TABLES
 from ..schemas.types import normalise_name, normalise_names
 from ..store import Store, register_tables
@@ -39,9 +38,6 @@ from .notify import enqueue_rejections
 from .reports import JOB_COST_LINES
 from .settings import read_settings, require_setting
 from .states import STATUSES, TRANSITIONS, item_where
-
-# QuickBooks' limits on the names a pair is identified by, from the qbXML spec tables (the one source)
-_PO_NUMBER_MAX = spec.max_length("PurchaseOrderAdd/RefNumber")
 
 # Additive: direct export (send straight to exporting) and linking a vendor to an existing company.
 TRANSITIONS.setdefault("send_direct_export", (TRANSITIONS["send"][0], "exporting"))
@@ -184,17 +180,12 @@ register_tables(
     f"""INSERT OR IGNORE INTO qbrecon_meta VALUES ('qb_links_version', '{links.LINKS_VERSION}')""",
 )
 
+# a selection: the items, and per row the accept options the pairs declare and a rejection's reason
+_ACCEPT_OPTIONS = list(_pairs.accept_options())
+_OPTION_COLUMNS = (*_ACCEPT_OPTIONS, "reason")
 _SEL_SCHEMA = pa.schema(
-    [
-        ("item_type", pa.string()),
-        ("procore_id", pa.int64()),
-        ("customer", pa.string()),
-        ("vendor_type", pa.string()),
-        ("quickbooks_number", pa.string()),
-        ("reason", pa.string()),
-    ]
+    [("item_type", pa.string()), ("procore_id", pa.int64()), *((c, pa.string()) for c in _OPTION_COLUMNS)]
 )
-_OPTION_COLUMNS = ("customer", "vendor_type", "quickbooks_number", "reason")
 _UNLINK_TYPES = [t for t in EXPORTABLE if PAIRS[t].can_unlink]
 _DIRECT_TYPES = [t for t in EXPORTABLE if PAIRS[t].direct_export]
 _ACTION_PERMISSION = {
@@ -301,6 +292,36 @@ _CCO_EDIT_SEQUENCE_SQL = (
        FROM {batch} b WHERE b.item_type = 'change_order' AND b.outcome = 'synced'
          AND e.item_type IN ('commitment', 'change_order') AND e.quickbooks_id = b.quickbooks_id""",
 )
+
+
+def _accept_options_sql(sel: str, exporting_now: str, cfg: dict) -> tuple[list[str], str, str]:
+    """The accept options the pairs declare (``pairs.AcceptOption``), for the selected items about to be exported
+    (``exporting_now``): their checks, the joins those read, and the ``export_options`` JSON stored for the build
+    (``{}`` for an item of a pair without options)."""
+    checks, joins, stored = [], [], []
+    for m in _pairs.registered():
+        members = []
+        for option in m.accept_options:
+            on = bool(option.fallback and cfg[option.fallback[0]])
+
+            def fill(template: str, option=option, on=on, item_type=m.item_type) -> str:
+                return option.sql(template, sel=sel, item_type=item_type, fallback_on=on)
+
+            if option.join:
+                o = fill("{o}")
+                joins.append(
+                    f"LEFT JOIN ({fill(option.join)}) {o} ON {o}.item_type = s.item_type AND {o}.procore_id = s.procore_id"
+                )
+            if option.check:
+                checks.append(
+                    f"CASE WHEN s.item_type = '{m.item_type}' AND e.status IS NOT NULL AND {exporting_now} "
+                    f"THEN {fill(option.check)} END"
+                )
+            members += [f"'{key}', {fill(sql)}" for key, sql in option.stored_members]
+        if members:
+            stored.append(f"WHEN s.item_type = '{m.item_type}' THEN json_object({', '.join(members)})::VARCHAR")
+    json_sql = f"CASE WHEN NOT ({exporting_now}) THEN NULL {' '.join(stored)} ELSE '{{}}' END"
+    return checks, "\n".join(joins), json_sql
 
 
 def pc_counts(column: pa.ChunkedArray) -> list[tuple[str, int]]:
@@ -438,28 +459,19 @@ class QueueService:
         return self._decide("retrieve", selection, by, item_type)
 
     def accept(
-        self,
-        selection: Any,
-        *,
-        by: int | str,
-        item_type: str | None = None,
-        customer: str | None = None,
-        vendor_type: str | None = None,
-        quickbooks_number: str | None = None,
+        self, selection: Any, *, by: int | str, item_type: str | None = None, **options: str | None
     ) -> BatchResult:
-        """Accept for export: Ready to Export -> Exporting. Projects need ``customer`` (the top-level QuickBooks
-        customer that becomes the job's parent, ListID or FullName); companies may take ``vendor_type``;
-        commitments a ``quickbooks_number`` when "Use Procore Contract #" is off. A selection frame may carry
-        these per row in columns of the same names."""
-        return self._decide(
-            "accept",
-            selection,
-            by,
-            item_type,
-            customer=customer,
-            vendor_type=vendor_type,
-            quickbooks_number=quickbooks_number,
-        )
+        """Accept for export: Ready to Export -> Exporting, with the accept options the pairs declare
+        (``pairs.accept_options()``): projects need ``customer`` (the top-level QuickBooks customer that becomes
+        the job's parent, ListID or FullName); companies may take ``vendor_type``; commitments a
+        ``quickbooks_number`` when "Use Procore Contract #" is off. A selection frame may carry these per row in
+        columns of the same names."""
+        unknown = sorted(set(options) - set(_ACCEPT_OPTIONS))
+        if unknown:
+            raise TypeError(
+                f"accept() got unexpected option(s) {', '.join(unknown)}; known: {', '.join(_ACCEPT_OPTIONS)}"
+            )
+        return self._decide("accept", selection, by, item_type, **options)
 
     def reject(
         self, selection: Any, *, by: int | str, reason: str | None = None, item_type: str | None = None
@@ -495,11 +507,9 @@ class QueueService:
         allowed, to_status = TRANSITIONS[action]
         direct = bool(cfg["direct_export"]) and action in ("send", "resend")
         direct_types = _sql_list(_DIRECT_TYPES)
-        use_procore_number = "true" if cfg["use_procore_contract_number"] else "false"
         is_direct = f"s.item_type IN ({direct_types})" if direct else "false"
         to_sql = f"CASE WHEN {is_direct} THEN 'exporting' ELSE '{to_status}' END"
         action_sql = f"CASE WHEN {is_direct} THEN '{action}_direct_export' ELSE '{action}' END"
-        qb_number = f"coalesce(s.quickbooks_number, CASE WHEN {use_procore_number} THEN q.number END)"
         exporting_now = "true" if action == "accept" else is_direct
         checks = [
             "CASE WHEN e.status IS NULL THEN 'not in the ERP queue (unknown item, or run refresh_queue after loading)' END",
@@ -511,33 +521,11 @@ class QueueService:
                 "CASE WHEN e.status IS NOT NULL AND q.blockers IS NOT NULL "
                 "THEN 'prerequisites not met: ' || q.blockers END"
             )
-        checks.append(
-            f"""CASE WHEN s.item_type = 'commitment' AND e.status IS NOT NULL AND {exporting_now} THEN
-                  CASE WHEN {qb_number} IS NULL THEN
-                         CASE WHEN {use_procore_number} THEN 'the commitment has no number to use as the QuickBooks PO number'
-                              ELSE 'a QuickBooks number is required (quickbooks_number=...; the setting use_procore_contract_number is off)' END
-                       WHEN length({qb_number}) > {_PO_NUMBER_MAX} THEN 'QuickBooks PO number ' || {qb_number} || ' is longer than {_PO_NUMBER_MAX} characters' END
-                END"""
+        # the accept options of the items about to be exported (accepted, or directly exported on send)
+        option_checks, option_joins, options_sql = (
+            _accept_options_sql(sel, exporting_now, cfg) if action == "accept" or direct else ([], "", "NULL")
         )
-        customer_join = ""
-        if action == "accept":
-            customer_join = f"""LEFT JOIN (
-                    SELECT s2.item_type, s2.procore_id, count(cu."ListID") AS n, any_value(cu."ListID") AS list_id,
-                           any_value(cu."FullName") AS full_name, max(coalesce(cu."Sublevel", 0)) AS sublevel,
-                           bool_or(cu."IsActive" = false) AS inactive
-                    FROM {sel} s2 JOIN customers cu
-                      ON cu."ListID" = s2.customer OR lower(cu."FullName") = lower(s2.customer)
-                    WHERE s2.item_type = 'project' GROUP BY 1, 2) cust
-                  ON cust.item_type = s.item_type AND cust.procore_id = s.procore_id"""
-            checks.append(
-                """CASE WHEN s.item_type = 'project' AND e.status IS NOT NULL AND e.quickbooks_id IS NULL THEN
-                      CASE WHEN s.customer IS NULL THEN 'choose the QuickBooks customer that becomes the job''s parent (customer=...)'
-                           WHEN cust.n IS NULL THEN 'unknown QuickBooks customer ' || s.customer || ' (not in the loaded customers list)'
-                           WHEN cust.n > 1 THEN 'QuickBooks customer ' || s.customer || ' is ambiguous; give its ListID'
-                           WHEN cust.sublevel > 0 THEN 'QuickBooks customer ' || cust.full_name || ' is a job (Sublevel ' || cust.sublevel || '), not a top-level customer'
-                           WHEN cust.inactive THEN 'QuickBooks customer ' || cust.full_name || ' is inactive' END
-                    END"""
-            )
+        checks += option_checks
         deleted = (
             "(SELECT any_value(l.deleted_detail) FROM qb_links l WHERE l.item_type = s.item_type "
             "AND l.procore_id = s.procore_id AND l.line_table = '' AND l.deleted_in_quickbooks_at IS NOT NULL)"
@@ -585,11 +573,10 @@ class QueueService:
                 user,
                 cfg,
                 checks,
-                customer_join,
+                option_joins,
+                options_sql,
                 direct,
                 is_direct,
-                exporting_now,
-                qb_number,
                 to_sql,
                 action_sql,
             )
@@ -605,18 +592,17 @@ class QueueService:
         user: dict,
         cfg: dict,
         checks: list[str],
-        customer_join: str,
+        option_joins: str,
+        options_sql: str,
         direct: bool,
         is_direct: str,
-        exporting_now: str,
-        qb_number: str,
         to_sql: str,
         action_sql: str,
     ) -> BatchResult:
         base = f"""FROM {sel} s
                    LEFT JOIN erp_items e ON e.item_type = s.item_type AND e.procore_id = s.procore_id
                    LEFT JOIN {view_name} q ON q.item_type = s.item_type AND q.procore_id = s.procore_id
-                   {customer_join}"""
+                   {option_joins}"""
         problems = con.sql(
             f"""SELECT item_type, procore_id, name, problem FROM (
                     SELECT s.item_type, s.procore_id, q.name, unnest([{", ".join(checks)}]) AS problem {base})
@@ -640,20 +626,6 @@ class QueueService:
                         require_setting(self.store, key, f"{n} {why}")
 
         # The batch: one row per item with from/to status and what to store.
-        options_sql = (
-            f"""CASE WHEN NOT ({exporting_now}) THEN NULL
-                WHEN s.item_type = 'project' THEN json_object('parent_customer_list_id', cust.list_id,
-                                                              'parent_customer_full_name', cust.full_name)::VARCHAR
-                WHEN s.item_type = 'company' THEN json_object('vendor_type', s.vendor_type)::VARCHAR
-                WHEN s.item_type = 'commitment' THEN json_object('quickbooks_number', {qb_number})::VARCHAR
-                ELSE '{{}}' END"""
-            if action == "accept"
-            else (
-                f"""CASE WHEN NOT ({exporting_now}) THEN NULL
-                WHEN s.item_type = 'commitment' THEN json_object('quickbooks_number', {qb_number})::VARCHAR
-                ELSE '{{}}' END"""
-            )
-        )
         batch_arrow = con.sql(
             f"""SELECT DISTINCT s.item_type, s.procore_id, e.status AS from_status, {to_sql} AS to_status,
                        {action_sql} AS action, s.reason, {options_sql} AS export_options,

@@ -19,9 +19,10 @@ from .. import links as _links
 from ..entities import EXPORTABLE, PAIRS, EntityPair
 from ..qbxml import build as _build
 from ..store import redeclare
-from .base import Column, Field, ImportedPair, Lines, PairModule, PairRule, Rollup
+from .base import AcceptOption, Column, Field, ImportedPair, Lines, PairModule, PairRule, Rollup
 
 __all__ = [
+    "AcceptOption",
     "Column",
     "Field",
     "ImportedPair",
@@ -29,6 +30,7 @@ __all__ = [
     "PairModule",
     "PairRule",
     "Rollup",
+    "accept_options",
     "imported",
     "module",
     "register",
@@ -88,6 +90,15 @@ def registered() -> list[PairModule]:
 
 def module(item_type: str) -> PairModule | None:
     return _MODULES.get(item_type)
+
+
+def accept_options() -> dict[str, list[tuple[str, AcceptOption]]]:
+    """Every declared accept option by name: [(item type, option)] (one name may serve several pairs)."""
+    found: dict[str, list[tuple[str, AcceptOption]]] = {}
+    for m in registered():
+        for option in m.accept_options:
+            found.setdefault(option.name, []).append((m.item_type, option))
+    return found
 
 
 def _import_pair_modules() -> None:

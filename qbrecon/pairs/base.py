@@ -146,6 +146,61 @@ class Column:
     width: int = 140
 
 
+@dataclass(frozen=True)
+class AcceptOption:
+    """An option the accounting approver gives when accepting an item (Procore's accept dialog: the job's parent
+    customer, the vendor type, the QuickBooks PO number). The ERP queue checks it and stores it in
+    ``erp_items.export_options`` for the build; the CLI offers it as ``--<name>`` (dashes for underscores), the
+    dashboard as a field of the accept controls, ``ws.accept`` as a keyword and a selection frame as a column.
+
+    SQL is read over the selection row ``s`` (the given value is ``s.<name>``), the item's ``erp_items`` row ``e``
+    and its queue row ``q``, with ``{value}`` (the value, ``fallback`` applied), ``{o}`` (the alias of ``join``),
+    ``{fallback_on}`` (``true`` when the fallback's setting is on), ``{sel}`` and ``{item_type}`` filled in.
+    """
+
+    name: str
+    label: str  # the dashboard field's words
+    help: str  # the CLI's help
+    # (key, SQL) members of the JSON stored for the build; default: the value under the option's name
+    stored: tuple[tuple[str, str], ...] = ()
+    # SQL giving the problem (or NULL) for an item about to be exported (accepted, or directly exported on send)
+    check: str = ""
+    # a SELECT over the selection ``{sel}`` keyed by (item_type, procore_id), LEFT JOINed as ``{o}``
+    join: str = ""
+    # (setting, SQL): the value when the approver gives none and the setting is on
+    fallback: tuple[str, str] | None = None
+    # the dashboard: a SELECT of the values to choose from (empty: a text field), of examples shown in the empty
+    # text field, its placeholder, what to say when a required field is empty, and when the value is for one item
+    # only (then the field is emptied once the item is accepted)
+    choices_sql: str = ""
+    examples_sql: str = ""
+    placeholder: str = ""
+    required: str = ""
+    one_item: str = ""
+
+    @property
+    def flag(self) -> str:
+        """The CLI flag: ``--vendor-type``."""
+        return "--" + self.name.replace("_", "-")
+
+    def sql(self, template: str, *, sel: str, item_type: str, fallback_on: bool) -> str:
+        """One of this option's SQL fragments with its placeholders filled in."""
+        value = f"s.{self.name}"
+        if self.fallback is not None:
+            value = f"coalesce(s.{self.name}, CASE WHEN {str(fallback_on).lower()} THEN {self.fallback[1]} END)"
+        return template.format(
+            value=value,
+            o=f"_opt_{item_type}_{self.name}",
+            fallback_on=str(fallback_on).lower(),
+            sel=sel,
+            item_type=item_type,
+        )
+
+    @property
+    def stored_members(self) -> tuple[tuple[str, str], ...]:
+        return self.stored or ((self.name, "{value}"),)
+
+
 # every queue tab starts with the item's Procore id
 PROCORE_ID = Column("procore_id", "Procore ID", "id", 115)
 
@@ -191,10 +246,36 @@ class PairModule:
     query_line_items: bool = True
     rollups: tuple[Rollup, ...] = ()
     tab_order: int = 100
+    plural: str = ""  # the dashboard's words for several items, when not the tab's label in lower case
+    accept_options: tuple[AcceptOption, ...] = ()
+    # SELECT (procore_id, quickbooks_id, edit_sequence): where a loaded item's QuickBooks id and EditSequence are
+    # read when its Procore row holds none (``pair.link_column`` is None: a budget's estimate, in its lines)
+    loaded_link_sql: str = ""
+    # the parent item type whose QuickBooks record this pair's items modify (a CCO adds lines to its commitment's
+    # PO): a synced item takes the record's id, the record's new EditSequence goes to the parent and its other
+    # children, a check query never looks the record up by that id, and the id may be linked to several items
+    shares_parent_record: str = ""
+    # a parent item type: its children go out one at a time per parent (each Mod needs the EditSequence the
+    # previous one returns); the parent is read from the pair's declared ``parents``
+    serial_per_parent: str = ""
+    # (store, the rows about to be built) -> the rows with what the build needs from the workspace's own tables
+    # (time: each entry's payroll item, "Set Up Your Payroll Export")
+    before_build: Callable[[Any, Any], Any] | None = None
+    # the QuickBooks list names (lower case) a 3140 "reference not found" uses for this pair's records
+    referenced_as: tuple[str, ...] = ()
 
     @property
     def item_type(self) -> str:
         return self.pair.item_type
+
+    @property
+    def shows_total(self) -> bool:
+        """The dashboard tab shows the money total of its view: the tab has an amount in money."""
+        return any(c.key == "amount" and c.kind == "money" for c in self.columns)
+
+    def serial_parent_sql(self) -> str:
+        """(procore_id, parent_id) of ``serial_per_parent``, from the declared parents."""
+        return next(sql for parent, sql in self.pair.parents if parent == self.serial_per_parent)
 
     @property
     def line_keys(self) -> list[tuple[str, str]]:

@@ -35,7 +35,17 @@ from ..qbxml.build import (
     _vendor_list_ids,
 )
 from . import register
-from .base import EXPECTED, PROCORE_ID, Column, Field, Lines, PairModule, PairRule, blockers_sql
+from .base import (
+    EXPECTED,
+    PROCORE_ID,
+    AcceptOption,
+    Column,
+    Field,
+    Lines,
+    PairModule,
+    PairRule,
+    blockers_sql,
+)
 
 ITEM_TYPE = "commitment"
 LINES = "commitment_lines"
@@ -349,6 +359,22 @@ RULE = PairRule(
 )
 
 
+# Accepting (or directly exporting) a commitment: the QuickBooks PO number; with "Use Procore Contract #" on,
+# the contract number unless the approver gives one.
+_PO_NUMBER_MAX = spec.max_length("PurchaseOrderAdd/RefNumber")
+QUICKBOOKS_NUMBER = AcceptOption(
+    "quickbooks_number",
+    f"QuickBooks PO number (max. {_PO_NUMBER_MAX} characters)",
+    "Commitments: the QuickBooks PO number (when 'Use Procore Contract #' is off).",
+    fallback=("use_procore_contract_number", "q.number"),
+    check=f"""CASE WHEN {{value}} IS NULL THEN
+                  CASE WHEN {{fallback_on}} THEN 'the commitment has no number to use as the QuickBooks PO number'
+                       ELSE 'a QuickBooks number is required (quickbooks_number=...; the setting use_procore_contract_number is off)' END
+                  WHEN length({{value}}) > {_PO_NUMBER_MAX} THEN 'QuickBooks PO number ' || {{value}} || ' is longer than {_PO_NUMBER_MAX} characters' END""",
+    placeholder="empty: Procore's number",
+    one_item="A QuickBooks PO number is for one commitment: select only the commitment it is for.",
+)
+
 MODULE = register(
     PairModule(
         pair=PAIR,
@@ -361,6 +387,7 @@ MODULE = register(
         reconcile=RULE,
         reconcile_title="Commitments / Purchase orders",
         sheet_name="Commitments - POs",
+        accept_options=(QUICKBOOKS_NUMBER,),
         tab_order=50,
     )
 )

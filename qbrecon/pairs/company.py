@@ -25,7 +25,17 @@ from ..qbxml.build import (
     _Prepared,
 )
 from . import register
-from .base import ADDRESS_FIELDS, EXPECTED, PROCORE_ID, Column, Field, PairModule, PairRule, blockers_sql
+from .base import (
+    ADDRESS_FIELDS,
+    EXPECTED,
+    PROCORE_ID,
+    AcceptOption,
+    Column,
+    Field,
+    PairModule,
+    PairRule,
+    blockers_sql,
+)
 
 ITEM_TYPE = "company"
 _NAME_MAX = spec.max_length("VendorAdd/Name")  # QuickBooks' limit, from the qbXML spec tables
@@ -132,6 +142,17 @@ RULE = PairRule(
     maps=(("_qbr_vendor_map", f"SELECT procore_id, quickbooks_id FROM _qbr_{ITEM_TYPE}_m"),),
 )
 
+# Accepting a company: the QuickBooks vendor type its vendor gets (optional; the setting's default otherwise).
+VENDOR_TYPE = AcceptOption(
+    "vendor_type",
+    "QuickBooks vendor type (optional)",
+    "Companies: the QuickBooks vendor type.",
+    # vendor types already used in QuickBooks, shown as examples
+    examples_sql='SELECT DISTINCT "VendorTypeRef_FullName" AS t FROM vendors '
+    'WHERE "VendorTypeRef_FullName" IS NOT NULL ORDER BY t',
+    placeholder="e.g. Subcontractor",
+)
+
 MODULE = register(
     PairModule(
         pair=PAIR,
@@ -146,6 +167,7 @@ MODULE = register(
         reconcile=RULE,
         reconcile_title="Companies / Vendors",
         sheet_name="Companies - Vendors",
+        accept_options=(VENDOR_TYPE,),
         tab_order=20,
     )
 )

@@ -27,7 +27,17 @@ from ..qbxml.build import (
     _split_linked,
 )
 from . import register
-from .base import ADDRESS_FIELDS, EXPECTED, PROCORE_ID, Column, Field, PairModule, PairRule, blockers_sql
+from .base import (
+    ADDRESS_FIELDS,
+    EXPECTED,
+    PROCORE_ID,
+    AcceptOption,
+    Column,
+    Field,
+    PairModule,
+    PairRule,
+    blockers_sql,
+)
 
 ITEM_TYPE = "project"
 _NAME_MAX = spec.max_length("CustomerAdd/Name")  # QuickBooks' limit, from the qbXML spec tables
@@ -147,6 +157,32 @@ RULE = PairRule(
     maps=(("_qbr_job_map", f"SELECT procore_id, quickbooks_id FROM _qbr_{ITEM_TYPE}_m"),),
 )
 
+# Accepting a new job: the top-level QuickBooks customer it goes under (ListID or FullName), checked against the
+# loaded customers list; a job already linked keeps its parent.
+PARENT_CUSTOMER = AcceptOption(
+    "customer",
+    "QuickBooks customer (parent of the job)",
+    "Projects: the QuickBooks customer (ListID or FullName) that becomes the parent.",
+    stored=(("parent_customer_list_id", "{o}.list_id"), ("parent_customer_full_name", "{o}.full_name")),
+    join="""SELECT s2.item_type, s2.procore_id, count(cu."ListID") AS n, any_value(cu."ListID") AS list_id,
+                   any_value(cu."FullName") AS full_name, max(coalesce(cu."Sublevel", 0)) AS sublevel,
+                   bool_or(cu."IsActive" = false) AS inactive
+            FROM {sel} s2 JOIN customers cu
+              ON cu."ListID" = s2.customer OR lower(cu."FullName") = lower(s2.customer)
+            WHERE s2.item_type = '{item_type}' GROUP BY 1, 2""",
+    check="""CASE WHEN e.quickbooks_id IS NULL THEN
+                 CASE WHEN s.customer IS NULL THEN 'choose the QuickBooks customer that becomes the job''s parent (customer=...)'
+                      WHEN {o}.n IS NULL THEN 'unknown QuickBooks customer ' || s.customer || ' (not in the loaded customers list)'
+                      WHEN {o}.n > 1 THEN 'QuickBooks customer ' || s.customer || ' is ambiguous; give its ListID'
+                      WHEN {o}.sublevel > 0 THEN 'QuickBooks customer ' || {o}.full_name || ' is a job (Sublevel ' || {o}.sublevel || '), not a top-level customer'
+                      WHEN {o}.inactive THEN 'QuickBooks customer ' || {o}.full_name || ' is inactive' END
+             END""",
+    # customers a new job can go under: active top-level customers (jobs themselves excluded)
+    choices_sql='SELECT "FullName" FROM customers WHERE coalesce("Sublevel", 0) = 0 AND coalesce("IsActive", true) '
+    'ORDER BY "FullName"',
+    required="Choose the QuickBooks customer the job goes under.",
+)
+
 MODULE = register(
     PairModule(
         pair=PAIR,
@@ -165,6 +201,7 @@ MODULE = register(
         reconcile=RULE,
         reconcile_title="Projects / Jobs",
         sheet_name="Projects - Jobs",
+        accept_options=(PARENT_CUSTOMER,),
         tab_order=10,
     )
 )
