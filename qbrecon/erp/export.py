@@ -499,7 +499,7 @@ class ExportService:
         )
         self._register(sel, "_exp_sel")
         try:
-            level = " AND t.cost_code_level = 'standard'" if pair.procore_table == "cost_codes" else ""
+            level = f" AND t.{pair.row_filter}" if pair.row_filter else ""
             options = ", ".join(
                 f"json_extract_string(e.export_options, '$.{f}') AS {f}" for f in _OPTION_FIELDS
             )

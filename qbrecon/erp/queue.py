@@ -361,20 +361,25 @@ class QueueService:
 
     def _refresh_new_rows(self, con) -> int:
         """Queue rows for new Procore records; a Not Sent row whose record is now linked becomes Synced."""
+        # a pair whose Procore row holds no QuickBooks id (a budget: its lines' origin_data name the estimate)
+        # declares where a loaded item's id and EditSequence are read
+        own = [m for m in _pairs.registered() if m.loaded_link_sql]
+        loaded = " UNION ALL ".join(
+            f"SELECT '{m.item_type}' AS item_type, * FROM ({m.loaded_link_sql}) AS o(procore_id, txn_id, edit_sequence)"
+            for m in own
+        ) or "SELECT NULL::VARCHAR, NULL::BIGINT, NULL::VARCHAR, NULL::VARCHAR WHERE false"
+        own_types = _sql_list([m.item_type for m in own]) or "NULL"
         new = con.sql(
-            """SELECT d.item_type, d.procore_id,
+            f"""SELECT d.item_type, d.procore_id,
                       CASE WHEN d.origin_id IS NOT NULL THEN 'synced'
                            ELSE coalesce(d.procore_erp_status, 'not_sent') END AS status,
-                      CASE WHEN d.item_type <> 'budget' THEN d.origin_id ELSE bo.txn_id END AS quickbooks_id,
-                      CASE WHEN d.item_type = 'budget' THEN bo.edit_sequence END AS edit_sequence,
+                      CASE WHEN d.item_type NOT IN ({own_types}) THEN d.origin_id ELSE bo.txn_id END AS quickbooks_id,
+                      CASE WHEN d.item_type IN ({own_types}) THEN bo.edit_sequence END AS edit_sequence,
                       e.status AS from_status
                FROM erp_item_details d
                LEFT JOIN erp_items e ON e.item_type = d.item_type AND e.procore_id = d.procore_id
-               -- a budget's origin_id is an estimate line's; its lines' origin_data name the estimate
-               LEFT JOIN (SELECT project_id, max(json_extract_string(origin_data, '$.txn_id')) AS txn_id,
-                                 max(json_extract_string(origin_data, '$.edit_sequence')) AS edit_sequence
-                          FROM budget_line_items WHERE origin_id IS NOT NULL GROUP BY 1) bo
-                      ON d.item_type = 'budget' AND bo.project_id = d.procore_id
+               LEFT JOIN ({loaded}) AS bo(item_type, procore_id, txn_id, edit_sequence)
+                      ON bo.item_type = d.item_type AND bo.procore_id = d.procore_id
                WHERE e.status IS NULL OR (e.status = 'not_sent' AND d.origin_id IS NOT NULL)"""
         ).to_arrow_table()
         if new.num_rows == 0:
@@ -816,18 +821,16 @@ class QueueService:
                         if o == "synced"
                     }
                     for t in EXPORTABLE:
-                        if t == "budget" or t not in synced_types:  # budget: the TxnID is in erp_items only
+                        pair = PAIRS[t]
+                        # a pair whose Procore row shows no QuickBooks id (a budget) keeps it in erp_items only
+                        if pair.link_column is None or t not in synced_types:
                             continue
-                        table = PAIRS[t].procore_table
-                        extra = {
-                            "companies": ", synced_to_erp = true",
-                            "projects": ", is_erp_integrated = true",
-                        }
-                        level = " AND t.cost_code_level = 'standard'" if table == "cost_codes" else ""
+                        flags = f", {pair.link_flags}" if pair.link_flags else ""
+                        level = f" AND t.{pair.row_filter}" if pair.row_filter else ""
                         con.execute(
-                            f"""UPDATE "{table}" t SET origin_id = b.quickbooks_id,
+                            f"""UPDATE "{pair.procore_table}" t SET {pair.link_column} = b.quickbooks_id,
                                     origin_data = json_object('edit_sequence', b.edit_sequence)::VARCHAR
-                                    {extra.get(table, "")}
+                                    {flags}
                                 FROM {batch} b WHERE b.item_type = ? AND b.outcome = 'synced'
                                   AND t.id = b.procore_id{level}""",
                             [t],

@@ -319,5 +319,9 @@ MODULE = register(
         reconcile_title="Budgets / Estimates",
         sheet_name="Budgets - Estimates",
         tab_order=40,
+        # the project's origin_id is its job: a loaded budget's estimate is named by its lines' origin_data
+        loaded_link_sql="""SELECT project_id, max(json_extract_string(origin_data, '$.txn_id')),
+                                  max(json_extract_string(origin_data, '$.edit_sequence'))
+                           FROM budget_line_items WHERE origin_id IS NOT NULL GROUP BY 1""",
     )
 )
