@@ -62,6 +62,17 @@ _DEPS_SQL = dependencies_sql()
 
 # line tables each item type's builder needs, keyed by the column that points at the item
 _LINES = {m.item_type: m.line_keys for m in _pairs.registered()}
+# pairs whose items modify their parent's QuickBooks record (a CCO: lines on its commitment's PO)
+_SHARES_PARENT = {m.item_type for m in _pairs.registered() if m.shares_parent_record}
+_SHARES_PARENT_SQL = ", ".join(f"'{t}'" for t in sorted(_SHARES_PARENT)) or "NULL"
+# (item_type, procore_id, parent_id) of the pairs whose items go out one at a time per parent (a CCO per PO)
+_SERIAL = [m for m in _pairs.registered() if m.serial_per_parent]
+_SERIAL_SQL = " UNION ALL ".join(
+    f"SELECT '{m.item_type}' AS item_type, d.procore_id, d.parent_id "
+    f"FROM ({m.serial_parent_sql()}) AS d(procore_id, parent_id)"
+    for m in _SERIAL
+) or "SELECT NULL::VARCHAR AS item_type, NULL::BIGINT AS procore_id, NULL::BIGINT AS parent_id WHERE false"
+_SERIAL_TYPES_SQL = ", ".join(f"'{m.item_type}'" for m in _SERIAL) or "NULL"
 # what the accept options store for the build (erp_items.export_options), read back as columns of the rows
 _OPTION_FIELDS = tuple(
     dict.fromkeys(key for m in _pairs.registered() for o in m.accept_options for key, _ in o.stored_members)
@@ -353,7 +364,7 @@ class ExportService:
         for item_type, pid, attempt, request_xml, reason, qb_id, parent_name in rows:
             rid = ledger.check_request_id(item_type, pid, attempt)
             sent = etree.fromstring(request_xml.encode())
-            target = qb_id if reason == "refresh" and item_type != "change_order" else None
+            target = qb_id if reason == "refresh" and item_type not in _SHARES_PARENT else None
             el = ledger.check_query(sent, rid, reason, quickbooks_id=target, parent_full_name=parent_name)
             requests.append(Request(rid, "query", None, "query", el.tag[:-2], el))
             items.append((item_type, pid, attempt, rid, el.tag[:-2]))
@@ -386,27 +397,28 @@ class ExportService:
                      waiting AS (SELECT DISTINCT d.item_type, d.procore_id FROM deps d
                                  JOIN erp_items p ON p.item_type = d.parent_type AND p.procore_id = d.parent_id
                                  WHERE p.status = 'exporting'),
-                     busy_po AS (SELECT DISTINCT o.contract_id FROM change_orders o
-                                 JOIN flight f ON f.item_type = 'change_order' AND f.procore_id = o.id),
+                     serial AS ({_SERIAL_SQL}),
+                     busy_po AS (SELECT DISTINCT o.item_type, o.parent_id FROM serial o
+                                 JOIN flight f ON f.item_type = o.item_type AND f.procore_id = o.procore_id),
                      last AS (SELECT item_type, procore_id, max(attempt) AS attempt,
                                      arg_max(outcome, attempt) AS last_outcome
                               FROM export_ledger GROUP BY 1, 2),
                      cand AS (
                         SELECT e.item_type, e.procore_id, coalesce(last.attempt, 0) + 1 AS attempt,
                                coalesce(last.last_outcome = 'batch_failed', false) AS solo, {_ORDER_SQL} AS export_order,
-                               o.contract_id
+                               o.parent_id
                         FROM erp_items e
                         LEFT JOIN last ON last.item_type = e.item_type AND last.procore_id = e.procore_id
-                        LEFT JOIN change_orders o ON e.item_type = 'change_order' AND o.id = e.procore_id
+                        LEFT JOIN serial o ON o.item_type = e.item_type AND o.procore_id = e.procore_id
                         WHERE e.status = 'exporting'
                           AND NOT EXISTS (SELECT 1 FROM flight f WHERE f.item_type = e.item_type AND f.procore_id = e.procore_id)
                           AND NOT EXISTS (SELECT 1 FROM waiting w WHERE w.item_type = e.item_type AND w.procore_id = e.procore_id)
-                          AND (o.contract_id IS NULL OR o.contract_id NOT IN (SELECT contract_id FROM busy_po))),
+                          AND NOT EXISTS (SELECT 1 FROM busy_po b WHERE b.item_type = o.item_type AND b.parent_id = o.parent_id)),
                      one_cco AS (
-                        SELECT *, row_number() OVER (PARTITION BY item_type, contract_id ORDER BY procore_id) AS n
+                        SELECT *, row_number() OVER (PARTITION BY item_type, parent_id ORDER BY procore_id) AS n
                         FROM cand)
                 SELECT item_type, procore_id, attempt, solo FROM one_cco
-                WHERE item_type <> 'change_order' OR n = 1
+                WHERE item_type NOT IN ({_SERIAL_TYPES_SQL}) OR n = 1
                 ORDER BY solo DESC, export_order, item_type, procore_id
                 LIMIT {int(max_requests)}"""
         )
@@ -742,7 +754,7 @@ class ExportService:
             "edit_sequence": None if pd.isna(o["edit_sequence"]) else str(o["edit_sequence"]),
         }
         if o["outcome"] == "synced":
-            if item_type == "change_order" and not pd.isna(o["txn_id"]):
+            if item_type in _SHARES_PARENT and not pd.isna(o["txn_id"]):
                 base["quickbooks_id"] = str(o["txn_id"])  # the purchase order the CCO's lines were added to
             return {**base, "decision": "synced"}
         if code is None and message and message.startswith(_NOT_ANSWERED):
@@ -1021,7 +1033,7 @@ class ExportService:
             if not ledger.record_matches(request, ret):
                 continue
             qb_id = ret.findtext("ListID") or ret.findtext("TxnID")
-            if item_type != "change_order":
+            if item_type not in _SHARES_PARENT:  # a shared record (a PO) is linked to several items
                 taken = self.store.execute(
                     "SELECT count(*) FROM erp_items WHERE item_type = ? AND quickbooks_id = ? AND procore_id <> ?",
                     [item_type, qb_id, procore_id],
@@ -1151,11 +1163,11 @@ class ExportService:
                 [message_id, response_id],
             )
             con.execute(
-                """UPDATE erp_items e SET updated_at = now(), attempts = greatest(e.attempts, l.attempt),
+                f"""UPDATE erp_items e SET updated_at = now(), attempts = greatest(e.attempts, l.attempt),
                        last_error_code = coalesce(l.status_code, e.last_error_code),
                        last_error_message = coalesce(l.status_message, e.last_error_message),
                        error_class = coalesce(l.error_class, e.error_class),
-                       edit_sequence = CASE WHEN l.outcome = 'refreshed' AND l.item_type <> 'change_order'
+                       edit_sequence = CASE WHEN l.outcome = 'refreshed' AND l.item_type NOT IN ({_SHARES_PARENT_SQL})
                                             THEN l.edit_sequence ELSE e.edit_sequence END
                    FROM _exp_later l WHERE e.item_type = l.item_type AND e.procore_id = l.procore_id"""
             )

@@ -280,18 +280,22 @@ class BatchResult:
         return f"<{self.action} by {self.by}: {self.count} item(s): {moved}>"
 
 
-# A CCO's PurchaseOrderMod moves its PO's EditSequence: the commitment and the PO's other CCOs take it.
-_CCO_EDIT_SEQUENCE_SQL = (
-    """UPDATE commitments t SET origin_data = json_object('edit_sequence', b.edit_sequence)::VARCHAR
-       FROM {batch} b WHERE b.item_type = 'change_order' AND b.outcome = 'synced'
-         AND t.origin_id = b.quickbooks_id""",
-    """UPDATE change_orders t SET origin_data = json_object('edit_sequence', b.edit_sequence)::VARCHAR
-       FROM {batch} b WHERE b.item_type = 'change_order' AND b.outcome = 'synced'
-         AND t.origin_id = b.quickbooks_id""",
-    """UPDATE erp_items e SET edit_sequence = b.edit_sequence
-       FROM {batch} b WHERE b.item_type = 'change_order' AND b.outcome = 'synced'
-         AND e.item_type IN ('commitment', 'change_order') AND e.quickbooks_id = b.quickbooks_id""",
-)
+def _shared_record_sql(child: str, batch: str) -> list[str]:
+    """A synced item of a pair that modifies its parent's QuickBooks record (``shares_parent_record``: a CCO's
+    PurchaseOrderMod moves its PO's EditSequence): the parent and its other children take the new EditSequence."""
+    parent = _pairs.module(child).shares_parent_record
+    synced = f"b.item_type = '{child}' AND b.outcome = 'synced'"
+    return [
+        *(
+            f"""UPDATE "{p.procore_table}" t SET origin_data = json_object('edit_sequence', b.edit_sequence)::VARCHAR
+                FROM {batch} b WHERE {synced} AND t.{p.link_column} = b.quickbooks_id"""
+            for p in (PAIRS[parent], PAIRS[child])
+            if p.link_column
+        ),
+        f"""UPDATE erp_items e SET edit_sequence = b.edit_sequence
+            FROM {batch} b WHERE {synced}
+              AND e.item_type IN ('{parent}', '{child}') AND e.quickbooks_id = b.quickbooks_id""",
+    ]
 
 
 def _accept_options_sql(sel: str, exporting_now: str, cfg: dict) -> tuple[list[str], str, str]:
@@ -857,9 +861,10 @@ class QueueService:
                             con.unregister(gone_name)
                     # A CCO's PurchaseOrderMod gives the whole PO a new EditSequence: the commitment and the PO's
                     # other CCOs now hold that one, or reconciliation would call our own export "stale".
-                    if "change_order" in synced_types:
-                        for sql in _CCO_EDIT_SEQUENCE_SQL:
-                            con.execute(sql.format(batch=batch))
+                    for m in _pairs.registered():
+                        if m.shares_parent_record and m.item_type in synced_types:
+                            for sql in _shared_record_sql(m.item_type, batch):
+                                con.execute(sql)
                     counts = pc_counts(batch_arrow["to_status"])
                 finally:
                     con.unregister(batch)

@@ -301,6 +301,10 @@ MODULE = register(
         query_label="Purchase orders",
         reconcile=REPORT,
         reconcile_title="Change orders / PO lines",
+        # a CCO's lines go on its commitment's purchase order (PurchaseOrderMod): the PO is its record, and each
+        # Mod needs the PO's EditSequence the previous one returned, so one CCO per commitment at a time
+        shares_parent_record="commitment",
+        serial_per_parent="commitment",
         sheet_name="Change orders - PO lines",
         tab_order=60,
     )
