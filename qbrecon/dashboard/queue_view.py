@@ -58,7 +58,7 @@ PAGE_SIZES = [25, 50, 100, 250]
 NAMES_SHOWN = 20  # records named in the "done" message; the rest are counted ("and N more")
 # one item and several, in Procore's words ("Accepted 1 job", "Rejected 3 subcontractor invoices")
 SINGULAR = {m.item_type: m.singular for m in [*_pairs.registered(), *_pairs.imported()]}
-PLURAL = {"timecard_entry": "time entries"} | {m.item_type: m.plural for m in _pairs.imported()}
+PLURAL = {m.item_type: m.plural for m in [*_pairs.registered(), *_pairs.imported()] if m.plural}
 
 
 def items_text(item_type: str, n: int) -> str:
@@ -519,7 +519,8 @@ class QueueView:
         self._show_selection()
 
     def _show_view_total(self) -> None:
-        if self.query.item_type in ("project", "company", "cost_code", "timecard_entry") or not self.total:
+        module = _pairs.module(self.query.item_type)  # a tab without money (jobs, time) shows no total
+        if (module is not None and not module.shows_total) or not self.total:
             self.view_total.object = ""
             return
         total = self.query.total_amount

@@ -45,7 +45,6 @@ from ..schemas import TABLES
 from ..store import Store, arrow_to_frame
 from . import ledger
 from .ledger import IN_FLIGHT_SQL, MAX_ATTEMPTS
-from .payroll import with_payroll_items
 from .preferences import refuse_purchase_orders
 from .queue import QueueService
 from .settings import SETTINGS, read_settings
@@ -440,8 +439,9 @@ class ExportService:
         errors: list[pd.DataFrame] = []
         for item_type, group in picked.groupby("item_type", sort=False):
             rows, lines = self._build_frames(str(item_type), group)
-            if item_type == "timecard_entry":  # Set Up Your Payroll Export: each entry's payroll item
-                rows = with_payroll_items(self.store, rows)
+            hook = _pairs.module(str(item_type)).before_build  # time: each entry's payroll item
+            if hook is not None:
+                rows = hook(self.store, rows)
             result = build_requests(str(item_type), rows, lines, context)
             built_now, refused_now = refuse_purchase_orders(self.store, str(item_type), rows, result.requests)
             requests += built_now  # purchase orders QuickBooks cannot take are refused before sending

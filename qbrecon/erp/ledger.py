@@ -33,6 +33,7 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
+from .. import pairs as _pairs
 from ..entities import pairs_of_request
 from ..qbxml.build import QUERIES
 from ..qbxml.responses import RETRYABLE
@@ -248,15 +249,8 @@ def referenced_kind(status_message: str | None) -> tuple[str | None, str | None]
     return (m.group(1), m.group(2)) if m else (None, None)
 
 
-# QuickBooks list named in a 3140 -> the item type that creates such records
-REFERENCE_ITEM_TYPE = {
-    "vendor": "company",
-    "customer": "project",
-    "customer:job": "project",
-    "job": "project",
-    "item": "cost_code",
-    "service item": "cost_code",
-}
+# QuickBooks list named in a 3140 -> the item type that creates such records (each pair's ``referenced_as``)
+REFERENCE_ITEM_TYPE = {kind: m.item_type for m in _pairs.registered() for kind in m.referenced_as}
 
 
 __all__ = [

@@ -14,49 +14,15 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 
 from ..errors import BatchRejected, InputError
+from ..pairs.timecard_entry import ITEM_TYPE, with_payroll_items
 from ..store import Store
 from . import permissions
 from .states import STATUSES  # noqa: F401  (erp_audit is registered there)
 
-# its tables: qbrecon/migrations/0004_seed_rules.sql
-ANY = "*"
+# its tables: qbrecon/migrations/0004_seed_rules.sql; a build reads the map through the time pair's hook
 PAYROLL_ITEM_MAXLEN = 31  # PayrollItemWageRef/FullName (qbXML limits)
-
-
-def with_payroll_items(store: Store, rows: pd.DataFrame) -> pd.DataFrame:
-    """``rows`` (timecard entries) with ``payroll_item_wage``: the QuickBooks payroll item mapped for each."""
-    if rows.empty:
-        return rows.assign(payroll_item_wage=pd.Series(dtype=object))
-    keys = pa.table(
-        {
-            "_n": pa.array(range(len(rows)), pa.int64()),
-            "worker": pa.array(
-                [None if pd.isna(v) else str(v) for v in rows.get("party_name", [None] * len(rows))],
-                pa.string(),
-            ),
-            "classification": pa.array(
-                [None if pd.isna(v) else str(v) for v in rows.get("payroll_item", [None] * len(rows))],
-                pa.string(),
-            ),
-        }
-    )
-    with store.transaction() as con:
-        con.register("_payroll_keys", keys)
-        try:
-            found = con.sql(
-                f"""SELECT k._n, coalesce(a.payroll_item, b.payroll_item, c.payroll_item) AS payroll_item
-                    FROM _payroll_keys k
-                    LEFT JOIN payroll_item_map a ON a.worker = k.worker AND a.classification = k.classification
-                    LEFT JOIN payroll_item_map b ON b.worker = '{ANY}' AND b.classification = k.classification
-                    LEFT JOIN payroll_item_map c ON c.worker = k.worker AND c.classification = '{ANY}'
-                    ORDER BY k._n"""
-            ).fetchall()
-        finally:
-            con.unregister("_payroll_keys")
-    return rows.assign(payroll_item_wage=[item for _, item in found])
 
 
 class PayrollService:
@@ -101,8 +67,8 @@ class PayrollService:
                     )
                 con.execute(
                     """INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id, detail)
-                       VALUES (nextval('erp_audit_seq'), now(), ?, ?, 'map_payroll_item', 'timecard_entry', 0, ?)""",
-                    [user["id"], user["name"], f"{w} / {c} -> {item or '(removed)'}"],
+                       VALUES (nextval('erp_audit_seq'), now(), ?, ?, 'map_payroll_item', ?, 0, ?)""",
+                    [user["id"], user["name"], ITEM_TYPE, f"{w} / {c} -> {item or '(removed)'}"],
                 )
         return len(pairs)
 
@@ -119,7 +85,7 @@ class PayrollService:
         from ..qbxml.iif import timeact_iif
 
         user = permissions.find_user(self.store, by)
-        permissions.require_items(user, "send", ["timecard_entry"])
+        permissions.require_items(user, "send", [ITEM_TYPE])
         where = "approval_status IN ('approved', 'completed')"
         params: list = []
         if project_id is not None:

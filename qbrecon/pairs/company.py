@@ -169,5 +169,6 @@ MODULE = register(
         sheet_name="Companies - Vendors",
         accept_options=(VENDOR_TYPE,),
         tab_order=20,
+        referenced_as=("vendor",),  # how a 3140 names a missing record of this pair
     )
 )

@@ -176,5 +176,6 @@ MODULE = register(
             ),
         ),
         tab_order=30,
+        referenced_as=("item", "service item"),  # how a 3140 names a missing record of this pair
     )
 )

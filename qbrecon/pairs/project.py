@@ -203,5 +203,6 @@ MODULE = register(
         sheet_name="Projects - Jobs",
         accept_options=(PARENT_CUSTOMER,),
         tab_order=10,
+        referenced_as=("customer", "customer:job", "job"),  # how a 3140 names a missing record of this pair
     )
 )

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from ..entities import EntityPair, _coded
 from ..qbxml.build import (
@@ -28,6 +29,7 @@ from ..qbxml.build import (
     _Prepared,
     _split_linked,
 )
+from ..store import Store
 from . import register
 from .base import PROCORE_ID, Column, PairModule, blockers_sql
 
@@ -141,6 +143,45 @@ def prepare(rows: pd.DataFrame, lines: Any, ctx: BuildContext) -> tuple[list[_Pr
     return out, errors
 
 
+# -- Set Up Your Payroll Export: each entry's payroll wage item, from ``payroll_item_map`` (``erp/payroll.py``
+# keeps the map; ``*`` stands for any worker or classification) -------------------------------------------------
+ANY = "*"
+
+
+def with_payroll_items(store: Store, rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` (timecard entries) with ``payroll_item_wage``: the QuickBooks payroll item mapped for each (the
+    most specific row wins: worker + classification, then any worker + classification, then worker + any)."""
+    if rows.empty:
+        return rows.assign(payroll_item_wage=pd.Series(dtype=object))
+    keys = pa.table(
+        {
+            "_n": pa.array(range(len(rows)), pa.int64()),
+            "worker": pa.array(
+                [None if pd.isna(v) else str(v) for v in rows.get("party_name", [None] * len(rows))],
+                pa.string(),
+            ),
+            "classification": pa.array(
+                [None if pd.isna(v) else str(v) for v in rows.get("payroll_item", [None] * len(rows))],
+                pa.string(),
+            ),
+        }
+    )
+    with store.transaction() as con:
+        con.register("_payroll_keys", keys)
+        try:
+            found = con.sql(
+                f"""SELECT k._n, coalesce(a.payroll_item, b.payroll_item, c.payroll_item) AS payroll_item
+                    FROM _payroll_keys k
+                    LEFT JOIN payroll_item_map a ON a.worker = k.worker AND a.classification = k.classification
+                    LEFT JOIN payroll_item_map b ON b.worker = '{ANY}' AND b.classification = k.classification
+                    LEFT JOIN payroll_item_map c ON c.worker = k.worker AND c.classification = '{ANY}'
+                    ORDER BY k._n"""
+            ).fetchall()
+        finally:
+            con.unregister("_payroll_keys")
+    return rows.assign(payroll_item_wage=[item for _, item in found])
+
+
 MODULE = register(
     PairModule(
         pair=PAIR,
@@ -158,5 +199,7 @@ MODULE = register(
         query_kind="txn",
         query_line_items=False,
         tab_order=80,
+        plural="time entries",
+        before_build=with_payroll_items,
     )
 )
