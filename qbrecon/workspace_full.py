@@ -149,8 +149,6 @@ class Workspace:
     def accept(
         self, selection: Any, *, by: int | str, item_type: str | None = None, **options: str | None
     ) -> BatchResult:
-        """Accept for export, with the accept options the pairs declare (``customer=`` for a job's parent,
-        ``vendor_type=``, ``quickbooks_number=``; see ``QueueService.accept``)."""
         return self.erp_queue.accept(selection, by=by, item_type=item_type, **options)
 
     def apply_export_outcomes(

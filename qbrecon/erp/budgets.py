@@ -24,6 +24,9 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import BatchRejected, InputError
+from ..pairs.budget import ITEM_TYPE as BUDGET
+from ..pairs.cost_code import ITEM_TYPE as COST_CODE
+from ..pairs.project import ITEM_TYPE as PROJECT
 from ..store import Store
 from . import permissions
 from .settings import read_settings
@@ -41,7 +44,7 @@ _NEW_ITEMS = """
     LEFT JOIN cost_codes parent ON parent.cost_code_level = 'standard' AND parent.origin_id = pi."ListID"
     WHERE lower(replace(coalesce(i."ItemType", ''), 'Item', '')) = 'service' AND coalesce(i."IsActive", true)
       AND NOT EXISTS (SELECT 1 FROM cost_codes c WHERE c.origin_id = i."ListID" OR c.origin_id LIKE '%|' || i."ListID")
-      AND NOT EXISTS (SELECT 1 FROM erp_items e WHERE e.item_type = 'cost_code' AND e.quickbooks_id = i."ListID")
+      AND NOT EXISTS (SELECT 1 FROM erp_items e WHERE e.item_type = '{cost_code}' AND e.quickbooks_id = i."ListID")
       AND i."ListID" IS DISTINCT FROM ?
       {loads}
 """
@@ -148,7 +151,7 @@ class BudgetsService:
                 return 0
             loads = f'AND i."_load_id" IN ({", ".join(map(str, ids))})'
         with self.store.transaction() as con:
-            new = con.sql(_NEW_ITEMS.format(loads=loads) + " ORDER BY 3", params=[retainage]).to_arrow_table()
+            new = con.sql(_NEW_ITEMS.format(loads=loads, cost_code=COST_CODE) + " ORDER BY 3", params=[retainage]).to_arrow_table()
             if new.num_rows == 0:
                 return 0
             start = _next_id(con, "cost_codes")
@@ -171,7 +174,7 @@ class BudgetsService:
                     con,
                     None,
                     "import_cost_code",
-                    "cost_code",
+                    COST_CODE,
                     """SELECT c.id AS procore_id, 'new QuickBooks item ' || n.full_name || ' (' || n.list_id
                                  || ') added as a standard cost code' AS detail
                           FROM _seed_items n JOIN cost_codes c ON c.origin_id = n.list_id""",
@@ -197,7 +200,7 @@ class BudgetsService:
                         con,
                         None,
                         "auto_add_cost_codes",
-                        "budget",
+                        BUDGET,
                         """SELECT project_id AS procore_id, count(*) || ' budget line(s) added for new QuickBooks '
                                      || 'cost code(s): ' || string_agg(full_code, ', ' ORDER BY full_code) AS detail
                               FROM _seed_added GROUP BY 1""",
@@ -218,7 +221,7 @@ class BudgetsService:
                     con,
                     user,
                     "refresh_cost_codes",
-                    "project",
+                    PROJECT,
                     "SELECT ?::BIGINT AS procore_id, ? AS detail",
                     [project["id"], f"{added} cost code(s) added from the ERP standard cost codes"],
                 )
@@ -273,7 +276,7 @@ class BudgetsService:
                 con,
                 user,
                 "import_budget",
-                "budget",
+                BUDGET,
                 "SELECT ?::BIGINT AS procore_id, ? AS detail",
                 [project["id"], f"{added.num_rows} budget line(s) imported from the QuickBooks estimate"],
             )
@@ -324,7 +327,7 @@ class BudgetsService:
                     con,
                     user,
                     "assign_default_cost_type",
-                    "cost_code",
+                    COST_CODE,
                     "SELECT ?::BIGINT AS procore_id, ? AS detail",
                     [cost_code_id, f"default cost type: {type_name}"],
                 )
@@ -340,7 +343,7 @@ class BudgetsService:
                 con,
                 user,
                 "job_cost_sync",
-                "project",
+                PROJECT,
                 "SELECT ?::BIGINT AS procore_id, ? AS detail",
                 [project["id"], "job cost transaction syncing " + ("enabled" if enabled else "disabled")],
             )
@@ -356,7 +359,7 @@ class BudgetsService:
                 con,
                 user,
                 "direct_costs_tool",
-                "project",
+                PROJECT,
                 "SELECT ?::BIGINT AS procore_id, ? AS detail",
                 [project["id"], "Direct Costs tool " + ("active" if active else "not active")],
             )

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from ..errors import BatchRejected, InputError
+from ..pairs.company import ITEM_TYPE
 from ..store import Store
 from . import permissions
 from .states import STATUSES  # noqa: F401  (erp_audit is registered there)
@@ -37,8 +38,8 @@ class CompaniesService:
         problems = []
         for list_id in ids:
             row = self.store.execute(
-                """SELECT v."Name", EXISTS (SELECT 1 FROM companies c WHERE c.origin_id = v."ListID")
-                          OR EXISTS (SELECT 1 FROM erp_items e WHERE e.item_type = 'company' AND e.quickbooks_id = v."ListID"),
+                f"""SELECT v."Name", EXISTS (SELECT 1 FROM companies c WHERE c.origin_id = v."ListID")
+                          OR EXISTS (SELECT 1 FROM erp_items e WHERE e.item_type = '{ITEM_TYPE}' AND e.quickbooks_id = v."ListID"),
                           EXISTS (SELECT 1 FROM erp_archived_companies a WHERE a.list_id = v."ListID")
                    FROM vendors v WHERE v."ListID" = ?""",
                 [list_id],
@@ -58,7 +59,7 @@ class CompaniesService:
                 con.execute("INSERT INTO erp_archived_companies VALUES (?, ?, now())", [list_id, user["id"]])
             con.execute(
                 f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id, detail)
-                    SELECT nextval('erp_audit_seq'), now(), ?, ?, 'archive_erp_company', 'company', 0,
+                    SELECT nextval('erp_audit_seq'), now(), ?, ?, 'archive_erp_company', '{ITEM_TYPE}', 0,
                            'QuickBooks vendor ' || v."Name" || ' (' || v."ListID" || ') archived'
                     FROM vendors v WHERE v."ListID" IN ({", ".join("?" for _ in ids)})""",
                 [user["id"], user["name"], *ids],
@@ -92,7 +93,7 @@ class CompaniesService:
             )
             con.execute(
                 f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id, detail)
-                    SELECT nextval('erp_audit_seq'), now(), ?, ?, 'restore_erp_company', 'company', 0,
+                    SELECT nextval('erp_audit_seq'), now(), ?, ?, 'restore_erp_company', '{ITEM_TYPE}', 0,
                            'QuickBooks vendor ' || "ListID" || ' restored to Ready to Import'
                     FROM vendors WHERE "ListID" IN ({", ".join("?" for _ in ids)})""",
                 [user["id"], user["name"], *ids],

@@ -13,15 +13,18 @@ from typing import Any
 import pandas as pd
 
 from ..errors import BatchRejected
+from ..pairs import company, project
 from . import permissions
 
 # procore_imports is declared in migrations/0002_procore_api.sql.
 
 
+_PROJECT = project.ITEM_TYPE
 SUB_JOB_REASON = "sub job: sub jobs are not supported for QuickBooks-integrated projects"
-ITEM_TYPE = {"vendor": "company", "job": "project"}  # the ERP queue's item type of what the import creates
+# the ERP queue's item type of what the import creates
+ITEM_TYPE = {"vendor": company.ITEM_TYPE, "job": project.ITEM_TYPE}
 
-CANDIDATES_SQL = """
+CANDIDATES_SQL = f"""
 SELECT 'vendor' AS kind, v."ListID" AS list_id, v."Name" AS name, v."Name" AS full_name,
        v."VendorTypeRef_FullName" AS vendor_type, NULL AS parent_customer, NULL::INTEGER AS sublevel,
        v."EditSequence" AS edit_sequence,
@@ -30,7 +33,7 @@ SELECT 'vendor' AS kind, v."ListID" AS list_id, v."Name" AS name, v."Name" AS fu
 FROM vendors v
 WHERE coalesce(v."IsActive", true)
   AND NOT EXISTS (SELECT 1 FROM companies c WHERE c.origin_id = v."ListID")
-  AND NOT EXISTS (SELECT 1 FROM erp_items e WHERE e.item_type = 'company' AND e.quickbooks_id = v."ListID")
+  AND NOT EXISTS (SELECT 1 FROM erp_items e WHERE e.item_type = '{company.ITEM_TYPE}' AND e.quickbooks_id = v."ListID")
   AND NOT EXISTS (SELECT 1 FROM procore_imports i WHERE i.list_id = v."ListID")
 UNION ALL
 SELECT 'job', cu."ListID", cu."Name", cu."FullName", NULL, cu."ParentRef_FullName", cu."Sublevel",
@@ -39,7 +42,7 @@ SELECT 'job', cu."ListID", cu."Name", cu."FullName", NULL, cu."ParentRef_FullNam
 FROM customers cu
 WHERE coalesce(cu."Sublevel", 0) >= 1 AND coalesce(cu."IsActive", true)
   AND NOT EXISTS (SELECT 1 FROM projects p WHERE p.origin_id = cu."ListID")
-  AND NOT EXISTS (SELECT 1 FROM erp_items e WHERE e.item_type = 'project' AND e.quickbooks_id = cu."ListID")
+  AND NOT EXISTS (SELECT 1 FROM erp_items e WHERE e.item_type = '{project.ITEM_TYPE}' AND e.quickbooks_id = cu."ListID")
   AND NOT EXISTS (SELECT 1 FROM procore_imports i WHERE i.list_id = cu."ListID")
 """
 
@@ -66,7 +69,7 @@ def ready_counts_sql() -> str:
     """``item_type, status, items`` rows for the Ready to Import filter (the dashboard's counts)."""
     sql = _candidates_sql()
     return (
-        "SELECT CASE kind WHEN 'vendor' THEN 'company' ELSE 'project' END AS item_type, "
+        f"SELECT CASE kind WHEN 'vendor' THEN '{ITEM_TYPE['vendor']}' ELSE '{ITEM_TYPE['job']}' END AS item_type, "
         f"'ready_to_import' AS status, count(*) AS items FROM ({sql}) WHERE reason IS NULL GROUP BY ALL"
     )
 
@@ -90,14 +93,14 @@ def link_project_to_job(ws: Any, pairs: list[tuple[int, str]], *, by: int | str)
                       CASE WHEN cu."Sublevel" >= 2 THEN '{SUB_JOB_REASON}' END,
                       CASE WHEN cu."Sublevel" = 0 THEN 'a customer, not a job (Customer:Job)' END,
                       CASE WHEN EXISTS (SELECT 1 FROM projects o WHERE o.origin_id = k.list_id)
-                             OR EXISTS (SELECT 1 FROM erp_items o WHERE o.item_type = 'project' AND o.quickbooks_id = k.list_id)
+                             OR EXISTS (SELECT 1 FROM erp_items o WHERE o.item_type = '{_PROJECT}' AND o.quickbooks_id = k.list_id)
                            THEN 'job ' || k.list_id || ' is already linked to a project' END,
                       CASE WHEN count(*) OVER (PARTITION BY k.list_id) > 1 THEN 'job listed twice' END,
                       CASE WHEN count(*) OVER (PARTITION BY k.project_id) > 1 THEN 'project listed twice' END
                     ]) AS problem
                     FROM _link_jobs k LEFT JOIN projects p ON p.id = k.project_id
                     LEFT JOIN customers cu ON cu."ListID" = k.list_id
-                    LEFT JOIN erp_items e ON e.item_type = 'project' AND e.procore_id = k.project_id"""
+                    LEFT JOIN erp_items e ON e.item_type = '{_PROJECT}' AND e.procore_id = k.project_id"""
             ).fetchall():
                 if problem is not None:
                     problems.append({"project_id": pid, "list_id": lid, "problem": problem})
@@ -109,24 +112,24 @@ def link_project_to_job(ws: Any, pairs: list[tuple[int, str]], *, by: int | str)
                    FROM _link_jobs k JOIN customers cu ON cu."ListID" = k.list_id WHERE p.id = k.project_id"""
             )
             con.execute(
-                """INSERT INTO erp_items (item_type, procore_id, status, attempts, updated_at)
-                   SELECT 'project', k.project_id, 'not_sent', 0, now() FROM _link_jobs k
-                   WHERE NOT EXISTS (SELECT 1 FROM erp_items e WHERE e.item_type = 'project' AND e.procore_id = k.project_id)"""
+                f"""INSERT INTO erp_items (item_type, procore_id, status, attempts, updated_at)
+                   SELECT '{_PROJECT}', k.project_id, 'not_sent', 0, now() FROM _link_jobs k
+                   WHERE NOT EXISTS (SELECT 1 FROM erp_items e WHERE e.item_type = '{_PROJECT}' AND e.procore_id = k.project_id)"""
             )
             con.execute(
-                """INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
+                f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
                                           from_status, to_status, detail)
-                   SELECT nextval('erp_audit_seq'), now(), ?, ?, 'link_job', 'project', k.project_id, e.status,
+                   SELECT nextval('erp_audit_seq'), now(), ?, ?, 'link_job', '{_PROJECT}', k.project_id, e.status,
                           'synced', 'linked to QuickBooks job ' || cu."FullName" || ' (' || k.list_id || ')'
-                   FROM _link_jobs k JOIN erp_items e ON e.item_type = 'project' AND e.procore_id = k.project_id
+                   FROM _link_jobs k JOIN erp_items e ON e.item_type = '{_PROJECT}' AND e.procore_id = k.project_id
                    JOIN customers cu ON cu."ListID" = k.list_id""",
                 [user["id"], user["name"]],
             )
             con.execute(
-                """UPDATE erp_items e SET status = 'synced', quickbooks_id = k.list_id, edit_sequence = cu."EditSequence",
+                f"""UPDATE erp_items e SET status = 'synced', quickbooks_id = k.list_id, edit_sequence = cu."EditSequence",
                           decided_by = ?, decided_at = now(), updated_at = now()
                    FROM _link_jobs k JOIN customers cu ON cu."ListID" = k.list_id
-                   WHERE e.item_type = 'project' AND e.procore_id = k.project_id""",
+                   WHERE e.item_type = '{_PROJECT}' AND e.procore_id = k.project_id""",
                 [user["id"]],
             )
         finally:

@@ -25,6 +25,9 @@ from .. import links
 from .. import pairs as _pairs  # registers the pair modules (before PAIRS is read below)
 from ..entities import EXPORTABLE, PAIRS
 from ..errors import BatchRejected, InputError
+from ..pairs import budget as _budget_pair
+from ..pairs import company as _company_pair
+from ..pairs import cost_code as _cost_code_pair
 from ..pairs import payment
 from ..pairs.base import case_sql
 from ..schemas import TABLES
@@ -38,6 +41,9 @@ from .notify import enqueue_rejections
 from .reports import JOB_COST_LINES
 from .settings import read_settings, require_setting
 from .states import STATUSES, TRANSITIONS, item_where
+
+# the pairs whose own services live here: linking vendors (companies), the cost code state, job costs (budgets)
+_COMPANY, _COST_CODE, _BUDGET = _company_pair.ITEM_TYPE, _cost_code_pair.ITEM_TYPE, _budget_pair.ITEM_TYPE
 
 # Additive: direct export (send straight to exporting) and linking a vendor to an existing company.
 TRANSITIONS.setdefault("send_direct_export", (TRANSITIONS["send"][0], "exporting"))
@@ -122,11 +128,11 @@ def queue_sql(item_type: str, procore_ids: Iterable[int] | None = None) -> str:
 
 
 # the item types other pairs name as parents, whose link state their blockers read (``erp_link_state``)
-_LINK_STATE_TYPES = sorted({parent for p in PAIRS.values() for parent, _ in p.parents} - {"cost_code"})
+_LINK_STATE_TYPES = sorted({parent for p in PAIRS.values() for parent, _ in p.parents} - {_COST_CODE})
 
 _VIEWS = [
     # Each cost code id (standard or project level) -> its standard cost code's QuickBooks item state.
-    """CREATE OR REPLACE VIEW erp_cost_code_state AS
+    f"""CREATE OR REPLACE VIEW erp_cost_code_state AS
        SELECT cc.id AS cost_code_id,
               any_value(coalesce(std.full_code, cc.full_code)) AS full_code,
               max(coalesce(std.origin_id, e.quickbooks_id,
@@ -137,7 +143,7 @@ _VIEWS = [
        FROM cost_codes cc
        LEFT JOIN cost_codes std ON std.cost_code_level = 'standard'
             AND std.id = CASE WHEN cc.cost_code_level = 'standard' THEN cc.id ELSE cc.standard_cost_code_id END
-       LEFT JOIN erp_items e ON e.item_type = 'cost_code' AND e.procore_id = std.id
+       LEFT JOIN erp_items e ON e.item_type = '{_COST_CODE}' AND e.procore_id = std.id
        GROUP BY cc.id""",
     # Is a parent (a company, project, commitment: whatever the pairs name as a parent) synced (linked), or at
     # least accepted (on its way)? Cost codes have their own view above (a project code goes by its standard code).
@@ -999,8 +1005,8 @@ class QueueService:
 
         vendors = self.ready_to_import("vendor")
         companies = self.store.frame(
-            """SELECT c.id AS company_id, c.name AS company_name FROM companies c
-               LEFT JOIN erp_items e ON e.item_type = 'company' AND e.procore_id = c.id
+            f"""SELECT c.id AS company_id, c.name AS company_name FROM companies c
+               LEFT JOIN erp_items e ON e.item_type = '{_COMPANY}' AND e.procore_id = c.id
                WHERE c.origin_id IS NULL AND coalesce(e.status, 'not_sent') NOT IN ('synced', 'exporting')"""
         )
         cols = ["list_id", "vendor_name", "company_id", "company_name", "match", "score"]
@@ -1074,29 +1080,29 @@ class QueueService:
                             CASE WHEN c.origin_id IS NOT NULL THEN 'company is already linked to ' || c.origin_id END,
                             CASE WHEN e.status NOT IN ({allowed}) THEN 'company is ' || e.status END,
                             CASE WHEN EXISTS (SELECT 1 FROM companies o WHERE o.origin_id = k.list_id)
-                                   OR EXISTS (SELECT 1 FROM erp_items o WHERE o.item_type = 'company' AND o.quickbooks_id = k.list_id)
+                                   OR EXISTS (SELECT 1 FROM erp_items o WHERE o.item_type = '{_COMPANY}' AND o.quickbooks_id = k.list_id)
                                  THEN 'vendor ' || k.list_id || ' is already linked to a company' END,
                             CASE WHEN count(*) OVER (PARTITION BY k.list_id) > 1 THEN 'vendor listed twice' END,
                             CASE WHEN count(*) OVER (PARTITION BY k.company_id) > 1 THEN 'company listed twice' END
                           ]) AS problem
                           FROM {name} k LEFT JOIN vendors v ON v."ListID" = k.list_id
                           LEFT JOIN companies c ON c.id = k.company_id
-                          LEFT JOIN erp_items e ON e.item_type = 'company' AND e.procore_id = k.company_id)
+                          LEFT JOIN erp_items e ON e.item_type = '{_COMPANY}' AND e.procore_id = k.company_id)
                         WHERE problem IS NOT NULL"""
                 ).to_arrow_table()
                 if problems.num_rows:
                     raise BatchRejected("link_vendors", problems.to_pylist())
                 con.execute(
                     f"""INSERT INTO erp_items (item_type, procore_id, status, attempts, updated_at)
-                        SELECT 'company', k.company_id, 'not_sent', 0, now() FROM {name} k
-                        WHERE NOT EXISTS (SELECT 1 FROM erp_items e WHERE e.item_type = 'company' AND e.procore_id = k.company_id)"""
+                        SELECT '{_COMPANY}', k.company_id, 'not_sent', 0, now() FROM {name} k
+                        WHERE NOT EXISTS (SELECT 1 FROM erp_items e WHERE e.item_type = '{_COMPANY}' AND e.procore_id = k.company_id)"""
                 )
                 con.execute(
                     f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
                                                from_status, to_status, detail)
-                        SELECT nextval('erp_audit_seq'), now(), ?, ?, 'link_vendor', 'company', k.company_id,
+                        SELECT nextval('erp_audit_seq'), now(), ?, ?, 'link_vendor', '{_COMPANY}', k.company_id,
                                e.status, 'synced', 'linked to QuickBooks vendor ' || v."Name" || ' (' || k.list_id || ')'
-                        FROM {name} k JOIN erp_items e ON e.item_type = 'company' AND e.procore_id = k.company_id
+                        FROM {name} k JOIN erp_items e ON e.item_type = '{_COMPANY}' AND e.procore_id = k.company_id
                         JOIN vendors v ON v."ListID" = k.list_id""",
                     [user["id"], user["name"]],
                 )
@@ -1104,7 +1110,7 @@ class QueueService:
                     f"""UPDATE erp_items e SET status = 'synced', quickbooks_id = k.list_id, edit_sequence = v."EditSequence",
                                decided_by = {int(user["id"])}, decided_at = now(), updated_at = now()
                         FROM {name} k JOIN vendors v ON v."ListID" = k.list_id
-                        WHERE e.item_type = 'company' AND e.procore_id = k.company_id"""
+                        WHERE e.item_type = '{_COMPANY}' AND e.procore_id = k.company_id"""
                 )
                 con.execute(
                     f"""UPDATE companies c SET origin_id = k.list_id, synced_to_erp = true,
@@ -1155,7 +1161,7 @@ class QueueService:
                 f"""WITH linked AS (
                         SELECT c.*, v."ListID" AS list_id, v."EditSequence" AS edit_sequence, {new}
                         FROM companies c
-                        LEFT JOIN erp_items e ON e.item_type = 'company' AND e.procore_id = c.id
+                        LEFT JOIN erp_items e ON e.item_type = '{_COMPANY}' AND e.procore_id = c.id
                         JOIN vendors v ON v."ListID" = coalesce(e.quickbooks_id, c.origin_id) {loads}
                         WHERE coalesce(e.status, 'synced') = 'synced')
                     SELECT c.id AS company_id, c.list_id, c.edit_sequence,
@@ -1180,20 +1186,20 @@ class QueueService:
                 con.execute(
                     f"""UPDATE erp_items e SET edit_sequence = coalesce(u.edit_sequence, e.edit_sequence),
                                updated_at = now()
-                        FROM {name} u WHERE e.item_type = 'company' AND e.procore_id = u.company_id"""
+                        FROM {name} u WHERE e.item_type = '{_COMPANY}' AND e.procore_id = u.company_id"""
                 )
                 # Procore now matches the vendor: the link takes its EditSequence and the new fingerprint, so the
                 # change is not sent back to QuickBooks as an update
                 con.execute(
                     f"""UPDATE qb_links l SET edit_sequence = coalesce(u.edit_sequence, l.edit_sequence),
                                fingerprint = f.fingerprint, updated_at = now()
-                        FROM {name} u JOIN erp_fingerprints f ON f.item_type = 'company' AND f.procore_id = u.company_id
-                        WHERE l.item_type = 'company' AND l.procore_id = u.company_id AND l.line_table = ''"""
+                        FROM {name} u JOIN erp_fingerprints f ON f.item_type = '{_COMPANY}' AND f.procore_id = u.company_id
+                        WHERE l.item_type = '{_COMPANY}' AND l.procore_id = u.company_id AND l.line_table = ''"""
                 )
                 con.execute(
                     f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id,
                                                from_status, to_status, detail)
-                        SELECT nextval('erp_audit_seq'), now(), NULL, 'qbrecon', 'vendor_auto_update', 'company',
+                        SELECT nextval('erp_audit_seq'), now(), NULL, 'qbrecon', 'vendor_auto_update', '{_COMPANY}',
                                u.company_id, 'synced', 'synced', u.detail
                         FROM {name} u ORDER BY u.company_id"""
                 )
@@ -1254,7 +1260,7 @@ class QueueService:
                 )
                 con.execute(
                     f"""INSERT INTO erp_audit (audit_id, "at", actor, actor_name, action, item_type, procore_id, detail)
-                        SELECT nextval('erp_audit_seq'), now(), ?, ?, 'import_job_costs', 'budget', project_id,
+                        SELECT nextval('erp_audit_seq'), now(), ?, ?, 'import_job_costs', '{_BUDGET}', project_id,
                                count(*) || ' budget line(s) updated from QuickBooks job costs'
                         FROM {name} GROUP BY project_id""",
                     [user["id"], user["name"]],
