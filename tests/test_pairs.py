@@ -157,3 +157,163 @@ def test_procore_s_cco_number_and_title_rules_block_sending(ws):
     assert "longer than" not in blockers[1]
     assert "CCO number is longer than 12 characters" in blockers[2]
     assert "CCO title is longer than 30 characters" in blockers[3]
+
+
+# -- what a pair needs beyond its messages, pinned per pair module: the accept options the approver gives, where a
+# loaded item's QuickBooks id is read, whose QuickBooks record it modifies and one-per-parent sending (a CCO's PO),
+# the hook before its build (time's payroll items), how a 3140 names its records, its dashboard words and total.
+# The engines read these and nothing else: changing one in a pair module changes behaviour and fails here.
+BEHAVIOUR = {
+    "company": dict(accept=("vendor_type",), referenced_as=("vendor",)),
+    "project": dict(accept=("customer",), referenced_as=("customer", "customer:job", "job")),
+    "cost_code": dict(referenced_as=("item", "service item")),
+    "budget": dict(link_column=None, loaded_link=True, total=True),
+    "commitment": dict(accept=("quickbooks_number",), total=True),
+    "change_order": dict(shares_parent_record="commitment", serial_per_parent="commitment", total=True),
+    "invoice": dict(total=True),
+    "owner_invoice": dict(total=True),
+    "timecard_entry": dict(before_build=True, plural="time entries"),
+}
+
+
+# what a pair module that declares none of these has
+DEFAULTS = dict(
+    accept=(),
+    link_column="origin_id",
+    loaded_link=False,
+    shares_parent_record="",
+    serial_per_parent="",
+    before_build=False,
+    referenced_as=(),
+    total=False,
+    plural="",
+)
+
+
+def _behaviour(m: pairs.PairModule) -> dict:
+    found = dict(
+        accept=tuple(o.name for o in m.accept_options),
+        link_column=m.pair.link_column,
+        loaded_link=bool(m.loaded_link_sql),
+        shares_parent_record=m.shares_parent_record,
+        serial_per_parent=m.serial_per_parent,
+        before_build=m.before_build is not None,
+        referenced_as=m.referenced_as,
+        total=m.shows_total,
+        plural=m.plural,
+    )
+    return {k: v for k, v in found.items() if v != DEFAULTS[k]}
+
+
+ACCEPT_OPTIONS = [(m, o) for m in MODULES for o in m.accept_options]
+
+
+@pytest.mark.parametrize("m", MODULES, ids=lambda m: m.item_type)
+def test_each_pair_module_declares_what_the_engines_do_for_it(m, ws):
+    assert _behaviour(m) == BEHAVIOUR[m.item_type]
+    if m.loaded_link_sql:  # (procore_id, quickbooks_id, edit_sequence)
+        assert len(ws.store.con.execute(f"SELECT * FROM ({m.loaded_link_sql}) LIMIT 0").description) == 3
+    for parent in (m.shares_parent_record, m.serial_per_parent):
+        assert not parent or parent in m.pair.depends_on  # a declared parent, read from ``parents``
+
+
+def test_a_3140_names_the_pair_that_creates_the_missing_record():
+    from qbrecon.erp import ledger
+
+    assert ledger.REFERENCE_ITEM_TYPE == {
+        kind: t for t, b in BEHAVIOUR.items() for kind in b.get("referenced_as", ())
+    }
+
+
+@pytest.mark.parametrize("m,option", ACCEPT_OPTIONS, ids=lambda x: getattr(x, "name", None) or x.item_type)
+def test_every_accept_option_is_a_cli_flag_a_keyword_and_a_selection_column(m, option, ws):
+    import click
+
+    from qbrecon.cli import main
+
+    command = main.get_command(click.Context(main), "accept")
+    flags = {p.name: p.opts for p in command.params}
+    assert flags.get(option.name) == [option.flag], f"qbrecon accept lacks {option.flag}"
+    # a keyword of ws.accept (a frame column per row), trimmed; an undeclared one is refused
+    sel = ws.erp_queue._selection([1], m.item_type, {option.name: f"  {option.name} value "})
+    assert sel.column(option.name).to_pylist() == [f"{option.name} value"]
+    with pytest.raises(TypeError, match="unexpected option"):
+        ws.accept([1], by=1, item_type=m.item_type, **{option.name + "_x": "v"})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("m,option", ACCEPT_OPTIONS, ids=lambda x: getattr(x, "name", None) or x.item_type)
+def test_every_accept_option_is_a_field_of_the_dashboard_s_accept_controls_on_its_tab(m, option, ws):
+    """The approver's accept controls show the option, with its words, on its pair's tab only."""
+    from qbrecon.dashboard.auth import DashboardUser
+    from qbrecon.dashboard.queue_view import QueueView
+
+    view = QueueView(ws, DashboardUser(1, "Ann Approver", "ann", "standard", True))
+    field = view.accept_inputs[m.item_type, option.name]
+    for other in MODULES:
+        view.item_tabs.value = other.item_type
+        view.filters.value = "ready_to_export"
+        assert field.visible == (other is m), other.item_type
+    assert field.name == option.label and field in view.action_row.objects
+
+
+def test_options_are_checked_and_stored_for_the_build_as_declared(ws):
+    """A job goes under the customer the approver names, stored for the CustomerAdd; a PO number over the limit is
+    refused with the limit from the spec tables; a company's vendor type is kept."""
+    from qbrecon.errors import BatchRejected
+    from qbrecon.pairs.commitment import QUICKBOOKS_NUMBER
+
+    s = ws.store
+    s.put_rows("users", [dict(id=1, name="Ann", login="ann", erp_integrations_permission="admin",
+                              can_push_to_accounting=True, is_active=True)])
+    s.put_rows("projects", [dict(id=5, name="Clinic")])
+    s.put_rows("companies", [dict(id=6, name="Acme Steel")])
+    s.put_rows("commitments", [dict(id=7, project_id=5, vendor_id=6, number="SC-0000000001", status="approved")])
+    s.put_rows("customers", [dict(ListID="C1", Name="Harbor", FullName="Harbor", Sublevel=0, IsActive=True)])
+    ws.refresh_queue()
+    s.execute("UPDATE erp_items SET status = 'ready_to_export'")
+    ws.accept([5], by=1, item_type="project", customer="harbor")
+    ws.accept([6], by=1, item_type="company", vendor_type="Subcontractors")
+    with pytest.raises(BatchRejected) as refused:
+        ws.accept([7], by=1, item_type="commitment", quickbooks_number="P" * 12)
+    limit = spec.max_length("PurchaseOrderAdd/RefNumber")
+    assert f"is longer than {limit} characters" in str(refused.value.problems)
+    assert str(limit) in QUICKBOOKS_NUMBER.label
+    stored = dict(s.execute("SELECT item_type, export_options FROM erp_items WHERE status = 'exporting'").fetchall())
+    assert stored == {
+        "project": '{"parent_customer_list_id":"C1","parent_customer_full_name":"Harbor"}',
+        "company": '{"vendor_type":"Subcontractors"}',
+    }
+
+
+def test_a_pair_serial_per_parent_goes_out_one_item_per_parent_at_a_time(ws):
+    """Each CCO's PurchaseOrderMod needs the EditSequence the previous one returns: of three CCOs Exporting, two
+    on one commitment, the next message set takes one per commitment (the lower id first)."""
+    ws.store.put_rows(
+        "change_orders",
+        [dict(id=i, contract_id=c, project_id=3, status="approved") for i, c in ((11, 9), (12, 9), (13, 8))],
+    )
+    ws.store.execute(
+        "INSERT INTO erp_items (item_type, procore_id, status, attempts, updated_at) "
+        "SELECT 'change_order', id, 'exporting', 0, now() FROM change_orders"
+    )
+    picked = ws.export_service._ready_items(10)
+    assert sorted(picked["procore_id"].tolist()) == [11, 13]
+
+
+def test_a_loaded_item_takes_its_quickbooks_id_where_its_pair_declares_it(ws):
+    """A budget's Procore row (the project) holds the job's id: a loaded budget's estimate TxnID and EditSequence
+    come from its lines' origin_data, as the budget pair declares, and the item is Synced with them."""
+    ws.store.put_rows("projects", [dict(id=5, name="Clinic", origin_id="JOB-1", budget_locked=True)])
+    ws.store.put_rows(
+        "budget_line_items",
+        [
+            dict(id=50, project_id=5, original_budget_amount=1, origin_id="EST-1-L1",
+                 origin_data='{"txn_id": "EST-1", "edit_sequence": "77"}'),
+        ],
+    )
+    ws.refresh_queue()
+    row = ws.store.execute(
+        "SELECT status, quickbooks_id, edit_sequence FROM erp_items WHERE item_type = 'budget' AND procore_id = 5"
+    ).fetchall()
+    assert row == [("synced", "EST-1", "77")]
