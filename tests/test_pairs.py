@@ -161,15 +161,21 @@ def test_procore_s_cco_number_and_title_rules_block_sending(ws):
 
 # -- what a pair needs beyond its messages, pinned per pair module: the accept options the approver gives, where a
 # loaded item's QuickBooks id is read, whose QuickBooks record it modifies and one-per-parent sending (a CCO's PO),
-# the hook before its build (time's payroll items), how a 3140 names its records, its dashboard words and total.
+# the hooks around its build (time's payroll items; purchase orders refused while QuickBooks' inventory is off), how
+# a 3140 names its records, its dashboard words and total, its noun in Procore's mails.
 # The engines read these and nothing else: changing one in a pair module changes behaviour and fails here.
 BEHAVIOUR = {
     "company": dict(accept=("vendor_type",), referenced_as=("vendor",)),
-    "project": dict(accept=("customer",), referenced_as=("customer", "customer:job", "job")),
+    "project": dict(accept=("customer",), referenced_as=("customer", "customer:job", "job"), mail_noun="project"),
     "cost_code": dict(referenced_as=("item", "service item")),
     "budget": dict(link_column=None, loaded_link=True, total=True),
-    "commitment": dict(accept=("quickbooks_number",), total=True),
-    "change_order": dict(shares_parent_record="commitment", serial_per_parent="commitment", total=True),
+    "commitment": dict(accept=("quickbooks_number",), after_build=True, total=True),
+    "change_order": dict(
+        shares_parent_record="commitment",
+        serial_per_parent="commitment",
+        total=True,
+        mail_noun="commitment change order",
+    ),
     "invoice": dict(total=True),
     "owner_invoice": dict(total=True),
     "timecard_entry": dict(before_build=True, plural="time entries"),
@@ -184,9 +190,11 @@ DEFAULTS = dict(
     shares_parent_record="",
     serial_per_parent="",
     before_build=False,
+    after_build=False,
     referenced_as=(),
     total=False,
     plural="",
+    mail_noun="",
 )
 
 
@@ -198,9 +206,11 @@ def _behaviour(m: pairs.PairModule) -> dict:
         shares_parent_record=m.shares_parent_record,
         serial_per_parent=m.serial_per_parent,
         before_build=m.before_build is not None,
+        after_build=m.after_build is not None,
         referenced_as=m.referenced_as,
         total=m.shows_total,
         plural=m.plural,
+        mail_noun=m.mail_noun,
     )
     return {k: v for k, v in found.items() if v != DEFAULTS[k]}
 

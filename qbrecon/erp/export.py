@@ -45,7 +45,6 @@ from ..schemas import TABLES
 from ..store import Store, arrow_to_frame
 from . import ledger
 from .ledger import IN_FLIGHT_SQL, MAX_ATTEMPTS
-from .preferences import refuse_purchase_orders
 from .queue import QueueService
 from .settings import SETTINGS, read_settings
 from .states import item_where
@@ -443,7 +442,10 @@ class ExportService:
             if hook is not None:
                 rows = hook(self.store, rows)
             result = build_requests(str(item_type), rows, lines, context)
-            built_now, refused_now = refuse_purchase_orders(self.store, str(item_type), rows, result.requests)
+            after = _pairs.module(str(item_type)).after_build
+            built_now, refused_now = (
+                after(self.store, rows, result.requests) if after else (result.requests, result.errors[:0])
+            )
             requests += built_now  # purchase orders QuickBooks cannot take are refused before sending
             for frame in (result.errors, refused_now):
                 if len(frame):

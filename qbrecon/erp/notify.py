@@ -39,12 +39,9 @@ register_tables(
 DAILY_SUMMARY_SUBJECT = "ERP Integrations Daily Summary"
 SUMMARY_MAX_LINES = 500  # a summary lists at most this many items, then "... and N more"
 
-# the item in a rejection mail, in Procore's words: each pair module's own (its dashboard's singular), but for a
-# project and a CCO, which Procore's mails name so rather than as on the ERP tab
-_NOUNS = {m.item_type: m.singular for m in _pairs.registered()} | {
-    "project": "project",
-    "change_order": "commitment change order",
-}
+# the item in a rejection mail, in Procore's words: each pair module's own (its mail noun, else its dashboard's
+# singular: a project and a CCO are named otherwise in Procore's mails than on the ERP tab)
+_NOUNS = {m.item_type: m.mail_noun or m.singular for m in _pairs.registered()}
 _NOUN_SQL = "CASE b.item_type " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in _NOUNS.items()) + " END"
 
 

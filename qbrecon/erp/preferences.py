@@ -5,23 +5,17 @@ CompanyQuery and PreferencesQuery. Two prerequisites of the Procore pages are re
 
 - *Enable the 'Inventory and Purchase Orders are Active' setting* (seed 001): QuickBooks'
   ``PurchasesAndVendorsPreferences/IsUsingInventory``. While it is off, purchase order commitments are refused
-  before anything is sent (Failed to Export with the reason), instead of failing in QuickBooks;
+  before anything is sent (Failed to Export with the reason), instead of failing in QuickBooks (the commitment
+  pair's ``after_build``);
 - the edition's country (``HostRet/Country``), for the U.S.-only bill payment sync (``settings.quickbooks_country``).
 """
 
 from __future__ import annotations
 
-import pandas as pd
-
+from ..pairs.commitment import INVENTORY_KEY, inventory_active
 from ..qbxml.parse import parse_bytes
 from ..store import Store
 from .settings import COUNTRY_KEY
-
-INVENTORY_KEY = "quickbooks.is_using_inventory"
-PO_REFUSAL = (
-    "'Inventory and Purchase Orders are Active' is off in this QuickBooks company (Edit > Preferences > Items & "
-    "Inventory > Company Preferences): QuickBooks cannot take purchase orders. Turn it on, then retry"
-)
 
 
 def record_host_response(store: Store, hcp_response: str | bytes | None) -> dict[str, str]:
@@ -43,33 +37,6 @@ def record_host_response(store: Store, hcp_response: str | bytes | None) -> dict
     for key, value in found.items():
         store.execute("INSERT OR REPLACE INTO qbrecon_meta VALUES (?, ?)", [key, value]).fetchall()
     return found
-
-
-def inventory_active(store: Store) -> bool | None:
-    """QuickBooks' 'Inventory and Purchase Orders are Active' as last reported (None: not known yet)."""
-    value = store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [INVENTORY_KEY])
-    return None if value is None else value == "true"
-
-
-def refuse_purchase_orders(
-    store: Store, item_type: str, rows: pd.DataFrame, requests: list
-) -> tuple[list, pd.DataFrame]:
-    """Requests minus the purchase orders QuickBooks cannot take (preference off), and one build error per
-    refused commitment (``item_type, procore_id, field, message``)."""
-    empty = pd.DataFrame(columns=["item_type", "procore_id", "field", "message"])
-    if item_type != "commitment" or inventory_active(store) is not False or "type" not in rows:
-        return requests, empty
-    pos = {int(i) for i, t in zip(rows["id"], rows["type"], strict=True) if t == "PurchaseOrderContract"}
-    if not pos:
-        return requests, empty
-    kept = [r for r in requests if r.procore_id is None or int(r.procore_id) not in pos]
-    errors = pd.DataFrame(
-        [
-            {"item_type": "commitment", "procore_id": p, "field": "type", "message": PO_REFUSAL}
-            for p in sorted(pos)
-        ]
-    )
-    return kept, errors
 
 
 class PreferencesService:

@@ -247,6 +247,7 @@ class PairModule:
     rollups: tuple[Rollup, ...] = ()
     tab_order: int = 100
     plural: str = ""  # the dashboard's words for several items, when not the tab's label in lower case
+    mail_noun: str = ""  # the item in Procore's rejection mails, when not ``singular`` ("project", not "job")
     accept_options: tuple[AcceptOption, ...] = ()
     # SELECT (procore_id, quickbooks_id, edit_sequence): where a loaded item's QuickBooks id and EditSequence are
     # read when its Procore row holds none (``pair.link_column`` is None: a budget's estimate, in its lines)
@@ -261,6 +262,9 @@ class PairModule:
     # (store, the rows about to be built) -> the rows with what the build needs from the workspace's own tables
     # (time: each entry's payroll item, "Set Up Your Payroll Export")
     before_build: Callable[[Any, Any], Any] | None = None
+    # (store, the rows built, their requests) -> (the requests to send, refusals: item_type, procore_id, field,
+    # message): what the QuickBooks company's own setup cannot take (purchase orders while inventory is off)
+    after_build: Callable[[Any, Any, list], tuple[list, Any]] | None = None
     # the QuickBooks list names (lower case) a 3140 "reference not found" uses for this pair's records
     referenced_as: tuple[str, ...] = ()
 

@@ -296,6 +296,7 @@ MODULE = register(
         details_sql=DETAILS_SQL,
         prepare=prepare,
         singular="change order",
+        mail_noun="commitment change order",
         columns=COLUMNS,  # a CCO reads like its commitment
         procore_tool="commitments",
         query_label="Purchase orders",

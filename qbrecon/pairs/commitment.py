@@ -34,6 +34,7 @@ from ..qbxml.build import (
     _split_linked,
     _vendor_list_ids,
 )
+from ..store import Store
 from . import register
 from .base import (
     EXPECTED,
@@ -359,6 +360,40 @@ RULE = PairRule(
 )
 
 
+# -- 'Inventory and Purchase Orders are Active' (seed 001), as the Web Connector's host response last reported it
+# (``erp.preferences`` records it): while it is off, purchase order commitments are refused before sending ---------
+INVENTORY_KEY = "quickbooks.is_using_inventory"
+PO_REFUSAL = (
+    "'Inventory and Purchase Orders are Active' is off in this QuickBooks company (Edit > Preferences > Items & "
+    "Inventory > Company Preferences): QuickBooks cannot take purchase orders. Turn it on, then retry"
+)
+
+
+def inventory_active(store: Store) -> bool | None:
+    """QuickBooks' 'Inventory and Purchase Orders are Active' as last reported (None: not known yet)."""
+    value = store.scalar("SELECT value FROM qbrecon_meta WHERE key = ?", [INVENTORY_KEY])
+    return None if value is None else value == "true"
+
+
+def refuse_purchase_orders(store: Store, rows: pd.DataFrame, requests: list) -> tuple[list, pd.DataFrame]:
+    """Requests minus the purchase orders QuickBooks cannot take (preference off), and one build error per
+    refused commitment (``item_type, procore_id, field, message``)."""
+    empty = pd.DataFrame(columns=["item_type", "procore_id", "field", "message"])
+    if inventory_active(store) is not False or "type" not in rows:
+        return requests, empty
+    pos = {int(i) for i, t in zip(rows["id"], rows["type"], strict=True) if t == "PurchaseOrderContract"}
+    if not pos:
+        return requests, empty
+    kept = [r for r in requests if r.procore_id is None or int(r.procore_id) not in pos]
+    errors = pd.DataFrame(
+        [
+            {"item_type": ITEM_TYPE, "procore_id": p, "field": "type", "message": PO_REFUSAL}
+            for p in sorted(pos)
+        ]
+    )
+    return kept, errors
+
+
 # Accepting (or directly exporting) a commitment: the QuickBooks PO number; with "Use Procore Contract #" on,
 # the contract number unless the approver gives one.
 _PO_NUMBER_MAX = spec.max_length("PurchaseOrderAdd/RefNumber")
@@ -388,6 +423,7 @@ MODULE = register(
         reconcile_title="Commitments / Purchase orders",
         sheet_name="Commitments - POs",
         accept_options=(QUICKBOOKS_NUMBER,),
+        after_build=refuse_purchase_orders,
         tab_order=50,
     )
 )

@@ -189,6 +189,7 @@ MODULE = register(
         details_sql=DETAILS_SQL,
         prepare=prepare,
         singular="job",
+        mail_noun="project",
         columns=(
             PROCORE_ID,
             Column("number", "Project #", width=100),
