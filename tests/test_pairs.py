@@ -162,23 +162,23 @@ def test_procore_s_cco_number_and_title_rules_block_sending(ws):
 # -- what a pair needs beyond its messages, pinned per pair module: the accept options the approver gives, where a
 # loaded item's QuickBooks id is read, whose QuickBooks record it modifies and one-per-parent sending (a CCO's PO),
 # the hooks around its build (time's payroll items; purchase orders refused while QuickBooks' inventory is off), how
-# a 3140 names its records, its dashboard words and total, its noun in Procore's mails.
+# a 3140 names its records, its dashboard words and total, its noun in Procore's mails, its costs that cannot sync.
 # The engines read these and nothing else: changing one in a pair module changes behaviour and fails here.
 BEHAVIOUR = {
     "company": dict(accept=("vendor_type",), referenced_as=("vendor",)),
     "project": dict(accept=("customer",), referenced_as=("customer", "customer:job", "job"), mail_noun="project"),
     "cost_code": dict(referenced_as=("item", "service item")),
     "budget": dict(link_column=None, loaded_link=True, total=True),
-    "commitment": dict(accept=("quickbooks_number",), after_build=True, total=True),
+    "commitment": dict(accept=("quickbooks_number",), after_build=True, total=True, unsyncable=1),
     "change_order": dict(
         shares_parent_record="commitment",
         serial_per_parent="commitment",
         total=True,
         mail_noun="commitment change order",
     ),
-    "invoice": dict(total=True),
+    "invoice": dict(total=True, unsyncable=2),
     "owner_invoice": dict(total=True),
-    "timecard_entry": dict(before_build=True, plural="time entries"),
+    "timecard_entry": dict(before_build=True, plural="time entries", unsyncable=1),
 }
 
 
@@ -195,6 +195,7 @@ DEFAULTS = dict(
     total=False,
     plural="",
     mail_noun="",
+    unsyncable=0,
 )
 
 
@@ -211,6 +212,7 @@ def _behaviour(m: pairs.PairModule) -> dict:
         total=m.shows_total,
         plural=m.plural,
         mail_noun=m.mail_noun,
+        unsyncable=len(m.unsyncable_sql),
     )
     return {k: v for k, v in found.items() if v != DEFAULTS[k]}
 
@@ -223,6 +225,8 @@ def test_each_pair_module_declares_what_the_engines_do_for_it(m, ws):
     assert _behaviour(m) == BEHAVIOUR[m.item_type]
     if m.loaded_link_sql:  # (procore_id, quickbooks_id, edit_sequence)
         assert len(ws.store.con.execute(f"SELECT * FROM ({m.loaded_link_sql}) LIMIT 0").description) == 3
+    for sql in m.unsyncable_sql:  # the unsyncable direct costs report's columns
+        assert len(ws.store.con.execute(f"SELECT * FROM ({sql}) LIMIT 0").description) == 9
     for parent in (m.shares_parent_record, m.serial_per_parent):
         assert not parent or parent in m.pair.depends_on  # a declared parent, read from ``parents``
 

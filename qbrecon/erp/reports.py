@@ -15,6 +15,7 @@ import datetime as dt
 
 import pandas as pd
 
+from .. import pairs as _pairs
 from ..store import Store
 from . import permissions
 
@@ -130,41 +131,20 @@ def erp_job_costs(store: Store, project_id: int | None = None) -> pd.DataFrame:
     return store.frame(f"SELECT * FROM ({_JOB_COSTS}) {where} ORDER BY project_id NULLS LAST, cost_code")
 
 
+# a pair's ``unsyncable_sql``: its Procore costs that cannot sync to QuickBooks Desktop, one row per cost
+_UNSYNCABLE_COLUMNS = "source, procore_id, project_id, project, cost_code, amount, hours, date, reason"
+
+
 def unsyncable_direct_costs(store: Store, project_id: int | None = None) -> pd.DataFrame:
     """Procore costs that cannot sync to QuickBooks Desktop, one row per cost with the reason."""
     where = f"WHERE project_id = {int(project_id)}" if project_id is not None else ""
+    parts = " UNION ALL ".join(
+        f"SELECT * FROM ({sql}) AS u({_UNSYNCABLE_COLUMNS})"
+        for m in _pairs.registered()
+        for sql in m.unsyncable_sql
+    ) or f"SELECT * FROM (SELECT {', '.join(['NULL'] * 9)}) AS u({_UNSYNCABLE_COLUMNS}) WHERE false"
     return store.frame(
-        f"""SELECT * FROM (
-            SELECT 'timecard_entry' AS source, t.id AS procore_id, t.project_id, p.name AS project,
-                   t.cost_code_name AS cost_code, NULL::DECIMAL(18,2) AS amount, t.hours, t.date,
-                   coalesce(d.blockers, 'timecards do not sync through Procore''s QuickBooks Desktop connector; '
-                                        || 'use the qbrecon time export') AS reason
-            FROM timecard_entries t LEFT JOIN projects p ON p.id = t.project_id
-            LEFT JOIN erp_item_details d ON d.item_type = 'timecard_entry' AND d.procore_id = t.id
-            LEFT JOIN erp_items e ON e.item_type = 'timecard_entry' AND e.procore_id = t.id
-            WHERE t.origin_id IS NULL AND coalesce(e.status, 'not_sent') NOT IN ('synced', 'exporting')
-            UNION ALL
-            SELECT 'invoice_line', l.id, i.project_id, p.name, coalesce(l.cost_code_full_code, s.full_code),
-                   l.work_completed_this_period, NULL, i.billing_date,
-                   CASE WHEN l.cost_code_id IS NULL THEN 'invoice line has no cost code'
-                        ELSE 'cost code ' || coalesce(l.cost_code_full_code, s.full_code, l.cost_code_id::VARCHAR)
-                             || ' is not synced to a QuickBooks item' END
-            FROM invoice_lines l JOIN invoices i ON i.id = l.requisition_id LEFT JOIN projects p ON p.id = i.project_id
-            LEFT JOIN erp_cost_code_state s ON s.cost_code_id = l.cost_code_id
-            WHERE NOT coalesce(s.synced, false)
-            UNION ALL
-            SELECT 'commitment_line', l.id, c.project_id, p.name, coalesce(l.cost_code_full_code, s.full_code),
-                   l.amount, NULL, c.contract_date,
-                   CASE WHEN l.cost_code_id IS NULL THEN 'commitment line has no cost code'
-                        ELSE 'cost code ' || coalesce(l.cost_code_full_code, s.full_code, l.cost_code_id::VARCHAR)
-                             || ' is not synced to a QuickBooks item' END
-            FROM commitment_lines l JOIN commitments c ON c.id = l.commitment_id LEFT JOIN projects p ON p.id = c.project_id
-            LEFT JOIN erp_cost_code_state s ON s.cost_code_id = l.cost_code_id
-            WHERE NOT coalesce(s.synced, false)
-            UNION ALL
-            SELECT 'invoice', i.id, i.project_id, p.name, NULL, i.current_payment_due, NULL, i.billing_date,
-                   'negative-value invoices do not sync'
-            FROM invoices i LEFT JOIN projects p ON p.id = i.project_id WHERE i.current_payment_due < 0)
+        f"""SELECT * FROM ({parts})
         {where} ORDER BY project_id NULLS LAST, source, procore_id"""
     )
 

@@ -265,6 +265,9 @@ class PairModule:
     # (store, the rows built, their requests) -> (the requests to send, refusals: item_type, procore_id, field,
     # message): what the QuickBooks company's own setup cannot take (purchase orders while inventory is off)
     after_build: Callable[[Any, Any, list], tuple[list, Any]] | None = None
+    # SELECTs of (source, procore_id, project_id, project, cost_code, amount, hours, date, reason): the pair's
+    # Procore costs that cannot sync to QuickBooks Desktop (the unsyncable direct costs report)
+    unsyncable_sql: tuple[str, ...] = ()
     # the QuickBooks list names (lower case) a 3140 "reference not found" uses for this pair's records
     referenced_as: tuple[str, ...] = ()
 

@@ -410,12 +410,27 @@ QUICKBOOKS_NUMBER = AcceptOption(
     one_item="A QuickBooks PO number is for one commitment: select only the commitment it is for.",
 )
 
+# the pair's Procore costs that cannot sync to QuickBooks Desktop (the unsyncable direct costs report), as
+# (source, procore_id, project_id, project, cost_code, amount, hours, date, reason)
+UNSYNCABLE = (
+    """SELECT 'commitment_line', l.id, c.project_id, p.name, coalesce(l.cost_code_full_code, s.full_code),
+           l.amount, NULL, c.contract_date,
+           CASE WHEN l.cost_code_id IS NULL THEN 'commitment line has no cost code'
+                ELSE 'cost code ' || coalesce(l.cost_code_full_code, s.full_code, l.cost_code_id::VARCHAR)
+                     || ' is not synced to a QuickBooks item' END
+    FROM commitment_lines l JOIN commitments c ON c.id = l.commitment_id LEFT JOIN projects p ON p.id = c.project_id
+    LEFT JOIN erp_cost_code_state s ON s.cost_code_id = l.cost_code_id
+    WHERE NOT coalesce(s.synced, false)""",
+)
+
+
 MODULE = register(
     PairModule(
         pair=PAIR,
         details_sql=DETAILS_SQL,
         prepare=prepare,
         singular="commitment",
+        unsyncable_sql=UNSYNCABLE,
         columns=COLUMNS,
         procore_tool="commitments",
         query_label="Purchase orders",

@@ -182,12 +182,27 @@ def with_payroll_items(store: Store, rows: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(payroll_item_wage=[item for _, item in found])
 
 
+# the pair's Procore costs that cannot sync to QuickBooks Desktop (the unsyncable direct costs report), as
+# (source, procore_id, project_id, project, cost_code, amount, hours, date, reason)
+UNSYNCABLE = (
+    f"""SELECT '{ITEM_TYPE}' AS source, t.id AS procore_id, t.project_id, p.name AS project,
+           t.cost_code_name AS cost_code, NULL::DECIMAL(18,2) AS amount, t.hours, t.date,
+           coalesce(d.blockers, 'timecards do not sync through Procore''s QuickBooks Desktop connector; '
+                                || 'use the qbrecon time export') AS reason
+    FROM timecard_entries t LEFT JOIN projects p ON p.id = t.project_id
+    LEFT JOIN erp_item_details d ON d.item_type = '{ITEM_TYPE}' AND d.procore_id = t.id
+    LEFT JOIN erp_items e ON e.item_type = '{ITEM_TYPE}' AND e.procore_id = t.id
+    WHERE t.origin_id IS NULL AND coalesce(e.status, 'not_sent') NOT IN ('synced', 'exporting')""",
+)
+
+
 MODULE = register(
     PairModule(
         pair=PAIR,
         details_sql=DETAILS_SQL,
         prepare=prepare,
         singular="time entry",
+        unsyncable_sql=UNSYNCABLE,
         columns=(
             PROCORE_ID,
             Column("name", "Who and date", width=240),
