@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError, PermissionDenied, SettingMissing
+from ..pairs.cost_code import ITEM_TYPE as COST_CODE
 from ..store import Store, register_tables
 from ..vault import seal, unseal
 from . import permissions
@@ -234,7 +235,7 @@ def _retainage_item(store: Store, ref: str, name: str) -> dict:
             [list_id, list_id],
         ).fetchall()[0][0]
         + store.execute(
-            "SELECT count(*) FROM erp_items WHERE item_type = 'cost_code' AND quickbooks_id = ?", [list_id]
+            "SELECT count(*) FROM erp_items WHERE item_type = ? AND quickbooks_id = ?", [COST_CODE, list_id]
         ).fetchall()[0][0]
     )
     if linked:

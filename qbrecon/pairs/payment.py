@@ -11,7 +11,7 @@ from __future__ import annotations
 import duckdb
 
 from ..entities import EntityPair
-from . import register_imported
+from . import invoice, register_imported
 from .base import EXPECTED, Field, ImportedPair, PairRule
 
 ITEM_TYPE = "payment"
@@ -30,14 +30,14 @@ PAIR = EntityPair(
 )
 
 # -- import: bill payment lines applied to synced bills, not yet imported ----------------------------------------
-NEW_PAYMENTS_SQL = """
+NEW_PAYMENTS_SQL = f"""
     SELECT bp."TxnID" AS origin_id, i.id AS requisition_id, i.project_id, i.commitment_id AS contract_id,
            pl."Amount" AS amount, bp."TxnDate" AS date, bp."RefNumber" AS check_number,
            i.invoice_number, bp."PaymentKind" AS payment_method, bp."Memo" AS notes,
            json_object('edit_sequence', bp."EditSequence")::VARCHAR AS origin_data
     FROM bill_payment_lines pl
     JOIN bill_payments bp ON bp."TxnID" = pl."TxnID"
-    JOIN erp_items e ON e.item_type = 'invoice' AND e.status = 'synced' AND e.quickbooks_id = pl."AppliedTxnID"
+    JOIN erp_items e ON e.item_type = '{invoice.ITEM_TYPE}' AND e.status = 'synced' AND e.quickbooks_id = pl."AppliedTxnID"
     JOIN invoices i ON i.id = e.procore_id
     WHERE NOT EXISTS (SELECT 1 FROM payments_issued p
                       WHERE p.origin_id = bp."TxnID" AND p.requisition_id IS NOT DISTINCT FROM i.id)
