@@ -538,7 +538,7 @@ class QueueService:
             )
         # the accept options of the items about to be exported (accepted, or directly exported on send)
         option_checks, option_joins, options_sql = (
-            _accept_options_sql(sel, exporting_now, cfg) if action == "accept" or direct else ([], "", "NULL")
+            _accept_options_sql(sel, exporting_now, cfg) if action == "accept" or direct else ([], "", "NULL::VARCHAR")
         )
         checks += option_checks
         deleted = (
