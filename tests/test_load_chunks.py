@@ -132,9 +132,9 @@ def test_pages_read_in_worker_processes_load_what_one_process_loads(export, tmp_
     used = []
     in_workers = procore_reader.ExportReader._pages_in_workers
 
-    def spied(self, spec, files, base, reader):
-        used.append((spec.table, len(files)))
-        yield from in_workers(self, spec, files, base, reader)
+    def spied(self, parts, base, reader):
+        used.append((parts.spec.table, sum(map(len, parts.parts))))
+        yield from in_workers(self, parts, base, reader)
 
     monkeypatch.setattr(procore_reader.ExportReader, "_pages_in_workers", spied)
     many = Workspace(tmp_path / "many.duckdb")
