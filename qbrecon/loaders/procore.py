@@ -151,28 +151,36 @@ def _kind(value: Any) -> str:
     }.get(type(value), type(value).__name__)
 
 
-def column_values(records: list[dict], path: str) -> list:
-    """The values at a dotted path in each record, in one pass per column (``NotAnObject`` marks a bad hop)."""
+def column_values(records: list[dict], path: str, levels: dict[str, list] | None = None) -> list:
+    """The values at a dotted path in each record (a new list), one level at a time over all records
+    (``NotAnObject`` marks a bad hop). ``levels`` keeps the levels above for the other columns of the same records
+    (``vendor`` read once for ``vendor.id`` and ``vendor.company``)."""
     parts = path.split(".")
     if len(parts) == 1:  # one C loop (records are dicts: ``read_page`` checks it)
         return list(map(dict.get, records, repeat(parts[0])))
-    out: list = []
-    append = out.append
-    for r in records:
-        v: Any = r
-        for i, part in enumerate(parts):
-            if v is None:
-                break
-            if type(v) is not dict:
-                v = NotAnObject(".".join(parts[:i]), v)
-                break
-            v = v.get(part)
-        append(v)
-    return out
+    levels = {} if levels is None else levels
+    values = levels.get(parts[0])
+    if values is None:
+        values = levels[parts[0]] = list(map(dict.get, records, repeat(parts[0])))
+    for i in range(1, len(parts)):
+        prefix = ".".join(parts[: i + 1])
+        last = i == len(parts) - 1
+        if not last and prefix in levels:
+            values = levels[prefix]
+            continue
+        above, part = ".".join(parts[:i]), parts[i]
+        values = [
+            v.get(part) if type(v) is dict else v if v is None or type(v) is NotAnObject else NotAnObject(above, v)
+            for v in values
+        ]
+        if not last:
+            levels[prefix] = values
+    return values
 
 
 def _table_columns(spec: TableSpec, records: list[dict]) -> dict[str, list]:
-    cols = {c.name: column_values(records, c.source or c.name) for c in spec.columns}
+    levels: dict[str, list] = {}
+    cols = {c.name: column_values(records, c.source or c.name, levels) for c in spec.columns}
     names = spec.column_names
     if "status_original" in names and "status" in names:
         raw = cols["status"]
