@@ -132,9 +132,9 @@ def test_pages_read_in_worker_processes_load_what_one_process_loads(export, tmp_
     used = []
     in_workers = procore_reader.ExportReader._pages_in_workers
 
-    def spied(self, spec, files, base, reader):
-        used.append((spec.table, len(files)))
-        yield from in_workers(self, spec, files, base, reader)
+    def spied(self, parts, base, reader):
+        used.append((parts.spec.table, sum(map(len, parts.parts))))
+        yield from in_workers(self, parts, base, reader)
 
     monkeypatch.setattr(procore_reader.ExportReader, "_pages_in_workers", spied)
     many = Workspace(tmp_path / "many.duckdb")
@@ -166,3 +166,30 @@ def test_a_bad_page_read_in_a_worker_writes_nothing_and_names_its_file(export, t
         ws.load_procore(bad)
     assert all(ws.store.count(t) == 0 for t in TABLES)
     assert ws.store.count("load_runs") == 0
+
+
+def test_a_line_id_an_earlier_chunk_stored_under_another_invoice_is_held_back(export, tmp_path, monkeypatch):
+    """A later chunk's line under the id of a line stored earlier in the same load (another invoice's) is held
+    back with its invoice, as a second record under one key is, and the line stored first stays as it was."""
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(export, bad)
+    pages = sorted((bad / "requisitions").glob("*.json"))
+    first = json.loads(pages[0].read_text(encoding="utf-8"))
+    taken = first[0]["contract_items"][0]
+    last = json.loads(pages[-1].read_text(encoding="utf-8"))
+    extra = json.loads(json.dumps(last[-1]))
+    extra["id"] = 999_999_001
+    extra["contract_items"] = [dict(extra["contract_items"][0], id=taken["id"], requisition_id=extra["id"])]
+    pages[-1].write_text(json.dumps([*last, extra]), encoding="utf-8")
+    monkeypatch.setattr(procore_reader, "CHUNK_ROWS", 40)
+    ws = Workspace(tmp_path / "ws.duckdb")
+    report = ws.load_procore(bad)
+    line = ws.frame("invoice_lines").set_index("id").loc[taken["id"]]
+    assert int(line["requisition_id"]) == first[0]["id"]
+    assert 999_999_001 not in set(ws.frame("invoices")["id"])
+    q = ws.loading.quarantine()
+    held = q[(q.table_name == "invoice_lines") & (q.check == "duplicate_key")]
+    assert len(held) == 1 and f"id={taken['id']}" in held.failure_case.iloc[0]
+    assert report.tables["invoices"].quarantined == 1

@@ -270,11 +270,11 @@ def test_unexpected_error_rolls_back_the_whole_load(ws, tmp_path, monkeypatch):
     real = ws.store.upsert
     calls = []
 
-    def failing(table, data, key):
+    def failing(table, data, key, **how):
         calls.append(table)
         if len(calls) == 3:
             raise RuntimeError("disk full")
-        return real(table, data, key)
+        return real(table, data, key, **how)
 
     monkeypatch.setattr(ws.store, "upsert", failing)
     with pytest.raises(RuntimeError):

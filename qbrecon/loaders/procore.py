@@ -151,28 +151,36 @@ def _kind(value: Any) -> str:
     }.get(type(value), type(value).__name__)
 
 
-def column_values(records: list[dict], path: str) -> list:
-    """The values at a dotted path in each record, in one pass per column (``NotAnObject`` marks a bad hop)."""
+def column_values(records: list[dict], path: str, levels: dict[str, list] | None = None) -> list:
+    """The values at a dotted path in each record (a new list), one level at a time over all records
+    (``NotAnObject`` marks a bad hop). ``levels`` keeps the levels above for the other columns of the same records
+    (``vendor`` read once for ``vendor.id`` and ``vendor.company``)."""
     parts = path.split(".")
     if len(parts) == 1:  # one C loop (records are dicts: ``read_page`` checks it)
         return list(map(dict.get, records, repeat(parts[0])))
-    out: list = []
-    append = out.append
-    for r in records:
-        v: Any = r
-        for i, part in enumerate(parts):
-            if v is None:
-                break
-            if type(v) is not dict:
-                v = NotAnObject(".".join(parts[:i]), v)
-                break
-            v = v.get(part)
-        append(v)
-    return out
+    levels = {} if levels is None else levels
+    values = levels.get(parts[0])
+    if values is None:
+        values = levels[parts[0]] = list(map(dict.get, records, repeat(parts[0])))
+    for i in range(1, len(parts)):
+        prefix = ".".join(parts[: i + 1])
+        last = i == len(parts) - 1
+        if not last and prefix in levels:
+            values = levels[prefix]
+            continue
+        above, part = ".".join(parts[:i]), parts[i]
+        values = [
+            v.get(part) if type(v) is dict else v if v is None or type(v) is NotAnObject else NotAnObject(above, v)
+            for v in values
+        ]
+        if not last:
+            levels[prefix] = values
+    return values
 
 
 def _table_columns(spec: TableSpec, records: list[dict]) -> dict[str, list]:
-    cols = {c.name: column_values(records, c.source or c.name) for c in spec.columns}
+    levels: dict[str, list] = {}
+    cols = {c.name: column_values(records, c.source or c.name, levels) for c in spec.columns}
     names = spec.column_names
     if "status_original" in names and "status" in names:
         raw = cols["status"]
@@ -345,7 +353,7 @@ class _Reader:
 
 
 CHUNK_ROWS = 20_000  # rows (records and their lines) gathered before a chunk is checked and written
-PART_BYTES = 8 * 2**20  # page files handed to one worker process at a time (read into chunks of CHUNK_ROWS)
+PART_BYTES = 16 * 2**20  # page files handed to one worker process at a time (about one chunk of CHUNK_ROWS rows)
 # resources whose pages need what other files say (users: permission templates; budget changes: legacy budget
 # modifications), always read by the writing process
 _SERIAL_RESOURCES = {"users", "user_tool_permissions", "budget_changes"}
@@ -402,13 +410,53 @@ class ExportReader:
         templates = _read_templates(found, base)
         self.files += templates.files
         order = list(by_resource)
-        for resource in sorted(_resources(found, by_resource, erp), key=order.index):
+        resources = sorted(_resources(found, by_resource, erp), key=order.index)
+        in_workers = [r for r in resources if self._in_workers(r, found.get(r, []), lines)]
+        # the first page folder's parts are read by the workers while this process reads and writes the
+        # resources before it (commitments.json alone is 64 MB at 200 projects)
+        ahead = self._parts(by_resource[in_workers[0]], found[in_workers[0]], base) if in_workers else None
+        try:
+            yield from self._read_resources(
+                resources, in_workers, ahead, by_resource, found, base, reader, erp, templates, lines
+            )
+        finally:
+            if ahead is not None:
+                ahead.close()
+        self.notes = (
+            [f"ignored {name}: not a Procore resource file" for name in ignored]
+            + reader.notes
+            + erp.notes
+            + templates.notes
+        )
+        self.notes += shapes.orphan_notes(lines)
+        self.actions = erp.actions
+
+    def _read_resources(
+        self,
+        resources: list[str],
+        in_workers: list[str],
+        ahead: _Parts | None,
+        by_resource: dict[str, TableSpec],
+        found: dict[str, list[Path]],
+        base: Path,
+        reader: _Reader,
+        erp: shapes.ErpPayloads,
+        templates: _Templates,
+        lines: dict,
+    ) -> Iterator[LoadChunk]:
+        for resource in resources:
             spec = by_resource[resource]
-            if self._in_workers(resource, found.get(resource, []), lines):
+            if resource in in_workers:
                 if reader.batches:
                     yield check_chunk(reader.batches, reader.has_lines)
                     reader.batches, reader.has_lines = {}, {}
-                yield from self._pages_in_workers(spec, found[resource], base, reader)
+                parts = ahead if ahead is not None and ahead.spec is spec else None
+                if parts is None:
+                    parts = self._parts(spec, found[resource], base)
+                try:
+                    yield from self._pages_in_workers(parts, base, reader)
+                finally:
+                    parts.close()
             else:
                 for file, label, records, context in _resource_pages(
                     resource, found, base, erp.actions, templates
@@ -422,14 +470,6 @@ class ExportReader:
                 reader.read_resource(spec, records, f"{shapes.ERP_REQUESTS} ({resource})")
         if reader.batches:
             yield check_chunk(reader.batches, reader.has_lines)
-        self.notes = (
-            [f"ignored {name}: not a Procore resource file" for name in ignored]
-            + reader.notes
-            + erp.notes
-            + templates.notes
-        )
-        self.notes += shapes.orphan_notes(lines)
-        self.actions = erp.actions
 
     def _file_rows(
         self, reader: _Reader, spec: TableSpec, records: list, context: dict, label: str, lines: dict
@@ -461,10 +501,8 @@ class ExportReader:
             return False  # line pages to nest into these records
         return sum(f.stat().st_size for f in files) > 2 * self.part_bytes
 
-    def _pages_in_workers(
-        self, spec: TableSpec, files: list[Path], base: Path, reader: _Reader
-    ) -> Iterator[LoadChunk]:
-        """A resource's pages read, converted and validated in worker processes, part by part, in order."""
+    def _parts(self, spec: TableSpec, files: list[Path], base: Path) -> _Parts:
+        """A resource's pages in parts of about ``part_bytes``, the first ``workers + 1`` submitted at once."""
         parts: list[list[tuple[str, str]]] = [[]]
         size = 0
         for f in files:
@@ -473,44 +511,62 @@ class ExportReader:
                 size = 0
             parts[-1].append((str(f), str(f.relative_to(base))))
             size += f.stat().st_size
-        # fork: the workers start at once with everything imported; they touch no database connection
-        pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
-            self.workers, mp_context=multiprocessing.get_context("fork")
+        return _Parts(spec, parts, self.workers, self.chunk_rows)
+
+    def _pages_in_workers(self, parts: _Parts, base: Path, reader: _Reader) -> Iterator[LoadChunk]:
+        """A resource's pages read, converted and validated in worker processes, part by part, in order."""
+        spec = parts.spec
+        while parts.queue:
+            part, future = parts.queue.popleft()
+            try:
+                packed, groups, notes = future.result()
+            except InputError:
+                # read the rest here: the file's own error (with its row), as the serial reading gives it
+                rest = [part, *(p for p, _ in parts.queue), *parts.todo]
+                parts.close()
+                for path, label in (f for p in rest for f in p):
+                    records, context = read_page(Path(path), label)
+                    yield from self._file_rows(reader, spec, records, context, label, {})
+                    self.files.append(label)
+                return
+            first_group = reader.group
+            for tables, has_lines in packed:
+                yield unpack_chunk(tables, has_lines, first_group)
+            reader.group += groups
+            reader.notes.extend(notes)
+            self.files.extend(label for _, label in part)
+            parts.submit_next()
+
+
+class _Parts:
+    """A resource's page parts in worker processes: at most ``workers + 1`` read ahead of the writer, taken in
+    order. Fork: the workers start at once with everything imported; they touch no database connection."""
+
+    def __init__(self, spec: TableSpec, parts: list[list[tuple[str, str]]], workers: int, chunk_rows: int):
+        self.spec = spec
+        self.chunk_rows = chunk_rows
+        self.parts = parts
+        self.todo = iter(parts)
+        self.queue: deque[tuple[list[tuple[str, str]], Future]] = deque()
+        self.pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("fork")
         )
-        queue: deque[tuple[list[tuple[str, str]], Future]] = deque()
-        todo = iter(parts)
-        try:
-            for part in todo:
-                queue.append((part, pool.submit(_check_pages, spec.table, part, self.chunk_rows)))
-                if len(queue) > self.workers:
-                    break
-            while queue:
-                part, future = queue.popleft()
-                try:
-                    packed, groups, notes = future.result()
-                except InputError:
-                    # read the rest here: the file's own error (with its row), as the serial reading gives it
-                    pool.shutdown(cancel_futures=True)
-                    pool = None
-                    rest = [part, *(p for p, _ in queue), *todo]
-                    queue.clear()
-                    for path, label in (f for p in rest for f in p):
-                        records, context = read_page(Path(path), label)
-                        yield from self._file_rows(reader, spec, records, context, label, {})
-                        self.files.append(label)
-                    return
-                first_group = reader.group
-                for tables, has_lines in packed:
-                    yield unpack_chunk(tables, has_lines, first_group)
-                reader.group += groups
-                reader.notes.extend(notes)
-                self.files.extend(label for _, label in part)
-                nxt = next(todo, None)
-                if nxt is not None:
-                    queue.append((nxt, pool.submit(_check_pages, spec.table, nxt, self.chunk_rows)))
-        finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
+        for _ in range(workers + 1):
+            if not self.submit_next():
+                break
+
+    def submit_next(self) -> bool:
+        part = next(self.todo, None)
+        if part is None or self.pool is None:
+            return False
+        self.queue.append((part, self.pool.submit(_check_pages, self.spec.table, part, self.chunk_rows)))
+        return True
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None
+        self.queue.clear()
 
 
 def _workers() -> int:

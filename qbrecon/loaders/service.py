@@ -134,21 +134,13 @@ class LoadingService:
             load_id = store.next_load_id()
             report = LoadReport(load_id, side, source, started)
             loaded_at = datetime.now(UTC)
-            for number, chunk in enumerate(chunks):
+            stored = _StoredKeys(con)
+            for chunk in chunks:
                 ordered = sorted(chunk.checked, key=_ORDER.index)
                 checked = {name: chunk.checked[name] for name in ordered}
-                if number:
-                    again: set[str] = set()
-                    for name, c in checked.items():
-                        parent = TABLES[name].meta.get("parent")
-                        if (
-                            parent in checked
-                            and parent not in again
-                            and TABLES[parent].key[0] in TABLES[name].key
-                        ):
-                            continue  # the line's key holds its parent's: no parent met again, no line either
-                        if _check_earlier_copies(con, load_id, c):
-                            again.add(name)
+                for c in checked.values():
+                    if stored.met_again(c):
+                        _check_earlier_copies(con, load_id, c)
                 outcome = settle(checked, load_id)
                 for name in ordered:
                     spec = TABLES[name]
@@ -164,12 +156,17 @@ class LoadingService:
                     ).append_column(
                         "_loaded_at", pa.repeat(pa.scalar(loaded_at, pa.timestamp("us", tz="UTC")), n)
                     )
-                    loaded, updated = store.upsert(name, good, spec.key)
+                    # the chunk's rows hold each key once (``check_batch``) and none an earlier chunk stored
+                    # (held back or merged above): into a table empty when the load began, all are new
+                    fresh = stored.was_empty(name)
+                    loaded, updated = store.upsert(name, good, spec.key, unique=True, new=fresh)
+                    stored.add(name, good)
                     counts.loaded += loaded
                     counts.updated += updated
-                    counts.removed += self._remove_stale_lines(
-                        con, spec, checked, outcome.good, chunk.has_lines, load_id
-                    )
+                    if not fresh:  # no line stored before this load, none to remove
+                        counts.removed += self._remove_stale_lines(
+                            con, spec, checked, outcome.good, chunk.has_lines, load_id
+                        )
                 if outcome.quarantine.num_rows:
                     execute_on_rows(
                         con, f"INSERT INTO quarantine SELECT * FROM {ARROW_ROWS}", outcome.quarantine
@@ -267,6 +264,69 @@ class _LoadInfo:
     notes: list[str]
     statuses: list
     actions: list  # Procore ERP-request actions, applied after the rows
+
+
+class _StoredKeys:
+    """What a load has stored so far, per table: the keys of its rows (for one-column keys), to tell without a
+    query whether a chunk meets a record an earlier chunk stored, and whether the table was empty when the load
+    began (asked before its first rows are written). A statement per table and chunk saved each way."""
+
+    def __init__(self, con) -> None:  # noqa: ANN001
+        self.con = con
+        self.empty: dict[str, bool] = {}
+        self.keys: dict[str, list[pa.Array]] = {}
+        self.ranges: dict[str, tuple] = {}
+
+    def was_empty(self, table: str) -> bool:
+        if table not in self.empty:
+            self.empty[table] = bool(
+                self.con.execute(f'SELECT NOT EXISTS (SELECT 1 FROM "{table}")').fetchall()[0][0]
+            )
+        return self.empty[table]
+
+    def add(self, table: str, rows: pa.Table) -> None:
+        if not rows.num_rows:
+            return
+        key = TABLES[table].key
+        column = rows.column(key[0]).combine_chunks() if len(key) == 1 else pa.array([], pa.null())
+        self.keys.setdefault(table, []).append(column)
+        if len(key) == 1:
+            lo, hi = _range(column)
+            old = self.ranges.get(table)
+            self.ranges[table] = (lo, hi) if old is None else (_least(old[0], lo), _greatest(old[1], hi))
+
+    def met_again(self, c: Checked) -> bool:
+        """Whether some row of ``c`` may have a key an earlier chunk stored: exact for one-column keys (their
+        range first, then the keys themselves), any earlier rows for wider keys (the query decides)."""
+        spec = c.batch.spec
+        earlier = self.keys.get(spec.table)
+        if not earlier or not c.table.num_rows:
+            return False
+        if len(spec.key) != 1:
+            return True
+        keys = c.table.column(spec.key[0])
+        lo, hi = _range(keys)
+        first, last = self.ranges[spec.table]
+        if lo is None:
+            return False  # only null keys: none is stored
+        if first is not None and (hi < first or lo > last):
+            return False
+        if len(earlier) > 1:  # one array to look the chunk's keys up in
+            earlier[:] = [pa.concat_arrays(earlier)]
+        return bool(pc.any(pc.is_in(keys, value_set=earlier[0], skip_nulls=True)).as_py())
+
+
+def _range(keys: pa.Array | pa.ChunkedArray) -> tuple:
+    r = pc.min_max(keys)
+    return r["min"].as_py(), r["max"].as_py()
+
+
+def _least(a, b):  # noqa: ANN001, ANN202
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _greatest(a, b):  # noqa: ANN001, ANN202
+    return b if a is None else a if b is None else max(a, b)
 
 
 def _check_earlier_copies(con, load_id: int, c: Checked) -> bool:  # noqa: ANN001
