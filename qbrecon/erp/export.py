@@ -42,7 +42,7 @@ from ..qbxml.responses import (
     status_policy,
 )
 from ..schemas import TABLES
-from ..store import Store, arrow_to_frame
+from ..store import Store, _arrow, arrow_to_frame
 from . import ledger
 from .ledger import IN_FLIGHT_SQL, MAX_ATTEMPTS
 from .payroll import with_payroll_items
@@ -377,7 +377,8 @@ class ExportService:
         when known: only dependencies among them can hold an item back, and planning the query over every
         declared dependency costs DuckDB more than running it (tens of ms per message set)."""
         deps = dependencies_sql(exporting) if exporting is not None else _DEPS_SQL
-        return self._frame(
+        # at most max_requests rows, read as Python rows: an Arrow result and a pandas frame of it cost more
+        rows = self.store.con.execute(
             f"""WITH flight AS (SELECT DISTINCT item_type, procore_id FROM export_ledger l WHERE {IN_FLIGHT_SQL}),
                      deps AS ({deps}),
                      waiting AS (SELECT DISTINCT d.item_type, d.procore_id FROM deps d
@@ -406,7 +407,8 @@ class ExportService:
                 WHERE item_type <> 'change_order' OR n = 1
                 ORDER BY solo DESC, export_order, item_type, procore_id
                 LIMIT {int(max_requests)}"""
-        )
+        ).fetchall()
+        return pd.DataFrame(rows, columns=["item_type", "procore_id", "attempt", "solo"])
 
     def _build_batch(
         self,
@@ -1410,7 +1412,8 @@ class ExportService:
         if sql.strip().upper().startswith(("SELECT", "WITH")) is False:
             sql = f'SELECT * FROM "{sql}"'
         with self.store._lock:
-            return arrow_to_frame(self.store.con.sql(sql, params=params or None).to_arrow_table())
+            # ``execute``, not ``sql``: a relation binds its query twice (once to make it, again to run it)
+            return arrow_to_frame(_arrow(self.store.con.execute(sql, params or [])))
 
 
 class _LazyFrames(dict):

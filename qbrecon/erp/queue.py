@@ -30,7 +30,7 @@ from ..pairs.base import case_sql
 from ..qbxml import spec
 from ..schemas import TABLES
 from ..schemas.types import normalise_name, normalise_names
-from ..store import Store, register_tables
+from ..store import Store, _arrow, register_tables
 from . import imports as _imports  # Ready to Import (and its procore_imports table)
 from . import ledger as _ledger  # noqa: F401 - its tables first: the links migration below reads them
 from . import permissions
@@ -780,7 +780,8 @@ class QueueService:
             con.register(name, arrow)
             try:
                 # what is wrong with each row and the rows to apply, in one read (a round trip per answer)
-                checked = con.sql(
+                checked = _arrow(  # execute: a relation (``sql``) would bind the query twice
+                    con.execute(
                     f"""SELECT o.*, e.status AS from_status,
                                CASE o.outcome WHEN 'synced' THEN 'synced' ELSE 'failed_to_export' END AS to_status,
                                CASE o.outcome WHEN 'synced' THEN 'export_succeeded' ELSE 'export_failed' END AS action,
@@ -793,7 +794,8 @@ class QueueService:
                                        AND NOT (o.outcome = 'failed' AND e.status = 'failed_to_export')
                                       THEN 'is ' || e.status || ', not exporting' END], lambda p: p IS NOT NULL) AS problems
                         FROM {name} o LEFT JOIN erp_items e ON e.item_type = o.item_type AND e.procore_id = o.procore_id"""
-                ).to_arrow_table()
+                    )
+                )
                 problems = [
                     {"item_type": it, "procore_id": pid, "problem": problem}
                     for it, pid, listed in zip(
@@ -911,7 +913,8 @@ class QueueService:
         read for the answer's items only (not the whole ledger, links or Procore tables)."""
         if synced_types is not None and not synced_types:
             return
-        synced = con.sql(
+        synced = _arrow(  # execute: a relation (``sql``) would bind the query twice
+            con.execute(
             f"""SELECT b.item_type, b.procore_id, b.quickbooks_id, b.edit_sequence,
                        coalesce(lf.fingerprint, f.fingerprint) AS fingerprint,
                        ?::BIGINT AS request_message_id, ?::BIGINT AS response_message_id,
@@ -926,8 +929,9 @@ class QueueService:
                 LEFT JOIN {links.fingerprints_of(batch, synced_types)} f
                        ON f.item_type = b.item_type AND f.procore_id = b.procore_id
                 WHERE b.outcome = 'synced'""",
-            params=[request_message_id, response_message_id],
-        ).to_arrow_table()
+            [request_message_id, response_message_id],
+            )
+        )
         if synced.num_rows == 0:
             return
         name = _temp_name("links")
