@@ -147,10 +147,8 @@ class ExportJob:
         return int(counts["exporting"]) + int(counts["checks"])
 
     def next_request(self, *, ticket: str, company_file: str | None) -> ExportBatch | None:
-        batch = self.ws.next_export_batch(self.max_requests, company_file)
-        if batch is not None:  # recorded as sent before it leaves: it may reach QuickBooks from now on
-            self.ws.mark_batch_sent(batch.message_id, ticket=ticket)
-        return batch
+        # recorded as sent before it leaves (in the step that builds it): it may reach QuickBooks from now on
+        return self.ws.next_export_batch(self.max_requests, company_file, sent=True, ticket=ticket)
 
     def owns(self, message_id: int) -> bool:
         return bool(self.ws.is_export_message(message_id))
@@ -222,9 +220,20 @@ class ExportService:
 
     # -- building -----------------------------------------------------------------------------------------
     def next_export_batch(
-        self, max_requests: int = 50, company_file: str | None = None, transport: str = "web_connector"
+        self,
+        max_requests: int = 50,
+        company_file: str | None = None,
+        transport: str = "web_connector",
+        *,
+        sent: bool = False,
+        ticket: str | None = None,
     ) -> ExportBatch | None:
         """The next message set to send, or None when nothing is left.
+
+        ``sent=True`` when the caller hands the XML over right after, as the Web Connector's sendRequestXML does:
+        the message comes back already recorded as sent (to ``ticket``), in the transaction that built it --
+        what ``mark_batch_sent`` would write next, without its three more statements per message set. A crash
+        after the commit leaves it sent without an answer, as a crash after ``mark_batch_sent`` does: in doubt.
 
         First settles the past: messages built but never sent are discarded (nothing left the building);
         messages sent but never answered become *in doubt* and their items get a check query. Checks go out
@@ -237,14 +246,14 @@ class ExportService:
             settings, exporting, waiting = self._require_settings()  # before anything is written
             if waiting:  # messages left unanswered or checks pending (read with the settings' counts)
                 self._settle_unanswered()
-                batch = self._check_batch(max_requests, company_file, transport)
+                batch = self._check_batch(max_requests, company_file, transport, sent, ticket)
                 if batch is not None:
                     return batch
             for _ in range(len(EXPORTABLE) * 4 + 10):  # each pass either builds or fails what it picked
                 picked = self._ready_items(max_requests, exporting)
                 if picked.empty:
                     return None
-                batch = self._build_batch(picked, max_requests, company_file, transport, settings)
+                batch = self._build_batch(picked, max_requests, company_file, transport, settings, sent, ticket)
                 if batch is not None:
                     return batch
         return None
@@ -337,7 +346,14 @@ class ExportService:
             "sent without an answer: QuickBooks may have stored the requests; asking it before sending again",
         )
 
-    def _check_batch(self, max_requests: int, company_file: str | None, transport: str) -> ExportBatch | None:
+    def _check_batch(
+        self,
+        max_requests: int,
+        company_file: str | None,
+        transport: str,
+        sent: bool = False,
+        ticket: str | None = None,
+    ) -> ExportBatch | None:
         rows = self.store.con.execute(
             f"""SELECT l.item_type, l.procore_id, l.attempt, l.request_xml, l.check_reason, e.quickbooks_id,
                        json_extract_string(e.export_options, '$.parent_customer_full_name')
@@ -355,16 +371,19 @@ class ExportService:
             requests.append(Request(rid, "query", None, "query", el.tag[:-2], el))
             items.append((item_type, pid, attempt, rid, el.tag[:-2]))
         (mset,) = message_sets(requests, max_requests=len(requests))
-        message_id = archive.archive_request(self.store, mset, company_file=company_file)
-        self._insert_message(message_id, "check", transport, company_file, len(requests))
+        state = "sent" if sent else "built"
+        message_id = archive.archive_request(
+            self.store, mset, status=state, company_file=company_file, ticket=ticket
+        )
+        self._insert_message(message_id, "check", transport, company_file, len(requests), state)
         frame = _items_frame(items)
         self._register(frame, "_exp_check_items")
         try:
             self.store.con.execute(
-                """UPDATE export_ledger l SET check_state = 'built', check_message_id = ?, check_request_id = i.request_id
+                """UPDATE export_ledger l SET check_state = ?, check_message_id = ?, check_request_id = i.request_id
                    FROM _exp_check_items i WHERE l.item_type = i.item_type AND l.procore_id = i.procore_id
                      AND l.attempt = i.attempt""",
-                [message_id],
+                [state, message_id],
             )
         finally:
             self.store.con.unregister("_exp_check_items")
@@ -417,6 +436,8 @@ class ExportService:
         company_file: str | None,
         transport: str,
         settings: dict | None = None,
+        sent: bool = False,
+        ticket: str | None = None,
     ) -> ExportBatch | None:
         if bool(picked["solo"].iloc[0]):
             picked = picked.iloc[:1]
@@ -442,8 +463,11 @@ class ExportService:
         if not requests:
             return None
         (mset,) = message_sets(requests, max_requests=max(max_requests, len(requests)))
-        message_id = archive.archive_request(self.store, mset, company_file=company_file)
-        self._insert_message(message_id, "export", transport, company_file, len(requests))
+        state = "sent" if sent else "built"
+        message_id = archive.archive_request(
+            self.store, mset, status=state, company_file=company_file, ticket=ticket
+        )
+        self._insert_message(message_id, "export", transport, company_file, len(requests), state)
         attempt = {
             (str(t), int(p)): int(a)
             for t, p, a in zip(picked["item_type"], picked["procore_id"], picked["attempt"], strict=True)
@@ -469,12 +493,12 @@ class ExportService:
             # the fingerprint is taken as built: a Procore change arriving before the answer is still an update
             self.store.con.execute(
                 f"""INSERT INTO export_ledger (item_type, procore_id, attempt, request_id, message_id, action,
-                       request_name, state, built_at, request_xml, line_sources, fingerprint)
-                   SELECT b.item_type, b.procore_id, b.attempt, b.request_id, ?, b.action, b.request_name, 'built',
-                          now(), b.request_xml, b.line_sources, f.fingerprint
+                       request_name, state, built_at, sent_at, request_xml, line_sources, fingerprint)
+                   SELECT b.item_type, b.procore_id, b.attempt, b.request_id, ?, b.action, b.request_name, ?,
+                          now(), CASE WHEN ? = 'sent' THEN now() END, b.request_xml, b.line_sources, f.fingerprint
                    FROM _exp_built b LEFT JOIN {links.fingerprints_of("_exp_built", {r.item_type for r in requests})} f
                         ON f.item_type = b.item_type AND f.procore_id = b.procore_id""",
-                [message_id],
+                [message_id, state, state],
             )
         finally:
             self.store.con.unregister("_exp_built")
@@ -1389,12 +1413,18 @@ class ExportService:
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _insert_message(
-        self, message_id: int, purpose: str, transport: str, company_file: str | None, count: int
+        self,
+        message_id: int,
+        purpose: str,
+        transport: str,
+        company_file: str | None,
+        count: int,
+        state: str = "built",
     ) -> None:
         self.store.con.execute(
             "INSERT INTO export_messages (message_id, purpose, transport, company_file, state, request_count, "
-            "built_at) VALUES (?, ?, ?, ?, 'built', ?, now())",
-            [message_id, purpose, transport, company_file, count],
+            "built_at, sent_at) VALUES (?, ?, ?, ?, ?, ?, now(), CASE WHEN ? = 'sent' THEN now() END)",
+            [message_id, purpose, transport, company_file, state, count, state],
         )
 
     def _log(self, message_ids: list[int], level: str, event: str, detail: str) -> None:
