@@ -177,6 +177,10 @@ _FINAL_COLUMNS = {
 }
 
 
+# an export message's requests as ``apply_export_response`` reads them from the ledger
+_SENT_COLUMNS = ("request_id", "item_type", "procore_id", "action", "request_name", "attempt", "state", "line_sources")
+
+
 class ExportService:
     """Export ledger and orchestration over the workspace's store (``ws.export_service``). The export stage: it
     hands every outcome to the ERP queue (``queue.apply_export_outcomes``), the stage before it."""
@@ -663,10 +667,15 @@ class ExportService:
         Idempotent: a response for a message already answered, or an unknown one, changes nothing (logged).
         Returns the outcomes frame (one row per request, with the ledger's ``decision``)."""
         with self.store.transaction() as con:
-            row = con.execute(
-                "SELECT state, purpose, company_file FROM export_messages WHERE message_id = ?", [message_id]
+            # the message and, for an export message, its requests as the ledger holds them, in one read
+            rows = con.execute(
+                f"""SELECT m.state, m.purpose, m.company_file, {", ".join(f"l.{c}" for c in _SENT_COLUMNS)}
+                    FROM export_messages m LEFT JOIN export_ledger l ON m.purpose = 'export'
+                         AND l.message_id = m.message_id AND l.request_id IS NOT NULL
+                    WHERE m.message_id = ?""",
+                [message_id],
             ).fetchall()
-            row = row[0] if row else None
+            row = rows[0][:3] if rows else None
             if row is None:
                 self._log(
                     [message_id], "warning", "ignored", "response for a message the ledger does not know"
@@ -681,7 +690,11 @@ class ExportService:
                     f"response for a message already {state}; nothing changed",
                 )
                 return _empty_outcomes()
-            sent = self._sent_requests(message_id, purpose)
+            sent = (
+                pd.DataFrame([r[3:] for r in rows if r[3] is not None], columns=list(_SENT_COLUMNS))
+                if purpose == "export"
+                else self._sent_requests(message_id, purpose)
+            )
             # Parsed once (or already by the Web Connector service): outcomes, echoed Rets and request ids
             # all come from this one tree.
             doc = ResponseDocument.read(response_xml, name=f"response to message {message_id}")
@@ -714,7 +727,7 @@ class ExportService:
             )
         # with what applying needs (attempt, state, line sources): the ledger rows are read once per answer
         return self._frame(
-            """SELECT request_id, item_type, procore_id, action, request_name, attempt, state, line_sources
+            f"""SELECT {", ".join(_SENT_COLUMNS)}
                FROM export_ledger WHERE message_id = ? AND request_id IS NOT NULL""",
             [message_id],
         )
