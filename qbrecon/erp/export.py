@@ -95,7 +95,14 @@ class ExportBatch(OutgoingXml):
     purpose: str  # export | check
     xml: bytes
     request_ids: tuple[str, ...]
-    items: pd.DataFrame  # item_type, procore_id, attempt, request_id, request_name
+    item_rows: pa.Table | pd.DataFrame  # item_type, procore_id, attempt, request_id, request_name
+
+    @property
+    def items(self) -> pd.DataFrame:
+        """The batch's items as a frame, made when asked for (the Web Connector never reads them: a pandas frame
+        per message set cost more than some of the ledger's statements)."""
+        rows = self.item_rows
+        return arrow_to_frame(rows) if isinstance(rows, pa.Table) else rows
 
 
 @dataclass
@@ -506,7 +513,7 @@ class ExportService:
             )
         finally:
             self.store.con.unregister("_exp_built")
-        items = arrow_to_frame(table.drop_columns(["action", "request_xml", "line_sources"]))
+        items = table.drop_columns(["action", "request_xml", "line_sources"])
         return ExportBatch(message_id, "export", mset.xml, mset.request_ids, items)
 
     def _build_context(self, settings: dict | None = None) -> BuildContext:
