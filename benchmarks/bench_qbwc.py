@@ -5,7 +5,9 @@
     from benchmarks.bench_qbwc import run; run(10_000)
 
 Items are Procore companies (VendorAdd), accepted in one batch; the clock runs from the first authenticate to
-the last closeConnection, so it measures the service, the ledger, HTTP/SOAP and the simulator together.
+the last closeConnection, so it measures the service, the ledger, HTTP/SOAP and the simulator together. The
+ledger's share is given in wall time (``shares``) and in CPU time (``cpu_shares``: the ledger calls' own thread
+against the process over the loop), which moves much less between runs on a shared machine.
 """
 
 from __future__ import annotations

@@ -70,6 +70,9 @@ def test_small_scale_run_produces_every_figure(tmp_path):
     assert qbwc["synced"] == qbwc["items"] == 200
     assert qbwc["items_per_second"] > 0
     assert 0 < sum(qbwc["shares"].values()) <= 1.01
+    # the same split in CPU seconds (steadier than wall time on a shared machine): the ledger calls' thread
+    assert 0 < qbwc["cpu_seconds"]["export_ledger"] < qbwc["cpu_seconds"]["process"]
+    assert 0 < qbwc["cpu_shares"]["export_ledger"] < 1
     assert qbwc["profile"]["ledger_top"]
     assert qbwc["response_parses"]["message_sets"] > 0
     assert qbwc["response_parses"]["per_response"] == 1  # each response parsed once on the apply path
