@@ -369,9 +369,17 @@ class Workspace:
         return self.export_service.mark_batch_sent(message_id, ticket=ticket)
 
     def next_export_batch(
-        self, max_requests: int = 50, company_file: str | None = None, transport: str = "web_connector"
+        self,
+        max_requests: int = 50,
+        company_file: str | None = None,
+        transport: str = "web_connector",
+        *,
+        sent: bool = False,
+        ticket: str | None = None,
     ) -> ExportBatch | None:
-        return self.export_service.next_export_batch(max_requests, company_file, transport)
+        return self.export_service.next_export_batch(
+            max_requests, company_file, transport, sent=sent, ticket=ticket
+        )
 
     # -- refresh_service -------------------------------------------------------------------------------------
     def apply_refresh_response(self, message_id: int, response_xml: bytes | str) -> RefreshOutcome:

@@ -25,7 +25,7 @@ class LedgerDouble:
         self.calls: list[tuple] = []
         self._next = 0
 
-    def next_export_batch(self, max_requests: int, company_file: str):
+    def next_export_batch(self, max_requests: int, company_file: str, *, sent: bool = False, ticket=None):
         busy = {r for ids in self.in_flight.values() for r in ids}
         ids = [i for i in self.waiting if i not in busy][:max_requests]
         if not ids:
@@ -38,6 +38,8 @@ class LedgerDouble:
         xml = f'<?xml version="1.0"?><?qbxml version="13.0"?><QBXML><QBXMLMsgsRq onError="continueOnError">{body}'
         xml += "</QBXMLMsgsRq></QBXML>"
         self.in_flight[self._next] = ids
+        if sent:  # built and recorded as sent in one step, as the ledger does for the Web Connector
+            self.mark_batch_sent(self._next, ticket=ticket)
         return Batch(self._next, xml.encode(), ids)
 
     def mark_batch_sent(self, message_id: int, *, ticket: str | None = None) -> None:

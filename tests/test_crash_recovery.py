@@ -92,3 +92,39 @@ def test_late_response_after_being_marked_in_doubt(world):  # noqa: F811
     ws.export(company.process, max_requests=5)
     assert_exactly_once(ws, company, before)
     ws.close()
+
+
+def test_built_as_sent_for_the_web_connector_then_crash(world):  # noqa: F811
+    """sendRequestXML's batch is recorded as sent in the step that builds it (``sent=True``): the message, its
+    requests, its archive copy (with the session's ticket) and, for a check message, its checks. A crash before the
+    answer then leaves it in doubt, as after ``mark_batch_sent``: QuickBooks is asked before anything is sent again,
+    and each item is stored once."""
+    ws, company, path, before = world
+    batch = ws.export_service.next_export_batch(5, sent=True, ticket="ticket-1")
+    state = ws.store.execute(
+        "SELECT state, sent_at IS NOT NULL FROM export_messages WHERE message_id = ?", [batch.message_id]
+    ).fetchall()
+    assert state == [("sent", True)]
+    rows = ws.store.execute(
+        "SELECT DISTINCT state, sent_at IS NOT NULL FROM export_ledger WHERE message_id = ?", [batch.message_id]
+    ).fetchall()
+    assert rows == [("sent", True)]
+    archived = ws.store.execute(
+        "SELECT status, ticket FROM qbxml_messages WHERE message_id = ?", [batch.message_id]
+    ).fetchall()
+    assert archived == [("sent", "ticket-1")]
+    ws.mark_batch_sent(batch.message_id, ticket="ticket-1")  # already sent: nothing more to record
+    company.process(batch.xml)  # QuickBooks stored everything; the answer never came back
+    ws = reopen(ws, path)
+    check = ws.export_service.next_export_batch(5, sent=True, ticket="ticket-2")
+    assert check.purpose == "check"
+    checks = ws.store.execute(
+        "SELECT DISTINCT check_state FROM export_ledger WHERE check_message_id = ?", [check.message_id]
+    ).fetchall()
+    assert checks == [("sent",)]
+    ws.apply_export_response(check.message_id, company.process(check.xml))
+    ws.export(company.process, max_requests=5)
+    ledger = ws.export_ledger()
+    assert set(ledger.loc[ledger["message_id"] == batch.message_id, "outcome"]) == {"linked"}
+    assert_exactly_once(ws, company, before)
+    ws.close()

@@ -42,7 +42,7 @@ from ..qbxml.responses import (
     status_policy,
 )
 from ..schemas import TABLES
-from ..store import Store, arrow_to_frame
+from ..store import Store, _arrow, arrow_to_frame
 from . import ledger
 from .ledger import IN_FLIGHT_SQL, MAX_ATTEMPTS
 from .queue import QueueService
@@ -107,7 +107,14 @@ class ExportBatch(OutgoingXml):
     purpose: str  # export | check
     xml: bytes
     request_ids: tuple[str, ...]
-    items: pd.DataFrame  # item_type, procore_id, attempt, request_id, request_name
+    item_rows: pa.Table | pd.DataFrame  # item_type, procore_id, attempt, request_id, request_name
+
+    @property
+    def items(self) -> pd.DataFrame:
+        """The batch's items as a frame, made when asked for (the Web Connector never reads them: a pandas frame
+        per message set cost more than some of the ledger's statements)."""
+        rows = self.item_rows
+        return arrow_to_frame(rows) if isinstance(rows, pa.Table) else rows
 
 
 @dataclass
@@ -159,10 +166,8 @@ class ExportJob:
         return int(counts["exporting"]) + int(counts["checks"])
 
     def next_request(self, *, ticket: str, company_file: str | None) -> ExportBatch | None:
-        batch = self.ws.next_export_batch(self.max_requests, company_file)
-        if batch is not None:  # recorded as sent before it leaves: it may reach QuickBooks from now on
-            self.ws.mark_batch_sent(batch.message_id, ticket=ticket)
-        return batch
+        # recorded as sent before it leaves (in the step that builds it): it may reach QuickBooks from now on
+        return self.ws.next_export_batch(self.max_requests, company_file, sent=True, ticket=ticket)
 
     def owns(self, message_id: int) -> bool:
         return bool(self.ws.is_export_message(message_id))
@@ -189,6 +194,10 @@ _FINAL_COLUMNS = {
         "attempt",
     )
 }
+
+
+# an export message's requests as ``apply_export_response`` reads them from the ledger
+_SENT_COLUMNS = ("request_id", "item_type", "procore_id", "action", "request_name", "attempt", "state", "line_sources")
 
 
 class ExportService:
@@ -234,9 +243,20 @@ class ExportService:
 
     # -- building -----------------------------------------------------------------------------------------
     def next_export_batch(
-        self, max_requests: int = 50, company_file: str | None = None, transport: str = "web_connector"
+        self,
+        max_requests: int = 50,
+        company_file: str | None = None,
+        transport: str = "web_connector",
+        *,
+        sent: bool = False,
+        ticket: str | None = None,
     ) -> ExportBatch | None:
         """The next message set to send, or None when nothing is left.
+
+        ``sent=True`` when the caller hands the XML over right after, as the Web Connector's sendRequestXML does:
+        the message comes back already recorded as sent (to ``ticket``), in the transaction that built it --
+        what ``mark_batch_sent`` would write next, without its three more statements per message set. A crash
+        after the commit leaves it sent without an answer, as a crash after ``mark_batch_sent`` does: in doubt.
 
         First settles the past: messages built but never sent are discarded (nothing left the building);
         messages sent but never answered become *in doubt* and their items get a check query. Checks go out
@@ -249,14 +269,14 @@ class ExportService:
             settings, exporting, waiting = self._require_settings()  # before anything is written
             if waiting:  # messages left unanswered or checks pending (read with the settings' counts)
                 self._settle_unanswered()
-                batch = self._check_batch(max_requests, company_file, transport)
+                batch = self._check_batch(max_requests, company_file, transport, sent, ticket)
                 if batch is not None:
                     return batch
             for _ in range(len(EXPORTABLE) * 4 + 10):  # each pass either builds or fails what it picked
                 picked = self._ready_items(max_requests, exporting)
                 if picked.empty:
                     return None
-                batch = self._build_batch(picked, max_requests, company_file, transport, settings)
+                batch = self._build_batch(picked, max_requests, company_file, transport, settings, sent, ticket)
                 if batch is not None:
                     return batch
         return None
@@ -349,7 +369,14 @@ class ExportService:
             "sent without an answer: QuickBooks may have stored the requests; asking it before sending again",
         )
 
-    def _check_batch(self, max_requests: int, company_file: str | None, transport: str) -> ExportBatch | None:
+    def _check_batch(
+        self,
+        max_requests: int,
+        company_file: str | None,
+        transport: str,
+        sent: bool = False,
+        ticket: str | None = None,
+    ) -> ExportBatch | None:
         rows = self.store.con.execute(
             f"""SELECT l.item_type, l.procore_id, l.attempt, l.request_xml, l.check_reason, e.quickbooks_id,
                        json_extract_string(e.export_options, '$.parent_customer_full_name')
@@ -367,16 +394,19 @@ class ExportService:
             requests.append(Request(rid, "query", None, "query", el.tag[:-2], el))
             items.append((item_type, pid, attempt, rid, el.tag[:-2]))
         (mset,) = message_sets(requests, max_requests=len(requests))
-        message_id = archive.archive_request(self.store, mset, company_file=company_file)
-        self._insert_message(message_id, "check", transport, company_file, len(requests))
+        state = "sent" if sent else "built"
+        message_id = archive.archive_request(
+            self.store, mset, status=state, company_file=company_file, ticket=ticket
+        )
+        self._insert_message(message_id, "check", transport, company_file, len(requests), state)
         frame = _items_frame(items)
         self._register(frame, "_exp_check_items")
         try:
             self.store.con.execute(
-                """UPDATE export_ledger l SET check_state = 'built', check_message_id = ?, check_request_id = i.request_id
+                """UPDATE export_ledger l SET check_state = ?, check_message_id = ?, check_request_id = i.request_id
                    FROM _exp_check_items i WHERE l.item_type = i.item_type AND l.procore_id = i.procore_id
                      AND l.attempt = i.attempt""",
-                [message_id],
+                [state, message_id],
             )
         finally:
             self.store.con.unregister("_exp_check_items")
@@ -389,7 +419,8 @@ class ExportService:
         when known: only dependencies among them can hold an item back, and planning the query over every
         declared dependency costs DuckDB more than running it (tens of ms per message set)."""
         deps = dependencies_sql(exporting) if exporting is not None else _DEPS_SQL
-        return self._frame(
+        # at most max_requests rows, read as Python rows: an Arrow result and a pandas frame of it cost more
+        rows = self.store.con.execute(
             f"""WITH flight AS (SELECT DISTINCT item_type, procore_id FROM export_ledger l WHERE {IN_FLIGHT_SQL}),
                      deps AS ({deps}),
                      waiting AS (SELECT DISTINCT d.item_type, d.procore_id FROM deps d
@@ -419,7 +450,8 @@ class ExportService:
                 WHERE item_type NOT IN ({_SERIAL_TYPES_SQL}) OR n = 1
                 ORDER BY solo DESC, export_order, item_type, procore_id
                 LIMIT {int(max_requests)}"""
-        )
+        ).fetchall()
+        return pd.DataFrame(rows, columns=["item_type", "procore_id", "attempt", "solo"])
 
     def _build_batch(
         self,
@@ -428,6 +460,8 @@ class ExportService:
         company_file: str | None,
         transport: str,
         settings: dict | None = None,
+        sent: bool = False,
+        ticket: str | None = None,
     ) -> ExportBatch | None:
         if bool(picked["solo"].iloc[0]):
             picked = picked.iloc[:1]
@@ -457,8 +491,11 @@ class ExportService:
         if not requests:
             return None
         (mset,) = message_sets(requests, max_requests=max(max_requests, len(requests)))
-        message_id = archive.archive_request(self.store, mset, company_file=company_file)
-        self._insert_message(message_id, "export", transport, company_file, len(requests))
+        state = "sent" if sent else "built"
+        message_id = archive.archive_request(
+            self.store, mset, status=state, company_file=company_file, ticket=ticket
+        )
+        self._insert_message(message_id, "export", transport, company_file, len(requests), state)
         attempt = {
             (str(t), int(p)): int(a)
             for t, p, a in zip(picked["item_type"], picked["procore_id"], picked["attempt"], strict=True)
@@ -484,16 +521,16 @@ class ExportService:
             # the fingerprint is taken as built: a Procore change arriving before the answer is still an update
             self.store.con.execute(
                 f"""INSERT INTO export_ledger (item_type, procore_id, attempt, request_id, message_id, action,
-                       request_name, state, built_at, request_xml, line_sources, fingerprint)
-                   SELECT b.item_type, b.procore_id, b.attempt, b.request_id, ?, b.action, b.request_name, 'built',
-                          now(), b.request_xml, b.line_sources, f.fingerprint
+                       request_name, state, built_at, sent_at, request_xml, line_sources, fingerprint)
+                   SELECT b.item_type, b.procore_id, b.attempt, b.request_id, ?, b.action, b.request_name, ?,
+                          now(), CASE WHEN ? = 'sent' THEN now() END, b.request_xml, b.line_sources, f.fingerprint
                    FROM _exp_built b LEFT JOIN {links.fingerprints_of("_exp_built", {r.item_type for r in requests})} f
                         ON f.item_type = b.item_type AND f.procore_id = b.procore_id""",
-                [message_id],
+                [message_id, state, state],
             )
         finally:
             self.store.con.unregister("_exp_built")
-        items = arrow_to_frame(table.drop_columns(["action", "request_xml", "line_sources"]))
+        items = table.drop_columns(["action", "request_xml", "line_sources"])
         return ExportBatch(message_id, "export", mset.xml, mset.request_ids, items)
 
     def _build_context(self, settings: dict | None = None) -> BuildContext:
@@ -654,10 +691,15 @@ class ExportService:
         Idempotent: a response for a message already answered, or an unknown one, changes nothing (logged).
         Returns the outcomes frame (one row per request, with the ledger's ``decision``)."""
         with self.store.transaction() as con:
-            row = con.execute(
-                "SELECT state, purpose, company_file FROM export_messages WHERE message_id = ?", [message_id]
+            # the message and, for an export message, its requests as the ledger holds them, in one read
+            rows = con.execute(
+                f"""SELECT m.state, m.purpose, m.company_file, {", ".join(f"l.{c}" for c in _SENT_COLUMNS)}
+                    FROM export_messages m LEFT JOIN export_ledger l ON m.purpose = 'export'
+                         AND l.message_id = m.message_id AND l.request_id IS NOT NULL
+                    WHERE m.message_id = ?""",
+                [message_id],
             ).fetchall()
-            row = row[0] if row else None
+            row = rows[0][:3] if rows else None
             if row is None:
                 self._log(
                     [message_id], "warning", "ignored", "response for a message the ledger does not know"
@@ -672,7 +714,11 @@ class ExportService:
                     f"response for a message already {state}; nothing changed",
                 )
                 return _empty_outcomes()
-            sent = self._sent_requests(message_id, purpose)
+            sent = (
+                pd.DataFrame([r[3:] for r in rows if r[3] is not None], columns=list(_SENT_COLUMNS))
+                if purpose == "export"
+                else self._sent_requests(message_id, purpose)
+            )
             # Parsed once (or already by the Web Connector service): outcomes, echoed Rets and request ids
             # all come from this one tree.
             doc = ResponseDocument.read(response_xml, name=f"response to message {message_id}")
@@ -705,7 +751,7 @@ class ExportService:
             )
         # with what applying needs (attempt, state, line sources): the ledger rows are read once per answer
         return self._frame(
-            """SELECT request_id, item_type, procore_id, action, request_name, attempt, state, line_sources
+            f"""SELECT {", ".join(_SENT_COLUMNS)}
                FROM export_ledger WHERE message_id = ? AND request_id IS NOT NULL""",
             [message_id],
         )
@@ -1404,12 +1450,18 @@ class ExportService:
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _insert_message(
-        self, message_id: int, purpose: str, transport: str, company_file: str | None, count: int
+        self,
+        message_id: int,
+        purpose: str,
+        transport: str,
+        company_file: str | None,
+        count: int,
+        state: str = "built",
     ) -> None:
         self.store.con.execute(
             "INSERT INTO export_messages (message_id, purpose, transport, company_file, state, request_count, "
-            "built_at) VALUES (?, ?, ?, ?, 'built', ?, now())",
-            [message_id, purpose, transport, company_file, count],
+            "built_at, sent_at) VALUES (?, ?, ?, ?, ?, ?, now(), CASE WHEN ? = 'sent' THEN now() END)",
+            [message_id, purpose, transport, company_file, state, count, state],
         )
 
     def _log(self, message_ids: list[int], level: str, event: str, detail: str) -> None:
@@ -1427,7 +1479,8 @@ class ExportService:
         if sql.strip().upper().startswith(("SELECT", "WITH")) is False:
             sql = f'SELECT * FROM "{sql}"'
         with self.store._lock:
-            return arrow_to_frame(self.store.con.sql(sql, params=params or None).to_arrow_table())
+            # ``execute``, not ``sql``: a relation binds its query twice (once to make it, again to run it)
+            return arrow_to_frame(_arrow(self.store.con.execute(sql, params or [])))
 
 
 class _LazyFrames(dict):

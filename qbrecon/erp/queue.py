@@ -32,7 +32,7 @@ from ..pairs import payment
 from ..pairs.base import case_sql
 from ..schemas import TABLES
 from ..schemas.types import normalise_name, normalise_names
-from ..store import Store, register_tables
+from ..store import Store, _arrow, register_tables
 from . import imports as _imports  # Ready to Import (and its procore_imports table)
 from . import ledger as _ledger  # noqa: F401 - its tables first: the links migration below reads them
 from . import permissions
@@ -763,12 +763,16 @@ class QueueService:
             )
         )
         name = _temp_name("outcomes")
+        # the item types synced: their links' fingerprints are read with the check below (one statement less)
+        linking = set(pc.unique(arrow.filter(pc.equal(arrow["outcome"], "synced"))["item_type"]).to_pylist())
         with self.store.transaction() as con:
             con.register(name, arrow)
             try:
-                # what is wrong with each row and the rows to apply, in one read (a round trip per answer)
-                checked = con.sql(
-                    f"""SELECT o.*, e.status AS from_status,
+                # what is wrong with each row and the rows to apply, in one read (a round trip per answer), with
+                # what the links of the synced ones need (_record_links)
+                checked = _arrow(  # execute: a relation (``sql``) would bind the query twice
+                    con.execute(
+                    f"""SELECT o.*, e.status AS from_status,{_link_columns(linking)}
                                CASE o.outcome WHEN 'synced' THEN 'synced' ELSE 'failed_to_export' END AS to_status,
                                CASE o.outcome WHEN 'synced' THEN 'export_succeeded' ELSE 'export_failed' END AS action,
                                list_filter([
@@ -779,8 +783,11 @@ class QueueService:
                                        AND NOT (o.outcome = 'synced' AND e.status = 'synced' AND e.quickbooks_id = o.quickbooks_id)
                                        AND NOT (o.outcome = 'failed' AND e.status = 'failed_to_export')
                                       THEN 'is ' || e.status || ', not exporting' END], lambda p: p IS NOT NULL) AS problems
-                        FROM {name} o LEFT JOIN erp_items e ON e.item_type = o.item_type AND e.procore_id = o.procore_id"""
-                ).to_arrow_table()
+                        FROM {name} o LEFT JOIN erp_items e ON e.item_type = o.item_type AND e.procore_id = o.procore_id
+                        {_link_joins(name, linking)}""",
+                        [request_message_id, response_message_id] if linking else [],
+                    )
+                )
                 problems = [
                     {"item_type": it, "procore_id": pid, "problem": problem}
                     for it, pid, listed in zip(
@@ -846,7 +853,7 @@ class QueueService:
                             [t],
                         )
                     self._record_links(
-                        con, batch, request_message_id, response_message_id, line_links, synced_types
+                        con, batch, batch_arrow, request_message_id, response_message_id, line_links, synced_types
                     )
                     gone = (
                         con.sql(
@@ -887,6 +894,7 @@ class QueueService:
     def _record_links(
         con,
         batch: str,
+        batch_arrow: pa.Table,
         request_message_id: int | None,
         response_message_id: int | None,
         line_links: list[dict] | None,
@@ -897,45 +905,26 @@ class QueueService:
         read for the answer's items only (not the whole ledger, links or Procore tables)."""
         if synced_types is not None and not synced_types:
             return
-        synced = con.sql(
-            f"""SELECT b.item_type, b.procore_id, b.quickbooks_id, b.edit_sequence,
-                       coalesce(lf.fingerprint, f.fingerprint) AS fingerprint,
-                       ?::BIGINT AS request_message_id, ?::BIGINT AS response_message_id,
-                       coalesce(lf.fingerprint IS NOT NULL AND f.fingerprint <> lf.fingerprint, false) AS moved,
-                       EXISTS (SELECT 1 FROM qb_link_conflicts WHERE resolved_at IS NULL) AS open_conflicts
-                FROM {batch} b
-                LEFT JOIN (SELECT l.item_type, l.procore_id, arg_max(l.fingerprint, l.attempt) AS fingerprint
-                           FROM export_ledger l SEMI JOIN {batch} s
-                                ON s.item_type = l.item_type AND s.procore_id = l.procore_id
-                           WHERE l.fingerprint IS NOT NULL GROUP BY 1, 2) lf
-                       ON lf.item_type = b.item_type AND lf.procore_id = b.procore_id
-                LEFT JOIN {links.fingerprints_of(batch, synced_types)} f
-                       ON f.item_type = b.item_type AND f.procore_id = b.procore_id
-                WHERE b.outcome = 'synced'""",
-            params=[request_message_id, response_message_id],
-        ).to_arrow_table()
+        # the synced rows with their fingerprints (read with the check: _link_columns)
+        synced = batch_arrow.filter(pc.equal(batch_arrow["outcome"], "synced"))
         if synced.num_rows == 0:
             return
-        name = _temp_name("links")
-        con.register(name, synced)
+        name = f"(SELECT * FROM {batch} WHERE outcome = 'synced')"  # no Arrow registered again
         types = set(synced["item_type"].to_pylist())
-        try:
-            links.record_links(con, name, "export", item_types=types, rows=synced.num_rows)
-            QueueService._record_line_links(con, batch, request_message_id, response_message_id, line_links)
-            # The records' Procore rows already show the new links (the UPDATE above); only line links, links
-            # sharing a QuickBooks record (a CCO moves its PO) and open conflicts need apply_to_procore, and then
-            # only for these items' links and the links to the same QuickBooks records.
-            if (
-                line_links
-                or any(links.shares_records(t) for t in types)
-                or synced["open_conflicts"][0].as_py()  # read with the rows (record_links opens none)
-            ):
-                links.apply_to_procore(con, items=name, item_types=types)
-            # Synced with the fingerprint of what was sent: a Procore change made meanwhile is an update now
-            if any(synced["moved"].to_pylist()):
-                links.return_updates(con, moved=f"(SELECT item_type, procore_id FROM {name} WHERE moved)")
-        finally:
-            con.unregister(name)
+        links.record_links(con, name, "export", item_types=types, rows=synced.num_rows)
+        QueueService._record_line_links(con, batch, request_message_id, response_message_id, line_links)
+        # The records' Procore rows already show the new links (the UPDATE above); only line links, links
+        # sharing a QuickBooks record (a CCO moves its PO) and open conflicts need apply_to_procore, and then
+        # only for these items' links and the links to the same QuickBooks records.
+        if (
+            line_links
+            or any(links.shares_records(t) for t in types)
+            or synced["open_conflicts"][0].as_py()  # read with the rows (record_links opens none)
+        ):
+            links.apply_to_procore(con, items=name, item_types=types)
+        # Synced with the fingerprint of what was sent: a Procore change made meanwhile is an update now
+        if any(synced["moved"].to_pylist()):
+            links.return_updates(con, moved=f"(SELECT item_type, procore_id FROM {name} WHERE moved)")
 
     @staticmethod
     def _record_line_links(
@@ -1393,6 +1382,33 @@ def _typed_outcomes(outcomes: pa.Table) -> pa.Table:
             "attempt": typed("attempt", pa.int64()),  # the ledger's send number (erp_items.attempts)
         }
     )
+
+
+def _link_columns(types: set[str]) -> str:
+    """The columns ``_record_links`` needs, read with ``apply_export_outcomes``' check (none when nothing was synced):
+    the fingerprint of what was built (the export ledger's, else the Procore record's now), the message ids (the
+    check's two parameters), whether the record moved while the request was out, and whether any link conflict is
+    open."""
+    if not types:
+        return ""
+    return """
+               coalesce(lf.fingerprint, f.fingerprint) AS fingerprint,
+               ?::BIGINT AS request_message_id, ?::BIGINT AS response_message_id,
+               coalesce(lf.fingerprint IS NOT NULL AND f.fingerprint <> lf.fingerprint, false) AS moved,
+               EXISTS (SELECT 1 FROM qb_link_conflicts WHERE resolved_at IS NULL) AS open_conflicts,"""
+
+
+def _link_joins(outcomes: str, types: set[str]) -> str:
+    """The joins ``_link_columns`` reads: the ledger's last fingerprint and the Procore records' current one, for
+    the items in ``outcomes`` only."""
+    if not types:
+        return ""
+    return f"""LEFT JOIN (SELECT l.item_type, l.procore_id, arg_max(l.fingerprint, l.attempt) AS fingerprint
+                   FROM export_ledger l SEMI JOIN {outcomes} s
+                        ON s.item_type = l.item_type AND s.procore_id = l.procore_id
+                   WHERE l.fingerprint IS NOT NULL GROUP BY 1, 2) lf
+               ON lf.item_type = o.item_type AND lf.procore_id = o.procore_id
+        LEFT JOIN {links.fingerprints_of(outcomes, types)} f ON f.item_type = o.item_type AND f.procore_id = o.procore_id"""
 
 
 def _temp_name(kind: str) -> str:
