@@ -106,7 +106,8 @@ def test_built_as_sent_for_the_web_connector_then_crash(world):  # noqa: F811
     ).fetchall()
     assert state == [("sent", True)]
     rows = ws.store.execute(
-        "SELECT DISTINCT state, sent_at IS NOT NULL FROM export_ledger WHERE message_id = ?", [batch.message_id]
+        "SELECT DISTINCT state, sent_at IS NOT NULL FROM export_ledger WHERE message_id = ?",
+        [batch.message_id],
     ).fetchall()
     assert rows == [("sent", True)]
     archived = ws.store.execute(

@@ -166,7 +166,9 @@ def test_procore_s_cco_number_and_title_rules_block_sending(ws):
 # The engines read these and nothing else: changing one in a pair module changes behaviour and fails here.
 BEHAVIOUR = {
     "company": dict(accept=("vendor_type",), referenced_as=("vendor",)),
-    "project": dict(accept=("customer",), referenced_as=("customer", "customer:job", "job"), mail_noun="project"),
+    "project": dict(
+        accept=("customer",), referenced_as=("customer", "customer:job", "job"), mail_noun="project"
+    ),
     "cost_code": dict(referenced_as=("item", "service item")),
     "budget": dict(link_column=None, loaded_link=True, total=True),
     "commitment": dict(accept=("quickbooks_number",), after_build=True, total=True, unsyncable=1),
@@ -278,11 +280,24 @@ def test_options_are_checked_and_stored_for_the_build_as_declared(ws):
     from qbrecon.pairs.commitment import QUICKBOOKS_NUMBER
 
     s = ws.store
-    s.put_rows("users", [dict(id=1, name="Ann", login="ann", erp_integrations_permission="admin",
-                              can_push_to_accounting=True, is_active=True)])
+    s.put_rows(
+        "users",
+        [
+            dict(
+                id=1,
+                name="Ann",
+                login="ann",
+                erp_integrations_permission="admin",
+                can_push_to_accounting=True,
+                is_active=True,
+            )
+        ],
+    )
     s.put_rows("projects", [dict(id=5, name="Clinic")])
     s.put_rows("companies", [dict(id=6, name="Acme Steel")])
-    s.put_rows("commitments", [dict(id=7, project_id=5, vendor_id=6, number="SC-0000000001", status="approved")])
+    s.put_rows(
+        "commitments", [dict(id=7, project_id=5, vendor_id=6, number="SC-0000000001", status="approved")]
+    )
     s.put_rows("customers", [dict(ListID="C1", Name="Harbor", FullName="Harbor", Sublevel=0, IsActive=True)])
     ws.refresh_queue()
     s.execute("UPDATE erp_items SET status = 'ready_to_export'")
@@ -293,7 +308,9 @@ def test_options_are_checked_and_stored_for_the_build_as_declared(ws):
     limit = spec.max_length("PurchaseOrderAdd/RefNumber")
     assert f"is longer than {limit} characters" in str(refused.value.problems)
     assert str(limit) in QUICKBOOKS_NUMBER.label
-    stored = dict(s.execute("SELECT item_type, export_options FROM erp_items WHERE status = 'exporting'").fetchall())
+    stored = dict(
+        s.execute("SELECT item_type, export_options FROM erp_items WHERE status = 'exporting'").fetchall()
+    )
     assert stored == {
         "project": '{"parent_customer_list_id":"C1","parent_customer_full_name":"Harbor"}',
         "company": '{"vendor_type":"Subcontractors"}',
@@ -322,8 +339,13 @@ def test_a_loaded_item_takes_its_quickbooks_id_where_its_pair_declares_it(ws):
     ws.store.put_rows(
         "budget_line_items",
         [
-            dict(id=50, project_id=5, original_budget_amount=1, origin_id="EST-1-L1",
-                 origin_data='{"txn_id": "EST-1", "edit_sequence": "77"}'),
+            dict(
+                id=50,
+                project_id=5,
+                original_budget_amount=1,
+                origin_id="EST-1-L1",
+                origin_data='{"txn_id": "EST-1", "edit_sequence": "77"}',
+            ),
         ],
     )
     ws.refresh_queue()

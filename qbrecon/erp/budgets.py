@@ -151,7 +151,9 @@ class BudgetsService:
                 return 0
             loads = f'AND i."_load_id" IN ({", ".join(map(str, ids))})'
         with self.store.transaction() as con:
-            new = con.sql(_NEW_ITEMS.format(loads=loads, cost_code=COST_CODE) + " ORDER BY 3", params=[retainage]).to_arrow_table()
+            new = con.sql(
+                _NEW_ITEMS.format(loads=loads, cost_code=COST_CODE) + " ORDER BY 3", params=[retainage]
+            ).to_arrow_table()
             if new.num_rows == 0:
                 return 0
             start = _next_id(con, "cost_codes")

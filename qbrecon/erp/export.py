@@ -65,11 +65,14 @@ _SHARES_PARENT = {m.item_type for m in _pairs.registered() if m.shares_parent_re
 _SHARES_PARENT_SQL = ", ".join(f"'{t}'" for t in sorted(_SHARES_PARENT)) or "NULL"
 # (item_type, procore_id, parent_id) of the pairs whose items go out one at a time per parent (a CCO per PO)
 _SERIAL = [m for m in _pairs.registered() if m.serial_per_parent]
-_SERIAL_SQL = " UNION ALL ".join(
-    f"SELECT '{m.item_type}' AS item_type, d.procore_id, d.parent_id "
-    f"FROM ({m.serial_parent_sql()}) AS d(procore_id, parent_id)"
-    for m in _SERIAL
-) or "SELECT NULL::VARCHAR AS item_type, NULL::BIGINT AS procore_id, NULL::BIGINT AS parent_id WHERE false"
+_SERIAL_SQL = (
+    " UNION ALL ".join(
+        f"SELECT '{m.item_type}' AS item_type, d.procore_id, d.parent_id "
+        f"FROM ({m.serial_parent_sql()}) AS d(procore_id, parent_id)"
+        for m in _SERIAL
+    )
+    or "SELECT NULL::VARCHAR AS item_type, NULL::BIGINT AS procore_id, NULL::BIGINT AS parent_id WHERE false"
+)
 _SERIAL_TYPES_SQL = ", ".join(f"'{m.item_type}'" for m in _SERIAL) or "NULL"
 # what the accept options store for the build (erp_items.export_options), read back as columns of the rows
 _OPTION_FIELDS = tuple(
@@ -197,7 +200,16 @@ _FINAL_COLUMNS = {
 
 
 # an export message's requests as ``apply_export_response`` reads them from the ledger
-_SENT_COLUMNS = ("request_id", "item_type", "procore_id", "action", "request_name", "attempt", "state", "line_sources")
+_SENT_COLUMNS = (
+    "request_id",
+    "item_type",
+    "procore_id",
+    "action",
+    "request_name",
+    "attempt",
+    "state",
+    "line_sources",
+)
 
 
 class ExportService:
@@ -276,7 +288,9 @@ class ExportService:
                 picked = self._ready_items(max_requests, exporting)
                 if picked.empty:
                     return None
-                batch = self._build_batch(picked, max_requests, company_file, transport, settings, sent, ticket)
+                batch = self._build_batch(
+                    picked, max_requests, company_file, transport, settings, sent, ticket
+                )
                 if batch is not None:
                     return batch
         return None

@@ -329,7 +329,9 @@ def _accept_options_sql(sel: str, exporting_now: str, cfg: dict) -> tuple[list[s
                 )
             members += [f"'{key}', {fill(sql)}" for key, sql in option.stored_members]
         if members:
-            stored.append(f"WHEN s.item_type = '{m.item_type}' THEN json_object({', '.join(members)})::VARCHAR")
+            stored.append(
+                f"WHEN s.item_type = '{m.item_type}' THEN json_object({', '.join(members)})::VARCHAR"
+            )
     json_sql = f"CASE WHEN NOT ({exporting_now}) THEN NULL {' '.join(stored)} ELSE '{{}}' END"
     return checks, "\n".join(joins), json_sql
 
@@ -374,10 +376,13 @@ class QueueService:
         # a pair whose Procore row holds no QuickBooks id (a budget: its lines' origin_data name the estimate)
         # declares where a loaded item's id and EditSequence are read
         own = [m for m in _pairs.registered() if m.loaded_link_sql]
-        loaded = " UNION ALL ".join(
-            f"SELECT '{m.item_type}' AS item_type, * FROM ({m.loaded_link_sql}) AS o(procore_id, txn_id, edit_sequence)"
-            for m in own
-        ) or "SELECT NULL::VARCHAR, NULL::BIGINT, NULL::VARCHAR, NULL::VARCHAR WHERE false"
+        loaded = (
+            " UNION ALL ".join(
+                f"SELECT '{m.item_type}' AS item_type, * FROM ({m.loaded_link_sql}) AS o(procore_id, txn_id, edit_sequence)"
+                for m in own
+            )
+            or "SELECT NULL::VARCHAR, NULL::BIGINT, NULL::VARCHAR, NULL::VARCHAR WHERE false"
+        )
         own_types = _sql_list([m.item_type for m in own]) or "NULL"
         new = con.sql(
             f"""SELECT d.item_type, d.procore_id,
@@ -538,7 +543,9 @@ class QueueService:
             )
         # the accept options of the items about to be exported (accepted, or directly exported on send)
         option_checks, option_joins, options_sql = (
-            _accept_options_sql(sel, exporting_now, cfg) if action == "accept" or direct else ([], "", "NULL::VARCHAR")
+            _accept_options_sql(sel, exporting_now, cfg)
+            if action == "accept" or direct
+            else ([], "", "NULL::VARCHAR")
         )
         checks += option_checks
         deleted = (
@@ -772,7 +779,7 @@ class QueueService:
                 # what the links of the synced ones need (_record_links)
                 checked = _arrow(  # execute: a relation (``sql``) would bind the query twice
                     con.execute(
-                    f"""SELECT o.*, e.status AS from_status,{_link_columns(linking)}
+                        f"""SELECT o.*, e.status AS from_status,{_link_columns(linking)}
                                CASE o.outcome WHEN 'synced' THEN 'synced' ELSE 'failed_to_export' END AS to_status,
                                CASE o.outcome WHEN 'synced' THEN 'export_succeeded' ELSE 'export_failed' END AS action,
                                list_filter([
@@ -853,7 +860,13 @@ class QueueService:
                             [t],
                         )
                     self._record_links(
-                        con, batch, batch_arrow, request_message_id, response_message_id, line_links, synced_types
+                        con,
+                        batch,
+                        batch_arrow,
+                        request_message_id,
+                        response_message_id,
+                        line_links,
+                        synced_types,
                     )
                     gone = (
                         con.sql(

@@ -138,11 +138,14 @@ _UNSYNCABLE_COLUMNS = "source, procore_id, project_id, project, cost_code, amoun
 def unsyncable_direct_costs(store: Store, project_id: int | None = None) -> pd.DataFrame:
     """Procore costs that cannot sync to QuickBooks Desktop, one row per cost with the reason."""
     where = f"WHERE project_id = {int(project_id)}" if project_id is not None else ""
-    parts = " UNION ALL ".join(
-        f"SELECT * FROM ({sql}) AS u({_UNSYNCABLE_COLUMNS})"
-        for m in _pairs.registered()
-        for sql in m.unsyncable_sql
-    ) or f"SELECT * FROM (SELECT {', '.join(['NULL'] * 9)}) AS u({_UNSYNCABLE_COLUMNS}) WHERE false"
+    parts = (
+        " UNION ALL ".join(
+            f"SELECT * FROM ({sql}) AS u({_UNSYNCABLE_COLUMNS})"
+            for m in _pairs.registered()
+            for sql in m.unsyncable_sql
+        )
+        or f"SELECT * FROM (SELECT {', '.join(['NULL'] * 9)}) AS u({_UNSYNCABLE_COLUMNS}) WHERE false"
+    )
     return store.frame(
         f"""SELECT * FROM ({parts})
         {where} ORDER BY project_id NULLS LAST, source, procore_id"""

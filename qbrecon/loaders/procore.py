@@ -170,7 +170,11 @@ def column_values(records: list[dict], path: str, levels: dict[str, list] | None
             continue
         above, part = ".".join(parts[:i]), parts[i]
         values = [
-            v.get(part) if type(v) is dict else v if v is None or type(v) is NotAnObject else NotAnObject(above, v)
+            v.get(part)
+            if type(v) is dict
+            else v
+            if v is None or type(v) is NotAnObject
+            else NotAnObject(above, v)
             for v in values
         ]
         if not last:
@@ -353,7 +357,9 @@ class _Reader:
 
 
 CHUNK_ROWS = 20_000  # rows (records and their lines) gathered before a chunk is checked and written
-PART_BYTES = 16 * 2**20  # page files handed to one worker process at a time (about one chunk of CHUNK_ROWS rows)
+PART_BYTES = (
+    16 * 2**20
+)  # page files handed to one worker process at a time (about one chunk of CHUNK_ROWS rows)
 # resources whose pages need what other files say (users: permission templates; budget changes: legacy budget
 # modifications), always read by the writing process
 _SERIAL_RESOURCES = {"users", "user_tool_permissions", "budget_changes"}

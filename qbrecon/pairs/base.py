@@ -187,7 +187,9 @@ class AcceptOption:
         """One of this option's SQL fragments with its placeholders filled in."""
         value = f"s.{self.name}"
         if self.fallback is not None:
-            value = f"coalesce(s.{self.name}, CASE WHEN {str(fallback_on).lower()} THEN {self.fallback[1]} END)"
+            value = (
+                f"coalesce(s.{self.name}, CASE WHEN {str(fallback_on).lower()} THEN {self.fallback[1]} END)"
+            )
         return template.format(
             value=value,
             o=f"_opt_{item_type}_{self.name}",
