@@ -3,6 +3,8 @@ checked here against the schema, the builders and the queue, one test per pair."
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from lxml import etree
 
@@ -178,9 +180,9 @@ BEHAVIOUR = {
         total=True,
         mail_noun="commitment change order",
     ),
-    "invoice": dict(total=True, unsyncable=2),
+    "invoice": dict(total=True, unsyncable=2, landing_tab=True),
     "owner_invoice": dict(total=True),
-    "timecard_entry": dict(before_build=True, plural="time entries", unsyncable=1),
+    "timecard_entry": dict(before_build=True, plural="time entries", unsyncable=1, queue_columns=("hours",)),
 }
 
 
@@ -198,6 +200,8 @@ DEFAULTS = dict(
     plural="",
     mail_noun="",
     unsyncable=0,
+    queue_columns=(),
+    landing_tab=False,
 )
 
 
@@ -215,6 +219,8 @@ def _behaviour(m: pairs.PairModule) -> dict:
         plural=m.plural,
         mail_noun=m.mail_noun,
         unsyncable=len(m.unsyncable_sql),
+        queue_columns=tuple(c for c, _ in m.queue_columns),
+        landing_tab=m.landing_tab,
     )
     return {k: v for k, v in found.items() if v != DEFAULTS[k]}
 
@@ -231,6 +237,31 @@ def test_each_pair_module_declares_what_the_engines_do_for_it(m, ws):
         assert len(ws.store.con.execute(f"SELECT * FROM ({sql}) LIMIT 0").description) == 9
     for parent in (m.shares_parent_record, m.serial_per_parent):
         assert not parent or parent in m.pair.depends_on  # a declared parent, read from ``parents``
+
+
+@pytest.mark.parametrize("m", MODULES, ids=lambda m: m.item_type)
+def test_the_dashboard_s_queue_page_reads_the_columns_a_pair_declares(m, ws):
+    """Every queue column a pair fills is one the dashboard's page knows, and its page read runs with it."""
+    from qbrecon.dashboard import queries
+
+    assert {c for c, _ in m.queue_columns} <= set(queries.QUEUE_COLUMNS)
+    assert ws.store.con.execute(f"SELECT * FROM ({queries.item_sql(m.item_type)}) LIMIT 0").description
+
+
+def test_a_time_entry_s_hours_show_on_its_queue_page_as_its_pair_declares(ws):
+    from qbrecon.dashboard import queries
+
+    ws.store.put_rows("projects", [dict(id=5, name="Clinic")])
+    ws.store.put_rows(
+        "timecard_entries", [dict(id=70, project_id=5, hours=Decimal("7.5"), approval_status="approved")]
+    )
+    ws.refresh_queue()
+    rows = ws.store.execute(
+        f"SELECT procore_id, hours FROM ({queries.item_sql('timecard_entry')})"
+    ).fetchall()
+    assert rows == [(70, Decimal("7.50"))]
+    rows = ws.store.execute(f"SELECT hours FROM ({queries.item_sql('project')})").fetchall()
+    assert rows == [(None,)]
 
 
 def test_a_3140_names_the_pair_that_creates_the_missing_record():
@@ -353,3 +384,10 @@ def test_a_loaded_item_takes_its_quickbooks_id_where_its_pair_declares_it(ws):
         "SELECT status, quickbooks_id, edit_sequence FROM erp_items WHERE item_type = 'budget' AND procore_id = 5"
     ).fetchall()
     assert row == [("synced", "EST-1", "77")]
+
+
+def test_one_pair_declares_the_tab_the_dashboard_opens_on():
+    from qbrecon.dashboard import queries
+
+    landing = [m.item_type for m in MODULES if m.landing_tab]
+    assert landing == [queries.LANDING_TAB] == [queries.QueueQuery().item_type]

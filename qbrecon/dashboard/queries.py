@@ -19,6 +19,8 @@ from ..erp.states import STATUSES, TRANSITIONS, item_where
 
 # The item types the ERP Integrations tool has a tab for, in Procore's tab order.
 TAB_ORDER: list[str] = [m.item_type for m in sorted(_pairs.registered(), key=lambda m: m.tab_order)]
+# the tab an approver lands on after sign-in (declared by one pair module)
+LANDING_TAB: str = next(m.item_type for m in _pairs.registered() if m.landing_tab)
 
 # The filters each tab offers (Procore's "Filter ... By" links), plus "Exporting" so an accepted item stays
 # visible while the Web Connector delivers it, and "Unlinked" after an unlink.
@@ -66,19 +68,19 @@ _LINE_KEY.update({table: key for m in _pairs.registered() for table, key in m.li
 def item_sql(item_type: str, procore_ids: list[int] | None = None) -> str:
     """One row per queued item of ``item_type``: the ERP queue's own rows (``queue_sql``, the ``erp_queue`` view's
     SELECT for one item type, defined with the queue in ``qbrecon.erp.queue``), so the dashboard shows exactly what
-    ``ws.queue()`` returns; time entries add their hours. ``procore_ids``: only those items (a page's rows)."""
+    ``ws.queue()`` returns, plus the columns only the pair fills (``PairModule.queue_columns``: a time entry's hours). ``procore_ids``: only those items (a page's rows)."""
     if item_type not in PAIRS:
         raise KeyError(f"unknown item type {item_type!r}; known: {', '.join(PAIRS)}")
+    declared = _pairs.module(item_type)
     special = {
         "amount": 'CAST(e."amount" AS DECIMAL(18,2)) AS "amount"',  # the view's UNION widens it to (38,2)
-        "hours": "t.hours AS hours"
-        if item_type == "timecard_entry"
-        else "CAST(NULL AS DECIMAL(18,2)) AS hours",
+        "hours": "CAST(NULL AS DECIMAL(18,2)) AS hours",
     }
+    special |= {c: f'{sql} AS "{c}"' for c, sql in (declared.queue_columns if declared else ())}
     columns = ", ".join(
         ["e.item_type"] + [special.get(c, f'e."{c}"') for c in QUEUE_COLUMNS] + ["e.status_label"]
     )
-    join = " LEFT JOIN timecard_entries t ON t.id = e.procore_id" if item_type == "timecard_entry" else ""
+    join = f" {declared.queue_join}" if declared and declared.queue_join else ""
     # the tab's own pair only: reading the whole view costs ~45 ms of binding per read before any row
     return f"SELECT {columns} FROM ({_queue.queue_sql(item_type, procore_ids)}) e{join}"
 
@@ -87,7 +89,7 @@ def item_sql(item_type: str, procore_ids: list[int] | None = None) -> str:
 class QueueQuery:
     """One request for a page of a queue tab: which tab and filter, search text, sort, page (1-based)."""
 
-    item_type: str = "invoice"
+    item_type: str = LANDING_TAB
     status: str | None = "ready_to_export"
     search: str = ""
     sort: list[tuple[str, bool]] = field(default_factory=list)  # (column, descending)

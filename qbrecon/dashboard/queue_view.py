@@ -240,7 +240,7 @@ def first_read(
 ) -> tuple[pd.DataFrame, queries.QueueQuery, tuple[pd.DataFrame, int]]:
     """What the queue shows first after sign-in: the tab and filter counts, and the first page of subcontractor
     invoices Ready to Export (the same for every user; who may act on them is decided when it is shown)."""
-    query = queries.QueueQuery(item_type="invoice", status="ready_to_export", page_size=page_size)
+    query = queries.QueueQuery(item_type=queries.LANDING_TAB, status="ready_to_export", page_size=page_size)
     return queries.status_counts(ws), query, queries.queue_page(ws, query)
 
 
@@ -275,7 +275,9 @@ class QueueView:
     ):
         """``first``: the first view's counts and page being read already (``first_read``), else read here."""
         self.ws, self.user, self._on_change = ws, user, on_change or (lambda: None)
-        self.query = queries.QueueQuery(item_type="invoice", status="ready_to_export", page_size=page_size)
+        self.query = queries.QueueQuery(
+            item_type=queries.LANDING_TAB, status="ready_to_export", page_size=page_size
+        )
         self.page_frame = pd.DataFrame()
         if first is None:
             self.counts, self.query, page = first_read(ws, page_size)

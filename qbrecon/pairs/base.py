@@ -248,6 +248,7 @@ class PairModule:
     query_line_items: bool = True
     rollups: tuple[Rollup, ...] = ()
     tab_order: int = 100
+    landing_tab: bool = False  # the queue tab the dashboard opens on (one pair: the approver's daily work)
     plural: str = ""  # the dashboard's words for several items, when not the tab's label in lower case
     mail_noun: str = ""  # the item in Procore's rejection mails, when not ``singular`` ("project", not "job")
     accept_options: tuple[AcceptOption, ...] = ()
@@ -272,6 +273,10 @@ class PairModule:
     unsyncable_sql: tuple[str, ...] = ()
     # the QuickBooks list names (lower case) a 3140 "reference not found" uses for this pair's records
     referenced_as: tuple[str, ...] = ()
+    # queue columns only this pair fills (the dashboard's queue page; the others show NULL there): (column, SQL
+    # expression over ``queue_join``'s tables), and the join from the queue row ``e`` (time: the entry's hours)
+    queue_columns: tuple[tuple[str, str], ...] = ()
+    queue_join: str = ""
 
     @property
     def item_type(self) -> str:

@@ -559,5 +559,6 @@ MODULE = register(
             ),
         ),
         tab_order=70,
+        landing_tab=True,
     )
 )

@@ -209,6 +209,8 @@ MODULE = register(
             Column("project", "Project", width=200),
             Column("hours", "Hours", "hours", 90),
         ),
+        queue_columns=(("hours", "t.hours"),),
+        queue_join="LEFT JOIN timecard_entries t ON t.id = e.procore_id",
         procore_tool="timesheets",
         query_label="Time tracking",
         query_kind="txn",
