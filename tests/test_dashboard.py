@@ -509,20 +509,6 @@ def test_settings_tab_is_the_whole_page_for_an_admin_and_the_erp_tools_for_an_ap
     }
 
 
-def test_the_page_holds_only_the_action_controls_the_view_shows(company):
-    """A hidden widget still costs the browser a model to build and lay out at sign-in: Ready to Export of
-    invoices shows its three buttons, not the other two nor the accept options of other item types; the job tab
-    adds the customer picker, Failed to Export its Retry."""
-    view = _view(company, "ann@example.com")
-    assert [w.name for w in view.action_row.objects] == ["Accept", "Reject…", "Retrieve"]
-    view.item_tabs.value = "project"
-    assert view.customer in view.action_row.objects and view.customer.visible
-    view.item_tabs.value = "invoice"
-    view.filters.value = "failed_to_export"
-    assert [w.name for w in view.action_row.objects] == ["Reject…", "Retry", "Unlink"]
-    assert view.customer not in view.action_row.objects
-
-
 def test_the_server_s_warm_up_builds_the_page_for_no_one_and_changes_nothing(company):
     """``create_app(..., warm=True)`` (what ``qbrecon.server`` does at start) builds the signed-in page once so the
     first sign-in does not pay for it; it reads only, leaves no session behind, and sessions still start at the

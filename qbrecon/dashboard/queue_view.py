@@ -364,9 +364,14 @@ class QueueView:
         self.page_size.param.watch(self._on_page_size, "value")
 
         controls: list[Any] = []
-        self._action_widgets = [self.customer, self.vendor_type, self.quickbooks_number, *self.buttons.values()]
         if user.can_decide:
-            self.action_row = pn.Row(*self._action_widgets, sizing_mode="stretch_width")
+            self.action_row = pn.Row(
+                self.customer,
+                self.vendor_type,
+                self.quickbooks_number,
+                *self.buttons.values(),
+                sizing_mode="stretch_width",
+            )
             controls = [
                 self.action_row,
                 pn.Row(
@@ -759,12 +764,6 @@ class QueueView:
         self.quickbooks_number.visible = accepting and self.query.item_type == "commitment"
         self.select_all.visible = self.user.can_decide and bool(allowed) and self.total > 0
         self.select_all.name = f"Select all {self.total:,} that match"
-        if self.user.can_decide:
-            # only the controls this view shows are in the page: a hidden widget still costs a browser model, its
-            # serialisation and layout at sign-in (Ready to Export shows 2 of the 8)
-            shown = [w for w in self._action_widgets if w.visible]
-            if shown != self.action_row.objects:
-                self.action_row.objects = shown
 
     def _options(self, action: str, rows: pd.DataFrame) -> dict[str, Any] | str:
         """The accept options the CLI offers, from the page's fields; a text when one is missing or wrong."""
