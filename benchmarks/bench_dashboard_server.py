@@ -46,7 +46,9 @@ def sign_in_once(app: Any) -> dict[str, float]:
         cpu = time.thread_time()
         page = root._models[next(iter(root._models))][0]  # noqa: SLF001 (the session's root model)
         encoded = Serializer(references=known - {page}).serialize(page)
-        text = json.dumps(encoded.content, default=lambda b: b.to_base64())  # binary arrays as the page gets them
+        text = json.dumps(
+            encoded.content, default=lambda b: b.to_base64()
+        )  # binary arrays as the page gets them
         serialise = time.thread_time() - cpu
         models = len([m for m in doc.models if m not in known])
         assert "Page 1 of" in text, "sign-in did not show the queue"
@@ -82,4 +84,8 @@ def measure(n: int, rounds: int = 9, warm: bool = True) -> dict:
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 9
-    print(json.dumps({"benchmark": "dashboard_server", "items": n, "rounds": rounds, **measure(n, rounds)}, indent=2))
+    print(
+        json.dumps(
+            {"benchmark": "dashboard_server", "items": n, "rounds": rounds, **measure(n, rounds)}, indent=2
+        )
+    )

@@ -220,7 +220,9 @@ def warm_up(ws: Any, page_size: int = 25) -> None:
         pn.state._views.pop(root.ref["id"], None)  # get_root registered it; no session will ever destroy it
 
 
-def create_app(workspace: Any, *, page_size: int = 25, warm: bool = False) -> Callable[[], pn.viewable.Viewable]:
+def create_app(
+    workspace: Any, *, page_size: int = 25, warm: bool = False
+) -> Callable[[], pn.viewable.Viewable]:
     """The Panel app for ``workspace`` (a ``Workspace`` or a path): call it once per session. ``warm``: build the
     signed-in page once now (``warm_up``), as a server does at start.
 
