@@ -391,3 +391,112 @@ def test_one_pair_declares_the_tab_the_dashboard_opens_on():
 
     landing = [m.item_type for m in MODULES if m.landing_tab]
     assert landing == [queries.LANDING_TAB] == [queries.QueueQuery().item_type]
+
+
+# Procore's side of each pair, pinned: the endpoints its records (and lines) are read from, its rows of Procore's
+# ERP permissions matrix, and the ERP payloads it keeps out of the load. Each pair module declares them
+# (``procore_endpoints``, ``approver_rows``, ``erp_payload_notes``); the Procore engines read them generically.
+PROCORE_SIDE = {
+    "company": (("vendors",), ("accept_company", "unlink_company")),
+    "cost_code": (("standard_cost_codes", "cost_codes"), ("accept_cost_code",)),
+    "project": (("projects",), ("accept_project",)),
+    "budget": (
+        ("budget_line_items", "budget_changes", "budget_modifications", "adjustment_line_items"),
+        ("accept_budget",),
+    ),
+    "commitment": (
+        (
+            "work_order_contracts",
+            "purchase_order_contracts",
+            "work_order_contract_line_items",
+            "purchase_order_contract_line_items",
+        ),
+        ("accept_commitment", "unlink_commitment"),
+    ),
+    "change_order": (
+        ("commitment_change_orders", "commitment_change_order_line_items"),
+        ("accept_change_order", "unlink_change_order"),
+    ),
+    "invoice": (("requisitions", "contract_items"), ("accept_invoice", "unlink_invoice")),
+    "owner_invoice": (
+        ("payment_applications", "payment_application_line_items"),
+        ("accept_owner_invoice", "unlink_owner_invoice"),
+    ),
+    "timecard_entry": (("timecard_entries",), ()),
+    "payment": (("contract_payments",), ()),
+}
+ALL_PAIRS = [*MODULES, *pairs.imported()]
+
+
+def test_every_pair_s_procore_side_is_pinned():
+    assert sorted(m.item_type for m in ALL_PAIRS) == sorted(PROCORE_SIDE)
+
+
+@pytest.mark.parametrize("m", ALL_PAIRS, ids=lambda m: m.item_type)
+def test_each_pair_declares_its_procore_endpoints_and_the_pull_reads_them(m):
+    from qbrecon.loaders.procore_shapes import LINE_RESOURCES
+    from qbrecon.procore import resources
+
+    assert tuple(e.name for e in m.procore_endpoints) == PROCORE_SIDE[m.item_type][0]
+    names = [e.name for e in resources.ENDPOINTS]
+    for e in m.procore_endpoints:
+        assert resources.BY_NAME[e.name] is e
+        if e.parent:  # a line endpoint: read after its parent, and a line resource of the loader
+            parent = resources.BY_NAME[e.parent]
+            assert names.index(parent.name) < names.index(e.name)
+            assert parent in m.procore_endpoints
+            assert LINE_RESOURCES[e.folder] == (parent.folder, e.lines_key, e.parent_key)
+
+
+def test_only_endpoints_no_pair_owns_are_declared_by_the_procore_package():
+    """Users and permission templates; every endpoint whose records carry links, or that has lines, is a pair's."""
+    from qbrecon.loaders.procore_shapes import LINE_RESOURCES
+    from qbrecon.procore import resources
+
+    owned = {e.name for m in ALL_PAIRS for e in m.procore_endpoints}
+    general = [e for e in resources.ENDPOINTS if e.name not in owned]
+    assert [e.name for e in general] == [
+        "users",
+        "company_permission_templates",
+        "project_permission_templates",
+    ]
+    assert not any(e.table or e.parent or e.item_type or e.sync for e in general)
+    assert len(resources.BY_NAME) == len(resources.ENDPOINTS)  # no name declared twice
+    line_folders = {e.folder for m in ALL_PAIRS for e in m.procore_endpoints if e.parent}
+    assert set(LINE_RESOURCES) == line_folders
+
+
+@pytest.mark.parametrize("m", ALL_PAIRS, ids=lambda m: m.item_type)
+def test_each_pair_declares_its_rows_of_procore_s_permissions_matrix(m):
+    rows = getattr(m, "approver_rows", ())
+    assert tuple(key for key, _label in rows) == PROCORE_SIDE[m.item_type][1]
+    for key, label in rows:
+        rule = permissions.MATRIX[key]
+        assert (rule.label, rule.tool, rule.levels, rule.can_push, rule.applies) == (
+            label,
+            permissions.ERP,
+            permissions.APPROVER,
+            True,
+            "yes",
+        )
+    # the matrix holds no accept / unlink row of this pair that the pair does not declare
+    assert {k for k in permissions.MATRIX if k in (f"accept_{m.item_type}", f"unlink_{m.item_type}")} == {
+        key for key, _label in rows
+    }
+
+
+def test_the_owner_invoice_pair_keeps_procore_s_payment_application_payloads_out_of_the_load():
+    from qbrecon.loaders import procore_shapes
+
+    m = pairs.module("owner_invoice")
+    assert m.erp_payload_notes == (
+        ("payment_application", "owner invoices do not sync with QuickBooks Desktop"),
+    )
+    out = procore_shapes.ErpPayloads()
+    procore_shapes.read_erp_requests(
+        [{"request_name": "create_payment_application", "request_data": {"id": 1}}], "erp_requests.json", out
+    )
+    assert out.notes == [
+        "erp_requests.json request 1 (create_payment_application): owner invoices do not sync with QuickBooks "
+        "Desktop; skipped"
+    ]

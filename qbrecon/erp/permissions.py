@@ -18,7 +18,7 @@ the workspace methods, and those call ``require`` / ``require_items`` here, so t
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .. import pairs as _pairs
 from ..errors import InputError, PermissionDenied
@@ -83,15 +83,7 @@ _NO_SUB_JOBS = (
     "Procore's QuickBooks Desktop connector does not support sub jobs (see refresh: sub jobs kept out)"
 )
 MATRIX: dict[str, Rule] = {
-    "accept_cost_code": _approver("Accept or Reject Cost Codes for Export to ERP"),
-    "accept_owner_invoice": _approver("Accept or Reject Owner Invoices for Export to ERP", _NO_PRIME),
-    "accept_invoice": _approver("Accept or Reject Subcontractor Invoices for Export to ERP"),
-    "accept_budget": _approver("Accept or Reject a Budget for Export to ERP"),
-    "accept_change_order": _approver("Accept or Reject a CCO for Export to ERP"),
-    "accept_commitment": _approver("Accept or Reject a Commitment for Export to ERP"),
-    "accept_company": _approver("Accept or Reject a Company for Export to ERP"),
     "accept_pcco": _approver("Accept or Reject a PCCO for Export to ERP", _NO_PRIME),
-    "accept_project": _approver("Accept or Reject a Project for Export to ERP"),
     "accept_sub_job": _approver("Accept or Reject a Sub Job for Export to ERP", _NO_SUB_JOBS),
     "add_project_to_erp": _approver("Add a Procore Project to your ERP System"),
     "import_company": _approver("Add an ERP Company to the Procore Company Directory"),
@@ -114,12 +106,7 @@ MATRIX: dict[str, Rule] = {
     ),
     "sync_job_costs": _admin("Sync Job Cost Transactions from an Integrated ERP into Procore"),
     "sync_paid_invoices": _admin("Sync Paid Invoice Notifications from ERP into Procore"),
-    "unlink_change_order": _approver("Unlink CCOs Synced with ERP"),
-    "unlink_commitment": _approver("Unlink Commitments Synced with ERP"),
-    "unlink_owner_invoice": _approver("Unlink Owner Invoices Synced with ERP", _NO_PRIME),
     "unlink_pcco": _approver("Unlink PCCOs Synced with ERP", _NO_PRIME),
-    "unlink_invoice": _approver("Unlink Subcontractor Invoices Synced with ERP"),
-    "unlink_company": _approver("Unlink a Company Synced with ERP"),
     "view_sub_jobs": Rule("View a List of Synced Sub Jobs", ERP, APPROVER, applies=_NO_SUB_JOBS),
     "view_accountant_report": _admin("View an Accountant Report for ERP"),
     "view_job_costs": _admin("View an ERP Job Costs Report"),  # company level
@@ -129,12 +116,15 @@ MATRIX: dict[str, Rule] = {
     ),
     "view_archived_companies": Rule("View the Archived Companies List for ERP", ERP, READ),
 }
-# A pair module's item lives in its Procore tool, and its accept/unlink rows of the matrix apply.
+# A pair module's item lives in its Procore tool, and the pair declares its own rows of the matrix (accept or
+# reject, unlink: approver actions). The matrix stays in Procore's order, by label.
 for _m in _pairs.registered():
     ITEM_TOOL[_m.item_type] = _m.procore_tool
-    for _action in (f"accept_{_m.item_type}", f"unlink_{_m.item_type}"):
-        if _action in MATRIX:
-            MATRIX[_action] = replace(MATRIX[_action], applies="yes")
+    for _key, _label in _m.approver_rows:
+        if _key in MATRIX:
+            raise ValueError(f"permissions matrix row {_key!r} is declared twice (pair {_m.item_type!r})")
+        MATRIX[_key] = _approver(_label)
+MATRIX = dict(sorted(MATRIX.items(), key=lambda row: row[1].label))
 
 _DECISION = {
     "accept": _approver("Accept or Reject items for Export to ERP"),

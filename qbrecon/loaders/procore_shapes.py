@@ -23,18 +23,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+from .. import pairs as _pairs
 from ..schemas import TABLES, TableSpec
 from ..schemas.procore import PROCORE_TOOLS
 from ..schemas.types import normalise_status
 
+
+def _line_resources() -> dict[str, tuple[str, str, str]]:
+    """The pairs' line endpoints (``PairModule.procore_endpoints`` with a ``parent``) as line resources: page
+    folder -> (the parent endpoint's folder, the lines' array in the parent record, the key naming the parent)."""
+    endpoints = _pairs.procore_endpoints()
+    folders = {e.name: e.folder for e in endpoints}
+    return {e.folder: (folders[e.parent], e.lines_key, e.parent_key) for e in endpoints if e.parent}
+
+
 # line resource folder -> (parent resource, array key in the parent record, context key naming the parent)
-LINE_RESOURCES: dict[str, tuple[str, str, str]] = {
-    "commitment_line_items": ("commitments", "line_items", "commitment_id"),
-    "commitment_change_order_line_items": ("commitment_change_orders", "line_items", "change_order_id"),
-    "requisition_contract_items": ("requisitions", "contract_items", "requisition_id"),
-    "budget_change_adjustment_line_items": ("budget_changes", "adjustment_line_items", "budget_change_id"),
-    "payment_application_line_items": ("payment_applications", "line_items", "payment_application_id"),
-}
+LINE_RESOURCES: dict[str, tuple[str, str, str]] = _line_resources()
 ERP_REQUESTS = "erp_requests"
 # Procore's permission templates (``GET /companies/{id}/permission_templates?view=with_permissions``): each
 # user's level per tool is read from the templates the user holds.
@@ -396,9 +400,10 @@ _NOT_FOR_QBD = {
     "standard_categor": "only the 'Other' cost type is used with QuickBooks Desktop; cost types are not stored",
     "cost_type_assignment": "only the 'Other' cost type is used with QuickBooks Desktop; cost types are not stored",
     "prime_contract": "prime contracts do not sync with QuickBooks Desktop",
-    "payment_application": "owner invoices do not sync with QuickBooks Desktop",
     "company_level_direct_cost": "direct costs (expenses) do not sync with QuickBooks Desktop",
     "budget": "budget exports carry QuickBooks-side ids only; budgets load from budget_line_items",
+    # and what a pair declares of its own ERP payloads (``PairModule.erp_payload_notes``)
+    **{marker: why for m in _pairs.registered() for marker, why in m.erp_payload_notes},
 }
 
 

@@ -19,11 +19,24 @@ from .. import links as _links
 from ..entities import EXPORTABLE, PAIRS, EntityPair
 from ..qbxml import build as _build
 from ..store import redeclare
-from .base import AcceptOption, Column, Field, ImportedPair, Lines, PairModule, PairRule, Rollup
+from .base import (
+    PROCORE_V1,
+    AcceptOption,
+    Column,
+    Endpoint,
+    Field,
+    ImportedPair,
+    Lines,
+    PairModule,
+    PairRule,
+    Rollup,
+)
 
 __all__ = [
+    "PROCORE_V1",
     "AcceptOption",
     "Column",
+    "Endpoint",
     "Field",
     "ImportedPair",
     "Lines",
@@ -33,6 +46,7 @@ __all__ = [
     "accept_options",
     "imported",
     "module",
+    "procore_endpoints",
     "register",
     "register_imported",
     "registered",
@@ -99,6 +113,12 @@ def accept_options() -> dict[str, list[tuple[str, AcceptOption]]]:
         for option in m.accept_options:
             found.setdefault(option.name, []).append((m.item_type, option))
     return found
+
+
+def procore_endpoints() -> list[Endpoint]:
+    """The Procore endpoints every pair reads from: the pair modules' in export order, then the import-only
+    pairs' (``procore.resources.ENDPOINTS`` adds the ones no pair owns: users, permission templates)."""
+    return [e for m in [*registered(), *imported()] for e in m.procore_endpoints]
 
 
 def _import_pair_modules() -> None:

@@ -105,6 +105,7 @@ class ImportedPair:
     sheet_name: str
     singular: str
     plural: str
+    procore_endpoints: tuple[Endpoint, ...] = ()  # the Procore endpoints its records are read from
 
     @property
     def item_type(self) -> str:
@@ -203,6 +204,37 @@ class AcceptOption:
         return self.stored or ((self.name, "{value}"),)
 
 
+# Procore's REST API v1.0, where every endpoint qbrecon reads lives
+PROCORE_V1 = "/rest/v1.0"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A Procore REST endpoint qbrecon reads and writes links to (``procore.resources``: the pull, the push, the
+    local fake server). A pair module declares its own (``PairModule.procore_endpoints``); a line endpoint
+    (``parent`` set) is also a line resource of the loader (``loaders.procore_shapes.LINE_RESOURCES``)."""
+
+    name: str  # short name, also the page folder under ``folder``
+    folder: str
+    path: str  # may hold {project_id} and {id} (the parent record of a line endpoint)
+    scope: str  # "company" (once), "project" (per project) or "lines" (per record of ``parent``)
+    params: tuple[str, ...] = ()  # query parameters filled from the scope: company_id / project_id
+    parent: str | None = None  # the endpoint whose records own these lines
+    table: str | None = None  # the workspace table whose links these records carry
+    sync: str | None = None  # the resource's own sync action (Procore lists which resources have one)
+    item_type: str | None = None  # else: the ERP External Data item_type its link is written with
+    incremental: bool = True  # accepts filters[updated_at]
+    query: tuple[tuple[str, str], ...] = ()  # fixed query parameters
+    optional: bool = False  # a 403 / 404 means the company does not use this tool: skipped, not an error
+    # a line endpoint: the key naming its parent record in a line page's context (and in the lines themselves)
+    parent_key: str = ""
+
+    @property
+    def lines_key(self) -> str:
+        """A line endpoint's array in its parent record, as the show endpoint returns it: the path's last part."""
+        return self.path.rsplit("/", 1)[-1]
+
+
 # every queue tab starts with the item's Procore id
 PROCORE_ID = Column("procore_id", "Procore ID", "id", 115)
 
@@ -277,6 +309,16 @@ class PairModule:
     # expression over ``queue_join``'s tables), and the join from the queue row ``e`` (time: the entry's hours)
     queue_columns: tuple[tuple[str, str], ...] = ()
     queue_join: str = ""
+    # the Procore endpoints the pair's records (and their lines) are read from, in the order they are pulled
+    # (a line endpoint after its parent); ``procore.resources.ENDPOINTS`` holds them
+    procore_endpoints: tuple[Endpoint, ...] = ()
+    # the pair's rows of Procore's ERP permissions matrix, approver actions on its items: (matrix key, Procore's
+    # label), e.g. ("accept_invoice", "Accept or Reject Subcontractor Invoices for Export to ERP"); read by
+    # ``erp.permissions.MATRIX``
+    approver_rows: tuple[tuple[str, str], ...] = ()
+    # ERP request payloads (Procore's ERP events) about this pair's object that QuickBooks Desktop does not take:
+    # (marker in the request name, why), kept out of the load with the reason (``loaders.procore_shapes``)
+    erp_payload_notes: tuple[tuple[str, str], ...] = ()
 
     @property
     def item_type(self) -> str:

@@ -35,6 +35,7 @@ from .base import (
     EXPECTED,
     PROCORE_ID,
     Column,
+    Endpoint,
     Field,
     Lines,
     PairModule,
@@ -42,6 +43,7 @@ from .base import (
     blockers_sql,
     erp_status_sql,
 )
+from .base import PROCORE_V1 as V1
 
 ITEM_TYPE = "budget"
 
@@ -302,9 +304,35 @@ RULE = PairRule(
 )
 
 
+PROCORE_ENDPOINTS = (
+    # Budget links live on Procore's budget and its ERP transactions, which qbrecon does not hold: not pushed.
+    Endpoint("budget_line_items", "budget_line_items", f"{V1}/budget_line_items", "project", ("project_id",)),
+    Endpoint("budget_changes", "budget_changes", f"{V1}/projects/{{project_id}}/budget_changes", "project"),
+    # Legacy budget transfers (companies that have not moved to budget changes); loaded as budget changes.
+    Endpoint(
+        "budget_modifications",
+        "budget_modifications",
+        f"{V1}/projects/{{project_id}}/budget_modifications",
+        "project",
+        incremental=False,
+        optional=True,
+    ),
+    Endpoint(
+        "adjustment_line_items",
+        "budget_change_adjustment_line_items",
+        f"{V1}/projects/{{project_id}}/budget_changes/{{id}}/adjustment_line_items",
+        "lines",
+        parent="budget_changes",
+        incremental=False,
+        parent_key="budget_change_id",
+    ),
+)
+
 MODULE = register(
     PairModule(
         pair=PAIR,
+        procore_endpoints=PROCORE_ENDPOINTS,
+        approver_rows=(("accept_budget", "Accept or Reject a Budget for Export to ERP"),),
         details_sql=DETAILS_SQL,
         prepare=prepare,
         singular="budget",

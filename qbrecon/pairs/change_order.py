@@ -36,7 +36,8 @@ from ..qbxml.build import (
     group_agg,
 )
 from . import register
-from .base import OwnReport, PairModule, blockers_sql
+from .base import PROCORE_V1 as V1
+from .base import Endpoint, OwnReport, PairModule, blockers_sql
 from .commitment import CCO_LINES, COLUMNS
 
 ITEM_TYPE = "change_order"
@@ -290,9 +291,36 @@ REPORT = OwnReport(
                  FROM _qbr_change_order_p""",
 )
 
+PROCORE_ENDPOINTS = (
+    Endpoint(
+        "commitment_change_orders",
+        "commitment_change_orders",
+        f"{V1}/projects/{{project_id}}/commitment_change_orders",
+        "project",
+        table="change_orders",
+        item_type="change_order",
+    ),
+    Endpoint(
+        "commitment_change_order_line_items",
+        "commitment_change_order_line_items",
+        f"{V1}/projects/{{project_id}}/commitment_change_orders/{{id}}/line_items",
+        "lines",
+        parent="commitment_change_orders",
+        incremental=False,
+        table="change_order_lines",
+        item_type="line_item",
+        parent_key="change_order_id",
+    ),
+)
+
 MODULE = register(
     PairModule(
         pair=PAIR,
+        procore_endpoints=PROCORE_ENDPOINTS,
+        approver_rows=(
+            ("accept_change_order", "Accept or Reject a CCO for Export to ERP"),
+            ("unlink_change_order", "Unlink CCOs Synced with ERP"),
+        ),
         details_sql=DETAILS_SQL,
         prepare=prepare,
         singular="change order",

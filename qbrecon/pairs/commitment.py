@@ -41,12 +41,14 @@ from .base import (
     PROCORE_ID,
     AcceptOption,
     Column,
+    Endpoint,
     Field,
     Lines,
     PairModule,
     PairRule,
     blockers_sql,
 )
+from .base import PROCORE_V1 as V1
 
 ITEM_TYPE = "commitment"
 LINES = "commitment_lines"
@@ -424,9 +426,59 @@ UNSYNCABLE = (
 )
 
 
+PROCORE_ENDPOINTS = (
+    Endpoint(
+        "work_order_contracts",
+        "commitments",
+        f"{V1}/work_order_contracts",
+        "project",
+        ("project_id",),
+        table="commitments",
+        sync=f"{V1}/work_order_contracts/sync",
+    ),
+    Endpoint(
+        "purchase_order_contracts",
+        "commitments",
+        f"{V1}/purchase_order_contracts",
+        "project",
+        ("project_id",),
+        table="commitments",
+        sync=f"{V1}/purchase_order_contracts/sync",
+    ),
+    Endpoint(
+        "work_order_contract_line_items",
+        "commitment_line_items",
+        f"{V1}/work_order_contracts/{{id}}/line_items",
+        "lines",
+        ("project_id",),
+        parent="work_order_contracts",
+        incremental=False,
+        table="commitment_lines",
+        item_type="line_item",
+        parent_key="commitment_id",
+    ),
+    Endpoint(
+        "purchase_order_contract_line_items",
+        "commitment_line_items",
+        f"{V1}/purchase_order_contracts/{{id}}/line_items",
+        "lines",
+        ("project_id",),
+        parent="purchase_order_contracts",
+        incremental=False,
+        table="commitment_lines",
+        item_type="line_item",
+        parent_key="commitment_id",
+    ),
+)
+
 MODULE = register(
     PairModule(
         pair=PAIR,
+        procore_endpoints=PROCORE_ENDPOINTS,
+        approver_rows=(
+            ("accept_commitment", "Accept or Reject a Commitment for Export to ERP"),
+            ("unlink_commitment", "Unlink Commitments Synced with ERP"),
+        ),
         details_sql=DETAILS_SQL,
         prepare=prepare,
         singular="commitment",

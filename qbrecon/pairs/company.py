@@ -31,11 +31,13 @@ from .base import (
     PROCORE_ID,
     AcceptOption,
     Column,
+    Endpoint,
     Field,
     PairModule,
     PairRule,
     blockers_sql,
 )
+from .base import PROCORE_V1 as V1
 
 ITEM_TYPE = "company"
 _NAME_MAX = spec.max_length("VendorAdd/Name")  # QuickBooks' limit, from the qbXML spec tables
@@ -153,9 +155,26 @@ VENDOR_TYPE = AcceptOption(
     placeholder="e.g. Subcontractor",
 )
 
+PROCORE_ENDPOINTS = (
+    Endpoint(
+        "vendors",
+        "vendors",
+        f"{V1}/vendors",
+        "company",
+        ("company_id",),
+        table="companies",
+        sync=f"{V1}/vendors/sync",
+    ),
+)
+
 MODULE = register(
     PairModule(
         pair=PAIR,
+        procore_endpoints=PROCORE_ENDPOINTS,
+        approver_rows=(
+            ("accept_company", "Accept or Reject a Company for Export to ERP"),
+            ("unlink_company", "Unlink a Company Synced with ERP"),
+        ),
         details_sql=DETAILS_SQL,
         prepare=prepare,
         singular="company",

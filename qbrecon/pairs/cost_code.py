@@ -27,7 +27,8 @@ from ..qbxml.build import (
     _split_linked,
 )
 from . import register
-from .base import EXPECTED, PROCORE_ID, Column, Field, PairModule, PairRule
+from .base import EXPECTED, PROCORE_ID, Column, Endpoint, Field, PairModule, PairRule
+from .base import PROCORE_V1 as V1
 
 ITEM_TYPE = "cost_code"
 
@@ -148,9 +149,32 @@ RULE = PairRule(
     ),
 )
 
+PROCORE_ENDPOINTS = (
+    Endpoint(
+        "standard_cost_codes",
+        "cost_codes",
+        f"{V1}/standard_cost_codes",
+        "company",
+        ("company_id",),
+        table="cost_codes",
+        sync=f"{V1}/standard_cost_codes/sync",
+    ),
+    Endpoint(
+        "cost_codes",
+        "cost_codes",
+        f"{V1}/cost_codes",
+        "project",
+        ("project_id",),
+        table="cost_codes",
+        sync=f"{V1}/cost_codes/sync",
+    ),
+)
+
 MODULE = register(
     PairModule(
         pair=PAIR,
+        procore_endpoints=PROCORE_ENDPOINTS,
+        approver_rows=(("accept_cost_code", "Accept or Reject Cost Codes for Export to ERP"),),
         details_sql=DETAILS_SQL,
         prepare=prepare,
         singular="cost code",

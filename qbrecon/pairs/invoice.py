@@ -57,6 +57,7 @@ from .base import (
     INVOICE_LINE_AMOUNT,
     PROCORE_ID,
     Column,
+    Endpoint,
     Field,
     Lines,
     PairModule,
@@ -65,6 +66,7 @@ from .base import (
     blockers_sql,
     erp_status_sql,
 )
+from .base import PROCORE_V1 as V1
 
 ITEM_TYPE = "invoice"
 LINES = "invoice_lines"
@@ -526,9 +528,36 @@ UNSYNCABLE = (
 )
 
 
+PROCORE_ENDPOINTS = (
+    Endpoint(
+        "requisitions",
+        "requisitions",
+        f"{V1}/requisitions",
+        "project",
+        ("project_id",),
+        table="invoices",
+        item_type="requisition",
+    ),
+    Endpoint(
+        "contract_items",
+        "requisition_contract_items",
+        f"{V1}/requisitions/{{id}}/contract_items",
+        "lines",
+        ("project_id",),
+        parent="requisitions",
+        incremental=False,
+        parent_key="requisition_id",
+    ),
+)
+
 MODULE = register(
     PairModule(
         pair=PAIR,
+        procore_endpoints=PROCORE_ENDPOINTS,
+        approver_rows=(
+            ("accept_invoice", "Accept or Reject Subcontractor Invoices for Export to ERP"),
+            ("unlink_invoice", "Unlink Subcontractor Invoices Synced with ERP"),
+        ),
         details_sql=DETAILS_SQL,
         prepare=prepare,
         singular="subcontractor invoice",

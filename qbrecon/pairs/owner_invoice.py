@@ -50,7 +50,18 @@ from ..qbxml.build import (
     group_agg,
 )
 from . import register
-from .base import EXPECTED, INVOICE_LINE_AMOUNT, PROCORE_ID, Column, Field, Lines, PairModule, PairRule
+from .base import (
+    EXPECTED,
+    INVOICE_LINE_AMOUNT,
+    PROCORE_ID,
+    Column,
+    Endpoint,
+    Field,
+    Lines,
+    PairModule,
+    PairRule,
+)
+from .base import PROCORE_V1 as V1
 from .invoice import invoice_bill_lines
 
 ITEM_TYPE = "owner_invoice"
@@ -341,9 +352,38 @@ RULE = PairRule(
     amount_label="current payment due",
 )
 
+# Payment applications on the prime contract, ref "Payment application" (``/rest/v1.0/payment_applications?
+# project_id=``); their lines are read per record like the requisitions' contract items (the lines path is an
+# inference, named after the ERP payload's line_items).
+PROCORE_ENDPOINTS = (
+    Endpoint(
+        "payment_applications",
+        "payment_applications",
+        f"{V1}/payment_applications",
+        "project",
+        ("project_id",),
+    ),
+    Endpoint(
+        "payment_application_line_items",
+        "payment_application_line_items",
+        f"{V1}/payment_applications/{{id}}/line_items",
+        "lines",
+        ("project_id",),
+        parent="payment_applications",
+        incremental=False,
+        parent_key="payment_application_id",
+    ),
+)
+
 MODULE = register(
     PairModule(
         pair=PAIR,
+        procore_endpoints=PROCORE_ENDPOINTS,
+        approver_rows=(
+            ("accept_owner_invoice", "Accept or Reject Owner Invoices for Export to ERP"),
+            ("unlink_owner_invoice", "Unlink Owner Invoices Synced with ERP"),
+        ),
+        erp_payload_notes=(("payment_application", "owner invoices do not sync with QuickBooks Desktop"),),
         details_sql=DETAILS_SQL,
         prepare=prepare,
         singular="owner invoice",

@@ -12,7 +12,8 @@ import duckdb
 
 from ..entities import EntityPair
 from . import invoice, register_imported
-from .base import EXPECTED, Field, ImportedPair, PairRule
+from .base import EXPECTED, Endpoint, Field, ImportedPair, PairRule
+from .base import PROCORE_V1 as V1
 
 ITEM_TYPE = "payment"
 
@@ -106,9 +107,22 @@ RULE = PairRule(
     amount_label="applied amount",
 )
 
+PROCORE_ENDPOINTS = (
+    Endpoint(
+        "contract_payments",
+        "contract_payments",
+        f"{V1}/contract_payments",
+        "project",
+        ("project_id",),
+        table="payments_issued",
+        item_type="contract_payment",
+    ),
+)
+
 MODULE = register_imported(
     ImportedPair(
         pair=PAIR,
+        procore_endpoints=PROCORE_ENDPOINTS,
         reconcile=RULE,
         reconcile_title="Payments issued / Bill payments",
         sheet_name="Payments - Bill payments",

@@ -33,11 +33,13 @@ from .base import (
     PROCORE_ID,
     AcceptOption,
     Column,
+    Endpoint,
     Field,
     PairModule,
     PairRule,
     blockers_sql,
 )
+from .base import PROCORE_V1 as V1
 
 ITEM_TYPE = "project"
 _NAME_MAX = spec.max_length("CustomerAdd/Name")  # QuickBooks' limit, from the qbXML spec tables
@@ -183,9 +185,23 @@ PARENT_CUSTOMER = AcceptOption(
     required="Choose the QuickBooks customer the job goes under.",
 )
 
+PROCORE_ENDPOINTS = (
+    Endpoint(
+        "projects",
+        "projects",
+        f"{V1}/projects",
+        "company",
+        ("company_id",),
+        table="projects",
+        sync=f"{V1}/projects/sync",
+    ),
+)
+
 MODULE = register(
     PairModule(
         pair=PAIR,
+        procore_endpoints=PROCORE_ENDPOINTS,
+        approver_rows=(("accept_project", "Accept or Reject a Project for Export to ERP"),),
         details_sql=DETAILS_SQL,
         prepare=prepare,
         singular="job",

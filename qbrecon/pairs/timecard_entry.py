@@ -31,7 +31,8 @@ from ..qbxml.build import (
 )
 from ..store import Store
 from . import register
-from .base import PROCORE_ID, Column, PairModule, blockers_sql
+from .base import PROCORE_ID, Column, Endpoint, PairModule, blockers_sql
+from .base import PROCORE_V1 as V1
 
 ITEM_TYPE = "timecard_entry"
 
@@ -196,9 +197,16 @@ UNSYNCABLE = (
 )
 
 
+PROCORE_ENDPOINTS = (
+    Endpoint(
+        "timecard_entries", "timecard_entries", f"{V1}/projects/{{project_id}}/timecard_entries", "project"
+    ),
+)
+
 MODULE = register(
     PairModule(
         pair=PAIR,
+        procore_endpoints=PROCORE_ENDPOINTS,
         details_sql=DETAILS_SQL,
         prepare=prepare,
         singular="time entry",
