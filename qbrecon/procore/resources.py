@@ -1,5 +1,6 @@
-"""The Procore REST endpoints qbrecon reads and writes links to: one declaration, read by the pull, the push
-and the local fake server (``fake_server``).
+"""The Procore REST endpoints qbrecon reads and writes links to: one list, read by the pull, the push and the
+local fake server (``fake_server``). Each pair module declares its own endpoints (``PairModule.procore_endpoints``,
+``pairs.base.Endpoint``); this module adds the ones no pair owns (users, permission templates).
 
 ``folder`` is the export-layout folder a page goes to (a loader resource or a line resource of
 ``loaders.procore_shapes.LINE_RESOURCES``), so a pull is replayed by loading the folder. Links go back with the
