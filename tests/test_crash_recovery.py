@@ -129,3 +129,23 @@ def test_built_as_sent_for_the_web_connector_then_crash(world):  # noqa: F811
     assert set(ledger.loc[ledger["message_id"] == batch.message_id, "outcome"]) == {"linked"}
     assert_exactly_once(ws, company, before)
     ws.close()
+
+
+def test_a_check_message_built_but_not_sent_is_recorded_as_built(world):  # noqa: F811
+    """Built without ``sent`` (the in-process path sends, then marks it sent), a check message and its checks
+    stay 'built' until they are marked sent: a crash before delivery leaves nothing recorded as asked."""
+    ws, company, path, before = world
+    batch = ws.export_service.next_export_batch(5)
+    ws.mark_batch_sent(batch.message_id)
+    company.process(batch.xml)  # QuickBooks stored everything; the answer never came back
+    ws = reopen(ws, path)
+    check = ws.export_service.next_export_batch(5)
+    assert check.purpose == "check"
+    state = ws.store.execute(
+        "SELECT state, sent_at IS NULL FROM export_messages WHERE message_id = ?", [check.message_id]
+    ).fetchall()
+    assert state == [("built", True)]
+    ws.mark_batch_sent(check.message_id)
+    assert ws.store.execute(
+        "SELECT state FROM export_messages WHERE message_id = ?", [check.message_id]
+    ).fetchall() == [("sent",)]

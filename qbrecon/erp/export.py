@@ -402,9 +402,11 @@ class ExportService:
         requests, items = [], []
         for item_type, pid, attempt, request_xml, reason, qb_id, parent_name in rows:
             rid = ledger.check_request_id(item_type, pid, attempt)
-            sent = etree.fromstring(request_xml.encode())
+            sent_request = etree.fromstring(request_xml.encode())
             target = qb_id if reason == "refresh" and item_type not in _SHARES_PARENT else None
-            el = ledger.check_query(sent, rid, reason, quickbooks_id=target, parent_full_name=parent_name)
+            el = ledger.check_query(
+                sent_request, rid, reason, quickbooks_id=target, parent_full_name=parent_name
+            )
             requests.append(Request(rid, "query", None, "query", el.tag[:-2], el))
             items.append((item_type, pid, attempt, rid, el.tag[:-2]))
         (mset,) = message_sets(requests, max_requests=len(requests))
