@@ -4,6 +4,7 @@ policy. The part size is made small here so that small files are cut into many p
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -167,3 +168,29 @@ def test_a_doctype_is_refused_before_any_part_is_read(tmp_path):
     with pytest.raises(InputError, match="DOCTYPE"):
         ws.loading._write_load("quickbooks", str(path), reader.chunks(), pd.Timestamp.now(tz="UTC"), reader)
     assert ws.store.count("bills") == 0
+
+
+_CHECK_PART = qb_reader._check_part
+_PARENT: list[int] = []
+
+
+def _dies_in_a_worker(path: str, part: object) -> object:
+    """Reads a part in the loading process; ends a worker process abruptly, as a killed one ends."""
+    if os.getpid() not in _PARENT:
+        os._exit(9)
+    return _CHECK_PART(path, part)
+
+
+def test_a_worker_process_that_dies_loses_nothing(tmp_path, monkeypatch):
+    """A worker killed mid-load (out of memory, a crash): its part and every part after it are read in the loading
+    process, and the load stores the same rows as a load without workers."""
+    text = _doc(_rs("BillQueryRs", range(1, 60)))
+    path = tmp_path / "bills.xml"
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.setattr(qb_reader, "_check_part", _dies_in_a_worker)
+    _PARENT[:] = [os.getpid()]
+    ws_parts, _ = _load(tmp_path, "killed", path, 2, PART)
+    monkeypatch.setattr(qb_reader, "_check_part", _CHECK_PART)
+    ws_whole, _ = _load(tmp_path, "whole", path, 0, None)
+    for table in ("bills", "bill_lines"):
+        assert ws_parts.store.count(table) == ws_whole.store.count(table) > 0

@@ -4,6 +4,7 @@ the same as one chunk, and the load stays atomic when a late page is bad."""
 from __future__ import annotations
 
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -150,6 +151,36 @@ def test_pages_read_in_worker_processes_load_what_one_process_loads(export, tmp_
         qb["source_record"]
     )
     pd.testing.assert_frame_equal(qa, qb)
+
+
+_CHECK_PAGES = procore_reader._check_pages
+_PARENT: list[int] = []
+
+
+def _dies_in_a_worker(*args: object) -> object:
+    """Reads pages in the loading process; ends a worker process abruptly, as a killed one ends."""
+    if os.getpid() not in _PARENT:
+        os._exit(9)
+    return _CHECK_PAGES(*args)
+
+
+def test_a_worker_process_that_dies_loses_nothing(export, tmp_path, monkeypatch):
+    """A worker killed mid-load (out of memory, a crash): the pages it had and every page after them are read in
+    the loading process, and the load stores what a load without workers stores."""
+    monkeypatch.setattr(procore_reader, "CHUNK_ROWS", 40)
+    monkeypatch.setattr(procore_reader, "PART_BYTES", 3_000)
+    monkeypatch.setattr(procore_reader, "_workers", lambda: 0)
+    one = Workspace(tmp_path / "one.duckdb")
+    r_one = one.load_procore(export)
+    monkeypatch.setattr(procore_reader, "_workers", lambda: 2)
+    monkeypatch.setattr(procore_reader, "_check_pages", _dies_in_a_worker)
+    _PARENT[:] = [os.getpid()]
+    many = Workspace(tmp_path / "many.duckdb")
+    r_many = many.load_procore(export)
+    assert r_one.tables == r_many.tables and r_one.files == r_many.files
+    a, b = _frames(one), _frames(many)
+    for t in TABLES:
+        pd.testing.assert_frame_equal(a[t], b[t], obj=t)
 
 
 def test_a_bad_page_read_in_a_worker_writes_nothing_and_names_its_file(export, tmp_path, monkeypatch):

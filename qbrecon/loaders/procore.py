@@ -15,6 +15,7 @@ import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
@@ -526,8 +527,9 @@ class ExportReader:
             part, future = parts.queue.popleft()
             try:
                 packed, groups, notes = future.result()
-            except InputError:
-                # read the rest here: the file's own error (with its row), as the serial reading gives it
+            except (InputError, BrokenProcessPool):
+                # read the rest here: the file's own error (with its row), as the serial reading gives it; or a
+                # worker process died (killed, out of memory, crashed): nothing is lost, the rest is read here
                 rest = [part, *(p for p, _ in parts.queue), *parts.todo]
                 parts.close()
                 for path, label in (f for p in rest for f in p):
@@ -565,7 +567,12 @@ class _Parts:
         part = next(self.todo, None)
         if part is None or self.pool is None:
             return False
-        self.queue.append((part, self.pool.submit(_check_pages, self.spec.table, part, self.chunk_rows)))
+        try:
+            future = self.pool.submit(_check_pages, self.spec.table, part, self.chunk_rows)
+        except BrokenProcessPool as e:  # a worker died: the part stays in order, read by the writer
+            future = Future()
+            future.set_exception(e)
+        self.queue.append((part, future))
         return True
 
     def close(self) -> None:

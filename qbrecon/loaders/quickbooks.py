@@ -13,6 +13,7 @@ import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,7 +174,7 @@ class ResponseReader:
             for part in _ahead(parts, queue, pool, str(file), self.workers + 1):
                 part_, future = part
                 try:
-                    packed = future.result() if future is not None else _check_part(str(file), part_)
+                    packed = _result(future, str(file), part_)
                 except InputError:
                     # A part that does not read may be a cut in the wrong place: the whole file, read
                     # serially, names the true error (with its real line); if it reads, so does the rest.
@@ -205,6 +206,27 @@ class ResponseReader:
         return chunk
 
 
+def _submit(pool: ProcessPoolExecutor | None, path: str, part: qbxml_parse.ResponsePart) -> Future | None:
+    """The part's future in a worker, or None (read here) when there is no pool or a worker process died."""
+    if pool is None:
+        return None
+    try:
+        return pool.submit(_check_part, path, part)
+    except BrokenProcessPool:
+        return None
+
+
+def _result(future: Future | None, path: str, part: qbxml_parse.ResponsePart) -> Packed:
+    """A part's rows from its worker; a worker process that died (killed, out of memory, crashed) loses nothing:
+    the part is read here instead, and so is every part after it (the pool is broken for good)."""
+    if future is not None:
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            pass
+    return _check_part(path, part)
+
+
 def _ahead(
     parts: Iterator[qbxml_parse.ResponsePart],
     queue: deque,
@@ -214,7 +236,7 @@ def _ahead(
 ) -> Iterator[tuple[qbxml_parse.ResponsePart, Any]]:
     """The parts in order, each with its worker's future, keeping ``depth`` parts submitted ahead."""
     for part in parts:
-        queue.append((part, pool.submit(_check_part, path, part) if pool is not None else None))
+        queue.append((part, _submit(pool, path, part)))
         while len(queue) >= depth or (pool is None and queue):
             yield queue.popleft()
     while queue:
