@@ -38,8 +38,12 @@ def fixture_dir(base: Path, projects: int = 1, seed: int = 3, **sizes: int) -> P
     return _FIXTURES[key]
 
 
-def put_admin(ws) -> None:
-    """User 1, "ada": an ERP admin who can push to accounting (may send, accept and export)."""
+ADMIN_TOOLS = ("directory", "admin", "projects", "budget", "commitments", "timesheets")
+
+
+def put_admin(ws, tools: tuple[str, ...] = ADMIN_TOOLS) -> None:
+    """User 1, "ada": an ERP admin who can push to accounting (may send, accept and export), admin on ``tools``
+    (the items she may send)."""
     ws.store.put_rows(
         "users",
         [
@@ -55,10 +59,7 @@ def put_admin(ws) -> None:
     )
     ws.store.put_rows(
         "user_tool_permissions",
-        [
-            dict(user_id=1, tool=t, level="admin")
-            for t in ("directory", "admin", "projects", "budget", "commitments", "timesheets")
-        ],
+        [dict(user_id=1, tool=t, level="admin") for t in tools],
     )
 
 

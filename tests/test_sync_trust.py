@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sync_world import admin_id, company_for, fixture_dir, open_world, sync_all, top_customer
+from sync_world import admin_id, company_for, fixture_dir, open_world, put_admin, sync_all, top_customer
 
 from qbrecon.entities import PAIRS
 from qbrecon.errors import BatchRejected
@@ -398,22 +398,7 @@ def test_a_commitment_whose_lines_were_never_linked_is_not_modded_into_double_li
 def test_texts_say_what_is_true(ws):
     from qbrecon.qbwc.simulator import QuickBooksCompany
 
-    ws.store.put_rows(
-        "users",
-        [
-            dict(
-                id=1,
-                name="Ada",
-                login="ada",
-                is_active=True,
-                erp_integrations_permission="admin",
-                can_push_to_accounting=True,
-            )
-        ],
-    )
-    ws.store.put_rows(
-        "user_tool_permissions", [dict(user_id=1, tool="projects", level="admin")]
-    )  # sends projects
+    put_admin(ws, tools=("projects",))  # sends projects only
     ws.store.put_rows(
         "projects", [dict(id=10, name="Harbor Clinic", address="5 Harbor Road", created_by_id=1)]
     )

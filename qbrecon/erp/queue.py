@@ -748,24 +748,12 @@ class QueueService:
                     "item_type": pa.array(frame["item_type"].astype("string").tolist(), pa.string()),
                     "procore_id": pa.array([int(x) for x in frame["procore_id"]], pa.int64()),
                     "outcome": pa.array(frame["outcome"].astype("string").str.lower().tolist(), pa.string()),
-                    "quickbooks_id": pa.array(
-                        [None if pd.isna(x) else str(x) for x in frame["quickbooks_id"]], pa.string()
-                    ),
-                    "edit_sequence": pa.array(
-                        [None if pd.isna(x) else str(x) for x in frame["edit_sequence"]], pa.string()
-                    ),
-                    "status_code": pa.array(
-                        [None if pd.isna(x) else int(x) for x in frame["status_code"]], pa.int64()
-                    ),
-                    "status_message": pa.array(
-                        [None if pd.isna(x) else str(x) for x in frame["status_message"]], pa.string()
-                    ),
-                    "error_class": pa.array(
-                        [None if pd.isna(x) else str(x) for x in frame["error_class"]], pa.string()
-                    ),
-                    "attempt": pa.array(
-                        [None if pd.isna(x) else int(x) for x in frame["attempt"]], pa.int64()
-                    ),
+                    "quickbooks_id": _nullable(frame["quickbooks_id"], str, pa.string()),
+                    "edit_sequence": _nullable(frame["edit_sequence"], str, pa.string()),
+                    "status_code": _nullable(frame["status_code"], int, pa.int64()),
+                    "status_message": _nullable(frame["status_message"], str, pa.string()),
+                    "error_class": _nullable(frame["error_class"], str, pa.string()),
+                    "attempt": _nullable(frame["attempt"], int, pa.int64()),
                 }
             )
         )
@@ -1431,3 +1419,8 @@ def _temp_name(kind: str) -> str:
 
 def to_json(value: Any) -> str:
     return json.dumps(value, default=str)
+
+
+def _nullable(values: pd.Series, cast: type, kind: pa.DataType) -> pa.Array:
+    """A column of outcomes given as pandas (any missing marker) as an Arrow array with real NULLs."""
+    return pa.array([None if pd.isna(x) else cast(x) for x in values], kind)

@@ -43,6 +43,23 @@ def blockers_sql(*parts: str) -> str:
     return "NULLIF(concat_ws('; ', {}), '')".format(", ".join(parts))
 
 
+def unsyncable_lines_sql(
+    source: str, lines: str, header: str, parent_key: str, amount: str, date: str
+) -> str:
+    """The unsyncable direct costs report's rows for a pair's lines (``PairModule.unsyncable_sql``): each line
+    with no cost code, or whose cost code is not synced to a QuickBooks item. ``source`` names the row kind
+    (``invoice_line``); the lines ``l`` join their header ``h`` on ``l.<parent_key>``."""
+    noun = source.replace("_", " ")
+    return f"""SELECT '{source}', l.id, h.project_id, p.name, coalesce(l.cost_code_full_code, s.full_code),
+           l.{amount}, NULL, h.{date},
+           CASE WHEN l.cost_code_id IS NULL THEN '{noun} has no cost code'
+                ELSE 'cost code ' || coalesce(l.cost_code_full_code, s.full_code, l.cost_code_id::VARCHAR)
+                     || ' is not synced to a QuickBooks item' END
+    FROM {lines} l JOIN {header} h ON h.id = l.{parent_key} LEFT JOIN projects p ON p.id = h.project_id
+    LEFT JOIN erp_cost_code_state s ON s.cost_code_id = l.cost_code_id
+    WHERE NOT coalesce(s.synced, false)"""
+
+
 # Procore address column <- the leaf of a QuickBooks address (BillAddress, VendorAddress)
 ADDRESS_FIELDS = {
     "Addr1": "address",

@@ -47,6 +47,7 @@ from .base import (
     PairModule,
     PairRule,
     blockers_sql,
+    unsyncable_lines_sql,
 )
 from .base import PROCORE_V1 as V1
 
@@ -415,60 +416,38 @@ QUICKBOOKS_NUMBER = AcceptOption(
 # the pair's Procore costs that cannot sync to QuickBooks Desktop (the unsyncable direct costs report), as
 # (source, procore_id, project_id, project, cost_code, amount, hours, date, reason)
 UNSYNCABLE = (
-    """SELECT 'commitment_line', l.id, c.project_id, p.name, coalesce(l.cost_code_full_code, s.full_code),
-           l.amount, NULL, c.contract_date,
-           CASE WHEN l.cost_code_id IS NULL THEN 'commitment line has no cost code'
-                ELSE 'cost code ' || coalesce(l.cost_code_full_code, s.full_code, l.cost_code_id::VARCHAR)
-                     || ' is not synced to a QuickBooks item' END
-    FROM commitment_lines l JOIN commitments c ON c.id = l.commitment_id LEFT JOIN projects p ON p.id = c.project_id
-    LEFT JOIN erp_cost_code_state s ON s.cost_code_id = l.cost_code_id
-    WHERE NOT coalesce(s.synced, false)""",
+    unsyncable_lines_sql(
+        "commitment_line", "commitment_lines", "commitments", "commitment_id", "amount", "contract_date"
+    ),
 )
 
 
-PROCORE_ENDPOINTS = (
+# Procore keeps commitments as two kinds of contract, each with its own endpoints and line items
+PROCORE_ENDPOINTS = tuple(
     Endpoint(
-        "work_order_contracts",
+        f"{kind}_contracts",
         "commitments",
-        f"{V1}/work_order_contracts",
+        f"{V1}/{kind}_contracts",
         "project",
         ("project_id",),
         table="commitments",
-        sync=f"{V1}/work_order_contracts/sync",
-    ),
+        sync=f"{V1}/{kind}_contracts/sync",
+    )
+    for kind in ("work_order", "purchase_order")
+) + tuple(
     Endpoint(
-        "purchase_order_contracts",
-        "commitments",
-        f"{V1}/purchase_order_contracts",
-        "project",
-        ("project_id",),
-        table="commitments",
-        sync=f"{V1}/purchase_order_contracts/sync",
-    ),
-    Endpoint(
-        "work_order_contract_line_items",
+        f"{kind}_contract_line_items",
         "commitment_line_items",
-        f"{V1}/work_order_contracts/{{id}}/line_items",
+        f"{V1}/{kind}_contracts/{{id}}/line_items",
         "lines",
         ("project_id",),
-        parent="work_order_contracts",
+        parent=f"{kind}_contracts",
         incremental=False,
         table="commitment_lines",
         item_type="line_item",
         parent_key="commitment_id",
-    ),
-    Endpoint(
-        "purchase_order_contract_line_items",
-        "commitment_line_items",
-        f"{V1}/purchase_order_contracts/{{id}}/line_items",
-        "lines",
-        ("project_id",),
-        parent="purchase_order_contracts",
-        incremental=False,
-        table="commitment_lines",
-        item_type="line_item",
-        parent_key="commitment_id",
-    ),
+    )
+    for kind in ("work_order", "purchase_order")
 )
 
 MODULE = register(

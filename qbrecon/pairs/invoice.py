@@ -65,6 +65,7 @@ from .base import (
     Rollup,
     blockers_sql,
     erp_status_sql,
+    unsyncable_lines_sql,
 )
 from .base import PROCORE_V1 as V1
 
@@ -514,14 +515,14 @@ JOB_COST = PairRule(
 # the pair's Procore costs that cannot sync to QuickBooks Desktop (the unsyncable direct costs report), as
 # (source, procore_id, project_id, project, cost_code, amount, hours, date, reason)
 UNSYNCABLE = (
-    """SELECT 'invoice_line', l.id, i.project_id, p.name, coalesce(l.cost_code_full_code, s.full_code),
-           l.work_completed_this_period, NULL, i.billing_date,
-           CASE WHEN l.cost_code_id IS NULL THEN 'invoice line has no cost code'
-                ELSE 'cost code ' || coalesce(l.cost_code_full_code, s.full_code, l.cost_code_id::VARCHAR)
-                     || ' is not synced to a QuickBooks item' END
-    FROM invoice_lines l JOIN invoices i ON i.id = l.requisition_id LEFT JOIN projects p ON p.id = i.project_id
-    LEFT JOIN erp_cost_code_state s ON s.cost_code_id = l.cost_code_id
-    WHERE NOT coalesce(s.synced, false)""",
+    unsyncable_lines_sql(
+        "invoice_line",
+        "invoice_lines",
+        "invoices",
+        "requisition_id",
+        "work_completed_this_period",
+        "billing_date",
+    ),
     f"""SELECT '{ITEM_TYPE}', i.id, i.project_id, p.name, NULL, i.current_payment_due, NULL, i.billing_date,
            'negative-value invoices do not sync'
     FROM invoices i LEFT JOIN projects p ON p.id = i.project_id WHERE i.current_payment_due < 0""",
