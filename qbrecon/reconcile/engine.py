@@ -186,6 +186,10 @@ class Engine:
         for macro in rules.MACROS:
             self.x(macro)
         tables = self.store.table_names()
+        # read once per run: a workspace without open link conflicts needs no conflict query per pair
+        self._has_link_conflicts = "qb_link_conflicts" in tables and bool(
+            self.x_one("SELECT EXISTS (FROM qb_link_conflicts WHERE resolved_at IS NULL)")[0]
+        )
         retainage_setting = None
         if "erp_settings" in tables:
             row = self.x_one("SELECT value FROM erp_settings WHERE key = 'invoice_retainage_item'")
@@ -266,13 +270,32 @@ class Engine:
         )
         if not report:
             return
-        self._field_differences(rule, P, Q, M)
-        if rule.lines is not None:
-            self._line_differences(rule, M)
-        self._stale(rule, P, Q, M)
-        self._link_conflicts(rule.pair, P, M)
-        self._one_sided(rule, P, Q, C, M)
+        # a pair with no record on either side has no field, line, stale or one-sided finding (many workspaces
+        # leave pairs unused): only its open link conflicts and its summary row, not ~5 statements of nothing
+        empty = self.x_one(f"SELECT NOT EXISTS (FROM {P}) AND NOT EXISTS (FROM {Q})")
+        if not (empty and empty[0]):
+            self._field_differences(rule, P, Q, M)
+            if rule.lines is not None:
+                self._line_differences(rule, M)
+        # stale edit sequences, open link conflicts and one-sided records in one statement: the stale check reads
+        # the field and line findings inserted before it, which is all it read when these were three statements
+        selects = [self._link_conflicts_sql(rule.pair, P, M)]
+        if not (empty and empty[0]):
+            selects += [self._stale_sql(rule, P, Q, M), self._one_sided_sql(rule, P, Q, C, M)]
+        self._insert_findings(selects)
         self._summary(rule, P, Q, C, M)
+
+    def _insert_findings(self, selects: list[tuple[str, str] | None]) -> None:
+        """One ``INSERT INTO _qbr_diff`` of several finding queries, each ``(with_clauses, select)``."""
+        parts = [s for s in selects if s is not None]
+        if not parts:
+            return
+        withs = ", ".join(w for w, _ in parts if w)
+        self.x(
+            f"INSERT INTO _qbr_diff ({DIFF_COLUMNS}) "
+            + (f"WITH {withs} " if withs else "")
+            + "\nUNION ALL\n".join(f"({sel})" for _, sel in parts)
+        )
 
     def _field_differences(self, rule: rules.PairRule, P: str, Q: str, M: str) -> None:  # noqa: N803
         selects = []
@@ -354,28 +377,28 @@ class Engine:
                    AND h.quickbooks_id = l.quickbooks_id"""
         )
 
-    def _stale(self, rule: rules.PairRule, P: str, Q: str, M: str) -> None:  # noqa: N803
+    def _stale_sql(self, rule: rules.PairRule, P: str, Q: str, M: str) -> tuple[str, str]:  # noqa: N803
         """Linked, equal, yet QuickBooks was modified after Procore's last sync: the next Mod would be refused."""
-        self.x(
-            f"""INSERT INTO _qbr_diff ({DIFF_COLUMNS})
-                SELECT '{rule.pair}', 'header', m.procore_id, m.quickbooks_id, coalesce(p.project, q.project),
+        return (
+            "",
+            f"""SELECT '{rule.pair}', 'header', m.procore_id, m.quickbooks_id, coalesce(p.project, q.project),
                        coalesce(p.vendor, q.vendor), coalesce(p.number, q.number), NULL, 'EditSequence',
                        p.edit_seq, q.edit_seq, NULL, 'stale_edit_sequence', m.matched_by
                   FROM {M} m JOIN {P} p USING (procore_id) JOIN {Q} q USING (quickbooks_id)
                  WHERE m.matched_by = 'link' AND qbr_newer(q.edit_seq, p.edit_seq)
                    AND NOT EXISTS (SELECT 1 FROM _qbr_diff d WHERE d.pair = '{rule.pair}'
-                                      AND d.procore_id = m.procore_id AND d.quickbooks_id = m.quickbooks_id)"""
+                                      AND d.procore_id = m.procore_id AND d.quickbooks_id = m.quickbooks_id)""",
         )
 
-    def _link_conflicts(self, pair: str, P: str, M: str | None) -> None:  # noqa: N803
+    def _link_conflicts_sql(self, pair: str, P: str, M: str | None) -> tuple[str, str] | None:  # noqa: N803
         """Open link conflicts (a Procore export named another QuickBooks record than qbrecon's link; the link was
         kept): one header finding each, Procore's value against the linked id, for the admin to decide."""
-        if "qb_link_conflicts" not in self.store.table_names():
-            return
+        if not self._has_link_conflicts:
+            return None
         match = f"LEFT JOIN {M} m ON m.procore_id = p.procore_id" if M else ""
-        self.x(
-            f"""INSERT INTO _qbr_diff ({DIFF_COLUMNS})
-                SELECT '{pair}', 'header', CAST(c.procore_id AS VARCHAR), coalesce({"m.quickbooks_id, " if M else ""}
+        return (
+            "",
+            f"""SELECT '{pair}', 'header', CAST(c.procore_id AS VARCHAR), coalesce({"m.quickbooks_id, " if M else ""}
                        rl.quickbooks_id, c.linked_id), p.project, p.vendor, p.number, NULL,
                        CASE WHEN c.line_table = '' THEN 'origin_id' ELSE c.line_table || ' ' || c.line_id || ' origin_id' END,
                        c.procore_id_value, c.linked_id, NULL, 'link_conflict', 'link'
@@ -383,10 +406,10 @@ class Engine:
                   LEFT JOIN qb_links rl ON rl.item_type = c.item_type AND rl.procore_id = c.procore_id
                        AND rl.line_table = ''
                   LEFT JOIN {P} p ON p.procore_id = CAST(c.procore_id AS VARCHAR) {match}
-                 WHERE c.item_type = '{pair}' AND c.resolved_at IS NULL"""
+                 WHERE c.item_type = '{pair}' AND c.resolved_at IS NULL""",
         )
 
-    def _one_sided(self, rule: rules.PairRule, P: str, Q: str, C: str, M: str) -> None:  # noqa: N803
+    def _one_sided_sql(self, rule: rules.PairRule, P: str, Q: str, C: str, M: str) -> tuple[str, str]:  # noqa: N803
         """Records on one side only. Procore records count when QuickBooks should have them (linked, synced or
         failed) or when they can never get there (a name over QuickBooks' limit); the normal workflow (not sent,
         Ready to Export, Rejected) is counted as pending export in the summary, not reported."""
@@ -409,14 +432,13 @@ class Engine:
             q_reason, q_where = "'only_in_quickbooks'", "true"
             p_where = f"(p.expected OR (p.eligible AND {too_long}))"
         value = "coalesce(CAST({0}.amount AS VARCHAR), {0}.label)"
-        self.x(
-            f"""INSERT INTO _qbr_diff ({DIFF_COLUMNS})
-                WITH amb AS (SELECT * FROM {C} WHERE n_q > 1 OR n_p > 1),
-                     -- each ambiguous QuickBooks record's money goes to one finding: its first candidate's
-                     owner AS (SELECT a.procore_id, sum(q.amount) AS amount
-                                 FROM (SELECT quickbooks_id, min(procore_id) AS procore_id FROM amb GROUP BY ALL) a
-                                 JOIN {Q} q USING (quickbooks_id) GROUP BY ALL)
-                SELECT '{rule.pair}', 'record', p.procore_id, p.link_id, p.project, p.vendor, p.number, NULL,
+        return (
+            # each ambiguous QuickBooks record's money goes to one finding: its first candidate's
+            f"""amb AS (SELECT * FROM {C} WHERE n_q > 1 OR n_p > 1),
+                owner AS (SELECT a.procore_id, sum(q.amount) AS amount
+                            FROM (SELECT quickbooks_id, min(procore_id) AS procore_id FROM amb GROUP BY ALL) a
+                            JOIN {Q} q USING (quickbooks_id) GROUP BY ALL)""",
+            f"""SELECT '{rule.pair}', 'record', p.procore_id, p.link_id, p.project, p.vendor, p.number, NULL,
                        '{field}', {value.format("p")}, NULL, p.amount, {p_reason}, NULL
                   FROM {P} p
                  WHERE {p_where} AND p.procore_id NOT IN (SELECT procore_id FROM {M})
@@ -435,7 +457,7 @@ class Engine:
                        '{field}', NULL, {value.format("q")}, -q.amount, {q_reason}, NULL
                   FROM {Q} q
                  WHERE {q_where} AND q.quickbooks_id NOT IN (SELECT quickbooks_id FROM {M})
-                   AND q.quickbooks_id NOT IN (SELECT quickbooks_id FROM amb)"""
+                   AND q.quickbooks_id NOT IN (SELECT quickbooks_id FROM amb)""",
         )
 
     def _own_report(self, report: rules.OwnReport) -> None:
@@ -444,7 +466,7 @@ class Engine:
         for name, select in report.prepare:
             self.temp(name, select)
         self.x(f"INSERT INTO _qbr_diff ({DIFF_COLUMNS}) {report.findings_sql}")
-        self._link_conflicts(report.pair, report.prepare[0][0], None)
+        self._insert_findings([self._link_conflicts_sql(report.pair, report.prepare[0][0], None)])
         self.x(f"INSERT INTO _qbr_summary {report.summary_sql}", [report.label])
 
     def _summary(self, rule: rules.PairRule, P: str, Q: str, C: str, M: str) -> None:  # noqa: N803
