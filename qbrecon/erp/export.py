@@ -289,7 +289,7 @@ class ExportService:
                 if batch is not None:
                     return batch
             for _ in range(len(EXPORTABLE) * 4 + 10):  # each pass either builds or fails what it picked
-                picked, prefetched = self._ready_items(max_requests, exporting)
+                picked, prefetched = self._ready_batch(max_requests, exporting)
                 if picked.empty:
                     return None
                 batch = self._build_batch(
@@ -434,7 +434,11 @@ class ExportService:
             self.store.con.unregister("_exp_check_items")
         return ExportBatch(message_id, "check", mset.xml, mset.request_ids, frame)
 
-    def _ready_items(
+    def _ready_items(self, max_requests: int, exporting: set[str] | None = None) -> pd.DataFrame:
+        """The items the next message set takes (``_ready_batch`` without the rows to build)."""
+        return self._ready_batch(max_requests, exporting)[0]
+
+    def _ready_batch(
         self, max_requests: int, exporting: set[str] | None = None
     ) -> tuple[pd.DataFrame, pa.Table | None]:
         """Exporting items not in flight whose parents are not Exporting, in export order; one CCO per
@@ -557,7 +561,7 @@ class ExportService:
             (str(t), int(p)): int(a)
             for t, p, a in zip(picked["item_type"], picked["procore_id"], picked["attempt"], strict=True)
         }
-        # fingerprints read with the rows to build (``_ready_items``), else taken by the INSERT below
+        # fingerprints read with the rows to build (``_ready_batch``), else taken by the INSERT below
         fingerprints = (
             dict(
                 zip(
@@ -630,7 +634,7 @@ class ExportService:
         self, item_type: str, group: pd.DataFrame, prefetched: pa.Table | None = None
     ) -> tuple[pd.DataFrame, Any]:
         """The accepted rows (Procore columns + queue fields + accept options + attempt) and their lines;
-        ``prefetched``: the rows as ``_ready_items`` read them with the picked items (of this item type)."""
+        ``prefetched``: the rows as ``_ready_batch`` read them with the picked items (of this item type)."""
         ids = [int(x) for x in group["procore_id"]]
         if prefetched is not None:
             # the picked ones (a solo item goes alone) whose Procore record is still loaded, in id order
