@@ -41,11 +41,7 @@ def fingerprint_sql(pair: EntityPair, items: str | None = None) -> str | None:
     if not (pair.changed_fields or pair.lines):
         return None
     ids = f"(SELECT procore_id FROM {items} WHERE item_type = '{pair.item_type}')" if items else None
-    parts = [
-        f"md5(concat_ws('|', {', '.join(_null_safe('t.' + f) for f in pair.changed_fields)}))"
-        if pair.changed_fields
-        else "''"
-    ]
+    parts = [_row_part(pair)]
     joins = []
     for n, rel in enumerate(pair.lines):
         conds = [c for c in (rel.where, f"{rel.parent_key} IN {ids}" if ids else None) if c]
@@ -67,6 +63,22 @@ def fingerprint_sql(pair: EntityPair, items: str | None = None) -> str | None:
     return f"""SELECT '{pair.item_type}' AS item_type, t.id AS procore_id,
                        md5(concat_ws('#', {", ".join(parts)})) AS fingerprint
                 FROM "{pair.procore_table}" t {" ".join(joins)} {where}"""
+
+
+def _row_part(pair: EntityPair, alias: str = "t") -> str:
+    """The fingerprint's part read from the Procore row itself (``alias``): an md5 of its declared fields."""
+    if not pair.changed_fields:
+        return "''"
+    return f"md5(concat_ws('|', {', '.join(_null_safe(alias + '.' + f) for f in pair.changed_fields)}))"
+
+
+def fingerprint_expr(pair: EntityPair, alias: str = "t") -> str | None:
+    """The fingerprint ``fingerprint_sql`` gives, as an expression over the Procore row ``alias`` alone, for a pair
+    whose fingerprint reads no lines (None otherwise): a statement that already reads the row takes it there,
+    instead of another scan of the Procore table."""
+    if pair.lines or not pair.changed_fields:
+        return None
+    return f"md5(concat_ws('#', {_row_part(pair, alias)}))"
 
 
 def fingerprints_view() -> str:

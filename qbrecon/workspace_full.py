@@ -329,9 +329,9 @@ class Workspace:
 
     # -- export_service --------------------------------------------------------------------------------------
     def apply_export_response(
-        self, message_id: int, response_xml: bytes | str | ResponseDocument
-    ) -> pd.DataFrame:
-        return self.export_service.apply_export_response(message_id, response_xml)
+        self, message_id: int, response_xml: bytes | str | ResponseDocument, *, frame: bool = True
+    ) -> pd.DataFrame | pa.Table:
+        return self.export_service.apply_export_response(message_id, response_xml, frame=frame)
 
     def apply_response_files(self, paths: list[str | Path]) -> pd.DataFrame:
         return self.export_service.apply_response_files(paths)

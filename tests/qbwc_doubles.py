@@ -45,7 +45,7 @@ class LedgerDouble:
     def mark_batch_sent(self, message_id: int, *, ticket: str | None = None) -> None:
         self.calls.append(("sent", message_id))
 
-    def apply_export_response(self, message_id: int, response: str) -> None:
+    def apply_export_response(self, message_id: int, response: str, *, frame: bool = True) -> None:
         self.calls.append(("apply", message_id))
         for i in self.in_flight.pop(message_id):
             self.waiting.remove(i)

@@ -230,6 +230,36 @@ def test_duplicate_name_links_only_a_matching_record(tmp_path):
     ws.close()
 
 
+def test_a_procore_change_while_the_request_is_out_comes_back_as_an_update(tmp_path):
+    """The ledger keeps the fingerprint of what it built (now read with the rows to build, and handed to the links
+    with the answer's ledger rows): a vendor edited between sendRequestXML and the answer is Synced with the link
+    of what was sent, then back in Ready to Export as an update; the untouched one stays Synced. (A guard for
+    those two paths; the behaviour itself is not new.)"""
+    ws = Workspace(tmp_path / "ws.duckdb")
+    put_admin(ws)
+    rows = [
+        dict(id=1, name="Acme Concrete", address="1 Old Road", is_active=True),
+        dict(id=2, name="Best Electric", address="2 Old Road", is_active=True),
+    ]
+    put(ws, "companies", rows)
+    ws.refresh_queue()
+    ids = [("company", 1), ("company", 2)]
+    ws.send(ids, by=1)
+    ws.accept(ids, by=1)
+    company = QuickBooksCompany()
+    batch = ws.next_export_batch(10, sent=True, ticket="t")
+    built = ws.store.execute("SELECT procore_id, fingerprint FROM export_ledger ORDER BY 1").fetchall()
+    put(ws, "companies", [{**rows[0], "address": "77 New Road"}])  # edited while the VendorAdd is out
+    ws.apply_export_response(batch.message_id, company.process(batch.xml))
+    items = ws.queue(item_type="company").set_index("procore_id")
+    assert items.loc[1, "status"] == "ready_to_export" and bool(items.loc[1, "is_update"])
+    assert "procore_update" in set(ws.audit("company", 1)["action"])
+    assert items.loc[2, "status"] == "synced" and "procore_update" not in set(ws.audit("company", 2)["action"])
+    linked = ws.store.execute("SELECT procore_id, fingerprint FROM qb_links ORDER BY 1").fetchall()
+    assert linked == built  # the links keep the fingerprint of what was sent
+    ws.close()
+
+
 def test_builder_refusal_fails_at_once_without_sending(tmp_path):
     ws = Workspace(tmp_path / "ws.duckdb")
     put_admin(ws)

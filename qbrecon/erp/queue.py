@@ -760,6 +760,8 @@ class QueueService:
         name = _temp_name("outcomes")
         # the item types synced: their links' fingerprints are read with the check below (one statement less)
         linking = set(pc.unique(arrow.filter(pc.equal(arrow["outcome"], "synced"))["item_type"]).to_pylist())
+        # the export ledger passes the fingerprint of what it built (read with the answer's ledger rows)
+        built = "built_fingerprint" in arrow.column_names
         with self.store.transaction() as con:
             con.register(name, arrow)
             try:
@@ -767,7 +769,7 @@ class QueueService:
                 # what the links of the synced ones need (_record_links)
                 checked = _arrow(  # execute: a relation (``sql``) would bind the query twice
                     con.execute(
-                        f"""SELECT o.*, e.status AS from_status,{_link_columns(linking)}
+                        f"""SELECT o.*, e.status AS from_status,{_link_columns(linking, built)}
                                CASE o.outcome WHEN 'synced' THEN 'synced' ELSE 'failed_to_export' END AS to_status,
                                CASE o.outcome WHEN 'synced' THEN 'export_succeeded' ELSE 'export_failed' END AS action,
                                list_filter([
@@ -779,7 +781,7 @@ class QueueService:
                                        AND NOT (o.outcome = 'failed' AND e.status = 'failed_to_export')
                                       THEN 'is ' || e.status || ', not exporting' END], lambda p: p IS NOT NULL) AS problems
                         FROM {name} o LEFT JOIN erp_items e ON e.item_type = o.item_type AND e.procore_id = o.procore_id
-                        {_link_joins(name, linking)}""",
+                        {_link_joins(name, linking, built)}""",
                         [request_message_id, response_message_id] if linking else [],
                     )
                 )
@@ -1381,35 +1383,45 @@ def _typed_outcomes(outcomes: pa.Table) -> pa.Table:
             "status_message": typed("status_message", pa.string()),
             "error_class": typed("error_class", pa.string()),
             "attempt": typed("attempt", pa.int64()),  # the ledger's send number (erp_items.attempts)
+            # the fingerprint of what was built, when the ledger read it with the answer (else the links read it)
+            **(
+                {"built_fingerprint": typed("built_fingerprint", pa.string())}
+                if "built_fingerprint" in outcomes.column_names
+                else {}
+            ),
         }
     )
 
 
-def _link_columns(types: set[str]) -> str:
+def _link_columns(types: set[str], built: bool = False) -> str:
     """The columns ``_record_links`` needs, read with ``apply_export_outcomes``' check (none when nothing was synced):
     the fingerprint of what was built (the export ledger's, else the Procore record's now), the message ids (the
     check's two parameters), whether the record moved while the request was out, and whether any link conflict is
-    open."""
+    open. ``built``: the outcomes carry the fingerprint of what was built (``built_fingerprint``)."""
     if not types:
         return ""
-    return """
-               coalesce(lf.fingerprint, f.fingerprint) AS fingerprint,
+    sent = "o.built_fingerprint" if built else "lf.fingerprint"
+    return f"""
+               coalesce({sent}, f.fingerprint) AS fingerprint,
                ?::BIGINT AS request_message_id, ?::BIGINT AS response_message_id,
-               coalesce(lf.fingerprint IS NOT NULL AND f.fingerprint <> lf.fingerprint, false) AS moved,
+               coalesce({sent} IS NOT NULL AND f.fingerprint <> {sent}, false) AS moved,
                EXISTS (SELECT 1 FROM qb_link_conflicts WHERE resolved_at IS NULL) AS open_conflicts,"""
 
 
-def _link_joins(outcomes: str, types: set[str]) -> str:
-    """The joins ``_link_columns`` reads: the ledger's last fingerprint and the Procore records' current one, for
-    the items in ``outcomes`` only."""
+def _link_joins(outcomes: str, types: set[str], built: bool = False) -> str:
+    """The joins ``_link_columns`` reads: the ledger's last fingerprint (unless the outcomes carry it) and the
+    Procore records' current one, for the items in ``outcomes`` only."""
     if not types:
         return ""
+    current = f"""LEFT JOIN {links.fingerprints_of(outcomes, types)} f ON f.item_type = o.item_type AND f.procore_id = o.procore_id"""
+    if built:
+        return current
     return f"""LEFT JOIN (SELECT l.item_type, l.procore_id, arg_max(l.fingerprint, l.attempt) AS fingerprint
                    FROM export_ledger l SEMI JOIN {outcomes} s
                         ON s.item_type = l.item_type AND s.procore_id = l.procore_id
                    WHERE l.fingerprint IS NOT NULL GROUP BY 1, 2) lf
                ON lf.item_type = o.item_type AND lf.procore_id = o.procore_id
-        LEFT JOIN {links.fingerprints_of(outcomes, types)} f ON f.item_type = o.item_type AND f.procore_id = o.procore_id"""
+        {current}"""
 
 
 def _temp_name(kind: str) -> str:

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,8 +150,14 @@ def verify_password(password: str, stored: str | None) -> bool:
 # -- reading and validating ---------------------------------------------------------------------------------
 def read_settings(store: Store, *, mask: bool = True) -> dict[str, Any]:
     """Every setting with its default filled in; secrets masked unless ``mask=False``."""
+    return settings_from_rows(store.execute("SELECT key, value FROM erp_settings").fetchall(), mask=mask)
+
+
+def settings_from_rows(rows: Iterable[Sequence[Any]], *, mask: bool = True) -> dict[str, Any]:
+    """``read_settings`` from the (key, value) rows of ``erp_settings`` as read (the export ledger reads them with
+    its other per-message-set flags, in one statement)."""
     values = {name: s.default for name, s in SETTINGS.items()}
-    for key, value in store.execute("SELECT key, value FROM erp_settings").fetchall():
+    for key, value in rows:
         if key in SETTINGS:
             values[key] = json.loads(value) if value is not None else None
             if not mask and SETTINGS[key].kind == "secret":

@@ -237,21 +237,43 @@ def read_response(
     root = doc.root
     if root is None:
         return _whole_failure(sent, hresult, message)
+    rows = outcome_rows(
+        root,
+        None
+        if sent is None
+        else zip(
+            sent["request_id"].tolist(),
+            sent["item_type"].tolist(),
+            sent["procore_id"].tolist(),
+            sent["action"].tolist(),
+            sent["request_name"].tolist(),
+            strict=True,
+        ),
+        name=name,
+    )
+    rets: dict[str, pd.DataFrame] = {}
+    if read_rets and any(r["ret_count"] for r in rows):
+        result = read_response_tree(root, name=name)
+        rets = {t: result.frame(t) for t in result.batches}
+    return ResponseResult(_outcomes_frame(rows), rets)
+
+
+
+def outcome_rows(
+    root: etree._Element,
+    sent: Iterable[tuple[str, str | None, object, str | None, str | None]] | None,
+    *,
+    name: str = "response",
+) -> list[dict]:
+    """One outcome row (``OUTCOME_COLUMNS`` as keys) per ``*Rs`` of a parsed response, matched by requestID to
+    ``sent`` (request_id, item_type, procore_id, action, request_name: what was sent), then one per sent request
+    QuickBooks never answered. The export ledger decides from these rows as they are (no frame per answer);
+    ``read_response`` makes its frame of them."""
     msgs = root if root.tag == "QBXMLMsgsRs" else root.find("QBXMLMsgsRs")
     if msgs is None:
         raise InputError("not a qbXML response: no <QBXMLMsgsRs>", file=name)
-    by_id = {}
-    if sent is not None and len(sent):
-        by_id = {
-            rid: (it, pid, act)
-            for rid, it, pid, act in zip(
-                sent["request_id"].tolist(),
-                sent["item_type"].tolist(),
-                sent["procore_id"].tolist(),
-                sent["action"].tolist(),
-                strict=True,
-            )
-        }
+    sent_rows = list(sent) if sent is not None else None
+    by_id = {rid: (it, pid, act) for rid, it, pid, act, _ in sent_rows or ()}
     rows = []
     answered: set[str] = set()
     for rs in msgs:
@@ -263,7 +285,7 @@ def read_response(
         request_name = tag[:-2]
         if rid in by_id:
             item_type, procore_id, action = by_id[rid]
-            procore_id = None if pd.isna(procore_id) else int(procore_id)
+            procore_id = None if procore_id is None or pd.isna(procore_id) else int(procore_id)
         else:
             item_type, procore_id, action = _infer(request_name, rid)
         if rid:
@@ -292,33 +314,22 @@ def read_response(
                 "iterator_remaining_count": _int(a.get("iteratorRemainingCount")),
             }
         )
-    if sent is not None:  # sent but not answered: QuickBooks stopped before them (stopOnError) -- send again
-        for rid, it, pid, act, rname in zip(
-            sent["request_id"],
-            sent["item_type"],
-            sent["procore_id"],
-            sent["action"],
-            sent["request_name"],
-            strict=True,
-        ):
-            if rid not in answered:
-                rows.append(
-                    _row(
-                        rid,
-                        it,
-                        pid,
-                        act,
-                        rname,
-                        "no response to this request in the message set "
-                        "(QuickBooks stopped before it); send it again",
-                        "retryable",
-                    )
+    # sent but not answered: QuickBooks stopped before them (stopOnError) -- send again
+    for rid, it, pid, act, rname in sent_rows or ():
+        if rid not in answered:
+            rows.append(
+                _row(
+                    rid,
+                    it,
+                    pid,
+                    act,
+                    rname,
+                    "no response to this request in the message set "
+                    "(QuickBooks stopped before it); send it again",
+                    "retryable",
                 )
-    rets: dict[str, pd.DataFrame] = {}
-    if read_rets and any(r["ret_count"] for r in rows):
-        result = read_response_tree(root, name=name)
-        rets = {t: result.frame(t) for t in result.batches}
-    return ResponseResult(_outcomes_frame(rows), rets)
+            )
+    return rows
 
 
 def _row(
@@ -379,4 +390,4 @@ def _outcomes_frame(rows: list[dict]) -> pd.DataFrame:
     return table.to_pandas(types_mapper=pd.ArrowDtype)
 
 
-__all__ = ["OUTCOME_COLUMNS", "ResponseResult", "classify", "classify_hresult", "read_response"]
+__all__ = ["OUTCOME_COLUMNS", "ResponseResult", "classify", "classify_hresult", "outcome_rows", "read_response"]
