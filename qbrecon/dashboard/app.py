@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 
 TITLE = "qbrecon · ERP Integrations for QuickBooks Desktop"
 
+# The dashboard's own browser scripts (served by ``qbrecon.server`` from STATIC_DIR, loaded after Panel's): page
+# name -> file. tabulator_first_draw.js: a table is drawn once when built, not three times (see the file).
+STATIC_DIR = Path(__file__).parent / "static"
+SCRIPTS = {"qbrecon_tabulator_first_draw": "tabulator_first_draw.js"}
+
 _HEADER_STYLE = {"background": "#24313f", "color": "white", "padding": "0 12px", "border-radius": "4px"}
 _WHITE = {"color": "white"}
 
