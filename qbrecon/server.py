@@ -270,6 +270,21 @@ def _panel_styles_from_this_server() -> None:
     Divider._stylesheets = [s.replace(CDN_DIST, LOCAL_DIST) for s in Divider._stylesheets]
 
 
+def _dashboard_scripts() -> dict[str, str]:
+    """The dashboard's own browser scripts, served by this server (``static_dirs``) and added to every page after
+    Panel's (``pn.config.js_files``): URL path -> the folder it is served from."""
+    import panel as pn
+
+    from .dashboard import SCRIPTS, STATIC_DIR
+
+    for name, file in SCRIPTS.items():
+        pn.config.js_files[name] = f"{STATIC_URL}/{file}"
+    return {STATIC_URL: str(STATIC_DIR)}
+
+
+STATIC_URL = "qbrecon-static"
+
+
 def _freeze_startup_objects() -> bool:
     """Leave what the process holds at start (Python, pandas, Bokeh, Panel, the warmed-up page: ~250,000 objects)
     out of the garbage collector's full passes: a full pass over them takes 0.2-0.7 s, and landing in a sign-in or a
@@ -410,6 +425,7 @@ def start_server(
                 running._frozen = _freeze_startup_objects()
 
                 _panel_styles_from_this_server()
+                static = _dashboard_scripts()
                 for s in sockets:
                     s.close()  # Bokeh binds the port itself (we bound it first only to learn a free port)
 
@@ -426,6 +442,7 @@ def start_server(
                     verbose=False,
                     http_server_kwargs=http_server_options(service.config),
                     transforms=[SecurityHeaders],
+                    static_dirs=static,
                 )
                 server.start()
                 running._stop = lambda: (server.stop(), loop.stop())

@@ -351,6 +351,57 @@ def test_sign_in_page_refuses_a_wrong_password(browser, server):
     page.close()
 
 
+# The queue table's cells (Panel renders in shadow roots, so the search walks them), and the first cell's
+# element kept from the frame it first shows in: a table drawn again after that has other cell elements.
+_CELLS_JS = """() => {
+    const found = [];
+    const walk = (root) => {
+        for (const el of root.querySelectorAll('.tabulator-cell[tabulator-field="procore_id"]')) found.push(el);
+        for (const el of root.querySelectorAll('*')) if (el.shadowRoot) walk(el.shadowRoot);
+    };
+    walk(document);
+    return found.filter((el) => el.getClientRects().length > 0);
+}"""
+_WATCH_FIRST_CELL_JS = (
+    "() => { const cells = " + _CELLS_JS + "; window.__firstCell = new Promise((resolve) => {"
+    " const tick = () => { const el = cells()[0]; if (el) resolve(el); else requestAnimationFrame(tick); };"
+    " tick(); }); }"
+)
+
+
+def test_the_queue_table_is_drawn_once_at_sign_in_and_again_when_its_size_changes(browser, server):
+    """Panel redrew every new table in full twice after Tabulator built it (~2/3 of the browser's table work at
+    sign-in) though nothing had changed; the dashboard's tabulator_first_draw.js skips those redraws only. The
+    cells first shown stay the cells shown; a window resized then redraws the table, with the same rows."""
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page.set_default_timeout(15_000)
+    page.goto(server.base_url + "/")
+    page.locator("input[type=text]").first.fill("ann@example.com")
+    page.locator("input[type=password]").fill(PASSWORD)
+    page.evaluate(_WATCH_FIRST_CELL_JS)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    first_id = page.evaluate("async () => (await window.__firstCell).textContent")
+    page.wait_for_timeout(1500)  # Panel's redraws ran at the next frame and when the page's root was ready
+    shown = page.evaluate(
+        "async () => { const first = await window.__firstCell; const cells = " + _CELLS_JS + ";"
+        " return {same: cells()[0] === first, connected: first.isConnected,"
+        " heights: cells().map((c) => c.parentElement.offsetHeight), ids: cells().map((c) => c.textContent)}; }"
+    )
+    assert shown["connected"] and shown["same"], "the table was drawn again after it first showed"
+    assert shown["ids"][0] == first_id and len(shown["ids"]) == 25
+    assert min(shown["heights"]) > 0
+    page.set_viewport_size({"width": 1200, "height": 1000})
+    page.wait_for_timeout(1500)
+    resized = page.evaluate(
+        "async () => { const first = await window.__firstCell; const cells = " + _CELLS_JS + ";"
+        " return {connected: first.isConnected, heights: cells().map((c) => c.parentElement.offsetHeight),"
+        " ids: cells().map((c) => c.textContent)}; }"
+    )
+    assert not resized["connected"], "a resized table must be redrawn"
+    assert resized["ids"] == shown["ids"] and resized["heights"] == shown["heights"]
+    page.close()
+
+
 def test_approver_rejects_in_a_dialog_and_accepts_a_batch(browser, server):
     page = _sign_in(browser, server, "ann@example.com")
     page.get_by_role("button", name="Subcontractor Invoices (59)").wait_for()

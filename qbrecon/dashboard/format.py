@@ -153,6 +153,10 @@ def table_options(columns: list[Column]) -> dict[str, Any]:
         "widths": {c.key: c.width for c in columns},
         "text_align": {c.key: c.align for c in columns},
         "header_align": {c.key: c.align for c in columns},
+        # Tabulator's own "plaintext" (the text escaped, as the cell's content) instead of Panel's default, which
+        # formats each cell through a Bokeh formatter into HTML and parses that back into a node: every cell is
+        # text already (``table_frame``); alignment comes from ``text_align`` (Tabulator's hozAlign).
+        "formatters": {c.key: "plaintext" for c in columns},
     }
 
 

@@ -272,14 +272,19 @@ class QueueView:
         on_change: Callable[[], None] | None = None,
         page_size: int = 25,
         first: Future | None = None,
+        ahead: bool = False,
     ):
-        """``first``: the first view's counts and page being read already (``first_read``), else read here."""
+        """``first``: the first view's counts and page being read already (``first_read``), else read here.
+        ``ahead``: made before anyone signed in (``app.Session``): no read and nothing shown until ``start``."""
         self.ws, self.user, self._on_change = ws, user, on_change or (lambda: None)
         self.query = queries.QueueQuery(
             item_type=queries.LANDING_TAB, status="ready_to_export", page_size=page_size
         )
         self.page_frame = pd.DataFrame()
-        if first is None:
+        page: tuple[pd.DataFrame, int] | None = None
+        if ahead:
+            self.counts = pd.DataFrame({"item_type": [], "status": [], "items": []})
+        elif first is None:
             self.counts, self.query, page = first_read(ws, page_size)
         else:
             self.counts, self.query, page = first.result()
@@ -403,6 +408,14 @@ class QueueView:
             self.details,
             sizing_mode="stretch_width",
         )
+        if not ahead:
+            self.refresh(recount=False, page=page)
+
+    def start(self, user: DashboardUser, first: Future | None = None) -> None:
+        """Show the first view to ``user`` in a view made ``ahead`` for a user who may do what ``user`` may (the
+        same controls): its counts and page (``first``, being read already, else read now)."""
+        self.user = user
+        self.counts, self.query, page = first_read(self.ws, self.query.page_size) if first is None else first.result()
         self.refresh(recount=False, page=page)
 
     def _make_dialog(self) -> pn.Modal:
