@@ -12,6 +12,7 @@ import pytest
 from qbrecon.errors import InputError
 from qbrecon.fixtures.generator import generate
 from qbrecon.loaders import procore as procore_reader
+from qbrecon.loaders import procore_sql
 from qbrecon.workspace_full import Workspace
 
 TABLES = [
@@ -122,6 +123,7 @@ def test_pages_read_in_worker_processes_load_what_one_process_loads(export, tmp_
     records = json.loads(page.read_text(encoding="utf-8"))
     records[0]["contract_items"][0]["scheduled_value"] = "12,5x"
     page.write_text(json.dumps(records), encoding="utf-8")
+    monkeypatch.setattr(procore_sql, "SQL_RESOURCES", ())  # invoices' pages in the workers
     monkeypatch.setattr(procore_reader, "CHUNK_ROWS", 40)
     monkeypatch.setattr(procore_reader, "PART_BYTES", 3_000)  # a page or two per part
 
@@ -167,6 +169,7 @@ def _dies_in_a_worker(*args: object) -> object:
 def test_a_worker_process_that_dies_loses_nothing(export, tmp_path, monkeypatch):
     """A worker killed mid-load (out of memory, a crash): the pages it had and every page after them are read in
     the loading process, and the load stores what a load without workers stores."""
+    monkeypatch.setattr(procore_sql, "SQL_RESOURCES", ())  # invoices' pages in the workers
     monkeypatch.setattr(procore_reader, "CHUNK_ROWS", 40)
     monkeypatch.setattr(procore_reader, "PART_BYTES", 3_000)
     monkeypatch.setattr(procore_reader, "_workers", lambda: 0)
@@ -189,6 +192,7 @@ def test_a_bad_page_read_in_a_worker_writes_nothing_and_names_its_file(export, t
     bad = tmp_path / "bad"
     shutil.copytree(export, bad)
     (bad / "requisitions" / "page_0003.json").write_text('[{"id": 1, ', encoding="utf-8")
+    monkeypatch.setattr(procore_sql, "SQL_RESOURCES", ())  # invoices' pages in the workers
     monkeypatch.setattr(procore_reader, "CHUNK_ROWS", 40)
     monkeypatch.setattr(procore_reader, "PART_BYTES", 3_000)
     monkeypatch.setattr(procore_reader, "_workers", lambda: 2)

@@ -14,7 +14,7 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -26,6 +26,7 @@ from ..schemas import TABLES, TableSpec
 from ..schemas.types import normalise_status
 from ..schemas.values import Batch, CellError, NotAnObject
 from . import procore_shapes as shapes
+from . import procore_sql
 from .validate import LoadChunk, Packed, check_chunk, pack_chunk, unpack_chunk
 
 try:  # orjson reads large exports several times faster; the standard library is the fallback
@@ -418,13 +419,19 @@ class ExportReader:
         self.files += templates.files
         order = list(by_resource)
         resources = sorted(_resources(found, by_resource, erp), key=order.index)
-        in_workers = [r for r in resources if self._in_workers(r, found.get(r, []), lines)]
-        # the first page folder's parts are read by the workers while this process reads and writes the
-        # resources before it (commitments.json alone is 64 MB at 200 projects)
-        ahead = self._parts(by_resource[in_workers[0]], found[in_workers[0]], base) if in_workers else None
+        in_sql = [r for r in resources if self._in_sql(r, by_resource[r], found.get(r, []), lines)]
+        in_workers = [
+            r for r in resources if r not in in_sql and self._in_workers(r, found.get(r, []), lines)
+        ]
+        # the first large resource's parts are read (by DuckDB or by the workers) while this process reads and
+        # writes the resources before it
+        first = next((r for r in resources if r in in_sql or r in in_workers), None)
+        ahead = (
+            self._parts(by_resource[first], found[first], base, sql=first in in_sql) if first is not None else None
+        )
         try:
             yield from self._read_resources(
-                resources, in_workers, ahead, by_resource, found, base, reader, erp, templates, lines
+                resources, in_sql, in_workers, ahead, by_resource, found, base, reader, erp, templates, lines
             )
         finally:
             if ahead is not None:
@@ -441,6 +448,7 @@ class ExportReader:
     def _read_resources(
         self,
         resources: list[str],
+        in_sql: list[str],
         in_workers: list[str],
         ahead: _Parts | None,
         by_resource: dict[str, TableSpec],
@@ -453,15 +461,18 @@ class ExportReader:
     ) -> Iterator[LoadChunk]:
         for resource in resources:
             spec = by_resource[resource]
-            if resource in in_workers:
+            if resource in in_sql or resource in in_workers:
                 if reader.batches:
                     yield check_chunk(reader.batches, reader.has_lines)
                     reader.batches, reader.has_lines = {}, {}
                 parts = ahead if ahead is not None and ahead.spec is spec else None
                 if parts is None:
-                    parts = self._parts(spec, found[resource], base)
+                    parts = self._parts(spec, found[resource], base, sql=resource in in_sql)
                 try:
-                    yield from self._pages_in_workers(parts, base, reader)
+                    if resource in in_sql:
+                        yield from self._pages_in_sql(parts, reader)
+                    else:
+                        yield from self._pages_in_workers(parts, base, reader)
                 finally:
                     parts.close()
             else:
@@ -508,7 +519,14 @@ class ExportReader:
             return False  # line pages to nest into these records
         return sum(f.stat().st_size for f in files) > 2 * self.part_bytes
 
-    def _parts(self, spec: TableSpec, files: list[Path], base: Path) -> _Parts:
+    def _in_sql(self, resource: str, spec: TableSpec, files: list[Path], lines: dict) -> bool:
+        """Whether a resource's files are read by DuckDB (``procore_sql``): declared there and fitting, and
+        pages that need nothing from other files."""
+        if not files or resource in _SERIAL_RESOURCES or not procore_sql.fits(spec):
+            return False
+        return not any(parent == resource and lr in lines for lr, (parent, *_) in shapes.LINE_RESOURCES.items())
+
+    def _parts(self, spec: TableSpec, files: list[Path], base: Path, sql: bool = False) -> _Parts:
         """A resource's pages in parts of about ``part_bytes``, the first ``workers + 1`` submitted at once."""
         parts: list[list[tuple[str, str]]] = [[]]
         size = 0
@@ -518,7 +536,34 @@ class ExportReader:
                 size = 0
             parts[-1].append((str(f), str(f.relative_to(base))))
             size += f.stat().st_size
-        return _Parts(spec, parts, self.workers, self.chunk_rows)
+        return _Parts(spec, parts, self.workers, self.chunk_rows, sql=sql)
+
+    def _pages_in_sql(self, parts: _Parts, reader: _Reader) -> Iterator[LoadChunk]:
+        """A resource's pages read by DuckDB part by part, in order (``procore_sql.read_part``); a part the path
+        declines is read here by the Python path, which stores, quarantines or refuses it as always."""
+        spec = parts.spec
+        while parts.queue:
+            part, future = parts.queue.popleft()
+            result = future.result()
+            if result is None:
+                for path, label in part:
+                    records, context = read_page(Path(path), label)
+                    yield from self._file_rows(reader, spec, records, context, label, {})
+                    self.files.append(label)
+                    del records
+            else:
+                if reader.batches:  # the rows of a declined part before this part's, in order
+                    yield check_chunk(reader.batches, reader.has_lines)
+                    reader.batches, reader.has_lines = {}, {}
+                chunk, groups = result
+                if reader.group:
+                    for c in chunk.checked.values():
+                        c.batch.group = [g + reader.group for g in c.batch.group]
+                reader.group += groups
+                self.files.extend(label for _, label in part)
+                yield chunk
+            del result
+            parts.submit_next()
 
     def _pages_in_workers(self, parts: _Parts, base: Path, reader: _Reader) -> Iterator[LoadChunk]:
         """A resource's pages read, converted and validated in worker processes, part by part, in order."""
@@ -550,14 +595,26 @@ class _Parts:
     """A resource's page parts in worker processes: at most ``workers + 1`` read ahead of the writer, taken in
     order. Fork: the workers start at once with everything imported; they touch no database connection."""
 
-    def __init__(self, spec: TableSpec, parts: list[list[tuple[str, str]]], workers: int, chunk_rows: int):
+    def __init__(
+        self,
+        spec: TableSpec,
+        parts: list[list[tuple[str, str]]],
+        workers: int,
+        chunk_rows: int,
+        sql: bool = False,
+    ):
         self.spec = spec
         self.chunk_rows = chunk_rows
         self.parts = parts
+        self.sql = sql
         self.todo = iter(parts)
         self.queue: deque[tuple[list[tuple[str, str]], Future]] = deque()
-        self.pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("fork")
+        # DuckDB reads in threads of this process (it holds no GIL while it parses), one per core
+        workers = max(1, workers) if sql else workers
+        self.pool: Executor | None = (
+            ThreadPoolExecutor(workers)
+            if sql
+            else ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
         )
         for _ in range(workers + 1):
             if not self.submit_next():
@@ -568,7 +625,10 @@ class _Parts:
         if part is None or self.pool is None:
             return False
         try:
-            future = self.pool.submit(_check_pages, self.spec.table, part, self.chunk_rows)
+            if self.sql:
+                future = self.pool.submit(procore_sql.read_part, self.spec.table, part)
+            else:
+                future = self.pool.submit(_check_pages, self.spec.table, part, self.chunk_rows)
         except BrokenProcessPool as e:  # a worker died: the part stays in order, read by the writer
             future = Future()
             future.set_exception(e)

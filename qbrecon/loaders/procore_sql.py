@@ -1,0 +1,363 @@
+"""Procore pages read by DuckDB (``read_json``) instead of Python: the fast path of the large resources.
+
+A part of a resource's page files is parsed, its records and their nested lines unnested and each declared
+column extracted (value and JSON type) by DuckDB in its own threads, without Python objects per row. The values
+are then converted by the same rule as the Python reading (``schemas.values.from_strings``, whole columns) and
+checked by the same declarations (the tables' pandera checks, read off the models: not null, ``isin``,
+``str_length``; ``validate.MAX_TEXT``; one record per key).
+
+The path is only ever *faster*, never different: a part it cannot take exactly as the Python reading would --
+any value the whole-column rule does not read, any failed check, a repeated key, a page kept with its request or
+in a ``project_<id>`` folder, anything DuckDB refuses (malformed JSON, a record that is not an object, a line array
+that is not an array) or accepts where the Python reading refuses (trailing commas, NaN / Infinity, an exponent
+that overflows, a byte-order mark, an empty file) -- is declined (``read_part`` returns None) and read by the
+Python path, which stores, quarantines or refuses it and names file, row and field as always.
+
+Which resources take this path is declared once, ``SQL_RESOURCES``; a resource whose columns or checks the path
+cannot express (``fits``) keeps the Python path whatever the declaration says.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..schemas import TABLES, TableSpec
+from ..schemas.types import normalise_status
+from ..schemas.values import from_strings, kind_of
+from . import procore_shapes as shapes
+from .validate import MAX_TEXT, Checked, LoadChunk, SourceRecords, _checked_columns, _overlong_text
+
+# The resources read by DuckDB when their pages need nothing from other files: the large ones (invoices with their
+# lines are ~90 % of a company's export; commitments.json is one large file).
+SQL_RESOURCES = ("requisitions", "commitments")
+
+# A text column's value is read as JSON, to tell text from other values: its JSON text (a string starts with a
+# quote) and its value as text (unescaped). Other columns are read as DuckDB gives a JSON value as VARCHAR (text
+# unquoted, numbers and booleans as written), which the whole-column rule reads as it reads text, refusing what it
+# cannot read.
+_RAW = "{e}::VARCHAR"
+_TEXT = "{e}->>'$'"
+# What DuckDB's JSON reader accepts and the Python reading (orjson) refuses, outside and (rarely) inside strings:
+# NaN / Infinity, exponents that overflow a double, trailing commas. A part with any of them is declined. (Each
+# pattern starts with the character before a value, which RE2 finds with memchr: ~4x faster than one pattern.)
+_ODD_VALUE = r"\s*(?:[-+]?(?:[nN][aA][nN]|[iI][nN][fF])|-?[0-9.]+[eE]\+?0*[1-9][0-9]{2})"
+_LENIENT = (r":" + _ODD_VALUE, r",\s*[\]}]|," + _ODD_VALUE, r"\[" + _ODD_VALUE)
+# An amount sent as a JSON number is read by the Python reading through its float's shortest ``repr``: the same
+# decimal as its text while the text holds at most 15 significant digits (any double keeps those exactly)
+_AMOUNT_DIGITS = 15
+_DATED = r"^[0-9]{4}-"  # dates and date-times are text; a JSON number is never read as one
+
+
+def fits(spec: TableSpec) -> bool:
+    """Whether a table (and its nested line tables) is read by DuckDB: declared in ``SQL_RESOURCES``, and every
+    column and check one the path expresses."""
+    return spec.meta.get("resource") in SQL_RESOURCES and _plan(spec.table) is not None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    spec: TableSpec
+    lines: tuple[tuple[TableSpec, str, str], ...]  # line table, array key in the record, key naming the parent
+    columns: dict[str, str]  # the record's top-level keys read, each with its DuckDB type
+    json_paths: frozenset[str]  # the leaves read as JSON (text columns' and the raw status)
+
+
+@functools.cache
+def _plan(table: str) -> _Plan | None:
+    spec = TABLES[table]
+    if not _columns_fit(spec) or spec.table == "cost_codes" or "approval_status" in spec.column_names:
+        return None  # cost codes' level and approval statuses are filled in Python (``_table_columns``)
+    tree: dict = {"g702": False, "parent_id": False}  # read to decline what ``normalise_records`` would change
+    lines = []
+    for s in TABLES.values():
+        if s.meta.get("parent") == table and "nested" in s.meta:
+            if not _columns_fit(s) or "parent_key" not in s.meta:
+                return None
+            sub: dict = {}
+            for c in s.columns:
+                if not _add_path(sub, c.source or c.name, kind_of(s, c) == "text"):
+                    return None
+            if s.meta["nested"] in tree or any(
+                (c.source or c.name).split(".")[0] == s.meta["nested"] for c in spec.columns
+            ):
+                return None
+            tree[s.meta["nested"]] = ("lines", sub)
+            lines.append((s, s.meta["nested"], s.meta["parent_key"]))
+    for c in spec.columns:
+        if c.name == "status_original":
+            continue  # the raw status (``_table_columns``)
+        if not _add_path(tree, c.source or c.name, kind_of(spec, c) == "text"):
+            return None
+    columns = {name: _type(sub) for name, sub in tree.items()}
+    json_paths = frozenset(
+        c.source or c.name for t in (spec, *(s for s, _, _ in lines)) for c in t.columns if kind_of(t, c) == "text"
+    )
+    return _Plan(spec, tuple(lines), columns, json_paths)
+
+
+def _columns_fit(spec: TableSpec) -> bool:
+    if any((c.source or c.name).split(".")[0] == "parent" for c in spec.columns):
+        return False  # ``normalise_records`` turns a flat ``parent_id`` into ``parent``
+    if any(kind_of(spec, c) == "hours" for c in spec.columns):
+        return False
+    schema = _checked_columns(spec.model)
+    if schema.checks or schema.unique:
+        return False
+    return all(ch.name in ("isin", "str_length") for col in schema.columns.values() for ch in col.checks)
+
+
+def _add_path(tree: dict, path: str, as_json: bool) -> bool:
+    """A dotted path into the tree of what is read (a leaf: True when read as JSON)."""
+    node = tree
+    parts = path.split(".")
+    for p in parts[:-1]:
+        nxt = node.setdefault(p, {})
+        if not isinstance(nxt, dict):
+            return False
+        node = nxt
+    leaf = node.get(parts[-1], False)
+    if not isinstance(leaf, bool):
+        return False
+    node[parts[-1]] = leaf or as_json
+    return True
+
+
+def _type(sub: bool | dict | tuple | None) -> str:
+    if sub is None or sub is False:
+        return "VARCHAR"
+    if sub is True:
+        return "JSON"
+    if isinstance(sub, tuple):
+        return _type(sub[1]) + "[]"
+    return "STRUCT(" + ", ".join(f'"{_q(name)}" {_type(t)}' for name, t in sub.items()) + ")"
+
+
+def _q(name: str) -> str:
+    return name.replace('"', '""')
+
+
+def _leaf(var: str, path: str) -> str:
+    return var + "".join(f'."{_q(p)}"' for p in path.split("."))
+
+
+def _select_columns(plan: _Plan, spec: TableSpec, var: str, skip: frozenset[str] = frozenset()) -> list[str]:
+    out = []
+    for c in spec.columns:
+        if c.name in skip or c.name == "status_original":
+            continue
+        path = c.source or c.name
+        e = _leaf(var, path)
+        if path in plan.json_paths:
+            out.append(f'{_RAW.format(e=e)} AS "j:{_q(c.name)}", {_TEXT.format(e=e)} AS "t:{_q(c.name)}"')
+        else:
+            out.append(f'{e} AS "t:{_q(c.name)}"')
+    return out
+
+
+def declines(files: list[tuple[str, str]]) -> bool:
+    """Pages the path never takes: kept in a ``project_<id>`` folder (the folder gives their project)."""
+    return any(shapes._FOLDER_PROJECT.fullmatch(Path(p).parent.name) for p, _ in files)
+
+
+def read_part(table: str, files: list[tuple[str, str]]) -> tuple[LoadChunk, int] | None:
+    """Some page files of one resource read by DuckDB as one checked chunk (groups numbered from 0) and the
+    number of groups it used, or None when the part must be read by the Python path (see the module)."""
+    plan = _plan(table)
+    if plan is None or not files or declines(files) or not all(_one_array(p) for p, _ in files):
+        return None
+    con = _connection()
+    try:
+        return _read(con, plan, files)
+    except duckdb.Error:
+        return None  # malformed JSON, a record or line that is not an object, ...: the Python path says which
+    finally:
+        con.execute("DROP TABLE IF EXISTS recs")
+
+
+_local = threading.local()
+
+
+def _connection() -> duckdb.DuckDBPyConnection:
+    """This thread's in-memory DuckDB. One thread: records come in file order, each file's in its order (their
+    row numbers); the parts are read in parallel by the threads."""
+    con = getattr(_local, "con", None)
+    if con is None:
+        con = _local.con = duckdb.connect(config={"threads": 1})
+    return con
+
+
+def _one_array(path: str) -> bool:
+    """A page that starts as a JSON array and ends as one (DuckDB reads a truncated array up to its last whole
+    record, and an empty file as no records); no byte-order mark (the Python reading refuses it)."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+        f.seek(max(0, f.seek(0, 2) - 64))
+        tail = f.read()
+    return head.lstrip()[:1] == b"[" and tail.rstrip()[-1:] == b"]"
+
+
+def _read(con: duckdb.DuckDBPyConnection, plan: _Plan, files: list[tuple[str, str]]) -> tuple[LoadChunk, int] | None:
+    paths = [p for p, _ in files]
+    suspect = con.execute(
+        "SELECT count(*) FILTER (WHERE regexp_matches(content, $a) OR regexp_matches(content, $b) "
+        "OR regexp_matches(content, $c)) FROM read_text($paths)",
+        {"a": _LENIENT[0], "b": _LENIENT[1], "c": _LENIENT[2], "paths": paths},
+    ).fetchone()[0]
+    if suspect:
+        return None
+    columns = ", ".join(f"'{_q(k).replace(chr(39), chr(39) * 2)}': '{t}'" for k, t in plan.columns.items())
+    con.execute(
+        f"""CREATE TEMP TABLE recs AS
+        SELECT list_position($paths, filename) AS file_no, *
+        FROM read_json($paths, format='array', filename=true, columns={{{columns}}})""",
+        {"paths": paths},
+    )
+    spec = plan.spec
+    nested = ", ".join(f'"{_q(key)}" IS NOT NULL AS "h:{_q(key)}"' for _, key, _ in plan.lines)
+    parents = con.sql(
+        f"""SELECT file_no, g702 IS NOT NULL OR parent_id IS NOT NULL AS reshaped,
+        {", ".join(_select_columns(plan, spec, "recs"))}{", " + nested if nested else ""}
+        FROM recs ORDER BY rowid"""
+    ).to_arrow_table()
+    n = parents.num_rows
+    if n and pc.any(parents.column("reshaped")).as_py():
+        return None
+    file_no = np.asarray(parents.column("file_no").to_numpy(), dtype=np.int64) - 1
+    if n and (np.any(np.diff(file_no) < 0) or file_no[0] < 0):
+        return None  # not in file order
+    starts = np.searchsorted(file_no, file_no, side="left")
+    row_no = pa.array(np.arange(n, dtype=np.int64) - starts + 1)
+    labels = pa.array([label for _, label in files], pa.string())
+    table = _typed(plan, spec, parents, n)
+    if table is None:
+        return None
+    out: dict[str, tuple[pa.Table, pa.Array, pa.Array, pa.Array]] = {}
+    source_file = labels.take(pa.array(file_no))
+    out[spec.table] = (table, source_file, row_no, pa.array(range(n), pa.int64()))
+    has_lines = {}
+    for line_spec, key, fk in plan.lines:
+        has_lines[spec.table] = pc.fill_null(parents.column(f"h:{key}"), False).to_pylist()
+        fk_path = next(c.source or c.name for c in line_spec.columns if c.name == fk)
+        lines = con.sql(
+            f"""SELECT g, {", ".join(_select_columns(plan, line_spec, "l", frozenset({fk})))},
+            {_leaf("l", fk_path)} AS "fk", pid
+            FROM (SELECT rowid AS g, "id" AS pid, generate_subscripts("{_q(key)}", 1) AS j,
+                         unnest("{_q(key)}") AS l FROM recs)
+            ORDER BY g, j"""
+        ).to_arrow_table()
+        # a line without its parent's key takes the record's; one naming another parent is the Python path's
+        named = pc.is_valid(lines.column("fk"))
+        both = pc.and_(named, pc.is_valid(lines.column("pid")))
+        if pc.any(pc.and_(both, pc.not_equal(lines.column("fk"), lines.column("pid")))).as_py():
+            return None
+        lines = lines.append_column(f"t:{fk}", pc.if_else(named, lines.column("fk"), lines.column("pid")))
+        typed = _typed(plan, line_spec, lines, lines.num_rows)
+        if typed is None:
+            return None
+        g = lines.column("g").cast(pa.int64())
+        out[line_spec.table] = (typed, source_file.take(g), row_no.take(g), g)
+    return _chunk(out, has_lines), n
+
+
+def _typed(plan: _Plan, spec: TableSpec, raw: pa.Table, n: int) -> pa.Table | None:
+    """The declared columns converted (the whole-column rule) and checked, or None when any value or check needs
+    the Python path."""
+    arrays = []
+    for c in spec.columns:
+        name = "status" if c.name == "status_original" else c.name
+        texts = raw.column(f"t:{name}").combine_chunks() if n else pa.array([], pa.string())
+        kind = kind_of(spec, c)
+        if f"j:{name}" in raw.column_names:  # read as JSON: text or null only
+            json = raw.column(f"j:{name}")
+            null = pc.equal(json, "null")
+            if pc.all(pc.or_(null, pc.starts_with(json, '"'))).as_py() is False:
+                return None
+            if pc.any(null).as_py():
+                texts = pc.if_else(null, pa.scalar(None, pa.string()), texts)
+        elif n and kind in ("money", "quantity"):
+            longest = pc.max(pc.utf8_length(texts)).as_py() or 0
+            if longest > _AMOUNT_DIGITS + 1:  # more than 15 characters with a point: count the digits
+                digits = pc.utf8_length(pc.replace_substring_regex(texts, "[^0-9]", ""))
+                if (pc.max(digits).as_py() or 0) > _AMOUNT_DIGITS:
+                    return None
+        elif n and kind in ("date", "timestamp"):
+            if pc.all(pc.match_substring_regex(texts, _DATED)).as_py() is False:
+                return None
+        if c.name == "status" and "status_original" in spec.column_names:
+            texts = _normalised(texts)
+        arr = from_strings(texts, kind)
+        if arr is None:
+            return None
+        arrays.append(arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr)
+    table = pa.Table.from_arrays(arrays, schema=spec.arrow_schema)
+    if _overlong_text(table) or not _passes_checks(spec, table):
+        return None
+    key = list(spec.key)
+    distinct = (
+        pc.count_distinct(table.column(key[0])).as_py()
+        if len(key) == 1
+        else table.select(key).group_by(key).aggregate([]).num_rows
+    )
+    if n and distinct != n:
+        return None  # a key twice: merged or held back by the Python path
+    return table
+
+
+def _normalised(texts: pa.Array) -> pa.Array:
+    """Statuses normalised as the Python reading does (``normalise_status``), once per distinct text."""
+    distinct = pc.unique(texts.drop_null())
+    mapped = pa.array([normalise_status(v) for v in distinct.to_pylist()], pa.string())
+    return mapped.take(pc.index_in(texts, value_set=distinct))
+
+
+def _passes_checks(spec: TableSpec, table: pa.Table) -> bool:
+    """The table's pandera checks (``validate._checked_columns``) over typed Arrow columns: not null, ``isin``,
+    ``str_length`` -- the only ones ``fits`` lets through."""
+    schema = _checked_columns(spec.model)
+    for name, col in schema.columns.items():
+        values = table.column(name)
+        if not col.nullable and values.null_count:
+            return False
+        present = values.drop_null()
+        for check in col.checks:
+            stats = check.statistics or {}
+            if check.name == "isin":
+                allowed = pa.array(list(stats["allowed_values"]), values.type)
+                if pc.all(pc.is_in(present, value_set=allowed)).as_py() is False:
+                    return False
+            elif check.name == "str_length":
+                lengths = pc.utf8_length(present)
+                lo, hi, exact = stats.get("min_value"), stats.get("max_value"), stats.get("exact_value")
+                if exact is not None:
+                    lo = hi = exact
+                if lo is not None and pc.any(pc.less(lengths, lo)).as_py():
+                    return False
+                if hi is not None and pc.any(pc.greater(lengths, hi)).as_py():
+                    return False
+            else:  # pragma: no cover - ``fits`` keeps such tables on the Python path
+                return False
+    return True
+
+
+def _chunk(out: dict, has_lines: dict) -> LoadChunk:
+    from ..schemas.values import Batch
+
+    checked = {}
+    for name, (table, source_file, source_row, groups) in out.items():
+        spec = TABLES[name]
+        batch = Batch(
+            spec, {}, source_file.to_pylist(), source_row.to_pylist(), groups.to_pylist(), SourceRecords({}, table)
+        )
+        checked[name] = Checked(batch, table)
+    return LoadChunk(checked, has_lines or None)
+
+
+__all__ = ["MAX_TEXT", "SQL_RESOURCES", "fits", "read_part"]
