@@ -228,3 +228,32 @@ def test_a_line_id_an_earlier_chunk_stored_under_another_invoice_is_held_back(ex
     held = q[(q.table_name == "invoice_lines") & (q.check == "duplicate_key")]
     assert len(held) == 1 and f"id={taken['id']}" in held.failure_case.iloc[0]
     assert report.tables["invoices"].quarantined == 1
+
+
+def test_duckdb_memory_is_capped_during_a_procore_load_and_restored_after(export, tmp_path, monkeypatch):
+    """The queue refresh after a large load joins every line in the load's transaction: DuckDB's memory is capped
+    (it spills to the workspace's temp files) from the load's start to its commit, and restored after -- also
+    after a load that fails."""
+    from qbrecon.loaders.service import LOAD_MEMORY_LIMIT, _bytes
+
+    ws = Workspace(tmp_path / "w.duckdb")
+
+    def limit() -> float:
+        return _bytes(ws.store.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+
+    before = limit()
+    assert before > LOAD_MEMORY_LIMIT
+    seen = []
+    refresh = ws.erp_queue.refresh_queue
+
+    def spied() -> int:
+        seen.append(limit())
+        return refresh()
+
+    monkeypatch.setattr(ws.erp_queue, "refresh_queue", spied)
+    ws.load_procore(export)
+    assert seen and seen[0] <= LOAD_MEMORY_LIMIT
+    assert limit() == before
+    with pytest.raises(InputError):
+        ws.load_procore(tmp_path / "missing")
+    assert limit() == before

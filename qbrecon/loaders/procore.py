@@ -362,6 +362,9 @@ CHUNK_ROWS = 20_000  # rows (records and their lines) gathered before a chunk is
 PART_BYTES = (
     16 * 2**20
 )  # page files handed to one worker process at a time (about one chunk of CHUNK_ROWS rows)
+# rows of DuckDB's parts written in one statement: about one DuckDB row group (122,880 rows); a chunk of 20,000
+# rows costs the insert about twice as much per row, and its typed columns are all these chunks hold
+SQL_CHUNK_ROWS = 100_000
 # resources whose pages need what other files say (users: permission templates; budget changes: legacy budget
 # modifications), always read by the writing process
 _SERIAL_RESOURCES = {"users", "user_tool_permissions", "budget_changes"}
@@ -540,12 +543,17 @@ class ExportReader:
 
     def _pages_in_sql(self, parts: _Parts, reader: _Reader) -> Iterator[LoadChunk]:
         """A resource's pages read by DuckDB part by part, in order (``procore_sql.read_part``); a part the path
-        declines is read here by the Python path, which stores, quarantines or refuses it as always."""
+        declines is read here by the Python path, which stores, quarantines or refuses it as always. DuckDB's
+        parts are written ``SQL_CHUNK_ROWS`` rows at a time (only typed columns: small)."""
         spec = parts.spec
+        taken: list[LoadChunk] = []
         while parts.queue:
             part, future = parts.queue.popleft()
             result = future.result()
             if result is None:
+                if taken:
+                    yield procore_sql.merge(taken)
+                    taken = []
                 for path, label in part:
                     records, context = read_page(Path(path), label)
                     yield from self._file_rows(reader, spec, records, context, label, {})
@@ -561,9 +569,14 @@ class ExportReader:
                         c.batch.group = [g + reader.group for g in c.batch.group]
                 reader.group += groups
                 self.files.extend(label for _, label in part)
-                yield chunk
+                taken.append(chunk)
+                if sum(c.rows for c in taken) >= SQL_CHUNK_ROWS:
+                    yield procore_sql.merge(taken)
+                    taken = []
             del result
             parts.submit_next()
+        if taken:
+            yield procore_sql.merge(taken)
 
     def _pages_in_workers(self, parts: _Parts, base: Path, reader: _Reader) -> Iterator[LoadChunk]:
         """A resource's pages read, converted and validated in worker processes, part by part, in order."""

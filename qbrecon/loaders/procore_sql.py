@@ -31,9 +31,9 @@ import pyarrow.compute as pc
 
 from ..schemas import TABLES, TableSpec
 from ..schemas.types import normalise_status
-from ..schemas.values import from_strings, kind_of
+from ..schemas.values import Batch, from_strings, kind_of
 from . import procore_shapes as shapes
-from .validate import MAX_TEXT, Checked, LoadChunk, SourceRecords, _checked_columns, _overlong_text
+from .validate import Checked, LoadChunk, SourceRecords, _checked_columns, _overlong_text
 
 # The resources read by DuckDB when their pages need nothing from other files: the large ones (invoices with their
 # lines are ~90 % of a company's export; commitments.json is one large file).
@@ -347,9 +347,28 @@ def _passes_checks(spec: TableSpec, table: pa.Table) -> bool:
     return True
 
 
-def _chunk(out: dict, has_lines: dict) -> LoadChunk:
-    from ..schemas.values import Batch
+def merge(chunks: list[LoadChunk]) -> LoadChunk:
+    """Consecutive chunks of one resource read here as one chunk (their groups already numbered apart)."""
+    if len(chunks) == 1:
+        return chunks[0]
+    checked = {}
+    for name in chunks[0].checked:
+        parts = [c.checked[name] for c in chunks]
+        table = pa.concat_tables([p.table for p in parts]).combine_chunks()
+        batch = Batch(
+            TABLES[name],
+            {},
+            [f for p in parts for f in p.batch.source_file],
+            [r for p in parts for r in p.batch.source_row],
+            [g for p in parts for g in p.batch.group],
+            SourceRecords({}, table),
+        )
+        checked[name] = Checked(batch, table)
+    has_lines = {k: [h for c in chunks for h in (c.has_lines or {}).get(k, [])] for k in chunks[0].has_lines or {}}
+    return LoadChunk(checked, has_lines or None)
 
+
+def _chunk(out: dict, has_lines: dict) -> LoadChunk:
     checked = {}
     for name, (table, source_file, source_row, groups) in out.items():
         spec = TABLES[name]
@@ -360,4 +379,4 @@ def _chunk(out: dict, has_lines: dict) -> LoadChunk:
     return LoadChunk(checked, has_lines or None)
 
 
-__all__ = ["MAX_TEXT", "SQL_RESOURCES", "fits", "read_part"]
+__all__ = ["SQL_RESOURCES", "fits", "merge", "read_part"]
