@@ -20,6 +20,7 @@ cannot express (``fits``) keeps the Python path whatever the declaration says.
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,12 +40,9 @@ from .validate import Checked, LoadChunk, SourceRecords, _checked_columns, _over
 # lines are ~90 % of a company's export; commitments.json is one large file).
 SQL_RESOURCES = ("requisitions", "commitments")
 
-# A text column's value is read as JSON, to tell text from other values: its JSON text (a string starts with a
-# quote) and its value as text (unescaped). Other columns are read as DuckDB gives a JSON value as VARCHAR (text
-# unquoted, numbers and booleans as written), which the whole-column rule reads as it reads text, refusing what it
-# cannot read.
-_RAW = "{e}::VARCHAR"
-_TEXT = "{e}->>'$'"
+# A text column's value is read as JSON, to tell text from other values (a string starts with a quote). Other
+# columns are read as DuckDB gives a JSON value as VARCHAR (text unquoted, numbers and booleans as written), which
+# the whole-column rule reads as it reads text, refusing what it cannot read.
 # What DuckDB's JSON reader accepts and the Python reading (orjson) refuses, outside and (rarely) inside strings:
 # NaN / Infinity, exponents that overflow a double, trailing commas. A part with any of them is declined. (Each
 # pattern starts with the character before a value, which RE2 finds with memchr: ~4x faster than one pattern.)
@@ -67,7 +65,7 @@ class _Plan:
     spec: TableSpec
     lines: tuple[tuple[TableSpec, str, str], ...]  # line table, array key in the record, key naming the parent
     columns: dict[str, str]  # the record's top-level keys read, each with its DuckDB type
-    json_paths: frozenset[str]  # the leaves read as JSON (text columns' and the raw status)
+    json_paths: dict[str, frozenset[str]]  # per table, the leaves read as JSON (text columns')
 
 
 @functools.cache
@@ -97,9 +95,10 @@ def _plan(table: str) -> _Plan | None:
         if not _add_path(tree, c.source or c.name, kind_of(spec, c) == "text"):
             return None
     columns = {name: _type(sub) for name, sub in tree.items()}
-    json_paths = frozenset(
-        c.source or c.name for t in (spec, *(s for s, _, _ in lines)) for c in t.columns if kind_of(t, c) == "text"
-    )
+    json_paths = {
+        t.table: frozenset(c.source or c.name for c in t.columns if kind_of(t, c) == "text")
+        for t in (spec, *(s for s, _, _ in lines))
+    }
     return _Plan(spec, tuple(lines), columns, json_paths)
 
 
@@ -148,17 +147,15 @@ def _leaf(var: str, path: str) -> str:
     return var + "".join(f'."{_q(p)}"' for p in path.split("."))
 
 
-def _select_columns(plan: _Plan, spec: TableSpec, var: str, skip: frozenset[str] = frozenset()) -> list[str]:
+def _parent_columns(plan: _Plan) -> list[str]:
+    """The record's columns as selected: VARCHAR leaves as ``t:<column>``, JSON leaves' text as ``j:<column>``."""
     out = []
-    for c in spec.columns:
-        if c.name in skip or c.name == "status_original":
+    for c in plan.spec.columns:
+        if c.name == "status_original":
             continue
         path = c.source or c.name
-        e = _leaf(var, path)
-        if path in plan.json_paths:
-            out.append(f'{_RAW.format(e=e)} AS "j:{_q(c.name)}", {_TEXT.format(e=e)} AS "t:{_q(c.name)}"')
-        else:
-            out.append(f'{e} AS "t:{_q(c.name)}"')
+        e = _leaf("r", path)
+        out.append(f'{e}::VARCHAR AS "{"j" if path in plan.json_paths[plan.spec.table] else "t"}:{_q(c.name)}"')
     return out
 
 
@@ -178,8 +175,6 @@ def read_part(table: str, files: list[tuple[str, str]]) -> tuple[LoadChunk, int]
         return _read(con, plan, files)
     except duckdb.Error:
         return None  # malformed JSON, a record or line that is not an object, ...: the Python path says which
-    finally:
-        con.execute("DROP TABLE IF EXISTS recs")
 
 
 _local = threading.local()
@@ -210,22 +205,17 @@ def _read(con: duckdb.DuckDBPyConnection, plan: _Plan, files: list[tuple[str, st
         "SELECT count(*) FILTER (WHERE regexp_matches(content, $a) OR regexp_matches(content, $b) "
         "OR regexp_matches(content, $c)) FROM read_text($paths)",
         {"a": _LENIENT[0], "b": _LENIENT[1], "c": _LENIENT[2], "paths": paths},
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if suspect:
         return None
     columns = ", ".join(f"'{_q(k).replace(chr(39), chr(39) * 2)}': '{t}'" for k, t in plan.columns.items())
-    con.execute(
-        f"""CREATE TEMP TABLE recs AS
-        SELECT list_position($paths, filename) AS file_no, *
-        FROM read_json($paths, format='array', filename=true, columns={{{columns}}})""",
-        {"paths": paths},
-    )
-    spec = plan.spec
-    nested = ", ".join(f'"{_q(key)}" IS NOT NULL AS "h:{_q(key)}"' for _, key, _ in plan.lines)
+    nested = "".join(f', r."{_q(key)}" AS "l:{_q(key)}"' for _, key, _ in plan.lines)
+    # one pass, one thread: records in file order, each file's in its order; line arrays come as Arrow lists
     parents = con.sql(
-        f"""SELECT file_no, g702 IS NOT NULL OR parent_id IS NOT NULL AS reshaped,
-        {", ".join(_select_columns(plan, spec, "recs"))}{", " + nested if nested else ""}
-        FROM recs ORDER BY rowid"""
+        f"""SELECT list_position($paths, filename) AS file_no,
+        r.g702 IS NOT NULL OR r.parent_id IS NOT NULL AS reshaped, {", ".join(_parent_columns(plan))}{nested}
+        FROM read_json($paths, format='array', filename=true, columns={{{columns}}}) r""",
+        params={"paths": paths},
     ).to_arrow_table()
     n = parents.num_rows
     if n and pc.any(parents.column("reshaped")).as_py():
@@ -235,53 +225,63 @@ def _read(con: duckdb.DuckDBPyConnection, plan: _Plan, files: list[tuple[str, st
         return None  # not in file order
     starts = np.searchsorted(file_no, file_no, side="left")
     row_no = pa.array(np.arange(n, dtype=np.int64) - starts + 1)
-    labels = pa.array([label for _, label in files], pa.string())
-    table = _typed(plan, spec, parents, n)
+    spec = plan.spec
+
+    def column(name: str) -> tuple[pa.Array | None, pa.Array | None]:
+        for prefix in ("t", "j"):
+            if f"{prefix}:{name}" in parents.column_names:
+                values = parents.column(f"{prefix}:{name}").combine_chunks()
+                return (values, None) if prefix == "t" else (None, values)
+        raise KeyError(name)
+
+    table = _typed(plan, spec, column, n)
     if table is None:
         return None
-    out: dict[str, tuple[pa.Table, pa.Array, pa.Array, pa.Array]] = {}
+    labels = pa.array([label for _, label in files], pa.string())
     source_file = labels.take(pa.array(file_no))
+    out: dict[str, tuple[pa.Table, pa.Array, pa.Array, pa.Array]] = {}
     out[spec.table] = (table, source_file, row_no, pa.array(range(n), pa.int64()))
     has_lines = {}
     for line_spec, key, fk in plan.lines:
-        has_lines[spec.table] = pc.fill_null(parents.column(f"h:{key}"), False).to_pylist()
-        fk_path = next(c.source or c.name for c in line_spec.columns if c.name == fk)
-        lines = con.sql(
-            f"""SELECT g, {", ".join(_select_columns(plan, line_spec, "l", frozenset({fk})))},
-            {_leaf("l", fk_path)} AS "fk", pid
-            FROM (SELECT rowid AS g, "id" AS pid, generate_subscripts("{_q(key)}", 1) AS j,
-                         unnest("{_q(key)}") AS l FROM recs)
-            ORDER BY g, j"""
-        ).to_arrow_table()
+        items = parents.column(f"l:{key}").combine_chunks()
+        has_lines[spec.table] = items.is_valid().to_pylist()
+        lines = pc.list_flatten(items)
+        g = pc.list_parent_indices(items).cast(pa.int64())
+        paths = {c.name: c.source or c.name for c in line_spec.columns}
+        as_json = plan.json_paths[line_spec.table]
+
+        def line_column(name: str, lines: pa.Array = lines, paths: dict = paths, as_json=as_json) -> tuple:  # noqa: ANN001
+            values = pc.struct_field(lines, paths[name].split("."))
+            return (None, values) if paths[name] in as_json else (values, None)
+
         # a line without its parent's key takes the record's; one naming another parent is the Python path's
-        named = pc.is_valid(lines.column("fk"))
-        both = pc.and_(named, pc.is_valid(lines.column("pid")))
-        if pc.any(pc.and_(both, pc.not_equal(lines.column("fk"), lines.column("pid")))).as_py():
+        named = line_column(fk)[0]
+        pid = column("id")[0].take(g)
+        if pc.any(pc.and_(pc.is_valid(named), pc.not_equal(named, pid))).as_py():
             return None
-        lines = lines.append_column(f"t:{fk}", pc.if_else(named, lines.column("fk"), lines.column("pid")))
-        typed = _typed(plan, line_spec, lines, lines.num_rows)
+        filled = pc.coalesce(named, pid)
+
+        def with_parent(name: str, line_column=line_column, fk: str = fk, filled: pa.Array = filled) -> tuple:
+            return (filled, None) if name == fk else line_column(name)
+
+        typed = _typed(plan, line_spec, with_parent, len(lines))
         if typed is None:
             return None
-        g = lines.column("g").cast(pa.int64())
         out[line_spec.table] = (typed, source_file.take(g), row_no.take(g), g)
     return _chunk(out, has_lines), n
 
 
-def _typed(plan: _Plan, spec: TableSpec, raw: pa.Table, n: int) -> pa.Table | None:
+def _typed(plan: _Plan, spec: TableSpec, column, n: int) -> pa.Table | None:  # noqa: ANN001
     """The declared columns converted (the whole-column rule) and checked, or None when any value or check needs
-    the Python path."""
+    the Python path. ``column(name)`` gives a column's (VARCHAR values, None) or (None, JSON texts)."""
     arrays = []
     for c in spec.columns:
-        name = "status" if c.name == "status_original" else c.name
-        texts = raw.column(f"t:{name}").combine_chunks() if n else pa.array([], pa.string())
+        texts, json = column("status" if c.name == "status_original" else c.name)
         kind = kind_of(spec, c)
-        if f"j:{name}" in raw.column_names:  # read as JSON: text or null only
-            json = raw.column(f"j:{name}")
-            null = pc.equal(json, "null")
-            if pc.all(pc.or_(null, pc.starts_with(json, '"'))).as_py() is False:
+        if json is not None:  # read as JSON: text or null only
+            texts = _json_texts(json)
+            if texts is None:
                 return None
-            if pc.any(null).as_py():
-                texts = pc.if_else(null, pa.scalar(None, pa.string()), texts)
         elif n and kind in ("money", "quantity"):
             longest = pc.max(pc.utf8_length(texts)).as_py() or 0
             if longest > _AMOUNT_DIGITS + 1:  # more than 15 characters with a point: count the digits
@@ -309,6 +309,20 @@ def _typed(plan: _Plan, spec: TableSpec, raw: pa.Table, n: int) -> pa.Table | No
     if n and distinct != n:
         return None  # a key twice: merged or held back by the Python path
     return table
+
+
+def _json_texts(raw: pa.Array) -> pa.Array | None:
+    """JSON texts of a text column as its values: strings unquoted (unescaped), nulls null; None when some value is
+    not a string (the Python reading turns numbers into text and refuses the rest, cell by cell)."""
+    raw = pc.if_else(pc.equal(raw, "null"), pa.scalar(None, pa.string()), raw)
+    if pc.all(pc.starts_with(raw, '"')).as_py() is False:
+        return None
+    texts = pc.utf8_slice_codeunits(raw, 1, -1)
+    escaped = pc.fill_null(pc.match_substring(raw, "\\"), False)
+    if pc.any(escaped).as_py():
+        decoded = [json.loads(v) for v in raw.filter(escaped).to_pylist()]
+        texts = pc.replace_with_mask(texts, escaped, pa.array(decoded, pa.string()))
+    return texts
 
 
 def _normalised(texts: pa.Array) -> pa.Array:
