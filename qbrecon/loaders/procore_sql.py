@@ -36,9 +36,17 @@ from ..schemas.values import Batch, from_strings, kind_of
 from . import procore_shapes as shapes
 from .validate import Checked, LoadChunk, SourceRecords, _checked_columns, _overlong_text
 
-# The resources read by DuckDB when their pages need nothing from other files: the large ones (invoices with their
-# lines are ~90 % of a company's export; commitments.json is one large file).
-SQL_RESOURCES = ("requisitions", "commitments")
+# The resources read by DuckDB when their pages need nothing from other files: every one whose columns and checks
+# the path expresses (invoices with their lines are ~90 % of a company's export; commitments.json is one large file)
+SQL_RESOURCES = (
+    "projects",
+    "vendors",
+    "budget_line_items",
+    "commitments",
+    "commitment_change_orders",
+    "requisitions",
+    "contract_payments",
+)
 
 # A text column's value is read as JSON, to tell text from other values (a string starts with a quote). Other
 # columns are read as DuckDB gives a JSON value as VARCHAR (text unquoted, numbers and booleans as written), which
@@ -71,8 +79,9 @@ class _Plan:
 @functools.cache
 def _plan(table: str) -> _Plan | None:
     spec = TABLES[table]
-    if not _columns_fit(spec) or spec.table == "cost_codes" or "approval_status" in spec.column_names:
-        return None  # cost codes' level and approval statuses are filled in Python (``_table_columns``)
+    if not _columns_fit(spec) or spec.table in ("cost_codes", "budget_changes") or "approval_status" in spec.column_names:
+        # cost codes' level, budget changes' adjustment lines and approval statuses are Python's (``_Reader``)
+        return None
     tree: dict = {"g702": False, "parent_id": False}  # read to decline what ``normalise_records`` would change
     lines = []
     for s in TABLES.values():
