@@ -221,7 +221,7 @@ def _read(con: duckdb.DuckDBPyConnection, plan: _Plan, files: list[tuple[str, st
     nested = "".join(f', r."{_q(key)}" AS "l:{_q(key)}"' for _, key, _ in plan.lines)
     # one pass, one thread: records in file order, each file's in its order; line arrays come as Arrow lists
     parents = con.sql(
-        f"""SELECT list_position($paths, filename) AS file_no,
+        f"""SELECT filename,
         r.g702 IS NOT NULL OR r.parent_id IS NOT NULL AS reshaped, {", ".join(_parent_columns(plan))}{nested}
         FROM read_json($paths, format='array', filename=true, columns={{{columns}}}) r""",
         params={"paths": paths},
@@ -229,7 +229,8 @@ def _read(con: duckdb.DuckDBPyConnection, plan: _Plan, files: list[tuple[str, st
     n = parents.num_rows
     if n and pc.any(parents.column("reshaped")).as_py():
         return None
-    file_no = np.asarray(parents.column("file_no").to_numpy(), dtype=np.int64) - 1
+    file_no = pc.index_in(parents.column("filename"), value_set=pa.array(paths, pa.string()))
+    file_no = np.asarray(pc.fill_null(file_no, -1).to_numpy(), dtype=np.int64)
     if n and (np.any(np.diff(file_no) < 0) or file_no[0] < 0):
         return None  # not in file order
     starts = np.searchsorted(file_no, file_no, side="left")
