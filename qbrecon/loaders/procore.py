@@ -21,6 +21,8 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
+
 from ..errors import InputError
 from ..schemas import TABLES, TableSpec
 from ..schemas.types import normalise_status
@@ -566,7 +568,7 @@ class ExportReader:
                 chunk, groups = result
                 if reader.group:
                     for c in chunk.checked.values():
-                        c.batch.group = [g + reader.group for g in c.batch.group]
+                        c.batch.group = pc.add(c.batch.group, reader.group)
                 reader.group += groups
                 self.files.extend(label for _, label in part)
                 taken.append(chunk)

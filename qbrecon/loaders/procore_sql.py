@@ -382,9 +382,9 @@ def merge(chunks: list[LoadChunk]) -> LoadChunk:
         batch = Batch(
             TABLES[name],
             {},
-            [f for p in parts for f in p.batch.source_file],
-            [r for p in parts for r in p.batch.source_row],
-            [g for p in parts for g in p.batch.group],
+            pa.concat_arrays([p.batch.source_file for p in parts]),
+            pa.concat_arrays([p.batch.source_row for p in parts]),
+            pa.concat_arrays([p.batch.group for p in parts]),
             SourceRecords({}, table),
         )
         checked[name] = Checked(batch, table)
@@ -396,9 +396,8 @@ def _chunk(out: dict, has_lines: dict) -> LoadChunk:
     checked = {}
     for name, (table, source_file, source_row, groups) in out.items():
         spec = TABLES[name]
-        batch = Batch(
-            spec, {}, source_file.to_pylist(), source_row.to_pylist(), groups.to_pylist(), SourceRecords({}, table)
-        )
+        # the rows' file, row and group stay Arrow arrays (``validate.settle`` reads them as such)
+        batch = Batch(spec, {}, source_file, source_row, groups, SourceRecords({}, table))
         checked[name] = Checked(batch, table)
     return LoadChunk(checked, has_lines or None)
 
