@@ -378,7 +378,7 @@ def merge(chunks: list[LoadChunk]) -> LoadChunk:
     checked = {}
     for name in chunks[0].checked:
         parts = [c.checked[name] for c in chunks]
-        table = pa.concat_tables([p.table for p in parts]).combine_chunks()
+        table = pa.concat_tables([p.table for p in parts])  # no copy: DuckDB reads the chunks as they are
         batch = Batch(
             TABLES[name],
             {},

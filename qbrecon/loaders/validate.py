@@ -225,7 +225,8 @@ def settle(checked: dict[str, Checked], load_id: int) -> Outcome:
         good[name] = table if keep is None else table.take(pa.array(keep, pa.int64()))
         held_rows = [i for i in range(n) if held[i]] if len(bad_groups) else []
         quarantined[name] = len(held_rows)
-        group, source_file, source_row = (_values(v) for v in (b.group, b.source_file, b.source_row))
+        if held_rows:
+            group, source_file, source_row = (_values(v) for v in (b.group, b.source_file, b.source_row))
         for i in held_rows:
             errs = c.problems.get(i) or [
                 CellError(
