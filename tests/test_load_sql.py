@@ -177,11 +177,11 @@ def test_values_the_fast_path_takes_from_json_numbers_are_the_python_readings(ex
     def change(records: list) -> None:
         for rec in records:
             rec["vendor_id"] = str(rec["vendor_id"])
-            rec["vendor_name"] = 'Tile "A" \\ Stone\tcaf\u00e9 \u2014 \U0001F9F1'
+            rec["vendor_name"] = 'Tile "A" \\ Stone\tcaf\u00e9 \u2014 \U0001f9f1'
             for line in rec["contract_items"]:
                 line["scheduled_value"] = float(line["scheduled_value"])
                 line["position"] = str(line["position"])
-                line["description_of_work"] = "Ceramic \"tile\" \\ 2\u00bd in"
+                line["description_of_work"] = 'Ceramic "tile" \\ 2\u00bd in'
 
     bad = _edit(export, tmp_path, change)
     taken, declined = _both_ways(bad, tmp_path, monkeypatch)

@@ -14,7 +14,7 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -428,19 +428,24 @@ class ExportReader:
         in_workers = [
             r for r in resources if r not in in_sql and self._in_workers(r, found.get(r, []), lines)
         ]
-        # the first large resource's parts are read (by DuckDB or by the workers) while this process reads and
-        # writes the resources before it
-        first = next((r for r in resources if r in in_sql or r in in_workers), None)
-        ahead = (
-            self._parts(by_resource[first], found[first], base, sql=first in in_sql) if first is not None else None
+        # DuckDB reads ahead through every resource it takes, in the writer's order, while this process reads and
+        # writes the others; the first page folder for the workers starts at once too
+        sql_parts = (
+            _SqlParts([(by_resource[r], part) for r in in_sql for part in self._split(found[r], base)], self.workers)
+            if in_sql
+            else None
         )
+        first = in_workers[0] if in_workers else None
+        ahead = self._parts(by_resource[first], found[first], base) if first is not None else None
         try:
             yield from self._read_resources(
-                resources, in_sql, in_workers, ahead, by_resource, found, base, reader, erp, templates, lines
+                resources, in_sql, in_workers, sql_parts, ahead, by_resource, found, base, reader, erp, templates, lines
             )
         finally:
             if ahead is not None:
                 ahead.close()
+            if sql_parts is not None:
+                sql_parts.close()
         self.notes = (
             [f"ignored {name}: not a Procore resource file" for name in ignored]
             + reader.notes
@@ -455,6 +460,7 @@ class ExportReader:
         resources: list[str],
         in_sql: list[str],
         in_workers: list[str],
+        sql_parts: _SqlParts | None,
         ahead: _Parts | None,
         by_resource: dict[str, TableSpec],
         found: dict[str, list[Path]],
@@ -470,14 +476,14 @@ class ExportReader:
                 if reader.batches:
                     yield check_chunk(reader.batches, reader.has_lines)
                     reader.batches, reader.has_lines = {}, {}
+            if resource in in_sql and sql_parts is not None:
+                yield from self._pages_in_sql(sql_parts, reader, spec)
+            elif resource in in_workers:
                 parts = ahead if ahead is not None and ahead.spec is spec else None
                 if parts is None:
-                    parts = self._parts(spec, found[resource], base, sql=resource in in_sql)
+                    parts = self._parts(spec, found[resource], base)
                 try:
-                    if resource in in_sql:
-                        yield from self._pages_in_sql(parts, reader)
-                    else:
-                        yield from self._pages_in_workers(parts, base, reader)
+                    yield from self._pages_in_workers(parts, base, reader)
                 finally:
                     parts.close()
             else:
@@ -531,8 +537,8 @@ class ExportReader:
             return False
         return not any(parent == resource and lr in lines for lr, (parent, *_) in shapes.LINE_RESOURCES.items())
 
-    def _parts(self, spec: TableSpec, files: list[Path], base: Path, sql: bool = False) -> _Parts:
-        """A resource's pages in parts of about ``part_bytes``, the first ``workers + 1`` submitted at once."""
+    def _split(self, files: list[Path], base: Path) -> list[list[tuple[str, str]]]:
+        """A resource's files in parts of about ``part_bytes``: (path, label) of each."""
         parts: list[list[tuple[str, str]]] = [[]]
         size = 0
         for f in files:
@@ -541,16 +547,19 @@ class ExportReader:
                 size = 0
             parts[-1].append((str(f), str(f.relative_to(base))))
             size += f.stat().st_size
-        return _Parts(spec, parts, self.workers, self.chunk_rows, sql=sql)
+        return parts
 
-    def _pages_in_sql(self, parts: _Parts, reader: _Reader) -> Iterator[LoadChunk]:
+    def _parts(self, spec: TableSpec, files: list[Path], base: Path) -> _Parts:
+        """A resource's pages in parts of about ``part_bytes``, the first ``workers + 1`` submitted at once."""
+        return _Parts(spec, self._split(files, base), self.workers, self.chunk_rows)
+
+    def _pages_in_sql(self, parts: _SqlParts, reader: _Reader, spec: TableSpec) -> Iterator[LoadChunk]:
         """A resource's pages read by DuckDB part by part, in order (``procore_sql.read_part``); a part the path
         declines is read here by the Python path, which stores, quarantines or refuses it as always. DuckDB's
         parts are written ``SQL_CHUNK_ROWS`` rows at a time (only typed columns: small)."""
-        spec = parts.spec
         taken: list[LoadChunk] = []
-        while parts.queue:
-            part, future = parts.queue.popleft()
+        while parts.queue and parts.queue[0][0] is spec:
+            _, part, future = parts.queue.popleft()
             result = future.result()
             if result is None:
                 if taken:
@@ -610,28 +619,14 @@ class _Parts:
     """A resource's page parts in worker processes: at most ``workers + 1`` read ahead of the writer, taken in
     order. Fork: the workers start at once with everything imported; they touch no database connection."""
 
-    def __init__(
-        self,
-        spec: TableSpec,
-        parts: list[list[tuple[str, str]]],
-        workers: int,
-        chunk_rows: int,
-        sql: bool = False,
-    ):
+    def __init__(self, spec: TableSpec, parts: list[list[tuple[str, str]]], workers: int, chunk_rows: int):
         self.spec = spec
         self.chunk_rows = chunk_rows
         self.parts = parts
-        self.sql = sql
         self.todo = iter(parts)
         self.queue: deque[tuple[list[tuple[str, str]], Future]] = deque()
-        # DuckDB reads in threads of this process (it holds no GIL while it parses), one per core but the
-        # writer's: on two cores a second reading thread only contends with the writer (measured: as fast or
-        # slower, ~1 CPU-second more)
-        workers = max(1, workers - 1) if sql else workers
-        self.pool: Executor | None = (
-            ThreadPoolExecutor(workers)
-            if sql
-            else ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        self.pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("fork")
         )
         for _ in range(workers + 1):
             if not self.submit_next():
@@ -642,14 +637,41 @@ class _Parts:
         if part is None or self.pool is None:
             return False
         try:
-            if self.sql:
-                future = self.pool.submit(procore_sql.read_part, self.spec.table, part)
-            else:
-                future = self.pool.submit(_check_pages, self.spec.table, part, self.chunk_rows)
+            future = self.pool.submit(_check_pages, self.spec.table, part, self.chunk_rows)
         except BrokenProcessPool as e:  # a worker died: the part stays in order, read by the writer
             future = Future()
             future.set_exception(e)
         self.queue.append((part, future))
+        return True
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None
+        self.queue.clear()
+
+
+class _SqlParts:
+    """The parts of every resource DuckDB reads, in the order the writer takes them, read in threads of this
+    process (DuckDB holds no GIL while it parses) a few parts ahead of the writer, across resources: while the
+    writer reads a resource in Python, the next parts are read. One thread per core but the writer's: on two cores
+    a second reading thread only contends with the writer (measured: as fast or slower, ~1 CPU-second more)."""
+
+    def __init__(self, parts: list[tuple[TableSpec, list[tuple[str, str]]]], workers: int):
+        self.todo = iter(parts)
+        self.queue: deque[tuple[TableSpec, list[tuple[str, str]], Future]] = deque()
+        threads = max(1, workers - 1)
+        self.pool: ThreadPoolExecutor | None = ThreadPoolExecutor(threads)
+        for _ in range(threads + 2):
+            if not self.submit_next():
+                break
+
+    def submit_next(self) -> bool:
+        item = next(self.todo, None)
+        if item is None or self.pool is None:
+            return False
+        spec, part = item
+        self.queue.append((spec, part, self.pool.submit(procore_sql.read_part, spec.table, part)))
         return True
 
     def close(self) -> None:

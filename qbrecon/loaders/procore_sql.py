@@ -71,7 +71,9 @@ def fits(spec: TableSpec) -> bool:
 @dataclass(frozen=True)
 class _Plan:
     spec: TableSpec
-    lines: tuple[tuple[TableSpec, str, str], ...]  # line table, array key in the record, key naming the parent
+    lines: tuple[
+        tuple[TableSpec, str, str], ...
+    ]  # line table, array key in the record, key naming the parent
     columns: dict[str, str]  # the record's top-level keys read, each with its DuckDB type
     json_paths: dict[str, frozenset[str]]  # per table, the leaves read as JSON (text columns')
 
@@ -79,10 +81,17 @@ class _Plan:
 @functools.cache
 def _plan(table: str) -> _Plan | None:
     spec = TABLES[table]
-    if not _columns_fit(spec) or spec.table in ("cost_codes", "budget_changes") or "approval_status" in spec.column_names:
+    if (
+        not _columns_fit(spec)
+        or spec.table in ("cost_codes", "budget_changes")
+        or "approval_status" in spec.column_names
+    ):
         # cost codes' level, budget changes' adjustment lines and approval statuses are Python's (``_Reader``)
         return None
-    tree: dict = {"g702": False, "parent_id": False}  # read to decline what ``normalise_records`` would change
+    tree: dict = {
+        "g702": False,
+        "parent_id": False,
+    }  # read to decline what ``normalise_records`` would change
     lines = []
     for s in TABLES.values():
         if s.meta.get("parent") == table and "nested" in s.meta:
@@ -164,7 +173,9 @@ def _parent_columns(plan: _Plan) -> list[str]:
             continue
         path = c.source or c.name
         e = _leaf("r", path)
-        out.append(f'{e}::VARCHAR AS "{"j" if path in plan.json_paths[plan.spec.table] else "t"}:{_q(c.name)}"')
+        out.append(
+            f'{e}::VARCHAR AS "{"j" if path in plan.json_paths[plan.spec.table] else "t"}:{_q(c.name)}"'
+        )
     return out
 
 
@@ -208,7 +219,9 @@ def _one_array(path: str) -> bool:
     return head.lstrip()[:1] == b"[" and tail.rstrip()[-1:] == b"]"
 
 
-def _read(con: duckdb.DuckDBPyConnection, plan: _Plan, files: list[tuple[str, str]]) -> tuple[LoadChunk, int] | None:
+def _read(
+    con: duckdb.DuckDBPyConnection, plan: _Plan, files: list[tuple[str, str]]
+) -> tuple[LoadChunk, int] | None:
     paths = [p for p, _ in files]
     suspect = con.execute(
         "SELECT count(*) FILTER (WHERE regexp_matches(content, $a) OR regexp_matches(content, $b) "
@@ -388,7 +401,9 @@ def merge(chunks: list[LoadChunk]) -> LoadChunk:
             SourceRecords({}, table),
         )
         checked[name] = Checked(batch, table)
-    has_lines = {k: [h for c in chunks for h in (c.has_lines or {}).get(k, [])] for k in chunks[0].has_lines or {}}
+    has_lines = {
+        k: [h for c in chunks for h in (c.has_lines or {}).get(k, [])] for k in chunks[0].has_lines or {}
+    }
     return LoadChunk(checked, has_lines or None)
 
 
