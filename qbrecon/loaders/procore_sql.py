@@ -1,17 +1,18 @@
 """Procore pages read by DuckDB (``read_json``) instead of Python: the fast path of the large resources.
 
-A part of a resource's page files is parsed, its records and their nested lines unnested and each declared
-column extracted (value and JSON type) by DuckDB in its own threads, without Python objects per row. The values
-are then converted by the same rule as the Python reading (``schemas.values.from_strings``, whole columns) and
-checked by the same declarations (the tables' pandera checks, read off the models: not null, ``isin``,
-``str_length``; ``validate.MAX_TEXT``; one record per key).
+A part of a resource's page files is one ``read_json`` with the declared columns in a DuckDB thread of the loading
+process: records come as Arrow columns and their nested line arrays as Arrow lists, flattened in Arrow, without
+Python objects per row. The values are then converted by the same rule as the Python reading
+(``schemas.values.from_strings``, whole columns) and checked by the same declarations (the tables' pandera checks,
+read off the models: not null, ``isin``, ``str_length``; ``validate.MAX_TEXT``; one record per key).
 
 The path is only ever *faster*, never different: a part it cannot take exactly as the Python reading would --
 any value the whole-column rule does not read, any failed check, a repeated key, a page kept with its request or
 in a ``project_<id>`` folder, anything DuckDB refuses (malformed JSON, a record that is not an object, a line array
 that is not an array) or accepts where the Python reading refuses (trailing commas, NaN / Infinity, an exponent
-that overflows, a byte-order mark, an empty file) -- is declined (``read_part`` returns None) and read by the
-Python path, which stores, quarantines or refuses it and names file, row and field as always.
+that overflows, a byte-order mark, an empty file, a truncated array, two arrays in one file) -- is declined
+(``read_part`` returns None) and read by the Python path, which stores, quarantines or refuses it and names file,
+row and field as always.
 
 Which resources take this path is declared once, ``SQL_RESOURCES``; a resource whose columns or checks the path
 cannot express (``fits``) keeps the Python path whatever the declaration says.
@@ -51,6 +52,7 @@ SQL_RESOURCES = (
 # A text column's value is read as JSON, to tell text from other values (a string starts with a quote). Other
 # columns are read as DuckDB gives a JSON value as VARCHAR (text unquoted, numbers and booleans as written), which
 # the whole-column rule reads as it reads text, refusing what it cannot read.
+
 # What DuckDB's JSON reader accepts and the Python reading (orjson) refuses, outside and (rarely) inside strings:
 # NaN / Infinity, exponents that overflow a double, trailing commas. A part with any of them is declined. (Each
 # pattern starts with the character before a value, which RE2 finds with memchr: ~4x faster than one pattern.)
@@ -71,9 +73,8 @@ def fits(spec: TableSpec) -> bool:
 @dataclass(frozen=True)
 class _Plan:
     spec: TableSpec
-    lines: tuple[
-        tuple[TableSpec, str, str], ...
-    ]  # line table, array key in the record, key naming the parent
+    # line tables: (table, the array's key in the record, the column naming the parent)
+    lines: tuple[tuple[TableSpec, str, str], ...]
     columns: dict[str, str]  # the record's top-level keys read, each with its DuckDB type
     json_paths: dict[str, frozenset[str]]  # per table, the leaves read as JSON (text columns')
 
