@@ -112,7 +112,7 @@ class Workspace:
     def load_procore(self, path: str | Path) -> LoadReport:
         """Load a Procore export and, in the same transaction, give new exportable records their ERP queue rows
         (decisions already taken are kept)."""
-        with self.store.transaction():
+        with self.loading.bounded_memory(), self.store.transaction():
             report = self.loading.load_procore(path)
             added = self.erp_queue.refresh_queue()
         if added:

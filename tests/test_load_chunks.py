@@ -12,6 +12,7 @@ import pytest
 from qbrecon.errors import InputError
 from qbrecon.fixtures.generator import generate
 from qbrecon.loaders import procore as procore_reader
+from qbrecon.loaders import procore_sql
 from qbrecon.workspace_full import Workspace
 
 TABLES = [
@@ -122,6 +123,7 @@ def test_pages_read_in_worker_processes_load_what_one_process_loads(export, tmp_
     records = json.loads(page.read_text(encoding="utf-8"))
     records[0]["contract_items"][0]["scheduled_value"] = "12,5x"
     page.write_text(json.dumps(records), encoding="utf-8")
+    monkeypatch.setattr(procore_sql, "SQL_RESOURCES", ())  # invoices' pages in the workers
     monkeypatch.setattr(procore_reader, "CHUNK_ROWS", 40)
     monkeypatch.setattr(procore_reader, "PART_BYTES", 3_000)  # a page or two per part
 
@@ -167,6 +169,7 @@ def _dies_in_a_worker(*args: object) -> object:
 def test_a_worker_process_that_dies_loses_nothing(export, tmp_path, monkeypatch):
     """A worker killed mid-load (out of memory, a crash): the pages it had and every page after them are read in
     the loading process, and the load stores what a load without workers stores."""
+    monkeypatch.setattr(procore_sql, "SQL_RESOURCES", ())  # invoices' pages in the workers
     monkeypatch.setattr(procore_reader, "CHUNK_ROWS", 40)
     monkeypatch.setattr(procore_reader, "PART_BYTES", 3_000)
     monkeypatch.setattr(procore_reader, "_workers", lambda: 0)
@@ -189,6 +192,7 @@ def test_a_bad_page_read_in_a_worker_writes_nothing_and_names_its_file(export, t
     bad = tmp_path / "bad"
     shutil.copytree(export, bad)
     (bad / "requisitions" / "page_0003.json").write_text('[{"id": 1, ', encoding="utf-8")
+    monkeypatch.setattr(procore_sql, "SQL_RESOURCES", ())  # invoices' pages in the workers
     monkeypatch.setattr(procore_reader, "CHUNK_ROWS", 40)
     monkeypatch.setattr(procore_reader, "PART_BYTES", 3_000)
     monkeypatch.setattr(procore_reader, "_workers", lambda: 2)
@@ -224,3 +228,32 @@ def test_a_line_id_an_earlier_chunk_stored_under_another_invoice_is_held_back(ex
     held = q[(q.table_name == "invoice_lines") & (q.check == "duplicate_key")]
     assert len(held) == 1 and f"id={taken['id']}" in held.failure_case.iloc[0]
     assert report.tables["invoices"].quarantined == 1
+
+
+def test_duckdb_memory_is_capped_during_a_procore_load_and_restored_after(export, tmp_path, monkeypatch):
+    """The queue refresh after a large load joins every line in the load's transaction: DuckDB's memory is capped
+    (it spills to the workspace's temp files) from the load's start to its commit, and restored after -- also
+    after a load that fails."""
+    from qbrecon.loaders.service import LOAD_MEMORY_LIMIT, _bytes
+
+    ws = Workspace(tmp_path / "w.duckdb")
+
+    def limit() -> float:
+        return _bytes(ws.store.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+
+    before = limit()
+    assert before > LOAD_MEMORY_LIMIT
+    seen = []
+    refresh = ws.erp_queue.refresh_queue
+
+    def spied() -> int:
+        seen.append(limit())
+        return refresh()
+
+    monkeypatch.setattr(ws.erp_queue, "refresh_queue", spied)
+    ws.load_procore(export)
+    assert seen and seen[0] <= LOAD_MEMORY_LIMIT
+    assert limit() == before
+    with pytest.raises(InputError):
+        ws.load_procore(tmp_path / "missing")
+    assert limit() == before

@@ -187,7 +187,7 @@ def failing_groups(checked: dict[str, Checked]) -> dict[int, str]:
     for name, c in checked.items():
         groups = c.batch.group
         for row, errs in c.problems.items():
-            g = groups[row]
+            g = _value(groups[row])
             if g not in bad_groups:
                 e = errs[0]
                 bad_groups[g] = f"{name}.{e.field} ({e.check}) in the same source record"
@@ -225,18 +225,20 @@ def settle(checked: dict[str, Checked], load_id: int) -> Outcome:
         good[name] = table if keep is None else table.take(pa.array(keep, pa.int64()))
         held_rows = [i for i in range(n) if held[i]] if len(bad_groups) else []
         quarantined[name] = len(held_rows)
+        if held_rows:
+            group, source_file, source_row = (_values(v) for v in (b.group, b.source_file, b.source_row))
         for i in held_rows:
             errs = c.problems.get(i) or [
                 CellError(
-                    i, None, "record_quarantined", "held back with its record: " + bad_groups[b.group[i]]
+                    i, None, "record_quarantined", "held back with its record: " + bad_groups[group[i]]
                 )
             ]
             record = _record_json(b.record(i))
             for e in errs:
                 q_cols["load_id"].append(load_id)
                 q_cols["table_name"].append(name)
-                q_cols["source_file"].append(b.source_file[i])
-                q_cols["source_row"].append(b.source_row[i])
+                q_cols["source_file"].append(source_file[i])
+                q_cols["source_row"].append(source_row[i])
                 q_cols["field"].append(e.field)
                 q_cols["check"].append(e.check)
                 q_cols["failure_case"].append(e.failure_case)
@@ -244,6 +246,15 @@ def settle(checked: dict[str, Checked], load_id: int) -> Outcome:
                 q_cols["quarantined_at"].append(now)
     quarantine = pa.table(q_cols, schema=QUARANTINE_SCHEMA)
     return Outcome(good, quarantine, quarantined, {k: c.merged_duplicates for k, c in checked.items()})
+
+
+def _value(v: Any) -> Any:
+    return v.as_py() if isinstance(v, pa.Scalar) else v
+
+
+def _values(values: Any) -> list:
+    """A batch's bookkeeping column as a list (DuckDB's reading keeps them as Arrow arrays)."""
+    return values.to_pylist() if isinstance(values, pa.Array | pa.ChunkedArray) else values
 
 
 def _record_json(record: Any) -> str:

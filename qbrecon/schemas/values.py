@@ -341,35 +341,48 @@ def _strings(values: list) -> pa.Array | None:
         return None
 
 
+def from_strings(texts: pa.Array, kind: str) -> pa.Array | None:
+    """A column that is all text (or null) converted as a whole, the one rule for every reader that has its
+    values as Arrow strings (``_fast`` here, DuckDB's reading of Procore pages in ``loaders.procore_sql``); None
+    when some value needs the cell-by-cell reading (which names it)."""
+    try:
+        if kind == "text":
+            return texts
+        if kind == "bool":
+            if pc.all(pc.is_in(texts.drop_null(), value_set=pa.array(["true", "false"]))).as_py() is False:
+                return None
+            return pc.equal(texts, "true")
+        if kind in ("int", "money", "quantity", "date", "timestamp"):
+            return pc.cast(texts, pa.date32() if kind == "date" else ARROW_TYPES[kind])
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+        return None
+    return None  # hours: always cell by cell
+
+
 def _fast(values: list, kind: str) -> pa.Array | None:
     """Convert a column in one go when every value has the expected shape; None means 'go cell by cell'."""
-    target = ARROW_TYPES[kind]
     try:
         if kind == "text":
             return _strings(values)
         elif kind == "int":
             if all(type(v) is int or v is None for v in values):
                 return pa.array(values, pa.int64())
-            texts = _strings(values)
-            if texts is not None:
-                return pc.cast(texts, pa.int64())
         elif kind == "bool":
             if all(type(v) is bool or v is None for v in values):
                 return pa.array(values, pa.bool_())
-            if all(v in ("true", "false", None) for v in values):
-                return pc.equal(pa.array(values, pa.string()), "true")
         elif kind in ("money", "quantity"):
             texts = _strings(values)
             if texts is not None:
-                return pc.cast(texts, target)
+                return from_strings(texts, kind)
             if all(type(v) in (int, float, str) or v is None for v in values):
                 # floats go through their shortest repr, as parse_money does (0.1 stays 0.10)
                 texts = [v if v is None or type(v) is str else repr(v) for v in values]
-                return pc.cast(pa.array(texts, pa.string()), target)
-        elif kind in ("date", "timestamp"):
+                return from_strings(pa.array(texts, pa.string()), kind)
+            return None
+        if kind in ("int", "bool", "date", "timestamp"):
             texts = _strings(values)
             if texts is not None:
-                return pc.cast(texts, pa.date32() if kind == "date" else TIMESTAMP_TYPE)
+                return from_strings(texts, kind)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
         return None
     return None
@@ -422,6 +435,7 @@ __all__ = [
     "NotAnObject",
     "convert_batch",
     "convert_column",
+    "from_strings",
     "kind_of",
     "read_bool",
     "read_date",
