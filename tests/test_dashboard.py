@@ -596,7 +596,9 @@ def test_an_approver_s_page_is_made_while_the_sign_in_form_shows_and_only_filled
     assert {id(part._models[ref][0]) for part in session.root.objects} == made  # the same models, now shown
     view = session.queue
     waiting = len(company.queue(status="ready_to_export", item_type="invoice"))
-    assert view is ahead.queue and view.user.login == "ann@example.com" and len(view.table.value) == waiting > 0
+    assert (
+        view is ahead.queue and view.user.login == "ann@example.com" and len(view.table.value) == waiting > 0
+    )
     assert f"rows 1–{waiting} of {waiting}" in view.pager.text.object
     urls = [m.url for m in doc.models if isinstance(m, ImportedStyleSheet)]
     assert urls and not [u for u in urls if u.startswith("http")]

@@ -254,7 +254,9 @@ def test_a_procore_change_while_the_request_is_out_comes_back_as_an_update(tmp_p
     items = ws.queue(item_type="company").set_index("procore_id")
     assert items.loc[1, "status"] == "ready_to_export" and bool(items.loc[1, "is_update"])
     assert "procore_update" in set(ws.audit("company", 1)["action"])
-    assert items.loc[2, "status"] == "synced" and "procore_update" not in set(ws.audit("company", 2)["action"])
+    assert items.loc[2, "status"] == "synced" and "procore_update" not in set(
+        ws.audit("company", 2)["action"]
+    )
     linked = ws.store.execute("SELECT procore_id, fingerprint FROM qb_links ORDER BY 1").fetchall()
     assert linked == built  # the links keep the fingerprint of what was sent
     ws.close()

@@ -226,7 +226,9 @@ class Session:
         self.tabs.param.watch(self._on_tab, "active")
         page.sign_out.on_click(self.sign_out)
         self.root.objects = list(page.parts)
-        if made_ahead:  # what changed in it since points some stylesheets at Panel's CDN again: at this server
+        if (
+            made_ahead
+        ):  # what changed in it since points some stylesheets at Panel's CDN again: at this server
             self._local_stylesheets(page)
 
     def _page(self, user: DashboardUser, first: Future | None = None, ahead: bool = False) -> _Page:

@@ -415,7 +415,9 @@ class QueueView:
         """Show the first view to ``user`` in a view made ``ahead`` for a user who may do what ``user`` may (the
         same controls): its counts and page (``first``, being read already, else read now)."""
         self.user = user
-        self.counts, self.query, page = first_read(self.ws, self.query.page_size) if first is None else first.result()
+        self.counts, self.query, page = (
+            first_read(self.ws, self.query.page_size) if first is None else first.result()
+        )
         self.refresh(recount=False, page=page)
 
     def _make_dialog(self) -> pn.Modal:

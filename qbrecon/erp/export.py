@@ -591,7 +591,10 @@ class ExportService:
                     "VARCHAR",
                     [json.dumps(list(r.line_sources)) if r.line_sources else None for r in requests],
                 ),
-                "fingerprint": ("VARCHAR", [fingerprints.get(p) for p in ids] if fingerprints else [None] * len(ids)),
+                "fingerprint": (
+                    "VARCHAR",
+                    [fingerprints.get(p) for p in ids] if fingerprints else [None] * len(ids),
+                ),
             }
         )
         # the fingerprint is taken as built: a Procore change arriving before the answer is still an update
@@ -638,7 +641,9 @@ class ExportService:
         ids = [int(x) for x in group["procore_id"]]
         if prefetched is not None:
             # the picked ones (a solo item goes alone) whose Procore record is still loaded, in id order
-            mine = pc.and_(prefetched["_ready_found"], pc.is_in(prefetched["_ready_procore_id"], pa.array(ids)))
+            mine = pc.and_(
+                prefetched["_ready_found"], pc.is_in(prefetched["_ready_procore_id"], pa.array(ids))
+            )
             kept = prefetched.filter(mine)
             kept = kept.drop_columns([c for c in kept.column_names if c.startswith("_ready_")])
             rows = arrow_to_frame(kept.sort_by("id"))
@@ -659,7 +664,9 @@ class ExportService:
             )
             for table, col in specs
         }
-        if len(frames) > 1:  # several line tables (a budget's lines and changes): the builder takes them by name
+        if (
+            len(frames) > 1
+        ):  # several line tables (a budget's lines and changes): the builder takes them by name
             lines = frames
         elif frames:
             lines = next(iter(frames.values()))
@@ -803,12 +810,16 @@ class ExportService:
             doc = ResponseDocument.read(response_xml, name=f"response to message {message_id}")
             name = f"response to message {message_id}"
             if purpose == "check":
-                result = read_response(doc, self._sent_requests(message_id, purpose), name=name, read_rets=False)
+                result = read_response(
+                    doc, self._sent_requests(message_id, purpose), name=name, read_rets=False
+                )
                 response_id = archive.archive_response(
                     self.store, doc.text, message_id, company_file=company_file
                 )
                 self._mirror(_echoed_tables(doc, any(result.outcomes["ret_count"]), name), response_id)
-                outcomes = self._apply_checks(message_id, result.outcomes, _rets_by_request(doc.root), response_id)
+                outcomes = self._apply_checks(
+                    message_id, result.outcomes, _rets_by_request(doc.root), response_id
+                )
             else:
                 if doc.root is None:  # an empty answer without the Web Connector's HRESULT: nothing to read
                     read_response(doc, None, name=name)  # raises, naming it
@@ -863,7 +874,9 @@ class ExportService:
                 if sources is not None:
                     rets = rets if rets is not None else _rets_by_request(root)
                     found = rets.get(rid, [])
-                    decision["line_links"] = _line_links(str(it), int(pid), sources, found[0] if found else None)
+                    decision["line_links"] = _line_links(
+                        str(it), int(pid), sources, found[0] if found else None
+                    )
             decided[rid] = decision
         decisions = list(decided.values())
         self._record(decisions, message_id, response_id)
@@ -1202,7 +1215,11 @@ class ExportService:
             "attempt": ("INTEGER", pa.int32(), [int(d["attempt"]) for d in decisions]),
             "decision": ("VARCHAR", pa.string(), decided),
             "outcome": ("VARCHAR", pa.string(), ledger_outcome),
-            "status_code": ("INTEGER", pa.int32(), [None if x is None else int(x) for x in col("status_code")]),
+            "status_code": (
+                "INTEGER",
+                pa.int32(),
+                [None if x is None else int(x) for x in col("status_code")],
+            ),
             "status_message": ("VARCHAR", pa.string(), col("status_message")),
             "error_class": ("VARCHAR", pa.string(), col("error_class")),
             "quickbooks_id": ("VARCHAR", pa.string(), col("quickbooks_id")),
@@ -1581,7 +1598,9 @@ def _bound_rows(columns: dict[str, tuple[str, list]]) -> tuple[str, list]:
     """A relation of ``columns`` (name -> (SQL type, values)) bound as list parameters, and its parameters: for the
     rows one statement reads (a message set's), binding the lists costs DuckDB less than registering an Arrow
     table and dropping it again (~0.5 ms a statement). Its parameters come where the relation stands in the SQL."""
-    sql = "(SELECT " + ", ".join(f"unnest(?::{kind}[]) AS {name}" for name, (kind, _) in columns.items()) + ")"
+    sql = (
+        "(SELECT " + ", ".join(f"unnest(?::{kind}[]) AS {name}" for name, (kind, _) in columns.items()) + ")"
+    )
     return sql, [values for _, values in columns.values()]
 
 
@@ -1602,11 +1621,7 @@ def _rows_sql(item_type: str, picked: str, inner: bool = False, queue: str | Non
     ]
     exclude = f" EXCLUDE ({', '.join(drop)})" if drop else ""
     join = "JOIN" if inner else "LEFT JOIN"
-    items = (
-        ""
-        if queue
-        else f"{join} erp_items e ON e.item_type = ? AND e.procore_id = {picked}.procore_id"
-    )
+    items = "" if queue else f"{join} erp_items e ON e.item_type = ? AND e.procore_id = {picked}.procore_id"
     return (
         f"t.*{exclude}, {e}.quickbooks_id, {e}.edit_sequence, {picked}.attempt, {options}",
         f"""{join} "{pair.procore_table}" t ON t.id = {picked}.procore_id{level} {items}""",
@@ -1717,7 +1732,9 @@ def _outcomes_with_decisions(
     rows = []
     for r in records:
         d = decided.get(r["request_id"]) or {}
-        rows.append({**r, "decision": d.get("decision"), "ledger_outcome": d.get("outcome") or d.get("decision")})
+        rows.append(
+            {**r, "decision": d.get("decision"), "ledger_outcome": d.get("outcome") or d.get("decision")}
+        )
     table = pa.Table.from_pylist(rows, schema=_DECIDED_SCHEMA)
     return arrow_to_frame(table) if frame else table
 

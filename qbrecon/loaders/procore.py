@@ -431,7 +431,9 @@ class ExportReader:
         # DuckDB reads ahead through every resource it takes, in the writer's order, while this process reads and
         # writes the others; the first page folder for the workers starts at once too
         sql_parts = (
-            _SqlParts([(by_resource[r], part) for r in in_sql for part in self._split(found[r], base)], self.workers)
+            _SqlParts(
+                [(by_resource[r], part) for r in in_sql for part in self._split(found[r], base)], self.workers
+            )
             if in_sql
             else None
         )
@@ -439,7 +441,18 @@ class ExportReader:
         ahead = self._parts(by_resource[first], found[first], base) if first is not None else None
         try:
             yield from self._read_resources(
-                resources, in_sql, in_workers, sql_parts, ahead, by_resource, found, base, reader, erp, templates, lines
+                resources,
+                in_sql,
+                in_workers,
+                sql_parts,
+                ahead,
+                by_resource,
+                found,
+                base,
+                reader,
+                erp,
+                templates,
+                lines,
             )
         finally:
             if ahead is not None:
@@ -535,7 +548,9 @@ class ExportReader:
         pages that need nothing from other files."""
         if not files or resource in _SERIAL_RESOURCES or not procore_sql.fits(spec):
             return False
-        return not any(parent == resource and lr in lines for lr, (parent, *_) in shapes.LINE_RESOURCES.items())
+        return not any(
+            parent == resource and lr in lines for lr, (parent, *_) in shapes.LINE_RESOURCES.items()
+        )
 
     def _split(self, files: list[Path], base: Path) -> list[list[tuple[str, str]]]:
         """A resource's files in parts of about ``part_bytes``: (path, label) of each."""

@@ -229,9 +229,7 @@ def settle(checked: dict[str, Checked], load_id: int) -> Outcome:
             group, source_file, source_row = (_values(v) for v in (b.group, b.source_file, b.source_row))
         for i in held_rows:
             errs = c.problems.get(i) or [
-                CellError(
-                    i, None, "record_quarantined", "held back with its record: " + bad_groups[group[i]]
-                )
+                CellError(i, None, "record_quarantined", "held back with its record: " + bad_groups[group[i]])
             ]
             record = _record_json(b.record(i))
             for e in errs:

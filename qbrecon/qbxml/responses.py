@@ -258,7 +258,6 @@ def read_response(
     return ResponseResult(_outcomes_frame(rows), rets)
 
 
-
 def outcome_rows(
     root: etree._Element,
     sent: Iterable[tuple[str, str | None, object, str | None, str | None]] | None,
@@ -390,4 +389,11 @@ def _outcomes_frame(rows: list[dict]) -> pd.DataFrame:
     return table.to_pandas(types_mapper=pd.ArrowDtype)
 
 
-__all__ = ["OUTCOME_COLUMNS", "ResponseResult", "classify", "classify_hresult", "outcome_rows", "read_response"]
+__all__ = [
+    "OUTCOME_COLUMNS",
+    "ResponseResult",
+    "classify",
+    "classify_hresult",
+    "outcome_rows",
+    "read_response",
+]
