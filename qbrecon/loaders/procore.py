@@ -425,9 +425,10 @@ class ExportReader:
         order = list(by_resource)
         resources = sorted(_resources(found, by_resource, erp), key=order.index)
         in_sql = [r for r in resources if self._in_sql(r, by_resource[r], found.get(r, []), lines)]
-        in_workers = [
-            r for r in resources if r not in in_sql and self._in_workers(r, found.get(r, []), lines)
-        ]
+        # No worker processes while DuckDB reads in this process's threads: a fork taken while a reading thread
+        # holds a lock (the allocator's, DuckDB's) gives a child that crashes at start. The resources DuckDB does
+        # not take are read here then; the large ones are DuckDB's.
+        in_workers = [] if in_sql else [r for r in resources if self._in_workers(r, found.get(r, []), lines)]
         # DuckDB reads ahead through every resource it takes, in the writer's order, while this process reads and
         # writes the others; the first page folder for the workers starts at once too
         sql_parts = (
