@@ -17,6 +17,9 @@ from qbrecon.loaders import procore as procore_reader
 from qbrecon.loaders import procore_sql
 from qbrecon.workspace_full import Workspace
 
+# every case loads a generated export twice (Python's reading, then DuckDB's) in parts of a page or two: 4-9 s each
+pytestmark = pytest.mark.slow
+
 TABLES = [
     "projects",
     "companies",
