@@ -8,52 +8,17 @@ import os
 
 import pandas as pd
 import pytest
+from procore_loads import TABLES, frames, small_export
 
 from qbrecon.errors import InputError
-from qbrecon.fixtures.generator import generate
 from qbrecon.loaders import procore as procore_reader
 from qbrecon.loaders import procore_sql
 from qbrecon.workspace_full import Workspace
 
-TABLES = [
-    "projects",
-    "companies",
-    "cost_codes",
-    "budget_line_items",
-    "budget_changes",
-    "commitments",
-    "commitment_lines",
-    "change_orders",
-    "change_order_lines",
-    "invoices",
-    "invoice_lines",
-    "payments_issued",
-    "timecard_entries",
-    "users",
-]
-
 
 @pytest.fixture(scope="module")
 def export(tmp_path_factory):
-    out = tmp_path_factory.mktemp("fixtures") / "gen"
-    generate(
-        out,
-        projects=3,
-        seed=3,
-        commitments_per_project=4,
-        invoices_per_commitment=3,
-        requisitions_per_page=4,
-        page_size=5,
-    )
-    return out / "procore"
-
-
-def _frames(ws: Workspace) -> dict[str, pd.DataFrame]:
-    out = {}
-    for t in TABLES:
-        f = ws.frame(t).drop(columns=["_load_id", "_loaded_at"])
-        out[t] = f.sort_values(list(f.columns)).reset_index(drop=True) if len(f) else f
-    return out
+    return small_export(tmp_path_factory.mktemp("fixtures") / "gen", seed=3)
 
 
 def test_small_chunks_load_what_one_chunk_loads(export, tmp_path, monkeypatch):
@@ -65,7 +30,7 @@ def test_small_chunks_load_what_one_chunk_loads(export, tmp_path, monkeypatch):
     assert len(list(procore_reader.ExportReader(export).chunks())) > 5
     assert r_one.tables == r_many.tables and r_one.files == r_many.files and r_one.notes == r_many.notes
     assert r_many.tables["invoice_lines"].loaded > 100
-    a, b = _frames(one), _frames(many)
+    a, b = frames(one), frames(many)
     for t in TABLES:
         pd.testing.assert_frame_equal(a[t], b[t], obj=t)
 
@@ -145,7 +110,7 @@ def test_pages_read_in_worker_processes_load_what_one_process_loads(export, tmp_
     assert dict(used).get("invoices", 0) > 3
     assert r_one.tables == r_many.tables and r_one.files == r_many.files and r_one.notes == r_many.notes
     assert r_many.tables["invoices"].quarantined == 1 and r_many.tables["invoice_lines"].loaded > 100
-    a, b = _frames(one), _frames(many)
+    a, b = frames(one), frames(many)
     for t in TABLES:
         pd.testing.assert_frame_equal(a[t], b[t], obj=t)
     qa, qb = _quarantine(one), _quarantine(many)
@@ -181,7 +146,7 @@ def test_a_worker_process_that_dies_loses_nothing(export, tmp_path, monkeypatch)
     many = Workspace(tmp_path / "many.duckdb")
     r_many = many.load_procore(export)
     assert r_one.tables == r_many.tables and r_one.files == r_many.files
-    a, b = _frames(one), _frames(many)
+    a, b = frames(one), frames(many)
     for t in TABLES:
         pd.testing.assert_frame_equal(a[t], b[t], obj=t)
 

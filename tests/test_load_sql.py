@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from procore_loads import TABLES, frames, small_export
 
 from qbrecon.errors import InputError
-from qbrecon.fixtures.generator import generate
 from qbrecon.loaders import procore as procore_reader
 from qbrecon.loaders import procore_sql
 from qbrecon.workspace_full import Workspace
@@ -20,45 +20,10 @@ from qbrecon.workspace_full import Workspace
 # every case loads a generated export twice (Python's reading, then DuckDB's) in parts of a page or two: 4-9 s each
 pytestmark = pytest.mark.slow
 
-TABLES = [
-    "projects",
-    "companies",
-    "cost_codes",
-    "budget_line_items",
-    "budget_changes",
-    "commitments",
-    "commitment_lines",
-    "change_orders",
-    "change_order_lines",
-    "invoices",
-    "invoice_lines",
-    "payments_issued",
-    "timecard_entries",
-    "users",
-]
-
 
 @pytest.fixture(scope="module")
 def export(tmp_path_factory):
-    out = tmp_path_factory.mktemp("fixtures") / "gen"
-    generate(
-        out,
-        projects=3,
-        seed=5,
-        commitments_per_project=4,
-        invoices_per_commitment=3,
-        requisitions_per_page=4,
-        page_size=5,
-    )
-    return out / "procore"
-
-
-def _frames(ws: Workspace) -> dict[str, pd.DataFrame]:
-    out = {}
-    for t in TABLES:
-        f = ws.frame(t).drop(columns=["_load_id", "_loaded_at"])
-        out[t] = f.sort_values(list(f.columns)).reset_index(drop=True) if len(f) else f
-    return out
+    return small_export(tmp_path_factory.mktemp("fixtures") / "gen", seed=5)
 
 
 def _quarantine(ws: Workspace) -> pd.DataFrame:
@@ -87,7 +52,7 @@ def _both_ways(path: Path, tmp_path: Path, monkeypatch, name: str = "") -> tuple
     r_two = two.load_procore(path)
     assert r_one.tables == r_two.tables
     assert r_one.files == r_two.files and r_one.notes == r_two.notes
-    a, b = _frames(one), _frames(two)
+    a, b = frames(one), frames(two)
     for t in TABLES:
         pd.testing.assert_frame_equal(a[t], b[t], obj=t)
     pd.testing.assert_frame_equal(_quarantine(one), _quarantine(two))

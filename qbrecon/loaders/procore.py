@@ -14,7 +14,7 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -631,63 +631,26 @@ class ExportReader:
             parts.submit_next()
 
 
-class _Parts:
-    """A resource's page parts in worker processes: at most ``workers + 1`` read ahead of the writer, taken in
-    order. Fork: the workers start at once with everything imported; they touch no database connection."""
+class _ReadAhead:
+    """Parts read in a pool ahead of the writer and taken in order: ``ahead`` submitted at once, then one more for
+    each part the writer takes (``submit_next``). ``queue`` holds ``_submit``'s entries, oldest first."""
 
-    def __init__(self, spec: TableSpec, parts: list[list[tuple[str, str]]], workers: int, chunk_rows: int):
-        self.spec = spec
-        self.chunk_rows = chunk_rows
-        self.parts = parts
-        self.todo = iter(parts)
-        self.queue: deque[tuple[list[tuple[str, str]], Future]] = deque()
-        self.pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("fork")
-        )
-        for _ in range(workers + 1):
+    def __init__(self, pool: Executor, items: list, ahead: int):
+        self.pool: Executor | None = pool
+        self.todo = iter(items)
+        self.queue: deque = deque()
+        for _ in range(ahead):
             if not self.submit_next():
                 break
 
-    def submit_next(self) -> bool:
-        part = next(self.todo, None)
-        if part is None or self.pool is None:
-            return False
-        try:
-            future = self.pool.submit(_check_pages, self.spec.table, part, self.chunk_rows)
-        except BrokenProcessPool as e:  # a worker died: the part stays in order, read by the writer
-            future = Future()
-            future.set_exception(e)
-        self.queue.append((part, future))
-        return True
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
-            self.pool = None
-        self.queue.clear()
-
-
-class _SqlParts:
-    """The parts of every resource DuckDB reads, in the order the writer takes them, read in threads of this
-    process (DuckDB holds no GIL while it parses) a few parts ahead of the writer, across resources: while the
-    writer reads a resource in Python, the next parts are read. One thread per core but the writer's: on two cores
-    a second reading thread only contends with the writer (measured: as fast or slower, ~1 CPU-second more)."""
-
-    def __init__(self, parts: list[tuple[TableSpec, list[tuple[str, str]]]], workers: int):
-        self.todo = iter(parts)
-        self.queue: deque[tuple[TableSpec, list[tuple[str, str]], Future]] = deque()
-        threads = max(1, workers - 1)
-        self.pool: ThreadPoolExecutor | None = ThreadPoolExecutor(threads)
-        for _ in range(threads + 2):
-            if not self.submit_next():
-                break
+    def _submit(self, item: Any) -> tuple:
+        raise NotImplementedError
 
     def submit_next(self) -> bool:
         item = next(self.todo, None)
         if item is None or self.pool is None:
             return False
-        spec, part = item
-        self.queue.append((spec, part, self.pool.submit(procore_sql.read_part, spec.table, part)))
+        self.queue.append(self._submit(item))
         return True
 
     def close(self) -> None:
@@ -695,6 +658,42 @@ class _SqlParts:
             self.pool.shutdown(cancel_futures=True)
             self.pool = None
         self.queue.clear()
+
+
+class _Parts(_ReadAhead):
+    """A resource's page parts in worker processes, at most ``workers + 1`` ahead of the writer: ``(part,
+    future)``. Fork: the workers start at once with everything imported; they touch no database connection."""
+
+    def __init__(self, spec: TableSpec, parts: list[list[tuple[str, str]]], workers: int, chunk_rows: int):
+        self.spec, self.parts, self.chunk_rows = spec, parts, chunk_rows
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+        super().__init__(pool, parts, workers + 1)
+
+    def _submit(self, part: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], Future]:
+        assert self.pool is not None
+        try:
+            future = self.pool.submit(_check_pages, self.spec.table, part, self.chunk_rows)
+        except BrokenProcessPool as e:  # a worker died: the part stays in order, read by the writer
+            future = Future()
+            future.set_exception(e)
+        return part, future
+
+
+class _SqlParts(_ReadAhead):
+    """The parts of every resource DuckDB reads, in the order the writer takes them, read in threads of this
+    process (DuckDB holds no GIL while it parses) a few parts ahead of the writer, across resources: while the
+    writer reads a resource in Python, the next parts are read. ``(spec, part, future)``. One thread per core but
+    the writer's: on two cores a second reading thread only contends with the writer (measured: as fast or slower,
+    ~1 CPU-second more)."""
+
+    def __init__(self, parts: list[tuple[TableSpec, list[tuple[str, str]]]], workers: int):
+        threads = max(1, workers - 1)
+        super().__init__(ThreadPoolExecutor(threads), parts, threads + 2)
+
+    def _submit(self, item: tuple[TableSpec, list[tuple[str, str]]]) -> tuple:
+        assert self.pool is not None
+        spec, part = item
+        return spec, part, self.pool.submit(procore_sql.read_part, spec.table, part)
 
 
 def _workers() -> int:

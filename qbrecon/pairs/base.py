@@ -43,6 +43,20 @@ def blockers_sql(*parts: str) -> str:
     return "NULLIF(concat_ws('; ', {}), '')".format(", ".join(parts))
 
 
+def unsynced_cost_codes_sql(lines: str, coded: str | None = None) -> str:
+    """Aggregates over a pair's lines (alias ``lines``, joined to ``erp_cost_code_state s``) for its "cost code(s) not
+    synced" blocker: ``unsynced`` (how many lines) and ``unsynced_codes`` (the codes, once each, in code order).
+    ``coded``: which lines carry a cost code at all (every line when None)."""
+    code = f"coalesce({lines}.cost_code_full_code, s.full_code, {lines}.cost_code_id::VARCHAR)"
+    waiting = (
+        "NOT coalesce(s.accepted, false)" if coded is None else f"{coded} AND NOT coalesce(s.accepted, false)"
+    )
+    return (
+        f"count(*) FILTER (WHERE {waiting}) AS unsynced, "
+        f"string_agg(DISTINCT {code}, ', ' ORDER BY {code}) FILTER (WHERE {waiting}) AS unsynced_codes"
+    )
+
+
 def unsyncable_lines_sql(
     source: str, lines: str, header: str, parent_key: str, amount: str, date: str
 ) -> str:

@@ -42,6 +42,7 @@ from .base import (
     PairRule,
     blockers_sql,
     erp_status_sql,
+    unsynced_cost_codes_sql,
 )
 from .base import PROCORE_V1 as V1
 
@@ -104,9 +105,7 @@ DETAILS_SQL = f"""
        FROM projects p JOIN (
            SELECT b.project_id AS id, count(*) AS lines, sum(b.original_budget_amount) AS original,
                   max(b.origin_id) AS origin_id,
-                  count(*) FILTER (WHERE NOT coalesce(s.accepted, false)) AS unsynced,
-                  string_agg(DISTINCT coalesce(b.cost_code_full_code, s.full_code, b.cost_code_id::VARCHAR), ', ' ORDER BY coalesce(b.cost_code_full_code, s.full_code, b.cost_code_id::VARCHAR))
-                      FILTER (WHERE NOT coalesce(s.accepted, false)) AS unsynced_codes
+                  {unsynced_cost_codes_sql("b")}
            FROM budget_line_items b LEFT JOIN erp_cost_code_state s ON s.cost_code_id = b.cost_code_id
            GROUP BY 1) bl ON bl.id = p.id
        LEFT JOIN (

@@ -48,6 +48,7 @@ from .base import (
     PairRule,
     blockers_sql,
     unsyncable_lines_sql,
+    unsynced_cost_codes_sql,
 )
 from .base import PROCORE_V1 as V1
 
@@ -110,9 +111,7 @@ DETAILS_SQL = f"""
        LEFT JOIN (
            SELECT l.commitment_id AS id,
                   count(*) FILTER (WHERE l.cost_code_id IS NOT NULL) AS coded_lines,
-                  count(*) FILTER (WHERE l.cost_code_id IS NOT NULL AND NOT coalesce(s.accepted, false)) AS unsynced,
-                  string_agg(DISTINCT coalesce(l.cost_code_full_code, s.full_code, l.cost_code_id::VARCHAR), ', ' ORDER BY coalesce(l.cost_code_full_code, s.full_code, l.cost_code_id::VARCHAR))
-                      FILTER (WHERE l.cost_code_id IS NOT NULL AND NOT coalesce(s.accepted, false)) AS unsynced_codes
+                  {unsynced_cost_codes_sql("l", "l.cost_code_id IS NOT NULL")}
            FROM {LINES} l LEFT JOIN erp_cost_code_state s ON s.cost_code_id = l.cost_code_id
            GROUP BY 1) k ON k.id = c.id"""
 

@@ -1,0 +1,51 @@
+"""What the Procore load tests share: the tables a load writes, a small generated export and a load's rows in
+an order to compare (tests/test_load_chunks.py, tests/test_load_sql.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from qbrecon.fixtures.generator import generate
+from qbrecon.workspace_full import Workspace
+
+TABLES = [
+    "projects",
+    "companies",
+    "cost_codes",
+    "budget_line_items",
+    "budget_changes",
+    "commitments",
+    "commitment_lines",
+    "change_orders",
+    "change_order_lines",
+    "invoices",
+    "invoice_lines",
+    "payments_issued",
+    "timecard_entries",
+    "users",
+]
+
+
+def small_export(out: Path, seed: int) -> Path:
+    """A 3-project export in pages of 5 records (4 requisitions a page): many files for a few hundred rows."""
+    generate(
+        out,
+        projects=3,
+        seed=seed,
+        commitments_per_project=4,
+        invoices_per_commitment=3,
+        requisitions_per_page=4,
+        page_size=5,
+    )
+    return out / "procore"
+
+
+def frames(ws: Workspace) -> dict[str, pd.DataFrame]:
+    """Every loaded table without its load bookkeeping, rows sorted: two loads of the same data compare equal."""
+    out = {}
+    for t in TABLES:
+        f = ws.frame(t).drop(columns=["_load_id", "_loaded_at"])
+        out[t] = f.sort_values(list(f.columns)).reset_index(drop=True) if len(f) else f
+    return out
