@@ -459,11 +459,13 @@ class ExportService:
         # cost DuckDB about a fifth of the statement.
         waits = deps != _NO_DEPS_SQL
         serial = exporting is None or bool(_SERIAL_TYPES & set(exporting))
-        ctes = [f"flight AS (SELECT DISTINCT item_type, procore_id FROM export_ledger l WHERE {IN_FLIGHT_SQL})"]
-        where = [
-            "e.status = 'exporting'",
-            "NOT EXISTS (SELECT 1 FROM flight f WHERE f.item_type = e.item_type AND f.procore_id = e.procore_id)",
+        # each item's last attempt, how it ended and whether any attempt is in flight: one pass over the ledger
+        ctes = [
+            f"""last AS (SELECT item_type, procore_id, max(attempt) AS attempt,
+                               arg_max(outcome, attempt) AS last_outcome, bool_or({IN_FLIGHT_SQL}) AS in_flight
+                        FROM export_ledger l GROUP BY 1, 2)"""
         ]
+        where = ["e.status = 'exporting'", "NOT coalesce(last.in_flight, false)"]
         if waits:
             ctes += [
                 f"deps AS ({deps})",
@@ -477,17 +479,13 @@ class ExportService:
         if serial:
             ctes += [
                 f"serial AS ({_SERIAL_SQL})",
+                "flight AS (SELECT item_type, procore_id FROM last WHERE in_flight)",
                 """busy_po AS (SELECT DISTINCT o.item_type, o.parent_id FROM serial o
                                JOIN flight f ON f.item_type = o.item_type AND f.procore_id = o.procore_id)""",
             ]
             where.append(
                 "NOT EXISTS (SELECT 1 FROM busy_po b WHERE b.item_type = o.item_type AND b.parent_id = o.parent_id)"
             )
-        ctes.append(
-            """last AS (SELECT item_type, procore_id, max(attempt) AS attempt,
-                               arg_max(outcome, attempt) AS last_outcome
-                        FROM export_ledger GROUP BY 1, 2)"""
-        )
         ctes.append(
             f"""cand AS (
                 SELECT e.item_type, e.procore_id, coalesce(last.attempt, 0) + 1 AS attempt,
