@@ -18,6 +18,7 @@ How a request is made:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -193,29 +194,32 @@ def to_text(values: Any, kind: str = "text") -> list[str | None]:
 
 def _text_array(values: Any, kind: str = "text") -> pa.Array | pa.ChunkedArray:
     """``to_text`` kept as an Arrow string array (the engine checks lengths and escapes it without Python)."""
+    out = _convert(values, kind)
+    return _clean(out) if kind == "text" else out
+
+
+def _convert(values: Any, kind: str) -> pa.Array | pa.ChunkedArray:
+    """A column as qbXML text of its kind; text columns as they are (``_clean`` strips and blanks them)."""
     arr = _arrow(values)
     if kind == "money":
-        arr = _money_array(arr)
-        out = pc.cast(arr, pa.string())
-    elif kind == "quantity":
+        return pc.cast(_money_array(arr), pa.string())
+    if kind == "quantity":
         out = pc.cast(pc.cast(arr, pa.decimal128(18, 5)), pa.string())
         out = pc.replace_substring_regex(out, r"(\.\d*?)0+$", r"\1")
-        out = pc.replace_substring_regex(out, r"\.$", "")
-    elif kind == "date":
+        return pc.replace_substring_regex(out, r"\.$", "")
+    if kind == "date":
         if pa.types.is_timestamp(arr.type):
             arr = pc.cast(arr, pa.date32())
-        out = pc.cast(arr, pa.string())
-    elif kind == "bool":
-        out = pc.cast(pc.cast(arr, pa.bool_()), pa.string())
-    else:
-        out = (
-            arr
-            if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
-            else pc.cast(arr, pa.string())
-        )
-        out = pc.replace_substring_regex(out, CONTROL_CHARS, "")
-        out = pc.if_else(pc.equal(pc.utf8_trim_whitespace(out), ""), pa.scalar(None, out.type), out)
-    return out
+        return pc.cast(arr, pa.string())
+    if kind == "bool":
+        return pc.cast(pc.cast(arr, pa.bool_()), pa.string())
+    return arr if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else pc.cast(arr, pa.string())
+
+
+def _clean(out: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Control characters stripped and blank text made missing."""
+    out = pc.replace_substring_regex(out, CONTROL_CHARS, "")
+    return pc.if_else(pc.equal(pc.utf8_trim_whitespace(out), ""), pa.scalar(None, out.type), out)
 
 
 def _money_array(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -255,6 +259,13 @@ def format_datetime(value: datetime | date | str) -> str:
 
 
 # -- the engine ----------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1024)
+def _message_plan(parent: str, paths: tuple[str, ...], lines: tuple[str, ...]) -> tuple[list[tuple], list[str]]:
+    """``_plan`` for a message kind, kept per process: every message set of a kind has the same paths (callers
+    only read the steps)."""
+    return _plan(parent, paths, lines)
+
+
 def _plan(parent: str, paths: Iterable[str], lines: Iterable[str] = ()) -> tuple[list[tuple], list[str]]:
     """Paths sorted into schema order -> (steps, value paths). A step is one parent's run of consecutive
     children: ``(parent names, ((value index, leaf), ...))``; a line element is ``(None, line element name)``
@@ -350,35 +361,53 @@ def _string_array(values: Any) -> pa.Array:
     return pa.array(values, pa.string())
 
 
-def _escape(values: Any) -> pa.Array:
-    """XML character data for a text column (what lxml writes for ``.text``), in a few vectorised passes:
-    ``&``, ``<``, ``>``, and carriage returns as ``&#13;`` so that parsing keeps them."""
-    arr = _string_array(values)
+def _escape(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """XML character data for text (what lxml writes for ``.text``), in a few vectorised passes: ``&``, ``<``,
+    ``>``, and carriage returns as ``&#13;`` so that parsing keeps them."""
     for raw, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;")):
-        arr = pc.replace_substring(arr, raw, entity)
-    return arr
+        values = pc.replace_substring(values, raw, entity)
+    return values
 
 
-def _render(compiled: list[tuple], cols: list[pa.Array], n: int) -> list[list[str]]:
+def _tagged(names: list[str], values: pa.ChunkedArray, n: int) -> pa.ChunkedArray:
+    """Each value as its element's XML (``<Leaf>escaped text</Leaf>``, "" where missing), for all the columns
+    at once (``values``: ``_texts``), so the kernels run once per message kind rather than once per column."""
+    leaves = [p.rsplit("/", 1)[-1] for p in names]
+    opening = pa.chunked_array([pa.repeat(f"<{leaf}>", n) for leaf in leaves], pa.string())
+    closing = pa.chunked_array([pa.repeat(f"</{leaf}>", n) for leaf in leaves], pa.string())
+    joined = pc.binary_join_element_wise(opening, _escape(values), closing, "")
+    return pc.fill_null(joined, pa.scalar("", pa.string()))
+
+
+def _render(compiled: list[tuple], cols: list[pa.ChunkedArray], n: int) -> list[list[str]]:
     """The children's XML text for every row at once (Arrow string kernels, no Python per row), split at the
-    line slots: segment k is the text between line slot k-1 and k. Same order as ``_fill``: a parent only
-    when one of its children is present, a child only when its value is."""
-    empty = pa.scalar("", pa.string())
-    segments: list[list[pa.Array]] = [[]]
+    line slots: segment k is the text between line slot k-1 and k. ``cols``: each value path's elements
+    (``_tagged``). Same as ``_fill``: a child only when its value is present, a parent only when one of its
+    children is -- an empty ``<Parent></Parent>`` can only be a parent none of whose children is present
+    (escaped text holds no ``<``, and a qbXML name is either an aggregate or a leaf), so it is dropped."""
+    segments: list[list] = [[]]
+    parents: list[list[str]] = [[]]
     for kind, items, wrap in compiled:
         if kind == 2:
             segments.append([])
+            parents.append([])
             continue
-        pieces = [pc.binary_join_element_wise(o, cols[idx], c, "") for idx, o, c in items]
+        pieces = [cols[idx] for idx, _open, _close in items]
         if kind == 0:
-            segments[-1] += [pc.fill_null(x, empty) for x in pieces]
+            segments[-1] += pieces
             continue
-        present = pc.is_valid(pieces[0])
-        for x in pieces[1:]:
-            present = pc.or_(present, pc.is_valid(x))
-        inner = pc.binary_join_element_wise(wrap[0], *[pc.fill_null(x, empty) for x in pieces], wrap[1], "")
-        segments[-1].append(pc.if_else(present, inner, empty))
-    return [pc.binary_join_element_wise(*seg, "").to_pylist() if seg else [""] * n for seg in segments]
+        segments[-1] += [wrap[0], *pieces, wrap[1]]
+        parents[-1].append(wrap[0] + wrap[1])
+    out = []
+    for seg, empty_parents in zip(segments, parents, strict=True):
+        if not seg:
+            out.append([""] * n)
+            continue
+        text = pc.binary_join_element_wise(*seg, "")
+        for empty in empty_parents:
+            text = pc.replace_substring(text, empty, "")
+        out.append(text.to_pylist())
+    return out
 
 
 # our own, already escaped text: no DTD, entities or network to worry about, but refuse them anyway
@@ -397,47 +426,73 @@ class _Prepared:
     sources: dict[str, str] = field(default_factory=dict)  # path -> the Procore field it came from
 
 
-def _text_frame(
-    frame: pd.DataFrame | pa.Table, kinds: Mapping[str, str], prefix: str = ""
-) -> dict[str, pa.Array]:
-    """qbXML path columns as text (Arrow string arrays); ``procore_id`` and ``_``-columns (e.g. ``_src``, the
-    Procore lines a line stands for) are not sent."""
+def _text_names(frame: pd.DataFrame | pa.Table) -> list[str]:
+    """The qbXML path columns: ``procore_id`` and ``_``-columns (e.g. ``_src``, the Procore lines a line stands
+    for) are not sent."""
     names = frame.column_names if isinstance(frame, pa.Table) else frame.columns
-    return {
-        c: _string_array(_text_array(frame[c], kinds.get(prefix + c, "text")))
-        for c in names
-        if c != "procore_id" and not c.startswith("_")
-    }
+    return [c for c in names if c != "procore_id" and not c.startswith("_")]
+
+
+def _texts(
+    frame: pd.DataFrame | pa.Table, names: list[str], kinds: Mapping[str, str], prefix: str = ""
+) -> tuple[list[str], pa.ChunkedArray]:
+    """The columns ``names`` as qbXML text, one after another in one Arrow array -> (their order in it, the
+    array): each column converted by its kind, then the text columns (first) cleaned by one pass of each kernel
+    (at a message set's 100 rows a kernel call costs more than its work: passes per column cost more than the
+    build)."""
+    of_kind = {c: kinds.get(prefix + c, "text") for c in names}
+    text = [c for c in names if of_kind[c] == "text"]
+    other = [c for c in names if of_kind[c] != "text"]
+    chunks = []
+    if text:
+        cleaned = _clean(pa.chunked_array([_string_array(_convert(frame[c], "text")) for c in text], pa.string()))
+        chunks += cleaned.chunks
+    chunks += [_string_array(_convert(frame[c], of_kind[c])) for c in other]
+    return text + other, pa.chunked_array(chunks, pa.string())
 
 
 def _length_errors(
     item_type: str,
     message: str,
     procore_ids: list,
-    texts: Mapping[str, pa.Array],
+    names: list[str],
+    values: pa.ChunkedArray,
     sources: Mapping[str, str],
+    frame_names: list[str],
     prefix: str = "",
 ) -> list[dict]:
+    """A refusal per value longer than its path allows (``values``: ``_texts``, columns in ``names`` order),
+    column by column in the order of ``frame_names`` (the frame's), rows in order."""
+    n = len(procore_ids)
+    limits = [spec.max_length(f"{message}/{prefix}{path}") for path in names]
+    if not n or all(limit is None for limit in limits):
+        return []
+    bound = pa.chunked_array([pa.repeat(pa.scalar(limit, pa.int32()), n) for limit in limits], pa.int32())
+    too_long = pc.fill_null(pc.greater(pc.utf8_length(values), bound), False)
     errors = []
-    for path, values in texts.items():
-        limit = spec.max_length(f"{message}/{prefix}{path}")
-        if limit is None:
-            continue
-        lengths = pc.utf8_length(_string_array(values))
-        too_long = pc.fill_null(pc.greater(lengths, limit), False)
-        for idx in pc.indices_nonzero(too_long).to_pylist():
-            value = values[idx].as_py() if isinstance(values, pa.Array) else values[idx]
-            errors.append(
-                {
-                    "procore_id": procore_ids[idx],
-                    "item_type": item_type,
-                    "field": sources.get(prefix + path, prefix + path),
-                    "message": f"{message}/{prefix}{path} allows {limit} characters; {value[:60]!r}"
-                    f"{'...' if len(value) > 60 else ''} has {len(value)}. Shorten it in Procore; "
-                    "qbrecon never truncates.",
-                }
-            )
+    position = {name: j for j, name in enumerate(frame_names)}
+    hits = sorted(pc.indices_nonzero(too_long).to_pylist(), key=lambda f: (position[names[f // n]], f % n))
+    for found in hits:
+        col, idx = divmod(found, n)
+        path, limit, value = names[col], limits[col], values[found].as_py()
+        errors.append(
+            {
+                "procore_id": procore_ids[idx],
+                "item_type": item_type,
+                "field": sources.get(prefix + path, prefix + path),
+                "message": f"{message}/{prefix}{path} allows {limit} characters; {value[:60]!r}"
+                f"{'...' if len(value) > 60 else ''} has {len(value)}. Shorten it in Procore; "
+                "qbrecon never truncates.",
+            }
+        )
     return errors
+
+
+def _columns(names: list[str], values: pa.ChunkedArray, n: int, paths: list[str]) -> list[list]:
+    """The columns of ``values`` (``_texts`` of ``names``) as Python lists, in ``paths`` order."""
+    flat = values.to_pylist()
+    at = {name: j for j, name in enumerate(names)}
+    return [flat[at[p] * n : (at[p] + 1) * n] for p in paths]
 
 
 def _assemble(
@@ -450,9 +505,10 @@ def _assemble(
     else:
         header = header.reset_index(drop=True)
         ids = [None if _missing(v) else int(v) for v in _objects(header["procore_id"]).tolist()]
-    texts = _text_frame(header, prepared.kinds)
-    errors = _length_errors(item_type, msg, ids, texts, prepared.sources)
-    line_texts: dict[str, tuple[list, dict[str, list]]] = {}
+    frame_names = _text_names(header)
+    names, texts = _texts(header, frame_names, prepared.kinds)
+    errors = _length_errors(item_type, msg, ids, names, texts, prepared.sources, frame_names)
+    line_texts: dict[str, tuple[list, list[str], pa.ChunkedArray]] = {}
     sources: dict[int, list] = {}  # procore id -> the Procore lines of each line element, in order
     for name, lines in prepared.lines.items():
         lines = lines.reset_index(drop=True)
@@ -460,13 +516,18 @@ def _assemble(
         src = _objects(lines["_src"]).tolist() if "_src" in lines.columns else [None] * len(lids)
         for pid, ref in zip(lids, src, strict=True):
             sources.setdefault(pid, []).append(None if _missing(ref) else str(ref))
-        lt = _text_frame(lines, prepared.kinds, prefix=f"{name}/")
-        errors += _length_errors(item_type, msg, lids, lt, prepared.sources, prefix=f"{name}/")
-        line_texts[name] = (lids, lt)
+        line_frame_names = _text_names(lines)
+        line_names, lt = _texts(lines, line_frame_names, prepared.kinds, prefix=f"{name}/")
+        errors += _length_errors(
+            item_type, msg, lids, line_names, lt, prepared.sources, line_frame_names, prefix=f"{name}/"
+        )
+        line_texts[name] = (lids, line_names, lt)
     bad = {e["procore_id"] for e in errors}
 
-    steps, paths = _plan(msg, list(texts), prepared.lines.keys())
-    line_plans = {name: _plan(name, list(lt)) for name, (_lids, lt) in line_texts.items()}
+    steps, paths = _message_plan(msg, tuple(names), tuple(prepared.lines.keys()))
+    line_plans = {
+        name: _message_plan(name, tuple(line_names), ()) for name, (_, line_names, _) in line_texts.items()
+    }
     compiled = _compile_text(steps)
     line_compiled = {name: _compile_text(plan[0]) for name, plan in line_plans.items()}
     # Usually the request is written as escaped text and parsed once (lxml's parser makes a tree faster than
@@ -475,16 +536,20 @@ def _assemble(
 
     # Lines first: one element (or its text) per line row, grouped by the header's procore id (order kept).
     grouped: dict[int, dict[str, list]] = {}
-    for name, (lids, lt) in line_texts.items():
+    for name, (lids, line_names, lt) in line_texts.items():
         line_steps, line_paths = line_plans[name]
         if as_text:
-            (texts_of_lines,) = _render(line_compiled[name], [_escape(lt[p]) for p in line_paths], len(lids))
+            tagged = _tagged(line_names, lt, len(lids))
+            at = {p: j for j, p in enumerate(line_names)}
+            n = len(lids)
+            cols = [tagged.slice(at[p] * n, n) for p in line_paths]
+            (texts_of_lines,) = _render(line_compiled[name], cols, n)
             open_tag, close_tag = f"<{name}>", f"</{name}>"
             for pid, text in zip(lids, texts_of_lines, strict=True):
                 if pid not in bad:
                     grouped.setdefault(pid, {}).setdefault(name, []).append(open_tag + text + close_tag)
             continue
-        cols = [lt[p].to_pylist() for p in line_paths]
+        cols = _columns(line_names, lt, len(lids), line_paths)
         make = etree.Element
         for pid, values in zip(lids, zip(*cols, strict=True) if cols else [() for _ in lids], strict=True):
             if pid in bad:
@@ -502,7 +567,10 @@ def _assemble(
     requests: list[Request] = []
     if as_text:
         assert compiled is not None
-        segments = _render(compiled, [_escape(texts[p]) for p in paths], len(ids))
+        n = len(ids)
+        tagged = _tagged(names, texts, n)
+        at = {p: j for j, p in enumerate(names)}
+        segments = _render(compiled, [tagged.slice(at[p] * n, n) for p in paths], n)
         slots = [items for kind, items, _ in compiled if kind == 2]
         fromstring = etree.fromstring
         tail = f"</{msg}></{rq_name}>"
@@ -522,7 +590,7 @@ def _assemble(
             requests.append(Request(rid, item_type, pid, action, msg, rq, tuple(sources.get(pid, ()))))
         return requests, errors
 
-    cols = [texts[p].to_pylist() for p in paths]
+    cols = _columns(names, texts, len(ids), paths)
     make = etree.Element
     sub = etree.SubElement
     rows_values = zip(*cols, strict=True) if cols else [() for _ in ids]
