@@ -203,7 +203,8 @@ def _ret_ids(rs: object) -> tuple[str | None, str | None, str | None, int]:
         count += 1
         if count > 1:
             continue
-        for leaf in child:
+        # only the three ids, picked out by lxml (a Ret has a dozen or more other children: not visited in Python)
+        for leaf in child.iterchildren("ListID", "TxnID", "EditSequence"):
             if leaf.tag == "ListID":
                 list_id = (leaf.text or "").strip() or None
             elif leaf.tag == "TxnID":
@@ -284,7 +285,8 @@ def outcome_rows(
         request_name = tag[:-2]
         if rid in by_id:
             item_type, procore_id, action = by_id[rid]
-            procore_id = None if procore_id is None or pd.isna(procore_id) else int(procore_id)
+            if type(procore_id) is not int:  # (an int is never missing: pd.isna costs more than the rest of a row)
+                procore_id = None if procore_id is None or pd.isna(procore_id) else int(procore_id)
         else:
             item_type, procore_id, action = _infer(request_name, rid)
         if rid:
