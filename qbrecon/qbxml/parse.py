@@ -908,7 +908,18 @@ def read_part(path: str | os.PathLike, part: ResponsePart, *, name: str | None =
         data = f.read(part.end - part.start)
     if part.opening or part.closing:
         data = part.opening + data + part.closing
-    return read_query_response(data, name=name or str(path))
+    return read_response_bytes(data, name=name or str(path))
+
+
+def read_response_bytes(data: bytes, *, name: str | None = None, first_group: int = 0) -> QueryResult:
+    """``read_query_response`` for a document in memory: read with array operations when it has the simple shape
+    (``qbxml.vectorised``: the same rows, statuses and groups), walked otherwise."""
+    from .vectorised import read_simple
+
+    result = read_simple(data, name=name, first_group=first_group)
+    if result is not None:
+        return result
+    return read_query_response(data, name=name, first_group=first_group)
 
 
 def ret_to_rows(element: etree._Element) -> dict[str, list[dict[str, Any]]]:
@@ -954,6 +965,7 @@ __all__ = [
     "parse_bytes",
     "read_part",
     "read_query_response",
+    "read_response_bytes",
     "ret_plans",
     "ret_to_row",
     "ret_to_rows",
