@@ -77,6 +77,7 @@ class _Codes:
     role_ret: np.ndarray  # per role: its Ret tag
     role_line: np.ndarray  # per role: its line tag ("" outside lines)
     role_unsupported: np.ndarray  # per role: its Ret's plan is not followed here
+    role_is_key: np.ndarray  # per role: a column of a Ret that is its table's key
     unsupported: frozenset[str]  # Ret tags whose plan this reader does not follow exactly
 
 
@@ -148,6 +149,7 @@ def _codes() -> _Codes:
         np.array([r.ret_tag for r in roles], dtype=object),
         np.array([r.line_tag for r in roles], dtype=object),
         np.array([r.ret_tag in unsupported for r in roles], dtype=bool),
+        np.array([r.kind == "ret_col" and r.col == plans[r.ret_tag].key_col for r in roles], dtype=bool),
         frozenset(unsupported),
     )
 
@@ -364,8 +366,7 @@ def read_simple(data: bytes, *, name: str | None = None, first_group: int = 0) -
     if len(line_pos):
         # The walk gives a line its Ret's key as read so far: the key must come before the Ret's first line.
         ret_cols = hits[role_kind == 2]
-        ret_col_roles = [roles[i] for i in hit_role[role_kind == 2]]
-        is_key = np.array([key_col.get(r.table) == r.col for r in ret_col_roles], dtype=bool)
+        is_key = codes.role_is_key[hit_role[role_kind == 2]]
         key_at = np.full(n_rets, -1, dtype=np.int64)
         if len(is_key):
             key_at[ret_of[ret_cols[is_key]]] = ret_cols[is_key]
