@@ -184,18 +184,22 @@ def read_simple(data: bytes, *, name: str | None = None, first_group: int = 0) -
     m = _DECL_ENCODING.match(data)
     if m is not None and m.group(1).lower() not in _OK_ENCODINGS:
         return None
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\r" in data or b"&#" in data:
+    has_amp = b"&" in data  # one-byte searches: several times faster than looking for "&#"
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\r" in data or (has_amp and b"&#" in data):
         return None
     if not _parses(data):
         return None
+    # positions as int32 (a part is far below 2 GB): the per-tag arrays are most of this reader's memory
     raw = np.frombuffer(data, dtype=np.uint8)
-    lt = np.flatnonzero(raw == 0x3C)
+    lt = np.flatnonzero(raw == 0x3C).astype(np.int32)
     lt = lt[lt >= body]
     if not len(lt) or lt[0] != body:
         return None
-    if np.any(np.isin(raw[lt + 1], (0x21, 0x3F))):  # '<!' or '<?' after the prolog: comments, CDATA, PIs
+    after = raw[lt + 1]
+    if np.any((after == 0x21) | (after == 0x3F)):  # '<!' or '<?' after the prolog: comments, CDATA, PIs
         return None
-    gt = np.flatnonzero(raw == 0x3E)
+    del after
+    gt = np.flatnonzero(raw == 0x3E).astype(np.int32)
     if len(gt) == len(lt) + np.count_nonzero(gt < body) and np.array_equal(
         gt[-len(lt) :] > lt, np.ones(len(lt), bool)
     ):
@@ -205,14 +209,18 @@ def read_simple(data: bytes, *, name: str | None = None, first_group: int = 0) -
     n = len(lt)
     offsets = np.empty(2 * n, dtype=np.int32)
     offsets[0::2] = lt
-    offsets[1::2] = gt + 1
+    offsets[1::2] = gt
+    offsets[1::2] += 1
+    del lt, gt
     # entry 2i is tag i (with its < and >), entry 2i+1 the text after it up to the next tag
     entries = pa.StringArray.from_buffers(2 * n - 1, pa.py_buffer(offsets), pa.py_buffer(data))
-    heads = pc.dictionary_encode(entries.take(pa.array(np.arange(0, 2 * n, 2, dtype=np.int64))))
+    heads = pc.dictionary_encode(entries.take(pa.array(np.arange(0, 2 * n, 2, dtype=np.int32))))
     head_index = heads.indices.to_numpy()
+    dictionary = heads.dictionary
+    del heads
     codes = _codes()
     kinds, tags, tag_names = [], [], []
-    for head in heads.dictionary.to_pylist():
+    for head in dictionary.to_pylist():
         hm = _HEAD.fullmatch(head)
         if hm is None:
             return None  # a prefixed name (namespaces, xml:space), '>' in an attribute value, or not a tag
@@ -223,14 +231,14 @@ def read_simple(data: bytes, *, name: str | None = None, first_group: int = 0) -
         tags.append(codes.tag_ids.get(tag, codes.sentinel))
         tag_names.append(tag)
     kind = np.array(kinds, dtype=np.int8)[head_index]
-    delta = np.array([1 if k == _START else -1 if k == _END else 0 for k in kinds], dtype=np.int32)[
-        head_index
-    ]
-    depth = np.cumsum(delta) + (kind != _START)  # the element's level (the root is 1)
+    delta = np.array([1 if k == _START else -1 if k == _END else 0 for k in kinds], dtype=np.int8)[head_index]
+    depth = np.cumsum(delta, dtype=np.int32)
+    depth += kind != _START  # the element's level (the root is 1)
     opened = np.flatnonzero(kind != _END)  # start and empty tags: one per element, in document order
     d = depth[opened]
     h = head_index[opened]
-    tag = np.array(tags, dtype=np.int64)[h]
+    tag_all = np.array(tags, dtype=np.int64)[head_index]
+    tag = tag_all[opened]
     # The top: <QBXML> alone at level 1, <QBXMLMsgsRs> alone at level 2 (and nowhere else).
     names = np.array(tag_names, dtype=object)
     if names[h[0]] != "QBXML" or np.count_nonzero(d == 1) != 1:
@@ -241,15 +249,19 @@ def read_simple(data: bytes, *, name: str | None = None, first_group: int = 0) -
     msgs_heads = [i for i, t in enumerate(tag_names) if t == "QBXMLMsgsRs"]
     if np.count_nonzero(np.isin(h, msgs_heads)) != 1:
         return None
-    # Ancestors: the last element opened at each level before (or at) an element is its ancestor there.
+    # Path codes: each element below an Rs adds its tag id at its level's bits when it opens and takes it away
+    # when it closes, so the running sum at an element's start tag is the code of its path from its Ret.
     positions = np.arange(len(opened))
     levels = codes.levels
-    code = np.zeros(len(opened), dtype=np.int64)
-    for k in range(levels):
-        level = 4 + k
-        last = np.maximum.accumulate(np.where(d == level, positions, -1))
-        anc = np.where(last >= 0, tag[np.maximum(last, 0)], 0)
-        code |= np.where(d >= level, anc << (_BITS * k), 0)
+    inside = (depth >= 4) & (depth <= 3 + levels)
+    own = np.left_shift(tag_all, np.where(inside, _BITS * (depth - 4), 0))
+    own[~inside] = 0
+    del tag_all, inside
+    running = own * delta
+    np.cumsum(running, out=running)
+    code = running[opened]
+    code += np.where(kind[opened] == _EMPTY, own[opened], 0)
+    del own, running, delta, depth
     code[(d < 4) | (d > 3 + levels)] = -1
     # Rets: a table's Ret tag only ever directly inside a *Rs element below <QBXMLMsgsRs>.
     is_ret_tag = np.isin(tag, codes.ret_ids)
@@ -301,21 +313,22 @@ def read_simple(data: bytes, *, name: str | None = None, first_group: int = 0) -
         statuses.append(status)
 
     # The text after each element's start tag is its .text (None for <X/> and <X></X>).
+    if opened[-1] == n - 1:
+        return None  # the last tag opens an element (only a root <X/> can): no text entry after it
     text_at = 2 * opened.astype(np.int64) + 1
-    bounds = np.append(offsets.astype(np.int64), offsets[-1])
-    no_text = (kind[opened] == _EMPTY) | (bounds[text_at + 1] - bounds[text_at] == 0)
-    has_amp = b"&" in data
+    no_text = (kind[opened] == _EMPTY) | (offsets[text_at + 1] == offsets[text_at])
     columns: dict[str, dict[int, pa.Array]] = {}
     n_rows = {t: int(np.count_nonzero(ret_table == t)) for t in set(ret_table.tolist())}
     n_rows.update({t: int(np.count_nonzero(line_table == t)) for t in set(line_table.tolist())})
     for kind_no, row_of in ((2, lambda e: ret_row[ret_of[e]]), (3, lambda e: line_row[line_of[e]])):
         mask = role_kind == kind_no
-        els, column_no = hits[mask], codes.role_column[hit_role[mask]]
+        els, el_roles = hits[mask], hit_role[mask]
+        column_no = codes.role_column[el_roles]
         order = np.argsort(column_no, kind="stable")
         for part in np.split(order, np.flatnonzero(np.diff(column_no[order])) + 1):
             if not len(part):
                 continue
-            role = roles[hit_role[mask][part[0]]]
+            role = roles[el_roles[part[0]]]
             these = els[part]
             rows = row_of(these)
             if len(rows) > 1 and np.any(np.diff(rows) <= 0):
