@@ -733,7 +733,9 @@ def read_query_response(source: Source, *, name: str | None = None, first_group:
 
 
 # -- splitting a large response at Ret boundaries (so that the parts can be read in parallel) -------------------
-PART_BYTES = 16 << 20  # bytes of XML per part: memory grows with this, not with the file
+# Bytes of XML per part: memory grows with this, not with the file. 8 MB: on the 220 MB benchmark file the same
+# CPU-seconds and wall time as 16 MB parts, ~730 MB peak for the load's process tree instead of ~950 MB.
+PART_BYTES = 8 << 20
 _SPLIT_ENCODINGS = {b"utf-8", b"utf8", b"us-ascii", b"ascii"}
 _TAG_NAME = re.compile(rb"/?[A-Za-z_][\w.-]*")
 _DECL = re.compile(rb"<\?xml\s[^>]*?\?>")
