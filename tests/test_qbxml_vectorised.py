@@ -217,6 +217,14 @@ FALLBACKS = {
 }
 
 
+def test_a_document_larger_than_the_limit_is_walked(monkeypatch):
+    data = _doc(_rs("BillQueryRs", _bill(1)))
+    assert read_simple(data) is not None
+    monkeypatch.setattr("qbrecon.qbxml.vectorised.MAX_BYTES", len(data) - 1)
+    assert read_simple(data) is None
+    assert_same(read_response_bytes(data, name="r.xml"), read_query_response(data, name="r.xml"))
+
+
 @pytest.mark.parametrize("case", list(FALLBACKS))
 def test_documents_it_is_not_sure_of_are_walked(case):
     data = FALLBACKS[case]

@@ -35,6 +35,7 @@ from ..schemas import TABLES, TableSpec
 from ..schemas.values import Batch
 from .parse import PARSER_OPTIONS, QueryResult, _plans_by_table, _prolog_end, _status, ret_plans
 
+MAX_BYTES = 64 << 20  # larger documents (a cut file read serially from a bad part on) are walked, as before
 _BITS = 11  # bits of one tag id in a path code (2,047 distinct tags: the plans use ~250)
 _START, _END, _EMPTY = 0, 1, 2
 _HEAD = re.compile(
@@ -176,6 +177,8 @@ def _parses(data: bytes) -> bool:
 def read_simple(data: bytes, *, name: str | None = None, first_group: int = 0) -> QueryResult | None:
     """``read_query_response(data)`` for a document of the simple shape, or None when this reader is not sure
     (the caller then walks it). Errors are never raised here: a document that does not read goes to the walk."""
+    if len(data) > MAX_BYTES:
+        return None  # positions are int32 (as Arrow's string offsets), and memory grows ~4x with it
     label = name or "<xml>"
     file = Path(label).name if label != "<xml>" else label
     body = _prolog_end(data[: 1 << 20])
