@@ -363,6 +363,44 @@ def test_a_pair_serial_per_parent_goes_out_one_item_per_parent_at_a_time(ws):
     assert sorted(picked["procore_id"].tolist()) == [11, 13]
 
 
+def test_the_ready_items_hold_back_what_the_exporting_types_declare(ws):
+    """The ready-items query plans only what can hold an item back among the item types now Exporting (the export
+    job passes them): a CCO waits while another CCO of its PO is in flight and while its commitment is Exporting;
+    with no serial type and no dependency among the types, everything not in flight goes."""
+    ws.store.put_rows(
+        "change_orders",
+        [dict(id=i, contract_id=c, project_id=3, status="approved") for i, c in ((11, 9), (12, 9), (13, 8), (14, 7))],
+    )
+    ws.store.put_rows("commitments", [dict(id=c, project_id=3, vendor_id=1) for c in (7, 8, 9)])
+    ws.store.put_rows("companies", [dict(id=i, name=f"Vendor {i}") for i in (21, 22, 23)])
+    ws.store.execute(
+        "INSERT INTO erp_items (item_type, procore_id, status, attempts, updated_at) "
+        "SELECT 'change_order', id, 'exporting', 0, now() FROM change_orders UNION ALL "
+        "SELECT 'commitment', 7, 'exporting', 0, now() UNION ALL "
+        "SELECT 'company', id, 'synced', 0, now() FROM companies"
+    )
+    # CCO 11 is out (sent, no answer yet); company 22 went out twice, its second send still unanswered
+    ws.store.execute(
+        "INSERT INTO export_ledger (item_type, procore_id, attempt, state, outcome) "
+        "VALUES ('change_order', 11, 1, 'sent', NULL), ('company', 22, 1, 'answered', 'retry'), "
+        "('company', 22, 2, 'sent', NULL), ('company', 23, 1, 'answered', 'retry')"
+    )
+
+    def ready(types: set[str]) -> list[tuple[str, int, int]]:
+        exporting = ws.store.execute("SELECT DISTINCT item_type FROM erp_items WHERE status = 'exporting'")
+        assert {t for (t,) in exporting.fetchall()} == types  # what the settings read passes
+        picked = ws.export_service._ready_batch(10, types)[0]
+        return sorted(zip(picked["item_type"], picked["procore_id"], picked["attempt"], strict=True))
+
+    # 11 in flight, 12 behind it on PO 9, 14 behind its commitment (7, Exporting): 13 and the commitment go
+    assert ready({"change_order", "commitment"}) == [("change_order", 13, 1), ("commitment", 7, 1)]
+    ws.store.execute("UPDATE erp_items SET status = 'synced' WHERE item_type = 'commitment'")
+    assert ready({"change_order"}) == [("change_order", 13, 1), ("change_order", 14, 1)]
+    # vendors alone (the usual message set): the one in flight stays, a retried one takes its next attempt
+    ws.store.execute("UPDATE erp_items SET status = CASE item_type WHEN 'company' THEN 'exporting' ELSE 'synced' END")
+    assert ready({"company"}) == [("company", 21, 1), ("company", 23, 2)]
+
+
 def test_a_loaded_item_takes_its_quickbooks_id_where_its_pair_declares_it(ws):
     """A budget's Procore row (the project) holds the job's id: a loaded budget's estimate TxnID and EditSequence
     come from its lines' origin_data, as the budget pair declares, and the item is Synced with them."""

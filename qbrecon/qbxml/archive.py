@@ -2,8 +2,11 @@
 
 ``qbxml_messages`` keeps the XML itself with the request ids it carries, so anyone can see exactly what was
 sent and what QuickBooks answered (a response row points at its request through ``related_message_id``).
-Request rows move ``built -> sent -> received`` (or ``failed`` when the Web Connector reported a whole-message
-failure instead of a response); response rows are ``received`` or ``failed``.
+Request rows are stored ``built`` or ``sent`` (``mark_sent``); an answered request reads as its latest
+answer's status, ``received`` (or ``failed`` when the Web Connector reported a whole-message failure instead of a
+response), taken from the response row that points at it (``messages``): storing the answer is one row written,
+not that row and an update of the request's (a statement less per message set on the Web Connector loop).
+Response rows are ``received`` or ``failed``.
 """
 
 from __future__ import annotations
@@ -128,35 +131,23 @@ def archive_response(
     _ensure(store)
     with store.transaction() as con:
         ids = list(request_ids) if request_ids is not None else None
-        if request_message_id is not None:
-            row = con.execute(
-                "UPDATE qbxml_messages SET status = ?, updated_at = now() WHERE message_id = ? "
-                "AND direction = 'request' RETURNING request_ids",
-                [status, request_message_id],
-            ).fetchall()
-            if not row:  # nothing was written
-                raise InputError(
-                    f"no archived qbXML request {request_message_id}", field="request_message_id"
-                )
-            if ids is None:
-                ids = list(row[0][0] or [])
-        message_id = con.execute(
-            """INSERT INTO qbxml_messages (message_id, direction, created_at, updated_at, request_ids, status,
+        if request_message_id is None:
+            source, where, params = "(SELECT NULL::VARCHAR[] AS request_ids, NULL::BIGINT AS message_id)", "", []
+        else:  # the request must be archived; its request ids come with it (the answer is its one row written)
+            source = "qbxml_messages"
+            where, params = "WHERE q.message_id = ? AND q.direction = 'request'", [request_message_id]
+        rows = con.execute(
+            f"""INSERT INTO qbxml_messages (message_id, direction, created_at, updated_at, request_ids, status,
                    company_file, ticket, hresult, message, xml, related_message_id)
-               VALUES (nextval('qbxml_message_seq'), 'response', now(), now(), ?, ?, ?, ?, ?, ?, ?, ?)
+               SELECT nextval('qbxml_message_seq'), 'response', now(), now(), coalesce(?::VARCHAR[], q.request_ids),
+                      ?, ?, ?, ?, ?, ?, q.message_id
+               FROM {source} q {where}
                RETURNING message_id""",
-            [
-                ids,
-                status,
-                company_file,
-                ticket,
-                hresult,
-                message,
-                text or None,
-                request_message_id,
-            ],
-        ).fetchall()[0][0]
-    return int(message_id)
+            [ids, status, company_file, ticket, hresult, message, text or None, *params],
+        ).fetchall()
+        if not rows:  # nothing was written
+            raise InputError(f"no archived qbXML request {request_message_id}", field="request_message_id")
+    return int(rows[0][0])
 
 
 def messages(store: Store, *, request_id: str | None = None, direction: str | None = None) -> pd.DataFrame:
@@ -164,16 +155,21 @@ def messages(store: Store, *, request_id: str | None = None, direction: str | No
     _ensure(store)
     where, params = [], []
     if request_id is not None:
-        where.append("list_contains(request_ids, ?)")
+        where.append("list_contains(m.request_ids, ?)")
         params.append(request_id)
     if direction is not None:
-        where.append("direction = ?")
+        where.append("m.direction = ?")
         params.append(direction)
+    # an answered request reads as its latest answer's status (the answer is not written to the request's row)
     sql = (
-        "SELECT message_id, direction, created_at, updated_at, request_ids, status, company_file, ticket, "
-        "qbxml_version, hresult, message, related_message_id, length(xml) AS xml_length FROM qbxml_messages"
+        "SELECT m.message_id, m.direction, m.created_at, coalesce(a.updated_at, m.updated_at) AS updated_at, "
+        "m.request_ids, coalesce(a.status, m.status) AS status, m.company_file, m.ticket, m.qbxml_version, "
+        "m.hresult, m.message, m.related_message_id, length(m.xml) AS xml_length FROM qbxml_messages m "
+        "LEFT JOIN (SELECT related_message_id, arg_max(status, message_id) AS status, max(updated_at) AS updated_at "
+        "FROM qbxml_messages WHERE direction = 'response' GROUP BY 1) a "
+        "ON m.direction = 'request' AND a.related_message_id = m.message_id"
         + (" WHERE " + " AND ".join(where) if where else "")
-        + " ORDER BY message_id DESC"
+        + " ORDER BY m.message_id DESC"
     )
     return store.frame(sql, params)
 
