@@ -369,7 +369,10 @@ def test_the_ready_items_hold_back_what_the_exporting_types_declare(ws):
     with no serial type and no dependency among the types, everything not in flight goes."""
     ws.store.put_rows(
         "change_orders",
-        [dict(id=i, contract_id=c, project_id=3, status="approved") for i, c in ((11, 9), (12, 9), (13, 8), (14, 7))],
+        [
+            dict(id=i, contract_id=c, project_id=3, status="approved")
+            for i, c in ((11, 9), (12, 9), (13, 8), (14, 7))
+        ],
     )
     ws.store.put_rows("commitments", [dict(id=c, project_id=3, vendor_id=1) for c in (7, 8, 9)])
     ws.store.put_rows("companies", [dict(id=i, name=f"Vendor {i}") for i in (21, 22, 23)])
@@ -397,7 +400,9 @@ def test_the_ready_items_hold_back_what_the_exporting_types_declare(ws):
     ws.store.execute("UPDATE erp_items SET status = 'synced' WHERE item_type = 'commitment'")
     assert ready({"change_order"}) == [("change_order", 13, 1), ("change_order", 14, 1)]
     # vendors alone (the usual message set): the one in flight stays, a retried one takes its next attempt
-    ws.store.execute("UPDATE erp_items SET status = CASE item_type WHEN 'company' THEN 'exporting' ELSE 'synced' END")
+    ws.store.execute(
+        "UPDATE erp_items SET status = CASE item_type WHEN 'company' THEN 'exporting' ELSE 'synced' END"
+    )
     assert ready({"company"}) == [("company", 21, 1), ("company", 23, 2)]
 
 

@@ -8,6 +8,7 @@ before them -- memory grows with the part, not the file, and both cores work.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections import deque
@@ -166,8 +167,14 @@ class ResponseReader:
         parts = qbxml_parse.split_response(file, self.part_bytes)
         first_ret = 0  # Rets of this file before the part (source_row counts from the file's start)
         pool: ProcessPoolExecutor | None = None
+        frozen = False
         if self.workers:
-            # fork: the workers start at once with everything imported; they touch no database connection
+            # fork: the workers start at once with everything imported; they touch no database connection.
+            # gc.freeze while they are forked (at the first submit): the workers' garbage collector never walks
+            # what they inherited -- collecting those copies crashed a worker now and then (segmentation faults
+            # in tests/test_ingest_parts.py, main included) -- and the inherited pages stay shared.
+            gc.freeze()
+            frozen = True
             pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
         queue: deque[tuple[qbxml_parse.ResponsePart, Future | None]] = deque()
         try:
@@ -195,6 +202,8 @@ class ResponseReader:
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
+            if frozen:
+                gc.unfreeze()
 
     def _chunk(self, packed: Packed, label: str, first_ret: int, continued: bool) -> LoadChunk:
         chunk, statuses, groups = _unpack(packed, label, self._group)

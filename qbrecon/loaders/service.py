@@ -324,24 +324,21 @@ class _StoredKeys:
     def add(self, table: str, rows: pa.Table) -> None:
         if not rows.num_rows:
             return
-        key = TABLES[table].key
-        column = rows.column(key[0]).combine_chunks() if len(key) == 1 else pa.array([], pa.null())
+        column = _key_values(rows, TABLES[table].key)
         self.keys.setdefault(table, []).append(column)
-        if len(key) == 1:
-            lo, hi = _range(column)
-            old = self.ranges.get(table)
-            self.ranges[table] = (lo, hi) if old is None else (_least(old[0], lo), _greatest(old[1], hi))
+        lo, hi = _range(column)
+        old = self.ranges.get(table)
+        self.ranges[table] = (lo, hi) if old is None else (_least(old[0], lo), _greatest(old[1], hi))
 
     def met_again(self, c: Checked) -> bool:
-        """Whether some row of ``c`` may have a key an earlier chunk stored: exact for one-column keys (their
-        range first, then the keys themselves), any earlier rows for wider keys (the query decides)."""
+        """Whether some row of ``c`` may have a key an earlier chunk stored: its keys' range first, then the keys
+        themselves (a wider key as its values joined into one text: two keys that differ may join alike -- the
+        query then decides --, two equal ones always do)."""
         spec = c.batch.spec
         earlier = self.keys.get(spec.table)
         if not earlier or not c.table.num_rows:
             return False
-        if len(spec.key) != 1:
-            return True
-        keys = c.table.column(spec.key[0])
+        keys = _key_values(c.table, spec.key)
         lo, hi = _range(keys)
         first, last = self.ranges[spec.table]
         if lo is None:
@@ -351,6 +348,15 @@ class _StoredKeys:
         if len(earlier) > 1:  # one array to look the chunk's keys up in
             earlier[:] = [pa.concat_arrays(earlier)]
         return bool(pc.any(pc.is_in(keys, value_set=earlier[0], skip_nulls=True)).as_py())
+
+
+def _key_values(rows: pa.Table, key: tuple[str, ...]) -> pa.Array:
+    """One value per row for its key: the column itself, or a wider key's values as text joined by a unit
+    separator (null when any part is null: such a key never matches a stored one, as in the query's join)."""
+    if len(key) == 1:
+        return rows.column(key[0]).combine_chunks()
+    parts = [pc.cast(rows.column(k), pa.string()) for k in key]
+    return pc.binary_join_element_wise(*parts, "\x1f", null_handling="emit_null").combine_chunks()
 
 
 def _range(keys: pa.Array | pa.ChunkedArray) -> tuple:

@@ -132,7 +132,11 @@ def archive_response(
     with store.transaction() as con:
         ids = list(request_ids) if request_ids is not None else None
         if request_message_id is None:
-            source, where, params = "(SELECT NULL::VARCHAR[] AS request_ids, NULL::BIGINT AS message_id)", "", []
+            source, where, params = (
+                "(SELECT NULL::VARCHAR[] AS request_ids, NULL::BIGINT AS message_id)",
+                "",
+                [],
+            )
         else:  # the request must be archived; its request ids come with it (the answer is its one row written)
             source = "qbxml_messages"
             where, params = "WHERE q.message_id = ? AND q.direction = 'request'", [request_message_id]

@@ -733,7 +733,9 @@ def read_query_response(source: Source, *, name: str | None = None, first_group:
 
 
 # -- splitting a large response at Ret boundaries (so that the parts can be read in parallel) -------------------
-PART_BYTES = 16 << 20  # bytes of XML per part: memory grows with this, not with the file
+# Bytes of XML per part: memory grows with this, not with the file. 8 MB: on the 220 MB benchmark file the same
+# CPU-seconds and wall time as 16 MB parts, ~730 MB peak for the load's process tree instead of ~950 MB.
+PART_BYTES = 8 << 20
 _SPLIT_ENCODINGS = {b"utf-8", b"utf8", b"us-ascii", b"ascii"}
 _TAG_NAME = re.compile(rb"/?[A-Za-z_][\w.-]*")
 _DECL = re.compile(rb"<\?xml\s[^>]*?\?>")
@@ -908,7 +910,18 @@ def read_part(path: str | os.PathLike, part: ResponsePart, *, name: str | None =
         data = f.read(part.end - part.start)
     if part.opening or part.closing:
         data = part.opening + data + part.closing
-    return read_query_response(data, name=name or str(path))
+    return read_response_bytes(data, name=name or str(path))
+
+
+def read_response_bytes(data: bytes, *, name: str | None = None, first_group: int = 0) -> QueryResult:
+    """``read_query_response`` for a document in memory: read with array operations when it has the simple shape
+    (``qbxml.vectorised``: the same rows, statuses and groups), walked otherwise."""
+    from .vectorised import read_simple
+
+    result = read_simple(data, name=name, first_group=first_group)
+    if result is not None:
+        return result
+    return read_query_response(data, name=name, first_group=first_group)
 
 
 def ret_to_rows(element: etree._Element) -> dict[str, list[dict[str, Any]]]:
@@ -954,6 +967,7 @@ __all__ = [
     "parse_bytes",
     "read_part",
     "read_query_response",
+    "read_response_bytes",
     "ret_plans",
     "ret_to_row",
     "ret_to_rows",

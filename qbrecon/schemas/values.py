@@ -71,7 +71,10 @@ class Batch:
 
     def extend(self, other: Batch) -> None:
         for name, values in other.columns.items():
-            self.columns[name].extend(values)
+            mine = self.columns[name]
+            if isinstance(mine, pa.Array):  # columns of the vectorised qbXML reader
+                mine = self.columns[name] = mine.to_pylist()
+            mine.extend(values.to_pylist() if isinstance(values, pa.Array) else values)
         n = len(self)
         self.source_file.extend(other.source_file)
         self.source_row.extend(other.source_row)
@@ -87,7 +90,11 @@ class Batch:
     def record(self, i: int) -> Any:
         if self.records is not None:
             return self.records[i]
-        return {name: _jsonable(values[i]) for name, values in self.columns.items() if values[i] is not None}
+        return {
+            name: _jsonable(v)
+            for name, values in self.columns.items()
+            if (v := values[i].as_py() if isinstance(values, pa.Array) else values[i]) is not None
+        }
 
     @classmethod
     def empty(cls, spec: TableSpec) -> Batch:
@@ -388,8 +395,19 @@ def _fast(values: list, kind: str) -> pa.Array | None:
     return None
 
 
-def convert_column(values: list, kind: str, name: str) -> tuple[pa.Array, list[CellError]]:
-    """A raw column as an Arrow array of its declared type, plus one ``CellError`` per value it could not read."""
+def convert_column(values: list | pa.Array, kind: str, name: str) -> tuple[pa.Array, list[CellError]]:
+    """A raw column as an Arrow array of its declared type, plus one ``CellError`` per value it could not read.
+
+    ``values`` may be an Arrow array already (the vectorised qbXML reader gives text as Arrow strings): read as
+    a whole like a list of the same values, cell by cell (as that list) when that fails."""
+    if isinstance(values, pa.Array):
+        if values.type == ARROW_TYPES[kind] and kind != "hours":
+            return values, []
+        if pa.types.is_string(values.type):
+            arr = from_strings(values, kind)
+            if arr is not None:
+                return arr, []
+        values = values.to_pylist()
     arr = _fast(values, kind) if values else pa.array([], ARROW_TYPES[kind])
     if arr is not None:
         return arr, []
