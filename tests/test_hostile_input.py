@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from qbrecon import Workspace
@@ -217,6 +217,8 @@ def test_random_values_in_fields_quarantine_or_load(mem_ws, tmp_path_factory, fi
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cut=st.integers(min_value=0, max_value=400), top=json_values)
+# found by Hypothesis: DuckDB's refusal of this page quotes it cut inside a character (an undecodable message)
+@example(cut=0, top=['0000"' + "\x1f" * 6 + "\x07\x80"])
 def test_truncated_or_wrong_shaped_files_write_nothing(mem_ws, tmp_path_factory, cut, top):
     good = json.dumps(
         [

@@ -168,6 +168,8 @@ def test_values_the_fast_path_takes_from_json_numbers_are_the_python_readings(ex
         ('[{"id": 1}][{"id": 2}]', ": not valid JSON"),
         ('{"data": [1]}', ", row 1: expected a record"),
         ("[1, 2]", ", row 1: expected a record"),
+        # DuckDB's message quotes the refused text cut inside its last character: not decodable as UTF-8
+        (json.dumps(['0000"' + "\x1f" * 6 + "\x07\x80"]), ", row 1: expected a record"),
     ],
 )
 def test_a_malformed_page_writes_nothing_and_names_its_file(export, tmp_path, monkeypatch, text, message):

@@ -194,8 +194,11 @@ def read_part(table: str, files: list[tuple[str, str]]) -> tuple[LoadChunk, int]
     con = _connection()
     try:
         return _read(con, plan, files)
-    except duckdb.Error:
-        return None  # malformed JSON, a record or line that is not an object, ...: the Python path says which
+    except (duckdb.Error, UnicodeDecodeError):
+        # malformed JSON, a record or line that is not an object, ...: the Python path says which. (DuckDB quotes
+        # the value it refused in its message, cut at a byte count: a cut inside a character makes the message
+        # itself undecodable, and Python raises UnicodeDecodeError instead of DuckDB's error.)
+        return None
 
 
 _local = threading.local()
