@@ -684,7 +684,10 @@ class ExportService:
             # half its cost for a message set's rows
             kept = kept.sort_by("id")
             rows = pd.DataFrame(
-                {n: pd.arrays.ArrowExtensionArray(c) for n, c in zip(kept.column_names, kept.columns, strict=True)}
+                {
+                    n: pd.arrays.ArrowExtensionArray(c)
+                    for n, c in zip(kept.column_names, kept.columns, strict=True)
+                }
             )
         else:
             # the picked items as list parameters (two short columns: registering an Arrow table and dropping it

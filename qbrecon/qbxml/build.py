@@ -213,7 +213,11 @@ def _convert(values: Any, kind: str) -> pa.Array | pa.ChunkedArray:
         return pc.cast(arr, pa.string())
     if kind == "bool":
         return pc.cast(pc.cast(arr, pa.bool_()), pa.string())
-    return arr if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else pc.cast(arr, pa.string())
+    return (
+        arr
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
+        else pc.cast(arr, pa.string())
+    )
 
 
 def _clean(out: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -260,7 +264,9 @@ def format_datetime(value: datetime | date | str) -> str:
 
 # -- the engine ----------------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=1024)
-def _message_plan(parent: str, paths: tuple[str, ...], lines: tuple[str, ...]) -> tuple[list[tuple], list[str]]:
+def _message_plan(
+    parent: str, paths: tuple[str, ...], lines: tuple[str, ...]
+) -> tuple[list[tuple], list[str]]:
     """``_plan`` for a message kind, kept per process: every message set of a kind has the same paths (callers
     only read the steps)."""
     return _plan(parent, paths, lines)
@@ -445,7 +451,9 @@ def _texts(
     other = [c for c in names if of_kind[c] != "text"]
     chunks = []
     if text:
-        cleaned = _clean(pa.chunked_array([_string_array(_convert(frame[c], "text")) for c in text], pa.string()))
+        cleaned = _clean(
+            pa.chunked_array([_string_array(_convert(frame[c], "text")) for c in text], pa.string())
+        )
         chunks += cleaned.chunks
     chunks += [_string_array(_convert(frame[c], of_kind[c])) for c in other]
     return text + other, pa.chunked_array(chunks, pa.string())

@@ -285,7 +285,9 @@ def outcome_rows(
         request_name = tag[:-2]
         if rid in by_id:
             item_type, procore_id, action = by_id[rid]
-            if type(procore_id) is not int:  # (an int is never missing: pd.isna costs more than the rest of a row)
+            if (
+                type(procore_id) is not int
+            ):  # (an int is never missing: pd.isna costs more than the rest of a row)
                 procore_id = None if procore_id is None or pd.isna(procore_id) else int(procore_id)
         else:
             item_type, procore_id, action = _infer(request_name, rid)
