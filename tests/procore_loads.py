@@ -1,8 +1,10 @@
 """What the Procore load tests share: the tables a load writes, a small generated export and a load's rows in
-an order to compare (tests/test_load_chunks.py, tests/test_load_sql.py)."""
+an order to compare, a copy of the export to spoil and the check that a refused load stored nothing
+(tests/test_load_chunks.py, tests/test_load_sql.py)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -49,3 +51,16 @@ def frames(ws: Workspace) -> dict[str, pd.DataFrame]:
         f = ws.frame(t).drop(columns=["_load_id", "_loaded_at"])
         out[t] = f.sort_values(list(f.columns)).reset_index(drop=True) if len(f) else f
     return out
+
+
+def copy_of(export: Path, tmp_path: Path) -> Path:
+    """A copy of the export (``tmp_path / "bad"``) for a test to spoil."""
+    bad = tmp_path / "bad"
+    shutil.copytree(export, bad)
+    return bad
+
+
+def assert_nothing_stored(ws: Workspace) -> None:
+    """A refused load wrote no row and no load run."""
+    assert all(ws.store.count(t) == 0 for t in TABLES)
+    assert ws.store.count("load_runs") == 0

@@ -8,7 +8,7 @@ import os
 
 import pandas as pd
 import pytest
-from procore_loads import TABLES, frames, small_export
+from procore_loads import TABLES, assert_nothing_stored, copy_of, frames, small_export
 
 from qbrecon.errors import InputError
 from qbrecon.loaders import procore as procore_reader
@@ -36,17 +36,13 @@ def test_small_chunks_load_what_one_chunk_loads(export, tmp_path, monkeypatch):
 
 
 def test_a_bad_last_page_writes_nothing(export, tmp_path, monkeypatch):
-    import shutil
-
-    bad = tmp_path / "bad"
-    shutil.copytree(export, bad)
+    bad = copy_of(export, tmp_path)
     (bad / "requisitions" / "page_9999.json").write_text('[{"id": 1, ', encoding="utf-8")
     monkeypatch.setattr(procore_reader, "CHUNK_ROWS", 40)
     ws = Workspace(tmp_path / "ws.duckdb")
     with pytest.raises(InputError, match="page_9999"):
         ws.load_procore(bad)
-    assert all(ws.store.count(t) == 0 for t in TABLES)
-    assert ws.store.count("load_runs") == 0
+    assert_nothing_stored(ws)
 
 
 def test_written_chunks_are_not_held_until_the_load_commits(export, tmp_path, monkeypatch):
@@ -80,10 +76,7 @@ def _quarantine(ws: Workspace) -> pd.DataFrame:
 def test_pages_read_in_worker_processes_load_what_one_process_loads(export, tmp_path, monkeypatch):
     """A large page folder is read, converted and validated in worker processes: the same rows, counts, files,
     notes and quarantine (a bad line's whole invoice, with its source record) as reading every page here."""
-    import shutil
-
-    bad = tmp_path / "bad"
-    shutil.copytree(export, bad)
+    bad = copy_of(export, tmp_path)
     page = bad / "requisitions" / "page_0002.json"
     records = json.loads(page.read_text(encoding="utf-8"))
     records[0]["contract_items"][0]["scheduled_value"] = "12,5x"
@@ -152,10 +145,7 @@ def test_a_worker_process_that_dies_loses_nothing(export, tmp_path, monkeypatch)
 
 
 def test_a_bad_page_read_in_a_worker_writes_nothing_and_names_its_file(export, tmp_path, monkeypatch):
-    import shutil
-
-    bad = tmp_path / "bad"
-    shutil.copytree(export, bad)
+    bad = copy_of(export, tmp_path)
     (bad / "requisitions" / "page_0003.json").write_text('[{"id": 1, ', encoding="utf-8")
     monkeypatch.setattr(procore_sql, "SQL_RESOURCES", ())  # invoices' pages in the workers
     monkeypatch.setattr(procore_reader, "CHUNK_ROWS", 40)
@@ -164,17 +154,13 @@ def test_a_bad_page_read_in_a_worker_writes_nothing_and_names_its_file(export, t
     ws = Workspace(tmp_path / "ws.duckdb")
     with pytest.raises(InputError, match=r"file requisitions/page_0003\.json: not valid JSON at line 1"):
         ws.load_procore(bad)
-    assert all(ws.store.count(t) == 0 for t in TABLES)
-    assert ws.store.count("load_runs") == 0
+    assert_nothing_stored(ws)
 
 
 def test_a_line_id_an_earlier_chunk_stored_under_another_invoice_is_held_back(export, tmp_path, monkeypatch):
     """A later chunk's line under the id of a line stored earlier in the same load (another invoice's) is held
     back with its invoice, as a second record under one key is, and the line stored first stays as it was."""
-    import shutil
-
-    bad = tmp_path / "bad"
-    shutil.copytree(export, bad)
+    bad = copy_of(export, tmp_path)
     pages = sorted((bad / "requisitions").glob("*.json"))
     first = json.loads(pages[0].read_text(encoding="utf-8"))
     taken = first[0]["contract_items"][0]

@@ -5,12 +5,11 @@ or leniently accepted JSON) is declined and read by the Python path, which names
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from procore_loads import TABLES, frames, small_export
+from procore_loads import TABLES, assert_nothing_stored, copy_of, frames, small_export
 
 from qbrecon.errors import InputError
 from qbrecon.loaders import procore as procore_reader
@@ -67,8 +66,7 @@ def test_pages_read_by_duckdb_load_what_the_python_reading_loads(export, tmp_pat
 
 
 def _edit(export: Path, tmp_path: Path, change) -> Path:  # noqa: ANN001
-    bad = tmp_path / "bad"
-    shutil.copytree(export, bad)
+    bad = copy_of(export, tmp_path)
     page = bad / "requisitions" / "page_0002.json"
     records = json.loads(page.read_text(encoding="utf-8"))
     change(records)
@@ -173,8 +171,7 @@ def test_values_the_fast_path_takes_from_json_numbers_are_the_python_readings(ex
     ],
 )
 def test_a_malformed_page_writes_nothing_and_names_its_file(export, tmp_path, monkeypatch, text, message):
-    bad = tmp_path / "bad"
-    shutil.copytree(export, bad)
+    bad = copy_of(export, tmp_path)
     page = bad / "requisitions" / "page_0003.json"
     page.write_bytes(text.encode("utf-8"))
     monkeypatch.setattr(procore_reader, "PART_BYTES", 3_000)
@@ -182,14 +179,12 @@ def test_a_malformed_page_writes_nothing_and_names_its_file(export, tmp_path, mo
     ws = Workspace(tmp_path / "ws.duckdb")
     with pytest.raises(InputError, match=rf"file requisitions/page_0003\.json{message}"):
         ws.load_procore(bad)
-    assert all(ws.store.count(t) == 0 for t in TABLES)
-    assert ws.store.count("load_runs") == 0
+    assert_nothing_stored(ws)
 
 
 def test_pages_in_a_project_folder_are_read_as_before(export, tmp_path, monkeypatch):
     """A ``project_<id>`` folder gives its pages' project (``procore_shapes.unwrap_page``): the Python reading's."""
-    bad = tmp_path / "bad"
-    shutil.copytree(export, bad)
+    bad = copy_of(export, tmp_path)
     pages = bad / "requisitions"
     records = json.loads((pages / "page_0001.json").read_text(encoding="utf-8"))
     project = records[0]["project_id"]

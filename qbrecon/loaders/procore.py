@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import gc
 import json
-import multiprocessing
-import os
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -29,6 +27,8 @@ from ..schemas.types import normalise_status
 from ..schemas.values import Batch, CellError, NotAnObject
 from . import procore_shapes as shapes
 from . import procore_sql
+from .forking import ForkPool
+from .forking import worker_count as _workers  # for a large page folder
 from .validate import LoadChunk, Packed, check_chunk, pack_chunk, unpack_chunk
 
 try:  # orjson reads large exports several times faster; the standard library is the fallback
@@ -662,12 +662,11 @@ class _ReadAhead:
 
 class _Parts(_ReadAhead):
     """A resource's page parts in worker processes, at most ``workers + 1`` ahead of the writer: ``(part,
-    future)``. Fork: the workers start at once with everything imported; they touch no database connection."""
+    future)``, in a ``ForkPool``."""
 
     def __init__(self, spec: TableSpec, parts: list[list[tuple[str, str]]], workers: int, chunk_rows: int):
         self.spec, self.parts, self.chunk_rows = spec, parts, chunk_rows
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
-        super().__init__(pool, parts, workers + 1)
+        super().__init__(ForkPool(workers), parts, workers + 1)
 
     def _submit(self, part: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], Future]:
         assert self.pool is not None
@@ -694,12 +693,6 @@ class _SqlParts(_ReadAhead):
         assert self.pool is not None
         spec, part = item
         return spec, part, self.pool.submit(procore_sql.read_part, spec.table, part)
-
-
-def _workers() -> int:
-    """Worker processes for a large page folder: one per core, none on a single core."""
-    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return n if n > 1 else 0
 
 
 def _check_pages(

@@ -8,9 +8,6 @@ before them -- memory grows with the part, not the file, and both cores work.
 
 from __future__ import annotations
 
-import gc
-import multiprocessing
-import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -23,6 +20,8 @@ from ..errors import InputError
 from ..qbxml import parse as qbxml_parse
 from ..schemas import TABLES
 from ..schemas.values import Batch
+from .forking import ForkPool
+from .forking import worker_count as _workers  # the parts of a large file
 from .validate import Checked, LoadChunk, SourceRecords, check_chunk, failing_groups
 
 XML_SUFFIXES = {".xml", ".qbxml"}
@@ -78,12 +77,6 @@ def _gather(batches: dict[str, Batch], result: qbxml_parse.QueryResult, label: s
 
 
 # -- the streaming reader -----------------------------------------------------------------------------------------
-def _workers() -> int:
-    """Worker processes for the parts of a large file: one per core, none on a single core."""
-    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return n if n > 1 else 0
-
-
 Packed = tuple[dict[str, tuple], list, int]  # tables, statuses, groups
 
 
@@ -166,16 +159,7 @@ class ResponseReader:
         """The parts of one large file, read in worker processes (at most two parts ahead of the writer)."""
         parts = qbxml_parse.split_response(file, self.part_bytes)
         first_ret = 0  # Rets of this file before the part (source_row counts from the file's start)
-        pool: ProcessPoolExecutor | None = None
-        frozen = False
-        if self.workers:
-            # fork: the workers start at once with everything imported; they touch no database connection.
-            # gc.freeze while they are forked (at the first submit): the workers' garbage collector never walks
-            # what they inherited -- collecting those copies crashed a worker now and then (segmentation faults
-            # in tests/test_ingest_parts.py, main included) -- and the inherited pages stay shared.
-            gc.freeze()
-            frozen = True
-            pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+        pool = ForkPool(self.workers) if self.workers else None
         queue: deque[tuple[qbxml_parse.ResponsePart, Future | None]] = deque()
         try:
             for part in _ahead(parts, queue, pool, str(file), self.workers + 1):
@@ -202,8 +186,6 @@ class ResponseReader:
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
-            if frozen:
-                gc.unfreeze()
 
     def _chunk(self, packed: Packed, label: str, first_ret: int, continued: bool) -> LoadChunk:
         chunk, statuses, groups = _unpack(packed, label, self._group)
