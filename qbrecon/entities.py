@@ -94,16 +94,31 @@ def _coded(table: str, item_col: str) -> tuple[str, str]:
 PAIRS: dict[str, EntityPair] = {}
 
 
-def dependencies_sql(types: Iterable[str] | None = None) -> str:
-    """``(item_type, procore_id, parent_type, parent_id)`` for every declared parent of every item (``types``:
-    only where both the item and its parent are of these types; a query of no rows when none is)."""
+def _parents(types: Iterable[str] | None) -> list[tuple[str, str, str]]:
+    """``(item type, parent type, SQL of its (procore_id, parent_id))`` for each declared parent (``types``: both
+    of these types)."""
     only = set(types) if types is not None else None
-    parts = [
-        f"SELECT '{p.item_type}' AS item_type, d.procore_id, '{parent}' AS parent_type, d.parent_id "
-        f"FROM ({sql}) AS d(procore_id, parent_id)"
+    return [
+        (p.item_type, parent, sql)
         for p in PAIRS.values()
         for parent, sql in p.parents
         if only is None or (p.item_type in only and parent in only)
+    ]
+
+
+def has_dependencies(types: Iterable[str] | None = None) -> bool:
+    """Whether some item type declares a parent (``types``: both of these types): ``dependencies_sql`` has rows
+    to give."""
+    return bool(_parents(types))
+
+
+def dependencies_sql(types: Iterable[str] | None = None) -> str:
+    """``(item_type, procore_id, parent_type, parent_id)`` for every declared parent of every item (``types``:
+    only where both the item and its parent are of these types; a query of no rows when none is)."""
+    parts = [
+        f"SELECT '{item_type}' AS item_type, d.procore_id, '{parent}' AS parent_type, d.parent_id "
+        f"FROM ({sql}) AS d(procore_id, parent_id)"
+        for item_type, parent, sql in _parents(types)
     ]
     if not parts:
         return "SELECT NULL::VARCHAR AS item_type, NULL::BIGINT AS procore_id, NULL::VARCHAR AS parent_type, NULL::BIGINT AS parent_id WHERE false"

@@ -446,4 +446,13 @@ def _arrow(result: duckdb.DuckDBPyConnection) -> pa.Table:
 
 
 def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
-    return table.to_pandas(types_mapper=pd.ArrowDtype)
+    """A query result as a frame of Arrow-backed columns (``pd.ArrowDtype``), each column wrapped as it is: what
+    ``table.to_pandas(types_mapper=pd.ArrowDtype)`` makes of a table without pandas metadata (DuckDB's results,
+    ``from_pylist``), for less (a message set's rows are built from one per set). Columns are set by position,
+    so a result's repeated column names stay."""
+    frame = pd.DataFrame(
+        {i: pd.arrays.ArrowExtensionArray(c) for i, c in enumerate(table.columns)},
+        index=pd.RangeIndex(table.num_rows),
+    )
+    frame.columns = table.column_names
+    return frame

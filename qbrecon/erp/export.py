@@ -29,7 +29,7 @@ from lxml import etree
 
 from .. import links
 from .. import pairs as _pairs  # registers the pair modules (before PAIRS is read below)
-from ..entities import EXPORTABLE, PAIRS, dependencies_sql
+from ..entities import EXPORTABLE, PAIRS, dependencies_sql, has_dependencies
 from ..errors import InputError, QbreconError, SettingMissing
 from ..qbxml import archive
 from ..qbxml.build import BuildContext, OutgoingXml, Request, build_requests, message_sets
@@ -59,7 +59,6 @@ _ORDER_SQL = (
 
 # (item_type, procore_id) -> (parent item type, parent procore id): a child waits while a parent is Exporting.
 _DEPS_SQL = dependencies_sql()
-_NO_DEPS_SQL = dependencies_sql(())  # the query of no rows: no declared dependency among the types asked for
 
 # line tables each item type's builder needs, keyed by the column that points at the item
 _LINES = {m.item_type: m.line_keys for m in _pairs.registered()}
@@ -457,7 +456,7 @@ class ExportService:
         # dependency between them is declared), a CCO of the same PO in flight (when a serial type is Exporting).
         # The usual message set (vendors alone) needs neither: planning and running their joins and the window
         # cost DuckDB about a fifth of the statement.
-        waits = deps != _NO_DEPS_SQL
+        waits = has_dependencies(exporting)
         serial = exporting is None or bool(_SERIAL_TYPES & set(exporting))
         # each item's last attempt, how it ended and whether any attempt is in flight: one pass over the ledger
         ctes = [
@@ -680,15 +679,7 @@ class ExportService:
             )
             kept = prefetched.filter(mine)
             kept = kept.drop_columns([c for c in kept.column_names if c.startswith("_ready_")])
-            # a frame over the Arrow columns as they are: what ``arrow_to_frame`` makes of a DuckDB result, at
-            # half its cost for a message set's rows
-            kept = kept.sort_by("id")
-            rows = pd.DataFrame(
-                {
-                    n: pd.arrays.ArrowExtensionArray(c)
-                    for n, c in zip(kept.column_names, kept.columns, strict=True)
-                }
-            )
+            rows = arrow_to_frame(kept.sort_by("id"))
         else:
             # the picked items as list parameters (two short columns: registering an Arrow table and dropping it
             # again costs DuckDB more than binding the lists)
